@@ -1,0 +1,63 @@
+// Command hipaakit is the operator's tool for a service built with hipaakit:
+// it verifies and queries the audit trail, shreds subjects, runs retention,
+// manages legal holds, creates, verifies, restores and drills backups, and
+// prints the compliance report.
+//
+// It is the only non-test code in hipaakit that reads the environment or calls
+// os.Exit. Exit codes are scriptable: 0 success, 1 a check failed (for example
+// a tampered audit trail or a failed verification), 2 a usage error, 3 an
+// operational error (unreachable database, unreadable file).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitCheck    = 1
+	exitUsage    = 2
+	exitFailure  = 3
+	usageMessage = `usage: hipaakit <command> [arguments]
+
+commands:
+  help       show this message
+`
+)
+
+// cli carries what a command may touch of the outside world, so that tests
+// run commands in-process with their own streams and environment.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line and returns the process exit code.
+func run(ctx context.Context, c *cli, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usageMessage)
+		return exitUsage
+	}
+	switch args[0] {
+	// Each command group lives in its own file; add one case per group here.
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, usageMessage)
+		return exitOK
+	default:
+		fmt.Fprintf(c.stderr, "hipaakit: unknown command %q\n\n%s", args[0], usageMessage)
+		return exitUsage
+	}
+}
