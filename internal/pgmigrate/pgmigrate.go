@@ -1,0 +1,118 @@
+// Package pgmigrate applies a component's embedded SQL migrations to a
+// PostgreSQL database, once each, in order, under an advisory lock so that
+// several instances starting at once apply each migration exactly once.
+//
+// A component (for example "phi_keystore" or "audit") keeps files named
+// NNNN_description.sql in an embed.FS. Applied versions are recorded in the
+// table hipaakit_migrations in the connection's current schema. A migration
+// runs in one transaction together with its bookkeeping row, so a failed
+// migration leaves nothing half-applied.
+package pgmigrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Migration is one numbered SQL script.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Load reads the NNNN_name.sql files of dir in fsys, sorted by version.
+// Versions must be unique and start at 1 without gaps.
+func Load(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("pgmigrate: read %s: %w", dir, err)
+	}
+	var ms []Migration
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("pgmigrate: %s: name must be NNNN_description.sql", e.Name())
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("pgmigrate: read %s: %w", e.Name(), err)
+		}
+		ms = append(ms, Migration{Version: v, Name: e.Name(), SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("pgmigrate: %s: expected version %d (versions start at 1, no gaps or repeats)", m.Name, i+1)
+		}
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("pgmigrate: no migrations in " + dir)
+	}
+	return ms, nil
+}
+
+// Apply applies to the pool's current schema every migration of component
+// that is not yet recorded, and returns how many it applied.
+func Apply(ctx context.Context, pool *pgxpool.Pool, component string, ms []Migration) (int, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pgmigrate: %s: acquire connection: %w", component, err)
+	}
+	defer conn.Release()
+
+	// Session-level advisory lock keyed on the component, held across all
+	// of its migrations.
+	h := fnv.New64a()
+	h.Write([]byte("hipaakit/pgmigrate/" + component))
+	key := int64(h.Sum64())
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return 0, fmt.Errorf("pgmigrate: %s: lock: %w", component, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // released with the session anyway
+
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS hipaakit_migrations (
+		component  text        NOT NULL,
+		version    integer     NOT NULL,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (component, version))`); err != nil {
+		return 0, fmt.Errorf("pgmigrate: %s: bookkeeping table: %w", component, err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM hipaakit_migrations WHERE component = $1", component).Scan(&current); err != nil {
+		return 0, fmt.Errorf("pgmigrate: %s: read version: %w", component, err)
+	}
+	if current > len(ms) {
+		return 0, fmt.Errorf("pgmigrate: %s: database is at version %d, newer than this code knows (%d)", component, current, len(ms))
+	}
+	applied := 0
+	for _, m := range ms[current:] {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO hipaakit_migrations (component, version, name) VALUES ($1, $2, $3)", component, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("pgmigrate: %s: migration %s: %w", component, m.Name, err)
+		}
+		applied++
+	}
+	return applied, nil
+}
