@@ -1,0 +1,112 @@
+// Package fsutil holds the durable-file primitives shared by hipaakit's
+// file-backed stores: atomic replacement (temp file, fsync, rename, directory
+// fsync), durable removal, and an exclusive lock file so that two processes
+// never operate on one data directory at once.
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrLocked reports that another process (or another handle in this process)
+// holds the lock.
+var ErrLocked = errors.New("fsutil: locked by another process")
+
+// SyncDir fsyncs a directory so that entries created, renamed or removed in it
+// survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsutil: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsutil: sync dir: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic replaces path with data so that, after a crash at any point,
+// path holds either its old content or all of data, never a mix. It writes a
+// temporary file in the same directory, fsyncs it, renames it over path and
+// fsyncs the directory.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("fsutil: create temp: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("fsutil: chmod temp: %w", err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("fsutil: write temp: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsutil: sync temp: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("fsutil: close temp: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("fsutil: rename: %w", err)
+	}
+	return SyncDir(dir)
+}
+
+// RemoveDurable removes path and fsyncs its directory. Removing a path that
+// does not exist is not an error.
+func RemoveDurable(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("fsutil: remove: %w", err)
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// Lock is an exclusive advisory lock (flock) on a file.
+type Lock struct {
+	f *os.File
+}
+
+// TryLock takes an exclusive lock on path (creating it with mode 0600) without
+// waiting. It returns ErrLocked when the lock is held elsewhere. The lock is
+// released by Unlock or when the process exits, also by a crash.
+func TryLock(path string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("fsutil: open lock file: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("fsutil: lock: %w", err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Unlock releases the lock. It is safe to call more than once.
+func (l *Lock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	l.f = nil
+	return err
+}
