@@ -15,24 +15,24 @@ type Identifier int
 
 // The Safe Harbor identifiers, in the order of the regulation.
 const (
-	Name               Identifier = iota + 1 // (A) names
-	Geographic                               // (B) geographic subdivisions smaller than a state (street, city, county, precinct, geocodes)
-	Date                                     // (C) elements of dates (except year) directly related to an individual
-	Telephone                                // (D) telephone numbers
-	Fax                                      // (E) fax numbers
-	Email                                    // (F) e-mail addresses
-	SSN                                      // (G) social security numbers
-	MedicalRecord                            // (H) medical record numbers
-	HealthPlan                               // (I) health plan beneficiary numbers
-	Account                                  // (J) account numbers
-	License                                  // (K) certificate and license numbers
-	Vehicle                                  // (L) vehicle identifiers and serial numbers, including license plates
-	Device                                   // (M) device identifiers and serial numbers
-	URL                                      // (N) web URLs
-	IPAddress                                // (O) IP addresses
-	Biometric                                // (P) biometric identifiers, including finger and voice prints
-	Photo                                    // (Q) full-face photographs and comparable images
-	OtherUnique                              // (R) any other unique identifying number, characteristic or code
+	Name          Identifier = iota + 1 // (A) names
+	Geographic                          // (B) geographic subdivisions smaller than a state (street, city, county, precinct, geocodes)
+	Date                                // (C) elements of dates (except year) directly related to an individual
+	Telephone                           // (D) telephone numbers
+	Fax                                 // (E) fax numbers
+	Email                               // (F) e-mail addresses
+	SSN                                 // (G) social security numbers
+	MedicalRecord                       // (H) medical record numbers
+	HealthPlan                          // (I) health plan beneficiary numbers
+	Account                             // (J) account numbers
+	License                             // (K) certificate and license numbers
+	Vehicle                             // (L) vehicle identifiers and serial numbers, including license plates
+	Device                              // (M) device identifiers and serial numbers
+	URL                                 // (N) web URLs
+	IPAddress                           // (O) IP addresses
+	Biometric                           // (P) biometric identifiers, including finger and voice prints
+	Photo                               // (Q) full-face photographs and comparable images
+	OtherUnique                         // (R) any other unique identifying number, characteristic or code
 )
 
 var identifierNames = [...]string{
