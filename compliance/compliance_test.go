@@ -1,0 +1,93 @@
+package compliance
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// brokenEnv makes TestFixtureRun run a broken fixture; only
+// TestBrokenHandlersFail sets it, in a child process.
+const brokenEnv = "HIPAAKIT_COMPLIANCE_BROKEN_FIXTURE"
+
+// TestFixtureRun runs the whole suite against the fixture service. With no
+// environment it runs the correct fixture, which must pass every control.
+func TestFixtureRun(t *testing.T) {
+	f := newFixture(os.Getenv(brokenEnv))
+	tg := f.target()
+	if f.broken == "no-totp-hook" {
+		tg.TOTP = nil
+	}
+	Run(t, tg)
+}
+
+// TestBrokenHandlersFail re-runs TestFixtureRun in a child process against
+// fixtures with one safeguard removed each, and checks that the matching
+// control fails with a readable message.
+func TestBrokenHandlersFail(t *testing.T) {
+	cases := []struct {
+		broken string
+		want   []string // messages that must appear
+		failed []string // exactly the controls that must fail
+	}{
+		{"missing-permission",
+			[]string{"164.312(a)(1) access control: PUT /patients/{id} as nurse returned 200 OK, want 403",
+				"164.312(b) audit controls: the denial of PUT /patients/{id} to nurse produced no audit event"},
+			// A route with no permission check denies nothing, so no denial is audited either.
+			[]string{ControlAccess, ControlAudit}},
+		{"unaudited-read",
+			[]string{"164.312(b) audit controls: GET /patients/{id} produced no audit event"},
+			// The emergency route is that same read, so its flagged event is missing too.
+			[]string{ControlAudit, ControlEmergency}},
+		{"leaked-canary",
+			[]string{"164.306(a)(1) confidentiality of PHI: canary PHI appeared in the service's log output"},
+			[]string{ControlConfidential}},
+		{"trusts-role-header",
+			[]string{`164.312(a)(1) access control: PUT /patients/{id} as nurse succeeded (200 OK) after claiming role "physician" through X-Role header`},
+			[]string{ControlAccess}},
+		{"no-idle-timeout",
+			[]string{"164.312(a)(2)(iii) automatic logoff: GET /schedule after 15m1s idle returned 200 OK, want 401"},
+			[]string{ControlAutoLogoff}},
+	}
+	for _, c := range cases {
+		t.Run(c.broken, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestFixtureRun$", "-test.v")
+			cmd.Env = append(os.Environ(), brokenEnv+"="+c.broken)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed a fixture with %s:\n%s", c.broken, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			// Only the matching controls may fail.
+			var failed []string
+			for _, line := range strings.Split(string(out), "\n") {
+				_, name, ok := strings.Cut(strings.TrimSpace(line), "--- FAIL: TestFixtureRun/")
+				if ok && !strings.Contains(name, "/") {
+					name, _, _ = strings.Cut(name, " (")
+					failed = append(failed, name)
+				}
+			}
+			var want []string
+			for _, c := range c.failed {
+				want = append(want, strings.ReplaceAll(c, " ", "_"))
+			}
+			if strings.Join(failed, ",") != strings.Join(want, ",") {
+				t.Errorf("failed controls %v, want %v:\n%s", failed, want, out)
+			}
+		})
+	}
+}
+
+func TestMissingHookFailsLoudly(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestFixtureRun$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"=no-totp-hook")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "Target.TOTP not set") {
+		t.Fatalf("a missing hook did not fail its control by name:\n%s", out)
+	}
+}

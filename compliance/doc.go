@@ -1,0 +1,32 @@
+// Package compliance is the suite a service built with hipaakit runs in its own
+// CI: each check exercises the service's real http.Handler as a client would
+// and is named by the HIPAA Security Rule control it gives evidence for, so a
+// failing build reads like
+//
+//	164.312(b) audit controls: GET /patients/{id} produced no audit event
+//
+// # What it checks
+//
+// Run covers access control (401 without a session, 403 for roles without the
+// permission, undeclared routes denied, no role escalation through headers,
+// claims or query parameters), automatic logoff (idle and absolute expiry),
+// session invalidation (logout, password change), person authentication (TOTP
+// replay, lockout), audit controls (an event per PHI access with actor,
+// record, element, action, time and outcome; denials audited; the chain
+// verifies), emergency access (a reason is required and the access is
+// flagged), and transmission and leak hygiene (no-store on PHI responses,
+// security headers, canary PHI absent from logs, error bodies and URLs).
+//
+// # What it leaves to the caller
+//
+// The suite knows nothing of the service's internals: the Target describes the
+// routes, how to log in per role, the clock, and where the audit trail and the
+// logs are. A check whose hook the Target does not provide fails with a message
+// that names the missing hook, unless the Target lists the control in Exclude
+// with a justification, which is printed: the suite never passes a control
+// silently.
+//
+// It does not judge organisational safeguards (risk analysis, training,
+// business-associate agreements); the report command lists those as outside
+// what software can show.
+package compliance
