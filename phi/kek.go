@@ -11,6 +11,11 @@ import "context"
 // (for a subject, its subject ID) as associated data, so a wrapped keyset moved
 // to another subject does not unwrap.
 //
+// Unwrap returns an error matching ErrTampered when the ciphertext fails
+// authentication (altered, another key, or other associated data), so that
+// the Vault can tell tampering from an unavailable KEK; other errors (network,
+// throttling, permissions) must not match ErrTampered.
+//
 // Implementations are safe for concurrent use. Their errors never contain key
 // material or plaintext.
 type KEK interface {

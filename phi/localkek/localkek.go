@@ -1,0 +1,207 @@
+package localkek
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/phi"
+)
+
+// KeySize is the master key size in bytes.
+const KeySize = 32
+
+// FileName is the key file's name inside a data directory (see FromDir).
+const FileName = "kek.key"
+
+// encodingPrefix starts every encoded key (format version 1).
+const encodingPrefix = "hipaakit-local-kek-v1:"
+
+// Wrapped-key format version 1: 0x01 || nonce (12) || ciphertext || tag (16).
+const (
+	wrapV1   = 0x01
+	nonceLen = 12
+	overhead = 1 + nonceLen + 16
+)
+
+// ErrInvalidKey reports a key that is not 32 bytes or not in the encoding
+// Parse accepts. Its message never contains the key.
+var ErrInvalidKey = errors.New("phi/localkek: invalid master key")
+
+// KEK is a local master key. It is safe for concurrent use.
+type KEK struct {
+	aead cipher.AEAD
+	id   string
+}
+
+var _ phi.KEK = (*KEK)(nil)
+
+// New returns a KEK for the 32-byte master key. It keeps no reference to key.
+func New(key []byte) (*KEK, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("%w: want %d bytes, got %d", ErrInvalidKey, KeySize, len(key))
+	}
+	wk, err := hkdf.Key(sha256.New, key, nil, "hipaakit.localkek.v1.wrap", 32)
+	if err != nil {
+		return nil, errors.New("phi/localkek: key derivation failed")
+	}
+	fp, err := hkdf.Key(sha256.New, key, nil, "hipaakit.localkek.v1.id", 8)
+	if err != nil {
+		return nil, errors.New("phi/localkek: key derivation failed")
+	}
+	block, err := aes.NewCipher(wk)
+	clear(wk)
+	if err != nil {
+		return nil, errors.New("phi/localkek: cannot create cipher")
+	}
+	a, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, errors.New("phi/localkek: cannot create cipher")
+	}
+	return &KEK{aead: a, id: "local:" + hex.EncodeToString(fp)}, nil
+}
+
+// Parse returns a KEK for an encoded key (see Encode), for example a value
+// the application read from an environment variable or a secret manager.
+// Surrounding white space is ignored.
+func Parse(encoded string) (*KEK, error) {
+	key, err := decode(encoded)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return New(key)
+}
+
+// Generate returns a new random master key, encoded (see Encode).
+func Generate() (string, error) {
+	key := make([]byte, KeySize)
+	defer clear(key)
+	if _, err := rand.Read(key); err != nil {
+		return "", errors.New("phi/localkek: no randomness")
+	}
+	return Encode(key), nil
+}
+
+// Encode returns the text form of a master key: "hipaakit-local-kek-v1:"
+// and the key in unpadded base64url.
+func Encode(key []byte) string {
+	return encodingPrefix + base64.RawURLEncoding.EncodeToString(key)
+}
+
+func decode(encoded string) ([]byte, error) {
+	s, ok := strings.CutPrefix(strings.TrimSpace(encoded), encodingPrefix)
+	if !ok {
+		return nil, fmt.Errorf("%w: missing %q prefix", ErrInvalidKey, encodingPrefix)
+	}
+	key, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(key) != KeySize {
+		clear(key)
+		return nil, fmt.Errorf("%w: want %d bytes in unpadded base64url", ErrInvalidKey, KeySize)
+	}
+	return key, nil
+}
+
+// FromFile returns the KEK whose key is in the file at path. When the file
+// does not exist, FromFile generates a key and writes it there first (mode
+// 0600, atomically and durably); the directory must exist. A key file that
+// group or others can access is refused.
+func FromFile(path string) (*KEK, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		enc, gerr := Generate()
+		if gerr != nil {
+			return nil, gerr
+		}
+		if werr := createExclusive(path, []byte(enc+"\n")); werr != nil {
+			return nil, werr
+		}
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("phi/localkek: read key file: %w", err)
+	}
+	defer clear(b)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("phi/localkek: stat key file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("phi/localkek: key file %s is accessible by group or others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	}
+	return Parse(string(b))
+}
+
+// createExclusive writes data to path atomically, unless path appeared in
+// the meantime (another process created its key first: that one wins).
+func createExclusive(path string, data []byte) error {
+	lock, err := fsutil.TryLock(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("phi/localkek: lock key file: %w", err)
+	}
+	defer func() {
+		lock.Unlock()
+		os.Remove(path + ".lock")
+	}()
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("phi/localkek: write key file: %w", err)
+	}
+	return nil
+}
+
+// FromDir returns the KEK whose key is in FileName inside dataDir, creating
+// dataDir (mode 0700) and the key file on first use (see FromFile).
+func FromDir(dataDir string) (*KEK, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("phi/localkek: create data directory: %w", err)
+	}
+	return FromFile(filepath.Join(dataDir, FileName))
+}
+
+// ID returns "local:" and a 16-hex-digit fingerprint of the master key.
+func (k *KEK) ID() string { return k.id }
+
+// Wrap encrypts plaintext, authenticating associatedData.
+func (k *KEK) Wrap(ctx context.Context, plaintext, associatedData []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]byte, 1+nonceLen, overhead+len(plaintext))
+	out[0] = wrapV1
+	if _, err := rand.Read(out[1:]); err != nil {
+		return nil, errors.New("phi/localkek: no randomness")
+	}
+	return k.aead.Seal(out, out[1:], plaintext, associatedData), nil
+}
+
+// Unwrap decrypts ciphertext made by Wrap with the same associatedData. It
+// fails with an error matching phi.ErrTampered when the ciphertext is not
+// authentic for this key and associatedData.
+func (k *KEK) Unwrap(ctx context.Context, ciphertext, associatedData []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(ciphertext) < overhead || ciphertext[0] != wrapV1 {
+		return nil, fmt.Errorf("phi/localkek: unwrap: %w", phi.ErrTampered)
+	}
+	pt, err := k.aead.Open(nil, ciphertext[1:1+nonceLen], ciphertext[1+nonceLen:], associatedData)
+	if err != nil {
+		return nil, fmt.Errorf("phi/localkek: unwrap: %w", phi.ErrTampered)
+	}
+	return pt, nil
+}

@@ -1,0 +1,214 @@
+package phi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/internal/clock"
+)
+
+// Vault seals and opens PHI under per-subject data keys. Each subject has one
+// Tink AES-256-GCM keyset, created on first Seal, stored in a KeyStore wrapped
+// by the KEK, and cached unwrapped (see WithCache). A Vault is safe for
+// concurrent use.
+type Vault struct {
+	store     KeyStore
+	clock     clock.Clock
+	cache     *keyCache
+	audit     audit.Writer
+	auditInfo func(context.Context) (audit.Actor, audit.Origin)
+
+	kekMu sync.RWMutex
+	kek   KEK            // wraps new keysets
+	keks  map[string]KEK // every KEK that can unwrap, by ID, kek included
+
+	index *blindIndexer
+}
+
+// NewVault returns a Vault that keeps subject keysets in store, wrapped by
+// kek. See the With functions for options.
+func NewVault(store KeyStore, kek KEK, opts ...Option) (*Vault, error) {
+	if store == nil || kek == nil {
+		return nil, errors.New("phi: NewVault needs a KeyStore and a KEK")
+	}
+	s := settings{
+		clock:        clock.System,
+		cacheEntries: DefaultCacheEntries,
+		cacheTTL:     DefaultCacheTTL,
+		normalizers:  make(map[string]Normalizer),
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("phi: NewVault: nil option")
+		}
+		if err := o.apply(&s); err != nil {
+			return nil, err
+		}
+	}
+	if kek.ID() == "" {
+		return nil, errors.New("phi: NewVault: KEK has an empty ID")
+	}
+	v := &Vault{
+		store:     store,
+		clock:     s.clock,
+		cache:     newKeyCache(s.clock, s.cacheEntries, s.cacheTTL),
+		audit:     s.audit,
+		auditInfo: s.auditInfo,
+		kek:       kek,
+		keks:      map[string]KEK{kek.ID(): kek},
+	}
+	for _, k := range s.oldKEKs {
+		if k.ID() == "" {
+			return nil, errors.New("phi: NewVault: old KEK has an empty ID")
+		}
+		if _, dup := v.keks[k.ID()]; !dup {
+			v.keks[k.ID()] = k
+		}
+	}
+	v.index = newBlindIndexer(v, s.normalizers)
+	return v, nil
+}
+
+// Seal encrypts plaintext for b with the primary key of b.Subject's keyset,
+// creating the keyset on first use. The result opens only with the same
+// Binding. Sealing for a shredded subject fails with ErrShredded.
+func (v *Vault) Seal(ctx context.Context, b Binding, plaintext []byte) (Sealed, error) {
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	keys, err := v.keysFor(ctx, b.Subject, true)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := keys.aead.Encrypt(plaintext, b.appendAD(make([]byte, 0, b.adLen())))
+	if err != nil {
+		return nil, errors.New("phi: seal failed (plaintext too large)")
+	}
+	return Sealed(ct), nil
+}
+
+// Open decrypts s, which must have been sealed for exactly b. The plaintext
+// comes back as a redacting Bytes value; Bytes.Reveal hands it out.
+//
+// Errors: ErrMalformed (not a sealed value), ErrUnsupportedVersion,
+// ErrShredded (the subject's keys were destroyed), ErrKeyNotFound (the
+// subject never had keys), ErrTampered (altered, or sealed for another
+// binding), ErrInvalidBinding; or an error from the store or the KEK.
+func (v *Vault) Open(ctx context.Context, b Binding, s Sealed) (Bytes, error) {
+	if err := b.validate(); err != nil {
+		return Bytes{}, err
+	}
+	if _, err := ParseHeader(s); err != nil {
+		return Bytes{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Bytes{}, err
+	}
+	keys, err := v.keysFor(ctx, b.Subject, false)
+	if err != nil {
+		return Bytes{}, err
+	}
+	pt, err := keys.aead.Decrypt(s, b.appendAD(make([]byte, 0, b.adLen())))
+	if err != nil {
+		return Bytes{}, ErrTampered
+	}
+	return wrapBytes(pt), nil
+}
+
+// Shred crypto-shreds subject: it destroys the subject's keyset in the store
+// (leaving a tombstone, so the subject can never get keys again) and drops
+// it from this Vault's cache. Afterwards every value sealed for the subject
+// fails to open with ErrShredded, in this process at once and in other
+// processes sharing the store once their cache entries age out (see
+// WithCache). It returns the IDs of the keys destroyed (none when the subject
+// had no keys or was shredded before). Shred is idempotent.
+//
+// Shred does not write an audit event: the disposal package, which calls it,
+// records disposals in its ledger.
+func (v *Vault) Shred(ctx context.Context, subject string) (destroyed []uint32, err error) {
+	if !ValidSubject(subject) {
+		return nil, fmt.Errorf("%w: subject is not a valid subject ID", ErrInvalidBinding)
+	}
+	v.cache.invalidate(subject)
+	destroyed, err = v.store.Shred(ctx, subject)
+	// Invalidate again: a load that read the store before the shred may have
+	// cached the keyset after the first invalidation.
+	v.cache.invalidate(subject)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return destroyed, nil
+}
+
+// Purpose says why PHI is revealed, for the audit trail (for example
+// "treatment", "payment", "operations", "disclosure").
+type Purpose string
+
+// Reveal opens s like Open and returns the plaintext, after recording the
+// access as an audit event (action audit.ActionReveal, with the purpose and
+// the binding's subject, field and record) through the Vault's audit writer.
+// When the event cannot be written, or no writer was configured with
+// WithAuditWriter, Reveal returns ErrAuditFailed and no plaintext: no audit,
+// no access. Failed opens are audited too, with outcome failure.
+func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose) ([]byte, error) {
+	if purpose == "" {
+		return nil, errors.New("phi: Reveal needs a purpose")
+	}
+	if v.audit == nil {
+		return nil, fmt.Errorf("%w: no audit writer configured", ErrAuditFailed)
+	}
+	pt, openErr := v.Open(ctx, b, s)
+	ev := audit.Event{
+		Time:    v.clock.Now().UTC(),
+		Action:  audit.ActionReveal,
+		Outcome: audit.OutcomeSuccess,
+		Target:  audit.Target{Subject: b.Subject, Field: b.Field, RecordID: b.Record},
+		Purpose: string(purpose),
+	}
+	if v.auditInfo != nil {
+		ev.Actor, ev.Origin = v.auditInfo(ctx)
+	}
+	if ev.Actor.TenantID == "" {
+		ev.Actor.TenantID = b.Tenant
+	}
+	if openErr != nil {
+		ev.Outcome, ev.Reason = audit.OutcomeFailure, failureReason(openErr)
+	}
+	if err := v.audit.Write(ctx, ev); err != nil {
+		pt.Wipe()
+		if openErr != nil {
+			return nil, errors.Join(openErr, ErrAuditFailed)
+		}
+		return nil, ErrAuditFailed
+	}
+	if openErr != nil {
+		return nil, openErr
+	}
+	return *pt.p, nil
+}
+
+// failureReason names err for an audit event.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, ErrShredded):
+		return "shredded"
+	case errors.Is(err, ErrKeyNotFound):
+		return "key_not_found"
+	case errors.Is(err, ErrTampered):
+		return "tampered"
+	case errors.Is(err, ErrUnsupportedVersion):
+		return "unsupported_version"
+	case errors.Is(err, ErrMalformed):
+		return "malformed"
+	case errors.Is(err, ErrInvalidBinding):
+		return "invalid_binding"
+	default:
+		return "error"
+	}
+}
