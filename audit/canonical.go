@@ -1,0 +1,604 @@
+package audit
+
+// The canonical encoding (FORMAT.md): JSON with object members sorted by key
+// (RFC 8785 order; all keys are ASCII), no insignificant white space, empty
+// optional members omitted, strings escaped as RFC 8785 does (\" \\ \b \f \n
+// \r \t, other control characters as \u00xx, everything else literal UTF-8),
+// byte strings as padded standard base64, times as
+// "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", integers in plain decimal.
+
+import (
+	"encoding/base64"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a canonical JSON string. s must be valid UTF-8
+// (Validate checks it).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendTime appends t (UTC, year 1-9999) as a canonical time string.
+func appendTime(dst []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	dst = append(dst, '"')
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, s, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, t.Nanosecond(), 9)
+	return append(dst, 'Z', '"')
+}
+
+func appendDigits(dst []byte, v, width int) []byte {
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:width]...)
+}
+
+func appendBase64(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}
+
+func appendHex(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	for _, c := range b {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return append(dst, '"')
+}
+
+// member appends `,"key":` or `"key":` depending on whether it is the
+// first member of its object.
+type objWriter struct {
+	b     []byte
+	first bool
+}
+
+func (w *objWriter) key(k string) {
+	if !w.first {
+		w.b = append(w.b, ',')
+	}
+	w.first = false
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...)
+	w.b = append(w.b, '"', ':')
+}
+
+func (w *objWriter) str(k, v string) {
+	if v == "" {
+		return
+	}
+	w.key(k)
+	w.b = appendString(w.b, v)
+}
+
+// appendEvent appends the canonical encoding of e. e must be valid and its
+// Time normalized to UTC and non-zero.
+func appendEvent(dst []byte, e *Event) []byte {
+	w := objWriter{b: append(dst, '{'), first: true}
+	w.str("action", string(e.Action))
+
+	w.key("actor")
+	a := objWriter{b: append(w.b, '{'), first: true}
+	if e.Actor.Emergency {
+		a.key("emergency")
+		a.b = append(a.b, "true"...)
+	}
+	a.str("emergency_reason", e.Actor.EmergencyReason)
+	a.str("role", e.Actor.Role)
+	a.str("session_id", e.Actor.SessionID)
+	a.str("tenant_id", e.Actor.TenantID)
+	a.str("user_id", e.Actor.UserID)
+	w.b = append(a.b, '}')
+
+	if len(e.Attrs) > 0 {
+		w.key("attrs")
+		keys := make([]string, 0, len(e.Attrs))
+		for k := range e.Attrs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m := objWriter{b: append(w.b, '{'), first: true}
+		for _, k := range keys {
+			m.key(k)
+			m.b = appendString(m.b, e.Attrs[k])
+		}
+		w.b = append(m.b, '}')
+	}
+
+	if c := e.Change; c != nil && (len(c.New) > 0 || len(c.Prior) > 0) {
+		w.key("change")
+		m := objWriter{b: append(w.b, '{'), first: true}
+		if len(c.New) > 0 {
+			m.key("new")
+			m.b = appendBase64(m.b, c.New)
+		}
+		if len(c.Prior) > 0 {
+			m.key("prior")
+			m.b = appendBase64(m.b, c.Prior)
+		}
+		w.b = append(m.b, '}')
+	}
+
+	w.key("origin")
+	o := objWriter{b: append(w.b, '{'), first: true}
+	o.str("channel", string(e.Origin.Channel))
+	o.str("client_ip", e.Origin.ClientIP)
+	o.str("request_id", e.Origin.RequestID)
+	o.str("route", e.Origin.Route)
+	o.str("user_agent", e.Origin.UserAgent)
+	w.b = append(o.b, '}')
+
+	w.str("outcome", string(e.Outcome))
+	w.str("purpose", e.Purpose)
+	w.str("reason", e.Reason)
+
+	w.key("target")
+	t := objWriter{b: append(w.b, '{'), first: true}
+	t.str("field", e.Target.Field)
+	t.str("record_id", e.Target.RecordID)
+	t.str("record_type", e.Target.RecordType)
+	t.str("subject", e.Target.Subject)
+	w.b = append(t.b, '}')
+
+	w.key("time")
+	w.b = appendTime(w.b, e.Time.UTC())
+	return append(w.b, '}')
+}
+
+// decoder is a strict parser of the canonical encoding: it accepts exactly
+// the bytes the encoder produces and fails on anything else. Strings
+// without escapes are sliced from src (one allocation per line).
+type decoder struct {
+	b   []byte
+	src string // the same bytes as b, for zero-copy substrings
+	i   int
+	bad bool
+}
+
+func (d *decoder) fail() bool { d.bad = true; return false }
+
+// lit consumes s if the input continues with it.
+func (d *decoder) lit(s string) bool {
+	if d.bad || len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
+		return false
+	}
+	d.i += len(s)
+	return true
+}
+
+func (d *decoder) expect(s string) {
+	if !d.lit(s) {
+		d.fail()
+	}
+}
+
+// member consumes `"k":` (preceded by ',' unless first) if present.
+func (d *decoder) member(first *bool, k string) bool {
+	if d.bad {
+		return false
+	}
+	j := d.i
+	if !*first {
+		if j >= len(d.b) || d.b[j] != ',' {
+			return false
+		}
+		j++
+	}
+	if len(d.b)-j < len(k)+3 || d.b[j] != '"' || string(d.b[j+1:j+1+len(k)]) != k || d.b[j+1+len(k)] != '"' || d.b[j+2+len(k)] != ':' {
+		return false
+	}
+	d.i = j + len(k) + 3
+	*first = false
+	return true
+}
+
+// str parses a canonical string; empty strings are refused unless allowEmpty.
+func (d *decoder) str(allowEmpty bool) string {
+	if d.bad || d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.fail()
+		return ""
+	}
+	d.i++
+	begin := d.i
+	start := d.i   // start of the run not yet copied to out
+	var out []byte // nil until an escape is seen
+	for {
+		if d.i >= len(d.b) {
+			d.fail()
+			return ""
+		}
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			var s string
+			if out == nil {
+				s = d.src[begin:d.i]
+			} else {
+				s = string(append(out, d.b[start:d.i]...))
+			}
+			d.i++
+			if s == "" && !allowEmpty {
+				d.fail()
+			}
+			return s
+		case c < 0x20:
+			d.fail()
+			return ""
+		case c == '\\':
+			if out == nil {
+				out = make([]byte, 0, d.i-begin+16)
+			}
+			out = append(out, d.b[start:d.i]...)
+			if d.i+1 >= len(d.b) {
+				d.fail()
+				return ""
+			}
+			var r byte
+			n := 2
+			switch d.b[d.i+1] {
+			case '"':
+				r = '"'
+			case '\\':
+				r = '\\'
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
+			case 'u':
+				// Only \u00xx (lower-case hex) for control characters that
+				// have no short escape.
+				if len(d.b)-d.i < 6 || d.b[d.i+2] != '0' || d.b[d.i+3] != '0' {
+					d.fail()
+					return ""
+				}
+				hi, lo := unhex(d.b[d.i+4]), unhex(d.b[d.i+5])
+				if hi > 1 || lo > 15 {
+					d.fail()
+					return ""
+				}
+				r = hi<<4 | lo
+				switch r {
+				case '\b', '\f', '\n', '\r', '\t':
+					d.fail()
+					return ""
+				}
+				n = 6
+			default:
+				d.fail()
+				return ""
+			}
+			out = append(out, r)
+			d.i += n
+			start = d.i
+		case c < utf8.RuneSelf:
+			d.i++
+		default:
+			r, size := utf8.DecodeRune(d.b[d.i:])
+			if r == utf8.RuneError && size <= 1 {
+				d.fail()
+				return ""
+			}
+			d.i += size
+		}
+	}
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 255
+}
+
+// uint parses a canonical non-negative integer up to MaxSeq.
+func (d *decoder) uint() uint64 {
+	if d.bad || d.i >= len(d.b) {
+		d.fail()
+		return 0
+	}
+	if d.b[d.i] == '0' {
+		d.i++
+		if d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.fail()
+		}
+		return 0
+	}
+	var v uint64
+	n := 0
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		v = v*10 + uint64(d.b[d.i]-'0')
+		d.i++
+		n++
+		if n > 16 {
+			d.fail()
+			return 0
+		}
+	}
+	if n == 0 || v > MaxSeq {
+		d.fail()
+		return 0
+	}
+	return v
+}
+
+// hash parses a quoted 64-digit lower-case hex string.
+func (d *decoder) hash() (h Hash) {
+	if d.bad || len(d.b)-d.i < 66 || d.b[d.i] != '"' || d.b[d.i+65] != '"' {
+		d.fail()
+		return h
+	}
+	for k := 0; k < 32; k++ {
+		hi, lo := unhex(d.b[d.i+1+2*k]), unhex(d.b[d.i+2+2*k])
+		if hi > 15 || lo > 15 {
+			d.fail()
+			return Hash{}
+		}
+		h[k] = hi<<4 | lo
+	}
+	d.i += 66
+	return h
+}
+
+// base64 parses a quoted, padded, standard base64 string of at most max
+// decoded bytes; empty is refused.
+func (d *decoder) base64(max int) []byte {
+	if d.bad || d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.fail()
+		return nil
+	}
+	end := d.i + 1
+	for end < len(d.b) && d.b[end] != '"' {
+		end++
+	}
+	if end >= len(d.b) || end == d.i+1 || base64.StdEncoding.DecodedLen(end-d.i-1) > max+2 {
+		d.fail()
+		return nil
+	}
+	out, err := base64.StdEncoding.Strict().AppendDecode(nil, d.b[d.i+1:end])
+	if err != nil || len(out) == 0 || len(out) > max {
+		d.fail()
+		return nil
+	}
+	d.i = end + 1
+	return out
+}
+
+// time parses a canonical time string.
+func (d *decoder) time() time.Time {
+	const layoutLen = len(`"2006-01-02T15:04:05.000000000Z"`)
+	if d.bad || len(d.b)-d.i < layoutLen {
+		d.fail()
+		return time.Time{}
+	}
+	b := d.b[d.i : d.i+layoutLen]
+	if b[0] != '"' || b[5] != '-' || b[8] != '-' || b[11] != 'T' || b[14] != ':' || b[17] != ':' || b[20] != '.' || b[30] != 'Z' || b[31] != '"' {
+		d.fail()
+		return time.Time{}
+	}
+	num := func(s []byte) int {
+		v := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				d.bad = true
+				return 0
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, dd := num(b[1:5]), num(b[6:8]), num(b[9:11])
+	h, mi, s, ns := num(b[12:14]), num(b[15:17]), num(b[18:20]), num(b[21:30])
+	if d.bad || y < 1 || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || s > 59 {
+		d.fail()
+		return time.Time{}
+	}
+	t := time.Date(y, time.Month(mo), dd, h, mi, s, ns, time.UTC)
+	if t.Day() != dd { // e.g. February 30th normalized to March
+		d.fail()
+		return time.Time{}
+	}
+	d.i += layoutLen
+	return t
+}
+
+// event parses a canonical event object into e.
+func (d *decoder) event(e *Event) {
+	d.expect("{")
+	first := true
+	if !d.member(&first, "action") {
+		d.fail()
+		return
+	}
+	e.Action = Action(d.str(false))
+
+	if !d.member(&first, "actor") {
+		d.fail()
+		return
+	}
+	d.expect("{")
+	f := true
+	if d.member(&f, "emergency") {
+		d.expect("true")
+		e.Actor.Emergency = true
+	}
+	if d.member(&f, "emergency_reason") {
+		e.Actor.EmergencyReason = d.str(false)
+	}
+	if d.member(&f, "role") {
+		e.Actor.Role = d.str(false)
+	}
+	if d.member(&f, "session_id") {
+		e.Actor.SessionID = d.str(false)
+	}
+	if d.member(&f, "tenant_id") {
+		e.Actor.TenantID = d.str(false)
+	}
+	if d.member(&f, "user_id") {
+		e.Actor.UserID = d.str(false)
+	}
+	d.expect("}")
+
+	if d.member(&first, "attrs") {
+		d.expect("{")
+		e.Attrs = make(map[string]string)
+		f := true
+		prev := ""
+		for !d.bad && !d.lit("}") {
+			if !f {
+				d.expect(",")
+			}
+			f = false
+			k := d.str(false)
+			if d.bad || (prev != "" && k <= prev) || len(e.Attrs) >= MaxAttrs {
+				d.fail()
+				return
+			}
+			d.expect(":")
+			e.Attrs[k] = d.str(true)
+			prev = k
+		}
+		if len(e.Attrs) == 0 {
+			d.fail()
+		}
+	}
+
+	if d.member(&first, "change") {
+		d.expect("{")
+		e.Change = &Change{}
+		f := true
+		if d.member(&f, "new") {
+			e.Change.New = d.base64(MaxSealedLen)
+		}
+		if d.member(&f, "prior") {
+			e.Change.Prior = d.base64(MaxSealedLen)
+		}
+		if f { // empty change object is not canonical
+			d.fail()
+		}
+		d.expect("}")
+	}
+
+	if !d.member(&first, "origin") {
+		d.fail()
+		return
+	}
+	d.expect("{")
+	f = true
+	if d.member(&f, "channel") {
+		e.Origin.Channel = Channel(d.str(false))
+	}
+	if d.member(&f, "client_ip") {
+		e.Origin.ClientIP = d.str(false)
+	}
+	if d.member(&f, "request_id") {
+		e.Origin.RequestID = d.str(false)
+	}
+	if d.member(&f, "route") {
+		e.Origin.Route = d.str(false)
+	}
+	if d.member(&f, "user_agent") {
+		e.Origin.UserAgent = d.str(false)
+	}
+	d.expect("}")
+
+	if !d.member(&first, "outcome") {
+		d.fail()
+		return
+	}
+	e.Outcome = Outcome(d.str(false))
+	if d.member(&first, "purpose") {
+		e.Purpose = d.str(false)
+	}
+	if d.member(&first, "reason") {
+		e.Reason = d.str(false)
+	}
+
+	if !d.member(&first, "target") {
+		d.fail()
+		return
+	}
+	d.expect("{")
+	f = true
+	if d.member(&f, "field") {
+		e.Target.Field = d.str(false)
+	}
+	if d.member(&f, "record_id") {
+		e.Target.RecordID = d.str(false)
+	}
+	if d.member(&f, "record_type") {
+		e.Target.RecordType = d.str(false)
+	}
+	if d.member(&f, "subject") {
+		e.Target.Subject = d.str(false)
+	}
+	d.expect("}")
+
+	if !d.member(&first, "time") {
+		d.fail()
+		return
+	}
+	e.Time = d.time()
+	d.expect("}")
+}
+
+// quoteSeq formats a sequence number.
+func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
