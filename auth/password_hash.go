@@ -81,6 +81,9 @@ var b64 = base64.RawStdEncoding
 // within the bounds above.
 func parsePHC(s string) (phcHash, error) {
 	var h phcHash
+	if strings.ContainsAny(s, "\r\n") { // base64 decoding would skip them
+		return h, ErrMalformedHash
+	}
 	parts := strings.Split(s, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v=19" {
 		return h, ErrMalformedHash
