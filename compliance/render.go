@@ -1,0 +1,90 @@
+package compliance
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// Summary counts the rows by status.
+func (r Report) Summary() map[Status]int {
+	m := map[Status]int{}
+	for _, row := range r.Rows {
+		m[row.Status]++
+	}
+	return m
+}
+
+// AllMet reports whether every technical control is met.
+func (r Report) AllMet() bool {
+	for _, row := range r.Rows {
+		if row.Status != Met {
+			return false
+		}
+	}
+	return len(r.Rows) > 0
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// mdCell escapes text for a Markdown table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "\\", "\\\\")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// WriteMarkdown writes the report as a Markdown document.
+func (r Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# HIPAA Security Rule technical safeguards: %s\n\n", mdCell(r.Service))
+	fmt.Fprintf(&b, "Generated %s. ", r.GeneratedAt.UTC().Format(time.RFC3339))
+	s := r.Summary()
+	fmt.Fprintf(&b, "%d met, %d not met, %d without evidence.\n\n", s[Met], s[NotMet], s[NoEvidence])
+	b.WriteString("| Control | Safeguard | Status | Evidence | Gaps |\n|---|---|---|---|---|\n")
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.Control, mdCell(row.Title), row.Status,
+			mdCell(strings.Join(row.Evidence, "; ")), mdCell(strings.Join(row.Gaps, "; ")))
+	}
+	b.WriteString("\n## Not judged by software\n\nThese safeguards are organisational; this report makes no claim about them.\n\n")
+	for _, row := range r.Organisational {
+		fmt.Fprintf(&b, "- %s %s\n", row.Control, mdCell(row.Title))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
+	"join":  strings.Join,
+	"stamp": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"class": func(s Status) string { return strings.ReplaceAll(string(s), " ", "-") },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>HIPAA technical safeguards: {{.Service}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #999;padding:.4em;vertical-align:top;text-align:left}
+.met{background:#e6f4ea}.not-met{background:#fce8e6}.no-evidence{background:#fef7e0}
+@media print{body{margin:0}a{color:inherit}}
+</style></head><body>
+<h1>HIPAA Security Rule technical safeguards: {{.Service}}</h1>
+<p>Generated {{stamp .GeneratedAt}}.</p>
+<table><thead><tr><th>Control</th><th>Safeguard</th><th>Status</th><th>Evidence</th><th>Gaps</th></tr></thead><tbody>
+{{range .Rows}}<tr class="{{class .Status}}"><td>{{.Control}}</td><td>{{.Title}}</td><td>{{.Status}}</td><td>{{join .Evidence "; "}}</td><td>{{join .Gaps "; "}}</td></tr>
+{{end}}</tbody></table>
+<h2>Not judged by software</h2>
+<p>These safeguards are organisational; this report makes no claim about them.</p>
+<ul>{{range .Organisational}}<li>{{.Control}} {{.Title}}</li>{{end}}</ul>
+</body></html>
+`))
+
+// WriteHTML writes the report as a printable HTML page.
+func (r Report) WriteHTML(w io.Writer) error { return htmlReport.Execute(w, r) }
