@@ -22,13 +22,13 @@ type Evidence struct {
 // IdentityEvidence covers unique user identification, authentication and
 // emergency access.
 type IdentityEvidence struct {
-	Users            int  `json:"users"`
-	UniqueIDs        bool `json:"unique_ids"` // the user store enforces unique, immutable IDs
-	RequireMFA       bool `json:"require_mfa"`
-	UsersWithoutMFA  int  `json:"users_without_mfa"`
-	PasswordMinChars int  `json:"password_min_chars"`
+	Users             int  `json:"users"`
+	UniqueIDs         bool `json:"unique_ids"` // the user store enforces unique, immutable IDs
+	RequireMFA        bool `json:"require_mfa"`
+	UsersWithoutMFA   int  `json:"users_without_mfa"`
+	PasswordMinChars  int  `json:"password_min_chars"`
 	PasswordBlocklist int  `json:"password_blocklist_entries"`
-	LockoutThreshold int  `json:"lockout_threshold"`
+	LockoutThreshold  int  `json:"lockout_threshold"`
 	// EmergencyRoles lists the roles users may elevate to under break-glass;
 	// EmergencySessions counts emergency sessions on record.
 	EmergencyRoles    []string `json:"emergency_roles,omitempty"`
