@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -60,14 +61,8 @@ type MiddlewareConfig struct {
 	Clock clock.Clock
 }
 
-// Errors of the middleware.
-var (
-	// ErrMiddlewareConfig reports an unusable MiddlewareConfig.
-	ErrMiddlewareConfig = errors.New("audit: invalid middleware configuration")
-	// ErrAuditUnavailable is returned to a handler whose writes were
-	// discarded because its request could not be audited (the client got 503).
-	ErrAuditUnavailable = errors.New("audit: access refused because it could not be audited")
-)
+// ErrMiddlewareConfig reports an unusable MiddlewareConfig.
+var ErrMiddlewareConfig = errors.New("audit: invalid middleware configuration")
 
 // maxUserAgent bounds the user agent stored in an event.
 const maxUserAgent = 256
@@ -85,7 +80,7 @@ const maxUserAgent = 256
 // of the response (status, headers or body) reaches the client. When the
 // write fails, the handler's headers are discarded, the client receives
 // 503 Service Unavailable, and every later write of the handler fails with
-// ErrAuditUnavailable. So each request yields exactly one event carrying its
+// ErrUnavailable. So each request yields exactly one event carrying its
 // true status, streaming responses keep streaming, and no byte of a response
 // is ever sent unaudited. A handler that panics before writing is recorded as
 // a failure with reason "panic" and the panic continues.
@@ -100,7 +95,7 @@ const maxUserAgent = 256
 // "http_<status>"), the actor, the subject and record from the resolvers, the
 // route pattern r.Pattern (never the raw path or query string, which may carry
 // PHI; "" when no pattern matched), the client IP from the configured
-// extractor, the user agent (truncated to 256 bytes), the request ID, and the
+// extractor, the user agent (made valid UTF-8 and truncated to 256 bytes), the request ID, and the
 // attribute "status".
 //
 // # Placement
@@ -172,7 +167,7 @@ func (m *middleware) event(r *http.Request, at time.Time, status int, reason str
 		Origin: Origin{
 			Channel:   c.Channel,
 			ClientIP:  c.ClientIP(r),
-			UserAgent: truncateUTF8(r.UserAgent(), maxUserAgent),
+			UserAgent: truncateUTF8(strings.ToValidUTF8(r.UserAgent(), "\uFFFD"), maxUserAgent),
 			Route:     r.Pattern,
 		},
 		Target: Target{Subject: c.Subject(r)},
@@ -299,7 +294,7 @@ func (rw *recordingWriter) WriteHeader(status int) {
 // Write sends b once the event is recorded.
 func (rw *recordingWriter) Write(b []byte) (int, error) {
 	if !rw.record(http.StatusOK) {
-		return 0, ErrAuditUnavailable
+		return 0, ErrUnavailable
 	}
 	return rw.w.Write(b)
 }
@@ -307,7 +302,7 @@ func (rw *recordingWriter) Write(b []byte) (int, error) {
 // ReadFrom lets io.Copy use the underlying writer's fast path.
 func (rw *recordingWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !rw.record(http.StatusOK) {
-		return 0, ErrAuditUnavailable
+		return 0, ErrUnavailable
 	}
 	return io.Copy(rw.w, src)
 }
@@ -316,7 +311,7 @@ func (rw *recordingWriter) ReadFrom(src io.Reader) (int64, error) {
 // it before trying Unwrap, so no flush bypasses the audit.
 func (rw *recordingWriter) FlushError() error {
 	if !rw.record(http.StatusOK) {
-		return ErrAuditUnavailable
+		return ErrUnavailable
 	}
 	return http.NewResponseController(rw.w).Flush()
 }
@@ -327,7 +322,7 @@ func (rw *recordingWriter) Flush() { _ = rw.FlushError() }
 // Hijack records the event (status 101), then hands over the connection.
 func (rw *recordingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !rw.record(http.StatusSwitchingProtocols) {
-		return nil, nil, ErrAuditUnavailable
+		return nil, nil, ErrUnavailable
 	}
 	return http.NewResponseController(rw.w).Hijack()
 }

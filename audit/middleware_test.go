@@ -212,26 +212,26 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 			w.Header().Set("X-Patient-Name", secret)
 			w.Header().Set("Location", "/patients/"+secret)
 			n, err := io.WriteString(w, secret)
-			if n != 0 || !errors.Is(err, audit.ErrAuditUnavailable) {
+			if n != 0 || !errors.Is(err, audit.ErrUnavailable) {
 				t.Errorf("handler write after refusal: %d, %v", n, err)
 			}
 		},
 		"writeheader": func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusCreated)
-			if _, err := io.WriteString(w, secret); !errors.Is(err, audit.ErrAuditUnavailable) {
+			if _, err := io.WriteString(w, secret); !errors.Is(err, audit.ErrUnavailable) {
 				t.Errorf("write: %v", err)
 			}
 		},
 		"silent": func(w http.ResponseWriter, r *http.Request) {},
 		"flush": func(w http.ResponseWriter, r *http.Request) {
-			if err := http.NewResponseController(w).Flush(); !errors.Is(err, audit.ErrAuditUnavailable) {
+			if err := http.NewResponseController(w).Flush(); !errors.Is(err, audit.ErrUnavailable) {
 				t.Errorf("flush: %v", err)
 			}
 			w.(http.Flusher).Flush()
 			io.WriteString(w, secret)
 		},
 		"readfrom": func(w http.ResponseWriter, r *http.Request) {
-			if _, err := w.(io.ReaderFrom).ReadFrom(strings.NewReader(secret)); !errors.Is(err, audit.ErrAuditUnavailable) {
+			if _, err := w.(io.ReaderFrom).ReadFrom(strings.NewReader(secret)); !errors.Is(err, audit.ErrUnavailable) {
 				t.Errorf("readfrom: %v", err)
 			}
 		},
