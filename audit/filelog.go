@@ -1,0 +1,496 @@
+package audit
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults of FileOptions.
+const (
+	DefaultStream             = "audit"
+	DefaultSegmentMaxBytes    = 64 << 20
+	DefaultSegmentMaxAge      = 24 * time.Hour
+	DefaultCheckpointEvery    = 10000
+	DefaultCheckpointInterval = time.Minute
+	DefaultMaxPendingBytes    = 8 << 20
+	DefaultFullTimeout        = 5 * time.Second
+	DefaultWriteTimeout       = 30 * time.Second
+)
+
+// FileOptions configure a FileLog. The zero value of every field but
+// Signer means its default.
+type FileOptions struct {
+	// Stream names the log's hash chain (default "audit"). A directory
+	// holds one stream; a second log (for example a disposal ledger) uses
+	// its own directory and stream name.
+	Stream string
+	// Signer signs checkpoints; its public key must be ed25519. Required.
+	Signer crypto.Signer
+	// Clock sets event and checkpoint times (default the system clock).
+	Clock clock.Clock
+	// SegmentMaxBytes and SegmentMaxAge rotate to a new segment file when
+	// the current one reaches that size or age (defaults 64 MiB, 24 h).
+	SegmentMaxBytes int64
+	SegmentMaxAge   time.Duration
+	// CheckpointEvery and CheckpointInterval write a signed checkpoint after
+	// that many events or that much time with unsealed events (defaults
+	// 10000 events, 1 minute). A checkpoint is also written at Close.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+	// CheckpointSink, when set, receives every checkpoint after it is
+	// durable in the log; the events it covers are acknowledged only after
+	// the sink accepts it, and a sink failure fails the log (fail closed).
+	CheckpointSink CheckpointSink
+	// MaxPendingBytes bounds the encoded events waiting for the next
+	// group commit (default 8 MiB). A Write that finds the buffer full
+	// waits at most FullTimeout (default 5 s) and then fails with
+	// ErrUnavailable.
+	MaxPendingBytes int
+	FullTimeout     time.Duration
+	// WriteTimeout bounds how long a Write waits for durability when its
+	// context has no earlier deadline (default 30 s).
+	WriteTimeout time.Duration
+	// Repair lets Open drop a torn (incomplete, never acknowledged) last
+	// line of the newest segment. Open records the repair as a
+	// trail_repaired event. Without Repair, Open fails with a
+	// *TornTailError.
+	Repair bool
+}
+
+func (o *FileOptions) setDefaults() error {
+	if o.Stream == "" {
+		o.Stream = DefaultStream
+	}
+	if !ValidStream(o.Stream) {
+		return errors.New("audit: invalid stream name")
+	}
+	if o.Signer == nil {
+		return errors.New("audit: FileOptions.Signer is required")
+	}
+	if _, ok := o.Signer.Public().(ed25519.PublicKey); !ok {
+		return errors.New("audit: checkpoint signer is not an ed25519 key")
+	}
+	o.Clock = clock.OrSystem(o.Clock)
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.SegmentMaxBytes, DefaultSegmentMaxBytes)
+	for _, p := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{{&o.SegmentMaxAge, DefaultSegmentMaxAge}, {&o.CheckpointInterval, DefaultCheckpointInterval}, {&o.FullTimeout, DefaultFullTimeout}, {&o.WriteTimeout, DefaultWriteTimeout}} {
+		if *p.v <= 0 {
+			*p.v = p.d
+		}
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	return nil
+}
+
+// FileLog is the embedded default Writer: an append-only, hash-chained log
+// of JSON Lines segment files in one directory, with durable group commit.
+//
+// Concurrent Writes are encoded in parallel, linked into the chain in the
+// order they take the lock, and made durable together: one write and one
+// fdatasync cover every event pending at that moment. Write returns only
+// after its event's fdatasync (and the checkpoint sink, when the batch
+// carries a checkpoint) succeeded. After any storage failure the log fails
+// closed: every later Write returns ErrUnavailable until it is reopened.
+type FileLog struct {
+	dir    string
+	opts   FileOptions
+	pub    ed25519.PublicKey
+	lock   *fsutil.Lock
+	reader *FileReader
+
+	mu           sync.Mutex
+	chain        *Chain
+	pending      []byte // encoded lines waiting for the flusher
+	pendingCount int
+	cur          *batch        // the batch the pending lines belong to
+	space        chan struct{} // closed when pending space was freed
+	failed       error
+	closed       bool
+	forceCP      []chan error // Checkpoint calls waiting for the flusher
+
+	wake       chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
+	durableSeq atomic.Uint64
+	repaired   *TornTailError
+
+	// owned by the flusher goroutine
+	f            *os.File
+	segName      string
+	segSize      int64
+	segCreated   time.Time
+	writtenSeq   uint64
+	writtenHead  Hash
+	sinceCP      int
+	lastCP       time.Time
+	lastCPSeq    uint64
+	spare        []byte
+	closeErr     error
+	lastCPRecord Checkpoint
+}
+
+type batch struct {
+	done chan struct{}
+	err  error
+}
+
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
+
+var _ Writer = (*FileLog)(nil)
+
+// Dir returns the log's directory.
+func (l *FileLog) Dir() string { return l.dir }
+
+// Stream returns the log's stream name.
+func (l *FileLog) Stream() string { return l.opts.Stream }
+
+// PublicKey returns the checkpoint verification key.
+func (l *FileLog) PublicKey() ed25519.PublicKey { return l.pub }
+
+// Repaired returns what Open dropped as a torn tail, or nil.
+func (l *FileLog) Repaired() *TornTailError { return l.repaired }
+
+// Head returns the sequence number and hash of the last record linked into
+// the chain (durable or about to be).
+func (l *FileLog) Head() (uint64, Hash) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.chain.Head()
+}
+
+// DurableSeq returns the sequence number up to which every record is
+// durable.
+func (l *FileLog) DurableSeq() uint64 { return l.durableSeq.Load() }
+
+// Reader returns a reader of this log that yields only durable records.
+func (l *FileLog) Reader() *FileReader { return l.reader }
+
+// Write validates e, links it into the chain and returns after it is
+// durable. It fails with ErrInvalidEvent for a bad event, ErrClosed after
+// Close, ErrUnavailable when the log failed or stayed full past
+// FullTimeout, and with the context's error when ctx ends first (the event
+// may then still be stored, but was not acknowledged).
+func (l *FileLog) Write(ctx context.Context, e Event) error {
+	p, err := prepare(&e, l.opts.Clock.Now)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("audit: write not acknowledged: %w", err)
+	}
+	var full *time.Timer
+	l.mu.Lock()
+	for {
+		if l.failed != nil {
+			l.mu.Unlock()
+			return l.failed
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return ErrClosed
+		}
+		if len(l.pending) < l.opts.MaxPendingBytes {
+			break
+		}
+		space := l.space
+		l.mu.Unlock()
+		if full == nil {
+			full = time.NewTimer(l.opts.FullTimeout)
+			defer full.Stop()
+		}
+		select {
+		case <-space:
+		case <-full.C:
+			return fmt.Errorf("%w: pending buffer full for %v", ErrUnavailable, l.opts.FullTimeout)
+		case <-ctx.Done():
+			return fmt.Errorf("audit: write not acknowledged: %w", ctx.Err())
+		}
+		l.mu.Lock()
+	}
+	var lerr error
+	l.pending, _, _, lerr = l.chain.link(p, l.pending)
+	if lerr != nil {
+		l.mu.Unlock()
+		return lerr
+	}
+	l.pending = append(l.pending, '\n')
+	l.pendingCount++
+	b := l.cur
+	l.mu.Unlock()
+
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return l.await(ctx, b)
+}
+
+func (l *FileLog) await(ctx context.Context, b *batch) error {
+	timeout := time.NewTimer(l.opts.WriteTimeout)
+	defer timeout.Stop()
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return fmt.Errorf("audit: write not acknowledged: %w", ctx.Err())
+	case <-timeout.C:
+		return fmt.Errorf("%w: not durable within %v", ErrUnavailable, l.opts.WriteTimeout)
+	}
+}
+
+// Checkpoint writes a signed checkpoint of everything written so far (and
+// sends it to the sink) and returns it.
+func (l *FileLog) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	ch := make(chan error, 1)
+	l.mu.Lock()
+	if l.failed != nil || l.closed {
+		err := l.failed
+		l.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return Checkpoint{}, err
+	}
+	l.forceCP = append(l.forceCP, ch)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-ch:
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.lastCPRecord, nil
+	case <-ctx.Done():
+		return Checkpoint{}, ctx.Err()
+	}
+}
+
+// Close flushes pending events, writes a closing checkpoint, and releases
+// the directory. Writes after Close fail with ErrClosed.
+func (l *FileLog) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	err := l.closeErr
+	if l.f != nil {
+		if cerr := l.f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("audit: close segment: %w", cerr)
+		}
+	}
+	if uerr := l.lock.Unlock(); err == nil && uerr != nil {
+		err = uerr
+	}
+	return err
+}
+
+// flusher is the single goroutine that writes, fsyncs and rotates.
+func (l *FileLog) flusher() {
+	defer close(l.done)
+	tick := l.opts.CheckpointInterval
+	if tick > time.Second {
+		tick = time.Second
+	}
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	for {
+		closing := false
+		select {
+		case <-l.wake:
+		case <-ticker.C:
+		case <-l.stop:
+			closing = true
+		}
+		for l.flushOnce(closing) {
+		}
+		if closing {
+			return
+		}
+	}
+}
+
+// flushOnce writes what is pending; it reports whether more became pending
+// meanwhile.
+func (l *FileLog) flushOnce(closing bool) bool {
+	l.mu.Lock()
+	if l.failed != nil {
+		l.mu.Unlock()
+		return false
+	}
+	buf, b, count := l.pending, l.cur, l.pendingCount
+	seq, head := l.chain.Head()
+	forced := l.forceCP
+	l.forceCP = nil
+	l.pending, l.pendingCount, l.cur = l.spare[:0], 0, newBatch()
+	close(l.space)
+	l.space = make(chan struct{})
+	l.mu.Unlock()
+
+	now := l.opts.Clock.Now()
+	l.sinceCP += count
+	unsealed := seq > l.lastCPSeq
+	wantCP := len(forced) > 0 || (unsealed && (closing || l.sinceCP >= l.opts.CheckpointEvery || now.Sub(l.lastCP) >= l.opts.CheckpointInterval))
+	if count == 0 && !wantCP {
+		l.spare = buf
+		close(b.done)
+		l.finishForced(forced, nil)
+		return false
+	}
+
+	err := l.maybeRotate(now)
+	var cp Checkpoint
+	if err == nil && wantCP {
+		cp = Checkpoint{Stream: l.opts.Stream, Seq: seq, Head: head, Time: now, Reason: CheckpointCount}
+		switch {
+		case closing:
+			cp.Reason = CheckpointClose
+		case l.sinceCP < l.opts.CheckpointEvery:
+			cp.Reason = CheckpointInterval
+		}
+		buf, err = l.appendCheckpoint(buf, &cp)
+	}
+	if err == nil {
+		err = l.writeDurable(buf)
+	}
+	if err == nil && wantCP && l.opts.CheckpointSink != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), l.opts.WriteTimeout)
+		if serr := l.opts.CheckpointSink.WriteCheckpoint(ctx, cp); serr != nil {
+			err = fmt.Errorf("audit: checkpoint sink: %w", serr)
+		}
+		cancel()
+	}
+	if err != nil {
+		l.fail(err, b)
+		l.finishForced(forced, l.failed)
+		return false
+	}
+	l.writtenSeq, l.writtenHead = seq, head
+	if wantCP {
+		l.sinceCP, l.lastCP, l.lastCPSeq = 0, now, seq
+		l.mu.Lock()
+		l.lastCPRecord = cp
+		l.mu.Unlock()
+	}
+	l.durableSeq.Store(seq)
+	l.spare = buf[:0]
+	close(b.done)
+	l.finishForced(forced, nil)
+
+	l.mu.Lock()
+	more := l.pendingCount > 0 || len(l.forceCP) > 0
+	l.mu.Unlock()
+	return more
+}
+
+func (l *FileLog) finishForced(forced []chan error, err error) {
+	for _, ch := range forced {
+		ch <- err
+	}
+}
+
+// fail makes the log fail closed: b and every pending batch fail.
+func (l *FileLog) fail(err error, b *batch) {
+	l.mu.Lock()
+	l.failed = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	b.err = l.failed
+	close(b.done)
+	l.cur.err = l.failed
+	close(l.cur.done)
+	l.cur = newBatch()
+	l.pending, l.pendingCount = nil, 0
+	close(l.space)
+	l.space = make(chan struct{})
+	l.closeErr = l.failed
+	l.mu.Unlock()
+}
+
+func (l *FileLog) appendCheckpoint(buf []byte, cp *Checkpoint) ([]byte, error) {
+	line, err := signedLine(cp, l.opts.Signer)
+	return append(buf, line...), err
+}
+
+// writeDurable appends buf to the current segment and fdatasyncs it.
+func (l *FileLog) writeDurable(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := l.f.Write(buf)
+	l.segSize += int64(n)
+	if err != nil {
+		return fmt.Errorf("audit: write segment: %w", err)
+	}
+	if err := fdatasync(l.f); err != nil {
+		return fmt.Errorf("audit: sync segment: %w", err)
+	}
+	return nil
+}
+
+func fdatasync(f *os.File) error {
+	for {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// maybeRotate starts a new segment when the current one is full or old and
+// holds at least one record.
+func (l *FileLog) maybeRotate(now time.Time) error {
+	if l.writtenSeq < l.segFirstSeq() {
+		return nil // no record in this segment yet
+	}
+	if l.segSize < l.opts.SegmentMaxBytes && now.Sub(l.segCreated) < l.opts.SegmentMaxAge {
+		return nil
+	}
+	anchor := Checkpoint{Stream: l.opts.Stream, Seq: l.writtenSeq, Head: l.writtenHead, Time: now, Reason: CheckpointAnchor}
+	f, name, size, err := createSegment(l.dir, &anchor, l.opts.Signer)
+	if err != nil {
+		return err
+	}
+	if err := l.f.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("audit: close segment: %w", err)
+	}
+	l.f, l.segName, l.segSize, l.segCreated = f, name, size, now
+	return nil
+}
+
+func (l *FileLog) segFirstSeq() uint64 {
+	s, _ := parseSegmentName(l.segName)
+	return s
+}
