@@ -1,0 +1,244 @@
+package auth
+
+// # Emergency access (break-glass, 164.312(a)(2)(ii))
+//
+// A user whose stored roles make them eligible (Role.EligibleRoles in the
+// RBAC policy) can elevate their session to an emergency role for a bounded
+// time (at most Role.MaxDuration, default one hour) by giving a reason
+// (Guard.Elevate, or the elevate handler). The session token is rotated, the
+// access is written to the EmergencyLog before it takes effect, an
+// emergency_access audit event is recorded (no audit, no access), and
+// SessionManager.OnEmergency fires. While it lasts, every audit actor taken
+// from the request has Emergency set and carries the reason. The access ends
+// when its time runs out (noticed at the next request or by Sweep), when the
+// user ends it or logs out, or when the session ends in any other way; the
+// end is logged, audited and alerted too. SessionManager.EmergencyReport
+// lists accesses for after-the-fact review.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// ErrEmergencyDenied reports a refused elevation: the role is not an
+// emergency role, the user is not eligible, the reason is missing or
+// malformed, or the duration is out of bounds.
+var ErrEmergencyDenied = errors.New("auth: emergency access refused")
+
+// DefaultEmergencyDuration bounds an emergency role without MaxDuration.
+const DefaultEmergencyDuration = time.Hour
+
+// maxEmergencyReason bounds the reason's length in bytes.
+const maxEmergencyReason = 500
+
+// EmergencyAccess is the review record of one break-glass elevation.
+type EmergencyAccess struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	TenantID  string    `json:"tenant_id,omitempty"`
+	SessionID string    `json:"session_id"`
+	Role      string    `json:"role"`
+	Reason    string    `json:"reason"`
+	StartedAt time.Time `json:"started_at"`
+	Until     time.Time `json:"until"`
+	// EndedAt is zero while the access is active. EndReason says why it
+	// ended: "expired", "ended", "logout", "idle_timeout", "user_revoked", ...
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	EndReason string    `json:"end_reason,omitempty"`
+}
+
+// EmergencyAlert is passed to SessionManager.OnEmergency.
+type EmergencyAlert struct {
+	// Started is true when the access begins and false when it ends.
+	Started bool
+	Access  EmergencyAccess
+}
+
+// EmergencyLog keeps the review records of emergency accesses. Records are
+// never deleted. Implementations are safe for concurrent use.
+type EmergencyLog interface {
+	// PutEmergencyAccess stores a (creating or replacing the record with a.ID)
+	// and returns nil only once it is durable.
+	PutEmergencyAccess(ctx context.Context, a EmergencyAccess) error
+	// EmergencyAccesses returns the accesses that started in [from, to),
+	// oldest first.
+	EmergencyAccesses(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error)
+}
+
+// MemoryEmergencyLog is an EmergencyLog in memory (records are lost when
+// the process ends).
+type MemoryEmergencyLog struct {
+	mu sync.Mutex
+	m  map[string]EmergencyAccess
+}
+
+var _ EmergencyLog = (*MemoryEmergencyLog)(nil)
+
+// NewMemoryEmergencyLog returns an empty log.
+func NewMemoryEmergencyLog() *MemoryEmergencyLog {
+	return &MemoryEmergencyLog{m: map[string]EmergencyAccess{}}
+}
+
+// PutEmergencyAccess implements EmergencyLog.
+func (l *MemoryEmergencyLog) PutEmergencyAccess(ctx context.Context, a EmergencyAccess) error {
+	if a.ID == "" {
+		return errors.New("auth: emergency access without id")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[a.ID] = a
+	return nil
+}
+
+// EmergencyAccesses implements EmergencyLog.
+func (l *MemoryEmergencyLog) EmergencyAccesses(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return selectAccesses(l.m, from, to), nil
+}
+
+// selectAccesses returns the accesses of m that started in [from, to), sorted.
+func selectAccesses(m map[string]EmergencyAccess, from, to time.Time) []EmergencyAccess {
+	var out []EmergencyAccess
+	for _, a := range m {
+		if !a.StartedAt.Before(from) && a.StartedAt.Before(to) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].StartedAt.Equal(out[j].StartedAt) {
+			return out[i].StartedAt.Before(out[j].StartedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// validReason reports whether a break-glass reason is acceptable: 1 to 500
+// bytes of valid UTF-8 with at least one letter and no control characters.
+func validReason(s string) bool {
+	if len(s) == 0 || len(s) > maxEmergencyReason || !utf8.ValidString(s) {
+		return false
+	}
+	letter := false
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+		letter = letter || unicode.IsLetter(r)
+	}
+	return letter
+}
+
+// beginEmergency elevates the request's session to role until now+d.
+func (m *SessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, st *requestState, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
+	ctx := r.Context()
+	if st.s.Emergency != nil {
+		return EmergencyAccess{}, "", fmt.Errorf("%w: already elevated", ErrEmergencyDenied)
+	}
+	id, err := newSessionID()
+	if err != nil {
+		return EmergencyAccess{}, "", err
+	}
+	now := m.now()
+	a := EmergencyAccess{ID: id, UserID: st.s.UserID, TenantID: st.s.TenantID, SessionID: st.s.ID,
+		Role: role, Reason: reason, StartedAt: now.UTC(), Until: now.Add(d).UTC()}
+	if err := m.Emergencies.PutEmergencyAccess(ctx, a); err != nil {
+		return EmergencyAccess{}, "", fmt.Errorf("auth: record emergency access: %w", err)
+	}
+	g := &EmergencyGrant{AccessID: a.ID, Role: role, Reason: reason, StartedAt: a.StartedAt, Until: a.Until}
+	actor := st.p.Actor()
+	actor.Role, actor.Emergency, actor.EmergencyReason = role, true, reason
+	e := m.event(r, actor, audit.ActionEmergencyAccess, audit.OutcomeSuccess, "start")
+	e.Attrs = map[string]string{"access_id": a.ID, "until": a.Until.Format(time.RFC3339)}
+	if err := m.audit.Write(ctx, e); err != nil {
+		a.EndedAt, a.EndReason = now.UTC(), "audit_failed"
+		m.Emergencies.PutEmergencyAccess(ctx, a) //nolint:errcheck // best effort; the access never started
+		return EmergencyAccess{}, "", fmt.Errorf("auth: audit emergency access: %w", err)
+	}
+	tok, err := m.rotate(ctx, w, st, func(s *Session) { s.Emergency = g })
+	if err != nil {
+		a.EndedAt, a.EndReason = now.UTC(), "not_started"
+		m.Emergencies.PutEmergencyAccess(ctx, a) //nolint:errcheck // best effort
+		return EmergencyAccess{}, "", err
+	}
+	st.p.Roles = append(st.p.Roles[:len(st.p.Roles):len(st.p.Roles)], role)
+	m.alert(ctx, EmergencyAlert{Started: true, Access: a})
+	return a, csrfFor(tok), nil
+}
+
+// EndEmergency ends the break-glass access of the request's session, if any.
+func (m *SessionManager) EndEmergency(w http.ResponseWriter, r *http.Request) error {
+	st := stateFrom(r.Context())
+	if st == nil {
+		return ErrInvalidSession
+	}
+	if st.s.Emergency == nil {
+		return nil
+	}
+	if err := m.endEmergency(r.Context(), r, &st.s, "ended"); err != nil {
+		return err
+	}
+	st.p.Emergency = nil
+	return nil
+}
+
+// endEmergency removes the grant from the stored session s and records the end.
+func (m *SessionManager) endEmergency(ctx context.Context, r *http.Request, s *Session, reason string) error {
+	t := s.clone()
+	t.Emergency = nil
+	if err := m.store.UpdateSession(ctx, s.TokenHash, t); err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return ErrInvalidSession
+		}
+		return fmt.Errorf("auth: end emergency access: %w", err)
+	}
+	m.finishEmergency(ctx, s, reason)
+	*s = t
+	return nil
+}
+
+// finishEmergency logs, audits and alerts the end of s's emergency access.
+func (m *SessionManager) finishEmergency(ctx context.Context, s *Session, reason string) {
+	g := s.Emergency
+	now := m.now().UTC()
+	a := EmergencyAccess{ID: g.AccessID, UserID: s.UserID, TenantID: s.TenantID, SessionID: s.ID,
+		Role: g.Role, Reason: g.Reason, StartedAt: g.StartedAt, Until: g.Until, EndedAt: now, EndReason: reason}
+	if a.EndedAt.After(g.Until) {
+		a.EndedAt = g.Until.UTC()
+	}
+	if err := m.Emergencies.PutEmergencyAccess(ctx, a); err != nil {
+		m.logError(ctx, "record end of emergency access", err)
+	}
+	e := m.event(nil, sessionActor(s), audit.ActionEmergencyAccess, audit.OutcomeSuccess, "end")
+	e.Attrs = map[string]string{"access_id": a.ID, "end_reason": reason}
+	if err := m.audit.Write(ctx, e); err != nil {
+		m.logError(ctx, "audit write", err)
+	}
+	m.alert(ctx, EmergencyAlert{Started: false, Access: a})
+}
+
+func (m *SessionManager) alert(ctx context.Context, a EmergencyAlert) {
+	if m.OnEmergency != nil {
+		m.OnEmergency(ctx, a)
+	}
+}
+
+// EmergencyReport returns the emergency accesses that started in
+// [from, to), oldest first, for after-the-fact review.
+func (m *SessionManager) EmergencyReport(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error) {
+	out, err := m.Emergencies.EmergencyAccesses(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("auth: emergency report: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,136 @@
+package auth
+
+// # The middleware chain
+//
+// A protected application is mounted as
+//
+//	sessions.Middleware(sessions.EnforcePolicy(auditMW(guard)))
+//
+// where guard is a *Guard holding the routes and auditMW is the access
+// recorder of package audit (audit.Middleware with Actor: ActorFromRequest).
+// In order:
+//
+//  1. session (SessionManager.Middleware): reads the token from the
+//     session cookie (or a Bearer header when AllowBearer is set), loads
+//     the server-side session, enforces the idle and absolute timeouts
+//     under the tenant policy, checks the user is still active and reads
+//     the user's roles from the user store, and applies CSRF protection to
+//     cookie-authenticated state-changing requests. No session: 401.
+//  2. policy (SessionManager.EnforcePolicy): the tenant's remaining
+//     requirements; a session without MFA in a tenant that requires MFA
+//     gets 403 "mfa_required".
+//  3. RBAC (Guard): deny by default. Only routes registered with a
+//     declared permission are reachable, and only by principals whose
+//     roles grant it; everything else is 404 or 403. Denials are always
+//     audited (permission_denied); grants too when Guard.AuditGrants is set.
+//  4. audit: the access recorder sees the actor (the session step put it
+//     in the context) and the outcome of the RBAC step, denials included.
+//     Placed outside the Guard it records every request; Guard.Use places
+//     middleware inside the authorisation check instead.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// Error codes in JSON error bodies. They tell a client what to do next and
+// nothing more.
+const (
+	codeUnauthenticated = "unauthenticated"
+	codeForbidden       = "forbidden"
+	codeNotFound        = "not_found"
+	codeMFARequired     = "mfa_required"
+	codeReauth          = "reauthentication_required"
+	codeCSRF            = "csrf_failed"
+	codeUnavailable     = "unavailable"
+	codeBadRequest      = "bad_request"
+)
+
+// writeError sends {"error": code} with status. code is one of the
+// constants above, so nothing needs escaping.
+func writeError(w http.ResponseWriter, status int, code string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write([]byte(`{"error":"` + code + `"}` + "\n")) //nolint:errcheck // the client went away
+}
+
+// Middleware is the session step of the chain. It puts the Principal into
+// the request context (see PrincipalFromContext and ActorFromRequest).
+func (m *SessionManager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := m.load(r.Context(), r)
+		if err != nil {
+			m.refuse(w, r, err)
+			return
+		}
+		if st.viaCookie && !safeMethod(r.Method) {
+			if err := m.checkCSRF(r, st.token); err != nil {
+				m.deny(r.Context(), r, st.p.Actor(), "csrf")
+				writeError(w, http.StatusForbidden, codeCSRF)
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	})
+}
+
+// refuse answers a request whose session could not be established.
+func (m *SessionManager) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrInvalidSession) {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	m.logError(r.Context(), "session check", err)
+	writeError(w, http.StatusServiceUnavailable, codeUnavailable)
+}
+
+// deny records a permission_denied event. The request is refused whether
+// or not the event could be stored.
+func (m *SessionManager) deny(ctx context.Context, r *http.Request, actor audit.Actor, reason string) {
+	m.record(ctx, r, actor, audit.ActionPermissionDenied, audit.OutcomeFailure, reason) //nolint:errcheck // logged; refused anyway
+}
+
+// EnforcePolicy is the policy step of the chain: it refuses (403
+// "mfa_required") a session established without a second factor in a
+// tenant whose policy requires MFA. It must run inside Middleware.
+func (m *SessionManager) EnforcePolicy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateFrom(r.Context())
+		if st == nil {
+			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+			return
+		}
+		if st.policy.RequireMFA && !st.s.MFA {
+			m.deny(r.Context(), r, st.p.Actor(), "mfa_required")
+			writeError(w, http.StatusForbidden, codeMFARequired)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequireRecentAuth refuses (401 "reauthentication_required") a request
+// whose session last authenticated longer ago than ReauthAfter (or the
+// tenant's shorter limit). It must run inside Middleware. Guard routes get
+// the same check with the Sensitive option.
+func (m *SessionManager) RequireRecentAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateFrom(r.Context())
+		if st == nil {
+			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+			return
+		}
+		if !m.recentAuth(st) {
+			m.deny(r.Context(), r, st.p.Actor(), "reauthentication_required")
+			writeError(w, http.StatusUnauthorized, codeReauth)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,174 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrInvalidPolicy reports a role, permission or tenant policy definition
+// that breaks a rule (unknown permission or role, bad name, bad limit). The
+// message names the rule that failed, never secrets.
+var ErrInvalidPolicy = errors.New("auth: invalid policy")
+
+// RecoveryMethod names a way to sign in when the second factor is lost.
+type RecoveryMethod string
+
+// Recovery methods a tenant policy can allow.
+const (
+	// RecoveryCodes allows the single-use recovery codes issued at MFA enrolment.
+	RecoveryCodes RecoveryMethod = "recovery_code"
+	// RecoveryAdminReset allows an administrator to reset the second factor.
+	RecoveryAdminReset RecoveryMethod = "admin_reset"
+)
+
+// Limits on session settings a tenant policy may choose.
+const (
+	minSessionLimit = time.Minute
+	maxIdleLimit    = 24 * time.Hour
+	maxAbsLimit     = 30 * 24 * time.Hour
+)
+
+// TenantPolicy is a tenant's security policy. It is enforced at login
+// (MFA requirement, recovery methods, session limits of the new session)
+// and at every request (session limits, MFA requirement), so tightening it
+// applies to sessions that already exist.
+type TenantPolicy struct {
+	TenantID string
+	// RequireMFA requires a second factor for every user of the tenant.
+	// A session established without one may only reach the MFA enrolment
+	// handlers; everything behind SessionManager.EnforcePolicy answers 403.
+	RequireMFA bool
+	// IdleTimeout and AbsoluteTimeout, when not zero, cap the session
+	// limits of the SessionManager for the tenant's sessions (a tenant can
+	// shorten the limits, never lengthen them).
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	// ReauthAfter, when not zero, caps how old an authentication may be
+	// for sensitive actions.
+	ReauthAfter time.Duration
+	// PasswordPolicy names the password policy the tenant's users are held
+	// to; its meaning belongs to the password checker. Empty means the default.
+	PasswordPolicy string
+	// RecoveryMethods lists the allowed recovery methods; nil means
+	// RecoveryCodes only, an empty non-nil slice means none.
+	RecoveryMethods []RecoveryMethod
+}
+
+// Validate checks p's limits and names.
+func (p *TenantPolicy) Validate() error {
+	if p.TenantID != "" && !ValidTenantID(p.TenantID) {
+		return fmt.Errorf("%w: malformed tenant id", ErrInvalidPolicy)
+	}
+	for _, d := range []struct {
+		v   time.Duration
+		max time.Duration
+		n   string
+	}{{p.IdleTimeout, maxIdleLimit, "idle timeout"}, {p.AbsoluteTimeout, maxAbsLimit, "absolute timeout"}, {p.ReauthAfter, maxAbsLimit, "reauthentication age"}} {
+		if d.v != 0 && (d.v < minSessionLimit || d.v > d.max) {
+			return fmt.Errorf("%w: %s must be between %v and %v", ErrInvalidPolicy, d.n, minSessionLimit, d.max)
+		}
+	}
+	if !validToken(p.PasswordPolicy, 64) && p.PasswordPolicy != "" {
+		return fmt.Errorf("%w: malformed password policy name", ErrInvalidPolicy)
+	}
+	for _, m := range p.RecoveryMethods {
+		if m != RecoveryCodes && m != RecoveryAdminReset {
+			return fmt.Errorf("%w: unknown recovery method", ErrInvalidPolicy)
+		}
+	}
+	return nil
+}
+
+// AllowsRecovery reports whether the policy allows recovery method m.
+func (p *TenantPolicy) AllowsRecovery(m RecoveryMethod) bool {
+	if p.RecoveryMethods == nil {
+		return m == RecoveryCodes
+	}
+	return slices.Contains(p.RecoveryMethods, m)
+}
+
+// cap returns the smaller of def and the policy's limit lim (when set).
+func capDuration(def, lim time.Duration) time.Duration {
+	if lim > 0 && lim < def {
+		return lim
+	}
+	return def
+}
+
+// TenantPolicySource returns the security policy of a tenant. It is read at
+// every request, so implementations should answer from memory.
+type TenantPolicySource interface {
+	// TenantPolicy returns the policy of tenantID. A tenant without a
+	// policy of its own gets the source's default.
+	TenantPolicy(ctx context.Context, tenantID string) (TenantPolicy, error)
+}
+
+// TenantPolicies is an in-memory TenantPolicySource that can be changed at
+// run time (changes apply on the next request). The zero value is not
+// usable; call NewTenantPolicies.
+type TenantPolicies struct {
+	mu  sync.RWMutex
+	def TenantPolicy
+	m   map[string]TenantPolicy
+}
+
+var _ TenantPolicySource = (*TenantPolicies)(nil)
+
+// NewTenantPolicies returns a source whose default is def (def.TenantID
+// must be empty) and that holds the given tenant policies.
+func NewTenantPolicies(def TenantPolicy, policies ...TenantPolicy) (*TenantPolicies, error) {
+	if def.TenantID != "" {
+		return nil, fmt.Errorf("%w: the default policy has no tenant id", ErrInvalidPolicy)
+	}
+	if err := def.Validate(); err != nil {
+		return nil, err
+	}
+	t := &TenantPolicies{def: clonePolicy(def), m: map[string]TenantPolicy{}}
+	for _, p := range policies {
+		if p.TenantID == "" {
+			return nil, fmt.Errorf("%w: tenant policy without tenant id", ErrInvalidPolicy)
+		}
+		if _, dup := t.m[p.TenantID]; dup {
+			return nil, fmt.Errorf("%w: duplicate tenant policy", ErrInvalidPolicy)
+		}
+		if err := t.Set(p); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func clonePolicy(p TenantPolicy) TenantPolicy {
+	p.RecoveryMethods = slices.Clone(p.RecoveryMethods)
+	return p
+}
+
+// Set validates p and makes it the policy of p.TenantID.
+func (t *TenantPolicies) Set(p TenantPolicy) error {
+	if p.TenantID == "" {
+		return fmt.Errorf("%w: tenant policy without tenant id", ErrInvalidPolicy)
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[p.TenantID] = clonePolicy(p)
+	return nil
+}
+
+// TenantPolicy implements TenantPolicySource.
+func (t *TenantPolicies) TenantPolicy(_ context.Context, tenantID string) (TenantPolicy, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if p, ok := t.m[tenantID]; ok {
+		return p, nil
+	}
+	p := t.def
+	p.TenantID = tenantID
+	return p, nil
+}

@@ -1,0 +1,244 @@
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// ActionPermissionGranted is recorded for granted decisions when
+// Guard.AuditGrants is set.
+const ActionPermissionGranted audit.Action = "permission_granted"
+
+// AttributeCheck is an attribute rule evaluated after the role check of a
+// route, for ownership and minimum-necessary rules (for example "a mobile
+// worker sees only the records they collected"). It returns false to deny
+// (403) and an error when it cannot decide (503). It must not write to w.
+type AttributeCheck func(r *http.Request, p *Principal) (bool, error)
+
+// RouteOption configures one Guard route.
+type RouteOption interface{ apply(*route) }
+
+type routeOptionFunc func(*route)
+
+func (f routeOptionFunc) apply(r *route) { f(r) }
+
+// Sensitive marks a route that requires a recent authentication (see
+// SessionManager.ReauthAfter); older sessions get 401
+// "reauthentication_required".
+func Sensitive() RouteOption { return routeOptionFunc(func(r *route) { r.sensitive = true }) }
+
+// Check adds an attribute rule to a route. Several checks must all pass.
+func Check(c AttributeCheck) RouteOption {
+	return routeOptionFunc(func(r *route) { r.checks = append(r.checks, c) })
+}
+
+// Guard is the RBAC step of the chain: a router whose every route is
+// registered with the permission it requires. It is deny by default: a
+// request that matches no route gets 404, one whose principal lacks the
+// permission 403, and both are audited as permission_denied. It must run
+// inside SessionManager.Middleware.
+type Guard struct {
+	// AuditGrants records every granted decision too (action
+	// permission_granted). When that record cannot be stored the request
+	// is refused with 503 (no audit, no access). Denials are always audited.
+	AuditGrants bool
+
+	sm   *SessionManager
+	rbac atomic.Pointer[RBAC]
+	mux  *http.ServeMux
+
+	mu     sync.Mutex
+	routes map[string]Permission
+	mws    []func(http.Handler) http.Handler
+}
+
+// NewGuard returns a Guard that authorises against rbac and records to the
+// session manager's audit writer.
+func NewGuard(sm *SessionManager, rbac *RBAC) *Guard {
+	g := &Guard{sm: sm, mux: http.NewServeMux(), routes: map[string]Permission{}}
+	g.rbac.Store(rbac)
+	g.mux.HandleFunc("/", g.notFound)
+	return g
+}
+
+// RBAC returns the policy in force.
+func (g *Guard) RBAC() *RBAC { return g.rbac.Load() }
+
+// SetRBAC replaces the policy (for example after reloading the policy
+// file); it applies from the next request. It fails, changing nothing, when
+// a registered route needs a permission the new policy does not declare.
+func (g *Guard) SetRBAC(r *RBAC) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.routes {
+		if !r.Declared(p) {
+			return fmt.Errorf("%w: a route needs permission %s, which the new policy does not declare", ErrInvalidPolicy, p)
+		}
+	}
+	g.rbac.Store(r)
+	return nil
+}
+
+// Use appends middleware applied, inside the authorisation check, to the
+// routes registered after the call (for example the audit package's
+// access-recording middleware).
+func (g *Guard) Use(mw ...func(http.Handler) http.Handler) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mws = append(g.mws, mw...)
+}
+
+// Handle registers h for pattern (http.ServeMux syntax, for example
+// "GET /patients/{id}"), reachable only with permission perm. Like
+// http.ServeMux.Handle it panics on a programming error: a malformed or
+// undeclared permission, a nil handler, or a pattern already registered
+// (the pattern "/" is reserved for the deny-all fallback).
+func (g *Guard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
+	if h == nil {
+		panic("auth: Guard.Handle: nil handler")
+	}
+	if !perm.Valid() || !g.RBAC().Declared(perm) {
+		panic("auth: Guard.Handle: permission is not declared in the RBAC policy")
+	}
+	rt := &route{g: g, perm: perm}
+	for _, o := range opts {
+		o.apply(rt)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := len(g.mws) - 1; i >= 0; i-- {
+		h = g.mws[i](h)
+	}
+	rt.next = h
+	g.mux.Handle(pattern, rt)
+	g.routes[pattern] = perm
+}
+
+// HandleFunc registers f like Handle.
+func (g *Guard) HandleFunc(pattern string, perm Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
+	g.Handle(pattern, perm, http.HandlerFunc(f), opts...)
+}
+
+// ServeHTTP routes r.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+func (g *Guard) notFound(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	g.sm.deny(r.Context(), r, st.p.Actor(), "no_route")
+	writeError(w, http.StatusNotFound, codeNotFound)
+}
+
+// Can reports whether the request's principal holds perm under the policy
+// in force (for decisions inside a handler). It records nothing.
+func (g *Guard) Can(r *http.Request, perm Permission) bool {
+	st := stateFrom(r.Context())
+	if st == nil {
+		return false
+	}
+	_, ok := g.RBAC().Allows(st.p.Roles, emergencyRole(&st.p), perm)
+	return ok
+}
+
+func emergencyRole(p *Principal) string {
+	if p.Emergency != nil {
+		return p.Emergency.Role
+	}
+	return ""
+}
+
+// Elevate starts break-glass access for the request's session: role must
+// be an emergency role the user is eligible for, reason is mandatory and d
+// must not exceed the role's MaxDuration (zero means the maximum). It
+// rotates the session token and returns the access record and the new CSRF
+// token. Refusals are audited and match ErrEmergencyDenied.
+func (g *Guard) Elevate(w http.ResponseWriter, r *http.Request, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		return EmergencyAccess{}, "", ErrInvalidSession
+	}
+	max, ok := g.RBAC().eligible(st.p.Roles, role)
+	switch {
+	case !ok:
+		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_not_eligible")
+		return EmergencyAccess{}, "", fmt.Errorf("%w: not eligible", ErrEmergencyDenied)
+	case !validReason(reason):
+		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_reason_missing")
+		return EmergencyAccess{}, "", fmt.Errorf("%w: a reason is required", ErrEmergencyDenied)
+	case d < 0 || d > max:
+		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_duration")
+		return EmergencyAccess{}, "", fmt.Errorf("%w: duration out of bounds", ErrEmergencyDenied)
+	case d == 0:
+		d = max
+	}
+	return g.sm.beginEmergency(w, r, st, role, reason, d)
+}
+
+type route struct {
+	g         *Guard
+	perm      Permission
+	sensitive bool
+	checks    []AttributeCheck
+	next      http.Handler
+}
+
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g, sm := rt.g, rt.g.sm
+	ctx := r.Context()
+	st := stateFrom(ctx)
+	if st == nil {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	role, ok := g.RBAC().Allows(st.p.Roles, emergencyRole(&st.p), rt.perm)
+	if !ok {
+		sm.deny(ctx, r, rt.actor(st, ""), "no_permission")
+		writeError(w, http.StatusForbidden, codeForbidden)
+		return
+	}
+	if rt.sensitive && !sm.recentAuth(st) {
+		sm.deny(ctx, r, rt.actor(st, role), "reauthentication_required")
+		writeError(w, http.StatusUnauthorized, codeReauth)
+		return
+	}
+	for _, c := range rt.checks {
+		allowed, err := c(r, &st.p)
+		if err != nil {
+			sm.logError(ctx, "attribute check", err)
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable)
+			return
+		}
+		if !allowed {
+			sm.deny(ctx, r, rt.actor(st, role), "attribute_check")
+			writeError(w, http.StatusForbidden, codeForbidden)
+			return
+		}
+	}
+	if g.AuditGrants {
+		e := sm.event(r, rt.actor(st, role), ActionPermissionGranted, audit.OutcomeSuccess, string(rt.perm))
+		if err := sm.audit.Write(ctx, e); err != nil {
+			sm.logError(ctx, "audit write", err)
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable)
+			return
+		}
+	}
+	rt.next.ServeHTTP(w, r)
+}
+
+// actor is the audit actor of a decision; role, when known, is the role
+// that granted the permission.
+func (rt *route) actor(st *requestState, role string) audit.Actor {
+	a := st.p.Actor()
+	if role != "" && !a.Emergency {
+		a.Role = role
+	}
+	return a
+}

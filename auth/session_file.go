@@ -1,0 +1,297 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hipaakit/hipaakit/internal/fsutil"
+)
+
+// FileSessionStore is the embedded default SessionStore: one small JSON file
+// per session in a directory, written atomically and fsynced
+// (internal/fsutil), with an in-memory index so that reads never touch the
+// disk. An exclusive lock file keeps a second process from opening the same
+// directory. The file format is documented in FORMAT.md (session file v1).
+type FileSessionStore struct {
+	dir  string
+	lock *fsutil.Lock
+	wmu  sync.Mutex // serialises writes so that disk and index agree
+	mem  *MemorySessionStore
+}
+
+var _ SessionStore = (*FileSessionStore)(nil)
+
+// sessionFileVersion is the version of the session file format.
+const sessionFileVersion = 1
+
+// maxSessionFile bounds the size of a session file read at open.
+const maxSessionFile = 64 << 10
+
+// ErrCorruptSessionFile reports a session file that cannot be decoded; the
+// store refuses to open rather than silently dropping sessions.
+var ErrCorruptSessionFile = errors.New("auth: corrupt session file")
+
+// sessionFile is the on-disk form of a Session (format v1).
+type sessionFile struct {
+	V               int            `json:"v"`
+	ID              string         `json:"id"`
+	TokenHash       string         `json:"token_sha256"`
+	UserID          string         `json:"user_id"`
+	TenantID        string         `json:"tenant_id,omitempty"`
+	CreatedAt       time.Time      `json:"created_at"`
+	LastSeenAt      time.Time      `json:"last_seen_at"`
+	AuthenticatedAt time.Time      `json:"authenticated_at"`
+	IdleTimeoutMS   int64          `json:"idle_timeout_ms"`
+	AbsoluteMS      int64          `json:"absolute_timeout_ms"`
+	ExpiresAt       time.Time      `json:"expires_at"`
+	MFA             bool           `json:"mfa,omitempty"`
+	Emergency       *emergencyFile `json:"emergency,omitempty"`
+}
+
+type emergencyFile struct {
+	AccessID  string    `json:"access_id"`
+	Role      string    `json:"role"`
+	Reason    string    `json:"reason"`
+	StartedAt time.Time `json:"started_at"`
+	Until     time.Time `json:"until"`
+}
+
+// encodeSessionFile returns the v1 file bytes of s.
+func encodeSessionFile(s Session) ([]byte, error) {
+	f := sessionFile{
+		V: sessionFileVersion, ID: s.ID, TokenHash: hex.EncodeToString(s.TokenHash[:]),
+		UserID: s.UserID, TenantID: s.TenantID,
+		CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), AuthenticatedAt: s.AuthenticatedAt.UTC(),
+		IdleTimeoutMS: s.IdleTimeout.Milliseconds(), AbsoluteMS: s.AbsoluteTimeout.Milliseconds(),
+		ExpiresAt: s.ExpiresAt.UTC(), MFA: s.MFA,
+	}
+	if g := s.Emergency; g != nil {
+		f.Emergency = &emergencyFile{AccessID: g.AccessID, Role: g.Role, Reason: g.Reason, StartedAt: g.StartedAt.UTC(), Until: g.Until.UTC()}
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("auth: encode session file: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// decodeSessionFile parses a session file. Errors never quote the input.
+func decodeSessionFile(b []byte) (Session, error) {
+	var f sessionFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Session{}, fmt.Errorf("%w: not a session document", ErrCorruptSessionFile)
+	}
+	if f.V != sessionFileVersion {
+		return Session{}, fmt.Errorf("%w: unsupported version %d", ErrCorruptSessionFile, f.V)
+	}
+	var s Session
+	h, err := hex.DecodeString(f.TokenHash)
+	if err != nil || len(h) != len(s.TokenHash) {
+		return Session{}, fmt.Errorf("%w: bad token hash", ErrCorruptSessionFile)
+	}
+	if f.ID == "" || f.UserID == "" || f.IdleTimeoutMS <= 0 || f.AbsoluteMS <= 0 {
+		return Session{}, fmt.Errorf("%w: missing field", ErrCorruptSessionFile)
+	}
+	copy(s.TokenHash[:], h)
+	s.ID, s.UserID, s.TenantID = f.ID, f.UserID, f.TenantID
+	s.CreatedAt, s.LastSeenAt, s.AuthenticatedAt, s.ExpiresAt = f.CreatedAt, f.LastSeenAt, f.AuthenticatedAt, f.ExpiresAt
+	s.IdleTimeout = time.Duration(f.IdleTimeoutMS) * time.Millisecond
+	s.AbsoluteTimeout = time.Duration(f.AbsoluteMS) * time.Millisecond
+	s.MFA = f.MFA
+	if e := f.Emergency; e != nil {
+		s.Emergency = &EmergencyGrant{AccessID: e.AccessID, Role: e.Role, Reason: e.Reason, StartedAt: e.StartedAt, Until: e.Until}
+	}
+	return s, nil
+}
+
+// OpenFileSessionStore opens (creating it with mode 0700 if needed) the
+// session directory dir and loads its sessions. It fails with
+// fsutil.ErrLocked when another store has the directory open and with
+// ErrCorruptSessionFile when a session file cannot be read. Close releases
+// the directory.
+func OpenFileSessionStore(dir string) (*FileSessionStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("auth: session dir: %w", err)
+	}
+	lock, err := fsutil.TryLock(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("auth: session dir: %w", err)
+	}
+	st := &FileSessionStore{dir: dir, lock: lock, mem: NewMemorySessionStore()}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		lock.Unlock()
+		return nil, fmt.Errorf("auth: read session dir: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			// Lock file and temporaries left by a crash mid-write.
+			if strings.Contains(name, ".tmp-") {
+				os.Remove(filepath.Join(dir, name))
+			}
+			continue
+		}
+		if !strings.HasSuffix(name, ".json") || e.IsDir() {
+			continue
+		}
+		s, err := readSessionFile(filepath.Join(dir, name))
+		if err == nil && st.fileName(s.ID) != filepath.Join(dir, name) {
+			err = fmt.Errorf("%w: file name does not match session", ErrCorruptSessionFile)
+		}
+		if err == nil {
+			err = st.mem.checkCreate(&s)
+		}
+		if err != nil {
+			lock.Unlock()
+			return nil, err
+		}
+		st.mem.put(s)
+	}
+	return st, nil
+}
+
+func readSessionFile(path string) (Session, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Session{}, fmt.Errorf("auth: read session file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSessionFile+1))
+	if err != nil {
+		return Session{}, fmt.Errorf("auth: read session file: %w", err)
+	}
+	if len(b) > maxSessionFile {
+		return Session{}, fmt.Errorf("%w: too large", ErrCorruptSessionFile)
+	}
+	return decodeSessionFile(b)
+}
+
+// fileName returns the path of the file for session id (hex-encoded so that
+// any ID is a safe file name).
+func (f *FileSessionStore) fileName(id string) string {
+	return filepath.Join(f.dir, hex.EncodeToString([]byte(id))+".json")
+}
+
+// Close releases the directory lock. The store must not be used afterwards.
+func (f *FileSessionStore) Close() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	return f.lock.Unlock()
+}
+
+func (f *FileSessionStore) write(s Session) error {
+	if len(s.ID) == 0 || len(s.ID) > 100 {
+		return errors.New("auth: session id must be 1 to 100 bytes")
+	}
+	b, err := encodeSessionFile(s)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(f.fileName(s.ID), b, 0o600); err != nil {
+		return fmt.Errorf("auth: write session: %w", err)
+	}
+	return nil
+}
+
+// CreateSession implements SessionStore.
+func (f *FileSessionStore) CreateSession(ctx context.Context, s Session) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.mem.mu.RLock()
+	err := f.mem.checkCreate(&s)
+	f.mem.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := f.write(s); err != nil {
+		return err
+	}
+	return f.mem.CreateSession(context.WithoutCancel(ctx), s)
+}
+
+// SessionByTokenHash implements SessionStore.
+func (f *FileSessionStore) SessionByTokenHash(ctx context.Context, h TokenHash) (Session, error) {
+	return f.mem.SessionByTokenHash(ctx, h)
+}
+
+// SessionByID implements SessionStore.
+func (f *FileSessionStore) SessionByID(ctx context.Context, id string) (Session, error) {
+	return f.mem.SessionByID(ctx, id)
+}
+
+// UpdateSession implements SessionStore.
+func (f *FileSessionStore) UpdateSession(ctx context.Context, prev TokenHash, s Session) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.mem.mu.RLock()
+	err := f.mem.checkUpdate(prev, &s)
+	f.mem.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := f.write(s); err != nil {
+		return err
+	}
+	return f.mem.UpdateSession(context.WithoutCancel(ctx), prev, s)
+}
+
+// DeleteSession implements SessionStore. The file is removed durably before
+// the session disappears from the index.
+func (f *FileSessionStore) DeleteSession(ctx context.Context, id string) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if _, err := f.mem.SessionByID(ctx, id); err != nil {
+		return err
+	}
+	if err := fsutil.RemoveDurable(f.fileName(id)); err != nil {
+		return fmt.Errorf("auth: delete session: %w", err)
+	}
+	return f.mem.DeleteSession(ctx, id)
+}
+
+// DeleteUserSessions implements SessionStore.
+func (f *FileSessionStore) DeleteUserSessions(ctx context.Context, userID, exceptID string) ([]Session, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.mem.mu.RLock()
+	victims := f.mem.userSessions(userID, exceptID)
+	f.mem.mu.RUnlock()
+	var done []Session
+	for _, s := range victims {
+		if err := fsutil.RemoveDurable(f.fileName(s.ID)); err != nil {
+			return done, fmt.Errorf("auth: delete session: %w", err)
+		}
+		f.mem.DeleteSession(ctx, s.ID) //nolint:errcheck // present: we hold wmu
+		done = append(done, s)
+	}
+	return done, nil
+}
+
+// ListUserSessions implements SessionStore.
+func (f *FileSessionStore) ListUserSessions(ctx context.Context, userID string) ([]Session, error) {
+	return f.mem.ListUserSessions(ctx, userID)
+}
+
+// ExpiredSessions implements SessionStore.
+func (f *FileSessionStore) ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]Session, error) {
+	return f.mem.ExpiredSessions(ctx, now, limit)
+}

@@ -1,0 +1,459 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/internal/clock"
+)
+
+// Default session limits (DESIGN.md).
+const (
+	DefaultIdleTimeout     = 15 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+	DefaultReauthAfter     = 15 * time.Minute
+	DefaultTouchInterval   = 30 * time.Second
+)
+
+// SessionManager creates, validates, rotates and ends sessions. Build it with
+// NewSessionManager, which sets every field to its secure default; the
+// exported fields may then be tuned before first use and must not change
+// afterwards. It is safe for concurrent use.
+type SessionManager struct {
+	// IdleTimeout ends a session after this long without activity
+	// (default 15 minutes). A tenant policy can only shorten it.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after login, whatever the
+	// activity (default 12 hours). A tenant policy can only shorten it.
+	AbsoluteTimeout time.Duration
+	// ReauthAfter is how old the last authentication may be for routes
+	// marked Sensitive (default 15 minutes).
+	ReauthAfter time.Duration
+	// TouchInterval is how often activity is written to the store (default
+	// 30 seconds). Activity within the interval is not recorded, so a
+	// session may end up to TouchInterval before IdleTimeout of
+	// inactivity, never after.
+	TouchInterval time.Duration
+	// Cookie describes the session cookie (secure defaults; see CookieConfig).
+	Cookie CookieConfig
+	// CSRFHeader names the header carrying the CSRF token (default X-CSRF-Token).
+	CSRFHeader string
+	// AllowBearer also accepts the token in an "Authorization: Bearer"
+	// header, for non-browser clients (default false).
+	AllowBearer bool
+	// Clock is read for every timeout decision (default clock.System).
+	Clock clock.Clock
+	// Policies supplies tenant security policies (default: none, so the
+	// manager's limits apply and MFA is not required).
+	Policies TenantPolicySource
+	// Emergencies records break-glass accesses for review (default: an
+	// in-memory log; set a durable one in production).
+	Emergencies EmergencyLog
+	// OnEmergency, when set, is called when break-glass access starts and
+	// when it ends, for alerting. It must not block for long.
+	OnEmergency func(ctx context.Context, a EmergencyAlert)
+	// ClientIP extracts the client address recorded in audit events
+	// (default audit.PeerIP, the TCP peer; forwarding headers are never
+	// trusted unless you install an extractor such as audit.TrustedProxies).
+	ClientIP audit.ClientIPFunc
+	// Channel is recorded in audit events (default audit.ChannelWeb).
+	Channel audit.Channel
+	// Logger receives operational errors (store or audit failures); it
+	// never receives tokens. Default: slog.Default().
+	Logger *slog.Logger
+
+	store SessionStore
+	users UserStore
+	audit audit.Writer
+	cop   *http.CrossOriginProtection
+}
+
+// NewSessionManager returns a manager that keeps sessions in store, reads
+// each request's user (status and roles) from users, and records session
+// events to w. Every field has its secure default.
+func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *SessionManager {
+	return &SessionManager{
+		IdleTimeout:     DefaultIdleTimeout,
+		AbsoluteTimeout: DefaultAbsoluteTimeout,
+		ReauthAfter:     DefaultReauthAfter,
+		TouchInterval:   DefaultTouchInterval,
+		Cookie:          defaultCookie(),
+		CSRFHeader:      DefaultCSRFHeader,
+		Clock:           clock.System,
+		Emergencies:     NewMemoryEmergencyLog(),
+		Channel:         audit.ChannelWeb,
+		Logger:          slog.Default(),
+		store:           store,
+		users:           users,
+		audit:           w,
+		cop:             http.NewCrossOriginProtection(),
+	}
+}
+
+// Store returns the session store.
+func (m *SessionManager) Store() SessionStore { return m.store }
+
+func (m *SessionManager) now() time.Time { return clock.OrSystem(m.Clock).Now() }
+
+func (m *SessionManager) policy(ctx context.Context, tenantID string) (TenantPolicy, error) {
+	if m.Policies == nil {
+		return TenantPolicy{TenantID: tenantID}, nil
+	}
+	p, err := m.Policies.TenantPolicy(ctx, tenantID)
+	if err != nil {
+		return TenantPolicy{}, fmt.Errorf("auth: tenant policy: %w", err)
+	}
+	return p, nil
+}
+
+// limits returns the idle and absolute limits for s under policy p.
+func (m *SessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Duration) {
+	return capDuration(s.IdleTimeout, p.IdleTimeout), capDuration(s.AbsoluteTimeout, p.AbsoluteTimeout)
+}
+
+// Begin starts a session for u after a successful login; mfa says whether a
+// second factor was verified. Any session the request already carried is
+// ended first (a fresh token at every login: no fixation). Begin sets the
+// cookie on w and returns the session and its token; the token is also
+// needed by non-browser clients when AllowBearer is set. u must be active.
+func (m *SessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, mfa bool) (Session, string, error) {
+	if err := m.Cookie.validate(); err != nil {
+		return Session{}, "", err
+	}
+	if !u.Active() {
+		return Session{}, "", ErrUserInactive
+	}
+	if r != nil {
+		if tok, _, ok := m.tokenFromRequest(r); ok {
+			if h, err := ParseToken(tok); err == nil {
+				if old, err := m.store.SessionByTokenHash(ctx, h); err == nil {
+					m.end(ctx, r, &old, audit.ActionLogout, "replaced_by_login")
+				}
+			}
+		}
+	}
+	p, err := m.policy(ctx, u.TenantID)
+	if err != nil {
+		return Session{}, "", err
+	}
+	tok, h, err := newToken()
+	if err != nil {
+		return Session{}, "", err
+	}
+	id, err := newSessionID()
+	if err != nil {
+		return Session{}, "", err
+	}
+	now := m.now()
+	s := Session{
+		ID: id, TokenHash: h, UserID: u.ID, TenantID: u.TenantID,
+		CreatedAt: now, LastSeenAt: now, AuthenticatedAt: now,
+		IdleTimeout:     capDuration(m.IdleTimeout, p.IdleTimeout),
+		AbsoluteTimeout: capDuration(m.AbsoluteTimeout, p.AbsoluteTimeout),
+		MFA:             mfa,
+	}
+	s.ExpiresAt = s.deadline(s.IdleTimeout, s.AbsoluteTimeout)
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return Session{}, "", fmt.Errorf("auth: create session: %w", err)
+	}
+	if w != nil {
+		http.SetCookie(w, m.Cookie.cookie(tok))
+	}
+	return s, tok, nil
+}
+
+// load validates the session a request presents and returns the request
+// state. Every reason to refuse the token is ErrInvalidSession; other errors
+// are failures of the store, the user store or the policy source.
+func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestState, error) {
+	tok, viaCookie, ok := m.tokenFromRequest(r)
+	if !ok {
+		return nil, ErrInvalidSession
+	}
+	h, err := ParseToken(tok)
+	if err != nil {
+		return nil, ErrInvalidSession
+	}
+	st := &requestState{token: tok, viaCookie: viaCookie}
+	s := &st.s
+	if *s, err = m.store.SessionByTokenHash(ctx, h); err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return nil, ErrInvalidSession
+		}
+		return nil, fmt.Errorf("auth: load session: %w", err)
+	}
+	if st.policy, err = m.policy(ctx, s.TenantID); err != nil {
+		return nil, err
+	}
+	now := m.now()
+	idle, abs := m.limits(s, &st.policy)
+	if !now.Before(s.CreatedAt.Add(abs)) {
+		m.end(ctx, r, s, audit.ActionSessionTimeout, "absolute_timeout")
+		return nil, ErrInvalidSession
+	}
+	if !now.Before(s.LastSeenAt.Add(idle)) {
+		m.end(ctx, r, s, audit.ActionSessionTimeout, "idle_timeout")
+		return nil, ErrInvalidSession
+	}
+	u, err := m.users.Get(ctx, s.UserID)
+	switch {
+	case errors.Is(err, ErrUserNotFound) || (err == nil && (!u.Active() || u.TenantID != s.TenantID)):
+		m.end(ctx, r, s, audit.ActionLogout, "user_inactive")
+		return nil, ErrInvalidSession
+	case err != nil:
+		return nil, fmt.Errorf("auth: load user: %w", err)
+	}
+	if g := s.Emergency; g != nil && !now.Before(g.Until) {
+		if err := m.endEmergency(ctx, r, s, "expired"); err != nil {
+			return nil, err
+		}
+	}
+	if now.Sub(s.LastSeenAt) >= m.TouchInterval {
+		t := *s
+		t.LastSeenAt = now
+		t.ExpiresAt = t.deadline(idle, abs)
+		if err := m.store.UpdateSession(ctx, h, t); err != nil {
+			if errors.Is(err, ErrSessionNotFound) {
+				return nil, ErrInvalidSession // logged out or rotated meanwhile
+			}
+			return nil, fmt.Errorf("auth: touch session: %w", err)
+		}
+		*s = t
+	}
+	st.p = Principal{UserID: s.UserID, TenantID: s.TenantID, SessionID: s.ID, Roles: u.Roles,
+		MFA: s.MFA, AuthenticatedAt: s.AuthenticatedAt, Emergency: s.Emergency, Admin: u.Admin}
+	if len(u.Roles) == 1 {
+		st.p.roleLabel = u.Roles[0]
+	}
+	if g := s.Emergency; g != nil {
+		st.p.Roles = append(u.Roles[:len(u.Roles):len(u.Roles)], g.Role)
+	}
+	return st, nil
+}
+
+// end deletes s and records why. A session that is already gone is not an
+// error: another request ended it first, and that request recorded it.
+func (m *SessionManager) end(ctx context.Context, r *http.Request, s *Session, action audit.Action, reason string) bool {
+	err := m.store.DeleteSession(ctx, s.ID)
+	if errors.Is(err, ErrSessionNotFound) {
+		return false
+	}
+	if err != nil {
+		m.logError(ctx, "delete session", err)
+		return false
+	}
+	if s.Emergency != nil {
+		m.finishEmergency(ctx, s, reason)
+	}
+	m.record(ctx, r, sessionActor(s), action, audit.OutcomeSuccess, reason)
+	return true
+}
+
+// sessionActor is the audit actor of a session without a request.
+func sessionActor(s *Session) audit.Actor {
+	a := audit.Actor{UserID: s.UserID, TenantID: s.TenantID, SessionID: s.ID}
+	if g := s.Emergency; g != nil {
+		a.Role, a.Emergency, a.EmergencyReason = g.Role, true, g.Reason
+	}
+	return a
+}
+
+// event builds an audit event about r (which may be nil).
+func (m *SessionManager) event(r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) audit.Event {
+	e := audit.Event{Time: m.now().UTC(), Action: action, Outcome: outcome, Reason: reason, Actor: actor}
+	e.Origin.Channel = m.Channel
+	if r != nil {
+		e.Origin.ClientIP = m.clientIP(r)
+		e.Origin.UserAgent = truncate(r.UserAgent(), 256)
+		e.Origin.Route = r.Pattern
+	} else {
+		e.Origin.Channel = audit.ChannelSystem
+	}
+	return e
+}
+
+// record writes an audit event and reports whether it was stored; failures
+// go to the logger.
+func (m *SessionManager) record(ctx context.Context, r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) error {
+	err := m.audit.Write(ctx, m.event(r, actor, action, outcome, reason))
+	if err != nil {
+		m.logError(ctx, "audit write", err)
+	}
+	return err
+}
+
+func (m *SessionManager) logError(ctx context.Context, what string, err error) {
+	if m.Logger != nil {
+		m.Logger.ErrorContext(ctx, "auth: "+what+" failed", slog.String("error", err.Error()))
+	}
+}
+
+func (m *SessionManager) clientIP(r *http.Request) string {
+	if m.ClientIP != nil {
+		return m.ClientIP(r)
+	}
+	return audit.PeerIP(r)
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence and
+// replaces invalid UTF-8.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\ufffd")
+	}
+	return s
+}
+
+// Logout ends the request's session, clears the cookie and records the
+// logout. A request without a valid session just gets the cookie cleared.
+func (m *SessionManager) Logout(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if w != nil {
+		http.SetCookie(w, m.Cookie.cookie(""))
+	}
+	tok, _, ok := m.tokenFromRequest(r)
+	if !ok {
+		return ErrInvalidSession
+	}
+	h, err := ParseToken(tok)
+	if err != nil {
+		return ErrInvalidSession
+	}
+	s, err := m.store.SessionByTokenHash(ctx, h)
+	if err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return ErrInvalidSession
+		}
+		return fmt.Errorf("auth: logout: %w", err)
+	}
+	if !m.end(ctx, r, &s, audit.ActionLogout, "logout") {
+		return ErrInvalidSession
+	}
+	return nil
+}
+
+// RevokeUser deletes every session of userID at once (the user was
+// disabled or removed) and records one logout per session. It implements
+// SessionRevoker.
+func (m *SessionManager) RevokeUser(ctx context.Context, userID string) error {
+	_, err := m.revoke(ctx, userID, "", "user_revoked")
+	return err
+}
+
+// RevokeOtherSessions deletes every session of userID except keepSessionID
+// (after a password or second-factor change) and returns how many it ended.
+func (m *SessionManager) RevokeOtherSessions(ctx context.Context, userID, keepSessionID string) (int, error) {
+	return m.revoke(ctx, userID, keepSessionID, "credentials_changed")
+}
+
+func (m *SessionManager) revoke(ctx context.Context, userID, except, reason string) (int, error) {
+	gone, err := m.store.DeleteUserSessions(ctx, userID, except)
+	for i := range gone {
+		s := &gone[i]
+		if s.Emergency != nil {
+			m.finishEmergency(ctx, s, reason)
+		}
+		m.record(ctx, nil, sessionActor(s), audit.ActionLogout, audit.OutcomeSuccess, reason)
+	}
+	if err != nil {
+		return len(gone), fmt.Errorf("auth: revoke sessions: %w", err)
+	}
+	return len(gone), nil
+}
+
+// Sweep deletes every session that has expired, recording a
+// session_timeout event for each, and returns how many it ended. Expired
+// sessions are refused at their next request anyway; run Sweep periodically
+// so that abandoned sessions are deleted and their timeouts recorded.
+func (m *SessionManager) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		now := m.now()
+		batch, err := m.store.ExpiredSessions(ctx, now, 256)
+		if err != nil {
+			return n, fmt.Errorf("auth: sweep: %w", err)
+		}
+		progressed := false
+		for i := range batch {
+			s := &batch[i]
+			reason := "idle_timeout"
+			if !now.Before(s.CreatedAt.Add(s.AbsoluteTimeout)) {
+				reason = "absolute_timeout"
+			}
+			if m.end(ctx, nil, s, audit.ActionSessionTimeout, reason) {
+				n++
+				progressed = true
+			}
+		}
+		if len(batch) < 256 || !progressed {
+			return n, ctx.Err()
+		}
+	}
+}
+
+// rotate gives the request's session a new token (privilege change or
+// re-authentication), applies change to it, and sets the new cookie. The
+// old token stops working at once.
+func (m *SessionManager) rotate(ctx context.Context, w http.ResponseWriter, st *requestState, change func(*Session)) (string, error) {
+	tok, h, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	old := st.s.TokenHash
+	s := st.s.clone()
+	s.TokenHash = h
+	change(&s)
+	if err := m.store.UpdateSession(ctx, old, s); err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return "", ErrInvalidSession
+		}
+		return "", fmt.Errorf("auth: rotate session: %w", err)
+	}
+	st.s, st.token = s, tok
+	st.p.SessionID, st.p.AuthenticatedAt, st.p.MFA, st.p.Emergency = s.ID, s.AuthenticatedAt, s.MFA, s.Emergency
+	if w != nil {
+		http.SetCookie(w, m.Cookie.cookie(tok))
+	}
+	return tok, nil
+}
+
+// Reauthenticated records that the user of the request's session has just
+// proved who they are again (mfa: with a second factor); sensitive routes
+// accept the session for ReauthAfter from now. The token is rotated; the
+// new CSRF token is returned.
+func (m *SessionManager) Reauthenticated(w http.ResponseWriter, r *http.Request, mfa bool) (csrf string, err error) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		return "", ErrInvalidSession
+	}
+	now := m.now()
+	tok, err := m.rotate(r.Context(), w, st, func(s *Session) {
+		s.AuthenticatedAt, s.LastSeenAt = now, now
+		s.MFA = s.MFA || mfa
+		s.ExpiresAt = s.deadline(m.limits(s, &st.policy))
+	})
+	if err != nil {
+		return "", err
+	}
+	return csrfFor(tok), nil
+}
+
+// recentAuth reports whether the request's authentication is recent enough
+// for a sensitive action.
+func (m *SessionManager) recentAuth(st *requestState) bool {
+	max := capDuration(m.ReauthAfter, st.policy.ReauthAfter)
+	return m.now().Sub(st.s.AuthenticatedAt) < max
+}
