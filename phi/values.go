@@ -10,9 +10,11 @@ import (
 // Redacted is what every PHI value type prints, marshals and logs as.
 const Redacted = "[redacted]"
 
-// The PHI value types below hold their plaintext behind a pointer, so that
-// even when a value sits in an unexported struct field (where fmt cannot call
-// its methods) fmt prints an address, never the plaintext. Every method has a
+// The PHI value types below hold their plaintext behind a pointer to a
+// scalar or a function, so that even when a value sits in an unexported
+// struct field (where fmt cannot call its methods, and where a pointer to a
+// struct or slice would be followed) fmt prints an address, never the
+// plaintext. Every method has a
 // value receiver, so T and *T redact alike. The only way to the plaintext is
 // the method named Reveal.
 
@@ -58,51 +60,47 @@ func (Text) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`),
 
 // Bytes is a PHI byte string, such as a scanned document or an opened sealed
 // value. The zero value is empty.
-type Bytes struct{ p *[]byte }
+type Bytes struct{ p secretBytes }
+
+// secretBytes hands out the plaintext. It is a function, not a pointer, so
+// that fmt, which dereferences a pointer to a slice or struct when it reports
+// a bad verb, can only ever print its address.
+type secretBytes func() []byte
 
 // NewBytes wraps a copy of b.
-func NewBytes(b []byte) Bytes {
-	c := slices.Clone(b)
-	return Bytes{p: &c}
-}
+func NewBytes(b []byte) Bytes { return wrapBytes(slices.Clone(b)) }
 
 // wrapBytes wraps b without copying; b must not be used by the caller after.
-func wrapBytes(b []byte) Bytes { return Bytes{p: &b} }
+func wrapBytes(b []byte) Bytes { return Bytes{p: func() []byte { return b }} }
+
+// reveal returns the plaintext itself, not a copy.
+func (b Bytes) reveal() []byte {
+	if b.p == nil {
+		return nil
+	}
+	return b.p()
+}
 
 // Reveal returns a copy of the plaintext. It is the only way to get it;
 // callers that reveal PHI to a person should use Vault.Reveal, which is
 // audited.
-func (b Bytes) Reveal() []byte {
-	if b.p == nil {
-		return nil
-	}
-	return slices.Clone(*b.p)
-}
+func (b Bytes) Reveal() []byte { return slices.Clone(b.reveal()) }
 
 // Len returns the plaintext length in bytes (not secret in itself: a sealed
 // value's length gives it away too).
-func (b Bytes) Len() int {
-	if b.p == nil {
-		return 0
-	}
-	return len(*b.p)
-}
+func (b Bytes) Len() int { return len(b.reveal()) }
 
 // Text returns the plaintext as a Text value (still redacting).
 func (b Bytes) Text() Text {
 	if b.p == nil {
 		return Text{}
 	}
-	return NewText(string(*b.p))
+	return NewText(string(b.reveal()))
 }
 
 // Wipe overwrites the plaintext with zeros. Copies made by Reveal, Text and
 // the Go runtime are not affected.
-func (b Bytes) Wipe() {
-	if b.p != nil {
-		clear(*b.p)
-	}
-}
+func (b Bytes) Wipe() { clear(b.reveal()) }
 
 // String returns Redacted.
 func (Bytes) String() string { return Redacted }
@@ -125,23 +123,23 @@ func (Bytes) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`)
 // Date is a PHI calendar date, such as a date of birth or of admission (all
 // dates directly related to an individual, except the year, are identifiers
 // under the Safe Harbor method). The zero value is the zero date.
-type Date struct{ p *civil }
-
-type civil struct {
-	year  int
-	month time.Month
-	day   int
+type Date struct {
+	// p holds the Unix time of the date's midnight UTC. A pointer to a
+	// scalar: fmt prints only its address, even where it cannot call
+	// Date's methods.
+	p *int64
 }
 
 // NewDate returns the date year-month-day, normalised as time.Date does.
 func NewDate(year int, month time.Month, day int) Date {
-	return DateOf(time.Date(year, month, day, 0, 0, 0, 0, time.UTC))
+	u := time.Date(year, month, day, 0, 0, 0, 0, time.UTC).Unix()
+	return Date{p: &u}
 }
 
 // DateOf returns the calendar date of t in t's location.
 func DateOf(t time.Time) Date {
 	y, m, d := t.Date()
-	return Date{p: &civil{y, m, d}}
+	return NewDate(y, m, d)
 }
 
 // ParseDate parses an ISO 8601 calendar date (YYYY-MM-DD). Its error never
@@ -159,7 +157,7 @@ func (d Date) Reveal() time.Time {
 	if d.p == nil {
 		return time.Time{}
 	}
-	return time.Date(d.p.year, d.p.month, d.p.day, 0, 0, 0, 0, time.UTC)
+	return time.Unix(*d.p, 0).UTC()
 }
 
 // IsZero reports whether d is the zero date.

@@ -190,7 +190,7 @@ func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose
 	if openErr != nil {
 		return nil, openErr
 	}
-	return *pt.p, nil
+	return pt.reveal(), nil
 }
 
 // failureReason names err for an audit event.

@@ -1,0 +1,92 @@
+package phi_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/phi"
+)
+
+func TestBlindIndex(t *testing.T) {
+	opts := []phi.Option{
+		phi.WithBlindIndex("email", phi.NormalizeEmail),
+		phi.WithBlindIndex("email2", phi.NormalizeEmail),
+		phi.WithBlindIndex("phone", phi.NormalizeDigits),
+		phi.WithBlindIndex("name", phi.NormalizeFold),
+		phi.WithBlindIndex("raw", phi.NormalizeExact),
+	}
+	e := newEnv(t, opts...)
+	idx := func(field, v string) []byte {
+		t.Helper()
+		b, err := e.vault.BlindIndex(ctx, field, []byte(v))
+		if err != nil {
+			t.Fatalf("%s: %v", field, err)
+		}
+		if len(b) != phi.BlindIndexLen {
+			t.Fatalf("index length %d", len(b))
+		}
+		return b
+	}
+	same := func(a, b []byte) bool { return bytes.Equal(a, b) }
+	if !same(idx("email", " Ann@Example.COM "), idx("email", "ann@example.com")) {
+		t.Error("email normalisation")
+	}
+	if same(idx("email", "ann@example.com"), idx("email", "bob@example.com")) {
+		t.Error("different values share an index")
+	}
+	if same(idx("email", "ann@example.com"), idx("email2", "ann@example.com")) {
+		t.Error("different fields share an index")
+	}
+	if !same(idx("phone", "(555) 0100"), idx("phone", "555-0100")) {
+		t.Error("digit normalisation")
+	}
+	if !same(idx("name", "ＡＮＮ   Lee"), idx("name", "ann lee")) {
+		t.Error("fold normalisation (NFKC, case, space)")
+	}
+	if same(idx("raw", "A"), idx("raw", "a")) {
+		t.Error("exact normalisation folded case")
+	}
+	for _, bad := range []string{"no-at-sign", "@x", "x@", "a@b@c", "a b@c"} {
+		_, err := e.vault.BlindIndex(ctx, "email", []byte(bad))
+		if err == nil || strings.Contains(err.Error(), bad) {
+			t.Errorf("email %q: %v", bad, err)
+		}
+	}
+	if _, err := e.vault.BlindIndex(ctx, "phone", []byte("none")); err == nil {
+		t.Error("phone without digits accepted")
+	}
+	if _, err := e.vault.BlindIndex(ctx, "ssn", []byte("1")); !errors.Is(err, phi.ErrUnknownField) {
+		t.Errorf("unregistered field: %v", err)
+	}
+
+	// Stable across Vaults on the same store and KEK, warm without store
+	// calls, independent of subject keys and their shredding.
+	before := idx("email", "ann@example.com")
+	mustSeal(t, e.vault, phi.Binding{Subject: "p1", Field: "email"}, "ann@example.com")
+	sc := e.store.calls.Load()
+	idx("email", "x@y")
+	if e.store.calls.Load() != sc {
+		t.Error("warm blind index read the store")
+	}
+	if _, err := e.vault.Shred(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := phi.NewVault(e.store, e.kek, opts...)
+	after, err := v2.BlindIndex(ctx, "email", []byte("ann@example.com"))
+	if err != nil || !same(before, after) {
+		t.Fatalf("index changed across Vaults or after a shred: %v", err)
+	}
+	// Another store means another index key.
+	other := newEnv(t, opts...)
+	o, _ := other.vault.BlindIndex(ctx, "email", []byte("ann@example.com"))
+	if same(before, o) {
+		t.Error("two stores share an index key")
+	}
+	// The index key is stored wrapped under the reserved reference.
+	w, err := e.store.Get(ctx, "_hipaakit.blind-index")
+	if err != nil || w.KEKID != e.kek.ID() {
+		t.Fatalf("index keyset: %+v %v", w, err)
+	}
+}

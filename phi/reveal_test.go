@@ -1,0 +1,92 @@
+package phi_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/phi"
+)
+
+type memAudit struct {
+	mu     sync.Mutex
+	events []audit.Event
+	fail   bool
+}
+
+func (m *memAudit) Write(_ context.Context, e audit.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("audit: disk full")
+	}
+	m.events = append(m.events, e)
+	return nil
+}
+
+func TestRevealAudits(t *testing.T) {
+	w := &memAudit{}
+	info := func(context.Context) (audit.Actor, audit.Origin) {
+		return audit.Actor{UserID: "u-7"}, audit.Origin{Channel: audit.ChannelAPI}
+	}
+	e := newEnv(t, phi.WithAuditWriter(w), phi.WithAuditInfo(info))
+	b := phi.Binding{Subject: "p1", Field: "ssn", Tenant: "t1", Record: "r1"}
+	s := mustSeal(t, e.vault, b, canary)
+	pt, err := e.vault.Reveal(ctx, b, s, "treatment")
+	if err != nil || string(pt) != canary {
+		t.Fatalf("Reveal: %v", err)
+	}
+	if len(w.events) != 1 {
+		t.Fatalf("%d events", len(w.events))
+	}
+	ev := w.events[0]
+	want := audit.Target{Subject: "p1", Field: "ssn", RecordID: "r1"}
+	if ev.Action != audit.ActionReveal || ev.Outcome != audit.OutcomeSuccess || ev.Purpose != "treatment" ||
+		ev.Target != want || ev.Actor.UserID != "u-7" || ev.Actor.TenantID != "t1" || ev.Origin.Channel != audit.ChannelAPI || !ev.Time.Equal(t0) {
+		t.Fatalf("event: %+v", ev)
+	}
+
+	// A failed open is audited as a failure.
+	if _, err := e.vault.Reveal(ctx, phi.Binding{Subject: "p1", Field: "dob"}, s, "treatment"); !errors.Is(err, phi.ErrTampered) {
+		t.Fatalf("wrong binding: %v", err)
+	}
+	if last := w.events[len(w.events)-1]; last.Outcome != audit.OutcomeFailure || last.Reason != "tampered" {
+		t.Fatalf("failure event: %+v", last)
+	}
+
+	// No audit, no access.
+	w.fail = true
+	pt, err = e.vault.Reveal(ctx, b, s, "treatment")
+	if !errors.Is(err, phi.ErrAuditFailed) || pt != nil {
+		t.Fatalf("audit failure: %v, %d bytes", err, len(pt))
+	}
+	if strings.Contains(err.Error(), canary) {
+		t.Fatal("error leaked plaintext")
+	}
+	_, err = e.vault.Reveal(ctx, phi.Binding{Subject: "p1", Field: "dob"}, s, "treatment")
+	if !errors.Is(err, phi.ErrAuditFailed) || !errors.Is(err, phi.ErrTampered) {
+		t.Fatalf("open and audit failure: %v", err)
+	}
+	for _, ev := range w.events {
+		if strings.Contains(ev.Reason+ev.Purpose+ev.Target.Field, canary) {
+			t.Fatal("event holds plaintext")
+		}
+	}
+}
+
+func TestRevealFailsClosedWithoutWriterOrPurpose(t *testing.T) {
+	e := newEnv(t)
+	b := phi.Binding{Subject: "p1", Field: "ssn"}
+	s := mustSeal(t, e.vault, b, canary)
+	if pt, err := e.vault.Reveal(ctx, b, s, "treatment"); !errors.Is(err, phi.ErrAuditFailed) || pt != nil {
+		t.Fatalf("no writer: %v", err)
+	}
+	e = newEnv(t, phi.WithAuditWriter(audit.Discard{}))
+	s = mustSeal(t, e.vault, b, canary)
+	if _, err := e.vault.Reveal(ctx, b, s, ""); err == nil {
+		t.Fatal("Reveal without purpose succeeded")
+	}
+}
