@@ -1,0 +1,300 @@
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// chunkSlot receives a chunk's name from the worker that hashed it.
+type chunkSlot struct {
+	name [32]byte
+	size int
+}
+
+type chunkJob struct {
+	buf  []byte
+	n    int
+	slot *chunkSlot
+}
+
+// chunkSet is the set of chunks known to be stored (or being stored).
+type chunkSet struct {
+	mu sync.Mutex
+	m  map[[32]byte]struct{}
+}
+
+func (s *chunkSet) add(n [32]byte) (added bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[n]; ok {
+		return false
+	}
+	s.m[n] = struct{}{}
+	return true
+}
+
+// listChunks returns the names of every stored chunk.
+func (r *Repository) listChunks(ctx context.Context) (map[[32]byte]int64, error) {
+	out := map[[32]byte]int64{}
+	err := r.target.List(ctx, chunkPrefix, func(o ObjectInfo) error {
+		if n, ok := parseChunkObject(o.Name); ok {
+			out[n] = o.Size
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Backup backs up src and returns the manifest of the new backup.
+//
+// Chunks are hashed, deduplicated against the chunks already stored,
+// encrypted and written with the repository's concurrency; the manifest is
+// written last, after every chunk it names is durable. If Backup fails or the
+// process dies at any point, no manifest exists and the backup is not listed;
+// the chunks it wrote are collected by a later Prune.
+func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err error) {
+	var idb [16]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(idb[:])
+	info := src.Info()
+	defer func() {
+		attrs := map[string]string{"source_kind": info.Kind}
+		if m != nil {
+			attrs["bytes"] = strconv.FormatInt(m.Totals.Bytes, 10)
+			attrs["entries"] = strconv.FormatInt(m.Totals.Entries, 10)
+		}
+		reason := ""
+		if err != nil {
+			reason = "backup_failed"
+		}
+		if aerr := r.writeAudit(ctx, audit.ActionBackup, err == nil, reason, id, attrs); aerr != nil && err == nil {
+			m, err = nil, aerr
+		}
+	}()
+	if info.Kind == "" {
+		return nil, errors.New("backup: source has no kind")
+	}
+
+	lock, err := r.lockForBackup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if rerr := r.releaseLock(ctx, lock); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+
+	stored, err := r.listChunks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := &chunkSet{m: make(map[[32]byte]struct{}, len(stored))}
+	for n := range stored {
+		known.m[n] = struct{}{}
+	}
+
+	var total int64
+	if sz, ok := src.(Sizer); ok {
+		total, _ = sz.Size(ctx) // progress only
+	}
+	meter := newMeter(r.s.progress, r.s.clock, "backup", total)
+
+	m = &Manifest{
+		Version: FormatVersion, ID: id, Source: info, Started: r.s.clock.Now().UTC(),
+		ChunkSize: r.cfg.ChunkSize,
+	}
+	w := r.newWriter(ctx, known, meter)
+	type pending struct {
+		slots []*chunkSlot
+	}
+	var slots []pending
+	walkErr := src.Walk(w.ctx, func(it Item) error {
+		if !validEntryPath(it.Path) {
+			return fmt.Errorf("backup: source entry %d has an invalid path", len(m.Entries))
+		}
+		e := Entry{Path: it.Path, Type: it.Type, Mode: uint32(it.Mode.Perm()), Meta: it.Meta}
+		if !it.ModTime.IsZero() {
+			e.ModTime = it.ModTime.UTC()
+		}
+		var p pending
+		if it.Body != nil {
+			for {
+				buf, err := w.getBuf()
+				if err != nil {
+					return err
+				}
+				n, rerr := io.ReadFull(it.Body, buf)
+				if n > 0 {
+					slot := &chunkSlot{size: n}
+					p.slots = append(p.slots, slot)
+					e.Size += int64(n)
+					if err := w.submit(chunkJob{buf: buf, n: n, slot: slot}); err != nil {
+						return err
+					}
+				} else {
+					w.putBuf(buf)
+				}
+				if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+					break
+				}
+				if rerr != nil {
+					return fmt.Errorf("backup: read source entry %d: %w", len(m.Entries), scrubPath(rerr))
+				}
+			}
+		}
+		if it.Rows != nil {
+			e.Rows = it.Rows()
+		}
+		m.Entries = append(m.Entries, e)
+		slots = append(slots, p)
+		return nil
+	})
+	if err := w.finish(); err != nil {
+		return nil, err
+	}
+	if walkErr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, walkErr
+	}
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		for _, s := range slots[i].slots {
+			e.Chunks = append(e.Chunks, ChunkRef{Name: hex.EncodeToString(s.name[:]), Size: int64(s.size)})
+		}
+		m.Totals.Entries++
+		m.Totals.Chunks += int64(len(e.Chunks))
+		m.Totals.Bytes += e.Size
+	}
+	m.Totals.NewChunks, m.Totals.NewBytes = w.newChunks, w.newBytes
+	m.Finished = r.s.clock.Now().UTC()
+	if err := r.putManifest(ctx, m); err != nil {
+		return nil, err
+	}
+	meter.done()
+	return m, nil
+}
+
+func (r *Repository) putManifest(ctx context.Context, m *Manifest) error {
+	body, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	id, _ := parseID(m.ID)
+	env, err := r.keys.sealEnvelope(envManifest, id, body)
+	if err != nil {
+		return err
+	}
+	return r.target.Put(ctx, manifestObject(m.ID), env)
+}
+
+// chunkWriter hashes, deduplicates, encrypts and stores chunks on a pool of
+// workers, with a bounded number of buffers so that memory stays constant in
+// the size of the backup.
+type chunkWriter struct {
+	r      *Repository
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	known  *chunkSet
+	meter  *meter
+	bufs   chan []byte
+	jobs   chan chunkJob
+	wg     sync.WaitGroup
+
+	mu                  sync.Mutex
+	newChunks, newBytes int64
+}
+
+func (r *Repository) newWriter(ctx context.Context, known *chunkSet, meter *meter) *chunkWriter {
+	cctx, cancel := context.WithCancelCause(ctx)
+	n := r.s.concurrency
+	w := &chunkWriter{
+		r: r, ctx: cctx, cancel: cancel, known: known, meter: meter,
+		bufs: make(chan []byte, n+1), jobs: make(chan chunkJob),
+	}
+	for i := 0; i < n+1; i++ {
+		w.bufs <- make([]byte, r.cfg.ChunkSize)
+	}
+	for i := 0; i < n; i++ {
+		w.wg.Add(1)
+		go w.work()
+	}
+	return w
+}
+
+func (w *chunkWriter) getBuf() ([]byte, error) {
+	select {
+	case b := <-w.bufs:
+		return b, nil
+	case <-w.ctx.Done():
+		return nil, context.Cause(w.ctx)
+	}
+}
+
+func (w *chunkWriter) putBuf(b []byte) { w.bufs <- b }
+
+func (w *chunkWriter) submit(j chunkJob) error {
+	select {
+	case w.jobs <- j:
+		return nil
+	case <-w.ctx.Done():
+		w.putBuf(j.buf)
+		return context.Cause(w.ctx)
+	}
+}
+
+// finish waits for the workers and returns the first error any of them hit.
+func (w *chunkWriter) finish() error {
+	close(w.jobs)
+	w.wg.Wait()
+	err := context.Cause(w.ctx)
+	w.cancel(nil)
+	return err
+}
+
+func (w *chunkWriter) work() {
+	defer w.wg.Done()
+	h := w.r.keys.newNameHash()
+	sealed := make([]byte, 0, w.r.cfg.ChunkSize+ChunkOverhead)
+	ad := make([]byte, 0, 128)
+	for j := range w.jobs {
+		if w.ctx.Err() != nil {
+			w.putBuf(j.buf)
+			continue
+		}
+		pt := j.buf[:j.n]
+		h.Reset()
+		h.Write(pt)
+		h.Sum(j.slot.name[:0])
+		if w.known.add(j.slot.name) {
+			var err error
+			sealed, err = w.r.keys.sealChunk(sealed, pt, j.slot.name, ad)
+			if err == nil {
+				err = w.r.target.Put(w.ctx, chunkObject(j.slot.name), sealed)
+			}
+			if err != nil {
+				w.cancel(err)
+				w.putBuf(j.buf)
+				continue
+			}
+			w.mu.Lock()
+			w.newChunks++
+			w.newBytes += int64(j.n)
+			w.mu.Unlock()
+		}
+		w.meter.add(int64(j.n))
+		w.putBuf(j.buf)
+	}
+}

@@ -1,0 +1,199 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"golang.org/x/sys/unix"
+)
+
+// DirSink restores a directory or audit-trail backup into the directory
+// Dest. It stages the restore in a hidden sibling directory, fsyncs every
+// file and directory, and then renames the staging directory to Dest in one
+// step, so Dest never holds a partial restore. An existing non-empty Dest is
+// refused with ErrExists unless the restore is forced; a forced restore
+// swaps the staging directory with Dest atomically (renameat2
+// RENAME_EXCHANGE) and then removes the old content.
+type DirSink struct {
+	Dest string
+
+	stage string
+	dirs  []string
+	meta  map[string]dirMeta // directory modes and times, set in Commit
+	force bool
+}
+
+var _ Sink = (*DirSink)(nil)
+
+type dirMeta struct {
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+// NewDirSink returns a sink restoring into dest. dest's parent must exist.
+func NewDirSink(dest string) *DirSink { return &DirSink{Dest: dest} }
+
+// Begin implements Sink.
+func (d *DirSink) Begin(ctx context.Context, m *Manifest, force bool) error {
+	if m.Source.Kind != "dir" && m.Source.Kind != "audit" {
+		return fmt.Errorf("%w: directory sink, source kind %q", ErrSourceKind, m.Source.Kind)
+	}
+	abs, err := filepath.Abs(d.Dest)
+	if err != nil {
+		return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+	}
+	d.Dest, d.force = abs, force
+	if !force {
+		if empty, err := dirEmpty(abs); err != nil {
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		} else if !empty {
+			return fmt.Errorf("%w: restore destination is not empty", ErrExists)
+		}
+	}
+	stage, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".restore-*")
+	if err != nil {
+		return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+	}
+	d.stage = stage
+	d.dirs = []string{stage}
+	d.meta = map[string]dirMeta{}
+	return nil
+}
+
+// dirEmpty reports whether dir is missing or an empty directory.
+func dirEmpty(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err == io.EOF {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(names) == 0, nil
+}
+
+// Entry implements Sink.
+func (d *DirSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
+	if !validEntryPath(e.Path) {
+		return corruptf("entry has an invalid path")
+	}
+	p := filepath.Join(d.stage, filepath.FromSlash(e.Path))
+	mode := fs.FileMode(e.Mode).Perm()
+	switch e.Type {
+	case EntryDir:
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		}
+		d.dirs = append(d.dirs, p)
+		d.meta[p] = dirMeta{mode: mode, mtime: e.ModTime}
+		return nil
+	case EntryFile:
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		}
+		_, err = io.Copy(f, body)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(p, mode)
+		}
+		if err == nil && !e.ModTime.IsZero() {
+			err = os.Chtimes(p, e.ModTime, e.ModTime)
+		}
+		if err != nil {
+			var oe *ObjectError
+			if errors.As(err, &oe) || errors.Is(err, context.Canceled) {
+				return err
+			}
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: directory sink, entry type %q", ErrSourceKind, e.Type)
+	}
+}
+
+// Commit implements Sink.
+func (d *DirSink) Commit(ctx context.Context) error {
+	// Deepest first, so every directory's entries are durable before it.
+	sort.Slice(d.dirs, func(i, j int) bool { return len(d.dirs[i]) > len(d.dirs[j]) })
+	for _, dir := range d.dirs {
+		if dm, ok := d.meta[dir]; ok {
+			err := os.Chmod(dir, dm.mode)
+			if err == nil && !dm.mtime.IsZero() {
+				err = os.Chtimes(dir, dm.mtime, dm.mtime)
+			}
+			if err != nil {
+				return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			}
+		}
+		if err := fsutil.SyncDir(dir); err != nil {
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		}
+	}
+	parent := filepath.Dir(d.Dest)
+	empty, err := dirEmpty(d.Dest)
+	if err != nil {
+		return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+	}
+	_, statErr := os.Lstat(d.Dest)
+	switch {
+	case errors.Is(statErr, fs.ErrNotExist):
+		if err := os.Rename(d.stage, d.Dest); err != nil {
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		}
+		d.stage = ""
+	case statErr != nil:
+		return fmt.Errorf("backup: directory sink: %w", scrubPath(statErr))
+	case !empty && !d.force:
+		return fmt.Errorf("%w: restore destination is not empty", ErrExists)
+	default:
+		if err := unix.Renameat2(unix.AT_FDCWD, d.stage, unix.AT_FDCWD, d.Dest, unix.RENAME_EXCHANGE); err != nil {
+			return fmt.Errorf("backup: directory sink: swap into place: %w", err)
+		}
+		// d.stage now holds the old content; Abort-style cleanup removes it.
+		if err := fsutil.SyncDir(parent); err != nil {
+			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		}
+		old := d.stage
+		d.stage = ""
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("backup: directory sink: remove replaced content: %w", scrubPath(err))
+		}
+	}
+	return fsutil.SyncDir(parent)
+}
+
+// Abort implements Sink.
+func (d *DirSink) Abort(ctx context.Context) error {
+	if d.stage == "" {
+		return nil
+	}
+	err := os.RemoveAll(d.stage)
+	d.stage = ""
+	if err != nil {
+		return fmt.Errorf("backup: directory sink: remove staging: %w", scrubPath(err))
+	}
+	return nil
+}

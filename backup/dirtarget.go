@@ -1,0 +1,254 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hipaakit/hipaakit/internal/fsutil"
+)
+
+// DirTarget is the embedded default Target: one file per object under a root
+// directory (created with mode 0700, files 0600). Put writes a temporary
+// file, fsyncs it, renames it into place and fsyncs the directory, so an
+// object is either absent or complete after a crash. Temporary files begin
+// with "." and are never listed.
+type DirTarget struct {
+	root string
+
+	mu   sync.Mutex
+	dirs map[string]bool // directories known to exist and be durable
+
+	// Fault-injection hooks for tests; nil means the real operation.
+	write func(f *os.File, b []byte) (int, error)
+	sync  func(f *os.File) error
+}
+
+var _ Target = (*DirTarget)(nil)
+
+// NewDirTarget returns a Target storing objects under root, creating root
+// (mode 0700) when it does not exist.
+func NewDirTarget(root string) (*DirTarget, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("backup: directory target: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("backup: directory target: %w", err)
+	}
+	return &DirTarget{root: abs, dirs: map[string]bool{abs: true}}, nil
+}
+
+// Root returns the target's root directory.
+func (d *DirTarget) Root() string { return d.root }
+
+func (d *DirTarget) path(name string) (string, error) {
+	if !ValidName(name) {
+		return "", fmt.Errorf("%w", ErrInvalidName)
+	}
+	return filepath.Join(d.root, filepath.FromSlash(name)), nil
+}
+
+// ensureDir creates dir and its parents below root durably.
+func (d *DirTarget) ensureDir(dir string) error {
+	d.mu.Lock()
+	known := d.dirs[dir]
+	d.mu.Unlock()
+	if known {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir && strings.HasPrefix(parent, d.root) {
+		if err := d.ensureDir(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	} else if err == nil {
+		if err := fsutil.SyncDir(parent); err != nil {
+			return err
+		}
+	}
+	d.mu.Lock()
+	d.dirs[dir] = true
+	d.mu.Unlock()
+	return nil
+}
+
+// Put implements Target.
+func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err error) {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := d.ensureDir(dir); err != nil {
+		return fmt.Errorf("backup: directory target: put %s: %w", name, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("backup: directory target: put %s: %w", name, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("backup: directory target: put %s: %w", name, err)
+		}
+	}()
+	write := d.write
+	if write == nil {
+		write = (*os.File).Write
+	}
+	if _, err = write(f, data); err != nil {
+		return err
+	}
+	syncf := d.sync
+	if syncf == nil {
+		syncf = (*os.File).Sync
+	}
+	if err = syncf(f); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = ctx.Err(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, p); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(dir)
+}
+
+// Open implements Target.
+func (d *DirTarget) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, objErr("open", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup: directory target: open %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// Stat implements Target.
+func (d *DirTarget) Stat(ctx context.Context, name string) (ObjectInfo, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return ObjectInfo{}, err
+	}
+	st, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !st.Mode().IsRegular()) {
+		return ObjectInfo{}, objErr("stat", name, ErrNotFound)
+	}
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("backup: directory target: stat %s: %w", name, err)
+	}
+	return ObjectInfo{Name: name, Size: st.Size(), ModTime: st.ModTime()}, nil
+}
+
+// List implements Target.
+func (d *DirTarget) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	if !ValidPrefix(prefix) {
+		return fmt.Errorf("%w", ErrInvalidName)
+	}
+	// Walk the deepest directory that contains every match.
+	start := d.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = filepath.Join(d.root, filepath.FromSlash(prefix[:i]))
+	}
+	var found []ObjectInfo
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if strings.HasPrefix(e.Name(), ".") {
+			if e.IsDir() && p != start {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, prefix) || !ValidName(name) {
+			return nil
+		}
+		st, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted while listing
+		}
+		if err != nil {
+			return err
+		}
+		found = append(found, ObjectInfo{Name: name, Size: st.Size(), ModTime: st.ModTime()})
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("backup: directory target: list: %w", err)
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	for _, o := range found {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete implements Target.
+func (d *DirTarget) Delete(ctx context.Context, name string) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := fsutil.RemoveDurable(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("backup: directory target: delete %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+// Package backup makes encrypted, chunked, deduplicated and verified
+// backups, restores them, and proves they restore (164.308(a)(7)(ii)(A),
+// (B), (D); 164.310(d)(2)(iv)).
+//
+// Start with Init (or Open) on a Target — NewDirTarget, the embedded
+// default, or backup/s3target — then Repository.Backup a Source (DirSource,
+// AuditSource, KeyStoreSource, backup/pgsource), Verify it, Restore it into
+// a Sink (DirSink, KeyStoreSink, backup/pgsource), Drill it and Prune old
+// backups. The on-target format is documented in FORMAT.md.
+//
+// # What it guarantees
+//
+//   - Confidentiality and integrity: every chunk is encrypted with
+//     AES-256-GCM under a repository key that the phi.KEK wraps, and is named
+//     by a keyed hash (HMAC-SHA256) of its content, so names reveal nothing
+//     and identical chunks are stored once across backups. Each manifest is
+//     encrypted and signed (ed25519); it fixes the order, size and keyed hash
+//     of every chunk of every entry, so a flipped bit, a missing, swapped,
+//     reordered, duplicated or truncated chunk, trailing garbage or a wrong
+//     key is an error naming the object (*ObjectError) — never a partial or
+//     silent restore.
+//   - Atomicity: a backup exists only once its manifest, written and synced
+//     after every chunk it names, exists. A backup that fails or is killed
+//     is never listed and leaves earlier backups intact.
+//   - Verification: Verify re-reads and authenticates every byte (or a
+//     reproducible random subset) and names every bad object; Drill restores
+//     into scratch space and compares counts and checksums.
+//   - Restores are staged and committed atomically where the storage allows
+//     (a directory rename, a PostgreSQL schema rename in one transaction) and
+//     refuse to overwrite data unless forced. A key store restore replays the
+//     disposal ledger before creating any keyset, so a shredded subject stays
+//     shredded.
+//   - Every backup, verification, restore, drill and prune is recorded
+//     through the audit.Writer; when the event cannot be written the
+//     operation reports failure.
+//
+// # What it leaves to the caller
+//
+// Keeping the KEK: without it no backup can be read, and with a KEK that is
+// stored beside the backups they are not protected. Scheduling backups,
+// verifications and drills. Choosing a Target that is strongly consistent
+// (every Target in hipaakit is). Giving the disposal ledger to every key
+// store restore.
+//
+// # What it never does
+//
+// It never writes plaintext to a Target, never puts file names, content or
+// key material in errors, progress reports or audit events (object names
+// are random IDs or keyed hashes), never deletes the newest verified backup
+// of a source or a backup under legal hold, and never lists a backup whose
+// manifest is missing or does not authenticate.
+package backup

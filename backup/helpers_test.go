@@ -1,0 +1,157 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+)
+
+// testKEK returns a local KEK with a fixed master key (n selects the key).
+func testKEK(t testing.TB, n byte) phi.KEK {
+	t.Helper()
+	k, err := localkek.New(bytes.Repeat([]byte{n}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// recorder is an audit.Writer that keeps events in memory.
+type recorder struct {
+	mu     sync.Mutex
+	events []audit.Event
+	fail   error
+}
+
+func (r *recorder) Write(ctx context.Context, e audit.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recorder) actions() []audit.Action {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []audit.Action
+	for _, e := range r.events {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func (r *recorder) last() audit.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events[len(r.events)-1]
+}
+
+type fixture struct {
+	t      testing.TB
+	ctx    context.Context
+	target *DirTarget
+	repo   *Repository
+	audit  *recorder
+	kek    phi.KEK
+}
+
+// newFixture creates a repository in a temporary directory target with a
+// small chunk size so that tests exercise many chunks.
+func newFixture(t testing.TB, opts ...Option) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	tg, err := NewDirTarget(filepath.Join(t.TempDir(), "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	kek := testKEK(t, 1)
+	all := append([]Option{WithAudit(rec, audit.Actor{UserID: "backup-operator"}), WithChunkSize(MinChunkSize)}, opts...)
+	repo, err := Init(ctx, tg, kek, all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, ctx: ctx, target: tg, repo: repo, audit: rec, kek: kek}
+}
+
+// reopen opens the fixture's repository again with opts.
+func (f *fixture) reopen(opts ...Option) *Repository {
+	f.t.Helper()
+	all := append([]Option{WithAudit(f.audit, audit.Actor{UserID: "backup-operator"})}, opts...)
+	r, err := Open(f.ctx, f.target, f.kek, all...)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+// writeTree creates a small directory tree: files of various sizes (empty,
+// one byte, exactly one chunk, several chunks plus a tail, a duplicate) and
+// nested directories.
+func writeTree(t testing.TB, root string) {
+	t.Helper()
+	big := make([]byte, 3*MinChunkSize+123)
+	rand.Read(big)
+	files := map[string][]byte{
+		"empty":              nil,
+		"one":                []byte("x"),
+		"exact":              bytes.Repeat([]byte("e"), MinChunkSize),
+		"big.bin":            big,
+		"sub/dup.bin":        big,
+		"sub/deeper/note.md": []byte("# notes\n"),
+	}
+	for name, b := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// treeDigest describes a tree (paths, types, modes, contents) for comparison.
+func treeDigest(t testing.TB, root string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return nil // the restored root is always 0700
+		}
+		st, _ := e.Info()
+		b.WriteString(rel + " " + st.Mode().String())
+		if st.Mode().IsRegular() {
+			c, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %x %d %s", sha256.Sum256(c), len(c), st.ModTime().UTC())
+		}
+		b.WriteString("\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -1,0 +1,109 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+)
+
+// Info summarises a complete backup.
+type Info struct {
+	ID       string
+	Source   SourceInfo
+	Started  time.Time
+	Finished time.Time
+	Totals   Totals
+	// Verified is when the backup last passed a full Verify or a restore
+	// drill; zero if never.
+	Verified time.Time
+}
+
+// verifiedRecord is the body of "verified/<id>": proof, signed with the
+// repository key, that backup id passed a full verification or a drill.
+type verifiedRecord struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	How  string    `json:"how"` // "verify" or "drill"
+}
+
+// List returns every complete backup (one whose manifest exists and
+// authenticates), oldest first. A manifest that fails authentication is an
+// error naming it, never silently skipped.
+func (r *Repository) List(ctx context.Context) ([]Info, error) {
+	ids, err := r.listIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(ids))
+	for _, id := range ids {
+		m, err := r.loadManifest(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // pruned while listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		info := Info{ID: id, Source: m.Source, Started: m.Started, Finished: m.Finished, Totals: m.Totals}
+		if v, err := r.readVerified(ctx, id); err == nil {
+			info.Verified = v.Time
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Finished.Equal(out[j].Finished) {
+			return out[i].Finished.Before(out[j].Finished)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func (r *Repository) writeVerified(ctx context.Context, id, how string) error {
+	idb, _ := parseID(id)
+	body, err := json.Marshal(verifiedRecord{ID: id, Time: r.s.clock.Now().UTC(), How: how})
+	if err != nil {
+		return err
+	}
+	env, err := r.keys.sealEnvelope(envVerified, idb, body)
+	if err != nil {
+		return err
+	}
+	return r.target.Put(ctx, verifiedObject(id), env)
+}
+
+func (r *Repository) readVerified(ctx context.Context, id string) (*verifiedRecord, error) {
+	idb, _ := parseID(id)
+	obj := verifiedObject(id)
+	b, err := readObject(ctx, r.target, obj, 1<<16)
+	if err != nil {
+		return nil, err
+	}
+	body, err := r.keys.openEnvelope(b, envVerified, idb)
+	if err != nil {
+		return nil, objErr("read", obj, err)
+	}
+	var v verifiedRecord
+	if err := json.Unmarshal(body, &v); err != nil || v.ID != id {
+		return nil, objErr("read", obj, corruptf("verification record is malformed"))
+	}
+	return &v, nil
+}
+
+// Latest returns the newest complete backup of the given source kind (any
+// kind when empty), ErrNotFound when there is none.
+func (r *Repository) Latest(ctx context.Context, kind string) (Info, error) {
+	all, err := r.List(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if kind == "" || all[i].Source.Kind == kind {
+			return all[i], nil
+		}
+	}
+	return Info{}, ErrNotFound
+}
