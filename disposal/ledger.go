@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -201,6 +202,11 @@ func (l *Ledger) Lookup(ctx context.Context, subject string) (Entry, bool, error
 // chain and every entry as it reads. It stops at the first error.
 func (l *Ledger) Entries(ctx context.Context, fn func(Entry) error) error {
 	return l.store.Scan(ctx, 0, func(r audit.Record) error {
+		switch r.Event.Action {
+		case audit.ActionTrailRepaired, audit.ActionRetentionPurge:
+			// Written by the audit log itself (torn-tail repair, purge).
+			return nil
+		}
 		e, err := ParseEntry(r)
 		if err != nil {
 			return err
@@ -242,6 +248,14 @@ func (l *Ledger) Verify(ctx context.Context) (int, error) {
 	n := 0
 	err := l.Entries(ctx, func(Entry) error { n++; return nil })
 	return n, err
+}
+
+// Close closes the store when it has a Close method (FileLedgerStore does).
+func (l *Ledger) Close() error {
+	if c, ok := l.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // Stream names the ledger's stream.

@@ -1,0 +1,94 @@
+// Package retentiontest holds the conformance suites that every
+// implementation of retention's storage interfaces must pass: the file
+// implementations in retention, the PostgreSQL ones in
+// retention/pgretention, and any an application writes itself.
+package retentiontest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/retention"
+)
+
+// HoldStore runs the HoldStore contract against stores made by newStore;
+// each call must return an empty store.
+func HoldStore(t *testing.T, newStore func(t *testing.T) retention.HoldStore) {
+	ctx := context.Background()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	hold := func(id, subject, kind string) retention.Hold {
+		return retention.Hold{ID: id, Subject: subject, Kind: kind, Reason: "litigation 2026-17", SetBy: "user-1", SetAt: at}
+	}
+
+	t.Run("CreateListLift", func(t *testing.T) {
+		s := newStore(t)
+		if hs, err := s.List(ctx); err != nil || len(hs) != 0 {
+			t.Fatalf("empty store lists %v, %v", hs, err)
+		}
+		for _, h := range []retention.Hold{hold("hold-b", "patient-1", ""), hold("hold-a", "", "lab"), hold("hold-c", "patient-2", "lab")} {
+			if err := s.Create(ctx, h); err != nil {
+				t.Fatalf("Create %s: %v", h.ID, err)
+			}
+		}
+		if err := s.Create(ctx, hold("hold-a", "patient-9", "")); !errors.Is(err, retention.ErrHoldExists) {
+			t.Fatalf("duplicate ID: %v", err)
+		}
+		hs, err := s.List(ctx)
+		if err != nil || len(hs) != 3 || hs[0].ID != "hold-a" || hs[1].ID != "hold-b" || hs[2].ID != "hold-c" {
+			t.Fatalf("List = %+v, %v", hs, err)
+		}
+		if got := hs[1]; got.Subject != "patient-1" || got.Kind != "" || got.Reason != "litigation 2026-17" || got.SetBy != "user-1" || !got.SetAt.Equal(at) || !got.Active() {
+			t.Fatalf("stored hold %+v", got)
+		}
+		liftAt := at.Add(time.Hour)
+		lifted, err := s.Lift(ctx, "hold-b", "user-2", "case closed", liftAt)
+		if err != nil || lifted.Active() || lifted.LiftedBy != "user-2" || lifted.LiftReason != "case closed" || !lifted.LiftedAt.Equal(liftAt) {
+			t.Fatalf("Lift = %+v, %v", lifted, err)
+		}
+		if _, err := s.Lift(ctx, "hold-b", "user-2", "again", liftAt); !errors.Is(err, retention.ErrHoldLifted) {
+			t.Fatalf("lift twice: %v", err)
+		}
+		if _, err := s.Lift(ctx, "hold-zzz", "user-2", "x", liftAt); !errors.Is(err, retention.ErrHoldNotFound) {
+			t.Fatalf("lift unknown: %v", err)
+		}
+		hs, _ = s.List(ctx)
+		if len(hs) != 3 || hs[1].Active() || !hs[0].Active() {
+			t.Fatalf("after lift: %+v", hs)
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		s := newStore(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				errs <- s.Create(ctx, hold("hold-"+string(rune('a'+i)), "patient-1", ""))
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if hs, err := s.List(ctx); err != nil || len(hs) != 20 {
+			t.Fatalf("%d holds after 20 concurrent creates (%v)", len(hs), err)
+		}
+	})
+
+	t.Run("Cancelled", func(t *testing.T) {
+		s := newStore(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := s.List(cctx); err == nil {
+			t.Fatal("List ignored a cancelled context")
+		}
+	})
+}
