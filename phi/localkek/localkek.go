@@ -144,24 +144,37 @@ func FromFile(path string) (*KEK, error) {
 	return Parse(string(b))
 }
 
-// createExclusive writes data to path atomically, unless path appeared in
-// the meantime (another process created its key first: that one wins).
-func createExclusive(path string, data []byte) error {
-	lock, err := fsutil.TryLock(path + ".lock")
+// createExclusive creates path holding data, durably, unless path exists
+// already (another process created its key first: that one wins); see
+// createExclusive. The data
+// goes to a temporary file that is then hard-linked to path, which fails if
+// path exists, so no reader ever sees a partial key and no key is replaced.
+func createExclusive(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("phi/localkek: lock key file: %w", err)
+		return fmt.Errorf("phi/localkek: create key file: %w", err)
 	}
-	defer func() {
-		lock.Unlock()
-		os.Remove(path + ".lock")
-	}()
-	if _, err := os.Stat(path); err == nil {
-		return nil
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err = f.Chmod(0o600); err == nil {
+		if _, err = f.Write(data); err == nil {
+			err = f.Sync()
+		}
 	}
-	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("phi/localkek: write key file: %w", err)
 	}
-	return nil
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("phi/localkek: create key file: %w", err)
+	}
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("phi/localkek: remove temporary file: %w", err)
+	}
+	return fsutil.SyncDir(dir)
 }
 
 // FromDir returns the KEK whose key is in FileName inside dataDir, creating
