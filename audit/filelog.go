@@ -371,7 +371,10 @@ func (l *FileLog) flushOnce(closing bool) bool {
 		return false
 	}
 
-	err := l.maybeRotate(now)
+	var err error
+	if count > 0 {
+		err = l.maybeRotate(now)
+	}
 	var cp Checkpoint
 	if err == nil && wantCP {
 		cp = Checkpoint{Stream: l.opts.Stream, Seq: seq, Head: head, Time: now, Reason: CheckpointCount}
