@@ -33,13 +33,13 @@ func TestPasswordPolicyCheck(t *testing.T) {
 	}{
 		{"correct horse battery", pc, ""},
 		{"glacier-violet-47", pc, ""},
-		{"short-pass-14c", pc, ReasonTooShort},     // 14 code points without MFA
-		{"short-pass-14c", mfa, ""},                // fine with MFA
-		{"sev7n!x", mfa, ReasonTooShort},           // 7 < 8
-		{"ééééééé-ünïcødé", pc, ""},                // 15 code points, 22+ bytes
-		{"日本語のパスワードはとても長い", pc, ""}, // 15 code points, 45 bytes
-		{"日本語のパスワード", mfa, ""},            // 9 code points count, not bytes
-		{strings.Repeat("ab1", 21) + "c", pc, ""},  // 64 accepted
+		{"short-pass-14c", pc, ReasonTooShort},    // 14 code points without MFA
+		{"short-pass-14c", mfa, ""},               // fine with MFA
+		{"sev7n!x", mfa, ReasonTooShort},          // 7 < 8
+		{"ééééééé-ünïcødé", pc, ""},               // 15 code points, 22+ bytes
+		{"日本語のパスワードはとても長い", pc, ""},               // 15 code points, 45 bytes
+		{"日本語のパスワード", mfa, ""},                    // 9 code points count, not bytes
+		{strings.Repeat("ab1", 21) + "c", pc, ""}, // 64 accepted
 		{strings.Repeat("xy7", 43), pc, ReasonTooLong},
 		{strings.Repeat("z", 5000), pc, ReasonTooLong},
 		{"passwordpassword", pc, ReasonBlocklisted},

@@ -30,7 +30,7 @@ func TestNewUserID(t *testing.T) {
 func TestCanonicalName(t *testing.T) {
 	for in, want := range map[string]string{
 		"  Alice@Example.ORG ": "alice@example.org",
-		"ＤＲ.ＨＯＵＳＥ":          "dr.house", // full-width forms fold by NFKC
+		"ＤＲ.ＨＯＵＳＥ":             "dr.house", // full-width forms fold by NFKC
 		"Straße":               "strasse",
 	} {
 		got, err := CanonicalName(in)

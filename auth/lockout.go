@@ -1,0 +1,196 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrThrottled reports a login attempt refused because too many attempts
+// failed recently for the account name or the client. The error is a
+// *ThrottledError that says when to retry. Throttling applies to unknown
+// account names exactly as to known ones, so it reveals nothing about which
+// accounts exist.
+var ErrThrottled = errors.New("auth: too many failed attempts")
+
+// ThrottledError says how long to wait before the next attempt.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("auth: too many failed attempts; retry in %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrThrottled) true.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// LockoutConfig configures throttling and lockout (NIST SP 800-63B rev 4,
+// 3.2.2 rate limiting). Zero fields take the defaults given.
+//
+// Every failed password, TOTP or recovery-code attempt counts against the
+// account (persisted in User.Lockout) and against the client key of the
+// request (in memory). After FreeFailures consecutive failures each further
+// attempt must wait BaseDelay, doubling with every failure up to MaxDelay.
+// After MaxFailures consecutive failures the account's authenticators are
+// disabled until an administrator unlocks it (Authenticator.Unlock). A
+// successful login resets the account's counter.
+type LockoutConfig struct {
+	// MaxFailures locks the account (default 10, at most 100).
+	MaxFailures int
+	// FreeFailures is how many failures pass without delay (default 3).
+	FreeFailures int
+	// BaseDelay is the first back-off delay (default 1s).
+	BaseDelay time.Duration
+	// MaxDelay caps the back-off delay (default 15m).
+	MaxDelay time.Duration
+	// ClientFreeFailures is how many failures one client key may cause
+	// across all accounts before its attempts are delayed (default 20).
+	ClientFreeFailures int
+	// ForgetAfter drops the in-memory counter of a client key or unknown
+	// account name that saw no failure for this long (default 1h).
+	ForgetAfter time.Duration
+	// MaxTracked bounds how many client keys and unknown names are
+	// tracked in memory (default 100000); when full, idle entries are
+	// dropped first, then arbitrary ones.
+	MaxTracked int
+}
+
+// maxLockoutFailures is NIST's ceiling on consecutive failed attempts.
+const maxLockoutFailures = 100
+
+func (c *LockoutConfig) setDefaults() error {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxFailures, 10)
+	def(&c.FreeFailures, 3)
+	def(&c.ClientFreeFailures, 20)
+	def(&c.MaxTracked, 100_000)
+	defD(&c.BaseDelay, time.Second)
+	defD(&c.MaxDelay, 15*time.Minute)
+	defD(&c.ForgetAfter, time.Hour)
+	switch {
+	case c.MaxFailures < 1 || c.MaxFailures > maxLockoutFailures:
+		return fmt.Errorf("auth: lockout: MaxFailures must be 1..%d", maxLockoutFailures)
+	case c.FreeFailures < 0 || c.ClientFreeFailures < 0 || c.MaxTracked < 0:
+		return errors.New("auth: lockout: negative limit")
+	case c.BaseDelay < 0 || c.MaxDelay < c.BaseDelay || c.ForgetAfter < 0:
+		return errors.New("auth: lockout: bad delays")
+	}
+	return nil
+}
+
+// backoff returns how long after the latest of failures consecutive failures
+// the next attempt must wait.
+func (c *LockoutConfig) backoff(failures, free int) time.Duration {
+	over := failures - free
+	if over < 0 {
+		return 0
+	}
+	d := c.BaseDelay
+	for i := 0; i < over && d < c.MaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, c.MaxDelay)
+}
+
+// wait returns how long an attempt at now must still wait after failures
+// failures, the latest at last (0: go ahead).
+func (c *LockoutConfig) wait(failures, free int, last, now time.Time) time.Duration {
+	if failures == 0 {
+		return 0
+	}
+	until := last.Add(c.backoff(failures, free))
+	if now.Before(until) {
+		return until.Sub(now)
+	}
+	return 0
+}
+
+// throttle counts failures per key in memory.
+type throttle struct {
+	mu      sync.Mutex
+	entries map[string]*throttleEntry
+}
+
+type throttleEntry struct {
+	failures int
+	last     time.Time
+}
+
+func newThrottle() *throttle { return &throttle{entries: map[string]*throttleEntry{}} }
+
+// state returns the failures and last failure time of key.
+func (t *throttle) state(key string, now time.Time, forget time.Duration) (int, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.entries[key]
+	if !ok {
+		return 0, time.Time{}
+	}
+	if now.Sub(e.last) >= forget {
+		delete(t.entries, key)
+		return 0, time.Time{}
+	}
+	return e.failures, e.last
+}
+
+// fail records a failure for key.
+func (t *throttle) fail(key string, now time.Time, c *LockoutConfig) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.entries[key]
+	if !ok {
+		if len(t.entries) >= c.MaxTracked {
+			t.evict(now, c)
+		}
+		if c.MaxTracked == 0 {
+			return
+		}
+		e = &throttleEntry{}
+		t.entries[key] = e
+	} else if now.Sub(e.last) >= c.ForgetAfter {
+		e.failures = 0
+	}
+	e.failures++
+	e.last = now
+}
+
+// reset forgets key.
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.entries, key)
+}
+
+// evict drops idle entries, and when none is idle, arbitrary ones, until a
+// tenth of the capacity is free.
+func (t *throttle) evict(now time.Time, c *LockoutConfig) {
+	for k, e := range t.entries {
+		if now.Sub(e.last) >= c.ForgetAfter {
+			delete(t.entries, k)
+		}
+	}
+	target := c.MaxTracked - max(1, c.MaxTracked/10)
+	for k := range t.entries {
+		if len(t.entries) <= target {
+			break
+		}
+		delete(t.entries, k)
+	}
+}
+
+func (t *throttle) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.entries)
+}

@@ -1,0 +1,168 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// Recovery codes are NIST SP 800-63B look-up secrets: RecoveryCodeCount
+// single-use codes per user, issued when TOTP is activated, each of 120
+// random bits written as 24 Crockford base32 characters in groups of four
+// ("7k2m-q9x4-..."). With at least 112 bits of entropy NIST allows a plain
+// approved hash, so each code is stored as SHA-256 over a domain label, the
+// user ID and the code: "rc1$" + unpadded base64. A used code is removed.
+const (
+	RecoveryCodeCount = 10
+	recoveryCodeChars = 24
+	recoveryHashTag   = "rc1$"
+)
+
+// crockford is Crockford's base32 alphabet in lower case (no i, l, o, u).
+const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// newRecoveryCodes returns RecoveryCodeCount fresh codes for userID and
+// their stored hashes.
+func newRecoveryCodes(userID string) (codes, hashes []string, err error) {
+	for range RecoveryCodeCount {
+		var raw [15]byte // 120 bits
+		if _, err := rand.Read(raw[:]); err != nil {
+			return nil, nil, fmt.Errorf("auth: recovery code: %w", err)
+		}
+		var sb strings.Builder
+		acc, bits := uint32(0), 0
+		for _, b := range raw {
+			acc = acc<<8 | uint32(b)
+			bits += 8
+			for bits >= 5 {
+				bits -= 5
+				if n := sb.Len(); n > 0 && (n+1)%5 == 0 {
+					sb.WriteByte('-')
+				}
+				sb.WriteByte(crockford[(acc>>bits)&31])
+			}
+		}
+		code := sb.String()
+		canon, _ := parseRecoveryCode(code)
+		codes = append(codes, code)
+		hashes = append(hashes, hashRecoveryCode(userID, canon))
+	}
+	return codes, hashes, nil
+}
+
+// parseRecoveryCode returns the canonical form of a typed recovery code:
+// lower case, without hyphens or spaces, with Crockford's substitutions
+// (i, l → 1; o → 0). It accepts exactly 24 base32 characters.
+func parseRecoveryCode(s string) (string, bool) {
+	if len(s) > 64 {
+		return "", false
+	}
+	var b [recoveryCodeChars]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		switch c {
+		case '-', ' ':
+			continue
+		case 'i', 'l':
+			c = '1'
+		case 'o':
+			c = '0'
+		}
+		if strings.IndexByte(crockford, c) < 0 || n == recoveryCodeChars {
+			return "", false
+		}
+		b[n] = c
+		n++
+	}
+	if n != recoveryCodeChars {
+		return "", false
+	}
+	return string(b[:]), true
+}
+
+func hashRecoveryCode(userID, canon string) string {
+	h := sha256.New()
+	h.Write([]byte("hipaakit/auth/recovery-code/v1\x00"))
+	h.Write([]byte(userID))
+	h.Write([]byte{0})
+	h.Write([]byte(canon))
+	return recoveryHashTag + base64.RawStdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// useRecoveryCode consumes the recovery code matching code, if any, with
+// compare-and-swap: two concurrent uses of one code let exactly one through.
+// All stored hashes are compared in constant time.
+func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code string) (bool, error) {
+	canon, ok := parseRecoveryCode(code)
+	if !ok {
+		return false, nil
+	}
+	want := []byte(hashRecoveryCode(u.ID, canon))
+	for range maxCASRetries {
+		idx := -1
+		for i, h := range u.MFA.RecoveryCodes {
+			if subtle.ConstantTimeCompare([]byte(h), want) == 1 && idx < 0 {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return false, nil
+		}
+		u.MFA.RecoveryCodes = slices.Delete(u.MFA.RecoveryCodes, idx, idx+1)
+		u.UpdatedAt = a.clock.Now().UTC()
+		err := a.users.Update(ctx, u)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, ErrVersionConflict) {
+			return false, err
+		}
+		var gerr error
+		if u, gerr = a.users.Get(ctx, u.ID); gerr != nil {
+			return false, gerr
+		}
+	}
+	return false, ErrVersionConflict
+}
+
+// RegenerateRecoveryCodes replaces the user's recovery codes with
+// RecoveryCodeCount new ones and returns them (shown once). The user must
+// have active TOTP; the caller re-authenticates the user first.
+func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) ([]string, error) {
+	var codes []string
+	u, err := a.modify(ctx, userID, func(u *User) error {
+		if !u.Active() {
+			return ErrUserInactive
+		}
+		if !u.MFA.TOTPActive {
+			return ErrMFANotEnrolled
+		}
+		c, h, err := newRecoveryCodes(u.ID)
+		if err != nil {
+			return err
+		}
+		codes, u.MFA.RecoveryCodes = c, h
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.record(ctx, audit.Event{Action: audit.ActionMFAEnrolled, Outcome: audit.OutcomeSuccess,
+		Reason: "recovery_codes_regenerated", Actor: actor, Origin: origin,
+		Target: audit.Target{RecordType: "user", RecordID: u.ID}}); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}

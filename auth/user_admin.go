@@ -1,0 +1,221 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// NewUser describes a user to create.
+type NewUser struct {
+	TenantID string
+	// Name is the login name; it is canonicalised (CanonicalName).
+	Name  string
+	Roles []string
+	// Admin creates an administrative identity (see User).
+	Admin bool
+	// Password is optional: empty creates a user who cannot log in with a
+	// password until one is set (SetPassword). A password is checked
+	// against the tenant's password policy without MFA (the user has none
+	// yet).
+	Password string
+}
+
+// String redacts the password.
+func (n NewUser) String() string {
+	return fmt.Sprintf("auth.NewUser{TenantID:%s Name:%q Roles:%v Admin:%t Password:[redacted]}", n.TenantID, n.Name, n.Roles, n.Admin)
+}
+
+// GoString redacts the password.
+func (n NewUser) GoString() string { return n.String() }
+
+// CreateUser creates an active user with a fresh ID, audited as
+// user_changed/"created" by actor. A refused password returns a
+// *PasswordError.
+func (a *Authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.Actor, origin audit.Origin) (*User, error) {
+	name, err := CanonicalName(n.Name)
+	if err != nil {
+		return nil, err
+	}
+	now := a.clock.Now().UTC()
+	u := &User{ID: NewUserID(), TenantID: n.TenantID, Name: name, Status: StatusActive,
+		Roles: NormalizeRoles(n.Roles), Admin: n.Admin, CreatedAt: now, UpdatedAt: now}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	if n.Password != "" {
+		enc, err := a.checkAndHash(ctx, u, n.Password, false)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash, u.PasswordChangedAt = enc, now
+	}
+	if err := a.users.Create(ctx, u); err != nil {
+		return nil, err
+	}
+	if err := a.record(ctx, a.userEvent(audit.ActionUserChanged, "created", u, actor, origin)); err != nil {
+		return nil, err
+	}
+	return u.Clone(), nil
+}
+
+func (a *Authenticator) userEvent(action audit.Action, reason string, u *User, actor audit.Actor, origin audit.Origin) audit.Event {
+	return audit.Event{Action: action, Outcome: audit.OutcomeSuccess, Reason: reason, Actor: actor, Origin: origin,
+		Target: audit.Target{RecordType: "user", RecordID: u.ID}}
+}
+
+// checkAndHash checks password against the tenant's policy and u's context
+// words, then hashes it.
+func (a *Authenticator) checkAndHash(ctx context.Context, u *User, password string, mfa bool) (string, error) {
+	pol, err := a.PasswordPolicyFor(ctx, u.TenantID)
+	if err != nil {
+		return "", err
+	}
+	if err := pol.Check(password, PasswordContext{UserName: u.Name, TenantID: u.TenantID, MFA: mfa}); err != nil {
+		return "", err
+	}
+	return a.hasher.Hash(ctx, password)
+}
+
+// SetStatus changes a user's status. Disabling or removing a user ends
+// every session of the user at once (Config.Sessions); removal is final.
+// Audited as user_changed with reason "active", "disabled" or "removed".
+func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Status, actor audit.Actor, origin audit.Origin) error {
+	if !status.Valid() {
+		return fmt.Errorf("%w: unknown status", ErrInvalidUser)
+	}
+	u, err := a.modify(ctx, userID, func(u *User) error {
+		u.Status = status
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.record(ctx, a.userEvent(audit.ActionUserChanged, string(status), u, actor, origin)); err != nil {
+		return err
+	}
+	if status != StatusActive {
+		return a.revoke(ctx, u.ID, "")
+	}
+	return nil
+}
+
+// SetRoles replaces a user's roles (sorted, deduplicated); the session
+// middleware reads them at the next request. Audited as role_changed.
+func (a *Authenticator) SetRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
+	u, err := a.modify(ctx, userID, func(u *User) error {
+		if u.Status == StatusRemoved {
+			return ErrUserInactive
+		}
+		u.Roles = NormalizeRoles(roles)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ev := a.userEvent(audit.ActionRoleChanged, "", u, actor, origin)
+	ev.Attrs = map[string]string{"roles": fmt.Sprint(u.Roles)}
+	return a.record(ctx, ev)
+}
+
+// ChangePasswordRequest is a user changing their own password.
+type ChangePasswordRequest struct {
+	UserID          string
+	CurrentPassword string
+	NewPassword     string
+	// KeepSessionID, when set, is the session the change was made from; the
+	// user's other sessions end.
+	KeepSessionID string
+	ClientKey     string
+	Origin        audit.Origin
+}
+
+// String redacts the passwords.
+func (r ChangePasswordRequest) String() string {
+	return "auth.ChangePasswordRequest{UserID:" + r.UserID + " [redacted]}"
+}
+
+// GoString redacts the passwords.
+func (r ChangePasswordRequest) GoString() string { return r.String() }
+
+// ChangePassword verifies the current password (a failure counts toward
+// lockout and returns ErrInvalidCredentials), checks the new one against the
+// policy (a *PasswordError), stores its hash and ends the user's other
+// sessions. Audited as password_changed.
+func (a *Authenticator) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
+	u, err := a.users.Get(ctx, req.UserID)
+	if err != nil {
+		return err
+	}
+	actor := audit.Actor{UserID: u.ID, TenantID: u.TenantID, SessionID: req.KeepSessionID}
+	usable := u.Active() && !u.Lockout.Locked() && len(req.CurrentPassword) <= maxPasswordBytes
+	hash := ""
+	if usable {
+		hash = u.PasswordHash
+	}
+	ok, _, verr := a.hasher.Verify(ctx, req.CurrentPassword, hash)
+	if verr != nil && ctx.Err() != nil {
+		return verr
+	}
+	if !ok || !usable {
+		if !usable {
+			return a.failure(ctx, "", req.ClientKey, audit.Event{Action: audit.ActionPasswordChanged, Actor: actor, Origin: req.Origin}, "user_inactive")
+		}
+		return a.failure(ctx, u.ID, req.ClientKey, audit.Event{Action: audit.ActionPasswordChanged, Actor: actor, Origin: req.Origin}, "wrong_password")
+	}
+	return a.setPassword(ctx, u, req.NewPassword, req.KeepSessionID, actor, req.Origin, "changed")
+}
+
+// SetPassword sets a user's password as an administrator's reset: the new
+// password is checked against the policy, every session of the user ends,
+// and the lockout counter is cleared. Audited as password_changed/"reset".
+func (a *Authenticator) SetPassword(ctx context.Context, userID, password string, actor audit.Actor, origin audit.Origin) error {
+	u, err := a.users.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	return a.setPassword(ctx, u, password, "", actor, origin, "reset")
+}
+
+func (a *Authenticator) setPassword(ctx context.Context, u *User, password, keep string, actor audit.Actor, origin audit.Origin, reason string) error {
+	if u.Status == StatusRemoved {
+		return ErrUserInactive
+	}
+	enc, err := a.checkAndHash(ctx, u, password, u.MFA.TOTPActive)
+	if err != nil {
+		return err
+	}
+	now := a.clock.Now().UTC()
+	u, err = a.modify(ctx, u.ID, func(u *User) error {
+		if u.Status == StatusRemoved {
+			return ErrUserInactive
+		}
+		u.PasswordHash, u.PasswordChangedAt = enc, now
+		if reason == "reset" {
+			u.Lockout = LockoutState{}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.record(ctx, a.userEvent(audit.ActionPasswordChanged, reason, u, actor, origin)); err != nil {
+		return err
+	}
+	return a.revoke(ctx, u.ID, keep)
+}
+
+// Unlock re-enables a locked account's authenticators and clears its
+// failure counter (an administrator's action). Audited as lockout/"unlocked".
+func (a *Authenticator) Unlock(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+	u, err := a.modify(ctx, userID, func(u *User) error {
+		u.Lockout = LockoutState{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.throttle.reset("a\x00" + u.TenantID + "\x00" + u.Name)
+	return a.record(ctx, a.userEvent(audit.ActionLockout, "unlocked", u, actor, origin))
+}

@@ -1,0 +1,392 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/stretchr/testify/require"
+)
+
+// auditLog records events for assertions.
+type auditLog struct {
+	mu     sync.Mutex
+	events []audit.Event
+	fail   error
+}
+
+func (l *auditLog) Write(_ context.Context, e audit.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
+	l.events = append(l.events, e)
+	return nil
+}
+
+func (l *auditLog) last() audit.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.events[len(l.events)-1]
+}
+
+func (l *auditLog) count(action audit.Action, reason string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Action == action && (reason == "" || e.Reason == reason) {
+			n++
+		}
+	}
+	return n
+}
+
+// revokes records RevokeUser calls.
+type revokes struct {
+	mu    sync.Mutex
+	users []string
+}
+
+func (r *revokes) RevokeUser(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.users = append(r.users, id)
+	return nil
+}
+
+func (r *revokes) n() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.users) }
+
+type fixture struct {
+	a     *Authenticator
+	users *MemoryUserStore
+	log   *auditLog
+	rev   *revokes
+	clk   *clock.Fake
+}
+
+var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newFixture(t testing.TB, mod ...func(*Config)) *fixture {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, err := NewKeySealer(key)
+	require.NoError(t, err)
+	f := &fixture{users: NewMemoryUserStore(), log: &auditLog{}, rev: &revokes{}, clk: clock.NewFake(testEpoch)}
+	cfg := Config{Users: f.users, Audit: f.log, Sessions: f.rev, Sealer: sealer, Hasher: testHasher(t), Clock: f.clk}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	f.a, err = NewAuthenticator(cfg)
+	require.NoError(t, err)
+	return f
+}
+
+const goodPassword = "violet-harbor-lantern-42"
+
+func (f *fixture) create(t testing.TB, name string) *User {
+	t.Helper()
+	u, err := f.a.CreateUser(t.Context(), NewUser{TenantID: "clinic", Name: name, Roles: []string{"nurse"}, Password: goodPassword},
+		audit.Actor{UserID: "admin"}, audit.Origin{})
+	require.NoError(t, err)
+	return u
+}
+
+func (f *fixture) login(t testing.TB, name, pw string) (*LoginResult, error) {
+	t.Helper()
+	return f.a.Login(t.Context(), LoginRequest{TenantID: "clinic", Name: name, Password: pw, ClientKey: "10.0.0.1"})
+}
+
+func TestNewAuthenticatorValidates(t *testing.T) {
+	_, err := NewAuthenticator(Config{Audit: audit.Discard{}})
+	require.Error(t, err)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore()})
+	require.Error(t, err)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Lockout: LockoutConfig{MaxFailures: 101}})
+	require.Error(t, err)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: TOTPConfig{Digits: 7}})
+	require.Error(t, err)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: []byte("short")})
+	require.Error(t, err)
+	bad := DefaultPasswordPolicy()
+	bad.MinLength = 4
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Passwords: bad})
+	require.Error(t, err)
+	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}})
+	require.NoError(t, err)
+	require.Equal(t, DefaultArgon2Params(), a.hasher.Params())
+	require.Equal(t, 10, a.cfg.Lockout.MaxFailures)
+	require.Equal(t, 1, a.cfg.TOTP.Skew)
+}
+
+func TestCreateUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	u := f.create(t, "  Nurse.Joy@Example.org ")
+	require.True(t, ValidUserID(u.ID))
+	require.Equal(t, "nurse.joy@example.org", u.Name)
+	require.Equal(t, int64(1), u.Version)
+	require.NotEmpty(t, u.PasswordHash)
+	require.Equal(t, audit.ActionUserChanged, f.log.last().Action)
+	require.Equal(t, u.ID, f.log.last().Target.RecordID)
+
+	_, err := f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "NURSE.JOY@example.org"}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrUserExists)
+	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "weak", Password: "password"}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrWeakPassword)
+	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "ctx", Password: "ctx-clinic-staff-2026"}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrWeakPassword, "tenant name is a context word")
+	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "bad tenant", Name: "x"}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrInvalidUser)
+}
+
+func TestLoginSuccessAndFailureLookAlike(t *testing.T) {
+	f := newFixture(t)
+	u := f.create(t, "alice")
+	res, err := f.login(t, "ALICE", goodPassword)
+	require.NoError(t, err)
+	require.True(t, res.Authenticated)
+	require.False(t, res.MFA)
+	require.Equal(t, u.ID, res.User.ID)
+	ev := f.log.last()
+	require.Equal(t, audit.ActionLogin, ev.Action)
+	require.Equal(t, u.ID, ev.Actor.UserID)
+
+	_, errWrong := f.login(t, "alice", "not-the-password-at-all")
+	require.Equal(t, "wrong_password", f.log.last().Reason)
+	_, errUnknown := f.login(t, "mallory", goodPassword)
+	require.Equal(t, "unknown_user", f.log.last().Reason)
+	require.Empty(t, f.log.last().Actor.UserID)
+	_, errTenant := f.a.Login(t.Context(), LoginRequest{TenantID: "other", Name: "alice", Password: goodPassword})
+	require.Equal(t, errWrong, errUnknown)
+	require.Equal(t, errWrong, errTenant)
+	require.ErrorIs(t, errWrong, ErrInvalidCredentials)
+
+	require.NoError(t, f.a.SetStatus(t.Context(), u.ID, StatusDisabled, audit.Actor{}, audit.Origin{}))
+	_, err = f.login(t, "alice", goodPassword)
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	require.Equal(t, "user_inactive", f.log.last().Reason)
+}
+
+// Unknown users and wrong passwords take the same path: both cost one hash.
+func TestLoginUnknownUserCostsOneHash(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "alice")
+	// Occupy every hashing slot: a login that hashes must then wait and
+	// fail with the context's error, whether or not the user exists.
+	for range cap(f.a.hasher.slots) {
+		require.NoError(t, f.a.hasher.acquire(t.Context()))
+	}
+	for _, name := range []string{"alice", "nobody"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		_, err := f.a.Login(ctx, LoginRequest{TenantID: "clinic", Name: name, Password: "whatever-it-is"})
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, name)
+	}
+	for range cap(f.a.hasher.slots) {
+		f.a.hasher.release()
+	}
+}
+
+func TestLoginRehashesOutdatedHash(t *testing.T) {
+	f := newFixture(t)
+	u := f.create(t, "alice")
+	p := f.a.hasher.Params()
+	p.Time = 2
+	h, err := NewHasher(p, 1)
+	require.NoError(t, err)
+	f.a.hasher = h
+	_, err = f.login(t, "alice", goodPassword)
+	require.NoError(t, err)
+	stored, err := f.users.Get(t.Context(), u.ID)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(stored.PasswordHash, "$argon2id$v=19$m=8192,t=2,p=1$"), stored.PasswordHash)
+	_, err = f.login(t, "alice", goodPassword)
+	require.NoError(t, err)
+}
+
+func TestLockoutAfterMaxFailures(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Lockout = LockoutConfig{MaxFailures: 5, FreeFailures: 2, BaseDelay: time.Second, MaxDelay: time.Minute}
+	})
+	u := f.create(t, "bob")
+	for i := range 5 {
+		_, err := f.login(t, "bob", "wrong-password-attempt")
+		require.ErrorIs(t, err, ErrInvalidCredentials, i)
+		f.clk.Advance(2 * time.Minute) // beyond any back-off
+	}
+	stored, _ := f.users.Get(t.Context(), u.ID)
+	require.True(t, stored.Lockout.Locked())
+	require.Equal(t, 5, stored.Lockout.Failures)
+	require.Equal(t, 1, f.log.count(audit.ActionLockout, "max_failures"))
+
+	_, err := f.login(t, "bob", goodPassword)
+	require.ErrorIs(t, err, ErrInvalidCredentials, "locked: even the right password fails")
+	require.Equal(t, "account_locked", f.log.last().Reason)
+
+	require.NoError(t, f.a.Unlock(t.Context(), u.ID, audit.Actor{UserID: "admin"}, audit.Origin{}))
+	require.Equal(t, "unlocked", f.log.last().Reason)
+	res, err := f.login(t, "bob", goodPassword)
+	require.NoError(t, err)
+	require.True(t, res.Authenticated)
+}
+
+func TestLockoutResetOnSuccessAndBackoff(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Lockout = LockoutConfig{FreeFailures: 2, BaseDelay: time.Second, MaxDelay: 8 * time.Second}
+	})
+	u := f.create(t, "carol")
+	_, err := f.login(t, "carol", "wrong-1-wrong-1")
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	_, err = f.login(t, "carol", "wrong-2-wrong-2")
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	// Third attempt at once: back-off of 1s after 2 free failures.
+	_, err = f.login(t, "carol", goodPassword)
+	var te *ThrottledError
+	require.ErrorAs(t, err, &te)
+	require.ErrorIs(t, err, ErrThrottled)
+	require.Equal(t, time.Second, te.RetryAfter)
+	require.Equal(t, "throttled", f.log.last().Reason)
+	f.clk.Advance(time.Second)
+	_, err = f.login(t, "carol", goodPassword)
+	require.NoError(t, err)
+	stored, _ := f.users.Get(t.Context(), u.ID)
+	require.Equal(t, LockoutState{}, stored.Lockout, "success resets the counter")
+
+	// Unknown names back off exactly like known ones.
+	for range 2 {
+		_, err = f.login(t, "ghost", "wrong-password-x")
+		require.ErrorIs(t, err, ErrInvalidCredentials)
+	}
+	_, err = f.login(t, "ghost", "wrong-password-x")
+	require.ErrorIs(t, err, ErrThrottled)
+
+	// Back-off doubles and is capped.
+	c := f.a.cfg.Lockout
+	require.Equal(t, time.Duration(0), c.backoff(1, 2))
+	require.Equal(t, time.Second, c.backoff(2, 2))
+	require.Equal(t, 2*time.Second, c.backoff(3, 2))
+	require.Equal(t, 8*time.Second, c.backoff(50, 2))
+}
+
+func TestClientThrottle(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Lockout = LockoutConfig{ClientFreeFailures: 3, FreeFailures: 50, MaxFailures: 100} })
+	f.create(t, "dave")
+	for i := range 3 {
+		_, err := f.a.Login(t.Context(), LoginRequest{TenantID: "clinic", Name: "user" + string(rune('a'+i)), Password: "x-wrong-password", ClientKey: "203.0.113.9"})
+		require.ErrorIs(t, err, ErrInvalidCredentials)
+	}
+	_, err := f.a.Login(t.Context(), LoginRequest{TenantID: "clinic", Name: "dave", Password: goodPassword, ClientKey: "203.0.113.9"})
+	require.ErrorIs(t, err, ErrThrottled, "the spraying client waits")
+	_, err = f.a.Login(t.Context(), LoginRequest{TenantID: "clinic", Name: "dave", Password: goodPassword, ClientKey: "198.51.100.7"})
+	require.NoError(t, err, "another client is unaffected")
+}
+
+func TestThrottleBounded(t *testing.T) {
+	c := LockoutConfig{MaxTracked: 100}
+	require.NoError(t, c.setDefaults())
+	th := newThrottle()
+	for i := range 1000 {
+		th.fail(string(rune(0x4e00+i)), testEpoch, &c)
+	}
+	require.LessOrEqual(t, th.len(), 100)
+	th.fail("k", testEpoch, &c)
+	n, _ := th.state("k", testEpoch.Add(2*time.Hour), c.ForgetAfter)
+	require.Equal(t, 0, n, "forgotten after ForgetAfter")
+}
+
+func TestSetStatusRevokesSessions(t *testing.T) {
+	f := newFixture(t)
+	u := f.create(t, "erin")
+	require.NoError(t, f.a.SetStatus(t.Context(), u.ID, StatusDisabled, audit.Actor{}, audit.Origin{}))
+	require.Equal(t, []string{u.ID}, f.rev.users)
+	require.NoError(t, f.a.SetStatus(t.Context(), u.ID, StatusActive, audit.Actor{}, audit.Origin{}))
+	require.Equal(t, 1, f.rev.n())
+	require.NoError(t, f.a.SetStatus(t.Context(), u.ID, StatusRemoved, audit.Actor{}, audit.Origin{}))
+	require.Equal(t, 2, f.rev.n())
+	require.ErrorIs(t, f.a.SetStatus(t.Context(), u.ID, StatusActive, audit.Actor{}, audit.Origin{}), ErrInvalidUser)
+	// The name is free again for a new identity with a new ID.
+	u2 := f.create(t, "erin")
+	require.NotEqual(t, u.ID, u2.ID)
+
+	noRev := newFixture(t, func(c *Config) { c.Sessions = nil })
+	v := noRev.create(t, "frank")
+	require.Error(t, noRev.a.SetStatus(t.Context(), v.ID, StatusDisabled, audit.Actor{}, audit.Origin{}), "fails closed without a revoker")
+}
+
+func TestSetRolesAndPasswords(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	u := f.create(t, "gina")
+	require.NoError(t, f.a.SetRoles(ctx, u.ID, []string{"physician", "nurse", "physician"}, audit.Actor{}, audit.Origin{}))
+	got, _ := f.users.Get(ctx, u.ID)
+	require.Equal(t, []string{"nurse", "physician"}, got.Roles)
+	require.Equal(t, audit.ActionRoleChanged, f.log.last().Action)
+
+	err := f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: "wrong-current-pw", NewPassword: "meadow-copper-sail-19"})
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	err = f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: goodPassword, NewPassword: "short"})
+	require.ErrorIs(t, err, ErrWeakPassword)
+	before := f.rev.n()
+	f.clk.Advance(time.Minute)
+	err = f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: goodPassword, NewPassword: "meadow-copper-sail-19"})
+	require.NoError(t, err)
+	require.Equal(t, before+1, f.rev.n(), "other sessions end")
+	require.Equal(t, audit.ActionPasswordChanged, f.log.last().Action)
+	_, err = f.login(t, "gina", goodPassword)
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	_, err = f.login(t, "gina", "meadow-copper-sail-19")
+	require.NoError(t, err)
+
+	require.NoError(t, f.a.SetPassword(ctx, u.ID, "admin-reset-lichen-77", audit.Actor{UserID: "admin"}, audit.Origin{}))
+	require.Equal(t, "reset", f.log.last().Reason)
+	_, err = f.login(t, "gina", "admin-reset-lichen-77")
+	require.NoError(t, err)
+}
+
+func TestPasswordMaxAge(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Passwords = DefaultPasswordPolicy()
+		c.Passwords.MaxAge = 90 * 24 * time.Hour
+	})
+	f.create(t, "hank")
+	res, err := f.login(t, "hank", goodPassword)
+	require.NoError(t, err)
+	require.False(t, res.PasswordExpired)
+	f.clk.Advance(91 * 24 * time.Hour)
+	res, err = f.login(t, "hank", goodPassword)
+	require.NoError(t, err)
+	require.True(t, res.PasswordExpired)
+}
+
+// No audit, no access: a login whose event cannot be written fails.
+func TestLoginFailsWithoutAudit(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "ivan")
+	f.log.fail = errors.New("disk full")
+	_, err := f.login(t, "ivan", goodPassword)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrInvalidCredentials)
+}
+
+func TestTenantPasswordPolicy(t *testing.T) {
+	strict := DefaultPasswordPolicy()
+	strict.MinLength = 20
+	tenants, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", PasswordPolicy: "strict"})
+	require.NoError(t, err)
+	f := newFixture(t, func(c *Config) {
+		c.PasswordPolicies = map[string]PasswordPolicy{"strict": strict}
+		c.Tenants = tenants
+	})
+	_, err = f.a.CreateUser(t.Context(), NewUser{TenantID: "clinic", Name: "jo", Password: "nineteen-chars-pw-x"}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrWeakPassword)
+	f.create(t, "jo")
+}

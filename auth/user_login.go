@@ -1,0 +1,404 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// LoginRequest is one login attempt. It prints, logs and encodes without
+// the password and codes.
+type LoginRequest struct {
+	TenantID string
+	// Name is the login name as typed; it is canonicalised (CanonicalName).
+	Name     string
+	Password string
+	// TOTPCode or RecoveryCode may come with the password in one request;
+	// otherwise Login answers SecondFactorRequired and the code goes to
+	// VerifySecondFactor.
+	TOTPCode     string
+	RecoveryCode string
+	// ClientKey identifies the client for per-client throttling, for
+	// example the IP address from the integrator's trusted extractor
+	// (never a raw forwarding header). Empty disables per-client throttling
+	// for this attempt.
+	ClientKey string
+	// Origin is recorded in the audit events.
+	Origin audit.Origin
+}
+
+// String redacts the credentials.
+func (r LoginRequest) String() string {
+	return fmt.Sprintf("auth.LoginRequest{TenantID:%s Name:%q Password:[redacted] Codes:[redacted]}", r.TenantID, r.Name)
+}
+
+// GoString redacts the credentials.
+func (r LoginRequest) GoString() string { return r.String() }
+
+// LogValue redacts the credentials.
+func (r LoginRequest) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenant_id", r.TenantID), slog.String("name", r.Name))
+}
+
+// MarshalJSON redacts the credentials.
+func (r LoginRequest) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf(`{"tenant_id":%q,"name":%q}`, r.TenantID, r.Name)), nil
+}
+
+// SecondFactorRequest completes a login whose password step answered
+// SecondFactorRequired. Exactly one of TOTPCode and RecoveryCode is set. It
+// prints and logs without the codes.
+type SecondFactorRequest struct {
+	// Challenge is LoginResult.Challenge from the password step.
+	Challenge    string
+	TOTPCode     string
+	RecoveryCode string
+	ClientKey    string
+	Origin       audit.Origin
+}
+
+// String redacts the codes and the challenge.
+func (r SecondFactorRequest) String() string { return "auth.SecondFactorRequest{[redacted]}" }
+
+// GoString redacts the codes and the challenge.
+func (r SecondFactorRequest) GoString() string { return r.String() }
+
+// LogValue redacts the codes and the challenge.
+func (r SecondFactorRequest) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// LoginResult is the outcome of a successful step of a login.
+type LoginResult struct {
+	// User is the authenticated user (a copy).
+	User *User
+	// Authenticated is true when the login is complete: start a session
+	// (SessionManager.Begin(ctx, w, r, res.User, res.MFA)).
+	Authenticated bool
+	// MFA is true when a second factor was verified.
+	MFA bool
+	// SecondFactorRequired is true when the password was right and the user
+	// has TOTP: nothing is authenticated yet. Ask for a code and call
+	// VerifySecondFactor with Challenge within ChallengeTTL.
+	SecondFactorRequired bool
+	// Challenge is an opaque, signed, short-lived reference to the
+	// password step; it is not a session and grants nothing by itself.
+	Challenge string
+	// MFAEnrollmentRequired is true when the tenant requires a second
+	// factor and the user has none: the session may only reach the
+	// enrolment handlers until EnrollTOTP and ConfirmTOTP succeed.
+	MFAEnrollmentRequired bool
+	// PasswordExpired is true when the password outlived the policy's
+	// MaxAge: the session may only reach the password change handler.
+	PasswordExpired bool
+	// UsedRecoveryCode is true when a recovery code was consumed; tell the
+	// user how many remain (len(User.MFA.RecoveryCodes)).
+	UsedRecoveryCode bool
+}
+
+// Login verifies a password (and a second factor, when one comes with it).
+// This is what a login handler calls. In order, it:
+//
+//  1. refuses with a *ThrottledError (ErrThrottled) while the client key or
+//     the account name is in back-off, before any hashing;
+//  2. hashes the password once whatever happens, against the user's hash,
+//     or against a dummy when the user is unknown, disabled, removed or
+//     locked, and compares in constant time, so that every failure takes
+//     the same time and returns the same ErrInvalidCredentials;
+//  3. re-hashes the password when the stored parameters are outdated;
+//  4. when the user has TOTP: verifies TOTPCode or RecoveryCode if given,
+//     else returns SecondFactorRequired with a Challenge;
+//  5. resets the failure counter on success and audits every attempt
+//     (actions login, login_failed, mfa_failed, lockout; reasons such as
+//     "unknown_user", "wrong_password", "account_locked", "throttled"), never
+//     with the password or a code. An event that cannot be written fails
+//     the login.
+//
+// Errors: ErrInvalidCredentials for every credential failure, ErrThrottled,
+// or an operational error (store, audit, context) that is none of those.
+func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	now := a.clock.Now()
+	name, nerr := CanonicalName(req.Name)
+	acctKey := "a\x00" + req.TenantID + "\x00" + name
+	base := audit.Event{Action: audit.ActionLoginFailed, Outcome: audit.OutcomeFailure,
+		Actor: audit.Actor{TenantID: auditableTenant(req.TenantID)}, Origin: req.Origin}
+
+	if err := a.checkClient(ctx, req.ClientKey, now, base); err != nil {
+		return nil, err
+	}
+	var u *User
+	if nerr == nil && ValidTenantID(req.TenantID) {
+		var err error
+		u, err = a.users.GetByName(ctx, req.TenantID, name)
+		if err != nil && !errors.Is(err, ErrUserNotFound) {
+			return nil, err
+		}
+	}
+	if u != nil {
+		base.Actor.UserID = u.ID
+	}
+	// Back-off of the account: persisted for known users, in memory for
+	// unknown names, the same answer either way.
+	f, last := a.throttle.state(acctKey, now, a.cfg.Lockout.ForgetAfter)
+	if u != nil && u.Active() {
+		f, last = u.Lockout.Failures, u.Lockout.LastFailure
+	}
+	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.FreeFailures, last, now); w > 0 {
+		return nil, a.throttled(ctx, base, w)
+	}
+
+	usable := u != nil && u.Active() && !u.Lockout.Locked()
+	hash := ""
+	if usable {
+		hash = u.PasswordHash
+	}
+	password := req.Password
+	if len(password) > maxPasswordBytes {
+		password, usable = "", false
+	}
+	ok, rehash, err := a.hasher.Verify(ctx, password, hash)
+	if err != nil && !errors.Is(err, ErrMalformedHash) {
+		return nil, err
+	}
+	if !ok || !usable {
+		reason := "wrong_password"
+		switch {
+		case u == nil:
+			reason = "unknown_user"
+		case !u.Active():
+			reason = "user_inactive"
+		case u.Lockout.Locked():
+			reason = "account_locked"
+		case err != nil:
+			reason = "malformed_hash"
+			a.log.ErrorContext(ctx, "auth: stored password hash is malformed", "user_id", u.ID)
+		}
+		if u != nil && u.Active() && !u.Lockout.Locked() {
+			return nil, a.failure(ctx, u.ID, req.ClientKey, base, reason)
+		}
+		a.throttle.fail(acctKey, now, &a.cfg.Lockout)
+		return nil, a.failure(ctx, "", req.ClientKey, base, reason)
+	}
+	if rehash {
+		a.rehash(ctx, u, req.Password)
+	}
+	if u.MFA.TOTPActive {
+		if req.TOTPCode == "" && req.RecoveryCode == "" {
+			ch, err := a.newChallenge(u, now)
+			if err != nil {
+				return nil, err
+			}
+			ev := base
+			ev.Action, ev.Outcome, ev.Reason = audit.ActionLogin, audit.OutcomeSuccess, "second_factor_required"
+			if err := a.record(ctx, ev); err != nil {
+				return nil, err
+			}
+			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch}, nil
+		}
+		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base)
+	}
+	return a.succeed(ctx, u, false, false, acctKey, base)
+}
+
+// VerifySecondFactor completes a login with a TOTP code or a recovery code
+// after Login answered SecondFactorRequired. A wrong or replayed code, an
+// expired or forged challenge, or a recovery code the tenant's policy does
+// not allow, returns ErrInvalidCredentials and counts as a failed attempt.
+func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactorRequest) (*LoginResult, error) {
+	now := a.clock.Now()
+	base := audit.Event{Action: audit.ActionMFAFailed, Outcome: audit.OutcomeFailure, Origin: req.Origin}
+	if err := a.checkClient(ctx, req.ClientKey, now, base); err != nil {
+		return nil, err
+	}
+	c, err := a.parseChallenge(req.Challenge, now)
+	if err != nil {
+		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+	}
+	u, err := a.users.Get(ctx, c.userID)
+	if errors.Is(err, ErrUserNotFound) {
+		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+	}
+	if err != nil {
+		return nil, err
+	}
+	base.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
+	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) {
+		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+	}
+	if w := a.cfg.Lockout.wait(u.Lockout.Failures, a.cfg.Lockout.FreeFailures, u.Lockout.LastFailure, now); w > 0 {
+		return nil, a.throttled(ctx, base, w)
+	}
+	return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base)
+}
+
+// secondFactor verifies the code for a user whose password step passed.
+func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, recoveryCode, clientKey string, base audit.Event) (*LoginResult, error) {
+	base.Action = audit.ActionMFAFailed
+	var ok, recovery bool
+	var err error
+	switch {
+	case totpCode != "" && recoveryCode == "":
+		ok, err = a.useTOTP(ctx, u, totpCode, nil)
+	case recoveryCode != "" && totpCode == "":
+		tp, perr := a.tenantPolicy(ctx, u.TenantID)
+		if perr != nil {
+			return nil, perr
+		}
+		if !tp.AllowsRecovery(RecoveryCodes) {
+			return nil, a.failure(ctx, u.ID, clientKey, base, "recovery_not_allowed")
+		}
+		recovery = true
+		ok, err = a.useRecoveryCode(ctx, u, recoveryCode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		reason := "invalid_totp_code"
+		if recovery {
+			reason = "invalid_recovery_code"
+		}
+		return nil, a.failure(ctx, u.ID, clientKey, base, reason)
+	}
+	// Re-read: useTOTP/useRecoveryCode stored a new version.
+	fresh, err := a.users.Get(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	acctKey := "a\x00" + fresh.TenantID + "\x00" + fresh.Name
+	return a.succeed(ctx, fresh, true, recovery, acctKey, base)
+}
+
+// succeed resets the failure counters and audits the login.
+func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery bool, acctKey string, base audit.Event) (*LoginResult, error) {
+	now := a.clock.Now()
+	if u.Lockout.Failures > 0 {
+		var err error
+		u, err = a.modify(ctx, u.ID, func(u *User) error {
+			if u.Lockout.Locked() {
+				return ErrInvalidCredentials
+			}
+			u.Lockout = LockoutState{}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	a.throttle.reset(acctKey)
+	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := a.PasswordPolicyFor(ctx, u.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	res := &LoginResult{User: u, Authenticated: true, MFA: mfa, UsedRecoveryCode: recovery,
+		MFAEnrollmentRequired: tp.RequireMFA && !u.MFA.TOTPActive,
+		PasswordExpired:       pol.Expired(u.PasswordChangedAt, now)}
+	ev := base
+	ev.Action, ev.Outcome, ev.Reason = audit.ActionLogin, audit.OutcomeSuccess, ""
+	ev.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
+	ev.Attrs = map[string]string{"mfa": fmt.Sprint(mfa)}
+	if recovery {
+		ev.Attrs["factor"] = "recovery_code"
+	}
+	if err := a.record(ctx, ev); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkClient refuses an attempt while the client key is in back-off.
+func (a *Authenticator) checkClient(ctx context.Context, clientKey string, now time.Time, base audit.Event) error {
+	if clientKey == "" {
+		return nil
+	}
+	f, last := a.throttle.state("c\x00"+clientKey, now, a.cfg.Lockout.ForgetAfter)
+	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.ClientFreeFailures, last, now); w > 0 {
+		return a.throttled(ctx, base, w)
+	}
+	return nil
+}
+
+func (a *Authenticator) throttled(ctx context.Context, base audit.Event, w time.Duration) error {
+	base.Reason = "throttled"
+	if err := a.record(ctx, base); err != nil {
+		return err
+	}
+	return &ThrottledError{RetryAfter: w}
+}
+
+// failure counts a failed attempt against the client key and, when userID
+// is set, against the account (locking it at MaxFailures), audits it and
+// returns ErrInvalidCredentials (or the audit error).
+func (a *Authenticator) failure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
+	if err := a.accountFailure(ctx, userID, clientKey, base.Actor, base.Origin, base.Action, reason); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// accountFailure records one failed authentication; see failure.
+func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
+	now := a.clock.Now()
+	if clientKey != "" {
+		a.throttle.fail("c\x00"+clientKey, now, &a.cfg.Lockout)
+	}
+	lockedNow := false
+	if userID != "" {
+		_, err := a.modify(ctx, userID, func(u *User) error {
+			lockedNow = false
+			u.Lockout.Failures++
+			u.Lockout.LastFailure = now.UTC()
+			if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures && !u.Lockout.Locked() {
+				u.Lockout.LockedAt = now.UTC()
+				lockedNow = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := a.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeFailure, Reason: reason,
+		Actor: actor, Origin: origin}); err != nil {
+		return err
+	}
+	if lockedNow {
+		return a.record(ctx, audit.Event{Action: audit.ActionLockout, Outcome: audit.OutcomeSuccess,
+			Reason: "max_failures", Actor: actor, Origin: origin,
+			Attrs: map[string]string{"failures": fmt.Sprint(a.cfg.Lockout.MaxFailures)}})
+	}
+	return nil
+}
+
+// rehash stores a fresh hash under the current parameters; a failure is
+// logged and does not fail the login.
+func (a *Authenticator) rehash(ctx context.Context, u *User, password string) {
+	enc, err := a.hasher.Hash(ctx, password)
+	if err == nil {
+		_, err = a.modify(ctx, u.ID, func(cur *User) error {
+			if cur.PasswordHash != u.PasswordHash {
+				return nil // changed meanwhile; keep the newer one
+			}
+			cur.PasswordHash = enc
+			return nil
+		})
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "auth: password rehash failed", "user_id", u.ID, "error", err)
+	}
+}
+
+// auditableTenant keeps a malformed tenant ID (attacker input) out of the
+// audit trail.
+func auditableTenant(t string) string {
+	if ValidTenantID(t) {
+		return t
+	}
+	return ""
+}
