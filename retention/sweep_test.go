@@ -18,6 +18,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/retention/retentiontest"
 )
 
 // memSource is a Source over a fixed list of subjects.
@@ -339,5 +340,17 @@ func FuzzParseCursor(f *testing.F) {
 		if c != "" && !phi.ValidSubject(c) {
 			t.Fatal("invalid cursor accepted")
 		}
+	})
+}
+
+func TestFileSweepStateConformance(t *testing.T) {
+	retentiontest.SweepState(t, func(t *testing.T) (retention.SweepState, retention.SweepState) {
+		dir := t.TempDir()
+		a, err := retention.OpenFileSweepState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := retention.OpenFileSweepState(dir)
+		return a, b
 	})
 }

@@ -92,3 +92,45 @@ func HoldStore(t *testing.T, newStore func(t *testing.T) retention.HoldStore) {
 		}
 	})
 }
+
+// SweepState runs the SweepState contract. newState(t) returns a handle on
+// the state of one fresh sweep; calling it again within the same test must
+// return another handle on the same state (as another instance would use).
+func SweepState(t *testing.T, newState func(t *testing.T) (first, second retention.SweepState)) {
+	ctx := context.Background()
+	t.Run("LockExcludesOtherInstances", func(t *testing.T) {
+		a, b := newState(t)
+		unlock, err := a.Lock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Lock(ctx); !errors.Is(err, retention.ErrSweepRunning) {
+			t.Fatalf("second instance got %v, want ErrSweepRunning", err)
+		}
+		if err := unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if err := unlock(); err != nil {
+			t.Fatalf("second unlock: %v", err)
+		}
+		unlockB, err := b.Lock(ctx)
+		if err != nil {
+			t.Fatalf("lock after release: %v", err)
+		}
+		unlockB()
+	})
+	t.Run("Cursor", func(t *testing.T) {
+		a, b := newState(t)
+		if c, err := a.Cursor(ctx); err != nil || c != "" {
+			t.Fatalf("fresh cursor %q, %v", c, err)
+		}
+		for _, want := range []string{"patient-1", "patient-2", ""} {
+			if err := a.SetCursor(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := b.Cursor(ctx); err != nil || c != want {
+				t.Fatalf("cursor %q, %v; want %q", c, err, want)
+			}
+		}
+	})
+}
