@@ -20,7 +20,11 @@ type alerts struct {
 	a  []auth.EmergencyAlert
 }
 
-func (a *alerts) hook(_ context.Context, x auth.EmergencyAlert) { a.mu.Lock(); a.a = append(a.a, x); a.mu.Unlock() }
+func (a *alerts) hook(_ context.Context, x auth.EmergencyAlert) {
+	a.mu.Lock()
+	a.a = append(a.a, x)
+	a.mu.Unlock()
+}
 func (a *alerts) all() []auth.EmergencyAlert {
 	a.mu.Lock()
 	defer a.mu.Unlock()
