@@ -14,9 +14,16 @@ import (
 
 // subjectKeys is a subject's unwrapped keyset, ready to use. It is immutable
 // and shared by every goroutine that reads it from the cache.
+//
+// Tink manages the keyset; the Vault calls each key's AES-GCM primitive
+// directly, selected by the key ID in the sealed value's header, rather than
+// through Tink's keyset-wide AEAD, which tries every key whose prefix matches
+// and adds monitoring hooks on the hot path. The bytes are the same either
+// way: a version 1 sealed value is a Tink AES-GCM ciphertext.
 type subjectKeys struct {
-	aead    tink.AEAD
-	primary uint32
+	primary   tink.AEAD
+	primaryID uint32
+	byID      map[uint32]tink.AEAD
 }
 
 // kekAEAD adapts a KEK to Tink's AEADWithContext, remembering the KEK's own
@@ -101,12 +108,10 @@ func (v *Vault) unwrap(ctx context.Context, ref string, w WrappedKeyset) (*keyse
 
 // newSubjectKeys checks that h is a keyset of AES-256-GCM keys with Tink
 // output prefixes (the version 1 sealed format depends on it) and builds
-// its primitive.
+// their primitives. Only enabled keys are usable.
 func newSubjectKeys(h *keyset.Handle) (*subjectKeys, error) {
 	bad := fmt.Errorf("phi: stored keyset is not an AES-256-GCM keyset: %w", ErrMalformed)
-	if h.Len() == 0 {
-		return nil, bad
-	}
+	keys := &subjectKeys{byID: make(map[uint32]tink.AEAD, h.Len())}
 	for i := 0; i < h.Len(); i++ {
 		e, err := h.Entry(i)
 		if err != nil {
@@ -120,16 +125,22 @@ func newSubjectKeys(h *keyset.Handle) (*subjectKeys, error) {
 		if !ok || p.KeySizeInBytes() != 32 || p.Variant() != aesgcm.VariantTink {
 			return nil, bad
 		}
+		if e.KeyStatus() != keyset.Enabled {
+			continue
+		}
+		a, err := aesgcm.NewAEAD(k)
+		if err != nil {
+			return nil, bad
+		}
+		keys.byID[e.KeyID()] = a
+		if e.IsPrimary() {
+			keys.primary, keys.primaryID = a, e.KeyID()
+		}
 	}
-	p, err := h.Primary()
-	if err != nil {
+	if keys.primary == nil {
 		return nil, bad
 	}
-	a, err := aead.New(h)
-	if err != nil {
-		return nil, bad
-	}
-	return &subjectKeys{aead: a, primary: p.KeyID()}, nil
+	return keys, nil
 }
 
 // storeErr passes the store's contract errors through and labels others.

@@ -83,7 +83,7 @@ func (v *Vault) Reseal(ctx context.Context, b Binding, s Sealed) (Sealed, error)
 		return nil, err
 	}
 	defer pt.Wipe()
-	if h.KeyID == keys.primary {
+	if h.KeyID == keys.primaryID {
 		return s, nil
 	}
 	return v.Seal(ctx, b, pt.reveal())

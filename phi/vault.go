@@ -86,7 +86,7 @@ func (v *Vault) Seal(ctx context.Context, b Binding, plaintext []byte) (Sealed, 
 	if err != nil {
 		return nil, err
 	}
-	ct, err := keys.aead.Encrypt(plaintext, b.appendAD(make([]byte, 0, b.adLen())))
+	ct, err := keys.primary.Encrypt(plaintext, b.appendAD(make([]byte, 0, b.adLen())))
 	if err != nil {
 		return nil, errors.New("phi: seal failed (plaintext too large)")
 	}
@@ -104,7 +104,8 @@ func (v *Vault) Open(ctx context.Context, b Binding, s Sealed) (Bytes, error) {
 	if err := b.validate(); err != nil {
 		return Bytes{}, err
 	}
-	if _, err := ParseHeader(s); err != nil {
+	h, err := ParseHeader(s)
+	if err != nil {
 		return Bytes{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -114,7 +115,11 @@ func (v *Vault) Open(ctx context.Context, b Binding, s Sealed) (Bytes, error) {
 	if err != nil {
 		return Bytes{}, err
 	}
-	pt, err := keys.aead.Decrypt(s, b.appendAD(make([]byte, 0, b.adLen())))
+	key, ok := keys.byID[h.KeyID]
+	if !ok {
+		return Bytes{}, ErrTampered
+	}
+	pt, err := key.Decrypt(s, b.appendAD(make([]byte, 0, b.adLen())))
 	if err != nil {
 		return Bytes{}, ErrTampered
 	}
