@@ -1,0 +1,27 @@
+package pgaudit
+
+import (
+	"context"
+	"embed"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/internal/pgmigrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// component names this package's migrations in hipaakit_migrations.
+const component = "audit"
+
+// Migrate creates or upgrades the audit schema in the pool's current schema
+// (its search_path). It is safe to call from several instances at once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	ms, err := pgmigrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	_, err = pgmigrate.Apply(ctx, pool, component, ms)
+	return err
+}

@@ -1,0 +1,226 @@
+package pgaudit
+
+import (
+	"context"
+	"iter"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// Store reads the PostgreSQL audit trail: search (audit.Searcher, for
+// audit.Query, audit.Export and audit.AccountingOfDisclosures) and
+// verification. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store over the pool's current schema.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+var _ audit.Searcher = (*Store)(nil)
+
+// Search implements audit.Searcher. Every filter value is a bind parameter
+// compared with '=' (no LIKE, no patterns), in the listing order
+// (time, stream, seq) served by an index. f must be valid (audit.Query and
+// audit.Export validate it); an invalid f yields audit.ErrInvalidFilter.
+func (s *Store) Search(ctx context.Context, f audit.Filter) iter.Seq2[audit.Record, error] {
+	return func(yield func(audit.Record, error) bool) {
+		if err := f.Validate(); err != nil {
+			yield(audit.Record{}, err)
+			return
+		}
+		sql, args := searchSQL(&f)
+		rs, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			yield(audit.Record{}, dbErr("search", err))
+			return
+		}
+		defer rs.Close()
+		for rs.Next() {
+			r, err := audit.ParseRecord(rs.RawValues()[0])
+			if err != nil {
+				yield(audit.Record{}, &RowError{Op: "search", Err: err})
+				return
+			}
+			// The columns narrowed the search; the record decides.
+			if !f.Match(&r) || (!f.After.IsZero() && audit.CursorOf(&r).Compare(f.After) <= 0) {
+				continue
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rs.Err(); err != nil {
+			yield(audit.Record{}, dbErr("search", err))
+		}
+	}
+}
+
+// searchSQL builds the search statement. Only fixed column names and
+// placeholders enter the SQL text; every value is an argument.
+func searchSQL(f *audit.Filter) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = "+arg(column(v)))
+		}
+	}
+	eq("stream", f.Stream)
+	eq("subject", f.Subject)
+	eq("actor_id", f.ActorID)
+	eq("record_type", f.RecordType)
+	eq("record_id", f.RecordID)
+	eq("outcome", string(f.Outcome))
+	if len(f.Actions) > 0 {
+		as := make([]string, len(f.Actions))
+		for i, a := range f.Actions {
+			as[i] = string(a)
+		}
+		where = append(where, "action = ANY("+arg(as)+"::text[])")
+	}
+	if !f.Since.IsZero() {
+		t := f.Since.UTC()
+		where = append(where, "(time_s, time_n) >= ("+arg(t.Unix())+"::bigint, "+arg(int32(t.Nanosecond()))+"::integer)")
+	}
+	if !f.Until.IsZero() {
+		t := f.Until.UTC()
+		where = append(where, "(time_s, time_n) < ("+arg(t.Unix())+"::bigint, "+arg(int32(t.Nanosecond()))+"::integer)")
+	}
+	if !f.After.IsZero() {
+		t := f.After.Time.UTC()
+		where = append(where, "(time_s, time_n, stream, seq) > ("+arg(t.Unix())+"::bigint, "+arg(int32(t.Nanosecond()))+
+			"::integer, "+arg(f.After.Stream)+"::text COLLATE \"C\", "+arg(int64(f.After.Seq))+"::bigint)")
+	}
+	var b strings.Builder
+	b.WriteString("SELECT line FROM hipaakit_audit_records")
+	if len(where) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY time_s, time_n, stream, seq")
+	if f.Limit > 0 {
+		b.WriteString(" LIMIT " + arg(int64(f.Limit)))
+	}
+	return b.String(), args
+}
+
+// RowError reports a stored row that does not parse as a canonical record
+// or checkpoint line. Err is the audit package's error (ErrMalformed,
+// ErrNonCanonical, ...); the row's content is never included.
+type RowError struct {
+	Op     string
+	Stream string
+	Seq    uint64
+	Err    error
+}
+
+func (e *RowError) Error() string {
+	s := "pgaudit: " + e.Op + ": unreadable row"
+	if e.Stream != "" {
+		s += " at stream " + strconv.Quote(e.Stream) + " seq " + strconv.FormatUint(e.Seq, 10)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Verify checks every stream of the trail: the hash chain of its records in
+// sequence order, its checkpoints (signed by one of opts.Keys), the anchor
+// left by a purge, and that its last record is the head the streams table
+// holds (so deleting the newest records is detected even after the last
+// checkpoint). It streams; memory grows with the number of streams, not
+// records. The first failure is an *audit.VerifyError naming the stream and
+// sequence number.
+func (s *Store) Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error) {
+	type head struct {
+		stream string
+		seq    uint64
+		hash   audit.Hash
+	}
+	var heads []head
+	rs, err := s.pool.Query(ctx, "SELECT stream, last_seq, head FROM hipaakit_audit_streams ORDER BY stream")
+	if err != nil {
+		return audit.Result{}, dbErr("verify", err)
+	}
+	for rs.Next() {
+		var h head
+		var seq int64
+		var hb []byte
+		if err := rs.Scan(&h.stream, &seq, &hb); err != nil {
+			rs.Close()
+			return audit.Result{}, dbErr("verify", err)
+		}
+		h.seq = uint64(seq)
+		copy(h.hash[:], hb)
+		heads = append(heads, h)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return audit.Result{}, dbErr("verify", err)
+	}
+	v := audit.NewVerifier(opts)
+	for _, h := range heads {
+		last, lastHash, err := s.verifyStream(ctx, v, h.stream)
+		if err != nil {
+			return audit.Result{}, err
+		}
+		switch {
+		case last < h.seq:
+			return audit.Result{}, &audit.VerifyError{Stream: h.stream, Seq: last + 1, Problem: audit.ProblemTruncated, Err: audit.ErrTruncated}
+		case last > h.seq:
+			return audit.Result{}, &audit.VerifyError{Stream: h.stream, Seq: h.seq + 1, Problem: audit.ProblemInserted, Err: audit.ErrChainBroken}
+		case lastHash != h.hash:
+			return audit.Result{}, &audit.VerifyError{Stream: h.stream, Seq: last, Problem: audit.ProblemModified, Err: audit.ErrChainBroken}
+		}
+	}
+	return v.Finish()
+}
+
+// verifyStream feeds one stream's records and checkpoints to v in sequence
+// order (a checkpoint after the record it covers; an anchor checkpoint
+// before the first remaining record) and returns its last record's seq and
+// hash.
+func (s *Store) verifyStream(ctx context.Context, v *audit.Verifier, stream string) (uint64, audit.Hash, error) {
+	rs, err := s.pool.Query(ctx, `WITH first AS (SELECT coalesce(min(seq), 1) AS seq FROM hipaakit_audit_records WHERE stream = $1)
+		SELECT seq, 0 AS kind, hash, line FROM hipaakit_audit_records WHERE stream = $1
+		UNION ALL
+		SELECT seq, 1, NULL, line FROM hipaakit_audit_checkpoints WHERE stream = $1 AND seq >= (SELECT seq - 1 FROM first)
+		ORDER BY 1, 2`, stream)
+	if err != nil {
+		return 0, audit.Hash{}, dbErr("verify", err)
+	}
+	defer rs.Close()
+	var last uint64
+	var lastHash audit.Hash
+	n := 0
+	for rs.Next() {
+		vals := rs.RawValues()
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return 0, audit.Hash{}, ctx.Err()
+		}
+		if err := v.Line(vals[3]); err != nil {
+			return 0, audit.Hash{}, err
+		}
+		if vals[2] != nil {
+			var seq int64
+			if err := rs.Scan(&seq, nil, nil, nil); err != nil {
+				return 0, audit.Hash{}, dbErr("verify", err)
+			}
+			last = uint64(seq)
+			copy(lastHash[:], vals[2])
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return 0, audit.Hash{}, dbErr("verify", err)
+	}
+	return last, lastHash, nil
+}

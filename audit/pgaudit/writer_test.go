@@ -1,0 +1,334 @@
+package pgaudit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/internal/pgtest"
+)
+
+var t0 = time.Date(2026, 2, 3, 4, 5, 6, 789, time.UTC)
+
+func newKey(t testing.TB) ed25519.PrivateKey {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func setup(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool := pgtest.New(t)
+	if err := pgaudit.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func open(t testing.TB, pool *pgxpool.Pool, opts pgaudit.Options) *pgaudit.Writer {
+	t.Helper()
+	w, err := pgaudit.Open(context.Background(), pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close(context.Background()) })
+	return w
+}
+
+func ev(i int, subject string) audit.Event {
+	return audit.Event{
+		Time: t0.Add(time.Duration(i) * time.Second), Action: audit.ActionRead, Outcome: audit.OutcomeSuccess,
+		Actor:  audit.Actor{UserID: fmt.Sprintf("u-%d", i%5), Role: "nurse"},
+		Origin: audit.Origin{Channel: audit.ChannelAPI, Route: "GET /patients/{id}"},
+		Target: audit.Target{RecordType: "patient", RecordID: "r-" + subject, Subject: subject},
+		Change: &audit.Change{New: []byte{1, 2, 3}},
+	}
+}
+
+func verify(t testing.TB, pool *pgxpool.Pool, keys ...ed25519.PrivateKey) audit.Result {
+	t.Helper()
+	var pubs []ed25519.PublicKey
+	for _, k := range keys {
+		pubs = append(pubs, k.Public().(ed25519.PublicKey))
+	}
+	res, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{Keys: pubs})
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return res
+}
+
+func TestMigrateTwice(t *testing.T) {
+	pool := setup(t)
+	if err := pgaudit.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentWritesVerifyAndSearch(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: key, CheckpointEvery: 50})
+	const n, workers = 400, 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += workers {
+				errs <- w.Write(context.Background(), ev(i, fmt.Sprintf("p-%d", i%7)))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res := verify(t, pool, key)
+	if len(res.Streams) != 1 || res.Streams[0].Records != n || res.Streams[0].Checkpoints < 2 || res.Streams[0].Unsealed != 0 {
+		t.Fatalf("%+v", res)
+	}
+
+	// Paginate one patient's records through the Store and compare with
+	// the same filter over the records in memory.
+	store := pgaudit.NewStore(pool)
+	var all []audit.Record
+	for r, err := range store.Search(context.Background(), audit.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, r)
+	}
+	if len(all) != n {
+		t.Fatalf("search all: %d", len(all))
+	}
+	f := audit.Filter{Subject: "p-3", Actions: []audit.Action{audit.ActionRead}, Since: t0.Add(10 * time.Second), Limit: 7}
+	want, err := audit.Query(context.Background(), audit.MemorySearcher(all), audit.Filter{Subject: f.Subject, Since: f.Since, Limit: audit.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.Record
+	for {
+		p, err := audit.Query(context.Background(), store, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.Records...)
+		if p.Next.IsZero() {
+			break
+		}
+		f.After = p.Next
+	}
+	if len(got) != len(want.Records) || len(got) == 0 {
+		t.Fatalf("paged %d records, want %d", len(got), len(want.Records))
+	}
+	for i := range got {
+		if got[i].Seq != want.Records[i].Seq || got[i].Hash != want.Records[i].Hash {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+}
+
+// Two application instances on one database, each with its own stream,
+// write at the same time; both chains verify.
+func TestTwoWritersOneDatabase(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	// A second pool stands for the second instance.
+	w1 := open(t, pool, pgaudit.Options{Stream: "api-a", Signer: key})
+	w2 := open(t, pool, pgaudit.Options{Stream: "api-b", Signer: key})
+	var wg sync.WaitGroup
+	for _, w := range []*pgaudit.Writer{w1, w2, w1, w2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if err := w.Write(context.Background(), ev(i, "p")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	w1.Close(context.Background())
+	w2.Close(context.Background())
+	res := verify(t, pool, key)
+	if len(res.Streams) != 2 || res.Streams[0].Records != 100 || res.Streams[1].Records != 100 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// Two writers claiming one stream: the older loses loudly, nothing of it
+// is stored after the takeover, and the chain verifies.
+func TestSameStreamConflictsLoudly(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	w1 := open(t, pool, pgaudit.Options{Stream: "api-x", Signer: key})
+	if err := w1.Write(context.Background(), ev(1, "p")); err != nil {
+		t.Fatal(err)
+	}
+	w2 := open(t, pool, pgaudit.Options{Stream: "api-x", Signer: key})
+	if err := w1.Write(context.Background(), ev(2, "p")); !errors.Is(err, pgaudit.ErrStreamConflict) {
+		t.Fatalf("old writer: %v", err)
+	}
+	if err := w1.Write(context.Background(), ev(3, "p")); !errors.Is(err, pgaudit.ErrStreamConflict) {
+		t.Fatalf("old writer stays failed: %v", err)
+	}
+	if err := w2.Write(context.Background(), ev(4, "p")); err != nil {
+		t.Fatal(err)
+	}
+	w2.Close(context.Background())
+	res := verify(t, pool, key)
+	if res.Streams[0].Records != 2 || res.Streams[0].LastSeq != 2 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestInvalidEventFailsAlone(t *testing.T) {
+	pool := setup(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: newKey(t)})
+	bad := ev(1, "p")
+	bad.Action = "Not An Action"
+	var wg sync.WaitGroup
+	var badErr, goodErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); badErr = w.Write(context.Background(), bad) }()
+	go func() { defer wg.Done(); goodErr = w.Write(context.Background(), ev(2, "p")) }()
+	wg.Wait()
+	if !errors.Is(badErr, audit.ErrInvalidEvent) || goodErr != nil {
+		t.Fatalf("bad: %v, good: %v", badErr, goodErr)
+	}
+}
+
+func TestFailsClosedWhenDatabaseGone(t *testing.T) {
+	pool := setup(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: newKey(t), CommitTimeout: 2 * time.Second})
+	if err := w.Write(context.Background(), ev(1, "p")); err != nil {
+		t.Fatal(err)
+	}
+	pool.Close()
+	err := w.Write(context.Background(), ev(2, "p"))
+	if !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("write after the database went away: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Write(ctx, ev(3, "p")); !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestWriteAfterClose(t *testing.T) {
+	pool := setup(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: newKey(t)})
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(context.Background(), ev(1, "p")); !errors.Is(err, audit.ErrClosed) {
+		t.Fatal(err)
+	}
+}
+
+func TestOptionsValidation(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	for name, o := range map[string]pgaudit.Options{
+		"no stream":  {Signer: key},
+		"bad stream": {Stream: "a b", Signer: key},
+		"no signer":  {Stream: "s"},
+		"negative":   {Stream: "s", Signer: key, MaxBatch: -1},
+		"duration":   {Stream: "s", Signer: key, FullTimeout: -time.Second},
+	} {
+		if _, err := pgaudit.Open(context.Background(), pool, o); !errors.Is(err, pgaudit.ErrOptions) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestAppendOnly(t *testing.T) {
+	pool := setup(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: newKey(t), Clock: clock.NewFake(t0)})
+	if err := w.Write(context.Background(), ev(1, "p")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close(context.Background())
+	for _, stmt := range []string{
+		"UPDATE hipaakit_audit_records SET subject = 'x'",
+		"DELETE FROM hipaakit_audit_records",
+		"TRUNCATE hipaakit_audit_records",
+		"UPDATE hipaakit_audit_records_p202602 SET subject = 'x'",
+		"DELETE FROM hipaakit_audit_records_p202602",
+		"TRUNCATE hipaakit_audit_records_p202602",
+		"DELETE FROM hipaakit_audit_checkpoints",
+		"UPDATE hipaakit_audit_checkpoints SET seq = 0",
+		"TRUNCATE hipaakit_audit_checkpoints",
+		"DELETE FROM hipaakit_audit_purges",
+	} {
+		_, err := pool.Exec(context.Background(), stmt)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v", stmt, err)
+		}
+	}
+}
+
+func TestCheckpointSinkAndKeys(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	var mu sync.Mutex
+	var sunk []audit.Checkpoint
+	sink := audit.CheckpointSinkFunc(func(_ context.Context, c audit.Checkpoint) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sunk = append(sunk, c)
+		return nil
+	})
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: key, CheckpointEvery: 10, CheckpointSink: sink})
+	for i := range 25 {
+		if err := w.Write(context.Background(), ev(i, "p")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close(context.Background())
+	if len(sunk) < 3 || sunk[len(sunk)-1].Reason != audit.CheckpointClose || sunk[len(sunk)-1].Seq != 25 {
+		t.Fatalf("sunk %+v", sunk)
+	}
+	// The sink's latest checkpoint is an expectation verification checks.
+	res, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{
+		Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, Expect: sunk[len(sunk)-1:], RequireSealed: true})
+	if err != nil || res.Streams[0].CheckpointSeq != 25 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	_, err = pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{
+		Keys: []ed25519.PublicKey{newKey(t).Public().(ed25519.PublicKey)}})
+	if !errors.Is(err, audit.ErrBadSignature) {
+		t.Fatalf("foreign key: %v", err)
+	}
+	// A failing sink fails the Writes it covers: no access without the
+	// external anchor.
+	w2 := open(t, pool, pgaudit.Options{Stream: "api-2", Signer: key, CheckpointEvery: 1,
+		CheckpointSink: audit.CheckpointSinkFunc(func(context.Context, audit.Checkpoint) error { return errors.New("sink down") })})
+	if err := w2.Write(context.Background(), ev(1, "p")); !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("sink failure: %v", err)
+	}
+}
