@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -390,3 +391,5 @@ func TestTenantPasswordPolicy(t *testing.T) {
 	require.ErrorIs(t, err, ErrWeakPassword)
 	f.create(t, "jo")
 }
+
+func jsonMarshalForTest(v any) ([]byte, error) { return json.Marshal(v) }
