@@ -29,6 +29,8 @@ func newKey(t testing.TB) ed25519.PrivateKey {
 	return k
 }
 
+func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+
 func setup(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool := pgtest.New(t)
