@@ -1,0 +1,194 @@
+// Package pgledger keeps the disposal ledger in PostgreSQL, as streams of
+// the audit/pgaudit trail: the same append-only, hash-chained, checkpointed
+// records, written and verified by the audit package's code.
+//
+// # Several instances
+//
+// pgaudit gives every writer its own stream. Each instance opens the ledger
+// with its own stream name beginning with "disposal" (the default is
+// "disposal"; for example "disposal-" plus a pod name). The ledger is the
+// union of every such stream in the schema: Replay and Lookup read them
+// all, so a disposal recorded by any instance is replayed and found.
+//
+// # What it leaves to the caller
+//
+//   - Running Migrate (pgaudit's schema) once per schema.
+//   - Giving the ledger a schema of its own (a pool whose search_path names
+//     it). In the audit trail's schema, a purge of the trail would drop old
+//     ledger records with it, and every ledger scan would verify the whole
+//     trail. The ledger must be kept at least as long as any backup that
+//     predates its newest entry.
+//
+// # What it never does
+//
+// It never updates or deletes a record (pgaudit's triggers refuse it), and
+// Replay never trusts a ledger that does not verify.
+package pgledger
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/internal/clock"
+)
+
+// StreamPrefix begins the stream name of every ledger stream.
+const StreamPrefix = disposal.DefaultLedgerStream
+
+// Options configure a Store.
+type Options struct {
+	// Stream is this instance's ledger stream: "disposal" (the default) or
+	// "disposal-" and a stable instance name. Two live instances must not
+	// share one.
+	Stream string
+	// Signer signs checkpoints (ed25519). Required.
+	Signer crypto.Signer
+	// Keys are the trusted checkpoint keys when reading (default: Signer's
+	// public key). Add the keys of every instance that signs its stream.
+	Keys []ed25519.PublicKey
+	// Clock stamps checkpoints (default: the system clock).
+	Clock clock.Clock
+}
+
+// Store is a disposal.LedgerStore in PostgreSQL.
+type Store struct {
+	pool   *pgxpool.Pool
+	w      *pgaudit.Writer
+	reader *pgaudit.Store
+	keys   []ed25519.PublicKey
+	stream string
+	mu     sync.Mutex
+}
+
+var _ disposal.LedgerStore = (*Store)(nil)
+
+// Migrate creates or upgrades the ledger's tables (pgaudit's schema) in the
+// pool's current schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return pgaudit.Migrate(ctx, pool) }
+
+// Open opens this instance's ledger stream for appending.
+func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	if opts.Stream == "" {
+		opts.Stream = StreamPrefix
+	}
+	if !strings.HasPrefix(opts.Stream, StreamPrefix) || !audit.ValidStream(opts.Stream) {
+		return nil, errors.New(`pgledger: Stream must be "disposal" or begin with "disposal-"`)
+	}
+	if opts.Signer == nil {
+		return nil, errors.New("pgledger: Options.Signer is required")
+	}
+	pub, ok := opts.Signer.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("pgledger: Signer must be an ed25519 key")
+	}
+	if len(opts.Keys) == 0 {
+		opts.Keys = []ed25519.PublicKey{pub}
+	}
+	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: opts.Stream, Signer: opts.Signer, Clock: opts.Clock, CheckpointEvery: 1})
+	if err != nil {
+		return nil, fmt.Errorf("pgledger: open stream: %w", err)
+	}
+	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: opts.Keys, stream: opts.Stream}, nil
+}
+
+// Stream implements disposal.LedgerStore.
+func (s *Store) Stream() string { return s.stream }
+
+// Append implements disposal.LedgerStore.
+func (s *Store) Append(ctx context.Context, e audit.Event) (audit.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.w.Write(ctx, e); err != nil {
+		return audit.Record{}, err
+	}
+	// Find the committed record (its seq and hash) by its unique
+	// certificate ID.
+	id := e.Attrs["certificate_id"]
+	for r, err := range s.reader.Search(ctx, audit.Filter{Stream: s.stream, Subject: e.Target.Subject, Actions: []audit.Action{audit.ActionShred}}) {
+		if err != nil {
+			return audit.Record{}, fmt.Errorf("pgledger: read back: %w", err)
+		}
+		if r.Event.Attrs["certificate_id"] == id {
+			return r, nil
+		}
+	}
+	return audit.Record{}, errors.New("pgledger: committed entry not found on read back")
+}
+
+// streams verifies the whole schema's trail and returns the ledger streams.
+func (s *Store) streams(ctx context.Context) ([]string, error) {
+	res, err := s.reader.Verify(ctx, audit.VerifyOptions{Keys: s.keys})
+	if err != nil {
+		var ve *audit.VerifyError
+		if errors.As(err, &ve) {
+			return nil, &disposal.LedgerError{Seq: ve.Seq, Reason: "verification failed: " + string(ve.Problem)}
+		}
+		return nil, fmt.Errorf("pgledger: verify: %w", err)
+	}
+	var out []string
+	for _, st := range res.Streams {
+		if st.Stream == StreamPrefix || strings.HasPrefix(st.Stream, StreamPrefix+"-") {
+			out = append(out, st.Stream)
+		}
+	}
+	return out, nil
+}
+
+// Scan implements disposal.LedgerStore. It verifies every stream in the
+// schema, then yields the records of every ledger stream (stream by
+// stream); after applies to each stream's sequence numbers.
+func (s *Store) Scan(ctx context.Context, after uint64, fn func(audit.Record) error) error {
+	streams, err := s.streams(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range streams {
+		for r, err := range s.reader.Search(ctx, audit.Filter{Stream: st}) {
+			if err != nil {
+				return &disposal.LedgerError{Reason: "unreadable entry"}
+			}
+			if r.Seq <= after {
+				continue
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// FindSubject implements disposal.LedgerStore: the earliest disposal of
+// subject in any ledger stream.
+func (s *Store) FindSubject(ctx context.Context, subject string) (audit.Record, bool, error) {
+	var found audit.Record
+	ok := false
+	for r, err := range s.reader.Search(ctx, audit.Filter{Subject: subject, Actions: []audit.Action{audit.ActionShred}, RecordType: "subject"}) {
+		if err != nil {
+			return audit.Record{}, false, fmt.Errorf("pgledger: lookup: %w", err)
+		}
+		if r.Stream != StreamPrefix && !strings.HasPrefix(r.Stream, StreamPrefix+"-") {
+			continue
+		}
+		if !ok || r.Event.Time.Before(found.Event.Time) {
+			found, ok = r, true
+		}
+	}
+	return found, ok, nil
+}
+
+// Close closes this instance's writer, sealing its stream with a
+// checkpoint.
+func (s *Store) Close() error {
+	return s.w.Close(context.Background())
+}
