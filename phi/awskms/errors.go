@@ -7,8 +7,8 @@ import (
 	"net"
 	"strings"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -51,9 +51,9 @@ type Error struct {
 	// Attempts is how many attempts the retryer made, when known (0 if not).
 	Attempts int
 
-	class error         // one of the Err* classes, or nil
+	class error           // one of the Err* classes, or nil
 	api   smithy.APIError // the service's error, if one was received
-	ctx   error         // the context's error, if it ended
+	ctx   error           // the context's error, if it ended
 }
 
 func (e *Error) Error() string {
