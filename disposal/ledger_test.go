@@ -74,20 +74,20 @@ func TestParseEntryRejects(t *testing.T) {
 		r    audit.Record
 		want error
 	}{
-		"other action":     {mut(func(e *audit.Event) { e.Action = audit.ActionRead }), ErrCorruptLedger},
-		"future version":   {mut(func(e *audit.Event) { e.Attrs["v"] = "2" }), ErrUnsupportedVersion},
-		"no version":       {mut(func(e *audit.Event) { delete(e.Attrs, "v") }), ErrCorruptLedger},
-		"altered subject":  {mut(func(e *audit.Event) { e.Target.Subject = "patient-0000" }), ErrCorruptLedger},
-		"altered key ids":  {mut(func(e *audit.Event) { e.Attrs["key_ids"] = "17,1234568" }), ErrCorruptLedger},
-		"key count":        {mut(func(e *audit.Event) { e.Attrs["key_count"] = "3" }), ErrCorruptLedger},
-		"bad key id":       {mut(func(e *audit.Event) { e.Attrs["key_ids"] = "17,x" }), ErrCorruptLedger},
-		"leading zero id":  {mut(func(e *audit.Event) { e.Attrs["key_ids"] = "017,1234567" }), ErrCorruptLedger},
-		"extra attribute":  {mut(func(e *audit.Event) { e.Attrs["x"] = "1" }), ErrCorruptLedger},
-		"huge key count":   {mut(func(e *audit.Event) { e.Attrs["key_count"] = "99999999" }), ErrCorruptLedger},
-		"missing key ids":  {mut(func(e *audit.Event) { delete(e.Attrs, "key_ids") }), ErrCorruptLedger},
-		"bad method":       {mut(func(e *audit.Event) { e.Attrs["method"] = "overwrite" }), ErrCorruptLedger},
-		"empty actor":      {mut(func(e *audit.Event) { e.Actor.UserID = "" }), ErrCorruptLedger},
-		"bad certificate":  {mut(func(e *audit.Event) { e.Attrs["certificate_id"] = "x" }), ErrCorruptLedger},
+		"other action":    {mut(func(e *audit.Event) { e.Action = audit.ActionRead }), ErrCorruptLedger},
+		"future version":  {mut(func(e *audit.Event) { e.Attrs["v"] = "2" }), ErrUnsupportedVersion},
+		"no version":      {mut(func(e *audit.Event) { delete(e.Attrs, "v") }), ErrCorruptLedger},
+		"altered subject": {mut(func(e *audit.Event) { e.Target.Subject = "patient-0000" }), ErrCorruptLedger},
+		"altered key ids": {mut(func(e *audit.Event) { e.Attrs["key_ids"] = "17,1234568" }), ErrCorruptLedger},
+		"key count":       {mut(func(e *audit.Event) { e.Attrs["key_count"] = "3" }), ErrCorruptLedger},
+		"bad key id":      {mut(func(e *audit.Event) { e.Attrs["key_ids"] = "17,x" }), ErrCorruptLedger},
+		"leading zero id": {mut(func(e *audit.Event) { e.Attrs["key_ids"] = "017,1234567" }), ErrCorruptLedger},
+		"extra attribute": {mut(func(e *audit.Event) { e.Attrs["x"] = "1" }), ErrCorruptLedger},
+		"huge key count":  {mut(func(e *audit.Event) { e.Attrs["key_count"] = "99999999" }), ErrCorruptLedger},
+		"missing key ids": {mut(func(e *audit.Event) { delete(e.Attrs, "key_ids") }), ErrCorruptLedger},
+		"bad method":      {mut(func(e *audit.Event) { e.Attrs["method"] = "overwrite" }), ErrCorruptLedger},
+		"empty actor":     {mut(func(e *audit.Event) { e.Actor.UserID = "" }), ErrCorruptLedger},
+		"bad certificate": {mut(func(e *audit.Event) { e.Attrs["certificate_id"] = "x" }), ErrCorruptLedger},
 	}
 	for name, tc := range cases {
 		_, err := ParseEntry(tc.r)
