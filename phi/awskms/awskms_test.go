@@ -155,7 +155,13 @@ func TestPersistentFailure(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	k := newKEK(t, srv, awskms.WithMaxAttempts(3))
 	srv.FailNext(100, kmstest.Throttling)
-	_, err := k.Wrap(ctx, []byte("keyset"), []byte("s"))
+	const canary = "PLAINTEXT-CANARY-4411"
+	_, err := k.Wrap(ctx, []byte(canary), []byte("s"))
+	for _, text := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+		if strings.Contains(text, canary) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(canary))) {
+			t.Fatalf("error leaks the plaintext: %s", text)
+		}
+	}
 	if !errors.Is(err, awskms.ErrUnavailable) {
 		t.Fatalf("Wrap under persistent throttling: %v, want ErrUnavailable", err)
 	}

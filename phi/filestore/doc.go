@@ -51,7 +51,8 @@
 //
 // Layout version 1: the directory holds FORMAT ("hipaakit phi/filestore 1\n"),
 // .lock, and one record file per reference. Open refuses a directory whose
-// FORMAT names another layout with ErrUnsupportedVersion.
+// FORMAT names another layout with ErrUnsupportedVersion, and a non-empty
+// directory without FORMAT (it is not a key store).
 //
 // Record format version 1, all integers big-endian:
 //

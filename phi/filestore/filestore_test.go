@@ -297,3 +297,13 @@ func ExampleOpen() {
 	// shred: [7] <nil>
 	// get: true
 }
+
+func TestOpenRefusesForeignDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kek"), []byte("not a record"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := filestore.Open(dir); err == nil {
+		t.Fatal("Open turned a directory holding other files into a key store")
+	}
+}

@@ -81,6 +81,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	marker := filepath.Join(dir, markerName)
 	switch b, err := os.ReadFile(marker); {
 	case errors.Is(err, fs.ErrNotExist):
+		if err := checkEmpty(dir); err != nil {
+			return nil, err
+		}
 		if err := fsutil.WriteFileAtomic(marker, []byte(markerContent), filePerm); err != nil {
 			return nil, fmt.Errorf("phi/filestore: write layout marker: %w", err)
 		}
@@ -91,6 +94,21 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	}
 	s.removeTemps()
 	return s, nil
+}
+
+// checkEmpty refuses to turn a directory that already holds other files into
+// a key store, so that the store never mistakes foreign files for records.
+func checkEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("phi/filestore: read directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.Name() != lockName && e.Name() != markerName {
+			return errors.New("phi/filestore: directory is not empty and holds no key store; give the store a directory of its own")
+		}
+	}
+	return nil
 }
 
 // removeTemps deletes temporary files that a writer left behind when it
