@@ -112,6 +112,16 @@ func (s *MemoryUserStore) Create(ctx context.Context, u *User) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkCreate(u); err != nil {
+		return err
+	}
+	u.Version = 1
+	s.put(nil, u.Clone())
+	return nil
+}
+
+// checkCreate applies Create's uniqueness rules; s.mu is held.
+func (s *MemoryUserStore) checkCreate(u *User) error {
 	if _, ok := s.byID[u.ID]; ok {
 		return ErrUserExists
 	}
@@ -119,11 +129,36 @@ func (s *MemoryUserStore) Create(ctx context.Context, u *User) error {
 		if _, ok := s.byName[nameKey(u.TenantID, u.Name)]; ok {
 			return ErrUserExists
 		}
+	}
+	return nil
+}
+
+// checkUpdate applies Update's rules; s.mu is held. It returns the stored user.
+func (s *MemoryUserStore) checkUpdate(u *User) (*User, error) {
+	stored, ok := s.byID[u.ID]
+	if !ok {
+		return nil, ErrUserNotFound
+	}
+	if err := CheckUpdate(stored, u); err != nil {
+		return nil, err
+	}
+	if u.Status != StatusRemoved {
+		if id, taken := s.byName[nameKey(u.TenantID, u.Name)]; taken && id != u.ID {
+			return nil, ErrUserExists
+		}
+	}
+	return stored, nil
+}
+
+// put replaces prev (nil for a new user) by u in the indexes; s.mu is held.
+func (s *MemoryUserStore) put(prev, u *User) {
+	if prev != nil && prev.Status != StatusRemoved {
+		delete(s.byName, nameKey(prev.TenantID, prev.Name))
+	}
+	if u.Status != StatusRemoved {
 		s.byName[nameKey(u.TenantID, u.Name)] = u.ID
 	}
-	u.Version = 1
-	s.byID[u.ID] = u.Clone()
-	return nil
+	s.byID[u.ID] = u
 }
 
 // Get implements UserStore.
@@ -167,27 +202,12 @@ func (s *MemoryUserStore) Update(ctx context.Context, u *User) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	stored, ok := s.byID[u.ID]
-	if !ok {
-		return ErrUserNotFound
-	}
-	if err := CheckUpdate(stored, u); err != nil {
+	stored, err := s.checkUpdate(u)
+	if err != nil {
 		return err
 	}
-	newKey := nameKey(u.TenantID, u.Name)
-	if u.Status != StatusRemoved {
-		if id, taken := s.byName[newKey]; taken && id != u.ID {
-			return ErrUserExists
-		}
-	}
-	if stored.Status != StatusRemoved {
-		delete(s.byName, nameKey(stored.TenantID, stored.Name))
-	}
-	if u.Status != StatusRemoved {
-		s.byName[newKey] = u.ID
-	}
 	u.Version++
-	s.byID[u.ID] = u.Clone()
+	s.put(stored, u.Clone())
 	return nil
 }
 
