@@ -65,6 +65,8 @@ type requestState struct {
 	token     string // the presented token; used for CSRF derivation, never printed
 	policy    TenantPolicy
 	viaCookie bool
+	// pwChangedAt is the user's PasswordChangedAt, for password expiry.
+	pwChangedAt time.Time
 }
 
 type stateKey struct{}

@@ -43,6 +43,7 @@ const (
 	codeForbidden       = "forbidden"
 	codeNotFound        = "not_found"
 	codeMFARequired     = "mfa_required"
+	codePasswordExpired = "password_expired"
 	codeReauth          = "reauthentication_required"
 	codeCSRF            = "csrf_failed"
 	codeUnavailable     = "unavailable"
@@ -98,7 +99,10 @@ func (m *SessionManager) deny(ctx context.Context, r *http.Request, actor audit.
 
 // EnforcePolicy is the policy step of the chain: it refuses (403
 // "mfa_required") a session established without a second factor in a
-// tenant whose policy requires MFA. It must run inside Middleware.
+// tenant whose policy requires MFA, and (403 "password_expired") a user
+// whose password is older than the tenant's password policy allows, when
+// SessionManager.Passwords is set. It must run inside Middleware; the MFA
+// enrolment and password change handlers are mounted outside it.
 func (m *SessionManager) EnforcePolicy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
@@ -110,6 +114,19 @@ func (m *SessionManager) EnforcePolicy(next http.Handler) http.Handler {
 			m.deny(r.Context(), r, st.p.Actor(), "mfa_required")
 			writeError(w, http.StatusForbidden, codeMFARequired)
 			return
+		}
+		if m.Passwords != nil && !st.pwChangedAt.IsZero() {
+			pp, err := m.Passwords.PasswordPolicyFor(r.Context(), st.s.TenantID)
+			if err != nil {
+				m.logError(r.Context(), "password policy", err)
+				writeError(w, http.StatusServiceUnavailable, codeUnavailable)
+				return
+			}
+			if pp.Expired(st.pwChangedAt, m.now()) {
+				m.deny(r.Context(), r, st.p.Actor(), "password_expired")
+				writeError(w, http.StatusForbidden, codePasswordExpired)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

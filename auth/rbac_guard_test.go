@@ -195,3 +195,35 @@ func TestGuardRegistrationErrors(t *testing.T) {
 		t.Fatal("refused SetRBAC changed the policy")
 	}
 }
+
+type fixedPasswords struct{ p auth.PasswordPolicy }
+
+func (f fixedPasswords) PasswordPolicyFor(context.Context, string) (auth.PasswordPolicy, error) {
+	return f.p, nil
+}
+
+func TestEnforcePolicyPasswordExpired(t *testing.T) {
+	e, _, h := guardEnv(t)
+	pp := auth.DefaultPasswordPolicy()
+	pp.MaxAge = 90 * 24 * time.Hour
+	e.sm.Passwords = fixedPasswords{pp}
+	u := e.addUser("doc", "physician")
+	tok := e.login(u, true)
+	if rr := do(h, "GET", "/patients/1", tok); rr.Code != 200 {
+		t.Fatalf("user without a password change date: %d", rr.Code)
+	}
+	u, _ = e.users.Get(context.Background(), u.ID)
+	u.PasswordChangedAt = t0.Add(-91 * 24 * time.Hour)
+	if err := e.users.Update(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if rr := do(h, "GET", "/patients/1", tok); rr.Code != 403 || !strings.Contains(rr.Body.String(), "password_expired") {
+		t.Fatalf("expired password: %d %s", rr.Code, rr.Body.String())
+	}
+	u, _ = e.users.Get(context.Background(), u.ID)
+	u.PasswordChangedAt = t0.Add(-time.Hour)
+	e.users.Update(context.Background(), u)
+	if rr := do(h, "GET", "/patients/1", tok); rr.Code != 200 {
+		t.Fatalf("fresh password: %d", rr.Code)
+	}
+}

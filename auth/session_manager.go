@@ -53,6 +53,11 @@ type SessionManager struct {
 	// Policies supplies tenant security policies (default: none, so the
 	// manager's limits apply and MFA is not required).
 	Policies TenantPolicySource
+	// Passwords, when set, gives the password policy of each tenant so that
+	// EnforcePolicy refuses (403 "password_expired") every route but the
+	// password change while a user's password is older than the policy's
+	// MaxAge. *Authenticator satisfies it.
+	Passwords PasswordPolicySource
 	// Emergencies records break-glass accesses for review (default: an
 	// in-memory log; set a durable one in production).
 	Emergencies EmergencyLog
@@ -73,6 +78,11 @@ type SessionManager struct {
 	users UserStore
 	audit audit.Writer
 	cop   *http.CrossOriginProtection
+}
+
+// PasswordPolicySource gives the password policy of a tenant.
+type PasswordPolicySource interface {
+	PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error)
 }
 
 // NewSessionManager returns a manager that keeps sessions in store, reads
@@ -227,6 +237,7 @@ func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestSta
 		}
 		*s = t
 	}
+	st.pwChangedAt = u.PasswordChangedAt
 	st.p = Principal{UserID: s.UserID, TenantID: s.TenantID, SessionID: s.ID, Roles: u.Roles,
 		MFA: s.MFA, AuthenticatedAt: s.AuthenticatedAt, Emergency: s.Emergency, Admin: u.Admin}
 	if len(u.Roles) == 1 {
@@ -267,16 +278,16 @@ func sessionActor(s *Session) audit.Actor {
 
 // event builds an audit event about r (which may be nil).
 func (m *SessionManager) event(r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) audit.Event {
-	e := audit.Event{Time: m.now().UTC(), Action: action, Outcome: outcome, Reason: reason, Actor: actor}
-	e.Origin.Channel = m.Channel
-	if r != nil {
-		e.Origin.ClientIP = m.clientIP(r)
-		e.Origin.UserAgent = truncate(r.UserAgent(), 256)
-		e.Origin.Route = r.Pattern
-	} else {
-		e.Origin.Channel = audit.ChannelSystem
+	return audit.Event{Time: m.now().UTC(), Action: action, Outcome: outcome, Reason: reason, Actor: actor, Origin: m.origin(r)}
+}
+
+// origin describes how r arrived (channel, client IP from the configured
+// extractor, user agent, matched route pattern); a nil r is the system.
+func (m *SessionManager) origin(r *http.Request) audit.Origin {
+	if r == nil {
+		return audit.Origin{Channel: audit.ChannelSystem}
 	}
-	return e
+	return audit.Origin{Channel: m.Channel, ClientIP: m.clientIP(r), UserAgent: truncate(r.UserAgent(), 256), Route: r.Pattern}
 }
 
 // record writes an audit event and reports whether it was stored; failures
