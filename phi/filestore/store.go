@@ -249,12 +249,12 @@ func (s *Store) Get(ctx context.Context, ref string) (phi.WrappedKeyset, error) 
 	return rec.keyset, nil
 }
 
-// Create stores k under k.Ref with Version 1.
-func (s *Store) Create(ctx context.Context, k phi.WrappedKeyset) error {
+// mutate is the read-modify-write behind Create, Update and Shred: under
+// both locks it reads ref's record (nil if none) and hands it to fn, then
+// writes the record fn returns, if any. A corrupt record reaches fn as nil
+// only when tolerateCorrupt is set.
+func (s *Store) mutate(ctx context.Context, ref string, tolerateCorrupt bool, fn func(cur *record) (*record, error)) error {
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := checkKeyset(k); err != nil {
 		return err
 	}
 	unlock, err := s.lock(ctx)
@@ -262,91 +262,81 @@ func (s *Store) Create(ctx context.Context, k phi.WrappedKeyset) error {
 		return err
 	}
 	defer unlock()
-	rec, err := s.read(k.Ref)
-	switch {
-	case err != nil:
+	cur, err := s.read(ref)
+	if err != nil && !(tolerateCorrupt && errors.Is(err, ErrCorrupt)) {
 		return err
-	case rec != nil && rec.tombstone:
-		return phi.ErrShredded
-	case rec != nil:
-		return phi.ErrKeyExists
+	}
+	next, err := fn(cur)
+	if err != nil || next == nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := s.clock.Now().UTC()
-	k.Version, k.Created, k.Updated = 1, now, now
-	return s.write(&record{keyset: k})
+	return s.write(next)
+}
+
+// Create stores k under k.Ref with Version 1.
+func (s *Store) Create(ctx context.Context, k phi.WrappedKeyset) error {
+	if err := checkKeyset(k); err != nil {
+		return err
+	}
+	return s.mutate(ctx, k.Ref, false, func(cur *record) (*record, error) {
+		switch {
+		case cur != nil && cur.tombstone:
+			return nil, phi.ErrShredded
+		case cur != nil:
+			return nil, phi.ErrKeyExists
+		}
+		now := s.clock.Now().UTC()
+		k.Version, k.Created, k.Updated = 1, now, now
+		return &record{keyset: k}, nil
+	})
 }
 
 // Update replaces the keyset under k.Ref if its Version is prevVersion.
 func (s *Store) Update(ctx context.Context, k phi.WrappedKeyset, prevVersion int64) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkKeyset(k); err != nil {
 		return err
 	}
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	rec, err := s.read(k.Ref)
-	switch {
-	case err != nil:
-		return err
-	case rec == nil:
-		return phi.ErrKeyNotFound
-	case rec.tombstone:
-		return phi.ErrShredded
-	case rec.keyset.Version != prevVersion:
-		return phi.ErrConflict
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	k.Version = prevVersion + 1
-	k.Created = rec.keyset.Created
-	k.Updated = s.clock.Now().UTC()
-	return s.write(&record{keyset: k})
+	return s.mutate(ctx, k.Ref, false, func(cur *record) (*record, error) {
+		switch {
+		case cur == nil:
+			return nil, phi.ErrKeyNotFound
+		case cur.tombstone:
+			return nil, phi.ErrShredded
+		case cur.keyset.Version != prevVersion:
+			return nil, phi.ErrConflict
+		}
+		k.Version = prevVersion + 1
+		k.Created = cur.keyset.Created
+		k.Updated = s.clock.Now().UTC()
+		return &record{keyset: k}, nil
+	})
 }
 
 // Shred replaces the keyset under ref with a tombstone and returns the key
-// IDs it destroyed.
-func (s *Store) Shred(ctx context.Context, ref string) ([]uint32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// IDs it destroyed. A corrupt record is shredded like any other: destruction
+// must not depend on the record being readable.
+func (s *Store) Shred(ctx context.Context, ref string) (destroyed []uint32, err error) {
 	if !phi.ValidRef(ref) {
 		return nil, errInvalidRef
 	}
-	unlock, err := s.lock(ctx)
+	err = s.mutate(ctx, ref, true, func(cur *record) (*record, error) {
+		if cur != nil && cur.tombstone {
+			return nil, nil
+		}
+		if cur != nil {
+			destroyed = cur.keyset.KeyIDs
+		}
+		tomb := &record{tombstone: true, shredded: s.clock.Now().UTC()}
+		tomb.keyset.Ref = ref
+		return tomb, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	rec, err := s.read(ref)
-	if err != nil && !errors.Is(err, ErrCorrupt) {
-		// A corrupt record is shredded like any other: destruction must
-		// not depend on the record being readable.
-		return nil, err
-	}
-	if rec != nil && rec.tombstone {
-		return nil, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	tomb := &record{tombstone: true, shredded: s.clock.Now().UTC()}
-	tomb.keyset.Ref = ref
-	if err := s.write(tomb); err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, nil
-	}
-	return rec.keyset.KeyIDs, nil
+	return destroyed, nil
 }
 
 // List returns up to limit keysets with Ref > after, ordered by Ref.
