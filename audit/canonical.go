@@ -13,9 +13,13 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 const hexDigits = "0123456789abcdef"
+
+// liteChange stands for a change that a lite parse checked but did not keep.
+var liteChange = &Change{}
 
 // appendString appends s as a canonical JSON string. s must be valid UTF-8
 // (Validate checks it).
@@ -203,6 +207,13 @@ type decoder struct {
 	src string // the same bytes as b, for zero-copy substrings
 	i   int
 	bad bool
+	err error // a validation error found while parsing (the line is well-formed)
+	// lite skips materializing what verification does not read: Change
+	// bytes are checked into scratch, Attrs are checked but only
+	// AttrPurgedThrough of a retention_purge event is kept.
+	lite    bool
+	scratch []byte
+	arena   []byte // lite: unescaped strings of the current line
 }
 
 func (d *decoder) fail() bool { d.bad = true; return false }
@@ -252,7 +263,11 @@ func (d *decoder) str(allowEmpty bool) string {
 	begin := d.i
 	start := d.i   // start of the run not yet copied to out
 	var out []byte // nil until an escape is seen
+	mark := 0
 	for {
+		for d.i < len(d.b) && plainByte[d.b[d.i]] {
+			d.i++
+		}
 		if d.i >= len(d.b) {
 			d.fail()
 			return ""
@@ -261,9 +276,15 @@ func (d *decoder) str(allowEmpty bool) string {
 		switch {
 		case c == '"':
 			var s string
-			if out == nil {
+			switch {
+			case out == nil:
 				s = d.src[begin:d.i]
-			} else {
+			case d.lite:
+				// arena only grows within a line, so s stays intact until
+				// the next line resets it
+				d.arena = append(out, d.b[start:d.i]...)
+				s = unsafe.String(&d.arena[mark], len(d.arena)-mark)
+			default:
 				s = string(append(out, d.b[start:d.i]...))
 			}
 			d.i++
@@ -276,7 +297,12 @@ func (d *decoder) str(allowEmpty bool) string {
 			return ""
 		case c == '\\':
 			if out == nil {
-				out = make([]byte, 0, d.i-begin+16)
+				if d.lite {
+					mark = len(d.arena)
+					out = d.arena
+				} else {
+					out = make([]byte, 0, d.i-begin+16)
+				}
 			}
 			out = append(out, d.b[start:d.i]...)
 			if d.i+1 >= len(d.b) {
@@ -339,15 +365,30 @@ func (d *decoder) str(allowEmpty bool) string {
 	}
 }
 
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
+// plainByte is true for the bytes a canonical string holds literally
+// without further checks: printable ASCII except '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
 	}
-	return 255
-}
+	return t
+}()
+
+// unhexTable maps '0'-'9' and 'a'-'f' to their values, everything else to 255.
+var unhexTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 255
+	}
+	for i := 0; i < 10; i++ {
+		t['0'+i] = byte(i)
+	}
+	for i := 0; i < 6; i++ {
+		t['a'+i] = byte(10 + i)
+	}
+	return t
+}()
+
+func unhex(c byte) byte { return unhexTable[c] }
 
 // uint parses a canonical non-negative integer up to MaxSeq.
 func (d *decoder) uint() uint64 {
@@ -413,12 +454,20 @@ func (d *decoder) base64(max int) []byte {
 		d.fail()
 		return nil
 	}
-	out, err := base64.StdEncoding.Strict().AppendDecode(nil, d.b[d.i+1:end])
+	var dst []byte
+	if d.lite {
+		dst = d.scratch[:0]
+	}
+	out, err := base64.StdEncoding.Strict().AppendDecode(dst, d.b[d.i+1:end])
 	if err != nil || len(out) == 0 || len(out) > max {
 		d.fail()
 		return nil
 	}
 	d.i = end + 1
+	if d.lite {
+		d.scratch = out
+		return nil
+	}
 	return out
 }
 
@@ -499,37 +548,54 @@ func (d *decoder) event(e *Event) {
 
 	if d.member(&first, "attrs") {
 		d.expect("{")
-		e.Attrs = make(map[string]string)
+		keep := !d.lite || e.Action == ActionRetentionPurge
+		if keep {
+			e.Attrs = make(map[string]string)
+		}
 		f := true
 		prev := ""
+		n := 0
 		for !d.bad && !d.lit("}") {
 			if !f {
 				d.expect(",")
 			}
 			f = false
 			k := d.str(false)
-			if d.bad || (prev != "" && k <= prev) || len(e.Attrs) >= MaxAttrs {
+			if d.bad || (prev != "" && k <= prev) || n >= MaxAttrs {
 				d.fail()
 				return
 			}
 			d.expect(":")
-			e.Attrs[k] = d.str(true)
+			v := d.str(true)
+			if err := checkAttr(k, v, false); err != nil && d.err == nil {
+				d.err = err
+			}
+			if keep && (!d.lite || k == AttrPurgedThrough) {
+				e.Attrs[k] = v
+			}
 			prev = k
+			n++
 		}
-		if len(e.Attrs) == 0 {
+		if n == 0 {
 			d.fail()
 		}
 	}
 
 	if d.member(&first, "change") {
 		d.expect("{")
-		e.Change = &Change{}
+		var ch Change
 		f := true
 		if d.member(&f, "new") {
-			e.Change.New = d.base64(MaxSealedLen)
+			ch.New = d.base64(MaxSealedLen)
 		}
 		if d.member(&f, "prior") {
-			e.Change.Prior = d.base64(MaxSealedLen)
+			ch.Prior = d.base64(MaxSealedLen)
+		}
+		if d.lite {
+			e.Change = liteChange
+		} else {
+			kept := ch
+			e.Change = &kept
 		}
 		if f { // empty change object is not canonical
 			d.fail()

@@ -135,7 +135,8 @@ func appendRecordTail(dst []byte, r *Record) []byte {
 // ErrNonCanonical, ErrOversized, ErrVersion or ErrInvalidEvent.
 func ParseRecord(line []byte) (Record, error) {
 	var r Record
-	if _, err := parseRecordInto(trimNewline(line), string(trimNewline(line)), &r, nil); err != nil {
+	line = trimNewline(line)
+	if _, err := parseRecordInto(line, string(line), &r, nil, nil); err != nil {
 		return Record{}, err
 	}
 	return r, nil
@@ -167,12 +168,18 @@ func trimNewline(b []byte) []byte {
 
 // parseRecordInto parses line (src holds the same bytes) into r. When h is
 // non-nil it also computes the record's content hash into it, reusing h.
-func parseRecordInto(line []byte, src string, r *Record, h hash.Hash) (Hash, error) {
+// A lite parse checks everything but keeps only what verification reads
+// (see decoder.lite); its strings may alias src.
+func parseRecordInto(line []byte, src string, r *Record, h hash.Hash, lite *liteScratch) (Hash, error) {
 	if len(line) >= MaxLineSize {
 		return Hash{}, ErrOversized
 	}
 	*r = Record{}
 	d := decoder{b: line, src: src}
+	if lite != nil {
+		d.lite, d.scratch, d.arena = true, lite.b64[:0], lite.arena[:0]
+		defer func() { lite.b64, lite.arena = d.scratch, d.arena }()
+	}
 	d.expect(`{"event":`)
 	d.event(&r.Event)
 	hashAt := d.i
@@ -189,7 +196,13 @@ func parseRecordInto(line []byte, src string, r *Record, h hash.Hash) (Hash, err
 	if d.bad || d.i != len(line) {
 		return Hash{}, classify(line)
 	}
-	if err := r.check(); err != nil {
+	if d.err != nil {
+		return Hash{}, d.err
+	}
+	if !ValidStream(r.Stream) || r.Seq == 0 {
+		return Hash{}, ErrNonCanonical
+	}
+	if err := r.Event.validateCore(false); err != nil {
 		return Hash{}, err
 	}
 	var sum Hash
@@ -197,9 +210,22 @@ func parseRecordInto(line []byte, src string, r *Record, h hash.Hash) (Hash, err
 		h.Reset()
 		h.Write(line[:hashAt])
 		h.Write(line[tailAt:])
-		h.Sum(sum[:0])
+		var buf []byte
+		if lite != nil {
+			buf = lite.sum[:0]
+		}
+		buf = h.Sum(buf)
+		copy(sum[:], buf)
+		if lite != nil {
+			lite.sum = buf
+		}
 	}
 	return sum, nil
+}
+
+// liteScratch holds the buffers a verifier reuses across lines.
+type liteScratch struct {
+	arena, b64, sum []byte
 }
 
 // classify explains why a line failed the strict parser: not JSON at all

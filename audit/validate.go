@@ -90,6 +90,23 @@ func isAlnum(c byte) bool {
 // Control characters, quotes and newlines are valid in strings: the
 // canonical encoding escapes them, so they cannot forge or split entries.
 func (e *Event) Validate() error {
+	if err := e.validateCore(true); err != nil {
+		return err
+	}
+	if len(e.Attrs) > MaxAttrs {
+		return &FieldError{Field: "attrs", Reason: "more than " + strconv.Itoa(MaxAttrs) + " entries"}
+	}
+	for k, v := range e.Attrs {
+		if err := checkAttr(k, v, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateCore checks everything but Attrs; the parser, which has checked
+// UTF-8 and the attributes already, passes utf8Check=false.
+func (e *Event) validateCore(utf8Check bool) error {
 	if !ValidAction(e.Action) {
 		return &FieldError{Field: "action", Reason: "must be 1-64 lower-case letters, digits, '_' or '.', starting with a letter"}
 	}
@@ -123,7 +140,7 @@ func (e *Event) Validate() error {
 		{"target.subject", e.Target.Subject},
 	}
 	for _, s := range strs {
-		if err := checkString(s.name, s.v); err != nil {
+		if err := checkString(s.name, s.v, utf8Check); err != nil {
 			return err
 		}
 	}
@@ -135,25 +152,27 @@ func (e *Event) Validate() error {
 			return &FieldError{Field: "change.prior", Reason: "longer than " + strconv.Itoa(MaxSealedLen) + " bytes"}
 		}
 	}
-	if len(e.Attrs) > MaxAttrs {
-		return &FieldError{Field: "attrs", Reason: "more than " + strconv.Itoa(MaxAttrs) + " entries"}
+	return nil
+}
+
+func checkAttr(k, v string, utf8Check bool) error {
+	if !validToken(k, MaxAttrKeyLen, true) {
+		return &FieldError{Field: "attrs", Reason: "keys must be 1-64 lower-case letters, digits, '_', '.' or '-'"}
 	}
-	for k, v := range e.Attrs {
-		if !validToken(k, MaxAttrKeyLen, true) {
-			return &FieldError{Field: "attrs", Reason: "keys must be 1-64 lower-case letters, digits, '_', '.' or '-'"}
-		}
-		if err := checkString("attrs."+k, v); err != nil {
-			return err
-		}
+	if len(v) > MaxStringLen {
+		return &FieldError{Field: "attrs", Reason: "value longer than " + strconv.Itoa(MaxStringLen) + " bytes"}
+	}
+	if utf8Check && !utf8.ValidString(v) {
+		return &FieldError{Field: "attrs", Reason: "value not valid UTF-8"}
 	}
 	return nil
 }
 
-func checkString(name, v string) error {
+func checkString(name, v string, utf8Check bool) error {
 	if len(v) > MaxStringLen {
 		return &FieldError{Field: name, Reason: "longer than " + strconv.Itoa(MaxStringLen) + " bytes"}
 	}
-	if !utf8.ValidString(v) {
+	if utf8Check && !utf8.ValidString(v) {
 		return &FieldError{Field: name, Reason: "not valid UTF-8"}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"iter"
 	"sort"
 	"strconv"
+	"strings"
+	"unsafe"
 )
 
 // AttrPurgedThrough is the Attrs key of a retention_purge event that names
@@ -74,6 +76,7 @@ type Verifier struct {
 	err     error
 	h       hash.Hash
 	scratch Record
+	lite    liteScratch
 	seg     string
 	lineNo  int64
 }
@@ -101,6 +104,7 @@ func (v *Verifier) Err() error { return v.err }
 func (v *Verifier) state(stream string) *streamState {
 	s := v.streams[stream]
 	if s == nil {
+		stream = strings.Clone(stream) // the caller's string may alias a reused buffer
 		s = &streamState{StreamResult: StreamResult{Stream: stream}}
 		v.streams[stream] = s
 	}
@@ -109,7 +113,7 @@ func (v *Verifier) state(stream string) *streamState {
 }
 
 func (v *Verifier) fail(stream string, seq uint64, p Problem, err error) error {
-	v.err = &VerifyError{Stream: stream, Seq: seq, Problem: p, Segment: v.seg, Line: v.lineNo, Err: err}
+	v.err = &VerifyError{Stream: strings.Clone(stream), Seq: seq, Problem: p, Segment: v.seg, Line: v.lineNo, Err: err}
 	return v.err
 }
 
@@ -127,7 +131,9 @@ func (v *Verifier) Line(line []byte) error {
 		}
 		return v.Checkpoint(&c)
 	}
-	sum, err := parseRecordInto(line, string(line), &v.scratch, v.h)
+	// The scratch record's strings alias line (no copy): it is read only
+	// within this call.
+	sum, err := parseRecordInto(line, unsafe.String(unsafe.SliceData(line), len(line)), &v.scratch, v.h, &v.lite)
 	if err != nil {
 		return v.unreadable(err)
 	}
