@@ -1,0 +1,165 @@
+package retention_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/disposal/pgledger"
+	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/phi/pgstore"
+	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/retention/pgsource"
+)
+
+// Sweeper throughput in subjects per second, on the file stores (embedded
+// default: filestore keys, file ledger, file holds and cursor) and on
+// PostgreSQL (pgstore keys, pgledger, pgretention holds and cursor,
+// pgsource over a table). b.N expired subjects are swept in one pass.
+//
+// Baseline: BenchmarkSweepBaseline*, calling Shredder.Shred directly for
+// the same subjects on the same stores — the disposal cost any sweep pays;
+// the ratio is the sweeper's own overhead (source reads, evaluation, holds,
+// cursor writes).
+
+var benchPolicies = retention.MustPolicies(retention.Policy{Kind: "encounter", Keep: retention.Period{Years: 6}})
+
+type benchStores struct {
+	vault    *phi.Vault
+	shredder *disposal.Shredder
+	holds    *retention.Registry
+	state    retention.SweepState
+	source   func(ids []string) retention.Source
+}
+
+func fileStores(b *testing.B) benchStores {
+	ctx := context.Background()
+	dir := b.TempDir()
+	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, priv, _ := disposal.GenerateSigningKey()
+	ls, err := disposal.OpenFileLedgerStore(ctx, filepath.Join(dir, "ledger"), disposal.FileLedgerOptions{Signer: priv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ls.Close() })
+	hs, _ := retention.OpenFileHoldStore(filepath.Join(dir, "holds"))
+	st, _ := retention.OpenFileSweepState(filepath.Join(dir, "sweep"))
+	bs := assemble(b, keys, ls, hs, st, priv)
+	bs.source = func(ids []string) retention.Source {
+		src := &memSource{}
+		for _, id := range ids {
+			src.subjects = append(src.subjects, retention.Subject{ID: id, Records: []retention.Record{{ID: "e-" + id, Kind: "encounter", Created: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}}})
+		}
+		return src
+	}
+	return bs
+}
+
+func pgStores(b *testing.B) benchStores {
+	ctx := context.Background()
+	pool := pgtest.New(b)
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{pgstore.Migrate, pgledger.Migrate, pgretention.Migrate} {
+		if err := m(ctx, pool); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE encounters (id bigserial PRIMARY KEY, patient_id text NOT NULL, created_at timestamptz NOT NULL);
+		CREATE INDEX ON encounters ((patient_id COLLATE "C"))`); err != nil {
+		b.Fatal(err)
+	}
+	_, priv, _ := disposal.GenerateSigningKey()
+	ls, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: priv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ls.Close() })
+	bs := assemble(b, pgstore.New(pool), ls, pgretention.NewHoldStore(pool), pgretention.NewSweepState(pool, "bench"), priv)
+	bs.source = func(ids []string) retention.Source {
+		rows := make([][]any, len(ids))
+		for i, id := range ids {
+			rows[i] = []any{id, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+		}
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"encounters"}, []string{"patient_id", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
+			b.Fatal(err)
+		}
+		src, err := pgsource.New(pool, pgsource.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return src
+	}
+	return bs
+}
+
+func assemble(b *testing.B, keys phi.KeyStore, ls disposal.LedgerStore, hs retention.HoldStore, st retention.SweepState, priv []byte) benchStores {
+	kek, _ := localkek.New(make([]byte, 32))
+	vault, err := phi.NewVault(keys, kek)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := retention.NewRegistry(hs, audit.Discard{}, nil)
+	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: disposal.NewLedger(ls), Audit: audit.Discard{}, Holds: reg, SigningKey: priv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchStores{vault: vault, shredder: sh, holds: reg, state: st}
+}
+
+// seal gives n fresh subjects a keyset and returns their IDs.
+func (s benchStores) seal(b *testing.B, prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%07d", prefix, i)
+		if _, err := s.vault.Seal(context.Background(), phi.Binding{Subject: ids[i], Field: "dob"}, []byte("x")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+func benchSweep(b *testing.B, s benchStores) {
+	ids := s.seal(b, "patient", b.N)
+	sw, err := retention.NewSweeper(retention.SweeperConfig{Source: s.source(ids), Policies: benchPolicies, Holds: s.holds, Disposer: s.shredder, State: s.state, Clock: clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	rep, err := sw.Sweep(context.Background())
+	b.StopTimer()
+	if err != nil || rep.Shredded != b.N {
+		b.Fatalf("swept %d of %d: %v", rep.Shredded, b.N, err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "subjects/s")
+}
+
+func benchDirect(b *testing.B, s benchStores) {
+	ids := s.seal(b, "patient", b.N)
+	b.ResetTimer()
+	for _, id := range ids {
+		if _, err := s.shredder.Shred(context.Background(), id, "benchmark", disposal.Kinds("encounter")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "subjects/s")
+}
+
+func BenchmarkSweepFile(b *testing.B)             { benchSweep(b, fileStores(b)) }
+func BenchmarkSweepBaselineFile(b *testing.B)     { benchDirect(b, fileStores(b)) }
+func BenchmarkSweepPostgres(b *testing.B)         { benchSweep(b, pgStores(b)) }
+func BenchmarkSweepBaselinePostgres(b *testing.B) { benchDirect(b, pgStores(b)) }
