@@ -27,6 +27,7 @@ const (
 	usageMessage = `usage: hipaakit <command> [arguments]
 
 commands:
+  audit      verify, query and export the audit trail; accounting of disclosures
   help       show this message
 `
 )
@@ -53,6 +54,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 	}
 	switch args[0] {
 	// Each command group lives in its own file; add one case per group here.
+	case "audit":
+		return cmdAudit(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, usageMessage)
 		return exitOK

@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+)
+
+const auditUsage = `usage: hipaakit audit <verify|query|export|disclosures> [flags] TARGET
+
+TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
+from HIPAAKIT_DATABASE_URL (which keeps a password out of the process list).
+
+  verify --key FILE [--key FILE]... [--expect FILE] [--require-sealed] TARGET
+      Check hash chains, checkpoints and anchors. Exit 0 when intact, 1 with
+      the first bad event named. FILE holds an ed25519 public key as PEM
+      (PKIX "PUBLIC KEY") or 64 hex digits; --expect FILE holds checkpoint
+      lines kept outside the log (one per line).
+  query [filter] [--limit N] [--after CURSOR] [--format jsonl|csv] TARGET
+      Print one page of matching records; the next page's cursor goes to
+      stderr as "next: CURSOR".
+  export [filter] [--format jsonl|csv] [--out FILE] TARGET
+      Write every matching record (jsonl: canonical record lines).
+  disclosures --subject ID [--since T] [--until T] [--include-failures] TARGET
+      Accounting of disclosures of one patient (45 CFR 164.528), CSV.
+
+filter flags: --subject ID --actor ID --record-type T --record-id ID
+  --action A (repeatable or comma-separated) --outcome success|failure
+  --stream S --since T --until T (T: RFC 3339 or YYYY-MM-DD, UTC)
+`
+
+// envDatabaseURL names the environment variable for the "pg" target.
+const envDatabaseURL = "HIPAAKIT_DATABASE_URL"
+
+// cmdAudit runs "hipaakit audit ...".
+func cmdAudit(ctx context.Context, c *cli, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, auditUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "verify":
+		return auditVerify(ctx, c, args[1:])
+	case "query", "export":
+		return auditList(ctx, c, args[0], args[1:])
+	case "disclosures":
+		return auditDisclosures(ctx, c, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, auditUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(c.stderr, "hipaakit audit: unknown subcommand %q\n\n%s", args[0], auditUsage)
+		return exitUsage
+	}
+}
+
+// usageErr marks a command-line mistake (exit 2).
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageErr{fmt.Sprintf(format, a...)} }
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// filterFlags binds the audit.Filter flags to fs.
+type filterFlags struct {
+	subject, actor, recType, recID, outcome, stream, since, until string
+	actions                                                       multiFlag
+}
+
+func (ff *filterFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&ff.subject, "subject", "", "patient (subject) identifier")
+	fs.StringVar(&ff.actor, "actor", "", "actor user ID")
+	fs.StringVar(&ff.recType, "record-type", "", "record type")
+	fs.StringVar(&ff.recID, "record-id", "", "record ID")
+	fs.Var(&ff.actions, "action", "action (repeatable, or comma-separated)")
+	fs.StringVar(&ff.outcome, "outcome", "", "success or failure")
+	fs.StringVar(&ff.stream, "stream", "", "stream name")
+	fs.StringVar(&ff.since, "since", "", "from this time (inclusive)")
+	fs.StringVar(&ff.until, "until", "", "before this time (exclusive)")
+}
+
+// filter builds and validates the Filter. Errors never echo the values.
+func (ff *filterFlags) filter() (audit.Filter, error) {
+	f := audit.Filter{Subject: ff.subject, ActorID: ff.actor, RecordType: ff.recType, RecordID: ff.recID,
+		Outcome: audit.Outcome(ff.outcome), Stream: ff.stream}
+	for _, a := range ff.actions {
+		for _, p := range strings.Split(a, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				f.Actions = append(f.Actions, audit.Action(p))
+			}
+		}
+	}
+	var err error
+	if f.Since, err = parseTime(ff.since); err != nil {
+		return f, usagef("--since: %v", err)
+	}
+	if f.Until, err = parseTime(ff.until); err != nil {
+		return f, usagef("--until: %v", err)
+	}
+	if err := f.Validate(); err != nil {
+		return f, &usageErr{err.Error()}
+	}
+	return f, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("not an RFC 3339 time or YYYY-MM-DD date")
+}
+
+// parseArgs parses flags interspersed with positional arguments and
+// returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &usageErr{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// oneTarget checks that exactly one TARGET was given.
+func oneTarget(pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", usagef("expected exactly one TARGET (a log directory, a postgres:// URL or \"pg\")")
+	}
+	return pos[0], nil
+}
+
+// source is an opened audit trail.
+type source struct {
+	searcher audit.Searcher
+	verify   func(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
+	close    func()
+}
+
+// openTarget opens a file log directory (read-only) or a PostgreSQL trail.
+// Error messages never include the URL, which may carry a password.
+func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
+	dsn := ""
+	switch {
+	case target == "pg":
+		if dsn = c.getenv(envDatabaseURL); dsn == "" {
+			return nil, usagef("TARGET pg needs %s", envDatabaseURL)
+		}
+	case strings.HasPrefix(target, "postgres://"), strings.HasPrefix(target, "postgresql://"):
+		dsn = target
+	}
+	if dsn == "" {
+		r, err := audit.OpenFileReader(target)
+		if err != nil {
+			return nil, err
+		}
+		src := audit.ScanSearcher(func(ctx context.Context) iter.Seq2[audit.Record, error] { return r.Records(ctx, 0) })
+		return &source{searcher: src, verify: r.Verify, close: func() {}}, nil
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("hipaakit: the PostgreSQL URL does not parse")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, errors.New("hipaakit: cannot configure the PostgreSQL pool")
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("hipaakit: cannot reach PostgreSQL at %s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+	}
+	st := pgaudit.NewStore(pool)
+	return &source{searcher: st, verify: st.Verify, close: pool.Close}, nil
+}
+
+// fail reports err and returns its exit code.
+func fail(c *cli, err error) int {
+	var ue *usageErr
+	if errors.As(err, &ue) {
+		fmt.Fprintf(c.stderr, "hipaakit audit: %v\n(see hipaakit audit help)\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(c.stderr, "hipaakit audit: %v\n", err)
+	return exitFailure
+}
+
+func auditVerify(ctx context.Context, c *cli, args []string) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	var keyFiles multiFlag
+	fs.Var(&keyFiles, "key", "checkpoint public key file (repeatable)")
+	expect := fs.String("expect", "", "file of checkpoint lines kept outside the log")
+	sealed := fs.Bool("require-sealed", false, "fail when records follow the last checkpoint")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return fail(c, err)
+	}
+	target, err := oneTarget(pos)
+	if err != nil {
+		return fail(c, err)
+	}
+	if len(keyFiles) == 0 {
+		return fail(c, usagef("verify needs at least one --key"))
+	}
+	opts := audit.VerifyOptions{RequireSealed: *sealed}
+	for _, f := range keyFiles {
+		k, err := readPublicKey(f)
+		if err != nil {
+			return fail(c, err)
+		}
+		opts.Keys = append(opts.Keys, k)
+	}
+	if *expect != "" {
+		if opts.Expect, err = readCheckpoints(*expect); err != nil {
+			return fail(c, err)
+		}
+	}
+	src, err := openTarget(ctx, c, target)
+	if err != nil {
+		return fail(c, err)
+	}
+	defer src.close()
+	res, err := src.verify(ctx, opts)
+	var ve *audit.VerifyError
+	if errors.As(err, &ve) {
+		fmt.Fprintf(c.stdout, "FAILED: first bad event: stream %s seq %d: %s\n", ve.Stream, ve.Seq, ve.Problem)
+		fmt.Fprintf(c.stderr, "%v\n", ve)
+		return exitCheck
+	}
+	if err != nil {
+		return fail(c, err)
+	}
+	for _, s := range res.Streams {
+		fmt.Fprintf(c.stdout, "stream %s: %d records, seq %d..%d, head %s, %d checkpoints, %d unsealed\n",
+			s.Stream, s.Records, s.StartSeq+1, s.LastSeq, s.Head, s.Checkpoints, s.Unsealed)
+	}
+	fmt.Fprintln(c.stdout, "OK: intact")
+	return exitOK
+}
+
+// readPublicKey reads an ed25519 public key: PEM (PKIX) or 64 hex digits.
+func readPublicKey(path string) (ed25519.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if pk, ok := k.(ed25519.PublicKey); err == nil && ok {
+			return pk, nil
+		}
+		return nil, errors.New("key file: PEM block is not an ed25519 public key")
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, errors.New("key file: not a PEM ed25519 public key or 64 hex digits")
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+func readCheckpoints(path string) ([]audit.Checkpoint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	defer f.Close()
+	var out []audit.Checkpoint
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), audit.MaxLineSize)
+	for n := 1; sc.Scan(); n++ {
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		cp, err := audit.ParseCheckpoint(sc.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("checkpoints line %d: %w", n, err)
+		}
+		out = append(out, cp)
+	}
+	return out, sc.Err()
+}
+
+func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	var ff filterFlags
+	ff.bind(fs)
+	format := fs.String("format", "jsonl", "jsonl or csv")
+	limit, after, out := new(int), new(string), new(string)
+	if cmd == "query" {
+		fs.IntVar(limit, "limit", audit.DefaultPageSize, "page size")
+		fs.StringVar(after, "after", "", "cursor of the page to continue after")
+	} else {
+		fs.StringVar(out, "out", "", "output file (default stdout); created, never overwritten")
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return fail(c, err)
+	}
+	target, err := oneTarget(pos)
+	if err != nil {
+		return fail(c, err)
+	}
+	f, err := ff.filter()
+	if err != nil {
+		return fail(c, err)
+	}
+	if f.After, err = audit.ParseCursor(*after); err != nil {
+		return fail(c, usagef("--after: %v", err))
+	}
+	f.Limit = *limit
+	if err := f.Validate(); err != nil {
+		return fail(c, &usageErr{err.Error()})
+	}
+	fmtKind := audit.ExportFormat(*format)
+	if fmtKind != audit.ExportJSONL && fmtKind != audit.ExportCSV {
+		return fail(c, usagef("--format must be jsonl or csv"))
+	}
+	src, err := openTarget(ctx, c, target)
+	if err != nil {
+		return fail(c, err)
+	}
+	defer src.close()
+	if cmd == "query" {
+		page, err := audit.Query(ctx, src.searcher, f)
+		if err != nil {
+			return fail(c, err)
+		}
+		f.After = audit.Cursor{}
+		if _, err := audit.Export(ctx, c.stdout, audit.MemorySearcher(page.Records), f, fmtKind); err != nil {
+			return fail(c, err)
+		}
+		if !page.Next.IsZero() {
+			fmt.Fprintf(c.stderr, "next: %s\n", page.Next)
+		}
+		return exitOK
+	}
+	w := c.stdout
+	if *out != "" {
+		fh, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fail(c, err)
+		}
+		defer fh.Close()
+		w = fh
+	}
+	n, err := audit.Export(ctx, w, src.searcher, f, fmtKind)
+	if err != nil {
+		return fail(c, err)
+	}
+	if fh, ok := w.(*os.File); ok && *out != "" {
+		if err := fh.Sync(); err != nil {
+			return fail(c, err)
+		}
+	}
+	fmt.Fprintf(c.stderr, "exported %d records\n", n)
+	return exitOK
+}
+
+func auditDisclosures(ctx context.Context, c *cli, args []string) int {
+	fs := flag.NewFlagSet("disclosures", flag.ContinueOnError)
+	subject := fs.String("subject", "", "patient (subject) identifier")
+	since := fs.String("since", "", "from this time (default: six years ago)")
+	until := fs.String("until", "", "before this time (default: now)")
+	failures := fs.Bool("include-failures", false, "also list failed and denied attempts")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return fail(c, err)
+	}
+	target, err := oneTarget(pos)
+	if err != nil {
+		return fail(c, err)
+	}
+	req := audit.AccountingRequest{Subject: *subject, IncludeFailures: *failures}
+	if req.Since, err = parseTime(*since); err != nil {
+		return fail(c, usagef("--since: %v", err))
+	}
+	if req.Until, err = parseTime(*until); err != nil {
+		return fail(c, usagef("--until: %v", err))
+	}
+	if req.Subject == "" {
+		return fail(c, usagef("disclosures needs --subject"))
+	}
+	src, err := openTarget(ctx, c, target)
+	if err != nil {
+		return fail(c, err)
+	}
+	defer src.close()
+	acc, err := audit.AccountingOfDisclosures(ctx, src.searcher, req)
+	if errors.Is(err, audit.ErrInvalidFilter) {
+		return fail(c, &usageErr{err.Error()})
+	}
+	if err != nil {
+		return fail(c, err)
+	}
+	return writeAccounting(c, acc)
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/internal/pgtest"
+)
+
+var cliT0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+
+func cliEvent(i int) audit.Event {
+	return audit.Event{
+		Time: cliT0.Add(time.Duration(i) * time.Minute), Action: []audit.Action{audit.ActionRead, audit.ActionUpdate}[i%2],
+		Outcome: audit.OutcomeSuccess,
+		Actor:   audit.Actor{UserID: fmt.Sprintf("u-%d", i%3), Role: "nurse"},
+		Target:  audit.Target{RecordType: "patient", RecordID: fmt.Sprintf("r-%d", i%4), Subject: fmt.Sprintf("p-%d", i%4)},
+		Purpose: "treatment",
+	}
+}
+
+// keyFiles writes the public key as PEM and as hex and returns both paths.
+func keyFiles(t *testing.T, dir string, key ed25519.PrivateKey) (string, string) {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemPath, hexPath := filepath.Join(dir, "key.pem"), filepath.Join(dir, "key.hex")
+	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hexPath, []byte(hex.EncodeToString(key.Public().(ed25519.PublicKey))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pemPath, hexPath
+}
+
+func newFileLog(t *testing.T, n int) (dir, pemKey, hexKey string) {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	tmp := t.TempDir()
+	dir = filepath.Join(tmp, "log")
+	l, err := audit.OpenFileLog(context.Background(), dir, audit.FileOptions{Signer: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := l.Write(context.Background(), cliEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pemKey, hexKey = keyFiles(t, tmp, key)
+	return dir, pemKey, hexKey
+}
+
+func TestAuditVerifyFileLog(t *testing.T) {
+	dir, pemKey, hexKey := newFileLog(t, 20)
+	code, out, errOut := runCLI(t, nil, "audit", "verify", "--key", pemKey, dir)
+	if code != exitOK || !strings.Contains(out, "OK: intact") || !strings.Contains(out, "20 records") {
+		t.Fatalf("code %d out %q err %q", code, out, errOut)
+	}
+	// Flags after the target, hex key.
+	if code, out, _ := runCLI(t, nil, "audit", "verify", dir, "--key", hexKey, "--require-sealed"); code != exitOK {
+		t.Fatalf("hex key: %d %q", code, out)
+	}
+
+	// Tamper with record 7: the first bad event is named, exit 1.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(b, []byte("\n"))
+	for i, l := range lines {
+		if bytes.Contains(l, []byte(`"seq":7,`)) {
+			lines[i] = bytes.Replace(l, []byte("nurse"), []byte("admin"), 1)
+		}
+	}
+	if err := os.WriteFile(segs[0], bytes.Join(lines, []byte("\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, nil, "audit", "verify", "--key", pemKey, dir)
+	if code != exitCheck || !strings.Contains(out, "first bad event: stream audit seq 7: modified") {
+		t.Fatalf("tampered: code %d out %q err %q", code, out, errOut)
+	}
+}
+
+func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
+	dir, _, _ := newFileLog(t, 24)
+	// Page through p-1's records, three at a time.
+	var got []audit.Record
+	after := ""
+	for pages := 0; ; pages++ {
+		args := []string{"audit", "query", "--subject", "p-1", "--limit", "3", dir}
+		if after != "" {
+			args = append(args, "--after", after)
+		}
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != exitOK || pages > 5 {
+			t.Fatalf("query: %d %q", code, errOut)
+		}
+		for l := range strings.Lines(out) {
+			r, err := audit.ParseRecord([]byte(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r)
+		}
+		next, ok := strings.CutPrefix(strings.TrimSpace(errOut), "next: ")
+		if !ok {
+			break
+		}
+		after = next
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d records", len(got))
+	}
+	for i, r := range got {
+		if r.Event.Target.Subject != "p-1" || (i > 0 && r.Seq <= got[i-1].Seq) {
+			t.Fatalf("record %d: %s seq %d", i, r.Event.Target.Subject, r.Seq)
+		}
+	}
+
+	code, out, errOut := runCLI(t, nil, "audit", "export", "--format", "csv", "--action", "update,read", "--actor", "u-0",
+		"--since", "2026-04-01", "--until", "2026-04-02T00:00:00Z", dir)
+	if code != exitOK || !strings.Contains(errOut, "exported 8 records") {
+		t.Fatalf("export: %d %q", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 9 || rows[0][0] != "time" {
+		t.Fatalf("csv: %d rows, %v", len(rows), err)
+	}
+	outFile := filepath.Join(t.TempDir(), "out.jsonl")
+	if code, _, errOut := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitOK {
+		t.Fatalf("export --out: %q", errOut)
+	}
+	if code, _, _ := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitFailure {
+		t.Fatal("export overwrote an existing file")
+	}
+
+	code, out, _ = runCLI(t, nil, "audit", "disclosures", "--subject", "p-2", "--until", "2027-01-01", dir)
+	rows, err = csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != exitOK || err != nil || len(rows) != 7 || rows[1][1] == "" || rows[1][12] != "treatment" {
+		t.Fatalf("disclosures: %d %v %q", code, err, rows)
+	}
+}
+
+func TestAuditPostgres(t *testing.T) {
+	pool, schema := pgtest.NewSchema(t)
+	ctx := context.Background()
+	if err := pgaudit.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "api-1", Signer: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		if err := w.Write(ctx, cliEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close(ctx)
+	pemKey, _ := keyFiles(t, t.TempDir(), key)
+	sep := "?"
+	if strings.Contains(pgtest.URL(), "?") {
+		sep = "&"
+	}
+	env := map[string]string{envDatabaseURL: pgtest.URL() + sep + "search_path=" + schema}
+
+	code, out, errOut := runCLI(t, env, "audit", "verify", "--key", pemKey, "pg")
+	if code != exitOK || !strings.Contains(out, "stream api-1: 12 records") {
+		t.Fatalf("verify: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "audit", "query", "--subject", "p-3", "--format", "csv", "pg")
+	if code != exitOK || strings.Count(out, "\n") != 4 {
+		t.Fatalf("query: %d %q", code, out)
+	}
+	if _, err := pool.Exec(ctx, "SET session_replication_role = replica; DELETE FROM hipaakit_audit_records WHERE seq = 4"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, env, "audit", "verify", "--key", pemKey, "pg")
+	if code != exitCheck || !strings.Contains(out, "stream api-1 seq 4: deleted") {
+		t.Fatalf("tampered: %d %q", code, out)
+	}
+}
+
+func TestAuditUsageAndFailures(t *testing.T) {
+	dir, pemKey, _ := newFileLog(t, 2)
+	usage := [][]string{
+		{"audit"},
+		{"audit", "frobnicate"},
+		{"audit", "verify", dir},                          // no key
+		{"audit", "verify", "--key", pemKey},              // no target
+		{"audit", "verify", "--key", pemKey, dir, dir},    // two targets
+		{"audit", "query", "--since", "yesterday", dir},   // bad time
+		{"audit", "query", "--action", "DROP TABLE", dir}, // bad action
+		{"audit", "query", "--outcome", "maybe", dir},     // bad outcome
+		{"audit", "query", "--limit", "100000", dir},      // too big
+		{"audit", "query", "--after", "c1_garbage", dir},  // bad cursor
+		{"audit", "query", "--format", "xml", dir},        // bad format
+		{"audit", "query", "--nope", dir},                 // unknown flag
+		{"audit", "disclosures", dir},                     // no subject
+		{"audit", "query", "pg"},                          // no URL in env
+		{"audit", "query", "--since", "2026-02-01", "--until", "2026-01-01", dir},
+	}
+	for _, args := range usage {
+		if code, _, errOut := runCLI(t, nil, args...); code != exitUsage {
+			t.Errorf("%q: code %d, %q", args, code, errOut)
+		}
+	}
+	const secret = "S3CRET-PW-CANARY"
+	for _, args := range [][]string{
+		{"audit", "query", filepath.Join(dir, "missing")},
+		{"audit", "verify", "--key", filepath.Join(dir, "missing.pem"), dir},
+		{"audit", "query", "postgres://user:" + secret + "@127.0.0.1:1/db?connect_timeout=2"},
+	} {
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != exitFailure {
+			t.Errorf("%q: code %d, %q", args, code, errOut)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("password leaked: %q", errOut)
+		}
+	}
+	code, _, errOut := runCLI(t, map[string]string{envDatabaseURL: "postgres://user:" + secret + "@127.0.0.1:1/db?connect_timeout=2"}, "audit", "query", "pg")
+	if code != exitFailure || strings.Contains(errOut, secret) {
+		t.Fatalf("%d %q", code, errOut)
+	}
+}
+
+// FuzzAuditFilterFlags feeds arbitrary command lines to the filter flag
+// parser: it never panics, and what it accepts is a valid Filter.
+func FuzzAuditFilterFlags(f *testing.F) {
+	f.Add("--subject p-1 --action read,update --since 2026-01-01 DIR")
+	f.Add("--outcome failure --until 2026-01-01T00:00:00Z --actor ' OR 1=1 -- DIR")
+	f.Add("--record-id % --record-type _ --stream api-1 DIR --action x.y")
+	f.Fuzz(func(t *testing.T, line string) {
+		fs := flag.NewFlagSet("fuzz", flag.ContinueOnError)
+		var ff filterFlags
+		ff.bind(fs)
+		if _, err := parseArgs(fs, strings.Fields(line)); err != nil {
+			return
+		}
+		flt, err := ff.filter()
+		if err != nil {
+			return
+		}
+		if err := flt.Validate(); err != nil {
+			t.Fatalf("accepted an invalid filter: %v", err)
+		}
+	})
+}
