@@ -21,7 +21,9 @@
 //
 // A check constraint keeps tombstones free of key material. The "C" collation
 // makes List's order the byte order of references whatever the database's
-// default collation is.
+// default collation is. Rows in the version-1 layout live in
+// testdata/golden-v1.sql, which a test loads and reads back, so that later
+// migrations keep existing data readable.
 //
 // # Guarantees
 //

@@ -3,6 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +181,33 @@ func Example() {
 	store := pgstore.New(pool)
 	_, err = store.Get(ctx, "patient-42")
 	_ = errors.Is(err, phi.ErrKeyNotFound) // true on a fresh database
+}
+
+// TestGoldenRows reads rows written in schema version 1's layout.
+func TestGoldenRows(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t)
+	sql, err := os.ReadFile(filepath.Join("testdata", "golden-v1.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, string(sql)); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.Get(ctx, "patient-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Version != 3 || k.KEKID != "local:3f2a9c01" || !slices.Equal(k.KeyIDs, []uint32{0x1234abcd, 42}) ||
+		string(k.Ciphertext) != "\x01\x02wrapped\xfe\xff" ||
+		!k.Created.Equal(time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)) ||
+		!k.Updated.Equal(time.Date(2026, 2, 3, 4, 5, 6, 7000, time.UTC)) {
+		t.Fatalf("golden keyset read back as %+v", k)
+	}
+	if _, err := s.Get(ctx, "patient-0002"); !errors.Is(err, phi.ErrShredded) {
+		t.Fatalf("golden tombstone: %v, want ErrShredded", err)
+	}
+	if err := s.Update(ctx, keystoretest.Keyset("patient-0001", 1), 3); err != nil {
+		t.Fatalf("Update of the golden keyset: %v", err)
+	}
 }
