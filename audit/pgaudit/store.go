@@ -2,10 +2,12 @@ package pgaudit
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -185,42 +187,102 @@ func (s *Store) Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Res
 	return v.Finish()
 }
 
-// verifyStream feeds one stream's records and checkpoints to v in sequence
-// order (a checkpoint after the record it covers; an anchor checkpoint
-// before the first remaining record) and returns its last record's seq and
-// hash.
+// verifyStream feeds one stream's records and checkpoints to v and
+// returns its last record's seq and hash.
 func (s *Store) verifyStream(ctx context.Context, v *audit.Verifier, stream string) (uint64, audit.Hash, error) {
+	var last uint64
+	var lastHash audit.Hash
+	err := s.streamLines(ctx, stream, func(seq uint64, hash, line []byte) error {
+		if err := v.Line(line); err != nil {
+			return err
+		}
+		if hash != nil {
+			last = seq
+			copy(lastHash[:], hash)
+		}
+		return nil
+	})
+	return last, lastHash, err
+}
+
+// streamLines calls fn with one stream's records and checkpoints in
+// sequence order: a checkpoint after the record it covers, an anchor
+// checkpoint before the first remaining record. hash is nil for a
+// checkpoint. The slices are valid only during the call.
+func (s *Store) streamLines(ctx context.Context, stream string, fn func(seq uint64, hash, line []byte) error) error {
 	rs, err := s.pool.Query(ctx, `WITH first AS (SELECT coalesce(min(seq), 1) AS seq FROM hipaakit_audit_records WHERE stream = $1)
 		SELECT seq, 0 AS kind, hash, line FROM hipaakit_audit_records WHERE stream = $1
 		UNION ALL
 		SELECT seq, 1, NULL, line FROM hipaakit_audit_checkpoints WHERE stream = $1 AND seq >= (SELECT seq - 1 FROM first)
 		ORDER BY 1, 2`, stream)
 	if err != nil {
-		return 0, audit.Hash{}, dbErr("verify", err)
+		return dbErr("read stream", err)
 	}
 	defer rs.Close()
-	var last uint64
-	var lastHash audit.Hash
 	n := 0
 	for rs.Next() {
-		vals := rs.RawValues()
 		if n++; n%4096 == 0 && ctx.Err() != nil {
-			return 0, audit.Hash{}, ctx.Err()
+			return ctx.Err()
 		}
-		if err := v.Line(vals[3]); err != nil {
-			return 0, audit.Hash{}, err
+		var seq int64
+		if err := rs.Scan(&seq, nil, nil, nil); err != nil {
+			return dbErr("read stream", err)
 		}
-		if vals[2] != nil {
-			var seq int64
-			if err := rs.Scan(&seq, nil, nil, nil); err != nil {
-				return 0, audit.Hash{}, dbErr("verify", err)
-			}
-			last = uint64(seq)
-			copy(lastHash[:], vals[2])
+		vals := rs.RawValues()
+		if err := fn(uint64(seq), vals[2], vals[3]); err != nil {
+			return err
 		}
 	}
 	if err := rs.Err(); err != nil {
-		return 0, audit.Hash{}, dbErr("verify", err)
+		return dbErr("read stream", err)
 	}
-	return last, lastHash, nil
+	return nil
+}
+
+// streams lists the stream names, sorted.
+func (s *Store) streams(ctx context.Context) ([]string, error) {
+	rs, err := s.pool.Query(ctx, "SELECT stream FROM hipaakit_audit_streams ORDER BY stream")
+	if err != nil {
+		return nil, dbErr("list streams", err)
+	}
+	names, err := pgx.CollectRows(rs, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbErr("list streams", err)
+	}
+	return names, nil
+}
+
+// Entries yields every record and checkpoint of the trail, stream by
+// stream (sorted by name), each stream in sequence order with every
+// checkpoint after the record it covers — the order audit.Verify and
+// audit.Verifier expect, for example to back up or re-verify the trail
+// elsewhere. Memory does not grow with the trail.
+func (s *Store) Entries(ctx context.Context) iter.Seq2[audit.Entry, error] {
+	return func(yield func(audit.Entry, error) bool) {
+		names, err := s.streams(ctx)
+		if err != nil {
+			yield(audit.Entry{}, err)
+			return
+		}
+		stop := errors.New("stop")
+		for _, name := range names {
+			err := s.streamLines(ctx, name, func(seq uint64, _, line []byte) error {
+				e, err := audit.ParseLine(line)
+				if err != nil {
+					return &RowError{Op: "read stream", Stream: name, Seq: seq, Err: err}
+				}
+				if !yield(e, nil) {
+					return stop
+				}
+				return nil
+			})
+			if err == stop {
+				return
+			}
+			if err != nil {
+				yield(audit.Entry{}, err)
+				return
+			}
+		}
+	}
 }
