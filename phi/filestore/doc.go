@@ -19,8 +19,9 @@
 //   - Safe names: a record's file name is "k" followed by the reference in
 //     lowercase base32 (extended-hex alphabet, no padding), never the raw
 //     reference, so references that differ only in case stay distinct on
-//     case-insensitive file systems. Files are created 0600, the directory
-//     0700.
+//     case-insensitive file systems. Files are created 0600, and the
+//     directory 0700 when Open creates it (an existing directory keeps its
+//     mode).
 //   - Integrity: each record carries a CRC-32C. A damaged record is reported
 //     as ErrCorrupt, never as a missing or shredded key; Shred still
 //     replaces it with a tombstone.

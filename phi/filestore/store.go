@@ -71,8 +71,16 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("phi/filestore: empty directory name")
 	}
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return nil, fmt.Errorf("phi/filestore: create directory: %w", err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, dirPerm); err != nil {
+			return nil, fmt.Errorf("phi/filestore: create directory: %w", err)
+		}
+		// Make the new directory's entry durable in its parent.
+		if err := fsutil.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("phi/filestore: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("phi/filestore: stat directory: %w", err)
 	}
 	s := &Store{dir: dir, clock: clock.System, sem: make(chan struct{}, 1)}
 	for _, o := range opts {
