@@ -1,0 +1,88 @@
+// Package audit records who accessed which record, when, how and why, in a
+// tamper-evident trail that fails closed (45 CFR 164.312(b)).
+//
+// Start with OpenFileLog, the embedded default Writer: an append-only,
+// hash-chained log of JSON Lines segment files in one directory. Every
+// component that touches PHI takes a Writer and calls Write before it lets
+// the access happen; when Write fails, the access must fail too (the HTTP
+// Middleware answers 503). The PostgreSQL writer lives in audit/pgaudit;
+// audit/audittest is the conformance suite for any Writer. Query, Export
+// and AccountingOfDisclosures read a trail back.
+//
+// # What is never recorded
+//
+// An Event holds identifiers and sealed (encrypted) values only; no field
+// may hold plaintext PHI. Record and subject identifiers are opaque; the
+// HTTP middleware records the matched route pattern, never the raw path or
+// query string; a changed data element's new and prior values are sealed
+// bytes produced by the caller (for example with phi), and the chain hashes
+// those bytes, so crypto-shredding a subject makes them unreadable without
+// breaking verification. Session tokens, passwords, keys and secrets are
+// never recorded (Actor.SessionID is an opaque session reference). The slog
+// bridge logs the sizes of sealed values, never their bytes. Errors never
+// quote event contents or log lines.
+//
+// # What it guarantees
+//
+//   - Durability: FileLog.Write returns nil only after the event's line is
+//     fdatasync'ed; concurrent writes share one write and one fdatasync
+//     (group commit). An acknowledged event survives a crash of the process
+//     (a test kills a writer with SIGKILL mid-stream and finds every
+//     acknowledged event).
+//   - Fail closed: an invalid event, a storage error, a checkpoint-sink
+//     error, a pending buffer that stays full past FullTimeout and a write
+//     not durable within WriteTimeout all return an error; after a storage
+//     error every later Write fails (ErrUnavailable) until the log is
+//     reopened.
+//   - Safe encoding: user-supplied strings (user agents, reasons, attribute
+//     values) are escaped in the canonical JSON encoding, so newlines,
+//     control characters and quotes cannot split or forge entries.
+//   - Tamper evidence: each record carries its stream, sequence number, the
+//     previous record's hash and its own hash over the canonical encoding
+//     (FORMAT.md). Signed ed25519 checkpoints are written every N events,
+//     every T of time and at close, and every segment starts with a signed
+//     anchor. Verification (Verifier, Verify, VerifyDir) detects a modified,
+//     deleted, inserted, duplicated or reordered record, a forged
+//     checkpoint, a missing segment, and truncation of anything a checkpoint
+//     kept elsewhere (VerifyOptions.Expect) covers; it names the first bad
+//     record and uses memory independent of the log's size.
+//   - Bad input: torn, oversized, wrong-version and non-canonical lines are
+//     typed errors (ErrTorn, ErrOversized, ErrVersion, ErrNonCanonical,
+//     ErrMalformed), never panics. A torn last line found at open is
+//     reported; FileOptions.Repair drops exactly that unacknowledged tail and
+//     records a trail_repaired event.
+//   - Retention: FileLog.Purge removes only whole segments whose every event
+//     is older than the retention (six years by default) and none of whose
+//     records is under hold; the remaining log starts at a signed anchor and
+//     a recorded purge event explains the start, so it still verifies.
+//
+// # What it leaves to the caller
+//
+//   - The checkpoint signing key (any crypto.Signer with an ed25519 public
+//     key, e.g. one held in a KMS) and the distribution of its public key
+//     to verifiers. Without a key a verifier cannot tell a forged log from
+//     a real one.
+//   - A second place for checkpoints (FileOptions.CheckpointSink) when
+//     truncation of the newest records must be detectable: a log cut after
+//     its last checkpoint is indistinguishable from a shorter log unless a
+//     copy of a later checkpoint exists elsewhere.
+//   - One stream per writing process: a directory holds one stream; several
+//     processes use several directories (or the PostgreSQL writer with a
+//     stream per instance). A second trail, such as the disposal ledger,
+//     uses its own directory and stream name.
+//   - Which client IP to trust (see the middleware's extractors) and which
+//     records are under legal hold (PurgeOptions.Held).
+//
+// # What it never does
+//
+// It never rewrites or deletes a record except by purging whole expired,
+// unheld segments; never acknowledges an event before it is durable; never
+// trusts forwarding headers by default; never follows a log without
+// checking the anchor of its newest segment at open.
+//
+// # Backwards compatibility
+//
+// Records and checkpoints carry a format version ("v":1). Lines of version
+// 1 will always parse, verify and re-encode to the same bytes; the golden
+// vectors in testdata/golden are the proof.
+package audit
