@@ -121,7 +121,7 @@ func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code strin
 			return false, nil
 		}
 		u.MFA.RecoveryCodes = slices.Delete(u.MFA.RecoveryCodes, idx, idx+1)
-		u.UpdatedAt = a.clock.Now().UTC()
+		u.UpdatedAt = a.storeNow()
 		err := a.users.Update(ctx, u)
 		if err == nil {
 			return true, nil

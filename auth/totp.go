@@ -160,7 +160,7 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 	if err != nil {
 		return nil, fmt.Errorf("auth: seal TOTP secret: %w", err)
 	}
-	now := a.clock.Now().UTC()
+	now := a.storeNow()
 	_, err = a.modify(ctx, userID, func(u *User) error {
 		if !u.Active() {
 			return ErrUserInactive
@@ -332,7 +332,7 @@ func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, also 
 				return false, err
 			}
 		}
-		u.UpdatedAt = a.clock.Now().UTC()
+		u.UpdatedAt = a.storeNow()
 		err = a.users.Update(ctx, u)
 		if err == nil {
 			return true, nil

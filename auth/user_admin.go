@@ -38,7 +38,7 @@ func (a *Authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.A
 	if err != nil {
 		return nil, err
 	}
-	now := a.clock.Now().UTC()
+	now := a.storeNow()
 	u := &User{ID: NewUserID(), TenantID: n.TenantID, Name: name, Status: StatusActive,
 		Roles: NormalizeRoles(n.Roles), Admin: n.Admin, CreatedAt: now, UpdatedAt: now}
 	if err := u.Validate(); err != nil {
@@ -186,7 +186,7 @@ func (a *Authenticator) setPassword(ctx context.Context, u *User, password, keep
 	if err != nil {
 		return err
 	}
-	now := a.clock.Now().UTC()
+	now := a.storeNow()
 	u, err = a.modify(ctx, u.ID, func(u *User) error {
 		if u.Status == StatusRemoved {
 			return ErrUserInactive

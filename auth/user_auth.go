@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/internal/clock"
@@ -159,7 +160,7 @@ func (a *Authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) 
 // record writes one audit event; its error means the operation must fail.
 func (a *Authenticator) record(ctx context.Context, e audit.Event) error {
 	if e.Time.IsZero() {
-		e.Time = a.clock.Now().UTC()
+		e.Time = a.storeNow()
 	}
 	if err := a.cfg.Audit.Write(ctx, e); err != nil {
 		return fmt.Errorf("auth: audit: %w", err)
@@ -204,7 +205,7 @@ func (a *Authenticator) modify(ctx context.Context, id string, change func(u *Us
 		if err := change(u); err != nil {
 			return nil, err
 		}
-		u.UpdatedAt = a.clock.Now().UTC()
+		u.UpdatedAt = a.storeNow()
 		err = a.users.Update(ctx, u)
 		if errors.Is(err, ErrVersionConflict) {
 			continue
@@ -216,3 +217,7 @@ func (a *Authenticator) modify(ctx context.Context, id string, change func(u *Us
 	}
 	return nil, ErrVersionConflict
 }
+
+// storeNow is the current time as stores keep it: UTC, to the microsecond
+// (PostgreSQL's precision), so that every store returns what was written.
+func (a *Authenticator) storeNow() time.Time { return a.clock.Now().UTC().Truncate(time.Microsecond) }

@@ -353,9 +353,9 @@ func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey st
 		_, err := a.modify(ctx, userID, func(u *User) error {
 			lockedNow = false
 			u.Lockout.Failures++
-			u.Lockout.LastFailure = now.UTC()
+			u.Lockout.LastFailure = a.storeNow()
 			if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures && !u.Lockout.Locked() {
-				u.Lockout.LockedAt = now.UTC()
+				u.Lockout.LockedAt = a.storeNow()
 				lockedNow = true
 			}
 			return nil
