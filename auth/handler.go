@@ -1,0 +1,480 @@
+package auth
+
+// # HTTP handlers
+//
+// Handlers are the JSON endpoints an application mounts for sign-in and
+// session management (Handlers.Mount). Request bodies are JSON objects of
+// at most MaxBodyBytes with no unknown fields and Content-Type
+// application/json; anything else is 400 "bad_request". Errors are
+// {"error": code} with a code that tells the client what to do next and
+// nothing that helps an attacker: every credential failure is 401
+// "invalid_credentials", whatever went wrong. Responses are never cached.
+//
+//	POST /login                 {tenant_id, name, password, totp_code?, recovery_code?}
+//	POST /login/second-factor   {challenge, totp_code | recovery_code}
+//	GET  /session               the signed-in user, limits and CSRF token
+//	POST /session/keepalive     records activity; returns the new deadlines
+//	POST /logout
+//	POST /reauth                {password, totp_code?}  (for Sensitive routes)
+//	POST /password              {current_password, new_password}
+//	POST /mfa/totp/enroll       returns the otpauth URI, secret and QR code (PNG, base64)
+//	POST /mfa/totp/confirm      {code}; returns the recovery codes, shown once
+//	POST /emergency/elevate     {role, reason, duration_seconds?}  (when a Guard is given)
+//	POST /emergency/end
+//
+// A successful login answers {"status":"authenticated", ...} with the CSRF
+// token and flags telling the client to enrol MFA or change an expired
+// password; a password that needs a second factor answers
+// {"status":"second_factor_required","challenge":...}. Login endpoints are
+// protected against cross-site submission by Fetch metadata and Origin
+// checks; the others need a session and, for POST, the CSRF token.
+// EmergencyReport is a handler to register on the Guard with a permission
+// of the application's choosing (for example "emergency:review").
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// DefaultMaxBodyBytes bounds handler request bodies.
+const DefaultMaxBodyBytes = 8 << 10
+
+// Handlers serves the authentication endpoints. Build it with NewHandlers.
+type Handlers struct {
+	// MaxBodyBytes bounds request bodies (default 8 KiB).
+	MaxBodyBytes int64
+
+	sm    *SessionManager
+	auth  *Authenticator
+	guard *Guard
+}
+
+// NewHandlers returns the endpoints for sessions sm and credentials a. The
+// break-glass endpoints are served only when g is not nil.
+func NewHandlers(sm *SessionManager, a *Authenticator, g *Guard) *Handlers {
+	return &Handlers{MaxBodyBytes: DefaultMaxBodyBytes, sm: sm, auth: a, guard: g}
+}
+
+// Mount registers the endpoints on mux under prefix (for example "/auth";
+// "" for the root).
+func (h *Handlers) Mount(mux *http.ServeMux, prefix string) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	sess := h.sm.Middleware
+	mux.HandleFunc("POST "+prefix+"/login", h.login)
+	mux.HandleFunc("POST "+prefix+"/login/second-factor", h.secondFactor)
+	mux.Handle("GET "+prefix+"/session", sess(http.HandlerFunc(h.session)))
+	mux.Handle("POST "+prefix+"/session/keepalive", sess(http.HandlerFunc(h.session)))
+	mux.HandleFunc("POST "+prefix+"/logout", h.logout)
+	mux.Handle("POST "+prefix+"/reauth", sess(http.HandlerFunc(h.reauth)))
+	mux.Handle("POST "+prefix+"/password", sess(http.HandlerFunc(h.changePassword)))
+	mux.Handle("POST "+prefix+"/mfa/totp/enroll", sess(h.sm.RequireRecentAuth(http.HandlerFunc(h.enrollTOTP))))
+	mux.Handle("POST "+prefix+"/mfa/totp/confirm", sess(http.HandlerFunc(h.confirmTOTP)))
+	if h.guard != nil {
+		mux.Handle("POST "+prefix+"/emergency/elevate", sess(h.sm.EnforcePolicy(http.HandlerFunc(h.elevate))))
+		mux.Handle("POST "+prefix+"/emergency/end", sess(http.HandlerFunc(h.endEmergency)))
+	}
+}
+
+// writeJSON sends v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal")
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+}
+
+// decode reads one JSON object into v, answering 400 itself when it cannot.
+func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/json" {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return false
+	}
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return false
+	}
+	return true
+}
+
+// fail maps an error of the Authenticator or the session manager to a response.
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var te *ThrottledError
+	var pe *PasswordError
+	switch {
+	case errors.As(err, &te):
+		secs := int(te.RetryAfter.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, "throttled")
+	case errors.As(err, &pe):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "password_rejected", "reason": string(pe.Reason)})
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidCode):
+		writeError(w, http.StatusUnauthorized, "invalid_credentials")
+	case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrUserInactive):
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+	case errors.Is(err, ErrMFAAlreadyActive):
+		writeError(w, http.StatusConflict, "mfa_already_active")
+	case errors.Is(err, ErrMFANotEnrolled):
+		writeError(w, http.StatusConflict, "mfa_not_enrolled")
+	case errors.Is(err, ErrEmergencyDenied):
+		writeError(w, http.StatusForbidden, "emergency_denied")
+	default:
+		h.sm.logError(r.Context(), "auth handler", err)
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable)
+	}
+}
+
+type loginBody struct {
+	TenantID     string `json:"tenant_id"`
+	Name         string `json:"name"`
+	Password     string `json:"password"`
+	TOTPCode     string `json:"totp_code"`
+	RecoveryCode string `json:"recovery_code"`
+}
+
+type secondFactorBody struct {
+	Challenge    string `json:"challenge"`
+	TOTPCode     string `json:"totp_code"`
+	RecoveryCode string `json:"recovery_code"`
+}
+
+// loginResponse is the body of a successful login step.
+type loginResponse struct {
+	Status                string `json:"status"`
+	Challenge             string `json:"challenge,omitempty"`
+	UserID                string `json:"user_id,omitempty"`
+	CSRFToken             string `json:"csrf_token,omitempty"`
+	MFA                   bool   `json:"mfa"`
+	MFAEnrollmentRequired bool   `json:"mfa_enrollment_required,omitempty"`
+	PasswordExpired       bool   `json:"password_expired,omitempty"`
+	RecoveryCodesLeft     *int   `json:"recovery_codes_left,omitempty"`
+	// Token is returned only when the manager accepts Bearer tokens (for
+	// clients without cookies).
+	Token string `json:"token,omitempty"`
+}
+
+// crossSite refuses a login form submitted from another site.
+func (h *Handlers) crossSite(w http.ResponseWriter, r *http.Request) bool {
+	if err := h.sm.cop.Check(r); err != nil {
+		h.sm.record(r.Context(), r, audit.Actor{}, audit.ActionLoginFailed, audit.OutcomeFailure, "csrf") //nolint:errcheck // refused anyway
+		writeError(w, http.StatusForbidden, codeCSRF)
+		return true
+	}
+	return false
+}
+
+func (h *Handlers) login(w http.ResponseWriter, r *http.Request) {
+	if h.crossSite(w, r) {
+		return
+	}
+	var b loginBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	res, err := h.auth.Login(r.Context(), LoginRequest{TenantID: b.TenantID, Name: b.Name, Password: b.Password,
+		TOTPCode: b.TOTPCode, RecoveryCode: b.RecoveryCode, ClientKey: h.sm.clientIP(r), Origin: h.sm.origin(r)})
+	h.finishLogin(w, r, res, err)
+}
+
+func (h *Handlers) secondFactor(w http.ResponseWriter, r *http.Request) {
+	if h.crossSite(w, r) {
+		return
+	}
+	var b secondFactorBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	res, err := h.auth.VerifySecondFactor(r.Context(), SecondFactorRequest{Challenge: b.Challenge, TOTPCode: b.TOTPCode,
+		RecoveryCode: b.RecoveryCode, ClientKey: h.sm.clientIP(r), Origin: h.sm.origin(r)})
+	h.finishLogin(w, r, res, err)
+}
+
+// finishLogin answers a login step and starts the session when it completed.
+func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, res *LoginResult, err error) {
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if res.SecondFactorRequired {
+		writeJSON(w, http.StatusOK, loginResponse{Status: "second_factor_required", Challenge: res.Challenge})
+		return
+	}
+	if !res.Authenticated {
+		writeError(w, http.StatusUnauthorized, "invalid_credentials")
+		return
+	}
+	_, tok, err := h.sm.Begin(r.Context(), w, r, res.User, res.MFA)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := loginResponse{Status: "authenticated", UserID: res.User.ID, CSRFToken: csrfFor(tok), MFA: res.MFA,
+		MFAEnrollmentRequired: res.MFAEnrollmentRequired, PasswordExpired: res.PasswordExpired}
+	if res.UsedRecoveryCode {
+		n := len(res.User.MFA.RecoveryCodes)
+		out.RecoveryCodesLeft = &n
+	}
+	if h.sm.AllowBearer {
+		out.Token = tok
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// sessionResponse describes the request's session.
+type sessionResponse struct {
+	UserID           string     `json:"user_id"`
+	TenantID         string     `json:"tenant_id"`
+	Roles            []string   `json:"roles"`
+	MFA              bool       `json:"mfa"`
+	CSRFToken        string     `json:"csrf_token"`
+	IdleExpiresAt    time.Time  `json:"idle_expires_at"`
+	AbsoluteExpireAt time.Time  `json:"absolute_expires_at"`
+	EmergencyRole    string     `json:"emergency_role,omitempty"`
+	EmergencyUntil   *time.Time `json:"emergency_until,omitempty"`
+}
+
+// session answers GET /session and POST /session/keepalive: the session
+// middleware has already recorded the activity.
+func (h *Handlers) session(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	idle, abs := h.sm.limits(&st.s, &st.policy)
+	out := sessionResponse{UserID: st.p.UserID, TenantID: st.p.TenantID, Roles: st.p.Roles, MFA: st.s.MFA,
+		CSRFToken: csrfFor(st.token), IdleExpiresAt: st.s.LastSeenAt.Add(idle).UTC(), AbsoluteExpireAt: st.s.CreatedAt.Add(abs).UTC()}
+	if out.Roles == nil {
+		out.Roles = []string{}
+	}
+	if g := st.s.Emergency; g != nil {
+		u := g.Until.UTC()
+		out.EmergencyRole, out.EmergencyUntil = g.Role, &u
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
+	// Logout needs no CSRF token: ending a session is always safe, and a
+	// forged logout can only sign the user out. Cross-site requests are
+	// still refused so that a page cannot log users out at will.
+	if h.crossSite(w, r) {
+		return
+	}
+	err := h.sm.Logout(w, r)
+	if err != nil && !errors.Is(err, ErrInvalidSession) {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type reauthBody struct {
+	Password string `json:"password"`
+	TOTPCode string `json:"totp_code"`
+}
+
+// reauth verifies the password (and the TOTP code when the user has TOTP)
+// again and refreshes the session's authentication time.
+func (h *Handlers) reauth(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	var b reauthBody
+	if st == nil || !h.decode(w, r, &b) {
+		if st == nil {
+			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		}
+		return
+	}
+	u, err := h.sm.users.Get(r.Context(), st.p.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	res, err := h.auth.Login(r.Context(), LoginRequest{TenantID: u.TenantID, Name: u.Name, Password: b.Password,
+		TOTPCode: b.TOTPCode, ClientKey: h.sm.clientIP(r), Origin: h.sm.origin(r)})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !res.Authenticated || res.User.ID != st.p.UserID {
+		// A TOTP user sent no code: the password alone does not re-authenticate.
+		writeError(w, http.StatusUnauthorized, "invalid_credentials")
+		return
+	}
+	csrf, err := h.sm.Reauthenticated(w, r, res.MFA)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"csrf_token": csrf})
+}
+
+type passwordBody struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword changes the user's password, ends their other sessions and
+// rotates this one.
+func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	var b passwordBody
+	if st == nil || !h.decode(w, r, &b) {
+		if st == nil {
+			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		}
+		return
+	}
+	err := h.auth.ChangePassword(r.Context(), ChangePasswordRequest{UserID: st.p.UserID, CurrentPassword: b.CurrentPassword,
+		NewPassword: b.NewPassword, KeepSessionID: st.s.ID, ClientKey: h.sm.clientIP(r), Origin: h.sm.origin(r)})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	csrf, err := h.sm.Reauthenticated(w, r, false)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"csrf_token": csrf})
+}
+
+// enrollTOTP starts TOTP enrolment for the signed-in user.
+func (h *Handlers) enrollTOTP(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	e, err := h.auth.EnrollTOTP(r.Context(), st.p.UserID, h.sm.origin(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"otpauth_uri": e.URI(), "secret": e.Secret(),
+		"qr_png": base64.StdEncoding.EncodeToString(e.QRCodePNG())})
+}
+
+type confirmBody struct {
+	Code string `json:"code"`
+}
+
+// confirmTOTP activates the enrolment; the session becomes an MFA session
+// with a new token, and the user's other sessions end.
+func (h *Handlers) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	var b confirmBody
+	if st == nil || !h.decode(w, r, &b) {
+		if st == nil {
+			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		}
+		return
+	}
+	codes, err := h.auth.ConfirmTOTP(r.Context(), st.p.UserID, b.Code, st.s.ID, h.sm.origin(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	csrf, err := h.sm.Reauthenticated(w, r, true)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes, "csrf_token": csrf})
+}
+
+type elevateBody struct {
+	Role            string `json:"role"`
+	Reason          string `json:"reason"`
+	DurationSeconds int64  `json:"duration_seconds"`
+}
+
+func (h *Handlers) elevate(w http.ResponseWriter, r *http.Request) {
+	var b elevateBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	if b.DurationSeconds < 0 || b.DurationSeconds > int64(24*time.Hour/time.Second) {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	a, csrf, err := h.guard.Elevate(w, r, b.Role, b.Reason, time.Duration(b.DurationSeconds)*time.Second)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"access_id": a.ID, "role": a.Role, "until": a.Until, "csrf_token": csrf})
+}
+
+func (h *Handlers) endEmergency(w http.ResponseWriter, r *http.Request) {
+	if err := h.sm.EndEmergency(w, r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxReportRange bounds the period of one emergency report.
+const maxReportRange = 366 * 24 * time.Hour
+
+// EmergencyReport answers GET requests with the emergency accesses that
+// started in [from, to) (query parameters in RFC 3339; default the last 30
+// days) as {"accesses": [...]}. Register it on the Guard with a reviewer's
+// permission.
+func (h *Handlers) EmergencyReport(w http.ResponseWriter, r *http.Request) {
+	now := h.sm.now()
+	from, to := now.Add(-30*24*time.Hour), now.Add(time.Nanosecond) // up to and including now
+	q := r.URL.Query()
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, codeBadRequest)
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if !from.Before(to) || to.Sub(from) > maxReportRange {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	out, err := h.sm.EmergencyReport(r.Context(), from, to)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if out == nil {
+		out = []EmergencyAccess{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "accesses": out})
+}
