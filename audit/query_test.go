@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -383,4 +384,32 @@ func ExampleQuery() {
 	// 1 12:00AM
 	// 3 2:00AM
 	// 4 3:00AM
+}
+
+// TestCursorGoldenV1 pins the version 1 token format: tokens handed to
+// clients must keep parsing.
+func TestCursorGoldenV1(t *testing.T) {
+	b, err := os.ReadFile("testdata/cursor-v1.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []audit.Cursor{
+		{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Stream: "s1", Seq: 1},
+		{Time: time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC), Stream: "api-7.x_Y", Seq: 42},
+		{Time: time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC), Stream: "a", Seq: audit.MaxSeq},
+		{Time: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), Stream: strings.Repeat("z", audit.MaxStreamLen), Seq: 7},
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) != len(want) {
+		t.Fatalf("%d golden tokens", len(lines))
+	}
+	for i, tok := range lines {
+		c, err := audit.ParseCursor(tok)
+		if err != nil || c != want[i] {
+			t.Errorf("token %d: %+v %v", i, c, err)
+		}
+		if want[i].String() != tok {
+			t.Errorf("cursor %d encodes as %s, golden %s", i, want[i].String(), tok)
+		}
+	}
 }
