@@ -260,3 +260,77 @@ func TestFileLogInvalidEvent(t *testing.T) {
 		t.Fatalf("invalid event: %v", err)
 	}
 }
+
+func TestFileLogCheckpointsByIntervalAndOnDemand(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(testTime)
+	var got []Checkpoint
+	var mu sync.Mutex
+	l := openTestLog(t, dir, func(o *FileOptions) {
+		o.Clock = clk
+		o.CheckpointInterval = time.Minute
+		o.CheckpointSink = CheckpointSinkFunc(func(_ context.Context, c Checkpoint) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, c)
+			return nil
+		})
+	})
+	ctx := context.Background()
+	if err := l.Write(ctx, sampleEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	if err := l.Write(ctx, sampleEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	n := len(got)
+	mu.Unlock()
+	// the flusher's ticker may seal record 1 before record 2 arrives
+	if n < 1 || got[0].Reason != CheckpointInterval || got[0].Seq < 1 || got[0].Seq > 2 {
+		t.Fatalf("interval checkpoint: %+v", got)
+	}
+	if err := l.Write(ctx, sampleEvent(2)); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil || cp.Seq != 3 || cp.Verify(l.PublicKey()) != nil {
+		t.Fatalf("on-demand checkpoint: %v %+v", err, cp)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Checkpoint(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("checkpoint after close: %v", err)
+	}
+	opts := testKeys(t)
+	opts.Expect = got
+	opts.RequireSealed = true
+	mustVerify(t, dir, opts)
+}
+
+// TestVerifyMemoryConstant: verifying ten times as many records allocates
+// the same (the verifier keeps per-stream state only).
+func TestVerifyMemoryConstant(t *testing.T) {
+	allocs := func(n int) float64 {
+		dir := t.TempDir()
+		l := openTestLog(t, dir, nil)
+		for i := 0; i < n; i++ {
+			if err := l.Write(context.Background(), sampleEvent(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+		opts := testKeys(t)
+		return testing.AllocsPerRun(3, func() {
+			if _, err := VerifyDir(context.Background(), dir, opts); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := allocs(100), allocs(1000)
+	if large > small+5 {
+		t.Fatalf("verification allocations grow with the log: %v for 100 records, %v for 1000", small, large)
+	}
+}
