@@ -285,11 +285,11 @@ func TestFileLogCheckpointsByIntervalAndOnDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	mu.Lock()
-	n := len(got)
+	first := append([]Checkpoint(nil), got...)
 	mu.Unlock()
 	// the flusher's ticker may seal record 1 before record 2 arrives
-	if n < 1 || got[0].Reason != CheckpointInterval || got[0].Seq < 1 || got[0].Seq > 2 {
-		t.Fatalf("interval checkpoint: %+v", got)
+	if len(first) < 1 || first[0].Reason != CheckpointInterval || first[0].Seq < 1 || first[0].Seq > 2 {
+		t.Fatalf("interval checkpoint: %+v", first)
 	}
 	if err := l.Write(ctx, sampleEvent(2)); err != nil {
 		t.Fatal(err)
@@ -305,7 +305,9 @@ func TestFileLogCheckpointsByIntervalAndOnDemand(t *testing.T) {
 		t.Fatalf("checkpoint after close: %v", err)
 	}
 	opts := testKeys(t)
-	opts.Expect = got
+	mu.Lock()
+	opts.Expect = append([]Checkpoint(nil), got...)
+	mu.Unlock()
 	opts.RequireSealed = true
 	mustVerify(t, dir, opts)
 }
