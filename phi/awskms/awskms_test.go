@@ -234,8 +234,8 @@ func TestUnreachableEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = k.Wrap(context.Background(), []byte("keyset"), []byte("s"))
-	if !errors.Is(err, awskms.ErrUnavailable) {
-		t.Fatalf("Wrap against a closed endpoint: %v, want ErrUnavailable", err)
+	if !errors.Is(err, awskms.ErrUnavailable) || asError(t, err).Message == "" || !asError(t, err).Retryable() {
+		t.Fatalf("Wrap against a closed endpoint: %v, want ErrUnavailable with the network error", err)
 	}
 }
 

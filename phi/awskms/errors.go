@@ -147,8 +147,17 @@ func classify(ctx context.Context, op string, err error) *Error {
 	}
 	var send *smithyhttp.RequestSendError
 	var netErr net.Error
-	if e.class == nil && e.ctx == nil && (errors.As(err, &send) || errors.As(err, &netErr)) {
+	isSend, isNet := errors.As(err, &send), errors.As(err, &netErr)
+	if e.class == nil && e.ctx == nil && (isSend || isNet) {
 		e.class = ErrUnavailable
+		if isNet {
+			// Addresses and the endpoint URL (net/http strips any
+			// password from it); never a request or response body.
+			e.Message = netErr.Error()
+		}
+	}
+	if e.class == nil && e.Code == "" && e.ctx == nil {
+		e.Message = "unexpected response from KMS"
 	}
 	return e
 }
