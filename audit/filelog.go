@@ -37,6 +37,9 @@ type FileOptions struct {
 	Stream string
 	// Signer signs checkpoints; its public key must be ed25519. Required.
 	Signer crypto.Signer
+	// PreviousKeys are earlier checkpoint keys, trusted when Open checks
+	// the newest segment after a key rotation. Verifiers need them too.
+	PreviousKeys []ed25519.PublicKey
 	// Clock sets event and checkpoint times (default the system clock).
 	Clock clock.Clock
 	// SegmentMaxBytes and SegmentMaxAge rotate to a new segment file when

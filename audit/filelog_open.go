@@ -206,7 +206,8 @@ func (l *FileLog) scanLastSegment(ctx context.Context, name string) (segmentStat
 		return st, fmt.Errorf("audit: open segment: %w", err)
 	}
 	defer f.Close()
-	v := NewVerifier(VerifyOptions{Keys: []ed25519.PublicKey{l.pub}, AllowUnanchoredStart: true})
+	keys := append([]ed25519.PublicKey{l.pub}, l.opts.PreviousKeys...)
+	v := NewVerifier(VerifyOptions{Keys: keys, AllowUnanchoredStart: true})
 	sc := newLineScanner(f)
 	first, _ := parseSegmentName(name)
 	for {

@@ -336,3 +336,46 @@ func TestVerifyMemoryConstant(t *testing.T) {
 		t.Fatalf("verification allocations grow with the log: %v for 100 records, %v for 1000", small, large)
 	}
 }
+
+func TestFileLogStreamsAndKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	auditDir, ledgerDir := t.TempDir(), t.TempDir()
+	a := openTestLog(t, auditDir, nil)
+	ledger := openTestLog(t, ledgerDir, func(o *FileOptions) { o.Stream = "disposal-ledger" })
+	for i := 0; i < 3; i++ {
+		if err := a.Write(ctx, sampleEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ledger.Write(ctx, Event{Action: ActionShred, Outcome: OutcomeSuccess, Target: Target{Subject: "s-" + strconv.Itoa(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Close()
+	ledger.Close()
+	res := mustVerify(t, ledgerDir, testKeys(t))
+	if res.Streams[0].Stream != "disposal-ledger" || res.Streams[0].Records != 3 {
+		t.Fatalf("ledger: %+v", res)
+	}
+	// a directory keeps its stream
+	if _, err := OpenFileLog(ctx, ledgerDir, FileOptions{Signer: testKey(t)}); err == nil {
+		t.Fatal("opened the ledger as another stream")
+	}
+	// after a key rotation the old key must be named to reopen
+	newKey := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	if _, err := OpenFileLog(ctx, auditDir, FileOptions{Signer: newKey}); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("open with an unknown key: %v", err)
+	}
+	old := testKey(t).Public().(ed25519.PublicKey)
+	l, err := OpenFileLog(ctx, auditDir, FileOptions{Signer: newKey, PreviousKeys: []ed25519.PublicKey{old}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(ctx, sampleEvent(9)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	mustVerify(t, auditDir, VerifyOptions{Keys: []ed25519.PublicKey{old, newKey.Public().(ed25519.PublicKey)}, RequireSealed: true})
+	if _, err := VerifyDir(ctx, auditDir, testKeys(t)); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("verify without the new key: %v", err)
+	}
+}
