@@ -1,12 +1,124 @@
 // Package auth identifies and authenticates the people who use a hipaakit
-// service (45 CFR 164.312(a)(2)(i) unique user identification and 164.312(d)
-// person or entity authentication).
+// service and controls what they may do: unique user identification
+// (45 CFR 164.312(a)(2)(i)), emergency access (a)(2)(ii), automatic logoff
+// (a)(2)(iii) and person authentication (d).
+//
+// Start with NewAuthenticator for credentials (users, passwords, TOTP,
+// recovery codes, lockout) and NewSessionManager for sessions, RBAC and
+// tenant policy. A login handler calls Authenticator.Login and, on success,
+// SessionManager.Begin.
 //
 // # Users
 //
-// A User is one identity with an immutable random ID, a tenant, a canonical
-// login name, a status (active, disabled, removed), roles in its tenant and
-// a flag for administrative identities. Users live in a UserStore: memory,
-// file (the embedded default) or PostgreSQL (package auth/pgauth); every
-// store passes the conformance suite of package auth/authtest.
+// A User is one identity: an immutable random 128-bit ID (NewUserID), one
+// tenant, a canonical login name (CanonicalName: NFKC, case-folded, unique
+// among the tenant's users that are not removed), a Status (active,
+// disabled, removed), roles in its tenant, and an Admin flag: administrative
+// privileges belong to separate administrative identities. Users live in a
+// UserStore: MemoryUserStore, FileUserStore (the embedded default) or
+// pgauth.UserStore (PostgreSQL); each passes authtest.RunUserStore. Updates
+// are compare-and-swap on User.Version, which is what makes lockout counters,
+// TOTP replay protection and single-use recovery codes safe across
+// concurrent requests and several instances.
+//
+// Disabling or removing a user (Authenticator.SetStatus) ends every session
+// of the user at once through Config.Sessions (a SessionRevoker; the
+// SessionManager is one), and the session middleware re-reads the user's
+// status and roles on every request. Removal keeps the record, so IDs are
+// never reused and audit trails keep resolving.
+//
+// # Logging in
+//
+// Authenticator.Login takes a LoginRequest (tenant, name, password,
+// optionally a TOTP or recovery code, the client key for throttling and the
+// audit Origin) and returns a LoginResult:
+//
+//   - Authenticated: start a session with SessionManager.Begin(ctx, w, r,
+//     res.User, res.MFA). MFAEnrollmentRequired and PasswordExpired tell the
+//     handler to restrict the session to enrolment or password change.
+//   - SecondFactorRequired: the password was right and the user has TOTP;
+//     nothing is authenticated. Ask for a code and call
+//     Authenticator.VerifySecondFactor with res.Challenge (signed, bound to
+//     the password, valid for ChallengeTTL).
+//
+// Every failure is ErrInvalidCredentials, whatever went wrong (unknown user,
+// wrong password or code, disabled, removed or locked account), and takes
+// the same path: one password hash, against a dummy hash when there is no
+// usable one, compared in constant time. Throttled attempts get a
+// *ThrottledError (ErrThrottled) before any hashing. Every attempt is audited
+// (login, login_failed, mfa_failed, lockout) with a reason code and never
+// with a password or code; when the audit event cannot be written the login
+// fails (no audit, no access).
+//
+// # Passwords
+//
+// PasswordPolicy follows NIST SP 800-63B rev 4: at least 15 code points
+// when the password is the only factor and 8 with MFA, at least 64 accepted
+// (default maximum 128), no truncation, NFKC normalisation, no composition
+// rules, refusal of the 197,529 common and breached passwords of the embedded
+// Blocklist, of repetitive or sequential strings and of context words (login
+// name, tenant, application name), each with a PasswordReason. A maximum age
+// exists for organisations that demand rotation and is off by default.
+// Hasher hashes with argon2id (m=19 MiB, t=2, p=1 by default) into PHC
+// strings and bounds concurrent hashes; Login re-hashes when the parameters
+// change.
+//
+// # Second factor
+//
+// TOTP (RFC 6238, via github.com/pquerna/otp): EnrollTOTP returns the key
+// URI and a PNG QR code; ConfirmTOTP activates the enrolment with a first
+// valid code and returns RecoveryCodeCount single-use recovery codes. Codes
+// are accepted within ±1 step by default (TOTPConfig.Skew, 0 allowed) and
+// each at most once: the last accepted step is stored with compare-and-swap,
+// so of two concurrent submissions of one code exactly one succeeds. Secrets
+// are 160 bits or more and stored sealed by a SecretSealer (PHISealer for a
+// phi.Vault, or KeySealer); they never appear in logs, errors or fmt output.
+//
+// # Lockout and throttling
+//
+// Failures count per account (persisted in User.Lockout) and per client key
+// (in memory, bounded). After LockoutConfig.FreeFailures each attempt waits
+// an exponentially growing delay; after MaxFailures (default 10, at most 100)
+// consecutive failures the account's authenticators are disabled until
+// Authenticator.Unlock. A successful login resets the account's counter.
+//
+// # What the caller provides
+//
+// The caller chooses the client key (an address from a trusted extractor,
+// never a raw forwarding header), keeps the Config.ChallengeKey and the
+// sealer's key material secret and shared between instances, sends
+// enrolment secrets and recovery codes only to the enrolling user, and
+// re-authenticates a user before DisableTOTP, RegenerateRecoveryCodes and
+// other sensitive changes.
+//
+// # What this package never does
+//
+// It never stores or logs a password, a TOTP secret in clear, a TOTP code or
+// a recovery code; never truncates a password; never tells a caller whether
+// an account exists; never trusts roles from a request; and never deletes a
+// user record.
+//
+// # Formats
+//
+// Password hashes are PHC strings:
+// "$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>" with unpadded
+// standard base64 (testdata/argon2id_golden.txt).
+//
+// Recovery codes are stored as "rc1$" + unpadded base64 of SHA-256 over
+// "hipaakit/auth/recovery-code/v1", a zero byte, the user ID, a zero byte
+// and the canonical code (24 Crockford base32 characters, lower case).
+//
+// The second-factor Challenge is version 1: "mc1." + base64url(user ID ||
+// expiry as 8-byte big-endian Unix seconds || PasswordChangedAt as 8-byte
+// big-endian Unix nanoseconds) + "." + base64url(HMAC-SHA256).
+//
+// A FileUserStore keeps one file per user, "<user ID>.json", mode 0600, in
+// its directory beside a ".lock" file. A user file (version 1) is one JSON
+// object and a newline with the members v (1), id, tenant_id, name, status,
+// roles, admin, password_hash, password_changed_at, mfa {totp_secret
+// (sealed, base64), totp_active, totp_digits, totp_period, totp_algorithm,
+// totp_last_step, totp_enrolled_at, recovery_codes}, lockout {failures,
+// last_failure, locked_at}, created_at, updated_at and version; times are
+// RFC 3339 in UTC, zero times are "0001-01-01T00:00:00Z" and unknown members
+// are refused (testdata/user_v1.json).
 package auth
