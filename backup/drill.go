@@ -31,7 +31,8 @@ type DrillOptions struct {
 	ID   string
 	Kind string
 	// Sink receives the restore; it must be scratch space and implement
-	// Checker. When nil, Drill restores directory and audit backups into a
+	// Checker. If it has a method Cleanup(context.Context) error, Drill
+	// calls it at the end (backup/pgsource.NewScratchSink drops its schema). When nil, Drill restores directory and audit backups into a
 	// fresh directory under ScratchDir (default os.TempDir()), and key store
 	// backups into an in-memory key store after replaying Ledger. The
 	// scratch copy is removed afterwards.
@@ -107,6 +108,14 @@ func (r *Repository) Drill(ctx context.Context, opts DrillOptions) (rep *DrillRe
 	checker, ok := sink.(Checker)
 	if !ok {
 		return rep, errors.New("backup: drill sink does not implement Checker")
+	}
+	if c, ok := sink.(interface{ Cleanup(context.Context) error }); ok {
+		// Scratch space that outlives the restore (a scratch schema).
+		defer func() {
+			if cerr := c.Cleanup(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
 	}
 	var rr RestoreReport
 	if err := r.restoreInto(ctx, m, sink, false, "drill", &rr); err != nil {

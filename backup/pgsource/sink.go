@@ -1,0 +1,297 @@
+package pgsource
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/backup"
+)
+
+// Sink restores a PostgreSQL backup into the schema Schema of the database
+// behind Pool. Everything happens in one transaction: the restore is built
+// in a staging schema and renamed to Schema just before the commit (after
+// dropping the old Schema when forced), so other sessions see the old
+// schema or the complete restore, never a part.
+type Sink struct {
+	Pool   *pgxpool.Pool
+	Schema string
+	// DropAfterCheck makes Cleanup drop Schema: for restore drills into a
+	// scratch schema (see NewScratchSink).
+	DropAfterCheck bool
+
+	staging string
+	force   bool
+	conn    *pgxpool.Conn
+	tx      pgx.Tx
+}
+
+var (
+	_ backup.Sink    = (*Sink)(nil)
+	_ backup.Checker = (*Sink)(nil)
+)
+
+// NewSink returns a sink restoring into schema.
+func NewSink(pool *pgxpool.Pool, schema string) *Sink { return &Sink{Pool: pool, Schema: schema} }
+
+// NewScratchSink returns a sink restoring into a new, randomly named schema
+// that Cleanup drops: the scratch space of a restore drill.
+func NewScratchSink(pool *pgxpool.Pool) *Sink {
+	var b [6]byte
+	rand.Read(b[:])
+	return &Sink{Pool: pool, Schema: "hipaakit_drill_" + hex.EncodeToString(b[:]), DropAfterCheck: true}
+}
+
+// Begin implements backup.Sink.
+func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error {
+	if m.Source.Kind != "postgres" {
+		return fmt.Errorf("%w: PostgreSQL sink, source kind %q", backup.ErrSourceKind, m.Source.Kind)
+	}
+	if s.Pool == nil || s.Schema == "" {
+		return errors.New("backup/pgsource: Sink needs a pool and a schema")
+	}
+	s.force = force
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("backup/pgsource: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		conn.Release()
+		return fmt.Errorf("backup/pgsource: %w", err)
+	}
+	s.conn, s.tx = conn, tx
+	if !force {
+		var n int
+		err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')`, s.Schema).Scan(&n)
+		if err != nil {
+			s.Abort(ctx)
+			return fmt.Errorf("backup/pgsource: %w", err)
+		}
+		if n > 0 {
+			s.Abort(ctx)
+			return fmt.Errorf("%w: destination schema holds relations", backup.ErrExists)
+		}
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	s.staging = "hipaakit_restore_" + hex.EncodeToString(b[:])
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+qi(s.staging)); err != nil {
+		s.Abort(ctx)
+		return fmt.Errorf("backup/pgsource: create staging schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", qi(s.staging)); err != nil {
+		s.Abort(ctx)
+		return fmt.Errorf("backup/pgsource: %w", err)
+	}
+	return nil
+}
+
+// Entry implements backup.Sink.
+func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error {
+	switch e.Type {
+	case backup.EntrySchema:
+		ddl, err := io.ReadAll(body)
+		if err != nil {
+			return err
+		}
+		if len(ddl) == 0 {
+			return nil
+		}
+		if _, err := s.tx.Exec(ctx, string(ddl)); err != nil {
+			return fmt.Errorf("backup/pgsource: apply %s: %w", e.Path, err)
+		}
+		return nil
+	case backup.EntrySequence:
+		last, called, err := parseSequence(body)
+		if err != nil {
+			return err
+		}
+		if t := e.Meta["identity_table"]; t != "" {
+			_, err = s.tx.Exec(ctx, "SELECT setval(pg_get_serial_sequence($1, $2), $3, $4)",
+				pgx.Identifier{s.staging, t}.Sanitize(), e.Meta["identity_column"], last, called)
+		} else {
+			_, err = s.tx.Exec(ctx, "SELECT setval($1::regclass, $2, $3)",
+				pgx.Identifier{s.staging, e.Meta["sequence"]}.Sanitize(), last, called)
+		}
+		if err != nil {
+			return fmt.Errorf("backup/pgsource: restore sequence: %w", err)
+		}
+		return nil
+	case backup.EntryTable:
+		t := e.Meta["table"]
+		if t == "" {
+			return fmt.Errorf("%w: table entry without a table name", backup.ErrCorrupt)
+		}
+		tag, err := s.tx.Conn().PgConn().CopyFrom(ctx, body, "COPY "+pgx.Identifier{s.staging, t}.Sanitize()+" FROM STDIN")
+		if err != nil {
+			var oe *backup.ObjectError
+			if errors.As(err, &oe) {
+				return err
+			}
+			return fmt.Errorf("backup/pgsource: copy into table: %w", err)
+		}
+		if tag.RowsAffected() != e.Rows {
+			return fmt.Errorf("%w: table restored %d rows, manifest says %d", backup.ErrCorrupt, tag.RowsAffected(), e.Rows)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: PostgreSQL sink, entry type %q", backup.ErrSourceKind, e.Type)
+	}
+}
+
+// parseSequence reads "<last value> <is_called>\n".
+func parseSequence(r io.Reader) (int64, bool, error) {
+	b, err := io.ReadAll(io.LimitReader(r, 64))
+	if err != nil {
+		return 0, false, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 || !strings.HasSuffix(string(b), "\n") {
+		return 0, false, fmt.Errorf("%w: malformed sequence entry", backup.ErrCorrupt)
+	}
+	last, err1 := strconv.ParseInt(f[0], 10, 64)
+	called, err2 := strconv.ParseBool(f[1])
+	if err1 != nil || err2 != nil {
+		return 0, false, fmt.Errorf("%w: malformed sequence entry", backup.ErrCorrupt)
+	}
+	return last, called, nil
+}
+
+// Commit implements backup.Sink: the staging schema takes the
+// destination's name, and the transaction commits.
+func (s *Sink) Commit(ctx context.Context) error {
+	if s.force {
+		if _, err := s.tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+qi(s.Schema)+" CASCADE"); err != nil {
+			return fmt.Errorf("backup/pgsource: drop replaced schema: %w", err)
+		}
+	} else {
+		// An empty destination schema (no relations, checked in Begin) is
+		// replaced; anything created in it since makes the drop fail.
+		if _, err := s.tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+qi(s.Schema)+" RESTRICT"); err != nil {
+			return fmt.Errorf("%w: destination schema changed during the restore", backup.ErrExists)
+		}
+	}
+	if _, err := s.tx.Exec(ctx, "ALTER SCHEMA "+qi(s.staging)+" RENAME TO "+qi(s.Schema)); err != nil {
+		return fmt.Errorf("backup/pgsource: rename staging schema: %w", err)
+	}
+	err := s.tx.Commit(ctx)
+	s.conn.Release()
+	s.tx, s.conn = nil, nil
+	if err != nil {
+		return fmt.Errorf("backup/pgsource: commit restore: %w", err)
+	}
+	return nil
+}
+
+// Abort implements backup.Sink: the transaction rolls back, and with it the
+// staging schema.
+func (s *Sink) Abort(ctx context.Context) error {
+	if s.tx == nil {
+		return nil
+	}
+	err := s.tx.Rollback(context.WithoutCancel(ctx))
+	s.conn.Release()
+	s.tx, s.conn = nil, nil
+	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("backup/pgsource: roll back restore: %w", err)
+	}
+	return nil
+}
+
+// Check implements backup.Checker: it re-reads the restored schema in one
+// snapshot, regenerates its DDL and each table's COPY stream, and compares
+// their checksums and row counts with the manifest.
+func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader) ([]backup.ChunkRef, int64, error)) ([]string, error) {
+	tx, err := s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("backup/pgsource: check: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", qi(s.Schema)); err != nil {
+		return nil, fmt.Errorf("backup/pgsource: check: %w", err)
+	}
+	var tables []string
+	for _, e := range m.Entries {
+		if e.Type == backup.EntryTable {
+			tables = append(tables, e.Meta["table"])
+		}
+	}
+	d, err := describe(ctx, tx, s.Schema, tables)
+	if err != nil {
+		return nil, err
+	}
+	var mm []string
+	compare := func(i int, e *backup.Entry, r io.Reader) error {
+		refs, size, err := sum(r)
+		if err != nil {
+			return err
+		}
+		if size != e.Size || !sameRefs(refs, e.Chunks) {
+			mm = append(mm, fmt.Sprintf("entry %d (%s): checksum differs", i, e.Type))
+		}
+		return nil
+	}
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		switch {
+		case e.Type == backup.EntrySchema && e.Path == preDataPath:
+			err = compare(i, e, strings.NewReader(d.preData))
+		case e.Type == backup.EntrySchema && e.Path == postDataPath:
+			err = compare(i, e, strings.NewReader(d.postData))
+		case e.Type == backup.EntryTable:
+			var n int64
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema, e.Meta["table"]}.Sanitize()).Scan(&n); err != nil {
+				return mm, fmt.Errorf("backup/pgsource: check: count: %w", err)
+			}
+			if n != e.Rows {
+				mm = append(mm, fmt.Sprintf("entry %d (table): %d rows, manifest %d", i, n, e.Rows))
+			}
+			pr, pw := io.Pipe()
+			go func() {
+				_, err := tx.Conn().PgConn().CopyTo(ctx, pw, "COPY "+pgx.Identifier{s.Schema, e.Meta["table"]}.Sanitize()+" TO STDOUT")
+				pw.CloseWithError(err)
+			}()
+			err = compare(i, e, bufio.NewReaderSize(pr, 1<<20))
+			pr.Close()
+		}
+		if err != nil {
+			return mm, fmt.Errorf("backup/pgsource: check: %w", err)
+		}
+	}
+	return mm, nil
+}
+
+func sameRefs(a, b []backup.ChunkRef) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Cleanup drops the schema of a scratch sink (DropAfterCheck); Drill calls
+// it when the drill ends.
+func (s *Sink) Cleanup(ctx context.Context) error {
+	if !s.DropAfterCheck {
+		return nil
+	}
+	if _, err := s.Pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+qi(s.Schema)+" CASCADE"); err != nil {
+		return fmt.Errorf("backup/pgsource: drop scratch schema: %w", err)
+	}
+	return nil
+}
