@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// config is everything the clinic reads from flags and the environment.
+type config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string // empty: embedded file stores under DataDir
+	TLSCert     string
+	TLSKey      string
+	NoTLS       bool // plain HTTP; allowed only on a loopback address
+	// MasterKey is the base64 local KEK from HIPAAKIT_MASTER_KEY; empty means
+	// the key file in DataDir (created on first start).
+	MasterKey   string
+	KMSKeyID    string // AWS KMS key ID or ARN; switches the KEK to KMS
+	KMSEndpoint string
+	S3Bucket    string // backups to S3 instead of DataDir/backups
+	S3Endpoint  string
+	S3Region    string
+	IdleTimeout time.Duration
+	Absolute    time.Duration
+	Seed        bool // create the demo tenant on first start
+}
+
+// errUsage marks errors whose message is a usage problem (exit code 2).
+var errUsage = errors.New("usage")
+
+// parseConfig reads flags, falling back to the environment for the values
+// a deployment sets there.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("clinic", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.DataDir, "data", "./clinic-data", "data directory for the embedded stores, keys and backups")
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL; switches every store to PostgreSQL (env DATABASE_URL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); default: a self-signed certificate in the data directory")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.BoolVar(&c.NoTLS, "no-tls", false, "serve plain HTTP (only allowed on a loopback address)")
+	fs.StringVar(&c.KMSKeyID, "kms-key-id", getenv("HIPAAKIT_KMS_KEY_ID"), "AWS KMS key ID or ARN for the key-encryption key (env HIPAAKIT_KMS_KEY_ID)")
+	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", getenv("HIPAAKIT_KMS_ENDPOINT"), "AWS KMS endpoint override (env HIPAAKIT_KMS_ENDPOINT)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", getenv("HIPAAKIT_S3_BUCKET"), "S3 bucket for backups (env HIPAAKIT_S3_BUCKET)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", getenv("HIPAAKIT_S3_ENDPOINT"), "S3 endpoint override for S3-compatible stores (env HIPAAKIT_S3_ENDPOINT)")
+	fs.StringVar(&c.S3Region, "s3-region", envOr(getenv, "AWS_REGION", "us-east-1"), "S3 region (env AWS_REGION)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 15*time.Minute, "log users off after this long without activity")
+	fs.DurationVar(&c.Absolute, "session-lifetime", 12*time.Hour, "end every session after this long")
+	fs.BoolVar(&c.Seed, "seed", true, "create the demo tenant and one user per role on first start")
+	if err := fs.Parse(args); err != nil {
+		return config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	c.MasterKey = getenv("HIPAAKIT_MASTER_KEY")
+	return c, c.validate()
+}
+
+func envOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (c config) validate() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("%w: -addr %q is not host:port", errUsage, c.Addr)
+	}
+	if c.NoTLS && !isLoopback(host) {
+		return fmt.Errorf("%w: plain HTTP (-no-tls) is allowed only on a loopback address, not %q; PHI must be encrypted in transit", errUsage, host)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
+	}
+	if c.NoTLS && c.TLSCert != "" {
+		return fmt.Errorf("%w: -no-tls and -tls-cert contradict each other", errUsage)
+	}
+	if c.IdleTimeout <= 0 || c.Absolute <= 0 || c.IdleTimeout > c.Absolute {
+		return fmt.Errorf("%w: need 0 < -idle-timeout <= -session-lifetime", errUsage)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("%w: -data must name a directory", errUsage)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

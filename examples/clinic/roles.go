@@ -1,0 +1,76 @@
+package main
+
+import "github.com/hipaakit/hipaakit/auth"
+
+// Permissions of the clinic, "resource:action".
+const (
+	permPatientCreate  auth.Permission = "patient:create"
+	permPatientSearch  auth.Permission = "patient:search"
+	permClinicalRead   auth.Permission = "clinical:read"     // the full record
+	permClinicalWrite  auth.Permission = "clinical:write"    // any field, notes
+	permDemoRead       auth.Permission = "demographics:read" // demographics only
+	permDemoWrite      auth.Permission = "demographics:write"
+	permVitalsWrite    auth.Permission = "vitals:write"
+	permLabWrite       auth.Permission = "lab:write"
+	permAuditRead      auth.Permission = "audit:read"
+	permHold           auth.Permission = "hold:manage"
+	permShred          auth.Permission = "patient:shred"
+	permBackup         auth.Permission = "backup:manage"
+	permExportDeid     auth.Permission = "export:deidentified"
+	permSessionKeep    auth.Permission = "session:keepalive"
+	permSelfMFA        auth.Permission = "mfa:self"
+	permEmergencyStart auth.Permission = "emergency:request"
+	permUI             auth.Permission = "ui:use"
+)
+
+// Roles of the clinic, from the minimum-necessary rules of real clinics.
+const (
+	rolePhysician = "physician"
+	roleNurse     = "nurse"
+	roleLab       = "lab_assistant"
+	roleFrontDesk = "front_desk"
+	roleAuditor   = "auditor"
+	roleAdmin     = "admin"
+	roleEmergency = "emergency_physician" // break-glass only
+)
+
+// demoRoles are the roles the demo tenant gets one user each of.
+var demoRoles = []string{rolePhysician, roleNurse, roleLab, roleFrontDesk, roleAuditor, roleAdmin}
+
+func clinicRBAC() (*auth.RBAC, error) {
+	all := []auth.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
+		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
+		permSessionKeep, permSelfMFA, permEmergencyStart, permUI}
+	every := []auth.Permission{permSessionKeep, permSelfMFA, permUI}
+	with := func(ps ...auth.Permission) []auth.Permission {
+		return append(append([]auth.Permission(nil), every...), ps...)
+	}
+	physician := with(permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
+		permDemoWrite, permVitalsWrite, permLabWrite, permExportDeid)
+	return auth.NewRBAC(all, []auth.Role{
+		{Name: rolePhysician, Permissions: physician},
+		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart)},
+		{Name: roleLab, Permissions: with(permPatientSearch, permLabWrite)},
+		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart)},
+		{Name: roleAuditor, Permissions: with(permAuditRead)},
+		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup)},
+		{Name: roleEmergency, Permissions: physician, Emergency: true, EligibleRoles: []string{roleNurse, roleFrontDesk}},
+	})
+}
+
+// Fields of a patient record. Demographic fields are visible with
+// demographics:read; clinical ones need clinical:read.
+var (
+	demographicFields = []string{"mrn", "name", "dob", "zip", "phone", "email", "address"}
+	fieldLabels       = map[string]string{"mrn": "MRN", "name": "Name", "dob": "Date of birth", "zip": "ZIP code",
+		"phone": "Phone", "email": "E-mail", "address": "Address"}
+)
+
+func isDemographic(f string) bool {
+	for _, d := range demographicFields {
+		if d == f {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+)
+
+// handler builds the service's complete handler:
+//
+//	security headers → (public: auth endpoints, login page, static files)
+//	                 → session → tenant policy → RBAC guard → audit → handler
+//
+// Every route behind the guard is declared with its permission; anything
+// else is refused (deny by default).
+func (a *app) handler() (http.Handler, error) {
+	c := a.clinic
+	auditMW, err := audit.Middleware(audit.MiddlewareConfig{
+		Writer: a.auditLog, Actor: auth.ActorFromRequest, Clock: a.clock,
+		Subject: func(r *http.Request) string { return r.PathValue("id") },
+		Record: func(r *http.Request) (string, string) {
+			if id := r.PathValue("id"); id != "" {
+				return "patient", id
+			}
+			return "", ""
+		},
+		Purpose: func(*http.Request) string { return "treatment" },
+	})
+	if err != nil {
+		return nil, err
+	}
+	g := a.guard
+	g.Use(auditMW)
+
+	// JSON API.
+	g.HandleFunc("POST /api/patients", permPatientCreate, c.createPatient)
+	g.HandleFunc("POST /api/patients/search", permPatientSearch, c.searchPatient)
+	g.HandleFunc("GET /api/patients/{id}", permDemoRead, c.getPatient)
+	g.HandleFunc("PUT /api/patients/{id}", permDemoWrite, c.updatePatient)
+	g.HandleFunc("POST /api/patients/{id}/notes", permClinicalWrite, c.addEntry("note"))
+	g.HandleFunc("POST /api/patients/{id}/labs", permLabWrite, c.addEntry("lab"))
+	g.HandleFunc("POST /api/patients/{id}/vitals", permVitalsWrite, c.addEntry("vitals"))
+	g.HandleFunc("POST /api/patients/{id}/shred", permShred, c.shredPatient, auth.Sensitive())
+	g.HandleFunc("POST /api/patients/{id}/hold", permHold, c.setHold)
+	g.HandleFunc("DELETE /api/holds/{hold}", permHold, c.liftHold)
+	g.HandleFunc("GET /api/holds", permHold, c.listHolds)
+	g.HandleFunc("GET /api/audit", permAuditRead, a.auditQuery)
+	g.HandleFunc("GET /api/patients/{id}/disclosures", permAuditRead, a.disclosures)
+	g.HandleFunc("POST /api/export/deidentified", permExportDeid, c.exportDeidentified)
+	g.HandleFunc("POST /api/backups", permBackup, a.createBackup)
+	g.HandleFunc("GET /api/backups", permBackup, a.listBackups)
+	g.HandleFunc("POST /api/backups/{backup}/verify", permBackup, a.verifyBackup)
+	g.HandleFunc("POST /api/backups/drill", permBackup, a.drillBackup)
+
+	// Web UI pages that need a session.
+	g.HandleFunc("GET /patients", permPatientSearch, a.pagePatients)
+	g.HandleFunc("POST /patients", permPatientSearch, a.pagePatients)
+	g.HandleFunc("GET /patients/{id}", permDemoRead, a.pagePatient)
+	g.HandleFunc("GET /audit", permAuditRead, a.pageAudit)
+	g.HandleFunc("GET /enroll", permSelfMFA, a.pageEnroll)
+	g.HandleFunc("POST /enroll", permSelfMFA, a.pageEnroll)
+	g.HandleFunc("GET /home", permUI, a.pageHome)
+
+	protected := a.sm.Middleware(a.sm.EnforcePolicy(g))
+	root := http.NewServeMux()
+	auth.NewHandlers(a.sm, a.authn, g).Mount(root, "/api/auth")
+	root.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
+	root.HandleFunc("GET /login", a.pageLogin)
+	root.HandleFunc("POST /login", a.pageLogin)
+	root.HandleFunc("POST /logout", a.pageLogout)
+	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/home", http.StatusSeeOther) })
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	root.Handle("/", loginRedirect(protected))
+	return securityHeaders(root, !a.cfg.NoTLS), nil
+}
+
+// securityHeaders sets the headers every response carries. PHI may be in any
+// page or API answer, so nothing is cached except the static assets.
+func securityHeaders(next http.Handler, tls bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loginRedirect turns the 401 of a browser page request into a redirect to
+// the login page; API clients (paths under /api/) keep the 401.
+func loginRedirect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.Method != http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&redirectOn401{ResponseWriter: w, r: r}, r)
+	})
+}
+
+type redirectOn401 struct {
+	http.ResponseWriter
+	r          *http.Request
+	redirected bool
+}
+
+func (w *redirectOn401) WriteHeader(status int) {
+	if status == http.StatusUnauthorized {
+		w.redirected = true
+		w.Header().Del("Content-Type")
+		http.Redirect(w.ResponseWriter, w.r, "/login?expired=1", http.StatusSeeOther)
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *redirectOn401) Write(b []byte) (int, error) {
+	if w.redirected {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *redirectOn401) Unwrap() http.ResponseWriter { return w.ResponseWriter }
