@@ -118,6 +118,17 @@ func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// sessionAndBody returns the request's session state and decodes the body
+// into v, answering the request itself when either is missing.
+func (h *Handlers) sessionAndBody(w http.ResponseWriter, r *http.Request, v any) (*requestState, bool) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return nil, false
+	}
+	return st, h.decode(w, r, v)
+}
+
 // fail maps an error of the Authenticator or the session manager to a response.
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ThrottledError
@@ -302,12 +313,9 @@ type reauthBody struct {
 // reauth verifies the password (and the TOTP code when the user has TOTP)
 // again and refreshes the session's authentication time.
 func (h *Handlers) reauth(w http.ResponseWriter, r *http.Request) {
-	st := stateFrom(r.Context())
 	var b reauthBody
-	if st == nil || !h.decode(w, r, &b) {
-		if st == nil {
-			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
-		}
+	st, ok := h.sessionAndBody(w, r, &b)
+	if !ok {
 		return
 	}
 	u, err := h.sm.users.Get(r.Context(), st.p.UserID)
@@ -342,12 +350,9 @@ type passwordBody struct {
 // changePassword changes the user's password, ends their other sessions and
 // rotates this one.
 func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request) {
-	st := stateFrom(r.Context())
 	var b passwordBody
-	if st == nil || !h.decode(w, r, &b) {
-		if st == nil {
-			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
-		}
+	st, ok := h.sessionAndBody(w, r, &b)
+	if !ok {
 		return
 	}
 	err := h.auth.ChangePassword(r.Context(), ChangePasswordRequest{UserID: st.p.UserID, CurrentPassword: b.CurrentPassword,
@@ -387,12 +392,9 @@ type confirmBody struct {
 // confirmTOTP activates the enrolment; the session becomes an MFA session
 // with a new token, and the user's other sessions end.
 func (h *Handlers) confirmTOTP(w http.ResponseWriter, r *http.Request) {
-	st := stateFrom(r.Context())
 	var b confirmBody
-	if st == nil || !h.decode(w, r, &b) {
-		if st == nil {
-			writeError(w, http.StatusUnauthorized, codeUnauthenticated)
-		}
+	st, ok := h.sessionAndBody(w, r, &b)
+	if !ok {
 		return
 	}
 	codes, err := h.auth.ConfirmTOTP(r.Context(), st.p.UserID, b.Code, st.s.ID, h.sm.origin(r))

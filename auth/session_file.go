@@ -21,7 +21,25 @@ import (
 // per session in a directory, written atomically and fsynced
 // (internal/fsutil), with an in-memory index so that reads never touch the
 // disk. An exclusive lock file keeps a second process from opening the same
-// directory. The file format is documented in FORMAT.md (session file v1).
+// directory.
+//
+// # File format (version 1)
+//
+// Each session is the file <hex(ID)>.json (mode 0600): one JSON object and a
+// newline, with the fields
+//
+//	v                    1 (the format version; other versions are refused)
+//	id                   the session ID
+//	token_sha256         hex SHA-256 of the token (the token itself is never written)
+//	user_id, tenant_id
+//	created_at, last_seen_at, authenticated_at, expires_at   RFC 3339 UTC
+//	idle_timeout_ms, absolute_timeout_ms                     positive integers
+//	mfa                  true when present
+//	emergency            {access_id, role, reason, started_at, until} when present
+//
+// Unknown fields, a missing required field, a file larger than 64 KiB or a
+// name that does not match the ID make OpenFileSessionStore fail with
+// ErrCorruptSessionFile. testdata/session_v1.json is the golden vector.
 type FileSessionStore struct {
 	dir  string
 	lock *fsutil.Lock

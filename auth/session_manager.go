@@ -37,9 +37,9 @@ type SessionManager struct {
 	// marked Sensitive (default 15 minutes).
 	ReauthAfter time.Duration
 	// TouchInterval is how often activity is written to the store (default
-	// 30 seconds). Activity within the interval is not recorded, so a
-	// session may end up to TouchInterval before IdleTimeout of
-	// inactivity, never after.
+	// 30 seconds, and never more than a tenth of the idle limit). Activity
+	// within the interval is not recorded, so a session may end up to
+	// TouchInterval before IdleTimeout of inactivity, never after.
 	TouchInterval time.Duration
 	// Cookie describes the session cookie (secure defaults; see CookieConfig).
 	Cookie CookieConfig
@@ -107,6 +107,33 @@ func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 	}
 }
 
+// errManagerConfig reports unusable SessionManager settings.
+var errManagerConfig = errors.New("auth: invalid session manager configuration")
+
+// validate checks the tunable fields; Begin refuses to start sessions
+// under a configuration that would weaken them.
+func (m *SessionManager) validate() error {
+	if err := m.Cookie.validate(); err != nil {
+		return err
+	}
+	if m.IdleTimeout <= 0 || m.AbsoluteTimeout <= 0 || m.ReauthAfter <= 0 || m.TouchInterval < 0 || m.CSRFHeader == "" {
+		return errManagerConfig
+	}
+	if m.store == nil || m.users == nil || m.audit == nil || m.Emergencies == nil {
+		return errManagerConfig
+	}
+	return nil
+}
+
+// touchInterval is TouchInterval, but never more than a tenth of the idle
+// limit, so that recorded activity always keeps an active session alive.
+func (m *SessionManager) touchInterval(idle time.Duration) time.Duration {
+	if t := idle / 10; m.TouchInterval > t {
+		return t
+	}
+	return m.TouchInterval
+}
+
 // Store returns the session store.
 func (m *SessionManager) Store() SessionStore { return m.store }
 
@@ -134,7 +161,7 @@ func (m *SessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Dur
 // cookie on w and returns the session and its token; the token is also
 // needed by non-browser clients when AllowBearer is set. u must be active.
 func (m *SessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, mfa bool) (Session, string, error) {
-	if err := m.Cookie.validate(); err != nil {
+	if err := m.validate(); err != nil {
 		return Session{}, "", err
 	}
 	if !u.Active() {
@@ -225,7 +252,7 @@ func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestSta
 			return nil, err
 		}
 	}
-	if now.Sub(s.LastSeenAt) >= m.TouchInterval {
+	if now.Sub(s.LastSeenAt) >= m.touchInterval(idle) {
 		t := *s
 		t.LastSeenAt = now
 		t.ExpiresAt = t.deadline(idle, abs)
@@ -411,6 +438,26 @@ func (m *SessionManager) Sweep(ctx context.Context) (int, error) {
 		}
 		if len(batch) < 256 || !progressed {
 			return n, ctx.Err()
+		}
+	}
+}
+
+// SweepEvery runs Sweep every interval until ctx ends, logging failures,
+// and returns ctx's error. Run it in its own goroutine.
+func (m *SessionManager) SweepEvery(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return errManagerConfig
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if _, err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+				m.logError(ctx, "session sweep", err)
+			}
 		}
 	}
 }

@@ -450,3 +450,58 @@ type failingStore struct{ auth.SessionStore }
 func (failingStore) SessionByTokenHash(context.Context, auth.TokenHash) (auth.Session, error) {
 	return auth.Session{}, errors.New("disk on fire")
 }
+
+func TestManagerConfigValidated(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ana")
+	for name, mod := range map[string]func(*auth.SessionManager){
+		"zero idle":        func(m *auth.SessionManager) { m.IdleTimeout = 0 },
+		"negative abs":     func(m *auth.SessionManager) { m.AbsoluteTimeout = -time.Hour },
+		"zero reauth":      func(m *auth.SessionManager) { m.ReauthAfter = 0 },
+		"no csrf header":   func(m *auth.SessionManager) { m.CSRFHeader = "" },
+		"no emergency log": func(m *auth.SessionManager) { m.Emergencies = nil },
+	} {
+		m := auth.NewSessionManager(e.store, e.users, e.rec)
+		mod(m)
+		if _, _, err := m.Begin(context.Background(), nil, nil, u, false); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := e.sm.SweepEvery(context.Background(), 0); err == nil {
+		t.Fatal("SweepEvery with a zero interval")
+	}
+}
+
+func TestSweepEvery(t *testing.T) {
+	e := newEnv(t)
+	e.login(e.addUser("ana"), false)
+	e.clk.Advance(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.sm.SweepEvery(ctx, time.Millisecond) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.rec.find(audit.ActionSessionTimeout, "")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SweepEvery returned %v", err)
+	}
+	if len(e.rec.find(audit.ActionSessionTimeout, "")) != 1 {
+		t.Fatal("the sweeper did not end the expired session")
+	}
+}
+
+func TestShortIdleLimitStillSlides(t *testing.T) {
+	e := newEnv(t)
+	e.sm.IdleTimeout = 2 * time.Minute
+	e.sm.TouchInterval = 10 * time.Minute // capped at a tenth of the idle limit: 12s
+	tok := e.login(e.addUser("ana"), false)
+	h := e.sm.Middleware(whoami)
+	for range 20 {
+		e.clk.Advance(90 * time.Second)
+		if rr := do(h, "GET", "/", tok); rr.Code != 200 {
+			t.Fatalf("active session with a short idle limit ended after %v", e.clk.Now().Sub(t0))
+		}
+	}
+}

@@ -223,10 +223,6 @@ func (l *EmergencyLog) PutEmergencyAccess(ctx context.Context, a auth.EmergencyA
 	if a.ID == "" || a.UserID == "" || a.StartedAt.IsZero() {
 		return errors.New("pgauth: incomplete emergency access record")
 	}
-	var ended *time.Time
-	if !a.EndedAt.IsZero() {
-		ended = &a.EndedAt
-	}
 	_, err := l.pool.Exec(ctx, `INSERT INTO auth_emergency_access
 		(id, user_id, tenant_id, session_id, role, reason, started_at, until, ended_at, end_reason)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
@@ -234,7 +230,7 @@ func (l *EmergencyLog) PutEmergencyAccess(ctx context.Context, a auth.EmergencyA
 		session_id = EXCLUDED.session_id, role = EXCLUDED.role, reason = EXCLUDED.reason,
 		started_at = EXCLUDED.started_at, until = EXCLUDED.until, ended_at = EXCLUDED.ended_at,
 		end_reason = EXCLUDED.end_reason`,
-		a.ID, a.UserID, a.TenantID, a.SessionID, a.Role, a.Reason, a.StartedAt, a.Until, ended, a.EndReason)
+		a.ID, a.UserID, a.TenantID, a.SessionID, a.Role, a.Reason, a.StartedAt, a.Until, nullTime(a.EndedAt), a.EndReason)
 	if err != nil {
 		return fmt.Errorf("pgauth: record emergency access: %w", err)
 	}
