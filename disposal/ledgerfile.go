@@ -72,7 +72,7 @@ func OpenFileLedgerStore(ctx context.Context, dir string, opts FileLedgerOptions
 		CheckpointEvery: 1,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("disposal: open ledger: %w", err)
+		return nil, ledgerErr(err)
 	}
 	s := &FileLedgerStore{log: log, reader: log.Reader(), keys: opts.Keys, stream: DefaultLedgerStream}
 	if err := s.buildIndex(ctx); err != nil {
@@ -195,5 +195,11 @@ func ledgerErr(err error) error {
 	if errors.As(err, &le) {
 		return &LedgerError{Reason: "unreadable entry", err: err}
 	}
-	return fmt.Errorf("disposal: read ledger: %w", err)
+	for _, content := range []error{audit.ErrMalformed, audit.ErrNonCanonical, audit.ErrOversized, audit.ErrVersion,
+		audit.ErrTorn, audit.ErrBadSignature, audit.ErrChainBroken, audit.ErrTruncated} {
+		if errors.Is(err, content) {
+			return &LedgerError{Reason: "unreadable or tampered entries", err: err}
+		}
+	}
+	return fmt.Errorf("disposal: ledger: %w", err)
 }

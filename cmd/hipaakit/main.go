@@ -28,7 +28,11 @@ const (
 
 commands:
   audit      verify, query and export the audit trail; accounting of disclosures
+  disposal   verify disposal certificates and the disposal ledger; replay it after a restore
   help       show this message
+  hold       set, lift and list legal holds
+  retention  sweep: apply retention policies (crypto-shred expired subjects)
+  shred      crypto-shred a subject and print its signed disposal certificate
 `
 )
 
@@ -56,6 +60,14 @@ func run(ctx context.Context, c *cli, args []string) int {
 	// Each command group lives in its own file; add one case per group here.
 	case "audit":
 		return cmdAudit(ctx, c, args[1:])
+	case "shred":
+		return cmdShred(ctx, c, args[1:])
+	case "retention":
+		return cmdRetention(ctx, c, args[1:])
+	case "hold":
+		return cmdHold(ctx, c, args[1:])
+	case "disposal":
+		return cmdDisposal(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, usageMessage)
 		return exitOK

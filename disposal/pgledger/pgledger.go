@@ -54,7 +54,9 @@ type Options struct {
 	// Signer signs checkpoints (ed25519). Required.
 	Signer crypto.Signer
 	// Keys are the trusted checkpoint keys when reading (default: Signer's
-	// public key). Add the keys of every instance that signs its stream.
+	// public key). pgaudit verifies a schema as a whole, so list the key of
+	// every writer whose stream is in the schema (every instance's ledger
+	// key, and the audit trail's keys if it shares the schema).
 	Keys []ed25519.PublicKey
 	// Clock stamps checkpoints (default: the system clock).
 	Clock clock.Clock

@@ -1,0 +1,475 @@
+package main
+
+// Disposal, shredding, legal holds and retention commands: the shared
+// environment (which stores to open) and `hipaakit disposal ...`.
+//
+// Environment:
+//
+//	HIPAAKIT_DATA_DIR              data directory of the file stores (embedded default):
+//	                               keys/, disposal/ledger/, disposal/signing-key.pem,
+//	                               retention/holds/, retention/sweep/, audit/
+//	HIPAAKIT_DATABASE_URL          when set, keys, ledger, holds and sweep state live in
+//	                               PostgreSQL instead (and the retention source reads it)
+//	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
+//	                               ledger checkpoints (default <data>/disposal/signing-key.pem,
+//	                               created on first use in file mode)
+//	HIPAAKIT_DISPOSAL_PUBLIC_KEY   PEM public key for verify-certificate
+//	                               (default <data>/disposal/signing-key.pub.pem)
+//	HIPAAKIT_DISPOSAL_STREAM       PostgreSQL ledger stream of this instance (default "disposal")
+//	HIPAAKIT_AUDIT_KEY             PEM ed25519 key signing the CLI's audit checkpoints
+//	                               (default <data>/audit-signing-key.pem, created on first use)
+//
+// In file mode a running service holds exclusive locks on the ledger and
+// the audit log: run these commands while it is stopped, or use PostgreSQL.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/disposal/pgledger"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/phi/pgstore"
+	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/retention/pgretention"
+)
+
+// drEnv opens the stores the disposal and retention commands use, and
+// closes them in Close.
+type drEnv struct {
+	c       *cli
+	dataDir string
+	dbURL   string
+	pool    *pgxpool.Pool
+	closers []func() error
+}
+
+// drUsageError is a usage problem (exit code 2).
+type drUsageError struct{ msg string }
+
+func (e *drUsageError) Error() string { return e.msg }
+
+func newDREnv(c *cli) (*drEnv, error) {
+	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv("HIPAAKIT_DATABASE_URL")}
+	if e.dataDir == "" && e.dbURL == "" {
+		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or HIPAAKIT_DATABASE_URL (PostgreSQL)"}
+	}
+	return e, nil
+}
+
+func (e *drEnv) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]() //nolint:errcheck // best effort at exit; writers report their own failures on Write
+	}
+	if e.pool != nil {
+		e.pool.Close()
+	}
+}
+
+func (e *drEnv) path(elem ...string) string {
+	return filepath.Join(append([]string{e.dataDir}, elem...)...)
+}
+
+func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
+	if e.pool != nil {
+		return e.pool, nil
+	}
+	if e.dbURL == "" {
+		return nil, &drUsageError{"this command needs HIPAAKIT_DATABASE_URL"}
+	}
+	pool, err := pgxpool.New(ctx, e.dbURL)
+	if err != nil {
+		return nil, errors.New("cannot parse HIPAAKIT_DATABASE_URL") // never echo the URL: it may hold a password
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database unreachable: %w", err)
+	}
+	e.pool = pool
+	return pool, nil
+}
+
+// signingKey loads the disposal signing key, creating it (and its public
+// key file) on first use in file mode.
+func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
+	path := e.c.getenv("HIPAAKIT_DISPOSAL_KEY")
+	create := false
+	if path == "" {
+		if e.dataDir == "" {
+			return nil, &drUsageError{"set HIPAAKIT_DISPOSAL_KEY (PEM ed25519 private key)"}
+		}
+		path, create = e.path("disposal", "signing-key.pem"), true
+	}
+	return drLoadKey(path, create, strings.TrimSuffix(path, ".pem")+".pub.pem")
+}
+
+// drLoadKey reads a PEM private key, or creates it (mode 0600, with its
+// public key beside it) when create is set and the file does not exist.
+func drLoadKey(path string, create bool, pubPath string) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return disposal.ParsePrivateKey(data)
+	}
+	if !create || !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read signing key: %w", drUnpath(err))
+	}
+	pub, priv, err := disposal.GenerateSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	privPEM, _ := disposal.MarshalPrivateKey(priv)
+	pubPEM, _ := disposal.MarshalPublicKey(pub)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create key directory: %w", drUnpath(err))
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create signing key: %w", drUnpath(err))
+	}
+	_, err = f.Write(privPEM)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write signing key: %w", drUnpath(err))
+	}
+	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write public key: %w", drUnpath(err))
+	}
+	return priv, nil
+}
+
+func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
+	if e.dbURL != "" {
+		pool, err := e.db(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := pgstore.Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
+		return pgstore.New(pool), nil
+	}
+	return filestore.Open(e.path("keys"))
+}
+
+func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.Ledger, error) {
+	var store disposal.LedgerStore
+	if e.dbURL != "" {
+		pool, err := e.db(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := pgledger.Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
+		// pgaudit verifies a schema as a whole: trust the CLI's audit
+		// stream key too when it shares the schema.
+		keys := []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
+		if ak, err := e.auditKey(); err == nil {
+			keys = append(keys, ak.Public().(ed25519.PublicKey))
+		}
+		s, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: e.c.getenv("HIPAAKIT_DISPOSAL_STREAM"), Signer: key, Keys: keys})
+		if err != nil {
+			return nil, err
+		}
+		store = s
+	} else {
+		s, err := disposal.OpenFileLedgerStore(ctx, e.path("disposal", "ledger"), disposal.FileLedgerOptions{Signer: key})
+		if err != nil {
+			return nil, err
+		}
+		store = s
+	}
+	l := disposal.NewLedger(store)
+	e.closers = append(e.closers, l.Close)
+	return l, nil
+}
+
+// auditKey loads the key that signs the CLI's audit checkpoints.
+func (e *drEnv) auditKey() (ed25519.PrivateKey, error) {
+	path := e.c.getenv("HIPAAKIT_AUDIT_KEY")
+	create := false
+	if path == "" {
+		if e.dataDir == "" {
+			return nil, &drUsageError{"set HIPAAKIT_AUDIT_KEY (PEM ed25519 key for audit checkpoints)"}
+		}
+		path, create = e.path("audit-signing-key.pem"), true
+	}
+	return drLoadKey(path, create, strings.TrimSuffix(path, ".pem")+".pub.pem")
+}
+
+func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
+	key, err := e.auditKey()
+	if err != nil {
+		return nil, err
+	}
+	if e.dbURL != "" {
+		pool, err := e.db(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := pgaudit.Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
+		w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "hipaakit-cli", Signer: key})
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, func() error { return w.Close(context.Background()) })
+		return w, nil
+	}
+	l, err := audit.OpenFileLog(ctx, e.path("audit"), audit.FileOptions{Signer: key})
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, l.Close)
+	return l, nil
+}
+
+func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry, error) {
+	var store retention.HoldStore
+	if e.dbURL != "" {
+		pool, err := e.db(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := pgretention.Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
+		store = pgretention.NewHoldStore(pool)
+	} else {
+		s, err := retention.OpenFileHoldStore(e.path("retention", "holds"))
+		if err != nil {
+			return nil, err
+		}
+		store = s
+	}
+	return retention.NewRegistry(store, w, nil), nil
+}
+
+// shredder wires a disposal.Shredder. The CLI holds no key cache, so the
+// key store itself destroys the keys (phi.KeyStore implements
+// disposal.KeyDestroyer).
+func (e *drEnv) shredder(ctx context.Context) (*disposal.Shredder, *retention.Registry, error) {
+	key, err := e.signingKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := e.keyStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ledger, err := e.ledger(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := e.auditWriter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := e.holds(ctx, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := disposal.New(disposal.Config{Vault: keys, Keys: keys, Ledger: ledger, Audit: w, Holds: reg, SigningKey: key})
+	return s, reg, err
+}
+
+// actor is the user ID recorded for a command: --by, else "cli:$USER".
+func drActor(c *cli, by string) string {
+	if by != "" {
+		return by
+	}
+	if u := c.getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "hipaakit:cli"
+}
+
+// drFail prints err and returns its exit code.
+func drFail(c *cli, cmd string, err error) int {
+	var ue *drUsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(c.stderr, "hipaakit %s: %s\n", cmd, ue.msg)
+		return exitUsage
+	}
+	fmt.Fprintf(c.stderr, "hipaakit %s: %v\n", cmd, err)
+	return exitFailure
+}
+
+// drParse parses flags that may come before, between or after positional
+// arguments, and returns the positional ones.
+func drParse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func drFlags(c *cli, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+func drUnpath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+const disposalUsage = `usage: hipaakit disposal <command>
+
+commands:
+  verify-certificate FILE [--public-key PEM]   verify a disposal certificate (exit 0 valid, 1 invalid)
+  verify-ledger                                check the ledger's hash chain and entries (exit 0, or 1 if corrupt)
+  replay                                       re-apply every recorded disposal to the key store (after a restore)
+`
+
+// cmdDisposal runs `hipaakit disposal ...`.
+func cmdDisposal(ctx context.Context, c *cli, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, disposalUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "verify-certificate":
+		return drVerifyCertificate(c, args[1:])
+	case "verify-ledger", "replay":
+		return drLedgerCommand(ctx, c, args[0], args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, disposalUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(c.stderr, "hipaakit disposal: unknown command %q\n\n%s", args[0], disposalUsage)
+		return exitUsage
+	}
+}
+
+func drVerifyCertificate(c *cli, args []string) int {
+	fs := drFlags(c, "disposal verify-certificate")
+	pubPath := fs.String("public-key", "", "PEM public key (default $HIPAAKIT_DISPOSAL_PUBLIC_KEY or <data>/disposal/signing-key.pub.pem)")
+	pos, err := drParse(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprintln(c.stderr, "usage: hipaakit disposal verify-certificate FILE [--public-key PEM]")
+		return exitUsage
+	}
+	if *pubPath == "" {
+		*pubPath = c.getenv("HIPAAKIT_DISPOSAL_PUBLIC_KEY")
+	}
+	if *pubPath == "" {
+		dir := c.getenv("HIPAAKIT_DATA_DIR")
+		if dir == "" {
+			fmt.Fprintln(c.stderr, "hipaakit disposal verify-certificate: give --public-key, HIPAAKIT_DISPOSAL_PUBLIC_KEY or HIPAAKIT_DATA_DIR")
+			return exitUsage
+		}
+		*pubPath = filepath.Join(dir, "disposal", "signing-key.pub.pem")
+	}
+	pemBytes, err := os.ReadFile(*pubPath)
+	if err != nil {
+		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", drUnpath(err)))
+	}
+	pub, err := disposal.ParsePublicKey(pemBytes)
+	if err != nil {
+		return drFail(c, "disposal verify-certificate", err)
+	}
+	data, err := drReadLimited(pos[0], disposal.MaxCertificateSize+1)
+	if err != nil {
+		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", drUnpath(err)))
+	}
+	cert, err := disposal.VerifyCertificate(data, pub)
+	if err != nil {
+		fmt.Fprintf(c.stdout, "INVALID: %v\n", err)
+		return exitCheck
+	}
+	fmt.Fprintf(c.stdout, "VALID: certificate %s\n  subject  %s\n  time     %s\n  actor    %s\n  method   %s\n  keys     %d destroyed\n  ledger   %s entry %d\n",
+		cert.ID, cert.Subject, cert.Time.Format("2006-01-02T15:04:05.000Z"), cert.Actor, cert.Method, len(cert.KeyIDs), cert.Ledger.Stream, cert.Ledger.Seq)
+	return exitOK
+}
+
+// drReadLimited reads at most limit bytes of path.
+func drReadLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+func drLedgerCommand(ctx context.Context, c *cli, cmd string, args []string) int {
+	name := "disposal " + cmd
+	if len(args) != 0 {
+		fmt.Fprintf(c.stderr, "usage: hipaakit %s\n", name)
+		return exitUsage
+	}
+	env, err := newDREnv(c)
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	defer env.Close()
+	key, err := env.signingKey()
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	ledger, err := env.ledger(ctx, key)
+	if err != nil {
+		if errors.Is(err, disposal.ErrCorruptLedger) {
+			fmt.Fprintf(c.stdout, "CORRUPT: %v\n", err)
+			return exitCheck
+		}
+		return drFail(c, name, err)
+	}
+	if cmd == "verify-ledger" {
+		n, err := ledger.Verify(ctx)
+		if errors.Is(err, disposal.ErrCorruptLedger) {
+			fmt.Fprintf(c.stdout, "CORRUPT: %v\n", err)
+			return exitCheck
+		}
+		if err != nil {
+			return drFail(c, name, err)
+		}
+		fmt.Fprintf(c.stdout, "OK: %d disposals, hash chain verified\n", n)
+		return exitOK
+	}
+	keys, err := env.keyStore(ctx)
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	n, err := ledger.Replay(ctx, keys)
+	if errors.Is(err, disposal.ErrCorruptLedger) {
+		fmt.Fprintf(c.stdout, "CORRUPT: %v (nothing replayed)\n", err)
+		return exitCheck
+	}
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	fmt.Fprintf(c.stdout, "replayed %d disposals\n", n)
+	return exitOK
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/retention/pgsource"
+)
+
+const retentionUsage = `usage: hipaakit retention sweep --policies FILE [--dry-run]
+
+  Reads the subjects and records of the tables named in the policy file's
+  "source" (PostgreSQL, HIPAAKIT_DATABASE_URL), evaluates the policies and
+  legal holds, and crypto-shreds every subject whose records have all
+  expired. --dry-run lists what would be shredded and changes nothing.
+  Exit 0 when every disposal succeeded, 1 when some failed.
+`
+
+// cmdRetention runs `hipaakit retention ...`.
+func cmdRetention(ctx context.Context, c *cli, args []string) int {
+	if len(args) == 0 || args[0] != "sweep" {
+		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprint(c.stdout, retentionUsage)
+			return exitOK
+		}
+		fmt.Fprint(c.stderr, retentionUsage)
+		return exitUsage
+	}
+	fs := drFlags(c, "retention sweep")
+	policyPath := fs.String("policies", "", "policy file (format hipaakit-retention-policies)")
+	dryRun := fs.Bool("dry-run", false, "evaluate and report only")
+	pos, err := drParse(fs, args[1:])
+	if err != nil || len(pos) != 0 || *policyPath == "" {
+		fmt.Fprint(c.stderr, retentionUsage)
+		return exitUsage
+	}
+	data, err := drReadLimited(*policyPath, 1<<20+1)
+	if err != nil {
+		return drFail(c, "retention sweep", fmt.Errorf("read policy file: %w", drUnpath(err)))
+	}
+	pf, err := retention.ParsePolicyFile(data)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
+		return exitUsage
+	}
+	tables, err := pgsource.ParseConfig(pf.Source)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit retention sweep: policy file \"source\": %v\n", err)
+		return exitUsage
+	}
+	env, err := newDREnv(c)
+	if err != nil {
+		return drFail(c, "retention sweep", err)
+	}
+	defer env.Close()
+	pool, err := env.db(ctx)
+	if err != nil {
+		return drFail(c, "retention sweep", err)
+	}
+	src, err := pgsource.New(pool, tables...)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
+		return exitUsage
+	}
+	shredder, reg, err := env.shredder(ctx)
+	if err != nil {
+		return drFail(c, "retention sweep", err)
+	}
+	var state retention.SweepState
+	if env.dataDir != "" && env.dbURL == "" {
+		state, err = retention.OpenFileSweepState(env.path("retention", "sweep"))
+	} else {
+		state = pgretention.NewSweepState(pool, "default")
+	}
+	if err != nil {
+		return drFail(c, "retention sweep", err)
+	}
+	sw, err := retention.NewSweeper(retention.SweeperConfig{Source: src, Policies: pf.Policies, Holds: reg, Disposer: shredder, State: state, BatchSize: pf.BatchSize})
+	if err != nil {
+		return drFail(c, "retention sweep", err)
+	}
+	var opts []retention.SweepOption
+	if *dryRun {
+		opts = append(opts, retention.DryRun(), retention.Observe(func(d retention.SubjectDecision, _ error) {
+			if d.Action == retention.Dispose {
+				fmt.Fprintf(c.stdout, "would shred %s (%s)\n", d.Subject, strings.Join(d.Kinds, ","))
+			}
+		}))
+	}
+	rep, err := sw.Sweep(ctx, opts...)
+	drPrintReport(c, rep)
+	if errors.Is(err, retention.ErrSweepRunning) {
+		fmt.Fprintln(c.stderr, "hipaakit retention sweep: another sweep is running; try again later")
+		return exitFailure
+	}
+	if err != nil {
+		return drFail(c, "retention sweep", err)
+	}
+	for _, f := range rep.Failures {
+		fmt.Fprintf(c.stderr, "failed: %s: %v\n", f.Subject, f.Err)
+	}
+	if rep.Failed > 0 {
+		return exitCheck
+	}
+	return exitOK
+}
+
+func drPrintReport(c *cli, rep retention.Report) {
+	mode := ""
+	if rep.DryRun {
+		mode = " (dry run: nothing changed)"
+	}
+	fmt.Fprintf(c.stdout, "subjects: %d evaluated, %d shredded, %d kept (%d held), %d failed%s\n",
+		rep.Subjects, rep.Shredded, rep.Kept, rep.Held, rep.Failed, mode)
+	kinds := make([]string, 0, len(rep.PerKind))
+	for k := range rep.PerKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tRECORDS\tDISPOSED\tHELD\tFAILED")
+	for _, k := range kinds {
+		kc := rep.PerKind[k]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", k, kc.Records, kc.Disposed, kc.Held, kc.Failed)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/phi/pgstore"
+)
+
+func drWriteKey(t *testing.T, dir, name string) string {
+	t.Helper()
+	_, priv, _ := disposal.GenerateSigningKey()
+	pemBytes, _ := disposal.MarshalPrivateKey(priv)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// retention sweep against PostgreSQL: the source tables, key store,
+// ledger, holds and cursor all live in one schema.
+func TestCLIRetentionSweepPostgres(t *testing.T) {
+	ctx := context.Background()
+	pool, schema := pgtest.NewSchema(t)
+	url := pgtest.URL()
+	if strings.Contains(url, "?") {
+		url += "&search_path=" + schema
+	} else {
+		url += "?search_path=" + schema
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE encounters (id bigserial PRIMARY KEY, patient_id text NOT NULL, created_at timestamptz NOT NULL, closed_at timestamptz);
+		INSERT INTO encounters (patient_id, created_at, closed_at) VALUES
+			('patient-old', '2001-01-01Z', NULL),
+			('patient-old', '2002-01-01Z', '2003-01-01Z'),
+			('patient-recent', '2001-01-01Z', now()),
+			('patient-held', '2001-01-01Z', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	keys := pgstore.New(pool)
+	kek, _ := localkek.New(make([]byte, 32))
+	v, _ := phi.NewVault(keys, kek)
+	for _, s := range []string{"patient-old", "patient-recent", "patient-held"} {
+		if _, err := v.Seal(ctx, phi.Binding{Subject: s, Field: "dob"}, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := t.TempDir()
+	env := map[string]string{
+		"HIPAAKIT_DATABASE_URL": url,
+		"HIPAAKIT_DISPOSAL_KEY": drWriteKey(t, tmp, "disposal.pem"),
+		"HIPAAKIT_AUDIT_KEY":    drWriteKey(t, tmp, "audit.pem"),
+	}
+	policies := filepath.Join(tmp, "policies.json")
+	os.WriteFile(policies, []byte(`{"format": "hipaakit-retention-policies", "version": 1,
+		"policies": [{"kind": "encounter", "keep": "P6Y"}],
+		"source": {"postgres_tables": [{"name": "encounters", "kind": "encounter", "subject": "patient_id", "id": "id", "created": "created_at", "last_in_effect": "closed_at"}]}}`), 0o600)
+
+	if code, _, stderr := runCLI(t, env, "hold", "set", "--subject", "patient-held", "--reason", "subpoena", "--by", "counsel"); code != exitOK {
+		t.Fatalf("hold set: %d %s", code, stderr)
+	}
+	code, out, stderr := runCLI(t, env, "retention", "sweep", "--policies", policies, "--dry-run")
+	if code != exitOK || !strings.Contains(out, "would shred patient-old (encounter)") || strings.Contains(out, "would shred patient-recent") ||
+		!strings.Contains(out, "3 evaluated, 1 shredded, 2 kept (1 held), 0 failed (dry run") {
+		t.Fatalf("dry run: %d %q %q", code, out, stderr)
+	}
+	if _, err := keys.Get(ctx, "patient-old"); err != nil {
+		t.Fatalf("dry run shredded: %v", err)
+	}
+	code, out, stderr = runCLI(t, env, "retention", "sweep", "--policies", policies)
+	if code != exitOK || !strings.Contains(out, "1 shredded") || !strings.Contains(out, "encounter  4        2         1     0") {
+		t.Fatalf("sweep: %d %q %q", code, out, stderr)
+	}
+	for s, want := range map[string]error{"patient-old": phi.ErrShredded, "patient-recent": nil, "patient-held": nil} {
+		if _, err := keys.Get(ctx, s); !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Fatalf("%s: %v, want %v", s, err, want)
+		}
+	}
+	if code, out, _ := runCLI(t, env, "disposal", "verify-ledger"); code != exitOK || !strings.Contains(out, "1 disposals") {
+		t.Fatalf("verify-ledger: %d %q", code, out)
+	}
+	bad := filepath.Join(tmp, "bad.json")
+	os.WriteFile(bad, []byte(`{"format": "hipaakit-retention-policies", "version": 1, "policies": [{"kind": "encounter", "keep": "six years"}]}`), 0o600)
+	if code, _, _ := runCLI(t, env, "retention", "sweep", "--policies", bad); code != exitUsage {
+		t.Fatalf("bad policy file: %d", code)
+	}
+}
