@@ -310,6 +310,9 @@ func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, also 
 		if len(m.TOTPSecret) == 0 || m.TOTPPeriod <= 0 {
 			return false, nil
 		}
+		if m.TOTPAlgorithm != "SHA1" {
+			return false, errors.New("auth: unsupported TOTP algorithm in stored enrolment")
+		}
 		c, ok := parseTOTPCode(code, m.TOTPDigits)
 		if !ok {
 			return false, nil

@@ -212,6 +212,9 @@ var foldCaser = cases.Fold()
 // one holding control or invalid UTF-8 characters; the error does not echo
 // the name.
 func CanonicalName(name string) (string, error) {
+	if len(name) > 4*maxNameBytes { // bound the normalisation work on hostile input
+		return "", fmt.Errorf("%w: name is longer than %d bytes", ErrInvalidUser, maxNameBytes)
+	}
 	if !utf8.ValidString(name) {
 		return "", fmt.Errorf("%w: name is not valid UTF-8", ErrInvalidUser)
 	}

@@ -37,7 +37,7 @@ func TestCanonicalName(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	}
-	for _, bad := range []string{"", "   ", "a\x00b", "bad\nname", string([]byte{0xff}), strings.Repeat("x", 257)} {
+	for _, bad := range []string{"", "   ", "a\x00b", "bad\nname", string([]byte{0xff}), strings.Repeat("x", 257), strings.Repeat("y", 1<<20)} {
 		_, err := CanonicalName(bad)
 		require.ErrorIs(t, err, ErrInvalidUser)
 	}
