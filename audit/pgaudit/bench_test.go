@@ -47,18 +47,22 @@ func runWriters(b *testing.B, n int, write func(i int) error) {
 var benchWriters = []int{8, 64}
 
 // BenchmarkWriter is the durable append of the PostgreSQL writer: each Write
-// returns after the transaction holding its event committed.
+// returns after the transaction holding its event committed. shards=1 is
+// one chain (one transaction in flight); shards=4 spreads the writer over
+// four streams (Options.Shards).
 func BenchmarkWriter(b *testing.B) {
 	for _, n := range benchWriters {
-		b.Run(fmt.Sprintf("writers=%d", n), func(b *testing.B) {
-			pool := setup(b)
-			w, err := pgaudit.Open(context.Background(), pool, pgaudit.Options{Stream: "bench", Signer: newKey(b)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close(context.Background())
-			runWriters(b, n, func(i int) error { return w.Write(context.Background(), ev(i, "p-bench")) })
-		})
+		for _, shards := range []int{1, 4} {
+			b.Run(fmt.Sprintf("writers=%d/shards=%d", n, shards), func(b *testing.B) {
+				pool := setup(b)
+				w, err := pgaudit.Open(context.Background(), pool, pgaudit.Options{Stream: "bench", Signer: newKey(b), Shards: shards})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer w.Close(context.Background())
+				runWriters(b, n, func(i int) error { return w.Write(context.Background(), ev(i, "p-bench")) })
+			})
+		}
 	}
 }
 

@@ -334,3 +334,40 @@ func TestCheckpointSinkAndKeys(t *testing.T) {
 		t.Fatalf("sink failure: %v", err)
 	}
 }
+
+func TestShardedWriterVerifies(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: key, Shards: 3})
+	if got := w.Streams(); fmt.Sprint(got) != "[api-1 api-1.s1 api-1.s2]" {
+		t.Fatalf("streams %v", got)
+	}
+	var wg sync.WaitGroup
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				if err := w.Write(context.Background(), ev(g*100+i, "p")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res := verify(t, pool, key)
+	var total int64
+	for _, s := range res.Streams {
+		total += s.Records
+	}
+	if len(res.Streams) != 3 || total != 300 {
+		t.Fatalf("%+v", res)
+	}
+	if _, err := pgaudit.Open(context.Background(), pool, pgaudit.Options{Stream: strings.Repeat("x", 62), Signer: key, Shards: 12}); !errors.Is(err, pgaudit.ErrOptions) {
+		t.Fatalf("long shard names: %v", err)
+	}
+}

@@ -1,0 +1,440 @@
+package pgaudit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+)
+
+// streamWriter appends events to one stream with durable group commit.
+type streamWriter struct {
+	pool  *pgxpool.Pool
+	opts  Options
+	owner string
+	reqs  chan *request
+	quit  chan struct{}
+	done  chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+
+	// Owned by the run goroutine.
+	chain      *audit.Chain
+	lastLogged time.Time
+	sinceCP    int
+	partsUntil time.Time
+	failed     error
+	batch      []*request
+	b          rows
+}
+
+type request struct {
+	ctx      context.Context
+	e        audit.Event
+	done     chan error
+	answered bool // done has its answer (an invalid event)
+}
+
+// openStream claims opts.Stream, continuing its chain from the stored
+// head, creates the partitions it needs and starts the committer.
+func openStream(ctx context.Context, pool *pgxpool.Pool, opts Options) (*streamWriter, error) {
+	var tok [16]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return nil, fmt.Errorf("pgaudit: owner token: %w", err)
+	}
+	w := &streamWriter{
+		pool: pool, opts: opts, owner: hex.EncodeToString(tok[:]),
+		reqs: make(chan *request, opts.QueueSize), quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	now := opts.Clock.Now().UTC()
+	if err := w.ensurePartitions(ctx, now); err != nil {
+		return nil, err
+	}
+	var seq int64
+	var head []byte
+	err := pool.QueryRow(ctx, `INSERT INTO hipaakit_audit_streams AS s (stream, owner, last_seq, head, last_logged)
+		VALUES ($1, $2, 0, $3, $4)
+		ON CONFLICT (stream) DO UPDATE SET owner = EXCLUDED.owner, claimed_at = now()
+		RETURNING s.last_seq, s.head, s.last_logged`,
+		opts.Stream, w.owner, make([]byte, 32), now).Scan(&seq, &head, &w.lastLogged)
+	if err != nil {
+		return nil, dbErr("claim stream", err)
+	}
+	var h audit.Hash
+	copy(h[:], head)
+	if w.chain, err = audit.NewChain(opts.Stream, uint64(seq), h, opts.Clock); err != nil {
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+func (w *streamWriter) write(ctx context.Context, e audit.Event) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable("context done before write", err)
+	}
+	r := &request{ctx: ctx, e: e, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return audit.ErrClosed
+	}
+	select {
+	case w.reqs <- r:
+	default:
+		t := time.NewTimer(w.opts.FullTimeout)
+		select {
+		case w.reqs <- r:
+			t.Stop()
+		case <-t.C:
+			w.mu.RUnlock()
+			return unavailable("queue full", nil)
+		case <-ctx.Done():
+			t.Stop()
+			w.mu.RUnlock()
+			return unavailable("context done while queued", ctx.Err())
+		}
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// Not acknowledged: the caller must refuse the access. The event
+		// may still be stored, which errs on the side of the trail.
+		return unavailable("context done before commit", ctx.Err())
+	}
+}
+
+func (w *streamWriter) close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.quit)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if w.failed != nil {
+		return w.failed
+	}
+	return nil
+}
+
+func (w *streamWriter) run() {
+	defer close(w.done)
+	tick := time.NewTicker(w.opts.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-w.reqs:
+			w.collect(r)
+		case <-tick.C:
+			if w.sinceCP > 0 && w.failed == nil {
+				_ = w.commit(nil, audit.CheckpointInterval)
+			}
+		case <-w.quit:
+			for {
+				select {
+				case r := <-w.reqs:
+					w.collect(r)
+					continue
+				default:
+				}
+				break
+			}
+			if w.failed == nil {
+				if seq, _ := w.chain.Head(); w.sinceCP > 0 || seq == 0 {
+					_ = w.commit(nil, audit.CheckpointClose)
+				}
+			}
+			return
+		}
+	}
+}
+
+// collect gathers r and every request already waiting (up to MaxBatch) into
+// one batch and commits it.
+func (w *streamWriter) collect(r *request) {
+	w.batch = append(w.batch[:0], r)
+	for len(w.batch) < w.opts.MaxBatch {
+		select {
+		case r := <-w.reqs:
+			w.batch = append(w.batch, r)
+			continue
+		default:
+		}
+		break
+	}
+	live := w.batch[:0]
+	for _, r := range w.batch {
+		switch {
+		case w.failed != nil:
+			r.done <- w.failed
+		case r.ctx.Err() != nil:
+			r.done <- unavailable("context done before commit", r.ctx.Err())
+		default:
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := w.commit(live, "")
+	for _, r := range live {
+		if !r.answered {
+			r.done <- err
+		}
+	}
+	clear(w.batch)
+}
+
+// maxAttempts bounds the retries of one batch after the head moved (a
+// purge appended to the stream, or an earlier commit whose outcome was
+// unknown) or a partition was missing.
+const maxAttempts = 3
+
+// commit stores the events of batch (which may be empty) and, when due or
+// when cpReason is set, a checkpoint, in one transaction. Requests whose
+// event is invalid are answered here; the others are answered by the caller
+// with the returned error.
+func (w *streamWriter) commit(batch []*request, cpReason audit.CheckpointReason) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
+	defer cancel()
+	oldSeq, oldHead := w.chain.Head()
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = w.tryCommit(ctx, batch, cpReason)
+		if err == nil {
+			return nil
+		}
+		if rerr := w.chain.Reset(oldSeq, oldHead); rerr != nil {
+			return rerr
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || attempt == maxAttempts {
+			break
+		}
+		switch pgErr.Code {
+		case "HK001":
+			w.failed = ErrStreamConflict
+			return w.failed
+		case "HK002":
+			if err := w.reloadHead(ctx); err != nil {
+				return err
+			}
+			oldSeq, oldHead = w.chain.Head()
+		case "23514": // no partition for logged_at
+			if err := w.ensurePartitions(ctx, w.lastLogged); err != nil {
+				return err
+			}
+		default:
+			return dbErr("commit", err)
+		}
+	}
+	if errors.Is(err, audit.ErrUnavailable) || errors.Is(err, ErrStreamConflict) {
+		return err
+	}
+	return dbErr("commit", err)
+}
+
+func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason audit.CheckpointReason) error {
+	logged := w.opts.Clock.Now().UTC().Round(0)
+	if logged.Before(w.lastLogged) {
+		logged = w.lastLogged
+	}
+	if !logged.Before(w.partsUntil.AddDate(0, -1, 0)) {
+		if err := w.ensurePartitions(ctx, logged); err != nil {
+			return err
+		}
+	}
+	oldSeq, _ := w.chain.Head()
+	w.b.reset()
+	for _, r := range batch {
+		if r.answered {
+			continue
+		}
+		line, rec, err := w.chain.AppendNext(w.b.scratch[:0], r.e)
+		if err != nil {
+			r.done <- err // invalid event: only this request fails
+			r.answered = true
+			continue
+		}
+		w.b.add(&rec, line)
+	}
+	newSeq, newHead := w.chain.Head()
+	if newSeq == oldSeq && batch != nil {
+		return nil // every event was invalid
+	}
+	var cp *audit.Checkpoint
+	if cpReason == "" && w.sinceCP+len(w.b.seq) >= w.opts.CheckpointEvery {
+		cpReason = audit.CheckpointCount
+	}
+	var cpLine []byte
+	if cpReason != "" {
+		cp = &audit.Checkpoint{Stream: w.opts.Stream, Seq: newSeq, Head: newHead, Time: logged, Reason: cpReason}
+		if err := cp.Sign(w.opts.Signer); err != nil {
+			return fmt.Errorf("pgaudit: sign checkpoint: %w", err)
+		}
+		var err error
+		if cpLine, err = cp.Marshal(); err != nil {
+			return err
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT hipaakit_audit_advance($1, $2, $3, $4, $5, $6)",
+		w.opts.Stream, w.owner, int64(oldSeq), int64(newSeq), newHead[:], logged)
+	if len(w.b.seq) > 0 {
+		b.Queue(insertRecordsSQL, w.b.args(w.opts.Stream, logged)...)
+	}
+	if cp != nil {
+		b.Queue("INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line) VALUES ($1, $2, $3, $4)",
+			w.opts.Stream, int64(newSeq), string(cpReason), cpLine)
+	}
+	if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	w.lastLogged = logged
+	if cp != nil {
+		w.sinceCP = 0
+		if w.opts.CheckpointSink != nil {
+			if err := w.opts.CheckpointSink.WriteCheckpoint(ctx, *cp); err != nil {
+				return unavailable("checkpoint sink", err)
+			}
+		}
+	} else {
+		w.sinceCP += len(w.b.seq)
+	}
+	return nil
+}
+
+func (w *streamWriter) reloadHead(ctx context.Context) error {
+	var owner string
+	var seq int64
+	var head []byte
+	err := w.pool.QueryRow(ctx, "SELECT owner, last_seq, head, last_logged FROM hipaakit_audit_streams WHERE stream = $1",
+		w.opts.Stream).Scan(&owner, &seq, &head, &w.lastLogged)
+	if err != nil {
+		return dbErr("reload head", err)
+	}
+	if owner != w.owner {
+		w.failed = ErrStreamConflict
+		return w.failed
+	}
+	var h audit.Hash
+	copy(h[:], head)
+	return w.chain.Reset(uint64(seq), h)
+}
+
+// ensurePartitions creates the partitions from at's month to
+// PartitionsAhead months later.
+func (w *streamWriter) ensurePartitions(ctx context.Context, at time.Time) error {
+	months := w.opts.PartitionsAhead + 1
+	if _, err := w.pool.Exec(ctx, "SELECT hipaakit_audit_ensure_partitions($1, $2)", at, months); err != nil {
+		return dbErr("create partitions", err)
+	}
+	m := time.Date(at.UTC().Year(), at.UTC().Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, months, 0)
+	if m.After(w.partsUntil) {
+		w.partsUntil = m
+	}
+	return nil
+}
+
+const insertRecordsSQL = `INSERT INTO hipaakit_audit_records
+	(stream, seq, logged_at, time_s, time_n, action, outcome, subject, actor_id, record_type, record_id, hash, line)
+	SELECT $1, u.seq, $2, u.time_s, u.time_n, u.action, u.outcome, u.subject, u.actor_id, u.record_type, u.record_id, u.hash, u.line
+	FROM unnest($3::bigint[], $4::bigint[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::bytea[])
+	AS u(seq, time_s, time_n, action, outcome, subject, actor_id, record_type, record_id, hash, line)`
+
+// rows accumulates one batch in column arrays, reused across batches.
+type rows struct {
+	seq, timeS                                      []int64
+	timeN                                           []int32
+	action, outcome, subject, actor, recType, recID []string
+	hash, line                                      [][]byte
+	scratch                                         []byte
+}
+
+func (b *rows) reset() {
+	b.seq, b.timeS, b.timeN = b.seq[:0], b.timeS[:0], b.timeN[:0]
+	b.action, b.outcome, b.subject, b.actor, b.recType, b.recID = b.action[:0], b.outcome[:0], b.subject[:0], b.actor[:0], b.recType[:0], b.recID[:0]
+	b.hash, b.line = b.hash[:0], b.line[:0]
+}
+
+func (b *rows) add(r *audit.Record, line []byte) {
+	e := &r.Event
+	b.seq = append(b.seq, int64(r.Seq))
+	b.timeS = append(b.timeS, e.Time.Unix())
+	b.timeN = append(b.timeN, int32(e.Time.Nanosecond()))
+	b.action = append(b.action, string(e.Action))
+	b.outcome = append(b.outcome, string(e.Outcome))
+	b.subject = append(b.subject, column(e.Target.Subject))
+	b.actor = append(b.actor, column(e.Actor.UserID))
+	b.recType = append(b.recType, column(e.Target.RecordType))
+	b.recID = append(b.recID, column(e.Target.RecordID))
+	b.hash = append(b.hash, append([]byte(nil), r.Hash[:]...))
+	b.line = append(b.line, append([]byte(nil), line...))
+	b.scratch = line[:0]
+}
+
+func (b *rows) args(stream string, logged time.Time) []any {
+	return []any{stream, logged, b.seq, b.timeS, b.timeN, b.action, b.outcome, b.subject, b.actor, b.recType, b.recID, b.hash, b.line}
+}
+
+// column is the indexed form of an event string: PostgreSQL text cannot
+// hold NUL, so NUL becomes U+FFFD. Reads re-check every filter against the
+// parsed record, so the substitution can widen an index lookup but never
+// change a result.
+func column(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// unavailableError is a failure to store an event: it matches
+// audit.ErrUnavailable, and the cause when there is one.
+type unavailableError struct {
+	what  string
+	cause error
+}
+
+func (e *unavailableError) Error() string {
+	if e.cause == nil {
+		return "pgaudit: " + e.what + ": " + audit.ErrUnavailable.Error()
+	}
+	return "pgaudit: " + e.what + ": " + e.cause.Error()
+}
+
+func (e *unavailableError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{audit.ErrUnavailable}
+	}
+	return []error{audit.ErrUnavailable, e.cause}
+}
+
+func unavailable(what string, cause error) error { return &unavailableError{what, cause} }
+
+// dbErr wraps a database failure as unavailable. PostgreSQL's messages
+// about these statements never contain event content: values are bound
+// parameters, and errors name constraints, not rows.
+func dbErr(what string, err error) error {
+	if errors.Is(err, audit.ErrUnavailable) || errors.Is(err, ErrStreamConflict) {
+		return err
+	}
+	return unavailable(what, err)
+}
