@@ -64,4 +64,3 @@ func PurgeAudit(ctx context.Context, pool *pgxpool.Pool, policies retention.Poli
 	}
 	return pgaudit.Purge(ctx, pool, pgaudit.PurgeOptions{Retention: keep, Signer: opts.Signer, DryRun: opts.DryRun, Clock: opts.Clock})
 }
-
