@@ -143,6 +143,13 @@ func (h *recordHeap) Pop() any {
 	return x
 }
 
+// FileSearcher returns a Searcher over the file log that r reads (one
+// stream per directory), scanning it as ScanSearcher describes. It sees
+// what r sees: with a reader of an open FileLog, only durable records.
+func FileSearcher(r *FileReader) Searcher {
+	return ScanSearcher(func(ctx context.Context) iter.Seq2[Record, error] { return r.Records(ctx, 0) })
+}
+
 // MemorySearcher is a Searcher over records held in memory, for tests and
 // small tools.
 func MemorySearcher(records []Record) Searcher {

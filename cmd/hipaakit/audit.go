@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"strings"
 	"time"
@@ -187,8 +186,7 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := audit.ScanSearcher(func(ctx context.Context) iter.Seq2[audit.Record, error] { return r.Records(ctx, 0) })
-		return &source{searcher: src, verify: r.Verify, close: func() {}}, nil
+		return &source{searcher: audit.FileSearcher(r), verify: r.Verify, close: func() {}}, nil
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
