@@ -175,6 +175,10 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 	if err != nil {
 		return nil, err
 	}
+	if err := a.record(ctx, audit.Event{Action: audit.ActionMFAEnrolled, Outcome: audit.OutcomeSuccess,
+		Reason: "totp_enrolment_started", Actor: audit.Actor{UserID: u.ID, TenantID: u.TenantID}, Origin: origin}); err != nil {
+		return nil, err
+	}
 	return &Enrollment{uri: key.URL(), secret: key.Secret(), qr: qr.Bytes()}, nil
 }
 

@@ -283,6 +283,13 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery bool
 			u.Lockout = LockoutState{}
 			return nil
 		})
+		if errors.Is(err, ErrInvalidCredentials) { // locked meanwhile by concurrent failures
+			ev := base
+			ev.Action, ev.Reason = audit.ActionLoginFailed, "account_locked"
+			if aerr := a.record(ctx, ev); aerr != nil {
+				return nil, aerr
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
