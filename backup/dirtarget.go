@@ -27,8 +27,9 @@ type DirTarget struct {
 	dirs map[string]bool // directories known to exist and be durable
 
 	// Fault-injection hooks for tests; nil means the real operation.
-	write func(f *os.File, b []byte) (int, error)
-	sync  func(f *os.File) error
+	write   func(f *os.File, b []byte) (int, error)
+	sync    func(f *os.File) error
+	syncDir func(dir string) error
 }
 
 var _ Target = (*DirTarget)(nil)
@@ -130,6 +131,9 @@ func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err erro
 	}
 	if err = os.Rename(tmp, p); err != nil {
 		return err
+	}
+	if d.syncDir != nil {
+		return d.syncDir(dir)
 	}
 	return fsutil.SyncDir(dir)
 }

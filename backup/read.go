@@ -161,6 +161,30 @@ func (er *entryReader) Read(p []byte) (int, error) {
 	}
 }
 
+// WriteTo writes the rest of the entry to w one chunk at a time, so that a
+// restore writes whole chunks instead of small copies.
+func (er *entryReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if er.cur != nil && er.off < len(er.cur.pt) {
+			n, err := w.Write(er.cur.pt[er.off:])
+			er.off += n
+			total += int64(n)
+			er.meter.add(int64(n))
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if _, err := er.Read(nil); err != nil {
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+	}
+}
+
 // Close stops prefetching and releases buffers.
 func (er *entryReader) Close() error {
 	er.cancel()

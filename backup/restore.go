@@ -124,3 +124,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// WriteTo passes whole chunks on when the underlying reader can.
+func (c *countingReader) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := c.r.(io.WriterTo); ok {
+		n, err := wt.WriteTo(w)
+		c.n += n
+		return n, err
+	}
+	n, err := io.Copy(w, struct{ io.Reader }{c.r})
+	c.n += n
+	return n, err
+}

@@ -1,0 +1,157 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/internal/clock"
+)
+
+const crashEnv = "HIPAAKIT_BACKUP_CRASH_CHILD"
+
+// slowTarget delays every Put so that a kill lands at varied points.
+type slowTarget struct {
+	Target
+	delay time.Duration
+}
+
+func (s slowTarget) Put(ctx context.Context, name string, data []byte) error {
+	time.Sleep(s.delay)
+	return s.Target.Put(ctx, name, data)
+}
+
+// TestCrashChild is the child process of TestCrashSafety: it backs up the
+// source again and again, printing "done <id>" after each backup.
+func TestCrashChild(t *testing.T) {
+	spec := os.Getenv(crashEnv)
+	if spec == "" {
+		return // only meaningful as TestCrashSafety's child
+	}
+	repoDir, src, _ := strings.Cut(spec, "|")
+	ctx := context.Background()
+	tg, err := NewDirTarget(repoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, slowTarget{Target: tg, delay: time.Millisecond}, testKEK(t, 1), WithAudit(audit.Discard{}, audit.Actor{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		// Change one file so that every backup writes eight new chunks.
+		var b [8 * MinChunkSize]byte
+		rand.Read(b[:])
+		if err := os.WriteFile(filepath.Join(src, "changing.bin"), b[:], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Backup(ctx, DirSource{Root: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Stdout.WriteString("done " + m.ID + "\n")
+	}
+}
+
+// TestCrashSafety kills a backing-up child process with SIGKILL at random
+// points: a killed backup is never listed, every listed backup verifies,
+// earlier backups stay valid, and garbage collection later removes what the
+// killed backups left behind without breaking anything.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test runs child processes; skipped in -short mode")
+	}
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	for i := 0; i < 3; i++ {
+		var b [3 * MinChunkSize]byte
+		rand.Read(b[:])
+		os.WriteFile(filepath.Join(src, "bulk"+string(rune('a'+i))), b[:], 0o600)
+	}
+	first, err := f.repo.Backup(f.ctx, DirSource{Root: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed := map[string]bool{first.ID: true}
+	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for i := 0; i < 8; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashEnv+"="+f.target.Root()+"|"+src)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 100)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		time.Sleep(time.Duration(20+rng.IntN(400)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		for l := range lines {
+			if id, ok := strings.CutPrefix(l, "done "); ok {
+				completed[id] = true
+			}
+		}
+		if err := cmd.Wait(); err == nil {
+			t.Fatal("the child exited on its own")
+		}
+		kills++
+
+		list, err := f.repo.List(f.ctx)
+		if err != nil {
+			t.Fatalf("after kill %d: List: %v", kills, err)
+		}
+		listed := map[string]bool{}
+		for _, b := range list {
+			listed[b.ID] = true
+			if !completed[b.ID] {
+				t.Fatalf("after kill %d: backup %s is listed but never completed", kills, b.ID)
+			}
+		}
+		for id := range completed {
+			if !listed[id] {
+				t.Fatalf("after kill %d: completed backup %s is not listed", kills, id)
+			}
+		}
+	}
+	for id := range completed {
+		if _, err := f.repo.Verify(f.ctx, id, VerifyOptions{}); err != nil {
+			t.Fatalf("backup %s no longer verifies: %v", id, err)
+		}
+	}
+	// The killed children's locks look fresh: collection waits.
+	rep, err := f.repo.Prune(f.ctx, PruneOptions{})
+	if err != nil || !rep.GCDeferred {
+		t.Fatalf("prune beside fresh locks of killed backups: %+v, %v", rep, err)
+	}
+	// Once stale, collection removes the orphans and every backup survives.
+	later := f.reopen(WithClock(clock.NewFake(time.Now().Add(2 * DefaultLockStaleAfter))))
+	rep, err = later.Prune(f.ctx, PruneOptions{})
+	if err != nil || rep.GCDeferred || rep.StaleLocksSeen == 0 {
+		t.Fatalf("prune after the locks went stale: %+v, %v", rep, err)
+	}
+	for id := range completed {
+		if _, err := f.repo.Verify(f.ctx, id, VerifyOptions{}); err != nil {
+			t.Fatalf("backup %s broken by GC after crashes: %v", id, err)
+		}
+	}
+	t.Logf("%d kills, %d completed backups, %d orphan chunks collected", kills, len(completed)-1, rep.ChunksDeleted)
+}
