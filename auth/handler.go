@@ -19,7 +19,7 @@ package auth
 //	POST /password              {current_password, new_password}
 //	POST /mfa/totp/enroll       returns the otpauth URI, secret and QR code (PNG, base64)
 //	POST /mfa/totp/confirm      {code}; returns the recovery codes, shown once
-//	POST /emergency/elevate     {role, reason, duration_seconds?}  (when a Guard is given)
+//	POST /emergency/elevate     {role, reason, duration_seconds?}  (when a Guard is given; recent authentication)
 //	POST /emergency/end
 //
 // A successful login answers {"status":"authenticated", ...} with the CSRF
@@ -78,7 +78,9 @@ func (h *Handlers) Mount(mux *http.ServeMux, prefix string) {
 	mux.Handle("POST "+prefix+"/mfa/totp/enroll", sess(h.sm.RequireRecentAuth(http.HandlerFunc(h.enrollTOTP))))
 	mux.Handle("POST "+prefix+"/mfa/totp/confirm", sess(http.HandlerFunc(h.confirmTOTP)))
 	if h.guard != nil {
-		mux.Handle("POST "+prefix+"/emergency/elevate", sess(h.sm.EnforcePolicy(http.HandlerFunc(h.elevate))))
+		// Elevation needs a recent authentication: a stolen idle session
+		// cannot break the glass.
+		mux.Handle("POST "+prefix+"/emergency/elevate", sess(h.sm.EnforcePolicy(h.sm.RequireRecentAuth(http.HandlerFunc(h.elevate)))))
 		mux.Handle("POST "+prefix+"/emergency/end", sess(http.HandlerFunc(h.endEmergency)))
 	}
 }

@@ -200,7 +200,11 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	role, ok := g.RBAC().Allows(st.p.Roles, emergencyRole(&st.p), rt.perm)
 	if !ok {
-		sm.deny(ctx, r, rt.actor(st, ""), "no_permission")
+		e := sm.event(r, rt.actor(st, ""), audit.ActionPermissionDenied, audit.OutcomeFailure, "no_permission")
+		e.Attrs = map[string]string{"permission": string(rt.perm)}
+		if err := sm.audit.Write(ctx, e); err != nil {
+			sm.logError(ctx, "audit write", err)
+		}
 		writeError(w, http.StatusForbidden, codeForbidden)
 		return
 	}

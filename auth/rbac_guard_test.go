@@ -72,7 +72,7 @@ func TestGuardRoles(t *testing.T) {
 	if len(denials) != 3 {
 		t.Fatalf("%d denials audited, want 3", len(denials))
 	}
-	if d := denials[0]; d.Actor.UserID != doc.ID || d.Origin.Route != "PUT /labs/{id}" || d.Outcome != audit.OutcomeFailure {
+	if d := denials[0]; d.Actor.UserID != doc.ID || d.Origin.Route != "PUT /labs/{id}" || d.Outcome != audit.OutcomeFailure || d.Attrs["permission"] != "lab_result:update" {
 		t.Fatalf("denial event: %+v", d)
 	}
 	// Headers and query parameters never grant roles.

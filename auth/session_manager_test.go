@@ -505,3 +505,47 @@ func TestShortIdleLimitStillSlides(t *testing.T) {
 		}
 	}
 }
+
+func TestCookieAndBearerTogetherRefused(t *testing.T) {
+	e := newEnv(t)
+	e.sm.AllowBearer = true
+	u := e.addUser("ana")
+	a, b := e.login(u, false), e.login(u, false)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: a})
+	r.Header.Set("Authorization", "Bearer "+b)
+	rr := httptest.NewRecorder()
+	e.sm.Middleware(whoami).ServeHTTP(rr, r)
+	if rr.Code != 401 {
+		t.Fatalf("a request with both a cookie and a bearer token: %d", rr.Code)
+	}
+}
+
+func TestCSRFTokenIsPerSession(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ana")
+	a, b := e.login(u, false), e.login(u, false)
+	ca, cb := csrfOf(t, e, a), csrfOf(t, e, b)
+	if ca == cb {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	h := e.sm.Middleware(whoami)
+	if rr := do(h, "POST", "/", a, "X-CSRF-Token", cb); rr.Code != 403 {
+		t.Fatalf("another session's CSRF token accepted: %d", rr.Code)
+	}
+}
+
+func TestActorRolesAndSessionID(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ana", "nurse", "lab_assistant")
+	tok := e.login(u, false)
+	var a audit.Actor
+	do(e.sm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a, _ = auth.ActorFromRequest(r) })), "GET", "/", tok)
+	s, _ := e.store.SessionByTokenHash(context.Background(), auth.HashToken(tok))
+	if a.UserID != u.ID || a.TenantID != "clinic-a" || a.Role != "lab_assistant,nurse" || a.SessionID != s.ID || a.Emergency {
+		t.Fatalf("actor: %+v", a)
+	}
+	if _, ok := auth.ActorFromRequest(httptest.NewRequest("GET", "/", nil)); ok {
+		t.Fatal("actor for a request without a session")
+	}
+}
