@@ -25,6 +25,11 @@
 // ErrStreamConflict and so does every later Write, and none of its records
 // from that moment is stored, so the chain stays intact.
 //
+// A stream commits one transaction at a time (each commit must follow the
+// previous one in the chain). An instance that needs more can spread its
+// Writer over several streams with Options.Shards ("api-7", "api-7.s1",
+// ...), each with its own chain, transaction and connection.
+//
 // # Guarantees
 //
 //   - Write returns nil only after the transaction holding the event has

@@ -371,3 +371,26 @@ func TestShardedWriterVerifies(t *testing.T) {
 		t.Fatalf("long shard names: %v", err)
 	}
 }
+
+// Event content never reaches error messages.
+func TestErrorsDoNotLeakEventContent(t *testing.T) {
+	const canary = "999-00-1234-CANARY"
+	pool := setup(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: newKey(t), CommitTimeout: time.Second})
+	e := ev(1, canary)
+	e.Actor.UserID, e.Purpose, e.Target.RecordID = canary, canary, canary
+	bad := e
+	bad.Outcome = audit.Outcome(canary)
+	err1 := w.Write(context.Background(), bad)
+	pool.Close()
+	err2 := w.Write(context.Background(), e)
+	for _, err := range []error{err1, err2} {
+		if err == nil || strings.Contains(err.Error(), canary) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), canary) {
+			t.Fatalf("error %v", err)
+		}
+	}
+	_, err := audit.Query(context.Background(), pgaudit.NewStore(pool), audit.Filter{Subject: canary})
+	if err == nil || strings.Contains(err.Error(), canary) {
+		t.Fatalf("search error %v", err)
+	}
+}

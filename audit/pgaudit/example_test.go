@@ -1,0 +1,66 @@
+package pgaudit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/internal/pgtest"
+)
+
+// Example wires the PostgreSQL trail: migrate, open this instance's writer,
+// record, then query a patient's accounting of disclosures and verify. It
+// needs a database, so it is compiled but not run; TestExampleFlow runs the
+// same steps against the test database.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, "postgres://audit_app@db.internal/app") // credentials from the environment
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+	var key ed25519.PrivateKey // the checkpoint signing key, from your key management
+	fmt.Println(exampleFlow(ctx, pool, key, "api-pod-7"))
+}
+
+func exampleFlow(ctx context.Context, pool *pgxpool.Pool, key ed25519.PrivateKey, instance string) (string, error) {
+	if err := pgaudit.Migrate(ctx, pool); err != nil {
+		return "", err
+	}
+	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: instance, Signer: key})
+	if err != nil {
+		return "", err
+	}
+	err = w.Write(ctx, audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess,
+		Actor:  audit.Actor{UserID: "dr-lee", Role: "physician"},
+		Target: audit.Target{RecordType: "chart", RecordID: "c-9", Subject: "p-42"}, Purpose: "treatment"})
+	if err != nil {
+		return "", err // no audit, no access
+	}
+	if err := w.Close(ctx); err != nil {
+		return "", err
+	}
+	store := pgaudit.NewStore(pool)
+	acc, err := audit.AccountingOfDisclosures(ctx, store, audit.AccountingRequest{Subject: "p-42"})
+	if err != nil {
+		return "", err
+	}
+	res, err := store.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		return "", err
+	}
+	d := acc.Disclosures[0]
+	return fmt.Sprintf("%s %s %s %s; %d stream(s) intact", d.Actor.UserID, d.Action, d.RecordType, d.Purpose, len(res.Streams)), nil
+}
+
+func TestExampleFlow(t *testing.T) {
+	got, err := exampleFlow(context.Background(), pgtest.New(t), newKey(t), "api-pod-7")
+	if err != nil || got != "dr-lee read chart treatment; 1 stream(s) intact" {
+		t.Fatalf("%q %v", got, err)
+	}
+}
