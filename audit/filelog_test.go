@@ -379,3 +379,26 @@ func TestFileLogStreamsAndKeyRotation(t *testing.T) {
 		t.Fatalf("verify without the new key: %v", err)
 	}
 }
+
+func TestFileLogStorageFailureFailsClosed(t *testing.T) {
+	l := openTestLog(t, t.TempDir(), nil)
+	ctx := context.Background()
+	if err := l.Write(ctx, sampleEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	// the segment's descriptor goes bad under the writer, as with a failed disk
+	l.f.Close()
+	if err := l.Write(ctx, sampleEvent(1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("write on a failed disk: %v", err)
+	}
+	if err := l.Write(ctx, sampleEvent(2)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("write after the failure: %v", err)
+	}
+	if _, err := l.Checkpoint(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("checkpoint after the failure: %v", err)
+	}
+	if l.DurableSeq() != 1 {
+		t.Fatalf("durable seq %d", l.DurableSeq())
+	}
+	l.Close()
+}
