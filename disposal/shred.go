@@ -24,7 +24,10 @@ type KeyDestroyer interface {
 // Config configures a Shredder. Every field without a stated default is
 // required.
 type Config struct {
-	// Vault destroys the subject's keys (store and caches).
+	// Vault destroys the subject's keys (store and caches): the *phi.Vault
+	// the service seals with. A phi.KeyStore also satisfies KeyDestroyer;
+	// use the store directly only in a process that caches no keys (the
+	// CLI), since other processes' caches expire on their own schedule.
 	Vault KeyDestroyer
 	// Keys is the key store under Vault; Shredder reads the subject's key
 	// IDs from it before recording the disposal.

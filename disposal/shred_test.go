@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -176,5 +178,37 @@ func TestShredErrorsDoNotLeak(t *testing.T) {
 	_, err = f.shredder.Shred(ctx, "bad subject "+canary, canary+"\n")
 	if err == nil || strings.Contains(err.Error(), canary) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Concurrent shreds of one subject record one disposal and return the same
+// certificate; shreds of different subjects all succeed.
+func TestShredConcurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil, nil, nil)
+	for i := 0; i < 4; i++ {
+		f.seal(t, fmt.Sprintf("patient-%d", i), "dob", "x")
+	}
+	var wg sync.WaitGroup
+	results := make([]Result, 16)
+	errs := make([]error, 16)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i], errs[i] = f.shredder.Shred(ctx, fmt.Sprintf("patient-%d", i%4), "r")
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first := results[i%4]; !bytes.Equal(first.Signed, results[i].Signed) {
+			t.Fatalf("shred %d returned another certificate than shred %d", i, i%4)
+		}
+	}
+	if n, err := f.ledger.Verify(ctx); err != nil || n != 4 {
+		t.Fatalf("ledger has %d entries (%v), want 4", n, err)
 	}
 }
