@@ -175,7 +175,7 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 	if err != nil {
 		return nil, err
 	}
-	if err := a.record(ctx, audit.Event{Action: audit.ActionMFAEnrolled, Outcome: audit.OutcomeSuccess,
+	if err := a.record(ctx, audit.Event{Action: audit.ActionUserChanged, Outcome: audit.OutcomeSuccess,
 		Reason: "totp_enrolment_started", Actor: audit.Actor{UserID: u.ID, TenantID: u.TenantID}, Origin: origin}); err != nil {
 		return nil, err
 	}
