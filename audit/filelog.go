@@ -379,7 +379,10 @@ func (l *FileLog) flushOnce(closing bool) bool {
 	l.mu.Lock()
 	l.lastBatch = l.pendingCount
 	if l.failed != nil {
+		forced, failed := l.forceCP, l.failed
+		l.forceCP = nil
 		l.mu.Unlock()
+		l.finishForced(forced, failed)
 		return false
 	}
 	buf, b, count := l.pending, l.cur, l.pendingCount

@@ -243,6 +243,11 @@ func (l *FileLog) scanLastSegment(ctx context.Context, name string) (segmentStat
 		}
 		st.validEnd = off + int64(len(line)) + 1
 	}
+	if st.anchor.Time.IsZero() {
+		// segments are created whole with their anchor: an empty or
+		// anchorless segment is damage, not a torn write
+		return st, &VerifyError{Stream: l.opts.Stream, Seq: first, Problem: ProblemAnchor, Segment: name, Line: 1, Err: ErrTruncated}
+	}
 	res, err := v.Finish()
 	if err != nil {
 		return st, err

@@ -402,3 +402,18 @@ func TestFileLogStorageFailureFailsClosed(t *testing.T) {
 	}
 	l.Close()
 }
+
+func TestFileLogRefusesAnchorlessSegment(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, dir, nil)
+	l.Write(context.Background(), sampleEvent(0))
+	l.Close()
+	if err := os.WriteFile(filepath.Join(dir, segmentName(2)), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenFileLog(context.Background(), dir, FileOptions{Signer: testKey(t), Repair: true})
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Problem != ProblemAnchor {
+		t.Fatalf("open with an empty newest segment: %v", err)
+	}
+}
