@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
@@ -309,7 +311,7 @@ func (failingHolds) Active(context.Context) ([]retention.Hold, error) {
 }
 
 func TestCursorFile(t *testing.T) {
-	for _, bad := range []string{"", "{}", `{"format":"hipaakit-retention-cursor","version":1,"after":"a b"}`, `{"format":"hipaakit-retention-cursor","version":1,"after":"x","y":1}`} {
+	for _, bad := range []string{"", "{}", `{"format":"hipaakit-retention-cursor","version":1,"after":"` + strings.Repeat("x", 1025) + `"}`, `{"format":"hipaakit-retention-cursor","version":1,"after":"x","y":1}`} {
 		if _, err := retention.ParseCursor([]byte(bad)); !errors.Is(err, retention.ErrCorruptCursor) {
 			t.Errorf("ParseCursor(%q) = %v", bad, err)
 		}
@@ -337,7 +339,7 @@ func FuzzParseCursor(f *testing.F) {
 			}
 			return
 		}
-		if c != "" && !phi.ValidSubject(c) {
+		if len(c) > 1024 || !utf8.ValidString(c) {
 			t.Fatal("invalid cursor accepted")
 		}
 	})
@@ -353,4 +355,25 @@ func TestFileSweepStateConformance(t *testing.T) {
 		b, _ := retention.OpenFileSweepState(dir)
 		return a, b
 	})
+}
+
+// A subject ID that phi rejects fails its shred, is reported, and does not
+// wedge the cursor.
+func TestSweepSurvivesMalformedSubjectIDs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	src := e.seed(t, 2)
+	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	src.subjects = append([]retention.Subject{{ID: "bad subject!", Records: []retention.Record{{ID: "x", Kind: "encounter", Created: old}}}}, src.subjects...)
+	sw := e.sweeper(t, src, 1)
+	rep, err := sw.Sweep(ctx)
+	if err != nil || rep.Failed != 1 || len(rep.Failures) != 1 || rep.Failures[0].Subject != "bad subject!" || rep.Shredded != 2 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if !errors.Is(rep.Failures[0].Err, disposal.ErrInvalidSubject) {
+		t.Fatalf("failure %v", rep.Failures[0].Err)
+	}
+	if _, err := sw.Sweep(ctx); err != nil {
+		t.Fatalf("second sweep: %v", err)
+	}
 }

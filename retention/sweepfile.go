@@ -9,9 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
 	"github.com/hipaakit/hipaakit/internal/fsutil"
-	"github.com/hipaakit/hipaakit/phi"
 )
 
 // Cursor file format (FORMAT.md).
@@ -20,6 +20,7 @@ const (
 	cursorVersion  = 1
 	cursorFileName = "sweep.cursor"
 	sweepLockName  = "sweep.lock"
+	maxCursorLen   = 1024
 )
 
 // ErrCorruptCursor reports a cursor file that does not parse. The sweep
@@ -73,7 +74,7 @@ func ParseCursor(data []byte) (string, error) {
 		Format  string `json:"format"`
 		Version int    `json:"version"`
 	}
-	if len(data) > 4096 || json.Unmarshal(data, &probe) != nil || probe.Format != cursorFormat {
+	if len(data) > 4*maxCursorLen || json.Unmarshal(data, &probe) != nil || probe.Format != cursorFormat {
 		return "", ErrCorruptCursor
 	}
 	if probe.Version != cursorVersion {
@@ -82,7 +83,10 @@ func ParseCursor(data []byte) (string, error) {
 	var c cursorFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if dec.Decode(&c) != nil || dec.More() || (c.After != "" && !phi.ValidSubject(c.After)) {
+	// A cursor is whatever subject ID the Source last returned, valid for
+	// phi or not (the shred of a malformed ID fails and is reported), so it
+	// is only bounded here.
+	if dec.Decode(&c) != nil || dec.More() || len(c.After) > maxCursorLen || !utf8.ValidString(c.After) {
 		return "", ErrCorruptCursor
 	}
 	return c.After, nil
