@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"mime"
 	"net/http"
 )
 
@@ -17,7 +18,10 @@ import (
 //     header names another host, unless the origin was trusted with
 //     SessionManager.TrustOrigin.
 //  2. A per-session token in the X-CSRF-Token header (see
-//     SessionManager.CSRFHeader). The token is derived from the session
+//     SessionManager.CSRFHeader) or, for HTML forms posted as
+//     application/x-www-form-urlencoded, in the form field csrf_token
+//     (SessionManager.CSRFFormField; such bodies are read up to 1 MiB by
+//     the middleware and stay available in r.PostForm). The token is derived from the session
 //     token with SHA-256, so it changes whenever the session token does and
 //     cannot be turned back into the session token. Login, keep-alive,
 //     re-authentication and elevation responses return it as "csrf_token";
@@ -28,6 +32,13 @@ import (
 
 // DefaultCSRFHeader is the header that carries the CSRF token.
 const DefaultCSRFHeader = "X-CSRF-Token"
+
+// DefaultCSRFFormField is the form field that carries the CSRF token of an
+// HTML form.
+const DefaultCSRFFormField = "csrf_token"
+
+// maxCSRFForm bounds a form body the middleware parses to find the token.
+const maxCSRFForm = 1 << 20
 
 // ErrCSRF reports a state-changing request that failed CSRF protection.
 var ErrCSRF = errors.New("auth: cross-site request refused")
@@ -55,11 +66,20 @@ func safeMethod(m string) bool {
 }
 
 // checkCSRF applies both CSRF checks to a cookie-authenticated request.
-func (m *SessionManager) checkCSRF(r *http.Request, tok string) error {
+func (m *SessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok string) error {
 	if err := m.cop.Check(r); err != nil {
 		return ErrCSRF
 	}
 	got := r.Header.Get(m.CSRFHeader)
+	if got == "" && m.CSRFFormField != "" && r.Body != nil {
+		if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && ct == "application/x-www-form-urlencoded" {
+			r.Body = http.MaxBytesReader(w, r.Body, maxCSRFForm)
+			if err := r.ParseForm(); err != nil {
+				return ErrCSRF
+			}
+			got = r.PostForm.Get(m.CSRFFormField)
+		}
+	}
 	if len(got) != csrfLen {
 		return ErrCSRF
 	}

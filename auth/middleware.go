@@ -71,7 +71,7 @@ func (m *SessionManager) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if st.viaCookie && !safeMethod(r.Method) {
-			if err := m.checkCSRF(r, st.token); err != nil {
+			if err := m.checkCSRF(w, r, st.token); err != nil {
 				m.deny(r.Context(), r, st.p.Actor(), "csrf")
 				writeError(w, http.StatusForbidden, codeCSRF)
 				return

@@ -45,6 +45,9 @@ type SessionManager struct {
 	Cookie CookieConfig
 	// CSRFHeader names the header carrying the CSRF token (default X-CSRF-Token).
 	CSRFHeader string
+	// CSRFFormField names the form field that carries the CSRF token in
+	// HTML forms (default csrf_token); empty accepts the header only.
+	CSRFFormField string
 	// AllowBearer also accepts the token in an "Authorization: Bearer"
 	// header, for non-browser clients (default false).
 	AllowBearer bool
@@ -96,6 +99,7 @@ func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 		TouchInterval:   DefaultTouchInterval,
 		Cookie:          defaultCookie(),
 		CSRFHeader:      DefaultCSRFHeader,
+		CSRFFormField:   DefaultCSRFFormField,
 		Clock:           clock.System,
 		Emergencies:     NewMemoryEmergencyLog(),
 		Channel:         audit.ChannelWeb,

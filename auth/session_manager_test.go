@@ -549,3 +549,31 @@ func TestActorRolesAndSessionID(t *testing.T) {
 		t.Fatal("actor for a request without a session")
 	}
 }
+
+func TestCSRFFormField(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login(e.addUser("ana"), false)
+	csrf := csrfOf(t, e, tok)
+	var note string
+	h := e.sm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { note = r.PostFormValue("note") }))
+	post := func(body, ctype string) int {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", ctype)
+		r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, r)
+		return rr.Code
+	}
+	if got := post("note=hello&csrf_token="+csrf, "application/x-www-form-urlencoded"); got != 200 || note != "hello" {
+		t.Fatalf("form with the token: %d, note %q", got, note)
+	}
+	if got := post("note=hello&csrf_token=hkc1_forged", "application/x-www-form-urlencoded"); got != 403 {
+		t.Fatalf("form with a forged token: %d", got)
+	}
+	if got := post("csrf_token="+csrf, "text/plain"); got != 403 {
+		t.Fatalf("token in a non-form body: %d", got)
+	}
+	if got := post("note="+strings.Repeat("x", 2<<20)+"&csrf_token="+csrf, "application/x-www-form-urlencoded"); got != 403 {
+		t.Fatalf("oversized form: %d", got)
+	}
+}
