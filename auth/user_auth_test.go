@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -393,3 +394,29 @@ func TestTenantPasswordPolicy(t *testing.T) {
 }
 
 func jsonMarshalForTest(v any) ([]byte, error) { return json.Marshal(v) }
+
+// Disabling or removing a user through the Authenticator ends the user's
+// sessions in the SessionManager at once.
+func TestSetStatusEndsSessionManagerSessions(t *testing.T) {
+	ctx := t.Context()
+	sessions := NewMemorySessionStore()
+	var sm *SessionManager
+	f := newFixture(t, func(c *Config) { c.Sessions = SessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) }) })
+	sm = NewSessionManager(sessions, f.users, f.log)
+	sm.Clock = f.clk
+	for _, status := range []Status{StatusDisabled, StatusRemoved} {
+		u := f.create(t, "sid-"+string(status))
+		for range 2 {
+			_, _, err := sm.Begin(ctx, httptest.NewRecorder(), nil, u, false)
+			require.NoError(t, err)
+		}
+		ss, err := sessions.ListUserSessions(ctx, u.ID)
+		require.NoError(t, err)
+		require.Len(t, ss, 2)
+		require.NoError(t, f.a.SetStatus(ctx, u.ID, status, audit.Actor{UserID: "admin"}, audit.Origin{}))
+		ss, err = sessions.ListUserSessions(ctx, u.ID)
+		require.NoError(t, err)
+		require.Empty(t, ss, status)
+	}
+	var _ SessionRevoker = sm // the SessionManager is a SessionRevoker
+}
