@@ -401,7 +401,9 @@ func TestSetStatusEndsSessionManagerSessions(t *testing.T) {
 	ctx := t.Context()
 	sessions := NewMemorySessionStore()
 	var sm *SessionManager
-	f := newFixture(t, func(c *Config) { c.Sessions = SessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) }) })
+	f := newFixture(t, func(c *Config) {
+		c.Sessions = SessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) })
+	})
 	sm = NewSessionManager(sessions, f.users, f.log)
 	sm.Clock = f.clk
 	for _, status := range []Status{StatusDisabled, StatusRemoved} {
