@@ -11,35 +11,31 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/internal/clock"
 )
 
-// mwRecorder is an in-memory Writer for the middleware tests.
-type mwRecorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	err    error
-}
+// mwRecorder is the in-memory chained writer of the conformance suite.
+type mwRecorder struct{ *audittest.Memory }
 
-func (m *mwRecorder) Write(_ context.Context, e audit.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return m.err
+func newRecorder() *mwRecorder {
+	m, err := audittest.NewMemory("web", nil)
+	if err != nil {
+		panic(err)
 	}
-	m.events = append(m.events, e)
-	return nil
+	return &mwRecorder{m}
 }
 
 func (m *mwRecorder) all() []audit.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]audit.Event(nil), m.events...)
+	var out []audit.Event
+	for _, r := range m.Records() {
+		out = append(out, r.Event)
+	}
+	return out
 }
 
 type mwActorKey struct{}
@@ -59,7 +55,7 @@ var mwStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // middleware built from cfg (Writer, Actor and Subject filled in when unset).
 func newMux(t testing.TB, cfg audit.MiddlewareConfig, h http.HandlerFunc) (http.Handler, *mwRecorder) {
 	t.Helper()
-	rec := &mwRecorder{}
+	rec := newRecorder()
 	if cfg.Writer == nil {
 		cfg.Writer = rec
 	}
@@ -238,7 +234,8 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 	}
 	for name, hf := range handlers {
 		t.Run(name, func(t *testing.T) {
-			rec := &mwRecorder{err: errDiskGone}
+			rec := newRecorder()
+			rec.FailWith(errDiskGone)
 			h, _ := newMux(t, audit.MiddlewareConfig{Writer: rec}, hf)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/patients/p-1", nil))
@@ -260,7 +257,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 func TestMiddlewareRecordsBeforeSending(t *testing.T) {
 	var sentBeforeRecord bool
 	w := httptest.NewRecorder()
-	rec := &mwRecorder{}
+	rec := newRecorder()
 	check := audit.WriterFunc(func(ctx context.Context, e audit.Event) error {
 		if w.Code != 200 || w.Body.Len() > 0 || w.Flushed {
 			sentBeforeRecord = true
@@ -319,7 +316,7 @@ func TestMiddlewarePanicRecorded(t *testing.T) {
 }
 
 func TestMiddlewareInformationalAndHijack(t *testing.T) {
-	rec := &mwRecorder{}
+	rec := newRecorder()
 	mw, err := audit.Middleware(audit.MiddlewareConfig{Writer: rec, Actor: mwActor,
 		Subject: func(*http.Request) string { return "" }})
 	if err != nil {

@@ -154,8 +154,12 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// oneTarget checks that exactly one TARGET was given.
-func oneTarget(pos []string) (string, error) {
+// parseTarget parses the flags of a subcommand and returns its one TARGET.
+func parseTarget(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
 	if len(pos) != 1 {
 		return "", usagef("expected exactly one TARGET (a log directory, a postgres:// URL or \"pg\")")
 	}
@@ -221,11 +225,7 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	fs.Var(&keyFiles, "key", "checkpoint public key file (repeatable)")
 	expect := fs.String("expect", "", "file of checkpoint lines kept outside the log")
 	sealed := fs.Bool("require-sealed", false, "fail when records follow the last checkpoint")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return fail(c, err)
-	}
-	target, err := oneTarget(pos)
+	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -322,11 +322,7 @@ func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 	} else {
 		fs.StringVar(out, "out", "", "output file (default stdout); created, never overwritten")
 	}
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return fail(c, err)
-	}
-	target, err := oneTarget(pos)
+	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -392,11 +388,7 @@ func auditDisclosures(ctx context.Context, c *cli, args []string) int {
 	since := fs.String("since", "", "from this time (default: six years ago)")
 	until := fs.String("until", "", "before this time (default: now)")
 	failures := fs.Bool("include-failures", false, "also list failed and denied attempts")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return fail(c, err)
-	}
-	target, err := oneTarget(pos)
+	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
 	}
