@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
@@ -107,4 +108,49 @@ func openFileStoreAfterFix(t *testing.T, dir string) *auth.FileSessionStore {
 		t.Fatal(err)
 	}
 	return openFileStore(t, dir)
+}
+
+// Sessions in the file store survive a restart of the process: a new
+// manager over the reopened directory accepts the old cookie, and still
+// enforces the idle timeout from the persisted activity time.
+func TestFileSessionsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t)
+	st, err := auth.OpenFileSessionStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := auth.NewSessionManager(st, e.users, e.rec)
+	sm.Clock = e.clk
+	u := e.addUser("ana")
+	_, tok, err := sm.Begin(context.Background(), nil, nil, u, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(5 * time.Minute)
+	if rr := do(sm.Middleware(whoami), "GET", "/", tok); rr.Code != 200 {
+		t.Fatalf("before restart: %d", rr.Code)
+	}
+	st.Close()
+
+	st2 := openFileStore(t, dir)
+	sm2 := auth.NewSessionManager(st2, e.users, e.rec)
+	sm2.Clock = e.clk
+	e.clk.Advance(14 * time.Minute)
+	if rr := do(sm2.Middleware(whoami), "GET", "/", tok); rr.Code != 200 {
+		t.Fatalf("after restart: %d", rr.Code)
+	}
+	e.clk.Advance(15 * time.Minute)
+	if rr := do(sm2.Middleware(whoami), "GET", "/", tok); rr.Code != 401 {
+		t.Fatalf("idle timeout after restart: %d", rr.Code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".lock")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		if filepath.Ext(en.Name()) == ".json" {
+			t.Fatalf("expired session file %s left behind", en.Name())
+		}
+	}
 }
