@@ -154,11 +154,27 @@ func TestConcurrentWritesVerifyAndSearch(t *testing.T) {
 // Two application instances on one database, each with its own stream,
 // write at the same time; both chains verify.
 func TestTwoWritersOneDatabase(t *testing.T) {
-	pool := setup(t)
+	pool, schema := pgtest.NewSchema(t)
+	if err := pgaudit.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
 	key := newKey(t)
-	// A second pool stands for the second instance.
+	// A second pool (its own connections) stands for the second instance.
+	cfg, err := pgxpool.ParseConfig(pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool2, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool2.Close()
+	if err := pgaudit.Migrate(context.Background(), pool2); err != nil { // a second Migrate is a no-op
+		t.Fatal(err)
+	}
 	w1 := open(t, pool, pgaudit.Options{Stream: "api-a", Signer: key})
-	w2 := open(t, pool, pgaudit.Options{Stream: "api-b", Signer: key})
+	w2 := open(t, pool2, pgaudit.Options{Stream: "api-b", Signer: key})
 	var wg sync.WaitGroup
 	for _, w := range []*pgaudit.Writer{w1, w2, w1, w2} {
 		wg.Add(1)
