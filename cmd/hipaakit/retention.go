@@ -7,23 +7,33 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
 	"github.com/hipaakit/hipaakit/retention/pgsource"
 )
 
-const retentionUsage = `usage: hipaakit retention sweep --policies FILE [--dry-run]
+const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies FILE [--dry-run]
 
-  Reads the subjects and records of the tables named in the policy file's
-  "source" (PostgreSQL, HIPAAKIT_DATABASE_URL), evaluates the policies and
-  legal holds, and crypto-shreds every subject whose records have all
-  expired. --dry-run lists what would be shredded and changes nothing.
-  Exit 0 when every disposal succeeded, 1 when some failed.
+  sweep        Reads the subjects and records of the tables named in the
+               policy file's "source" (PostgreSQL, HIPAAKIT_DATABASE_URL),
+               evaluates the policies and legal holds, and crypto-shreds every
+               subject whose records have all expired. Exit 0 when every
+               disposal succeeded, 1 when some failed.
+  purge-audit  Applies the policy of kind "audit" to the audit trail
+               (<data>/audit, or PostgreSQL partitions), keeping everything a
+               legal hold covers; whole segments or partitions only.
+
+  --dry-run lists what would be disposed of and changes nothing.
 `
 
 // cmdRetention runs `hipaakit retention ...`.
 func cmdRetention(ctx context.Context, c *cli, args []string) int {
+	if len(args) > 0 && args[0] == "purge-audit" {
+		return drPurgeAudit(ctx, c, args[1:])
+	}
 	if len(args) == 0 || args[0] != "sweep" {
 		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprint(c.stdout, retentionUsage)
@@ -130,4 +140,79 @@ func drPrintReport(c *cli, rep retention.Report) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", k, kc.Records, kc.Disposed, kc.Held, kc.Failed)
 	}
 	tw.Flush()
+}
+
+func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
+	const name = "retention purge-audit"
+	fs := drFlags(c, name)
+	policyPath := fs.String("policies", "", "policy file (format hipaakit-retention-policies)")
+	dryRun := fs.Bool("dry-run", false, "report only")
+	pos, err := drParse(fs, args)
+	if err != nil || len(pos) != 0 || *policyPath == "" {
+		fmt.Fprint(c.stderr, retentionUsage)
+		return exitUsage
+	}
+	data, err := drReadLimited(*policyPath, 1<<20+1)
+	if err != nil {
+		return drFail(c, name, fmt.Errorf("read policy file: %w", drUnpath(err)))
+	}
+	pf, err := retention.ParsePolicyFile(data)
+	if err == nil {
+		_, err = retention.AuditRetention(pf.Policies, time.Now())
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit %s: %v\n", name, err)
+		return exitUsage
+	}
+	env, err := newDREnv(c)
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	defer env.Close()
+	w, err := env.auditWriter(ctx)
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	reg, err := env.holds(ctx, w)
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	mode := ""
+	if *dryRun {
+		mode = " (dry run: nothing changed)"
+	}
+	if log, ok := w.(*audit.FileLog); ok {
+		rep, err := retention.PurgeAudit(ctx, log, pf.Policies, reg, time.Now(), *dryRun)
+		if err != nil {
+			return drFail(c, name, err)
+		}
+		fmt.Fprintf(c.stdout, "audit segments purged: %d (through seq %d), stopped by %s, cutoff %s%s\n",
+			len(rep.Purged), rep.ThroughSeq, rep.StoppedBy, rep.Cutoff.Format(time.RFC3339), mode)
+		return exitOK
+	}
+	pool, err := env.db(ctx)
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	key, err := env.auditKey()
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	store := pgretention.NewHoldStore(pool)
+	res, err := pgretention.PurgeAudit(ctx, pool, pf.Policies, store, pgretention.AuditPurgeOptions{Signer: key, DryRun: *dryRun})
+	if err != nil {
+		return drFail(c, name, err)
+	}
+	fmt.Fprintf(c.stdout, "audit partitions purged: %s, cutoff %s%s\n", drList(res.Partitions), res.Cutoff.Format(time.RFC3339), mode)
+	if res.Kept != "" {
+		fmt.Fprintf(c.stdout, "kept under legal hold: %s (and every newer partition)\n", res.Kept)
+	}
+	return exitOK
+}
+
+func drList(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
 }

@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/internal/clock"
 	"github.com/hipaakit/hipaakit/internal/pgtest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -94,5 +97,43 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"format": "hipaakit-retention-policies", "version": 1, "policies": [{"kind": "encounter", "keep": "six years"}]}`), 0o600)
 	if code, _, _ := runCLI(t, env, "retention", "sweep", "--policies", bad); code != exitUsage {
 		t.Fatalf("bad policy file: %d", code)
+	}
+}
+
+func TestCLIPurgeAuditFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	key, err := drLoadKey(filepath.Join(dir, "audit-signing-key.pem"), true, filepath.Join(dir, "audit-signing-key.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC))
+	log, err := audit.OpenFileLog(ctx, filepath.Join(dir, "audit"), audit.FileOptions{Signer: key, Clock: clk, SegmentMaxBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"patient-a", "patient-held", "patient-b"} {
+		if err := log.Write(ctx, audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Target: audit.Target{Subject: s}}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(24 * time.Hour)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"HIPAAKIT_DATA_DIR": dir}
+	policies := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(policies, []byte(`{"format":"hipaakit-retention-policies","version":1,"policies":[{"kind":"audit","keep":"P6Y"}]}`), 0o600)
+	if code, _, _ := runCLI(t, env, "hold", "set", "--subject", "patient-held", "--reason", "subpoena", "--by", "counsel"); code != exitOK {
+		t.Fatal(code)
+	}
+	code, out, stderr := runCLI(t, env, "retention", "purge-audit", "--policies", policies)
+	if code != exitOK || !strings.Contains(out, "audit segments purged: 1 ") || !strings.Contains(out, "stopped by held") {
+		t.Fatalf("purge-audit: %d %q %q", code, out, stderr)
+	}
+	noAudit := filepath.Join(t.TempDir(), "q.json")
+	os.WriteFile(noAudit, []byte(`{"format":"hipaakit-retention-policies","version":1,"policies":[{"kind":"encounter","keep":"P6Y"}]}`), 0o600)
+	if code, _, stderr := runCLI(t, env, "retention", "purge-audit", "--policies", noAudit); code != exitUsage || !strings.Contains(stderr, "no policy for the audit trail") {
+		t.Fatalf("no audit policy: %d %q", code, stderr)
 	}
 }
