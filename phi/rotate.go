@@ -118,7 +118,9 @@ const rotatePageSize = 256
 // the old one through WithOldKEKs, or the other way round). Each keyset is
 // updated with a compare-and-swap, so concurrent Seals, rotations and shreds
 // are safe. progress, if not nil, is called after every keyset and once more
-// at the end with Done set.
+// at the end with Done set. newKEK becomes the Vault's KEK (for new keysets)
+// as soon as RotateKEK starts, also when the walk then fails; the previous
+// KEK stays available for unwrapping.
 //
 // Keysets that other processes create under the old KEK while the walk runs
 // are not re-wrapped; switch every process to the new KEK, then run RotateKEK
