@@ -67,8 +67,9 @@ type streamState struct {
 // it: feed each stream's records in sequence order, each checkpoint after
 // the record it covers, then call Finish. Streams may interleave. Memory
 // grows with the number of streams, not records. The first failure is
-// returned by that call and by every later call; it is a *VerifyError
-// naming the stream and sequence number.
+// returned by that call (for a sequence gap: by the next call or Finish,
+// which tell a deleted record from a reordered one) and by every later
+// call; it is a *VerifyError naming the stream and sequence number.
 type Verifier struct {
 	opts    VerifyOptions
 	streams map[string]*streamState
@@ -79,6 +80,7 @@ type Verifier struct {
 	lite    liteScratch
 	seg     string
 	lineNo  int64
+	gap     *VerifyError // a sequence gap awaiting the next entry
 }
 
 // At tells the verifier where the next entry comes from (a segment file
@@ -98,7 +100,8 @@ func NewVerifier(opts VerifyOptions) *Verifier {
 	return v
 }
 
-// Err returns the first failure, if any.
+// Err returns the first failure found so far, if any. A sequence gap is
+// classified (deleted or reordered) by the entry after it, or by Finish.
 func (v *Verifier) Err() error { return v.err }
 
 func (v *Verifier) state(stream string) *streamState {
@@ -140,7 +143,19 @@ func (v *Verifier) Line(line []byte) error {
 	return v.record(&v.scratch, sum)
 }
 
+// settleGap turns a pending sequence gap into the verifier's failure.
+func (v *Verifier) settleGap(reordered bool) error {
+	if reordered {
+		v.gap.Problem = ProblemReordered
+	}
+	v.err, v.gap = v.gap, nil
+	return v.err
+}
+
 func (v *Verifier) unreadable(err error) error {
+	if v.gap != nil {
+		return v.settleGap(false)
+	}
 	stream, seq := "", uint64(0)
 	if v.last != nil {
 		stream, seq = v.last.Stream, v.last.LastSeq+1
@@ -161,6 +176,9 @@ func (v *Verifier) Record(r *Record) error {
 }
 
 func (v *Verifier) record(r *Record, sum Hash) error {
+	if v.gap != nil {
+		return v.settleGap(r.Stream == v.gap.Stream && r.Seq == v.gap.Seq)
+	}
 	s := v.state(r.Stream)
 	if sum != r.Hash {
 		return v.fail(r.Stream, r.Seq, ProblemModified, ErrChainBroken)
@@ -184,7 +202,10 @@ func (v *Verifier) record(r *Record, sum Hash) error {
 			return v.fail(r.Stream, r.Seq, ProblemInserted, ErrChainBroken)
 		}
 	case r.Seq > s.LastSeq+1:
-		return v.fail(r.Stream, s.LastSeq+1, ProblemDeleted, ErrChainBroken)
+		// deleted, or reordered if the missing record comes next: the
+		// next entry decides
+		v.gap = &VerifyError{Stream: s.Stream, Seq: s.LastSeq + 1, Problem: ProblemDeleted, Segment: v.seg, Line: v.lineNo, Err: ErrChainBroken}
+		return nil
 	case r.Seq == s.LastSeq && r.Hash == s.Head:
 		return v.fail(r.Stream, r.Seq, ProblemDuplicated, ErrChainBroken)
 	case r.Seq == s.LastSeq && r.Prev == s.prevHead:
@@ -222,6 +243,9 @@ func (v *Verifier) Checkpoint(c *Checkpoint) error {
 	if v.err != nil {
 		return v.err
 	}
+	if v.gap != nil {
+		return v.settleGap(false)
+	}
 	s := v.state(c.Stream)
 	if err := c.Verify(v.opts.Keys...); err != nil {
 		return v.fail(c.Stream, c.Seq, ProblemSignature, ErrBadSignature)
@@ -253,6 +277,9 @@ func (v *Verifier) Checkpoint(c *Checkpoint) error {
 // expected checkpoint, a start that no recorded purge explains, an
 // unsealed tail when required — and returns the per-stream summary.
 func (v *Verifier) Finish() (Result, error) {
+	if v.gap != nil {
+		v.settleGap(false)
+	}
 	if v.err != nil {
 		return Result{}, v.err
 	}

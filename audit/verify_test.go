@@ -89,7 +89,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"reordered", func(t *testing.T, l [][]byte) [][]byte {
 			l[3], l[4] = l[4], l[3]
 			return l
-		}, 3, ProblemDeleted, ErrChainBroken},
+		}, 3, ProblemReordered, ErrChainBroken},
+		{"deleted last record", func(t *testing.T, l [][]byte) [][]byte {
+			return append(append([][]byte{}, l[:6]...), l[7])
+		}, 6, ProblemDeleted, ErrTruncated},
 		{"inserted", func(t *testing.T, l [][]byte) [][]byte {
 			fake := forge(t, l, 3, func(r *Record) { r.Event.Target.Subject = "someone-else" })
 			return append(append(append([][]byte{}, l[:3]...), fake), l[3:]...)
