@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hipaakit/hipaakit/audit"
 )
@@ -44,6 +45,9 @@ func (a *Authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.A
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
+	if err := a.checkRoles(u.Admin, u.Roles); err != nil {
+		return nil, err
+	}
 	if n.Password != "" {
 		enc, err := a.checkAndHash(ctx, u, n.Password, false)
 		if err != nil {
@@ -78,6 +82,23 @@ func (a *Authenticator) checkAndHash(ctx context.Context, u *User, password stri
 	return a.hasher.Hash(ctx, password)
 }
 
+// checkRoles enforces Config.AdminRoles: administrative roles only on
+// administrative identities, and nothing else on them.
+func (a *Authenticator) checkRoles(admin bool, roles []string) error {
+	if len(a.cfg.AdminRoles) == 0 {
+		return nil
+	}
+	for _, r := range roles {
+		if slices.Contains(a.cfg.AdminRoles, r) != admin {
+			if admin {
+				return fmt.Errorf("%w: an administrative identity holds only administrative roles", ErrInvalidUser)
+			}
+			return fmt.Errorf("%w: administrative roles need a separate administrative identity", ErrInvalidUser)
+		}
+	}
+	return nil
+}
+
 // SetStatus changes a user's status. Disabling or removing a user ends
 // every session of the user at once (Config.Sessions); removal is final.
 // Audited as user_changed with reason "active", "disabled" or "removed".
@@ -109,7 +130,7 @@ func (a *Authenticator) SetRoles(ctx context.Context, userID string, roles []str
 			return ErrUserInactive
 		}
 		u.Roles = NormalizeRoles(roles)
-		return nil
+		return a.checkRoles(u.Admin, u.Roles)
 	})
 	if err != nil {
 		return err

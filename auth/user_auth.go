@@ -39,6 +39,12 @@ type Config struct {
 	// PasswordPolicies are further named policies that a TenantPolicy
 	// selects by name (TenantPolicy.PasswordPolicy).
 	PasswordPolicies map[string]PasswordPolicy
+	// AdminRoles are the administrative roles. Only an identity whose Admin
+	// flag is set may hold them, and such an identity holds nothing else,
+	// so that administrative privileges live in separate identities.
+	// CreateUser and SetRoles refuse other combinations with ErrInvalidUser.
+	// Empty means no role is administrative.
+	AdminRoles []string
 	// Tenants gives each tenant's security policy (MFA requirement, allowed
 	// recovery methods, password policy name). Nil means the defaults.
 	Tenants TenantPolicySource

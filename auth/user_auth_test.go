@@ -422,3 +422,19 @@ func TestSetStatusEndsSessionManagerSessions(t *testing.T) {
 	}
 	var _ SessionRevoker = sm // the SessionManager is a SessionRevoker
 }
+
+func TestAdminRolesNeedAdminIdentity(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.AdminRoles = []string{"user-admin", "security-officer"} })
+	ctx := t.Context()
+	_, err := f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "pam", Roles: []string{"nurse", "user-admin"}}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrInvalidUser)
+	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "pam-admin", Admin: true, Roles: []string{"nurse"}}, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrInvalidUser)
+	adm, err := f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "pam-admin", Admin: true, Roles: []string{"user-admin"}}, audit.Actor{}, audit.Origin{})
+	require.NoError(t, err)
+	require.True(t, adm.Admin)
+	u := f.create(t, "pam")
+	require.ErrorIs(t, f.a.SetRoles(ctx, u.ID, []string{"security-officer"}, audit.Actor{}, audit.Origin{}), ErrInvalidUser)
+	require.NoError(t, f.a.SetRoles(ctx, adm.ID, []string{"security-officer", "user-admin"}, audit.Actor{}, audit.Origin{}))
+	require.ErrorIs(t, f.a.SetRoles(ctx, adm.ID, []string{"physician"}, audit.Actor{}, audit.Origin{}), ErrInvalidUser)
+}
