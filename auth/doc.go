@@ -94,9 +94,11 @@
 // # What this package never does
 //
 // It never stores or logs a password, a TOTP secret in clear, a TOTP code or
-// a recovery code; never truncates a password; never tells a caller whether
-// an account exists; never trusts roles from a request; and never deletes a
-// user record.
+// a recovery code; never truncates a password; never answers differently
+// for unknown and known accounts (same error, same hashing work, same
+// throttling; the one difference is the store write that counts a known
+// account's failure); never trusts roles from a request; and never deletes
+// a user record.
 //
 // # Formats
 //
