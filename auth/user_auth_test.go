@@ -438,3 +438,11 @@ func TestAdminRolesNeedAdminIdentity(t *testing.T) {
 	require.NoError(t, f.a.SetRoles(ctx, adm.ID, []string{"security-officer", "user-admin"}, audit.Actor{}, audit.Origin{}))
 	require.ErrorIs(t, f.a.SetRoles(ctx, adm.ID, []string{"physician"}, audit.Actor{}, audit.Origin{}), ErrInvalidUser)
 }
+
+func TestLoginRequestJSON(t *testing.T) {
+	b, err := json.Marshal(LoginRequest{TenantID: "t", Name: "a\x00\"b", Password: "secret-pass-word"})
+	require.NoError(t, err)
+	var m map[string]string
+	require.NoError(t, json.Unmarshal(b, &m))
+	require.Equal(t, map[string]string{"tenant_id": "t", "name": "a\x00\"b"}, m)
+}

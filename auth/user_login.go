@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,7 +47,10 @@ func (r LoginRequest) LogValue() slog.Value {
 
 // MarshalJSON redacts the credentials.
 func (r LoginRequest) MarshalJSON() ([]byte, error) {
-	return []byte(fmt.Sprintf(`{"tenant_id":%q,"name":%q}`, r.TenantID, r.Name)), nil
+	return json.Marshal(struct {
+		TenantID string `json:"tenant_id"`
+		Name     string `json:"name"`
+	}{r.TenantID, r.Name})
 }
 
 // SecondFactorRequest completes a login whose password step answered
