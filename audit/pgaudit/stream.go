@@ -219,8 +219,9 @@ func (w *streamWriter) commit(batch []*request, cpReason audit.CheckpointReason)
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = w.tryCommit(ctx, batch, cpReason)
-		if err == nil {
-			return nil
+		var se *sinkError
+		if err == nil || errors.As(err, &se) {
+			return err // committed (a sink failure still fails the Writes)
 		}
 		if rerr := w.chain.Reset(oldSeq, oldHead); rerr != nil {
 			return rerr
@@ -239,7 +240,7 @@ func (w *streamWriter) commit(batch []*request, cpReason audit.CheckpointReason)
 			}
 			oldSeq, oldHead = w.chain.Head()
 		case "23514": // no partition for logged_at
-			if err := w.ensurePartitions(ctx, w.lastLogged); err != nil {
+			if err := w.ensurePartitions(ctx, w.loggedAt()); err != nil {
 				return err
 			}
 		default:
@@ -253,10 +254,7 @@ func (w *streamWriter) commit(batch []*request, cpReason audit.CheckpointReason)
 }
 
 func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason audit.CheckpointReason) error {
-	logged := w.opts.Clock.Now().UTC().Round(0)
-	if logged.Before(w.lastLogged) {
-		logged = w.lastLogged
-	}
+	logged := w.loggedAt()
 	if !logged.Before(w.partsUntil.AddDate(0, -1, 0)) {
 		if err := w.ensurePartitions(ctx, logged); err != nil {
 			return err
@@ -313,7 +311,7 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 		w.sinceCP = 0
 		if w.opts.CheckpointSink != nil {
 			if err := w.opts.CheckpointSink.WriteCheckpoint(ctx, *cp); err != nil {
-				return unavailable("checkpoint sink", err)
+				return &sinkError{unavailable("checkpoint sink", err)}
 			}
 		}
 	} else {
@@ -321,6 +319,22 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 	}
 	return nil
 }
+
+// loggedAt is the write time for the next commit: the clock, but never
+// before the stream's last one, so that logged_at never decreases along a
+// stream.
+func (w *streamWriter) loggedAt() time.Time {
+	t := w.opts.Clock.Now().UTC().Round(0)
+	if t.Before(w.lastLogged) {
+		return w.lastLogged
+	}
+	return t
+}
+
+// sinkError is a CheckpointSink failure after the batch committed.
+type sinkError struct{ error }
+
+func (e *sinkError) Unwrap() error { return e.error }
 
 func (w *streamWriter) reloadHead(ctx context.Context) error {
 	var owner string
