@@ -252,6 +252,34 @@ func (a *Authenticator) DisableTOTP(ctx context.Context, userID, keepSessionID s
 	return a.revoke(ctx, u.ID, keepSessionID)
 }
 
+// ErrRecoveryNotAllowed reports an administrator's reset of a second factor
+// in a tenant whose policy does not allow RecoveryAdminReset.
+var ErrRecoveryNotAllowed = errors.New("auth: recovery method not allowed by the tenant policy")
+
+// AdminResetMFA is an administrator's reset of a user's lost second factor:
+// allowed only when the tenant's policy lists RecoveryAdminReset, it removes
+// the TOTP secret and recovery codes (the user enrols again at the next
+// login) and ends every session of the user. actor is the administrator.
+func (a *Authenticator) AdminResetMFA(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+	u, err := a.users.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	if err != nil {
+		return err
+	}
+	if !tp.AllowsRecovery(RecoveryAdminReset) {
+		ev := a.userEvent(audit.ActionMFAEnrolled, "admin_reset_not_allowed", u, actor, origin)
+		ev.Outcome = audit.OutcomeFailure
+		if err := a.record(ctx, ev); err != nil {
+			return err
+		}
+		return ErrRecoveryNotAllowed
+	}
+	return a.DisableTOTP(ctx, userID, "", actor, origin)
+}
+
 // parseTOTPCode accepts exactly digits ASCII digits, ignoring spaces (apps
 // show "123 456"). It never echoes the input.
 func parseTOTPCode(s string, digits int) (string, bool) {

@@ -450,3 +450,34 @@ func BenchmarkTOTPValidateBaseline(b *testing.B) {
 		}
 	}
 }
+
+func TestAdminResetMFA(t *testing.T) {
+	deny := newFixture(t)
+	u, _, _ := deny.enrol(t, "uma")
+	require.ErrorIs(t, deny.a.AdminResetMFA(t.Context(), u.ID, audit.Actor{UserID: "admin"}, audit.Origin{}), ErrRecoveryNotAllowed)
+	require.Equal(t, "admin_reset_not_allowed", deny.log.last().Reason)
+	stored, _ := deny.users.Get(t.Context(), u.ID)
+	require.True(t, stored.MFA.TOTPActive)
+
+	tenants, err := NewTenantPolicies(TenantPolicy{RecoveryMethods: []RecoveryMethod{RecoveryCodes, RecoveryAdminReset}})
+	require.NoError(t, err)
+	allow := newFixture(t, func(c *Config) { c.Tenants = tenants })
+	v, _, _ := allow.enrol(t, "vic")
+	before := allow.rev.n()
+	require.NoError(t, allow.a.AdminResetMFA(t.Context(), v.ID, audit.Actor{UserID: "admin"}, audit.Origin{}))
+	stored, _ = allow.users.Get(t.Context(), v.ID)
+	require.Equal(t, MFA{}, stored.MFA)
+	require.Equal(t, before+1, allow.rev.n(), "sessions end")
+	require.Equal(t, "totp_disabled", allow.log.last().Reason)
+	require.Equal(t, "admin", allow.log.last().Actor.UserID)
+}
+
+func TestTOTPNoSkew(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.TOTP = TOTPConfig{NoSkew: true} })
+	require.Equal(t, 0, f.a.cfg.TOTP.Skew)
+	_, secret, _ := f.enrol(t, "wes")
+	_, err := f.a.Login(t.Context(), LoginRequest{TenantID: "clinic", Name: "wes", Password: goodPassword, TOTPCode: f.code(t, secret, 1)})
+	require.ErrorIs(t, err, ErrInvalidCredentials, "next step refused without skew")
+	_, err = f.a.Login(t.Context(), LoginRequest{TenantID: "clinic", Name: "wes", Password: goodPassword, TOTPCode: f.code(t, secret, 0)})
+	require.NoError(t, err)
+}
