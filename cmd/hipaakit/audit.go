@@ -274,6 +274,11 @@ func readPublicKey(path string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
+	return parsePublicKey(b)
+}
+
+// parsePublicKey parses the content of a key file.
+func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
 	if blk, _ := pem.Decode(b); blk != nil {
 		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
 		if pk, ok := k.(ed25519.PublicKey); err == nil && ok {

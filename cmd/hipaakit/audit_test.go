@@ -271,3 +271,19 @@ func FuzzAuditFilterFlags(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePublicKey: key files never panic the parser, and an accepted
+// key is 32 bytes.
+func FuzzParsePublicKey(f *testing.F) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	f.Add([]byte(hex.EncodeToString(key.Public().(ed25519.PublicKey)) + "\n"))
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := parsePublicKey(b)
+		if err == nil && len(k) != ed25519.PublicKeySize {
+			t.Fatalf("accepted a %d-byte key", len(k))
+		}
+	})
+}
