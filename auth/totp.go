@@ -185,7 +185,8 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 // ConfirmTOTP activates a pending enrolment with the first code from the
 // user's app, ends the user's other sessions (keepSessionID survives when
 // not empty), and returns the user's new recovery codes, which are shown
-// once and stored only hashed. A wrong code returns ErrInvalidCode and
+// once and stored only hashed (none when the tenant's policy does not allow
+// recovery codes). A wrong code returns ErrInvalidCode and
 // counts as a failed attempt.
 func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessionID string, origin audit.Origin) ([]string, error) {
 	u, err := a.users.Get(ctx, userID)
@@ -201,9 +202,15 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 	if len(u.MFA.TOTPSecret) == 0 {
 		return nil, ErrMFANotEnrolled
 	}
-	codes, hashes, err := newRecoveryCodes(u.ID)
+	tp, err := a.tenantPolicy(ctx, u.TenantID)
 	if err != nil {
 		return nil, err
+	}
+	var codes, hashes []string
+	if tp.AllowsRecovery(RecoveryCodes) {
+		if codes, hashes, err = newRecoveryCodes(u.ID); err != nil {
+			return nil, err
+		}
 	}
 	ok, err := a.useTOTP(ctx, u, code, func(u *User) error {
 		if u.MFA.TOTPActive {

@@ -283,9 +283,10 @@ func TestRecoveryNotAllowedByTenant(t *testing.T) {
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) { c.Tenants = tenants })
 	_, _, codes := f.enrol(t, "pia")
+	require.Empty(t, codes, "no codes issued when the policy does not allow them")
 	res, err := f.login(t, "pia", goodPassword)
 	require.NoError(t, err)
-	_, err = f.a.VerifySecondFactor(t.Context(), SecondFactorRequest{Challenge: res.Challenge, RecoveryCode: codes[0]})
+	_, err = f.a.VerifySecondFactor(t.Context(), SecondFactorRequest{Challenge: res.Challenge, RecoveryCode: "abcd-efgh-jkmn-pqrs-tvwx-yz01"})
 	require.ErrorIs(t, err, ErrInvalidCredentials)
 	require.Equal(t, "recovery_not_allowed", f.log.last().Reason)
 }
