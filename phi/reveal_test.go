@@ -86,7 +86,21 @@ func TestRevealFailsClosedWithoutWriterOrPurpose(t *testing.T) {
 	}
 	e = newEnv(t, phi.WithAuditWriter(audit.Discard{}))
 	s = mustSeal(t, e.vault, b, canary)
-	if _, err := e.vault.Reveal(ctx, b, s, ""); err == nil {
-		t.Fatal("Reveal without purpose succeeded")
+	for _, p := range []phi.Purpose{"", "Treatment", "because the patient " + canary, phi.Purpose(strings.Repeat("a", 65))} {
+		if _, err := e.vault.Reveal(ctx, b, s, p); err == nil || strings.Contains(err.Error(), canary) {
+			t.Fatalf("Reveal with purpose %q: %v", p, err)
+		}
+	}
+}
+
+func TestRevealRefusesInvalidBindingWithoutAuditing(t *testing.T) {
+	w := &memAudit{}
+	e := newEnv(t, phi.WithAuditWriter(w))
+	s := mustSeal(t, e.vault, phi.Binding{Subject: "p1", Field: "ssn"}, canary)
+	if _, err := e.vault.Reveal(ctx, phi.Binding{Subject: "Ann Example", Field: "ssn"}, s, "treatment"); !errors.Is(err, phi.ErrInvalidBinding) {
+		t.Fatalf("got %v", err)
+	}
+	if len(w.events) != 0 {
+		t.Fatal("an invalid binding reached the audit trail")
 	}
 }

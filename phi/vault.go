@@ -152,8 +152,23 @@ func (v *Vault) Shred(ctx context.Context, subject string) (destroyed []uint32, 
 }
 
 // Purpose says why PHI is revealed, for the audit trail (for example
-// "treatment", "payment", "operations", "disclosure").
+// "treatment", "payment", "operations", "disclosure"): a short
+// machine-readable code of 1 to 64 lower-case ASCII letters, digits, '_',
+// '-' or '.', never free text.
 type Purpose string
+
+func (p Purpose) valid() bool {
+	if len(p) == 0 || len(p) > 64 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // Reveal opens s like Open and returns the plaintext, after recording the
 // access as an audit event (action audit.ActionReveal, with the purpose and
@@ -162,8 +177,13 @@ type Purpose string
 // WithAuditWriter, Reveal returns ErrAuditFailed and no plaintext: no audit,
 // no access. Failed opens are audited too, with outcome failure.
 func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose) ([]byte, error) {
-	if purpose == "" {
-		return nil, errors.New("phi: Reveal needs a purpose")
+	if !purpose.valid() {
+		return nil, errors.New("phi: Reveal needs a purpose of 1 to 64 lower-case letters, digits, '_', '-' or '.'")
+	}
+	// An invalid binding is refused before anything is audited, so that a
+	// misused subject or field (which might hold PHI) never reaches the trail.
+	if err := b.validate(); err != nil {
+		return nil, err
 	}
 	if v.audit == nil {
 		return nil, fmt.Errorf("%w: no audit writer configured", ErrAuditFailed)
