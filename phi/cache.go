@@ -99,10 +99,3 @@ func (c *keyCache) invalidate(ref string) {
 		delete(c.entries, ref)
 	}
 }
-
-// len returns the number of cached entries (expired ones included).
-func (c *keyCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}
