@@ -238,36 +238,10 @@ func (r *FileReader) limit() uint64 {
 // continues where the previous one ended. A torn last line is an error
 // unless a FileLog holds the directory (then it is a write in progress).
 // The first failure is a *VerifyError naming the stream, sequence
-// number, segment and line. Memory does not grow with the log.
+// number, segment and line. Memory does not grow with the log; parsing and
+// hashing run on every core (see verify_file.go).
 func (r *FileReader) Verify(ctx context.Context, opts VerifyOptions) (Result, error) {
-	v := NewVerifier(opts)
-	var torn TornTailError
-	limit := r.limit()
-	err := r.scan(ctx, 0, &torn, func(l rawLine) (bool, error) {
-		v.At(l.seg, l.lineNo)
-		if l.lineNo == 1 {
-			if err := checkAnchorLine(l); err != nil {
-				return false, err
-			}
-		}
-		if err := v.Line(l.line); err != nil {
-			return false, err
-		}
-		return v.lastSeq() < limit, nil
-	})
-	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			v.At(le.Segment, le.Line)
-			return Result{}, v.unreadable(le.Err)
-		}
-		return Result{}, err
-	}
-	if torn.Bytes > 0 && r.durable == nil && !r.live() {
-		v.At(torn.Segment, 0)
-		return Result{}, v.unreadable(&torn)
-	}
-	return v.Finish()
+	return r.verifyParallel(ctx, opts)
 }
 
 // checkAnchorLine checks that a segment starts with an anchor checkpoint

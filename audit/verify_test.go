@@ -224,3 +224,21 @@ func TestVerifierRecordsFromRows(t *testing.T) {
 		t.Fatalf("tampered row: %v", err)
 	}
 }
+
+func TestVerifyLargeLogNamesPositionAcrossBlocks(t *testing.T) {
+	dir, lines, path := writeLog(t, 1500, func(o *FileOptions) { o.CheckpointEvery = 100000 })
+	mustVerify(t, dir, testKeys(t))
+	// line 1201 is record 1200 (line 1 is the anchor)
+	lines[1200] = bytes.Replace(lines[1200], []byte(`"field":"dob"`), []byte(`"field":"ssn"`), 1)
+	rewrite(t, path, lines)
+	_, err := VerifyDir(context.Background(), dir, testKeys(t))
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Seq != 1200 || ve.Line != 1201 || ve.Segment != filepath.Base(path) || ve.Problem != ProblemModified {
+		t.Fatalf("got %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := VerifyDir(ctx, dir, testKeys(t)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled verify: %v", err)
+	}
+}
