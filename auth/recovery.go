@@ -139,8 +139,20 @@ func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code strin
 
 // RegenerateRecoveryCodes replaces the user's recovery codes with
 // RecoveryCodeCount new ones and returns them (shown once). The user must
-// have active TOTP; the caller re-authenticates the user first.
+// have active TOTP and the tenant's policy must allow recovery codes
+// (else ErrRecoveryNotAllowed); the caller re-authenticates the user first.
 func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) ([]string, error) {
+	cur, err := a.users.Get(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := a.tenantPolicy(ctx, cur.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if !tp.AllowsRecovery(RecoveryCodes) {
+		return nil, ErrRecoveryNotAllowed
+	}
 	var codes []string
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		if !u.Active() {

@@ -289,6 +289,8 @@ func TestRecoveryNotAllowedByTenant(t *testing.T) {
 	_, err = f.a.VerifySecondFactor(t.Context(), SecondFactorRequest{Challenge: res.Challenge, RecoveryCode: "abcd-efgh-jkmn-pqrs-tvwx-yz01"})
 	require.ErrorIs(t, err, ErrInvalidCredentials)
 	require.Equal(t, "recovery_not_allowed", f.log.last().Reason)
+	_, err = f.a.RegenerateRecoveryCodes(t.Context(), res.User.ID, audit.Actor{}, audit.Origin{})
+	require.ErrorIs(t, err, ErrRecoveryNotAllowed)
 }
 
 func TestParseRecoveryCode(t *testing.T) {
