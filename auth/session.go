@@ -73,7 +73,14 @@ func newToken() (string, TokenHash, error) {
 }
 
 // HashToken returns the hash under which a session with token tok is stored.
-func HashToken(tok string) TokenHash { return sha256.Sum256([]byte(tok)) }
+func HashToken(tok string) TokenHash {
+	var buf [64]byte // tokens fit: hash them without a heap copy
+	if len(tok) <= len(buf) {
+		n := copy(buf[:], tok)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(tok))
+}
 
 // ParseToken checks that tok is a well-formed session token (prefix, length,
 // canonical unpadded base64url) and returns its hash. It never echoes tok in
