@@ -255,3 +255,29 @@ func TestContextCancelled(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Another Vault on the same store (another process) keeps its cached keys
+// for at most the TTL after a shred: the documented staleness bound.
+func TestShredStalenessBoundedByTTL(t *testing.T) {
+	e := newEnv(t, phi.WithCache(10, time.Minute))
+	other, err := phi.NewVault(e.store, e.kek, phi.WithClock(e.clock), phi.WithCache(10, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := phi.Binding{Subject: "p1", Field: "f"}
+	s := mustSeal(t, e.vault, b, "v")
+	if _, err := other.Open(ctx, b, s); err != nil { // other caches the keys
+		t.Fatal(err)
+	}
+	if _, err := e.vault.Shred(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute - time.Second)
+	if _, err := other.Open(ctx, b, s); err != nil {
+		t.Fatalf("within the TTL the other Vault still uses its cache: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := other.Open(ctx, b, s); !errors.Is(err, phi.ErrShredded) {
+		t.Fatalf("after the TTL: %v", err)
+	}
+}
