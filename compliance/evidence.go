@@ -17,6 +17,10 @@ type Evidence struct {
 	Backup     *BackupEvidence     `json:"backup,omitempty"`
 	Disposal   *DisposalEvidence   `json:"disposal,omitempty"`
 	Retention  *RetentionEvidence  `json:"retention,omitempty"`
+
+	// Notes say which facts could not be read and why (Collect); a field
+	// left empty for a reason given here was not guessed.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // IdentityEvidence covers unique user identification, authentication and

@@ -1,0 +1,388 @@
+package compliance
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/retention"
+)
+
+// Collect reads a deployment's stores, as cfg locates them, and returns the
+// evidence BuildReport maps to the Security Rule's controls. now stamps the
+// evidence (and is what "last backup within 48 h" is measured against).
+//
+// # What it fills
+//
+//   - Identity: users on record (not removed), whether every stored user has
+//     a distinct ID that matches its record, active users without a second
+//     factor, and the weakest policy values of cfg (MFA requirement, minimum
+//     password length, blocklist size, lockout threshold), the emergency
+//     roles of cfg and the emergency accesses the audit trail recorded.
+//   - Sessions and Transport: the values of cfg.
+//   - Encryption: cfg's KEK, the key store kind, subjects holding a data key
+//     (phi KeyStore.List) and subjects shredded (the disposal ledger: the key
+//     stores do not list tombstones).
+//   - Audit: the result of verifying hash chains and checkpoint signatures
+//     under cfg.AuditKeys (the verification error when it fails), events,
+//     signed checkpoints, the time span, and cfg's audit retention.
+//   - Disposal: ledger verification under cfg.LedgerKeys, subjects shredded,
+//     signed certificates issued (ledger entries) and the last disposal.
+//   - Retention: cfg's policies and the legal holds in force.
+//   - Backup: backups in the repository, the last one, the last full
+//     verification or passed drill (signed records in the repository), and
+//     the last restore drill with its outcome and RTO (the audit trail's
+//     restore_drill events of this repository). Opening the repository needs
+//     the KEK: cfg.MasterKey or the key file for a local KEK, AWS KMS
+//     otherwise.
+//
+// A fact that cannot be read is left empty, never guessed, and
+// Evidence.Notes says why; a section whose store cannot be read at all stays
+// nil, which the report shows as "no evidence". Collect returns an error only
+// for an invalid cfg, an unreachable database or a cancelled ctx.
+//
+// # What it never does
+//
+// It never writes to a store. File stores are read without their locks (every
+// file store replaces files atomically or appends, so a reader sees complete
+// records while the service runs): users are decoded file by file
+// (auth.DecodeUserFile) instead of opening auth.FileUserStore, whose
+// exclusive lock would fail against a running service; the audit trail and
+// the ledger are read with audit.OpenFileReader and
+// disposal.OpenFileLedgerReader. Two calls take a lock for an instant without
+// waiting: the audit verifier tries the log's lock to tell a torn last line
+// (a write in progress) from damage, and phi/filestore.Open tries the key
+// store's lock to remove temporary files a crashed writer left behind. A
+// missing store directory is reported, never created. PostgreSQL sessions
+// run with default_transaction_read_only on.
+//
+// It never reads PHI: the evidence holds counts, times, identifiers of
+// controls and verification messages, which name positions, never content.
+func Collect(ctx context.Context, cfg ServiceConfig, now time.Time) (Evidence, error) {
+	if err := cfg.Validate(); err != nil {
+		return Evidence{}, err
+	}
+	now = now.UTC()
+	ev := Evidence{Service: cfg.Service, GeneratedAt: now}
+	st, err := openStores(ctx, &cfg)
+	if err != nil {
+		return Evidence{}, err
+	}
+	defer st.close()
+	c := &collector{cfg: &cfg, now: now, ev: &ev, st: st}
+	c.policyEvidence()
+	scan := c.auditEvidence(ctx)
+	c.identityEvidence(ctx, scan)
+	shredded := c.disposalEvidence(ctx)
+	c.encryptionEvidence(ctx, shredded)
+	c.retentionEvidence(ctx)
+	c.backupEvidence(ctx, scan)
+	if err := ctx.Err(); err != nil {
+		return Evidence{}, err
+	}
+	return ev, nil
+}
+
+// stores is what Collect reads, on files or PostgreSQL.
+type stores interface {
+	kind() string // "file" or "postgresql"
+	keyStore() (phi.KeyStore, error)
+	auditTrail() (auditTrail, error)
+	ledger(ctx context.Context) (*disposal.Ledger, error)
+	users(ctx context.Context) (userSet, error)
+	holds(ctx context.Context) ([]retention.Hold, error)
+	close()
+}
+
+// auditTrail is the part of audit.FileReader and pgaudit.Store Collect uses.
+type auditTrail interface {
+	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
+	Entries(ctx context.Context) iter.Seq2[audit.Entry, error]
+}
+
+// userSet is what a user store shows: every stored user and whether each
+// record's ID is distinct and matches where it is stored.
+type userSet struct {
+	users     []*auth.User
+	uniqueIDs bool
+}
+
+func openStores(ctx context.Context, cfg *ServiceConfig) (stores, error) {
+	if cfg.DatabaseURL != "" {
+		return openPGStores(ctx, cfg)
+	}
+	return fileStores{cfg: cfg}, nil
+}
+
+type collector struct {
+	cfg *ServiceConfig
+	now time.Time
+	ev  *Evidence
+	st  stores
+}
+
+// note records why a fact is missing. Errors passed here come from the
+// SDK's stores, whose messages never hold PHI.
+func (c *collector) note(format string, a ...any) {
+	c.ev.Notes = append(c.ev.Notes, fmt.Sprintf(format, a...))
+}
+
+// weakest returns the least strict of the configured tenant policies.
+func (c *collector) weakest() TenantPolicyConfig {
+	w := c.cfg.Policy
+	for _, t := range c.cfg.Tenants {
+		w.RequireMFA = w.RequireMFA && t.RequireMFA
+		w.IdleTimeout = max(w.IdleTimeout, t.IdleTimeout)
+		w.AbsoluteTimeout = max(w.AbsoluteTimeout, t.AbsoluteTimeout)
+		w.LockoutThreshold = max(w.LockoutThreshold, t.LockoutThreshold)
+		w.PasswordMinLength = min(w.PasswordMinLength, t.PasswordMinLength)
+		if t.PasswordBlocklist == "none" {
+			w.PasswordBlocklist = "none"
+		}
+	}
+	return w
+}
+
+// policyEvidence fills the sections that come from the configuration alone.
+func (c *collector) policyEvidence() {
+	p := c.weakest()
+	c.ev.Sessions = &SessionEvidence{IdleTimeout: time.Duration(p.IdleTimeout), AbsoluteLifetime: time.Duration(p.AbsoluteTimeout)}
+	t := c.cfg.TLS
+	c.ev.Transport = &TransportEvidence{TLS: t.Enabled, MinVersion: t.MinVersion, HSTS: t.HSTS, LoopbackOnly: t.LoopbackOnly}
+}
+
+// auditScan is what one pass over the audit trail found.
+type auditScan struct {
+	ok                 bool // the pass read the whole trail
+	records, checks    int64
+	first, last        time.Time
+	emergencies        int
+	drills             map[string]drillFact // by repository ID
+	anyDrill           drillFact            // the newest drill of any repository
+	drillsWithoutRepos int
+}
+
+type drillFact struct {
+	at   time.Time
+	pass bool
+	rto  time.Duration
+}
+
+func (s *auditScan) add(e audit.Event) {
+	s.records++
+	if s.first.IsZero() || e.Time.Before(s.first) {
+		s.first = e.Time
+	}
+	if e.Time.After(s.last) {
+		s.last = e.Time
+	}
+	switch e.Action {
+	case audit.ActionEmergencyAccess:
+		if e.Reason == "start" && e.Outcome == audit.OutcomeSuccess {
+			s.emergencies++
+		}
+	case audit.ActionRestoreDrill:
+		d := drillFact{at: e.Time, pass: e.Outcome == audit.OutcomeSuccess && e.Attrs["pass"] == "true"}
+		if ms, err := strconv.ParseInt(e.Attrs["rto_ms"], 10, 64); err == nil && ms >= 0 {
+			d.rto = time.Duration(ms) * time.Millisecond
+		}
+		if !d.at.Before(s.anyDrill.at) {
+			s.anyDrill = d
+		}
+		if repo := e.Attrs["repository"]; repo != "" && !d.at.Before(s.drills[repo].at) {
+			s.drills[repo] = d
+		}
+	}
+}
+
+// auditEvidence verifies the trail and reads its facts in a second pass.
+func (c *collector) auditEvidence(ctx context.Context) *auditScan {
+	scan := &auditScan{drills: map[string]drillFact{}}
+	trail, err := c.st.auditTrail()
+	if err != nil {
+		c.note("audit trail: cannot be opened: %v", err)
+		return scan
+	}
+	keys := publicKeys(c.cfg.AuditKeys)
+	if c.st.kind() == "postgresql" {
+		// pgaudit verifies every stream of the schema, which may hold the
+		// disposal ledger's streams too.
+		keys = append(keys, c.ledgerKeys()...)
+	}
+	a := &AuditEvidence{}
+	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: keys}); err != nil {
+		a.VerifyError = err.Error()
+	} else {
+		a.Verified = true
+	}
+	scan.ok = true
+	for e, err := range trail.Entries(ctx) {
+		if err != nil {
+			scan.ok = false
+			c.note("audit trail: read stopped before its end (%v); event counts and the time span cover what was read", err)
+			break
+		}
+		switch {
+		case e.Record != nil:
+			scan.add(e.Record.Event)
+		case e.Checkpoint != nil:
+			scan.checks++
+		}
+	}
+	a.Events, a.Checkpoints, a.First, a.Last = scan.records, scan.checks, scan.first, scan.last
+	if r, err := c.cfg.auditRetention(c.now); err == nil {
+		a.Retention = r
+	}
+	if a.Retention == 0 {
+		c.note("audit retention: the configuration states none (audit_retention or an \"audit\" retention policy)")
+	}
+	c.ev.Audit = a
+	return scan
+}
+
+func (c *collector) ledgerKeys() []ed25519.PublicKey {
+	if len(c.cfg.LedgerKeys) > 0 {
+		return publicKeys(c.cfg.LedgerKeys)
+	}
+	return publicKeys(c.cfg.AuditKeys)
+}
+
+// identityEvidence reads the user store.
+func (c *collector) identityEvidence(ctx context.Context, scan *auditScan) {
+	us, err := c.st.users(ctx)
+	if err != nil {
+		c.note("users: the user store cannot be read: %v", err)
+		return
+	}
+	p := c.weakest()
+	id := &IdentityEvidence{UniqueIDs: us.uniqueIDs, RequireMFA: p.RequireMFA, PasswordMinChars: p.PasswordMinLength,
+		LockoutThreshold: p.LockoutThreshold, EmergencyRoles: slices.Clone(c.cfg.EmergencyRoles), EmergencySessions: scan.emergencies}
+	if p.PasswordBlocklist != "none" {
+		id.PasswordBlocklist = auth.DefaultBlocklist().Len()
+	}
+	for _, u := range us.users {
+		if u.Status == auth.StatusRemoved {
+			continue
+		}
+		id.Users++
+		if u.Active() && !u.MFA.Enabled() {
+			id.UsersWithoutMFA++
+		}
+	}
+	if !us.uniqueIDs {
+		c.note("users: some stored user records do not have a distinct ID matching where they are stored")
+	}
+	if !scan.ok {
+		c.note("users: emergency accesses are counted from the part of the audit trail that could be read")
+	}
+	c.ev.Identity = id
+}
+
+// disposalEvidence reads the disposal ledger. It returns the number of
+// subjects shredded, or -1 when the ledger could not be read.
+func (c *collector) disposalEvidence(ctx context.Context) int {
+	l, err := c.st.ledger(ctx)
+	if err != nil && !errors.Is(err, disposal.ErrCorruptLedger) {
+		c.note("disposal ledger: cannot be opened: %v", err)
+		return -1
+	}
+	d := &DisposalEvidence{}
+	c.ev.Disposal = d
+	if err != nil {
+		d.LedgerError = err.Error()
+		return -1
+	}
+	defer l.Close()
+	subjects := map[string]bool{}
+	err = l.Entries(ctx, func(e disposal.Entry) error {
+		subjects[e.Statement.Subject] = true
+		if e.Statement.ID != "" {
+			d.Certificates++
+		}
+		if e.Statement.Time.After(d.LastShred) {
+			d.LastShred = e.Statement.Time
+		}
+		return nil
+	})
+	if err != nil {
+		d.LedgerError = err.Error()
+		d.Shreds, d.Certificates, d.LastShred = 0, 0, time.Time{}
+		c.note("disposal ledger: does not verify, so its counts are not reported")
+		return -1
+	}
+	d.LedgerVerified = true
+	d.Shreds = len(subjects)
+	return d.Shreds
+}
+
+// encryptionEvidence lists the key store.
+func (c *collector) encryptionEvidence(ctx context.Context, shredded int) {
+	ks, err := c.st.keyStore()
+	if err != nil {
+		c.note("encryption: the key store cannot be opened: %v", err)
+		return
+	}
+	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.st.kind()}
+	kekIDs := map[string]int{}
+	after := ""
+	for {
+		page, err := ks.List(ctx, after, 1000)
+		if err != nil {
+			c.note("encryption: the key store cannot be listed: %v", err)
+			return
+		}
+		for _, k := range page {
+			if phi.ValidSubject(k.Ref) {
+				e.Subjects++
+			}
+			kekIDs[k.KEKID]++
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Ref
+	}
+	if shredded >= 0 {
+		e.Shredded = shredded
+	} else {
+		c.note("encryption: shredded subjects are counted from the disposal ledger, which could not be read")
+	}
+	if len(kekIDs) > 1 {
+		c.note("encryption: keysets are wrapped by %d different KEKs; finish the KEK rotation", len(kekIDs))
+	}
+	c.ev.Encryption = e
+}
+
+// retentionEvidence states the policies and counts the holds in force.
+func (c *collector) retentionEvidence(ctx context.Context) {
+	hs, err := c.st.holds(ctx)
+	if errors.Is(err, errNoStore) {
+		// The service never opened a hold store: no hold was set through it.
+		c.note("retention: there is no legal hold store (holds/), so no hold is counted")
+		hs, err = nil, nil
+	}
+	if err != nil {
+		c.note("retention: the legal hold store cannot be read: %v", err)
+		return
+	}
+	r := &RetentionEvidence{Policies: []RetentionPolicy{}}
+	ps, _ := c.cfg.retentionPolicies() // validated
+	for _, p := range ps {
+		r.Policies = append(r.Policies, RetentionPolicy{Kind: p.Kind, Period: p.Keep.String(), Years: p.Keep.Years + p.Keep.Months/12})
+	}
+	for _, h := range hs {
+		if h.Active() {
+			r.Holds++
+		}
+	}
+	c.ev.Retention = r
+}

@@ -1,0 +1,126 @@
+package compliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/awskms"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+)
+
+// reportActor is the actor a backup repository would record; Collect only
+// lists, which records nothing.
+var reportActor = audit.Actor{UserID: "system:report"}
+
+// backupEvidence lists the backup repository and matches its restore drills
+// in the audit trail.
+func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
+	if c.cfg.Backup.Target == "none" {
+		c.note("backup: the configuration names no backup target")
+		return
+	}
+	dir := c.cfg.Backup.Dir
+	if dir == "" {
+		dir = filepath.Join(c.cfg.DataDir, dirBackups)
+	}
+	b := &BackupEvidence{Target: c.cfg.Backup.Target}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		c.note("backup: the backup directory does not exist, so no backup was made to it")
+		c.ev.Backup = b
+		return
+	}
+	kek, err := c.kek(ctx)
+	if err != nil {
+		c.note("backup: the repository cannot be opened without the KEK: %v", err)
+		return
+	}
+	target, err := backup.NewDirTarget(dir) // the directory exists: nothing is created
+	if err != nil {
+		c.note("backup: %v", err)
+		return
+	}
+	repo, err := backup.Open(ctx, target, kek, backup.WithAudit(audit.Discard{}, reportActor))
+	if errors.Is(err, backup.ErrNotFound) {
+		c.note("backup: the backup directory holds no repository, so no backup was made to it")
+		c.ev.Backup = b
+		return
+	}
+	if err != nil {
+		c.note("backup: the repository cannot be opened: %v", err)
+		return
+	}
+	infos, err := repo.List(ctx)
+	if err != nil {
+		c.note("backup: the repository cannot be listed: %v", err)
+		return
+	}
+	b.Backups = len(infos)
+	keystore := false
+	for _, in := range infos {
+		b.LastBackup = later(b.LastBackup, in.Finished)
+		b.LastVerified = later(b.LastVerified, in.Verified)
+		keystore = keystore || in.Source.Kind == "keystore"
+	}
+	// backup.KeyStoreSink, the only restore path for a key store backup,
+	// refuses to run without the disposal ledger and replays it before it
+	// creates a keyset.
+	b.LedgerReplayed = keystore
+	if !keystore {
+		c.note("backup: the repository holds no key store backup; restoring keys through backup.KeyStoreSink is what replays the disposal ledger")
+	}
+	if d, ok := scan.drills[repo.ID()]; ok {
+		b.LastDrill, b.LastDrillPass, b.LastDrillRTO = d.at, d.pass, d.rto
+	} else if !scan.ok {
+		c.note("backup: restore drills are read from the audit trail, which could not be read in full")
+	}
+	c.ev.Backup = b
+}
+
+// kek returns the key-encryption key that opens the backup repository: the
+// run-time master key, the local key file, or AWS KMS.
+func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
+	if id, ok := strings.CutPrefix(c.cfg.KEK, "aws-kms:"); ok {
+		return awskms.LoadDefault(ctx, id)
+	}
+	if c.cfg.MasterKey != "" {
+		return localkek.Parse(c.cfg.MasterKey)
+	}
+	path := c.cfg.KEKFile
+	if path == "" {
+		if c.cfg.DataDir == "" {
+			return nil, errors.New("compliance: no master key given and no kek_file or data_dir to read it from")
+		}
+		path = filepath.Join(c.cfg.DataDir, localkek.FileName)
+	}
+	// Read the file here rather than with localkek.FromFile, which creates a
+	// key when the file is missing.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("compliance: master key file: %w", unpath(err))
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("compliance: the master key file is accessible by group or others (mode %v); chmod 600 it", st.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("compliance: master key file: %w", unpath(err))
+	}
+	defer clear(b)
+	return localkek.Parse(string(b))
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

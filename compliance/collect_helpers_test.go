@@ -1,0 +1,236 @@
+package compliance_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/retention"
+)
+
+// canaryPHI is sealed into a patient's record; no report may ever show it.
+const canaryPHI = "CANARY-PHI-REPORT-999-00-4321"
+
+// canaryReason is free text an operator typed into a hold and a shred;
+// the report counts holds and shreds and must not repeat their reasons.
+const canaryReason = "CANARY-REASON-court-order-4321"
+
+var fixtureStart = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+// tickingClock advances 100 ms on every reading, so that measured durations
+// (a drill's RTO) are positive and times are distinct.
+func tickingClock() clock.Clock {
+	var n atomic.Int64
+	return clock.Func(func() time.Time { return fixtureStart.Add(time.Duration(n.Add(1)) * 100 * time.Millisecond) })
+}
+
+// deployment is a data directory written by the SDK's own packages, as a
+// service built with hipaakit leaves it.
+type deployment struct {
+	dir     string
+	pub     ed25519.PublicKey
+	sealed  phi.Sealed
+	clk     clock.Clock
+	auditL  *audit.FileLog
+	users   *auth.FileUserStore
+	ledger  *disposal.Ledger
+	closers []func() error
+}
+
+// newDeployment builds the data directory: keys (filestore + localkek) with
+// three subjects, one holding the canary; an audit trail with reads, writes
+// and an emergency access; three users (two active with TOTP, one disabled
+// without); a legal hold; one shred; a key store backup, verified and
+// drilled. The stores stay open (a running service) until closeAll.
+func newDeployment(t *testing.T) *deployment {
+	t.Helper()
+	ctx := context.Background()
+	d := &deployment{dir: t.TempDir(), clk: tickingClock()}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	d.pub = pub
+	kek, err := localkek.FromDir(d.dir)
+	must(t, err)
+	keys, err := filestore.Open(filepath.Join(d.dir, "keys"))
+	must(t, err)
+	d.auditL, err = audit.OpenFileLog(ctx, filepath.Join(d.dir, "audit"), audit.FileOptions{Signer: priv, Clock: d.clk, CheckpointEvery: 4})
+	must(t, err)
+	d.closers = append(d.closers, d.auditL.Close)
+	vault, err := phi.NewVault(keys, kek, phi.WithAuditWriter(d.auditL), phi.WithClock(d.clk))
+	must(t, err)
+
+	actor := audit.Actor{UserID: "u-clinician", Role: "clinician"}
+	for _, p := range []struct{ subject, value string }{{"patient-1", canaryPHI}, {"patient-2", "1970-01-01"}, {"patient-3", "1980-02-02"}} {
+		s, err := vault.Seal(ctx, phi.Binding{Subject: p.subject, Field: "dob"}, []byte(p.value))
+		must(t, err)
+		if p.subject == "patient-1" {
+			d.sealed = s
+		}
+		for _, a := range []audit.Action{audit.ActionCreate, audit.ActionRead} {
+			must(t, d.auditL.Write(ctx, audit.Event{Actor: actor, Action: a, Outcome: audit.OutcomeSuccess,
+				Target: audit.Target{Subject: p.subject, RecordType: "patient", RecordID: p.subject, Field: "dob"},
+				Origin: audit.Origin{Channel: audit.ChannelWeb}, Change: &audit.Change{New: s}}))
+		}
+	}
+	must(t, d.auditL.Write(ctx, audit.Event{Actor: audit.Actor{UserID: "u-er", Role: "emergency", Emergency: true, EmergencyReason: "cardiac arrest"},
+		Action: audit.ActionEmergencyAccess, Outcome: audit.OutcomeSuccess, Reason: "start", Origin: audit.Origin{Channel: audit.ChannelWeb}}))
+
+	d.users, err = auth.OpenFileUserStore(filepath.Join(d.dir, "users"))
+	must(t, err)
+	d.closers = append(d.closers, d.users.Close)
+	for _, u := range []struct {
+		name   string
+		status auth.Status
+		mfa    bool
+	}{{"alice", auth.StatusActive, true}, {"bob", auth.StatusActive, true}, {"carol", auth.StatusDisabled, false}} {
+		user := &auth.User{ID: auth.NewUserID(), TenantID: "demo-clinic", Name: u.name, Status: u.status, Roles: []string{"clinician"}}
+		if u.mfa {
+			user.MFA = auth.MFA{TOTPSecret: []byte("sealed-secret"), TOTPActive: true, TOTPDigits: 6, TOTPPeriod: 30, TOTPAlgorithm: "SHA1"}
+		}
+		must(t, d.users.Create(ctx, user))
+	}
+
+	ledgerStore, err := disposal.OpenFileLedgerStore(ctx, filepath.Join(d.dir, "ledger"), disposal.FileLedgerOptions{Signer: priv, Clock: d.clk})
+	must(t, err)
+	d.ledger = disposal.NewLedger(ledgerStore)
+	d.closers = append(d.closers, d.ledger.Close)
+	holdStore, err := retention.OpenFileHoldStore(filepath.Join(d.dir, "holds"))
+	must(t, err)
+	holds := retention.NewRegistry(holdStore, d.auditL, d.clk)
+	_, err = holds.Set(ctx, retention.HoldRequest{Subject: "patient-2", Reason: canaryReason, SetBy: "u-privacy"})
+	must(t, err)
+	shredder, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: d.ledger, Audit: d.auditL, Holds: holds, SigningKey: priv, Clock: d.clk})
+	must(t, err)
+	_, err = shredder.Shred(ctx, "patient-3", canaryReason)
+	must(t, err)
+
+	target, err := backup.NewDirTarget(filepath.Join(d.dir, "backups"))
+	must(t, err)
+	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(d.auditL, audit.Actor{UserID: "system:backup"}), backup.WithClock(d.clk))
+	must(t, err)
+	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
+	must(t, err)
+	_, err = repo.Verify(ctx, m.ID, backup.VerifyOptions{})
+	must(t, err)
+	rep, err := repo.Drill(ctx, backup.DrillOptions{Kind: "keystore", Ledger: d.ledger, ScratchDir: t.TempDir()})
+	must(t, err)
+	if !rep.Pass || rep.RTO <= 0 {
+		t.Fatalf("fixture drill: %+v", rep)
+	}
+	t.Cleanup(func() { d.closeAll(t) })
+	return d
+}
+
+func (d *deployment) closeAll(t *testing.T) {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		if err := d.closers[i](); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+	d.closers = nil
+}
+
+// config returns the service configuration a clinic would write into its
+// data directory.
+func (d *deployment) config() compliance.ServiceConfig {
+	return compliance.ServiceConfig{
+		Version: 1, Service: "clinic", DataDir: d.dir,
+		AuditKeys: []string{compliance.EncodePublicKey(d.pub)},
+		KEK:       "local",
+		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(15 * time.Minute),
+			AbsoluteTimeout: compliance.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
+		EmergencyRoles: []string{"emergency"},
+		TLS:            compliance.TLSConfig{Enabled: true, MinVersion: "1.2", HSTS: true},
+		AuditRetention: "P6Y",
+		Retention:      []compliance.RetentionConfig{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
+		Backup:         compliance.BackupConfig{Target: "directory"},
+	}
+}
+
+// writeConfig writes cfg (with data_dir ".") as hipaakit.json into the data
+// directory and returns its path.
+func (d *deployment) writeConfig(t *testing.T, cfg compliance.ServiceConfig) string {
+	t.Helper()
+	cfg.DataDir = "."
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	must(t, err)
+	path := filepath.Join(d.dir, compliance.ServiceConfigFileName)
+	must(t, os.WriteFile(path, b, 0o600))
+	return path
+}
+
+// snapshot hashes every file under dir, so a test can prove that nothing
+// was written, created or removed.
+func snapshot(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	must(t, filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if e.IsDir() {
+			out[rel+"/"] = [32]byte{}
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = sha256.Sum256(b)
+		return nil
+	}))
+	return out
+}
+
+func sameSnapshot(t *testing.T, before, after map[string][32]byte) {
+	t.Helper()
+	for k, v := range before {
+		if w, ok := after[k]; !ok {
+			t.Errorf("%s was removed", k)
+		} else if w != v {
+			t.Errorf("%s was modified", k)
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			t.Errorf("%s was created", k)
+		}
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// row returns the report row of control.
+func row(t *testing.T, r compliance.Report, control string) compliance.Row {
+	t.Helper()
+	for _, x := range r.Rows {
+		if x.Control == control {
+			return x
+		}
+	}
+	t.Fatalf("no row %s", control)
+	return compliance.Row{}
+}

@@ -1,0 +1,227 @@
+package compliance_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/compliance"
+)
+
+// TestCollectFileStores reads a data directory written by the SDK while its
+// stores are open (a running service holds their locks) and checks every
+// section, that every technical control is met, and that nothing under the
+// data directory changed.
+func TestCollectFileStores(t *testing.T) {
+	d := newDeployment(t)
+	ctx := context.Background()
+	now := fixtureStart.Add(2 * time.Hour)
+	before := snapshot(t, d.dir)
+	ev, err := compliance.Collect(ctx, d.config(), now)
+	must(t, err)
+	sameSnapshot(t, before, snapshot(t, d.dir))
+	if len(ev.Notes) != 0 {
+		t.Errorf("notes: %q", ev.Notes)
+	}
+
+	id := ev.Identity
+	if id == nil || id.Users != 3 || !id.UniqueIDs || id.UsersWithoutMFA != 0 || !id.RequireMFA || id.PasswordMinChars != 8 ||
+		id.LockoutThreshold != 10 || id.EmergencySessions != 1 || id.PasswordBlocklist < 1000 || strings.Join(id.EmergencyRoles, ",") != "emergency" {
+		t.Errorf("identity: %+v", id)
+	}
+	if s := ev.Sessions; s == nil || s.IdleTimeout != 15*time.Minute || s.AbsoluteLifetime != 12*time.Hour {
+		t.Errorf("sessions: %+v", s)
+	}
+	// patient-1 and patient-2 keep their keys, patient-3 is shredded.
+	if e := ev.Encryption; e == nil || e.KEK != "local" || e.KeyStore != "file" || e.Subjects != 2 || e.Shredded != 1 {
+		t.Errorf("encryption: %+v", e)
+	}
+	if tr := ev.Transport; tr == nil || !tr.TLS || !tr.HSTS || tr.MinVersion != "1.2" {
+		t.Errorf("transport: %+v", tr)
+	}
+	a := ev.Audit
+	if a == nil || !a.Verified || a.VerifyError != "" || a.Events < 8 || a.Checkpoints < 2 || a.First.IsZero() || !a.Last.After(a.First) ||
+		a.Retention < 6*365*24*time.Hour {
+		t.Errorf("audit: %+v", a)
+	}
+	if a != nil && (a.First.Before(fixtureStart) || a.Last.After(now)) {
+		t.Errorf("audit span %v..%v outside the fixture's run", a.First, a.Last)
+	}
+	b := ev.Backup
+	if b == nil || b.Backups != 1 || b.Target != "directory" || b.LastBackup.IsZero() || b.LastVerified.Before(b.LastBackup) ||
+		b.LastDrill.Before(b.LastBackup) || !b.LastDrillPass || b.LastDrillRTO <= 0 || !b.LedgerReplayed {
+		t.Errorf("backup: %+v", b)
+	}
+	if ds := ev.Disposal; ds == nil || ds.Shreds != 1 || ds.Certificates != 1 || !ds.LedgerVerified || ds.LedgerError != "" || ds.LastShred.IsZero() {
+		t.Errorf("disposal: %+v", ds)
+	}
+	if r := ev.Retention; r == nil || r.Holds != 1 || len(r.Policies) != 2 || r.Policies[0] != (compliance.RetentionPolicy{Kind: "audit", Period: "P6Y", Years: 6}) {
+		t.Errorf("retention: %+v", r)
+	}
+
+	rep := compliance.BuildReport(ev)
+	if !rep.AllMet() {
+		for _, r := range rep.Rows {
+			if r.Status != compliance.Met {
+				t.Errorf("%s %s: %s %q", r.Control, r.Title, r.Status, r.Gaps)
+			}
+		}
+	}
+}
+
+// TestCollectTamperedAudit: one altered audit line makes 164.312(b) not met,
+// with the verifier's message naming the bad record.
+func TestCollectTamperedAudit(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	segs, err := filepath.Glob(filepath.Join(d.dir, "audit", "seg-*.jsonl"))
+	must(t, err)
+	if len(segs) == 0 {
+		t.Fatal("no audit segment")
+	}
+	data, err := os.ReadFile(segs[0])
+	must(t, err)
+	// Re-attribute patient-2's read to patient-9: same length, new content.
+	old := []byte(`"record_id":"patient-2"`)
+	if !bytes.Contains(data, old) {
+		t.Fatal("fixture line not found")
+	}
+	must(t, os.WriteFile(segs[0], bytes.Replace(data, old, []byte(`"record_id":"patient-9"`), 1), 0o600))
+
+	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	must(t, err)
+	if ev.Audit == nil || ev.Audit.Verified || !strings.Contains(ev.Audit.VerifyError, "seq") {
+		t.Fatalf("audit after tampering: %+v", ev.Audit)
+	}
+	r := row(t, compliance.BuildReport(ev), "164.312(b)")
+	if r.Status != compliance.NotMet || !strings.Contains(strings.Join(r.Gaps, ";"), "verification failed: "+ev.Audit.VerifyError) {
+		t.Fatalf("164.312(b): %+v", r)
+	}
+	if r := row(t, compliance.BuildReport(ev), "164.312(c)(2)"); r.Status != compliance.NotMet {
+		t.Fatalf("164.312(c)(2): %+v", r)
+	}
+}
+
+// TestCollectWrongAuditKey: a trail signed by a key the configuration does
+// not trust does not verify.
+func TestCollectWrongAuditKey(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	cfg := d.config()
+	cfg.AuditKeys = []string{base64.StdEncoding.EncodeToString(make([]byte, 32))}
+	cfg.LedgerKeys = []string{compliance.EncodePublicKey(d.pub)}
+	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	must(t, err)
+	if ev.Audit == nil || ev.Audit.Verified || ev.Audit.VerifyError == "" {
+		t.Fatalf("audit under an untrusted key: %+v", ev.Audit)
+	}
+	if ev.Disposal == nil || !ev.Disposal.LedgerVerified {
+		t.Fatalf("the ledger has its own key: %+v", ev.Disposal)
+	}
+}
+
+// TestCollectEmptyDataDir: nothing to read leaves the sections nil with a
+// note each, creates nothing, and no control is met except those the
+// configuration alone shows.
+func TestCollectEmptyDataDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
+	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart)
+	must(t, err)
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("Collect created %d entries in the data directory", len(entries))
+	}
+	if ev.Identity != nil || ev.Encryption != nil || ev.Audit != nil || ev.Disposal != nil {
+		t.Fatalf("sections without stores: %+v", ev)
+	}
+	if ev.Backup == nil || ev.Backup.Backups != 0 {
+		t.Fatalf("backup without a backup directory: %+v", ev.Backup)
+	}
+	if ev.Retention == nil || ev.Retention.Holds != 0 {
+		t.Fatalf("retention without a hold store: %+v", ev.Retention)
+	}
+	notes := strings.Join(ev.Notes, "\n")
+	for _, want := range []string{"audit trail", "users", "disposal ledger", "encryption", "backup", "retention"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("no note about %s in:\n%s", want, notes)
+		}
+	}
+	rep := compliance.BuildReport(ev)
+	for _, c := range []string{"164.312(a)(2)(i)", "164.312(b)", "164.312(d)", "164.310(d)(2)(i)", "164.316(b)(2)"} {
+		if r := row(t, rep, c); r.Status != compliance.NoEvidence {
+			t.Errorf("%s: %s", c, r.Status)
+		}
+	}
+	if r := row(t, rep, "164.308(a)(7)(ii)(A)"); r.Status != compliance.NotMet {
+		t.Errorf("backup plan without backups: %s", r.Status)
+	}
+}
+
+// TestCollectBackupNeedsKEK: without the master key the backup facts are
+// not read, the section stays nil and a note says why.
+func TestCollectBackupNeedsKEK(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	must(t, os.Remove(filepath.Join(d.dir, "kek.key")))
+	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	must(t, err)
+	if ev.Backup != nil {
+		t.Fatalf("backup evidence without the KEK: %+v", ev.Backup)
+	}
+	if !strings.Contains(strings.Join(ev.Notes, "\n"), "backup: the repository cannot be opened without the KEK") {
+		t.Fatalf("notes: %q", ev.Notes)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "kek.key")); !os.IsNotExist(err) {
+		t.Fatal("Collect created a master key")
+	}
+}
+
+// TestCollectUsersWithoutMFA counts an active user without a second factor
+// and fails 164.312(d).
+func TestCollectUsersWithoutMFA(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	cfg := d.config()
+	cfg.Tenants = []compliance.TenantPolicyConfig{{TenantID: "other", RequireMFA: false, IdleTimeout: compliance.Duration(20 * time.Minute),
+		AbsoluteTimeout: compliance.Duration(8 * time.Hour), LockoutThreshold: 5, PasswordMinLength: 15, PasswordBlocklist: "none"}}
+	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	must(t, err)
+	id := ev.Identity
+	// The weakest values of the two tenants are reported.
+	if id == nil || id.RequireMFA || id.PasswordBlocklist != 0 || id.LockoutThreshold != 10 || id.PasswordMinChars != 8 ||
+		ev.Sessions.IdleTimeout != 20*time.Minute || ev.Sessions.AbsoluteLifetime != 12*time.Hour {
+		t.Fatalf("weakest policy: %+v %+v", id, ev.Sessions)
+	}
+	if r := row(t, compliance.BuildReport(ev), "164.312(d)"); r.Status != compliance.NotMet {
+		t.Fatalf("164.312(d): %+v", r)
+	}
+}
+
+// TestReportHasNoPHI: the sealed canary, its ciphertext and the free-text
+// reasons given for holds and shreds appear in no rendering of the report.
+func TestReportHasNoPHI(t *testing.T) {
+	d := newDeployment(t)
+	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	must(t, err)
+	rep := compliance.BuildReport(ev)
+	var md, js, html bytes.Buffer
+	must(t, rep.WriteMarkdown(&md))
+	must(t, rep.WriteJSON(&js))
+	must(t, rep.WriteHTML(&html))
+	forbidden := []string{canaryPHI, canaryReason, base64.StdEncoding.EncodeToString(d.sealed), "cardiac arrest"}
+	for name, out := range map[string]string{"markdown": md.String(), "json": js.String(), "html": html.String(), "notes": strings.Join(ev.Notes, "\n")} {
+		if !strings.Contains(out, "clinic") && name != "notes" {
+			t.Fatalf("%s rendering is empty", name)
+		}
+		for _, f := range forbidden {
+			if strings.Contains(out, f) {
+				t.Errorf("%s report contains %q", name, f)
+			}
+		}
+	}
+}
