@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"maps"
 	"slices"
@@ -49,9 +50,19 @@ type LedgerStore interface {
 // the key store can never bring a shredded subject back.
 type Ledger struct {
 	store LedgerStore
-	// mu serialises find-then-append within this process, so that two
-	// concurrent shreds of one subject record one entry.
-	mu sync.Mutex
+	// locks serialise find-then-append per subject within this process, so
+	// that two concurrent shreds of one subject record one entry while
+	// shreds of different subjects proceed in parallel.
+	locks [64]sync.Mutex
+}
+
+// lockSubject takes the lock stripe of subject and returns its release.
+func (l *Ledger) lockSubject(subject string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(subject))
+	m := &l.locks[h.Sum32()%uint32(len(l.locks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // NewLedger returns a Ledger over store.

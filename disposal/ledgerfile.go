@@ -29,8 +29,9 @@ type FileLedgerStore struct {
 	keys   []ed25519.PublicKey
 	stream string
 
-	mu    sync.Mutex        // serialises Append with reading Head
-	index map[string]uint64 // subject -> seq of its first disposal entry
+	appendMu sync.Mutex        // serialises Append with reading the head
+	mu       sync.Mutex        // guards index
+	index    map[string]uint64 // subject -> seq of its first disposal entry
 }
 
 var _ LedgerStore = (*FileLedgerStore)(nil)
@@ -115,22 +116,27 @@ func (s *FileLedgerStore) buildIndex(ctx context.Context) error {
 // Stream implements LedgerStore.
 func (s *FileLedgerStore) Stream() string { return s.stream }
 
-// Append implements LedgerStore.
+// Append implements LedgerStore. Appends are serialised: the FileLog's
+// head after a Write is then the record that Write stored, so no read-back
+// is needed. (Concurrent shreds still overlap their key-store and audit
+// writes with the ledger append.)
 func (s *FileLedgerStore) Append(ctx context.Context, e audit.Event) (audit.Record, error) {
 	if s.log == nil {
 		return audit.Record{}, ErrReadOnly
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
 	if err := s.log.Write(ctx, e); err != nil {
 		return audit.Record{}, err
 	}
-	// Only this store writes to its private FileLog, and s.mu orders the
-	// writes, so the head is the record just written.
+	// Only this store writes to its private FileLog, and appendMu orders
+	// the writes, so the head is the record just written.
 	seq, h := s.log.Head()
+	s.mu.Lock()
 	if _, dup := s.index[e.Target.Subject]; !dup {
 		s.index[e.Target.Subject] = seq
 	}
+	s.mu.Unlock()
 	e.Time = e.Time.UTC()
 	return audit.Record{Stream: s.stream, Seq: seq, Hash: h, Event: e}, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -217,5 +219,52 @@ func TestCorruptLedgerLine(t *testing.T) {
 	os.WriteFile(seg, garbage, 0o600)
 	if _, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}}); !errors.Is(err, ErrCorruptLedger) {
 		t.Fatalf("garbage line: %v", err)
+	}
+}
+
+// Concurrent shreds on the file ledger share its group commit; each gets
+// its own entry and a certificate naming it.
+func TestFileLedgerConcurrentShreds(t *testing.T) {
+	ctx := context.Background()
+	ledger, store := openFileLedger(t, filepath.Join(t.TempDir(), "ledger"))
+	f := newFixture(t, nil, store, nil)
+	f.ledger, f.shredder.cfg.Ledger = ledger, ledger
+	const n = 24
+	for i := 0; i < n; i++ {
+		f.seal(t, fmt.Sprintf("patient-%02d", i), "dob", "x")
+	}
+	var wg sync.WaitGroup
+	seqs := make([]uint64, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, err := f.shredder.Shred(ctx, fmt.Sprintf("patient-%02d", i), "r")
+			seqs[i], errs[i] = res.Certificate.Ledger.Seq, err
+			if err == nil {
+				if _, err := VerifyCertificate(res.Signed, f.pub); err != nil {
+					errs[i] = err
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for i := range seqs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if seen[seqs[i]] {
+			t.Fatalf("two certificates name ledger entry %d", seqs[i])
+		}
+		seen[seqs[i]] = true
+		e, ok, err := ledger.Lookup(ctx, fmt.Sprintf("patient-%02d", i))
+		if err != nil || !ok || e.Position.Seq != seqs[i] {
+			t.Fatalf("lookup %d: %+v %v %v", i, e.Position, ok, err)
+		}
+	}
+	if got, err := ledger.Verify(ctx); err != nil || got != n {
+		t.Fatalf("ledger: %d entries, %v", got, err)
 	}
 }

@@ -144,8 +144,7 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 	}
 
 	l := s.cfg.Ledger
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.lockSubject(subject)()
 	prior, found, err := l.Lookup(ctx, subject)
 	if err != nil {
 		return Result{}, err

@@ -29,10 +29,11 @@ import (
 // PostgreSQL (pgstore keys, pgledger, pgretention holds and cursor,
 // pgsource over a table). b.N expired subjects are swept in one pass.
 //
-// Baseline: BenchmarkSweepBaseline*, calling Shredder.Shred directly for
-// the same subjects on the same stores — the disposal cost any sweep pays;
-// the ratio is the sweeper's own overhead (source reads, evaluation, holds,
-// cursor writes).
+// Baseline: BenchmarkSweepBaseline*, calling Shredder.Shred directly, one
+// subject after another, for the same subjects on the same stores — the
+// disposal cost any sweep pays. The sweeper adds source reads, evaluation,
+// hold checks and cursor writes, and runs SweeperConfig.Workers (default 4)
+// shreds at once, which overlap their fsyncs.
 
 var benchPolicies = retention.MustPolicies(retention.Policy{Kind: "encounter", Keep: retention.Period{Years: 6}})
 

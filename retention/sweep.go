@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
@@ -71,6 +72,10 @@ type SweeperConfig struct {
 	// Actor is the user ID recorded for the sweeper's disposals (default
 	// "hipaakit:retention").
 	Actor string
+	// Workers is how many shreds of one batch run at once (default 4).
+	// Concurrent shreds share the ledger's and the key store's group
+	// commits; each subject is still shredded at most once.
+	Workers int
 }
 
 // Sweeper applies the retention policies to a Source: it reads subjects in
@@ -90,6 +95,9 @@ func NewSweeper(cfg SweeperConfig) (*Sweeper, error) {
 	}
 	if cfg.Actor == "" {
 		cfg.Actor = "hipaakit:retention"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
 	cfg.Clock = clock.OrSystem(cfg.Clock)
 	return &Sweeper{cfg: cfg}, nil
@@ -217,10 +225,38 @@ func (s *Sweeper) Sweep(ctx context.Context, opts ...SweepOption) (Report, error
 	return rep, nil
 }
 
+// shredAll shreds the subjects of plan that it disposes of, at most
+// cfg.Workers at a time, and returns each one's result by index.
+func (s *Sweeper) shredAll(ctx context.Context, plan Plan) ([]disposal.Result, []error) {
+	results := make([]disposal.Result, len(plan.Subjects))
+	errs := make([]error, len(plan.Subjects))
+	sem := make(chan struct{}, s.cfg.Workers)
+	var wg sync.WaitGroup
+	for i, sd := range plan.Subjects {
+		if sd.Action != Dispose {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i], errs[i] = s.cfg.Disposer.Shred(ctx, sd.Subject, "retention: all records expired ("+strings.Join(sd.Kinds, ",")+")",
+				disposal.By(audit.Actor{UserID: s.cfg.Actor}), disposal.Kinds(sd.Kinds...))
+		}()
+	}
+	wg.Wait()
+	return results, errs
+}
+
 // apply carries out one page's plan and counts it.
 func (s *Sweeper) apply(ctx context.Context, plan Plan, o sweepOpts, rep *Report) {
-	outcome := make(map[string]string, len(plan.Subjects)) // subject -> "disposed" | "failed"
-	for _, sd := range plan.Subjects {
+	var results []disposal.Result
+	var errs []error
+	if !o.dryRun {
+		results, errs = s.shredAll(ctx, plan)
+	}
+	outcome := make(map[string]string, len(plan.Subjects)) // subject -> "disposed" | "held" | "failed"
+	for i, sd := range plan.Subjects {
 		rep.Subjects++
 		var err error
 		switch {
@@ -233,13 +269,11 @@ func (s *Sweeper) apply(ctx context.Context, plan Plan, o sweepOpts, rep *Report
 			rep.Shredded++
 			outcome[sd.Subject] = "disposed"
 		default:
-			var res disposal.Result
-			res, err = s.cfg.Disposer.Shred(ctx, sd.Subject, "retention: all records expired ("+strings.Join(sd.Kinds, ",")+")",
-				disposal.By(audit.Actor{UserID: s.cfg.Actor}), disposal.Kinds(sd.Kinds...))
+			err = errs[i]
 			switch {
 			case err == nil:
 				rep.Shredded++
-				if res.Repeated {
+				if results[i].Repeated {
 					rep.Repeated++
 				}
 				outcome[sd.Subject] = "disposed"

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -44,7 +43,6 @@ type Store struct {
 	reader *pgaudit.Store
 	keys   []ed25519.PublicKey
 	stream string
-	mu     sync.Mutex
 }
 
 var _ disposal.LedgerStore = (*Store)(nil)
@@ -83,8 +81,6 @@ func (s *Store) Stream() string { return s.stream }
 
 // Append implements disposal.LedgerStore.
 func (s *Store) Append(ctx context.Context, e audit.Event) (audit.Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.w.Write(ctx, e); err != nil {
 		return audit.Record{}, err
 	}
