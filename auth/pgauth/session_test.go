@@ -2,12 +2,16 @@ package pgauth_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
+	"github.com/hipaakit/hipaakit/internal/clock"
 	"github.com/hipaakit/hipaakit/internal/pgtest"
 )
 
@@ -62,5 +66,66 @@ func TestEmergencyLog(t *testing.T) {
 	}
 	if err := l.PutEmergencyAccess(ctx, auth.EmergencyAccess{}); err == nil {
 		t.Fatal("incomplete record accepted")
+	}
+}
+
+// The session manager over PostgreSQL: login, activity, rotation by
+// re-authentication, idle timeout and the emergency log, with the
+// microsecond precision of timestamptz.
+func TestSessionManagerOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	if err := pgauth.MigrateSessions(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	users := auth.NewMemoryUserStore()
+	u := &auth.User{ID: auth.NewUserID(), TenantID: "clinic-a", Name: "ana", Status: auth.StatusActive, Roles: []string{"physician"}}
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC))
+	sm := auth.NewSessionManager(pgauth.NewSessionStore(pool), users, audit.Discard{})
+	sm.Clock = clk
+	sm.Emergencies = pgauth.NewEmergencyLog(pool)
+	_, tok, err := sm.Begin(ctx, nil, nil, u, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csrf string
+	h := sm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { csrf = sm.CSRFToken(r) }))
+	send := func(method, tok string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/", nil)
+		r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
+		r.Header.Set("X-CSRF-Token", csrf)
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, r)
+		return rr
+	}
+	for range 3 {
+		clk.Advance(10 * time.Minute)
+		if rr := send("GET", tok); rr.Code != 200 {
+			t.Fatalf("active session refused: %d", rr.Code)
+		}
+	}
+	reauth := sm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := sm.Reauthenticated(w, r, true); err != nil {
+			t.Error(err)
+		}
+	}))
+	r := httptest.NewRequest("POST", "/", nil)
+	r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
+	r.Header.Set("X-CSRF-Token", csrf)
+	rr := httptest.NewRecorder()
+	reauth.ServeHTTP(rr, r)
+	fresh := rr.Result().Cookies()[0].Value
+	if send("GET", tok).Code != 401 || send("GET", fresh).Code != 200 {
+		t.Fatal("rotation on PostgreSQL: the old token must fail and the new one work")
+	}
+	clk.Advance(15 * time.Minute)
+	if rr := send("GET", fresh); rr.Code != 401 {
+		t.Fatalf("idle session accepted: %d", rr.Code)
+	}
+	if n, err := sm.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("the timed-out session must already be gone: %v %d", err, n)
 	}
 }
