@@ -167,7 +167,7 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Equal(t, int32(2), peak.Load())
+	require.LessOrEqual(t, peak.Load(), int32(2), "never more than maxConcurrent at once")
 
 	// Fill both slots, then a Hash must fail with the context's error.
 	require.NoError(t, h.acquire(t.Context()))
