@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -311,4 +312,66 @@ func (s *tamperingSink) Commit(ctx context.Context) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(s.Dest, "one"), []byte("y"), 0o640)
+}
+
+// TestPruneConcurrentWithBackups runs backups and prunes at the same time
+// from two repository handles (as two processes would): every backup that
+// completes stays restorable.
+func TestPruneConcurrentWithBackups(t *testing.T) {
+	f := newFixture(t)
+	backuper := f.reopen(WithLockTiming(DefaultLockStaleAfter, time.Minute))
+	pruner := f.reopen()
+	backuper.s.pollEvery, pruner.s.pollEvery = 5*time.Millisecond, 5*time.Millisecond
+	src := t.TempDir()
+	writeTree(t, src)
+	done := make(chan struct{})
+	var completed []string
+	var backupErr error
+	go func() {
+		defer close(done)
+		for i := 0; i < 12; i++ {
+			b := make([]byte, 2*MinChunkSize)
+			rand.Read(b)
+			os.WriteFile(filepath.Join(src, "changing"), b, 0o600)
+			m, err := backuper.Backup(f.ctx, DirSource{Root: src})
+			if err != nil {
+				backupErr = err
+				return
+			}
+			completed = append(completed, m.ID)
+		}
+	}()
+	prunes, deleted, deferred := 0, 0, 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		rep, err := pruner.Prune(f.ctx, PruneOptions{Policy: Policy{KeepLast: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prunes++
+		deleted += rep.ChunksDeleted
+		if rep.GCDeferred {
+			deferred++
+		}
+	}
+	if backupErr != nil {
+		t.Fatal(backupErr)
+	}
+	list, err := f.repo.List(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range list {
+		if _, err := f.repo.Verify(f.ctx, b.ID, VerifyOptions{}); err != nil {
+			t.Fatalf("backup %s broken by a concurrent prune: %v", b.ID, err)
+		}
+	}
+	if list[len(list)-1].ID != completed[len(completed)-1] {
+		t.Fatal("the newest backup was pruned")
+	}
+	t.Logf("%d prunes (%d deferred), %d chunks deleted, %d backups kept", prunes, deferred, deleted, len(list))
 }
