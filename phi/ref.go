@@ -34,16 +34,23 @@ func ValidRef(ref string) bool {
 		return false
 	}
 	for i := 0; i < len(ref); i++ {
-		c := ref[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-', c == '_', c == '.', c == ':', c == '@', c == '+':
-		default:
+		if !refByte(ref[i]) {
 			return false
 		}
 	}
 	return true
 }
+
+// refChars is a bit set of the bytes allowed in a reference: bit c of
+// refChars[c/64] is set for each allowed byte c.
+var refChars = [2]uint64{
+	// '+', '-', '.', '0'-'9', ':'
+	1<<'+' | 1<<'-' | 1<<'.' | (1<<10-1)<<'0' | 1<<':',
+	// '@', 'A'-'Z', '_', 'a'-'z'
+	1<<('@'-64) | (1<<26-1)<<('A'-64) | 1<<('_'-64) | (1<<26-1)<<('a'-64),
+}
+
+func refByte(c byte) bool { return c < 128 && refChars[c/64]&(1<<(c%64)) != 0 }
 
 // ValidSubject reports whether subject can be used as a subject ID: it is a
 // valid reference (see ValidRef) that does not begin with ReservedRefPrefix.

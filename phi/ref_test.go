@@ -22,3 +22,13 @@ func TestValidRef(t *testing.T) {
 		t.Error("ValidSubject and the reserved prefix")
 	}
 }
+
+func TestValidRefEveryByte(t *testing.T) {
+	const allowed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:@+"
+	for c := 0; c < 256; c++ {
+		want := strings.IndexByte(allowed, byte(c)) >= 0
+		if got := phi.ValidRef("a" + string([]byte{byte(c)})); got != want {
+			t.Errorf("byte %#x: ValidRef = %v, want %v", c, got, want)
+		}
+	}
+}
