@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -48,24 +49,12 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("restored tree differs:\n%s\nwant\n%s", got, want)
 	}
 	want := []audit.Action{audit.ActionBackup, audit.ActionBackup, audit.ActionRestore}
-	if got := f.audit.actions(); !equalActions(got, want) {
+	if got := f.audit.actions(); !slices.Equal(got, want) {
 		t.Fatalf("audit actions %v, want %v", got, want)
 	}
 	if e := f.audit.last(); e.Outcome != audit.OutcomeSuccess || e.Target.RecordID != m.ID || e.Actor.UserID != "backup-operator" {
 		t.Fatalf("restore event %+v", e)
 	}
-}
-
-func equalActions(a, b []audit.Action) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestSecondBackupDeduplicates(t *testing.T) {

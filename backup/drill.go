@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -188,18 +189,6 @@ func (r *Repository) sumChunks(rd io.Reader) ([]ChunkRef, int64, error) {
 	}
 }
 
-func sameChunks(a, b []ChunkRef) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Check implements Checker: every entry exists with its type, size, mode
 // and content; nothing else exists.
 func (d *DirSink) Check(ctx context.Context, m *Manifest, sum func(io.Reader) ([]ChunkRef, int64, error)) ([]string, error) {
@@ -236,7 +225,7 @@ func (d *DirSink) Check(ctx context.Context, m *Manifest, sum func(io.Reader) ([
 			if err != nil {
 				return mm, fmt.Errorf("backup: drill check: %w", scrubPath(err))
 			}
-			if !sameChunks(refs, e.Chunks) {
+			if !slices.Equal(refs, e.Chunks) {
 				mm = append(mm, fmt.Sprintf("entry %d: checksum differs", i))
 			}
 		}

@@ -57,10 +57,7 @@ func parseChunkObject(obj string) ([32]byte, bool) {
 	if obj[len(chunkPrefix):len(chunkPrefix)+3] != h[:2]+"/" {
 		return n, false
 	}
-	if _, err := hex.Decode(n[:], []byte(h)); err != nil || hex.EncodeToString(n[:]) != h {
-		return n, false
-	}
-	return n, true
+	return n, decodeHex(n[:], h)
 }
 
 func (k *repoKeys) chunkAD(dst []byte, name [32]byte) []byte {

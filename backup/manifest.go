@@ -91,15 +91,19 @@ func validEntryPath(p string) bool {
 	return true
 }
 
+// decodeHex fills dst from s, which must be exactly 2*len(dst) lower-case
+// hex digits.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil && hex.EncodeToString(dst) == s
+}
+
 func decodeChunkName(s string) ([32]byte, bool) {
 	var n [32]byte
-	if len(s) != 64 {
-		return n, false
-	}
-	if _, err := hex.Decode(n[:], []byte(s)); err != nil || hex.EncodeToString(n[:]) != s {
-		return n, false
-	}
-	return n, true
+	return n, decodeHex(n[:], s)
 }
 
 // encodeManifest returns the canonical JSON body of m.
@@ -197,13 +201,7 @@ func (m *Manifest) validate() error {
 // parseID decodes a backup ID (32 lower-case hex digits).
 func parseID(s string) ([16]byte, bool) {
 	var id [16]byte
-	if len(s) != 32 {
-		return id, false
-	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil || hex.EncodeToString(id[:]) != s {
-		return id, false
-	}
-	return id, true
+	return id, decodeHex(id[:], s)
 }
 
 func manifestObject(id string) string { return manifestPrefix + id }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,7 +211,7 @@ func TestVerifySubsetReproducible(t *testing.T) {
 	a := selectChunks(refs, VerifyOptions{Fraction: 0.5, Seed: 42})
 	b := selectChunks(refs, VerifyOptions{Fraction: 0.5, Seed: 42})
 	c := selectChunks(refs, VerifyOptions{Fraction: 0.5, Seed: 43})
-	if len(a) != (len(refs)+1)/2 || !sameChunks(a, b) {
+	if len(a) != (len(refs)+1)/2 || !slices.Equal(a, b) {
 		t.Fatalf("seeded subset not reproducible: %d of %d", len(a), len(refs))
 	}
 	_ = c

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -237,7 +238,7 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 		if err != nil {
 			return err
 		}
-		if size != e.Size || !sameRefs(refs, e.Chunks) {
+		if size != e.Size || !slices.Equal(refs, e.Chunks) {
 			mm = append(mm, fmt.Sprintf("entry %d (%s): checksum differs", i, e.Type))
 		}
 		return nil
@@ -270,18 +271,6 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 		}
 	}
 	return mm, nil
-}
-
-func sameRefs(a, b []backup.ChunkRef) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Cleanup drops the schema of a scratch sink (DropAfterCheck); Drill calls
