@@ -95,8 +95,9 @@ const maxUserAgent = 256
 // "http_<status>"), the actor, the subject and record from the resolvers, the
 // route pattern r.Pattern (never the raw path or query string, which may carry
 // PHI; "" when no pattern matched), the client IP from the configured
-// extractor, the user agent (made valid UTF-8 and truncated to 256 bytes), the request ID, and the
-// attribute "status".
+// extractor, the user agent (made valid UTF-8 and truncated to 256 bytes),
+// the request ID, the attribute "status", and as Time the moment the request
+// reached the middleware.
 //
 // # Placement
 //
