@@ -10,6 +10,12 @@
 //	res, err := s.Shred(ctx, subjectID, "patient request", disposal.By(actor))
 //	os.WriteFile("disposal.json", res.Signed, 0o644) // verify later with VerifyCertificate
 //
+// The ledger lives in a directory of its own (FileLedgerStore, the embedded
+// default, on the audit package's file log) or in PostgreSQL
+// (disposal/pgledger, on audit/pgaudit streams). A restore opens it with
+// OpenFileLedgerReader (or pgledger) and calls Ledger.Replay on the restored
+// key store before anything else uses it.
+//
 // # What it guarantees
 //
 //   - Shred destroys every key of the subject through phi (store and caches),
