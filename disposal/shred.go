@@ -111,15 +111,17 @@ type Result struct {
 
 // Shred crypto-shreds subject and returns the signed disposal certificate.
 //
-// In order: it refuses with ErrLegalHold when a hold covers the subject;
-// returns the original certificate (Result.Repeated) when the ledger already
-// records the subject's disposal, after destroying the keys again in case a
-// crash interrupted the first call; reads the subject's key IDs (refusing an
-// unknown subject with ErrUnknownSubject); records the disposal in the
-// ledger; destroys the keys through Vault; writes an audit event; and signs
-// the certificate. The ledger entry is written before the keys are
-// destroyed, so a crash in between leaves a recorded disposal that a retry
-// of Shred or a Ledger.Replay completes, never an unrecorded one.
+// In order: it checks the legal holds (failing closed when they cannot be
+// read); returns the original certificate (Result.Repeated) when the ledger
+// already records the subject's disposal, after destroying the keys again
+// in case a crash interrupted the first call (a hold set since then changes
+// nothing: the keys are already gone); refuses with ErrLegalHold when a hold
+// covers the subject; reads the subject's key IDs (refusing an unknown
+// subject with ErrUnknownSubject); records the disposal in the ledger;
+// destroys the keys through Vault; writes an audit event; and signs the
+// certificate. The ledger entry is written before the keys are destroyed,
+// so a crash in between leaves a recorded disposal that a retry of Shred or
+// a Ledger.Replay completes, never an unrecorded one.
 //
 // reason is operator text recorded in the ledger and the certificate; it
 // must not contain PHI.
