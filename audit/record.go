@@ -202,6 +202,9 @@ func parseRecordInto(line []byte, src string, r *Record, h hash.Hash, lite *lite
 	if !ValidStream(r.Stream) || r.Seq == 0 {
 		return Hash{}, ErrNonCanonical
 	}
+	if r.Event.Time.IsZero() {
+		return Hash{}, &FieldError{Field: "time", Reason: "must be set"}
+	}
 	if err := r.Event.validateCore(false); err != nil {
 		return Hash{}, err
 	}
