@@ -5,9 +5,8 @@ import (
 	"time"
 )
 
-// DisclosureActions are the actions that count as an access to or
-// disclosure of a patient's PHI in an accounting, unless the request names
-// its own.
+// disclosureActions count as an access to or disclosure of a patient's PHI
+// in an accounting, unless the request names its own.
 var disclosureActions = []Action{
 	ActionRead, ActionExport, ActionReveal, ActionCreate, ActionUpdate, ActionDelete, ActionEmergencyAccess,
 }
@@ -16,17 +15,13 @@ var disclosureActions = []Action{
 // read, export, reveal, create, update, delete and emergency_access.
 func DisclosureActions() []Action { return append([]Action(nil), disclosureActions...) }
 
-// AccountingRetention is how far back an accounting of disclosures reaches by
-// default: six years (45 CFR 164.528(a)(3)).
-const AccountingRetention = 6 * 365 * 24 * time.Hour
-
 // AccountingRequest asks for the accounting of disclosures of one patient.
 type AccountingRequest struct {
 	// Subject is the patient's opaque identifier (Target.Subject). Required.
 	Subject string
 	// Since and Until bound the period (Since inclusive, Until exclusive).
-	// A zero Until means Now; a zero Since means AccountingRetention before
-	// Until.
+	// A zero Until means Now; a zero Since means DefaultRetentionYears
+	// (six) calendar years before Until, the period of 45 CFR 164.528(a)(3).
 	Since, Until time.Time
 	// Actions replaces DisclosureActions when set.
 	Actions []Action
@@ -80,7 +75,7 @@ func AccountingOfDisclosures(ctx context.Context, s Searcher, req AccountingRequ
 	}
 	since := req.Since
 	if since.IsZero() {
-		since = until.Add(-AccountingRetention)
+		since = until.AddDate(-DefaultRetentionYears, 0, 0)
 	}
 	f := Filter{Subject: req.Subject, Since: since, Until: until, Actions: req.Actions}
 	if len(f.Actions) == 0 {

@@ -13,7 +13,7 @@ import (
 func TestAccountingOfDisclosures(t *testing.T) {
 	now := qBase.Add(24 * time.Hour)
 	old := qEvent(0, "p1", "u-old", audit.ActionRead, audit.OutcomeSuccess)
-	old.Time = now.Add(-audit.AccountingRetention - time.Hour) // outside the six years
+	old.Time = now.AddDate(-audit.DefaultRetentionYears, 0, 0).Add(-time.Hour) // outside the six years
 	emergency := qEvent(3, "p1", "u3", audit.ActionRead, audit.OutcomeSuccess)
 	emergency.Actor.Emergency, emergency.Actor.EmergencyReason = true, "cardiac arrest"
 	emergency.Purpose = "emergency_treatment"
@@ -32,7 +32,7 @@ func TestAccountingOfDisclosures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !acc.Until.Equal(now) || !acc.Since.Equal(now.Add(-audit.AccountingRetention)) || acc.Subject != "p1" {
+	if !acc.Until.Equal(now) || !acc.Since.Equal(now.AddDate(-6, 0, 0)) || acc.Subject != "p1" {
 		t.Fatalf("period %v-%v", acc.Since, acc.Until)
 	}
 	var got []string

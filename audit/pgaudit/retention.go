@@ -18,14 +18,11 @@ import (
 	"github.com/hipaakit/hipaakit/internal/clock"
 )
 
-// DefaultRetention is how long the audit trail is kept by default: six
-// years (45 CFR 164.316(b)(2)).
-const DefaultRetention = 6 * 365 * 24 * time.Hour
-
 // PurgeOptions configure Purge.
 type PurgeOptions struct {
-	// Retention is how long records are kept (default DefaultRetention).
-	// A partition is dropped only when its whole month ended more than
+	// Retention is how long records are kept; zero means
+	// audit.DefaultRetentionYears (six) calendar years, the documentation
+	// retention of 45 CFR 164.316(b)(2). A partition is dropped only when its whole month ended more than
 	// Retention ago, by the application's clock and by the database's.
 	Retention time.Duration
 	// Signer signs the anchor checkpoints at the boundary; it must be an
@@ -70,9 +67,6 @@ type PurgeResult struct {
 // there. A live writer of an affected stream continues after the appended
 // record on its next commit.
 func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeResult, error) {
-	if opts.Retention == 0 {
-		opts.Retention = DefaultRetention
-	}
 	if opts.Retention < 0 {
 		return PurgeResult{}, errors.Join(ErrOptions, errors.New("pgaudit: negative retention"))
 	}
@@ -84,7 +78,10 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 	}
 	clk := clock.OrSystem(opts.Clock)
 	now := clk.Now().UTC().Round(0)
-	res := PurgeResult{Cutoff: now.Add(-opts.Retention)}
+	res := PurgeResult{Cutoff: now.AddDate(-audit.DefaultRetentionYears, 0, 0)}
+	if opts.Retention > 0 {
+		res.Cutoff = now.Add(-opts.Retention)
+	}
 	var anchors []audit.Checkpoint
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		all, purgeable, err := partitions(ctx, tx, res.Cutoff)
@@ -122,7 +119,7 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 		}
 		var dropped []string
 		rs, err := tx.Query(ctx, "SELECT hipaakit_audit_purge($1, $2, $3::interval)", res.Cutoff, res.Partitions,
-			strconv.FormatInt(int64(opts.Retention/time.Second), 10)+" seconds")
+			strconv.FormatInt(int64(now.Sub(res.Cutoff)/time.Second), 10)+" seconds")
 		if err != nil {
 			return err
 		}
