@@ -446,3 +446,36 @@ func TestLoginRequestJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &m))
 	require.Equal(t, map[string]string{"tenant_id": "t", "name": "a\x00\"b"}, m)
 }
+
+// A password change ends the user's other sessions and keeps the one it was
+// made from (SessionManager.RevokeOtherSessions).
+func TestChangePasswordKeepsCurrentSession(t *testing.T) {
+	ctx := t.Context()
+	sessions := NewMemorySessionStore()
+	var sm *SessionManager
+	f := newFixture(t, func(c *Config) { c.Sessions = lateRevoker{&sm} })
+	sm = NewSessionManager(sessions, f.users, f.log)
+	sm.Clock = f.clk
+	u := f.create(t, "xena")
+	keep, _, err := sm.Begin(ctx, httptest.NewRecorder(), nil, u, false)
+	require.NoError(t, err)
+	_, _, err = sm.Begin(ctx, httptest.NewRecorder(), nil, u, false)
+	require.NoError(t, err)
+	require.NoError(t, f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: goodPassword,
+		NewPassword: "quartz-willow-ember-55", KeepSessionID: keep.ID}))
+	ss, err := sessions.ListUserSessions(ctx, u.ID)
+	require.NoError(t, err)
+	require.Len(t, ss, 1)
+	require.Equal(t, keep.ID, ss[0].ID)
+}
+
+// lateRevoker forwards to a SessionManager created after the Authenticator.
+type lateRevoker struct{ sm **SessionManager }
+
+func (l lateRevoker) RevokeUser(ctx context.Context, id string) error {
+	return (*l.sm).RevokeUser(ctx, id)
+}
+
+func (l lateRevoker) RevokeOtherSessions(ctx context.Context, id, keep string) (int, error) {
+	return (*l.sm).RevokeOtherSessions(ctx, id, keep)
+}
