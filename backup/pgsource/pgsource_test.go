@@ -57,12 +57,17 @@ func seed(t testing.TB, ctx context.Context, pool *pgxpool.Pool) {
 	}
 }
 
-func newRepo(t testing.TB) *backup.Repository {
-	t.Helper()
+func benchKEK(t testing.TB) *localkek.KEK {
 	kek, err := localkek.New(bytes.Repeat([]byte{5}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return kek
+}
+
+func newRepo(t testing.TB) *backup.Repository {
+	t.Helper()
+	kek := benchKEK(t)
 	tg, err := backup.NewDirTarget(filepath.Join(t.TempDir(), "repo"))
 	if err != nil {
 		t.Fatal(err)
