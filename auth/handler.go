@@ -147,6 +147,8 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "password_rejected", "reason": string(pe.Reason)})
 	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidCode):
 		writeError(w, http.StatusUnauthorized, "invalid_credentials")
+	case errors.Is(err, ErrInvalidUser):
+		writeError(w, http.StatusBadRequest, codeBadRequest)
 	case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrUserInactive):
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
 	case errors.Is(err, ErrMFAAlreadyActive):

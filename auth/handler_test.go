@@ -45,6 +45,8 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 	he := &handlerEnv{env: e, a: a, mux: http.NewServeMux(), h: auth.NewHandlers(e.sm, a, g)}
 	he.h.Mount(he.mux, "/auth")
 	g.HandleFunc("GET /emergency/report", "emergency:review", he.h.EmergencyReport)
+	g.HandleFunc("PUT /admin/users/{id}/roles", "user:manage", he.h.SetRoles)
+	g.HandleFunc("PUT /admin/users/{id}/status", "user:manage", he.h.SetStatus)
 	he.mux.Handle("/", app)
 	return he
 }
@@ -334,5 +336,59 @@ func TestHandlersBreakGlassAndReport(t *testing.T) {
 	}
 	if rr := he.call("GET", "/emergency/report?from=2020-01-01T00:00:00Z&to=2019-01-01T00:00:00Z", "", otok, ""); rr.Code != 400 {
 		t.Fatalf("inverted range: %d", rr.Code)
+	}
+}
+
+func TestHandlersAdminRolesAndStatus(t *testing.T) {
+	he := newHandlerEnv(t)
+	lab := he.createUser(t, "lab", "lab_assistant")
+	he.createUser(t, "officer", "privacy_officer")
+	he.createUser(t, "doc", "physician")
+	foreign, err := he.a.CreateUser(t.Context(), auth.NewUser{TenantID: "clinic-b", Name: "lab", Roles: []string{"lab_assistant"},
+		Password: testPassword}, audit.Actor{UserID: "admin"}, audit.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ltok, _ := he.signIn(t, "lab")
+	otok, ocsrf := he.signIn(t, "officer")
+	dtok, dcsrf := he.signIn(t, "doc")
+	if he.call("GET", "/patients/1", "", ltok, "").Code != 403 {
+		t.Fatal("precondition")
+	}
+	for name, c := range map[string]struct {
+		path, body, tok, csrf string
+		want                  int
+	}{
+		"unknown role":     {"/admin/users/" + lab.ID + "/roles", `{"roles":["surgeon"]}`, otok, ocsrf, 400},
+		"emergency role":   {"/admin/users/" + lab.ID + "/roles", `{"roles":["er_override"]}`, otok, ocsrf, 400},
+		"malformed role":   {"/admin/users/" + lab.ID + "/roles", `{"roles":["a b"]}`, otok, ocsrf, 400},
+		"other tenant":     {"/admin/users/" + foreign.ID + "/roles", `{"roles":["physician"]}`, otok, ocsrf, 404},
+		"no such user":     {"/admin/users/nobody/roles", `{"roles":["physician"]}`, otok, ocsrf, 404},
+		"not an admin":     {"/admin/users/" + lab.ID + "/roles", `{"roles":["physician"]}`, dtok, dcsrf, 403},
+		"bad status":       {"/admin/users/" + lab.ID + "/status", `{"status":"banished"}`, otok, ocsrf, 400},
+		"roles wrong type": {"/admin/users/" + lab.ID + "/roles", `{"roles":"physician"}`, otok, ocsrf, 400},
+	} {
+		if rr := he.call("PUT", c.path, c.body, c.tok, c.csrf); rr.Code != c.want {
+			t.Errorf("%s: %d %s, want %d", name, rr.Code, rr.Body.String(), c.want)
+		}
+	}
+	if he.call("GET", "/patients/1", "", ltok, "").Code != 403 {
+		t.Fatal("a refused role change changed something")
+	}
+	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/roles", `{"roles":["physician"]}`, otok, ocsrf); rr.Code != 204 {
+		t.Fatalf("set roles: %d %s", rr.Code, rr.Body.String())
+	}
+	if rr := he.call("GET", "/patients/1", "", ltok, ""); rr.Code != 200 {
+		t.Fatalf("new role not applied at the next request: %d", rr.Code)
+	}
+	ev := he.rec.find(audit.ActionRoleChanged, "")
+	if len(ev) != 1 || ev[0].Target.RecordID != lab.ID || ev[0].Actor.Role != "privacy_officer" {
+		t.Fatalf("role change audit: %+v", ev)
+	}
+	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/status", `{"status":"disabled"}`, otok, ocsrf); rr.Code != 204 {
+		t.Fatalf("disable: %d %s", rr.Code, rr.Body.String())
+	}
+	if rr := he.call("GET", "/auth/session", "", ltok, ""); rr.Code != 401 {
+		t.Fatalf("disabled user's session still works: %d", rr.Code)
 	}
 }

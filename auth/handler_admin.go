@@ -1,0 +1,106 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Administrative handlers. They act on the user named by the path value
+// "id", which must belong to the caller's tenant (otherwise 404, so tenants
+// cannot probe each other's user IDs). Register them on the Guard with an
+// administrative permission, preferably Sensitive:
+//
+//	guard.HandleFunc("PUT /admin/users/{id}/roles", "user:manage", h.SetRoles, auth.Sensitive())
+//	guard.HandleFunc("PUT /admin/users/{id}/status", "user:manage", h.SetStatus, auth.Sensitive())
+
+type rolesBody struct {
+	Roles []string `json:"roles"`
+}
+
+type statusBody struct {
+	Status Status `json:"status"`
+}
+
+// adminTarget returns the caller and checks that the target user is in the
+// caller's tenant.
+func (h *Handlers) adminTarget(w http.ResponseWriter, r *http.Request, v any) (*requestState, string, bool) {
+	st, ok := h.sessionAndBody(w, r, v)
+	if !ok {
+		return nil, "", false
+	}
+	id := r.PathValue("id")
+	u, err := h.sm.users.Get(r.Context(), id)
+	if errors.Is(err, ErrUserNotFound) || (err == nil && u.TenantID != st.p.TenantID) {
+		writeError(w, http.StatusNotFound, codeNotFound)
+		return nil, "", false
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, "", false
+	}
+	return st, id, true
+}
+
+// SetRoles answers {"roles": [...]}: it replaces the user's roles. Every
+// role must be defined by the Guard's RBAC policy and assignable (emergency
+// roles are not); otherwise 400 "unknown_role" and nothing changes. The
+// change is audited (role_changed) and applies at the user's next request.
+// It needs the Handlers to have a Guard.
+func (h *Handlers) SetRoles(w http.ResponseWriter, r *http.Request) {
+	var b rolesBody
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	if h.guard == nil {
+		h.fail(w, r, errors.New("auth: SetRoles needs a Guard"))
+		return
+	}
+	for _, role := range b.Roles {
+		if !ValidRole(role) {
+			writeError(w, http.StatusBadRequest, "unknown_role")
+			return
+		}
+	}
+	if err := h.guard.RBAC().CheckAssignable(b.Roles); err != nil {
+		writeError(w, http.StatusBadRequest, "unknown_role")
+		return
+	}
+	if err := h.auth.SetRoles(r.Context(), id, b.Roles, st.p.Actor(), h.sm.origin(r)); err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// SetStatus answers {"status": "active" | "disabled" | "removed"}.
+// Disabling or removing a user ends all of the user's sessions at once.
+// Audited (user_changed).
+func (h *Handlers) SetStatus(w http.ResponseWriter, r *http.Request) {
+	var b statusBody
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	if !b.Status.Valid() {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	if err := h.auth.SetStatus(r.Context(), id, b.Status, st.p.Actor(), h.sm.origin(r)); err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// adminFail answers a refused administrative change: the target user's
+// state forbids it (409) or the request breaks a user rule (400).
+func (h *Handlers) adminFail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrUserInactive) {
+		writeError(w, http.StatusConflict, "user_inactive")
+		return
+	}
+	h.fail(w, r, err)
+}
