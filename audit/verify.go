@@ -97,6 +97,7 @@ func NewVerifier(opts VerifyOptions) *Verifier {
 	for _, s := range v.streams {
 		sort.Slice(s.expect, func(i, j int) bool { return s.expect[i].Seq < s.expect[j].Seq })
 	}
+	v.last = nil
 	return v
 }
 
