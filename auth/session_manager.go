@@ -52,6 +52,11 @@ type SessionManager struct {
 	// header, for non-browser clients (default false).
 	AllowBearer bool
 	// Clock is read for every timeout decision (default clock.System).
+	// Deadlines are compared on the server only. Within one process the
+	// system clock's monotonic reading makes them immune to wall-clock
+	// steps for sessions held in memory; times read back from a file or
+	// PostgreSQL store carry wall-clock time only, so keep the servers'
+	// clocks synchronised (NTP).
 	Clock clock.Clock
 	// Policies supplies tenant security policies (default: none, so the
 	// manager's limits apply and MFA is not required).
