@@ -65,6 +65,18 @@ func newFileLog(t *testing.T, n int) (dir, pemKey, hexKey string) {
 			t.Fatal(err)
 		}
 	}
+	// A checkpoint kept outside the log, for --expect.
+	cp, err := l.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := cp.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "expect.jsonl"), append(line, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,13 +90,29 @@ func TestAuditVerifyFileLog(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "OK: intact") || !strings.Contains(out, "20 records") {
 		t.Fatalf("code %d out %q err %q", code, out, errOut)
 	}
-	// Flags after the target, hex key.
-	if code, out, _ := runCLI(t, nil, "audit", "verify", dir, "--key", hexKey, "--require-sealed"); code != exitOK {
+	// Flags after the target, hex key, a checkpoint kept outside the log.
+	expect := filepath.Join(filepath.Dir(dir), "expect.jsonl")
+	if code, out, _ := runCLI(t, nil, "audit", "verify", dir, "--key", hexKey, "--require-sealed", "--expect", expect); code != exitOK {
 		t.Fatalf("hex key: %d %q", code, out)
+	}
+	// Truncating the log before that checkpoint is detected.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	whole, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Split(whole, []byte("\n"))
+	if err := os.WriteFile(segs[0], append(bytes.Join(cut[:len(cut)-6], []byte("\n")), '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, nil, "audit", "verify", "--key", pemKey, "--expect", expect, dir); code != exitCheck || !strings.Contains(out, "first bad event") {
+		t.Fatalf("truncated: %d %q", code, out)
+	}
+	if err := os.WriteFile(segs[0], whole, 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	// Tamper with record 7: the first bad event is named, exit 1.
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	b, err := os.ReadFile(segs[0])
 	if err != nil {
 		t.Fatal(err)
