@@ -41,16 +41,16 @@ func (s *chunkSet) add(n [32]byte) (added bool) {
 	return true
 }
 
-// listChunks returns the names of every stored chunk.
-func (r *Repository) listChunks(ctx context.Context) (map[[32]byte]int64, error) {
-	out := map[[32]byte]int64{}
+// listChunks returns the set of stored chunks.
+func (r *Repository) listChunks(ctx context.Context) (*chunkSet, error) {
+	s := &chunkSet{m: map[[32]byte]struct{}{}}
 	err := r.target.List(ctx, chunkPrefix, func(o ObjectInfo) error {
 		if n, ok := parseChunkObject(o.Name); ok {
-			out[n] = o.Size
+			s.m[n] = struct{}{}
 		}
 		return nil
 	})
-	return out, err
+	return s, err
 }
 
 // Backup backs up src and returns the manifest of the new backup.
@@ -95,13 +95,12 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 		}
 	}()
 
-	stored, err := r.listChunks(ctx)
+	// Chunks already stored are reused, not rewritten. (A stored chunk that
+	// was damaged since is found by Verify; deleting it lets the next
+	// backup store it again.)
+	known, err := r.listChunks(ctx)
 	if err != nil {
 		return nil, err
-	}
-	known := &chunkSet{m: make(map[[32]byte]struct{}, len(stored))}
-	for n := range stored {
-		known.m[n] = struct{}{}
 	}
 
 	var total int64

@@ -40,7 +40,11 @@
 // stored beside the backups they are not protected. Scheduling backups,
 // verifications and drills. Choosing a Target that is strongly consistent
 // (every Target in hipaakit is). Giving the disposal ledger to every key
-// store restore.
+// store restore, and backing a key store up with KeyStoreSource rather than
+// as the files of its directory (a DirSink restore does not replay the
+// ledger). Deleting a chunk that Verify reports corrupt, so that the next
+// backup stores it again (backups reuse stored chunks without re-reading
+// them).
 //
 // # What it never does
 //
