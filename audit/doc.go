@@ -6,8 +6,10 @@
 // component that touches PHI takes a Writer and calls Write before it lets
 // the access happen; when Write fails, the access must fail too (the HTTP
 // Middleware answers 503). The PostgreSQL writer lives in audit/pgaudit;
-// audit/audittest is the conformance suite for any Writer. Query, Export
-// and AccountingOfDisclosures read a trail back.
+// audit/audittest is the conformance suite for any Writer. Multi writes to
+// several writers (all must succeed) and NewSlogWriter also emits events to
+// a log/slog handler. Query, Export and AccountingOfDisclosures read a
+// trail back.
 //
 // # What is never recorded
 //
@@ -62,10 +64,12 @@
 //     key, e.g. one held in a KMS) and the distribution of its public key
 //     to verifiers. Without a key a verifier cannot tell a forged log from
 //     a real one.
-//   - A second place for checkpoints (FileOptions.CheckpointSink) when
-//     truncation of the newest records must be detectable: a log cut after
-//     its last checkpoint is indistinguishable from a shorter log unless a
-//     copy of a later checkpoint exists elsewhere.
+//   - A second place for checkpoints (FileOptions.CheckpointSink, for
+//     example a CheckpointFile on another disk, read back with
+//     LatestCheckpoints into VerifyOptions.Expect) when truncation of the
+//     newest records must be detectable: a log cut after its last
+//     checkpoint is indistinguishable from a shorter log unless a copy of a
+//     later checkpoint exists elsewhere.
 //   - One stream per writing process: a directory holds one stream; several
 //     processes use several directories (or the PostgreSQL writer with a
 //     stream per instance). A second trail, such as the disposal ledger,
