@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -408,5 +409,43 @@ func TestErrorsDoNotLeakEventContent(t *testing.T) {
 	_, err := audit.Query(context.Background(), pgaudit.NewStore(pool), audit.Filter{Subject: canary})
 	if err == nil || strings.Contains(err.Error(), canary) {
 		t.Fatalf("search error %v", err)
+	}
+}
+
+// Partitions follow the clock, and a partition missing when a batch
+// commits is created and the batch retried.
+func TestPartitionsFollowClock(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	clk := clock.NewFake(time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC))
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: key, Clock: clk, PartitionsAhead: 3})
+	write := func() {
+		t.Helper()
+		e := ev(0, "p")
+		e.Time = time.Time{}
+		if err := w.Write(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if got := partitionNames(t, pool); fmt.Sprint(got) != "[hipaakit_audit_records_p202601 hipaakit_audit_records_p202602 hipaakit_audit_records_p202603 hipaakit_audit_records_p202604]" {
+		t.Fatalf("partitions at open: %v", got)
+	}
+	clk.Set(time.Date(2026, 9, 3, 0, 0, 0, 0, time.UTC))
+	write()
+	if got := partitionNames(t, pool); !slices.Contains(got, "hipaakit_audit_records_p202609") || !slices.Contains(got, "hipaakit_audit_records_p202612") {
+		t.Fatalf("partitions after the clock moved: %v", got)
+	}
+	// Someone drops next month's (empty) partition behind the writer's
+	// back: the insert fails for want of a partition, and the writer
+	// creates it and retries.
+	if _, err := pool.Exec(context.Background(), "DROP TABLE hipaakit_audit_records_p202610"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC))
+	write()
+	w.Close(context.Background())
+	if res := verify(t, pool, key); res.Streams[0].Records != 3 {
+		t.Fatalf("%+v", res)
 	}
 }
