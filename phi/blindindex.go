@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/prf"
@@ -36,7 +37,11 @@ func NormalizeExact(value []byte) ([]byte, error) { return value, nil }
 
 // NormalizeFold indexes text case-insensitively: Unicode NFKC, lower case,
 // leading and trailing space trimmed and inner runs of space collapsed to one.
+// A value that is not valid UTF-8 is rejected.
 func NormalizeFold(value []byte) ([]byte, error) {
+	if !utf8.Valid(value) {
+		return nil, errNormalize
+	}
 	s := strings.Join(strings.Fields(norm.NFKC.String(string(value))), " ")
 	return []byte(strings.ToLower(s)), nil
 }
@@ -44,7 +49,10 @@ func NormalizeFold(value []byte) ([]byte, error) {
 // NormalizeEmail indexes e-mail addresses: NormalizeFold, and the value must
 // hold exactly one '@' with text on both sides and no inner space.
 func NormalizeEmail(value []byte) ([]byte, error) {
-	v, _ := NormalizeFold(value)
+	v, err := NormalizeFold(value)
+	if err != nil {
+		return nil, err
+	}
 	at := bytes.IndexByte(v, '@')
 	if at <= 0 || at == len(v)-1 || bytes.Count(v, []byte("@")) != 1 || bytes.ContainsFunc(v, unicode.IsSpace) {
 		return nil, errNormalize

@@ -54,6 +54,9 @@ func TestBlindIndex(t *testing.T) {
 			t.Errorf("email %q: %v", bad, err)
 		}
 	}
+	if _, err := e.vault.BlindIndex(ctx, "name", []byte{0xff, 'a'}); err == nil {
+		t.Error("invalid UTF-8 accepted by NormalizeFold")
+	}
 	if _, err := e.vault.BlindIndex(ctx, "phone", []byte("none")); err == nil {
 		t.Error("phone without digits accepted")
 	}
