@@ -239,7 +239,7 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 		}
 	}
 	a.Events, a.Checkpoints, a.First, a.Last = scan.records, scan.checks, scan.first, scan.last
-	if r, err := c.cfg.auditRetention(c.now); err == nil {
+	if r, err := c.cfg.auditRetention(); err == nil {
 		a.Retention = r
 	}
 	if a.Retention == 0 {

@@ -25,6 +25,10 @@ const ServiceConfigVersion = 1
 // inside its data directory, where "hipaakit report" expects to find it.
 const ServiceConfigFileName = "hipaakit.json"
 
+// maxRetentionDays bounds the audit retention (200 years), far from
+// time.Duration's limit.
+const maxRetentionDays = 200 * 365
+
 // maxConfigFile bounds the size of a configuration file.
 const maxConfigFile = 1 << 20
 
@@ -336,7 +340,7 @@ func (c *ServiceConfig) Validate() error {
 	if _, err := c.retentionPolicies(); err != nil {
 		return err
 	}
-	if _, err := c.auditRetention(time.Time{}); err != nil {
+	if _, err := c.auditRetention(); err != nil {
 		return err
 	}
 	switch c.Backup.Target {
@@ -447,9 +451,10 @@ func (c *ServiceConfig) retentionPolicies() ([]retention.Policy, error) {
 	return ps, nil
 }
 
-// auditRetention returns the audit trail's retention measured from now:
-// AuditRetention, else the "audit" retention policy, else zero.
-func (c *ServiceConfig) auditRetention(now time.Time) (time.Duration, error) {
+// auditRetention returns the audit trail's retention: AuditRetention, else
+// the "audit" retention policy, else zero. It counts nominal 365-day years
+// and 30-day months, so that "P6Y" reads as exactly six years.
+func (c *ServiceConfig) auditRetention() (time.Duration, error) {
 	period := c.AuditRetention
 	if period == "" {
 		for _, r := range c.Retention {
@@ -465,10 +470,11 @@ func (c *ServiceConfig) auditRetention(now time.Time) (time.Duration, error) {
 	if err != nil {
 		return 0, cfgErr("audit_retention", "must be an ISO 8601 period such as P6Y")
 	}
-	if now.IsZero() {
-		now = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	days := p.Years*365 + p.Months*30 + p.Days // at most 6 digits each: no overflow
+	if days > maxRetentionDays {
+		return 0, cfgErr("audit_retention", "at most 200 years")
 	}
-	return p.AddTo(now).Sub(now.UTC()), nil
+	return time.Duration(days) * 24 * time.Hour, nil
 }
 
 // publicKeys decodes keys (validated).

@@ -32,6 +32,7 @@ commands:
   disposal   verify disposal certificates and the disposal ledger; replay it after a restore
   help       show this message
   hold       set, lift and list legal holds
+  report     HIPAA control-mapping report from the service's configuration and stores
   retention  sweep: apply retention policies (crypto-shred expired subjects)
   shred      crypto-shred a subject and print its signed disposal certificate
 `
@@ -71,6 +72,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 		return cmdHold(ctx, c, args[1:])
 	case "disposal":
 		return cmdDisposal(ctx, c, args[1:])
+	case "report":
+		return cmdReport(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, usageMessage)
 		return exitOK

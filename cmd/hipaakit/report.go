@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
+)
+
+const reportUsage = `usage: hipaakit report --config FILE [--format markdown|json|html] [--out FILE]
+
+Read the service configuration FILE (compliance.ServiceConfig, usually
+hipaakit.json in the service's data directory) and the stores it names,
+read-only, and print one row per HIPAA Security Rule technical safeguard
+with its status and evidence. Safeguards software cannot judge are listed
+as such.
+
+  --config FILE   the service configuration (required)
+  --format F      markdown (default), json, or html (a printable page)
+  --out FILE      write the report to FILE (replaced atomically) instead of stdout
+
+The local master key is read from the configuration's kek_file (default
+<data_dir>/kek.key), or from HIPAAKIT_MASTER_KEY when set; it opens the
+backup repository. Facts that cannot be read are named on stderr as notes.
+
+Exit status: 0 every technical control is met; 1 some control is not met or
+has no evidence; 2 usage error or invalid configuration; 3 operational error
+(unreadable file, unreachable database).
+`
+
+// envMasterKey names the environment variable holding an encoded local
+// master key (localkek.Encode form).
+const envMasterKey = "HIPAAKIT_MASTER_KEY"
+
+// cmdReport runs "hipaakit report ...".
+func cmdReport(ctx context.Context, c *cli, args []string) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "service configuration file")
+	format := fs.String("format", "markdown", "markdown, json or html")
+	out := fs.String("out", "", "output file (default stdout)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, reportUsage)
+			return exitOK
+		}
+		return reportUsageErr(c, err.Error())
+	}
+	switch {
+	case fs.NArg() > 0:
+		return reportUsageErr(c, "unexpected argument")
+	case *configPath == "":
+		return reportUsageErr(c, "--config is required")
+	}
+	write, ok := map[string]func(compliance.Report, io.Writer) error{
+		"markdown": compliance.Report.WriteMarkdown, "md": compliance.Report.WriteMarkdown,
+		"json": compliance.Report.WriteJSON, "html": compliance.Report.WriteHTML,
+	}[*format]
+	if !ok {
+		return reportUsageErr(c, "--format must be markdown, json or html")
+	}
+
+	cfg, err := compliance.LoadServiceConfig(*configPath)
+	if errors.Is(err, compliance.ErrInvalidConfig) || errors.Is(err, compliance.ErrUnsupportedVersion) {
+		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
+		return exitFailure
+	}
+	cfg.MasterKey = c.getenv(envMasterKey)
+	ev, err := compliance.Collect(ctx, cfg, time.Now())
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
+		return exitFailure
+	}
+	for _, n := range ev.Notes {
+		fmt.Fprintf(c.stderr, "hipaakit report: note: %s\n", n)
+	}
+	rep := compliance.BuildReport(ev)
+	var buf bytes.Buffer
+	if err := write(rep, &buf); err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit report: render: %v\n", err)
+		return exitFailure
+	}
+	if *out != "" {
+		err = fsutil.WriteFileAtomic(*out, buf.Bytes(), 0o644)
+	} else {
+		_, err = c.stdout.Write(buf.Bytes())
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "hipaakit report: write report: %v\n", err)
+		return exitFailure
+	}
+	s := rep.Summary()
+	fmt.Fprintf(c.stderr, "hipaakit report: %d met, %d not met, %d without evidence\n", s[compliance.Met], s[compliance.NotMet], s[compliance.NoEvidence])
+	if rep.AllMet() {
+		return exitOK
+	}
+	return exitCheck
+}
+
+func reportUsageErr(c *cli, msg string) int {
+	fmt.Fprintf(c.stderr, "hipaakit report: %s\n\n%s", msg, reportUsage)
+	return exitUsage
+}
