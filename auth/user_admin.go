@@ -100,7 +100,8 @@ func (a *Authenticator) checkRoles(admin bool, roles []string) error {
 }
 
 // SetStatus changes a user's status. Disabling or removing a user ends
-// every session of the user at once (Config.Sessions); removal is final.
+// every session of the user at once (Config.Sessions); removal is final and
+// erases the user's password hash, TOTP secret and recovery codes.
 // Audited as user_changed with reason "active", "disabled" or "removed".
 func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Status, actor audit.Actor, origin audit.Origin) error {
 	if !status.Valid() {
@@ -108,6 +109,11 @@ func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Sta
 	}
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		u.Status = status
+		if status == StatusRemoved {
+			// Removal is final: the credentials can never be used again,
+			// so they are not kept.
+			u.PasswordHash, u.MFA = "", MFA{}
+		}
 		return nil
 	})
 	if err != nil {

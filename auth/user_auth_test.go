@@ -314,6 +314,10 @@ func TestSetStatusRevokesSessions(t *testing.T) {
 	require.Equal(t, 1, f.rev.n())
 	require.NoError(t, f.a.SetStatus(t.Context(), u.ID, StatusRemoved, audit.Actor{}, audit.Origin{}))
 	require.Equal(t, 2, f.rev.n())
+	gone, err := f.users.Get(t.Context(), u.ID)
+	require.NoError(t, err)
+	require.Empty(t, gone.PasswordHash, "credentials of a removed user are erased")
+	require.Equal(t, MFA{}, gone.MFA)
 	require.ErrorIs(t, f.a.SetStatus(t.Context(), u.ID, StatusActive, audit.Actor{}, audit.Origin{}), ErrInvalidUser)
 	// The name is free again for a new identity with a new ID.
 	u2 := f.create(t, "erin")
