@@ -24,8 +24,8 @@
 // Disabling or removing a user (Authenticator.SetStatus) ends every session
 // of the user at once through Config.Sessions (a SessionRevoker; the
 // SessionManager is one), and the session middleware re-reads the user's
-// status and roles on every request. Removal keeps the record, so IDs are
-// never reused and audit trails keep resolving.
+// status and roles on every request. Removal keeps the record without its
+// credentials, so IDs are never reused and audit trails keep resolving.
 //
 // # Logging in
 //
