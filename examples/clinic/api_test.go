@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,18 +26,36 @@ func newPatient(t *testing.T, doc *client, mrn, name string) string {
 	return out.ID
 }
 
-// events returns the audit events recorded so far.
+// events returns every audit event recorded so far, oldest first.
 func (tc *testClinic) events(t *testing.T) []audit.Event {
 	t.Helper()
-	page, err := audit.Query(context.Background(), tc.app.searcher(), audit.Filter{Limit: audit.MaxPageSize})
+	evs, err := tc.allEvents(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := make([]audit.Event, 0, len(page.Records))
-	for _, r := range page.Records {
-		evs = append(evs, r.Event)
-	}
 	return evs
+}
+
+// allEvents reads the whole trail page by page (Query lists newest first)
+// and returns it oldest first.
+func (tc *testClinic) allEvents(ctx context.Context) ([]audit.Event, error) {
+	var evs []audit.Event
+	f := audit.Filter{Limit: audit.MaxPageSize}
+	for {
+		page, err := audit.Query(ctx, tc.app.searcher(), f)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Records {
+			evs = append(evs, r.Event)
+		}
+		if page.Next.IsZero() {
+			break
+		}
+		f.After = page.Next
+	}
+	slices.Reverse(evs)
+	return evs, nil
 }
 
 func TestRolesAndMinimumNecessary(t *testing.T) {
