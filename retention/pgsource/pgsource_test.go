@@ -83,3 +83,26 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal("missing column accepted")
 	}
 }
+
+// Hostile table and column names are quoted identifiers, never SQL.
+func TestSourceQuotesIdentifiers(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	if _, err := pool.Exec(ctx, `CREATE TABLE victim (x int);
+		CREATE TABLE "a""; DROP TABLE victim; --" ("subj""ect" text, "i d" int, "c'reated" timestamptz);
+		INSERT INTO "a""; DROP TABLE victim; --" VALUES ('patient-1', 1, '2020-01-01Z')`); err != nil {
+		t.Fatal(err)
+	}
+	src, err := pgsource.New(pool, pgsource.Table{Name: `a"; DROP TABLE victim; --`, Kind: "encounter", Subject: `subj"ect`, ID: "i d", Created: "c'reated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := src.Subjects(ctx, "", 10)
+	if err != nil || len(subjects) != 1 || subjects[0].ID != "patient-1" || subjects[0].Records[0].ID != "1" {
+		t.Fatalf("%+v %v", subjects, err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM victim").Scan(&n); err != nil {
+		t.Fatalf("victim table gone: %v", err)
+	}
+}
