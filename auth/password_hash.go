@@ -160,6 +160,9 @@ func NewHasher(p Argon2Params, maxConcurrent int) (*Hasher, error) {
 func (h *Hasher) Params() Argon2Params { return h.params }
 
 func (h *Hasher) acquire(ctx context.Context) error {
+	if h == nil || h.slots == nil {
+		return errors.New("auth: Hasher not built by NewHasher")
+	}
 	select {
 	case h.slots <- struct{}{}:
 		return nil

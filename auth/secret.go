@@ -38,6 +38,8 @@ var ErrSealed = errors.New("auth: sealed secret does not open")
 
 const keySealerVersion = 1
 
+var errNoKeySealer = errors.New("auth: KeySealer not built by NewKeySealer")
+
 // NewKeySealer returns a KeySealer for a 32-byte key. The caller keeps the
 // key secret and stable: losing it makes every sealed secret unreadable.
 func NewKeySealer(key []byte) (*KeySealer, error) {
@@ -57,6 +59,9 @@ func NewKeySealer(key []byte) (*KeySealer, error) {
 
 // Seal implements SecretSealer.
 func (s *KeySealer) Seal(_ context.Context, userID string, plaintext []byte) ([]byte, error) {
+	if s == nil || s.aead == nil {
+		return nil, errNoKeySealer
+	}
 	out := make([]byte, 1, 1+len(plaintext)+s.aead.Overhead())
 	out[0] = keySealerVersion
 	return s.aead.Seal(out, nil, plaintext, []byte(userID)), nil
@@ -64,6 +69,9 @@ func (s *KeySealer) Seal(_ context.Context, userID string, plaintext []byte) ([]
 
 // Open implements SecretSealer.
 func (s *KeySealer) Open(_ context.Context, userID string, sealed []byte) ([]byte, error) {
+	if s == nil || s.aead == nil {
+		return nil, errNoKeySealer
+	}
 	if len(sealed) < 1+s.aead.Overhead() || sealed[0] != keySealerVersion {
 		return nil, ErrSealed
 	}

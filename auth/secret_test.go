@@ -96,3 +96,14 @@ func TestTOTPWithPHISealer(t *testing.T) {
 	_, err = f.a.EnrollTOTP(context.Background(), u.ID, audit.Origin{})
 	require.ErrorIs(t, err, ErrMFAAlreadyActive)
 }
+
+func TestZeroValuesFailCleanly(t *testing.T) {
+	var ks KeySealer
+	_, err := ks.Seal(t.Context(), "u", []byte("x"))
+	require.Error(t, err)
+	_, err = ks.Open(t.Context(), "u", []byte("x"))
+	require.Error(t, err)
+	var h Hasher
+	_, err = h.Hash(t.Context(), "whatever-password")
+	require.Error(t, err)
+}
