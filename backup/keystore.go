@@ -62,6 +62,9 @@ func (k KeyStoreSource) Info() SourceInfo { return SourceInfo{Kind: "keystore", 
 
 // Walk implements Source.
 func (k KeyStoreSource) Walk(ctx context.Context, emit func(Item) error) error {
+	if k.Store == nil {
+		return errors.New("backup: key store source has no store")
+	}
 	page := k.PageSize
 	if page <= 0 {
 		page = 500
