@@ -242,8 +242,12 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// validText reports whether s is 1 to MaxReasonLen bytes of valid UTF-8
-// without control characters.
+// ValidReason reports whether s is acceptable as a reason or an actor: 1 to
+// MaxReasonLen bytes of valid UTF-8 without control characters. retention
+// applies the same rule to legal-hold reasons and authors.
+func ValidReason(s string) bool { return validText(s) }
+
+// validText implements ValidReason.
 func validText(s string) bool {
 	if s == "" || len(s) > MaxReasonLen {
 		return false

@@ -142,20 +142,11 @@ type HoldRequest struct {
 	SetBy   string // required: the user ID of who sets the hold
 }
 
-// MaxReasonLen is the longest hold (and lift) reason, in bytes.
-const MaxReasonLen = 1024
+// MaxReasonLen is the longest hold (and lift) reason or author, in bytes.
+const MaxReasonLen = disposal.MaxReasonLen
 
-func validText(s string) bool {
-	if s == "" || len(s) > MaxReasonLen {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+// validText is disposal's rule for reasons and actors.
+func validText(s string) bool { return disposal.ValidReason(s) }
 
 // Set creates an active hold and audits it. The audit event is written
 // after the hold is stored: a hold that could not be audited stays in force
