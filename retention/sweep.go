@@ -162,7 +162,8 @@ const maxFailures = 100
 // sweep left behind. It continues past individual failed shreds (counted
 // in the report) and stops at the first error reading the Source, the holds
 // or the state, returning the report so far with the error. A completed
-// pass resets the cursor.
+// pass resets the cursor, so subjects whose shred failed are evaluated and
+// retried by the next pass.
 func (s *Sweeper) Sweep(ctx context.Context, opts ...SweepOption) (Report, error) {
 	var o sweepOpts
 	for _, opt := range opts {
@@ -240,12 +241,21 @@ func (s *Sweeper) shredAll(ctx context.Context, plan Plan) ([]disposal.Result, [
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = s.cfg.Disposer.Shred(ctx, sd.Subject, "retention: all records expired ("+strings.Join(sd.Kinds, ",")+")",
+			results[i], errs[i] = s.cfg.Disposer.Shred(ctx, sd.Subject, shredReason(sd.Kinds),
 				disposal.By(audit.Actor{UserID: s.cfg.Actor}), disposal.Kinds(sd.Kinds...))
 		}()
 	}
 	wg.Wait()
 	return results, errs
+}
+
+// shredReason is the disposal reason the sweeper records.
+func shredReason(kinds []string) string {
+	r := "retention: all records expired (" + strings.Join(kinds, ",") + ")"
+	if len(r) > disposal.MaxReasonLen {
+		r = fmt.Sprintf("retention: all records expired (%d kinds)", len(kinds))
+	}
+	return r
 }
 
 // apply carries out one page's plan and counts it.

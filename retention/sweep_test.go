@@ -377,3 +377,28 @@ func TestSweepSurvivesMalformedSubjectIDs(t *testing.T) {
 		t.Fatalf("second sweep: %v", err)
 	}
 }
+
+func TestSweepReasonStaysWithinLimit(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	var kinds []retention.Policy
+	var recs []retention.Record
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("kind-with-a-rather-long-name-%02d", i)
+		kinds = append(kinds, retention.Policy{Kind: k, Keep: retention.Period{Days: 1}})
+		recs = append(recs, retention.Record{ID: k, Kind: k, Created: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	}
+	if _, err := e.vault.Seal(ctx, phi.Binding{Subject: "patient-1", Field: "dob"}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	sw, _ := retention.NewSweeper(retention.SweeperConfig{Source: &memSource{subjects: []retention.Subject{{ID: "patient-1", Records: recs}}},
+		Policies: retention.MustPolicies(kinds...), Holds: e.registry, Disposer: e.shredder, State: e.state, Clock: e.clock})
+	rep, err := sw.Sweep(ctx)
+	if err != nil || rep.Shredded != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	entry, ok, _ := e.ledger.Lookup(ctx, "patient-1")
+	if !ok || entry.Statement.Reason != "retention: all records expired (40 kinds)" {
+		t.Fatalf("reason %q", entry.Statement.Reason)
+	}
+}
