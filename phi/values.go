@@ -14,9 +14,8 @@ const Redacted = "[redacted]"
 // scalar or a function, so that even when a value sits in an unexported
 // struct field (where fmt cannot call its methods, and where a pointer to a
 // struct or slice would be followed) fmt prints an address, never the
-// plaintext. Every method has a
-// value receiver, so T and *T redact alike. The only way to the plaintext is
-// the method named Reveal.
+// plaintext. Every method has a value receiver, so T and *T redact alike.
+// The only way to the plaintext is the method named Reveal.
 
 // Text is a PHI string, such as a name or an address. The zero value is the
 // empty string.
@@ -43,7 +42,7 @@ func (t Text) Bytes() Bytes { return NewBytes([]byte(t.Reveal())) }
 // String returns Redacted.
 func (Text) String() string { return Redacted }
 
-// GoString returns Redacted.
+// GoString returns "phi.Text([redacted])".
 func (Text) GoString() string { return "phi.Text(" + Redacted + ")" }
 
 // Format prints Redacted under every verb.
@@ -105,7 +104,7 @@ func (b Bytes) Wipe() { clear(b.reveal()) }
 // String returns Redacted.
 func (Bytes) String() string { return Redacted }
 
-// GoString returns Redacted.
+// GoString returns "phi.Bytes([redacted])".
 func (Bytes) GoString() string { return "phi.Bytes(" + Redacted + ")" }
 
 // Format prints Redacted under every verb.
@@ -166,7 +165,7 @@ func (d Date) IsZero() bool { return d.Reveal().IsZero() }
 // String returns Redacted.
 func (Date) String() string { return Redacted }
 
-// GoString returns Redacted.
+// GoString returns "phi.Date([redacted])".
 func (Date) GoString() string { return "phi.Date(" + Redacted + ")" }
 
 // Format prints Redacted under every verb.
