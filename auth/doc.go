@@ -96,9 +96,9 @@
 // It never stores or logs a password, a TOTP secret in clear, a TOTP code or
 // a recovery code; never truncates a password; never answers differently
 // for unknown and known accounts (same error, same hashing work, same
-// throttling; the one difference is the store write that counts a known
-// account's failure); never trusts roles from a request; and never deletes
-// a user record.
+// throttling, and a failure for an unknown name waits about as long as the
+// store write that counts a known account's failure, a moving average);
+// never trusts roles from a request; and never deletes a user record.
 //
 // # Formats
 //

@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -193,4 +195,46 @@ func (t *throttle) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.entries)
+}
+
+// latencyPad equalises the time of failed logins for unknown and known
+// accounts. A known account's failure costs a durable store write (an fsync
+// for the file store) that an unknown name does not; without padding, that
+// difference would tell an attacker which names exist. The pad keeps a
+// moving average of the store writes and makes every failure without one
+// wait as long.
+type latencyPad struct {
+	ewma atomic.Int64 // nanoseconds
+}
+
+// maxPad bounds the padding a slow store can cause.
+const maxPad = time.Second
+
+// observe folds the duration of one failure write into the average.
+func (p *latencyPad) observe(d time.Duration) {
+	d = min(d, maxPad)
+	for {
+		old := p.ewma.Load()
+		next := int64(d)
+		if old != 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if p.ewma.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// pad waits about as long as a failure write takes, or until ctx ends.
+func (p *latencyPad) pad(ctx context.Context) {
+	d := time.Duration(p.ewma.Load())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

@@ -79,6 +79,7 @@ type Authenticator struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	throttle *throttle
+	pad      latencyPad
 
 	keyOnce sync.Once
 	key     []byte

@@ -483,3 +483,52 @@ func (l lateRevoker) RevokeUser(ctx context.Context, id string) error {
 func (l lateRevoker) RevokeOtherSessions(ctx context.Context, id, keep string) (int, error) {
 	return (*l.sm).RevokeOtherSessions(ctx, id, keep)
 }
+
+func TestLatencyPad(t *testing.T) {
+	var p latencyPad
+	p.pad(t.Context()) // nothing observed: no wait
+	p.observe(40 * time.Millisecond)
+	require.Equal(t, int64(40*time.Millisecond), p.ewma.Load())
+	for range 50 {
+		p.observe(8 * time.Millisecond)
+	}
+	require.InDelta(t, float64(8*time.Millisecond), float64(p.ewma.Load()), float64(time.Millisecond))
+	p.observe(time.Hour)
+	require.LessOrEqual(t, p.ewma.Load(), int64(maxPad), "capped")
+
+	p.ewma.Store(int64(30 * time.Millisecond))
+	start := time.Now()
+	p.pad(t.Context())
+	require.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	p.ewma.Store(int64(time.Minute))
+	start = time.Now()
+	p.pad(ctx)
+	require.Less(t, time.Since(start), time.Second, "a canceled context ends the wait")
+}
+
+// A failed login of an unknown name waits as long as a known account's
+// failure write takes.
+func TestUnknownUserFailurePadded(t *testing.T) {
+	slow := &slowUpdates{UserStore: NewMemoryUserStore(), delay: 40 * time.Millisecond}
+	f := newFixture(t, func(c *Config) { c.Users = slow })
+	f.create(t, "yara")
+	_, err := f.login(t, "yara", "wrong-password-1")
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	start := time.Now()
+	_, err = f.login(t, "no-such-user", "wrong-password-1")
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	require.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond)
+}
+
+// slowUpdates delays every Update, like a store that fsyncs.
+type slowUpdates struct {
+	UserStore
+	delay time.Duration
+}
+
+func (s *slowUpdates) Update(ctx context.Context, u *User) error {
+	time.Sleep(s.delay)
+	return s.UserStore.Update(ctx, u)
+}

@@ -360,7 +360,10 @@ func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey st
 		a.throttle.fail("c\x00"+clientKey, now, &a.cfg.Lockout)
 	}
 	lockedNow := false
-	if userID != "" {
+	if userID == "" {
+		a.pad.pad(ctx)
+	} else {
+		start := time.Now() // real elapsed time, not the injectable clock
 		_, err := a.modify(ctx, userID, func(u *User) error {
 			lockedNow = false
 			u.Lockout.Failures++
@@ -374,6 +377,7 @@ func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey st
 		if err != nil {
 			return err
 		}
+		a.pad.observe(time.Since(start))
 	}
 	if err := a.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeFailure, Reason: reason,
 		Actor: actor, Origin: origin}); err != nil {
