@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	mrand "math/rand/v2"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
 const crashEnv = "HIPAAKIT_BACKUP_CRASH_CHILD"
@@ -30,33 +32,38 @@ func (s slowTarget) Put(ctx context.Context, name string, data []byte) error {
 	return s.Target.Put(ctx, name, data)
 }
 
-// TestCrashChild is the child process of TestCrashSafety: it backs up the
-// source again and again, printing "done <id>" after each backup.
-func TestCrashChild(t *testing.T) {
-	spec := os.Getenv(crashEnv)
-	if spec == "" {
-		return // only meaningful as TestCrashSafety's child
+// crashChild is the child process of TestCrashSafety (started through
+// TestMain with crashEnv set): it backs up the source again and again,
+// printing "done <id>" after each backup, until it is killed.
+func crashChild(spec string) {
+	fail := func(err error) {
+		os.Stderr.WriteString("crash child: " + err.Error() + "\n")
+		os.Exit(2)
 	}
 	repoDir, src, _ := strings.Cut(spec, "|")
 	ctx := context.Background()
 	tg, err := NewDirTarget(repoDir)
 	if err != nil {
-		t.Fatal(err)
+		fail(err)
 	}
-	r, err := Open(ctx, slowTarget{Target: tg, delay: time.Millisecond}, testKEK(t, 1), WithAudit(audit.Discard{}, audit.Actor{}))
+	kek, err := localkek.New(bytes.Repeat([]byte{1}, 32)) // testKEK(t, 1)
 	if err != nil {
-		t.Fatal(err)
+		fail(err)
+	}
+	r, err := Open(ctx, slowTarget{Target: tg, delay: time.Millisecond}, kek, WithAudit(audit.Discard{}, audit.Actor{}))
+	if err != nil {
+		fail(err)
 	}
 	for {
 		// Change one file so that every backup writes eight new chunks.
 		var b [8 * MinChunkSize]byte
 		rand.Read(b[:])
 		if err := os.WriteFile(filepath.Join(src, "changing.bin"), b[:], 0o600); err != nil {
-			t.Fatal(err)
+			fail(err)
 		}
 		m, err := r.Backup(ctx, DirSource{Root: src})
 		if err != nil {
-			t.Fatal(err)
+			fail(err)
 		}
 		os.Stdout.WriteString("done " + m.ID + "\n")
 	}
@@ -86,7 +93,7 @@ func TestCrashSafety(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
 	for i := 0; i < 8; i++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+f.target.Root()+"|"+src)
 		out, err := cmd.StdoutPipe()
 		if err != nil {

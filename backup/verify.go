@@ -91,7 +91,7 @@ func (r *Repository) Verify(ctx context.Context, id string, opts VerifyOptions) 
 		rep.Elapsed = r.s.clock.Now().Sub(start)
 		attrs := map[string]string{"op": "verify", "full": strconv.FormatBool(rep.Full),
 			"checked_chunks": strconv.Itoa(rep.Checked), "problems": strconv.Itoa(len(rep.Problems))}
-		reason := "verify"
+		reason := ""
 		if err != nil {
 			reason = "verify_failed"
 		}
