@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -237,4 +238,14 @@ func (p *latencyPad) pad(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// clientThrottleKey is the throttle key of a client key; long keys are
+// hashed so that hostile input cannot bloat the in-memory table.
+func clientThrottleKey(k string) string {
+	if len(k) > 64 {
+		h := sha256.Sum256([]byte(k))
+		k = string(h[:])
+	}
+	return "c\x00" + k
 }

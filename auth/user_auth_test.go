@@ -532,3 +532,12 @@ func (s *slowUpdates) Update(ctx context.Context, u *User) error {
 	time.Sleep(s.delay)
 	return s.UserStore.Update(ctx, u)
 }
+
+func TestClientThrottleKeyBounded(t *testing.T) {
+	require.Equal(t, "c\x0010.0.0.1", clientThrottleKey("10.0.0.1"))
+	long := strings.Repeat("x", 10_000)
+	k := clientThrottleKey(long)
+	require.Len(t, k, 2+32)
+	require.Equal(t, k, clientThrottleKey(long))
+	require.NotEqual(t, k, clientThrottleKey(long+"y"))
+}

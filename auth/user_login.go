@@ -328,7 +328,7 @@ func (a *Authenticator) checkClient(ctx context.Context, clientKey string, now t
 	if clientKey == "" {
 		return nil
 	}
-	f, last := a.throttle.state("c\x00"+clientKey, now, a.cfg.Lockout.ForgetAfter)
+	f, last := a.throttle.state(clientThrottleKey(clientKey), now, a.cfg.Lockout.ForgetAfter)
 	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.ClientFreeFailures, last, now); w > 0 {
 		return a.throttled(ctx, base, w)
 	}
@@ -357,7 +357,7 @@ func (a *Authenticator) failure(ctx context.Context, userID, clientKey string, b
 func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
 	now := a.clock.Now()
 	if clientKey != "" {
-		a.throttle.fail("c\x00"+clientKey, now, &a.cfg.Lockout)
+		a.throttle.fail(clientThrottleKey(clientKey), now, &a.cfg.Lockout)
 	}
 	lockedNow := false
 	if userID == "" {
