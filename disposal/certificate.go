@@ -2,7 +2,9 @@ package disposal
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -123,11 +125,15 @@ func signedBytes(c Certificate) []byte {
 	return append([]byte(certContext), b...)
 }
 
-// Sign returns the encoded, signed certificate for c. ed25519 signatures are
-// deterministic, so signing the same certificate twice gives the same bytes.
-func Sign(c Certificate, key ed25519.PrivateKey) ([]byte, error) {
-	if len(key) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("%w: ed25519 private key must be %d bytes", ErrInvalidKey, ed25519.PrivateKeySize)
+// Sign returns the encoded, signed certificate for c. signer is an
+// ed25519.PrivateKey or any crypto.Signer whose public key is ed25519 (for
+// example a key held in an HSM or KMS). ed25519 signatures are
+// deterministic, so signing the same certificate twice gives the same
+// bytes.
+func Sign(c Certificate, signer crypto.Signer) ([]byte, error) {
+	pub, err := signerPublic(signer)
+	if err != nil {
+		return nil, err
 	}
 	if c.KeyIDs == nil {
 		c.KeyIDs = []uint32{}
@@ -136,12 +142,34 @@ func Sign(c Certificate, key ed25519.PrivateKey) ([]byte, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	pub := key.Public().(ed25519.PublicKey)
+	msg := signedBytes(c)
+	sig, err := signer.Sign(rand.Reader, msg, crypto.Hash(0))
+	if err != nil {
+		return nil, fmt.Errorf("disposal: sign certificate: %w", err)
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return nil, fmt.Errorf("%w: the signer produced a signature its public key does not verify", ErrInvalidKey)
+	}
 	f := certFile{
 		Format: CertificateFormat, Version: CertificateVersion, Certificate: c,
-		Signature: Signature{Alg: "ed25519", KeyID: KeyID(pub), Value: base64.StdEncoding.EncodeToString(ed25519.Sign(key, signedBytes(c)))},
+		Signature: Signature{Alg: "ed25519", KeyID: KeyID(pub), Value: base64.StdEncoding.EncodeToString(sig)},
 	}
 	return encodeCertFile(f), nil
+}
+
+// signerPublic returns signer's ed25519 public key, or ErrInvalidKey.
+func signerPublic(signer crypto.Signer) (ed25519.PublicKey, error) {
+	if signer == nil {
+		return nil, fmt.Errorf("%w: no signing key", ErrInvalidKey)
+	}
+	if k, ok := signer.(ed25519.PrivateKey); ok && len(k) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: ed25519 private key must be %d bytes", ErrInvalidKey, ed25519.PrivateKeySize)
+	}
+	pub, ok := signer.Public().(ed25519.PublicKey)
+	if !ok || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: the signing key must be ed25519", ErrInvalidKey)
+	}
+	return pub, nil
 }
 
 func hexHash(s Statement) string {

@@ -2,9 +2,11 @@ package disposal
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,4 +248,35 @@ func FuzzParseCertificate(f *testing.F) {
 			t.Fatalf("untyped verify error %v", err)
 		}
 	})
+}
+
+// opaqueSigner hides the private key behind crypto.Signer, as an HSM does.
+type opaqueSigner struct {
+	key    ed25519.PrivateKey
+	broken bool
+}
+
+func (s opaqueSigner) Public() crypto.PublicKey { return s.key.Public() }
+
+func (s opaqueSigner) Sign(r io.Reader, msg []byte, o crypto.SignerOpts) ([]byte, error) {
+	sig, err := s.key.Sign(r, msg, o)
+	if s.broken {
+		sig[0] ^= 1
+	}
+	return sig, err
+}
+
+func TestSignWithCryptoSigner(t *testing.T) {
+	key := goldenKey()
+	direct, _ := Sign(goldenCertificate(), key)
+	via, err := Sign(goldenCertificate(), opaqueSigner{key: key})
+	if err != nil || !bytes.Equal(direct, via) {
+		t.Fatalf("crypto.Signer: %v", err)
+	}
+	if _, err := Sign(goldenCertificate(), opaqueSigner{key: key, broken: true}); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("faulty signer: %v", err)
+	}
+	if _, err := Sign(goldenCertificate(), nil); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("nil signer: %v", err)
+	}
 }

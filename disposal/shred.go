@@ -2,6 +2,7 @@ package disposal
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,8 +40,9 @@ type Config struct {
 	// Holds is asked before anything is destroyed. Use NoHolds{} only in
 	// deployments without legal holds.
 	Holds HoldChecker
-	// SigningKey signs certificates.
-	SigningKey ed25519.PrivateKey
+	// SigningKey signs certificates: an ed25519.PrivateKey, or any
+	// crypto.Signer whose public key is ed25519 (an HSM or KMS key).
+	SigningKey crypto.Signer
 	// Clock stamps disposals (default: the system clock).
 	Clock clock.Clock
 }
@@ -56,8 +58,9 @@ func New(cfg Config) (*Shredder, error) {
 	switch {
 	case cfg.Vault == nil, cfg.Keys == nil, cfg.Ledger == nil, cfg.Audit == nil, cfg.Holds == nil:
 		return nil, errors.New("disposal: Config needs Vault, Keys, Ledger, Audit and Holds")
-	case len(cfg.SigningKey) != ed25519.PrivateKeySize:
-		return nil, fmt.Errorf("%w: Config.SigningKey must be an ed25519 private key", ErrInvalidKey)
+	}
+	if _, err := signerPublic(cfg.SigningKey); err != nil {
+		return nil, err
 	}
 	cfg.Clock = clock.OrSystem(cfg.Clock)
 	return &Shredder{cfg: cfg}, nil
@@ -65,7 +68,8 @@ func New(cfg Config) (*Shredder, error) {
 
 // PublicKey returns the key that verifies this Shredder's certificates.
 func (s *Shredder) PublicKey() ed25519.PublicKey {
-	return s.cfg.SigningKey.Public().(ed25519.PublicKey)
+	pub, _ := signerPublic(s.cfg.SigningKey) // checked by New
+	return pub
 }
 
 // ShredOption adjusts one Shred call.
