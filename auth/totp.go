@@ -122,15 +122,8 @@ func (e Enrollment) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`
 
 func (c *TOTPConfig) digits() otp.Digits { return otp.Digits(c.Digits) }
 
-// EnrollTOTP starts TOTP enrolment for an active user: it generates a fresh
-// secret, stores it sealed (not yet active), and returns the URI and QR code.
-// TOTP becomes active only when ConfirmTOTP receives a first valid code.
-// Enrolling again before confirmation replaces the pending secret. It fails
-// with ErrMFAAlreadyActive while TOTP is active.
-func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin audit.Origin) (*Enrollment, error) {
-	if a.cfg.Sealer == nil {
-		return nil, ErrNoSealer
-	}
+// enrollingUser returns the user when it is active and has no active TOTP.
+func (a *Authenticator) enrollingUser(ctx context.Context, userID string) (*User, error) {
 	u, err := a.users.Get(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -140,6 +133,22 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 	}
 	if u.MFA.TOTPActive {
 		return nil, ErrMFAAlreadyActive
+	}
+	return u, nil
+}
+
+// EnrollTOTP starts TOTP enrolment for an active user: it generates a fresh
+// secret, stores it sealed (not yet active), and returns the URI and QR code.
+// TOTP becomes active only when ConfirmTOTP receives a first valid code.
+// Enrolling again before confirmation replaces the pending secret. It fails
+// with ErrMFAAlreadyActive while TOTP is active.
+func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin audit.Origin) (*Enrollment, error) {
+	if a.cfg.Sealer == nil {
+		return nil, ErrNoSealer
+	}
+	u, err := a.enrollingUser(ctx, userID)
+	if err != nil {
+		return nil, err
 	}
 	c := &a.cfg.TOTP
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: c.Issuer, AccountName: u.Name,
@@ -189,15 +198,9 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 // recovery codes). A wrong code returns ErrInvalidCode and
 // counts as a failed attempt.
 func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessionID string, origin audit.Origin) ([]string, error) {
-	u, err := a.users.Get(ctx, userID)
+	u, err := a.enrollingUser(ctx, userID)
 	if err != nil {
 		return nil, err
-	}
-	if !u.Active() {
-		return nil, ErrUserInactive
-	}
-	if u.MFA.TOTPActive {
-		return nil, ErrMFAAlreadyActive
 	}
 	if len(u.MFA.TOTPSecret) == 0 {
 		return nil, ErrMFANotEnrolled
