@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -203,17 +204,32 @@ func (a *app) pagePatient(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "patient", "Patient", data, "")
 }
 
-// pageAudit shows the newest audit events (identifiers only, no PHI).
+// pageAudit shows the newest audit events, newest first (identifiers
+// only, no PHI). Query lists oldest first, so the page walks to the end
+// keeping the last auditPageSize events: fine for an example's trail; a large
+// deployment would query PostgreSQL with a time range instead.
 func (a *app) pageAudit(w http.ResponseWriter, r *http.Request) {
-	page, err := audit.Query(r.Context(), a.searcher(), audit.Filter{Limit: 200})
-	if err != nil {
-		http.Error(w, "cannot read the audit trail", http.StatusInternalServerError)
-		return
+	const auditPageSize = 200
+	var evs []audit.Event
+	f := audit.Filter{Limit: audit.MaxPageSize}
+	for {
+		page, err := audit.Query(r.Context(), a.searcher(), f)
+		if err != nil {
+			http.Error(w, "cannot read the audit trail", http.StatusInternalServerError)
+			return
+		}
+		for _, rec := range page.Records {
+			evs = append(evs, rec.Event)
+		}
+		if len(evs) > auditPageSize {
+			evs = append(evs[:0], evs[len(evs)-auditPageSize:]...)
+		}
+		if page.Next.IsZero() {
+			break
+		}
+		f.After = page.Next
 	}
-	evs := make([]audit.Event, 0, len(page.Records))
-	for _, rec := range page.Records {
-		evs = append(evs, rec.Event)
-	}
+	slices.Reverse(evs)
 	a.render(w, r, "audit", "Audit trail", struct{ Events []audit.Event }{evs}, "")
 }
 

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/compliance"
+)
+
+// TestComplianceSuite runs hipaakit's compliance suite against the clinic's
+// real handler, as a service built on hipaakit would in its own CI.
+func TestComplianceSuite(t *testing.T) {
+	tc := startClinic(t, "", nil, nil)
+	cs := &complianceUsers{tc: tc, creds: map[string]compliance.Credentials{}, secrets: map[string]string{}}
+	doc := tc.login(rolePhysician)
+	id := newPatient(t, doc, "MRN-7001", "Compliance Patient")
+	p := "/api/patients/" + id
+	routes := []compliance.Route{
+		{Method: "POST", Path: "/api/patients/search", Pattern: "POST /api/patients/search", Body: `{"mrn":"MRN-7001"}`,
+			Roles: []string{rolePhysician, roleNurse, roleLab, roleFrontDesk}, PHI: true, Subject: id},
+		{Method: "GET", Path: p, Pattern: "GET /api/patients/{id}", Roles: []string{rolePhysician, roleNurse, roleFrontDesk}, PHI: true, Subject: id},
+		{Method: "PUT", Path: p, Pattern: "PUT /api/patients/{id}", Body: `{"zip":"02139"}`, Roles: []string{rolePhysician, roleFrontDesk}, PHI: true, Subject: id},
+		{Method: "POST", Path: p + "/notes", Pattern: "POST /api/patients/{id}/notes", Body: `{"value":"follow up in 3 months"}`, Roles: []string{rolePhysician}, PHI: true, Subject: id},
+		{Method: "POST", Path: p + "/labs", Pattern: "POST /api/patients/{id}/labs", Body: `{"value":"LDL 96 mg/dL"}`, Roles: []string{rolePhysician, roleLab}, PHI: true, Subject: id},
+		{Method: "POST", Path: p + "/vitals", Pattern: "POST /api/patients/{id}/vitals", Body: `{"value":"HR 72"}`, Roles: []string{rolePhysician, roleNurse}, PHI: true, Subject: id},
+		{Method: "GET", Path: "/api/audit", Roles: []string{roleAuditor}},
+		{Method: "GET", Path: p + "/disclosures", Pattern: "GET /api/patients/{id}/disclosures", Roles: []string{roleAuditor}},
+		{Method: "GET", Path: "/api/holds", Roles: []string{roleAdmin}},
+		{Method: "GET", Path: "/api/backups", Roles: []string{roleAdmin}},
+		{Method: "POST", Path: "/api/backups", Roles: []string{roleAdmin}},
+		{Method: "POST", Path: "/api/export/deidentified", Body: `{"ids":["` + id + `"]}`, Roles: []string{rolePhysician}},
+	}
+	pub := tc.app.signKey.Public().(ed25519.PublicKey)
+	compliance.Run(t, compliance.Target{
+		Handler:          tc.srv.Config.Handler,
+		Routes:           routes,
+		Roles:            demoRoles,
+		Login:            cs.login,
+		Logout:           compliance.Route{Method: "POST", Path: "/api/auth/logout"},
+		Clock:            tc.clock,
+		IdleTimeout:      15 * time.Minute,
+		AbsoluteTimeout:  12 * time.Hour,
+		ChangePassword:   cs.changePassword,
+		TOTP:             cs.totp,
+		NewCredentials:   func(t testing.TB) compliance.Credentials { _, c := cs.newUser(t, roleNurse); return c },
+		TryLogin:         cs.tryLogin,
+		LockoutThreshold: 10,
+		Events:           tc.allEvents,
+		VerifyAudit: func(ctx context.Context) error {
+			_, err := tc.app.auditLog.Reader().Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
+			return err
+		},
+		Logs: tc.logs.String,
+		SeedCanary: func(t testing.TB, s compliance.Session, canary string) []compliance.Route {
+			res := serveDirect(tc, "PUT", p, `{"name":"`+canary+`"}`, s)
+			if res.Code != http.StatusOK {
+				t.Fatalf("seeding the canary: %d %s", res.Code, res.Body)
+			}
+			return []compliance.Route{{Method: "GET", Path: p, Roles: []string{rolePhysician, roleNurse, roleFrontDesk}}}
+		},
+		CanaryRole:     rolePhysician,
+		Emergency:      cs.emergency,
+		EmergencyRole:  roleNurse,
+		EmergencyRoute: compliance.Route{Method: "GET", Path: p, Pattern: "GET /api/patients/{id}"},
+	})
+}
+
+// complianceUsers creates the fresh users the suite asks for.
+type complianceUsers struct {
+	tc      *testClinic
+	mu      sync.Mutex
+	n       int
+	creds   map[string]compliance.Credentials // by user ID
+	secrets map[string]string                 // TOTP secret by user name
+}
+
+// newUser creates an active user with role and a confirmed TOTP factor.
+func (cs *complianceUsers) newUser(t testing.TB, role string) (string, compliance.Credentials) {
+	cs.mu.Lock()
+	cs.n++
+	name := role + "-c" + strings.Repeat("x", cs.n%3) + time.Duration(cs.n).String()
+	cs.mu.Unlock()
+	ctx := context.Background()
+	pw, err := randomPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cs.tc.app
+	u, err := a.authn.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Password: pw}, seedActor, audit.Origin{})
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	enr, err := a.authn.EnrollTOTP(ctx, u.ID, audit.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.authn.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	c := compliance.Credentials{Username: name, Password: pw}
+	cs.mu.Lock()
+	cs.creds[u.ID], cs.secrets[name] = c, enr.Secret()
+	cs.mu.Unlock()
+	return u.ID, c
+}
+
+// code moves the clock one TOTP step (each code is accepted once) and
+// returns the code for secret.
+func (cs *complianceUsers) code(t testing.TB, secret string) string {
+	cs.tc.clock.Advance(30 * time.Second)
+	c, err := totp.GenerateCodeCustom(secret, cs.tc.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// serveDirect sends one request straight to the handler with session s.
+func serveDirect(tc *testClinic, method, path, body string, s compliance.Session) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, c := range s.Cookies {
+		req.AddCookie(c)
+	}
+	for k, v := range s.Header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	tc.srv.Config.Handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// passwordLogin signs in with password and TOTP and returns the session, or
+// false with the status when the service refuses.
+func (cs *complianceUsers) passwordLogin(t testing.TB, c compliance.Credentials) (compliance.Session, int) {
+	body, _ := json.Marshal(map[string]string{"tenant_id": demoTenant, "name": c.Username, "password": c.Password,
+		"totp_code": cs.code(t, cs.secrets[c.Username])})
+	rec := serveDirect(cs.tc, "POST", "/api/auth/login", string(body), compliance.Session{})
+	var out struct {
+		Status    string `json:"status"`
+		UserID    string `json:"user_id"`
+		CSRFToken string `json:"csrf_token"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	if rec.Code != http.StatusOK || out.Status != "authenticated" {
+		return compliance.Session{}, rec.Code
+	}
+	return compliance.Session{UserID: out.UserID, Cookies: rec.Result().Cookies(),
+		Header: http.Header{"X-Csrf-Token": {out.CSRFToken}}}, rec.Code
+}
+
+func (cs *complianceUsers) login(t testing.TB, role string) compliance.Session {
+	_, c := cs.newUser(t, role)
+	s, status := cs.passwordLogin(t, c)
+	if status != http.StatusOK {
+		t.Fatalf("login as fresh %s: %d", role, status)
+	}
+	return s
+}
+
+func (cs *complianceUsers) tryLogin(t testing.TB, c compliance.Credentials) bool {
+	_, status := cs.passwordLogin(t, c)
+	return status == http.StatusOK
+}
+
+func (cs *complianceUsers) changePassword(t testing.TB, s compliance.Session) {
+	cs.mu.Lock()
+	c := cs.creds[s.UserID]
+	cs.mu.Unlock()
+	other, status := cs.passwordLogin(t, c)
+	if status != http.StatusOK {
+		t.Fatalf("second login for the password change: %d", status)
+	}
+	next, _ := randomPassword()
+	body, _ := json.Marshal(map[string]string{"current_password": c.Password, "new_password": next})
+	if rec := serveDirect(cs.tc, "POST", "/api/auth/password", string(body), other); rec.Code != http.StatusOK {
+		t.Fatalf("password change: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func (cs *complianceUsers) totp(t testing.TB) (string, func(string) bool) {
+	_, c := cs.newUser(t, roleNurse)
+	cs.tc.clock.Advance(30 * time.Second) // past the step used to confirm enrolment
+	return cs.secrets[c.Username], func(code string) bool {
+		body, _ := json.Marshal(map[string]string{"tenant_id": demoTenant, "name": c.Username, "password": c.Password, "totp_code": code})
+		rec := serveDirect(cs.tc, "POST", "/api/auth/login", string(body), compliance.Session{})
+		return rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), `"authenticated"`)
+	}
+}
+
+func (cs *complianceUsers) emergency(t testing.TB, s compliance.Session, reason string) (compliance.Session, bool) {
+	body, _ := json.Marshal(map[string]string{"role": roleEmergency, "reason": reason})
+	rec := serveDirect(cs.tc, "POST", "/api/auth/emergency/elevate", string(body), s)
+	if rec.Code != http.StatusOK {
+		return compliance.Session{}, false
+	}
+	var out struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	es := compliance.Session{UserID: s.UserID, Cookies: s.Cookies, Header: http.Header{"X-Csrf-Token": {out.CSRFToken}}}
+	if cookies := rec.Result().Cookies(); len(cookies) > 0 {
+		es.Cookies = cookies
+	}
+	return es, true
+}
