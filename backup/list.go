@@ -10,14 +10,14 @@ import (
 
 // Info summarises a complete backup.
 type Info struct {
-	ID       string
-	Source   SourceInfo
-	Started  time.Time
-	Finished time.Time
-	Totals   Totals
+	ID       string     `json:"id"`
+	Source   SourceInfo `json:"source"`
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished"`
+	Totals   Totals     `json:"totals"`
 	// Verified is when the backup last passed a full Verify or a restore
 	// drill; zero if never.
-	Verified time.Time
+	Verified time.Time `json:"verified,omitzero"`
 }
 
 // verifiedRecord is the body of "verified/<id>": proof, signed with the

@@ -281,5 +281,16 @@ func (r *Repository) collect(ctx context.Context, dryRun bool, rep *PruneReport)
 			}
 		}
 	}
-	return nil
+	// Verification records of backups that no longer exist (a prune that
+	// stopped between deleting a manifest and its record).
+	have := map[string]bool{}
+	for _, id := range ids {
+		have[id] = true
+	}
+	return r.target.List(ctx, verifiedPrefix, func(o ObjectInfo) error {
+		if id := o.Name[len(verifiedPrefix):]; !have[id] {
+			return r.target.Delete(ctx, o.Name)
+		}
+		return nil
+	})
 }

@@ -376,3 +376,23 @@ func TestPruneConcurrentWithBackups(t *testing.T) {
 	}
 	t.Logf("%d prunes (%d deferred), %d chunks deleted, %d backups kept", prunes, deferred, deleted, len(list))
 }
+
+func TestPruneRemovesOrphanVerificationRecords(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o600)
+	m, err := f.repo.Backup(f.ctx, DirSource{Root: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.repo.Verify(f.ctx, m.ID, VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.target.Delete(f.ctx, manifestObject(m.ID)) // as if a prune stopped half-way
+	if _, err := f.repo.Prune(f.ctx, PruneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.target.Stat(f.ctx, verifiedObject(m.ID)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("orphan verification record kept: %v", err)
+	}
+}
