@@ -157,3 +157,30 @@ func TestAuditFailureFailsTheOperation(t *testing.T) {
 		t.Fatalf("backup with a failing audit writer: %v, want ErrAudit", err)
 	}
 }
+
+func TestRewrapAfterKEKRotation(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	m, err := f.repo.Backup(f.ctx, DirSource{Root: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKEK := testKEK(t, 3)
+	if err := f.repo.Rewrap(f.ctx, testKEK(t, 9), newKEK); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("Rewrap with a wrong old KEK: %v", err)
+	}
+	if err := f.repo.Rewrap(f.ctx, f.kek, newKEK); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(f.ctx, f.target, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("old KEK after rewrap: %v", err)
+	}
+	r, err := Open(f.ctx, f.target, newKEK, WithAudit(audit.Discard{}, audit.Actor{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Verify(f.ctx, m.ID, VerifyOptions{}); err != nil {
+		t.Fatalf("backup after rewrap: %v", err)
+	}
+}

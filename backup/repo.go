@@ -256,3 +256,33 @@ func (r *Repository) writeAudit(ctx context.Context, action audit.Action, ok boo
 	}
 	return nil
 }
+
+// Rewrap re-wraps the repository key under newKEK (after a KEK rotation):
+// it unwraps it with oldKEK and replaces the "config" object atomically.
+// Chunks and manifests are untouched; from then on only newKEK opens the
+// repository.
+func (r *Repository) Rewrap(ctx context.Context, oldKEK, newKEK phi.KEK) error {
+	if oldKEK == nil || newKEK == nil {
+		return errors.New("backup: Rewrap needs the old and the new KEK")
+	}
+	master, err := oldKEK.Unwrap(ctx, r.cfg.WrappedKey, wrapAD(r.cfg.Repo))
+	if err != nil {
+		return objErr("rewrap", configName, fmt.Errorf("%w: the old KEK does not unwrap the repository key", ErrWrongKey))
+	}
+	defer clear(master)
+	wrapped, err := newKEK.Wrap(ctx, master, wrapAD(r.cfg.Repo))
+	if err != nil {
+		return fmt.Errorf("backup: wrap repository key: %w", err)
+	}
+	cfg := *r.cfg
+	cfg.WrappedKey, cfg.KEKID = wrapped, newKEK.ID()
+	b, err := marshalJSON(&cfg)
+	if err != nil {
+		return err
+	}
+	if err := r.target.Put(ctx, configName, b); err != nil {
+		return err
+	}
+	r.cfg = &cfg
+	return nil
+}
