@@ -7,6 +7,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/disposal/ledgertest"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/internal/pgtest"
 	"github.com/hipaakit/hipaakit/phi"
@@ -92,4 +93,20 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	if _, err := disposal.NewLedger(storeA).Replay(ctx, memstore.New()); !errors.Is(err, disposal.ErrCorruptLedger) {
 		t.Fatalf("tampered ledger: %v", err)
 	}
+}
+
+func TestPostgresLedgerStoreConformance(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) disposal.LedgerStore {
+		ctx := context.Background()
+		pool := pgtest.New(t)
+		if err := pgledger.Migrate(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+		_, priv, _ := disposal.GenerateSigningKey()
+		s, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: priv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 }
