@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -190,12 +191,13 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a string such as "15m".
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New("compliance: duration must be a string such as \"15m\"")
+	v, err := time.Duration(0), json.Unmarshal(b, &s)
+	if err == nil {
+		v, err = time.ParseDuration(s)
 	}
-	v, err := time.ParseDuration(s)
 	if err != nil {
-		return errors.New("compliance: duration must look like \"90s\", \"15m\" or \"12h\"")
+		// encoding/json adds the field's name to an UnmarshalTypeError.
+		return &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil
@@ -278,14 +280,14 @@ func ParseServiceConfig(data []byte) (ServiceConfig, error) {
 func decodeErr(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Type == reflect.TypeFor[Duration]() {
+			return cfgErr(te.Field, `must be a duration such as "90s", "15m" or "12h"`)
+		}
 		return cfgErr(te.Field, "wrong type (want %s)", te.Type)
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		return cfgErr(strings.Trim(name, `"`), "unknown field")
-	}
-	if strings.HasPrefix(msg, "compliance: ") {
-		return cfgErr("(duration)", "%s", strings.TrimPrefix(msg, "compliance: "))
 	}
 	return cfgErr("(document)", "malformed JSON")
 }

@@ -1,0 +1,193 @@
+package compliance_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/compliance"
+)
+
+const rfc8032Key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+func policy(idle, abs time.Duration) compliance.TenantPolicyConfig {
+	return compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(idle), AbsoluteTimeout: compliance.Duration(abs),
+		LockoutThreshold: 10, PasswordMinLength: 8}
+}
+
+// TestLoadServiceConfigGolden opens the version 1 golden files and checks
+// every field, relative paths resolved against the file's directory.
+func TestLoadServiceConfigGolden(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "serviceconfig"))
+	must(t, err)
+	got, err := compliance.LoadServiceConfig(filepath.Join(dir, "v1.json"))
+	must(t, err)
+	north := policy(10*time.Minute, 8*time.Hour)
+	north.TenantID, north.LockoutThreshold, north.PasswordMinLength, north.PasswordBlocklist = "north-clinic", 5, 12, "default"
+	want := compliance.ServiceConfig{Version: 1, Service: "clinic", DataDir: dir, AuditKeys: []string{rfc8032Key}, KEK: "local",
+		Policy: policy(15*time.Minute, 12*time.Hour), Tenants: []compliance.TenantPolicyConfig{north},
+		EmergencyRoles: []string{"emergency"}, TLS: compliance.TLSConfig{Enabled: true, MinVersion: "1.2", HSTS: true},
+		AuditRetention: "P6Y", Retention: []compliance.RetentionConfig{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
+		Backup: compliance.BackupConfig{Target: "directory"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("v1.json\n got %+v\nwant %+v", got, want)
+	}
+
+	pg, err := compliance.LoadServiceConfig(filepath.Join(dir, "v1-postgres.json"))
+	must(t, err)
+	if pg.DatabaseURL != "postgres://clinic_report@db.internal:5432/clinic?sslmode=verify-full" || pg.DatabaseSchema != "clinic" ||
+		pg.LedgerSchema != "clinic_ledger" || pg.DataDir != "/var/lib/clinic" || pg.Backup.Dir != filepath.Join(dir, "backups") ||
+		!strings.HasPrefix(pg.KEK, "aws-kms:arn:aws:kms:") || pg.TLS.MinVersion != "1.3" || len(pg.LedgerKeys) != 1 {
+		t.Fatalf("v1-postgres.json: %+v", pg)
+	}
+}
+
+// TestServiceConfigRoundTrip: what a service marshals is what the report
+// loads.
+func TestServiceConfigRoundTrip(t *testing.T) {
+	d := &deployment{dir: t.TempDir(), pub: make([]byte, 32)}
+	cfg := d.config()
+	path := d.writeConfig(t, cfg)
+	got, err := compliance.LoadServiceConfig(path)
+	must(t, err)
+	if !reflect.DeepEqual(got, cfg) {
+		t.Fatalf("round trip\n got %+v\nwant %+v", got, cfg)
+	}
+	b, err := json.Marshal(cfg.Policy)
+	must(t, err)
+	if !strings.Contains(string(b), `"idle_timeout":"15m0s"`) {
+		t.Fatalf("durations are written in Go syntax: %s", b)
+	}
+}
+
+func TestServiceConfigRejects(t *testing.T) {
+	base := func() map[string]any {
+		return map[string]any{
+			"version": 1, "service": "clinic", "data_dir": ".", "audit_keys": []string{rfc8032Key}, "kek": "local",
+			"policy":          map[string]any{"require_mfa": true, "idle_timeout": "15m", "absolute_timeout": "12h", "lockout_threshold": 10, "password_min_length": 8},
+			"emergency_roles": []string{"emergency"}, "tls": map[string]any{"enabled": true, "min_version": "1.2", "hsts": true},
+			"retention": []map[string]string{{"kind": "audit", "keep": "P6Y"}}, "backup": map[string]any{"target": "directory"},
+		}
+	}
+	b, _ := json.Marshal(base())
+	if _, err := compliance.ParseServiceConfig(b); err != nil {
+		t.Fatalf("base config refused: %v", err)
+	}
+	const secret = "S3CRETPW"
+	pol := func(k string, v any) func(m map[string]any) {
+		return func(m map[string]any) { m["policy"].(map[string]any)[k] = v }
+	}
+	cases := []struct {
+		name, field string
+		mutate      func(m map[string]any)
+	}{
+		{"unknown top-level field", "databse_url", func(m map[string]any) { m["databse_url"] = "postgres://u:" + secret + "@h/db" }},
+		{"unknown nested field", "idle_timout", pol("idle_timout", "15m")},
+		{"missing service", "service", func(m map[string]any) { delete(m, "service") }},
+		{"no stores", "data_dir", func(m map[string]any) { delete(m, "data_dir") }},
+		{"not a postgres URL", "database_url", func(m map[string]any) { m["database_url"] = "mysql://u:" + secret + "@h/db" }},
+		{"bad schema", "database_schema", func(m map[string]any) {
+			m["database_url"], m["database_schema"] = "postgres://u:"+secret+"@h/db", "x; DROP TABLE"
+		}},
+		{"schema without database", "database_schema", func(m map[string]any) { m["database_schema"] = "clinic" }},
+		{"no audit key", "audit_keys", func(m map[string]any) { m["audit_keys"] = []string{} }},
+		{"short audit key", "audit_keys[0]", func(m map[string]any) { m["audit_keys"] = []string{"AAAA"} }},
+		{"bad ledger key", "ledger_keys[0]", func(m map[string]any) { m["ledger_keys"] = []string{secret} }},
+		{"unknown KEK", "kek", func(m map[string]any) { m["kek"] = "vault:" + secret }},
+		{"empty KMS id", "kek", func(m map[string]any) { m["kek"] = "aws-kms:" }},
+		{"KMS with key file", "kek_file", func(m map[string]any) { m["kek"], m["kek_file"] = "aws-kms:alias/x", "kek.key" }},
+		{"idle too long", "policy.idle_timeout", pol("idle_timeout", "48h")},
+		{"idle not a duration", "policy.idle_timeout", pol("idle_timeout", "fifteen minutes")},
+		{"tenant duration not a string", "tenants.absolute_timeout", func(m map[string]any) {
+			m["tenants"] = []map[string]any{{"tenant_id": "a", "require_mfa": true, "idle_timeout": "15m", "absolute_timeout": 12, "lockout_threshold": 10, "password_min_length": 8}}
+		}},
+		{"absolute below idle", "policy.absolute_timeout", pol("absolute_timeout", "5m")},
+		{"no lockout", "policy.lockout_threshold", pol("lockout_threshold", 0)},
+		{"no minimum length", "policy.password_min_length", pol("password_min_length", 0)},
+		{"bad blocklist", "policy.password_blocklist", pol("password_blocklist", "rockyou")},
+		{"tenant in default policy", "policy.tenant_id", pol("tenant_id", "a")},
+		{"tenant without id", "tenants[0].tenant_id", func(m map[string]any) {
+			m["tenants"] = []map[string]any{{"require_mfa": true, "idle_timeout": "15m", "absolute_timeout": "12h", "lockout_threshold": 10, "password_min_length": 8}}
+		}},
+		{"bad emergency role", "emergency_roles[0]", func(m map[string]any) { m["emergency_roles"] = []string{"break glass"} }},
+		{"TLS without version", "tls.min_version", func(m map[string]any) { m["tls"] = map[string]any{"enabled": true} }},
+		{"HSTS without TLS", "tls.hsts", func(m map[string]any) { m["tls"] = map[string]any{"enabled": false, "hsts": true} }},
+		{"bad retention period", "retention[0].keep", func(m map[string]any) { m["retention"] = []map[string]string{{"kind": "audit", "keep": "6 years"}} }},
+		{"kind twice", "retention", func(m map[string]any) {
+			m["retention"] = []map[string]string{{"kind": "audit", "keep": "P6Y"}, {"kind": "audit", "keep": "P7Y"}}
+		}},
+		{"absurd audit retention", "audit_retention", func(m map[string]any) { m["audit_retention"] = "P999999Y" }},
+		{"unknown backup target", "backup.target", func(m map[string]any) { m["backup"] = map[string]any{"target": "tape"} }},
+		{"wrong type", "policy.lockout_threshold", pol("lockout_threshold", "ten")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := base()
+			tc.mutate(m)
+			b, err := json.Marshal(m)
+			must(t, err)
+			_, err = compliance.ParseServiceConfig(b)
+			var ce *compliance.ConfigError
+			if !errors.Is(err, compliance.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Fatalf("err = %v, want a ConfigError for %s", err, tc.field)
+			}
+			if !strings.HasPrefix(err.Error(), "compliance: ") || strings.Contains(err.Error(), secret) {
+				t.Fatalf("message %q", err)
+			}
+		})
+	}
+}
+
+func TestServiceConfigVersionAndDocument(t *testing.T) {
+	for _, doc := range []string{`{"version":2,"service":"x"}`, `{"version":0}`} {
+		if _, err := compliance.ParseServiceConfig([]byte(doc)); !errors.Is(err, compliance.ErrUnsupportedVersion) {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	for _, doc := range []string{``, `[]`, `{"service":"x"}`, `{"version":"1"}`, `{"version":1} {}`, strings.Repeat(" ", 1<<20+1)} {
+		if _, err := compliance.ParseServiceConfig([]byte(doc)); !errors.Is(err, compliance.ErrInvalidConfig) {
+			t.Errorf("%.40q: %v", doc, err)
+		}
+	}
+	if _, err := compliance.LoadServiceConfig(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// FuzzParseServiceConfig: no input panics; an accepted document survives a
+// marshal and parse round trip unchanged; errors never repeat the input.
+func FuzzParseServiceConfig(f *testing.F) {
+	for _, name := range []string{"v1.json", "v1-postgres.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "serviceconfig", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"version":1,"service":"CANARYPW","policy":{"idle_timeout":"CANARYPW"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := compliance.ParseServiceConfig(b)
+		if err != nil {
+			if strings.Contains(err.Error(), "CANARYPW") {
+				t.Fatalf("error echoes input: %v", err)
+			}
+			return
+		}
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := compliance.ParseServiceConfig(out)
+		if err != nil {
+			t.Fatalf("re-parse of an accepted config: %v", err)
+		}
+		if !reflect.DeepEqual(c, again) {
+			t.Fatalf("round trip changed the config\n%+v\n%+v", c, again)
+		}
+	})
+}
