@@ -31,14 +31,7 @@ const SessionsComponent = "auth_sessions"
 // tables (auth_sessions, auth_emergency_access) in the pool's current
 // schema. It is safe to call from several instances at once.
 func MigrateSessions(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := pgmigrate.Load(sessionMigrations, "migrations/sessions")
-	if err != nil {
-		return fmt.Errorf("pgauth: %w", err)
-	}
-	if _, err := pgmigrate.Apply(ctx, pool, SessionsComponent, ms); err != nil {
-		return fmt.Errorf("pgauth: %w", err)
-	}
-	return nil
+	return pgmigrate.Run(ctx, pool, "pgauth", SessionsComponent, sessionMigrations, "migrations/sessions")
 }
 
 // SessionStore is an auth.SessionStore in PostgreSQL (table auth_sessions;

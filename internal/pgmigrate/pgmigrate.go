@@ -116,3 +116,17 @@ func Apply(ctx context.Context, pool *pgxpool.Pool, component string, ms []Migra
 	}
 	return applied, nil
 }
+
+// Run loads the migrations in dir of fsys and applies them for component: the
+// whole Migrate function of a package with embedded migrations. Errors are
+// prefixed with prefix (the calling package's name).
+func Run(ctx context.Context, pool *pgxpool.Pool, prefix, component string, fsys fs.FS, dir string) error {
+	ms, err := Load(fsys, dir)
+	if err == nil {
+		_, err = Apply(ctx, pool, component, ms)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	return nil
+}

@@ -32,14 +32,7 @@ var (
 // schema. It is safe to call from several processes at once and on every
 // start.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := pgmigrate.Load(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("phi/pgstore: %w", err)
-	}
-	if _, err := pgmigrate.Apply(ctx, pool, component, ms); err != nil {
-		return fmt.Errorf("phi/pgstore: %w", err)
-	}
-	return nil
+	return pgmigrate.Run(ctx, pool, "phi/pgstore", component, migrations, "migrations")
 }
 
 // Store is a phi.KeyStore in PostgreSQL. It is safe for concurrent use, also
