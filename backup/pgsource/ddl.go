@@ -31,7 +31,7 @@ func ql(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 // generates the DDL that recreates it in any schema.
 func describe(ctx context.Context, tx pgx.Tx, schema string, only []string) (*description, error) {
 	fail := func(what string, err error) (*description, error) {
-		return nil, fmt.Errorf("backup/pgsource: read %s: %w", what, err)
+		return nil, pgFail("read "+what, err)
 	}
 	var d description
 	var pre, post strings.Builder
@@ -162,7 +162,7 @@ func describe(ctx context.Context, tx pgx.Tx, schema string, only []string) (*de
 }
 
 func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchema string, pre, post, fks *strings.Builder) error {
-	fail := func(what string, err error) error { return fmt.Errorf("backup/pgsource: read %s: %w", what, err) }
+	fail := func(what string, err error) error { return pgFail("read "+what, err) }
 	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
 			coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, a.attgenerated::text,
 			coalesce((SELECT quote_ident(cl.collname) FROM pg_collation cl

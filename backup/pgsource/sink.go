@@ -63,12 +63,12 @@ func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error 
 	s.force = force
 	conn, err := s.Pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("backup/pgsource: %w", err)
+		return pgFail("", err)
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		conn.Release()
-		return fmt.Errorf("backup/pgsource: %w", err)
+		return pgFail("", err)
 	}
 	s.conn, s.tx = conn, tx
 	if !force {
@@ -77,7 +77,7 @@ func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error 
 			WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')`, s.Schema).Scan(&n)
 		if err != nil {
 			s.Abort(ctx)
-			return fmt.Errorf("backup/pgsource: %w", err)
+			return pgFail("", err)
 		}
 		if n > 0 {
 			s.Abort(ctx)
@@ -89,11 +89,11 @@ func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error 
 	s.staging = "hipaakit_restore_" + hex.EncodeToString(b[:])
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+qi(s.staging)); err != nil {
 		s.Abort(ctx)
-		return fmt.Errorf("backup/pgsource: create staging schema: %w", err)
+		return pgFail("create staging schema", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", qi(s.staging)); err != nil {
 		s.Abort(ctx)
-		return fmt.Errorf("backup/pgsource: %w", err)
+		return pgFail("", err)
 	}
 	return nil
 }
@@ -110,7 +110,7 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 			return nil
 		}
 		if _, err := s.tx.Exec(ctx, string(ddl)); err != nil {
-			return fmt.Errorf("backup/pgsource: apply %s: %w", e.Path, err)
+			return pgFail("apply "+e.Path, err)
 		}
 		return nil
 	case backup.EntrySequence:
@@ -126,7 +126,7 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 				pgx.Identifier{s.staging, e.Meta["sequence"]}.Sanitize(), last, called)
 		}
 		if err != nil {
-			return fmt.Errorf("backup/pgsource: restore sequence: %w", err)
+			return pgFail("restore sequence", err)
 		}
 		return nil
 	case backup.EntryTable:
@@ -140,7 +140,7 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 			if errors.As(err, &oe) {
 				return err
 			}
-			return fmt.Errorf("backup/pgsource: copy into table: %w", err)
+			return pgFail("copy into table", err)
 		}
 		if tag.RowsAffected() != e.Rows {
 			return fmt.Errorf("%w: table restored %d rows, manifest says %d", backup.ErrCorrupt, tag.RowsAffected(), e.Rows)
@@ -174,7 +174,7 @@ func parseSequence(r io.Reader) (int64, bool, error) {
 func (s *Sink) Commit(ctx context.Context) error {
 	if s.force {
 		if _, err := s.tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+qi(s.Schema)+" CASCADE"); err != nil {
-			return fmt.Errorf("backup/pgsource: drop replaced schema: %w", err)
+			return pgFail("drop replaced schema", err)
 		}
 	} else {
 		// An empty destination schema (no relations, checked in Begin) is
@@ -184,13 +184,13 @@ func (s *Sink) Commit(ctx context.Context) error {
 		}
 	}
 	if _, err := s.tx.Exec(ctx, "ALTER SCHEMA "+qi(s.staging)+" RENAME TO "+qi(s.Schema)); err != nil {
-		return fmt.Errorf("backup/pgsource: rename staging schema: %w", err)
+		return pgFail("rename staging schema", err)
 	}
 	err := s.tx.Commit(ctx)
 	s.conn.Release()
 	s.tx, s.conn = nil, nil
 	if err != nil {
-		return fmt.Errorf("backup/pgsource: commit restore: %w", err)
+		return pgFail("commit restore", err)
 	}
 	return nil
 }
@@ -205,7 +205,7 @@ func (s *Sink) Abort(ctx context.Context) error {
 	s.conn.Release()
 	s.tx, s.conn = nil, nil
 	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return fmt.Errorf("backup/pgsource: roll back restore: %w", err)
+		return pgFail("roll back restore", err)
 	}
 	return nil
 }
@@ -216,11 +216,11 @@ func (s *Sink) Abort(ctx context.Context) error {
 func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader) ([]backup.ChunkRef, int64, error)) ([]string, error) {
 	tx, err := s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("backup/pgsource: check: %w", err)
+		return nil, pgFail("check", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", qi(s.Schema)); err != nil {
-		return nil, fmt.Errorf("backup/pgsource: check: %w", err)
+		return nil, pgFail("check", err)
 	}
 	var tables []string
 	for _, e := range m.Entries {
@@ -253,7 +253,7 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 		case e.Type == backup.EntryTable:
 			var n int64
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema, e.Meta["table"]}.Sanitize()).Scan(&n); err != nil {
-				return mm, fmt.Errorf("backup/pgsource: check: count: %w", err)
+				return mm, pgFail("check: count", err)
 			}
 			if n != e.Rows {
 				mm = append(mm, fmt.Sprintf("entry %d (table): %d rows, manifest %d", i, n, e.Rows))
@@ -267,7 +267,7 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 			pr.Close()
 		}
 		if err != nil {
-			return mm, fmt.Errorf("backup/pgsource: check: %w", err)
+			return mm, pgFail("check", err)
 		}
 	}
 	return mm, nil
@@ -280,7 +280,7 @@ func (s *Sink) Cleanup(ctx context.Context) error {
 		return nil
 	}
 	if _, err := s.Pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+qi(s.Schema)+" CASCADE"); err != nil {
-		return fmt.Errorf("backup/pgsource: drop scratch schema: %w", err)
+		return pgFail("drop scratch schema", err)
 	}
 	return nil
 }

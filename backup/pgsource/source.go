@@ -3,7 +3,6 @@ package pgsource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/url"
 	"strconv"
@@ -47,13 +46,13 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 	}
 	tx, err := s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("backup/pgsource: begin snapshot: %w", err)
+		return pgFail("begin snapshot", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// Catalog functions print names in this schema unqualified, so the DDL
 	// can be replayed into any schema.
 	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", pgx.Identifier{s.Schema}.Sanitize()); err != nil {
-		return fmt.Errorf("backup/pgsource: %w", err)
+		return pgFail("", err)
 	}
 	d, err := describe(ctx, tx, s.Schema, s.Tables)
 	if err != nil {
@@ -66,7 +65,7 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 		var last int64
 		var called bool
 		if err := tx.QueryRow(ctx, "SELECT last_value, is_called FROM "+pgx.Identifier{s.Schema, q.name}.Sanitize()).Scan(&last, &called); err != nil {
-			return fmt.Errorf("backup/pgsource: read sequence: %w", err)
+			return pgFail("read sequence", err)
 		}
 		meta := map[string]string{"sequence": q.name}
 		if q.identTable != "" {
@@ -89,7 +88,7 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 			tag, err := conn.CopyTo(ctx, pw, "COPY "+pgx.Identifier{s.Schema, t}.Sanitize()+" TO STDOUT")
 			rows = tag.RowsAffected()
 			if err != nil {
-				copyErr = fmt.Errorf("backup/pgsource: copy table: %w", err)
+				copyErr = pgFail("copy table", err)
 			}
 			pw.CloseWithError(copyErr)
 		}()
