@@ -74,9 +74,6 @@ func crashChild(spec string) {
 // earlier backups stay valid, and garbage collection later removes what the
 // killed backups left behind without breaking anything.
 func TestCrashSafety(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test runs child processes; skipped in -short mode")
-	}
 	f := newFixture(t)
 	src := t.TempDir()
 	writeTree(t, src)
