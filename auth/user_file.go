@@ -223,26 +223,7 @@ func (f *FileUserStore) write(u *User) error {
 
 // Create implements UserStore. The file is durable before Create returns.
 func (f *FileUserStore) Create(ctx context.Context, u *User) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := u.Validate(); err != nil {
-		return err
-	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	f.mem.mu.RLock()
-	err := f.mem.checkCreate(u)
-	f.mem.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	next := u.Clone()
-	next.Version = 1
-	if err := f.write(next); err != nil {
-		return err
-	}
-	return f.mem.Create(context.WithoutCancel(ctx), u)
+	return f.writeThrough(ctx, u, 1, func() error { return f.mem.checkCreate(u) }, f.mem.Create)
 }
 
 // Get implements UserStore.
@@ -255,6 +236,14 @@ func (f *FileUserStore) GetByName(ctx context.Context, tenantID, name string) (*
 
 // Update implements UserStore. The file is durable before Update returns.
 func (f *FileUserStore) Update(ctx context.Context, u *User) error {
+	return f.writeThrough(ctx, u, u.Version+1, func() error { _, err := f.mem.checkUpdate(u); return err }, f.mem.Update)
+}
+
+// writeThrough validates u, checks it against the index (check runs under
+// the index's read lock), writes its file with version, then applies the
+// change to the index. Writes are serialised so that disk and index agree.
+func (f *FileUserStore) writeThrough(ctx context.Context, u *User, version int64, check func() error,
+	apply func(context.Context, *User) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -264,17 +253,17 @@ func (f *FileUserStore) Update(ctx context.Context, u *User) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	f.mem.mu.RLock()
-	_, err := f.mem.checkUpdate(u)
+	err := check()
 	f.mem.mu.RUnlock()
 	if err != nil {
 		return err
 	}
 	next := u.Clone()
-	next.Version++
+	next.Version = version
 	if err := f.write(next); err != nil {
 		return err
 	}
-	return f.mem.Update(context.WithoutCancel(ctx), u)
+	return apply(context.WithoutCancel(ctx), u)
 }
 
 // List implements UserStore.
