@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -107,7 +108,7 @@ func pgStores(b *testing.B) benchStores {
 	return bs
 }
 
-func assemble(b *testing.B, keys phi.KeyStore, ls disposal.LedgerStore, hs retention.HoldStore, st retention.SweepState, priv []byte) benchStores {
+func assemble(b *testing.B, keys phi.KeyStore, ls disposal.LedgerStore, hs retention.HoldStore, st retention.SweepState, priv ed25519.PrivateKey) benchStores {
 	kek, _ := localkek.New(make([]byte, 32))
 	vault, err := phi.NewVault(keys, kek)
 	if err != nil {

@@ -402,3 +402,10 @@ func TestSweepReasonStaysWithinLimit(t *testing.T) {
 		t.Fatalf("reason %q", entry.Statement.Reason)
 	}
 }
+
+// memSource, the tests' Source, keeps the Source contract.
+func TestMemSourceConformance(t *testing.T) {
+	retentiontest.Source(t, func(t *testing.T, subjects []retention.Subject) retention.Source {
+		return &memSource{subjects: subjects}
+	})
+}

@@ -72,7 +72,7 @@ func buildQuery(tables []Table) string {
 			"::text AS kind, "+pgx.Identifier{t.Created}.Sanitize()+"::timestamptz AS created, "+lie+" AS last_in_effect FROM "+ident(t.Name)+
 			" WHERE "+subj+" IN (SELECT subject FROM batch)")
 	}
-	return "WITH batch AS (SELECT subject FROM (" + strings.Join(subjects, " UNION ") + `) u ORDER BY subject COLLATE "C" LIMIT $2)
+	return "WITH batch AS (SELECT DISTINCT subject FROM (" + strings.Join(subjects, " UNION ") + `) u ORDER BY subject LIMIT $2)
 SELECT subject, id, kind, created, last_in_effect FROM (` + strings.Join(records, " UNION ALL ") + `) r ORDER BY subject COLLATE "C", kind, id`
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/hipaakit/hipaakit/internal/pgtest"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/retentiontest"
 )
 
 func TestSourceListsSubjectsInBatches(t *testing.T) {
@@ -105,4 +106,30 @@ func TestSourceQuotesIdentifiers(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM victim").Scan(&n); err != nil {
 		t.Fatalf("victim table gone: %v", err)
 	}
+}
+
+func TestSourceConformance(t *testing.T) {
+	retentiontest.Source(t, func(t *testing.T, subjects []retention.Subject) retention.Source {
+		ctx := context.Background()
+		pool := pgtest.New(t)
+		if _, err := pool.Exec(ctx, `CREATE TABLE encounters (id bigint PRIMARY KEY, patient_id text NOT NULL, created_at timestamptz NOT NULL, closed_at timestamptz)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subjects {
+			for _, r := range s.Records {
+				var lie any
+				if !r.LastInEffect.IsZero() {
+					lie = r.LastInEffect
+				}
+				if _, err := pool.Exec(ctx, `INSERT INTO encounters VALUES ($1::text::bigint, $2, $3, $4)`, r.ID, s.ID, r.Created, lie); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		src, err := pgsource.New(pool, pgsource.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at", LastInEffect: "closed_at"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	})
 }

@@ -3,6 +3,7 @@ package retentiontest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,77 @@ func SweepState(t *testing.T, newState func(t *testing.T) (first, second retenti
 			if c, err := b.Cursor(ctx); err != nil || c != want {
 				t.Fatalf("cursor %q, %v; want %q", c, err, want)
 			}
+		}
+	})
+}
+
+// Source runs the Source contract. newSource returns a Source holding
+// exactly the given subjects and records (the suite's fixture; record IDs
+// are unique per kind, times are whole microseconds in UTC).
+func Source(t *testing.T, newSource func(t *testing.T, subjects []retention.Subject) retention.Source) {
+	ctx := context.Background()
+	at := func(d int) time.Time { return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+	var fixture []retention.Subject
+	for i := 0; i < 7; i++ {
+		id := fmt.Sprintf("patient-%02d", i)
+		s := retention.Subject{ID: id}
+		for j := 0; j <= i%3; j++ {
+			r := retention.Record{ID: fmt.Sprintf("%d", i*10+j), Kind: "encounter", Subject: id, Created: at(i + j)}
+			if j == 1 {
+				r.LastInEffect = at(100 + i)
+			}
+			s.Records = append(s.Records, r)
+		}
+		fixture = append(fixture, s)
+	}
+
+	t.Run("PagesInOrder", func(t *testing.T) {
+		src := newSource(t, fixture)
+		var got []retention.Subject
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatal("source never ends")
+			}
+			page, err := src.Subjects(ctx, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > 3 {
+				t.Fatalf("page of %d subjects for limit 3", len(page))
+			}
+			got = append(got, page...)
+			if len(page) < 3 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if len(got) != len(fixture) {
+			t.Fatalf("%d subjects, want %d", len(got), len(fixture))
+		}
+		for i, s := range got {
+			want := fixture[i]
+			if s.ID != want.ID || len(s.Records) != len(want.Records) {
+				t.Fatalf("subject %d: %s with %d records, want %s with %d", i, s.ID, len(s.Records), want.ID, len(want.Records))
+			}
+			for _, w := range want.Records {
+				found := false
+				for _, r := range s.Records {
+					if r.ID == w.ID && r.Kind == w.Kind && r.Created.Equal(w.Created) && r.LastInEffect.Equal(w.LastInEffect) {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("subject %s lacks record %s (or its dates differ)", s.ID, w.ID)
+				}
+			}
+		}
+	})
+	t.Run("AfterTheLast", func(t *testing.T) {
+		src := newSource(t, fixture)
+		page, err := src.Subjects(ctx, fixture[len(fixture)-1].ID, 10)
+		if err != nil || len(page) != 0 {
+			t.Fatalf("after the last subject: %v, %v", page, err)
 		}
 	})
 }
