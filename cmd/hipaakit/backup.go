@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -435,6 +436,13 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 		return b.fail("drill", err)
 	}
 	switch m.Source.Kind {
+	case "audit":
+		// The restored trail must also verify with the CLI's checkpoint key.
+		key, err := b.env.auditKey()
+		if err != nil {
+			return b.fail("drill", err)
+		}
+		opts.AuditKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 	case "keystore":
 		key, err := b.env.signingKey()
 		if err != nil {

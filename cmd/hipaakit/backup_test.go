@@ -121,3 +121,27 @@ func TestCLIBackupUsage(t *testing.T) {
 		t.Errorf("list of an empty directory: exit %d, want %d", code, exitFailure)
 	}
 }
+
+// TestCLIBackupAuditDrill backs up the CLI's own audit trail and drills it,
+// verifying the restored chain with the CLI's checkpoint key.
+func TestCLIBackupAuditDrill(t *testing.T) {
+	data := t.TempDir()
+	if _, err := localkek.FromDir(data); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": filepath.Join(t.TempDir(), "repo")}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "x"), []byte("x"), 0o600)
+	// A first backup writes audit events, so the trail is not empty.
+	if code, _, errs := runCLI(t, env, "backup", "create", "--source", "dir", "--path", src); code != exitOK {
+		t.Fatalf("create: %d %q", code, errs)
+	}
+	code, out, errs := runCLI(t, env, "backup", "create", "--source", "audit")
+	if code != exitOK {
+		t.Fatalf("audit backup: %d %q", code, errs)
+	}
+	id := strings.TrimSpace(out)
+	if code, out, errs = runCLI(t, env, "backup", "drill", id); code != exitOK || !strings.Contains(out, "PASS") {
+		t.Fatalf("audit drill: %d %q %q", code, out, errs)
+	}
+}
