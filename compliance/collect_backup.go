@@ -89,7 +89,14 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 // run-time master key, the local key file, or AWS KMS.
 func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	if id, ok := strings.CutPrefix(c.cfg.KEK, "aws-kms:"); ok {
-		return awskms.LoadDefault(ctx, id)
+		var opts []awskms.Option
+		if c.cfg.KMSEndpoint != "" {
+			opts = append(opts, awskms.WithEndpoint(c.cfg.KMSEndpoint))
+		}
+		if c.cfg.KMSRegion != "" {
+			opts = append(opts, awskms.WithRegion(c.cfg.KMSRegion))
+		}
+		return awskms.LoadDefault(ctx, id, opts...)
 	}
 	if c.cfg.MasterKey != "" {
 		return localkek.Parse(c.cfg.MasterKey)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,6 +124,11 @@ type ServiceConfig struct {
 	KEK string `json:"kek"`
 	// KEKFile is the local master key file (default <data_dir>/kek.key).
 	KEKFile string `json:"kek_file,omitempty"`
+	// KMSEndpoint and KMSRegion override the AWS KMS endpoint (an http or
+	// https URL, e.g. a VPC endpoint) and region; credentials come from the
+	// AWS SDK's default chain.
+	KMSEndpoint string `json:"kms_endpoint,omitempty"`
+	KMSRegion   string `json:"kms_region,omitempty"`
 
 	// Policy is the security policy of every tenant; Tenants lists tenants
 	// whose policy differs. The report states the weakest value in force.
@@ -395,9 +401,18 @@ func (c *ServiceConfig) validateKeys() error {
 	}
 	switch {
 	case c.KEK == "local":
+		if c.KMSEndpoint != "" || c.KMSRegion != "" {
+			return cfgErr("kms_endpoint", "set although the KEK is local")
+		}
 	case strings.HasPrefix(c.KEK, "aws-kms:") && len(c.KEK) > len("aws-kms:") && len(c.KEK) <= 2048 && printable(c.KEK):
 		if c.KEKFile != "" {
 			return cfgErr("kek_file", "set although the KEK is in AWS KMS")
+		}
+		if u, err := url.Parse(c.KMSEndpoint); c.KMSEndpoint != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+			return cfgErr("kms_endpoint", "must be an absolute http or https URL")
+		}
+		if len(c.KMSRegion) > 64 || !printable(c.KMSRegion) || strings.ContainsRune(c.KMSRegion, ' ') {
+			return cfgErr("kms_region", "must be an AWS region name")
 		}
 	default:
 		return cfgErr("kek", `must be "local" or "aws-kms:<key id or ARN>"`)
