@@ -102,7 +102,7 @@ func TestServiceConfigRejects(t *testing.T) {
 		{"empty KMS id", "kek", func(m map[string]any) { m["kek"] = "aws-kms:" }},
 		{"KMS with key file", "kek_file", func(m map[string]any) { m["kek"], m["kek_file"] = "aws-kms:alias/x", "kek.key" }},
 		{"KMS endpoint with a local KEK", "kms_endpoint", func(m map[string]any) { m["kms_endpoint"] = "https://kms.example" }},
-		{"KMS endpoint not a URL", "kms_endpoint", func(m map[string]any) { m["kek"], m["kms_endpoint"] = "aws-kms:alias/x", "kms.example:" + secret }},
+		{"KMS endpoint not a URL", "kms_endpoint", func(m map[string]any) { m["kek"], m["kms_endpoint"] = "aws-kms:alias/x", "kms.example:"+secret }},
 		{"idle too long", "policy.idle_timeout", pol("idle_timeout", "48h")},
 		{"idle not a duration", "policy.idle_timeout", pol("idle_timeout", "fifteen minutes")},
 		{"tenant duration not a string", "tenants.absolute_timeout", func(m map[string]any) {
