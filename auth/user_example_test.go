@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"strings"
 	"time"
 
@@ -105,4 +106,55 @@ func ExampleAuthenticator_EnrollTOTP() {
 	// 10 <nil>
 	// false true
 	// true true <nil>
+}
+
+func ExampleOpenFileUserStore() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "users-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	st, err := auth.OpenFileUserStore(dir) // one file per user, written atomically
+	if err != nil {
+		log.Fatal(err)
+	}
+	name, _ := auth.CanonicalName("Dr.House@Example.org")
+	u := &auth.User{ID: auth.NewUserID(), TenantID: "clinic-1", Name: name, Status: auth.StatusActive}
+	fmt.Println(st.Create(ctx, u), u.Version)
+
+	stale := u.Clone()
+	u.Roles = []string{"physician"}
+	fmt.Println(st.Update(ctx, u), u.Version)
+	fmt.Println(errors.Is(st.Update(ctx, stale), auth.ErrVersionConflict)) // compare and swap
+	st.Close()
+
+	again, _ := auth.OpenFileUserStore(dir)
+	defer again.Close()
+	got, err := again.GetByName(ctx, "clinic-1", "dr.house@example.org")
+	fmt.Println(got.Roles, got.Version, err)
+	// Output:
+	// <nil> 1
+	// <nil> 2
+	// true
+	// [physician] 2 <nil>
+}
+
+func ExampleHasher() {
+	ctx := context.Background()
+	h, err := auth.NewHasher(auth.DefaultArgon2Params(), 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	enc, _ := h.Hash(ctx, "tangerine-orbit-quiet-9")
+	fmt.Println(strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$"))
+	ok, rehash, err := h.Verify(ctx, "tangerine-orbit-quiet-9", enc)
+	fmt.Println(ok, rehash, err)
+	ok, _, _ = h.Verify(ctx, "unknown user: dummy hash, same cost", "")
+	fmt.Println(ok)
+	// Output:
+	// true
+	// true false <nil>
+	// false
 }
