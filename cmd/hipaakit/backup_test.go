@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hipaakit/hipaakit/internal/s3test"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -143,5 +144,38 @@ func TestCLIBackupAuditDrill(t *testing.T) {
 	id := strings.TrimSpace(out)
 	if code, out, errs = runCLI(t, env, "backup", "drill", id); code != exitOK || !strings.Contains(out, "PASS") {
 		t.Fatalf("audit drill: %d %q %q", code, out, errs)
+	}
+}
+
+// TestCLIBackupS3 runs create, verify and restore against the S3 test
+// server through an s3:// repository.
+func TestCLIBackupS3(t *testing.T) {
+	srv := s3test.Get(t)
+	bucket := srv.Bucket(t, false)
+	data := t.TempDir()
+	if _, err := localkek.FromDir(data); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": "s3://" + bucket + "/clinic-a",
+		"HIPAAKIT_S3_ENDPOINT": srv.Endpoint, "AWS_ACCESS_KEY_ID": srv.AccessKey,
+		"AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_REGION": srv.Region,
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha"), 0o600)
+	code, out, errs := runCLI(t, env, "backup", "create", "--source", "dir", "--path", src)
+	if code != exitOK {
+		t.Fatalf("create on S3: %d %q", code, errs)
+	}
+	id := strings.TrimSpace(out)
+	if code, out, _ = runCLI(t, env, "backup", "verify", id); code != exitOK {
+		t.Fatalf("verify on S3: %d %q", code, out)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	if code, _, errs = runCLI(t, env, "backup", "restore", id, "--to", dest); code != exitOK {
+		t.Fatalf("restore from S3: %d %q", code, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "a.txt")); string(b) != "alpha" {
+		t.Fatal("restored file differs")
 	}
 }
