@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -169,10 +168,8 @@ func (d *deployment) config() compliance.ServiceConfig {
 func (d *deployment) writeConfig(t *testing.T, cfg compliance.ServiceConfig) string {
 	t.Helper()
 	cfg.DataDir = "."
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	must(t, err)
 	path := filepath.Join(d.dir, compliance.ServiceConfigFileName)
-	must(t, os.WriteFile(path, b, 0o600))
+	must(t, compliance.WriteServiceConfig(path, cfg))
 	return path
 }
 

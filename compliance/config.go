@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
 	"github.com/hipaakit/hipaakit/retention"
 )
 
@@ -247,6 +248,24 @@ func LoadServiceConfig(path string) (ServiceConfig, error) {
 	}
 	c.resolve(abs)
 	return c, nil
+}
+
+// WriteServiceConfig validates cfg and writes it to path as indented JSON,
+// atomically and durably, mode 0600 (a service calls it at start with
+// filepath.Join(dataDir, ServiceConfigFileName)). cfg.MasterKey is never
+// written.
+func WriteServiceConfig(path string, cfg ServiceConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("compliance: encode service configuration: %w", err)
+	}
+	if err := fsutil.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("compliance: write service configuration: %w", err)
+	}
+	return nil
 }
 
 // ParseServiceConfig decodes and validates a configuration document. Paths

@@ -52,11 +52,26 @@ func TestLoadServiceConfigGolden(t *testing.T) {
 func TestServiceConfigRoundTrip(t *testing.T) {
 	d := &deployment{dir: t.TempDir(), pub: make([]byte, 32)}
 	cfg := d.config()
+	cfg.MasterKey = "hipaakit-local-kek-v1:SECRET"
 	path := d.writeConfig(t, cfg)
+	raw, err := os.ReadFile(path)
+	must(t, err)
+	if strings.Contains(string(raw), "SECRET") {
+		t.Fatal("the master key was written to the configuration file")
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("config file mode: %v %v", st.Mode(), err)
+	}
 	got, err := compliance.LoadServiceConfig(path)
 	must(t, err)
+	cfg.MasterKey = ""
 	if !reflect.DeepEqual(got, cfg) {
 		t.Fatalf("round trip\n got %+v\nwant %+v", got, cfg)
+	}
+	bad := cfg
+	bad.Policy.LockoutThreshold = 0
+	if err := compliance.WriteServiceConfig(filepath.Join(d.dir, "bad.json"), bad); !errors.Is(err, compliance.ErrInvalidConfig) {
+		t.Fatalf("an invalid config was written: %v", err)
 	}
 	b, err := json.Marshal(cfg.Policy)
 	must(t, err)
