@@ -10,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -28,14 +31,15 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 		c.note("backup: the configuration names no backup target")
 		return
 	}
-	dir := c.cfg.Backup.Dir
-	if dir == "" {
-		dir = filepath.Join(c.cfg.DataDir, dirBackups)
-	}
 	b := &BackupEvidence{Target: c.cfg.Backup.Target}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	target, err := c.backupTarget(ctx)
+	if errors.Is(err, errNoStore) {
 		c.note("backup: the backup directory does not exist, so no backup was made to it")
 		c.ev.Backup = b
+		return
+	}
+	if err != nil {
+		c.note("backup: %v", err)
 		return
 	}
 	kek, err := c.kek(ctx)
@@ -43,14 +47,9 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 		c.note("backup: the repository cannot be opened without the KEK: %v", err)
 		return
 	}
-	target, err := backup.NewDirTarget(dir) // the directory exists: nothing is created
-	if err != nil {
-		c.note("backup: %v", err)
-		return
-	}
 	repo, err := backup.Open(ctx, target, kek, backup.WithAudit(audit.Discard{}, reportActor))
 	if errors.Is(err, backup.ErrNotFound) {
-		c.note("backup: the backup directory holds no repository, so no backup was made to it")
+		c.note("backup: the backup target holds no repository, so no backup was made to it")
 		c.ev.Backup = b
 		return
 	}
@@ -83,6 +82,35 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 		c.note("backup: restore drills are read from the audit trail, which could not be read in full")
 	}
 	c.ev.Backup = b
+}
+
+// backupTarget opens the configured target without creating anything: a
+// missing backup directory is errNoStore.
+func (c *collector) backupTarget(ctx context.Context) (backup.Target, error) {
+	b := c.cfg.Backup
+	if b.Target == "s3" {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, errors.New("compliance: load the AWS configuration for the S3 target: " + err.Error())
+		}
+		region := b.Region
+		if region == "" {
+			region = awsCfg.Region
+		}
+		client, err := s3target.NewClient(s3target.ClientOptions{Endpoint: b.Endpoint, Region: region, Credentials: awsCfg.Credentials})
+		if err != nil {
+			return nil, err
+		}
+		return s3target.New(client, s3target.Config{Bucket: b.Bucket, Prefix: b.Prefix})
+	}
+	dir := b.Dir
+	if dir == "" {
+		dir = filepath.Join(c.cfg.DataDir, dirBackups)
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoStore
+	}
+	return backup.NewDirTarget(dir) // the directory exists: nothing is created
 }
 
 // kek returns the key-encryption key that opens the backup repository: the

@@ -100,7 +100,14 @@ func cfgErr(field, format string, a ...any) error {
 // search_path) and, for the disposal ledger, ledger_schema (default
 // database_schema); data_dir then only locates kek.key and backups/. Keep
 // the database password out of the file: pgx reads PGPASSWORD and
-// ~/.pgpass.
+// ~/.pgpass. Backups are read from the directory target (backup.dir,
+// default <data_dir>/backups) or an S3 bucket:
+//
+//	"backup": {"target": "s3", "bucket": "clinic-backups", "prefix": "prod/",
+//	           "endpoint": "https://s3.example.internal", "region": "us-east-1"}
+//
+// with credentials from the AWS SDK's default chain, like the AWS KMS KEK
+// ("kek": "aws-kms:<key ARN>", optional "kms_endpoint" and "kms_region").
 //
 // The configuration holds no secret: audit_keys and ledger_keys are public
 // keys, and the master key is read from kek_file (default
@@ -182,9 +189,16 @@ type RetentionConfig struct {
 
 // BackupConfig names the backup target.
 type BackupConfig struct {
-	// Target is "directory" (Dir, default <data_dir>/backups) or "none".
-	Target string `json:"target"`
-	Dir    string `json:"dir,omitempty"`
+	// Target is "directory" (Dir, default <data_dir>/backups), "s3"
+	// (Bucket, Prefix, and optionally Endpoint for an S3-compatible store
+	// and Region; credentials come from the AWS SDK's default chain) or
+	// "none".
+	Target   string `json:"target"`
+	Dir      string `json:"dir,omitempty"`
+	Bucket   string `json:"bucket,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
 }
 
 // Duration is a time.Duration written in Go's syntax ("15m") in JSON.
@@ -370,19 +384,66 @@ func (c *ServiceConfig) Validate() error {
 	if _, err := c.auditRetention(); err != nil {
 		return err
 	}
-	switch c.Backup.Target {
+	return c.Backup.validate(c.DataDir != "")
+}
+
+func (b *BackupConfig) validate(haveDataDir bool) error {
+	if b.Target != "s3" && (b.Bucket != "" || b.Prefix != "" || b.Endpoint != "" || b.Region != "") {
+		return cfgErr("backup.bucket", "bucket, prefix, endpoint and region are for the s3 target")
+	}
+	switch b.Target {
 	case "directory":
-		if c.Backup.Dir == "" && c.DataDir == "" {
+		if b.Dir == "" && !haveDataDir {
 			return cfgErr("backup.dir", "required without data_dir")
 		}
+	case "s3":
+		switch {
+		case b.Dir != "":
+			return cfgErr("backup.dir", "set although the target is s3")
+		case !validBucket(b.Bucket):
+			return cfgErr("backup.bucket", "required, 3-63 characters of [a-z0-9.-]")
+		case b.Prefix != "" && (!strings.HasSuffix(b.Prefix, "/") || len(b.Prefix) > 512 || !printable(b.Prefix)):
+			return cfgErr("backup.prefix", "must be empty or end in '/'")
+		case !validURL(b.Endpoint):
+			return cfgErr("backup.endpoint", "must be an absolute http or https URL")
+		case !validRegion(b.Region):
+			return cfgErr("backup.region", "must be an AWS region name")
+		}
 	case "none":
-		if c.Backup.Dir != "" {
+		if b.Dir != "" {
 			return cfgErr("backup.dir", "set although target is none")
 		}
 	default:
-		return cfgErr("backup.target", `must be "directory" or "none"`)
+		return cfgErr("backup.target", `must be "directory", "s3" or "none"`)
 	}
 	return nil
+}
+
+// validURL accepts "" or an absolute http(s) URL.
+func validURL(s string) bool {
+	if s == "" {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// validRegion accepts "" or a plausible AWS region name.
+func validRegion(s string) bool {
+	return len(s) <= 64 && printable(s) && !strings.ContainsRune(s, ' ')
+}
+
+func validBucket(s string) bool {
+	if len(s) < 3 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *ServiceConfig) validateStores() error {
@@ -427,10 +488,10 @@ func (c *ServiceConfig) validateKeys() error {
 		if c.KEKFile != "" {
 			return cfgErr("kek_file", "set although the KEK is in AWS KMS")
 		}
-		if u, err := url.Parse(c.KMSEndpoint); c.KMSEndpoint != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		if !validURL(c.KMSEndpoint) {
 			return cfgErr("kms_endpoint", "must be an absolute http or https URL")
 		}
-		if len(c.KMSRegion) > 64 || !printable(c.KMSRegion) || strings.ContainsRune(c.KMSRegion, ' ') {
+		if !validRegion(c.KMSRegion) {
 			return cfgErr("kms_region", "must be an AWS region name")
 		}
 	default:

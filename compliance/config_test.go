@@ -140,6 +140,14 @@ func TestServiceConfigRejects(t *testing.T) {
 		}},
 		{"absurd audit retention", "audit_retention", func(m map[string]any) { m["audit_retention"] = "P999999Y" }},
 		{"unknown backup target", "backup.target", func(m map[string]any) { m["backup"] = map[string]any{"target": "tape"} }},
+		{"s3 without bucket", "backup.bucket", func(m map[string]any) { m["backup"] = map[string]any{"target": "s3"} }},
+		{"s3 bad prefix", "backup.prefix", func(m map[string]any) {
+			m["backup"] = map[string]any{"target": "s3", "bucket": "bkt", "prefix": "clinic"}
+		}},
+		{"s3 bad endpoint", "backup.endpoint", func(m map[string]any) {
+			m["backup"] = map[string]any{"target": "s3", "bucket": "bkt", "endpoint": "minio:" + secret}
+		}},
+		{"bucket for a directory", "backup.bucket", func(m map[string]any) { m["backup"] = map[string]any{"target": "directory", "bucket": "bkt"} }},
 		{"wrong type", "policy.lockout_threshold", pol("lockout_threshold", "ten")},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,60 @@
+package compliance_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/s3target"
+	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/internal/s3test"
+	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+)
+
+// TestCollectBackupS3 lists a repository in an S3 bucket with credentials
+// from the AWS SDK's default chain; an empty bucket is "no backup".
+func TestCollectBackupS3(t *testing.T) {
+	srv := s3test.Get(t)
+	home := t.TempDir()
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": srv.Region} {
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	kek, err := localkek.FromDir(dir)
+	must(t, err)
+	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
+	cfg.Backup = compliance.BackupConfig{Target: "s3", Bucket: srv.Bucket(t, false), Prefix: "clinic/", Endpoint: srv.Endpoint}
+
+	ev, err := compliance.Collect(ctx, cfg, time.Now())
+	must(t, err)
+	if b := ev.Backup; b == nil || b.Backups != 0 || b.Target != "s3" || !strings.Contains(strings.Join(ev.Notes, "\n"), "holds no repository") {
+		t.Fatalf("empty bucket: %+v, notes %q", b, ev.Notes)
+	}
+
+	client, err := s3target.NewClient(s3target.ClientOptions{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	must(t, err)
+	target, err := s3target.New(client, s3target.Config{Bucket: cfg.Backup.Bucket, Prefix: cfg.Backup.Prefix})
+	must(t, err)
+	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "system:backup"}))
+	must(t, err)
+	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	must(t, err)
+	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
+	must(t, err)
+	_, err = repo.Verify(ctx, m.ID, backup.VerifyOptions{})
+	must(t, err)
+
+	ev, err = compliance.Collect(ctx, cfg, time.Now())
+	must(t, err)
+	if b := ev.Backup; b == nil || b.Backups != 1 || b.LastVerified.IsZero() || !b.LedgerReplayed || !b.LastDrill.IsZero() {
+		t.Fatalf("bucket with one verified backup: %+v, notes %q", b, ev.Notes)
+	}
+}
