@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -92,6 +93,24 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, env, "disposal", "verify-ledger"); code != exitOK || !strings.Contains(out, "1 disposals") {
 		t.Fatalf("verify-ledger: %d %q", code, out)
+	}
+	// shred and verify-certificate in PostgreSQL mode.
+	code, cert, stderr := runCLI(t, env, "shred", "patient-recent", "--reason", "patient request", "--kinds", "encounter")
+	if code != exitOK {
+		t.Fatalf("shred: %d %q", code, stderr)
+	}
+	pemBytes, _ := os.ReadFile(env["HIPAAKIT_DISPOSAL_KEY"])
+	priv, _ := disposal.ParsePrivateKey(pemBytes)
+	pubPEM, _ := disposal.MarshalPublicKey(priv.Public().(ed25519.PublicKey))
+	pubPath := filepath.Join(tmp, "pub.pem")
+	os.WriteFile(pubPath, pubPEM, 0o644)
+	certPath := filepath.Join(tmp, "cert.json")
+	os.WriteFile(certPath, []byte(cert), 0o644)
+	if code, out, _ := runCLI(t, env, "disposal", "verify-certificate", "--public-key", pubPath, certPath); code != exitOK || !strings.Contains(out, "ledger   disposal entry 2") {
+		t.Fatalf("verify: %d %q", code, out)
+	}
+	if code, _, stderr := runCLI(t, env, "shred", "patient-held", "--reason", "r"); code != exitCheck || !strings.Contains(stderr, "legal hold") {
+		t.Fatalf("held: %d %q", code, stderr)
 	}
 	bad := filepath.Join(tmp, "bad.json")
 	os.WriteFile(bad, []byte(`{"format": "hipaakit-retention-policies", "version": 1, "policies": [{"kind": "encounter", "keep": "six years"}]}`), 0o600)
