@@ -10,6 +10,12 @@
 //	for _, d := range plan.Records { fmt.Println(d.Record.ID, d.Action, d.Reason) }
 //	report, err := sweeper.Sweep(ctx, retention.DryRun())     // preview, then without DryRun
 //
+// The audit trail's own retention goes through the same policies (kind
+// "audit"): PurgeAudit for the file trail, pgretention.PurgeAudit for
+// PostgreSQL; both purge whole segments or partitions only and keep what a
+// hold covers. The disposal ledger is never purged by this package: it must
+// outlive every backup taken before its newest entry.
+//
 // # What it guarantees
 //
 //   - A record is kept for its kind's period counted from the later of its
