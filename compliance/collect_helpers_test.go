@@ -213,6 +213,17 @@ func sameSnapshot(t *testing.T, before, after map[string][32]byte) {
 	}
 }
 
+// isolateAWS points the AWS SDK's default chain at static test credentials
+// only: no profile, shared file or instance metadata of the machine.
+func isolateAWS(t *testing.T, accessKey, secretKey, region string) {
+	home := t.TempDir()
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": region} {
+		t.Setenv(k, v)
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

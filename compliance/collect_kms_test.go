@@ -20,12 +20,7 @@ import (
 // chain, and reports a key the KMS cannot use as a note.
 func TestCollectBackupWithKMS(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	home := t.TempDir()
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "",
-		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"} {
-		t.Setenv(k, v)
-	}
+	isolateAWS(t, "test", "test", "us-east-1")
 	ctx := context.Background()
 	kek, err := awskms.New(srv.Config(), srv.KeyARN())
 	must(t, err)

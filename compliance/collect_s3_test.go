@@ -20,12 +20,7 @@ import (
 // from the AWS SDK's default chain; an empty bucket is "no backup".
 func TestCollectBackupS3(t *testing.T) {
 	srv := s3test.Get(t)
-	home := t.TempDir()
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_SESSION_TOKEN": "",
-		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": srv.Region} {
-		t.Setenv(k, v)
-	}
+	isolateAWS(t, srv.AccessKey, srv.SecretKey, srv.Region)
 	ctx := context.Background()
 	dir := t.TempDir()
 	kek, err := localkek.FromDir(dir)
