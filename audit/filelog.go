@@ -140,6 +140,8 @@ type FileLog struct {
 	done       chan struct{}
 	durableSeq atomic.Uint64
 	repaired   *TornTailError
+	// writeTimeoutErr fails a batch not durable within WriteTimeout
+	writeTimeoutErr error
 
 	// owned by the flusher goroutine
 	f            *os.File
@@ -157,12 +159,33 @@ type FileLog struct {
 	lastCPRecord Checkpoint
 }
 
+// batch is the set of writes one group commit acknowledges.
 type batch struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
+	once  sync.Once
+	timer *time.Timer // set under FileLog.mu by the batch's first writer
 }
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
+
+// finish acknowledges (err nil) or fails the batch's writes, once; a batch
+// that timed out stays failed even if its sync completes later.
+func (b *batch) finish(err error) {
+	b.once.Do(func() {
+		b.err = err
+		close(b.done)
+	})
+}
+
+// settle finishes b and stops its timer; only the flusher calls it, after
+// taking b out of FileLog.cur.
+func (b *batch) settle(err error) {
+	b.finish(err)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+}
 
 var _ Writer = (*FileLog)(nil)
 
@@ -245,6 +268,11 @@ func (l *FileLog) Write(ctx context.Context, e Event) error {
 	l.pending = append(l.pending, '\n')
 	l.pendingCount++
 	b := l.cur
+	if b.timer == nil {
+		// one timer per group commit, not per write: the whole batch
+		// fails if it is not durable within WriteTimeout
+		b.timer = time.AfterFunc(l.opts.WriteTimeout, func() { b.finish(l.writeTimeoutErr) })
+	}
 	l.mu.Unlock()
 
 	select {
@@ -255,15 +283,11 @@ func (l *FileLog) Write(ctx context.Context, e Event) error {
 }
 
 func (l *FileLog) await(ctx context.Context, b *batch) error {
-	timeout := time.NewTimer(l.opts.WriteTimeout)
-	defer timeout.Stop()
 	select {
 	case <-b.done:
 		return b.err
 	case <-ctx.Done():
 		return fmt.Errorf("audit: write not acknowledged: %w", ctx.Err())
-	case <-timeout.C:
-		return fmt.Errorf("%w: not durable within %v", ErrUnavailable, l.opts.WriteTimeout)
 	}
 }
 
@@ -400,7 +424,7 @@ func (l *FileLog) flushOnce(closing bool) bool {
 	wantCP := len(forced) > 0 || (unsealed && (closing || l.sinceCP >= l.opts.CheckpointEvery || now.Sub(l.lastCP) >= l.opts.CheckpointInterval))
 	if count == 0 && !wantCP {
 		l.spare = buf
-		close(b.done)
+		b.settle(nil)
 		l.finishForced(forced, nil)
 		return false
 	}
@@ -444,7 +468,7 @@ func (l *FileLog) flushOnce(closing bool) bool {
 	}
 	l.durableSeq.Store(seq)
 	l.spare = buf[:0]
-	close(b.done)
+	b.settle(nil)
 	l.finishForced(forced, nil)
 
 	l.mu.Lock()
@@ -463,10 +487,8 @@ func (l *FileLog) finishForced(forced []chan error, err error) {
 func (l *FileLog) fail(err error, b *batch) {
 	l.mu.Lock()
 	l.failed = fmt.Errorf("%w: %v", ErrUnavailable, err)
-	b.err = l.failed
-	close(b.done)
-	l.cur.err = l.failed
-	close(l.cur.done)
+	b.settle(l.failed)
+	l.cur.settle(l.failed)
 	l.cur = newBatch()
 	l.pending, l.pendingCount = nil, 0
 	close(l.space)

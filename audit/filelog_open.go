@@ -123,6 +123,7 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 		done:  make(chan struct{}),
 	}
 	l.reader = &FileReader{dir: dir, durable: &l.durableSeq}
+	l.writeTimeoutErr = fmt.Errorf("%w: not durable within %v", ErrUnavailable, opts.WriteTimeout)
 	if err := l.recover(ctx); err != nil {
 		if l.f != nil {
 			l.f.Close()

@@ -417,3 +417,22 @@ func TestFileLogRefusesAnchorlessSegment(t *testing.T) {
 		t.Fatalf("open with an empty newest segment: %v", err)
 	}
 }
+
+func TestFileLogWriteTimeout(t *testing.T) {
+	block := make(chan struct{})
+	l := openTestLog(t, t.TempDir(), func(o *FileOptions) {
+		o.CheckpointEvery = 1
+		o.CheckpointSink = CheckpointSinkFunc(func(ctx context.Context, c Checkpoint) error {
+			<-block
+			return nil
+		})
+		o.WriteTimeout = 50 * time.Millisecond
+	})
+	start := time.Now()
+	err := l.Write(context.Background(), sampleEvent(0))
+	if !errors.Is(err, ErrUnavailable) || time.Since(start) > 5*time.Second {
+		t.Fatalf("write stuck behind a slow sink: %v after %v", err, time.Since(start))
+	}
+	close(block)
+	l.Close()
+}
