@@ -449,3 +449,59 @@ func TestPartitionsFollowClock(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// While the database stalls, a full queue fails further Writes after
+// FullTimeout (fail closed) instead of piling them up; once it recovers,
+// the queued events commit.
+func TestQueueFullFailsClosed(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: key, QueueSize: 2, MaxBatch: 1,
+		FullTimeout: 100 * time.Millisecond, CommitTimeout: 30 * time.Second})
+	if err := w.Write(context.Background(), ev(0, "p")); err != nil {
+		t.Fatal(err)
+	}
+	// Stall commits: hold the stream's head row.
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM hipaakit_audit_streams WHERE stream = 'api-1' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	queued := make(chan error, 3)
+	for i := range 3 { // one in the stalled commit, two in the queue
+		go func() { queued <- w.Write(ctx, ev(i+1, "p")) }()
+	}
+	// Probe until the queue is full; a probe that still finds room waits
+	// for its (stalled) commit until its own deadline, and fills a slot.
+	var full error
+	for range 6 {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		full = w.Write(pctx, ev(9, "p"))
+		cancel()
+		if full != nil && strings.Contains(full.Error(), "queue full") {
+			break
+		}
+	}
+	if !errors.Is(full, audit.ErrUnavailable) || !strings.Contains(full.Error(), "queue full") {
+		t.Fatalf("write into a full queue: %v", full)
+	}
+	tx.Rollback(ctx)
+	acked := int64(1)
+	for range 3 {
+		switch err := <-queued; {
+		case err == nil:
+			acked++
+		case !errors.Is(err, audit.ErrUnavailable): // the probes may have taken its place
+			t.Fatal(err)
+		}
+	}
+	w.Close(ctx)
+	// Every acknowledged event is stored (a probe that gave up waiting may
+	// be stored too: that errs on the side of the trail).
+	if res := verify(t, pool, key); res.Streams[0].Records < acked {
+		t.Fatalf("%d records, %d acknowledged", res.Streams[0].Records, acked)
+	}
+}
