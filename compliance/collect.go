@@ -58,12 +58,20 @@ import (
 // (auth.DecodeUserFile) instead of opening auth.FileUserStore, whose
 // exclusive lock would fail against a running service; the audit trail and
 // the ledger are read with audit.OpenFileReader and
-// disposal.OpenFileLedgerReader. Two calls take a lock for an instant without
-// waiting: the audit verifier tries the log's lock to tell a torn last line
-// (a write in progress) from damage, and phi/filestore.Open tries the key
-// store's lock to remove temporary files a crashed writer left behind. A
-// missing store directory is reported, never created. PostgreSQL sessions
-// run with default_transaction_read_only on.
+// disposal.OpenFileLedgerReader. Two kinds of call take a lock for an
+// instant without waiting: the audit verifier (of the trail and of the
+// ledger) tries the log's lock to tell a torn last line (a write in
+// progress) from damage, and phi/filestore.Open tries the key store's lock
+// to remove temporary files a crashed writer left behind (the only files
+// Collect can cause to be removed, and only while no writer holds the
+// lock). A missing store directory is reported, never created; a keys/
+// directory without its layout marker is not opened. PostgreSQL sessions run
+// with default_transaction_read_only on, and the disposal ledger's streams
+// are read without pgledger.Open, which would claim a stream from the
+// running service.
+//
+// It reads the audit trail twice (verification, then the facts), so its
+// time grows with the trail; memory does not.
 //
 // It never reads PHI: the evidence holds counts, times, identifiers of
 // controls and verification messages, which name positions, never content.
