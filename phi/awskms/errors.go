@@ -11,6 +11,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/hipaakit/hipaakit/phi"
 )
 
 // Error classes. Every error from Wrap and Unwrap that is not a caller
@@ -20,7 +22,10 @@ var (
 	// refused the ciphertext: it was tampered with, truncated, wrapped under
 	// another key, or — the common case — wrapped for other associated data
 	// (another key reference), so the encryption context does not match.
-	ErrInvalidCiphertext = errors.New("awskms: ciphertext, key or encryption context does not match")
+	// It matches phi.ErrTampered too, as the phi.KEK contract asks, so that
+	// the Vault reports a swapped or altered keyset the same way under KMS as
+	// under a local key.
+	ErrInvalidCiphertext = fmt.Errorf("awskms: ciphertext, key or encryption context does not match: %w", phi.ErrTampered)
 	// ErrUnavailable reports a transient failure that persisted through the
 	// retries: throttling, a KMS-side 5xx, a network or timeout error.
 	// Calling again later may succeed.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -80,6 +81,9 @@ func mustFail(t *testing.T, ctx context.Context, k phi.KEK, what string, ct, ad 
 	}
 	if len(pt) != 0 {
 		t.Fatalf("Unwrap of %s failed but returned %d plaintext bytes", what, len(pt))
+	}
+	if !errors.Is(err, phi.ErrTampered) {
+		t.Fatalf("Unwrap of %s: %v; want an error matching phi.ErrTampered (the phi.KEK contract)", what, err)
 	}
 	return err
 }

@@ -46,7 +46,7 @@ func (k *gcmKEK) Unwrap(ctx context.Context, ct, ad []byte) ([]byte, error) {
 	}
 	pt, err := k.aead.Open(nil, nil, ct, ad)
 	if err != nil {
-		return nil, errors.New("test: unwrap failed")
+		return nil, fmt.Errorf("test: unwrap failed: %w", phi.ErrTampered)
 	}
 	return pt, nil
 }
