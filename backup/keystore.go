@@ -71,7 +71,9 @@ func (k KeyStoreSource) Walk(ctx context.Context, emit func(Item) error) error {
 	}
 	pr, pw := io.Pipe()
 	var rows int64
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		bw := bufio.NewWriterSize(pw, 64<<10)
 		err := writeJSONLine(bw, keysetsHeader{Format: keysetsFormat, Version: 1})
 		after := ""
@@ -99,8 +101,9 @@ func (k KeyStoreSource) Walk(ctx context.Context, emit func(Item) error) error {
 		}
 		pw.CloseWithError(err)
 	}()
-	err := emit(Item{Path: "keysets", Type: EntryKeysets, Mode: 0o600, Body: pr, Rows: func() int64 { return rows }})
+	err := emit(Item{Path: "keysets", Type: EntryKeysets, Mode: 0o600, Body: pr, Rows: func() int64 { <-done; return rows }})
 	pr.CloseWithError(errors.New("backup: key store source: consumer stopped"))
+	<-done
 	return err
 }
 
