@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -366,6 +367,12 @@ func (c *collector) encryptionEvidence(ctx context.Context, shredded int) {
 	}
 	if len(kekIDs) > 1 {
 		c.note("encryption: keysets are wrapped by %d different KEKs; finish the KEK rotation", len(kekIDs))
+	}
+	local := c.cfg.KEK == "local"
+	for id, n := range kekIDs {
+		if strings.HasPrefix(id, "local:") != local {
+			c.note("encryption: %d keysets are wrapped by a KEK of another kind than the configured %q", n, c.cfg.KEK)
+		}
 	}
 	c.ev.Encryption = e
 }

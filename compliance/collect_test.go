@@ -202,6 +202,20 @@ func TestCollectUsersWithoutMFA(t *testing.T) {
 	}
 }
 
+// TestCollectKEKKindMismatch: keysets wrapped by a local key under a
+// configuration that claims AWS KMS get a note.
+func TestCollectKEKKindMismatch(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	cfg := d.config()
+	cfg.KEK, cfg.Backup.Target = "aws-kms:alias/clinic", "none"
+	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	must(t, err)
+	if !strings.Contains(strings.Join(ev.Notes, "\n"), `keysets are wrapped by a KEK of another kind than the configured "aws-kms:alias/clinic"`) {
+		t.Fatalf("notes: %q", ev.Notes)
+	}
+}
+
 // TestReportHasNoPHI: the sealed canary, its ciphertext and the free-text
 // reasons given for holds and shreds appear in no rendering of the report.
 func TestReportHasNoPHI(t *testing.T) {
