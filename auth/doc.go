@@ -110,9 +110,12 @@
 // "hipaakit/auth/recovery-code/v1", a zero byte, the user ID, a zero byte
 // and the canonical code (24 Crockford base32 characters, lower case).
 //
-// The second-factor Challenge is version 1: "mc1." + base64url(user ID ||
+// The second-factor Challenge is version 2: "mc2." + base64url(user ID ||
 // expiry as 8-byte big-endian Unix seconds || PasswordChangedAt as 8-byte
-// big-endian Unix nanoseconds) + "." + base64url(HMAC-SHA256).
+// big-endian Unix nanoseconds || last accepted TOTP step, 8 bytes || number
+// of unused recovery codes, 2 bytes) + "." + base64url(HMAC-SHA256 over the
+// part before the dot) (testdata/challenge_v2.txt). It completes at most
+// one login.
 //
 // A FileUserStore keeps one file per user, "<user ID>.json", mode 0600, in
 // its directory beside a ".lock" file. A user file (version 1) is one JSON

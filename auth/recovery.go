@@ -103,14 +103,18 @@ func hashRecoveryCode(userID, canon string) string {
 
 // useRecoveryCode consumes the recovery code matching code, if any, with
 // compare-and-swap: two concurrent uses of one code let exactly one through.
-// All stored hashes are compared in constant time.
-func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code string) (bool, error) {
+// All stored hashes are compared in constant time. It returns false when
+// guard (if not nil) refuses the user as read for an attempt.
+func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code string, guard func(*User) bool) (bool, error) {
 	canon, ok := parseRecoveryCode(code)
 	if !ok {
 		return false, nil
 	}
 	want := []byte(hashRecoveryCode(u.ID, canon))
 	for range maxCASRetries {
+		if guard != nil && !guard(u) {
+			return false, nil
+		}
 		idx := -1
 		for i, h := range u.MFA.RecoveryCodes {
 			if subtle.ConstantTimeCompare([]byte(h), want) == 1 && idx < 0 {

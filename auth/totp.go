@@ -215,7 +215,7 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 			return nil, err
 		}
 	}
-	ok, err := a.useTOTP(ctx, u, code, func(u *User) error {
+	ok, err := a.useTOTP(ctx, u, code, nil, func(u *User) error {
 		if u.MFA.TOTPActive {
 			return ErrMFAAlreadyActive
 		}
@@ -342,14 +342,15 @@ func matchTOTP(secret, code string, digits, periodSec, skew int, now time.Time) 
 // the last accepted one, stores that step (and applies also) with
 // compare-and-swap. Two concurrent submissions of one code: exactly one
 // stores the step, the other re-reads the user, sees the step used and
-// fails. It returns false for a wrong, malformed or replayed code.
-func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, also func(*User) error) (bool, error) {
+// fails. It returns false for a wrong, malformed or replayed code, and when
+// guard (if not nil) refuses the user as read for an attempt.
+func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, guard func(*User) bool, also func(*User) error) (bool, error) {
 	if a.cfg.Sealer == nil {
 		return false, ErrNoSealer
 	}
 	for range maxCASRetries {
 		m := u.MFA
-		if len(m.TOTPSecret) == 0 || m.TOTPPeriod <= 0 {
+		if len(m.TOTPSecret) == 0 || m.TOTPPeriod <= 0 || (guard != nil && !guard(u)) {
 			return false, nil
 		}
 		if m.TOTPAlgorithm != "SHA1" {

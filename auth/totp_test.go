@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"image/png"
 	"log/slog"
@@ -210,7 +211,7 @@ func TestTOTPConcurrentReplay(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				good, err := f.a.useTOTP(context.Background(), cur, code, nil)
+				good, err := f.a.useTOTP(context.Background(), cur, code, nil, nil)
 				if err != nil {
 					t.Error(err)
 				}
@@ -263,7 +264,7 @@ func TestRecoveryCodes(t *testing.T) {
 	for range 6 {
 		wg.Go(func() {
 			cur, _ := f.users.Get(context.Background(), u.ID)
-			if good, err := f.a.useRecoveryCode(context.Background(), cur, codes[5]); err == nil && good {
+			if good, err := f.a.useRecoveryCode(context.Background(), cur, codes[5], nil); err == nil && good {
 				ok.Add(1)
 			}
 		})
@@ -336,7 +337,7 @@ func TestChallenge(t *testing.T) {
 
 	tampered := []byte(ch)
 	tampered[len(challengePrefix)+3] ^= 1
-	for _, bad := range []string{"", "mc1.", "mc1..", ch + "x", string(tampered), strings.Replace(ch, "mc1.", "mc2.", 1)} {
+	for _, bad := range []string{"", "mc1.", "mc1..", ch + "x", string(tampered), strings.Replace(ch, "mc2.", "mc1.", 1)} {
 		_, err := f.a.parseChallenge(bad, f.clk.Now())
 		require.Error(t, err, "%q", bad)
 	}
@@ -351,10 +352,49 @@ func TestChallenge(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidCredentials)
 	require.Equal(t, "invalid_challenge", f.log.last().Reason)
 
+	// A challenge completes at most one login.
+	res, err = f.login(t, "quinn", goodPassword)
+	require.NoError(t, err)
+	_, err = f.a.VerifySecondFactor(ctx, SecondFactorRequest{Challenge: res.Challenge, TOTPCode: f.code(t, secret, 0)})
+	require.NoError(t, err)
+	_, err = f.a.VerifySecondFactor(ctx, SecondFactorRequest{Challenge: res.Challenge, TOTPCode: f.code(t, secret, 1)})
+	require.ErrorIs(t, err, ErrInvalidCredentials, "a used challenge is refused, even with a fresh code")
+	f.clk.Advance(time.Minute)
+	res, err = f.login(t, "quinn", goodPassword)
+	require.NoError(t, err)
+	ch = res.Challenge
+
 	// A password change voids outstanding challenges.
 	require.NoError(t, f.a.SetPassword(ctx, u.ID, "new-admin-set-pass-99", audit.Actor{}, audit.Origin{}))
 	_, err = f.a.VerifySecondFactor(ctx, SecondFactorRequest{Challenge: ch, TOTPCode: f.code(t, secret, 0)})
 	require.ErrorIs(t, err, ErrInvalidCredentials)
+}
+
+// Two concurrent second steps on one challenge with two different valid
+// codes: exactly one completes a login.
+func TestChallengeConcurrentUse(t *testing.T) {
+	f := newFixture(t)
+	_, secret, _ := f.enrol(t, "rhea")
+	for round := range 4 {
+		f.clk.Advance(2 * time.Minute)
+		res, err := f.login(t, "rhea", goodPassword)
+		require.NoError(t, err)
+		var ok atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 2 {
+			code := f.code(t, secret, i) // the current and the next step
+			wg.Go(func() {
+				r, err := f.a.VerifySecondFactor(context.Background(), SecondFactorRequest{Challenge: res.Challenge, TOTPCode: code})
+				if err == nil && r.Authenticated {
+					ok.Add(1)
+				} else if !errors.Is(err, ErrInvalidCredentials) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(1), ok.Load(), "round %d", round)
+	}
 }
 
 func FuzzParseChallenge(f *testing.F) {
@@ -433,7 +473,7 @@ func BenchmarkTOTPVerify(b *testing.B) {
 	for b.Loop() {
 		f.clk.Advance(30 * time.Second)
 		code := f.code(b, secret, 0)
-		ok, err := f.a.useTOTP(ctx, cur, code, nil)
+		ok, err := f.a.useTOTP(ctx, cur, code, nil, nil)
 		if err != nil || !ok {
 			b.Fatal("not accepted", err)
 		}

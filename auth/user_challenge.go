@@ -15,12 +15,20 @@ import (
 // ChallengeTTL is how long the Challenge of a password step stays valid.
 const ChallengeTTL = 5 * time.Minute
 
-// Challenge format (version 1): "mc1." + base64url(payload) + "." +
-// base64url(HMAC-SHA256(key, "mc1." + base64url(payload))), where payload is
-// the 26-byte user ID, 8 bytes of big-endian expiry (Unix seconds) and 8
-// bytes of the user's PasswordChangedAt (Unix nanoseconds). The challenge is
-// bound to the password that passed: changing it voids the challenge.
-const challengePrefix = "mc1."
+// Challenge format (version 2): "mc2." + base64url(payload) + "." +
+// base64url(HMAC-SHA256(key, "mc2." + base64url(payload))), where payload is
+// the 26-byte user ID and, big-endian, the expiry (8 bytes, Unix seconds),
+// the user's PasswordChangedAt (8 bytes, Unix nanoseconds, 0 for none), the
+// last accepted TOTP step (8 bytes) and the number of unused recovery codes
+// (2 bytes). The challenge is bound to the password that passed (changing it
+// voids the challenge) and to the second-factor state when it was issued, so
+// it completes at most one login: the first accepted code changes that state.
+// Version 1 (without the last two fields) is no longer accepted; challenges
+// live ChallengeTTL, so none can be outstanding across an upgrade.
+const challengePrefix = "mc2."
+
+// challengeLen is the payload length.
+const challengeLen = userIDLen + 8 + 8 + 8 + 2
 
 var errBadChallenge = errors.New("auth: invalid challenge")
 
@@ -28,6 +36,14 @@ type challenge struct {
 	userID    string
 	expires   time.Time
 	pwChanged time.Time
+	lastStep  int64
+	codes     int
+}
+
+// unused reports whether u's second-factor state is the one the challenge
+// was issued for (no code was accepted since).
+func (c challenge) unused(u *User) bool {
+	return u.MFA.TOTPLastStep == c.lastStep && len(u.MFA.RecoveryCodes) == c.codes
 }
 
 // challengeKey returns the HMAC key (Config.ChallengeKey, or a random key
@@ -56,10 +72,15 @@ func (a *Authenticator) newChallenge(u *User, now time.Time) (string, error) {
 	if !ValidUserID(u.ID) {
 		return "", fmt.Errorf("%w: malformed ID", ErrInvalidUser)
 	}
-	p := make([]byte, 0, userIDLen+16)
+	if len(u.MFA.RecoveryCodes) > 0xffff || u.MFA.TOTPLastStep < 0 {
+		return "", fmt.Errorf("%w: second-factor state out of range", ErrInvalidUser)
+	}
+	p := make([]byte, 0, challengeLen)
 	p = append(p, u.ID...)
 	p = binary.BigEndian.AppendUint64(p, uint64(now.Add(ChallengeTTL).Unix()))
 	p = binary.BigEndian.AppendUint64(p, uint64(pwChangedNanos(u.PasswordChangedAt)))
+	p = binary.BigEndian.AppendUint64(p, uint64(u.MFA.TOTPLastStep))
+	p = binary.BigEndian.AppendUint16(p, uint16(len(u.MFA.RecoveryCodes)))
 	msg := challengePrefix + base64.RawURLEncoding.EncodeToString(p)
 	return msg + "." + base64.RawURLEncoding.EncodeToString(a.challengeMAC(msg)), nil
 }
@@ -88,15 +109,18 @@ func (a *Authenticator) parseChallenge(s string, now time.Time) (challenge, erro
 		return c, errBadChallenge
 	}
 	p, err := base64.RawURLEncoding.Strict().DecodeString(msg[len(challengePrefix):])
-	if err != nil || len(p) != userIDLen+16 {
+	if err != nil || len(p) != challengeLen {
 		return c, errBadChallenge
 	}
 	c.userID = string(p[:userIDLen])
-	c.expires = time.Unix(int64(binary.BigEndian.Uint64(p[userIDLen:])), 0)
-	if n := int64(binary.BigEndian.Uint64(p[userIDLen+8:])); n != 0 {
+	rest := p[userIDLen:]
+	c.expires = time.Unix(int64(binary.BigEndian.Uint64(rest)), 0)
+	if n := int64(binary.BigEndian.Uint64(rest[8:])); n != 0 {
 		c.pwChanged = time.Unix(0, n)
 	}
-	if !ValidUserID(c.userID) || !now.Before(c.expires) {
+	c.lastStep = int64(binary.BigEndian.Uint64(rest[16:]))
+	c.codes = int(binary.BigEndian.Uint16(rest[24:]))
+	if !ValidUserID(c.userID) || !now.Before(c.expires) || c.lastStep < 0 {
 		return c, errBadChallenge
 	}
 	return c, nil

@@ -34,9 +34,9 @@ func TestRecoveryCodeHashGoldenV1(t *testing.T) {
 	require.Equal(t, l[2], hashRecoveryCode(l[0], canon))
 }
 
-func TestChallengeGoldenV1(t *testing.T) {
-	l := goldenLines(t, "challenge_v1.txt")
-	require.Len(t, l, 5)
+func TestChallengeGoldenV2(t *testing.T) {
+	l := goldenLines(t, "challenge_v2.txt")
+	require.Len(t, l, 7)
 	key, err := hex.DecodeString(l[0])
 	require.NoError(t, err)
 	sec, err := strconv.ParseInt(l[2], 10, 64)
@@ -45,12 +45,20 @@ func TestChallengeGoldenV1(t *testing.T) {
 	require.NoError(t, err)
 	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: key, Hasher: testHasher(t)})
 	require.NoError(t, err)
-	now := time.Unix(sec, 0)
-	got, err := a.newChallenge(&User{ID: l[1], PasswordChangedAt: changed}, now)
+	step, err := strconv.ParseInt(l[4], 10, 64)
 	require.NoError(t, err)
-	require.Equal(t, l[4], got)
-	c, err := a.parseChallenge(l[4], now.Add(ChallengeTTL-time.Second))
+	codes, err := strconv.Atoi(l[5])
+	require.NoError(t, err)
+	u := &User{ID: l[1], PasswordChangedAt: changed, MFA: MFA{TOTPLastStep: step, RecoveryCodes: make([]string, codes)}}
+	now := time.Unix(sec, 0)
+	got, err := a.newChallenge(u, now)
+	require.NoError(t, err)
+	require.Equal(t, l[6], got)
+	c, err := a.parseChallenge(l[6], now.Add(ChallengeTTL-time.Second))
 	require.NoError(t, err)
 	require.Equal(t, l[1], c.userID)
 	require.True(t, c.pwChanged.Equal(changed))
+	require.True(t, c.unused(u))
+	u.MFA.TOTPLastStep++
+	require.False(t, c.unused(u))
 }

@@ -201,7 +201,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 			}
 			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch}, nil
 		}
-		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base)
+		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, nil)
 	}
 	return a.succeed(ctx, u, false, false, acctKey, base)
 }
@@ -228,23 +228,25 @@ func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 		return nil, err
 	}
 	base.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
-	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) {
+	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) || !c.unused(u) {
 		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	if w := a.cfg.Lockout.wait(u.Lockout.Failures, a.cfg.Lockout.FreeFailures, u.Lockout.LastFailure, now); w > 0 {
 		return nil, a.throttled(ctx, base, w)
 	}
-	return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base)
+	return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, c.unused)
 }
 
 // secondFactor verifies the code for a user whose password step passed.
-func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, recoveryCode, clientKey string, base audit.Event) (*LoginResult, error) {
+// guard, when not nil, must accept the user as read before each attempt
+// (the challenge is still unused).
+func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, recoveryCode, clientKey string, base audit.Event, guard func(*User) bool) (*LoginResult, error) {
 	base.Action = audit.ActionMFAFailed
 	var ok, recovery bool
 	var err error
 	switch {
 	case totpCode != "" && recoveryCode == "":
-		ok, err = a.useTOTP(ctx, u, totpCode, nil)
+		ok, err = a.useTOTP(ctx, u, totpCode, guard, nil)
 	case recoveryCode != "" && totpCode == "":
 		tp, perr := a.tenantPolicy(ctx, u.TenantID)
 		if perr != nil {
@@ -254,7 +256,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 			return nil, a.failure(ctx, u.ID, clientKey, base, "recovery_not_allowed")
 		}
 		recovery = true
-		ok, err = a.useRecoveryCode(ctx, u, recoveryCode)
+		ok, err = a.useRecoveryCode(ctx, u, recoveryCode, guard)
 	}
 	if err != nil {
 		return nil, err
