@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +238,38 @@ func TestReportHasNoPHI(t *testing.T) {
 				t.Errorf("%s report contains %q", name, f)
 			}
 		}
+	}
+}
+
+// TestCollectCorruptStoresDoNotLeak: damaged user and hold files become
+// notes that name the store, never the files' content.
+func TestCollectCorruptStoresDoNotLeak(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	must(t, os.WriteFile(filepath.Join(d.dir, "users", "zzzz.json"), []byte(`{"v":1,"name":"`+canaryPHI+`"`), 0o600))
+	must(t, os.WriteFile(filepath.Join(d.dir, "holds", "holds.json"), []byte(`{"format":"hipaakit-legal-holds","version":1,"holds":[{"id":"`+canaryPHI+`"}]}`), 0o600))
+	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	must(t, err)
+	notes := strings.Join(ev.Notes, "\n")
+	if ev.Identity != nil || ev.Retention != nil || !strings.Contains(notes, "users: the user store cannot be read") ||
+		!strings.Contains(notes, "retention: the legal hold store cannot be read") {
+		t.Fatalf("identity %+v retention %+v notes:\n%s", ev.Identity, ev.Retention, notes)
+	}
+	if strings.Contains(notes, canaryPHI) {
+		t.Fatalf("notes leak file content:\n%s", notes)
+	}
+}
+
+func TestCollectCancelled(t *testing.T) {
+	d := newDeployment(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := compliance.Collect(ctx, d.config(), fixtureStart); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	cfg := d.config()
+	cfg.Policy.LockoutThreshold = 0
+	if _, err := compliance.Collect(context.Background(), cfg, fixtureStart); !errors.Is(err, compliance.ErrInvalidConfig) {
+		t.Fatalf("invalid config: %v", err)
 	}
 }
