@@ -134,9 +134,10 @@ func (s benchStores) seal(b *testing.B, prefix string, n int) []string {
 	return ids
 }
 
-func benchSweep(b *testing.B, s benchStores) {
+func benchSweep(b *testing.B, s benchStores, workers int) {
 	ids := s.seal(b, "patient", b.N)
-	sw, err := retention.NewSweeper(retention.SweeperConfig{Source: s.source(ids), Policies: benchPolicies, Holds: s.holds, Disposer: s.shredder, State: s.state, Clock: clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))})
+	sw, err := retention.NewSweeper(retention.SweeperConfig{Source: s.source(ids), Policies: benchPolicies, Holds: s.holds, Disposer: s.shredder, State: s.state,
+		Clock: clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), Workers: workers})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -161,7 +162,18 @@ func benchDirect(b *testing.B, s benchStores) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "subjects/s")
 }
 
-func BenchmarkSweepFile(b *testing.B)             { benchSweep(b, fileStores(b)) }
-func BenchmarkSweepBaselineFile(b *testing.B)     { benchDirect(b, fileStores(b)) }
-func BenchmarkSweepPostgres(b *testing.B)         { benchSweep(b, pgStores(b)) }
+func BenchmarkSweepFile(b *testing.B) {
+	for _, w := range []int{1, 4} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchSweep(b, fileStores(b), w) })
+	}
+}
+
+func BenchmarkSweepBaselineFile(b *testing.B) { benchDirect(b, fileStores(b)) }
+
+func BenchmarkSweepPostgres(b *testing.B) {
+	for _, w := range []int{1, 4} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchSweep(b, pgStores(b), w) })
+	}
+}
+
 func BenchmarkSweepBaselinePostgres(b *testing.B) { benchDirect(b, pgStores(b)) }
