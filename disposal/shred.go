@@ -198,6 +198,9 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 	if err != nil {
 		return Result{}, err
 	}
+	// Vault.Shred destroys the whole keyset under the subject's reference,
+	// including a key a rotation might have added since Get; the ledger
+	// names the subject, so Replay destroys it too.
 	if _, err := s.cfg.Vault.Shred(ctx, subject); err != nil {
 		return Result{}, fmt.Errorf("disposal: disposal recorded at ledger entry %d but destroying keys failed (retry Shred or replay the ledger): %w", entry.Position.Seq, err)
 	}
