@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed" // the default blocklist
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -68,16 +69,24 @@ func NewBlocklist(passwords []string) *Blocklist {
 	return &Blocklist{load: func() ([]byte, error) { return buf.Bytes(), nil }}
 }
 
+// maxBlocklistBytes bounds a decompressed blocklist (a defence against a
+// corrupt or hostile file that inflates without end).
+const maxBlocklistBytes = 256 << 20
+
 // LoadBlocklist reads a blocklist in the embedded format: gzip-compressed,
-// one key per line. Lines need not be sorted or normalised.
+// one key per line, at most 256 MiB decompressed. Lines need not be sorted
+// or normalised.
 func LoadBlocklist(r io.Reader) (*Blocklist, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("auth: blocklist: %w", err)
 	}
-	b, err := io.ReadAll(zr)
+	b, err := io.ReadAll(io.LimitReader(zr, maxBlocklistBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("auth: blocklist: %w", err)
+	}
+	if len(b) > maxBlocklistBytes {
+		return nil, errors.New("auth: blocklist: larger than 256 MiB")
 	}
 	return NewBlocklist(strings.Split(string(b), "\n")), nil
 }

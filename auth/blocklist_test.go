@@ -96,6 +96,34 @@ func TestBlocklistLoadFailureFailsClosed(t *testing.T) {
 	require.Error(t, err)
 }
 
+func FuzzLoadBlocklist(f *testing.F) {
+	for _, s := range []string{"", "a\nb\n", "Zebra-Stripes\r\nzebra-stripes\n\n", "\xff\xfe\n"} {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write([]byte(s))
+		zw.Close()
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte("not gzip"))
+	f.Fuzz(func(t *testing.T, gz []byte) {
+		b, err := LoadBlocklist(bytes.NewReader(gz))
+		if err != nil {
+			return
+		}
+		data, err := gunzip(gz)
+		if err != nil {
+			t.Fatalf("LoadBlocklist accepted what gzip refuses: %v", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k := blocklistKey(line); k != "" {
+				if ok, err := b.Contains(line); err != nil || !ok {
+					t.Fatalf("entry not found after loading (err %v)", err)
+				}
+			}
+		}
+	})
+}
+
 func BenchmarkBlocklistContains(b *testing.B) {
 	bl := DefaultBlocklist()
 	bl.Len()
