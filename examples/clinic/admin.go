@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"iter"
 	"net/http"
 	"strconv"
 	"time"
@@ -94,10 +92,7 @@ func (c *clinic) listHolds(w http.ResponseWriter, r *http.Request) {
 }
 
 // searcher reads the audit trail for queries.
-func (a *app) searcher() audit.Searcher {
-	rd := a.auditLog.Reader()
-	return audit.ScanSearcher(func(ctx context.Context) iter.Seq2[audit.Record, error] { return rd.Records(ctx, 0) })
-}
+func (a *app) searcher() audit.Searcher { return a.auditLog }
 
 // auditQuery: GET /api/audit?subject=&actor=&action=&outcome=&since=&until=&after=&limit=
 // Filter values match literally; the answer holds identifiers and sealed
@@ -222,20 +217,10 @@ func (c *clinic) exportDeidentified(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"method": "HIPAA Safe Harbor (45 CFR 164.514(b)(2))", "records": out})
 }
 
-// backupSources are what a clinic backup covers: the sealed records, the key
-// store and the audit trail.
-func (a *app) backupSources() []backup.Source {
-	return []backup.Source{
-		backup.DirSource{Root: a.recordsDir(), Kind: "dir", Name: "records"},
-		backup.KeyStoreSource{Store: a.keys, Name: "keys"},
-		backup.AuditSource(a.auditLog.Dir()),
-	}
-}
-
 // createBackup: POST /api/backups backs up every source.
 func (a *app) createBackup(w http.ResponseWriter, r *http.Request) {
 	var ids []string
-	for _, src := range a.backupSources() {
+	for _, src := range a.backupSources {
 		m, err := a.backups.Backup(r.Context(), src)
 		if err != nil {
 			a.log.ErrorContext(r.Context(), "backup", "err", err)
@@ -277,14 +262,18 @@ func (a *app) verifyBackup(w http.ResponseWriter, r *http.Request) {
 func (a *app) drillBackup(w http.ResponseWriter, r *http.Request) {
 	var reports []map[string]any
 	pass := true
-	for _, kind := range []string{"dir", "keystore", "audit"} {
-		rep, err := a.backups.Drill(r.Context(), backup.DrillOptions{Kind: kind, ScratchDir: a.scratchDir(), Ledger: a.ledger})
+	for _, d := range a.drills {
+		opts := backup.DrillOptions{Kind: d.kind, ScratchDir: a.scratchDir(), Ledger: a.ledger}
+		if d.sink != nil {
+			opts.Sink = d.sink()
+		}
+		rep, err := a.backups.Drill(r.Context(), opts)
 		if err != nil && rep == nil {
 			apiError(w, http.StatusConflict, "no_backup_to_drill")
 			return
 		}
 		pass = pass && err == nil && rep.Pass
-		reports = append(reports, map[string]any{"id": rep.ID, "kind": kind, "pass": rep.Pass && err == nil,
+		reports = append(reports, map[string]any{"id": rep.ID, "kind": d.kind, "pass": rep.Pass && err == nil,
 			"rto_ms": rep.RTO.Milliseconds(), "rpo_s": int64(rep.RPO.Seconds()), "mismatches": rep.Mismatches})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pass": pass, "drills": reports})

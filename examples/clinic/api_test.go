@@ -39,7 +39,7 @@ func (tc *testClinic) events(t *testing.T) []audit.Event {
 // Query lists in).
 func (tc *testClinic) allEvents(ctx context.Context) ([]audit.Event, error) {
 	var evs []audit.Event
-	f := audit.Filter{Limit: audit.MaxPageSize}
+	f := audit.Filter{Limit: 1000} // pages below audit.MaxPageSize: audit.Query asks its Searcher for Limit+1
 	for {
 		page, err := audit.Query(ctx, tc.app.searcher(), f)
 		if err != nil {
@@ -56,8 +56,10 @@ func (tc *testClinic) allEvents(ctx context.Context) ([]audit.Event, error) {
 	return evs, nil
 }
 
-func TestRolesAndMinimumNecessary(t *testing.T) {
-	tc := startClinic(t, "", nil, nil)
+func TestRolesAndMinimumNecessary(t *testing.T) { onEveryStore(t, testRolesAndMinimumNecessary) }
+
+func testRolesAndMinimumNecessary(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-9001", canaryName)
 	p := "/api/patients/" + id
@@ -105,8 +107,10 @@ func TestRolesAndMinimumNecessary(t *testing.T) {
 	tc.anon().mustStatus(http.StatusUnauthorized, "GET", p, nil, nil)
 }
 
-func TestEveryPHIAccessAudited(t *testing.T) {
-	tc := startClinic(t, "", nil, nil)
+func TestEveryPHIAccessAudited(t *testing.T) { onEveryStore(t, testEveryPHIAccessAudited) }
+
+func testEveryPHIAccessAudited(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-9002", canaryName)
 	doc.mustStatus(http.StatusOK, "PUT", "/api/patients/"+id, map[string]string{"zip": "10001"}, nil)
@@ -139,8 +143,10 @@ func TestEveryPHIAccessAudited(t *testing.T) {
 	}
 }
 
-func TestIdleTimeoutLogsOff(t *testing.T) {
-	tc := startClinic(t, "", nil, nil)
+func TestIdleTimeoutLogsOff(t *testing.T) { onEveryStore(t, testIdleTimeoutLogsOff) }
+
+func testIdleTimeoutLogsOff(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-9003", "A Patient")
 	tc.clock.Advance(14 * time.Minute)
@@ -149,8 +155,10 @@ func TestIdleTimeoutLogsOff(t *testing.T) {
 	doc.mustStatus(http.StatusUnauthorized, "GET", "/api/patients/"+id, nil, nil)
 }
 
-func TestShredThenReadIsGone(t *testing.T) {
-	tc := startClinic(t, "", nil, nil)
+func TestShredThenReadIsGone(t *testing.T) { onEveryStore(t, testShredThenReadIsGone) }
+
+func testShredThenReadIsGone(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
 	doc := tc.login(rolePhysician)
 	gone := newPatient(t, doc, "MRN-9004", "To Be Shredded")
 	kept := newPatient(t, doc, "MRN-9005", "Stays")
@@ -172,8 +180,10 @@ func TestShredThenReadIsGone(t *testing.T) {
 	doc.mustStatus(http.StatusOK, "GET", "/api/patients/"+kept, nil, nil)
 }
 
-func TestDeidentifiedExport(t *testing.T) {
-	tc := startClinic(t, "", nil, nil)
+func TestDeidentifiedExport(t *testing.T) { onEveryStore(t, testDeidentifiedExport) }
+
+func testDeidentifiedExport(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-9006", canaryName)
 	var out struct{ Records []map[string]string }

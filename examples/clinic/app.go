@@ -12,14 +12,17 @@ import (
 	"path/filepath"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/internal/clock"
 	"github.com/hipaakit/hipaakit/internal/fsutil"
 	"github.com/hipaakit/hipaakit/phi"
-	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
 )
@@ -34,13 +37,22 @@ type app struct {
 	log     *slog.Logger
 	signKey ed25519.PrivateKey
 
-	kek      phi.KEK
-	keys     phi.KeyStore
+	kek phi.KEK
+	// The stores: embedded files under cfg.DataDir (app_file.go) or
+	// PostgreSQL (app_pg.go). Everything else is wired the same way.
+	keys        phi.KeyStore
+	auditLog    auditTrail
+	records     recordStore
+	users       auth.UserStore
+	sessions    auth.SessionStore
+	emergencies auth.EmergencyLog
+	ledgerStore disposal.LedgerStore
+	holdStore   retention.HoldStore
+	// What a backup covers and how each kind is drilled.
+	backupSources []backup.Source
+	drills        []drill
+
 	vault    *phi.Vault
-	auditLog *audit.FileLog
-	records  recordStore
-	users    auth.UserStore
-	sessions auth.SessionStore
 	authn    *auth.Authenticator
 	sm       *auth.SessionManager
 	guard    *auth.Guard
@@ -50,13 +62,30 @@ type app struct {
 	backups  *backup.Repository
 	clinic   *clinic
 
+	pg      *pgState // nil on the embedded stores
 	closers []func() error
+}
+
+// auditTrail is what the clinic needs of its audit trail: appending, search
+// for the audit API and verification.
+type auditTrail interface {
+	audit.Writer
+	audit.Searcher
+	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
+}
+
+// drill is one restore drill: the newest backup of kind restored into the
+// scratch space sink returns (nil: the backup package's default for kind).
+type drill struct {
+	kind string
+	sink func() backup.Sink
 }
 
 var errDataDirLocked = errors.New("clinic: the data directory is in use by another clinic process")
 
-// openApp wires the service on the embedded stores under cfg.DataDir. It
-// fails with a clear error for a locked data directory or a wrong key.
+// openApp wires the service: the embedded stores under cfg.DataDir, or
+// PostgreSQL when cfg.DatabaseURL is set. It fails with a clear error for a
+// locked data directory, an unreachable database or a wrong key.
 func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer) (_ *app, err error) {
 	a := &app{cfg: cfg, clock: clock.OrSystem(clk), log: slog.New(slog.NewTextHandler(logOut, nil))}
 	defer func() {
@@ -64,25 +93,21 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 			a.Close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("clinic: create data directory: %w", err)
+	if err := a.lockDataDir(); err != nil {
+		return nil, err
 	}
-	lock, err := fsutil.TryLock(filepath.Join(cfg.DataDir, "LOCK"))
-	if errors.Is(err, fsutil.ErrLocked) {
-		return nil, errDataDirLocked
-	}
-	if err != nil {
-		return nil, fmt.Errorf("clinic: lock data directory: %w", err)
-	}
-	a.closers = append(a.closers, lock.Unlock)
-
 	if a.signKey, err = loadSigningKey(filepath.Join(cfg.DataDir, "signing.key")); err != nil {
 		return nil, err
 	}
-	if err := a.openKeys(); err != nil {
+	if err := a.openKEK(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.openAudit(ctx); err != nil {
+	if cfg.DatabaseURL != "" {
+		err = a.openPGStores(ctx)
+	} else {
+		err = a.openFileStores(ctx)
+	}
+	if err != nil {
 		return nil, err
 	}
 	a.vault, err = phi.NewVault(a.keys, a.kek, phi.WithClock(a.clock), phi.WithAuditWriter(a.auditLog),
@@ -91,9 +116,6 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 		return nil, err
 	}
 	if err := a.checkMasterKey(ctx); err != nil {
-		return nil, err
-	}
-	if a.records, err = newFileRecords(a.recordsDir()); err != nil {
 		return nil, err
 	}
 	if err := a.openAuth(); err != nil {
@@ -110,21 +132,46 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	return a, nil
 }
 
-func (a *app) openKeys() error {
+// lockDataDir creates the data directory and takes its lock, held until
+// Close: one clinic process per data directory.
+func (a *app) lockDataDir() error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("clinic: create data directory: %w", err)
+	}
+	lock, err := fsutil.TryLock(filepath.Join(a.cfg.DataDir, "LOCK"))
+	if errors.Is(err, fsutil.ErrLocked) {
+		return errDataDirLocked
+	}
+	if err != nil {
+		return fmt.Errorf("clinic: lock data directory: %w", err)
+	}
+	a.closers = append(a.closers, lock.Unlock)
+	return nil
+}
+
+// openKEK opens the key-encryption key: AWS KMS with -kms-key-id, else the
+// local master key from HIPAAKIT_MASTER_KEY or the data directory.
+func (a *app) openKEK(ctx context.Context) error {
 	var err error
-	if a.cfg.MasterKey != "" {
+	switch {
+	case a.cfg.KMSKeyID != "":
+		var opts []awskms.Option
+		if a.cfg.KMSEndpoint != "" {
+			opts = append(opts, awskms.WithEndpoint(a.cfg.KMSEndpoint))
+		}
+		a.kek, err = awskms.LoadDefault(ctx, a.cfg.KMSKeyID, opts...)
+		if err != nil {
+			return fmt.Errorf("clinic: AWS KMS key: %w", err)
+		}
+		return nil
+	case a.cfg.MasterKey != "":
 		a.kek, err = localkek.Parse(a.cfg.MasterKey)
-	} else {
+	default:
 		a.kek, err = localkek.FromDir(a.cfg.DataDir)
 	}
 	if err != nil {
 		return fmt.Errorf("clinic: master key: %w", err)
 	}
-	store, err := filestore.Open(filepath.Join(a.cfg.DataDir, "keys"))
-	if err != nil {
-		return err
-	}
-	a.keys = store
 	return nil
 }
 
@@ -132,47 +179,21 @@ func (a *app) openKeys() error {
 // the start with a clear message instead of failing every request.
 func (a *app) checkMasterKey(ctx context.Context) error {
 	ks, err := a.keys.List(ctx, "", 1)
-	if err != nil || len(ks) == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("clinic: list stored keys: %w", err)
+	}
+	if len(ks) == 0 {
+		return nil
 	}
 	if ks[0].KEKID != a.kek.ID() {
-		return fmt.Errorf("clinic: the master key (%s) is not the one that wrapped the stored keys (%s); "+
-			"set HIPAAKIT_MASTER_KEY to the right key or point -data at the matching directory", a.kek.ID(), ks[0].KEKID)
+		return fmt.Errorf("clinic: the key-encryption key (%s) is not the one that wrapped the stored keys (%s); "+
+			"set HIPAAKIT_MASTER_KEY (or -kms-key-id) to the right key or point -data at the matching directory", a.kek.ID(), ks[0].KEKID)
 	}
 	return nil
 }
 
-func (a *app) openAudit(ctx context.Context) error {
-	l, err := audit.OpenFileLog(ctx, filepath.Join(a.cfg.DataDir, "audit"), audit.FileOptions{
-		Signer: a.signKey, Clock: a.clock, Repair: true,
-	})
-	if err != nil {
-		return fmt.Errorf("clinic: open audit trail: %w", err)
-	}
-	a.auditLog = l
-	a.closers = append(a.closers, l.Close)
-	return nil
-}
-
+// openAuth wires authentication, sessions and the RBAC guard over the stores.
 func (a *app) openAuth() error {
-	users, err := auth.OpenFileUserStore(filepath.Join(a.cfg.DataDir, "users"))
-	if err != nil {
-		return fmt.Errorf("clinic: open user store: %w", err)
-	}
-	a.users = users
-	a.closers = append(a.closers, users.Close)
-	sessions, err := auth.OpenFileSessionStore(filepath.Join(a.cfg.DataDir, "sessions"))
-	if err != nil {
-		return fmt.Errorf("clinic: open session store: %w", err)
-	}
-	a.sessions = sessions
-	a.closers = append(a.closers, sessions.Close)
-	emergencies, err := auth.OpenFileEmergencyLog(filepath.Join(a.cfg.DataDir, "emergency.log"))
-	if err != nil {
-		return fmt.Errorf("clinic: open emergency log: %w", err)
-	}
-	a.closers = append(a.closers, emergencies.Close)
-
 	policy := auth.TenantPolicy{TenantID: demoTenant, RequireMFA: true, IdleTimeout: a.cfg.IdleTimeout, AbsoluteTimeout: a.cfg.Absolute}
 	def := policy
 	def.TenantID = ""
@@ -186,7 +207,7 @@ func (a *app) openAuth() error {
 	}
 	a.sm = auth.NewSessionManager(a.sessions, a.users, a.auditLog)
 	a.sm.IdleTimeout, a.sm.AbsoluteTimeout = a.cfg.IdleTimeout, a.cfg.Absolute
-	a.sm.Clock, a.sm.Policies, a.sm.Emergencies, a.sm.Logger = a.clock, tenants, emergencies, a.log
+	a.sm.Clock, a.sm.Policies, a.sm.Emergencies, a.sm.Logger = a.clock, tenants, a.emergencies, a.log
 	if a.cfg.NoTLS {
 		a.sm.Cookie.Name, a.sm.Cookie.Secure = "clinic_session", false
 	}
@@ -201,38 +222,30 @@ func (a *app) openAuth() error {
 	return nil
 }
 
+// openDisposal wires the disposal ledger, legal holds and the shredder.
 func (a *app) openDisposal(ctx context.Context) error {
-	store, err := disposal.OpenFileLedgerStore(ctx, filepath.Join(a.cfg.DataDir, "ledger"),
-		disposal.FileLedgerOptions{Signer: a.signKey, Clock: a.clock, Repair: true})
-	if err != nil {
-		return fmt.Errorf("clinic: open disposal ledger: %w", err)
-	}
-	a.ledger = disposal.NewLedger(store)
-	a.closers = append(a.closers, a.ledger.Close)
-	holdStore, err := retention.OpenFileHoldStore(filepath.Join(a.cfg.DataDir, "holds"))
-	if err != nil {
-		return fmt.Errorf("clinic: open legal holds: %w", err)
-	}
-	a.holds = retention.NewRegistry(holdStore, a.auditLog, a.clock)
+	a.ledger = disposal.NewLedger(a.ledgerStore)
+	a.holds = retention.NewRegistry(a.holdStore, a.auditLog, a.clock)
 	// A restored key store must never bring back a shredded patient: replay
 	// the ledger at every start, before any request can open a key.
 	if _, err := a.ledger.Replay(ctx, a.keys); err != nil {
 		return fmt.Errorf("clinic: replay disposal ledger: %w", err)
 	}
+	var err error
 	a.shredder, err = disposal.New(disposal.Config{Vault: a.vault, Keys: a.keys, Ledger: a.ledger, Audit: a.auditLog,
 		Holds: a.holds, SigningKey: a.signKey, Clock: a.clock})
 	return err
 }
 
-func (a *app) recordsDir() string { return filepath.Join(a.cfg.DataDir, "records") }
-
 // scratchDir is where restore drills restore to (removed after each drill).
 func (a *app) scratchDir() string { return filepath.Join(a.cfg.DataDir, "scratch") }
 
+// openBackups opens the backup repository on S3 (-s3-bucket) or in the data
+// directory, creating it on first use.
 func (a *app) openBackups(ctx context.Context) error {
-	target, err := backup.NewDirTarget(filepath.Join(a.cfg.DataDir, "backups"))
+	target, err := a.backupTarget(ctx)
 	if err != nil {
-		return fmt.Errorf("clinic: open backup directory: %w", err)
+		return err
 	}
 	if err := os.MkdirAll(a.scratchDir(), 0o700); err != nil {
 		return fmt.Errorf("clinic: scratch directory: %w", err)
@@ -247,6 +260,33 @@ func (a *app) openBackups(ctx context.Context) error {
 		return fmt.Errorf("clinic: open backup repository: %w", err)
 	}
 	return nil
+}
+
+// backupTarget is the S3 bucket of -s3-bucket (credentials from the AWS SDK's
+// default chain: environment, shared files, SSO, instance role), or the
+// backups directory in the data directory.
+func (a *app) backupTarget(ctx context.Context) (backup.Target, error) {
+	if a.cfg.S3Bucket == "" {
+		t, err := backup.NewDirTarget(a.dataPath(dirBackups))
+		if err != nil {
+			return nil, fmt.Errorf("clinic: open backup directory: %w", err)
+		}
+		return t, nil
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("clinic: load the AWS configuration for S3: %w", err)
+	}
+	client, err := s3target.NewClient(s3target.ClientOptions{Endpoint: a.cfg.S3Endpoint, Region: a.cfg.S3Region,
+		Credentials: awsCfg.Credentials})
+	if err != nil {
+		return nil, fmt.Errorf("clinic: S3 client: %w", err)
+	}
+	t, err := s3target.New(client, s3target.Config{Bucket: a.cfg.S3Bucket, Prefix: "clinic/", Clock: a.clock})
+	if err != nil {
+		return nil, fmt.Errorf("clinic: S3 backup target: %w", err)
+	}
+	return t, nil
 }
 
 // backupHeld keeps every backup while any legal hold is active: each backup

@@ -59,7 +59,7 @@ func TestComplianceSuite(t *testing.T) {
 		LockoutThreshold: 10,
 		Events:           tc.allEvents,
 		VerifyAudit: func(ctx context.Context) error {
-			_, err := tc.app.auditLog.Reader().Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
+			_, err := tc.app.auditLog.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
 			return err
 		},
 		Logs: tc.logs.String,

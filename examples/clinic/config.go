@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // config is everything the clinic reads from flags and the environment.
@@ -87,6 +89,18 @@ func (c config) validate() error {
 	}
 	if c.IdleTimeout <= 0 || c.Absolute <= 0 || c.IdleTimeout > c.Absolute {
 		return fmt.Errorf("%w: need 0 < -idle-timeout <= -session-lifetime", errUsage)
+	}
+	if c.DatabaseURL != "" {
+		// The parse error is not shown: it could quote the password.
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+			return fmt.Errorf("%w: -database-url (DATABASE_URL) is not a valid PostgreSQL URL", errUsage)
+		}
+	}
+	if c.KMSEndpoint != "" && c.KMSKeyID == "" {
+		return fmt.Errorf("%w: -kms-endpoint needs -kms-key-id", errUsage)
+	}
+	if (c.S3Endpoint != "") && c.S3Bucket == "" {
+		return fmt.Errorf("%w: -s3-endpoint needs -s3-bucket", errUsage)
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		return fmt.Errorf("%w: -data must name a directory", errUsage)

@@ -34,17 +34,26 @@ func testConfig(dir string) config {
 	return config{Addr: "127.0.0.1:0", DataDir: dir, IdleTimeout: 15 * time.Minute, Absolute: 12 * time.Hour, Seed: true}
 }
 
-// startClinic opens the app on dir (a fresh one when empty) and seeds it.
+// startClinic opens the app on embedded stores in dir (a fresh one when
+// empty) and seeds it.
 func startClinic(t *testing.T, dir string, clk *clock.Fake, users map[string]demoUser) *testClinic {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	return startClinicWith(t, testConfig(dir), clk, users)
+}
+
+// startClinicWith opens the app with cfg and seeds it unless users (from an
+// earlier start on the same stores) are given.
+func startClinicWith(t *testing.T, cfg config, clk *clock.Fake, users map[string]demoUser) *testClinic {
+	t.Helper()
+	dir := cfg.DataDir
 	if clk == nil {
 		clk = clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	}
 	logs := &bytes.Buffer{}
-	a, err := openApp(context.Background(), testConfig(dir), clk, logs)
+	a, err := openApp(context.Background(), cfg, clk, logs)
 	if err != nil {
 		t.Fatalf("openApp: %v", err)
 	}

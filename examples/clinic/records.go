@@ -18,6 +18,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/internal/fsutil"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -187,6 +188,9 @@ func (s *fileRecords) list() ([]string, error) {
 	return ids, nil
 }
 
+// recordsTable is the PostgreSQL table of patient records.
+const recordsTable = "clinic_patients"
+
 // pgRecords keeps records in PostgreSQL, the blind index in a unique column.
 type pgRecords struct{ pool *pgxpool.Pool }
 
@@ -226,10 +230,14 @@ func (s *pgRecords) Put(ctx context.Context, rec patient, prev int64) error {
 	}
 	if prev == 0 {
 		_, err := s.pool.Exec(ctx, "INSERT INTO clinic_patients (id, mrn_index, doc, version) VALUES ($1, $2, $3, 1)", rec.ID, rec.MRNIndex, doc)
-		if err != nil && strings.Contains(err.Error(), "mrn_index") {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.Contains(pgErr.ConstraintName, "mrn_index") {
 			return errMRNTaken
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("clinic: write record: %w", err)
+		}
+		return nil
 	}
 	tag, err := s.pool.Exec(ctx, "UPDATE clinic_patients SET doc = $2, version = $3 WHERE id = $1 AND version = $4", rec.ID, doc, rec.Version, prev)
 	if err != nil {

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hipaakit/hipaakit/internal/pgtest"
+)
+
+// storeSetup is one set of stores the end-to-end tests run on.
+type storeSetup struct {
+	cfg config
+	// loseKeys destroys the key store, as a disaster would.
+	loseKeys func(t *testing.T)
+}
+
+// onEveryStore runs test on the embedded stores and on PostgreSQL (skipped
+// with a message without a server, failing under CI; see internal/pgtest).
+func onEveryStore(t *testing.T, test func(t *testing.T, s storeSetup)) {
+	t.Run("files", func(t *testing.T) { test(t, fileSetup(t)) })
+	t.Run("postgres", func(t *testing.T) { test(t, pgSetup(t)) })
+}
+
+func fileSetup(t *testing.T) storeSetup {
+	dir := t.TempDir()
+	return storeSetup{cfg: testConfig(dir), loseKeys: func(t *testing.T) {
+		if err := os.RemoveAll(filepath.Join(dir, dirKeys)); err != nil {
+			t.Fatal(err)
+		}
+	}}
+}
+
+// pgSetup gives the clinic a fresh schema through its DATABASE_URL (the
+// schema on the URL's search_path) and drops the ledger's schema beside it
+// at the end.
+func pgSetup(t *testing.T) storeSetup {
+	pool, schema := pgtest.NewSchema(t)
+	cfg := testConfig(t.TempDir())
+	cfg.DatabaseURL = withSearchPath(t, pgtest.URL(), schema)
+	t.Cleanup(func() {
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema + ledgerSchemaSuffix}.Sanitize()+" CASCADE")
+		if err != nil {
+			t.Logf("drop the ledger schema: %v", err)
+		}
+	})
+	return storeSetup{cfg: cfg, loseKeys: func(t *testing.T) {
+		if _, err := pool.Exec(context.Background(), "DELETE FROM phi_keysets"); err != nil {
+			t.Fatal(err)
+		}
+	}}
+}
+
+// withSearchPath returns dsn (a URL or keyword/value string) with its
+// connections confined to schema.
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " search_path=" + schema
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("the test database URL does not parse: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
