@@ -171,13 +171,11 @@ func (c *collector) policyEvidence() {
 
 // auditScan is what one pass over the audit trail found.
 type auditScan struct {
-	ok                 bool // the pass read the whole trail
-	records, checks    int64
-	first, last        time.Time
-	emergencies        int
-	drills             map[string]drillFact // by repository ID
-	anyDrill           drillFact            // the newest drill of any repository
-	drillsWithoutRepos int
+	ok              bool // the pass read the whole trail
+	records, checks int64
+	first, last     time.Time
+	emergencies     int
+	drills          map[string]drillFact // the newest drill of each backup repository, by ID
 }
 
 type drillFact struct {
@@ -203,9 +201,6 @@ func (s *auditScan) add(e audit.Event) {
 		d := drillFact{at: e.Time, pass: e.Outcome == audit.OutcomeSuccess && e.Attrs["pass"] == "true"}
 		if ms, err := strconv.ParseInt(e.Attrs["rto_ms"], 10, 64); err == nil && ms >= 0 {
 			d.rto = time.Duration(ms) * time.Millisecond
-		}
-		if !d.at.Before(s.anyDrill.at) {
-			s.anyDrill = d
 		}
 		if repo := e.Attrs["repository"]; repo != "" && !d.at.Before(s.drills[repo].at) {
 			s.drills[repo] = d
