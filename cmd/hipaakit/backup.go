@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -308,22 +309,28 @@ func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 	return exitOK
 }
 
-// resolve turns "latest" (or nothing, when allowed) into an ID.
-func (b *backupCmd) resolve(ctx context.Context, pos []string, optional bool) (string, error) {
+// resolve turns "latest" (or nothing, when allowed) into the ID of the
+// newest backup of one of kinds (any kind when none are given).
+func (b *backupCmd) resolve(ctx context.Context, pos []string, optional bool, kinds ...string) (string, error) {
 	if len(pos) > 1 {
 		return "", &drUsageError{"at most one backup ID"}
 	}
 	if len(pos) == 0 && optional {
 		return "", nil
 	}
-	if len(pos) == 0 || pos[0] == "latest" {
-		info, err := b.repo.Latest(ctx, "")
-		if err != nil {
-			return "", fmt.Errorf("no backup: %w", err)
-		}
-		return info.ID, nil
+	if len(pos) == 1 && pos[0] != "latest" {
+		return pos[0], nil
 	}
-	return pos[0], nil
+	infos, err := b.repo.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i := len(infos) - 1; i >= 0; i-- {
+		if len(kinds) == 0 || slices.Contains(kinds, infos[i].Source.Kind) {
+			return infos[i].ID, nil
+		}
+	}
+	return "", fmt.Errorf("no backup: %w", backup.ErrNotFound)
 }
 
 func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.VerifyOptions) int {
@@ -368,10 +375,6 @@ func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.Verify
 }
 
 func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema string, toKeystore, force bool) int {
-	id, err := b.resolve(ctx, pos, false)
-	if err != nil {
-		return b.fail("restore", err)
-	}
 	var sink backup.Sink
 	n := 0
 	for _, set := range []bool{to != "", toSchema != "", toKeystore} {
@@ -381,6 +384,17 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 	}
 	if n != 1 {
 		return drFail(b.c, "backup restore", &drUsageError{"give exactly one of --to, --to-schema, --to-keystore"})
+	}
+	// "latest" means the newest backup this kind of destination accepts.
+	kinds := []string{"dir", "audit"}
+	if toSchema != "" {
+		kinds = []string{"postgres"}
+	} else if toKeystore {
+		kinds = []string{"keystore"}
+	}
+	id, err := b.resolve(ctx, pos, false, kinds...)
+	if err != nil {
+		return b.fail("restore", err)
 	}
 	var ks *backup.KeyStoreSink
 	switch {

@@ -95,6 +95,15 @@ func TestCLIBackup(t *testing.T) {
 		t.Fatalf("key store drill: %d %q %q", code, out, errs)
 	}
 
+	// "latest" for a directory destination skips the newer key store backup.
+	dest2 := filepath.Join(t.TempDir(), "again")
+	if code, _, errs = runCLI(t, env, "backup", "restore", "latest", "--to", dest2); code != exitOK {
+		t.Fatalf("restore latest into a directory after a key store backup: %d %q", code, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest2, "a.txt")); string(b) != "alpha" {
+		t.Fatal("latest directory backup not restored")
+	}
+
 	code, out, _ = runCLI(t, env, "backup", "prune", "--keep-last", "1", "--dry-run")
 	if code != exitOK || !strings.Contains(out, "would remove 0 backup(s)") {
 		t.Fatalf("prune dry run: %d %q", code, out)
