@@ -226,20 +226,21 @@ func (w *streamWriter) commit(batch []*request, cpReason audit.CheckpointReason)
 		if rerr := w.chain.Reset(oldSeq, oldHead); rerr != nil {
 			return rerr
 		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || attempt == maxAttempts {
+		if attempt == maxAttempts {
 			break
 		}
-		switch pgErr.Code {
-		case "HK001":
-			w.failed = ErrStreamConflict
-			return w.failed
-		case "HK002":
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.Is(err, errHeadMoved):
+			// Another writer claimed the stream (reloadHead fails for
+			// good), or the head moved under us: a purge appended to the
+			// stream, or an earlier commit whose outcome was unknown did
+			// commit. Continue from the stored head.
 			if err := w.reloadHead(ctx); err != nil {
 				return err
 			}
 			oldSeq, oldHead = w.chain.Head()
-		case "23514": // no partition for logged_at
+		case errors.As(err, &pgErr) && pgErr.Code == "23514": // no partition for logged_at
 			if err := w.ensurePartitions(ctx, w.loggedAt()); err != nil {
 				return err
 			}
@@ -247,11 +248,12 @@ func (w *streamWriter) commit(batch []*request, cpReason audit.CheckpointReason)
 			return dbErr("commit", err)
 		}
 	}
-	if errors.Is(err, audit.ErrUnavailable) || errors.Is(err, ErrStreamConflict) {
-		return err
-	}
 	return dbErr("commit", err)
 }
+
+// errHeadMoved reports a commit whose compare-and-set on the stream head
+// found another owner or another head; nothing of it was stored.
+var errHeadMoved = errors.New("pgaudit: stream head moved")
 
 func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason audit.CheckpointReason) error {
 	logged := w.loggedAt()
@@ -260,7 +262,7 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 			return err
 		}
 	}
-	oldSeq, _ := w.chain.Head()
+	oldSeq, oldHead := w.chain.Head()
 	w.b.reset()
 	for _, r := range batch {
 		if r.answered {
@@ -293,18 +295,30 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 			return err
 		}
 	}
+	// One implicit transaction: move the head if, and only if, this writer
+	// still owns the stream and the head is where it believes (the records
+	// are inserted only then), and store the checkpoint under the same
+	// condition.
 	b := &pgx.Batch{}
-	b.Queue("SELECT hipaakit_audit_advance($1, $2, $3, $4, $5, $6)",
-		w.opts.Stream, w.owner, int64(oldSeq), int64(newSeq), newHead[:], logged)
-	if len(w.b.seq) > 0 {
-		b.Queue(insertRecordsSQL, w.b.args(w.opts.Stream, logged)...)
+	if n := len(w.b.seq); n > 0 {
+		b.Queue(appendRecordsSQL, append(w.b.args(w.opts.Stream, logged),
+			int64(newSeq), newHead[:], w.owner, int64(oldSeq), oldHead[:])...)
+	} else {
+		b.Queue(advanceSQL, w.opts.Stream, logged, w.owner, int64(oldSeq), oldHead[:])
 	}
 	if cp != nil {
-		b.Queue("INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line) VALUES ($1, $2, $3, $4)",
-			w.opts.Stream, int64(newSeq), string(cpReason), cpLine)
+		b.Queue(insertCheckpointSQL, w.opts.Stream, int64(newSeq), string(cpReason), cpLine, w.owner, newHead[:])
 	}
-	if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
+	br := w.pool.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
+	}
+	if want := int64(max(len(w.b.seq), 1)); tag.RowsAffected() != want {
+		return errHeadMoved
 	}
 	w.lastLogged = logged
 	if cp != nil {
@@ -368,11 +382,33 @@ func (w *streamWriter) ensurePartitions(ctx context.Context, at time.Time) error
 	return nil
 }
 
+// insertRecordsSQL inserts one batch of rows (column arrays $3-$13, all of
+// stream $1 and logged at $2).
 const insertRecordsSQL = `INSERT INTO hipaakit_audit_records
 	(stream, seq, logged_at, time_s, time_n, action, outcome, subject, actor_id, record_type, record_id, hash, line)
 	SELECT $1, u.seq, $2, u.time_s, u.time_n, u.action, u.outcome, u.subject, u.actor_id, u.record_type, u.record_id, u.hash, u.line
 	FROM unnest($3::bigint[], $4::bigint[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::bytea[])
 	AS u(seq, time_s, time_n, action, outcome, subject, actor_id, record_type, record_id, hash, line)`
+
+// appendRecordsSQL is insertRecordsSQL guarded by the compare-and-set of
+// the stream head: new seq $14 and head $15, owner $16, old seq $17 and
+// head $18. When the head is not where the writer believes, nothing is
+// inserted.
+const appendRecordsSQL = `WITH adv AS (
+	UPDATE hipaakit_audit_streams SET last_seq = $14, head = $15, last_logged = $2
+	WHERE stream = $1 AND owner = $16 AND last_seq = $17 AND head = $18 RETURNING 1) ` +
+	insertRecordsSQL + ` WHERE EXISTS (SELECT 1 FROM adv)`
+
+// advanceSQL is the compare-and-set of a commit without records.
+const advanceSQL = `UPDATE hipaakit_audit_streams SET last_logged = $2
+	WHERE stream = $1 AND owner = $3 AND last_seq = $4 AND head = $5`
+
+// insertCheckpointSQL stores a checkpoint of head ($2, $6) when the stream
+// head is exactly that and owned by $5 (in the commit's transaction, after
+// the head moved).
+const insertCheckpointSQL = `INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line)
+	SELECT $1, $2, $3, $4 WHERE EXISTS (
+		SELECT 1 FROM hipaakit_audit_streams WHERE stream = $1 AND owner = $5 AND last_seq = $2 AND head = $6)`
 
 // rows accumulates one batch in column arrays, reused across batches.
 type rows struct {

@@ -1,7 +1,8 @@
 -- hipaakit audit trail, PostgreSQL schema version 1 (see the package doc).
 
 -- One row per stream: the stored head of its hash chain and the writer that
--- currently owns it. hipaakit_audit_advance is the only way writers move it.
+-- currently owns it. Writers move it with a compare-and-set on (owner,
+-- last_seq) in the transaction that inserts their records.
 CREATE TABLE hipaakit_audit_streams (
     stream      text COLLATE "C" PRIMARY KEY,
     owner       text        NOT NULL,
@@ -115,29 +116,6 @@ BEGIN
         m := m + interval '1 month';
     END LOOP;
     RETURN created;
-END $$;
-
--- Moves a stream's head from (old_seq) to (new_seq, new_head) if, and only
--- if, the caller still owns the stream and the head is where it believes.
--- Otherwise it raises 'hipaakit audit: stream conflict' (SQLSTATE HK001:
--- owner changed) or 'hipaakit audit: head moved' (SQLSTATE HK002), which
--- aborts the transaction, so no record of a losing writer is stored.
-CREATE FUNCTION hipaakit_audit_advance(p_stream text, p_owner text, p_old bigint, p_new bigint,
-    p_head bytea, p_logged timestamptz)
-RETURNS void
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-DECLARE
-    cur_owner text;
-    cur_seq bigint;
-BEGIN
-    SELECT owner, last_seq INTO cur_owner, cur_seq FROM hipaakit_audit_streams WHERE stream = p_stream FOR UPDATE;
-    IF NOT FOUND OR cur_owner <> p_owner THEN
-        RAISE EXCEPTION 'hipaakit audit: stream conflict' USING ERRCODE = 'HK001';
-    END IF;
-    IF cur_seq <> p_old THEN
-        RAISE EXCEPTION 'hipaakit audit: head moved' USING ERRCODE = 'HK002';
-    END IF;
-    UPDATE hipaakit_audit_streams SET last_seq = p_new, head = p_head, last_logged = p_logged WHERE stream = p_stream;
 END $$;
 
 -- The partitions that a purge with this cutoff may drop: every month that
