@@ -54,7 +54,7 @@ func readOnlyPool(ctx context.Context, url, schema string) (*pgxpool.Pool, error
 	}
 	pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	if schema != "" {
-		pc.ConnConfig.RuntimeParams["search_path"] = schema
+		pc.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	}
 	pc.MaxConns = 4
 	pool, err := pgxpool.NewWithConfig(ctx, pc)

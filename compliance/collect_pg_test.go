@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,7 +97,7 @@ func TestCollectPostgres(t *testing.T) {
 	must(t, err)
 
 	cfg := (&deployment{dir: dataDir, pub: pub}).config()
-	cfg.DatabaseURL, cfg.DatabaseSchema, cfg.LedgerSchema = pgtest.URL(), schema, lschema
+	cfg.DatabaseURL, cfg.DatabaseSchema, cfg.LedgerSchema = pgURLWithoutPassword(t), schema, lschema
 	before := snapshot(t, dataDir)
 	ev, err := compliance.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
@@ -146,15 +147,29 @@ func TestCollectPostgres(t *testing.T) {
 	}
 }
 
+// pgURLWithoutPassword returns the test server's URL without its password,
+// which goes to PGPASSWORD (a ServiceConfig never holds one).
+func pgURLWithoutPassword(t *testing.T) string {
+	u, err := url.Parse(pgtest.URL())
+	must(t, err)
+	if pw, ok := u.User.Password(); ok {
+		t.Setenv("PGPASSWORD", pw)
+	}
+	public, err := compliance.PublicDatabaseURL(pgtest.URL())
+	must(t, err)
+	return public
+}
+
 // TestCollectPostgresUnreachable: an unreachable server is an operational
 // error whose message does not carry the URL's password.
 func TestCollectPostgresUnreachable(t *testing.T) {
 	cfg := (&deployment{dir: t.TempDir(), pub: make([]byte, 32)}).config()
-	cfg.DatabaseURL = "postgres://report:S3CRETPW@127.0.0.1:1/none?connect_timeout=2"
+	cfg.DatabaseURL = "postgres://report@127.0.0.1:1/none?connect_timeout=2"
+	t.Setenv("PGPASSWORD", "S3CRETPW")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := compliance.Collect(ctx, cfg, fixtureStart)
-	if err == nil || strings.Contains(err.Error(), "S3CRETPW") {
+	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at 127.0.0.1:1") || strings.Contains(err.Error(), "S3CRETPW") {
 		t.Fatalf("err = %v", err)
 	}
 }

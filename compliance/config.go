@@ -95,9 +95,9 @@ func cfgErr(field, format string, a ...any) error {
 // (phi/pgstore, audit/pgaudit, disposal/pgledger streams, auth/pgauth users,
 // retention/pgretention holds), in database_schema (default: the URL's
 // search_path) and, for the disposal ledger, ledger_schema (default
-// database_schema); data_dir then only locates kek.key and backups/. Keep
-// the database password out of the file: pgx reads PGPASSWORD and
-// ~/.pgpass. Backups are read from the directory target (backup.dir,
+// database_schema); data_dir then only locates kek.key and backups/.
+// database_url must not hold a password (PublicDatabaseURL removes it):
+// pgx reads PGPASSWORD and ~/.pgpass. Backups are read from the directory target (backup.dir,
 // default <data_dir>/backups) or an S3 bucket:
 //
 //	"backup": {"target": "s3", "bucket": "clinic-backups", "prefix": "prod/",

@@ -106,8 +106,10 @@ func TestServiceConfigRejects(t *testing.T) {
 		{"missing service", "service", func(m map[string]any) { delete(m, "service") }},
 		{"no stores", "data_dir", func(m map[string]any) { delete(m, "data_dir") }},
 		{"not a postgres URL", "database_url", func(m map[string]any) { m["database_url"] = "mysql://u:" + secret + "@h/db" }},
+		{"password in URL", "database_url", func(m map[string]any) { m["database_url"] = "postgres://u:" + secret + "@h/db" }},
+		{"password parameter", "database_url", func(m map[string]any) { m["database_url"] = "postgres://u@h/db?password=" + secret }},
 		{"bad schema", "database_schema", func(m map[string]any) {
-			m["database_url"], m["database_schema"] = "postgres://u:"+secret+"@h/db", "x; DROP TABLE"
+			m["database_url"], m["database_schema"] = "postgres://u@h/db", "x\x00y"
 		}},
 		{"schema without database", "database_schema", func(m map[string]any) { m["database_schema"] = "clinic" }},
 		{"no audit key", "audit_keys", func(m map[string]any) { m["audit_keys"] = []string{} }},
@@ -165,6 +167,22 @@ func TestServiceConfigRejects(t *testing.T) {
 				t.Fatalf("message %q", err)
 			}
 		})
+	}
+}
+
+func TestPublicDatabaseURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://report:S3CRET@db:5432/clinic?sslmode=verify-full":        "postgres://report@db:5432/clinic?sslmode=verify-full",
+		"postgresql://db/clinic?password=S3CRET&sslmode=require&user=report": "postgresql://db/clinic?sslmode=require&user=report",
+		"postgres://report@db/clinic":                                        "postgres://report@db/clinic",
+	} {
+		got, err := compliance.PublicDatabaseURL(in)
+		if err != nil || got != want {
+			t.Errorf("PublicDatabaseURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := compliance.PublicDatabaseURL("mysql://u:S3CRET@h/db"); err == nil || strings.Contains(err.Error(), "S3CRET") {
+		t.Errorf("non-postgres URL: %v", err)
 	}
 }
 

@@ -122,18 +122,40 @@ func (c *ServiceConfig) validateStores() error {
 		return cfgErr("data_dir", "data_dir or database_url is required")
 	}
 	if c.DatabaseURL != "" {
-		if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			return cfgErr("database_url", "must be a postgres:// URL")
+		}
+		if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+			return cfgErr("database_url", "must not carry a password (PublicDatabaseURL removes it); pgx reads PGPASSWORD and ~/.pgpass")
 		}
 	} else if c.DatabaseSchema != "" || c.LedgerSchema != "" {
 		return cfgErr("database_schema", "set without database_url")
 	}
 	for _, s := range []struct{ v, n string }{{c.DatabaseSchema, "database_schema"}, {c.LedgerSchema, "ledger_schema"}} {
 		if s.v != "" && !validSchema(s.v) {
-			return cfgErr(s.n, "must be 1-63 characters of [a-z0-9_], starting with a letter or _")
+			return cfgErr(s.n, "must be a schema name of 1-63 printable bytes")
 		}
 	}
 	return nil
+}
+
+// PublicDatabaseURL returns dsn without its password (in the user
+// information or a "password" parameter), the form ServiceConfig.DatabaseURL
+// takes. Errors never quote dsn.
+func PublicDatabaseURL(dsn string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", cfgErr("database_url", "must be a postgres:// URL")
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Del("password")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
 }
 
 func (c *ServiceConfig) validateKeys() error {
@@ -265,15 +287,7 @@ func printable(s string) bool {
 	return true
 }
 
+// validSchema accepts a PostgreSQL schema name (it is quoted when used).
 func validSchema(s string) bool {
-	if s == "" || len(s) > 63 || (s[0] >= '0' && s[0] <= '9') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return s != "" && len(s) <= 63 && printable(s)
 }
