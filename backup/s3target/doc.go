@@ -13,7 +13,8 @@
 // throttling, 5xx and network errors; MaxAttempts attempts in all) and a
 // request that still fails is an error, never a silent success. S3 is
 // strongly consistent, as backup.Target requires. With ObjectLock set, every
-// object is written with an object-lock retention (GOVERNANCE or
+// object (except the short-lived locks under "locks/") is written with an
+// object-lock retention (GOVERNANCE or
 // COMPLIANCE mode) so that it cannot be deleted or overwritten before the
 // retention ends, also not by someone holding the repository's credentials
 // (COMPLIANCE).

@@ -182,8 +182,11 @@ func opErr(op, name string, err error) error {
 	return fmt.Errorf("backup/s3target: %s %s: %w", op, name, err)
 }
 
-func (t *Target) lock() (types.ObjectLockMode, *time.Time) {
-	if t.cfg.ObjectLock == nil {
+// lock returns the retention for a new object. Objects under "locks/" are
+// short-lived coordination objects that are rewritten and deleted while
+// backups run; they get no retention.
+func (t *Target) lock(name string) (types.ObjectLockMode, *time.Time) {
+	if t.cfg.ObjectLock == nil || strings.HasPrefix(name, "locks/") {
 		return "", nil
 	}
 	until := t.cfg.Clock.Now().Add(t.cfg.ObjectLock.Retain).UTC()
@@ -202,7 +205,7 @@ func (t *Target) Put(ctx context.Context, name string, data []byte) error {
 	if int64(len(data)) >= t.cfg.PartSize {
 		return t.putMultipart(ctx, name, key, data)
 	}
-	mode, until := t.lock()
+	mode, until := t.lock(name)
 	_, err = t.c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(t.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
@@ -215,7 +218,7 @@ func (t *Target) Put(ctx context.Context, name string, data []byte) error {
 }
 
 func (t *Target) putMultipart(ctx context.Context, name, key string, data []byte) (err error) {
-	mode, until := t.lock()
+	mode, until := t.lock(name)
 	up, err := t.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(t.cfg.Bucket), Key: aws.String(key), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		ObjectLockMode: mode, ObjectLockRetainUntilDate: until,

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,6 +185,28 @@ func TestS3ObjectLock(t *testing.T) {
 	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("manifests/x"), VersionId: head.VersionId})
 	if err == nil {
 		t.Fatal("a locked object version was deleted")
+	}
+	// Lock objects come and go while backups run: no retention.
+	if err := tg.Put(ctx, "locks/backup-1", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	lh, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("locks/backup-1")})
+	if err != nil || lh.ObjectLockMode != "" {
+		t.Fatalf("lock object retention %q, %v", lh.ObjectLockMode, err)
+	}
+	// A whole repository works in a locked bucket.
+	repo, err := backup.Init(ctx, tg, testKEK(t), backup.WithAudit(discard{}, actor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("locked"), 0o600)
+	m, err := repo.Backup(ctx, backup.DirSource{Root: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Verify(ctx, m.ID, backup.VerifyOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := s3target.New(c, s3target.Config{Bucket: bucket, ObjectLock: &s3target.ObjectLock{Retain: time.Hour}}); err == nil {
 		t.Fatal("object lock without a mode accepted")
