@@ -107,3 +107,30 @@ func TestNewPoliciesValidates(t *testing.T) {
 		t.Fatalf("All() = %+v", all)
 	}
 }
+
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{"P6Y", "P18M", "P1Y30D", "P1Y2M3D", "P0Y1D", "PT1H", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePeriod(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPolicy) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if p.IsZero() || p.Years < 0 || p.Months < 0 || p.Days < 0 {
+			t.Fatalf("accepted %q as %+v", s, p)
+		}
+		back, err := ParsePeriod(p.String())
+		if err != nil || back != p {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, p, p.String(), back, err)
+		}
+		// Adding it never moves a time backwards.
+		from := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
+		if p.AddTo(from).Before(from) {
+			t.Fatalf("%v moved time backwards", p)
+		}
+	})
+}
