@@ -55,6 +55,7 @@ type ObjectError struct {
 	Err    error
 }
 
+// Error names the operation and the object; it never holds content.
 func (e *ObjectError) Error() string {
 	return fmt.Sprintf("backup: %s %s: %v", e.Op, e.Object, trimPrefix(e.Err))
 }

@@ -56,6 +56,7 @@ type VerifyError struct {
 	Problems []Problem
 }
 
+// Error names the backup and up to ten bad objects.
 func (e *VerifyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "backup: verification of %s failed: %d problem(s)", e.ID, len(e.Problems))

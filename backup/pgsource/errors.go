@@ -15,6 +15,7 @@ type Error struct {
 	Code     string // SQLSTATE, e.g. "23505"
 }
 
+// Error returns the severity and the SQLSTATE code.
 func (e *Error) Error() string { return e.Severity + ": SQLSTATE " + e.Code }
 
 // SQLState returns the SQLSTATE code.
