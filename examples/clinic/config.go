@@ -41,7 +41,9 @@ var errUsage = errors.New("usage")
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("clinic", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print its error and the whole usage; run
+	// prints one line instead, and the usage only for -h.
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.DataDir, "data", "./clinic-data", "data directory for the embedded stores, keys and backups")
 	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL; switches every store to PostgreSQL (env DATABASE_URL)")
@@ -56,7 +58,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 15*time.Minute, "log users off after this long without activity")
 	fs.DurationVar(&c.Absolute, "session-lifetime", 12*time.Hour, "end every session after this long")
 	fs.BoolVar(&c.Seed, "seed", true, "create the demo tenant and one user per role on first start")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "Usage: clinic [flags]")
+		fs.PrintDefaults()
+		return config{}, err
+	} else if err != nil {
 		return config{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
