@@ -32,7 +32,10 @@ type DirTarget struct {
 	syncDir func(dir string) error
 }
 
-var _ Target = (*DirTarget)(nil)
+var (
+	_ Target  = (*DirTarget)(nil)
+	_ Creator = (*DirTarget)(nil)
+)
 
 // NewDirTarget returns a Target storing objects under root, creating root
 // (mode 0700) when it does not exist.
@@ -134,6 +137,45 @@ func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err erro
 	}
 	if d.syncDir != nil {
 		return d.syncDir(dir)
+	}
+	return fsutil.SyncDir(dir)
+}
+
+// Create implements Creator: like Put, but the temporary file is hard-linked
+// to the name, which fails if the name exists.
+func (d *DirTarget) Create(ctx context.Context, name string, data []byte) (err error) {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := d.ensureDir(dir); err != nil {
+		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp, p)
+		if errors.Is(err, fs.ErrExist) {
+			return objErr("create", name, ErrExists)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
 	}
 	return fsutil.SyncDir(dir)
 }

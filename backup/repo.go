@@ -169,7 +169,12 @@ func Init(ctx context.Context, t Target, kek phi.KEK, opts ...Option) (*Reposito
 	if err != nil {
 		return nil, err
 	}
-	if err := t.Put(ctx, configName, b); err != nil {
+	if c, ok := t.(Creator); ok {
+		err = c.Create(ctx, configName, b)
+	} else {
+		err = t.Put(ctx, configName, b)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &Repository{target: t, keys: keys, cfg: cfg, s: s}, nil

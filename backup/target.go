@@ -42,6 +42,14 @@ type Target interface {
 	Delete(ctx context.Context, name string) error
 }
 
+// Creator is implemented by targets that can create an object only if no
+// object of that name exists, atomically (a conditional write). Init uses it
+// so that two processes initialising one target at once cannot both
+// succeed. Create returns an error wrapping ErrExists when the name is taken.
+type Creator interface {
+	Create(ctx context.Context, name string, data []byte) error
+}
+
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
 	Name    string

@@ -33,6 +33,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) backup.Target) {
 		{"Concurrent", testConcurrent},
 		{"Canceled", testCanceled},
 		{"Repository", testRepository},
+		{"Create", testCreate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newTarget(t)) })
@@ -279,5 +280,42 @@ func testRepository(t *testing.T, tg backup.Target) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("restored %s differs (%v)", n, err)
 		}
+	}
+}
+
+// testCreate checks backup.Creator when the target implements it: exactly
+// one of several concurrent creators of a name wins.
+func testCreate(t *testing.T, tg backup.Target) {
+	c, ok := tg.(backup.Creator)
+	if !ok {
+		return // optional interface
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, lost := 0, 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := c.Create(ctx, "config", []byte{byte(i)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, backup.ErrExists):
+				lost++
+			default:
+				t.Errorf("Create: %v", err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins != 1 || lost != 7 {
+		t.Fatalf("%d creators won and %d lost, want 1 and 7", wins, lost)
+	}
+	if err := c.Create(ctx, "../x", nil); !errors.Is(err, backup.ErrInvalidName) {
+		t.Fatalf("Create with an invalid name: %v", err)
 	}
 }

@@ -121,7 +121,10 @@ type Target struct {
 	cfg Config
 }
 
-var _ backup.Target = (*Target)(nil)
+var (
+	_ backup.Target  = (*Target)(nil)
+	_ backup.Creator = (*Target)(nil)
+)
 
 // New returns a Target over client and cfg. It does not contact S3.
 func New(client *s3.Client, cfg Config) (*Target, error) {
@@ -213,6 +216,30 @@ func (t *Target) Put(ctx context.Context, name string, data []byte) error {
 	})
 	if err != nil {
 		return opErr("put", name, err)
+	}
+	return nil
+}
+
+// Create implements backup.Creator with a conditional PutObject
+// (If-None-Match: *), for small objects such as the repository
+// configuration.
+func (t *Target) Create(ctx context.Context, name string, data []byte) error {
+	key, err := t.key(name)
+	if err != nil {
+		return err
+	}
+	mode, until := t.lock(name)
+	_, err = t.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(t.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		ObjectLockMode: mode, ObjectLockRetainUntilDate: until, IfNoneMatch: aws.String("*"),
+	})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict") {
+			return &backup.ObjectError{Op: "create", Object: name, Err: backup.ErrExists}
+		}
+		return opErr("create", name, err)
 	}
 	return nil
 }
