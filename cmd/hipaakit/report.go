@@ -27,7 +27,10 @@ as such.
 
 The local master key is read from the configuration's kek_file (default
 <data_dir>/kek.key), or from HIPAAKIT_MASTER_KEY when set; it opens the
-backup repository. Facts that cannot be read are named on stderr as notes.
+backup repository. For PostgreSQL stores the password comes from PGPASSWORD
+or ~/.pgpass (database_url holds none); AWS KMS and S3 credentials from the
+AWS SDK's default chain. Facts that cannot be read are named on stderr as
+notes.
 
 Exit status: 0 every technical control is met; 1 some control is not met or
 has no evidence; 2 usage error or invalid configuration; 3 operational error
