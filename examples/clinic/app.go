@@ -129,6 +129,9 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	}
 	a.clinic = &clinic{vault: a.vault, records: a.records, audit: a.auditLog, guard: a.guard,
 		now: a.clock.Now, log: a.log, tenant: demoTenant, shredder: a.shredder, holds: a.holds}
+	if err := a.writeServiceConfig(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -214,6 +217,7 @@ func (a *app) openAuth() error {
 	a.authn, err = auth.NewAuthenticator(auth.Config{
 		Users: a.users, Audit: a.auditLog, Sessions: a.sm, Sealer: auth.PHISealer(a.vault),
 		Tenants: tenants, TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, Clock: a.clock, Logger: a.log,
+		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
 	})
 	if err != nil {
 		return err
@@ -262,6 +266,9 @@ func (a *app) openBackups(ctx context.Context) error {
 	return nil
 }
 
+// s3Prefix begins the name of every backup object in the S3 bucket.
+const s3Prefix = "clinic/"
+
 // backupTarget is the S3 bucket of -s3-bucket (credentials from the AWS SDK's
 // default chain: environment, shared files, SSO, instance role), or the
 // backups directory in the data directory.
@@ -282,7 +289,7 @@ func (a *app) backupTarget(ctx context.Context) (backup.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clinic: S3 client: %w", err)
 	}
-	t, err := s3target.New(client, s3target.Config{Bucket: a.cfg.S3Bucket, Prefix: "clinic/", Clock: a.clock})
+	t, err := s3target.New(client, s3target.Config{Bucket: a.cfg.S3Bucket, Prefix: s3Prefix, Clock: a.clock})
 	if err != nil {
 		return nil, fmt.Errorf("clinic: S3 backup target: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hipaakit/hipaakit/compliance"
 	"github.com/hipaakit/hipaakit/internal/s3test"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -54,13 +55,17 @@ func TestKMSKeyEncryptionKey(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, localkek.FileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a local master key was created beside KMS: %v", err)
 	}
+	sc, err := compliance.LoadServiceConfig(filepath.Join(cfg.DataDir, compliance.ServiceConfigFileName))
+	if err != nil || sc.KEK != "aws-kms:"+srv.KeyARN() || sc.KMSEndpoint != srv.URL() {
+		t.Fatalf("hipaakit.json: kek %q endpoint %q: %v", sc.KEK, sc.KMSEndpoint, err)
+	}
 	clk, users := tc.clock, tc.users
 	tc.stop()
 
 	// The same stores under the local master key: refused at start.
 	local := cfg
 	local.KMSKeyID, local.KMSEndpoint = "", ""
-	_, err := openApp(context.Background(), local, clk, io.Discard)
+	_, err = openApp(context.Background(), local, clk, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "is not the one that wrapped the stored keys") {
 		t.Fatalf("start under another key: %v", err)
 	}

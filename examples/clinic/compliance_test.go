@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -217,4 +219,60 @@ func (cs *complianceUsers) emergency(t testing.TB, s compliance.Session, reason 
 		es.Cookies = cookies
 	}
 	return es, true
+}
+
+// TestServiceConfigReport: every start writes hipaakit.json; "hipaakit
+// report" (compliance.Collect and BuildReport) run on it finds every
+// technical control met once the clinic has a verified, drilled backup —
+// on the embedded stores and on PostgreSQL.
+func TestServiceConfigReport(t *testing.T) { onEveryStore(t, testServiceConfigReport) }
+
+func testServiceConfigReport(t *testing.T, s storeSetup) {
+	tc := startClinicTicking(t, s.cfg)
+	doc := tc.login(rolePhysician)
+	gone := newPatient(t, doc, "MRN-7101", "Report Patient")
+	admin := tc.login(roleAdmin)
+	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, nil)
+	var made struct{ Backups []string }
+	admin.mustStatus(http.StatusCreated, "POST", "/api/backups", nil, &made)
+	for _, id := range made.Backups {
+		admin.mustStatus(http.StatusOK, "POST", "/api/backups/"+id+"/verify", nil, nil)
+	}
+	admin.mustStatus(http.StatusOK, "POST", "/api/backups/drill", nil, nil)
+	now := tc.app.now()
+	tc.stop()
+
+	path := filepath.Join(s.cfg.DataDir, compliance.ServiceConfigFileName)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("hipaakit.json mode: %v %v", fi, err)
+	}
+	for _, secret := range []string{"PRIVATE", "password\":", "master_key"} {
+		if strings.Contains(string(raw), secret) {
+			t.Fatalf("hipaakit.json holds %q:\n%s", secret, raw)
+		}
+	}
+	sc, err := compliance.LoadServiceConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (sc.DatabaseURL != "") != (s.cfg.DatabaseURL != "") {
+		t.Fatalf("hipaakit.json names the wrong stores: %+v", sc)
+	}
+	ev, err := compliance.Collect(context.Background(), sc, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := compliance.BuildReport(ev)
+	for _, row := range rep.Rows {
+		if row.Status != compliance.Met {
+			t.Errorf("%s %s: %s; gaps %v; evidence %v", row.Control, row.Title, row.Status, row.Gaps, row.Evidence)
+		}
+	}
+	if len(rep.Rows) == 0 || ev.Encryption == nil || ev.Encryption.Shredded != 1 {
+		t.Fatalf("report: %d rows, encryption %+v, notes %v", len(rep.Rows), ev.Encryption, ev.Notes)
+	}
 }

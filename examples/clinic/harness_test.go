@@ -48,12 +48,29 @@ func startClinic(t *testing.T, dir string, clk *clock.Fake, users map[string]dem
 // earlier start on the same stores) are given.
 func startClinicWith(t *testing.T, cfg config, clk *clock.Fake, users map[string]demoUser) *testClinic {
 	t.Helper()
-	dir := cfg.DataDir
 	if clk == nil {
 		clk = clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	}
+	return startClinicClock(t, cfg, clk, clk, users)
+}
+
+// startClinicTicking is startClinicWith on a clock that also runs: the fake
+// time plus the real time elapsed since the start, for tests that need
+// durations measured inside one request (a restore drill's RTO).
+func startClinicTicking(t *testing.T, cfg config) *testClinic {
+	t.Helper()
+	fake := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	t0 := time.Now()
+	return startClinicClock(t, cfg, fake, clock.Func(func() time.Time { return fake.Now().Add(time.Since(t0)) }), nil)
+}
+
+// startClinicClock opens the app on appClock; the test moves clk, which
+// appClock must follow.
+func startClinicClock(t *testing.T, cfg config, clk *clock.Fake, appClock clock.Clock, users map[string]demoUser) *testClinic {
+	t.Helper()
+	dir := cfg.DataDir
 	logs := &bytes.Buffer{}
-	a, err := openApp(context.Background(), cfg, clk, logs)
+	a, err := openApp(context.Background(), cfg, appClock, logs)
 	if err != nil {
 		t.Fatalf("openApp: %v", err)
 	}
