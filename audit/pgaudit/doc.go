@@ -17,13 +17,14 @@
 // instance or pod name). Instances never extend one another's chains, so
 // they never wait on a shared head, and every stream verifies on its own.
 // The head of each stream lives in the table hipaakit_audit_streams; each
-// commit moves it with a compare-and-set on (owner, last sequence number, head hash)
-// in the same transaction as the records. Open claims the stream for a new,
-// random owner, continuing from the stored head, so an instance that
-// restarts under the same name carries on its chain. If two live writers
-// claim one stream, the older one loses loudly: its next commit fails with
-// ErrStreamConflict and so does every later Write, and none of its records
-// from that moment is stored, so the chain stays intact.
+// commit moves it with a compare-and-set on (owner, last sequence number,
+// head hash) in the same statement that inserts the records. Open claims
+// the stream for a new, random owner, continuing from the stored head, so
+// an instance that restarts under the same name carries on its chain. If
+// two live writers claim one stream, the older one loses loudly: its next
+// commit fails with ErrStreamConflict and so does every later Write, and
+// none of its records from that moment is stored, so the chain stays
+// intact.
 //
 // A stream commits one transaction at a time (each commit must follow the
 // previous one in the chain). An instance that needs more can spread its
