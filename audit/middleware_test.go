@@ -515,3 +515,20 @@ func BenchmarkMiddleware(b *testing.B) {
 		benchServe(b, mux)
 	})
 }
+
+// A service behind a load balancer at 10.0.0.0/8 names that network; the
+// forwarded address is believed only from it.
+func ExampleTrustedProxies() {
+	clientIP, err := audit.TrustedProxies("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	viaProxy := httptest.NewRequest(http.MethodGet, "/", nil)
+	viaProxy.RemoteAddr = "10.1.2.3:5555"
+	viaProxy.Header.Set("X-Forwarded-For", "203.0.113.50")
+	direct := httptest.NewRequest(http.MethodGet, "/", nil)
+	direct.RemoteAddr = "198.51.100.7:4444"
+	direct.Header.Set("X-Forwarded-For", "203.0.113.50") // spoofed
+	fmt.Println(clientIP(viaProxy), clientIP(direct), audit.PeerIP(viaProxy))
+	// Output: 203.0.113.50 198.51.100.7 10.1.2.3
+}
