@@ -453,3 +453,17 @@ func TestFileSearcher(t *testing.T) {
 		t.Fatalf("%d %v", n, err)
 	}
 }
+
+func ExampleExport() {
+	c, _ := audit.NewChain("api-1", 0, audit.Hash{}, nil)
+	r, _ := c.Next(audit.Event{Time: qBase, Action: audit.ActionRead, Outcome: audit.OutcomeSuccess,
+		Actor: audit.Actor{UserID: "=cmd|' /C calc'!A0"}, Target: audit.Target{Subject: "p-1"}})
+	var buf bytes.Buffer
+	n, err := audit.Export(context.Background(), &buf, audit.MemorySearcher([]audit.Record{r}), audit.Filter{Subject: "p-1"}, audit.ExportCSV)
+	if err != nil {
+		panic(err)
+	}
+	rows, _ := csv.NewReader(&buf).ReadAll()
+	fmt.Println(n, rows[1][7]) // actor_user_id, defused
+	// Output: 1 '=cmd|' /C calc'!A0
+}
