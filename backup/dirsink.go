@@ -152,34 +152,44 @@ func (d *DirSink) Commit(ctx context.Context) error {
 			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
 		}
 	}
-	parent := filepath.Dir(d.Dest)
-	empty, err := dirEmpty(d.Dest)
-	if err != nil {
-		return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+	err := swapIntoPlace(d.stage, d.Dest, d.force, dirEmpty)
+	if err == nil {
+		d.stage = ""
 	}
-	_, statErr := os.Lstat(d.Dest)
+	return err
+}
+
+// swapIntoPlace moves the staged directory stage to dest atomically: a
+// rename when dest does not exist, otherwise (dest empty by isEmpty, or
+// force) an exchange of the two (renameat2 RENAME_EXCHANGE) followed by the
+// removal of the old content. On success stage no longer exists.
+func swapIntoPlace(stage, dest string, force bool, isEmpty func(string) (bool, error)) error {
+	parent := filepath.Dir(dest)
+	_, statErr := os.Lstat(dest)
 	switch {
 	case errors.Is(statErr, fs.ErrNotExist):
-		if err := os.Rename(d.stage, d.Dest); err != nil {
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		if err := os.Rename(stage, dest); err != nil {
+			return fmt.Errorf("backup: restore: move into place: %w", scrubPath(err))
 		}
-		d.stage = ""
 	case statErr != nil:
-		return fmt.Errorf("backup: directory sink: %w", scrubPath(statErr))
-	case !empty && !d.force:
-		return fmt.Errorf("%w: restore destination is not empty", ErrExists)
+		return fmt.Errorf("backup: restore: %w", scrubPath(statErr))
 	default:
-		if err := unix.Renameat2(unix.AT_FDCWD, d.stage, unix.AT_FDCWD, d.Dest, unix.RENAME_EXCHANGE); err != nil {
-			return fmt.Errorf("backup: directory sink: swap into place: %w", err)
+		empty, err := isEmpty(dest)
+		if err != nil {
+			return fmt.Errorf("backup: restore: %w", scrubPath(err))
 		}
-		// d.stage now holds the old content; Abort-style cleanup removes it.
+		if !empty && !force {
+			return fmt.Errorf("%w: restore destination is not empty", ErrExists)
+		}
+		if err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, dest, unix.RENAME_EXCHANGE); err != nil {
+			return fmt.Errorf("backup: restore: swap into place: %w", err)
+		}
+		// stage now holds the old content.
 		if err := fsutil.SyncDir(parent); err != nil {
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: restore: %w", scrubPath(err))
 		}
-		old := d.stage
-		d.stage = ""
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("backup: directory sink: remove replaced content: %w", scrubPath(err))
+		if err := os.RemoveAll(stage); err != nil {
+			return fmt.Errorf("backup: restore: remove replaced content: %w", scrubPath(err))
 		}
 	}
 	return fsutil.SyncDir(parent)

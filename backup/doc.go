@@ -6,7 +6,10 @@
 // default, or backup/s3target — then Repository.Backup a Source (DirSource,
 // AuditSource, KeyStoreSource, backup/pgsource), Verify it, Restore it into
 // a Sink (DirSink, KeyStoreSink, backup/pgsource), Drill it and Prune old
-// backups. The on-target format is documented in FORMAT.md.
+// backups. The on-target format is documented in FORMAT.md. Key stores are
+// restored with FileKeyStoreSink (the embedded file store, staged and
+// swapped in atomically) or KeyStoreSink (any phi.KeyStore); both replay the
+// disposal ledger first.
 //
 // # What it guarantees
 //

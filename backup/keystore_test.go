@@ -3,9 +3,12 @@ package backup
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/memstore"
 )
 
@@ -92,4 +95,76 @@ type failingLedger struct{}
 
 func (failingLedger) Replay(context.Context, phi.KeyStore) (int, error) {
 	return 0, errors.New("ledger unreadable")
+}
+
+func TestFileKeyStoreSinkStagesAndSwaps(t *testing.T) {
+	f := newFixture(t)
+	parent := t.TempDir()
+	live := filepath.Join(parent, "keys")
+	store, err := filestore.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []string{"patient-1", "patient-2"} {
+		if err := store.Create(f.ctx, phi.WrappedKeyset{Ref: r, KEKID: "local:x", Ciphertext: []byte{byte(i), 9}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := f.repo.Backup(f.ctx, KeyStoreSource{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := shredLedger{subjects: []string{"patient-2"}}
+	// A keyset created after the backup.
+	store.Create(f.ctx, phi.WrappedKeyset{Ref: "patient-3", KEKID: "local:x", Ciphertext: []byte{3}})
+
+	sink, _ := NewFileKeyStoreSink(live, ledger)
+	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("restore over a live store: %v, want ErrExists", err)
+	}
+	assertNoStaging(t, parent)
+
+	// A corrupt backup leaves the live store as it was.
+	ref := m.Entries[0].Chunks[0]
+	n, _ := decodeChunkName(ref.Name)
+	obj := filepath.Join(f.target.Root(), filepath.FromSlash(chunkObject(n)))
+	good, _ := os.ReadFile(obj)
+	os.WriteFile(obj, good[:len(good)-1], 0o600)
+	sink, _ = NewFileKeyStoreSink(live, ledger)
+	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{Force: true}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("restore of a corrupt backup: %v", err)
+	}
+	assertNoStaging(t, parent)
+	if _, err := store.Get(f.ctx, "patient-3"); err != nil {
+		t.Fatalf("a failed restore changed the live store: %v", err)
+	}
+	os.WriteFile(obj, good, 0o600)
+
+	sink, _ = NewFileKeyStoreSink(live, ledger)
+	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	assertNoStaging(t, parent)
+	if sink.Restored != 1 || sink.Shredded != 1 {
+		t.Fatalf("restored %d, shredded %d", sink.Restored, sink.Shredded)
+	}
+	restored, err := filestore.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restored.Get(f.ctx, "patient-1"); err != nil {
+		t.Fatalf("patient-1: %v", err)
+	}
+	if _, err := restored.Get(f.ctx, "patient-2"); !errors.Is(err, phi.ErrShredded) {
+		t.Fatalf("patient-2: %v, want ErrShredded", err)
+	}
+	if _, err := restored.Get(f.ctx, "patient-3"); !errors.Is(err, phi.ErrKeyNotFound) {
+		t.Fatalf("patient-3 (created after the backup): %v, want ErrKeyNotFound", err)
+	}
+	// Into a directory that does not exist yet.
+	fresh := filepath.Join(parent, "fresh")
+	sink, _ = NewFileKeyStoreSink(fresh, ledger)
+	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -13,8 +13,10 @@ import (
 
 // Sink receives a restore. Implementations stage everything they receive and
 // make it visible only in Commit, atomically where the storage allows:
-// DirSink (a directory), KeyStoreSink (a phi.KeyStore, replaying the
-// disposal ledger first) and backup/pgsource.Sink (a PostgreSQL schema).
+// DirSink (a directory), FileKeyStoreSink (a phi/filestore directory,
+// staged and swapped in), KeyStoreSink (any phi.KeyStore, keyset by keyset;
+// both replay the disposal ledger first) and backup/pgsource.Sink (a
+// PostgreSQL schema).
 type Sink interface {
 	// Begin checks that the sink accepts m's source kind and that its
 	// destination is empty (ErrExists otherwise) unless force is set.

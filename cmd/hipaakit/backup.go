@@ -396,7 +396,7 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 	if err != nil {
 		return b.fail("restore", err)
 	}
-	var ks *backup.KeyStoreSink
+	var counts func() (restored, shredded int)
 	switch {
 	case to != "":
 		sink = backup.NewDirSink(to)
@@ -407,36 +407,45 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 		}
 		sink = pgsource.NewSink(pool, toSchema)
 	default:
-		if ks, err = b.keyStoreSink(ctx); err != nil {
+		if sink, counts, err = b.keyStoreSink(ctx); err != nil {
 			return b.fail("restore", err)
 		}
-		sink = ks
 	}
 	rep, err := b.repo.Restore(ctx, id, sink, backup.RestoreOptions{Force: force})
 	if err != nil {
 		return b.fail("restore", err)
 	}
 	fmt.Fprintf(b.c.stdout, "%s restored: %d entries, %s in %s\n", id, rep.Entries, human(rep.Bytes), rep.Elapsed.Round(time.Millisecond))
-	if ks != nil {
-		fmt.Fprintf(b.c.stdout, "key store: %d keysets restored, %d kept shredded by the disposal ledger\n", ks.Restored, ks.Shredded)
+	if counts != nil {
+		r, s := counts()
+		fmt.Fprintf(b.c.stdout, "key store: %d keysets restored, %d kept shredded by the disposal ledger\n", r, s)
 	}
 	return exitOK
 }
 
-func (b *backupCmd) keyStoreSink(ctx context.Context) (*backup.KeyStoreSink, error) {
-	ks, err := b.env.keyStore(ctx)
-	if err != nil {
-		return nil, err
-	}
+// keyStoreSink restores into the configured key store: in file mode a
+// staged copy of the key directory swapped into place atomically, in
+// PostgreSQL mode keyset by keyset. Either way the disposal ledger is
+// replayed before any keyset is created.
+func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int, int), error) {
 	key, err := b.env.signingKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ledger, err := b.env.ledger(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return backup.NewKeyStoreSink(ks, ledger)
+	if b.env.dbURL == "" {
+		fs, err := backup.NewFileKeyStoreSink(b.env.path("keys"), ledger)
+		return fs, func() (int, int) { return fs.Restored, fs.Shredded }, err
+	}
+	ks, err := b.env.keyStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := backup.NewKeyStoreSink(ks, ledger)
+	return s, func() (int, int) { return s.Restored, s.Shredded }, err
 }
 
 func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch string) int {
