@@ -54,6 +54,12 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.Control, mdCell(row.Title), row.Status,
 			mdCell(strings.Join(row.Evidence, "; ")), mdCell(strings.Join(row.Gaps, "; ")))
 	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n## Notes on the evidence\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", mdCell(n))
+		}
+	}
 	b.WriteString("\n## Not judged by software\n\nThese safeguards are organisational; this report makes no claim about them.\n\n")
 	for _, row := range r.Organisational {
 		fmt.Fprintf(&b, "- %s %s\n", row.Control, mdCell(row.Title))
@@ -80,7 +86,9 @@ table{border-collapse:collapse;width:100%}th,td{border:1px solid #999;padding:.4
 <table><thead><tr><th>Control</th><th>Safeguard</th><th>Status</th><th>Evidence</th><th>Gaps</th></tr></thead><tbody>
 {{range .Rows}}<tr class="{{class .Status}}"><td>{{.Control}}</td><td>{{.Title}}</td><td>{{.Status}}</td><td>{{join .Evidence "; "}}</td><td>{{join .Gaps "; "}}</td></tr>
 {{end}}</tbody></table>
-<h2>Not judged by software</h2>
+{{if .Notes}}<h2>Notes on the evidence</h2>
+<ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
+{{end}}<h2>Not judged by software</h2>
 <p>These safeguards are organisational; this report makes no claim about them.</p>
 <ul>{{range .Organisational}}<li>{{.Control}} {{.Title}}</li>{{end}}</ul>
 </body></html>

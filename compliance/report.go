@@ -36,6 +36,9 @@ type Report struct {
 	// Organisational lists safeguards software cannot judge; they are named so
 	// that no reader mistakes the report for a full assessment.
 	Organisational []Row `json:"organisational"`
+	// Notes explains evidence that could not be gathered (from
+	// Evidence.Notes), so a "no evidence" row says why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Thresholds the report applies; each is stated in the row it affects.
@@ -53,7 +56,7 @@ const (
 // BuildReport evaluates ev. It does no I/O.
 func BuildReport(ev Evidence) Report {
 	now := ev.GeneratedAt
-	r := Report{Service: ev.Service, GeneratedAt: now}
+	r := Report{Service: ev.Service, GeneratedAt: now, Notes: append([]string(nil), ev.Notes...)}
 	add := func(control, title string, eval func(*Row)) {
 		row := Row{Control: control, Title: title}
 		eval(&row)

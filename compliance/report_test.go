@@ -110,6 +110,7 @@ func TestReportRenderings(t *testing.T) {
 	ev := goodEvidence()
 	ev.Transport.TLS = false
 	ev.Service = "clinic | <script>"
+	ev.Notes = []string{"backup: the KEK could not be read, so the backup section is empty"}
 	r := BuildReport(ev)
 	for _, f := range []struct {
 		name  string
