@@ -152,7 +152,7 @@ func TestAuditFailureFailsTheOperation(t *testing.T) {
 	f := newFixture(t)
 	src := t.TempDir()
 	writeTree(t, src)
-	f.audit.fail = errors.New("disk full")
+	f.audit.FailWith(errors.New("disk full"))
 	if _, err := f.repo.Backup(f.ctx, DirSource{Root: src}); !errors.Is(err, ErrAudit) {
 		t.Fatalf("backup with a failing audit writer: %v, want ErrAudit", err)
 	}

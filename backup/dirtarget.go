@@ -97,38 +97,16 @@ func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err erro
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := d.ensureDir(dir); err != nil {
-		return fmt.Errorf("backup: directory target: put %s: %w", name, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+	tmp, err := d.writeTemp(dir, filepath.Base(p), data)
 	if err != nil {
 		return fmt.Errorf("backup: directory target: put %s: %w", name, err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
 			os.Remove(tmp)
 			err = fmt.Errorf("backup: directory target: put %s: %w", name, err)
 		}
 	}()
-	write := d.write
-	if write == nil {
-		write = (*os.File).Write
-	}
-	if _, err = write(f, data); err != nil {
-		return err
-	}
-	syncf := d.sync
-	if syncf == nil {
-		syncf = (*os.File).Sync
-	}
-	if err = syncf(f); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
 	if err = ctx.Err(); err != nil {
 		return err
 	}
@@ -152,32 +130,50 @@ func (d *DirTarget) Create(ctx context.Context, name string, data []byte) (err e
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := d.ensureDir(dir); err != nil {
-		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+	tmp, err := d.writeTemp(dir, filepath.Base(p), data)
 	if err != nil {
 		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp, p)
-		if errors.Is(err, fs.ErrExist) {
-			return objErr("create", name, ErrExists)
-		}
+	if err = os.Link(tmp, p); errors.Is(err, fs.ErrExist) {
+		return objErr("create", name, ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
 	}
 	return fsutil.SyncDir(dir)
+}
+
+// writeTemp writes data to a new temporary file (mode 0600) beside base in
+// dir, creating dir durably first, and fsyncs it. It returns the file's path.
+func (d *DirTarget) writeTemp(dir, base string, data []byte) (string, error) {
+	if err := d.ensureDir(dir); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	write := d.write
+	if write == nil {
+		write = (*os.File).Write
+	}
+	syncf := d.sync
+	if syncf == nil {
+		syncf = (*os.File).Sync
+	}
+	_, err = write(f, data)
+	if err == nil {
+		err = syncf(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // Open implements Target.

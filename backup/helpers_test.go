@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
@@ -28,37 +28,37 @@ func testKEK(t testing.TB, n byte) phi.KEK {
 	return k
 }
 
-// recorder is an audit.Writer that keeps events in memory.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   error
+// recorder is the chained, validating in-memory audit writer of
+// audit/audittest, with helpers for these tests.
+type recorder struct{ *audittest.Memory }
+
+func newRecorder(t testing.TB) *recorder {
+	m, err := audittest.NewMemory("backup-test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &recorder{m}
 }
 
-func (r *recorder) Write(ctx context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
+func (r *recorder) events() []audit.Event {
+	var out []audit.Event
+	for _, rec := range r.Records() {
+		out = append(out, rec.Event)
 	}
-	r.events = append(r.events, e)
-	return nil
+	return out
 }
 
 func (r *recorder) actions() []audit.Action {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []audit.Action
-	for _, e := range r.events {
+	for _, e := range r.events() {
 		out = append(out, e.Action)
 	}
 	return out
 }
 
 func (r *recorder) last() audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.events[len(r.events)-1]
+	ev := r.events()
+	return ev[len(ev)-1]
 }
 
 type fixture struct {
@@ -79,7 +79,7 @@ func newFixture(t testing.TB, opts ...Option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := newRecorder(t)
 	kek := testKEK(t, 1)
 	all := append([]Option{WithAudit(rec, audit.Actor{UserID: "backup-operator"}), WithChunkSize(MinChunkSize)}, opts...)
 	repo, err := Init(ctx, tg, kek, all...)
