@@ -96,6 +96,8 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -114,8 +116,9 @@ func TestCrashSafety(t *testing.T) {
 				completed[id] = true
 			}
 		}
-		if err := cmd.Wait(); err == nil {
-			t.Fatal("the child exited on its own")
+		err = cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("the child did not die by SIGKILL (%v): %s", err, stderr.String())
 		}
 		kills++
 
