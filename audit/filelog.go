@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,7 +132,9 @@ type FileLog struct {
 	space        chan struct{} // closed when pending space was freed
 	failed       error
 	closed       bool
-	forceCP      []chan error // Checkpoint calls waiting for the flusher
+	forceCP      []chan error  // Checkpoint calls waiting for the flusher
+	gathered     chan struct{} // closed when gatherWant writes are pending
+	gatherWant   int
 
 	wake       chan struct{}
 	stop       chan struct{}
@@ -155,6 +156,7 @@ type FileLog struct {
 	lastCPSeq    uint64
 	spare        []byte
 	lastBatch    int
+	gatherTimer  *time.Timer
 	closeErr     error
 	lastCPRecord Checkpoint
 }
@@ -267,6 +269,10 @@ func (l *FileLog) Write(ctx context.Context, e Event) error {
 	}
 	l.pending = append(l.pending, '\n')
 	l.pendingCount++
+	if l.gathered != nil && l.pendingCount >= l.gatherWant {
+		close(l.gathered)
+		l.gathered = nil
+	}
 	b := l.cur
 	if b.timer == nil {
 		// one timer per group commit, not per write: the whole batch
@@ -382,16 +388,27 @@ func (l *FileLog) gather() {
 	if l.lastBatch < 2 {
 		return
 	}
-	start := time.Now()
-	for {
-		l.mu.Lock()
-		n := l.pendingCount
+	l.mu.Lock()
+	if l.pendingCount >= l.lastBatch {
 		l.mu.Unlock()
-		if n >= l.lastBatch || time.Since(start) >= gatherWait {
-			return
-		}
-		runtime.Gosched()
+		return
 	}
+	ch := make(chan struct{})
+	l.gathered, l.gatherWant = ch, l.lastBatch
+	l.mu.Unlock()
+	if l.gatherTimer == nil {
+		l.gatherTimer = time.NewTimer(gatherWait)
+	} else {
+		l.gatherTimer.Reset(gatherWait)
+	}
+	select {
+	case <-ch:
+		l.gatherTimer.Stop()
+	case <-l.gatherTimer.C:
+	}
+	l.mu.Lock()
+	l.gathered = nil
+	l.mu.Unlock()
 }
 
 // flushOnce writes what is pending; it reports whether more became pending
