@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -171,6 +172,10 @@ func (w *streamWriter) run() {
 // one batch and commits it.
 func (w *streamWriter) collect(r *request) {
 	w.batch = append(w.batch[:0], r)
+	// Let the writers that the last commit just released queue their next
+	// events before the batch is cut; without this, batches alternate
+	// between one event and all the others.
+	runtime.Gosched()
 	for len(w.batch) < w.opts.MaxBatch {
 		select {
 		case r := <-w.reqs:
