@@ -157,6 +157,7 @@ type FileLog struct {
 	spare        []byte
 	lastBatch    int
 	gatherTimer  *time.Timer
+	lastSync     time.Duration // how long the last write and fdatasync took
 	closeErr     error
 	lastCPRecord Checkpoint
 }
@@ -379,13 +380,13 @@ func (l *FileLog) flusher() {
 }
 
 // gatherWait bounds how long the flusher waits for the writers of the
-// previous batch to come back before it starts the next write: a fraction
-// of one fdatasync, so that one sync covers them all instead of two syncs
-// covering a few and the rest.
+// previous batch to come back before it starts the next write; it waits at
+// most a quarter of the last fdatasync's duration, so that one sync covers
+// them all instead of two syncs covering a few and the rest.
 const gatherWait = 200 * time.Microsecond
 
 func (l *FileLog) gather() {
-	if l.lastBatch < 2 {
+	if l.lastBatch < 2 || l.lastSync <= 0 {
 		return
 	}
 	l.mu.Lock()
@@ -396,10 +397,11 @@ func (l *FileLog) gather() {
 	ch := make(chan struct{})
 	l.gathered, l.gatherWant = ch, l.lastBatch
 	l.mu.Unlock()
+	wait := min(gatherWait, l.lastSync/4)
 	if l.gatherTimer == nil {
-		l.gatherTimer = time.NewTimer(gatherWait)
+		l.gatherTimer = time.NewTimer(wait)
 	} else {
-		l.gatherTimer.Reset(gatherWait)
+		l.gatherTimer.Reset(wait)
 	}
 	select {
 	case <-ch:
@@ -462,7 +464,9 @@ func (l *FileLog) flushOnce(closing bool) bool {
 		buf, err = l.appendCheckpoint(buf, &cp)
 	}
 	if err == nil {
+		start := time.Now()
 		err = l.writeDurable(buf)
+		l.lastSync = time.Since(start)
 	}
 	if err == nil && wantCP && l.opts.CheckpointSink != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.WriteTimeout)
