@@ -27,9 +27,11 @@
 // intact.
 //
 // A stream commits one transaction at a time (each commit must follow the
-// previous one in the chain). An instance that needs more can spread its
-// Writer over several streams with Options.Shards ("api-7", "api-7.s1",
-// ...), each with its own chain, transaction and connection.
+// previous one in the chain). Where commits are bound by the flush latency
+// of the disk and CPU is free, an instance can spread its Writer over
+// several streams with Options.Shards ("api-7", "api-7.s1", ...), each with
+// its own chain, transaction and connection; where CPU is scarce, one
+// stream with larger batches is faster (BenchmarkAppend shows both).
 //
 // # Guarantees
 //
