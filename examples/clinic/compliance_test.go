@@ -22,9 +22,12 @@ import (
 )
 
 // TestComplianceSuite runs hipaakit's compliance suite against the clinic's
-// real handler, as a service built on hipaakit would in its own CI.
-func TestComplianceSuite(t *testing.T) {
-	tc := startClinic(t, "", nil, nil)
+// real handler, as a service built on hipaakit would in its own CI, on the
+// embedded stores and on PostgreSQL.
+func TestComplianceSuite(t *testing.T) { onEveryStore(t, testComplianceSuite) }
+
+func testComplianceSuite(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
 	cs := &complianceUsers{tc: tc, creds: map[string]compliance.Credentials{}, secrets: map[string]string{}}
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-7001", "Compliance Patient")
