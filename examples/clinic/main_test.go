@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit/internal/pgtest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -217,4 +218,13 @@ func TestRestartKeepsData(t *testing.T) {
 	if second.code != 0 || strings.Contains(second.stdout, "password") || !strings.Contains(second.stdout, "clinic: stopped") {
 		t.Fatalf("restart: exit %d, stdout %q", second.code, second.stdout)
 	}
+}
+
+// TestDatabaseSchemaMissing: a search_path naming no schema is refused at
+// start with one line, before anything is created.
+func TestDatabaseSchemaMissing(t *testing.T) {
+	pgtest.New(t) // skips without a server (fails under CI)
+	url := withSearchPath(t, pgtest.URL(), "hk_clinic_missing_schema")
+	r := runOnce(t, map[string]string{"DATABASE_URL": url}, baseArgs(t.TempDir())...)
+	assertOneLine(t, r, 1, "the search_path names no existing schema")
 }
