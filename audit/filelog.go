@@ -141,6 +141,7 @@ type FileLog struct {
 	done       chan struct{}
 	durableSeq atomic.Uint64
 	repaired   *TornTailError
+	purgeMu    sync.Mutex // one Purge at a time
 	// writeTimeoutErr fails a batch not durable within WriteTimeout
 	writeTimeoutErr error
 

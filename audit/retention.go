@@ -55,8 +55,11 @@ type PurgeReport struct {
 // naming the last purged sequence number (Attrs[AttrPurgedThrough]); the
 // first remaining segment starts with a signed anchor checkpoint of the
 // purged records, so what remains still verifies, and verification rejects
-// a log whose start no recorded purge explains.
+// a log whose start no recorded purge explains. Concurrent calls run one
+// after the other.
 func (l *FileLog) Purge(ctx context.Context, opts PurgeOptions) (PurgeReport, error) {
+	l.purgeMu.Lock()
+	defer l.purgeMu.Unlock()
 	now := l.opts.Clock.Now().UTC()
 	rep := PurgeReport{Cutoff: now.AddDate(-DefaultRetentionYears, 0, 0), DryRun: opts.DryRun, StoppedBy: PurgeStopActive}
 	if opts.Retention > 0 {
