@@ -3,8 +3,8 @@ package audit
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,8 +30,10 @@ const (
 var ErrExportFormat = errors.New("audit: unknown export format")
 
 // CSVHeader lists the columns of ExportCSV. Times are RFC 3339 with
-// nanoseconds in UTC, sealed change values are standard base64, and attrs is
-// a JSON object with sorted keys.
+// nanoseconds in UTC, sealed change values are lower-case hex (which never
+// needs CSVSafe's apostrophe), and attrs is a JSON object with sorted keys.
+// Any other cell that starts with '=', '+', '-', '@', a tab or a carriage
+// return carries one leading apostrophe (see CSVSafe).
 var CSVHeader = []string{
 	"time", "stream", "seq", "hash", "action", "outcome", "reason",
 	"actor_user_id", "actor_tenant_id", "actor_role", "actor_session_id", "emergency", "emergency_reason",
@@ -108,8 +110,8 @@ func csvRow(row []string, r *Record) {
 	e := &r.Event
 	var nw, pr string
 	if e.Change != nil {
-		nw = base64.StdEncoding.EncodeToString(e.Change.New)
-		pr = base64.StdEncoding.EncodeToString(e.Change.Prior)
+		nw = hex.EncodeToString(e.Change.New)
+		pr = hex.EncodeToString(e.Change.Prior)
 	}
 	cells := [...]string{
 		e.Time.UTC().Format(time.RFC3339Nano), r.Stream, strconv.FormatUint(r.Seq, 10), r.Hash.String(),
