@@ -63,7 +63,8 @@
 //   - The checkpoint signing key (any crypto.Signer with an ed25519 public
 //     key, e.g. one held in a KMS) and the distribution of its public key
 //     to verifiers. Without a key a verifier cannot tell a forged log from
-//     a real one.
+//     a real one. After a key rotation, pass the old public keys to
+//     FileOptions.PreviousKeys and to VerifyOptions.Keys.
 //   - A second place for checkpoints (FileOptions.CheckpointSink, for
 //     example a CheckpointFile on another disk, read back with
 //     LatestCheckpoints into VerifyOptions.Expect) when truncation of the
@@ -81,8 +82,8 @@
 //
 // It never rewrites or deletes a record except by purging whole expired,
 // unheld segments; never acknowledges an event before it is durable; never
-// trusts forwarding headers by default; never follows a log without
-// checking the anchor of its newest segment at open.
+// trusts forwarding headers by default; never appends to a log without
+// first checking the signed anchor and the chain of its newest segment.
 //
 // # Backwards compatibility
 //
