@@ -22,25 +22,28 @@ const (
 	// verifies with the same code as the log.
 	ExportJSONL ExportFormat = "jsonl"
 	// ExportCSV writes a header row and one row per record with the columns
-	// of CSVHeader; cells are protected against formula injection.
+	// of CSVColumns; cells are protected against formula injection.
 	ExportCSV ExportFormat = "csv"
 )
 
 // ErrExportFormat reports an unknown ExportFormat.
 var ErrExportFormat = errors.New("audit: unknown export format")
 
-// CSVHeader lists the columns of ExportCSV. Times are RFC 3339 with
-// nanoseconds in UTC, sealed change values are lower-case hex (which never
-// needs CSVSafe's apostrophe), and attrs is a JSON object with sorted keys.
-// Any other cell that starts with '=', '+', '-', '@', a tab or a carriage
-// return carries one leading apostrophe (see CSVSafe).
-var CSVHeader = []string{
+// csvHeader lists the columns of ExportCSV (see CSVColumns).
+var csvHeader = []string{
 	"time", "stream", "seq", "hash", "action", "outcome", "reason",
 	"actor_user_id", "actor_tenant_id", "actor_role", "actor_session_id", "emergency", "emergency_reason",
 	"channel", "client_ip", "user_agent", "request_id", "route",
 	"record_type", "record_id", "field", "subject", "purpose",
 	"change_new", "change_prior", "attrs",
 }
+
+// CSVColumns returns the columns of ExportCSV, in order. Times are RFC 3339
+// with nanoseconds in UTC, sealed change values are lower-case hex, and attrs
+// is a JSON object with sorted keys; any other cell that starts with '=',
+// '+', '-', '@', a tab or a carriage return carries one leading apostrophe
+// (see CSVSafe).
+func CSVColumns() []string { return append([]string(nil), csvHeader...) }
 
 // Export writes every record that matches f (after f.After, ignoring
 // f.Limit) to w in listing order and returns how many it wrote. It streams:
@@ -57,13 +60,13 @@ func Export(ctx context.Context, w io.Writer, s Searcher, f Filter, format Expor
 	var cw *csv.Writer
 	if format == ExportCSV {
 		cw = csv.NewWriter(bw)
-		if err := cw.Write(CSVHeader); err != nil {
+		if err := cw.Write(csvHeader); err != nil {
 			return 0, exportWriteErr(err)
 		}
 	}
 	var n int64
 	var line []byte
-	row := make([]string, len(CSVHeader))
+	row := make([]string, len(csvHeader))
 	for r, err := range s.Search(ctx, f) {
 		if err != nil {
 			return n, err
@@ -105,7 +108,7 @@ func (e *exportError) Unwrap() error { return e.err }
 
 func exportWriteErr(err error) error { return &exportError{err} }
 
-// csvRow fills row (len(CSVHeader)) with r's cells.
+// csvRow fills row (len(csvHeader)) with r's cells.
 func csvRow(row []string, r *Record) {
 	e := &r.Event
 	var nw, pr string

@@ -268,10 +268,10 @@ func TestExportCSVInjectionSafe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || !slices.Equal(rows[0], audit.CSVHeader) {
+	if len(rows) != 2 || !slices.Equal(rows[0], audit.CSVColumns()) {
 		t.Fatalf("rows %q", rows)
 	}
-	col := func(name string) string { return rows[1][slices.Index(audit.CSVHeader, name)] }
+	col := func(name string) string { return rows[1][slices.Index(audit.CSVColumns(), name)] }
 	for name, want := range map[string]string{
 		"subject": "'=HYPERLINK(\"http://x\")", "actor_user_id": "'+1+1", "purpose": "'-2+3",
 		"reason": "'@SUM(A1)", "user_agent": "'\t=cmd", "request_id": "line1\nline2,\"q\"",
@@ -284,7 +284,7 @@ func TestExportCSVInjectionSafe(t *testing.T) {
 	}
 	for i, c := range rows[1] {
 		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			t.Errorf("column %s starts with %q", audit.CSVHeader[i], c[0])
+			t.Errorf("column %s starts with %q", audit.CSVColumns()[i], c[0])
 		}
 	}
 	if _, err := audit.Export(context.Background(), &buf, audit.MemorySearcher(recs), audit.Filter{}, "xml"); !errors.Is(err, audit.ErrExportFormat) {
