@@ -67,15 +67,32 @@ type Entry struct {
 // ComputeHash returns the hash that r's content determines (which equals
 // r.Hash for an untampered record).
 func (r *Record) ComputeHash() (Hash, error) {
+	var s hashScratch
+	return r.computeHash(&s)
+}
+
+// hashScratch is what computeHash reuses across records.
+type hashScratch struct {
+	buf []byte
+	h   hash.Hash
+	sum []byte
+}
+
+func (r *Record) computeHash(s *hashScratch) (Hash, error) {
 	if err := r.check(); err != nil {
 		return Hash{}, err
 	}
-	buf := appendEvent(append(make([]byte, 0, 512), `{"event":`...), &r.Event)
-	h := sha256.New()
-	h.Write(buf)
-	h.Write(appendRecordTail(buf[:0], r))
+	if s.h == nil {
+		s.h = sha256.New()
+	}
+	s.buf = appendEvent(append(s.buf[:0], `{"event":`...), &r.Event)
+	s.h.Reset()
+	s.h.Write(s.buf)
+	s.buf = appendRecordTail(s.buf[:0], r)
+	s.h.Write(s.buf)
+	s.sum = s.h.Sum(s.sum[:0])
 	var out Hash
-	h.Sum(out[:0])
+	copy(out[:], s.sum)
 	return out, nil
 }
 

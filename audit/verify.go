@@ -78,6 +78,7 @@ type Verifier struct {
 	h       hash.Hash
 	scratch Record
 	lite    liteScratch
+	hs      hashScratch
 	seg     string
 	lineNo  int64
 	gap     *VerifyError // a sequence gap awaiting the next entry
@@ -169,7 +170,7 @@ func (v *Verifier) Record(r *Record) error {
 	if v.err != nil {
 		return v.err
 	}
-	sum, err := r.ComputeHash()
+	sum, err := r.computeHash(&v.hs)
 	if err != nil {
 		return v.unreadable(err)
 	}
