@@ -79,7 +79,8 @@ func TestCrashAcknowledgedEventsSurvive(t *testing.T) {
 		sc := bufio.NewScanner(stdout)
 		n := 0
 		killAt := 300 + round*250
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(30 * time.Second) // a slow machine still gets killed mid-stream
+		killed := false
 		for sc.Scan() {
 			line := sc.Text()
 			id, ok := strings.CutPrefix(line, "ack ")
@@ -87,13 +88,14 @@ func TestCrashAcknowledgedEventsSurvive(t *testing.T) {
 				t.Fatalf("child: %s", line)
 			}
 			acked[id] = true
-			if n++; n == killAt || time.Now().After(deadline) {
+			if n++; !killed && (n >= killAt || time.Now().After(deadline)) {
 				cmd.Process.Signal(syscall.SIGKILL)
+				killed = true
 			}
 		}
 		cmd.Wait()
-		if n < killAt {
-			t.Fatalf("round %d: child stopped after %d acks", round, n)
+		if !killed || n == 0 {
+			t.Fatalf("round %d: child stopped by itself after %d acks", round, n)
 		}
 
 		// reopen as the next process would: repair a torn tail, if any

@@ -29,7 +29,7 @@ type verifyBlock struct {
 	seg   string
 	data  []byte // the block's lines back to back, without newlines
 	lines []blockLine
-	ready chan struct{}
+	ready chan struct{} // receives once when a worker has parsed the block
 }
 
 type blockLine struct {
@@ -44,7 +44,6 @@ type blockLine struct {
 
 func (b *verifyBlock) reset(seg string) {
 	b.seg, b.data, b.lines = seg, b.data[:0], b.lines[:0]
-	b.ready = make(chan struct{})
 }
 
 // verifyParallel implements FileReader.Verify.
@@ -60,7 +59,7 @@ func (r *FileReader) verifyParallel(ctx context.Context, opts VerifyOptions) (Re
 	nblocks := workers + 3
 	free := make(chan *verifyBlock, nblocks)
 	for i := 0; i < nblocks; i++ {
-		free <- &verifyBlock{data: make([]byte, 0, verifyBlockBytes+4096), lines: make([]blockLine, 0, verifyBlockLines)}
+		free <- &verifyBlock{data: make([]byte, 0, verifyBlockBytes+4096), lines: make([]blockLine, 0, verifyBlockLines), ready: make(chan struct{}, 1)}
 	}
 	work := make(chan *verifyBlock, nblocks)
 	order := make(chan *verifyBlock, nblocks)
@@ -217,7 +216,7 @@ func verifyWorker(work chan *verifyBlock) {
 			}
 			ln.sum = sum
 		}
-		close(b.ready)
+		b.ready <- struct{}{}
 	}
 }
 
