@@ -23,14 +23,7 @@ const UsersComponent = "auth_users"
 // MigrateUsers creates or upgrades the user table (auth_users) in the
 // pool's current schema. It is safe to call from several instances at once.
 func MigrateUsers(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := pgmigrate.Load(userMigrations, "migrations/users")
-	if err != nil {
-		return fmt.Errorf("pgauth: %w", err)
-	}
-	if _, err := pgmigrate.Apply(ctx, pool, UsersComponent, ms); err != nil {
-		return fmt.Errorf("pgauth: %w", err)
-	}
-	return nil
+	return pgmigrate.Run(ctx, pool, "pgauth", UsersComponent, userMigrations, "migrations/users")
 }
 
 // UserStore is an auth.UserStore in PostgreSQL (table auth_users; run
