@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,7 +16,8 @@ const crashEnv = "HIPAAKIT_AUDIT_CRASH_CHILD_DIR"
 
 // TestCrashHelperProcess is the child of TestCrashAcknowledgedEventsSurvive:
 // run by the parent with crashEnv set, it writes events from 8 goroutines
-// and prints "ack <id>" after each acknowledged Write, until it is killed.
+// and prints "ack <seq> <id>" after each acknowledged write, until it is
+// killed.
 // Run without crashEnv it does nothing.
 func TestCrashHelperProcess(t *testing.T) {
 	dir := os.Getenv(crashEnv)
@@ -40,12 +40,13 @@ func TestCrashHelperProcess(t *testing.T) {
 			for i := 0; ; i++ {
 				e := sampleEvent(i)
 				e.Target.RecordID = fmt.Sprintf("%s-%d-%d", run, w, i)
-				if err := l.Write(context.Background(), e); err != nil {
+				rec, err := l.Append(context.Background(), e)
+				if err != nil {
 					fmt.Fprintln(os.Stderr, "write failed:", err)
 					os.Exit(4)
 				}
 				mu.Lock()
-				fmt.Fprintf(out, "ack %s\n", e.Target.RecordID)
+				fmt.Fprintf(out, "ack %d %s\n", rec.Seq, e.Target.RecordID)
 				out.Flush()
 				mu.Unlock()
 			}
@@ -60,7 +61,7 @@ func TestCrashHelperProcess(t *testing.T) {
 // verifies.
 func TestCrashAcknowledgedEventsSurvive(t *testing.T) {
 	dir := t.TempDir()
-	acked := map[string]bool{}
+	acked := map[uint64]string{} // acknowledged seq -> event id
 	rounds := 3
 	if testing.Short() {
 		rounds = 1
@@ -83,11 +84,12 @@ func TestCrashAcknowledgedEventsSurvive(t *testing.T) {
 		killed := false
 		for sc.Scan() {
 			line := sc.Text()
-			id, ok := strings.CutPrefix(line, "ack ")
-			if !ok {
+			var seq uint64
+			var id string
+			if _, err := fmt.Sscanf(line, "ack %d %s", &seq, &id); err != nil {
 				t.Fatalf("child: %s", line)
 			}
-			acked[id] = true
+			acked[seq] = id
 			if n++; !killed && (n >= killAt || time.Now().After(deadline)) {
 				cmd.Process.Signal(syscall.SIGKILL)
 				killed = true
@@ -113,17 +115,17 @@ func TestCrashAcknowledgedEventsSurvive(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: verify after crash: %v", round, err)
 		}
-		present := map[string]bool{}
+		present := map[uint64]string{}
 		r, _ := OpenFileReader(dir)
 		for rec, err := range r.Records(context.Background(), 0) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			present[rec.Event.Target.RecordID] = true
+			present[rec.Seq] = rec.Event.Target.RecordID
 		}
-		for id := range acked {
-			if !present[id] {
-				t.Fatalf("round %d: acknowledged event %s lost after SIGKILL", round, id)
+		for seq, id := range acked {
+			if present[seq] != id {
+				t.Fatalf("round %d: acknowledged event %s (seq %d) lost after SIGKILL", round, id, seq)
 			}
 		}
 		t.Logf("round %d: %d acknowledged, %d records, chain verifies to seq %d", round, len(acked), res.Streams[0].Records, res.Streams[0].LastSeq)

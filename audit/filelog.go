@@ -226,7 +226,23 @@ func (l *FileLog) Reader() *FileReader { return l.reader }
 // FullTimeout, and with the context's error when ctx ends first (the event
 // may then still be stored, but was not acknowledged).
 func (l *FileLog) Write(ctx context.Context, e Event) error {
-	p, err := prepare(&e, l.opts.Clock.Now)
+	return l.write(ctx, &e, nil)
+}
+
+// Append is Write that also returns the stored record: its stream,
+// sequence number and hash are a receipt that verification can check
+// later (for example in a disposal certificate).
+func (l *FileLog) Append(ctx context.Context, e Event) (Record, error) {
+	var r Record
+	if err := l.write(ctx, &e, &r); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// write stores e; when rec is non-nil it receives the record.
+func (l *FileLog) write(ctx context.Context, e *Event, rec *Record) error {
+	p, err := prepare(e, l.opts.Clock.Now)
 	if err != nil {
 		return err
 	}
@@ -264,7 +280,10 @@ func (l *FileLog) Write(ctx context.Context, e Event) error {
 		l.mu.Lock()
 	}
 	var lerr error
-	l.pending, _, _, lerr = l.chain.link(p, l.pending)
+	_, prev := l.chain.Head()
+	var seq uint64
+	var sum Hash
+	l.pending, seq, sum, lerr = l.chain.link(p, l.pending)
 	if lerr != nil {
 		l.mu.Unlock()
 		return lerr
@@ -287,7 +306,13 @@ func (l *FileLog) Write(ctx context.Context, e Event) error {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	return l.await(ctx, b)
+	if err := l.await(ctx, b); err != nil {
+		return err
+	}
+	if rec != nil {
+		*rec = Record{Stream: l.opts.Stream, Seq: seq, Prev: prev, Hash: sum, Event: p.ev}
+	}
+	return nil
 }
 
 func (l *FileLog) await(ctx context.Context, b *batch) error {

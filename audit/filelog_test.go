@@ -436,3 +436,33 @@ func TestFileLogWriteTimeout(t *testing.T) {
 	close(block)
 	l.Close()
 }
+
+func TestFileLogAppendReturnsReceipt(t *testing.T) {
+	l := openTestLog(t, t.TempDir(), nil)
+	defer l.Close()
+	ctx := context.Background()
+	r1, err := l.Append(ctx, sampleEvent(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := l.Append(ctx, sampleEvent(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Seq != 1 || r2.Seq != 2 || r2.Prev != r1.Hash || r1.Stream != DefaultStream {
+		t.Fatalf("receipts: %+v %+v", r1, r2)
+	}
+	if h, err := r2.ComputeHash(); err != nil || h != r2.Hash {
+		t.Fatalf("receipt hash: %v", err)
+	}
+	for rec, err := range l.Reader().Records(ctx, 2) {
+		if err != nil || rec.Hash != r2.Hash {
+			t.Fatalf("stored record differs from the receipt: %v", err)
+		}
+	}
+	bad := sampleEvent(2)
+	bad.Outcome = ""
+	if _, err := l.Append(ctx, bad); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatal(err)
+	}
+}
