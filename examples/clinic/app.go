@@ -62,8 +62,9 @@ type app struct {
 	backups  *backup.Repository
 	clinic   *clinic
 
-	pg      *pgState // nil on the embedded stores
-	closers []func() error
+	pg         *pgState // nil on the embedded stores
+	kekCreated bool     // this start created the local master key file
+	closers    []func() error
 }
 
 // auditTrail is what the clinic needs of its audit trail: appending, search
@@ -170,7 +171,9 @@ func (a *app) openKEK(ctx context.Context) error {
 	case a.cfg.MasterKey != "":
 		a.kek, err = localkek.Parse(a.cfg.MasterKey)
 	default:
+		_, statErr := os.Stat(a.dataPath(localkek.FileName))
 		a.kek, err = localkek.FromDir(a.cfg.DataDir)
+		a.kekCreated = err == nil && errors.Is(statErr, os.ErrNotExist)
 	}
 	if err != nil {
 		return fmt.Errorf("clinic: master key: %w", err)
@@ -187,6 +190,15 @@ func (a *app) checkMasterKey(ctx context.Context) error {
 	}
 	if len(ks) == 0 {
 		return nil
+	}
+	if ks[0].KEKID != a.kek.ID() && a.kekCreated {
+		// Keys exist but the master key file did not: do not leave the
+		// fresh key behind, it wraps nothing.
+		if err := os.Remove(a.dataPath(localkek.FileName)); err != nil {
+			return fmt.Errorf("clinic: remove the new master key file: %w", err)
+		}
+		return fmt.Errorf("clinic: the stored keys were wrapped by %s, but there is no %s in the data directory; "+
+			"set HIPAAKIT_MASTER_KEY (or -kms-key-id) to that key or restore the file", ks[0].KEKID, localkek.FileName)
 	}
 	if ks[0].KEKID != a.kek.ID() {
 		return fmt.Errorf("clinic: the key-encryption key (%s) is not the one that wrapped the stored keys (%s); "+

@@ -66,8 +66,11 @@ func TestKMSKeyEncryptionKey(t *testing.T) {
 	local := cfg
 	local.KMSKeyID, local.KMSEndpoint = "", ""
 	_, err = openApp(context.Background(), local, clk, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "is not the one that wrapped the stored keys") {
-		t.Fatalf("start under another key: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "wrapped by aws-kms") || !strings.Contains(err.Error(), "there is no kek.key") {
+		t.Fatalf("start without the KMS key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, localkek.FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused start left a new master key behind: %v", err)
 	}
 
 	// Back under KMS, after a restart: the patient opens (unwrapped by KMS).

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,4 +230,22 @@ func TestDatabaseSchemaMissing(t *testing.T) {
 	url := withSearchPath(t, pgtest.URL(), "hk_clinic_missing_schema")
 	r := runOnce(t, map[string]string{"DATABASE_URL": url}, baseArgs(t.TempDir())...)
 	assertOneLine(t, r, 1, "the search_path names no existing schema")
+}
+
+// TestMissingMasterKeyFile: a data directory whose kek.key is gone is
+// refused with a message that says so, and no new key is left behind.
+func TestMissingMasterKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	if res := runServe(t, nil, baseArgs(dir)...).stop(); res.code != 0 {
+		t.Fatalf("first start: exit %d: %s", res.code, res.stderr)
+	}
+	kek := filepath.Join(dir, localkek.FileName)
+	if err := os.Remove(kek); err != nil {
+		t.Fatal(err)
+	}
+	r := runOnce(t, nil, baseArgs(dir)...)
+	assertOneLine(t, r, 1, "there is no kek.key in the data directory")
+	if _, err := os.Stat(kek); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused start left a new master key behind: %v", err)
+	}
 }
