@@ -196,3 +196,20 @@ func testDeidentifiedExport(t *testing.T, s storeSetup) {
 	}
 	tc.login(roleNurse).mustStatus(http.StatusForbidden, "POST", "/api/export/deidentified", map[string]any{"ids": []string{id}}, nil)
 }
+
+// TestAuditPage: the auditor's page lists the newest events (here the
+// physician's create of a patient) and is closed to other roles.
+func TestAuditPage(t *testing.T) { onEveryStore(t, testAuditPage) }
+
+func testAuditPage(t *testing.T, s storeSetup) {
+	tc := startClinicWith(t, s.cfg, nil, nil)
+	id := newPatient(t, tc.login(rolePhysician), "MRN-9201", canaryName)
+	status, body := tc.login(roleAuditor).raw("GET", "/audit", nil)
+	if status != http.StatusOK || !strings.Contains(string(body), "patient "+id) {
+		t.Fatalf("audit page: %d, lists the new patient: %v", status, strings.Contains(string(body), id))
+	}
+	if strings.Contains(string(body), "CANARY") {
+		t.Fatal("PHI on the audit page")
+	}
+	tc.login(rolePhysician).mustStatus(http.StatusForbidden, "GET", "/audit", nil, nil)
+}

@@ -211,7 +211,7 @@ func (a *app) pagePatient(w http.ResponseWriter, r *http.Request) {
 func (a *app) pageAudit(w http.ResponseWriter, r *http.Request) {
 	const auditPageSize = 200
 	var evs []audit.Event
-	f := audit.Filter{Limit: audit.MaxPageSize}
+	f := audit.Filter{Limit: 1000} // below audit.MaxPageSize: Query asks its Searcher for one more
 	for {
 		page, err := audit.Query(r.Context(), a.searcher(), f)
 		if err != nil {
