@@ -19,7 +19,8 @@ import (
 )
 
 // testClinic is a clinic served over TLS by httptest, on embedded stores in a
-// temporary directory, with a fake clock the test moves.
+// temporary directory or on PostgreSQL (stores_test.go), with a fake clock
+// the test moves.
 type testClinic struct {
 	t     *testing.T
 	app   *app
