@@ -467,6 +467,9 @@ func TestQueueFullFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Release the row lock however the test ends: a failure below must not
+	// leave the pool's cleanup waiting for this connection forever.
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
 	if _, err := tx.Exec(ctx, "SELECT 1 FROM hipaakit_audit_streams WHERE stream = 'api-1' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +480,9 @@ func TestQueueFullFailsClosed(t *testing.T) {
 	// Probe until the queue is full; a probe that still finds room waits
 	// for its (stalled) commit until its own deadline, and fills a slot.
 	var full error
-	for range 6 {
+	// Bounded by time, not by tries: on a loaded machine the writers above
+	// may take a while to reach the queue.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		full = w.Write(pctx, ev(9, "p"))
 		cancel()
