@@ -9,7 +9,7 @@ package audit
 
 import (
 	"encoding/base64"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -144,11 +144,12 @@ func appendEvent(dst []byte, e *Event) []byte {
 
 	if len(e.Attrs) > 0 {
 		w.key("attrs")
-		keys := make([]string, 0, len(e.Attrs))
+		var arr [MaxAttrs]string // Validate bounds the count
+		keys := arr[:0]
 		for k := range e.Attrs {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.Sort(keys)
 		m := objWriter{b: append(w.b, '{'), first: true}
 		for _, k := range keys {
 			m.key(k)

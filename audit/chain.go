@@ -42,6 +42,7 @@ type Chain struct {
 	head   Hash
 	clock  clock.Clock
 	tail   []byte
+	sum    []byte
 }
 
 // NewChain returns a chain for stream that continues after record seq with
@@ -148,8 +149,9 @@ func (c *Chain) link(p *prepared, dst []byte) ([]byte, uint64, Hash, error) {
 	r := Record{Stream: c.stream, Seq: c.seq + 1, Prev: c.head}
 	c.tail = appendRecordTail(c.tail[:0], &r)
 	p.h.Write(c.tail)
+	c.sum = p.h.Sum(c.sum[:0])
 	var sum Hash
-	p.h.Sum(sum[:0])
+	copy(sum[:], c.sum)
 	dst = append(dst, p.body...)
 	dst = appendHashMember(dst, sum)
 	dst = append(dst, c.tail...)
