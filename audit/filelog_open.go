@@ -146,6 +146,14 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 // recover finds the head of the log and opens the newest segment for
 // appending.
 func (l *FileLog) recover(ctx context.Context) error {
+	// a crash while creating a segment leaves only its temporary file
+	// (fsutil.WriteFileAtomic), never a partial segment: remove it
+	tmps, _ := filepath.Glob(filepath.Join(l.dir, "."+segmentPrefix+"*"+segmentSuffix+".tmp-*"))
+	for _, t := range tmps {
+		if err := os.Remove(t); err != nil {
+			return fmt.Errorf("audit: remove stale temporary segment: %w", err)
+		}
+	}
 	names, err := listSegments(l.dir)
 	if err != nil {
 		return err

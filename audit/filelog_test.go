@@ -466,3 +466,18 @@ func TestFileLogAppendReturnsReceipt(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFileLogRemovesStaleTemporarySegment(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, dir, nil)
+	l.Close()
+	stale := filepath.Join(dir, "."+segmentName(7)+".tmp-123")
+	if err := os.WriteFile(stale, []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, dir, nil)
+	l.Close()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temporary segment kept: %v", err)
+	}
+}
