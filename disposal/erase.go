@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
 	"io/fs"
 	"os"
-
-	"github.com/hipaakit/hipaakit/internal/fsutil"
 )
 
 // ErrNotRegularFile reports an Erase of something that is not a regular file
@@ -55,9 +54,5 @@ func Erase(ctx context.Context, path string) error {
 // pathless reports err without the path it may carry: file names can hold
 // identifiers that are PHI.
 func pathless(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("disposal: erase: %s: %w", pe.Op, pe.Err)
-	}
-	return fmt.Errorf("disposal: erase: %w", err)
+	return fmt.Errorf("disposal: erase: %w", fsutil.WithoutPath(err))
 }

@@ -49,7 +49,7 @@ var _ HoldStore = (*FileHoldStore)(nil)
 // needed.
 func OpenFileHoldStore(dir string) (*FileHoldStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("retention: create hold directory: %w", unpath(err))
+		return nil, fmt.Errorf("retention: create hold directory: %w", fsutil.WithoutPath(err))
 	}
 	return &FileHoldStore{dir: dir}, nil
 }
@@ -132,7 +132,7 @@ func (s *FileHoldStore) lock(ctx context.Context) (*fsutil.Lock, error) {
 			return l, nil
 		}
 		if !errors.Is(err, fsutil.ErrLocked) {
-			return nil, fmt.Errorf("retention: hold lock: %w", unpath(err))
+			return nil, fmt.Errorf("retention: hold lock: %w", fsutil.WithoutPath(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -148,7 +148,7 @@ func (s *FileHoldStore) read() ([]Hold, error) {
 		return []Hold{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("retention: read holds: %w", unpath(err))
+		return nil, fmt.Errorf("retention: read holds: %w", fsutil.WithoutPath(err))
 	}
 	return ParseHolds(data)
 }
@@ -171,7 +171,7 @@ func (s *FileHoldStore) update(ctx context.Context, fn func([]Hold) ([]Hold, err
 		return err
 	}
 	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, holdFileName), encodeHolds(holds), 0o600); err != nil {
-		return fmt.Errorf("retention: write holds: %w", unpath(err))
+		return fmt.Errorf("retention: write holds: %w", fsutil.WithoutPath(err))
 	}
 	return nil
 }
@@ -219,14 +219,4 @@ func (s *FileHoldStore) List(ctx context.Context) ([]Hold, error) {
 		return nil, err
 	}
 	return s.read()
-}
-
-// unpath drops the path from a *fs.PathError: paths are configuration, but
-// errors stay uniform and short.
-func unpath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	return err
 }

@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"unicode/utf8"
-
-	"github.com/hipaakit/hipaakit/internal/fsutil"
 )
 
 // Cursor file format (FORMAT.md).
@@ -41,7 +40,7 @@ var _ SweepState = (*FileSweepState)(nil)
 // 0700) if needed.
 func OpenFileSweepState(dir string) (*FileSweepState, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("retention: create state directory: %w", unpath(err))
+		return nil, fmt.Errorf("retention: create state directory: %w", fsutil.WithoutPath(err))
 	}
 	return &FileSweepState{dir: dir}, nil
 }
@@ -56,7 +55,7 @@ func (s *FileSweepState) Lock(ctx context.Context) (func() error, error) {
 		return nil, ErrSweepRunning
 	}
 	if err != nil {
-		return nil, fmt.Errorf("retention: sweep lock: %w", unpath(err))
+		return nil, fmt.Errorf("retention: sweep lock: %w", fsutil.WithoutPath(err))
 	}
 	return l.Unlock, nil
 }
@@ -102,7 +101,7 @@ func (s *FileSweepState) Cursor(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("retention: read cursor: %w", unpath(err))
+		return "", fmt.Errorf("retention: read cursor: %w", fsutil.WithoutPath(err))
 	}
 	return ParseCursor(data)
 }
@@ -114,7 +113,7 @@ func (s *FileSweepState) SetCursor(ctx context.Context, after string) error {
 	}
 	b, _ := json.Marshal(cursorFile{Format: cursorFormat, Version: cursorVersion, After: after})
 	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, cursorFileName), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("retention: write cursor: %w", unpath(err))
+		return fmt.Errorf("retention: write cursor: %w", fsutil.WithoutPath(err))
 	}
 	return nil
 }

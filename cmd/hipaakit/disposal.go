@@ -40,6 +40,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -124,7 +125,7 @@ func drLoadKey(path string, create bool, pubPath string) (ed25519.PrivateKey, er
 		return disposal.ParsePrivateKey(data)
 	}
 	if !create || !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read signing key: %w", drUnpath(err))
+		return nil, fmt.Errorf("read signing key: %w", fsutil.WithoutPath(err))
 	}
 	pub, priv, err := disposal.GenerateSigningKey()
 	if err != nil {
@@ -133,11 +134,11 @@ func drLoadKey(path string, create bool, pubPath string) (ed25519.PrivateKey, er
 	privPEM, _ := disposal.MarshalPrivateKey(priv)
 	pubPEM, _ := disposal.MarshalPublicKey(pub)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create key directory: %w", drUnpath(err))
+		return nil, fmt.Errorf("create key directory: %w", fsutil.WithoutPath(err))
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create signing key: %w", drUnpath(err))
+		return nil, fmt.Errorf("create signing key: %w", fsutil.WithoutPath(err))
 	}
 	_, err = f.Write(privPEM)
 	if err == nil {
@@ -147,10 +148,10 @@ func drLoadKey(path string, create bool, pubPath string) (ed25519.PrivateKey, er
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write signing key: %w", drUnpath(err))
+		return nil, fmt.Errorf("write signing key: %w", fsutil.WithoutPath(err))
 	}
 	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("write public key: %w", drUnpath(err))
+		return nil, fmt.Errorf("write public key: %w", fsutil.WithoutPath(err))
 	}
 	return priv, nil
 }
@@ -336,14 +337,6 @@ func drFlags(c *cli, name string) *flag.FlagSet {
 	return fs
 }
 
-func drUnpath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	return err
-}
-
 const disposalUsage = `usage: hipaakit disposal <command>
 
 commands:
@@ -393,7 +386,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 	}
 	pemBytes, err := os.ReadFile(*pubPath)
 	if err != nil {
-		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", drUnpath(err)))
+		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", fsutil.WithoutPath(err)))
 	}
 	pub, err := disposal.ParsePublicKey(pemBytes)
 	if err != nil {
@@ -401,7 +394,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 	}
 	data, err := drReadLimited(pos[0], disposal.MaxCertificateSize+1)
 	if err != nil {
-		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", drUnpath(err)))
+		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", fsutil.WithoutPath(err)))
 	}
 	cert, err := disposal.VerifyCertificate(data, pub)
 	if err != nil {

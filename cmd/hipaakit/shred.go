@@ -53,7 +53,7 @@ func cmdShred(ctx context.Context, c *cli, args []string) int {
 	}
 	if *out != "" {
 		if err := fsutil.WriteFileAtomic(*out, res.Signed, 0o644); err != nil {
-			return drFail(c, "shred", fmt.Errorf("subject shredded, but writing the certificate failed (run the command again to get it): %w", drUnpath(err)))
+			return drFail(c, "shred", fmt.Errorf("subject shredded, but writing the certificate failed (run the command again to get it): %w", fsutil.WithoutPath(err)))
 		}
 	} else {
 		c.stdout.Write(res.Signed)

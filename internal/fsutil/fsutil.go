@@ -7,6 +7,7 @@ package fsutil
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -108,5 +109,16 @@ func (l *Lock) Unlock() error {
 		err = cerr
 	}
 	l.f = nil
+	return err
+}
+
+// WithoutPath returns err without the path a *fs.PathError carries (keeping
+// the operation and the cause), for errors that must not name files: a path
+// can hold an identifier, and error messages stay short and uniform.
+func WithoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
 	return err
 }
