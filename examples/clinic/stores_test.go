@@ -72,3 +72,43 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// keywordDSN rewrites a postgres:// URL in keyword/value form
+// ("host=... dbname=...").
+func keywordDSN(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn // already keyword/value
+	}
+	kv := []string{"host=" + u.Hostname(), "dbname=" + strings.TrimPrefix(u.Path, "/")}
+	if p := u.Port(); p != "" {
+		kv = append(kv, "port="+p)
+	}
+	if u.User != nil {
+		kv = append(kv, "user="+u.User.Username())
+		if pw, ok := u.User.Password(); ok {
+			kv = append(kv, "password="+pw)
+		}
+	}
+	for k, vs := range u.Query() {
+		kv = append(kv, k+"="+vs[0])
+	}
+	return strings.Join(kv, " ")
+}
+
+// TestKeywordDSNServiceConfig: a DATABASE_URL in keyword/value form works,
+// but cannot be stated in hipaakit.json (which takes a postgres:// URL
+// without password): the file is not written and the log says why.
+func TestKeywordDSNServiceConfig(t *testing.T) {
+	s := pgSetup(t)
+	s.cfg.DatabaseURL = keywordDSN(t, s.cfg.DatabaseURL)
+	tc := startClinicWith(t, s.cfg, nil, nil)
+	tc.login(rolePhysician)
+	if _, err := os.Stat(filepath.Join(s.cfg.DataDir, "hipaakit.json")); !os.IsNotExist(err) {
+		t.Fatalf("hipaakit.json written for a keyword/value DSN: %v", err)
+	}
+	if !strings.Contains(tc.logs.String(), "hipaakit.json not written") {
+		t.Fatalf("no warning in the log: %s", tc.logs.String())
+	}
+}
