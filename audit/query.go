@@ -62,7 +62,17 @@ type Filter struct {
 // Validate checks f: strings within MaxStringLen, valid UTF-8 and without
 // NUL bytes; well-formed stream and actions; a known outcome; Since before
 // Until; Limit within 0..MaxPageSize. Errors are *FilterError.
-func (f *Filter) Validate() error {
+func (f *Filter) Validate() error { return f.validate(MaxPageSize) }
+
+// MaxSearchLimit is the largest Filter.Limit a Searcher receives: Query asks
+// for one record more than its page to learn whether another page follows.
+const MaxSearchLimit = MaxPageSize + 1
+
+// ValidateSearch is Validate for Searcher implementations: the same checks,
+// with Limit allowed up to MaxSearchLimit.
+func (f *Filter) ValidateSearch() error { return f.validate(MaxSearchLimit) }
+
+func (f *Filter) validate(maxLimit int) error {
 	strs := [...]struct{ name, v string }{
 		{"subject", f.Subject}, {"actor", f.ActorID}, {"record_type", f.RecordType}, {"record_id", f.RecordID},
 	}
@@ -99,8 +109,8 @@ func (f *Filter) Validate() error {
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return &FilterError{"until", "must be after since"}
 	}
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return &FilterError{"limit", "must be between 0 and " + strconv.Itoa(MaxPageSize)}
+	if f.Limit < 0 || f.Limit > maxLimit {
+		return &FilterError{"limit", "must be between 0 and " + strconv.Itoa(maxLimit)}
 	}
 	if !f.After.IsZero() {
 		if err := f.After.check(); err != nil {

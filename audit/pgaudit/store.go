@@ -31,7 +31,7 @@ var _ audit.Searcher = (*Store)(nil)
 // audit.Export validate it); an invalid f yields audit.ErrInvalidFilter.
 func (s *Store) Search(ctx context.Context, f audit.Filter) iter.Seq2[audit.Record, error] {
 	return func(yield func(audit.Record, error) bool) {
-		if err := f.Validate(); err != nil {
+		if err := f.ValidateSearch(); err != nil {
 			yield(audit.Record{}, err)
 			return
 		}

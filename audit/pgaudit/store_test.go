@@ -137,3 +137,23 @@ func TestVerifyNamesFirstBadRecord(t *testing.T) {
 		})
 	}
 }
+
+// Query asks a Searcher for one record more than its page; at the largest
+// page size the store must accept that (it once answered 500 there).
+func TestQueryAtMaxPageSize(t *testing.T) {
+	pool := setup(t)
+	w := open(t, pool, pgaudit.Options{Stream: "api-1", Signer: newKey(t)})
+	for i := range 3 {
+		if err := w.Write(context.Background(), ev(i, "p")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := audit.Query(context.Background(), pgaudit.NewStore(pool), audit.Filter{Limit: audit.MaxPageSize})
+	if err != nil || len(page.Records) != 3 || !page.Next.IsZero() {
+		t.Fatalf("Query at MaxPageSize: %d records, next %v, %v", len(page.Records), page.Next, err)
+	}
+	f := audit.Filter{Limit: audit.MaxSearchLimit}
+	if f.Validate() == nil || f.ValidateSearch() != nil {
+		t.Fatal("Validate and ValidateSearch bound Limit wrongly")
+	}
+}
