@@ -267,7 +267,7 @@ func (a *app) openBackups(ctx context.Context) error {
 		return fmt.Errorf("clinic: scratch directory: %w", err)
 	}
 	opts := []backup.Option{backup.WithAudit(a.auditLog, audit.Actor{UserID: "system:backup"}),
-		backup.WithClock(a.clock), backup.WithLegalHolds(backup.HoldsFunc(a.backupHeld))}
+		backup.WithClock(a.clock), backup.WithLegalHolds(backup.HoldsFrom(a.holds))}
 	a.backups, err = backup.Open(ctx, target, a.kek, opts...)
 	if errors.Is(err, backup.ErrNotFound) {
 		a.backups, err = backup.Init(ctx, target, a.kek, opts...)
@@ -306,16 +306,6 @@ func (a *app) backupTarget(ctx context.Context) (backup.Target, error) {
 		return nil, fmt.Errorf("clinic: S3 backup target: %w", err)
 	}
 	return t, nil
-}
-
-// backupHeld keeps every backup while any legal hold is active: each backup
-// holds every patient's sealed data, so pruning one could destroy held data.
-func (a *app) backupHeld(ctx context.Context, _ backup.Info) (bool, string, error) {
-	hs, err := a.holds.Active(ctx)
-	if err != nil || len(hs) == 0 {
-		return false, "", err
-	}
-	return true, hs[0].ID, nil
 }
 
 // Close releases everything in reverse order of opening.
