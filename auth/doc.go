@@ -100,6 +100,34 @@
 // store write that counts a known account's failure, a moving average);
 // never trusts roles from a request; and never deletes a user record.
 //
+// # Sessions and automatic logoff
+//
+// A session token is 256 random bits; stores keep only its SHA-256, and audit
+// events carry a separate random session ID. Idle (default 15 min) and
+// absolute (default 12 h) limits are enforced by the server at every request
+// from the injected clock, never by cookie expiry; a tenant policy can only
+// shorten them. Logout, expiry, RevokeUser and credential changes delete the
+// server-side session; tokens are rotated at login, re-authentication, MFA
+// confirmation, password change and break-glass. Cookies are __Host-, Secure,
+// HttpOnly, SameSite=Strict; state-changing cookie requests need Fetch
+// metadata and Origin checks and a per-session CSRF token (header
+// X-CSRF-Token, or the form field csrf_token).
+//
+// # Access control
+//
+// Guard is deny by default: only routes registered with a declared
+// permission are reachable, and only for roles read from the user store at
+// each request (never from headers, claims or query parameters), so a role
+// change or a disabled user takes effect on the next request. Denials are
+// always audited.
+//
+// # Emergency access
+//
+// Break-glass elevation is bounded in time, needs a reason and a recent
+// authentication, is logged durably before it takes effect, flags every
+// audit actor while it lasts, and fires OnEmergency at start and end;
+// EmergencyReport lists the accesses for review.
+//
 // # Formats
 //
 // Password hashes are PHC strings:

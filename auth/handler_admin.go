@@ -98,9 +98,16 @@ func (h *Handlers) SetStatus(w http.ResponseWriter, r *http.Request) {
 // adminFail answers a refused administrative change: the target user's
 // state forbids it (409) or the request breaks a user rule (400).
 func (h *Handlers) adminFail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrUserInactive) {
+	switch {
+	case errors.Is(err, ErrUserInactive):
 		writeError(w, http.StatusConflict, "user_inactive")
-		return
+	case errors.Is(err, ErrUserExists):
+		writeError(w, http.StatusConflict, "user_exists")
+	case errors.Is(err, ErrInvalidUser):
+		writeError(w, http.StatusBadRequest, "invalid_user")
+	case errors.Is(err, ErrRecoveryNotAllowed):
+		writeError(w, http.StatusForbidden, "recovery_not_allowed")
+	default:
+		h.fail(w, r, err)
 	}
-	h.fail(w, r, err)
 }

@@ -391,4 +391,13 @@ func TestHandlersAdminRolesAndStatus(t *testing.T) {
 	if rr := he.call("GET", "/auth/session", "", ltok, ""); rr.Code != 401 {
 		t.Fatalf("disabled user's session still works: %d", rr.Code)
 	}
+	// Removal is final: bringing the user back is a client error (400), not
+	// a server failure.
+	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/status", `{"status":"removed"}`, otok, ocsrf); rr.Code != 204 {
+		t.Fatalf("remove: %d %s", rr.Code, rr.Body.String())
+	}
+	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/status", `{"status":"active"}`, otok, ocsrf); rr.Code != 400 ||
+		!strings.Contains(rr.Body.String(), "invalid_user") {
+		t.Fatalf("restore a removed user: %d %s, want 400 invalid_user", rr.Code, rr.Body.String())
+	}
 }
