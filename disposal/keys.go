@@ -5,7 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hipaakit/hipaakit/internal/fsutil"
 )
 
 // GenerateSigningKey returns a new ed25519 key pair for signing disposal
@@ -72,4 +79,80 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: not an ed25519 key", ErrInvalidKey)
 	}
 	return priv, nil
+}
+
+// PublicKeyPath is where LoadSigningKey keeps the public key of the private
+// key file path: "key.pem" → "key.pub.pem".
+func PublicKeyPath(path string) string { return strings.TrimSuffix(path, ".pem") + ".pub.pem" }
+
+// LoadSigningKey reads the PEM (PKCS#8) ed25519 private key at path. When the
+// file does not exist and create is set, it generates a key, stores it with
+// mode 0600 and its public key (PublicKeyPath, mode 0644) beside it, and
+// returns it. Creation is atomic and exclusive: a crash leaves no partial key
+// file, and when two processes race, both end up with the one key that was
+// stored first. Errors never name the path.
+func LoadSigningKey(path string, create bool) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return ParsePrivateKey(data)
+	}
+	if !create || !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("disposal: read signing key: %w", fsutil.WithoutPath(err))
+	}
+	pub, priv, err := GenerateSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	privPEM, err := MarshalPrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	pubPEM, err := MarshalPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("disposal: create key directory: %w", fsutil.WithoutPath(err))
+	}
+	// Write a temporary file, then hard-link it into place: the link fails
+	// if another process stored a key first, and never exposes a partial file.
+	tmp, err := writeTemp(dir, privPEM)
+	if err != nil {
+		return nil, fmt.Errorf("disposal: write signing key: %w", fsutil.WithoutPath(err))
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		return LoadSigningKey(path, false)
+	} else if err != nil {
+		return nil, fmt.Errorf("disposal: store signing key: %w", fsutil.WithoutPath(err))
+	}
+	if err := fsutil.SyncDir(dir); err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFileAtomic(PublicKeyPath(path), pubPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("disposal: write public key: %w", fsutil.WithoutPath(err))
+	}
+	return priv, nil
+}
+
+// writeTemp writes data to a new mode-0600 temporary file in dir, synced,
+// and returns its name.
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".signing-key-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }

@@ -5,19 +5,19 @@ package main
 //
 // Environment:
 //
-//	HIPAAKIT_DATA_DIR              data directory of the file stores (embedded default):
-//	                               keys/, disposal/ledger/, disposal/signing-key.pem,
-//	                               retention/holds/, retention/sweep/, audit/
+//	HIPAAKIT_DATA_DIR              data directory of the file stores (embedded default), in
+//	                               the layout the clinic example and `hipaakit report` use:
+//	                               kek.key, signing-key.pem, keys/, audit/, ledger/, holds/, sweep/
 //	HIPAAKIT_DATABASE_URL          when set, keys, ledger, holds and sweep state live in
 //	                               PostgreSQL instead (and the retention source reads it)
 //	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
-//	                               ledger checkpoints (default <data>/disposal/signing-key.pem,
+//	                               ledger checkpoints (default <data>/signing-key.pem,
 //	                               created on first use in file mode)
 //	HIPAAKIT_DISPOSAL_PUBLIC_KEY   PEM public key for verify-certificate
-//	                               (default <data>/disposal/signing-key.pub.pem)
+//	                               (default <data>/signing-key.pub.pem)
 //	HIPAAKIT_DISPOSAL_STREAM       PostgreSQL ledger stream of this instance (default "disposal")
 //	HIPAAKIT_AUDIT_KEY             PEM ed25519 key signing the CLI's audit checkpoints
-//	                               (default <data>/audit-signing-key.pem, created on first use)
+//	                               (default <data>/signing-key.pem, the same key)
 //
 // In file mode a running service holds exclusive locks on the ledger and
 // the audit log: run these commands while it is stopped, or use PostgreSQL.
@@ -29,10 +29,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -103,6 +101,10 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// signingKeyFile is the data directory's signing key (PEM), shared by the
+// disposal certificates, the ledger and the audit checkpoints.
+const signingKeyFile = "signing-key.pem"
+
 // signingKey loads the disposal signing key, creating it (and its public
 // key file) on first use in file mode.
 func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
@@ -112,48 +114,9 @@ func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
 		if e.dataDir == "" {
 			return nil, &drUsageError{"set HIPAAKIT_DISPOSAL_KEY (PEM ed25519 private key)"}
 		}
-		path, create = e.path("disposal", "signing-key.pem"), true
+		path, create = e.path(signingKeyFile), true
 	}
-	return drLoadKey(path, create, strings.TrimSuffix(path, ".pem")+".pub.pem")
-}
-
-// drLoadKey reads a PEM private key, or creates it (mode 0600, with its
-// public key beside it) when create is set and the file does not exist.
-func drLoadKey(path string, create bool, pubPath string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		return disposal.ParsePrivateKey(data)
-	}
-	if !create || !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read signing key: %w", fsutil.WithoutPath(err))
-	}
-	pub, priv, err := disposal.GenerateSigningKey()
-	if err != nil {
-		return nil, err
-	}
-	privPEM, _ := disposal.MarshalPrivateKey(priv)
-	pubPEM, _ := disposal.MarshalPublicKey(pub)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create key directory: %w", fsutil.WithoutPath(err))
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create signing key: %w", fsutil.WithoutPath(err))
-	}
-	_, err = f.Write(privPEM)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("write signing key: %w", fsutil.WithoutPath(err))
-	}
-	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("write public key: %w", fsutil.WithoutPath(err))
-	}
-	return priv, nil
+	return disposal.LoadSigningKey(path, create)
 }
 
 func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
@@ -192,7 +155,7 @@ func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.L
 		}
 		store = s
 	} else {
-		s, err := disposal.OpenFileLedgerStore(ctx, e.path("disposal", "ledger"), disposal.FileLedgerOptions{Signer: key})
+		s, err := disposal.OpenFileLedgerStore(ctx, e.path("ledger"), disposal.FileLedgerOptions{Signer: key})
 		if err != nil {
 			return nil, err
 		}
@@ -211,9 +174,9 @@ func (e *drEnv) auditKey() (ed25519.PrivateKey, error) {
 		if e.dataDir == "" {
 			return nil, &drUsageError{"set HIPAAKIT_AUDIT_KEY (PEM ed25519 key for audit checkpoints)"}
 		}
-		path, create = e.path("audit-signing-key.pem"), true
+		path, create = e.path(signingKeyFile), true
 	}
-	return drLoadKey(path, create, strings.TrimSuffix(path, ".pem")+".pub.pem")
+	return disposal.LoadSigningKey(path, create)
 }
 
 func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
@@ -256,7 +219,7 @@ func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry,
 		}
 		store = pgretention.NewHoldStore(pool)
 	} else {
-		s, err := retention.OpenFileHoldStore(e.path("retention", "holds"))
+		s, err := retention.OpenFileHoldStore(e.path("holds"))
 		if err != nil {
 			return nil, err
 		}
@@ -367,7 +330,7 @@ func cmdDisposal(ctx context.Context, c *cli, args []string) int {
 
 func drVerifyCertificate(c *cli, args []string) int {
 	fs := drFlags(c, "disposal verify-certificate")
-	pubPath := fs.String("public-key", "", "PEM public key (default $HIPAAKIT_DISPOSAL_PUBLIC_KEY or <data>/disposal/signing-key.pub.pem)")
+	pubPath := fs.String("public-key", "", "PEM public key (default $HIPAAKIT_DISPOSAL_PUBLIC_KEY or <data>/signing-key.pub.pem)")
 	pos, err := drParse(fs, args)
 	if err != nil || len(pos) != 1 {
 		fmt.Fprintln(c.stderr, "usage: hipaakit disposal verify-certificate FILE [--public-key PEM]")
@@ -382,7 +345,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 			fmt.Fprintln(c.stderr, "hipaakit disposal verify-certificate: give --public-key, HIPAAKIT_DISPOSAL_PUBLIC_KEY or HIPAAKIT_DATA_DIR")
 			return exitUsage
 		}
-		*pubPath = filepath.Join(dir, "disposal", "signing-key.pub.pem")
+		*pubPath = disposal.PublicKeyPath(filepath.Join(dir, signingKeyFile))
 	}
 	pemBytes, err := os.ReadFile(*pubPath)
 	if err != nil {

@@ -70,7 +70,7 @@ func TestCLIShredVerifyHoldReplay(t *testing.T) {
 		t.Fatalf("verify: %d %q", code, out)
 	}
 	// The public key can also be given explicitly, without a data dir.
-	pubPath := filepath.Join(dir, "disposal", "signing-key.pub.pem")
+	pubPath := filepath.Join(dir, "signing-key.pub.pem")
 	if code, _, _ := runCLI(t, nil, "disposal", "verify-certificate", "--public-key", pubPath, certPath); code != exitOK {
 		t.Fatalf("verify with --public-key: %d", code)
 	}
@@ -163,7 +163,7 @@ func TestCLIShredVerifyHoldReplay(t *testing.T) {
 	}
 
 	// A corrupted ledger is reported with exit 1.
-	segs, _ := filepath.Glob(filepath.Join(dir, "disposal", "ledger", "*.jsonl"))
+	segs, _ := filepath.Glob(filepath.Join(dir, "ledger", "*.jsonl"))
 	data, _ := os.ReadFile(segs[0])
 	os.WriteFile(segs[0], []byte(strings.Replace(string(data), "patient-2", "patient-3", 1)), 0o600)
 	if code, out, _ := runCLI(t, env, "disposal", "verify-ledger"); code != exitCheck || !strings.Contains(out, "CORRUPT") {
@@ -207,11 +207,11 @@ func TestCLISigningKeyFiles(t *testing.T) {
 	if code != exitOK {
 		t.Fatal(code)
 	}
-	fi, err := os.Stat(filepath.Join(dir, "disposal", "signing-key.pem"))
+	fi, err := os.Stat(filepath.Join(dir, signingKeyFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("signing key file: %v %v", fi.Mode(), err)
 	}
-	pemBytes, _ := os.ReadFile(filepath.Join(dir, "disposal", "signing-key.pub.pem"))
+	pemBytes, _ := os.ReadFile(filepath.Join(dir, "signing-key.pub.pem"))
 	pub, err := disposal.ParsePublicKey(pemBytes)
 	if err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	}
 	var state retention.SweepState
 	if env.dataDir != "" && env.dbURL == "" {
-		state, err = retention.OpenFileSweepState(env.path("retention", "sweep"))
+		state, err = retention.OpenFileSweepState(env.path("sweep"))
 	} else {
 		state = pgretention.NewSweepState(pool, "default")
 	}

@@ -122,7 +122,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 func TestCLIPurgeAuditFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	key, err := drLoadKey(filepath.Join(dir, "audit-signing-key.pem"), true, filepath.Join(dir, "audit-signing-key.pub.pem"))
+	key, err := disposal.LoadSigningKey(filepath.Join(dir, signingKeyFile), true)
 	if err != nil {
 		t.Fatal(err)
 	}

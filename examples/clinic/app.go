@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +96,7 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	if err := a.lockDataDir(); err != nil {
 		return nil, err
 	}
-	if a.signKey, err = loadSigningKey(filepath.Join(cfg.DataDir, "signing.key")); err != nil {
+	if a.signKey, err = loadSigningKey(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if err := a.openKEK(ctx); err != nil {
@@ -318,27 +317,19 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-// loadSigningKey reads the ed25519 key that signs audit checkpoints, ledger
-// checkpoints and disposal certificates, creating it on first start.
-func loadSigningKey(path string) (ed25519.PrivateKey, error) {
-	seed, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
-		if gerr != nil {
-			return nil, gerr
-		}
-		if err := fsutil.WriteFileAtomic(path, priv.Seed(), 0o600); err != nil {
-			return nil, fmt.Errorf("clinic: write signing key: %w", err)
-		}
-		return priv, nil
-	}
+// signingKeyFile is the ed25519 key (PEM) that signs audit checkpoints,
+// ledger checkpoints and disposal certificates: the same file the hipaakit
+// CLI uses in a data directory.
+const signingKeyFile = "signing-key.pem"
+
+// loadSigningKey reads the data directory's signing key, creating it on
+// first start.
+func loadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
+	k, err := disposal.LoadSigningKey(filepath.Join(dataDir, signingKeyFile), true)
 	if err != nil {
-		return nil, fmt.Errorf("clinic: read signing key: %w", err)
+		return nil, fmt.Errorf("clinic: signing key: %w", err)
 	}
-	if len(seed) != ed25519.SeedSize {
-		return nil, errors.New("clinic: the signing key file is damaged")
-	}
-	return ed25519.NewKeyFromSeed(seed), nil
+	return k, nil
 }
 
 // now is a convenience for code that only needs the time.

@@ -112,13 +112,17 @@ func (l *Lock) Unlock() error {
 	return err
 }
 
-// WithoutPath returns err without the path a *fs.PathError carries (keeping
-// the operation and the cause), for errors that must not name files: a path
-// can hold an identifier, and error messages stay short and uniform.
+// WithoutPath returns err without the paths a *fs.PathError or *os.LinkError
+// carries (keeping the operation and the cause), for errors that must not
+// name files: a path can hold an identifier, and messages stay short.
 func WithoutPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s: %w", le.Op, le.Err)
 	}
 	return err
 }

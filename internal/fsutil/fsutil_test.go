@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,4 +66,19 @@ func TestTryLockExcludes(t *testing.T) {
 	}
 	l2.Unlock()
 	l2.Unlock() // idempotent
+}
+
+func TestWithoutPath(t *testing.T) {
+	dir := t.TempDir()
+	_, err := os.ReadFile(filepath.Join(dir, "patient-canary"))
+	err2 := os.Link(filepath.Join(dir, "a-canary"), filepath.Join(dir, "b-canary"))
+	for _, e := range []error{err, err2} {
+		got := WithoutPath(e)
+		if got == nil || strings.Contains(got.Error(), "canary") || !errors.Is(got, os.ErrNotExist) {
+			t.Fatalf("WithoutPath(%v) = %v", e, got)
+		}
+	}
+	if WithoutPath(nil) != nil {
+		t.Fatal("nil in, non-nil out")
+	}
 }
