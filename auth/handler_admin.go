@@ -12,6 +12,9 @@ import (
 //
 //	guard.HandleFunc("PUT /admin/users/{id}/roles", "user:manage", h.SetRoles, auth.Sensitive())
 //	guard.HandleFunc("PUT /admin/users/{id}/status", "user:manage", h.SetStatus, auth.Sensitive())
+//	guard.HandleFunc("POST /admin/users/{id}/unlock", "user:manage", h.Unlock, auth.Sensitive())
+//	guard.HandleFunc("POST /admin/users/{id}/reset-mfa", "user:manage", h.ResetMFA, auth.Sensitive())
+//	guard.HandleFunc("PUT /admin/users/{id}/password", "user:manage", h.SetPassword, auth.Sensitive())
 
 type rolesBody struct {
 	Roles []string `json:"roles"`
@@ -19,6 +22,10 @@ type rolesBody struct {
 
 type statusBody struct {
 	Status Status `json:"status"`
+}
+
+type adminPasswordBody struct {
+	Password string `json:"password"`
 }
 
 // adminTarget returns the caller and checks that the target user is in the
@@ -66,12 +73,7 @@ func (h *Handlers) SetRoles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown_role")
 		return
 	}
-	if err := h.auth.SetRoles(r.Context(), id, b.Roles, st.p.Actor(), h.sm.origin(r)); err != nil {
-		h.adminFail(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	h.adminDone(w, r, h.auth.SetRoles(r.Context(), id, b.Roles, st.p.Actor(), h.sm.origin(r)))
 }
 
 // SetStatus answers {"status": "active" | "disabled" | "removed"}.
@@ -87,7 +89,48 @@ func (h *Handlers) SetStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
-	if err := h.auth.SetStatus(r.Context(), id, b.Status, st.p.Actor(), h.sm.origin(r)); err != nil {
+	h.adminDone(w, r, h.auth.SetStatus(r.Context(), id, b.Status, st.p.Actor(), h.sm.origin(r)))
+}
+
+// Unlock answers {}: it clears the user's lockout (consecutive failures and
+// the lock), so the account's password login works again. Audited.
+func (h *Handlers) Unlock(w http.ResponseWriter, r *http.Request) {
+	var b struct{}
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	h.adminDone(w, r, h.auth.Unlock(r.Context(), id, st.p.Actor(), h.sm.origin(r)))
+}
+
+// ResetMFA answers {}: it removes the user's second factor and recovery
+// codes, so the user enrols again at the next login. The tenant policy must
+// allow administrator resets (otherwise 403 "recovery_not_allowed"). Audited.
+func (h *Handlers) ResetMFA(w http.ResponseWriter, r *http.Request) {
+	var b struct{}
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	h.adminDone(w, r, h.auth.AdminResetMFA(r.Context(), id, st.p.Actor(), h.sm.origin(r)))
+}
+
+// SetPassword answers {"password": "..."}: it sets a password the
+// administrator chose (checked against the tenant's password policy; a
+// refusal is 400 "password_rejected" with the reason) and ends the user's
+// sessions. Audited, never with the password.
+func (h *Handlers) SetPassword(w http.ResponseWriter, r *http.Request) {
+	var b adminPasswordBody
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	h.adminDone(w, r, h.auth.SetPassword(r.Context(), id, b.Password, st.p.Actor(), h.sm.origin(r)))
+}
+
+// adminDone answers an administrative change: 204, or the refusal.
+func (h *Handlers) adminDone(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
 		h.adminFail(w, r, err)
 		return
 	}

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,6 +48,9 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 	g.HandleFunc("GET /emergency/report", "emergency:review", he.h.EmergencyReport)
 	g.HandleFunc("PUT /admin/users/{id}/roles", "user:manage", he.h.SetRoles)
 	g.HandleFunc("PUT /admin/users/{id}/status", "user:manage", he.h.SetStatus)
+	g.HandleFunc("POST /admin/users/{id}/unlock", "user:manage", he.h.Unlock)
+	g.HandleFunc("POST /admin/users/{id}/reset-mfa", "user:manage", he.h.ResetMFA)
+	g.HandleFunc("PUT /admin/users/{id}/password", "user:manage", he.h.SetPassword)
 	he.mux.Handle("/", app)
 	return he
 }
@@ -399,5 +403,52 @@ func TestHandlersAdminRolesAndStatus(t *testing.T) {
 	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/status", `{"status":"active"}`, otok, ocsrf); rr.Code != 400 ||
 		!strings.Contains(rr.Body.String(), "invalid_user") {
 		t.Fatalf("restore a removed user: %d %s, want 400 invalid_user", rr.Code, rr.Body.String())
+	}
+}
+
+// An administrator unlocks a locked account, sets a password (ending the
+// user's sessions) and is refused an MFA reset the tenant does not allow.
+func TestHandlersAdminUnlockPasswordMFA(t *testing.T) {
+	he := newHandlerEnv(t)
+	lab := he.createUser(t, "lab", "lab_assistant")
+	he.createUser(t, "officer", "privacy_officer")
+
+	// Lock the account with consecutive failures, waiting out each back-off.
+	for range 20 {
+		he.clk.Advance(time.Hour)
+		he.call("POST", "/auth/login", loginJSON("lab", "wrong password, clearly"), "", "")
+	}
+	he.clk.Advance(time.Hour)
+	if rr := he.call("POST", "/auth/login", loginJSON("lab", testPassword), "", ""); rr.Code == 200 {
+		t.Fatal("the right password works on a locked account")
+	}
+	otok, ocsrf := he.signIn(t, "officer")
+	if rr := he.call("POST", "/admin/users/"+lab.ID+"/unlock", `{}`, otok, ocsrf); rr.Code != 204 {
+		t.Fatalf("unlock: %d %s", rr.Code, rr.Body.String())
+	}
+	ltok, _ := he.signIn(t, "lab")
+
+	const next = "a brand new passphrase for the lab bench"
+	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/password", `{"password":"short"}`, otok, ocsrf); rr.Code != 400 ||
+		!strings.Contains(rr.Body.String(), "password_rejected") {
+		t.Fatalf("weak password: %d %s", rr.Code, rr.Body.String())
+	}
+	if rr := he.call("PUT", "/admin/users/"+lab.ID+"/password", `{"password":"`+next+`"}`, otok, ocsrf); rr.Code != 204 {
+		t.Fatalf("set password: %d %s", rr.Code, rr.Body.String())
+	}
+	if rr := he.call("GET", "/auth/session", "", ltok, ""); rr.Code != 401 {
+		t.Fatalf("the user's session survived an administrator's password change: %d", rr.Code)
+	}
+	if rr := he.call("POST", "/auth/login", loginJSON("lab", next), "", ""); rr.Code != 200 {
+		t.Fatalf("login with the new password: %d %s", rr.Code, rr.Body.String())
+	}
+	if strings.Contains(fmt.Sprintf("%+v", he.rec.all()), next) {
+		t.Fatal("the new password reached the audit trail")
+	}
+
+	// The default tenant policy allows recovery codes only, not admin resets.
+	if rr := he.call("POST", "/admin/users/"+lab.ID+"/reset-mfa", `{}`, otok, ocsrf); rr.Code != 403 ||
+		!strings.Contains(rr.Body.String(), "recovery_not_allowed") {
+		t.Fatalf("reset MFA against policy: %d %s", rr.Code, rr.Body.String())
 	}
 }
