@@ -278,3 +278,31 @@ func (a *app) drillBackup(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pass": pass, "drills": reports})
 }
+
+// userView is what the administrator sees of a user: identifiers, roles and
+// status, never credentials or PHI.
+type userView struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Roles  []string `json:"roles"`
+	Status string   `json:"status"`
+	Admin  bool     `json:"admin"`
+	MFA    bool     `json:"mfa"`
+	Locked bool     `json:"locked"`
+}
+
+// listUsers: GET /api/admin/users — the users of the administrator's tenant.
+func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
+	p, _ := auth.PrincipalFromContext(r.Context())
+	us, err := a.users.List(r.Context(), p.TenantID)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "internal")
+		return
+	}
+	out := make([]userView, 0, len(us))
+	for _, u := range us {
+		out = append(out, userView{ID: u.ID, Name: u.Name, Roles: u.Roles, Status: string(u.Status), Admin: u.Admin,
+			MFA: u.MFA.Enabled(), Locked: !u.Lockout.LockedAt.IsZero()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

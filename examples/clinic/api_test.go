@@ -213,3 +213,34 @@ func testAuditPage(t *testing.T, s storeSetup) {
 	}
 	tc.login(rolePhysician).mustStatus(http.StatusForbidden, "GET", "/audit", nil, nil)
 }
+
+// The administrator manages users without seeing PHI: listing, disabling
+// (which ends the user's sessions at once) and unlocking; the auditor reviews
+// break-glass accesses.
+func TestAdminManagesUsers(t *testing.T) {
+	tc := startClinic(t, "", nil, nil)
+	nurse := tc.login(roleNurse)
+	nurse.mustStatus(http.StatusOK, "POST", "/api/auth/session/keepalive", nil, nil)
+
+	admin := tc.login(roleAdmin)
+	var users []userView
+	admin.mustStatus(http.StatusOK, "GET", "/api/admin/users", nil, &users)
+	if len(users) != len(demoRoles) {
+		t.Fatalf("listed %d users, want %d", len(users), len(demoRoles))
+	}
+	for _, u := range users {
+		if !u.MFA || u.Status != "active" || (u.Name == roleAdmin) != u.Admin {
+			t.Fatalf("user view %+v", u)
+		}
+	}
+	id := tc.users[roleNurse].ID
+	admin.mustStatus(http.StatusNoContent, "PUT", "/api/admin/users/"+id+"/status", map[string]string{"status": "disabled"}, nil)
+	nurse.mustStatus(http.StatusUnauthorized, "GET", "/api/auth/session", nil, nil)
+	admin.mustStatus(http.StatusNoContent, "POST", "/api/admin/users/"+id+"/unlock", map[string]string{}, nil)
+	admin.mustStatus(http.StatusBadRequest, "PUT", "/api/admin/users/"+id+"/roles", map[string][]string{"roles": {"surgeon"}}, nil)
+
+	// Only the administrator manages users; only the auditor reviews emergencies.
+	tc.login(rolePhysician).mustStatus(http.StatusForbidden, "GET", "/api/admin/users", nil, nil)
+	tc.login(roleAuditor).mustStatus(http.StatusOK, "GET", "/api/emergency/report", nil, nil)
+	admin.mustStatus(http.StatusForbidden, "GET", "/api/emergency/report", nil, nil)
+}

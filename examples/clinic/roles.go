@@ -21,6 +21,8 @@ const (
 	permSelfMFA        auth.Permission = "mfa:self"
 	permEmergencyStart auth.Permission = "emergency:request"
 	permUI             auth.Permission = "ui:use"
+	permUserManage     auth.Permission = "user:manage"      // users, roles, status, unlock, resets
+	permEmergencyRev   auth.Permission = "emergency:review" // the break-glass report
 )
 
 // Roles of the clinic, from the minimum-necessary rules of real clinics.
@@ -40,7 +42,7 @@ var demoRoles = []string{rolePhysician, roleNurse, roleLab, roleFrontDesk, roleA
 func clinicRBAC() (*auth.RBAC, error) {
 	all := []auth.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
 		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
-		permSessionKeep, permSelfMFA, permEmergencyStart, permUI}
+		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev}
 	every := []auth.Permission{permSessionKeep, permSelfMFA, permUI}
 	with := func(ps ...auth.Permission) []auth.Permission {
 		return append(append([]auth.Permission(nil), every...), ps...)
@@ -52,8 +54,8 @@ func clinicRBAC() (*auth.RBAC, error) {
 		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart)},
 		{Name: roleLab, Permissions: with(permPatientSearch, permLabWrite)},
 		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart)},
-		{Name: roleAuditor, Permissions: with(permAuditRead)},
-		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup)},
+		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev)},
+		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup, permUserManage)},
 		{Name: roleEmergency, Permissions: physician, Emergency: true, EligibleRoles: []string{roleNurse, roleFrontDesk}},
 	})
 }

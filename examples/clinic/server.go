@@ -54,6 +54,16 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("POST /api/backups/{backup}/verify", permBackup, a.verifyBackup)
 	g.HandleFunc("POST /api/backups/drill", permBackup, a.drillBackup)
 
+	// Administration: users and roles (no PHI), and the break-glass review.
+	ah := auth.NewHandlers(a.sm, a.authn, g)
+	g.HandleFunc("GET /api/admin/users", permUserManage, a.listUsers)
+	g.HandleFunc("PUT /api/admin/users/{id}/roles", permUserManage, ah.SetRoles, auth.Sensitive())
+	g.HandleFunc("PUT /api/admin/users/{id}/status", permUserManage, ah.SetStatus, auth.Sensitive())
+	g.HandleFunc("POST /api/admin/users/{id}/unlock", permUserManage, ah.Unlock, auth.Sensitive())
+	g.HandleFunc("PUT /api/admin/users/{id}/password", permUserManage, ah.SetPassword, auth.Sensitive())
+	g.HandleFunc("POST /api/admin/users/{id}/reset-mfa", permUserManage, ah.ResetMFA, auth.Sensitive())
+	g.HandleFunc("GET /api/emergency/report", permEmergencyRev, ah.EmergencyReport)
+
 	// Web UI pages that need a session.
 	g.HandleFunc("GET /patients", permPatientSearch, a.pagePatients)
 	g.HandleFunc("POST /patients", permPatientSearch, a.pagePatients)
@@ -65,7 +75,7 @@ func (a *app) handler() (http.Handler, error) {
 
 	protected := a.sm.Middleware(a.sm.EnforcePolicy(g))
 	root := http.NewServeMux()
-	auth.NewHandlers(a.sm, a.authn, g).Mount(root, "/api/auth")
+	ah.Mount(root, "/api/auth")
 	root.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	root.HandleFunc("GET /login", a.pageLogin)
 	root.HandleFunc("POST /login", a.pageLogin)
