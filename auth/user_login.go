@@ -152,8 +152,22 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.FreeFailures, last, now); w > 0 {
 		return nil, a.throttled(ctx, base, w)
 	}
+	// Count this attempt on the freshest record before any credential is
+	// checked, so that concurrent attempts cannot all pass the lockout with
+	// a stale copy.
+	reserved := false
+	if u != nil && u.Active() && !u.Lockout.Locked() {
+		fresh, w, err := a.reserve(ctx, u.ID, now, base)
+		if err != nil {
+			return nil, err
+		}
+		if w > 0 {
+			return nil, a.throttled(ctx, base, w)
+		}
+		u, reserved = fresh, fresh.Active() && !fresh.Lockout.Locked()
+	}
 
-	usable := u != nil && u.Active() && !u.Lockout.Locked()
+	usable := reserved
 	hash := ""
 	if usable {
 		hash = u.PasswordHash
@@ -179,8 +193,8 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 			reason = "malformed_hash"
 			a.log.ErrorContext(ctx, "auth: stored password hash is malformed", "user_id", u.ID)
 		}
-		if u != nil && u.Active() && !u.Lockout.Locked() {
-			return nil, a.failure(ctx, u.ID, req.ClientKey, base, reason)
+		if reserved {
+			return nil, a.reservedFailure(ctx, u.ID, req.ClientKey, base, reason)
 		}
 		a.throttle.fail(acctKey, now, &a.cfg.Lockout)
 		return nil, a.failure(ctx, "", req.ClientKey, base, reason)
@@ -197,6 +211,11 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 			ev := base
 			ev.Action, ev.Outcome, ev.Reason = audit.ActionLogin, audit.OutcomeSuccess, "second_factor_required"
 			if err := a.record(ctx, ev); err != nil {
+				return nil, err
+			}
+			// The password was right: this attempt is not a failure. The
+			// second factor reserves its own attempt.
+			if err := a.release(ctx, u.ID); err != nil {
 				return nil, err
 			}
 			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch}, nil
@@ -231,10 +250,17 @@ func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) || !c.unused(u) {
 		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
-	if w := a.cfg.Lockout.wait(u.Lockout.Failures, a.cfg.Lockout.FreeFailures, u.Lockout.LastFailure, now); w > 0 {
+	fresh, w, err := a.reserve(ctx, u.ID, now, base)
+	if err != nil {
+		return nil, err
+	}
+	if w > 0 {
 		return nil, a.throttled(ctx, base, w)
 	}
-	return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, c.unused)
+	if !fresh.Active() || fresh.Lockout.Locked() {
+		return nil, a.failure(ctx, "", req.ClientKey, base, "account_locked")
+	}
+	return a.secondFactor(ctx, fresh, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, c.unused)
 }
 
 // secondFactor verifies the code for a user whose password step passed.
@@ -253,7 +279,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 			return nil, perr
 		}
 		if !tp.AllowsRecovery(RecoveryCodes) {
-			return nil, a.failure(ctx, u.ID, clientKey, base, "recovery_not_allowed")
+			return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "recovery_not_allowed")
 		}
 		recovery = true
 		ok, err = a.useRecoveryCode(ctx, u, recoveryCode, guard)
@@ -266,7 +292,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 		if recovery {
 			reason = "invalid_recovery_code"
 		}
-		return nil, a.failure(ctx, u.ID, clientKey, base, reason)
+		return nil, a.reservedFailure(ctx, u.ID, clientKey, base, reason)
 	}
 	// Re-read: useTOTP/useRecoveryCode stored a new version.
 	fresh, err := a.users.Get(ctx, u.ID)
@@ -357,6 +383,84 @@ func (a *Authenticator) failure(ctx context.Context, userID, clientKey string, b
 
 // accountFailure records one failed authentication; see failure.
 func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
+	return a.countFailure(ctx, userID, clientKey, false, actor, origin, action, reason)
+}
+
+// reservedFailure is failure for an attempt that reserve already counted.
+func (a *Authenticator) reservedFailure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
+	if err := a.countFailure(ctx, userID, clientKey, true, base.Actor, base.Origin, base.Action, reason); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// reserve counts an attempt on userID's account before its credentials are
+// checked, on the freshest record: concurrent attempts each take their own
+// count, so a burst cannot pass the lockout or the back-off with a stale
+// copy, and at most MaxFailures attempts are ever checked. When the count
+// has reached MaxFailures it locks the account instead (audited). It
+// returns the fresh user, or the back-off still to wait (nothing counted).
+// Success resets the count (succeed), failure keeps it (reservedFailure),
+// and release gives it back.
+func (a *Authenticator) reserve(ctx context.Context, userID string, now time.Time, base audit.Event) (*User, time.Duration, error) {
+	var wait time.Duration
+	lockedNow := false
+	u, err := a.modify(ctx, userID, func(u *User) error {
+		wait, lockedNow = 0, false
+		if !u.Active() || u.Lockout.Locked() {
+			return nil
+		}
+		if w := a.cfg.Lockout.wait(u.Lockout.Failures, a.cfg.Lockout.FreeFailures, u.Lockout.LastFailure, now); w > 0 {
+			wait = w
+			return errNoChange
+		}
+		if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures {
+			u.Lockout.LockedAt = a.storeNow()
+			lockedNow = true
+			return nil
+		}
+		u.Lockout.Failures++
+		u.Lockout.LastFailure = a.storeNow()
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return nil, wait, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if lockedNow {
+		if err := a.record(ctx, audit.Event{Action: audit.ActionLockout, Outcome: audit.OutcomeSuccess,
+			Reason: "max_failures", Actor: base.Actor, Origin: base.Origin,
+			Attrs: map[string]string{"failures": fmt.Sprint(a.cfg.Lockout.MaxFailures)}}); err != nil {
+			return nil, 0, err
+		}
+	}
+	return u, 0, nil
+}
+
+// release gives back an attempt reserve counted that turned out not to be
+// a failure (a right password that still needs its second factor).
+func (a *Authenticator) release(ctx context.Context, userID string) error {
+	_, err := a.modify(ctx, userID, func(u *User) error {
+		if u.Lockout.Locked() || u.Lockout.Failures == 0 {
+			return errNoChange
+		}
+		u.Lockout.Failures--
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	return err
+}
+
+// errNoChange aborts a modify that has nothing to store.
+var errNoChange = errors.New("auth: no change")
+
+// countFailure records a failed attempt: it counts it (unless reserve did),
+// locks the account when the count reaches MaxFailures, and audits both.
+func (a *Authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
 	now := a.clock.Now()
 	if clientKey != "" {
 		a.throttle.fail(clientThrottleKey(clientKey), now, &a.cfg.Lockout)
@@ -368,8 +472,10 @@ func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey st
 		start := time.Now() // real elapsed time, not the injectable clock
 		_, err := a.modify(ctx, userID, func(u *User) error {
 			lockedNow = false
-			u.Lockout.Failures++
-			u.Lockout.LastFailure = a.storeNow()
+			if !reserved {
+				u.Lockout.Failures++
+				u.Lockout.LastFailure = a.storeNow()
+			}
 			if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures && !u.Lockout.Locked() {
 				u.Lockout.LockedAt = a.storeNow()
 				lockedNow = true
