@@ -3,13 +3,21 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
+
+// ErrNoWriters is returned by the Write of a Multi given no writers: with
+// nowhere to store the event it is not acknowledged, so the access it
+// audits must be refused. It matches ErrUnavailable with errors.Is.
+var ErrNoWriters = fmt.Errorf("%w: Multi has no writers", ErrUnavailable)
 
 // Multi returns a Writer that writes each event to every w, concurrently,
 // and succeeds only when all of them do: the event is acknowledged only if
 // every writer stored it. On failure it returns the writers' errors joined
-// (errors.Is works on each); some writers may have stored the event.
+// (errors.Is works on each); some writers may have stored the event. A
+// Multi of no writers stores nothing, so its Write always fails with
+// ErrNoWriters (which matches ErrUnavailable) rather than acknowledging.
 func Multi(w ...Writer) Writer {
 	ws := append([]Writer(nil), w...)
 	return multiWriter(ws)
@@ -20,7 +28,7 @@ type multiWriter []Writer
 func (m multiWriter) Write(ctx context.Context, e Event) error {
 	switch len(m) {
 	case 0:
-		return nil
+		return ErrNoWriters
 	case 1:
 		return m[0].Write(ctx, e)
 	}

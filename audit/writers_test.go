@@ -44,8 +44,16 @@ func TestMultiAllMustSucceed(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("multi with a failing writer: %v", err)
 	}
-	if err := Multi().Write(context.Background(), sampleEvent(0)); err != nil {
-		t.Fatal(err)
+}
+
+// A Multi of no writers stores nothing, so it must not acknowledge.
+func TestMultiNoWritersRefuses(t *testing.T) {
+	err := Multi().Write(context.Background(), sampleEvent(0))
+	if !errors.Is(err, ErrNoWriters) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("multi with no writers: %v, want ErrNoWriters matching ErrUnavailable", err)
+	}
+	if err := Multi([]Writer{}...).Write(context.Background(), sampleEvent(0)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("multi of an empty slice: %v", err)
 	}
 }
 
