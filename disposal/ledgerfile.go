@@ -30,9 +30,19 @@ type FileLedgerStore struct {
 	stream string
 
 	appendMu sync.Mutex        // serialises Append with reading the head
-	mu       sync.Mutex        // guards index
+	mu       sync.Mutex        // guards index and dirtyUpTo
 	index    map[string]uint64 // subject -> seq of its first disposal entry
+	// dirtyUpTo, when non-zero, is the head sequence number after an
+	// Append that failed once its event was linked into the chain: the
+	// event may be (or become) durable without being indexed. The index is
+	// rebuilt from the durable log once everything up to dirtyUpTo is
+	// durable; until then lookups fail closed.
+	dirtyUpTo uint64
 }
+
+// errIndexPending reports a lookup while the outcome of a failed append is
+// not yet known.
+var errIndexPending = errors.New("disposal: ledger: outcome of a failed append not yet durable; retry")
 
 var _ LedgerStore = (*FileLedgerStore)(nil)
 
@@ -102,15 +112,52 @@ func OpenFileLedgerReader(ctx context.Context, dir string, opts FileLedgerOption
 }
 
 func (s *FileLedgerStore) buildIndex(ctx context.Context) error {
-	s.index = make(map[string]uint64)
-	return s.Scan(ctx, 0, func(r audit.Record) error {
+	index := make(map[string]uint64)
+	err := s.Scan(ctx, 0, func(r audit.Record) error {
 		if r.Event.Action == audit.ActionShred {
-			if _, dup := s.index[r.Event.Target.Subject]; !dup {
-				s.index[r.Event.Target.Subject] = r.Seq
+			if _, dup := index[r.Event.Target.Subject]; !dup {
+				index[r.Event.Target.Subject] = r.Seq
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.index = index
+	s.mu.Unlock()
+	return nil
+}
+
+// ensureIndex rebuilds the index from the durable log when a failed Append
+// left it dirty. It fails closed while the failed append's outcome is not
+// yet durable.
+func (s *FileLedgerStore) ensureIndex(ctx context.Context) error {
+	s.mu.Lock()
+	dirty := s.dirtyUpTo != 0
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	s.appendMu.Lock() // no Append while the index is rebuilt
+	defer s.appendMu.Unlock()
+	s.mu.Lock()
+	upTo := s.dirtyUpTo
+	s.mu.Unlock()
+	if upTo == 0 {
+		return nil // rebuilt meanwhile
+	}
+	if s.log.DurableSeq() < upTo {
+		return errIndexPending
+	}
+	if err := s.buildIndex(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.dirtyUpTo = 0
+	s.mu.Unlock()
+	return nil
 }
 
 // Stream implements LedgerStore.
@@ -120,13 +167,28 @@ func (s *FileLedgerStore) Stream() string { return s.stream }
 // head after a Write is then the record that Write stored, so no read-back
 // is needed. (Concurrent shreds still overlap their key-store and audit
 // writes with the ledger append.)
+//
+// Once started, the write is not abandoned when ctx ends: a linked event
+// becomes durable whatever the caller does, so Append waits for it,
+// bounded by the log's own WriteTimeout. If the write fails after the event
+// was linked, the index is rebuilt from the durable log before the next
+// lookup.
 func (s *FileLedgerStore) Append(ctx context.Context, e audit.Event) (audit.Record, error) {
 	if s.log == nil {
 		return audit.Record{}, ErrReadOnly
 	}
+	if err := ctx.Err(); err != nil {
+		return audit.Record{}, fmt.Errorf("disposal: ledger append not started: %w", err)
+	}
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
-	if err := s.log.Write(ctx, e); err != nil {
+	before, _ := s.log.Head()
+	if err := s.log.Write(context.WithoutCancel(ctx), e); err != nil {
+		if after, _ := s.log.Head(); after != before {
+			s.mu.Lock()
+			s.dirtyUpTo = after
+			s.mu.Unlock()
+		}
 		return audit.Record{}, err
 	}
 	// Only this store writes to its private FileLog, and appendMu orders
@@ -160,6 +222,11 @@ func (s *FileLedgerStore) Scan(ctx context.Context, after uint64, fn func(audit.
 
 // FindSubject implements LedgerStore.
 func (s *FileLedgerStore) FindSubject(ctx context.Context, subject string) (audit.Record, bool, error) {
+	if s.log != nil {
+		if err := s.ensureIndex(ctx); err != nil {
+			return audit.Record{}, false, err
+		}
+	}
 	s.mu.Lock()
 	seq, ok := s.index[subject]
 	s.mu.Unlock()
