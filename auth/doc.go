@@ -126,7 +126,11 @@
 // Break-glass elevation is bounded in time, needs a reason and a recent
 // authentication, is logged durably before it takes effect, flags every
 // audit actor while it lasts, and fires OnEmergency at start and end;
-// EmergencyReport lists the accesses for review.
+// EmergencyReport lists the accesses for review. The reason is kept in plain
+// text in the audit trail, the session and the emergency log, so that a
+// reviewer can read it after the patient's data is shredded: it must not
+// contain PHI. Ask users for a justification or a ticket reference, not for
+// the patient's details.
 //
 // # Formats
 //
