@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -147,7 +148,9 @@ func (l *FileLog) purgeable(ctx context.Context, seg, next SegmentInfo, cutoff t
 			return false, err
 		}
 		c, _ := ParseCheckpoint(raw.line)
-		if c.Verify(l.pub) != nil || c.Stream != l.opts.Stream {
+		// anchors written before a key rotation verify under a previous key
+		keys := append([]ed25519.PublicKey{l.pub}, l.opts.PreviousKeys...)
+		if c.Verify(keys...) != nil || c.Stream != l.opts.Stream {
 			return false, &VerifyError{Stream: l.opts.Stream, Seq: c.Seq, Problem: ProblemSignature, Segment: raw.seg, Line: 1, Err: ErrBadSignature}
 		}
 		return false, nil

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"testing"
 	"time"
@@ -86,5 +87,45 @@ func TestPurgeWholeSegmentsRespectingHoldsAndRetention(t *testing.T) {
 	_, err = VerifyDir(ctx, dir, VerifyOptions{})
 	if !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("verify without keys: %v", err)
+	}
+}
+
+// After a key rotation the anchors of the old segments were signed by a
+// previous key; Purge must trust FileOptions.PreviousKeys as Open does.
+func TestPurgeAfterKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	old := openTestLog(t, dir, func(o *FileOptions) { o.SegmentMaxBytes = 1 })
+	for i := 0; i < 3; i++ {
+		if err := old.Write(ctx, sampleEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	newKey := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	oldPub := testKey(t).Public().(ed25519.PublicKey)
+	clk := clock.NewFake(testTime.AddDate(DefaultRetentionYears+1, 0, 0))
+	l := openTestLog(t, dir, func(o *FileOptions) {
+		o.Signer = newKey
+		o.PreviousKeys = []ed25519.PublicKey{oldPub}
+		o.Clock = clk
+		o.SegmentMaxBytes = 1
+	})
+	defer l.Close()
+	if err := l.Write(ctx, sampleEvent(9)); err != nil {
+		t.Fatal(err)
+	}
+	dry, err := l.Purge(ctx, PurgeOptions{DryRun: true})
+	if err != nil || len(dry.Purged) == 0 {
+		t.Fatalf("dry run after key rotation: %v %+v", err, dry)
+	}
+	rep, err := l.Purge(ctx, PurgeOptions{})
+	if err != nil || len(rep.Purged) != len(dry.Purged) {
+		t.Fatalf("purge after key rotation: %v %+v", err, rep)
+	}
+	if _, err := l.Reader().Verify(ctx, VerifyOptions{Keys: []ed25519.PublicKey{oldPub, newKey.Public().(ed25519.PublicKey)}}); err != nil {
+		t.Fatalf("verify after purge: %v", err)
 	}
 }
