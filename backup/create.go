@@ -44,7 +44,7 @@ func (s *chunkSet) add(n [32]byte) (added bool) {
 // listChunks returns the set of stored chunks.
 func (r *Repository) listChunks(ctx context.Context) (*chunkSet, error) {
 	s := &chunkSet{m: map[[32]byte]struct{}{}}
-	err := r.target.List(ctx, chunkPrefix, func(o ObjectInfo) error {
+	err := r.listUnder(ctx, chunkPrefix, func(o ObjectInfo, _ string) error {
 		if n, ok := parseChunkObject(o.Name); ok {
 			s.m[n] = struct{}{}
 		}

@@ -106,7 +106,7 @@ type lockInfo struct {
 func (r *Repository) listLocks(ctx context.Context, prefix string) ([]lockInfo, error) {
 	var out []lockInfo
 	now := r.s.clock.Now()
-	err := r.target.List(ctx, prefix, func(o ObjectInfo) error {
+	err := r.listUnder(ctx, prefix, func(o ObjectInfo, _ string) error {
 		li := lockInfo{name: o.Name, time: o.ModTime}
 		if b, err := readObject(ctx, r.target, o.Name, 4096); err == nil {
 			var lb lockBody

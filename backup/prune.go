@@ -249,7 +249,7 @@ func (r *Repository) collect(ctx context.Context, dryRun bool, rep *PruneReport)
 		}
 	}
 	var unused []ObjectInfo
-	err = r.target.List(ctx, chunkPrefix, func(o ObjectInfo) error {
+	err = r.listUnder(ctx, chunkPrefix, func(o ObjectInfo, _ string) error {
 		n, ok := parseChunkObject(o.Name)
 		if ok && !referenced[fmt.Sprintf("%x", n[:])] {
 			unused = append(unused, o)
@@ -287,8 +287,8 @@ func (r *Repository) collect(ctx context.Context, dryRun bool, rep *PruneReport)
 	for _, id := range ids {
 		have[id] = true
 	}
-	return r.target.List(ctx, verifiedPrefix, func(o ObjectInfo) error {
-		if id := o.Name[len(verifiedPrefix):]; !have[id] {
+	return r.listUnder(ctx, verifiedPrefix, func(o ObjectInfo, id string) error {
+		if !have[id] {
 			return r.target.Delete(ctx, o.Name)
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -233,8 +234,7 @@ func (r *Repository) Manifest(ctx context.Context, id string) (*Manifest, error)
 // listIDs returns the IDs of every stored manifest, sorted.
 func (r *Repository) listIDs(ctx context.Context) ([]string, error) {
 	var ids []string
-	err := r.target.List(ctx, manifestPrefix, func(o ObjectInfo) error {
-		id := o.Name[len(manifestPrefix):]
+	err := r.listUnder(ctx, manifestPrefix, func(_ ObjectInfo, id string) error {
 		if _, ok := parseID(id); ok {
 			ids = append(ids, id)
 		}
@@ -242,4 +242,18 @@ func (r *Repository) listIDs(ctx context.Context) ([]string, error) {
 	})
 	sort.Strings(ids)
 	return ids, err
+}
+
+// listUnder lists the objects whose names begin with prefix and calls fn
+// with each and the rest of its name after prefix. Names outside prefix are
+// skipped: a Target that ignores the prefix (some S3-compatible servers do)
+// must neither crash a listing nor make it act on another kind of object.
+func (r *Repository) listUnder(ctx context.Context, prefix string, fn func(o ObjectInfo, rest string) error) error {
+	return r.target.List(ctx, prefix, func(o ObjectInfo) error {
+		rest, ok := strings.CutPrefix(o.Name, prefix)
+		if !ok {
+			return nil
+		}
+		return fn(o, rest)
+	})
 }

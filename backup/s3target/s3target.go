@@ -344,8 +344,10 @@ func (t *Target) List(ctx context.Context, prefix string, fn func(backup.ObjectI
 			return opErr("list", prefix, err)
 		}
 		for _, o := range page.Contents {
-			name := strings.TrimPrefix(aws.ToString(o.Key), t.cfg.Prefix)
-			if !backup.ValidName(name) {
+			// Some S3-compatible servers ignore Prefix: skip every key
+			// outside the requested one instead of passing it on.
+			name, ok := strings.CutPrefix(aws.ToString(o.Key), t.cfg.Prefix)
+			if !ok || !strings.HasPrefix(name, prefix) || !backup.ValidName(name) {
 				continue // not ours
 			}
 			if err := fn(backup.ObjectInfo{Name: name, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}); err != nil {
