@@ -207,6 +207,41 @@ func (m *SessionManager) endEmergency(ctx context.Context, r *http.Request, s *S
 	return nil
 }
 
+// emergencyEnded reports whether the EmergencyLog records the end of the
+// access granted by g. A session's stored grant can outlive the end of its
+// access: the activity update of a request that loaded the session before
+// the end writes back the whole session it read (its compare-and-swap is on
+// the token hash, which ending an access does not change). The log, written
+// when the access ends, is then authoritative.
+func (m *SessionManager) emergencyEnded(ctx context.Context, g *EmergencyGrant) (bool, error) {
+	// A store may keep times at microsecond precision: look around the start.
+	acc, err := m.Emergencies.EmergencyAccesses(ctx, g.StartedAt.Add(-time.Second), g.StartedAt.Add(time.Second))
+	if err != nil {
+		return false, fmt.Errorf("auth: read emergency access: %w", err)
+	}
+	for _, a := range acc {
+		if a.ID == g.AccessID {
+			return !a.EndedAt.IsZero(), nil
+		}
+	}
+	return false, nil
+}
+
+// dropGrant removes from the stored session s a grant whose access has
+// already ended (and was logged, audited and alerted then).
+func (m *SessionManager) dropGrant(ctx context.Context, s *Session) error {
+	t := s.clone()
+	t.Emergency = nil
+	if err := m.store.UpdateSession(ctx, s.TokenHash, t); err != nil {
+		if errors.Is(err, ErrSessionNotFound) {
+			return ErrInvalidSession // logged out or rotated meanwhile
+		}
+		return fmt.Errorf("auth: drop ended emergency access: %w", err)
+	}
+	*s = t
+	return nil
+}
+
 // finishEmergency logs, audits and alerts the end of s's emergency access.
 func (m *SessionManager) finishEmergency(ctx context.Context, s *Session, reason string) {
 	g := s.Emergency

@@ -256,9 +256,22 @@ func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestSta
 	case err != nil:
 		return nil, fmt.Errorf("auth: load user: %w", err)
 	}
-	if g := s.Emergency; g != nil && !now.Before(g.Until) {
-		if err := m.endEmergency(ctx, r, s, "expired"); err != nil {
+	if g := s.Emergency; g != nil {
+		ended, err := m.emergencyEnded(ctx, g)
+		switch {
+		case err != nil:
 			return nil, err
+		case ended:
+			// The access ended already, but a request that had loaded the
+			// session before the end wrote the grant back with its activity
+			// update: the log is authoritative, drop the grant again.
+			if err := m.dropGrant(ctx, s); err != nil {
+				return nil, err
+			}
+		case !now.Before(g.Until):
+			if err := m.endEmergency(ctx, r, s, "expired"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if now.Sub(s.LastSeenAt) >= m.touchInterval(idle) {
