@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,7 +36,7 @@ func (c *clinic) shredPatient(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var opts []disposal.ShredOption
+	opts := []disposal.ShredOption{disposal.Via(audit.Origin{Channel: audit.ChannelAPI, ClientIP: audit.PeerIP(r), Route: r.Pattern})}
 	if a, ok := auth.ActorFromRequest(r); ok {
 		opts = append(opts, disposal.By(a))
 	}
@@ -47,6 +50,13 @@ func (c *clinic) shredPatient(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		c.log.ErrorContext(r.Context(), "shred", "err", err)
+		apiError(w, http.StatusInternalServerError, "internal")
+		return
+	}
+	// The blind index of the MRN is derived from PHI: a shredded patient
+	// must not stay findable (or block the MRN) through it.
+	if err := c.forgetMRN(r.Context(), p.ID); err != nil {
+		c.log.ErrorContext(r.Context(), "clear the MRN index of a shredded patient", "err", err)
 		apiError(w, http.StatusInternalServerError, "internal")
 		return
 	}
@@ -71,9 +81,14 @@ func (c *clinic) setHold(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, h)
 }
 
-// liftHold: DELETE /api/holds/{hold}?reason=...
+// liftHold: DELETE /api/holds/{hold} {"reason": ...} (the reason in the
+// body, never in the URL).
 func (c *clinic) liftHold(w http.ResponseWriter, r *http.Request) {
-	h, err := c.holds.Lift(r.Context(), r.PathValue("hold"), principalID(r), r.URL.Query().Get("reason"))
+	var in struct{ Reason string }
+	if !readJSON(w, r, &in) {
+		return
+	}
+	h, err := c.holds.Lift(r.Context(), r.PathValue("hold"), principalID(r), in.Reason)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "invalid_hold")
 		return
@@ -209,12 +224,16 @@ func (c *clinic) exportDeidentified(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, d)
 	}
+	// Rows come back in random order, so a row cannot be tied to the ID
+	// the caller listed in the same position.
+	mrand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	e := audit.Event{Action: audit.ActionExport, Target: audit.Target{RecordType: "cohort"},
 		Attrs: map[string]string{"method": "safe_harbor", "patients": strconv.Itoa(len(out))}}
 	if !c.record(w, r, e) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"method": "HIPAA Safe Harbor (45 CFR 164.514(b)(2))", "records": out})
+	writeJSON(w, http.StatusOK, map[string]any{"method": "HIPAA Safe Harbor (45 CFR 164.514(b)(2))",
+		"row_order": "random", "records": out})
 }
 
 // createBackup: POST /api/backups backs up every source.
@@ -246,8 +265,14 @@ func (a *app) listBackups(w http.ResponseWriter, r *http.Request) {
 // every byte of one backup.
 func (a *app) verifyBackup(w http.ResponseWriter, r *http.Request) {
 	rep, err := a.backups.Verify(r.Context(), r.PathValue("backup"), backup.VerifyOptions{})
-	if err != nil && rep == nil {
+	var verr *backup.VerifyError
+	switch {
+	case errors.Is(err, backup.ErrNotFound) && !errors.As(err, &verr), errors.Is(err, backup.ErrInvalidName):
 		apiError(w, http.StatusNotFound, "not_found")
+		return
+	case err != nil && !errors.As(err, &verr):
+		a.log.ErrorContext(r.Context(), "verify backup", "err", err)
+		apiError(w, http.StatusInternalServerError, "verify_failed")
 		return
 	}
 	problems := make([]string, 0, len(rep.Problems))
@@ -305,4 +330,24 @@ func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
 			MFA: u.MFA.Enabled(), Locked: !u.Lockout.LockedAt.IsZero()})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// forgetMRN replaces a shredded patient's MRN blind index with random bytes
+// that match no MRN, so the patient cannot be found by MRN and the MRN can
+// be given to a new record.
+func (c *clinic) forgetMRN(ctx context.Context, id string) error {
+	for range 3 {
+		p, err := c.records.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		p.MRNIndex = make([]byte, 32)
+		if _, err := rand.Read(p.MRNIndex); err != nil {
+			return err
+		}
+		if err := c.records.Put(ctx, p, p.Version); !errors.Is(err, errConflict) {
+			return err
+		}
+	}
+	return errConflict
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
@@ -44,10 +45,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// readJSON decodes one JSON object of at most maxBody bytes with no unknown
+// fields and nothing after it; anything else is answered with 400 (415 for
+// another content type, 413 for a body too large).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
+		apiError(w, http.StatusUnsupportedMediaType, "json_required")
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		apiError(w, http.StatusRequestEntityTooLarge, "body_too_large")
+		return false
+	case err != nil:
 		apiError(w, http.StatusBadRequest, "malformed_request")
 		return false
 	}
@@ -108,6 +125,10 @@ func (c *clinic) openErr(w http.ResponseWriter, r *http.Request, err error) {
 		apiError(w, http.StatusGone, "patient_disposed")
 		return
 	}
+	if errors.Is(err, phi.ErrAuditFailed) {
+		apiError(w, http.StatusServiceUnavailable, "audit_unavailable")
+		return
+	}
 	c.log.ErrorContext(r.Context(), "open sealed value", "err", err)
 	apiError(w, http.StatusInternalServerError, "internal")
 }
@@ -117,12 +138,15 @@ type patientIn map[string]string
 // validFields checks that every key is a known demographic field.
 func (in patientIn) valid() bool {
 	for k, v := range in {
-		if !isDemographic(k) || len(v) > 512 {
+		if !isDemographic(k) || len(v) > 512 || (k == "mrn" && (v == "" || len(v) > maxMRN)) {
 			return false
 		}
 	}
 	return true
 }
+
+// maxMRN bounds an MRN, the same on write as on search.
+const maxMRN = 64
 
 // createPatient: POST /api/patients {"mrn": ..., "name": ..., ...}
 func (c *clinic) createPatient(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +248,7 @@ func (c *clinic) searchPatient(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *clinic) findByMRN(ctx context.Context, mrn string) (string, error) {
-	if mrn == "" || len(mrn) > 64 {
+	if mrn == "" || len(mrn) > maxMRN {
 		return "", errNoPatient
 	}
 	idx, err := c.vault.BlindIndex(ctx, "mrn", []byte(mrn))

@@ -168,7 +168,7 @@ func testShredThenReadIsGone(t *testing.T, s storeSetup) {
 	var hold struct{ ID string }
 	admin.mustStatus(http.StatusCreated, "POST", "/api/patients/"+gone+"/hold", map[string]string{"reason": "litigation 2026-17"}, &hold)
 	admin.mustStatus(http.StatusConflict, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "retention expired"}, nil)
-	admin.mustStatus(http.StatusOK, "DELETE", "/api/holds/"+hold.ID+"?reason=settled", nil, nil)
+	admin.mustStatus(http.StatusOK, "DELETE", "/api/holds/"+hold.ID, map[string]string{"reason": "settled"}, nil)
 
 	var out struct{ Certificate string }
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, &out)

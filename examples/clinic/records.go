@@ -54,6 +54,14 @@ var (
 	patientIDRe  = regexp.MustCompile(`^p[0-9a-f]{24}$`)
 )
 
+// validPatientID returns id when it is a well-formed patient ID, else "".
+func validPatientID(id string) string {
+	if patientIDRe.MatchString(id) {
+		return id
+	}
+	return ""
+}
+
 func newID(prefix string) string {
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
@@ -122,13 +130,16 @@ func (s *fileRecords) Put(_ context.Context, rec patient, prev int64) error {
 	cur, err := s.get(rec.ID)
 	switch {
 	case errors.Is(err, errNoPatient) && prev == 0:
-		if id, _ := s.findByMRN(rec.MRNIndex); id != "" {
-			return errMRNTaken
-		}
 	case err != nil:
 		return err
 	case cur.Version != prev:
 		return errConflict
+	}
+	// The MRN index is unique: on create, and whenever an update changes it.
+	if prev == 0 || !bytes.Equal(cur.MRNIndex, rec.MRNIndex) {
+		if id, _ := s.findByMRN(rec.MRNIndex); id != "" && id != rec.ID {
+			return errMRNTaken
+		}
 	}
 	rec.Version = prev + 1
 	b, err := json.Marshal(rec)
@@ -230,8 +241,7 @@ func (s *pgRecords) Put(ctx context.Context, rec patient, prev int64) error {
 	}
 	if prev == 0 {
 		_, err := s.pool.Exec(ctx, "INSERT INTO clinic_patients (id, mrn_index, doc, version) VALUES ($1, $2, $3, 1)", rec.ID, rec.MRNIndex, doc)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.Contains(pgErr.ConstraintName, "mrn_index") {
+		if isMRNTaken(err) {
 			return errMRNTaken
 		}
 		if err != nil {
@@ -239,7 +249,11 @@ func (s *pgRecords) Put(ctx context.Context, rec patient, prev int64) error {
 		}
 		return nil
 	}
-	tag, err := s.pool.Exec(ctx, "UPDATE clinic_patients SET doc = $2, version = $3 WHERE id = $1 AND version = $4", rec.ID, doc, rec.Version, prev)
+	tag, err := s.pool.Exec(ctx, "UPDATE clinic_patients SET doc = $2, version = $3, mrn_index = $5 WHERE id = $1 AND version = $4",
+		rec.ID, doc, rec.Version, prev, rec.MRNIndex)
+	if isMRNTaken(err) {
+		return errMRNTaken
+	}
 	if err != nil {
 		return fmt.Errorf("clinic: write record: %w", err)
 	}
@@ -264,4 +278,10 @@ func (s *pgRecords) List(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// isMRNTaken reports a unique violation on the MRN index.
+func isMRNTaken(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.Contains(pgErr.ConstraintName, "mrn_index")
 }

@@ -19,9 +19,11 @@ func (a *app) handler() (http.Handler, error) {
 	c := a.clinic
 	auditMW, err := audit.Middleware(audit.MiddlewareConfig{
 		Writer: a.auditLog, Actor: auth.ActorFromRequest, Clock: a.clock,
-		Subject: func(r *http.Request) string { return r.PathValue("id") },
+		// Only well-formed patient IDs go into events: a malformed one must
+		// not make the event invalid (and the request unauditable).
+		Subject: func(r *http.Request) string { return validPatientID(r.PathValue("id")) },
 		Record: func(r *http.Request) (string, string) {
-			if id := r.PathValue("id"); id != "" {
+			if id := validPatientID(r.PathValue("id")); id != "" {
 				return "patient", id
 			}
 			return "", ""
