@@ -18,6 +18,11 @@ type Info struct {
 	// Verified is when the backup last passed a full Verify or a restore
 	// drill; zero if never.
 	Verified time.Time `json:"verified,omitzero"`
+	// VerifiedProblem, when not empty, says why the backup's verification
+	// record could not be read (a corrupt or torn "verified/<id>" object).
+	// The backup itself is intact and counts as never verified (Verified is
+	// zero); a passing Verify or drill writes a new record.
+	VerifiedProblem string `json:"verified_problem,omitempty"`
 }
 
 // verifiedRecord is the body of "verified/<id>": proof, signed with the
@@ -30,7 +35,9 @@ type verifiedRecord struct {
 
 // List returns every complete backup (one whose manifest exists and
 // authenticates), oldest first. A manifest that fails authentication is an
-// error naming it, never silently skipped.
+// error naming it, never silently skipped. A corrupt verification record
+// does not fail the listing: that backup is listed as not verified, with
+// Info.VerifiedProblem saying why.
 func (r *Repository) List(ctx context.Context) ([]Info, error) {
 	ids, err := r.listIDs(ctx)
 	if err != nil {
@@ -46,9 +53,15 @@ func (r *Repository) List(ctx context.Context) ([]Info, error) {
 			return nil, err
 		}
 		info := Info{ID: id, Source: m.Source, Started: m.Started, Finished: m.Finished, Totals: m.Totals}
-		if v, err := r.readVerified(ctx, id); err == nil {
+		switch v, err := r.readVerified(ctx, id); {
+		case err == nil:
 			info.Verified = v.Time
-		} else if !errors.Is(err, ErrNotFound) {
+		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrCorrupt), errors.Is(err, ErrUnsupportedVersion):
+			// Only a note about the backup (e.g. a torn upload): the
+			// backup is intact but not known to be verified.
+			info.VerifiedProblem = err.Error()
+		default:
 			return nil, err
 		}
 		out = append(out, info)

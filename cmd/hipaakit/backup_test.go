@@ -51,6 +51,21 @@ func TestCLIBackup(t *testing.T) {
 	}
 	os.WriteFile(chunks[0], orig, 0o600)
 
+	// A torn verification record: list and verify all still work, the
+	// backup shows as not verified and list names the record.
+	if err := os.WriteFile(filepath.Join(repo, "verified", id), []byte("torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs = runCLI(t, env, "backup", "list"); code != exitOK || !strings.Contains(out, "record unreadable") || !strings.Contains(errs, "verified/"+id) {
+		t.Fatalf("list with a torn verification record: %d %q %q", code, out, errs)
+	}
+	if code, out, _ = runCLI(t, env, "backup", "verify", "all"); code != exitOK || !strings.Contains(out, id+" OK full") {
+		t.Fatalf("verify all with a torn verification record: %d %q", code, out)
+	}
+	if code, out, _ = runCLI(t, env, "backup", "list"); code != exitOK || strings.Contains(out, "record unreadable") {
+		t.Fatalf("list after a new verification: %d %q", code, out)
+	}
+
 	dest := filepath.Join(t.TempDir(), "restored")
 	if code, out, errs = runCLI(t, env, "backup", "restore", "latest", "--to", dest); code != exitOK {
 		t.Fatalf("restore: %d %q %q", code, out, errs)
