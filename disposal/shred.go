@@ -121,7 +121,8 @@ type Result struct {
 // in case a crash interrupted the first call (a hold set since then changes
 // nothing: the keys are already gone); refuses with ErrLegalHold when a hold
 // covers the subject; reads the subject's key IDs (refusing an unknown
-// subject with ErrUnknownSubject); records the disposal in the ledger;
+// subject with ErrUnknownSubject); checks the legal holds again, so that a
+// hold placed meanwhile is honoured; records the disposal in the ledger;
 // destroys the keys through Vault; writes an audit event; and signs the
 // certificate. The ledger entry is written before the keys are destroyed,
 // so a crash in between leaves a recorded disposal that a retry of Shred or
@@ -166,8 +167,7 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 		return s.sign(prior, true)
 	}
 	if held {
-		_ = s.cfg.Audit.Write(ctx, s.event(Entry{Statement: Statement{Subject: subject, Time: s.now()}}, o, audit.OutcomeFailure, "legal_hold", map[string]string{"hold_id": holdID}))
-		return Result{}, fmt.Errorf("%w (hold %s)", ErrLegalHold, holdID)
+		return Result{}, s.refuseHeld(ctx, subject, holdID, o)
 	}
 
 	var keyIDs []uint32
@@ -194,6 +194,16 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 	if len(st.KeyIDs) > maxKeyIDs {
 		return Result{}, fmt.Errorf("disposal: subject has %d keys, more than a certificate can list (%d)", len(st.KeyIDs), maxKeyIDs)
 	}
+	// A hold may have been placed since the first check (while this call
+	// waited for the subject lock or read the keys): check again, under the
+	// lock, just before recording the disposal.
+	held, holdID, err = s.cfg.Holds.SubjectHold(ctx, subject, o.kinds)
+	if err != nil {
+		return Result{}, fmt.Errorf("disposal: cannot check legal holds, nothing destroyed: %w", err)
+	}
+	if held {
+		return Result{}, s.refuseHeld(ctx, subject, holdID, o)
+	}
 	entry, err := l.record(ctx, st)
 	if err != nil {
 		return Result{}, err
@@ -208,6 +218,13 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 		return Result{}, err
 	}
 	return s.sign(entry, false)
+}
+
+// refuseHeld audits the refusal of a shred under legal hold holdID and
+// returns the error.
+func (s *Shredder) refuseHeld(ctx context.Context, subject, holdID string, o shredOpts) error {
+	_ = s.cfg.Audit.Write(ctx, s.event(Entry{Statement: Statement{Subject: subject, Time: s.now()}}, o, audit.OutcomeFailure, "legal_hold", map[string]string{"hold_id": holdID}))
+	return fmt.Errorf("%w (hold %s)", ErrLegalHold, holdID)
 }
 
 func (s *Shredder) now() time.Time { return s.cfg.Clock.Now().UTC().Round(0) }

@@ -1,0 +1,41 @@
+package disposal
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/phi"
+)
+
+// lateHold reports no hold at the first check and hold-late from then on:
+// a hold placed while a shred is under way.
+type lateHold struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (h *lateHold) SubjectHold(ctx context.Context, subject string, kinds []string) (bool, string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	return h.calls > 1, "hold-late", nil
+}
+
+// Found in review: holds were checked once, before the subject lock and
+// the key read, so a hold placed mid-shred was ignored.
+func TestShredHonoursHoldPlacedMidShred(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil, nil, &lateHold{})
+	sealed := f.seal(t, "patient-1", "dob", "1970-01-01")
+	if _, err := f.shredder.Shred(ctx, "patient-1", "retention expired"); !errors.Is(err, ErrLegalHold) {
+		t.Fatalf("Shred: %v, want ErrLegalHold", err)
+	}
+	if _, found, err := f.ledger.Lookup(ctx, "patient-1"); err != nil || found {
+		t.Fatalf("disposal recorded despite the hold: %v %v", found, err)
+	}
+	if _, err := f.vault.Open(ctx, phi.Binding{Subject: "patient-1", Field: "dob"}, sealed); err != nil {
+		t.Fatalf("keys destroyed despite the hold: %v", err)
+	}
+}
