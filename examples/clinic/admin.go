@@ -74,8 +74,19 @@ func (c *clinic) setHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, err := c.holds.Set(r.Context(), retention.HoldRequest{Subject: p.ID, Reason: in.Reason, SetBy: principalID(r)})
-	if err != nil {
+	switch {
+	case errors.Is(err, retention.ErrInvalidHold):
 		apiError(w, http.StatusBadRequest, "invalid_hold")
+		return
+	case err != nil && h.ID != "":
+		// The hold is in force but its audit event is missing: say so, with
+		// its ID, rather than invite a retry that would set a second hold.
+		c.log.ErrorContext(r.Context(), "legal hold set but not audited", "hold", h.ID, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit_unavailable", "hold_id": h.ID})
+		return
+	case err != nil:
+		c.log.ErrorContext(r.Context(), "set legal hold", "err", err)
+		apiError(w, http.StatusInternalServerError, "internal")
 		return
 	}
 	writeJSON(w, http.StatusCreated, h)
