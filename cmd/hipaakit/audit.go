@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -293,26 +292,15 @@ func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
+// readCheckpoints reads a checkpoint file (as written by
+// audit.CheckpointFile) the way the library does: the latest checkpoint of
+// each stream, an incomplete last line from a crash ignored.
 func readCheckpoints(path string) ([]audit.Checkpoint, error) {
-	f, err := os.Open(path)
+	cps, err := audit.LatestCheckpoints(path)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
-	defer f.Close()
-	var out []audit.Checkpoint
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), audit.MaxLineSize)
-	for n := 1; sc.Scan(); n++ {
-		if len(strings.TrimSpace(sc.Text())) == 0 {
-			continue
-		}
-		cp, err := audit.ParseCheckpoint(sc.Bytes())
-		if err != nil {
-			return nil, fmt.Errorf("checkpoints line %d: %w", n, err)
-		}
-		out = append(out, cp)
-	}
-	return out, sc.Err()
+	return cps, nil
 }
 
 func auditList(ctx context.Context, c *cli, cmd string, args []string) int {

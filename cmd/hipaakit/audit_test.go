@@ -132,6 +132,33 @@ func TestAuditVerifyFileLog(t *testing.T) {
 	}
 }
 
+// --expect reads the checkpoint file as audit.LatestCheckpoints does: a
+// crash while appending leaves an incomplete last line, which is ignored.
+func TestAuditVerifyExpectTornCheckpointFile(t *testing.T) {
+	dir, pemKey, _ := newFileLog(t, 5)
+	expect := filepath.Join(filepath.Dir(dir), "expect.jsonl")
+	f, err := os.OpenFile(expect, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte(`{"checkpoint":{"head":"00`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, nil, "audit", "verify", "--key", pemKey, "--expect", expect, dir); code != exitOK {
+		t.Fatalf("torn checkpoint file: code %d out %q err %q", code, out, errOut)
+	}
+	// a bad complete line is still an error
+	if err := os.WriteFile(expect, []byte("not a checkpoint\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, nil, "audit", "verify", "--key", pemKey, "--expect", expect, dir); code != exitFailure {
+		t.Fatalf("garbage checkpoint file: code %d err %q", code, errOut)
+	}
+}
+
 func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 	dir, _, _ := newFileLog(t, 24)
 	// Page through p-1's records, three at a time.

@@ -1,0 +1,131 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func testCheckpoint(t *testing.T, seq uint64) Checkpoint {
+	t.Helper()
+	c := Checkpoint{Stream: DefaultStream, Seq: seq, Head: Hash{byte(seq)}, Time: testTime, Reason: CheckpointCount}
+	if err := c.Sign(testKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wantLatest(t *testing.T, path string, seq uint64) {
+	t.Helper()
+	latest, err := LatestCheckpoints(path)
+	if err != nil || len(latest) != 1 || latest[0].Seq != seq {
+		t.Fatalf("latest checkpoints: %v %+v, want seq %d", err, latest, seq)
+	}
+}
+
+// A crash mid-append leaves a fragment; reopening must cut it off, or the
+// next checkpoint is glued to it and the whole file becomes unreadable.
+func TestCheckpointFileRepairsTornTailOnOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "checkpoints.jsonl")
+	s, err := OpenCheckpointFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	good, _ := os.ReadFile(path)
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte(`{"checkpoint":{"head":"00`))
+	f.Close()
+
+	s, err = OpenCheckpointFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, good) {
+		t.Fatalf("torn tail not cut on open: %q", got)
+	}
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	wantLatest(t, path, 2)
+
+	// a file that is nothing but a fragment is emptied
+	os.WriteFile(path, []byte(`{"checkpoint":`), 0o600)
+	s, err = OpenCheckpointFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != 0 {
+		t.Fatalf("fragment-only file not emptied: %d bytes", fi.Size())
+	}
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	wantLatest(t, path, 3)
+}
+
+// A failed write or sync must not leave its bytes behind for the next
+// checkpoint to be appended to.
+func TestCheckpointFileCutsBackFailedWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "checkpoints.jsonl")
+	s, err := OpenCheckpointFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	ioErr := errors.New("injected I/O error")
+
+	// a short write (the disk filled up half way through the line)
+	s.write = func(f *os.File, b []byte) (int, error) {
+		n, _ := f.Write(b[:len(b)/2])
+		return n, ioErr
+	}
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 2)); !errors.Is(err, ioErr) {
+		t.Fatalf("failed write: %v", err)
+	}
+	s.write = nil
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, good) {
+		t.Fatalf("failed write not cut back: %q", got)
+	}
+
+	// a failed sync: the line was written but is not known to be durable
+	s.sync = func(*os.File) error { s.sync = nil; return ioErr }
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 3)); !errors.Is(err, ioErr) {
+		t.Fatalf("failed sync: %v", err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, good) {
+		t.Fatalf("failed sync not cut back: %q", got)
+	}
+
+	// the cut-back itself fails: the next write retries it first
+	s.write = func(f *os.File, b []byte) (int, error) {
+		n, _ := f.Write(b[:len(b)/2])
+		return n, ioErr
+	}
+	s.sync = func(*os.File) error { return ioErr }
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 4)); !errors.Is(err, ioErr) {
+		t.Fatalf("failed write and cut-back: %v", err)
+	}
+	s.write, s.sync = nil, nil
+	if err := s.WriteCheckpoint(ctx, testCheckpoint(t, 5)); err != nil {
+		t.Fatal(err)
+	}
+	wantLatest(t, path, 5)
+	if got, _ := os.ReadFile(path); bytes.Count(got, []byte("\n")) != 2 {
+		t.Fatalf("checkpoint file holds failed writes: %q", got)
+	}
+}
