@@ -223,11 +223,23 @@ type KeyStoreSink struct {
 	Restored, Shredded, Replayed int
 
 	force   bool
+	entries int // keysets entries spooled
 	spool   *os.File
 	digests map[string][32]byte // ref → SHA-256 of the restored ciphertext
 }
 
 func digest(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// countKeysets returns how many keysets entries m holds.
+func countKeysets(m *Manifest) int {
+	n := 0
+	for i := range m.Entries {
+		if m.Entries[i].Type == EntryKeysets {
+			n++
+		}
+	}
+	return n
+}
 
 var _ Sink = (*KeyStoreSink)(nil)
 
@@ -249,7 +261,13 @@ func (k *KeyStoreSink) Begin(ctx context.Context, m *Manifest, force bool) error
 	if k.Store == nil || k.Ledger == nil {
 		return errors.New("backup: key store sink needs a key store and the disposal ledger")
 	}
+	// Commit restores one dump; a manifest naming several would create
+	// every keyset of the first and then fail, half-finished.
+	if n := countKeysets(m); n > 1 {
+		return corruptf("key store backup holds %d keysets entries, want one", n)
+	}
 	k.force = force
+	k.entries = 0
 	if !force {
 		ks, err := k.Store.List(ctx, "", 1)
 		if err != nil {
@@ -272,6 +290,9 @@ func (k *KeyStoreSink) Begin(ctx context.Context, m *Manifest, force bool) error
 func (k *KeyStoreSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
 	if e.Type != EntryKeysets {
 		return fmt.Errorf("%w: key store sink, entry type %q", ErrSourceKind, e.Type)
+	}
+	if k.entries++; k.entries > 1 {
+		return corruptf("key store backup holds more than one keysets entry")
 	}
 	tee := io.TeeReader(body, k.spool)
 	if _, err := decodeKeysets(tee, func(phi.WrappedKeyset) error { return nil }); err != nil {
