@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/internal/fsutil"
 )
 
 const auditUsage = `usage: hipaakit audit <verify|query|export|disclosures> [flags] TARGET
@@ -353,26 +355,62 @@ func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 		}
 		return exitOK
 	}
-	w := c.stdout
-	if *out != "" {
-		fh, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if *out == "" {
+		n, err := audit.Export(ctx, c.stdout, src.searcher, f, fmtKind)
 		if err != nil {
 			return fail(c, err)
 		}
-		defer fh.Close()
-		w = fh
+		fmt.Fprintf(c.stderr, "exported %d records\n", n)
+		return exitOK
 	}
-	n, err := audit.Export(ctx, w, src.searcher, f, fmtKind)
+	n, err := exportToFile(*out, func(w io.Writer) (int64, error) {
+		return audit.Export(ctx, w, src.searcher, f, fmtKind)
+	})
 	if err != nil {
 		return fail(c, err)
 	}
-	if fh, ok := w.(*os.File); ok && *out != "" {
-		if err := fh.Sync(); err != nil {
-			return fail(c, err)
-		}
-	}
 	fmt.Fprintf(c.stderr, "exported %d records\n", n)
 	return exitOK
+}
+
+// exportToFile runs export into a temporary file next to path and, only if
+// it, the sync and the close all succeed, links the result into place: a
+// failed export leaves nothing behind, so a rerun is not refused. An
+// existing path is never overwritten.
+func exportToFile(path string, export func(io.Writer) (int64, error)) (n int64, err error) {
+	if _, err := os.Lstat(path); err == nil {
+		return 0, &os.PathError{Op: "create", Path: path, Err: os.ErrExist}
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	name, closed := tmp.Name(), false
+	defer func() {
+		if !closed {
+			tmp.Close()
+		}
+		os.Remove(name) // after the link, path keeps the data
+	}()
+	if n, err = export(tmp); err != nil {
+		return 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return 0, err
+	}
+	closed = true
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	// os.Link refuses an existing path, even one created meanwhile
+	if err := os.Link(name, path); err != nil {
+		return 0, err
+	}
+	if err := fsutil.SyncDir(dir); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func auditDisclosures(ctx context.Context, c *cli, args []string) int {

@@ -219,6 +219,58 @@ func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 	}
 }
 
+// A failed export --out leaves no file (partial or empty) and no temporary
+// behind, so a rerun after the cause is fixed succeeds; an existing file
+// is still never overwritten.
+func TestAuditExportOutFailureLeavesNothing(t *testing.T) {
+	dir, _, _ := newFileLog(t, 20)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	whole, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(whole, []byte("\n"))
+	bad := append([][]byte(nil), lines...)
+	for i, l := range bad {
+		if bytes.Contains(l, []byte(`"seq":15,`)) {
+			bad[i] = []byte("not a record")
+		}
+	}
+	if err := os.WriteFile(segs[0], bytes.Join(bad, []byte("\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	outFile := filepath.Join(outDir, "out.jsonl")
+	if code, _, errOut := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code == exitOK {
+		t.Fatalf("export of a damaged log succeeded: %q", errOut)
+	}
+	if left, _ := os.ReadDir(outDir); len(left) != 0 {
+		t.Fatalf("failed export left %d file(s), first %q", len(left), left[0].Name())
+	}
+	if err := os.WriteFile(segs[0], whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitOK || !strings.Contains(errOut, "exported 20 records") {
+		t.Fatalf("rerun: %d %q", code, errOut)
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil || bytes.Count(got, []byte("\n")) != 20 {
+		t.Fatalf("exported file: %v, %d lines", err, bytes.Count(got, []byte("\n")))
+	}
+	if fi, _ := os.Stat(outFile); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("exported file mode %v", fi.Mode())
+	}
+	if code, _, _ := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitFailure {
+		t.Fatal("export overwrote an existing file")
+	}
+	if again, _ := os.ReadFile(outFile); !bytes.Equal(again, got) {
+		t.Fatal("refused export changed the existing file")
+	}
+	if left, _ := os.ReadDir(outDir); len(left) != 1 {
+		t.Fatalf("export left %d files", len(left))
+	}
+}
+
 func TestAuditPostgres(t *testing.T) {
 	pool, schema := pgtest.NewSchema(t)
 	ctx := context.Background()
