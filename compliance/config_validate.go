@@ -3,9 +3,14 @@ package compliance
 import (
 	"crypto/ed25519"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/retention"
@@ -129,6 +134,14 @@ func (c *ServiceConfig) validateStores() error {
 		if _, ok := u.User.Password(); ok || u.Query().Has("password") {
 			return cfgErr("database_url", "must not carry a password (PublicDatabaseURL removes it); pgx reads PGPASSWORD and ~/.pgpass")
 		}
+		for k := range u.Query() {
+			if secretParam(k) {
+				return cfgErr("database_url", "must not carry a password or key parameter (PublicDatabaseURL removes them)")
+			}
+		}
+		if strings.ContainsRune(c.DatabaseURL, '#') {
+			return cfgErr("database_url", "must not contain '#' (percent-encode it as %%23)")
+		}
 	} else if c.DatabaseSchema != "" || c.LedgerSchema != "" {
 		return cfgErr("database_schema", "set without database_url")
 	}
@@ -140,22 +153,92 @@ func (c *ServiceConfig) validateStores() error {
 	return nil
 }
 
-// PublicDatabaseURL returns dsn without its password (in the user
-// information or a "password" parameter), the form ServiceConfig.DatabaseURL
-// takes. Errors never quote dsn.
+// PublicDatabaseURL returns dsn without its secrets, the form
+// ServiceConfig.DatabaseURL takes: the URL is rebuilt from its scheme,
+// user name, hosts and ports, database and the parameters that are not
+// secret (it drops the password in the user information and every
+// parameter whose name contains "password" or "key", such as password,
+// sslpassword and sslkey). dsn is read the way pgx reads it
+// (pgconn.ParseConfig); a dsn with a fragment ('#'), or that net/url and
+// pgx read as different servers, users or databases, is refused rather
+// than half cleaned. Errors never quote dsn.
 func PublicDatabaseURL(dsn string) (string, error) {
+	notPG := cfgErr("database_url", "must be a postgres:// URL")
+	if strings.ContainsRune(dsn, '#') {
+		return "", cfgErr("database_url", "must not contain '#' (percent-encode it as %%23)")
+	}
 	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", cfgErr("database_url", "must be a postgres:// URL")
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
+		return "", notPG
 	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "", cfgErr("database_url", "not a connection string pgx accepts")
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Del("password")
-		u.RawQuery = q.Encode()
+	out := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	if u.User != nil && u.User.Username() != "" {
+		out.User = url.User(u.User.Username())
 	}
-	return u.String(), nil
+	q := u.Query()
+	for k := range q {
+		if secretParam(k) {
+			q.Del(k)
+		}
+	}
+	out.RawQuery = q.Encode()
+	// The public URL must name what pgx reads from dsn. TLS settings do
+	// not change the server, user or database; leave them out of the
+	// comparison (their files need not exist here, and sslkey is gone).
+	check := out
+	cq := check.Query()
+	for k := range cq {
+		if strings.HasPrefix(strings.ToLower(k), "ssl") {
+			cq.Del(k)
+		}
+	}
+	cq.Set("sslmode", "disable")
+	check.RawQuery = cq.Encode()
+	pub, err := pgconn.ParseConfig(check.String())
+	if err != nil || !sameServer(cfg, pub) {
+		return "", cfgErr("database_url", "pgx reads a different server, user or database than the URL shows; percent-encode reserved characters")
+	}
+	return out.String(), nil
+}
+
+// secretParam reports whether a connection parameter may hold a secret.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "password") || strings.Contains(n, "key")
+}
+
+// sameServer reports whether a and b connect to the same hosts and ports,
+// in the same order, as the same user to the same database.
+func sameServer(a, b *pgconn.Config) bool {
+	if a.User != b.User || a.Database != b.Database {
+		return false
+	}
+	ha, hb := serverList(a), serverList(b)
+	if len(ha) != len(hb) {
+		return false
+	}
+	for i := range ha {
+		if ha[i] != hb[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// serverList returns the distinct host:port pairs of c, in order.
+func serverList(c *pgconn.Config) []string {
+	out := []string{net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))}
+	for _, f := range c.Fallbacks {
+		hp := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port)))
+		if !slices.Contains(out, hp) {
+			out = append(out, hp)
+		}
+	}
+	return out
 }
 
 func (c *ServiceConfig) validateKeys() error {
