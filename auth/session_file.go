@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -140,33 +139,14 @@ func decodeSessionFile(b []byte) (Session, error) {
 // ErrCorruptSessionFile when a session file cannot be read. Close releases
 // the directory.
 func OpenFileSessionStore(dir string) (*FileSessionStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("auth: session dir: %w", err)
-	}
-	lock, err := fsutil.TryLock(filepath.Join(dir, ".lock"))
+	lock, paths, err := openStoreDir(dir, "session")
 	if err != nil {
-		return nil, fmt.Errorf("auth: session dir: %w", err)
+		return nil, err
 	}
 	st := &FileSessionStore{dir: dir, lock: lock, mem: NewMemorySessionStore()}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		lock.Unlock()
-		return nil, fmt.Errorf("auth: read session dir: %w", err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			// Lock file and temporaries left by a crash mid-write.
-			if strings.Contains(name, ".tmp-") {
-				os.Remove(filepath.Join(dir, name))
-			}
-			continue
-		}
-		if !strings.HasSuffix(name, ".json") || e.IsDir() {
-			continue
-		}
-		s, err := readSessionFile(filepath.Join(dir, name))
-		if err == nil && st.fileName(s.ID) != filepath.Join(dir, name) {
+	for _, path := range paths {
+		s, err := readSessionFile(path)
+		if err == nil && st.fileName(s.ID) != path {
 			err = fmt.Errorf("%w: file name does not match session", ErrCorruptSessionFile)
 		}
 		if err == nil {

@@ -154,3 +154,17 @@ func TestFileSessionsSurviveRestart(t *testing.T) {
 		}
 	}
 }
+
+// A write a crash interrupted leaves a temporary file; opening the store
+// removes it and does not read it as a session.
+func TestFileSessionStoreRemovesCrashTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, ".0123.json.tmp-42")
+	if err := os.WriteFile(tmp, []byte(`{"v":1,"half`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openFileStore(t, dir)
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temporary file survived the open: %v", err)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -137,42 +136,25 @@ var _ UserStore = (*FileUserStore)(nil)
 // another store has the directory open, and with ErrCorruptUserFile when a
 // user file cannot be read. Close releases the directory.
 func OpenFileUserStore(dir string) (*FileUserStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("auth: user dir: %w", err)
-	}
-	lock, err := fsutil.TryLock(filepath.Join(dir, ".lock"))
+	lock, paths, err := openStoreDir(dir, "user")
 	if err != nil {
-		return nil, fmt.Errorf("auth: user dir: %w", err)
+		return nil, err
 	}
 	st := &FileUserStore{dir: dir, lock: lock, mem: NewMemoryUserStore()}
-	if err := st.load(); err != nil {
+	if err := st.load(paths); err != nil {
 		lock.Unlock()
 		return nil, err
 	}
 	return st, nil
 }
 
-func (f *FileUserStore) load() error {
-	entries, err := os.ReadDir(f.dir)
-	if err != nil {
-		return fmt.Errorf("auth: read user dir: %w", err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			if strings.Contains(name, ".tmp-") { // left by a crash mid-write
-				os.Remove(filepath.Join(f.dir, name))
-			}
-			continue
-		}
-		if e.IsDir() || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		u, err := readUserFile(filepath.Join(f.dir, name))
+func (f *FileUserStore) load(paths []string) error {
+	for _, path := range paths {
+		u, err := readUserFile(path)
 		if err != nil {
 			return err
 		}
-		if f.fileName(u.ID) != filepath.Join(f.dir, name) {
+		if f.fileName(u.ID) != path {
 			return fmt.Errorf("%w: file name does not match user", ErrCorruptUserFile)
 		}
 		if err := f.mem.checkCreate(u); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +39,7 @@ func SyncDir(dir string) error {
 // fsyncs the directory.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("fsutil: create temp: %w", err)
 	}
@@ -125,4 +126,26 @@ func WithoutPath(err error) error {
 		return fmt.Errorf("%s: %w", le.Op, le.Err)
 	}
 	return err
+}
+
+// tempInfix marks the temporary files WriteFileAtomic writes beside their
+// target: "." + target name + tempInfix + random.
+const tempInfix = ".tmp-"
+
+// RemoveTemps removes from dir the temporary files WriteFileAtomic leaves
+// behind when a crash interrupts it. Call it only while holding the
+// directory's lock, so that no write in progress loses its temporary file.
+func RemoveTemps(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("fsutil: read dir: %w", WithoutPath(err))
+	}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, tempInfix) && !e.IsDir() {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("fsutil: remove temporary file: %w", WithoutPath(err))
+			}
+		}
+	}
+	return nil
 }

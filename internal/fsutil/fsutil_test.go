@@ -82,3 +82,25 @@ func TestWithoutPath(t *testing.T) {
 		t.Fatal("nil in, non-nil out")
 	}
 }
+
+// A crash between WriteFileAtomic's temporary write and its rename leaves a
+// temporary file; RemoveTemps removes exactly those.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	keep := []string{"a.json", ".lock", ".hidden"}
+	for _, n := range keep {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o600)
+	}
+	f, err := os.CreateTemp(dir, ".a.json"+tempInfix+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := RemoveTemps(dir); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != len(keep) {
+		t.Fatalf("left %v, want only %v", ents, keep)
+	}
+}

@@ -127,15 +127,7 @@ func (s *Store) removeTemps() {
 		return
 	}
 	defer l.Unlock()
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if n := e.Name(); strings.HasPrefix(n, "."+namePrefix) && strings.Contains(n, ".tmp-") {
-			os.Remove(filepath.Join(s.dir, n))
-		}
-	}
+	fsutil.RemoveTemps(s.dir) //nolint:errcheck // best effort: a leftover temporary file harms nothing
 }
 
 // lock takes this handle's semaphore and then the directory's file lock,
