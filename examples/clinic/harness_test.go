@@ -52,7 +52,7 @@ func startClinicWith(t *testing.T, cfg config, clk *clock.Fake, users map[string
 	if clk == nil {
 		clk = clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	}
-	return startClinicClock(t, cfg, clk, clk, users)
+	return startClinicClock(t, cfg, clk, clk, users, nil)
 }
 
 // startClinicTicking is startClinicWith on a clock that also runs: the fake
@@ -62,18 +62,22 @@ func startClinicTicking(t *testing.T, cfg config) *testClinic {
 	t.Helper()
 	fake := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	t0 := time.Now()
-	return startClinicClock(t, cfg, fake, clock.Func(func() time.Time { return fake.Now().Add(time.Since(t0)) }), nil)
+	return startClinicClock(t, cfg, fake, clock.Func(func() time.Time { return fake.Now().Add(time.Since(t0)) }), nil, nil)
 }
 
 // startClinicClock opens the app on appClock; the test moves clk, which
-// appClock must follow.
-func startClinicClock(t *testing.T, cfg config, clk *clock.Fake, appClock clock.Clock, users map[string]demoUser) *testClinic {
+// appClock must follow. prepare, when not nil, may alter the app before its
+// handler is built and served.
+func startClinicClock(t *testing.T, cfg config, clk *clock.Fake, appClock clock.Clock, users map[string]demoUser, prepare func(*app)) *testClinic {
 	t.Helper()
 	dir := cfg.DataDir
 	logs := &bytes.Buffer{}
 	a, err := openApp(context.Background(), cfg, appClock, logs)
 	if err != nil {
 		t.Fatalf("openApp: %v", err)
+	}
+	if prepare != nil {
+		prepare(a)
 	}
 	h, err := a.handler()
 	if err != nil {
