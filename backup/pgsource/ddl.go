@@ -11,7 +11,7 @@ import (
 
 // description is what a schema backup needs to know about a schema.
 type description struct {
-	tables    []string
+	tables    []tableData // the tables whose rows are backed up (no partitions)
 	sequences []sequence
 	preData   string // enum types, sequences, tables with their columns
 	postData  string // constraints, indexes, sequence ownership
@@ -36,47 +36,13 @@ func describe(ctx context.Context, tx pgx.Tx, schema string, only []string) (*de
 	var d description
 	var pre, post strings.Builder
 
-	// Tables.
-	rows, err := tx.Query(ctx, `SELECT c.oid, c.relname, c.relkind::text FROM pg_class c
-		JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`, schema)
+	tables, err := listTables(ctx, tx, schema, only)
 	if err != nil {
-		return fail("tables", err)
-	}
-	type table struct {
-		oid  uint32
-		name string
-	}
-	var tables []table
-	want, missing := map[string]bool{}, map[string]bool{}
-	for _, t := range only {
-		want[t], missing[t] = true, true
-	}
-	for rows.Next() {
-		var t table
-		var kind string
-		if err := rows.Scan(&t.oid, &t.name, &kind); err != nil {
-			return fail("tables", err)
-		}
-		if len(want) > 0 && !want[t.name] {
-			continue
-		}
-		if kind == "p" {
-			rows.Close()
-			return nil, fmt.Errorf("backup/pgsource: partitioned tables are not supported")
-		}
-		delete(missing, t.name)
-		tables = append(tables, t)
-	}
-	if err := rows.Err(); err != nil {
-		return fail("tables", err)
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("backup/pgsource: %d requested table(s) not found in the schema", len(missing))
+		return nil, err
 	}
 
 	// Enum types.
-	rows, err = tx.Query(ctx, `SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder)
+	rows, err := tx.Query(ctx, `SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder)
 		FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
 		WHERE n.nspname = $1 GROUP BY t.typname ORDER BY t.typname`, schema)
 	if err != nil {
@@ -152,17 +118,23 @@ func describe(ctx context.Context, tx pgx.Tx, schema string, only []string) (*de
 	}
 	var fks strings.Builder // foreign keys last: every referenced key exists by then
 	for _, t := range tables {
-		d.tables = append(d.tables, t.name)
-		if err := describeTable(ctx, tx, t.oid, t.name, qs, &pre, &post, &fks); err != nil {
+		cols, err := describeTable(ctx, tx, t, qs, &pre, &post, &fks)
+		if err != nil {
 			return nil, err
+		}
+		if t.parent == "" {
+			d.tables = append(d.tables, tableData{name: t.name, partitioned: t.kind == "p", cols: cols})
 		}
 	}
 	d.preData, d.postData = pre.String(), post.String()+fks.String()
 	return &d, nil
 }
 
-func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchema string, pre, post, fks *strings.Builder) error {
-	fail := func(what string, err error) error { return pgFail("read "+what, err) }
+// describeTable writes t's DDL and returns its quoted non-generated columns
+// (those COPY carries), in column order.
+func describeTable(ctx context.Context, tx pgx.Tx, t table, quotedSchema string, pre, post, fks *strings.Builder) ([]string, error) {
+	fail := func(what string, err error) ([]string, error) { return nil, pgFail("read "+what, err) }
+	oid, name := t.oid, t.name
 	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
 			coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, a.attgenerated::text,
 			coalesce((SELECT quote_ident(cl.collname) FROM pg_collation cl
@@ -173,12 +145,15 @@ func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchem
 	if err != nil {
 		return fail("columns", err)
 	}
-	var cols []string
+	var cols, copyCols []string
 	for rows.Next() {
 		var col, typ, def, ident, gen, coll string
 		var notNull bool
 		if err := rows.Scan(&col, &typ, &notNull, &def, &ident, &gen, &coll); err != nil {
 			return fail("columns", err)
+		}
+		if gen != "s" {
+			copyCols = append(copyCols, qi(col))
 		}
 		c := qi(col) + " " + typ
 		if coll != "" {
@@ -202,10 +177,24 @@ func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchem
 	if err := rows.Err(); err != nil {
 		return fail("columns", err)
 	}
-	fmt.Fprintf(pre, "CREATE TABLE %s (\n%s\n);\n", qi(name), strings.Join(cols, ",\n"))
+	partBy := ""
+	if t.kind == "p" {
+		partBy = " PARTITION BY " + t.partKey
+	}
+	if t.parent != "" {
+		// A partition takes its columns from its parent; its rows are
+		// backed up and restored through the parent.
+		fmt.Fprintf(pre, "CREATE TABLE %s PARTITION OF %s %s%s;\n", qi(name), qi(t.parent), t.bound, partBy)
+	} else {
+		fmt.Fprintf(pre, "CREATE TABLE %s (\n%s\n)%s;\n", qi(name), strings.Join(cols, ",\n"), partBy)
+	}
 
+	// A partition's constraints and indexes inherited from its parent are
+	// recreated by the parent's (ADD CONSTRAINT and CREATE INDEX on a
+	// partitioned table cascade to its partitions).
 	rows, err = tx.Query(ctx, `SELECT conname, pg_get_constraintdef(oid), contype = 'f' FROM pg_constraint
-		WHERE conrelid = $1 AND contype IN ('p', 'u', 'c', 'x', 'f') ORDER BY conname`, oid)
+		WHERE conrelid = $1 AND contype IN ('p', 'u', 'c', 'x', 'f') AND (NOT $2 OR (conislocal AND conparentid = 0))
+		ORDER BY conname`, oid, t.parent != "")
 	if err != nil {
 		return fail("constraints", err)
 	}
@@ -227,7 +216,8 @@ func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchem
 
 	rows, err = tx.Query(ctx, `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
 		WHERE i.indrelid = $1 AND NOT EXISTS (SELECT 1 FROM pg_constraint c
-			WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x'))`, oid)
+			WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x'))
+		AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)`, oid)
 	if err != nil {
 		return fail("indexes", err)
 	}
@@ -237,7 +227,9 @@ func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchem
 		if err := rows.Scan(&def); err != nil {
 			return fail("indexes", err)
 		}
-		def = strings.Replace(def, " ON ONLY "+quotedSchema+".", " ON ONLY ", 1)
+		// ON ONLY (a partitioned table's index) would not cascade to the
+		// partitions: the restore builds the index on them too.
+		def = strings.Replace(def, " ON ONLY "+quotedSchema+".", " ON ", 1)
 		def = strings.Replace(def, " ON "+quotedSchema+".", " ON ", 1)
 		idx = append(idx, def+";\n")
 	}
@@ -248,5 +240,5 @@ func describeTable(ctx context.Context, tx pgx.Tx, oid uint32, name, quotedSchem
 	for _, s := range idx {
 		post.WriteString(s)
 	}
-	return nil
+	return copyCols, nil
 }

@@ -91,9 +91,9 @@ func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error 
 		s.Abort(ctx)
 		return pgFail("create staging schema", err)
 	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", qi(s.staging)); err != nil {
+	if err := pinSession(ctx, tx, s.staging); err != nil {
 		s.Abort(ctx)
-		return pgFail("", err)
+		return err
 	}
 	return nil
 }
@@ -134,12 +134,15 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 		if t == "" {
 			return fmt.Errorf("%w: table entry without a table name", backup.ErrCorrupt)
 		}
-		tag, err := s.tx.Conn().PgConn().CopyFrom(ctx, body, "COPY "+pgx.Identifier{s.staging, t}.Sanitize()+" FROM STDIN")
+		// pgx answers a failing reader with the server's "COPY from stdin
+		// failed" (SQLSTATE 57014) and drops the reader's error: keep it, it
+		// names the missing or corrupt chunk.
+		rec := &errRecorder{r: body}
+		tag, err := s.tx.Conn().PgConn().CopyFrom(ctx, rec, "COPY "+pgx.Identifier{s.staging, t}.Sanitize()+" FROM STDIN")
+		if rec.err != nil {
+			return rec.err
+		}
 		if err != nil {
-			var oe *backup.ObjectError
-			if errors.As(err, &oe) {
-				return err
-			}
 			return pgFail("copy into table", err)
 		}
 		if tag.RowsAffected() != e.Rows {
@@ -149,6 +152,20 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 	default:
 		return fmt.Errorf("%w: PostgreSQL sink, entry type %q", backup.ErrSourceKind, e.Type)
 	}
+}
+
+// errRecorder keeps the first error of the reader it wraps (io.EOF aside).
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // parseSequence reads "<last value> <is_called>\n".
@@ -219,8 +236,8 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 		return nil, pgFail("check", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", qi(s.Schema)); err != nil {
-		return nil, pgFail("check", err)
+	if err := pinSession(ctx, tx, s.Schema); err != nil {
+		return nil, err
 	}
 	var tables []string
 	for _, e := range m.Entries {
@@ -231,6 +248,10 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 	d, err := describe(ctx, tx, s.Schema, tables)
 	if err != nil {
 		return nil, err
+	}
+	byName := map[string]tableData{}
+	for _, t := range d.tables {
+		byName[t.name] = t
 	}
 	var mm []string
 	compare := func(i int, e *backup.Entry, r io.Reader) error {
@@ -260,7 +281,7 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 			}
 			pr, pw := io.Pipe()
 			go func() {
-				_, err := tx.Conn().PgConn().CopyTo(ctx, pw, "COPY "+pgx.Identifier{s.Schema, e.Meta["table"]}.Sanitize()+" TO STDOUT")
+				_, err := tx.Conn().PgConn().CopyTo(ctx, pw, byName[e.Meta["table"]].copyOut(s.Schema))
 				pw.CloseWithError(err)
 			}()
 			err = compare(i, e, bufio.NewReaderSize(pr, 1<<20))

@@ -49,10 +49,8 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 		return pgFail("begin snapshot", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// Catalog functions print names in this schema unqualified, so the DDL
-	// can be replayed into any schema.
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", pgx.Identifier{s.Schema}.Sanitize()); err != nil {
-		return pgFail("", err)
+	if err := pinSession(ctx, tx, s.Schema); err != nil {
+		return err
 	}
 	d, err := describe(ctx, tx, s.Schema, s.Tables)
 	if err != nil {
@@ -85,15 +83,15 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			tag, err := conn.CopyTo(ctx, pw, "COPY "+pgx.Identifier{s.Schema, t}.Sanitize()+" TO STDOUT")
+			tag, err := conn.CopyTo(ctx, pw, t.copyOut(s.Schema))
 			rows = tag.RowsAffected()
 			if err != nil {
 				copyErr = pgFail("copy table", err)
 			}
 			pw.CloseWithError(copyErr)
 		}()
-		err := emit(backup.Item{Path: tablePrefix + url.PathEscape(t), Type: backup.EntryTable, Mode: 0o600,
-			Meta: map[string]string{"table": t}, Body: pr, Rows: func() int64 { <-done; return rows }})
+		err := emit(backup.Item{Path: tablePrefix + url.PathEscape(t.name), Type: backup.EntryTable, Mode: 0o600,
+			Meta: map[string]string{"table": t.name}, Body: pr, Rows: func() int64 { <-done; return rows }})
 		pr.CloseWithError(errors.New("backup/pgsource: consumer stopped"))
 		<-done
 		if err == nil {
