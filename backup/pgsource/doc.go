@@ -18,8 +18,9 @@
 // # What it leaves to the caller
 //
 // The objects it does not back up: views, functions, triggers, policies,
-// grants, partitioned tables (refused with an error), domains and composite
-// types (enum types are backed up). Restoring the database's roles and
+// grants, domains and composite types (enum types are backed up); a
+// partition's own defaults and its statement triggers (e.g. those the
+// audit/pgaudit migrations put on each month). Restoring the database's roles and
 // extensions. Giving the restore a role that may create schemas.
 //
 // # What it never does
