@@ -150,10 +150,15 @@ func TestBadManifest(t *testing.T) {
 			f, m, _ := corruptFixture(t)
 			mutate(manifestPath(f, m.ID))
 			obj := "manifests/" + m.ID
-			_, err := f.repo.List(f.ctx)
-			var oe *ObjectError
-			if !errors.Is(err, ErrCorrupt) || !errors.As(err, &oe) || oe.Object != obj {
-				t.Fatalf("List: %v, want ErrCorrupt naming %s", err, obj)
+			// Named and skipped, not fatal for the listing.
+			l, err := f.repo.ListReport(f.ctx)
+			if err != nil || len(l.Damaged) != 1 || l.Damaged[0].Object != obj || !errors.Is(l.Damaged[0].Err, ErrCorrupt) {
+				t.Fatalf("ListReport: %+v, %v; want ErrCorrupt naming %s", l, err, obj)
+			}
+			for _, b := range l.Backups {
+				if b.ID == m.ID {
+					t.Fatal("a damaged backup is listed")
+				}
 			}
 			expectBroken(t, f, m.ID, obj, ErrCorrupt)
 		})

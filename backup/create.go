@@ -59,7 +59,10 @@ func (r *Repository) listChunks(ctx context.Context) (*chunkSet, error) {
 // encrypted and written with the repository's concurrency; the manifest is
 // written last, after every chunk it names is durable. If Backup fails or the
 // process dies at any point, no manifest exists and the backup is not listed;
-// the chunks it wrote are collected by a later Prune.
+// the chunks it wrote are collected by a later Prune. The manifest is written
+// before the backup's audit event (the event records what happened); when
+// the event cannot be written Backup fails with ErrAudit and deletes the
+// manifest again, so the backup is not listed.
 func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err error) {
 	var idb [16]byte
 	if _, err := rand.Read(idb[:]); err != nil {
@@ -67,6 +70,7 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	}
 	id := hex.EncodeToString(idb[:])
 	info := src.Info()
+	written := false // the manifest exists: the backup is listed
 	defer func() {
 		attrs := map[string]string{"source_kind": info.Kind}
 		if m != nil {
@@ -79,6 +83,13 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 		}
 		if aerr := r.writeAudit(ctx, audit.ActionBackup, err == nil, reason, id, attrs); aerr != nil && err == nil {
 			m, err = nil, aerr
+		}
+		if err != nil && written {
+			// A backup is complete only once its event is written: one
+			// reported as failed is not left listed, and unaudited.
+			if derr := r.target.Delete(context.WithoutCancel(ctx), manifestObject(id)); derr != nil {
+				err = errors.Join(err, fmt.Errorf("backup: the unaudited backup %s could not be removed: %w", id, derr))
+			}
 		}
 	}()
 	if info.Kind == "" {
@@ -182,6 +193,7 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	if err := r.putManifest(ctx, m); err != nil {
 		return nil, err
 	}
+	written = true
 	meter.done()
 	return m, nil
 }

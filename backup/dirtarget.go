@@ -42,10 +42,10 @@ var (
 func NewDirTarget(root string) (*DirTarget, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return nil, fmt.Errorf("backup: directory target: %w", err)
+		return nil, fmt.Errorf("backup: directory target: %w", scrubPath(err))
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("backup: directory target: %w", err)
+		return nil, fmt.Errorf("backup: directory target: %w", scrubPath(err))
 	}
 	return &DirTarget{root: abs, dirs: map[string]bool{abs: true}}, nil
 }
@@ -99,12 +99,12 @@ func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err erro
 	dir := filepath.Dir(p)
 	tmp, err := d.writeTemp(dir, filepath.Base(p), data)
 	if err != nil {
-		return fmt.Errorf("backup: directory target: put %s: %w", name, err)
+		return fmt.Errorf("backup: directory target: put %s: %w", name, scrubPath(err))
 	}
 	defer func() {
 		if err != nil {
 			os.Remove(tmp)
-			err = fmt.Errorf("backup: directory target: put %s: %w", name, err)
+			err = fmt.Errorf("backup: directory target: put %s: %w", name, scrubPath(err))
 		}
 	}()
 	if err = ctx.Err(); err != nil {
@@ -132,16 +132,19 @@ func (d *DirTarget) Create(ctx context.Context, name string, data []byte) (err e
 	dir := filepath.Dir(p)
 	tmp, err := d.writeTemp(dir, filepath.Base(p), data)
 	if err != nil {
-		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
+		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
 	}
 	defer os.Remove(tmp)
 	if err = os.Link(tmp, p); errors.Is(err, fs.ErrExist) {
 		return objErr("create", name, ErrExists)
 	}
 	if err != nil {
-		return fmt.Errorf("backup: directory target: create %s: %w", name, err)
+		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
 	}
-	return fsutil.SyncDir(dir)
+	if err := fsutil.SyncDir(dir); err != nil {
+		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
+	}
+	return nil
 }
 
 // writeTemp writes data to a new temporary file (mode 0600) beside base in
@@ -190,7 +193,7 @@ func (d *DirTarget) Open(ctx context.Context, name string) (io.ReadCloser, error
 		return nil, objErr("open", name, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("backup: directory target: open %s: %w", name, err)
+		return nil, fmt.Errorf("backup: directory target: open %s: %w", name, scrubPath(err))
 	}
 	return f, nil
 }
@@ -209,7 +212,7 @@ func (d *DirTarget) Stat(ctx context.Context, name string) (ObjectInfo, error) {
 		return ObjectInfo{}, objErr("stat", name, ErrNotFound)
 	}
 	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("backup: directory target: stat %s: %w", name, err)
+		return ObjectInfo{}, fmt.Errorf("backup: directory target: stat %s: %w", name, scrubPath(err))
 	}
 	return ObjectInfo{Name: name, Size: st.Size(), ModTime: st.ModTime()}, nil
 }
@@ -266,7 +269,7 @@ func (d *DirTarget) List(ctx context.Context, prefix string, fn func(ObjectInfo)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("backup: directory target: list: %w", err)
+		return fmt.Errorf("backup: directory target: list %s: %w", prefix, scrubPath(err))
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
 	for _, o := range found {
@@ -290,7 +293,7 @@ func (d *DirTarget) Delete(ctx context.Context, name string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return fmt.Errorf("backup: directory target: delete %s: %w", name, err)
+		return fmt.Errorf("backup: directory target: delete %s: %w", name, scrubPath(err))
 	}
 	return nil
 }

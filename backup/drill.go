@@ -66,11 +66,13 @@ type DrillReport struct {
 // restore time (RTO) and the backup's age (RPO), records the result as an
 // audit event (audit.ActionRestoreDrill) and reports pass or fail. A failed
 // drill returns the report and an error matching ErrDrillFailed (or the
-// restore's error). A passed drill counts as a verification (Info.Verified).
+// restore's error). A passed drill counts as a verification (Info.Verified);
+// when that record cannot be written the report still passes and the error
+// is a *MarkerError (ErrMarkerNotWritten).
 func (r *Repository) Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error) {
 	rep = &DrillReport{Started: r.s.clock.Now()}
 	defer func() {
-		rep.Pass = err == nil
+		rep.Pass = err == nil || errors.Is(err, ErrMarkerNotWritten)
 		attrs := map[string]string{
 			"pass": strconv.FormatBool(rep.Pass), "entries": strconv.FormatInt(rep.Entries, 10),
 			"bytes": strconv.FormatInt(rep.Bytes, 10), "mismatches": strconv.Itoa(len(rep.Mismatches)),
@@ -78,11 +80,14 @@ func (r *Repository) Drill(ctx context.Context, opts DrillOptions) (rep *DrillRe
 			"source_kind": rep.Source.Kind,
 		}
 		reason := ""
-		if err != nil {
+		switch {
+		case rep.Pass && err != nil:
+			reason = "record_not_written"
+		case err != nil:
 			reason = "drill_failed"
 		}
-		if aerr := r.writeAudit(ctx, audit.ActionRestoreDrill, err == nil, reason, rep.ID, attrs); aerr != nil && err == nil {
-			err = aerr
+		if aerr := r.writeAudit(ctx, audit.ActionRestoreDrill, rep.Pass, reason, rep.ID, attrs); aerr != nil && rep.Pass {
+			err = errors.Join(aerr, err)
 			rep.Pass = false
 		}
 	}()
@@ -145,7 +150,7 @@ func (r *Repository) Drill(ctx context.Context, opts DrillOptions) (rep *DrillRe
 		return rep, fmt.Errorf("%w: %d mismatch(es), first: %s", ErrDrillFailed, len(mm), mm[0])
 	}
 	if err := r.writeVerified(ctx, id, "drill"); err != nil {
-		return rep, err
+		return rep, &MarkerError{ID: id, Err: err}
 	}
 	return rep, nil
 }

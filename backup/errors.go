@@ -40,6 +40,11 @@ var (
 	// ErrSourceKind reports a restore into a sink that does not accept the
 	// kind of source the backup was taken from.
 	ErrSourceKind = errors.New("backup: source kind not accepted by this sink")
+	// ErrMarkerNotWritten reports that a verification or a drill passed but
+	// its record ("verified/<id>", see Info.Verified) could not be written,
+	// e.g. to a read-only target. The verdict stands (VerifyReport.Problems
+	// is empty, DrillReport.Pass is true); the error is a *MarkerError.
+	ErrMarkerNotWritten = errors.New("backup: verification record not written")
 	// ErrBusy reports that a concurrent operation (a running backup or
 	// garbage collection) prevented this one.
 	ErrBusy = errors.New("backup: repository busy")
@@ -83,3 +88,19 @@ func trimPrefix(err error) string {
 	}
 	return s
 }
+
+// MarkerError reports a passed verification or drill whose record could not
+// be written. errors.Is(err, ErrMarkerNotWritten) holds, and so does
+// errors.Is for the target's error.
+type MarkerError struct {
+	ID  string // the backup that passed
+	Err error  // why the record was not written
+}
+
+// Error says that the backup passed and names the record.
+func (e *MarkerError) Error() string {
+	return fmt.Sprintf("backup: %s passed, but its record %s was not written: %v", e.ID, verifiedObject(e.ID), trimPrefix(e.Err))
+}
+
+// Unwrap returns ErrMarkerNotWritten and the target's error.
+func (e *MarkerError) Unwrap() []error { return []error{ErrMarkerNotWritten, e.Err} }

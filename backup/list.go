@@ -33,21 +33,47 @@ type verifiedRecord struct {
 	How  string    `json:"how"` // "verify" or "drill"
 }
 
+// Listing is the result of ListReport: the complete backups, oldest first,
+// and the manifests that were skipped because they do not authenticate or
+// decode.
+type Listing struct {
+	Backups []Info
+	// Damaged names each skipped manifest ("manifests/<id>") with its error
+	// (wrapping ErrCorrupt or ErrUnsupportedVersion). Such a backup is not
+	// listed, cannot be restored and is never pruned; Verify of its ID
+	// reports the same problem.
+	Damaged []Problem
+}
+
 // List returns every complete backup (one whose manifest exists and
-// authenticates), oldest first. A manifest that fails authentication is an
-// error naming it, never silently skipped. A corrupt verification record
-// does not fail the listing: that backup is listed as not verified, with
-// Info.VerifiedProblem saying why.
+// authenticates), oldest first. A damaged manifest does not fail the
+// listing: it is skipped; ListReport names it. A corrupt verification record
+// does not fail the listing either: that backup is listed as not verified,
+// with Info.VerifiedProblem saying why. An object that cannot be read (an
+// I/O error, not a verdict about the object) fails the listing.
 func (r *Repository) List(ctx context.Context) ([]Info, error) {
+	l, err := r.ListReport(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.Backups, nil
+}
+
+// ListReport is List that also names every damaged manifest it skipped.
+func (r *Repository) ListReport(ctx context.Context) (*Listing, error) {
 	ids, err := r.listIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Info, 0, len(ids))
+	l := &Listing{Backups: make([]Info, 0, len(ids))}
 	for _, id := range ids {
 		m, err := r.loadManifest(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue // pruned while listing
+		}
+		if p, ok := damaged(err); ok {
+			l.Damaged = append(l.Damaged, p)
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -64,15 +90,26 @@ func (r *Repository) List(ctx context.Context) ([]Info, error) {
 		default:
 			return nil, err
 		}
-		out = append(out, info)
+		l.Backups = append(l.Backups, info)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].Finished.Equal(out[j].Finished) {
-			return out[i].Finished.Before(out[j].Finished)
+	sort.SliceStable(l.Backups, func(i, j int) bool {
+		a, b := l.Backups[i], l.Backups[j]
+		if !a.Finished.Equal(b.Finished) {
+			return a.Finished.Before(b.Finished)
 		}
-		return out[i].ID < out[j].ID
+		return a.ID < b.ID
 	})
-	return out, nil
+	return l, nil
+}
+
+// damaged reports whether err is a verdict about a stored object (it fails
+// authentication or decoding), as opposed to a failure to read it.
+func damaged(err error) (Problem, bool) {
+	var oe *ObjectError
+	if errors.As(err, &oe) && (errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsupportedVersion)) {
+		return Problem{Object: oe.Object, Err: oe.Err}, true
+	}
+	return Problem{}, false
 }
 
 func (r *Repository) writeVerified(ctx context.Context, id, how string) error {

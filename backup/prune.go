@@ -138,11 +138,24 @@ type PruneReport struct {
 	ChunksUnused   int  // unreferenced chunks found
 	GCDeferred     bool // a backup was running: no chunk was deleted
 	StaleLocksSeen int
+	// Reverified lists the backups whose verification record was damaged
+	// and that Prune verified again (fully) before deciding; those that
+	// passed count as verified in Decisions.
+	Reverified []string
+	// Damaged names the manifests that do not authenticate (see Listing).
+	// Their backups are never pruned, and while one exists no chunk is
+	// deleted (GCBlocked): the chunks it references are unknown.
+	Damaged   []Problem
+	GCBlocked bool
 }
 
 // Prune deletes the backups opts.Policy does not keep (never the newest
 // verified backup of a source, never a backup under legal hold), then
-// garbage-collects chunks no remaining manifest references.
+// garbage-collects chunks no remaining manifest references. A backup whose
+// verification record is damaged is verified again first (also in a dry
+// run; the verification is audited and, when it passes, recorded), so a
+// torn record cannot make the newest backup that verifies look unverified
+// and be pruned.
 //
 // Garbage collection is safe while other processes back up into the same
 // repository: it writes a "locks/gc-*" lock first and then looks for backup
@@ -165,9 +178,27 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (rep *PruneRe
 			err = aerr
 		}
 	}()
-	infos, err := r.List(ctx)
+	l, err := r.ListReport(ctx)
 	if err != nil {
 		return rep, err
+	}
+	rep.Damaged = l.Damaged
+	infos := l.Backups
+	for i := range infos {
+		if infos[i].VerifiedProblem == "" {
+			continue
+		}
+		rep.Reverified = append(rep.Reverified, infos[i].ID)
+		_, verr := r.Verify(ctx, infos[i].ID, VerifyOptions{})
+		var ve *VerifyError
+		switch {
+		case verr == nil, errors.Is(verr, ErrMarkerNotWritten):
+			infos[i].Verified = r.s.clock.Now().UTC()
+		case errors.As(verr, &ve):
+			// Does not verify: it stays unverified.
+		default:
+			return rep, fmt.Errorf("backup: prune: re-verifying %s, nothing deleted: %w", infos[i].ID, verr)
+		}
 	}
 	held := map[string]string{}
 	if r.s.holds != nil {
@@ -239,8 +270,12 @@ func (r *Repository) collect(ctx context.Context, dryRun bool, rep *PruneReport)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
+		if _, ok := damaged(err); ok {
+			rep.GCBlocked = true // never delete on a partial view of what is referenced
+			continue
+		}
 		if err != nil {
-			return err // never delete on a partial view of what is referenced
+			return err
 		}
 		for _, e := range m.Entries {
 			for _, c := range e.Chunks {
@@ -260,7 +295,7 @@ func (r *Repository) collect(ctx context.Context, dryRun bool, rep *PruneReport)
 		return err
 	}
 	rep.ChunksUnused = len(unused)
-	if dryRun || rep.GCDeferred {
+	if dryRun || rep.GCDeferred || rep.GCBlocked {
 		return nil
 	}
 	for _, o := range unused {

@@ -84,7 +84,9 @@ func (e *VerifyError) Unwrap() []error {
 // subset, see VerifyOptions), authenticates every byte and checks each
 // chunk's keyed hash and size. It reports every missing or corrupt object,
 // not only the first, in a *VerifyError. A full verification that passes is
-// recorded in the repository (Info.Verified), which Prune respects.
+// recorded in the repository (Info.Verified), which Prune respects; when the
+// record cannot be written (a read-only target) the report still holds the
+// verdict and the error is a *MarkerError (ErrMarkerNotWritten).
 func (r *Repository) Verify(ctx context.Context, id string, opts VerifyOptions) (rep *VerifyReport, err error) {
 	start := r.s.clock.Now()
 	rep = &VerifyReport{ID: id, Full: opts.full()}
@@ -92,12 +94,16 @@ func (r *Repository) Verify(ctx context.Context, id string, opts VerifyOptions) 
 		rep.Elapsed = r.s.clock.Now().Sub(start)
 		attrs := map[string]string{"op": "verify", "full": strconv.FormatBool(rep.Full),
 			"checked_chunks": strconv.Itoa(rep.Checked), "problems": strconv.Itoa(len(rep.Problems))}
-		reason := ""
-		if err != nil {
+		// The event records the verdict; a record that could not be
+		// written does not change it.
+		passed, reason := err == nil, ""
+		if me := (*MarkerError)(nil); errors.As(err, &me) {
+			passed, reason = true, "record_not_written"
+		} else if err != nil {
 			reason = "verify_failed"
 		}
-		if aerr := r.writeAudit(ctx, audit.ActionBackup, err == nil, reason, id, attrs); aerr != nil && err == nil {
-			err = aerr
+		if aerr := r.writeAudit(ctx, audit.ActionBackup, passed, reason, id, attrs); aerr != nil && (err == nil || passed) {
+			err = errors.Join(aerr, err)
 		}
 	}()
 	m, err := r.loadManifest(ctx, id)
@@ -164,7 +170,7 @@ func (r *Repository) Verify(ctx context.Context, id string, opts VerifyOptions) 
 	}
 	if rep.Full {
 		if err := r.writeVerified(ctx, id, "verify"); err != nil {
-			return rep, err
+			return rep, &MarkerError{ID: id, Err: err}
 		}
 	}
 	return rep, nil
