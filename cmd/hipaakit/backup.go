@@ -284,9 +284,16 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 }
 
 func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
-	infos, err := b.repo.List(ctx)
+	l, err := b.repo.ListReport(ctx)
 	if err != nil {
 		return b.fail("list", err)
+	}
+	infos := l.Backups
+	// A damaged manifest is named and skipped; the others are listed.
+	code := exitOK
+	for _, p := range l.Damaged {
+		fmt.Fprintf(b.c.stderr, "hipaakit backup list: skipped %s: %v\n", p.Object, p.Err)
+		code = exitCheck
 	}
 	if asJSON {
 		enc := json.NewEncoder(b.c.stdout)
@@ -297,7 +304,7 @@ func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 		if err := enc.Encode(infos); err != nil {
 			return b.fail("list", err)
 		}
-		return exitOK
+		return code
 	}
 	for _, i := range infos {
 		verified := "-"
@@ -311,7 +318,7 @@ func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 		fmt.Fprintf(b.c.stdout, "%s  %s  %-8s %-16s %6d entries %10s  verified %s\n", i.ID, i.Finished.UTC().Format(time.RFC3339),
 			i.Source.Kind, i.Source.Name, i.Totals.Entries, human(i.Totals.Bytes), verified)
 	}
-	return exitOK
+	return code
 }
 
 // resolve turns "latest" (or nothing, when allowed) into the ID of the
@@ -341,12 +348,15 @@ func (b *backupCmd) resolve(ctx context.Context, pos []string, optional bool, ki
 func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.VerifyOptions) int {
 	var ids []string
 	if len(pos) == 1 && pos[0] == "all" {
-		infos, err := b.repo.List(ctx)
+		l, err := b.repo.ListReport(ctx)
 		if err != nil {
 			return b.fail("verify", err)
 		}
-		for _, i := range infos {
+		for _, i := range l.Backups {
 			ids = append(ids, i.ID)
+		}
+		for _, p := range l.Damaged { // verified too: reported as failing
+			ids = append(ids, strings.TrimPrefix(p.Object, "manifests/"))
 		}
 	} else {
 		id, err := b.resolve(ctx, pos, false)
@@ -366,7 +376,7 @@ func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.Verify
 				fmt.Fprintf(b.c.stdout, "  %s: %v\n", p.Object, p.Err)
 			}
 			code = exitCheck
-		case err != nil:
+		case err != nil && !errors.Is(err, backup.ErrMarkerNotWritten):
 			return b.fail("verify", err)
 		default:
 			mode := "full"
@@ -374,6 +384,9 @@ func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.Verify
 				mode = fmt.Sprintf("subset %d/%d chunks, seed %d", rep.Checked, rep.Chunks, opts.Seed)
 			}
 			fmt.Fprintf(b.c.stdout, "%s OK %s, %s authenticated\n", id, mode, human(rep.Bytes))
+			if err != nil { // the verdict stands; its record was not written
+				return b.fail("verify", err)
+			}
 		}
 	}
 	return code
@@ -533,6 +546,12 @@ func (b *backupCmd) prune(ctx context.Context, p backup.Policy, dryRun bool) int
 	fmt.Fprintf(b.c.stdout, "%s %d backup(s); %d unused chunk(s), %d deleted (%s)", verb, len(rep.Removed), rep.ChunksUnused, rep.ChunksDeleted, human(rep.BytesDeleted))
 	if rep.GCDeferred {
 		fmt.Fprint(b.c.stdout, "; chunk collection deferred: a backup is running")
+	}
+	if rep.GCBlocked {
+		fmt.Fprint(b.c.stdout, "; no chunk collected: a manifest is damaged")
+	}
+	for _, p := range rep.Damaged {
+		fmt.Fprintf(b.c.stderr, "hipaakit backup prune: skipped %s: %v\n", p.Object, p.Err)
 	}
 	fmt.Fprintln(b.c.stdout)
 	return exitOK
