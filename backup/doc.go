@@ -24,10 +24,20 @@
 //     silent restore.
 //   - Atomicity: a backup exists only once its manifest, written and synced
 //     after every chunk it names, exists. A backup that fails or is killed
-//     is never listed and leaves earlier backups intact.
+//     is never listed and leaves earlier backups intact; one whose audit
+//     event cannot be written is reported failed and its manifest deleted.
 //   - Verification: Verify re-reads and authenticates every byte (or a
 //     reproducible random subset) and names every bad object; Drill restores
-//     into scratch space and compares counts and checksums.
+//     into scratch space and compares counts and checksums. Their verdict is
+//     reported even when its record cannot be written (a read-only target):
+//     the error is then a *MarkerError (ErrMarkerNotWritten).
+//   - Damage is contained: a manifest that does not authenticate is skipped
+//     by List and named by ListReport (and PruneReport.Damaged), never
+//     fatal for the listing; while one exists Prune deletes no chunk. A
+//     damaged verification record makes Prune verify that backup again
+//     before it decides, so the newest backup that verifies is kept.
+//   - Errors name objects ("manifests/<id>", "chunks/ab/…"), never a
+//     directory target's absolute path or file names.
 //   - Restores are staged and committed atomically where the storage allows
 //     (a directory rename, a PostgreSQL schema rename in one transaction) and
 //     refuse to overwrite data unless forced. A key store restore replays the
@@ -54,6 +64,7 @@
 // It never writes plaintext to a Target, never puts file names, content or
 // key material in errors, progress reports or audit events (object names
 // are random IDs or keyed hashes), never deletes the newest verified backup
-// of a source or a backup under legal hold, and never lists a backup whose
-// manifest is missing or does not authenticate.
+// of a source (re-verified when its record is damaged) or a backup under
+// legal hold, and never lists a backup whose manifest is missing or does not
+// authenticate, or whose audit event was not written.
 package backup

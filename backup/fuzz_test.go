@@ -92,6 +92,11 @@ func FuzzOpenManifest(f *testing.F) {
 		}
 		body, err := k.openEnvelope(b, envManifest, e.ID)
 		if err != nil {
+			// A verdict about the object (ListReport skips and names it),
+			// never an error that would fail a whole listing.
+			if _, ok := damaged(objErr("read", "manifests/x", err)); !ok {
+				t.Fatalf("untyped error %v", err)
+			}
 			return
 		}
 		// Authentic: the body must decode (the golden seeds) or fail typed.
