@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -139,8 +140,8 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 		// names the missing or corrupt chunk.
 		rec := &errRecorder{r: body}
 		tag, err := s.tx.Conn().PgConn().CopyFrom(ctx, rec, "COPY "+pgx.Identifier{s.staging, t}.Sanitize()+" FROM STDIN")
-		if rec.err != nil {
-			return rec.err
+		if rerr := rec.first(); rerr != nil {
+			return rerr
 		}
 		if err != nil {
 			return pgFail("copy into table", err)
@@ -155,17 +156,30 @@ func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error
 }
 
 // errRecorder keeps the first error of the reader it wraps (io.EOF aside).
+// pgx reads it on its own goroutine, which may still run when CopyFrom
+// returns on a broken connection: hence the lock.
 type errRecorder struct {
 	r   io.Reader
+	mu  sync.Mutex
 	err error
 }
 
 func (e *errRecorder) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF && e.err == nil {
-		e.err = err
+	if err != nil && err != io.EOF {
+		e.mu.Lock()
+		if e.err == nil {
+			e.err = err
+		}
+		e.mu.Unlock()
 	}
 	return n, err
+}
+
+func (e *errRecorder) first() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }
 
 // parseSequence reads "<last value> <is_called>\n".

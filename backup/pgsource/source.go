@@ -27,7 +27,9 @@ type Source struct {
 	Pool   *pgxpool.Pool
 	Schema string
 	// Tables limits the backup to these tables; empty means every table of
-	// the schema. A named table that does not exist is an error.
+	// the schema. A named table that does not exist is an error. A
+	// partitioned table brings all its partitions; naming a partition alone
+	// is refused (its rows are backed up through its partitioned table).
 	Tables []string
 }
 
