@@ -62,7 +62,7 @@ func PlanPrune(backups []Info, p Policy, held map[string]string) []Decision {
 	groups := map[string][]int{}
 	var order []string
 	for i, b := range backups {
-		k := b.Source.Kind + "\x00" + b.Source.Name
+		k := sourceKey(b)
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -121,6 +121,9 @@ func PlanPrune(backups []Info, p Policy, held map[string]string) []Decision {
 	return out
 }
 
+// sourceKey groups backups by source (kind and name), as a Policy does.
+func sourceKey(b Info) string { return b.Source.Kind + "\x00" + b.Source.Name }
+
 // PruneOptions configure Prune.
 type PruneOptions struct {
 	Policy Policy
@@ -139,8 +142,9 @@ type PruneReport struct {
 	GCDeferred     bool // a backup was running: no chunk was deleted
 	StaleLocksSeen int
 	// Reverified lists the backups whose verification record was damaged
-	// and that Prune verified again (fully) before deciding; those that
-	// passed count as verified in Decisions.
+	// and that Prune verified again (fully) before deciding, because each
+	// is newer than its source's newest intact record; those that passed
+	// count as verified in Decisions.
 	Reverified []string
 	// Damaged names the manifests that do not authenticate (see Listing).
 	// Their backups are never pruned, and while one exists no chunk is
@@ -184,8 +188,16 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (rep *PruneRe
 	}
 	rep.Damaged = l.Damaged
 	infos := l.Backups
+	// Only a damaged record newer than its source's newest intact one can
+	// change which backup is the newest verified.
+	newestVerified := map[string]time.Time{}
+	for _, b := range infos {
+		if !b.Verified.IsZero() && b.Finished.After(newestVerified[sourceKey(b)]) {
+			newestVerified[sourceKey(b)] = b.Finished
+		}
+	}
 	for i := range infos {
-		if infos[i].VerifiedProblem == "" {
+		if infos[i].VerifiedProblem == "" || !infos[i].Finished.After(newestVerified[sourceKey(infos[i])]) {
 			continue
 		}
 		rep.Reverified = append(rep.Reverified, infos[i].ID)

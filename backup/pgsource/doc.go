@@ -20,7 +20,11 @@
 // The objects it does not back up: views, functions, triggers, policies,
 // grants, domains and composite types (enum types are backed up); a
 // partition's own defaults and its statement triggers (e.g. those the
-// audit/pgaudit migrations put on each month). Restoring the database's roles and
+// audit/pgaudit migrations put on each month). Because functions and
+// triggers are not restored while a migrations table (hipaakit_migrations)
+// is, a restored audit/pgaudit schema lacks its append-only triggers and
+// partition functions although its migrations table says they were applied:
+// recreate them before writing to it. Restoring the database's roles and
 // extensions. Giving the restore a role that may create schemas.
 //
 // # What it never does
