@@ -241,8 +241,9 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 		}
 		opts.Keys = append(opts.Keys, k)
 	}
+	var forged error // lines of the checkpoint file that fail the signature check
 	if *expect != "" {
-		if opts.Expect, err = readCheckpoints(*expect); err != nil {
+		if opts.Expect, forged, err = readCheckpoints(*expect, opts.Keys); err != nil {
 			return fail(c, err)
 		}
 	}
@@ -260,6 +261,13 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	}
 	if err != nil {
 		return fail(c, err)
+	}
+	if forged != nil {
+		// the log agrees with every genuine checkpoint, but someone wrote
+		// checkpoints into the file that no trusted key signed
+		fmt.Fprintln(c.stdout, "FAILED: the --expect file holds checkpoints with a bad signature")
+		fmt.Fprintf(c.stderr, "%v\n", forged)
+		return exitCheck
 	}
 	for _, s := range res.Streams {
 		fmt.Fprintf(c.stdout, "stream %s: %d records, seq %d..%d, head %s, %d checkpoints, %d unsealed\n",
@@ -296,13 +304,18 @@ func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
 
 // readCheckpoints reads a checkpoint file (as written by
 // audit.CheckpointFile) the way the library does: the latest checkpoint of
-// each stream, an incomplete last line from a crash ignored.
-func readCheckpoints(path string) ([]audit.Checkpoint, error) {
-	cps, err := audit.LatestCheckpoints(path)
-	if err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
+// each stream whose signature verifies with keys, an incomplete last line
+// from a crash ignored. forged reports the lines whose signature does not
+// verify (they are left out of cps); err an unreadable file.
+func readCheckpoints(path string, keys []ed25519.PublicKey) (cps []audit.Checkpoint, forged, err error) {
+	cps, err = audit.LatestCheckpoints(path, keys...)
+	if errors.Is(err, audit.ErrBadSignature) {
+		return cps, err, nil
 	}
-	return cps, nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	return cps, nil, nil
 }
 
 func auditList(ctx context.Context, c *cli, cmd string, args []string) int {

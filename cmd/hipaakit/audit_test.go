@@ -159,6 +159,34 @@ func TestAuditVerifyExpectTornCheckpointFile(t *testing.T) {
 	}
 }
 
+// A forged line in the --expect file (the real checkpoint with a higher seq
+// and a zeroed signature) is a bad signature, never truncation of the
+// untouched log, and it does not hide the genuine checkpoint.
+func TestAuditVerifyExpectForgedCheckpoint(t *testing.T) {
+	dir, pemKey, _ := newFileLog(t, 5)
+	expect := filepath.Join(filepath.Dir(dir), "expect.jsonl")
+	b, err := os.ReadFile(expect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.ParseCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Seq, cp.Head, cp.Sig = cp.Seq+3, audit.Hash{1}, make([]byte, ed25519.SignatureSize)
+	forged, err := cp.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(expect, append(append(b, forged...), '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "audit", "verify", "--key", pemKey, "--expect", expect, dir)
+	if code != exitCheck || !strings.Contains(out, "bad signature") || !strings.Contains(errOut, "expect.jsonl:2:") || strings.Contains(out+errOut, "truncated") {
+		t.Fatalf("forged checkpoint: code %d out %q err %q", code, out, errOut)
+	}
+}
+
 func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 	dir, _, _ := newFileLog(t, 24)
 	// Page through p-1's records, three at a time.
