@@ -27,6 +27,10 @@ type scanSearcher struct{ src RecordSource }
 
 func (s scanSearcher) Search(ctx context.Context, f Filter) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if err := f.ValidateSearch(); err != nil {
+			yield(Record{}, err)
+			return
+		}
 		if f.Limit > 0 {
 			page, _, err := s.page(ctx, &f, f.Limit)
 			if err != nil {
