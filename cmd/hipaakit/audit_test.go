@@ -387,9 +387,9 @@ func TestAuditUsageAndFailures(t *testing.T) {
 	usage := [][]string{
 		{"audit"},
 		{"audit", "frobnicate"},
-		{"audit", "verify", dir},                          // no key
-		{"audit", "verify", "--key", pemKey},              // no target
-		{"audit", "verify", "--key", pemKey, dir, dir},    // two targets
+		{"audit", "verify", dir},                       // no key
+		{"audit", "verify", "--key", pemKey},           // no target
+		{"audit", "verify", "--key", pemKey, dir, dir}, // two targets
 		{"audit", "query", "--key", pemKey, "--since", "yesterday", dir},   // bad time
 		{"audit", "query", "--key", pemKey, "--action", "DROP TABLE", dir}, // bad action
 		{"audit", "query", "--key", pemKey, "--outcome", "maybe", dir},     // bad outcome
