@@ -82,7 +82,7 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 	if opts.Retention > 0 {
 		res.Cutoff = now.Add(-opts.Retention)
 	}
-	var anchors []audit.Checkpoint
+	var sealed []audit.Checkpoint // anchors and the checkpoints covering the purge records
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		all, purgeable, err := partitions(ctx, tx, res.Cutoff)
 		if err != nil {
@@ -111,11 +111,11 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 			return nil
 		}
 		for i := range res.Boundaries {
-			cp, err := appendPurgeRecord(ctx, tx, clk, now, &res.Boundaries[i], res.Partitions, opts.Signer)
+			cps, err := appendPurgeRecord(ctx, tx, clk, now, &res.Boundaries[i], res.Partitions, opts.Signer)
 			if err != nil {
 				return err
 			}
-			anchors = append(anchors, cp)
+			sealed = append(sealed, cps...)
 		}
 		var dropped []string
 		rs, err := tx.Query(ctx, "SELECT hipaakit_audit_purge($1, $2, $3::interval)", res.Cutoff, res.Partitions,
@@ -135,7 +135,7 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 		return PurgeResult{}, dbErr("purge", err)
 	}
 	if opts.CheckpointSink != nil {
-		for _, cp := range anchors {
+		for _, cp := range sealed {
 			if err := opts.CheckpointSink.WriteCheckpoint(ctx, cp); err != nil {
 				return res, fmt.Errorf("pgaudit: purge: checkpoint sink: %w", err)
 			}
@@ -209,21 +209,24 @@ func boundaries(ctx context.Context, tx pgx.Tx, end time.Time) ([]Boundary, erro
 }
 
 // appendPurgeRecord locks b's stream head, appends the retention_purge
-// record after it, stores the anchor checkpoint (b.Seq, b.Head) and moves
-// the head, keeping the stream's owner.
-func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time.Time, b *Boundary, parts []string, signer crypto.Signer) (audit.Checkpoint, error) {
+// record after it, moves the head (keeping the stream's owner) and stores
+// two signed checkpoints: the anchor (b.Seq, b.Head) and one covering the
+// retention_purge record, so that the trail stays sealed also when the
+// stream's writer is gone (a decommissioned instance never checkpoints
+// again). It returns both, anchor first.
+func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time.Time, b *Boundary, parts []string, signer crypto.Signer) ([]audit.Checkpoint, error) {
 	var seq int64
 	var head []byte
 	var lastLogged time.Time
 	if err := tx.QueryRow(ctx, "SELECT last_seq, head, last_logged FROM hipaakit_audit_streams WHERE stream = $1 FOR UPDATE",
 		b.Stream).Scan(&seq, &head, &lastLogged); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	var h audit.Hash
 	copy(h[:], head)
 	chain, err := audit.NewChain(b.Stream, uint64(seq), h, clk)
 	if err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	line, rec, err := chain.AppendNext(nil, audit.Event{
 		Time: now, Action: audit.ActionRetentionPurge, Outcome: audit.OutcomeSuccess, Reason: "retention_expired",
@@ -234,38 +237,44 @@ func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time
 		},
 	})
 	if err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	logged := now
 	if logged.Before(lastLogged) {
 		logged = lastLogged
 	}
 	if _, err := tx.Exec(ctx, "SELECT hipaakit_audit_ensure_partitions($1, 1)", logged); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	var rs rows
 	rs.add(&rec, line)
 	if _, err := tx.Exec(ctx, insertRecordsSQL, rs.args(b.Stream, logged)...); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	if _, err := tx.Exec(ctx, "UPDATE hipaakit_audit_streams SET last_seq = $2, head = $3, last_logged = $4 WHERE stream = $1",
 		b.Stream, int64(rec.Seq), rec.Hash[:], logged); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	b.PurgeSeq = rec.Seq
-	cp := audit.Checkpoint{Stream: b.Stream, Seq: b.Seq, Head: b.Head, Time: now, Reason: audit.CheckpointAnchor}
-	if err := cp.Sign(signer); err != nil {
-		return audit.Checkpoint{}, err
+	cps := []audit.Checkpoint{
+		{Stream: b.Stream, Seq: b.Seq, Head: b.Head, Time: now, Reason: audit.CheckpointAnchor},
+		{Stream: b.Stream, Seq: rec.Seq, Head: rec.Hash, Time: logged, Reason: audit.CheckpointPurge},
 	}
-	cpLine, err := cp.Marshal()
-	if err != nil {
-		return audit.Checkpoint{}, err
+	for i := range cps {
+		cp := &cps[i]
+		if err := cp.Sign(signer); err != nil {
+			return nil, err
+		}
+		cpLine, err := cp.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line) VALUES ($1, $2, $3, $4)",
+			b.Stream, int64(cp.Seq), string(cp.Reason), cpLine); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line) VALUES ($1, $2, $3, $4)",
-		b.Stream, int64(b.Seq), string(cp.Reason), cpLine); err != nil {
-		return audit.Checkpoint{}, err
-	}
-	return cp, nil
+	return cps, nil
 }
 
 // ErrHoldNotFound reports ReleaseHold of an unknown or released hold.
