@@ -58,8 +58,12 @@ func RetentionPassedBefore(bound, now time.Time, retention time.Duration) bool {
 	return !due.After(now)
 }
 
-// checkRetention enforces the six-year floor on an audit purge.
-func checkRetention(retention time.Duration, allowShort bool, now time.Time) error {
+// CheckRetention enforces the six-year floor on a purge of the audit trail
+// at now: zero (six calendar years) and any retention that covers six
+// calendar years pass; a shorter one fails with ErrRetentionTooShort unless
+// allowShort (the separately named override, e.g.
+// PurgeOptions.AllowRetentionBelowSixYears) is set. Both stores use it.
+func CheckRetention(retention time.Duration, allowShort bool, now time.Time) error {
 	switch {
 	case retention < 0:
 		return ErrRetentionTooShort
@@ -126,7 +130,7 @@ func (l *FileLog) Purge(ctx context.Context, opts PurgeOptions) (PurgeReport, er
 	l.purgeMu.Lock()
 	defer l.purgeMu.Unlock()
 	now := l.opts.Clock.Now().UTC()
-	if err := checkRetention(opts.Retention, opts.AllowRetentionBelowSixYears, now); err != nil {
+	if err := CheckRetention(opts.Retention, opts.AllowRetentionBelowSixYears, now); err != nil {
 		return PurgeReport{}, err
 	}
 	rep := PurgeReport{Cutoff: now.AddDate(-DefaultRetentionYears, 0, 0), DryRun: opts.DryRun, StoppedBy: PurgeStopActive}

@@ -20,11 +20,19 @@ import (
 
 // PurgeOptions configure Purge.
 type PurgeOptions struct {
-	// Retention is how long records are kept; zero means
-	// audit.DefaultRetentionYears (six) calendar years, the documentation
-	// retention of 45 CFR 164.316(b)(2). A partition is dropped only when its whole month ended more than
-	// Retention ago, by the application's clock and by the database's.
+	// Retention is how long records are kept, counted from when they were
+	// written (logged_at, never the caller's Event.Time); zero means six
+	// calendar years (audit.SixYearsAfter), the documentation retention of
+	// 45 CFR 164.316(b)(2). A partition is dropped only when every record
+	// of its month has passed Retention, by the application's clock and by
+	// the database's. A Retention shorter than six calendar years is
+	// refused (audit.ErrRetentionTooShort) unless
+	// AllowRetentionBelowSixYears is set.
 	Retention time.Duration
+	// AllowRetentionBelowSixYears accepts a Retention shorter than six
+	// calendar years: only for tests and trails that are not the HIPAA
+	// audit trail.
+	AllowRetentionBelowSixYears bool
 	// Signer signs the anchor checkpoints at the boundary; it must be an
 	// ed25519 key trusted by whoever verifies the trail. Required.
 	Signer crypto.Signer
@@ -78,6 +86,9 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 	}
 	clk := clock.OrSystem(opts.Clock)
 	now := clk.Now().UTC().Round(0)
+	if err := audit.CheckRetention(opts.Retention, opts.AllowRetentionBelowSixYears, now); err != nil {
+		return PurgeResult{}, errors.Join(ErrOptions, err)
+	}
 	res := PurgeResult{Cutoff: now.AddDate(-audit.DefaultRetentionYears, 0, 0)}
 	if opts.Retention > 0 {
 		res.Cutoff = now.Add(-opts.Retention)
@@ -92,6 +103,12 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 		var end time.Time
 		for _, p := range all {
 			rng, ok := purgeable[p]
+			if ok && !audit.RetentionPassedBefore(rng, now, opts.Retention) {
+				// not every record of the month (logged before rng) has
+				// passed the retention yet: six calendar years roll Feb 29
+				// onto Mar 1, later than the database's cutoff
+				break
+			}
 			if !ok {
 				if m, ok := monthOf(p); ok && !m.AddDate(0, 1, 0).After(res.Cutoff) {
 					res.Kept = p // ended before the cutoff: held
