@@ -173,3 +173,13 @@ func TestPurgeAuditRefusesShortPolicy(t *testing.T) {
 		t.Fatalf("segments removed: %d left", len(segs))
 	}
 }
+
+// retention's audit policy and audit's purges share one six years.
+func TestAuditPolicyIsAuditsSixYears(t *testing.T) {
+	for d := 0; d < 4*366; d++ {
+		at := time.Date(2024, 1, 1, 13, 0, 0, 0, time.UTC).AddDate(0, 0, d)
+		if got, want := retention.AuditPolicy.Keep.AddTo(at), audit.SixYearsAfter(at); !got.Equal(want) {
+			t.Fatalf("%v: policy %v, audit %v", at, got, want)
+		}
+	}
+}
