@@ -45,13 +45,13 @@ type Report struct {
 
 // Thresholds the report applies; each is stated in the row it affects.
 const (
-	maxIdle         = 30 * time.Minute
-	maxAbsolute     = 12 * time.Hour
-	maxBackupAge    = 48 * time.Hour      // daily backups, with a day's grace
-	maxVerifyAge    = 7 * 24 * time.Hour  // a verified copy within a week
-	maxDrillAge     = 90 * 24 * time.Hour // a restore drill every quarter
-	maxRTO          = 72 * time.Hour      // the proposed 2025 rule's restore window
-	minRetainYears  = audit.DefaultRetentionYears // six calendar years, audit.SixYearsAfter
+	maxIdle        = 30 * time.Minute
+	maxAbsolute    = 12 * time.Hour
+	maxBackupAge   = 48 * time.Hour              // daily backups, with a day's grace
+	maxVerifyAge   = 7 * 24 * time.Hour          // a verified copy within a week
+	maxDrillAge    = 90 * 24 * time.Hour         // a restore drill every quarter
+	maxRTO         = 72 * time.Hour              // the proposed 2025 rule's restore window
+	minRetainYears = audit.DefaultRetentionYears // six calendar years, audit.SixYearsAfter
 )
 
 // BuildReport evaluates ev. It does no I/O.
