@@ -194,3 +194,44 @@ func TestCheckpointFileForgedLineIsBadSignature(t *testing.T) {
 		t.Fatalf("no keys: %v", err)
 	}
 }
+
+// FuzzLatestCheckpoints: reading any checkpoint file never panics; every
+// error is typed; every returned checkpoint verifies under the trusted key
+// (a forged line is never returned), and a bad signature names its line.
+func FuzzLatestCheckpoints(f *testing.F) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	pub := key.Public().(ed25519.PublicKey)
+	c := Checkpoint{Stream: DefaultStream, Seq: 3, Head: Hash{3}, Time: testTime, Reason: CheckpointCount}
+	if err := c.Sign(key); err != nil {
+		f.Fatal(err)
+	}
+	good, _ := c.Marshal()
+	forged := c
+	forged.Seq, forged.Sig = 9, make([]byte, ed25519.SignatureSize)
+	bad, _ := forged.Marshal()
+	f.Add(append(good, '\n'))
+	f.Add(append(append(append(good, '\n'), bad...), '\n'))
+	f.Add(append(append(good, '\n'), good[:40]...))
+	f.Add([]byte("not a checkpoint\n"))
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "checkpoints.jsonl")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := LatestCheckpoints(path, pub)
+		var le *LineError
+		if err != nil && !errors.As(err, &le) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if err != nil && !errors.Is(err, ErrBadSignature) && out != nil {
+			t.Fatalf("checkpoints returned beside a read error: %v", err)
+		}
+		for _, c := range out {
+			if c.Verify(pub) != nil {
+				t.Fatalf("returned a checkpoint that does not verify: %+v", c)
+			}
+		}
+	})
+}
