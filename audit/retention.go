@@ -106,6 +106,9 @@ const (
 // PurgeReport says what a purge removed (or, in a dry run, would remove)
 // and why it stopped.
 type PurgeReport struct {
+	// Cutoff is now minus the retention (six calendar years by default),
+	// for the record; which segments go is decided per segment by
+	// RetentionPassedBefore, which also accounts for February 29.
 	Cutoff     time.Time
 	Purged     []SegmentInfo
 	ThroughSeq uint64 // the last purged record's sequence number (0 if none)
