@@ -207,7 +207,7 @@ func (l *FileLog) purgeable(ctx context.Context, seg, next SegmentInfo, now time
 	var sealed Checkpoint // the last checkpoint, if it follows the last record
 	err = l.reader.scanSegment(ctx, seg.Name, false, nil, func(raw rawLine) (bool, error) {
 		if bytes.HasPrefix(raw.line, checkpointPrefix) {
-			if c, err := ParseCheckpoint(raw.line); err == nil && c.Seq == lastSeq && c.Verify(l.keys()...) == nil {
+			if c, err := ParseCheckpoint(raw.line); err == nil && c.Seq == lastSeq && c.Stream == l.opts.Stream && c.Verify(l.keys()...) == nil {
 				sealed = c
 			}
 			return true, nil
