@@ -21,6 +21,7 @@ const (
 	CheckpointClose    CheckpointReason = "close"    // when the writer closes
 	CheckpointAnchor   CheckpointReason = "anchor"   // the first line of a segment: what came before it
 	CheckpointRepair   CheckpointReason = "repair"   // after a torn tail was dropped
+	CheckpointPurge    CheckpointReason = "purge"    // seals the retention_purge record a purge appended
 )
 
 // Checkpoint is a signed statement that record Seq of Stream has hash Head.

@@ -3,10 +3,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -164,10 +166,18 @@ func (s *CheckpointFile) Close() error {
 
 // LatestCheckpoints reads a checkpoint file and returns the checkpoint with
 // the highest sequence number of each stream (it fixes every record before
-// it, so the earlier ones add nothing). Signatures are checked later, by
-// the Verifier. An incomplete last line (a crash while appending) is
-// ignored; any other unreadable line is a *LineError.
-func LatestCheckpoints(path string) ([]Checkpoint, error) {
+// it, so the earlier ones add nothing) among those whose signature
+// verifies with keys. A line that parses but fails the signature check (a
+// forged checkpoint, or one signed by a key not in keys) is never chosen,
+// so it cannot hide a genuine checkpoint: it is reported as a *LineError
+// wrapping ErrBadSignature and naming its line, joined into the error,
+// while the genuine checkpoints are still returned beside it. An
+// incomplete last line (a crash while appending) is ignored; any other
+// unreadable line is a *LineError and nothing is returned.
+func LatestCheckpoints(path string, keys ...ed25519.PublicKey) ([]Checkpoint, error) {
+	if len(keys) == 0 {
+		return nil, ErrNoKeys
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: open checkpoint file: %w", err)
@@ -175,6 +185,7 @@ func LatestCheckpoints(path string) ([]Checkpoint, error) {
 	defer f.Close()
 	latest := map[string]Checkpoint{}
 	var order []string
+	var forged []error
 	sc := newLineScanner(f)
 	for {
 		line, off, lineNo, err := sc.next()
@@ -184,6 +195,10 @@ func LatestCheckpoints(path string) ([]Checkpoint, error) {
 		if err == nil {
 			var c Checkpoint
 			if c, err = ParseCheckpoint(line); err == nil {
+				if c.Verify(keys...) != nil {
+					forged = append(forged, &LineError{Segment: filepath.Base(path), Line: lineNo, Offset: off, Err: ErrBadSignature})
+					continue
+				}
 				prev, seen := latest[c.Stream]
 				if !seen {
 					order = append(order, c.Stream)
@@ -194,11 +209,11 @@ func LatestCheckpoints(path string) ([]Checkpoint, error) {
 				continue
 			}
 		}
-		return nil, &LineError{Line: lineNo, Offset: off, Err: err}
+		return nil, &LineError{Segment: filepath.Base(path), Line: lineNo, Offset: off, Err: err}
 	}
 	out := make([]Checkpoint, 0, len(order))
 	for _, s := range order {
 		out = append(out, latest[s])
 	}
-	return out, nil
+	return out, errors.Join(forged...)
 }

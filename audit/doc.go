@@ -9,7 +9,7 @@
 // audit/audittest is the conformance suite for any Writer. Multi writes to
 // several writers (all must succeed) and NewSlogWriter also emits events to
 // a log/slog handler. Query, Export and AccountingOfDisclosures read a
-// trail back.
+// trail back; through VerifiedSearcher they check what they read.
 //
 // # What is never recorded
 //
@@ -47,16 +47,35 @@
 //     deleted, inserted, duplicated or reordered record, a forged
 //     checkpoint, a missing segment, and truncation of anything a checkpoint
 //     kept elsewhere (VerifyOptions.Expect) covers; it names the first bad
-//     record and uses memory independent of the log's size.
+//     record and uses memory independent of the log's size. A checkpoint is
+//     trusted only after its signature verifies, wherever it comes from
+//     (the log, the database, a CheckpointFile via LatestCheckpoints,
+//     VerifyOptions.Expect): a forged or foreign one is reported as a bad
+//     signature, never as truncation, and never hides a genuine one.
+//   - Reads that check: VerifiedSearcher reads the trail through a Verifier,
+//     so Query, Export and AccountingOfDisclosures report tampering (a
+//     *VerifyError) instead of returning forged records. Readers
+//     (FileReader, VerifyDir, the searchers) never create or change a file
+//     in a log directory. Every Searcher validates filters with
+//     Filter.ValidateSearch.
+//   - Exports verify: an ExportJSONL export from a ChainSearcher is in
+//     chain order per stream, so an export of whole streams verifies with
+//     Verify even when overlapping requests were chained out of time order.
 //   - Bad input: torn, oversized, wrong-version and non-canonical lines are
 //     typed errors (ErrTorn, ErrOversized, ErrVersion, ErrNonCanonical,
 //     ErrMalformed), never panics. A torn last line found at open is
 //     reported; FileOptions.Repair drops exactly that unacknowledged tail and
 //     records a trail_repaired event.
-//   - Retention: FileLog.Purge removes only whole segments whose every event
-//     is older than the retention (six years by default) and none of whose
-//     records is under hold; the remaining log starts at a signed anchor and
-//     a recorded purge event explains the start, so it still verifies.
+//   - Retention: FileLog.Purge removes only whole segments whose every record
+//     was written longer than the retention ago (six calendar years by
+//     default, SixYearsAfter: the one definition retention and compliance
+//     use) and none of whose records is under hold. It decides by when a
+//     record was written, as signed checkpoints attest, never by the
+//     caller's Event.Time, and refuses a retention below six calendar years
+//     (ErrRetentionTooShort) unless PurgeOptions.AllowRetentionBelowSixYears.
+//     The remaining log starts at a signed anchor, a recorded purge event
+//     explains the start and a signed checkpoint covers that event, so it
+//     still verifies and stays sealed.
 //
 // # What it leaves to the caller
 //
@@ -67,7 +86,7 @@
 //     FileOptions.PreviousKeys and to VerifyOptions.Keys.
 //   - A second place for checkpoints (FileOptions.CheckpointSink, for
 //     example a CheckpointFile on another disk, read back with
-//     LatestCheckpoints into VerifyOptions.Expect) when truncation of the
+//     LatestCheckpoints and the trusted keys into VerifyOptions.Expect) when truncation of the
 //     newest records must be detectable: a log cut after its last
 //     checkpoint is indistinguishable from a shorter log unless a copy of a
 //     later checkpoint exists elsewhere.

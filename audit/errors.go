@@ -28,6 +28,9 @@ var (
 	// ErrBadSignature reports a checkpoint whose signature does not verify
 	// under any trusted key.
 	ErrBadSignature = errors.New("audit: checkpoint signature does not verify")
+	// ErrNoKeys reports a checkpoint read without trusted public keys to
+	// check its signature with.
+	ErrNoKeys = errors.New("audit: no trusted checkpoint keys given")
 	// ErrChainBroken reports a modified, deleted, inserted, duplicated or
 	// reordered record.
 	ErrChainBroken = errors.New("audit: hash chain broken")
@@ -58,7 +61,7 @@ func (e *FieldError) Unwrap() error { return ErrInvalidEvent }
 
 // LineError says where in a log an unreadable line is. Err is one of the
 // sentinels (ErrMalformed, ErrNonCanonical, ErrOversized, ErrVersion,
-// ErrTorn, ErrInvalidEvent).
+// ErrTorn, ErrInvalidEvent, or ErrBadSignature for a checkpoint file line).
 type LineError struct {
 	Segment string // file name of the segment, empty when not from a file
 	Line    int64  // 1-based line number within the segment

@@ -46,8 +46,14 @@ var csvHeader = []string{
 func CSVColumns() []string { return append([]string(nil), csvHeader...) }
 
 // Export writes every record that matches f (after f.After, ignoring
-// f.Limit) to w in listing order and returns how many it wrote. It streams:
-// memory does not grow with the number of records.
+// f.Limit) to w and returns how many it wrote. ExportJSONL from a
+// ChainSearcher (FileSearcher, VerifiedSearcher, pgaudit.Store) with a zero
+// f.After is written in chain order — each stream's records by sequence
+// number — so an export of whole streams verifies with Verify (ParseLine
+// each line) whatever order the events' times are in; every other export
+// is in listing order. With a VerifiedSearcher, a trail that fails
+// verification makes Export fail instead of writing the tampered records.
+// It streams: memory does not grow with the number of records.
 func Export(ctx context.Context, w io.Writer, s Searcher, f Filter, format ExportFormat) (int64, error) {
 	if format != ExportJSONL && format != ExportCSV {
 		return 0, ErrExportFormat
@@ -67,7 +73,11 @@ func Export(ctx context.Context, w io.Writer, s Searcher, f Filter, format Expor
 	var n int64
 	var line []byte
 	row := make([]string, len(csvHeader))
-	for r, err := range s.Search(ctx, f) {
+	records := s.Search
+	if cs, ok := s.(ChainSearcher); ok && format == ExportJSONL && f.After.IsZero() {
+		records = cs.SearchChain
+	}
+	for r, err := range records(ctx, f) {
 		if err != nil {
 			return n, err
 		}

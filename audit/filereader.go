@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
@@ -263,8 +264,14 @@ func (v *Verifier) lastSeq() uint64 {
 }
 
 // live reports whether a FileLog holds the directory's lock.
+// A reader never creates or changes a file in the directory: without a
+// lock file no FileLog has ever held it, so none holds it now.
 func (r *FileReader) live() bool {
-	lk, err := fsutil.TryLock(filepath.Join(r.dir, lockName))
+	path := filepath.Join(r.dir, lockName)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	lk, err := fsutil.TryLock(path)
 	if errors.Is(err, fsutil.ErrLocked) {
 		return true
 	}

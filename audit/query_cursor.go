@@ -100,6 +100,11 @@ func ParseCursor(s string) (Cursor, error) {
 	if c.check() != nil || c.Time.Unix() != sec {
 		return Cursor{}, ErrInvalidCursor
 	}
+	// encoding/base64 skips '\r' and '\n' even in strict mode: accept only
+	// the one token String makes, so a cursor has exactly one spelling.
+	if c.String() != s {
+		return Cursor{}, ErrInvalidCursor
+	}
 	return c, nil
 }
 

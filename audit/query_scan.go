@@ -27,6 +27,10 @@ type scanSearcher struct{ src RecordSource }
 
 func (s scanSearcher) Search(ctx context.Context, f Filter) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if err := f.ValidateSearch(); err != nil {
+			yield(Record{}, err)
+			return
+		}
 		if f.Limit > 0 {
 			page, _, err := s.page(ctx, &f, f.Limit)
 			if err != nil {
@@ -144,10 +148,12 @@ func (h *recordHeap) Pop() any {
 }
 
 // FileSearcher returns a Searcher over the file log that r reads (one
-// stream per directory), scanning it as ScanSearcher describes. It sees
-// what r sees: with a reader of an open FileLog, only durable records.
-func FileSearcher(r *FileReader) Searcher {
-	return ScanSearcher(func(ctx context.Context) iter.Seq2[Record, error] { return r.Records(ctx, 0) })
+// stream per directory), scanning it as ScanSearcher describes; it is a
+// ChainSearcher too (the log stores its stream in chain order). It sees
+// what r sees: with a reader of an open FileLog, only durable records. It
+// does not verify what it reads; VerifiedSearcher(r.Entries, opts) does.
+func FileSearcher(r *FileReader) ChainSearcher {
+	return chainScanSearcher{scanSearcher{src: func(ctx context.Context) iter.Seq2[Record, error] { return r.Records(ctx, 0) }}}
 }
 
 // MemorySearcher is a Searcher over records held in memory, for tests and

@@ -28,6 +28,11 @@ func TestPurgeWholeSegmentsRespectingHoldsAndRetention(t *testing.T) {
 	write("b") // seg 2
 	write("held")
 	write("c")
+	// a signed checkpoint after "c" proves when it was written (purges
+	// decide by that, never by Event.Time)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
 	clk.Advance(6*365*24*time.Hour + 30*24*time.Hour)
 	write("new") // younger than the cutoff
 	segs, _ := l.Reader().Segments()
@@ -65,7 +70,10 @@ func TestPurgeWholeSegmentsRespectingHoldsAndRetention(t *testing.T) {
 	}
 	// a custom retention shorter than the age of everything stops only at the active segment
 	clk.Advance(time.Hour)
-	rep, err = l.Purge(ctx, PurgeOptions{Retention: time.Minute})
+	if _, err := l.Purge(ctx, PurgeOptions{Retention: time.Minute}); !errors.Is(err, ErrRetentionTooShort) {
+		t.Fatalf("a one-minute retention was accepted: %v", err)
+	}
+	rep, err = l.Purge(ctx, PurgeOptions{Retention: time.Minute, AllowRetentionBelowSixYears: true})
 	if err != nil || rep.StoppedBy != PurgeStopActive {
 		t.Fatalf("third purge: %v %+v", err, rep)
 	}
@@ -127,5 +135,84 @@ func TestPurgeAfterKeyRotation(t *testing.T) {
 	}
 	if _, err := l.Reader().Verify(ctx, VerifyOptions{Keys: []ed25519.PublicKey{oldPub, newKey.Public().(ed25519.PublicKey)}}); err != nil {
 		t.Fatalf("verify after purge: %v", err)
+	}
+}
+
+// Events back-dated by their caller (Event.Time six years ago) but written
+// now are kept six years from now: purges decide by when a record was
+// written, never by the time its event claims.
+func TestPurgeIgnoresBackdatedEventTime(t *testing.T) {
+	dir := t.TempDir()
+	now := testTime.AddDate(7, 0, 0)
+	clk := clock.NewFake(now)
+	l := openTestLog(t, dir, func(o *FileOptions) { o.Clock = clk; o.SegmentMaxBytes = 1 })
+	defer l.Close()
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		e := sampleEvent(i)
+		e.Time = testTime // seven years before now
+		if err := l.Write(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Purge(ctx, PurgeOptions{})
+	if err != nil || len(rep.Purged) != 0 || rep.StoppedBy != PurgeStopRetention {
+		t.Fatalf("back-dated events written now were purged: %v %+v", err, rep)
+	}
+	clk.Set(SixYearsAfter(now))
+	rep, err = l.Purge(ctx, PurgeOptions{})
+	if err != nil || rep.ThroughSeq != 4 || rep.StoppedBy != PurgeStopActive { // the active segment (record 5) stays
+		t.Fatalf("six years after writing: %v %+v", err, rep)
+	}
+	// every purge ends with a signed checkpoint covering its record
+	var purgeSeq uint64
+	sealed := false
+	for e, err := range l.Reader().Entries(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Record != nil && e.Record.Event.Action == ActionRetentionPurge {
+			purgeSeq = e.Record.Seq
+		}
+		if c := e.Checkpoint; c != nil && purgeSeq > 0 && c.Seq == purgeSeq && c.Verify(testKeys(t).Keys...) == nil {
+			sealed = true
+		}
+	}
+	if !sealed {
+		t.Fatalf("no signed checkpoint covers the retention_purge record %d", purgeSeq)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	opts := testKeys(t)
+	opts.RequireSealed = true
+	if _, err := VerifyDir(ctx, dir, opts); err != nil {
+		t.Fatalf("verify sealed after purge: %v", err)
+	}
+}
+
+// One definition of six years: calendar years, February 29 rolling forward
+// to March 1; a retention is at least six years only if it covers that.
+func TestSixYears(t *testing.T) {
+	leap := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
+	if got := SixYearsAfter(leap); !got.Equal(time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("Feb 29 + 6y = %v", got)
+	}
+	now := time.Date(2030, 3, 1, 6, 0, 0, 0, time.UTC)
+	if SixYearsPassed(leap, now) || !SixYearsPassed(leap, now.Add(6*time.Hour)) {
+		t.Fatal("SixYearsPassed around a leap day")
+	}
+	// a Feb 29 record written before Mar 1 05:00 2024 may be due after it
+	if RetentionPassedBefore(time.Date(2024, 3, 1, 5, 0, 0, 0, time.UTC), now, 0) {
+		t.Fatal("a record of Feb 29, 2024 12:00 would be purged before Mar 1, 2030 12:00")
+	}
+	if !RetentionPassedBefore(time.Date(2024, 3, 1, 5, 0, 0, 0, time.UTC), time.Date(2030, 3, 2, 0, 0, 0, 0, time.UTC), 0) {
+		t.Fatal("everything before Mar 1, 2024 05:00 is due on Mar 2, 2030")
+	}
+	if RetentionCoversSixYears(6*365*24*time.Hour, now) || !RetentionCoversSixYears(6*366*24*time.Hour, now) {
+		t.Fatal("6x365 days is not six calendar years")
 	}
 }

@@ -23,8 +23,12 @@ type VerifyOptions struct {
 	// any other key fails verification.
 	Keys []ed25519.PublicKey
 	// Expect are checkpoints kept outside the log (from a CheckpointSink).
-	// Each is checked against the records, and a log that ends before one
-	// of them is truncated (ErrTruncated).
+	// Each is trusted only once its signature verifies with Keys: a
+	// genuine one is checked against the records, and a log that ends
+	// before it is truncated (ErrTruncated). A forged or foreign one is
+	// never used (so it can neither fake truncation nor mask a genuine
+	// checkpoint); verification fails with ProblemSignature naming it,
+	// after the log has been checked against the genuine ones.
 	Expect []Checkpoint
 	// RequireSealed fails verification when records follow a stream's last
 	// checkpoint (a log that was not closed cleanly, or whose tail was
@@ -82,6 +86,9 @@ type Verifier struct {
 	seg     string
 	lineNo  int64
 	gap     *VerifyError // a sequence gap awaiting the next entry
+	// badExpect is the first of opts.Expect whose signature does not
+	// verify; it is reported by Finish.
+	badExpect *Checkpoint
 }
 
 // At tells the verifier where the next entry comes from (a segment file
@@ -91,7 +98,14 @@ func (v *Verifier) At(segment string, line int64) { v.seg, v.lineNo = segment, l
 // NewVerifier returns a Verifier.
 func NewVerifier(opts VerifyOptions) *Verifier {
 	v := &Verifier{opts: opts, streams: make(map[string]*streamState), h: sha256.New()}
-	for _, c := range opts.Expect {
+	for i := range opts.Expect {
+		c := opts.Expect[i]
+		if c.Verify(opts.Keys...) != nil {
+			if v.badExpect == nil {
+				v.badExpect = &c
+			}
+			continue
+		}
 		s := v.state(c.Stream)
 		s.expect = append(s.expect, c)
 	}
@@ -228,9 +242,6 @@ func (v *Verifier) record(r *Record, sum Hash) error {
 		if c.Seq < s.LastSeq {
 			continue // before this stream's start: purged
 		}
-		if err := c.Verify(v.opts.Keys...); err != nil {
-			return v.fail(c.Stream, c.Seq, ProblemSignature, ErrBadSignature)
-		}
 		if c.Head != s.Head {
 			return v.fail(c.Stream, c.Seq, ProblemCheckpoint, ErrChainBroken)
 		}
@@ -305,6 +316,9 @@ func (v *Verifier) Finish() (Result, error) {
 			return Result{}, v.fail(n, s.CheckpointSeq+1, ProblemTruncated, ErrTruncated)
 		}
 		res.Streams = append(res.Streams, s.StreamResult)
+	}
+	if c := v.badExpect; c != nil {
+		return Result{}, v.fail(c.Stream, c.Seq, ProblemSignature, ErrBadSignature)
 	}
 	return res, nil
 }

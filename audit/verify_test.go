@@ -255,7 +255,7 @@ func TestCheckpointFileDetectsTruncation(t *testing.T) {
 	f, _ := os.OpenFile(cpPath, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write([]byte(`{"checkpoint":{"head":"00`))
 	f.Close()
-	latest, err := LatestCheckpoints(cpPath)
+	latest, err := LatestCheckpoints(cpPath, testKey(t).Public().(ed25519.PublicKey))
 	if err != nil || len(latest) != 1 || latest[0].Seq != 6 {
 		t.Fatalf("latest: %v %+v", err, latest)
 	}
@@ -278,7 +278,7 @@ func TestCheckpointFileDetectsTruncation(t *testing.T) {
 		t.Fatalf("write after close: %v", err)
 	}
 	os.WriteFile(cpPath, []byte("not a checkpoint\n"), 0o600)
-	if _, err := LatestCheckpoints(cpPath); !errors.Is(err, ErrMalformed) {
+	if _, err := LatestCheckpoints(cpPath, testKey(t).Public().(ed25519.PublicKey)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("garbage checkpoint file: %v", err)
 	}
 }

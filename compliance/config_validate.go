@@ -325,8 +325,10 @@ func (c *ServiceConfig) retentionPolicies() ([]retention.Policy, error) {
 }
 
 // auditRetention returns the audit trail's retention: AuditRetention, else
-// the "audit" retention policy, else zero. It counts nominal 365-day years
-// and 30-day months, so that "P6Y" reads as exactly six years.
+// the "audit" retention policy, else zero. It counts calendar years and
+// months (retention.Period.AddTo) at their longest over a leap cycle, so
+// that "P6Y" covers six calendar years (audit.RetentionCoversSixYears)
+// whenever it is applied.
 func (c *ServiceConfig) auditRetention() (time.Duration, error) {
 	period := c.AuditRetention
 	if period == "" {
@@ -347,7 +349,21 @@ func (c *ServiceConfig) auditRetention() (time.Duration, error) {
 	if days > maxRetentionDays {
 		return 0, cfgErr("audit_retention", "at most 200 years")
 	}
-	return time.Duration(days) * 24 * time.Hour, nil
+	return calendarSpan(p), nil
+}
+
+// calendarSpan returns the longest time p spans from any day of a whole
+// leap cycle (four years).
+func calendarSpan(p retention.Period) time.Duration {
+	var longest time.Duration
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d := 0; d < 4*366; d++ {
+		t := start.AddDate(0, 0, d)
+		if span := p.AddTo(t).Sub(t); span > longest {
+			longest = span
+		}
+	}
+	return longest
 }
 
 // publicKeys decodes keys (validated).

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
 )
 
 // Status is a control's standing in the report.
@@ -43,14 +45,13 @@ type Report struct {
 
 // Thresholds the report applies; each is stated in the row it affects.
 const (
-	maxIdle         = 30 * time.Minute
-	maxAbsolute     = 12 * time.Hour
-	maxBackupAge    = 48 * time.Hour      // daily backups, with a day's grace
-	maxVerifyAge    = 7 * 24 * time.Hour  // a verified copy within a week
-	maxDrillAge     = 90 * 24 * time.Hour // a restore drill every quarter
-	maxRTO          = 72 * time.Hour      // the proposed 2025 rule's restore window
-	minRetainYears  = 6
-	minRetainPeriod = 6 * 365 * 24 * time.Hour
+	maxIdle        = 30 * time.Minute
+	maxAbsolute    = 12 * time.Hour
+	maxBackupAge   = 48 * time.Hour              // daily backups, with a day's grace
+	maxVerifyAge   = 7 * 24 * time.Hour          // a verified copy within a week
+	maxDrillAge    = 90 * 24 * time.Hour         // a restore drill every quarter
+	maxRTO         = 72 * time.Hour              // the proposed 2025 rule's restore window
+	minRetainYears = audit.DefaultRetentionYears // six calendar years, audit.SixYearsAfter
 )
 
 // BuildReport evaluates ev. It does no I/O.
@@ -168,7 +169,7 @@ func BuildReport(ev Evidence) Report {
 		for _, p := range ev.Retention.Policies {
 			row.Evidence = append(row.Evidence, fmt.Sprintf("%s kept %s", p.Kind, p.Period))
 		}
-		judge(row, ev.Audit.Retention >= minRetainPeriod, "", fmt.Sprintf("audit retention below %d years", minRetainYears))
+		judge(row, audit.RetentionCoversSixYears(ev.Audit.Retention, now), "", fmt.Sprintf("audit retention below %d calendar years", minRetainYears))
 		auditPolicy := false
 		for _, p := range ev.Retention.Policies {
 			auditPolicy = auditPolicy || (p.Kind == "audit" && p.Years >= minRetainYears)
@@ -232,9 +233,11 @@ func judge(row *Row, ok bool, good, bad string) {
 	row.Status = NotMet
 }
 
-// years renders a retention period in (365-day) years.
+// years renders a retention period in days (years have 365 or 366 of
+// them; whether a period covers six calendar years is
+// audit.RetentionCoversSixYears).
 func years(d time.Duration) string {
-	return strconv.FormatFloat(d.Hours()/(365*24), 'f', -1, 64) + " years"
+	return strconv.FormatFloat(d.Hours()/24, 'f', -1, 64) + " days"
 }
 
 func stamp(t time.Time) string {

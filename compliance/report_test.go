@@ -25,7 +25,7 @@ func goodEvidence() Evidence {
 		Encryption: &EncryptionEvidence{KEK: "local", KeyStore: "file", Subjects: 40, Shredded: 1},
 		Transport:  &TransportEvidence{TLS: true, MinVersion: "1.2", HSTS: true},
 		Audit: &AuditEvidence{Verified: true, Events: 1200, Checkpoints: 12, First: reportNow.Add(-30 * 24 * time.Hour),
-			Last: reportNow, Retention: 6 * 365 * 24 * time.Hour},
+			Last: reportNow, Retention: 2192 * 24 * time.Hour}, // six calendar years at their longest
 		Backup: &BackupEvidence{Backups: 30, Target: "directory", LastBackup: reportNow.Add(-5 * time.Hour),
 			LastVerified: reportNow.Add(-5 * time.Hour), LastDrill: reportNow.Add(-24 * time.Hour), LastDrillPass: true,
 			LastDrillRTO: 90 * time.Second, LedgerReplayed: true},
@@ -84,7 +84,9 @@ func TestReportGaps(t *testing.T) {
 		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.LedgerReplayed = false }, "restores do not replay the disposal ledger"},
 		{"164.308(a)(7)(ii)(D)", func(e *Evidence) { e.Backup.LastDrill = time.Time{} }, "no restore drill in the last 2160h0m0s"},
 		{"164.310(d)(2)(i)", func(e *Evidence) { e.Disposal.LedgerVerified, e.Disposal.LedgerError = false, "bad line 3" }, "disposal ledger does not verify: bad line 3"},
-		{"164.316(b)(2)", func(e *Evidence) { e.Audit.Retention = 365 * 24 * time.Hour }, "audit retention below 6 years"},
+		{"164.316(b)(2)", func(e *Evidence) { e.Audit.Retention = 365 * 24 * time.Hour }, "audit retention below 6 calendar years"},
+		// six 365-day years are not six calendar years
+		{"164.316(b)(2)", func(e *Evidence) { e.Audit.Retention = 6 * 365 * 24 * time.Hour }, "audit retention below 6 calendar years"},
 	}
 	for _, c := range cases {
 		ev := goodEvidence()

@@ -53,6 +53,11 @@ func TestPurgeAuditHonoursPolicyAndHolds(t *testing.T) {
 		if err := log.Write(ctx, e); err != nil {
 			t.Fatal(err)
 		}
+		// a signed checkpoint proves when the record was written: purges
+		// decide by that, never by the event's time
+		if _, err := log.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	write("patient-a") // 2020-02-29: due 2026-03-01 12:00
 	clk.Set(time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC))
@@ -135,6 +140,46 @@ func TestAuditRetentionIsSafe(t *testing.T) {
 					t.Fatalf("%v now %v: instant %v before cutoff is due %v", p, now, cutoff.Add(-back), due)
 				}
 			}
+		}
+	}
+}
+
+// An audit policy shorter than six calendar years is refused by the purge
+// (there is no override on this path): a one-day policy purges nothing.
+func TestPurgeAuditRefusesShortPolicy(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "audit")
+	_, priv, _ := disposal.GenerateSigningKey()
+	clk := clock.NewFake(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	log, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{Signer: priv, Clock: clk, SegmentMaxBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	for range 3 {
+		if err := log.Write(ctx, audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(72 * time.Hour)
+	hs, _ := retention.OpenFileHoldStore(t.TempDir())
+	reg := retention.NewRegistry(hs, audit.Discard{}, clk)
+	ps := retention.MustPolicies(retention.Policy{Kind: retention.KindAudit, Keep: retention.Period{Days: 1}})
+	rep, err := retention.PurgeAudit(ctx, log, ps, reg, clk.Now(), false)
+	if !errors.Is(err, audit.ErrRetentionTooShort) || len(rep.Purged) != 0 {
+		t.Fatalf("a one-day audit policy purged: %+v %v", rep, err)
+	}
+	if segs, _ := log.Reader().Segments(); len(segs) != 3 {
+		t.Fatalf("segments removed: %d left", len(segs))
+	}
+}
+
+// retention's audit policy and audit's purges share one six years.
+func TestAuditPolicyIsAuditsSixYears(t *testing.T) {
+	for d := 0; d < 4*366; d++ {
+		at := time.Date(2024, 1, 1, 13, 0, 0, 0, time.UTC).AddDate(0, 0, d)
+		if got, want := retention.AuditPolicy.Keep.AddTo(at), audit.SixYearsAfter(at); !got.Equal(want) {
+			t.Fatalf("%v: policy %v, audit %v", at, got, want)
 		}
 	}
 }

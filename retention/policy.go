@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
 )
 
 // Period is a retention period in calendar units. Years and months are added
@@ -86,9 +88,12 @@ type Policy struct {
 }
 
 // Common policies. AuditPolicy is the 164.316(b)(2) six-year documentation
-// retention that hipaakit applies by default to the audit trail.
+// retention that hipaakit applies by default to the audit trail: six
+// calendar years as audit.SixYearsAfter defines them (Period.AddTo rolls
+// February 29 forward to March 1 the same way). The audit purges refuse
+// a KindAudit policy shorter than that (audit.ErrRetentionTooShort).
 var (
-	AuditPolicy = Policy{Kind: KindAudit, Keep: Period{Years: 6}}
+	AuditPolicy = Policy{Kind: KindAudit, Keep: Period{Years: audit.DefaultRetentionYears}}
 )
 
 // KindAudit is the record kind of audit-trail segments and partitions.

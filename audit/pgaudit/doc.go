@@ -65,9 +65,15 @@
 // whole partitions that ended more than the retention (default six years,
 // 45 CFR 164.316(b)(2)) ago and are not under a legal hold, through the SQL
 // function hipaakit_audit_purge — the only path that deletes audit data.
+// A partition goes only when every record written (logged_at) in its month
+// has passed the retention — never judged by the caller's Event.Time — and
+// a retention below six calendar years (audit.SixYearsAfter) is refused
+// unless PurgeOptions.AllowRetentionBelowSixYears is set.
 // In the same transaction it stores, for every stream that lost records, a
-// signed anchor checkpoint at the boundary and appends a retention_purge
-// record naming the last purged sequence number, so what remains verifies.
+// signed anchor checkpoint at the boundary, appends a retention_purge
+// record naming the last purged sequence number, and signs a checkpoint
+// covering that record, so what remains verifies and stays sealed even for
+// a stream whose writer is gone.
 //
 // # What is left to the caller
 //

@@ -20,11 +20,19 @@ import (
 
 // PurgeOptions configure Purge.
 type PurgeOptions struct {
-	// Retention is how long records are kept; zero means
-	// audit.DefaultRetentionYears (six) calendar years, the documentation
-	// retention of 45 CFR 164.316(b)(2). A partition is dropped only when its whole month ended more than
-	// Retention ago, by the application's clock and by the database's.
+	// Retention is how long records are kept, counted from when they were
+	// written (logged_at, never the caller's Event.Time); zero means six
+	// calendar years (audit.SixYearsAfter), the documentation retention of
+	// 45 CFR 164.316(b)(2). A partition is dropped only when every record
+	// of its month has passed Retention, by the application's clock and by
+	// the database's. A Retention shorter than six calendar years is
+	// refused (audit.ErrRetentionTooShort) unless
+	// AllowRetentionBelowSixYears is set.
 	Retention time.Duration
+	// AllowRetentionBelowSixYears accepts a Retention shorter than six
+	// calendar years: only for tests and trails that are not the HIPAA
+	// audit trail.
+	AllowRetentionBelowSixYears bool
 	// Signer signs the anchor checkpoints at the boundary; it must be an
 	// ed25519 key trusted by whoever verifies the trail. Required.
 	Signer crypto.Signer
@@ -78,11 +86,14 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 	}
 	clk := clock.OrSystem(opts.Clock)
 	now := clk.Now().UTC().Round(0)
+	if err := audit.CheckRetention(opts.Retention, opts.AllowRetentionBelowSixYears, now); err != nil {
+		return PurgeResult{}, errors.Join(ErrOptions, err)
+	}
 	res := PurgeResult{Cutoff: now.AddDate(-audit.DefaultRetentionYears, 0, 0)}
 	if opts.Retention > 0 {
 		res.Cutoff = now.Add(-opts.Retention)
 	}
-	var anchors []audit.Checkpoint
+	var sealed []audit.Checkpoint // anchors and the checkpoints covering the purge records
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		all, purgeable, err := partitions(ctx, tx, res.Cutoff)
 		if err != nil {
@@ -92,6 +103,12 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 		var end time.Time
 		for _, p := range all {
 			rng, ok := purgeable[p]
+			if ok && !audit.RetentionPassedBefore(rng, now, opts.Retention) {
+				// not every record of the month (logged before rng) has
+				// passed the retention yet: six calendar years roll Feb 29
+				// onto Mar 1, later than the database's cutoff
+				break
+			}
 			if !ok {
 				if m, ok := monthOf(p); ok && !m.AddDate(0, 1, 0).After(res.Cutoff) {
 					res.Kept = p // ended before the cutoff: held
@@ -111,11 +128,11 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 			return nil
 		}
 		for i := range res.Boundaries {
-			cp, err := appendPurgeRecord(ctx, tx, clk, now, &res.Boundaries[i], res.Partitions, opts.Signer)
+			cps, err := appendPurgeRecord(ctx, tx, clk, now, &res.Boundaries[i], res.Partitions, opts.Signer)
 			if err != nil {
 				return err
 			}
-			anchors = append(anchors, cp)
+			sealed = append(sealed, cps...)
 		}
 		var dropped []string
 		rs, err := tx.Query(ctx, "SELECT hipaakit_audit_purge($1, $2, $3::interval)", res.Cutoff, res.Partitions,
@@ -135,7 +152,7 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 		return PurgeResult{}, dbErr("purge", err)
 	}
 	if opts.CheckpointSink != nil {
-		for _, cp := range anchors {
+		for _, cp := range sealed {
 			if err := opts.CheckpointSink.WriteCheckpoint(ctx, cp); err != nil {
 				return res, fmt.Errorf("pgaudit: purge: checkpoint sink: %w", err)
 			}
@@ -209,21 +226,24 @@ func boundaries(ctx context.Context, tx pgx.Tx, end time.Time) ([]Boundary, erro
 }
 
 // appendPurgeRecord locks b's stream head, appends the retention_purge
-// record after it, stores the anchor checkpoint (b.Seq, b.Head) and moves
-// the head, keeping the stream's owner.
-func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time.Time, b *Boundary, parts []string, signer crypto.Signer) (audit.Checkpoint, error) {
+// record after it, moves the head (keeping the stream's owner) and stores
+// two signed checkpoints: the anchor (b.Seq, b.Head) and one covering the
+// retention_purge record, so that the trail stays sealed also when the
+// stream's writer is gone (a decommissioned instance never checkpoints
+// again). It returns both, anchor first.
+func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time.Time, b *Boundary, parts []string, signer crypto.Signer) ([]audit.Checkpoint, error) {
 	var seq int64
 	var head []byte
 	var lastLogged time.Time
 	if err := tx.QueryRow(ctx, "SELECT last_seq, head, last_logged FROM hipaakit_audit_streams WHERE stream = $1 FOR UPDATE",
 		b.Stream).Scan(&seq, &head, &lastLogged); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	var h audit.Hash
 	copy(h[:], head)
 	chain, err := audit.NewChain(b.Stream, uint64(seq), h, clk)
 	if err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	line, rec, err := chain.AppendNext(nil, audit.Event{
 		Time: now, Action: audit.ActionRetentionPurge, Outcome: audit.OutcomeSuccess, Reason: "retention_expired",
@@ -234,38 +254,44 @@ func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time
 		},
 	})
 	if err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	logged := now
 	if logged.Before(lastLogged) {
 		logged = lastLogged
 	}
 	if _, err := tx.Exec(ctx, "SELECT hipaakit_audit_ensure_partitions($1, 1)", logged); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	var rs rows
 	rs.add(&rec, line)
 	if _, err := tx.Exec(ctx, insertRecordsSQL, rs.args(b.Stream, logged)...); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	if _, err := tx.Exec(ctx, "UPDATE hipaakit_audit_streams SET last_seq = $2, head = $3, last_logged = $4 WHERE stream = $1",
 		b.Stream, int64(rec.Seq), rec.Hash[:], logged); err != nil {
-		return audit.Checkpoint{}, err
+		return nil, err
 	}
 	b.PurgeSeq = rec.Seq
-	cp := audit.Checkpoint{Stream: b.Stream, Seq: b.Seq, Head: b.Head, Time: now, Reason: audit.CheckpointAnchor}
-	if err := cp.Sign(signer); err != nil {
-		return audit.Checkpoint{}, err
+	cps := []audit.Checkpoint{
+		{Stream: b.Stream, Seq: b.Seq, Head: b.Head, Time: now, Reason: audit.CheckpointAnchor},
+		{Stream: b.Stream, Seq: rec.Seq, Head: rec.Hash, Time: logged, Reason: audit.CheckpointPurge},
 	}
-	cpLine, err := cp.Marshal()
-	if err != nil {
-		return audit.Checkpoint{}, err
+	for i := range cps {
+		cp := &cps[i]
+		if err := cp.Sign(signer); err != nil {
+			return nil, err
+		}
+		cpLine, err := cp.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line) VALUES ($1, $2, $3, $4)",
+			b.Stream, int64(cp.Seq), string(cp.Reason), cpLine); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO hipaakit_audit_checkpoints (stream, seq, reason, line) VALUES ($1, $2, $3, $4)",
-		b.Stream, int64(b.Seq), string(cp.Reason), cpLine); err != nil {
-		return audit.Checkpoint{}, err
-	}
-	return cp, nil
+	return cps, nil
 }
 
 // ErrHoldNotFound reports ReleaseHold of an unknown or released hold.

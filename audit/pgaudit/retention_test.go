@@ -169,3 +169,65 @@ func TestPurgeFunctionRefuses(t *testing.T) {
 		t.Fatalf("no signer: %v", err)
 	}
 }
+
+// A decommissioned instance's stream (its writer closed for good) gets a
+// retention_purge record at every purge; a signed checkpoint must cover
+// it, or verification with RequireSealed fails after every purge.
+// Back-dated events written recently are never purged, and a retention
+// below six calendar years is refused without the named override.
+func TestPurgeSealsStreamsWithoutWriterAndDecidesByWriteTime(t *testing.T) {
+	pool := setup(t)
+	key := newKey(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2019, 1, 10, 12, 0, 0, 0, time.UTC))
+	gone := open(t, pool, pgaudit.Options{Stream: "api-gone", Signer: key, Clock: clk})
+	for i := range 3 {
+		e := ev(i, "p-old")
+		e.Time = time.Time{}
+		if err := gone.Write(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gone.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(time.Date(2025, 4, 20, 0, 0, 0, 0, time.UTC))
+	recent := open(t, pool, pgaudit.Options{Stream: "api-new", Signer: key, Clock: clk})
+	for i := range 3 {
+		e := ev(i, "p-backdated")
+		e.Time = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC) // the caller claims 2010
+		if err := recent.Write(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := recent.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := pgaudit.Purge(ctx, pool, pgaudit.PurgeOptions{Signer: key, Clock: clk, Retention: 24 * time.Hour}); !errors.Is(err, audit.ErrRetentionTooShort) {
+		t.Fatalf("a one-day retention was accepted: %v", err)
+	}
+	res, err := pgaudit.Purge(ctx, pool, pgaudit.PurgeOptions{Signer: key, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Partitions) == 0 || res.Partitions[0] != "hipaakit_audit_records_p201901" || slices.Contains(res.Partitions, "hipaakit_audit_records_p202504") ||
+		len(res.Boundaries) != 1 || res.Boundaries[0].Stream != "api-gone" {
+		t.Fatalf("purge %+v", res)
+	}
+	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}, RequireSealed: true}
+	if _, err := pgaudit.NewStore(pool).Verify(ctx, opts); err != nil {
+		t.Fatalf("the trail is unsealed after the purge: %v", err)
+	}
+	// the back-dated records, written in 2025, are all still there
+	p, err := audit.Query(ctx, pgaudit.NewStore(pool), audit.Filter{Subject: "p-backdated"})
+	if err != nil || len(p.Records) != 3 {
+		t.Fatalf("back-dated records: %v %d", err, len(p.Records))
+	}
+	// and a short retention purges only with the named override
+	clk.Set(time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC))
+	if _, err := pgaudit.Purge(ctx, pool, pgaudit.PurgeOptions{Signer: key, Clock: clk, Retention: 24 * time.Hour,
+		AllowRetentionBelowSixYears: true, DryRun: true}); err != nil {
+		t.Fatalf("override: %v", err)
+	}
+}

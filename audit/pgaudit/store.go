@@ -23,19 +23,35 @@ type Store struct {
 // NewStore returns a Store over the pool's current schema.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-var _ audit.Searcher = (*Store)(nil)
+var _ audit.ChainSearcher = (*Store)(nil)
 
 // Search implements audit.Searcher. Every filter value is a bind parameter
 // compared with '=' (no LIKE, no patterns), in the listing order
 // (time, stream, seq) served by an index. f must be valid (audit.Query and
 // audit.Export validate it); an invalid f yields audit.ErrInvalidFilter.
 func (s *Store) Search(ctx context.Context, f audit.Filter) iter.Seq2[audit.Record, error] {
+	return s.search(ctx, f, false)
+}
+
+// SearchChain implements audit.ChainSearcher: the records that match f,
+// stream by stream (sorted by name), each in sequence order (served by the
+// primary key), so that an export of whole streams verifies with
+// audit.Verify. f.After must be zero.
+func (s *Store) SearchChain(ctx context.Context, f audit.Filter) iter.Seq2[audit.Record, error] {
+	return s.search(ctx, f, true)
+}
+
+func (s *Store) search(ctx context.Context, f audit.Filter, chain bool) iter.Seq2[audit.Record, error] {
 	return func(yield func(audit.Record, error) bool) {
 		if err := f.ValidateSearch(); err != nil {
 			yield(audit.Record{}, err)
 			return
 		}
-		sql, args := searchSQL(&f)
+		if chain && !f.After.IsZero() {
+			yield(audit.Record{}, &audit.FilterError{Field: "after", Reason: "not used in chain order"})
+			return
+		}
+		sql, args := searchSQL(&f, chain)
 		rs, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
 			yield(audit.Record{}, dbErr("search", err))
@@ -64,7 +80,7 @@ func (s *Store) Search(ctx context.Context, f audit.Filter) iter.Seq2[audit.Reco
 
 // searchSQL builds the search statement. Only fixed column names and
 // placeholders enter the SQL text; every value is an argument.
-func searchSQL(f *audit.Filter) (string, []any) {
+func searchSQL(f *audit.Filter, chain bool) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -108,7 +124,11 @@ func searchSQL(f *audit.Filter) (string, []any) {
 		b.WriteString(" WHERE ")
 		b.WriteString(strings.Join(where, " AND "))
 	}
-	b.WriteString(" ORDER BY time_s, time_n, stream, seq")
+	if chain {
+		b.WriteString(" ORDER BY stream, seq")
+	} else {
+		b.WriteString(" ORDER BY time_s, time_n, stream, seq")
+	}
 	if f.Limit > 0 {
 		b.WriteString(" LIMIT " + arg(int64(f.Limit)))
 	}

@@ -32,13 +32,20 @@ from HIPAAKIT_DATABASE_URL (which keeps a password out of the process list).
       the first bad event named. FILE holds an ed25519 public key as PEM
       (PKIX "PUBLIC KEY") or 64 hex digits; --expect FILE holds checkpoint
       lines kept outside the log (one per line).
-  query [filter] [--limit N] [--after CURSOR] [--format jsonl|csv] TARGET
+  query [filter] [--limit N] [--after CURSOR] [--format jsonl|csv] [read] TARGET
       Print one page of matching records; the next page's cursor goes to
       stderr as "next: CURSOR".
-  export [filter] [--format jsonl|csv] [--out FILE] TARGET
-      Write every matching record (jsonl: canonical record lines).
-  disclosures --subject ID [--since T] [--until T] [--include-failures] TARGET
+  export [filter] [--format jsonl|csv] [--out FILE] [read] TARGET
+      Write every matching record (jsonl: canonical record lines, each
+      stream in chain order, so an export of whole streams verifies).
+  disclosures --subject ID [--since T] [--until T] [--include-failures] [read] TARGET
       Accounting of disclosures of one patient (45 CFR 164.528), CSV.
+
+read flags: --key FILE (repeatable) [--expect FILE] | --verify=false
+  query, export and disclosures verify the trail they read (hash chains,
+  checkpoints, anchors; --key and --expect as for verify) and report
+  tampering instead of printing forged records. --verify=false reads
+  without verifying (no --key needed).
 
 filter flags: --subject ID --actor ID --record-type T --record-id ID
   --action A (repeatable or comma-separated) --outcome success|failure
@@ -170,8 +177,71 @@ func parseTarget(fs *flag.FlagSet, args []string) (string, error) {
 // source is an opened audit trail.
 type source struct {
 	searcher audit.Searcher
+	entries  audit.EntrySource
 	verify   func(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
 	close    func()
+}
+
+// readFlags are the flags of the reading subcommands (query, export,
+// disclosures): verify what is read, on by default.
+type readFlags struct {
+	keyFiles multiFlag
+	expect   string
+	verify   bool
+}
+
+func (rf *readFlags) bind(fs *flag.FlagSet) {
+	fs.Var(&rf.keyFiles, "key", "checkpoint public key file (repeatable)")
+	fs.StringVar(&rf.expect, "expect", "", "file of checkpoint lines kept outside the log")
+	fs.BoolVar(&rf.verify, "verify", true, "verify the trail while reading it")
+}
+
+// options reads the keys and expected checkpoints. Checkpoint lines of the
+// --expect file with a bad signature are an error here: a read cannot
+// report them beside its output.
+func (rf *readFlags) options() (audit.VerifyOptions, error) {
+	var opts audit.VerifyOptions
+	if !rf.verify {
+		if len(rf.keyFiles) > 0 || rf.expect != "" {
+			return opts, usagef("--key and --expect need --verify")
+		}
+		return opts, nil
+	}
+	if len(rf.keyFiles) == 0 {
+		return opts, usagef("reading verifies the trail: give --key (or --verify=false to read unverified)")
+	}
+	opts, forged, err := verifyOptions(rf.keyFiles, rf.expect)
+	if err == nil {
+		err = forged
+	}
+	return opts, err
+}
+
+// verifyOptions reads the public keys in keyFiles and, when expect is set,
+// the checkpoint file's latest genuine checkpoints; forged reports lines of
+// that file whose signature does not verify.
+func verifyOptions(keyFiles []string, expect string) (opts audit.VerifyOptions, forged, err error) {
+	for _, f := range keyFiles {
+		k, err := readPublicKey(f)
+		if err != nil {
+			return opts, nil, err
+		}
+		opts.Keys = append(opts.Keys, k)
+	}
+	if expect != "" {
+		if opts.Expect, forged, err = readCheckpoints(expect, opts.Keys); err != nil {
+			return opts, nil, err
+		}
+	}
+	return opts, forged, nil
+}
+
+// searcher returns src's searcher, verifying unless --verify=false.
+func (rf *readFlags) searcher(src *source, opts audit.VerifyOptions) audit.Searcher {
+	if !rf.verify {
+		return src.searcher
+	}
+	return audit.VerifiedSearcher(src.entries, opts)
 }
 
 // openTarget opens a file log directory (read-only) or a PostgreSQL trail.
@@ -191,7 +261,7 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &source{searcher: audit.FileSearcher(r), verify: r.Verify, close: func() {}}, nil
+		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}}, nil
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -206,7 +276,19 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		return nil, fmt.Errorf("hipaakit: cannot reach PostgreSQL at %s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
 	}
 	st := pgaudit.NewStore(pool)
-	return &source{searcher: st, verify: st.Verify, close: pool.Close}, nil
+	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close}, nil
+}
+
+// readFail reports a failed read: tampering found while verifying what was
+// read is a failed check (exit 1, the first bad event named), anything else
+// as fail.
+func readFail(c *cli, err error) int {
+	var ve *audit.VerifyError
+	if errors.As(err, &ve) {
+		fmt.Fprintf(c.stderr, "hipaakit audit: FAILED: the trail does not verify: first bad event: stream %s seq %d: %s\n%v\n", ve.Stream, ve.Seq, ve.Problem, ve)
+		return exitCheck
+	}
+	return fail(c, err)
 }
 
 // fail reports err and returns its exit code.
@@ -233,19 +315,12 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	if len(keyFiles) == 0 {
 		return fail(c, usagef("verify needs at least one --key"))
 	}
-	opts := audit.VerifyOptions{RequireSealed: *sealed}
-	for _, f := range keyFiles {
-		k, err := readPublicKey(f)
-		if err != nil {
-			return fail(c, err)
-		}
-		opts.Keys = append(opts.Keys, k)
+	// forged: lines of the checkpoint file that fail the signature check
+	opts, forged, err := verifyOptions(keyFiles, *expect)
+	if err != nil {
+		return fail(c, err)
 	}
-	if *expect != "" {
-		if opts.Expect, err = readCheckpoints(*expect); err != nil {
-			return fail(c, err)
-		}
-	}
+	opts.RequireSealed = *sealed
 	src, err := openTarget(ctx, c, target)
 	if err != nil {
 		return fail(c, err)
@@ -260,6 +335,13 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	}
 	if err != nil {
 		return fail(c, err)
+	}
+	if forged != nil {
+		// the log agrees with every genuine checkpoint, but someone wrote
+		// checkpoints into the file that no trusted key signed
+		fmt.Fprintln(c.stdout, "FAILED: the --expect file holds checkpoints with a bad signature")
+		fmt.Fprintf(c.stderr, "%v\n", forged)
+		return exitCheck
 	}
 	for _, s := range res.Streams {
 		fmt.Fprintf(c.stdout, "stream %s: %d records, seq %d..%d, head %s, %d checkpoints, %d unsealed\n",
@@ -296,19 +378,26 @@ func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
 
 // readCheckpoints reads a checkpoint file (as written by
 // audit.CheckpointFile) the way the library does: the latest checkpoint of
-// each stream, an incomplete last line from a crash ignored.
-func readCheckpoints(path string) ([]audit.Checkpoint, error) {
-	cps, err := audit.LatestCheckpoints(path)
-	if err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
+// each stream whose signature verifies with keys, an incomplete last line
+// from a crash ignored. forged reports the lines whose signature does not
+// verify (they are left out of cps); err an unreadable file.
+func readCheckpoints(path string, keys []ed25519.PublicKey) (cps []audit.Checkpoint, forged, err error) {
+	cps, err = audit.LatestCheckpoints(path, keys...)
+	if errors.Is(err, audit.ErrBadSignature) {
+		return cps, err, nil
 	}
-	return cps, nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	return cps, nil, nil
 }
 
 func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	var ff filterFlags
 	ff.bind(fs)
+	var rf readFlags
+	rf.bind(fs)
 	format := fs.String("format", "jsonl", "jsonl or csv")
 	limit, after, out := new(int), new(string), new(string)
 	if cmd == "query" {
@@ -336,15 +425,20 @@ func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 	if fmtKind != audit.ExportJSONL && fmtKind != audit.ExportCSV {
 		return fail(c, usagef("--format must be jsonl or csv"))
 	}
+	opts, err := rf.options()
+	if err != nil {
+		return fail(c, err)
+	}
 	src, err := openTarget(ctx, c, target)
 	if err != nil {
 		return fail(c, err)
 	}
 	defer src.close()
+	searcher := rf.searcher(src, opts)
 	if cmd == "query" {
-		page, err := audit.Query(ctx, src.searcher, f)
+		page, err := audit.Query(ctx, searcher, f)
 		if err != nil {
-			return fail(c, err)
+			return readFail(c, err)
 		}
 		f.After = audit.Cursor{}
 		if _, err := audit.Export(ctx, c.stdout, audit.MemorySearcher(page.Records), f, fmtKind); err != nil {
@@ -356,18 +450,18 @@ func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 		return exitOK
 	}
 	if *out == "" {
-		n, err := audit.Export(ctx, c.stdout, src.searcher, f, fmtKind)
+		n, err := audit.Export(ctx, c.stdout, searcher, f, fmtKind)
 		if err != nil {
-			return fail(c, err)
+			return readFail(c, err)
 		}
 		fmt.Fprintf(c.stderr, "exported %d records\n", n)
 		return exitOK
 	}
 	n, err := exportToFile(*out, func(w io.Writer) (int64, error) {
-		return audit.Export(ctx, w, src.searcher, f, fmtKind)
+		return audit.Export(ctx, w, searcher, f, fmtKind)
 	})
 	if err != nil {
-		return fail(c, err)
+		return readFail(c, err)
 	}
 	fmt.Fprintf(c.stderr, "exported %d records\n", n)
 	return exitOK
@@ -419,6 +513,8 @@ func auditDisclosures(ctx context.Context, c *cli, args []string) int {
 	since := fs.String("since", "", "from this time (default: six years ago)")
 	until := fs.String("until", "", "before this time (default: now)")
 	failures := fs.Bool("include-failures", false, "also list failed and denied attempts")
+	var rf readFlags
+	rf.bind(fs)
 	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
@@ -433,17 +529,21 @@ func auditDisclosures(ctx context.Context, c *cli, args []string) int {
 	if req.Subject == "" {
 		return fail(c, usagef("disclosures needs --subject"))
 	}
+	opts, err := rf.options()
+	if err != nil {
+		return fail(c, err)
+	}
 	src, err := openTarget(ctx, c, target)
 	if err != nil {
 		return fail(c, err)
 	}
 	defer src.close()
-	acc, err := audit.AccountingOfDisclosures(ctx, src.searcher, req)
+	acc, err := audit.AccountingOfDisclosures(ctx, rf.searcher(src, opts), req)
 	if errors.Is(err, audit.ErrInvalidFilter) {
 		return fail(c, &usageErr{err.Error()})
 	}
 	if err != nil {
-		return fail(c, err)
+		return readFail(c, err)
 	}
 	return writeAccounting(c, acc)
 }

@@ -159,13 +159,41 @@ func TestAuditVerifyExpectTornCheckpointFile(t *testing.T) {
 	}
 }
 
+// A forged line in the --expect file (the real checkpoint with a higher seq
+// and a zeroed signature) is a bad signature, never truncation of the
+// untouched log, and it does not hide the genuine checkpoint.
+func TestAuditVerifyExpectForgedCheckpoint(t *testing.T) {
+	dir, pemKey, _ := newFileLog(t, 5)
+	expect := filepath.Join(filepath.Dir(dir), "expect.jsonl")
+	b, err := os.ReadFile(expect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.ParseCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Seq, cp.Head, cp.Sig = cp.Seq+3, audit.Hash{1}, make([]byte, ed25519.SignatureSize)
+	forged, err := cp.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(expect, append(append(b, forged...), '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "audit", "verify", "--key", pemKey, "--expect", expect, dir)
+	if code != exitCheck || !strings.Contains(out, "bad signature") || !strings.Contains(errOut, "expect.jsonl:2:") || strings.Contains(out+errOut, "truncated") {
+		t.Fatalf("forged checkpoint: code %d out %q err %q", code, out, errOut)
+	}
+}
+
 func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
-	dir, _, _ := newFileLog(t, 24)
+	dir, pemKey, _ := newFileLog(t, 24)
 	// Page through p-1's records, three at a time.
 	var got []audit.Record
 	after := ""
 	for pages := 0; ; pages++ {
-		args := []string{"audit", "query", "--subject", "p-1", "--limit", "3", dir}
+		args := []string{"audit", "query", "--key", pemKey, "--subject", "p-1", "--limit", "3", dir}
 		if after != "" {
 			args = append(args, "--after", after)
 		}
@@ -195,7 +223,7 @@ func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 		}
 	}
 
-	code, out, errOut := runCLI(t, nil, "audit", "export", "--format", "csv", "--action", "update,read", "--actor", "u-0",
+	code, out, errOut := runCLI(t, nil, "audit", "export", "--key", pemKey, "--format", "csv", "--action", "update,read", "--actor", "u-0",
 		"--since", "2026-04-01", "--until", "2026-04-02T00:00:00Z", dir)
 	if code != exitOK || !strings.Contains(errOut, "exported 8 records") {
 		t.Fatalf("export: %d %q", code, errOut)
@@ -205,14 +233,14 @@ func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 		t.Fatalf("csv: %d rows, %v", len(rows), err)
 	}
 	outFile := filepath.Join(t.TempDir(), "out.jsonl")
-	if code, _, errOut := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitOK {
+	if code, _, errOut := runCLI(t, nil, "audit", "export", "--key", pemKey, "--out", outFile, dir); code != exitOK {
 		t.Fatalf("export --out: %q", errOut)
 	}
-	if code, _, _ := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitFailure {
+	if code, _, _ := runCLI(t, nil, "audit", "export", "--key", pemKey, "--out", outFile, dir); code != exitFailure {
 		t.Fatal("export overwrote an existing file")
 	}
 
-	code, out, _ = runCLI(t, nil, "audit", "disclosures", "--subject", "p-2", "--until", "2027-01-01", dir)
+	code, out, _ = runCLI(t, nil, "audit", "disclosures", "--key", pemKey, "--subject", "p-2", "--until", "2027-01-01", dir)
 	rows, err = csv.NewReader(strings.NewReader(out)).ReadAll()
 	if code != exitOK || err != nil || len(rows) != 7 || rows[1][1] == "" || rows[1][12] != "treatment" {
 		t.Fatalf("disclosures: %d %v %q", code, err, rows)
@@ -223,7 +251,7 @@ func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 // behind, so a rerun after the cause is fixed succeeds; an existing file
 // is still never overwritten.
 func TestAuditExportOutFailureLeavesNothing(t *testing.T) {
-	dir, _, _ := newFileLog(t, 20)
+	dir, pemKey, _ := newFileLog(t, 20)
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	whole, err := os.ReadFile(segs[0])
 	if err != nil {
@@ -241,7 +269,7 @@ func TestAuditExportOutFailureLeavesNothing(t *testing.T) {
 	}
 	outDir := t.TempDir()
 	outFile := filepath.Join(outDir, "out.jsonl")
-	if code, _, errOut := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code == exitOK {
+	if code, _, errOut := runCLI(t, nil, "audit", "export", "--key", pemKey, "--out", outFile, dir); code == exitOK {
 		t.Fatalf("export of a damaged log succeeded: %q", errOut)
 	}
 	if left, _ := os.ReadDir(outDir); len(left) != 0 {
@@ -250,7 +278,7 @@ func TestAuditExportOutFailureLeavesNothing(t *testing.T) {
 	if err := os.WriteFile(segs[0], whole, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitOK || !strings.Contains(errOut, "exported 20 records") {
+	if code, _, errOut := runCLI(t, nil, "audit", "export", "--key", pemKey, "--out", outFile, dir); code != exitOK || !strings.Contains(errOut, "exported 20 records") {
 		t.Fatalf("rerun: %d %q", code, errOut)
 	}
 	got, err := os.ReadFile(outFile)
@@ -260,7 +288,7 @@ func TestAuditExportOutFailureLeavesNothing(t *testing.T) {
 	if fi, _ := os.Stat(outFile); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("exported file mode %v", fi.Mode())
 	}
-	if code, _, _ := runCLI(t, nil, "audit", "export", "--out", outFile, dir); code != exitFailure {
+	if code, _, _ := runCLI(t, nil, "audit", "export", "--key", pemKey, "--out", outFile, dir); code != exitFailure {
 		t.Fatal("export overwrote an existing file")
 	}
 	if again, _ := os.ReadFile(outFile); !bytes.Equal(again, got) {
@@ -299,7 +327,7 @@ func TestAuditPostgres(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "stream api-1: 12 records") {
 		t.Fatalf("verify: %d %q %q", code, out, errOut)
 	}
-	code, out, _ = runCLI(t, env, "audit", "query", "--subject", "p-3", "--format", "csv", "pg")
+	code, out, _ = runCLI(t, env, "audit", "query", "--key", pemKey, "--subject", "p-3", "--format", "csv", "pg")
 	if code != exitOK || strings.Count(out, "\n") != 4 {
 		t.Fatalf("query: %d %q", code, out)
 	}
@@ -310,6 +338,48 @@ func TestAuditPostgres(t *testing.T) {
 	if code != exitCheck || !strings.Contains(out, "stream api-1 seq 4: deleted") {
 		t.Fatalf("tampered: %d %q", code, out)
 	}
+	// reads verify by default: the tampering is reported, nothing printed
+	for _, cmd := range []string{"query", "export"} {
+		code, out, errOut := runCLI(t, env, "audit", cmd, "--key", pemKey, "pg")
+		if code != exitCheck || out != "" || !strings.Contains(errOut, "stream api-1 seq 4: deleted") {
+			t.Fatalf("%s of a tampered trail: %d %q %q", cmd, code, out, errOut)
+		}
+	}
+}
+
+// query, export and disclosures verify what they read unless told not to:
+// a hand-edited record is reported (exit 1), not printed.
+func TestAuditReadsVerify(t *testing.T) {
+	dir, pemKey, _ := newFileLog(t, 6)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(b, []byte(`"subject":"p-2"`), []byte(`"subject":"p-9"`), 1)
+	if bytes.Equal(forged, b) {
+		t.Fatal("no record of p-2 to forge")
+	}
+	if err := os.WriteFile(segs[0], forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"query", "--subject", "p-9"},
+		{"export", "--subject", "p-9"},
+		{"disclosures", "--subject", "p-9", "--until", "2030-01-01"},
+	} {
+		code, out, errOut := runCLI(t, nil, append(append([]string{"audit"}, args...), "--key", pemKey, dir)...)
+		if code != exitCheck || strings.Contains(out, "p-9") || !strings.Contains(errOut, "does not verify") || !strings.Contains(errOut, "modified") {
+			t.Fatalf("%q of a forged log: %d %q %q", args, code, out, errOut)
+		}
+		if code, _, _ := runCLI(t, nil, append(append([]string{"audit"}, args...), dir)...); code != exitUsage {
+			t.Fatalf("%q without --key: %d", args, code)
+		}
+	}
+	code, out, _ := runCLI(t, nil, "audit", "query", "--subject", "p-9", "--verify=false", dir)
+	if code != exitOK || !strings.Contains(out, "p-9") {
+		t.Fatalf("--verify=false reads unverified: %d %q", code, out)
+	}
 }
 
 func TestAuditUsageAndFailures(t *testing.T) {
@@ -317,19 +387,19 @@ func TestAuditUsageAndFailures(t *testing.T) {
 	usage := [][]string{
 		{"audit"},
 		{"audit", "frobnicate"},
-		{"audit", "verify", dir},                          // no key
-		{"audit", "verify", "--key", pemKey},              // no target
-		{"audit", "verify", "--key", pemKey, dir, dir},    // two targets
-		{"audit", "query", "--since", "yesterday", dir},   // bad time
-		{"audit", "query", "--action", "DROP TABLE", dir}, // bad action
-		{"audit", "query", "--outcome", "maybe", dir},     // bad outcome
-		{"audit", "query", "--limit", "100000", dir},      // too big
-		{"audit", "query", "--after", "c1_garbage", dir},  // bad cursor
-		{"audit", "query", "--format", "xml", dir},        // bad format
-		{"audit", "query", "--nope", dir},                 // unknown flag
-		{"audit", "disclosures", dir},                     // no subject
-		{"audit", "query", "pg"},                          // no URL in env
-		{"audit", "query", "--since", "2026-02-01", "--until", "2026-01-01", dir},
+		{"audit", "verify", dir},                       // no key
+		{"audit", "verify", "--key", pemKey},           // no target
+		{"audit", "verify", "--key", pemKey, dir, dir}, // two targets
+		{"audit", "query", "--key", pemKey, "--since", "yesterday", dir},   // bad time
+		{"audit", "query", "--key", pemKey, "--action", "DROP TABLE", dir}, // bad action
+		{"audit", "query", "--key", pemKey, "--outcome", "maybe", dir},     // bad outcome
+		{"audit", "query", "--key", pemKey, "--limit", "100000", dir},      // too big
+		{"audit", "query", "--key", pemKey, "--after", "c1_garbage", dir},  // bad cursor
+		{"audit", "query", "--key", pemKey, "--format", "xml", dir},        // bad format
+		{"audit", "query", "--key", pemKey, "--nope", dir},                 // unknown flag
+		{"audit", "disclosures", "--key", pemKey, dir},                     // no subject
+		{"audit", "query", "--key", pemKey, "pg"},                          // no URL in env
+		{"audit", "query", "--key", pemKey, "--since", "2026-02-01", "--until", "2026-01-01", dir},
 	}
 	for _, args := range usage {
 		if code, _, errOut := runCLI(t, nil, args...); code != exitUsage {
@@ -338,9 +408,9 @@ func TestAuditUsageAndFailures(t *testing.T) {
 	}
 	const secret = "S3CRET-PW-CANARY"
 	for _, args := range [][]string{
-		{"audit", "query", filepath.Join(dir, "missing")},
+		{"audit", "query", "--key", pemKey, filepath.Join(dir, "missing")},
 		{"audit", "verify", "--key", filepath.Join(dir, "missing.pem"), dir},
-		{"audit", "query", "postgres://user:" + secret + "@127.0.0.1:1/db?connect_timeout=2"},
+		{"audit", "query", "--key", pemKey, "postgres://user:" + secret + "@127.0.0.1:1/db?connect_timeout=2"},
 	} {
 		code, out, errOut := runCLI(t, nil, args...)
 		if code != exitFailure {
@@ -350,7 +420,7 @@ func TestAuditUsageAndFailures(t *testing.T) {
 			t.Errorf("password leaked: %q", errOut)
 		}
 	}
-	code, _, errOut := runCLI(t, map[string]string{envDatabaseURL: "postgres://user:" + secret + "@127.0.0.1:1/db?connect_timeout=2"}, "audit", "query", "pg")
+	code, _, errOut := runCLI(t, map[string]string{envDatabaseURL: "postgres://user:" + secret + "@127.0.0.1:1/db?connect_timeout=2"}, "audit", "query", "--key", pemKey, "pg")
 	if code != exitFailure || strings.Contains(errOut, secret) {
 		t.Fatalf("%d %q", code, errOut)
 	}
