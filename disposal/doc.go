@@ -31,8 +31,9 @@
 //     one canonical byte form; any change to one fails verification.
 //     The format is versioned and documented in FORMAT.md.
 //   - Shred is idempotent: repeating it returns the original certificate.
-//     It is refused with ErrLegalHold while a legal hold covers the subject,
-//     and it fails closed: no destruction when holds cannot be read or the
+//     It is refused with ErrLegalHold while a legal hold covers the subject
+//     (the refusal is audited; when that event cannot be written the error
+//     says so, joined with ErrLegalHold), and it fails closed: no destruction when holds cannot be read or the
 //     ledger cannot be written.
 //
 // # What it leaves to the caller

@@ -221,10 +221,14 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 }
 
 // refuseHeld audits the refusal of a shred under legal hold holdID and
-// returns the error.
+// returns ErrLegalHold, joined with the audit writer's error when the
+// refusal could not be recorded.
 func (s *Shredder) refuseHeld(ctx context.Context, subject, holdID string, o shredOpts) error {
-	_ = s.cfg.Audit.Write(ctx, s.event(Entry{Statement: Statement{Subject: subject, Time: s.now()}}, o, audit.OutcomeFailure, "legal_hold", map[string]string{"hold_id": holdID}))
-	return fmt.Errorf("%w (hold %s)", ErrLegalHold, holdID)
+	refused := fmt.Errorf("%w (hold %s)", ErrLegalHold, holdID)
+	if err := s.cfg.Audit.Write(ctx, s.event(Entry{Statement: Statement{Subject: subject, Time: s.now()}}, o, audit.OutcomeFailure, "legal_hold", map[string]string{"hold_id": holdID})); err != nil {
+		return errors.Join(refused, fmt.Errorf("disposal: the refusal was not audited: %w", err))
+	}
+	return refused
 }
 
 func (s *Shredder) now() time.Time { return s.cfg.Clock.Now().UTC().Round(0) }

@@ -3,6 +3,7 @@ package disposal
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -37,5 +38,25 @@ func TestShredHonoursHoldPlacedMidShred(t *testing.T) {
 	}
 	if _, err := f.vault.Open(ctx, phi.Binding{Subject: "patient-1", Field: "dob"}, sealed); err != nil {
 		t.Fatalf("keys destroyed despite the hold: %v", err)
+	}
+}
+
+// TestRefusedShredReportsFailedAudit: a shred refused for a legal hold
+// whose audit event cannot be written reports both the refusal and the
+// audit failure, so the caller knows the trail lacks the refusal.
+func TestRefusedShredReportsFailedAudit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil, nil, holdSet{"patient-1": "hold-7"})
+	f.seal(t, "patient-1", "dob", "1970-01-01")
+	diskFull := errors.New("audit: disk full")
+	f.audit.mu.Lock()
+	f.audit.fail = diskFull
+	f.audit.mu.Unlock()
+	_, err := f.shredder.Shred(ctx, "patient-1", "retention expired")
+	if !errors.Is(err, ErrLegalHold) || !errors.Is(err, diskFull) {
+		t.Fatalf("Shred: %v, want ErrLegalHold joined with the audit failure", err)
+	}
+	if !strings.Contains(err.Error(), "not audited") {
+		t.Fatalf("error %q does not say the refusal was not audited", err)
 	}
 }

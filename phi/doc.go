@@ -29,11 +29,16 @@
 //   - Vault.Shred destroys a subject's keyset and leaves a tombstone; every
 //     value sealed for the subject then fails with ErrShredded, and the
 //     subject can never get keys again. Other subjects are not affected,
-//     including their blind indexes.
+//     including their blind indexes. With an audit writer, every Shred is
+//     audited after it happened (audit.ActionShred with the number of keys
+//     destroyed, or outcome failure) and fails closed with ErrAuditFailed
+//     when the event cannot be written.
 //   - Errors are distinct (ErrShredded, ErrKeyNotFound, ErrTampered,
 //     ErrUnsupportedVersion, ErrMalformed, ...) and testable with errors.Is;
 //     no error, panic or fmt, JSON or slog output contains plaintext or key
-//     material. Text, Date and Bytes print as "[redacted]" everywhere.
+//     material. Text, Date and Bytes print as "[redacted]" everywhere; the
+//     Vault and the KEKs (localkek.KEK, awskms.KEK) print as
+//     "<type>{[redacted]}" under every fmt verb, %#v, slog and JSON.
 //   - Vault.Reveal audits every access and fails closed when the audit event
 //     cannot be written.
 //   - Keys rotate: RotateSubjectKey adds a new primary key per subject (old

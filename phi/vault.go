@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -134,8 +135,15 @@ func (v *Vault) Open(ctx context.Context, b Binding, s Sealed) (Bytes, error) {
 // WithCache). It returns the IDs of the keys destroyed (none when the subject
 // had no keys or was shredded before). Shred is idempotent.
 //
-// Shred does not write an audit event: the disposal package, which calls it,
-// records disposals in its ledger.
+// When the Vault has an audit writer (WithAuditWriter), Shred records what
+// happened after it happened: an audit.ActionShred event for the subject with
+// reason "keys_destroyed" and the number of keys destroyed, or outcome
+// failure when the store refused. If that event cannot be written, Shred
+// fails closed: it returns ErrAuditFailed (joined with the store's error, if
+// any). The keys are gone by then and cannot be brought back; Shred is
+// idempotent, so a retry writes the event. The disposal package, which also
+// records the disposal in its ledger and signs a certificate, writes its own
+// event besides this one.
 func (v *Vault) Shred(ctx context.Context, subject string) (destroyed []uint32, err error) {
 	if !ValidSubject(subject) {
 		return nil, fmt.Errorf("%w: subject is not a valid subject ID", ErrInvalidBinding)
@@ -146,9 +154,42 @@ func (v *Vault) Shred(ctx context.Context, subject string) (destroyed []uint32, 
 	// cached the keyset after the first invalidation.
 	v.cache.invalidate(subject)
 	if err != nil {
-		return nil, storeErr(err)
+		err = storeErr(err)
+		destroyed = nil
+	}
+	if aerr := v.auditShred(ctx, subject, len(destroyed), err); aerr != nil {
+		return nil, errors.Join(err, aerr)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return destroyed, nil
+}
+
+// auditShred records the outcome of a shred when the Vault has an audit
+// writer; it returns ErrAuditFailed when the event cannot be written.
+func (v *Vault) auditShred(ctx context.Context, subject string, destroyed int, shredErr error) error {
+	if v.audit == nil {
+		return nil
+	}
+	ev := audit.Event{
+		Time:    v.clock.Now().UTC(),
+		Action:  audit.ActionShred,
+		Outcome: audit.OutcomeSuccess,
+		Reason:  "keys_destroyed",
+		Target:  audit.Target{Subject: subject},
+		Attrs:   map[string]string{"key_count": strconv.Itoa(destroyed)},
+	}
+	if v.auditInfo != nil {
+		ev.Actor, ev.Origin = v.auditInfo(ctx)
+	}
+	if shredErr != nil {
+		ev.Outcome, ev.Reason = audit.OutcomeFailure, failureReason(shredErr)
+	}
+	if err := v.audit.Write(ctx, ev); err != nil {
+		return fmt.Errorf("%w: shred of the subject's keys not recorded", ErrAuditFailed)
+	}
+	return nil
 }
 
 // Purpose says why PHI is revealed, for the audit trail (for example

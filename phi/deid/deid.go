@@ -62,9 +62,8 @@ func Identifiers() []Identifier {
 
 // Class says what Deidentify does with a field.
 type Class struct {
-	op  op
-	id  Identifier
-	ref string // for Age: the field holding the reference date, if any
+	op op
+	id Identifier
 }
 
 type op int
@@ -86,7 +85,13 @@ func Remove(id Identifier) Class { return Class{op: opDrop, id: id} }
 func Keep() Class { return Class{op: opKeep} }
 
 // DateToYear reduces a date directly related to the individual (admission,
-// discharge, death, service) to its year.
+// discharge, death, service) to its year, or to "90+" when the individual was
+// 90 or older on that date: such a year, with the record's other data, is
+// indicative of an age over 89, which Safe Harbor requires to be aggregated.
+// The age is taken from the record's birth date (the field its schema
+// classifies BirthDateToYear; the earliest if there are several), so keep
+// the birth date in the record being de-identified even when the export
+// drops it afterwards. A date before the birth date is refused as invalid.
 func DateToYear() Class { return Class{op: opYear, id: Date} }
 
 // BirthDateToYear reduces a birth date to its year, or to "90+" when the
@@ -161,6 +166,10 @@ func Deidentify(rec map[string]string, schema Schema, opts Options) (map[string]
 	}
 	rep := Report{Removed: map[Identifier]int{}, Generalised: map[Identifier]int{}}
 	out := make(map[string]string, len(rec))
+	birth, err := birthDate(rec, schema)
+	if err != nil {
+		return nil, Report{}, err
+	}
 	// Walk fields in a fixed order so that the first error is deterministic.
 	names := make([]string, 0, len(rec))
 	for k := range rec {
@@ -181,7 +190,7 @@ func Deidentify(rec map[string]string, schema Schema, opts Options) (map[string]
 			out[field] = v
 			continue
 		}
-		g, err := generalise(c.op, v, now, restricted)
+		g, err := generalise(c.op, v, now, birth, restricted)
 		if err != nil {
 			return nil, Report{}, &FieldError{Field: field, Err: err}
 		}
@@ -191,12 +200,40 @@ func Deidentify(rec map[string]string, schema Schema, opts Options) (map[string]
 	return out, rep, nil
 }
 
-func generalise(o op, v string, now time.Time, restricted []string) (string, error) {
+// birthDate returns the earliest birth date in rec (a field schema classifies
+// BirthDateToYear), or the zero time when rec holds none.
+func birthDate(rec map[string]string, schema Schema) (time.Time, error) {
+	var birth time.Time
+	for field, c := range schema {
+		v, ok := rec[field]
+		if c.op != opBirthYear || !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		d, err := parseDate(v)
+		if err != nil {
+			return time.Time{}, &FieldError{Field: field, Err: err}
+		}
+		if birth.IsZero() || d.Before(birth) {
+			birth = d
+		}
+	}
+	return birth, nil
+}
+
+func generalise(o op, v string, now, birth time.Time, restricted []string) (string, error) {
 	switch o {
 	case opYear:
 		d, err := parseDate(v)
 		if err != nil {
 			return "", err
+		}
+		if !birth.IsZero() {
+			if d.Before(birth) {
+				return "", ErrInvalidValue
+			}
+			if AgeAt(birth, d) >= 90 {
+				return "90+", nil
+			}
 		}
 		return strconv.Itoa(d.Year()), nil
 	case opBirthYear:

@@ -169,5 +169,33 @@ func ExampleDeidentify() {
 		panic(err)
 	}
 	fmt.Println(out)
-	// Output: map[admitted:2026 diagnosis:E11.9 dob:90+ zip:021]
+	// Output: map[admitted:90+ diagnosis:E11.9 dob:90+ zip:021]
+}
+
+// TestEventDatesOver89Aggregated: a non-birth date whose year shows the
+// individual was 90 or older then is aggregated to "90+" like the birth
+// year; earlier dates keep their year.
+func TestEventDatesOver89Aggregated(t *testing.T) {
+	schema := Schema{"dob": BirthDateToYear(), "admitted": DateToYear(), "died": DateToYear(), "first_visit": DateToYear()}
+	out, rep, err := Deidentify(map[string]string{
+		"dob": "1930-05-01", "admitted": "2020-04-30", "died": "2020-05-01", "first_visit": "1990-01-01",
+	}, schema, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"dob": "90+", "admitted": "2020", "died": "90+", "first_visit": "1990"}
+	for k, v := range want {
+		if out[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, out[k], v, out)
+		}
+	}
+	if rep.Generalised[Date] != 4 {
+		t.Fatalf("generalised %d dates, want 4", rep.Generalised[Date])
+	}
+	// A date before the birth date is refused, naming the field only.
+	_, _, err = Deidentify(map[string]string{"dob": "1930-05-01", "admitted": "1920-01-01"}, schema, Options{Now: now})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "admitted" || !errors.Is(err, ErrInvalidValue) {
+		t.Fatalf("date before birth: %v", err)
+	}
 }

@@ -1,0 +1,39 @@
+package auth
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/hipaakit/hipaakit/internal/redact"
+)
+
+// The types below hold key material, credentials or a client holding them.
+// Each formats as a fixed redaction under every fmt verb, slog and JSON, so no
+// debug print, log line or error wrapping one of them can reveal a secret.
+
+// Format prints auth.KeySealer{[redacted]} under every verb.
+func (KeySealer) Format(f fmt.State, _ rune) { redact.Format(f, "auth.KeySealer") }
+
+// LogValue redacts auth.KeySealer in slog output.
+func (KeySealer) LogValue() slog.Value { return redact.Log("auth.KeySealer") }
+
+// MarshalJSON redacts auth.KeySealer in JSON.
+func (KeySealer) MarshalJSON() ([]byte, error) { return redact.JSON("auth.KeySealer") }
+
+// Format prints auth.Config{[redacted]} under every verb.
+func (Config) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Config") }
+
+// LogValue redacts auth.Config in slog output.
+func (Config) LogValue() slog.Value { return redact.Log("auth.Config") }
+
+// MarshalJSON redacts auth.Config in JSON.
+func (Config) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Config") }
+
+// Format prints auth.Authenticator{[redacted]} under every verb.
+func (*Authenticator) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Authenticator") }
+
+// LogValue redacts auth.Authenticator in slog output.
+func (*Authenticator) LogValue() slog.Value { return redact.Log("auth.Authenticator") }
+
+// MarshalJSON redacts auth.Authenticator in JSON.
+func (*Authenticator) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Authenticator") }
