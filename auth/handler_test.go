@@ -316,7 +316,7 @@ func TestHandlersBreakGlassAndReport(t *testing.T) {
 	he.createUser(t, "doc", "physician")
 	he.createUser(t, "officer", "privacy_officer")
 	tok, csrf := he.signIn(t, "doc")
-	rr := he.call("POST", "/auth/emergency/elevate", `{"role":"er_override","reason":"unconscious patient","duration_seconds":600}`, tok, csrf)
+	rr := he.call("POST", "/auth/emergency/elevate", `{"role":"er_override","reason":"unconscious patient in the trauma bay","duration_seconds":600}`, tok, csrf)
 	m := jsonBody(t, rr)
 	if rr.Code != 200 || m["role"] != "er_override" || sessionCookie(rr) == nil {
 		t.Fatalf("elevate: %d %v", rr.Code, m)

@@ -71,6 +71,11 @@ type tenantDoc struct {
 	ReauthAfter     string   `json:"reauth_after"`
 	PasswordPolicy  string   `json:"password_policy"`
 	RecoveryMethods []string `json:"recovery_methods"`
+	// Administration and break-glass limits.
+	ApprovePHIGrants        bool `json:"approve_phi_grants"`
+	EmergencyReasonMinChars int  `json:"emergency_reason_min_chars"`
+	EmergencyReasonMinWords int  `json:"emergency_reason_min_words"`
+	MaxEmergenciesPerDay    int  `json:"max_emergencies_per_day"`
 }
 
 func parseDur(s, what string) (time.Duration, error) {
@@ -85,7 +90,9 @@ func parseDur(s, what string) (time.Duration, error) {
 }
 
 func (t *tenantDoc) policy() (TenantPolicy, error) {
-	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy}
+	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
+		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
+		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err
