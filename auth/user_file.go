@@ -70,7 +70,7 @@ func EncodeUserFile(u *User) ([]byte, error) {
 		MFA: userFileMFA{TOTPSecret: u.MFA.TOTPSecret, TOTPActive: u.MFA.TOTPActive, TOTPDigits: u.MFA.TOTPDigits,
 			TOTPPeriod: u.MFA.TOTPPeriod, TOTPAlgorithm: u.MFA.TOTPAlgorithm, TOTPLastStep: u.MFA.TOTPLastStep,
 			TOTPEnrolledAt: u.MFA.TOTPEnrolledAt.UTC(), RecoveryCodes: u.MFA.RecoveryCodes},
-		Lockout:   userFileLock{Failures: u.Lockout.Failures, LastFailure: u.Lockout.LastFailure.UTC(), LockedAt: u.Lockout.LockedAt.UTC()},
+		Lockout:     userFileLock{Failures: u.Lockout.Failures, LastFailure: u.Lockout.LastFailure.UTC(), LockedAt: u.Lockout.LockedAt.UTC()},
 		RoleRequest: u.RoleRequest.utc(),
 		CreatedAt:   u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Version: u.Version}
 	b, err := json.Marshal(f)
@@ -100,7 +100,7 @@ func DecodeUserFile(b []byte) (*User, error) {
 		MFA: MFA{TOTPSecret: f.MFA.TOTPSecret, TOTPActive: f.MFA.TOTPActive, TOTPDigits: f.MFA.TOTPDigits,
 			TOTPPeriod: f.MFA.TOTPPeriod, TOTPAlgorithm: f.MFA.TOTPAlgorithm, TOTPLastStep: f.MFA.TOTPLastStep,
 			TOTPEnrolledAt: zeroUTC(f.MFA.TOTPEnrolledAt), RecoveryCodes: f.MFA.RecoveryCodes},
-		Lockout:   LockoutState{Failures: f.Lockout.Failures, LastFailure: zeroUTC(f.Lockout.LastFailure), LockedAt: zeroUTC(f.Lockout.LockedAt)},
+		Lockout:     LockoutState{Failures: f.Lockout.Failures, LastFailure: zeroUTC(f.Lockout.LastFailure), LockedAt: zeroUTC(f.Lockout.LockedAt)},
 		RoleRequest: f.RoleRequest.utc(),
 		CreatedAt:   zeroUTC(f.CreatedAt), UpdatedAt: zeroUTC(f.UpdatedAt), Version: f.Version}
 	if err := u.Validate(); err != nil {
