@@ -51,6 +51,8 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 	g.HandleFunc("POST /admin/users/{id}/unlock", "user:manage", he.h.Unlock)
 	g.HandleFunc("POST /admin/users/{id}/reset-mfa", "user:manage", he.h.ResetMFA)
 	g.HandleFunc("PUT /admin/users/{id}/password", "user:manage", he.h.SetPassword)
+	g.HandleFunc("POST /admin/users/{id}/roles/approve", "user:manage", he.h.ApproveRoles)
+	g.HandleFunc("GET /admin/role-requests", "user:manage", he.h.RoleRequests)
 	he.mux.Handle("/", app)
 	return he
 }
