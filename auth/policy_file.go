@@ -45,6 +45,10 @@ const maxPolicyFile = 1 << 20
 //	    reauth_after: 5m
 //	    password_policy: nist-800-63b
 //	    recovery_methods: [recovery_code]
+//	    approve_phi_grants: true
+//	    emergency_reason_min_chars: 20
+//	    emergency_reason_min_words: 3
+//	    max_emergencies_per_day: 3
 //
 // Unknown fields are errors, durations use Go's syntax ("90s", "30m", "8h").
 type policyDoc struct {
