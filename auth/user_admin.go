@@ -132,10 +132,10 @@ func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Sta
 	var u *User
 	var err error
 	if status == StatusRemoved {
-		// Disable first: that step can be undone if it took the last
-		// administrator; removal cannot.
+		// An administrator is disabled first: that step can be undone if
+		// it took the last administrator; removal cannot.
 		_, err = a.modifyKeepingAdmin(ctx, userID, func(u *User) error {
-			if u.Status == StatusActive {
+			if a.isAdministrator(u) {
 				u.Status = StatusDisabled
 			}
 			return nil
