@@ -27,6 +27,33 @@
 // status and roles on every request. Removal keeps the record without its
 // credentials, so IDs are never reused and audit trails keep resolving.
 //
+// # Administration and separation of duties
+//
+// The administrative operations (SetRoles, SetStatus, SetPassword, Unlock,
+// AdminResetMFA, ApproveRoles and their handlers) never let an identity act
+// on itself (ErrSelfAdministration, 403 "self_administration"); the
+// self-service paths re-verify the user instead. They never leave a tenant
+// without an active administrator (ErrLastAdministrator, 409
+// "last_administrator"): such changes are serialised in the process and
+// re-checked after they are stored, undone when another replica demoted
+// the other administrators at the same time, so concurrent changes can all
+// be refused but never all succeed (a crash between a change and its
+// undoing is the one gap; see user_admin_rules.go). With Config.AdminRoles
+// set, an administrative identity holds only administrative roles and never
+// one of Config.PHIRoles. A tenant policy with ApprovePHIGrants turns a
+// grant of a PHI-reading role into a RoleRequest stored with the user (file
+// and PostgreSQL stores keep it), audited role_changed/"approval_requested";
+// another administrator applies it with ApproveRoles (audited
+// role_changed/"approved" with the requester; the requester's own approval
+// is refused and audited as "second_administrator_required"). Every refusal
+// is audited as a failure of the action it refused.
+//
+// An administrator's reset of a lost second factor (AdminResetMFA) works
+// where the tenant policy lists RecoveryAdminReset; it is audited as
+// mfa_enrolled/"admin_reset" and ends the user's sessions. A user
+// regenerates recovery codes (POST /mfa/recovery-codes, after a recent
+// authentication); the old codes stop working at once.
+//
 // # Logging in
 //
 // Authenticator.Login takes a LoginRequest (tenant, name, password,
@@ -124,7 +151,11 @@
 // # Emergency access
 //
 // Break-glass elevation is bounded in time, needs a reason and a recent
-// authentication, is logged durably before it takes effect, flags every
+// authentication, is refused for a reason shorter than the tenant's minimum
+// (default 20 letters and digits in 3 words, so "x" is no reason) and
+// beyond the tenant's cap of elevations per user in 24 hours (default 3;
+// exact within one process, across replicas it can be exceeded by
+// elevations started at the same instant), is logged durably before it takes effect, flags every
 // audit actor while it lasts, and fires OnEmergency at start and end;
 // EmergencyReport lists the accesses for review. The reason is kept in plain
 // text in the audit trail, the session and the emergency log, so that a
@@ -155,7 +186,9 @@
 // roles, admin, password_hash, password_changed_at, mfa {totp_secret
 // (sealed, base64), totp_active, totp_digits, totp_period, totp_algorithm,
 // totp_last_step, totp_enrolled_at, recovery_codes}, lockout {failures,
-// last_failure, locked_at}, created_at, updated_at and version; times are
+// last_failure, locked_at}, role_request {roles, requested_by,
+// requested_at} (only while a request is pending), created_at, updated_at
+// and version; times are
 // RFC 3339 in UTC, zero times are "0001-01-01T00:00:00Z" and unknown members
 // are refused (testdata/user_v1.json).
 package auth

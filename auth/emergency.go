@@ -8,7 +8,12 @@ package auth
 // (Guard.Elevate, or the elevate handler). The session token is rotated, the
 // access is written to the EmergencyLog before it takes effect, an
 // emergency_access audit event is recorded (no audit, no access), and
-// SessionManager.OnEmergency fires. While it lasts, every audit actor taken
+// SessionManager.OnEmergency fires. The reason must say something (at
+// least TenantPolicy.EmergencyReasonMinChars letters and digits in
+// EmergencyReasonMinWords words, defaults 20 and 3), and a user can elevate
+// at most TenantPolicy.MaxEmergenciesPerDay times (default 3) in 24 hours;
+// refusals are audited as permission_denied with reason
+// "emergency_reason_missing" or "emergency_daily_limit". While it lasts, every audit actor taken
 // from the request has Emergency set and carries the reason. The access ends
 // when its time runs out (noticed at the next request or by Sweep), when the
 // user ends it or logs out, or when the session ends in any other way; the
@@ -123,20 +128,56 @@ func selectAccesses(m map[string]EmergencyAccess, from, to time.Time) []Emergenc
 	return out
 }
 
-// validReason reports whether a break-glass reason is acceptable: 1 to 500
-// bytes of valid UTF-8 with at least one letter and no control characters.
-func validReason(s string) bool {
+// validReason reports whether a break-glass reason is acceptable: at most
+// 500 bytes of valid UTF-8 without control characters, holding at least
+// minChars letters and digits and at least minWords words (runs of two or
+// more letters or digits), so that "x" or "asdf" is not a reason.
+func validReason(s string, minChars, minWords int) bool {
 	if len(s) == 0 || len(s) > maxEmergencyReason || !utf8.ValidString(s) {
 		return false
 	}
-	letter := false
-	for _, r := range s {
+	chars, words, run := 0, 0, 0
+	for _, r := range s + " " {
 		if unicode.IsControl(r) {
 			return false
 		}
-		letter = letter || unicode.IsLetter(r)
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			chars++
+			run++
+			continue
+		}
+		if run >= 2 {
+			words++
+		}
+		run = 0
 	}
-	return letter
+	return chars >= minChars && words >= minWords
+}
+
+// emergencyMu serialises, within the process, the count of a user's
+// elevations of the day and the start of a new one, so that concurrent
+// elevations cannot exceed the cap together. Across replicas the count is
+// read from the shared EmergencyLog: elevations started at the same instant
+// on two replicas can exceed the cap by the number of replicas minus one.
+var emergencyMu sync.Mutex
+
+// emergencyWindow is the period MaxEmergenciesPerDay counts over.
+const emergencyWindow = 24 * time.Hour
+
+// elevationsToday counts userID's elevations that started in the last 24
+// hours and took effect.
+func (m *SessionManager) elevationsToday(ctx context.Context, userID string, now time.Time) (int, error) {
+	acc, err := m.Emergencies.EmergencyAccesses(ctx, now.Add(-emergencyWindow), now.Add(time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("auth: read emergency accesses: %w", err)
+	}
+	n := 0
+	for _, a := range acc {
+		if a.UserID == userID && a.EndReason != "audit_failed" && a.EndReason != "not_started" {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // beginEmergency elevates the request's session to role until now+d.
@@ -149,7 +190,18 @@ func (m *SessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return EmergencyAccess{}, "", err
 	}
+	emergencyMu.Lock()
+	defer emergencyMu.Unlock()
 	now := m.now()
+	_, _, perDay := st.policy.emergencyLimits()
+	n, err := m.elevationsToday(ctx, st.s.UserID, now)
+	if err != nil {
+		return EmergencyAccess{}, "", err
+	}
+	if n >= perDay {
+		m.deny(ctx, r, st.p.Actor(), "emergency_daily_limit")
+		return EmergencyAccess{}, "", fmt.Errorf("%w: daily limit of elevations reached", ErrEmergencyDenied)
+	}
 	a := EmergencyAccess{ID: id, UserID: st.s.UserID, TenantID: st.s.TenantID, SessionID: st.s.ID,
 		Role: role, Reason: reason, StartedAt: now.UTC(), Until: now.Add(d).UTC()}
 	if err := m.Emergencies.PutEmergencyAccess(ctx, a); err != nil {

@@ -50,7 +50,7 @@ func TestEndEmergencyNotUndoneByRequestInFlight(t *testing.T) {
 			pol := &pausingPolicies{}
 			e.sm.Policies = pol
 			doc := e.addUser("doc", "physician")
-			tok, _, err := elevate(t, e, g, e.login(doc, true), "er_override", "mass casualty", 10*time.Minute)
+			tok, _, err := elevate(t, e, g, e.login(doc, true), "er_override", "mass casualty incident, trauma bay", 10*time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}

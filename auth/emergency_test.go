@@ -137,7 +137,7 @@ func TestBreakGlassRefusals(t *testing.T) {
 	}
 	// Audit unavailable: no elevation.
 	e.rec.setFail(true)
-	if _, _, err := elevate(t, e, g, dt, "er_override", "need it", 0); err == nil {
+	if _, _, err := elevate(t, e, g, dt, "er_override", "need it for the chart review now", 0); err == nil {
 		t.Fatal("elevation without an audit record")
 	}
 	e.rec.setFail(false)
@@ -152,7 +152,7 @@ func TestBreakGlassEndsWithLogoutAndExplicitly(t *testing.T) {
 	var al alerts
 	e.sm.OnEmergency = al.hook
 	doc := e.addUser("doc", "physician")
-	tok, _, err := elevate(t, e, g, e.login(doc, true), "er_override", "mass casualty", 0)
+	tok, _, err := elevate(t, e, g, e.login(doc, true), "er_override", "mass casualty incident, trauma bay", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestBreakGlassEndsWithLogoutAndExplicitly(t *testing.T) {
 	}))
 	do(end, "POST", "/end", tok, "X-CSRF-Token", csrfOf(t, e, tok))
 	e.clk.Advance(time.Minute)
-	tok2, _, err := elevate(t, e, g, tok, "er_override", "again", 0)
+	tok2, _, err := elevate(t, e, g, tok, "er_override", "again for the second trauma patient", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ package auth
 //	POST /password              {current_password, new_password}
 //	POST /mfa/totp/enroll       returns the otpauth URI, secret and QR code (PNG, base64)
 //	POST /mfa/totp/confirm      {code}; returns the recovery codes, shown once
+//	POST /mfa/recovery-codes    {}; new recovery codes, shown once; the old ones stop working (recent authentication)
 //	POST /emergency/elevate     {role, reason, duration_seconds?}  (when a Guard is given; recent authentication)
 //	POST /emergency/end
 //
@@ -77,6 +78,7 @@ func (h *Handlers) Mount(mux *http.ServeMux, prefix string) {
 	mux.Handle("POST "+prefix+"/password", sess(http.HandlerFunc(h.changePassword)))
 	mux.Handle("POST "+prefix+"/mfa/totp/enroll", sess(h.sm.RequireRecentAuth(http.HandlerFunc(h.enrollTOTP))))
 	mux.Handle("POST "+prefix+"/mfa/totp/confirm", sess(http.HandlerFunc(h.confirmTOTP)))
+	mux.Handle("POST "+prefix+"/mfa/recovery-codes", sess(h.sm.RequireRecentAuth(http.HandlerFunc(h.RegenerateRecoveryCodes))))
 	if h.guard != nil {
 		// Elevation needs a recent authentication: a stolen idle session
 		// cannot break the glass.

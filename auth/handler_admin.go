@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Administrative handlers. They act on the user named by the path value
@@ -15,6 +16,13 @@ import (
 //	guard.HandleFunc("POST /admin/users/{id}/unlock", "user:manage", h.Unlock, auth.Sensitive())
 //	guard.HandleFunc("POST /admin/users/{id}/reset-mfa", "user:manage", h.ResetMFA, auth.Sensitive())
 //	guard.HandleFunc("PUT /admin/users/{id}/password", "user:manage", h.SetPassword, auth.Sensitive())
+//	guard.HandleFunc("POST /admin/users/{id}/roles/approve", "user:manage", h.ApproveRoles, auth.Sensitive())
+//	guard.HandleFunc("GET /admin/role-requests", "user:manage", h.RoleRequests)
+//
+// No handler lets the caller act on itself (403 "self_administration"), the
+// tenant's last administrator cannot be disabled, removed or demoted (409
+// "last_administrator"), and role grants that need a second administrator
+// answer 202 {"status": "pending"} (see Authenticator.SetRoles).
 
 type rolesBody struct {
 	Roles []string `json:"roles"`
@@ -73,7 +81,71 @@ func (h *Handlers) SetRoles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown_role")
 		return
 	}
-	h.adminDone(w, r, h.auth.SetRoles(r.Context(), id, b.Roles, st.p.Actor(), h.sm.origin(r)))
+	err := h.auth.SetRoles(r.Context(), id, b.Roles, st.p.Actor(), h.sm.origin(r))
+	if errors.Is(err, ErrApprovalPending) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending"})
+		return
+	}
+	h.adminDone(w, r, err)
+}
+
+// ApproveRoles answers {}: it applies the user's pending role request
+// (Authenticator.ApproveRoles). The approver must be another administrator
+// than the requester (403 "second_administrator_required"); without a
+// request it answers 404 "no_role_request".
+func (h *Handlers) ApproveRoles(w http.ResponseWriter, r *http.Request) {
+	var b struct{}
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	if h.guard == nil {
+		h.fail(w, r, errors.New("auth: ApproveRoles needs a Guard"))
+		return
+	}
+	// The policy may have changed since the request: check again.
+	u, err := h.sm.users.Get(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if u.RoleRequest != nil && h.guard.RBAC().CheckAssignable(u.RoleRequest.Roles) != nil {
+		writeError(w, http.StatusBadRequest, "unknown_role")
+		return
+	}
+	h.adminDone(w, r, h.auth.ApproveRoles(r.Context(), id, st.p.Actor(), h.sm.origin(r)))
+}
+
+// roleRequestView is one pending role request as RoleRequests shows it.
+type roleRequestView struct {
+	UserID      string   `json:"user_id"`
+	Name        string   `json:"name"`
+	Roles       []string `json:"current_roles"`
+	Requested   []string `json:"requested_roles"`
+	RequestedBy string   `json:"requested_by"`
+	RequestedAt string   `json:"requested_at"`
+}
+
+// RoleRequests answers the pending role requests of the caller's tenant.
+func (h *Handlers) RoleRequests(w http.ResponseWriter, r *http.Request) {
+	p, ok := PrincipalFromContext(r.Context())
+	if !ok {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	us, err := h.auth.RoleRequests(r.Context(), p.TenantID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]roleRequestView, 0, len(us))
+	for _, u := range us {
+		out = append(out, roleRequestView{UserID: u.ID, Name: u.Name, Roles: u.Roles, Requested: u.RoleRequest.Roles,
+			RequestedBy: u.RoleRequest.RequestedBy, RequestedAt: u.RoleRequest.RequestedAt.UTC().Format(time.RFC3339)})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
 }
 
 // SetStatus answers {"status": "active" | "disabled" | "removed"}.
@@ -150,6 +222,16 @@ func (h *Handlers) adminFail(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusBadRequest, "invalid_user")
 	case errors.Is(err, ErrRecoveryNotAllowed):
 		writeError(w, http.StatusForbidden, "recovery_not_allowed")
+	case errors.Is(err, ErrSelfAdministration):
+		writeError(w, http.StatusForbidden, "self_administration")
+	case errors.Is(err, ErrSecondApproverRequired):
+		writeError(w, http.StatusForbidden, "second_administrator_required")
+	case errors.Is(err, ErrLastAdministrator):
+		writeError(w, http.StatusConflict, "last_administrator")
+	case errors.Is(err, ErrNoRoleRequest):
+		writeError(w, http.StatusNotFound, "no_role_request")
+	case errors.Is(err, ErrVersionConflict):
+		writeError(w, http.StatusConflict, "conflict")
 	default:
 		h.fail(w, r, err)
 	}

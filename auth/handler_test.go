@@ -51,6 +51,8 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 	g.HandleFunc("POST /admin/users/{id}/unlock", "user:manage", he.h.Unlock)
 	g.HandleFunc("POST /admin/users/{id}/reset-mfa", "user:manage", he.h.ResetMFA)
 	g.HandleFunc("PUT /admin/users/{id}/password", "user:manage", he.h.SetPassword)
+	g.HandleFunc("POST /admin/users/{id}/roles/approve", "user:manage", he.h.ApproveRoles)
+	g.HandleFunc("GET /admin/role-requests", "user:manage", he.h.RoleRequests)
 	he.mux.Handle("/", app)
 	return he
 }
@@ -316,7 +318,7 @@ func TestHandlersBreakGlassAndReport(t *testing.T) {
 	he.createUser(t, "doc", "physician")
 	he.createUser(t, "officer", "privacy_officer")
 	tok, csrf := he.signIn(t, "doc")
-	rr := he.call("POST", "/auth/emergency/elevate", `{"role":"er_override","reason":"unconscious patient","duration_seconds":600}`, tok, csrf)
+	rr := he.call("POST", "/auth/emergency/elevate", `{"role":"er_override","reason":"unconscious patient in the trauma bay","duration_seconds":600}`, tok, csrf)
 	m := jsonBody(t, rr)
 	if rr.Code != 200 || m["role"] != "er_override" || sessionCookie(rr) == nil {
 		t.Fatalf("elevate: %d %v", rr.Code, m)

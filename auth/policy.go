@@ -56,6 +56,47 @@ type TenantPolicy struct {
 	// RecoveryMethods lists the allowed recovery methods; nil means
 	// RecoveryCodes only, an empty non-nil slice means none.
 	RecoveryMethods []RecoveryMethod
+
+	// Administration and break-glass limits (see Config.PHIRoles and
+	// Guard.Elevate).
+
+	// ApprovePHIGrants requires a second administrator's approval for a
+	// role change that grants a role in Config.PHIRoles: SetRoles then
+	// stores a pending RoleRequest (ErrApprovalRequired) and ApproveRoles,
+	// called by another administrator, applies it.
+	ApprovePHIGrants bool
+	// EmergencyReasonMinChars and EmergencyReasonMinWords are the least a
+	// break-glass reason must hold: letters and digits, and words of at
+	// least two of them (defaults DefaultEmergencyReasonMinChars and
+	// DefaultEmergencyReasonMinWords).
+	EmergencyReasonMinChars int
+	EmergencyReasonMinWords int
+	// MaxEmergenciesPerDay caps each user's break-glass elevations in the
+	// 24 hours before a new one (default DefaultMaxEmergenciesPerDay).
+	MaxEmergenciesPerDay int
+}
+
+// Defaults of the break-glass limits of a TenantPolicy.
+const (
+	DefaultEmergencyReasonMinChars = 20
+	DefaultEmergencyReasonMinWords = 3
+	DefaultMaxEmergenciesPerDay    = 3
+	maxEmergencyLimit              = 100
+)
+
+// emergencyLimits returns the policy's break-glass limits with defaults.
+func (p *TenantPolicy) emergencyLimits() (minChars, minWords, perDay int) {
+	minChars, minWords, perDay = DefaultEmergencyReasonMinChars, DefaultEmergencyReasonMinWords, DefaultMaxEmergenciesPerDay
+	if p.EmergencyReasonMinChars > 0 {
+		minChars = p.EmergencyReasonMinChars
+	}
+	if p.EmergencyReasonMinWords > 0 {
+		minWords = p.EmergencyReasonMinWords
+	}
+	if p.MaxEmergenciesPerDay > 0 {
+		perDay = p.MaxEmergenciesPerDay
+	}
+	return minChars, minWords, perDay
 }
 
 // Validate checks p's limits and names.
@@ -74,6 +115,11 @@ func (p *TenantPolicy) Validate() error {
 	}
 	if !validToken(p.PasswordPolicy, 64) && p.PasswordPolicy != "" {
 		return fmt.Errorf("%w: malformed password policy name", ErrInvalidPolicy)
+	}
+	for _, n := range []int{p.EmergencyReasonMinChars, p.EmergencyReasonMinWords, p.MaxEmergenciesPerDay} {
+		if n < 0 || n > maxEmergencyLimit {
+			return fmt.Errorf("%w: break-glass limits must be between 0 and %d", ErrInvalidPolicy, maxEmergencyLimit)
+		}
 	}
 	for _, m := range p.RecoveryMethods {
 		if m != RecoveryCodes && m != RecoveryAdminReset {

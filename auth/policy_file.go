@@ -45,6 +45,10 @@ const maxPolicyFile = 1 << 20
 //	    reauth_after: 5m
 //	    password_policy: nist-800-63b
 //	    recovery_methods: [recovery_code]
+//	    approve_phi_grants: true
+//	    emergency_reason_min_chars: 20
+//	    emergency_reason_min_words: 3
+//	    max_emergencies_per_day: 3
 //
 // Unknown fields are errors, durations use Go's syntax ("90s", "30m", "8h").
 type policyDoc struct {
@@ -71,6 +75,11 @@ type tenantDoc struct {
 	ReauthAfter     string   `json:"reauth_after"`
 	PasswordPolicy  string   `json:"password_policy"`
 	RecoveryMethods []string `json:"recovery_methods"`
+	// Administration and break-glass limits.
+	ApprovePHIGrants        bool `json:"approve_phi_grants"`
+	EmergencyReasonMinChars int  `json:"emergency_reason_min_chars"`
+	EmergencyReasonMinWords int  `json:"emergency_reason_min_words"`
+	MaxEmergenciesPerDay    int  `json:"max_emergencies_per_day"`
 }
 
 func parseDur(s, what string) (time.Duration, error) {
@@ -85,7 +94,9 @@ func parseDur(s, what string) (time.Duration, error) {
 }
 
 func (t *tenantDoc) policy() (TenantPolicy, error) {
-	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy}
+	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
+		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
+		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err

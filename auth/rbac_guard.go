@@ -166,11 +166,12 @@ func (g *Guard) Elevate(w http.ResponseWriter, r *http.Request, role, reason str
 		return EmergencyAccess{}, "", ErrInvalidSession
 	}
 	max, ok := g.RBAC().eligible(st.p.Roles, role)
+	minChars, minWords, _ := st.policy.emergencyLimits()
 	switch {
 	case !ok:
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_not_eligible")
 		return EmergencyAccess{}, "", fmt.Errorf("%w: not eligible", ErrEmergencyDenied)
-	case !validReason(reason):
+	case !validReason(reason, minChars, minWords):
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_reason_missing")
 		return EmergencyAccess{}, "", fmt.Errorf("%w: a reason is required", ErrEmergencyDenied)
 	case d < 0 || d > max:

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -181,4 +182,31 @@ func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, userID stri
 		return nil, err
 	}
 	return codes, nil
+}
+
+// RegenerateRecoveryCodes answers {} from a signed-in user with
+// {"recovery_codes": [...]}: RecoveryCodeCount new codes, shown once; the
+// previous codes stop working. Mount registers it behind
+// SessionManager.RequireRecentAuth, so a session whose authentication is
+// not recent answers 401 "reauthentication_required" and the user
+// re-authenticates (POST /reauth) first. Audited as
+// mfa_enrolled/"recovery_codes_regenerated". A user without active TOTP
+// gets 409 "mfa_not_enrolled"; a tenant without recovery codes 403
+// "recovery_not_allowed".
+func (h *Handlers) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	var b struct{}
+	st, ok := h.sessionAndBody(w, r, &b)
+	if !ok {
+		return
+	}
+	codes, err := h.auth.RegenerateRecoveryCodes(r.Context(), st.p.UserID, st.p.Actor(), h.sm.origin(r))
+	if errors.Is(err, ErrRecoveryNotAllowed) {
+		writeError(w, http.StatusForbidden, "recovery_not_allowed")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 }

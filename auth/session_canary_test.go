@@ -50,7 +50,7 @@ func TestSessionTokenNeverLeaks(t *testing.T) {
 	} {
 		texts = append(texts, rr.Body.String())
 	}
-	tok2, acc, err := elevate(t, e, g, tok, "er_override", "code blue", 0)
+	tok2, acc, err := elevate(t, e, g, tok, "er_override", "code blue in ward seven now", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -267,10 +267,16 @@ func (a *Authenticator) DisableTOTP(ctx context.Context, userID, keepSessionID s
 var ErrRecoveryNotAllowed = errors.New("auth: recovery method not allowed by the tenant policy")
 
 // AdminResetMFA is an administrator's reset of a user's lost second factor:
-// allowed only when the tenant's policy lists RecoveryAdminReset, it removes
-// the TOTP secret and recovery codes (the user enrols again at the next
-// login) and ends every session of the user. actor is the administrator.
+// allowed only when the tenant's policy lists RecoveryAdminReset
+// (otherwise ErrRecoveryNotAllowed, audited as a failure), it removes the
+// TOTP secret and recovery codes (the user enrols again at the next login),
+// is audited as mfa_enrolled/"admin_reset" and ends every session of the
+// user. actor is the administrator, who cannot reset its own second factor
+// (ErrSelfAdministration).
 func (a *Authenticator) AdminResetMFA(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+	if err := a.refuseSelf(ctx, audit.ActionMFAEnrolled, userID, actor, origin); err != nil {
+		return err
+	}
 	u, err := a.users.Get(ctx, userID)
 	if err != nil {
 		return err
@@ -280,14 +286,22 @@ func (a *Authenticator) AdminResetMFA(ctx context.Context, userID string, actor 
 		return err
 	}
 	if !tp.AllowsRecovery(RecoveryAdminReset) {
-		ev := a.userEvent(audit.ActionMFAEnrolled, "admin_reset_not_allowed", u, actor, origin)
-		ev.Outcome = audit.OutcomeFailure
-		if err := a.record(ctx, ev); err != nil {
-			return err
-		}
-		return ErrRecoveryNotAllowed
+		return a.refuse(ctx, audit.ActionMFAEnrolled, "admin_reset_not_allowed", u.ID, actor, origin, ErrRecoveryNotAllowed)
 	}
-	return a.DisableTOTP(ctx, userID, "", actor, origin)
+	u, err = a.modify(ctx, userID, func(u *User) error {
+		if u.Status == StatusRemoved {
+			return ErrUserInactive
+		}
+		u.MFA = MFA{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.record(ctx, a.userEvent(audit.ActionMFAEnrolled, "admin_reset", u, actor, origin)); err != nil {
+		return err
+	}
+	return a.revoke(ctx, u.ID, "")
 }
 
 // parseTOTPCode accepts exactly digits ASCII digits, ignoring spaces (apps

@@ -511,7 +511,7 @@ func TestAdminResetMFA(t *testing.T) {
 	stored, _ = allow.users.Get(t.Context(), v.ID)
 	require.Equal(t, MFA{}, stored.MFA)
 	require.Equal(t, before+1, allow.rev.n(), "sessions end")
-	require.Equal(t, "totp_disabled", allow.log.last().Reason)
+	require.Equal(t, "admin_reset", allow.log.last().Reason)
 	require.Equal(t, "admin", allow.log.last().Actor.UserID)
 }
 

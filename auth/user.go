@@ -98,6 +98,9 @@ type User struct {
 	MFA MFA
 	// Lockout holds the failed-login counter and lock state.
 	Lockout LockoutState
+	// RoleRequest is a role change waiting for a second administrator's
+	// approval (TenantPolicy.ApprovePHIGrants); nil when none is pending.
+	RoleRequest *RoleRequest
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -166,6 +169,11 @@ func (u *User) Clone() *User {
 	c.Roles = slices.Clone(u.Roles)
 	c.MFA.TOTPSecret = slices.Clone(u.MFA.TOTPSecret)
 	c.MFA.RecoveryCodes = slices.Clone(u.MFA.RecoveryCodes)
+	if u.RoleRequest != nil {
+		rr := *u.RoleRequest
+		rr.Roles = slices.Clone(rr.Roles)
+		c.RoleRequest = &rr
+	}
 	return &c
 }
 
@@ -305,6 +313,9 @@ func (u *User) Validate() error {
 	}
 	if u.MFA.TOTPActive && len(u.MFA.TOTPSecret) == 0 {
 		return fmt.Errorf("%w: TOTP active without a secret", ErrInvalidUser)
+	}
+	if err := u.RoleRequest.validate(); err != nil {
+		return err
 	}
 	if u.MFA.TOTPLastStep < 0 || u.Lockout.Failures < 0 {
 		return fmt.Errorf("%w: negative counter", ErrInvalidUser)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -83,12 +84,16 @@ func (a *Authenticator) checkAndHash(ctx context.Context, u *User, password stri
 }
 
 // checkRoles enforces Config.AdminRoles: administrative roles only on
-// administrative identities, and nothing else on them.
+// administrative identities, nothing else on them, and never a role of
+// Config.PHIRoles.
 func (a *Authenticator) checkRoles(admin bool, roles []string) error {
 	if len(a.cfg.AdminRoles) == 0 {
 		return nil
 	}
 	for _, r := range roles {
+		if admin && slices.Contains(a.cfg.PHIRoles, r) {
+			return fmt.Errorf("%w: an administrative identity cannot hold a role that reads PHI", ErrInvalidUser)
+		}
 		if slices.Contains(a.cfg.AdminRoles, r) != admin {
 			if admin {
 				return fmt.Errorf("%w: an administrative identity holds only administrative roles", ErrInvalidUser)
@@ -103,19 +108,45 @@ func (a *Authenticator) checkRoles(admin bool, roles []string) error {
 // every session of the user at once (Config.Sessions); removal is final and
 // erases the user's password hash, TOTP secret and recovery codes.
 // Audited as user_changed with reason "active", "disabled" or "removed".
+// The actor cannot change its own status (ErrSelfAdministration) nor
+// disable or remove the tenant's last administrator (ErrLastAdministrator);
+// both refusals are audited.
 func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Status, actor audit.Actor, origin audit.Origin) error {
 	if !status.Valid() {
 		return fmt.Errorf("%w: unknown status", ErrInvalidUser)
 	}
-	u, err := a.modify(ctx, userID, func(u *User) error {
-		u.Status = status
-		if status == StatusRemoved {
-			// Removal is final: the credentials can never be used again,
-			// so they are not kept.
-			u.PasswordHash, u.MFA = "", MFA{}
+	if err := a.refuseSelf(ctx, audit.ActionUserChanged, userID, actor, origin); err != nil {
+		return err
+	}
+	set := func(st Status) func(u *User) error {
+		return func(u *User) error {
+			u.Status = st
+			if st == StatusRemoved {
+				// Removal is final: the credentials can never be used
+				// again, so they are not kept.
+				u.PasswordHash, u.MFA, u.RoleRequest = "", MFA{}, nil
+			}
+			return nil
 		}
-		return nil
-	})
+	}
+	var u *User
+	var err error
+	if status == StatusRemoved {
+		// An administrator is disabled first: that step can be undone if
+		// it took the last administrator; removal cannot.
+		_, err = a.modifyKeepingAdmin(ctx, userID, func(u *User) error {
+			if a.isAdministrator(u) {
+				u.Status = StatusDisabled
+			}
+			return nil
+		})
+	}
+	if err == nil {
+		u, err = a.modifyKeepingAdmin(ctx, userID, set(status))
+	}
+	if errors.Is(err, ErrLastAdministrator) {
+		return a.refuse(ctx, audit.ActionUserChanged, "last_administrator", userID, actor, origin, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -129,15 +160,42 @@ func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Sta
 }
 
 // SetRoles replaces a user's roles (sorted, deduplicated); the session
-// middleware reads them at the next request. Audited as role_changed.
+// middleware reads them at the next request. Audited as role_changed. The
+// actor cannot change its own roles (ErrSelfAdministration) nor take the
+// last administrator's administrative roles (ErrLastAdministrator). When
+// the tenant policy sets ApprovePHIGrants and the change grants a role of
+// Config.PHIRoles, nothing changes yet: the roles are stored as the user's
+// RoleRequest (audited role_changed/"approval_requested") and SetRoles
+// returns ErrApprovalPending; ApproveRoles applies them.
 func (a *Authenticator) SetRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
-	u, err := a.modify(ctx, userID, func(u *User) error {
+	if err := a.refuseSelf(ctx, audit.ActionRoleChanged, userID, actor, origin); err != nil {
+		return err
+	}
+	roles = NormalizeRoles(roles)
+	cur, err := a.users.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	tp, err := a.tenantPolicy(ctx, cur.TenantID)
+	if err != nil {
+		return err
+	}
+	if tp.ApprovePHIGrants && a.grantsPHI(cur.Roles, roles) {
+		return a.requestRoles(ctx, userID, roles, actor, origin)
+	}
+	u, err := a.modifyKeepingAdmin(ctx, userID, func(u *User) error {
 		if u.Status == StatusRemoved {
 			return ErrUserInactive
 		}
-		u.Roles = NormalizeRoles(roles)
+		if tp.ApprovePHIGrants && a.grantsPHI(u.Roles, roles) {
+			return ErrVersionConflict // changed since read: the caller retries
+		}
+		u.Roles = roles
 		return a.checkRoles(u.Admin, u.Roles)
 	})
+	if errors.Is(err, ErrLastAdministrator) {
+		return a.refuse(ctx, audit.ActionRoleChanged, "last_administrator", userID, actor, origin, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -197,7 +255,12 @@ func (a *Authenticator) ChangePassword(ctx context.Context, req ChangePasswordRe
 // SetPassword sets a user's password as an administrator's reset: the new
 // password is checked against the policy, every session of the user ends,
 // and the lockout counter is cleared. Audited as password_changed/"reset".
+// The actor cannot reset its own password (ErrSelfAdministration; users
+// use ChangePassword).
 func (a *Authenticator) SetPassword(ctx context.Context, userID, password string, actor audit.Actor, origin audit.Origin) error {
+	if err := a.refuseSelf(ctx, audit.ActionPasswordChanged, userID, actor, origin); err != nil {
+		return err
+	}
 	u, err := a.users.Get(ctx, userID)
 	if err != nil {
 		return err
@@ -235,7 +298,11 @@ func (a *Authenticator) setPassword(ctx context.Context, u *User, password, keep
 
 // Unlock re-enables a locked account's authenticators and clears its
 // failure counter (an administrator's action). Audited as lockout/"unlocked".
+// The actor cannot unlock itself (ErrSelfAdministration).
 func (a *Authenticator) Unlock(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+	if err := a.refuseSelf(ctx, audit.ActionLockout, userID, actor, origin); err != nil {
+		return err
+	}
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		u.Lockout = LockoutState{}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,12 @@ type Config struct {
 	// CreateUser and SetRoles refuse other combinations with ErrInvalidUser.
 	// Empty means no role is administrative.
 	AdminRoles []string
+	// PHIRoles are the roles that read PHI. When AdminRoles is set, an
+	// administrative identity never holds one (so an administrator cannot
+	// grant itself access to PHI); a tenant policy with ApprovePHIGrants
+	// sends every grant of one to a second administrator (see RoleRequest).
+	// NewAuthenticator refuses a role that is in both lists.
+	PHIRoles []string
 	// Tenants gives each tenant's security policy (MFA requirement, allowed
 	// recovery methods, password policy name). Nil means the defaults.
 	Tenants TenantPolicySource
@@ -83,6 +90,9 @@ type Authenticator struct {
 
 	keyOnce sync.Once
 	key     []byte
+
+	// adminMu serialises the changes that may demote an administrator.
+	adminMu sync.Mutex
 }
 
 // NewAuthenticator checks cfg, fills in its defaults and returns an
@@ -93,6 +103,11 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	if cfg.Audit == nil {
 		return nil, errors.New("auth: Config.Audit is required")
+	}
+	for _, r := range cfg.PHIRoles {
+		if slices.Contains(cfg.AdminRoles, r) {
+			return nil, fmt.Errorf("%w: role %s is both administrative and PHI-reading (Config.AdminRoles, Config.PHIRoles)", ErrInvalidPolicy, r)
+		}
 	}
 	if cfg.Hasher == nil {
 		h, err := NewHasher(DefaultArgon2Params(), 0)

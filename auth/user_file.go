@@ -38,6 +38,7 @@ type userFile struct {
 	PasswordChangedAt time.Time    `json:"password_changed_at"`
 	MFA               userFileMFA  `json:"mfa"`
 	Lockout           userFileLock `json:"lockout"`
+	RoleRequest       *RoleRequest `json:"role_request,omitempty"`
 	CreatedAt         time.Time    `json:"created_at"`
 	UpdatedAt         time.Time    `json:"updated_at"`
 	Version           int64        `json:"version"`
@@ -69,8 +70,9 @@ func EncodeUserFile(u *User) ([]byte, error) {
 		MFA: userFileMFA{TOTPSecret: u.MFA.TOTPSecret, TOTPActive: u.MFA.TOTPActive, TOTPDigits: u.MFA.TOTPDigits,
 			TOTPPeriod: u.MFA.TOTPPeriod, TOTPAlgorithm: u.MFA.TOTPAlgorithm, TOTPLastStep: u.MFA.TOTPLastStep,
 			TOTPEnrolledAt: u.MFA.TOTPEnrolledAt.UTC(), RecoveryCodes: u.MFA.RecoveryCodes},
-		Lockout:   userFileLock{Failures: u.Lockout.Failures, LastFailure: u.Lockout.LastFailure.UTC(), LockedAt: u.Lockout.LockedAt.UTC()},
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Version: u.Version}
+		Lockout:     userFileLock{Failures: u.Lockout.Failures, LastFailure: u.Lockout.LastFailure.UTC(), LockedAt: u.Lockout.LockedAt.UTC()},
+		RoleRequest: u.RoleRequest.utc(),
+		CreatedAt:   u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Version: u.Version}
 	b, err := json.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("auth: encode user file: %w", err)
@@ -98,8 +100,9 @@ func DecodeUserFile(b []byte) (*User, error) {
 		MFA: MFA{TOTPSecret: f.MFA.TOTPSecret, TOTPActive: f.MFA.TOTPActive, TOTPDigits: f.MFA.TOTPDigits,
 			TOTPPeriod: f.MFA.TOTPPeriod, TOTPAlgorithm: f.MFA.TOTPAlgorithm, TOTPLastStep: f.MFA.TOTPLastStep,
 			TOTPEnrolledAt: zeroUTC(f.MFA.TOTPEnrolledAt), RecoveryCodes: f.MFA.RecoveryCodes},
-		Lockout:   LockoutState{Failures: f.Lockout.Failures, LastFailure: zeroUTC(f.Lockout.LastFailure), LockedAt: zeroUTC(f.Lockout.LockedAt)},
-		CreatedAt: zeroUTC(f.CreatedAt), UpdatedAt: zeroUTC(f.UpdatedAt), Version: f.Version}
+		Lockout:     LockoutState{Failures: f.Lockout.Failures, LastFailure: zeroUTC(f.Lockout.LastFailure), LockedAt: zeroUTC(f.Lockout.LockedAt)},
+		RoleRequest: f.RoleRequest.utc(),
+		CreatedAt:   zeroUTC(f.CreatedAt), UpdatedAt: zeroUTC(f.UpdatedAt), Version: f.Version}
 	if err := u.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptUserFile, err)
 	}

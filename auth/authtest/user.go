@@ -77,12 +77,12 @@ func wantErr(t *testing.T, err, target error, what string) {
 // sameUser compares every field that a store must keep.
 func sameUser(t *testing.T, got, want *auth.User) {
 	t.Helper()
-	g, w := fmt.Sprintf("%#v|%q|%v|%x|%v|%q|%v", got, got.PasswordHash, got.PasswordChangedAt, got.MFA.TOTPSecret,
+	g, w := fmt.Sprintf("%#v|%q|%v|%x|%v|%q|%v|%+v", got, got.PasswordHash, got.PasswordChangedAt, got.MFA.TOTPSecret,
 		[]any{got.MFA.TOTPActive, got.MFA.TOTPDigits, got.MFA.TOTPPeriod, got.MFA.TOTPAlgorithm, got.MFA.TOTPLastStep, got.MFA.TOTPEnrolledAt},
-		got.MFA.RecoveryCodes, []any{got.Lockout.Failures, got.Lockout.LastFailure, got.Lockout.LockedAt, got.CreatedAt, got.UpdatedAt, got.Version}),
-		fmt.Sprintf("%#v|%q|%v|%x|%v|%q|%v", want, want.PasswordHash, want.PasswordChangedAt, want.MFA.TOTPSecret,
+		got.MFA.RecoveryCodes, []any{got.Lockout.Failures, got.Lockout.LastFailure, got.Lockout.LockedAt, got.CreatedAt, got.UpdatedAt, got.Version}, got.RoleRequest),
+		fmt.Sprintf("%#v|%q|%v|%x|%v|%q|%v|%+v", want, want.PasswordHash, want.PasswordChangedAt, want.MFA.TOTPSecret,
 			[]any{want.MFA.TOTPActive, want.MFA.TOTPDigits, want.MFA.TOTPPeriod, want.MFA.TOTPAlgorithm, want.MFA.TOTPLastStep, want.MFA.TOTPEnrolledAt},
-			want.MFA.RecoveryCodes, []any{want.Lockout.Failures, want.Lockout.LastFailure, want.Lockout.LockedAt, want.CreatedAt, want.UpdatedAt, want.Version})
+			want.MFA.RecoveryCodes, []any{want.Lockout.Failures, want.Lockout.LastFailure, want.Lockout.LockedAt, want.CreatedAt, want.UpdatedAt, want.Version}, want.RoleRequest)
 	if g != w {
 		t.Fatalf("stored user differs:\n got %s\nwant %s", g, w)
 	}
@@ -124,10 +124,17 @@ func userRoundTrip(t *testing.T, st auth.UserStore) {
 	got.Status = auth.StatusDisabled
 	got.MFA = auth.MFA{}
 	got.Roles = nil
+	got.RoleRequest = &auth.RoleRequest{Roles: []string{"nurse", "physician"}, RequestedBy: "admin-id", RequestedAt: userEpoch.Add(5 * time.Hour)}
 	must(t, st.Update(ctx, got))
 	again, err := st.Get(ctx, u.ID)
 	must(t, err)
 	sameUser(t, again, got)
+
+	again.RoleRequest = nil
+	must(t, st.Update(ctx, again))
+	cleared, err := st.Get(ctx, u.ID)
+	must(t, err)
+	sameUser(t, cleared, again)
 }
 
 func userCreateDuplicate(t *testing.T, st auth.UserStore) {

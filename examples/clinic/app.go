@@ -55,6 +55,7 @@ type app struct {
 	authn    *auth.Authenticator
 	sm       *auth.SessionManager
 	guard    *auth.Guard
+	alerts   *alertList
 	holds    *retention.Registry
 	ledger   *disposal.Ledger
 	shredder *disposal.Shredder
@@ -88,6 +89,7 @@ var errDataDirLocked = errors.New("clinic: the data directory is in use by anoth
 // locked data directory, an unreachable database or a wrong key.
 func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer) (_ *app, err error) {
 	a := &app{cfg: cfg, clock: clock.OrSystem(clk), log: slog.New(slog.NewTextHandler(logOut, nil))}
+	a.alerts = &alertList{app: a}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -209,7 +211,11 @@ func (a *app) checkMasterKey(ctx context.Context) error {
 
 // openAuth wires authentication, sessions and the RBAC guard over the stores.
 func (a *app) openAuth() error {
-	policy := auth.TenantPolicy{TenantID: demoTenant, RequireMFA: true, IdleTimeout: a.cfg.IdleTimeout, AbsoluteTimeout: a.cfg.Absolute}
+	// A lost authenticator is recovered with a recovery code or by an
+	// administrator's reset; PHI-reading roles are granted by two
+	// administrators; break-glass keeps the library's reason and daily limits.
+	policy := auth.TenantPolicy{TenantID: demoTenant, RequireMFA: true, IdleTimeout: a.cfg.IdleTimeout, AbsoluteTimeout: a.cfg.Absolute,
+		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}, ApprovePHIGrants: true}
 	def := policy
 	def.TenantID = ""
 	tenants, err := auth.NewTenantPolicies(def, policy)
@@ -223,6 +229,7 @@ func (a *app) openAuth() error {
 	a.sm = auth.NewSessionManager(a.sessions, a.users, a.auditLog)
 	a.sm.IdleTimeout, a.sm.AbsoluteTimeout = a.cfg.IdleTimeout, a.cfg.Absolute
 	a.sm.Clock, a.sm.Policies, a.sm.Emergencies, a.sm.Logger = a.clock, tenants, a.emergencies, a.log
+	a.sm.OnEmergency = a.alerts.add
 	if a.cfg.NoTLS {
 		a.sm.Cookie.Name, a.sm.Cookie.Secure = "clinic_session", false
 	}
@@ -230,6 +237,7 @@ func (a *app) openAuth() error {
 		Users: a.users, Audit: a.auditLog, Sessions: a.sm, Sealer: auth.PHISealer(a.vault),
 		Tenants: tenants, TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, Clock: a.clock, Logger: a.log,
 		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
+		AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 	})
 	if err != nil {
 		return err

@@ -103,7 +103,7 @@ func (cs *complianceUsers) newUser(t testing.TB, role string) (string, complianc
 		t.Fatal(err)
 	}
 	a := cs.tc.app
-	u, err := a.authn.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Password: pw}, seedActor, audit.Origin{})
+	u, err := a.authn.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}

@@ -92,7 +92,7 @@ func startClinicClock(t *testing.T, cfg config, clk *clock.Fake, appClock clock.
 		}
 		tc.users = map[string]demoUser{}
 		for _, u := range seeded {
-			tc.users[u.Role] = u
+			tc.users[u.Name] = u
 		}
 	}
 	return tc

@@ -1,6 +1,10 @@
 package main
 
-import "github.com/hipaakit/hipaakit/auth"
+import (
+	"slices"
+
+	"github.com/hipaakit/hipaakit/auth"
+)
 
 // Permissions of the clinic, "resource:action".
 const (
@@ -39,6 +43,37 @@ const (
 // demoRoles are the roles the demo tenant gets one user each of.
 var demoRoles = []string{rolePhysician, roleNurse, roleLab, roleFrontDesk, roleAuditor, roleAdmin}
 
+// secondAdmin is the name of the demo tenant's second administrator: grants
+// of PHI-reading roles need one administrator to request and another to
+// approve them.
+const secondAdmin = "admin2"
+
+// adminRoles are held only by administrative identities, and those hold
+// nothing else (auth.Config.AdminRoles).
+var adminRoles = []string{roleAdmin}
+
+// phiPermissions are the permissions that read PHI.
+var phiPermissions = []auth.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid}
+
+// phiRoles returns the assignable roles holding a permission that reads PHI
+// (auth.Config.PHIRoles).
+func phiRoles(rbac *auth.RBAC) []string {
+	var out []string
+	for _, name := range rbac.Roles() {
+		r, _ := rbac.Role(name)
+		if r.Emergency {
+			continue
+		}
+		for _, p := range r.Permissions {
+			if slices.Contains(phiPermissions, p) {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
+}
+
 func clinicRBAC() (*auth.RBAC, error) {
 	all := []auth.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
 		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
@@ -56,7 +91,11 @@ func clinicRBAC() (*auth.RBAC, error) {
 		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart)},
 		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev)},
 		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup, permUserManage)},
-		{Name: roleEmergency, Permissions: physician, Emergency: true, EligibleRoles: []string{roleNurse, roleFrontDesk}},
+		// Break-glass grants what emergency care needs: find the patient,
+		// read the record, write notes, vitals and labs. Not creation of
+		// patients, demographic changes or export.
+		{Name: roleEmergency, Permissions: with(permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
+			permVitalsWrite, permLabWrite), Emergency: true, EligibleRoles: []string{roleNurse, roleFrontDesk}},
 	})
 }
 

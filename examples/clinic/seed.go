@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strings"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -19,6 +20,22 @@ import (
 type demoUser struct {
 	Role, Name, Password, TOTPSecret, URI string
 	ID                                    string
+	// RecoveryCodes are the single-use codes that sign the user in when
+	// the authenticator is lost.
+	RecoveryCodes []string
+}
+
+// demoAccount is one account the first start creates.
+type demoAccount struct{ Role, Name string }
+
+// demoAccounts are one user per role, named after it, and a second
+// administrator (PHI grants need two).
+func demoAccounts() []demoAccount {
+	var out []demoAccount
+	for _, r := range demoRoles {
+		out = append(out, demoAccount{r, r})
+	}
+	return append(out, demoAccount{roleAdmin, secondAdmin})
 }
 
 // seedActor is the actor of everything the first start creates.
@@ -51,12 +68,13 @@ func (a *app) seed(ctx context.Context) ([]demoUser, error) {
 	}
 	origin := audit.Origin{Channel: audit.ChannelSystem, Route: "seed"}
 	var out []demoUser
-	for _, role := range demoRoles {
+	for _, acc := range demoAccounts() {
+		role := acc.Role
 		pw, err := randomPassword()
 		if err != nil {
 			return nil, err
 		}
-		u, err := a.authn.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: role, Roles: []string{role},
+		u, err := a.authn.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: acc.Name, Roles: []string{role},
 			Admin: role == roleAdmin, Password: pw}, seedActor, origin)
 		if err != nil {
 			return nil, fmt.Errorf("clinic: create demo user %s: %w", role, err)
@@ -69,10 +87,12 @@ func (a *app) seed(ctx context.Context) ([]demoUser, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := a.authn.ConfirmTOTP(ctx, u.ID, code, "", origin); err != nil {
+		rc, err := a.authn.ConfirmTOTP(ctx, u.ID, code, "", origin)
+		if err != nil {
 			return nil, fmt.Errorf("clinic: confirm demo user %s: %w", role, err)
 		}
-		out = append(out, demoUser{Role: role, Name: role, Password: pw, TOTPSecret: enr.Secret(), URI: enr.URI(), ID: u.ID})
+		out = append(out, demoUser{Role: role, Name: acc.Name, Password: pw, TOTPSecret: enr.Secret(), URI: enr.URI(), ID: u.ID,
+			RecoveryCodes: rc})
 	}
 	for _, p := range []patientIn{
 		{"mrn": "MRN-1001", "name": "Jane Doe", "dob": "1961-04-02", "zip": "02139", "phone": "+1 617 555 0101"},
@@ -88,11 +108,14 @@ func (a *app) seed(ctx context.Context) ([]demoUser, error) {
 // printDemoUsers tells the operator, once, how to sign in.
 func printDemoUsers(w io.Writer, users []demoUser, url string) {
 	fmt.Fprintf(w, "\nFirst start: created the demo tenant %q with one user per role.\n", demoTenant)
-	fmt.Fprintln(w, "These passwords and authenticator secrets are shown ONCE. Add each otpauth URI to an")
-	fmt.Fprintln(w, "authenticator app (or generate codes with: oathtool --totp -b SECRET), then sign in at")
-	fmt.Fprintf(w, "%s/login with the user name, password and the current 6-digit code.\n\n", url)
+	fmt.Fprintln(w, "These passwords, authenticator secrets and recovery codes are shown ONCE. Add each otpauth")
+	fmt.Fprintln(w, "URI to an authenticator app (or generate codes with: oathtool --totp -b SECRET), then sign in at")
+	fmt.Fprintf(w, "%s/login with the user name, password and the current 6-digit code. A recovery code\n", url)
+	fmt.Fprintln(w, "replaces the 6-digit code once if the authenticator is lost.")
+	fmt.Fprintln(w)
 	for _, u := range users {
-		fmt.Fprintf(w, "  %-14s user %-14s password %s\n  %14s %s\n", u.Role, u.Name, u.Password, "", u.URI)
+		fmt.Fprintf(w, "  %-14s user %-14s password %s\n  %14s %s\n  %14s recovery codes: %s\n", u.Role, u.Name, u.Password, "", u.URI,
+			"", strings.Join(u.RecoveryCodes, " "))
 	}
 	fmt.Fprintln(w, "\nDemo patients: MRN-1001 and MRN-1002 (search by MRN).")
 }

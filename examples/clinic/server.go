@@ -64,6 +64,9 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("POST /api/admin/users/{id}/unlock", permUserManage, ah.Unlock, auth.Sensitive())
 	g.HandleFunc("PUT /api/admin/users/{id}/password", permUserManage, ah.SetPassword, auth.Sensitive())
 	g.HandleFunc("POST /api/admin/users/{id}/reset-mfa", permUserManage, ah.ResetMFA, auth.Sensitive())
+	g.HandleFunc("POST /api/admin/users/{id}/roles/approve", permUserManage, ah.ApproveRoles, auth.Sensitive())
+	g.HandleFunc("GET /api/admin/role-requests", permUserManage, ah.RoleRequests)
+	g.HandleFunc("GET /api/admin/alerts", permUserManage, a.listAlerts)
 	g.HandleFunc("GET /api/emergency/report", permEmergencyRev, ah.EmergencyReport)
 
 	// Web UI pages that need a session.
@@ -74,6 +77,7 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("GET /enroll", permSelfMFA, a.pageEnroll)
 	g.HandleFunc("POST /enroll", permSelfMFA, a.pageEnroll)
 	g.HandleFunc("GET /home", permUI, a.pageHome)
+	g.HandleFunc("GET /admin/alerts", permUserManage, a.pageAlerts)
 
 	protected := a.sm.Middleware(a.sm.EnforcePolicy(g))
 	root := http.NewServeMux()

@@ -28,7 +28,7 @@ func staticFiles() http.Handler {
 // pages holds one template set per page, each with the shared layout.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "enroll", "patients", "patient", "audit", "home"} {
+	for _, name := range []string{"login", "enroll", "patients", "patient", "audit", "home", "alerts"} {
 		file := name
 		if name == "home" {
 			file = "patients"
@@ -147,6 +147,8 @@ func (a *app) pageHome(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/patients", http.StatusSeeOther)
 	case a.guard.Can(r, permAuditRead):
 		http.Redirect(w, r, "/audit", http.StatusSeeOther)
+	case a.guard.Can(r, permUserManage):
+		http.Redirect(w, r, "/admin/alerts", http.StatusSeeOther)
 	default:
 		a.render(w, r, "home", "Home", struct{ Searched bool }{}, "Signed in. Your role has no patient pages.")
 	}
