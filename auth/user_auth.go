@@ -83,6 +83,23 @@ type Authenticator struct {
 
 	keyOnce sync.Once
 	key     []byte
+
+	// userLocks serialise this process's read-modify-write cycles on one
+	// user (striped by ID), so that concurrent requests on one account do
+	// not exhaust the compare-and-swap retries against each other; replicas
+	// still meet at the store's compare-and-swap.
+	userLocks [64]sync.Mutex
+}
+
+// lockUser locks the stripe of user id and returns its unlock.
+func (a *Authenticator) lockUser(id string) func() {
+	h := uint32(2166136261)
+	for i := range len(id) {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	m := &a.userLocks[h%uint32(len(a.userLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // NewAuthenticator checks cfg, fills in its defaults and returns an
@@ -204,6 +221,7 @@ const maxCASRetries = 16
 // compare-and-swap, retrying on ErrVersionConflict. change sees a fresh copy
 // each time; when it returns an error nothing is stored.
 func (a *Authenticator) modify(ctx context.Context, id string, change func(u *User) error) (*User, error) {
+	defer a.lockUser(id)()
 	for range maxCASRetries {
 		u, err := a.users.Get(ctx, id)
 		if err != nil {

@@ -222,7 +222,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		}
 		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, nil)
 	}
-	return a.succeed(ctx, u, false, false, acctKey, base)
+	return a.succeed(ctx, u, false, false, false, acctKey, base)
 }
 
 // VerifySecondFactor completes a login with a TOTP code or a recovery code
@@ -272,7 +272,19 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 	var err error
 	switch {
 	case totpCode != "" && recoveryCode == "":
-		ok, err = a.useTOTP(ctx, u, totpCode, guard, nil)
+		// The used step and the reset of the failure counter are one
+		// compare-and-swap: the winner of concurrent submissions of one
+		// code is never undone by a second write losing to the others.
+		ok, err = a.useTOTP(ctx, u, totpCode, guard, func(u *User) error {
+			if u.Lockout.Locked() {
+				return errLockedMeanwhile
+			}
+			u.Lockout = LockoutState{}
+			return nil
+		})
+		if errors.Is(err, errLockedMeanwhile) {
+			return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "account_locked")
+		}
 	case recoveryCode != "" && totpCode == "":
 		tp, perr := a.tenantPolicy(ctx, u.TenantID)
 		if perr != nil {
@@ -300,13 +312,18 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 		return nil, err
 	}
 	acctKey := "a\x00" + fresh.TenantID + "\x00" + fresh.Name
-	return a.succeed(ctx, fresh, true, recovery, acctKey, base)
+	return a.succeed(ctx, fresh, true, recovery, !recovery, acctKey, base)
 }
 
-// succeed resets the failure counters and audits the login.
-func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery bool, acctKey string, base audit.Event) (*LoginResult, error) {
+// errLockedMeanwhile aborts a second-factor compare-and-swap on an account
+// that concurrent failures locked.
+var errLockedMeanwhile = errors.New("auth: account locked")
+
+// succeed resets the failure counters (unless reset, when the second
+// factor's compare-and-swap already did) and audits the login.
+func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, reset bool, acctKey string, base audit.Event) (*LoginResult, error) {
 	now := a.clock.Now()
-	if u.Lockout.Failures > 0 {
+	if !reset && u.Lockout.Failures > 0 {
 		var err error
 		u, err = a.modify(ctx, u.ID, func(u *User) error {
 			if u.Lockout.Locked() {

@@ -147,3 +147,16 @@ func FuzzDecodeUserFile(f *testing.F) {
 		}
 	})
 }
+
+func TestTOTPRaceMemory(t *testing.T) {
+	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore { return auth.NewMemoryUserStore() })
+}
+
+func TestTOTPRaceFile(t *testing.T) {
+	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore {
+		st, err := auth.OpenFileUserStore(t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}

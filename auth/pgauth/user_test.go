@@ -120,3 +120,13 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 		t.Fatal("account not locked after MaxFailures")
 	}
 }
+
+func TestTOTPRaceOnPostgres(t *testing.T) {
+	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore {
+		pool := pgtest.New(t)
+		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
+			t.Fatal(err)
+		}
+		return pgauth.NewUserStore(pool)
+	})
+}
