@@ -56,6 +56,16 @@ type TenantPolicy struct {
 	// RecoveryMethods lists the allowed recovery methods; nil means
 	// RecoveryCodes only, an empty non-nil slice means none.
 	RecoveryMethods []RecoveryMethod
+
+	// Lockout (throttling and lockout of failed logins).
+
+	// PermanentLockout locks an account after LockoutConfig.MaxFailures
+	// consecutive failures until an operator unlocks it
+	// (Authenticator.Unlock, `hipaakit user unlock`). Without it, the
+	// default, repeated failures only raise the back-off, capped at
+	// LockoutConfig.MaxDelay, so that no one can lock another user out for
+	// good.
+	PermanentLockout bool
 }
 
 // Validate checks p's limits and names.

@@ -45,6 +45,7 @@ const maxPolicyFile = 1 << 20
 //	    reauth_after: 5m
 //	    password_policy: nist-800-63b
 //	    recovery_methods: [recovery_code]
+//	    permanent_lockout: false   # true: lock for good after MaxFailures
 //
 // Unknown fields are errors, durations use Go's syntax ("90s", "30m", "8h").
 type policyDoc struct {
@@ -71,6 +72,8 @@ type tenantDoc struct {
 	ReauthAfter     string   `json:"reauth_after"`
 	PasswordPolicy  string   `json:"password_policy"`
 	RecoveryMethods []string `json:"recovery_methods"`
+
+	PermanentLockout bool `json:"permanent_lockout"`
 }
 
 func parseDur(s, what string) (time.Duration, error) {
@@ -85,7 +88,8 @@ func parseDur(s, what string) (time.Duration, error) {
 }
 
 func (t *tenantDoc) policy() (TenantPolicy, error) {
-	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy}
+	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
+		PermanentLockout: t.PermanentLockout}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err

@@ -52,6 +52,13 @@ type Config struct {
 	TOTP TOTPConfig
 	// Lockout configures throttling and lockout (defaults in LockoutConfig).
 	Lockout LockoutConfig
+	// Attempts counts the attempts of client keys and of names that match
+	// no usable account (default a MemoryAttemptStore of
+	// Lockout.MaxTracked keys, which suits one process). Replicas share
+	// pgauth.AttemptStore; a deployment on the file stores uses a
+	// FileAttemptStore beside them so that unknown names cost the same
+	// durable write as known accounts.
+	Attempts AttemptStore
 	// ChallengeKey is the HMAC-SHA256 key (at least 32 bytes) that signs
 	// the Challenge between the password and the second-factor step. All
 	// instances behind one login endpoint must share it; when empty, each
@@ -78,7 +85,7 @@ type Authenticator struct {
 	hasher   *Hasher
 	clock    clock.Clock
 	log      *slog.Logger
-	throttle *throttle
+	attempts AttemptStore
 	pad      latencyPad
 
 	keyOnce sync.Once
@@ -144,8 +151,12 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	attempts := cfg.Attempts
+	if attempts == nil {
+		attempts = NewMemoryAttemptStore(cfg.Lockout.MaxTracked)
+	}
 	return &Authenticator{cfg: cfg, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
-		log: cfg.Logger, throttle: newThrottle()}, nil
+		log: cfg.Logger, attempts: attempts}, nil
 }
 
 // Users returns the user store.

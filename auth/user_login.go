@@ -129,7 +129,11 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 	base := audit.Event{Action: audit.ActionLoginFailed, Outcome: audit.OutcomeFailure,
 		Actor: audit.Actor{TenantID: auditableTenant(req.TenantID)}, Origin: req.Origin}
 
-	if err := a.checkClient(ctx, req.ClientKey, now, base); err != nil {
+	// Every attempt reserves its counts before any credential is checked,
+	// so that N parallel attempts count N: the client key's first, then the
+	// account's (on the user record for a usable account, on the
+	// AttemptStore under the name otherwise, with the same back-off).
+	if err := a.reserveClient(ctx, req.ClientKey, now, base); err != nil {
 		return nil, err
 	}
 	var u *User
@@ -137,34 +141,34 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		var err error
 		u, err = a.users.GetByName(ctx, req.TenantID, name)
 		if err != nil && !errors.Is(err, ErrUserNotFound) {
-			return nil, err
+			return nil, a.releaseClient(ctx, req.ClientKey, err)
 		}
 	}
 	if u != nil {
 		base.Actor.UserID = u.ID
 	}
-	// Back-off of the account: persisted for known users, in memory for
-	// unknown names, the same answer either way.
-	f, last := a.throttle.state(acctKey, now, a.cfg.Lockout.ForgetAfter)
-	if u != nil && u.Active() {
-		f, last = u.Lockout.Failures, u.Lockout.LastFailure
-	}
-	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.FreeFailures, last, now); w > 0 {
-		return nil, a.throttled(ctx, base, w)
-	}
-	// Count this attempt on the freshest record before any credential is
-	// checked, so that concurrent attempts cannot all pass the lockout with
-	// a stale copy.
 	reserved := false
+	start := time.Now() // real elapsed time, not the injectable clock
 	if u != nil && u.Active() && !u.Lockout.Locked() {
 		fresh, w, err := a.reserve(ctx, u.ID, now, base)
 		if err != nil {
 			return nil, err
 		}
+		a.pad.observe(time.Since(start))
 		if w > 0 {
 			return nil, a.throttled(ctx, base, w)
 		}
 		u, reserved = fresh, fresh.Active() && !fresh.Lockout.Locked()
+	} else {
+		w, err := a.attempts.Reserve(ctx, attemptKey(acctKey), now, a.cfg.Lockout.ForgetAfter, a.waitFunc(a.cfg.Lockout.FreeFailures, now))
+		if err != nil {
+			return nil, err
+		}
+		// Pad to the cost of a known account's durable reservation.
+		a.pad.padFrom(ctx, time.Since(start))
+		if w > 0 {
+			return nil, a.throttled(ctx, base, w)
+		}
 	}
 
 	usable := reserved
@@ -196,8 +200,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		if reserved {
 			return nil, a.reservedFailure(ctx, u.ID, req.ClientKey, base, reason)
 		}
-		a.throttle.fail(acctKey, now, &a.cfg.Lockout)
-		return nil, a.failure(ctx, "", req.ClientKey, base, reason)
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, reason)
 	}
 	if rehash {
 		a.rehash(ctx, u, req.Password)
@@ -218,11 +221,14 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 			if err := a.release(ctx, u.ID); err != nil {
 				return nil, err
 			}
+			if err := a.releaseClient(ctx, req.ClientKey, nil); err != nil {
+				return nil, err
+			}
 			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch}, nil
 		}
 		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, nil)
 	}
-	return a.succeed(ctx, u, false, false, false, acctKey, base)
+	return a.succeed(ctx, u, false, false, false, req.ClientKey, base)
 }
 
 // VerifySecondFactor completes a login with a TOTP code or a recovery code
@@ -232,23 +238,23 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactorRequest) (*LoginResult, error) {
 	now := a.clock.Now()
 	base := audit.Event{Action: audit.ActionMFAFailed, Outcome: audit.OutcomeFailure, Origin: req.Origin}
-	if err := a.checkClient(ctx, req.ClientKey, now, base); err != nil {
+	if err := a.reserveClient(ctx, req.ClientKey, now, base); err != nil {
 		return nil, err
 	}
 	c, err := a.parseChallenge(req.Challenge, now)
 	if err != nil {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	u, err := a.users.Get(ctx, c.userID)
 	if errors.Is(err, ErrUserNotFound) {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	if err != nil {
 		return nil, err
 	}
 	base.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
 	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) || !c.unused(u) {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	fresh, w, err := a.reserve(ctx, u.ID, now, base)
 	if err != nil {
@@ -258,7 +264,7 @@ func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 		return nil, a.throttled(ctx, base, w)
 	}
 	if !fresh.Active() || fresh.Lockout.Locked() {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "account_locked")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "account_locked")
 	}
 	return a.secondFactor(ctx, fresh, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, c.unused)
 }
@@ -311,8 +317,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 	if err != nil {
 		return nil, err
 	}
-	acctKey := "a\x00" + fresh.TenantID + "\x00" + fresh.Name
-	return a.succeed(ctx, fresh, true, recovery, !recovery, acctKey, base)
+	return a.succeed(ctx, fresh, true, recovery, !recovery, clientKey, base)
 }
 
 // errLockedMeanwhile aborts a second-factor compare-and-swap on an account
@@ -321,7 +326,7 @@ var errLockedMeanwhile = errors.New("auth: account locked")
 
 // succeed resets the failure counters (unless reset, when the second
 // factor's compare-and-swap already did) and audits the login.
-func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, reset bool, acctKey string, base audit.Event) (*LoginResult, error) {
+func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, reset bool, clientKey string, base audit.Event) (*LoginResult, error) {
 	now := a.clock.Now()
 	if !reset && u.Lockout.Failures > 0 {
 		var err error
@@ -343,7 +348,9 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 			return nil, err
 		}
 	}
-	a.throttle.reset(acctKey)
+	if err := a.releaseClient(ctx, clientKey, nil); err != nil {
+		return nil, err
+	}
 	tp, err := a.tenantPolicy(ctx, u.TenantID)
 	if err != nil {
 		return nil, err
@@ -368,16 +375,38 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 	return res, nil
 }
 
-// checkClient refuses an attempt while the client key is in back-off.
-func (a *Authenticator) checkClient(ctx context.Context, clientKey string, now time.Time, base audit.Event) error {
+// reserveClient counts an attempt against the client key before its
+// credentials are checked, or refuses it while the key is in back-off.
+func (a *Authenticator) reserveClient(ctx context.Context, clientKey string, now time.Time, base audit.Event) error {
 	if clientKey == "" {
 		return nil
 	}
-	f, last := a.throttle.state(clientThrottleKey(clientKey), now, a.cfg.Lockout.ForgetAfter)
-	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.ClientFreeFailures, last, now); w > 0 {
+	w, err := a.attempts.Reserve(ctx, attemptKey(clientThrottleKey(clientKey)), now, a.cfg.Lockout.ForgetAfter, a.waitFunc(a.cfg.Lockout.ClientFreeFailures, now))
+	if err != nil {
+		return err
+	}
+	if w > 0 {
 		return a.throttled(ctx, base, w)
 	}
 	return nil
+}
+
+// releaseClient gives back the client key's reservation of an attempt that
+// succeeded or was not decided (err, returned unchanged, or nil).
+func (a *Authenticator) releaseClient(ctx context.Context, clientKey string, err error) error {
+	if clientKey == "" {
+		return err
+	}
+	if rerr := a.attempts.Release(ctx, attemptKey(clientThrottleKey(clientKey))); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// waitFunc is the AttemptStore question "how long must an attempt at now
+// still wait" with free failures passing.
+func (a *Authenticator) waitFunc(free int, now time.Time) func(int, time.Time) time.Duration {
+	return func(n int, last time.Time) time.Duration { return a.cfg.Lockout.wait(n, free, last, now) }
 }
 
 func (a *Authenticator) throttled(ctx context.Context, base audit.Event, w time.Duration) error {
@@ -431,7 +460,11 @@ func (a *Authenticator) reserve(ctx context.Context, userID string, now time.Tim
 			wait = w
 			return errNoChange
 		}
-		if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures {
+		perm, err := a.permanentLock(ctx, u.TenantID, u.Lockout.Failures)
+		if err != nil {
+			return err
+		}
+		if perm {
 			u.Lockout.LockedAt = a.storeNow()
 			lockedNow = true
 			return nil
@@ -472,6 +505,22 @@ func (a *Authenticator) release(ctx context.Context, userID string) error {
 	return err
 }
 
+// permanentLock reports whether failures consecutive failures lock an
+// account of tenantID for good: only when the tenant chose
+// TenantPolicy.PermanentLockout and failures reached MaxFailures. Without
+// it the back-off alone slows guessing (capped at MaxDelay), so that no one
+// can lock another user out.
+func (a *Authenticator) permanentLock(ctx context.Context, tenantID string, failures int) (bool, error) {
+	if failures < a.cfg.Lockout.MaxFailures {
+		return false, nil
+	}
+	tp, err := a.tenantPolicy(ctx, tenantID)
+	if err != nil {
+		return false, err
+	}
+	return tp.PermanentLockout, nil
+}
+
 // errNoChange aborts a modify that has nothing to store.
 var errNoChange = errors.New("auth: no change")
 
@@ -479,30 +528,43 @@ var errNoChange = errors.New("auth: no change")
 // locks the account when the count reaches MaxFailures, and audits both.
 func (a *Authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
 	now := a.clock.Now()
-	if clientKey != "" {
-		a.throttle.fail(clientThrottleKey(clientKey), now, &a.cfg.Lockout)
+	if clientKey != "" && !reserved {
+		// Counted even in back-off: this attempt was already checked.
+		if _, err := a.attempts.Reserve(ctx, attemptKey(clientThrottleKey(clientKey)), now, a.cfg.Lockout.ForgetAfter,
+			func(int, time.Time) time.Duration { return 0 }); err != nil {
+			return err
+		}
 	}
 	lockedNow := false
-	if userID == "" {
-		a.pad.pad(ctx)
-	} else {
-		start := time.Now() // real elapsed time, not the injectable clock
+	if userID != "" {
+		// A reserved attempt was counted already: nothing is written
+		// unless it locks the account, so that a known account's failure
+		// costs one durable write, like an unknown name's.
 		_, err := a.modify(ctx, userID, func(u *User) error {
 			lockedNow = false
+			changed := false
 			if !reserved {
 				u.Lockout.Failures++
 				u.Lockout.LastFailure = a.storeNow()
+				changed = true
 			}
-			if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures && !u.Lockout.Locked() {
+			perm, err := a.permanentLock(ctx, u.TenantID, u.Lockout.Failures)
+			if err != nil {
+				return err
+			}
+			if perm && !u.Lockout.Locked() {
 				u.Lockout.LockedAt = a.storeNow()
 				lockedNow = true
+				changed = true
+			}
+			if !changed {
+				return errNoChange
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errNoChange) {
 			return err
 		}
-		a.pad.observe(time.Since(start))
 	}
 	if err := a.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeFailure, Reason: reason,
 		Actor: actor, Origin: origin}); err != nil {

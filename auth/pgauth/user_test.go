@@ -56,8 +56,12 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-		Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}})
+		Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
 	if err != nil {
 		t.Fatal(err)
 	}
