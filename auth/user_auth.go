@@ -86,6 +86,7 @@ type Authenticator struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	attempts AttemptStore
+	refusals *refusalLog
 	pad      latencyPad
 
 	keyOnce sync.Once
@@ -156,7 +157,7 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 		attempts = NewMemoryAttemptStore(cfg.Lockout.MaxTracked)
 	}
 	return &Authenticator{cfg: cfg, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
-		log: cfg.Logger, attempts: attempts}, nil
+		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}, nil
 }
 
 // Users returns the user store.

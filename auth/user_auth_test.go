@@ -44,7 +44,7 @@ func (l *auditLog) count(action audit.Action, reason string) int {
 	defer l.mu.Unlock()
 	n := 0
 	for _, e := range l.events {
-		if e.Action == action && (reason == "" || e.Reason == reason) {
+		if (action == "" || e.Action == action) && (reason == "" || e.Reason == reason) {
 			n++
 		}
 	}

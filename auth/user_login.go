@@ -129,6 +129,9 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 	base := audit.Event{Action: audit.ActionLoginFailed, Outcome: audit.OutcomeFailure,
 		Actor: audit.Actor{TenantID: auditableTenant(req.TenantID)}, Origin: req.Origin}
 
+	if err := a.flushRefusals(ctx); err != nil {
+		return nil, err
+	}
 	// Every attempt reserves its counts before any credential is checked,
 	// so that N parallel attempts count N: the client key's first, then the
 	// account's (on the user record for a usable account, on the
@@ -156,7 +159,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		}
 		a.pad.observe(time.Since(start))
 		if w > 0 {
-			return nil, a.throttled(ctx, base, w)
+			return nil, a.throttled(ctx, acctKey, base, w)
 		}
 		u, reserved = fresh, fresh.Active() && !fresh.Lockout.Locked()
 	} else {
@@ -167,7 +170,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		// Pad to the cost of a known account's durable reservation.
 		a.pad.padFrom(ctx, time.Since(start))
 		if w > 0 {
-			return nil, a.throttled(ctx, base, w)
+			return nil, a.throttled(ctx, acctKey, base, w)
 		}
 	}
 
@@ -261,7 +264,7 @@ func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 		return nil, err
 	}
 	if w > 0 {
-		return nil, a.throttled(ctx, base, w)
+		return nil, a.throttled(ctx, "u\x00"+u.ID, base, w)
 	}
 	if !fresh.Active() || fresh.Lockout.Locked() {
 		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "account_locked")
@@ -386,7 +389,7 @@ func (a *Authenticator) reserveClient(ctx context.Context, clientKey string, now
 		return err
 	}
 	if w > 0 {
-		return a.throttled(ctx, base, w)
+		return a.throttled(ctx, clientThrottleKey(clientKey), base, w)
 	}
 	return nil
 }
@@ -407,14 +410,6 @@ func (a *Authenticator) releaseClient(ctx context.Context, clientKey string, err
 // still wait" with free failures passing.
 func (a *Authenticator) waitFunc(free int, now time.Time) func(int, time.Time) time.Duration {
 	return func(n int, last time.Time) time.Duration { return a.cfg.Lockout.wait(n, free, last, now) }
-}
-
-func (a *Authenticator) throttled(ctx context.Context, base audit.Event, w time.Duration) error {
-	base.Reason = "throttled"
-	if err := a.record(ctx, base); err != nil {
-		return err
-	}
-	return &ThrottledError{RetryAfter: w}
 }
 
 // failure counts a failed attempt against the client key and, when userID
