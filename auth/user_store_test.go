@@ -160,3 +160,16 @@ func TestTOTPRaceFile(t *testing.T) {
 		return st
 	})
 }
+
+func TestMemoryAttemptStoreConformance(t *testing.T) {
+	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore { return auth.NewMemoryAttemptStore(0) })
+}
+
+func TestFileAttemptStoreConformance(t *testing.T) {
+	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore {
+		st, err := auth.OpenFileAttemptStore(t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}

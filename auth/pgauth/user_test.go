@@ -134,3 +134,13 @@ func TestTOTPRaceOnPostgres(t *testing.T) {
 		return pgauth.NewUserStore(pool)
 	})
 }
+
+func TestAttemptStoreConformance(t *testing.T) {
+	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore {
+		pool := pgtest.New(t)
+		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
+			t.Fatal(err)
+		}
+		return pgauth.NewAttemptStore(pool)
+	})
+}
