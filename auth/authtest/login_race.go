@@ -57,8 +57,8 @@ func (s SlowUserStore) Update(ctx context.Context, u *auth.User) error {
 	return s.UserStore.Update(ctx, u)
 }
 
-// RunTOTPRace checks that N concurrent logins with the right password and
-// one valid TOTP code give exactly one success and N-1 refusals
+// RunTOTPRace checks that N concurrent second-factor submissions of one
+// valid TOTP code on one challenge give exactly one success and N-1 refusals
 // (ErrInvalidCredentials or ErrThrottled), never an operational error,
 // on the store newStore returns, plain and wrapped in SlowUserStore, served
 // by one Authenticator and by two replicas sharing the store.
@@ -112,6 +112,11 @@ func totpRace(t *testing.T, st auth.UserStore, replicas int) {
 	for round := range 2 {
 		clk.Advance(time.Hour) // past any back-off of the previous round
 		c := code()
+		res, err := as[0].Login(ctx, auth.LoginRequest{TenantID: "clinic", Name: "pat", Password: pw})
+		must(t, err)
+		if !res.SecondFactorRequired {
+			t.Fatal("the password step did not ask for the second factor")
+		}
 		const n = 20
 		var mu sync.Mutex
 		ok, refused := 0, 0
@@ -120,7 +125,7 @@ func totpRace(t *testing.T, st auth.UserStore, replicas int) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				_, err := as[i%len(as)].Login(ctx, auth.LoginRequest{TenantID: "clinic", Name: "pat", Password: pw, TOTPCode: c})
+				_, err := as[i%len(as)].VerifySecondFactor(ctx, auth.SecondFactorRequest{Challenge: res.Challenge, TOTPCode: c})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
