@@ -167,8 +167,12 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		if err != nil {
 			return nil, err
 		}
-		// Pad to the cost of a known account's durable reservation.
-		a.pad.padFrom(ctx, time.Since(start))
+		// Pad to the cost of a known account's durable reservation when
+		// this one was not durable (a durable store costs about as much on
+		// its own; padding it too would make unknown names slower).
+		if _, inMemory := a.attempts.(*MemoryAttemptStore); inMemory {
+			a.pad.padFrom(ctx, time.Since(start))
+		}
 		if w > 0 {
 			return nil, a.throttled(ctx, acctKey, base, w)
 		}
