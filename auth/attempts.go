@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,19 +174,53 @@ func OpenFileAttemptStore(dir string) (*FileAttemptStore, error) {
 func (s *FileAttemptStore) Close() error { return s.lock.Unlock() }
 
 func (s *FileAttemptStore) read(key string) (attemptFile, error) {
-	var f attemptFile
 	b, err := os.ReadFile(filepath.Join(s.dir, key+".json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
-		return f, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
-	}
-	if err := json.Unmarshal(b, &f); err != nil || f.V != 1 || f.Count < 0 {
-		// A damaged count is dropped rather than blocking logins forever.
 		return attemptFile{}, nil
 	}
-	return f, nil
+	if err != nil {
+		return attemptFile{}, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+	}
+	return decodeAttemptFile(b), nil
+}
+
+// decodeAttemptFile decodes one key's file; a damaged one counts as zero
+// rather than blocking logins forever.
+func decodeAttemptFile(b []byte) attemptFile {
+	var f attemptFile
+	if len(b) > 4096 || json.Unmarshal(b, &f) != nil || f.V != 1 || f.Count < 0 {
+		return attemptFile{}
+	}
+	return f
+}
+
+// Purge deletes the counts of keys idle since before cutoff (they are
+// forgotten anyway); run it now and then to bound the directory.
+func (s *FileAttemptStore) Purge(cutoff time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+	}
+	n := 0
+	for _, e := range entries {
+		key, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !validAttemptKey(key) {
+			continue
+		}
+		f, err := s.read(key)
+		if err != nil {
+			return n, err
+		}
+		if f.Last.Before(cutoff) {
+			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return n, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (s *FileAttemptStore) write(key string, f attemptFile) error {
