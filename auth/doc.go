@@ -72,10 +72,17 @@
 // wrong password or code, disabled, removed or locked account), and takes
 // the same path: one password hash, against a dummy hash when there is no
 // usable one, compared in constant time. Throttled attempts get a
-// *ThrottledError (ErrThrottled) before any hashing. Every attempt is audited
-// (login, login_failed, mfa_failed, lockout) with a reason code and never
-// with a password or code; when the audit event cannot be written the login
-// fails (no audit, no access).
+// *ThrottledError (ErrThrottled) before any hashing. Every checked attempt
+// is audited (login, login_failed, mfa_failed, lockout) with a reason code
+// and never with a password or code; when the audit event cannot be written
+// the login fails (no audit, no access). Refusals while throttled are
+// aggregated per throttle key (account or client key) and minute: the first
+// is recorded at once (reason "throttled", attribute refused=1), the others
+// as one event (reason "throttled_summary", attributes refused=<count>,
+// window, since) when a later attempt finds the window over. One client key
+// therefore adds at most ClientFreeFailures checked failures at once, about
+// log2(60 s / BaseDelay) more a minute through its back-off, and two
+// refusal events per window and key (per process).
 //
 // # Passwords
 //
@@ -96,18 +103,31 @@
 // URI and a PNG QR code; ConfirmTOTP activates the enrolment with a first
 // valid code and returns RecoveryCodeCount single-use recovery codes. Codes
 // are accepted within ±1 step by default (TOTPConfig.Skew, 0 allowed) and
-// each at most once: the last accepted step is stored with compare-and-swap,
-// so of two concurrent submissions of one code exactly one succeeds. Secrets
+// each at most once: the last accepted step and the reset of the failure
+// counter are stored in one compare-and-swap, and one process serialises
+// its read-modify-write cycles per user, so of N concurrent submissions of
+// one code exactly one succeeds and the others are refused, never with an
+// operational error (authtest.RunTOTPRace, also with store latency and two
+// replicas). Secrets
 // are 160 bits or more and stored sealed by a SecretSealer (PHISealer for a
 // phi.Vault, or KeySealer); they never appear in logs, errors or fmt output.
 //
 // # Lockout and throttling
 //
-// Failures count per account (persisted in User.Lockout) and per client key
-// (in memory, bounded). After LockoutConfig.FreeFailures each attempt waits
-// an exponentially growing delay; after MaxFailures (default 10, at most 100)
-// consecutive failures the account's authenticators are disabled until
-// Authenticator.Unlock. A successful login resets the account's counter.
+// Every attempt reserves its counts before any credential is checked, so N
+// parallel attempts count N: against the client key, and against the
+// account — on User.Lockout when a usable account has the name, else on the
+// AttemptStore under the name (unknown, disabled, removed or locked), with
+// the same back-off, the same answers and one durable write either way
+// (FileAttemptStore beside the file stores; pgauth.AttemptStore, shared by
+// replicas, on PostgreSQL; MemoryAttemptStore, bounded, for one process).
+// After LockoutConfig.FreeFailures each attempt waits an exponentially
+// growing delay capped at MaxDelay (default 1h). An account is locked for
+// good only when its tenant chose TenantPolicy.PermanentLockout, after
+// MaxFailures (default 10, at most 100) consecutive failures, until
+// Authenticator.Unlock; by default no one can lock another user out. A
+// successful login resets the account's counter and gives back its client
+// key's count.
 //
 // # What the caller provides
 //
@@ -126,6 +146,10 @@
 // throttling, and a failure for an unknown name waits about as long as the
 // store write that counts a known account's failure, a moving average);
 // never trusts roles from a request; and never deletes a user record.
+//
+// A FileAttemptStore keeps one file per throttle key, "<SHA-256 hex>.json",
+// mode 0600: one JSON object {"v":1,"count":n,"last":RFC 3339 UTC} and a
+// newline; a damaged file counts as zero.
 //
 // # Sessions and automatic logoff
 //

@@ -26,7 +26,7 @@ type handlerEnv struct {
 	h   *auth.Handlers
 }
 
-func newHandlerEnv(t *testing.T) *handlerEnv {
+func newHandlerEnv(t *testing.T, mod ...func(*auth.Config)) *handlerEnv {
 	t.Helper()
 	e, g, app := guardEnv(t)
 	key := make([]byte, 32)
@@ -39,7 +39,11 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: e.users, Audit: e.rec, Sessions: e.sm, Sealer: sealer, Hasher: hasher, Clock: e.clk})
+	cfg := auth.Config{Users: e.users, Audit: e.rec, Sessions: e.sm, Sealer: sealer, Hasher: hasher, Clock: e.clk}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	a, err := auth.NewAuthenticator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +415,11 @@ func TestHandlersAdminRolesAndStatus(t *testing.T) {
 // An administrator unlocks a locked account, sets a password (ending the
 // user's sessions) and is refused an MFA reset the tenant does not allow.
 func TestHandlersAdminUnlockPasswordMFA(t *testing.T) {
-	he := newHandlerEnv(t)
+	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	he := newHandlerEnv(t, func(c *auth.Config) { c.Tenants = tenants })
 	lab := he.createUser(t, "lab", "lab_assistant")
 	he.createUser(t, "officer", "privacy_officer")
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,31 +31,35 @@ func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 // LockoutConfig configures throttling and lockout (NIST SP 800-63B rev 4,
 // 3.2.2 rate limiting). Zero fields take the defaults given.
 //
-// Every failed password, TOTP or recovery-code attempt counts against the
-// account (persisted in User.Lockout) and against the client key of the
-// request (in memory). After FreeFailures consecutive failures each further
+// Every password, TOTP or recovery-code attempt is counted before its
+// credentials are checked, against the account (persisted in User.Lockout,
+// or in the AttemptStore under the name when no usable account has it) and
+// against the client key of the request (AttemptStore), so N parallel
+// attempts count N. After FreeFailures consecutive failures each further
 // attempt must wait BaseDelay, doubling with every failure up to MaxDelay.
-// After MaxFailures consecutive failures the account's authenticators are
-// disabled until an administrator unlocks it (Authenticator.Unlock). A
-// successful login resets the account's counter.
+// Only a tenant that chose TenantPolicy.PermanentLockout has an account's
+// authenticators disabled after MaxFailures consecutive failures, until an
+// operator unlocks it (Authenticator.Unlock). A successful login resets the
+// account's counter and gives back its client key's count.
 type LockoutConfig struct {
-	// MaxFailures locks the account (default 10, at most 100).
+	// MaxFailures locks the account of a tenant with
+	// TenantPolicy.PermanentLockout (default 10, at most 100).
 	MaxFailures int
 	// FreeFailures is how many failures pass without delay (default 3).
 	FreeFailures int
 	// BaseDelay is the first back-off delay (default 1s).
 	BaseDelay time.Duration
-	// MaxDelay caps the back-off delay (default 15m).
+	// MaxDelay caps the back-off delay (default 1h).
 	MaxDelay time.Duration
 	// ClientFreeFailures is how many failures one client key may cause
 	// across all accounts before its attempts are delayed (default 20).
 	ClientFreeFailures int
-	// ForgetAfter drops the in-memory counter of a client key or unknown
-	// account name that saw no failure for this long (default 1h).
+	// ForgetAfter drops the AttemptStore count of a client key or unknown
+	// account name that saw no attempt for this long (default 1h).
 	ForgetAfter time.Duration
-	// MaxTracked bounds how many client keys and unknown names are
-	// tracked in memory (default 100000); when full, idle entries are
-	// dropped first, then arbitrary ones.
+	// MaxTracked bounds how many client keys and unknown names the
+	// default MemoryAttemptStore tracks (default 100000); when full, idle
+	// entries are dropped first, then arbitrary ones.
 	MaxTracked int
 }
 
@@ -79,7 +82,7 @@ func (c *LockoutConfig) setDefaults() error {
 	def(&c.ClientFreeFailures, 20)
 	def(&c.MaxTracked, 100_000)
 	defD(&c.BaseDelay, time.Second)
-	defD(&c.MaxDelay, 15*time.Minute)
+	defD(&c.MaxDelay, time.Hour)
 	defD(&c.ForgetAfter, time.Hour)
 	switch {
 	case c.MaxFailures < 1 || c.MaxFailures > maxLockoutFailures:
@@ -119,91 +122,13 @@ func (c *LockoutConfig) wait(failures, free int, last, now time.Time) time.Durat
 	return 0
 }
 
-// throttle counts failures per key in memory.
-type throttle struct {
-	mu      sync.Mutex
-	entries map[string]*throttleEntry
-}
-
-type throttleEntry struct {
-	failures int
-	last     time.Time
-}
-
-func newThrottle() *throttle { return &throttle{entries: map[string]*throttleEntry{}} }
-
-// state returns the failures and last failure time of key.
-func (t *throttle) state(key string, now time.Time, forget time.Duration) (int, time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.entries[key]
-	if !ok {
-		return 0, time.Time{}
-	}
-	if now.Sub(e.last) >= forget {
-		delete(t.entries, key)
-		return 0, time.Time{}
-	}
-	return e.failures, e.last
-}
-
-// fail records a failure for key.
-func (t *throttle) fail(key string, now time.Time, c *LockoutConfig) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.entries[key]
-	if !ok {
-		if len(t.entries) >= c.MaxTracked {
-			t.evict(now, c)
-		}
-		if c.MaxTracked == 0 {
-			return
-		}
-		e = &throttleEntry{}
-		t.entries[key] = e
-	} else if now.Sub(e.last) >= c.ForgetAfter {
-		e.failures = 0
-	}
-	e.failures++
-	e.last = now
-}
-
-// reset forgets key.
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.entries, key)
-}
-
-// evict drops idle entries, and when none is idle, arbitrary ones, until a
-// tenth of the capacity is free.
-func (t *throttle) evict(now time.Time, c *LockoutConfig) {
-	for k, e := range t.entries {
-		if now.Sub(e.last) >= c.ForgetAfter {
-			delete(t.entries, k)
-		}
-	}
-	target := c.MaxTracked - max(1, c.MaxTracked/10)
-	for k := range t.entries {
-		if len(t.entries) <= target {
-			break
-		}
-		delete(t.entries, k)
-	}
-}
-
-func (t *throttle) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.entries)
-}
-
 // latencyPad equalises the time of failed logins for unknown and known
-// accounts. A known account's failure costs a durable store write (an fsync
-// for the file store) that an unknown name does not; without padding, that
-// difference would tell an attacker which names exist. The pad keeps a
-// moving average of the store writes and makes every failure without one
-// wait as long.
+// accounts. A known account's attempt is reserved with a durable store
+// write (an fsync for the file store); an unknown name's is reserved on the
+// AttemptStore, which may be cheaper (MemoryAttemptStore). Without padding,
+// that difference would tell an attacker which names exist. The pad keeps a
+// moving average of the user-store reservations and makes every cheaper
+// reservation wait as long.
 type latencyPad struct {
 	ewma atomic.Int64 // nanoseconds
 }
@@ -227,8 +152,12 @@ func (p *latencyPad) observe(d time.Duration) {
 }
 
 // pad waits about as long as a failure write takes, or until ctx ends.
-func (p *latencyPad) pad(ctx context.Context) {
-	d := time.Duration(p.ewma.Load())
+func (p *latencyPad) pad(ctx context.Context) { p.padFrom(ctx, 0) }
+
+// padFrom waits until spent plus the wait is about as long as a failure
+// write takes, or until ctx ends.
+func (p *latencyPad) padFrom(ctx context.Context, spent time.Duration) {
+	d := time.Duration(p.ewma.Load()) - spent
 	if d <= 0 {
 		return
 	}

@@ -74,6 +74,16 @@ type TenantPolicy struct {
 	// MaxEmergenciesPerDay caps each user's break-glass elevations in the
 	// 24 hours before a new one (default DefaultMaxEmergenciesPerDay).
 	MaxEmergenciesPerDay int
+
+	// Lockout (throttling and lockout of failed logins).
+
+	// PermanentLockout locks an account after LockoutConfig.MaxFailures
+	// consecutive failures until an operator unlocks it
+	// (Authenticator.Unlock, `hipaakit user unlock`). Without it, the
+	// default, repeated failures only raise the back-off, capped at
+	// LockoutConfig.MaxDelay, so that no one can lock another user out for
+	// good.
+	PermanentLockout bool
 }
 
 // Defaults of the break-glass limits of a TenantPolicy.

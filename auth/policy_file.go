@@ -49,6 +49,7 @@ const maxPolicyFile = 1 << 20
 //	    emergency_reason_min_chars: 20
 //	    emergency_reason_min_words: 3
 //	    max_emergencies_per_day: 3
+//	    permanent_lockout: false   # true: lock for good after MaxFailures
 //
 // Unknown fields are errors, durations use Go's syntax ("90s", "30m", "8h").
 type policyDoc struct {
@@ -80,6 +81,8 @@ type tenantDoc struct {
 	EmergencyReasonMinChars int  `json:"emergency_reason_min_chars"`
 	EmergencyReasonMinWords int  `json:"emergency_reason_min_words"`
 	MaxEmergenciesPerDay    int  `json:"max_emergencies_per_day"`
+
+	PermanentLockout bool `json:"permanent_lockout"`
 }
 
 func parseDur(s, what string) (time.Duration, error) {
@@ -96,7 +99,8 @@ func parseDur(s, what string) (time.Duration, error) {
 func (t *tenantDoc) policy() (TenantPolicy, error) {
 	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
 		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
-		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay}
+		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay,
+		PermanentLockout: t.PermanentLockout}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err

@@ -362,6 +362,7 @@ func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, guard
 	if a.cfg.Sealer == nil {
 		return false, ErrNoSealer
 	}
+	defer a.lockUser(u.ID)()
 	for range maxCASRetries {
 		m := u.MFA
 		if len(m.TOTPSecret) == 0 || m.TOTPPeriod <= 0 || (guard != nil && !guard(u)) {

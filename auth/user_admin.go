@@ -310,6 +310,5 @@ func (a *Authenticator) Unlock(ctx context.Context, userID string, actor audit.A
 	if err != nil {
 		return err
 	}
-	a.throttle.reset("a\x00" + u.TenantID + "\x00" + u.Name)
 	return a.record(ctx, a.userEvent(audit.ActionLockout, "unlocked", u, actor, origin))
 }

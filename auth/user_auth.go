@@ -59,6 +59,13 @@ type Config struct {
 	TOTP TOTPConfig
 	// Lockout configures throttling and lockout (defaults in LockoutConfig).
 	Lockout LockoutConfig
+	// Attempts counts the attempts of client keys and of names that match
+	// no usable account (default a MemoryAttemptStore of
+	// Lockout.MaxTracked keys, which suits one process). Replicas share
+	// pgauth.AttemptStore; a deployment on the file stores uses a
+	// FileAttemptStore beside them so that unknown names cost the same
+	// durable write as known accounts.
+	Attempts AttemptStore
 	// ChallengeKey is the HMAC-SHA256 key (at least 32 bytes) that signs
 	// the Challenge between the password and the second-factor step. All
 	// instances behind one login endpoint must share it; when empty, each
@@ -85,7 +92,8 @@ type Authenticator struct {
 	hasher   *Hasher
 	clock    clock.Clock
 	log      *slog.Logger
-	throttle *throttle
+	attempts AttemptStore
+	refusals *refusalLog
 	pad      latencyPad
 
 	keyOnce sync.Once
@@ -93,6 +101,23 @@ type Authenticator struct {
 
 	// adminMu serialises the changes that may demote an administrator.
 	adminMu sync.Mutex
+
+	// userLocks serialise this process's read-modify-write cycles on one
+	// user (striped by ID), so that concurrent requests on one account do
+	// not exhaust the compare-and-swap retries against each other; replicas
+	// still meet at the store's compare-and-swap.
+	userLocks [64]sync.Mutex
+}
+
+// lockUser locks the stripe of user id and returns its unlock.
+func (a *Authenticator) lockUser(id string) func() {
+	h := uint32(2166136261)
+	for i := range len(id) {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	m := &a.userLocks[h%uint32(len(a.userLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // NewAuthenticator checks cfg, fills in its defaults and returns an
@@ -142,8 +167,12 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	attempts := cfg.Attempts
+	if attempts == nil {
+		attempts = NewMemoryAttemptStore(cfg.Lockout.MaxTracked)
+	}
 	return &Authenticator{cfg: cfg, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
-		log: cfg.Logger, throttle: newThrottle()}, nil
+		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}, nil
 }
 
 // Users returns the user store.
@@ -219,6 +248,7 @@ const maxCASRetries = 16
 // compare-and-swap, retrying on ErrVersionConflict. change sees a fresh copy
 // each time; when it returns an error nothing is stored.
 func (a *Authenticator) modify(ctx context.Context, id string, change func(u *User) error) (*User, error) {
+	defer a.lockUser(id)()
 	for range maxCASRetries {
 		u, err := a.users.Get(ctx, id)
 		if err != nil {

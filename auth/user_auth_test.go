@@ -44,7 +44,7 @@ func (l *auditLog) count(action audit.Action, reason string) int {
 	defer l.mu.Unlock()
 	n := 0
 	for _, e := range l.events {
-		if e.Action == action && (reason == "" || e.Reason == reason) {
+		if (action == "" || e.Action == action) && (reason == "" || e.Reason == reason) {
 			n++
 		}
 	}
@@ -219,8 +219,11 @@ func TestLoginRehashesOutdatedHash(t *testing.T) {
 }
 
 func TestLockoutAfterMaxFailures(t *testing.T) {
+	tenants, err := NewTenantPolicies(TenantPolicy{PermanentLockout: true})
+	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) {
 		c.Lockout = LockoutConfig{MaxFailures: 5, FreeFailures: 2, BaseDelay: time.Second, MaxDelay: time.Minute}
+		c.Tenants = tenants
 	})
 	u := f.create(t, "bob")
 	for i := range 5 {
@@ -233,7 +236,7 @@ func TestLockoutAfterMaxFailures(t *testing.T) {
 	require.Equal(t, 5, stored.Lockout.Failures)
 	require.Equal(t, 1, f.log.count(audit.ActionLockout, "max_failures"))
 
-	_, err := f.login(t, "bob", goodPassword)
+	_, err = f.login(t, "bob", goodPassword)
 	require.ErrorIs(t, err, ErrInvalidCredentials, "locked: even the right password fails")
 	require.Equal(t, "account_locked", f.log.last().Reason)
 
@@ -297,16 +300,20 @@ func TestClientThrottle(t *testing.T) {
 }
 
 func TestThrottleBounded(t *testing.T) {
-	c := LockoutConfig{MaxTracked: 100}
-	require.NoError(t, c.setDefaults())
-	th := newThrottle()
+	th := NewMemoryAttemptStore(100)
+	ctx := t.Context()
+	count := func(int, time.Time) time.Duration { return 0 }
 	for i := range 1000 {
-		th.fail(string(rune(0x4e00+i)), testEpoch, &c)
+		_, err := th.Reserve(ctx, attemptKey(string(rune(0x4e00+i))), testEpoch, time.Hour, count)
+		require.NoError(t, err)
 	}
 	require.LessOrEqual(t, th.len(), 100)
-	th.fail("k", testEpoch, &c)
-	n, _ := th.state("k", testEpoch.Add(2*time.Hour), c.ForgetAfter)
-	require.Equal(t, 0, n, "forgotten after ForgetAfter")
+	_, err := th.Reserve(ctx, "k", testEpoch, time.Hour, count)
+	require.NoError(t, err)
+	var seen int
+	_, err = th.Reserve(ctx, "k", testEpoch.Add(2*time.Hour), time.Hour, func(n int, _ time.Time) time.Duration { seen = n; return 0 })
+	require.NoError(t, err)
+	require.Equal(t, 0, seen, "forgotten after ForgetAfter")
 }
 
 func TestSetStatusRevokesSessions(t *testing.T) {

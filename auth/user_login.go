@@ -105,8 +105,10 @@ type LoginResult struct {
 // Login verifies a password (and a second factor, when one comes with it).
 // This is what a login handler calls. In order, it:
 //
-//  1. refuses with a *ThrottledError (ErrThrottled) while the client key or
-//     the account name is in back-off, before any hashing;
+//  1. reserves the attempt's counts against the client key and the
+//     account (User.Lockout, or the AttemptStore for a name without a
+//     usable account) before any hashing, and refuses with a
+//     *ThrottledError (ErrThrottled) while either is in back-off;
 //  2. hashes the password once whatever happens, against the user's hash,
 //     or against a dummy when the user is unknown, disabled, removed or
 //     locked, and compares in constant time, so that every failure takes
@@ -114,9 +116,10 @@ type LoginResult struct {
 //  3. re-hashes the password when the stored parameters are outdated;
 //  4. when the user has TOTP: verifies TOTPCode or RecoveryCode if given,
 //     else returns SecondFactorRequired with a Challenge;
-//  5. resets the failure counter on success and audits every attempt
-//     (actions login, login_failed, mfa_failed, lockout; reasons such as
-//     "unknown_user", "wrong_password", "account_locked", "throttled"), never
+//  5. resets the failure counter on success and audits every checked
+//     attempt (actions login, login_failed, mfa_failed, lockout; reasons
+//     such as "unknown_user", "wrong_password", "account_locked"; refusals
+//     while throttled aggregated as "throttled" and "throttled_summary"), never
 //     with the password or a code. An event that cannot be written fails
 //     the login.
 //
@@ -129,7 +132,14 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 	base := audit.Event{Action: audit.ActionLoginFailed, Outcome: audit.OutcomeFailure,
 		Actor: audit.Actor{TenantID: auditableTenant(req.TenantID)}, Origin: req.Origin}
 
-	if err := a.checkClient(ctx, req.ClientKey, now, base); err != nil {
+	if err := a.flushRefusals(ctx); err != nil {
+		return nil, err
+	}
+	// Every attempt reserves its counts before any credential is checked,
+	// so that N parallel attempts count N: the client key's first, then the
+	// account's (on the user record for a usable account, on the
+	// AttemptStore under the name otherwise, with the same back-off).
+	if err := a.reserveClient(ctx, req.ClientKey, now, base); err != nil {
 		return nil, err
 	}
 	var u *User
@@ -137,34 +147,38 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		var err error
 		u, err = a.users.GetByName(ctx, req.TenantID, name)
 		if err != nil && !errors.Is(err, ErrUserNotFound) {
-			return nil, err
+			return nil, a.releaseClient(ctx, req.ClientKey, err)
 		}
 	}
 	if u != nil {
 		base.Actor.UserID = u.ID
 	}
-	// Back-off of the account: persisted for known users, in memory for
-	// unknown names, the same answer either way.
-	f, last := a.throttle.state(acctKey, now, a.cfg.Lockout.ForgetAfter)
-	if u != nil && u.Active() {
-		f, last = u.Lockout.Failures, u.Lockout.LastFailure
-	}
-	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.FreeFailures, last, now); w > 0 {
-		return nil, a.throttled(ctx, base, w)
-	}
-	// Count this attempt on the freshest record before any credential is
-	// checked, so that concurrent attempts cannot all pass the lockout with
-	// a stale copy.
 	reserved := false
+	start := time.Now() // real elapsed time, not the injectable clock
 	if u != nil && u.Active() && !u.Lockout.Locked() {
 		fresh, w, err := a.reserve(ctx, u.ID, now, base)
 		if err != nil {
 			return nil, err
 		}
+		a.pad.observe(time.Since(start))
 		if w > 0 {
-			return nil, a.throttled(ctx, base, w)
+			return nil, a.throttled(ctx, acctKey, base, w)
 		}
 		u, reserved = fresh, fresh.Active() && !fresh.Lockout.Locked()
+	} else {
+		w, err := a.attempts.Reserve(ctx, attemptKey(acctKey), now, a.cfg.Lockout.ForgetAfter, a.waitFunc(a.cfg.Lockout.FreeFailures, now))
+		if err != nil {
+			return nil, err
+		}
+		// Pad to the cost of a known account's durable reservation when
+		// this one was not durable (a durable store costs about as much on
+		// its own; padding it too would make unknown names slower).
+		if _, inMemory := a.attempts.(*MemoryAttemptStore); inMemory {
+			a.pad.padFrom(ctx, time.Since(start))
+		}
+		if w > 0 {
+			return nil, a.throttled(ctx, acctKey, base, w)
+		}
 	}
 
 	usable := reserved
@@ -196,8 +210,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		if reserved {
 			return nil, a.reservedFailure(ctx, u.ID, req.ClientKey, base, reason)
 		}
-		a.throttle.fail(acctKey, now, &a.cfg.Lockout)
-		return nil, a.failure(ctx, "", req.ClientKey, base, reason)
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, reason)
 	}
 	if rehash {
 		a.rehash(ctx, u, req.Password)
@@ -218,11 +231,14 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 			if err := a.release(ctx, u.ID); err != nil {
 				return nil, err
 			}
+			if err := a.releaseClient(ctx, req.ClientKey, nil); err != nil {
+				return nil, err
+			}
 			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch}, nil
 		}
 		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, nil)
 	}
-	return a.succeed(ctx, u, false, false, acctKey, base)
+	return a.succeed(ctx, u, false, false, false, req.ClientKey, base)
 }
 
 // VerifySecondFactor completes a login with a TOTP code or a recovery code
@@ -232,33 +248,33 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactorRequest) (*LoginResult, error) {
 	now := a.clock.Now()
 	base := audit.Event{Action: audit.ActionMFAFailed, Outcome: audit.OutcomeFailure, Origin: req.Origin}
-	if err := a.checkClient(ctx, req.ClientKey, now, base); err != nil {
+	if err := a.reserveClient(ctx, req.ClientKey, now, base); err != nil {
 		return nil, err
 	}
 	c, err := a.parseChallenge(req.Challenge, now)
 	if err != nil {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	u, err := a.users.Get(ctx, c.userID)
 	if errors.Is(err, ErrUserNotFound) {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	if err != nil {
 		return nil, err
 	}
 	base.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
 	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) || !c.unused(u) {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "invalid_challenge")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	fresh, w, err := a.reserve(ctx, u.ID, now, base)
 	if err != nil {
 		return nil, err
 	}
 	if w > 0 {
-		return nil, a.throttled(ctx, base, w)
+		return nil, a.throttled(ctx, "u\x00"+u.ID, base, w)
 	}
 	if !fresh.Active() || fresh.Lockout.Locked() {
-		return nil, a.failure(ctx, "", req.ClientKey, base, "account_locked")
+		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "account_locked")
 	}
 	return a.secondFactor(ctx, fresh, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, c.unused)
 }
@@ -272,7 +288,19 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 	var err error
 	switch {
 	case totpCode != "" && recoveryCode == "":
-		ok, err = a.useTOTP(ctx, u, totpCode, guard, nil)
+		// The used step and the reset of the failure counter are one
+		// compare-and-swap: the winner of concurrent submissions of one
+		// code is never undone by a second write losing to the others.
+		ok, err = a.useTOTP(ctx, u, totpCode, guard, func(u *User) error {
+			if u.Lockout.Locked() {
+				return errLockedMeanwhile
+			}
+			u.Lockout = LockoutState{}
+			return nil
+		})
+		if errors.Is(err, errLockedMeanwhile) {
+			return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "account_locked")
+		}
 	case recoveryCode != "" && totpCode == "":
 		tp, perr := a.tenantPolicy(ctx, u.TenantID)
 		if perr != nil {
@@ -299,14 +327,18 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 	if err != nil {
 		return nil, err
 	}
-	acctKey := "a\x00" + fresh.TenantID + "\x00" + fresh.Name
-	return a.succeed(ctx, fresh, true, recovery, acctKey, base)
+	return a.succeed(ctx, fresh, true, recovery, !recovery, clientKey, base)
 }
 
-// succeed resets the failure counters and audits the login.
-func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery bool, acctKey string, base audit.Event) (*LoginResult, error) {
+// errLockedMeanwhile aborts a second-factor compare-and-swap on an account
+// that concurrent failures locked.
+var errLockedMeanwhile = errors.New("auth: account locked")
+
+// succeed resets the failure counters (unless reset, when the second
+// factor's compare-and-swap already did) and audits the login.
+func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, reset bool, clientKey string, base audit.Event) (*LoginResult, error) {
 	now := a.clock.Now()
-	if u.Lockout.Failures > 0 {
+	if !reset && u.Lockout.Failures > 0 {
 		var err error
 		u, err = a.modify(ctx, u.ID, func(u *User) error {
 			if u.Lockout.Locked() {
@@ -326,7 +358,9 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery bool
 			return nil, err
 		}
 	}
-	a.throttle.reset(acctKey)
+	if err := a.releaseClient(ctx, clientKey, nil); err != nil {
+		return nil, err
+	}
 	tp, err := a.tenantPolicy(ctx, u.TenantID)
 	if err != nil {
 		return nil, err
@@ -349,154 +383,6 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery bool
 		return nil, err
 	}
 	return res, nil
-}
-
-// checkClient refuses an attempt while the client key is in back-off.
-func (a *Authenticator) checkClient(ctx context.Context, clientKey string, now time.Time, base audit.Event) error {
-	if clientKey == "" {
-		return nil
-	}
-	f, last := a.throttle.state(clientThrottleKey(clientKey), now, a.cfg.Lockout.ForgetAfter)
-	if w := a.cfg.Lockout.wait(f, a.cfg.Lockout.ClientFreeFailures, last, now); w > 0 {
-		return a.throttled(ctx, base, w)
-	}
-	return nil
-}
-
-func (a *Authenticator) throttled(ctx context.Context, base audit.Event, w time.Duration) error {
-	base.Reason = "throttled"
-	if err := a.record(ctx, base); err != nil {
-		return err
-	}
-	return &ThrottledError{RetryAfter: w}
-}
-
-// failure counts a failed attempt against the client key and, when userID
-// is set, against the account (locking it at MaxFailures), audits it and
-// returns ErrInvalidCredentials (or the audit error).
-func (a *Authenticator) failure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
-	if err := a.accountFailure(ctx, userID, clientKey, base.Actor, base.Origin, base.Action, reason); err != nil {
-		return err
-	}
-	return ErrInvalidCredentials
-}
-
-// accountFailure records one failed authentication; see failure.
-func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
-	return a.countFailure(ctx, userID, clientKey, false, actor, origin, action, reason)
-}
-
-// reservedFailure is failure for an attempt that reserve already counted.
-func (a *Authenticator) reservedFailure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
-	if err := a.countFailure(ctx, userID, clientKey, true, base.Actor, base.Origin, base.Action, reason); err != nil {
-		return err
-	}
-	return ErrInvalidCredentials
-}
-
-// reserve counts an attempt on userID's account before its credentials are
-// checked, on the freshest record: concurrent attempts each take their own
-// count, so a burst cannot pass the lockout or the back-off with a stale
-// copy, and at most MaxFailures attempts are ever checked. When the count
-// has reached MaxFailures it locks the account instead (audited). It
-// returns the fresh user, or the back-off still to wait (nothing counted).
-// Success resets the count (succeed), failure keeps it (reservedFailure),
-// and release gives it back.
-func (a *Authenticator) reserve(ctx context.Context, userID string, now time.Time, base audit.Event) (*User, time.Duration, error) {
-	var wait time.Duration
-	lockedNow := false
-	u, err := a.modify(ctx, userID, func(u *User) error {
-		wait, lockedNow = 0, false
-		if !u.Active() || u.Lockout.Locked() {
-			return nil
-		}
-		if w := a.cfg.Lockout.wait(u.Lockout.Failures, a.cfg.Lockout.FreeFailures, u.Lockout.LastFailure, now); w > 0 {
-			wait = w
-			return errNoChange
-		}
-		if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures {
-			u.Lockout.LockedAt = a.storeNow()
-			lockedNow = true
-			return nil
-		}
-		u.Lockout.Failures++
-		u.Lockout.LastFailure = a.storeNow()
-		return nil
-	})
-	if errors.Is(err, errNoChange) {
-		return nil, wait, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	if lockedNow {
-		if err := a.record(ctx, audit.Event{Action: audit.ActionLockout, Outcome: audit.OutcomeSuccess,
-			Reason: "max_failures", Actor: base.Actor, Origin: base.Origin,
-			Attrs: map[string]string{"failures": fmt.Sprint(a.cfg.Lockout.MaxFailures)}}); err != nil {
-			return nil, 0, err
-		}
-	}
-	return u, 0, nil
-}
-
-// release gives back an attempt reserve counted that turned out not to be
-// a failure (a right password that still needs its second factor).
-func (a *Authenticator) release(ctx context.Context, userID string) error {
-	_, err := a.modify(ctx, userID, func(u *User) error {
-		if u.Lockout.Locked() || u.Lockout.Failures == 0 {
-			return errNoChange
-		}
-		u.Lockout.Failures--
-		return nil
-	})
-	if errors.Is(err, errNoChange) {
-		return nil
-	}
-	return err
-}
-
-// errNoChange aborts a modify that has nothing to store.
-var errNoChange = errors.New("auth: no change")
-
-// countFailure records a failed attempt: it counts it (unless reserve did),
-// locks the account when the count reaches MaxFailures, and audits both.
-func (a *Authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
-	now := a.clock.Now()
-	if clientKey != "" {
-		a.throttle.fail(clientThrottleKey(clientKey), now, &a.cfg.Lockout)
-	}
-	lockedNow := false
-	if userID == "" {
-		a.pad.pad(ctx)
-	} else {
-		start := time.Now() // real elapsed time, not the injectable clock
-		_, err := a.modify(ctx, userID, func(u *User) error {
-			lockedNow = false
-			if !reserved {
-				u.Lockout.Failures++
-				u.Lockout.LastFailure = a.storeNow()
-			}
-			if u.Lockout.Failures >= a.cfg.Lockout.MaxFailures && !u.Lockout.Locked() {
-				u.Lockout.LockedAt = a.storeNow()
-				lockedNow = true
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		a.pad.observe(time.Since(start))
-	}
-	if err := a.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeFailure, Reason: reason,
-		Actor: actor, Origin: origin}); err != nil {
-		return err
-	}
-	if lockedNow {
-		return a.record(ctx, audit.Event{Action: audit.ActionLockout, Outcome: audit.OutcomeSuccess,
-			Reason: "max_failures", Actor: actor, Origin: origin,
-			Attrs: map[string]string{"failures": fmt.Sprint(a.cfg.Lockout.MaxFailures)}})
-	}
-	return nil
 }
 
 // rehash stores a fresh hash under the current parameters; a failure is

@@ -147,3 +147,29 @@ func FuzzDecodeUserFile(f *testing.F) {
 		}
 	})
 }
+
+func TestTOTPRaceMemory(t *testing.T) {
+	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore { return auth.NewMemoryUserStore() })
+}
+
+func TestTOTPRaceFile(t *testing.T) {
+	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore {
+		st, err := auth.OpenFileUserStore(t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+func TestMemoryAttemptStoreConformance(t *testing.T) {
+	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore { return auth.NewMemoryAttemptStore(0) })
+}
+
+func TestFileAttemptStoreConformance(t *testing.T) {
+	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore {
+		st, err := auth.OpenFileAttemptStore(t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}

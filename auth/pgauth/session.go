@@ -1,7 +1,9 @@
 // Package pgauth holds the PostgreSQL implementations of auth's stores
 // (pgx v5, pgxpool), each with embedded SQL migrations applied by its
 // Migrate function through internal/pgmigrate. The session store keeps
-// SHA-256 token hashes only, never session tokens; every store passes the
+// SHA-256 token hashes only, never session tokens; AttemptStore (table
+// auth_attempts, created by MigrateUsers) makes the login throttles of
+// client keys and unknown names deployment-wide; every store passes the
 // conformance suite of package auth/authtest. Connection strings, TLS and
 // credentials are the caller's: pgauth never reads the environment.
 package pgauth

@@ -56,8 +56,12 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-		Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}})
+		Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,4 +123,24 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if !stored.Lockout.Locked() {
 		t.Fatal("account not locked after MaxFailures")
 	}
+}
+
+func TestTOTPRaceOnPostgres(t *testing.T) {
+	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore {
+		pool := pgtest.New(t)
+		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
+			t.Fatal(err)
+		}
+		return pgauth.NewUserStore(pool)
+	})
+}
+
+func TestAttemptStoreConformance(t *testing.T) {
+	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore {
+		pool := pgtest.New(t)
+		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
+			t.Fatal(err)
+		}
+		return pgauth.NewAttemptStore(pool)
+	})
 }

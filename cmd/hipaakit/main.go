@@ -1,7 +1,7 @@
 // Command hipaakit is the operator's tool for a service built with hipaakit:
 // it verifies and queries the audit trail, shreds subjects, runs retention,
 // manages legal holds, creates, verifies, restores and drills backups, and
-// prints the compliance report.
+// prints the compliance report, and recovers user accounts.
 //
 // It is the only non-test code in hipaakit that reads the environment or calls
 // os.Exit. Exit codes are scriptable: 0 success, 1 a check failed (for example
@@ -35,6 +35,7 @@ commands:
   report     HIPAA control-mapping report from the service's configuration and stores
   retention  sweep: apply retention policies (crypto-shred expired subjects)
   shred      crypto-shred a subject and print its signed disposal certificate
+  user       list users; unlock, disable, enable, reset MFA, new recovery codes
 `
 )
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 		return cmdDisposal(ctx, c, args[1:])
 	case "report":
 		return cmdReport(ctx, c, args[1:])
+	case "user":
+		return cmdUser(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, usageMessage)
 		return exitOK
