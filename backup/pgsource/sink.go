@@ -217,6 +217,9 @@ func (s *Sink) Commit(ctx context.Context) error {
 	if _, err := s.tx.Exec(ctx, "ALTER SCHEMA "+qi(s.staging)+" RENAME TO "+qi(s.Schema)); err != nil {
 		return pgFail("rename staging schema", err)
 	}
+	if err := fixSearchPath(ctx, s.tx, s.Schema, s.staging); err != nil {
+		return err
+	}
 	err := s.tx.Commit(ctx)
 	s.conn.Release()
 	s.tx, s.conn = nil, nil
@@ -285,6 +288,8 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 			err = compare(i, e, strings.NewReader(d.preData))
 		case e.Type == backup.EntrySchema && e.Path == postDataPath:
 			err = compare(i, e, strings.NewReader(d.postData))
+		case e.Type == backup.EntrySchema && e.Path == routinesPath:
+			err = compare(i, e, strings.NewReader(d.routines))
 		case e.Type == backup.EntryTable:
 			var n int64
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema, e.Meta["table"]}.Sanitize()).Scan(&n); err != nil {
