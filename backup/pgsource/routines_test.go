@@ -117,10 +117,11 @@ func TestRestoredAuditTrailStaysAppendOnly(t *testing.T) {
 	if err != nil || where != "hipaakit_audit_records_p202603" {
 		t.Fatalf("new record stored in %q, %v", where, err)
 	}
-	var ns string
-	if err := pool.QueryRow(ctx, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relname = 'hipaakit_audit_records_p202603'`).Scan(&ns); err != nil || ns != dest {
-		t.Fatalf("new partition in schema %q, %v", ns, err)
+	var inDest, inOrig int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE n.nspname = $1), count(*) FILTER (WHERE n.nspname = $2)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relname = 'hipaakit_audit_records_p202603'`, dest, schema).Scan(&inDest, &inOrig); err != nil || inDest != 1 || inOrig != 0 {
+		t.Fatalf("new partition: %d in the restored schema, %d in the original, %v", inDest, inOrig, err)
 	}
 	if pe := rejection(t, restored, "TRUNCATE hipaakit_audit_records_p202603"); pe == nil || pe.Code != "42501" {
 		t.Fatalf("new partition's truncate guard: %v", pe)
