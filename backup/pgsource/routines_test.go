@@ -155,3 +155,47 @@ func TestUnsupportedRoutineRefused(t *testing.T) {
 		})
 	}
 }
+
+// withoutRoutines is a pgsource.Source as it was before routines.sql
+// existed: the same entries but that one.
+type withoutRoutines struct{ pgsource.Source }
+
+func (w withoutRoutines) Walk(ctx context.Context, emit func(backup.Item) error) error {
+	return w.Source.Walk(ctx, func(it backup.Item) error {
+		if it.Path == "routines.sql" {
+			return nil
+		}
+		return emit(it)
+	})
+}
+
+// TestRestoreWithoutRoutinesRefused: a backup without routines.sql (made
+// by an earlier version) that holds hipaakit_migrations is refused, since
+// the restored schema would lack the append-only triggers its migrations
+// say were applied; AllowWithoutRoutines restores it anyway.
+func TestRestoreWithoutRoutinesRefused(t *testing.T) {
+	ctx := context.Background()
+	pool, schema := pgtest.NewSchema(t)
+	if err := pgaudit.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	repo := newRepo(t)
+	m, err := repo.Backup(ctx, withoutRoutines{pgsource.Source{Pool: pool, Schema: schema}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := schema + "_restored"
+	dropSchema(t, pool, dest)
+	if _, err := repo.Restore(ctx, m.ID, pgsource.NewSink(pool, dest), backup.RestoreOptions{}); !errors.Is(err, pgsource.ErrWithoutRoutines) {
+		t.Fatalf("restore without routines: %v", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", dest).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("refused restore created the schema: %d, %v", n, err)
+	}
+	sink := pgsource.NewSink(pool, dest)
+	sink.AllowWithoutRoutines = true
+	if _, err := repo.Restore(ctx, m.ID, sink, backup.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
