@@ -58,14 +58,19 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 		c.note("backup: the repository cannot be opened: %v", err)
 		return
 	}
-	infos, err := repo.List(ctx)
+	listing, err := repo.ListReport(ctx)
 	if err != nil {
 		c.note("backup: the repository cannot be listed: %v", err)
 		return
 	}
-	b.Backups = len(infos)
+	// A damaged manifest is a backup that cannot be restored: it is not
+	// counted, and it is named so the report flags the repository.
+	for _, p := range listing.Damaged {
+		b.Damaged = append(b.Damaged, p.Object+": "+p.Err.Error())
+	}
+	b.Backups = len(listing.Backups)
 	keystore := false
-	for _, in := range infos {
+	for _, in := range listing.Backups {
 		b.LastBackup = later(b.LastBackup, in.Finished)
 		b.LastVerified = later(b.LastVerified, in.Verified)
 		keystore = keystore || in.Source.Kind == "keystore"

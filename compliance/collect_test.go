@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance"
 )
 
@@ -271,5 +272,28 @@ func TestCollectCancelled(t *testing.T) {
 	cfg.Policy.LockoutThreshold = 0
 	if _, err := compliance.Collect(context.Background(), cfg, fixtureStart); !errors.Is(err, compliance.ErrInvalidConfig) {
 		t.Fatalf("invalid config: %v", err)
+	}
+}
+
+// TestCollectDamagedManifest: a manifest that does not authenticate (here a
+// torn upload) is not counted as a backup, is named in the evidence, and
+// makes the backup storage row not met; the intact backup still counts.
+func TestCollectDamagedManifest(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	ctx := context.Background()
+	target, err := backup.NewDirTarget(filepath.Join(d.dir, "backups"))
+	must(t, err)
+	const torn = "manifests/0123456789abcdef0123456789abcdef"
+	must(t, target.Put(ctx, torn, []byte("torn upload")))
+	ev, err := compliance.Collect(ctx, d.config(), fixtureStart.Add(time.Hour))
+	must(t, err)
+	b := ev.Backup
+	if b == nil || b.Backups != 1 || len(b.Damaged) != 1 || !strings.HasPrefix(b.Damaged[0], torn+": backup:") {
+		t.Fatalf("backup: %+v", b)
+	}
+	r := row(t, compliance.BuildReport(ev), "164.310(d)(2)(iv)")
+	if r.Status != compliance.NotMet || len(r.Gaps) != 1 || !strings.Contains(r.Gaps[0], torn) {
+		t.Fatalf("164.310(d)(2)(iv): %+v", r)
 	}
 }

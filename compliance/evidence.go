@@ -82,6 +82,10 @@ type BackupEvidence struct {
 	LastDrillPass  bool          `json:"last_drill_passed"`
 	LastDrillRTO   time.Duration `json:"last_drill_rto"`
 	LedgerReplayed bool          `json:"ledger_replayed_on_restore"`
+	// Damaged names each backup whose manifest does not authenticate or
+	// decode ("manifests/<id>: <error>"): it cannot be restored, is not
+	// counted in Backups, and makes the backup storage row not met.
+	Damaged []string `json:"damaged,omitempty"`
 }
 
 // DisposalEvidence covers disposal and media re-use.

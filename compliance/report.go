@@ -199,6 +199,9 @@ func backupRows(b *BackupEvidence, now time.Time) (plan, dr, test, storage Row) 
 	judge(&test, !b.LastDrill.IsZero() && now.Sub(b.LastDrill) <= maxDrillAge, "", fmt.Sprintf("no restore drill in the last %v", maxDrillAge))
 	storage.Evidence = append(storage.Evidence, "last full verification "+stamp(b.LastVerified))
 	judge(&storage, !b.LastVerified.IsZero() && now.Sub(b.LastVerified) <= maxVerifyAge, "encrypted, signed, re-read and authenticated", fmt.Sprintf("no verified backup in the last %v", maxVerifyAge))
+	for _, d := range b.Damaged {
+		judge(&storage, false, "", "damaged backup, cannot be restored: "+d)
+	}
 	return plan, dr, test, storage
 }
 

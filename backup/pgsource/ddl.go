@@ -15,6 +15,7 @@ type description struct {
 	sequences []sequence
 	preData   string // enum types, sequences, tables with their columns
 	postData  string // constraints, indexes, sequence ownership
+	routines  string // functions, then triggers (routines.sql)
 }
 
 type sequence struct {
@@ -127,6 +128,9 @@ func describe(ctx context.Context, tx pgx.Tx, schema string, only []string) (*de
 		}
 	}
 	d.preData, d.postData = pre.String(), post.String()+fks.String()
+	if d.routines, err = describeRoutines(ctx, tx, schema, qs, inBackup); err != nil {
+		return nil, err
+	}
 	return &d, nil
 }
 

@@ -17,14 +17,23 @@
 //
 // # What it leaves to the caller
 //
-// The objects it does not back up: views, functions, triggers, policies,
-// grants, domains and composite types (enum types are backed up); a
-// partition's own defaults and its statement triggers (e.g. those the
-// audit/pgaudit migrations put on each month). Because functions and
-// triggers are not restored while a migrations table (hipaakit_migrations)
-// is, a restored audit/pgaudit schema lacks its append-only triggers and
-// partition functions although its migrations table says they were applied:
-// recreate them before writing to it. Restoring the database's roles and
+// The objects it does not back up: views, policies, grants, domains and
+// composite types (enum types are backed up); a partition's own defaults.
+// Functions (plpgsql and sql) and triggers are backed up and restored after
+// the rows (routines.sql), so a restored audit/pgaudit or disposal/pgledger
+// schema rejects UPDATE, DELETE and TRUNCATE of its trail as the original
+// did, and its partition function creates months in the restored schema.
+// A function or trigger that a restore could not recreate faithfully makes
+// the backup fail with an *ObjectError (ErrUnsupportedObject) naming it,
+// rather than producing a backup that silently lacks it. A table default or
+// check constraint calling a schema function is not supported (the
+// functions are created after the tables). A backup made before
+// routines.sql existed has no functions or triggers: when it holds a
+// hipaakit_migrations table (whose rows would say they were applied) Sink
+// refuses it with ErrWithoutRoutines, unless Sink.AllowWithoutRoutines is
+// set, after which the caller must recreate them (e.g. by replaying the
+// pgaudit migration's function and trigger statements) before writing.
+// Restoring the database's roles and
 // extensions. Giving the restore a role that may create schemas.
 //
 // # What it never does

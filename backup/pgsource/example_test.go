@@ -2,6 +2,7 @@ package pgsource_test
 
 import (
 	"context"
+	"errors"
 	"log"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,4 +29,23 @@ func ExampleSource() {
 		log.Fatal(err)
 	}
 	log.Printf("drill pass=%v rto=%s", rep.Pass, rep.RTO)
+}
+
+// ExampleObjectError: a schema function or trigger that a restore could not
+// recreate faithfully fails the backup and is named; a backup made before
+// functions and triggers were backed up is refused on restore unless
+// allowed.
+func ExampleObjectError() {
+	ctx := context.Background()
+	var repo *backup.Repository // from backup.Open
+	var pool *pgxpool.Pool
+	_, err := repo.Backup(ctx, pgsource.Source{Pool: pool, Schema: "clinic"})
+	if oe, ok := errors.AsType[*pgsource.ObjectError](err); ok {
+		log.Fatalf("cannot back up %s %s: %s", oe.Kind, oe.Name, oe.Reason)
+	}
+	sink := pgsource.NewSink(pool, "clinic_restored")
+	_, err = repo.Restore(ctx, "0123456789abcdef0123456789abcdef", sink, backup.RestoreOptions{})
+	if errors.Is(err, pgsource.ErrWithoutRoutines) {
+		log.Print("old backup: recreate the functions and triggers, then restore with AllowWithoutRoutines")
+	}
 }

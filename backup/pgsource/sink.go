@@ -30,6 +30,12 @@ type Sink struct {
 	// DropAfterCheck makes Cleanup drop Schema: for restore drills into a
 	// scratch schema (see NewScratchSink).
 	DropAfterCheck bool
+	// AllowWithoutRoutines restores a backup made before functions and
+	// triggers were backed up (no routines.sql entry) although it holds a
+	// hipaakit_migrations table: the restored schema then lacks them while
+	// its migrations say they were applied (see the package doc). Without
+	// it such a restore fails with ErrWithoutRoutines.
+	AllowWithoutRoutines bool
 
 	staging string
 	force   bool
@@ -60,6 +66,9 @@ func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error 
 	}
 	if s.Pool == nil || s.Schema == "" {
 		return errors.New("backup/pgsource: Sink needs a pool and a schema")
+	}
+	if err := s.checkRoutines(m); err != nil {
+		return err
 	}
 	s.force = force
 	conn, err := s.Pool.Acquire(ctx)
@@ -98,6 +107,29 @@ func (s *Sink) Begin(ctx context.Context, m *backup.Manifest, force bool) error 
 	}
 	return nil
 }
+
+// ErrWithoutRoutines: the backup has no routines.sql entry but restores a
+// hipaakit_migrations table (see Sink.AllowWithoutRoutines).
+var ErrWithoutRoutines = errors.New("backup/pgsource: backup has no functions and triggers (routines.sql) but restores table \"hipaakit_migrations\", which would say they were applied; set Sink.AllowWithoutRoutines to restore it anyway")
+
+// checkRoutines refuses a backup made before routines.sql existed that
+// holds a migrations table, unless s.AllowWithoutRoutines.
+func (s *Sink) checkRoutines(m *backup.Manifest) error {
+	migrations := false
+	for _, e := range m.Entries {
+		if e.Type == backup.EntrySchema && e.Path == routinesPath {
+			return nil
+		}
+		migrations = migrations || (e.Type == backup.EntryTable && e.Meta["table"] == migrationsTable)
+	}
+	if migrations && !s.AllowWithoutRoutines {
+		return ErrWithoutRoutines
+	}
+	return nil
+}
+
+// migrationsTable is internal/pgmigrate's record of applied migrations.
+const migrationsTable = "hipaakit_migrations"
 
 // Entry implements backup.Sink.
 func (s *Sink) Entry(ctx context.Context, e *backup.Entry, body io.Reader) error {
@@ -217,6 +249,9 @@ func (s *Sink) Commit(ctx context.Context) error {
 	if _, err := s.tx.Exec(ctx, "ALTER SCHEMA "+qi(s.staging)+" RENAME TO "+qi(s.Schema)); err != nil {
 		return pgFail("rename staging schema", err)
 	}
+	if err := fixSearchPath(ctx, s.tx, s.Schema, s.staging); err != nil {
+		return err
+	}
 	err := s.tx.Commit(ctx)
 	s.conn.Release()
 	s.tx, s.conn = nil, nil
@@ -285,6 +320,8 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 			err = compare(i, e, strings.NewReader(d.preData))
 		case e.Type == backup.EntrySchema && e.Path == postDataPath:
 			err = compare(i, e, strings.NewReader(d.postData))
+		case e.Type == backup.EntrySchema && e.Path == routinesPath:
+			err = compare(i, e, strings.NewReader(d.routines))
 		case e.Type == backup.EntryTable:
 			var n int64
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema, e.Meta["table"]}.Sanitize()).Scan(&n); err != nil {

@@ -18,6 +18,7 @@ import (
 const (
 	preDataPath  = "schema.sql"
 	postDataPath = "post-data.sql"
+	routinesPath = "routines.sql" // functions and triggers (FORMAT.md)
 	tablePrefix  = "tables/"
 	seqPrefix    = "sequences/"
 )
@@ -41,7 +42,8 @@ func (s Source) Info() backup.SourceInfo {
 }
 
 // Walk implements backup.Source: one snapshot, DDL first, then sequences,
-// then each table's COPY stream, then the post-data DDL.
+// then each table's COPY stream, then the post-data DDL, then the functions
+// and triggers.
 func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 	if s.Pool == nil || s.Schema == "" {
 		return errors.New("backup/pgsource: Source needs a pool and a schema")
@@ -104,6 +106,11 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 		}
 	}
 	if err := emit(backup.Item{Path: postDataPath, Type: backup.EntrySchema, Mode: 0o600, Body: strings.NewReader(d.postData)}); err != nil {
+		return err
+	}
+	// Functions and triggers come last: no trigger fires while the rows
+	// are restored.
+	if err := emit(backup.Item{Path: routinesPath, Type: backup.EntrySchema, Mode: 0o600, Body: strings.NewReader(d.routines)}); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
