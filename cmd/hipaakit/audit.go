@@ -419,11 +419,12 @@ func auditDisclosures(ctx context.Context, c *cli, args []string) int {
 	since := fs.String("since", "", "from this time (default: six years ago)")
 	until := fs.String("until", "", "before this time (default: now)")
 	failures := fs.Bool("include-failures", false, "also list failed and denied attempts")
+	tpo := fs.Bool("include-tpo", false, "also list treatment, payment and operations accesses and uses without a recipient")
 	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
 	}
-	req := audit.AccountingRequest{Subject: *subject, IncludeFailures: *failures}
+	req := audit.AccountingRequest{Subject: *subject, IncludeFailures: *failures, IncludeTPO: *tpo}
 	if req.Since, err = parseTime(*since); err != nil {
 		return fail(c, usagef("--since: %v", err))
 	}
