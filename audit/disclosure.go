@@ -71,33 +71,36 @@ type AccountingRequest struct {
 // Disclosure is one line of an accounting: when the patient's PHI was
 // disclosed, to whom, what, why, and by whom.
 type Disclosure struct {
-	Time    time.Time
-	Actor   Actor // who, including emergency (break-glass) access and its reason
-	Action  Action
-	Outcome Outcome
-	Reason  string // the failure reason, for failed attempts
+	Time    time.Time `json:"time"`
+	Actor   Actor     `json:"actor"` // who, including emergency (break-glass) access and its reason
+	Action  Action    `json:"action"`
+	Outcome Outcome   `json:"outcome"`
+	Reason  string    `json:"reason,omitempty"` // the failure reason, for failed attempts
 	// Recipient is who received the PHI: name and, if known, address.
-	Recipient Recipient
+	Recipient Recipient `json:"recipient,omitzero"`
 	// What: the record and data element.
-	RecordType, RecordID, Field string
+	RecordType string `json:"record_type,omitempty"`
+	RecordID   string `json:"record_id,omitempty"`
+	Field      string `json:"field,omitempty"`
 	// Purpose is why, as recorded with the disclosure (e.g. "public_health").
-	Purpose string
-	Channel Channel
-	Route   string
+	Purpose string  `json:"purpose,omitempty"`
+	Channel Channel `json:"channel,omitempty"`
+	Route   string  `json:"route,omitempty"`
 	// Stream and Seq locate the audit record, so that the entry can be
 	// checked against the verified trail.
-	Stream string
-	Seq    uint64
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
 }
 
 // Accounting is the accounting of disclosures of one patient
 // (45 CFR 164.528), oldest first.
 type Accounting struct {
-	Subject      string
-	Since, Until time.Time
+	Subject string    `json:"subject"`
+	Since   time.Time `json:"since"`
+	Until   time.Time `json:"until"`
 	// IncludesTPO is true when the request set IncludeTPO.
-	IncludesTPO bool
-	Disclosures []Disclosure
+	IncludesTPO bool         `json:"includes_tpo"`
+	Disclosures []Disclosure `json:"disclosures"`
 }
 
 // IsAccountable reports whether e is a disclosure that an accounting of
