@@ -37,8 +37,14 @@ from HIPAAKIT_DATABASE_URL (which keeps a password out of the process list).
       stderr as "next: CURSOR".
   export [filter] [--format jsonl|csv] [--out FILE] TARGET
       Write every matching record (jsonl: canonical record lines).
-  disclosures --subject ID [--since T] [--until T] [--include-failures] TARGET
-      Accounting of disclosures of one patient (45 CFR 164.528), CSV.
+  disclosures --subject ID [--since T] [--until T] [--include-failures]
+      [--include-tpo] TARGET
+      Accounting of disclosures of one patient (45 CFR 164.528), CSV, with
+      recipients. Treatment, payment and operations (and uses without a
+      recipient) are left out unless --include-tpo is given.
+
+Text and CSV output escapes control, bidi and invisible characters (ESC as
+\x1b, U+202E as \u202e, a backslash as \\); jsonl is canonical JSON.
 
 filter flags: --subject ID --actor ID --record-type T --record-id ID
   --action A (repeatable or comma-separated) --outcome success|failure
