@@ -84,3 +84,12 @@ func TestCLIDisclosuresEscapeAndNameRecipients(t *testing.T) {
 		t.Fatalf("query csv printed raw %U: %q", r, out)
 	}
 }
+
+func TestHoldListCellsEscaped(t *testing.T) {
+	if r, bad := rawControl(drDash(hostileText)); bad {
+		t.Fatalf("hold list cell keeps raw %U", r)
+	}
+	if drDash("") != "*" {
+		t.Fatal("empty cell")
+	}
+}
