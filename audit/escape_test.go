@@ -9,7 +9,7 @@ import (
 
 func TestEscapeText(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain ascii, ünïcødé 😀":  "plain ascii, ünïcødé 😀",
+		"plain ascii, ünïcødé 😀":   "plain ascii, ünïcødé 😀",
 		"\x1b[2J\x07":              `\x1b[2J\x07`,
 		"a\nb\r\tc\x00\x7f":        `a\nb\r\tc\x00\x7f`,
 		`back\slash`:               `back\\slash`,
