@@ -185,6 +185,16 @@ func appendEvent(dst []byte, e *Event) []byte {
 	w.str("purpose", e.Purpose)
 	w.str("reason", e.Reason)
 
+	if !e.Recipient.IsZero() {
+		w.key("recipient")
+		p := objWriter{b: append(w.b, '{'), first: true}
+		p.str("address", e.Recipient.Address)
+		p.str("id", e.Recipient.ID)
+		p.str("kind", string(e.Recipient.Kind))
+		p.str("name", e.Recipient.Name)
+		w.b = append(p.b, '}')
+	}
+
 	w.key("target")
 	t := objWriter{b: append(w.b, '{'), first: true}
 	t.str("field", e.Target.Field)

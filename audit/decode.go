@@ -445,6 +445,26 @@ func (d *decoder) event(e *Event) {
 	if d.member(&first, "reason") {
 		e.Reason = d.str(false)
 	}
+	if d.member(&first, "recipient") {
+		d.expect("{")
+		f := true
+		if d.member(&f, "address") {
+			e.Recipient.Address = d.str(false)
+		}
+		if d.member(&f, "id") {
+			e.Recipient.ID = d.str(false)
+		}
+		if d.member(&f, "kind") {
+			e.Recipient.Kind = RecipientKind(d.str(false))
+		}
+		if d.member(&f, "name") {
+			e.Recipient.Name = d.str(false)
+		}
+		if f { // an empty recipient object is not canonical
+			d.fail()
+		}
+		d.expect("}")
+	}
 
 	if !d.member(&first, "target") {
 		d.fail()

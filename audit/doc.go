@@ -11,6 +11,26 @@
 // a log/slog handler. Query, Export and AccountingOfDisclosures read a
 // trail back; through VerifiedSearcher they check what they read.
 //
+// # Disclosures
+//
+// A disclosure is an event with action disclose (ActionDisclose) that names
+// a Recipient (person or organisation, with its address if known) and a
+// Purpose; RecordDisclosure refuses one without them. AccountingOfDisclosures
+// (45 CFR 164.528) lists, from any Searcher (file log, PostgreSQL), the
+// disclosures of one patient in the last six years whose purpose is not
+// treatment, payment or health care operations (TPOPurposes), which
+// 164.528(a)(1) excludes; AccountingRequest.IncludeTPO adds them and every
+// internal access without a recipient.
+//
+// # Text output
+//
+// Every text output (CSV export, the CLI's tables, reports) passes field
+// values through EscapeText (CSVSafe for CSV cells): C0 and C1 controls,
+// DEL, bidirectional overrides and isolates and other invisible format
+// characters become visible escapes such as \x1b and \u202e, so a hostile
+// value cannot rewrite an auditor's terminal or reorder a line. JSON Lines
+// output is the canonical encoding, unchanged.
+//
 // # What is never recorded
 //
 // An Event holds identifiers and sealed (encrypted) values only; no field
@@ -38,7 +58,8 @@
 //     reopened.
 //   - Safe encoding: user-supplied strings (user agents, reasons, attribute
 //     values) are escaped in the canonical JSON encoding, so newlines,
-//     control characters and quotes cannot split or forge entries.
+//     control characters and quotes cannot split or forge entries; text
+//     outputs escape them with EscapeText.
 //   - Tamper evidence: each record carries its stream, sequence number, the
 //     previous record's hash and its own hash over the canonical encoding
 //     (FORMAT.md). Signed ed25519 checkpoints are written every N events,

@@ -37,6 +37,10 @@ const (
 	ActionBackup           Action = "backup"
 	ActionRestore          Action = "restore"
 	ActionRestoreDrill     Action = "restore_drill"
+	// ActionDisclose is a disclosure of a patient's PHI to a recipient
+	// outside the covered entity (Event.Recipient names it); see
+	// RecordDisclosure and AccountingOfDisclosures.
+	ActionDisclose Action = "disclose"
 )
 
 // Channel is how the actor reached the system.
@@ -96,6 +100,32 @@ type Target struct {
 	Subject string `json:"subject,omitempty"`
 }
 
+// RecipientKind says whether a recipient is a person or an organisation.
+type RecipientKind string
+
+// Recipient kinds.
+const (
+	RecipientPerson       RecipientKind = "person"
+	RecipientOrganization RecipientKind = "organization"
+)
+
+// Recipient is who received PHI in a disclosure: the name of the person or
+// organisation and, if known, their address (45 CFR 164.528(b)(2)(ii)).
+// These identify the recipient, never the patient, and must not hold the
+// patient's PHI. The zero Recipient (no recipient) is omitted from the
+// canonical encoding, so records without one keep their bytes and hashes.
+type Recipient struct {
+	// ID is an optional opaque identifier of the recipient in the
+	// integrator's directory (e.g. "org-4711").
+	ID      string        `json:"id,omitempty"`
+	Kind    RecipientKind `json:"kind,omitempty"`
+	Name    string        `json:"name,omitempty"`
+	Address string        `json:"address,omitempty"`
+}
+
+// IsZero reports whether r names no recipient.
+func (r Recipient) IsZero() bool { return r == Recipient{} }
+
 // Change carries the new and prior value of a data element as opaque sealed
 // bytes produced by the caller (for example with phi), never plaintext. The
 // audit chain hashes these bytes, so crypto-shredding the subject makes them
@@ -123,6 +153,8 @@ type Event struct {
 	Target  Target  `json:"target"`
 	Change  *Change `json:"change,omitempty"`
 	Purpose string  `json:"purpose,omitempty"` // why PHI was accessed or disclosed, e.g. "treatment"
+	// Recipient is who received the PHI, for a disclosure (ActionDisclose).
+	Recipient Recipient `json:"recipient,omitzero"`
 	// Attrs holds further non-PHI detail as sorted key/value pairs.
 	Attrs map[string]string `json:"attrs,omitempty"`
 }

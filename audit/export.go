@@ -36,13 +36,15 @@ var csvHeader = []string{
 	"channel", "client_ip", "user_agent", "request_id", "route",
 	"record_type", "record_id", "field", "subject", "purpose",
 	"change_new", "change_prior", "attrs",
+	"recipient_id", "recipient_kind", "recipient_name", "recipient_address",
 }
 
 // CSVColumns returns the columns of ExportCSV, in order. Times are RFC 3339
 // with nanoseconds in UTC, sealed change values are lower-case hex, and attrs
-// is a JSON object with sorted keys; any other cell that starts with '=',
-// '+', '-', '@', a tab or a carriage return carries one leading apostrophe
-// (see CSVSafe).
+// is a JSON object with sorted keys. Every cell passes through CSVSafe:
+// control, bidirectional and invisible format characters are escaped
+// (EscapeText) and a cell that starts with '=', '+', '-' or '@' carries one
+// leading apostrophe.
 func CSVColumns() []string { return append([]string(nil), csvHeader...) }
 
 // Export writes every record that matches f (after f.After, ignoring
@@ -133,6 +135,7 @@ func csvRow(row []string, r *Record) {
 		string(e.Origin.Channel), e.Origin.ClientIP, e.Origin.UserAgent, e.Origin.RequestID, e.Origin.Route,
 		e.Target.RecordType, e.Target.RecordID, e.Target.Field, e.Target.Subject, e.Purpose,
 		nw, pr, attrsCell(e.Attrs),
+		e.Recipient.ID, string(e.Recipient.Kind), e.Recipient.Name, e.Recipient.Address,
 	}
 	for i, c := range cells {
 		row[i] = CSVSafe(c)
@@ -150,16 +153,20 @@ func attrsCell(m map[string]string) string {
 	return string(b)
 }
 
-// CSVSafe defuses formula injection (CWE-1236): a cell that starts with '=',
-// '+', '-', '@', a tab or a carriage return gets a leading apostrophe, so a
-// spreadsheet shows it as text instead of evaluating it. Quoting of commas,
-// quotes and newlines is left to encoding/csv.
+// CSVSafe makes s safe for a CSV cell that a person opens in a spreadsheet
+// or prints to a terminal. It first escapes every control, bidirectional and
+// invisible format character with EscapeText (so ESC, BEL, a newline or
+// U+202E arrive as the visible \x1b, \x07, \n, \u202e), then defuses
+// formula injection (CWE-1236): a cell that starts with '=', '+', '-' or
+// '@' gets a leading apostrophe, so a spreadsheet shows it as text instead
+// of evaluating it. Quoting of commas and quotes is left to encoding/csv.
 func CSVSafe(s string) string {
+	s = EscapeText(s)
 	if s == "" {
 		return s
 	}
 	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	case '=', '+', '-', '@':
 		return "'" + s
 	}
 	return s

@@ -274,7 +274,7 @@ func TestExportCSVInjectionSafe(t *testing.T) {
 	col := func(name string) string { return rows[1][slices.Index(audit.CSVColumns(), name)] }
 	for name, want := range map[string]string{
 		"subject": "'=HYPERLINK(\"http://x\")", "actor_user_id": "'+1+1", "purpose": "'-2+3",
-		"reason": "'@SUM(A1)", "user_agent": "'\t=cmd", "request_id": "line1\nline2,\"q\"",
+		"reason": "'@SUM(A1)", "user_agent": `\t=cmd`, "request_id": `line1\nline2,"q"`,
 		"change_new": "fbff", "change_prior": "78", "attrs": `{"a":"=1","b":"2"}`,
 		"seq": "1", "stream": "s1", "time": "2026-01-01T00:00:00Z", "hash": recs[0].Hash.String(),
 	} {

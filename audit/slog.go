@@ -83,6 +83,12 @@ func eventAttrs(e *Event) []slog.Attr {
 	attrs = group(attrs, "actor", actor)
 	attrs = group(attrs, "origin", origin)
 	attrs = group(attrs, "target", target)
+	var recipient []slog.Attr
+	recipient = add(recipient, "id", e.Recipient.ID)
+	recipient = add(recipient, "kind", string(e.Recipient.Kind))
+	recipient = add(recipient, "name", e.Recipient.Name)
+	recipient = add(recipient, "address", e.Recipient.Address)
+	attrs = group(attrs, "recipient", recipient)
 	if c := e.Change; c != nil {
 		attrs = group(attrs, "change", []slog.Attr{slog.Int("new_bytes", len(c.New)), slog.Int("prior_bytes", len(c.Prior))})
 	}

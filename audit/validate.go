@@ -113,6 +113,9 @@ func (e *Event) validateCore(utf8Check bool) error {
 	if e.Outcome != OutcomeSuccess && e.Outcome != OutcomeFailure {
 		return &FieldError{Field: "outcome", Reason: `must be "success" or "failure"`}
 	}
+	if k := e.Recipient.Kind; k != "" && k != RecipientPerson && k != RecipientOrganization {
+		return &FieldError{Field: "recipient.kind", Reason: `must be "person" or "organization"`}
+	}
 	if !e.Time.IsZero() {
 		if y := e.Time.UTC().Year(); y < 1 || y > 9999 {
 			return &FieldError{Field: "time", Reason: "year outside 1-9999"}
@@ -138,6 +141,9 @@ func (e *Event) validateCore(utf8Check bool) error {
 		{"target.record_id", e.Target.RecordID},
 		{"target.field", e.Target.Field},
 		{"target.subject", e.Target.Subject},
+		{"recipient.id", e.Recipient.ID},
+		{"recipient.name", e.Recipient.Name},
+		{"recipient.address", e.Recipient.Address},
 	}
 	for _, s := range strs {
 		if err := checkString(s.name, s.v, utf8Check); err != nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
 )
 
 // Summary counts the rows by status.
@@ -35,12 +37,16 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// mdCell escapes text for a Markdown table cell.
+// mdCell escapes text for a Markdown table cell: control, bidirectional
+// and invisible format characters (and the backslash) as audit.EscapeText
+// does, so a newline becomes the visible \n, then the cell separator.
 func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "\\", "\\\\")
-	s = strings.ReplaceAll(s, "|", "\\|")
-	return strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(audit.EscapeText(s), "|", "\\|")
 }
+
+// textClean escapes what audit.EscapeText escapes in every string the
+// HTML report shows; html/template then escapes the markup.
+func textClean(s string) string { return audit.EscapeText(s) }
 
 // WriteMarkdown writes the report as a Markdown document.
 func (r Report) WriteMarkdown(w io.Writer) error {
@@ -51,7 +57,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "%d met, %d not met, %d without evidence.\n\n", s[Met], s[NotMet], s[NoEvidence])
 	b.WriteString("| Control | Safeguard | Status | Evidence | Gaps |\n|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.Control, mdCell(row.Title), row.Status,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(row.Control), mdCell(row.Title), row.Status,
 			mdCell(strings.Join(row.Evidence, "; ")), mdCell(strings.Join(row.Gaps, "; ")))
 	}
 	if len(r.Notes) > 0 {
@@ -62,35 +68,36 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString("\n## Not judged by software\n\nThese safeguards are organisational; this report makes no claim about them.\n\n")
 	for _, row := range r.Organisational {
-		fmt.Fprintf(&b, "- %s %s\n", row.Control, mdCell(row.Title))
+		fmt.Fprintf(&b, "- %s %s\n", mdCell(row.Control), mdCell(row.Title))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"join":  strings.Join,
+	"join":  func(a []string, sep string) string { return textClean(strings.Join(a, sep)) },
+	"clean": textClean,
 	"stamp": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"class": func(s Status) string { return strings.ReplaceAll(string(s), " ", "-") },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>HIPAA technical safeguards: {{.Service}}</title>
+<title>HIPAA technical safeguards: {{clean .Service}}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #999;padding:.4em;vertical-align:top;text-align:left}
 .met{background:#e6f4ea}.not-met{background:#fce8e6}.no-evidence{background:#fef7e0}
 @media print{body{margin:0}a{color:inherit}}
 </style></head><body>
-<h1>HIPAA Security Rule technical safeguards: {{.Service}}</h1>
+<h1>HIPAA Security Rule technical safeguards: {{clean .Service}}</h1>
 <p>Generated {{stamp .GeneratedAt}}.</p>
 <table><thead><tr><th>Control</th><th>Safeguard</th><th>Status</th><th>Evidence</th><th>Gaps</th></tr></thead><tbody>
-{{range .Rows}}<tr class="{{class .Status}}"><td>{{.Control}}</td><td>{{.Title}}</td><td>{{.Status}}</td><td>{{join .Evidence "; "}}</td><td>{{join .Gaps "; "}}</td></tr>
+{{range .Rows}}<tr class="{{class .Status}}"><td>{{clean .Control}}</td><td>{{clean .Title}}</td><td>{{.Status}}</td><td>{{join .Evidence "; "}}</td><td>{{join .Gaps "; "}}</td></tr>
 {{end}}</tbody></table>
 {{if .Notes}}<h2>Notes on the evidence</h2>
-<ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
+<ul>{{range .Notes}}<li>{{clean .}}</li>{{end}}</ul>
 {{end}}<h2>Not judged by software</h2>
 <p>These safeguards are organisational; this report makes no claim about them.</p>
-<ul>{{range .Organisational}}<li>{{.Control}} {{.Title}}</li>{{end}}</ul>
+<ul>{{range .Organisational}}<li>{{clean .Control}} {{clean .Title}}</li>{{end}}</ul>
 </body></html>
 `))
 

@@ -42,6 +42,16 @@ func exampleFlow(ctx context.Context, pool *pgxpool.Pool, key ed25519.PrivateKey
 	if err != nil {
 		return "", err // no audit, no access
 	}
+	// a disclosure outside the covered entity, recorded after it happened
+	err = audit.RecordDisclosure(ctx, w, audit.Event{
+		Actor:     audit.Actor{UserID: "clerk-3", Role: "records"},
+		Target:    audit.Target{RecordType: "immunization", RecordID: "i-1", Subject: "p-42"},
+		Purpose:   "public_health",
+		Recipient: audit.Recipient{Kind: audit.RecipientOrganization, Name: "County Health Dept", Address: "1 Main St"},
+	})
+	if err != nil {
+		return "", err
+	}
 	if err := w.Close(ctx); err != nil {
 		return "", err
 	}
@@ -54,13 +64,17 @@ func exampleFlow(ctx context.Context, pool *pgxpool.Pool, key ed25519.PrivateKey
 	if err != nil {
 		return "", err
 	}
+	if len(acc.Disclosures) != 1 { // the treatment read is not a disclosure (164.528(a)(1))
+		return "", fmt.Errorf("%d disclosures", len(acc.Disclosures))
+	}
 	d := acc.Disclosures[0]
-	return fmt.Sprintf("%s %s %s %s; %d stream(s) intact", d.Actor.UserID, d.Action, d.RecordType, d.Purpose, len(res.Streams)), nil
+	return fmt.Sprintf("%s %s %s to %s (%s) for %s; %d stream(s) intact", d.Actor.UserID, d.Action, d.RecordType,
+		d.Recipient.Name, d.Recipient.Address, d.Purpose, len(res.Streams)), nil
 }
 
 func TestExampleFlow(t *testing.T) {
 	got, err := exampleFlow(context.Background(), pgtest.New(t), newKey(t), "api-pod-7")
-	if err != nil || got != "dr-lee read chart treatment; 1 stream(s) intact" {
+	if err != nil || got != "clerk-3 disclose immunization to County Health Dept (1 Main St) for public_health; 1 stream(s) intact" {
 		t.Fatalf("%q %v", got, err)
 	}
 }

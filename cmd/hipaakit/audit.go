@@ -38,8 +38,14 @@ from HIPAAKIT_DATABASE_URL (which keeps a password out of the process list).
   export [filter] [--format jsonl|csv] [--out FILE] [read] TARGET
       Write every matching record (jsonl: canonical record lines, each
       stream in chain order, so an export of whole streams verifies).
-  disclosures --subject ID [--since T] [--until T] [--include-failures] [read] TARGET
-      Accounting of disclosures of one patient (45 CFR 164.528), CSV.
+  disclosures --subject ID [--since T] [--until T] [--include-failures]
+      [--include-tpo] [read] TARGET
+      Accounting of disclosures of one patient (45 CFR 164.528), CSV, with
+      recipients. Treatment, payment and operations (and uses without a
+      recipient) are left out unless --include-tpo is given.
+
+Text and CSV output escapes control, bidi and invisible characters (ESC as
+\x1b, U+202E as \u202e, a backslash as \\); jsonl is canonical JSON.
 
 read flags: --key FILE (repeatable) [--expect FILE] | --verify=false
   query, export and disclosures verify the trail they read (hash chains,
@@ -513,13 +519,14 @@ func auditDisclosures(ctx context.Context, c *cli, args []string) int {
 	since := fs.String("since", "", "from this time (default: six years ago)")
 	until := fs.String("until", "", "before this time (default: now)")
 	failures := fs.Bool("include-failures", false, "also list failed and denied attempts")
+	tpo := fs.Bool("include-tpo", false, "also list treatment, payment and operations accesses and uses without a recipient")
 	var rf readFlags
 	rf.bind(fs)
 	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
 	}
-	req := audit.AccountingRequest{Subject: *subject, IncludeFailures: *failures}
+	req := audit.AccountingRequest{Subject: *subject, IncludeFailures: *failures, IncludeTPO: *tpo}
 	if req.Since, err = parseTime(*since); err != nil {
 		return fail(c, usagef("--since: %v", err))
 	}

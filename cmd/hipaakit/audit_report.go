@@ -11,11 +11,13 @@ import (
 // accountingHeader lists the columns of "hipaakit audit disclosures".
 var accountingHeader = []string{
 	"time", "actor_user_id", "actor_role", "actor_tenant_id", "emergency", "emergency_reason",
-	"action", "outcome", "reason", "record_type", "record_id", "field", "purpose", "channel", "route", "stream", "seq",
+	"action", "outcome", "reason", "recipient_name", "recipient_kind", "recipient_address", "recipient_id",
+	"record_type", "record_id", "field", "purpose", "channel", "route", "stream", "seq",
 }
 
-// writeAccounting prints an accounting of disclosures as CSV, every cell
-// protected against formula injection.
+// writeAccounting prints an accounting of disclosures as CSV, one row per
+// disclosure with its recipient; every cell passes through audit.CSVSafe
+// (controls escaped, formulas defused).
 func writeAccounting(c *cli, acc audit.Accounting) int {
 	w := csv.NewWriter(c.stdout)
 	_ = w.Write(accountingHeader)
@@ -24,7 +26,8 @@ func writeAccounting(c *cli, acc audit.Accounting) int {
 		cells := [...]string{
 			d.Time.UTC().Format(time.RFC3339Nano), d.Actor.UserID, d.Actor.Role, d.Actor.TenantID,
 			strconv.FormatBool(d.Actor.Emergency), d.Actor.EmergencyReason,
-			string(d.Action), string(d.Outcome), d.Reason, d.RecordType, d.RecordID, d.Field, d.Purpose,
+			string(d.Action), string(d.Outcome), d.Reason,
+			d.Recipient.Name, string(d.Recipient.Kind), d.Recipient.Address, d.Recipient.ID, d.RecordType, d.RecordID, d.Field, d.Purpose,
 			string(d.Channel), d.Route, d.Stream, strconv.FormatUint(d.Seq, 10),
 		}
 		for i, s := range cells {

@@ -240,9 +240,15 @@ func TestAuditQueryExportDisclosuresFileLog(t *testing.T) {
 		t.Fatal("export overwrote an existing file")
 	}
 
+	// treatment reads are no disclosures (164.528(a)(1)): only the header
 	code, out, _ = runCLI(t, nil, "audit", "disclosures", "--key", pemKey, "--subject", "p-2", "--until", "2027-01-01", dir)
 	rows, err = csv.NewReader(strings.NewReader(out)).ReadAll()
-	if code != exitOK || err != nil || len(rows) != 7 || rows[1][1] == "" || rows[1][12] != "treatment" {
+	if code != exitOK || err != nil || len(rows) != 1 {
+		t.Fatalf("disclosures: %d %v %q", code, err, rows)
+	}
+	code, out, _ = runCLI(t, nil, "audit", "disclosures", "--key", pemKey, "--include-tpo", "--subject", "p-2", "--until", "2027-01-01", dir)
+	rows, err = csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != exitOK || err != nil || len(rows) != 7 || rows[1][1] == "" || rows[1][16] != "treatment" {
 		t.Fatalf("disclosures: %d %v %q", code, err, rows)
 	}
 }

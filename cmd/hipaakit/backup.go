@@ -313,10 +313,10 @@ func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 		}
 		if i.VerifiedProblem != "" {
 			verified = "- (record unreadable)"
-			fmt.Fprintf(b.c.stderr, "hipaakit backup list: %s: %s\n", i.ID, i.VerifiedProblem)
+			fmt.Fprintf(b.c.stderr, "hipaakit backup list: %s: %s\n", audit.EscapeText(i.ID), audit.EscapeText(i.VerifiedProblem))
 		}
-		fmt.Fprintf(b.c.stdout, "%s  %s  %-8s %-16s %6d entries %10s  verified %s\n", i.ID, i.Finished.UTC().Format(time.RFC3339),
-			i.Source.Kind, i.Source.Name, i.Totals.Entries, human(i.Totals.Bytes), verified)
+		fmt.Fprintf(b.c.stdout, "%s  %s  %-8s %-16s %6d entries %10s  verified %s\n", audit.EscapeText(i.ID), i.Finished.UTC().Format(time.RFC3339),
+			audit.EscapeText(string(i.Source.Kind)), audit.EscapeText(i.Source.Name), i.Totals.Entries, human(i.Totals.Bytes), verified)
 	}
 	return code
 }

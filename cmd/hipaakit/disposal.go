@@ -365,7 +365,8 @@ func drVerifyCertificate(c *cli, args []string) int {
 		return exitCheck
 	}
 	fmt.Fprintf(c.stdout, "VALID: certificate %s\n  subject  %s\n  time     %s\n  actor    %s\n  method   %s\n  keys     %d destroyed\n  ledger   %s entry %d\n",
-		cert.ID, cert.Subject, cert.Time.Format("2006-01-02T15:04:05.000Z"), cert.Actor, cert.Method, len(cert.KeyIDs), cert.Ledger.Stream, cert.Ledger.Seq)
+		audit.EscapeText(cert.ID), audit.EscapeText(cert.Subject), cert.Time.Format("2006-01-02T15:04:05.000Z"), audit.EscapeText(cert.Actor),
+		audit.EscapeText(cert.Method), len(cert.KeyIDs), audit.EscapeText(cert.Ledger.Stream), cert.Ledger.Seq)
 	return exitOK
 }
 

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/retention"
 )
 
@@ -101,9 +102,10 @@ func cmdHold(ctx context.Context, c *cli, args []string) int {
 			}
 			status := "active"
 			if !h.Active() {
-				status = "lifted " + h.LiftedAt.Format(time.DateOnly) + " by " + h.LiftedBy
+				status = "lifted " + h.LiftedAt.Format(time.DateOnly) + " by " + audit.EscapeText(h.LiftedBy)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, drDash(h.Subject), drDash(h.Kind), h.SetBy, h.SetAt.Format(time.RFC3339), status, h.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", audit.EscapeText(h.ID), drDash(h.Subject), drDash(h.Kind),
+				audit.EscapeText(h.SetBy), h.SetAt.Format(time.RFC3339), status, audit.EscapeText(h.Reason))
 		}
 		tw.Flush()
 	}
@@ -114,5 +116,5 @@ func drDash(s string) string {
 	if s == "" {
 		return "*"
 	}
-	return s
+	return audit.EscapeText(s)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/compliance"
 	"github.com/hipaakit/hipaakit/internal/fsutil"
 )
@@ -85,7 +86,7 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	for _, n := range ev.Notes {
-		fmt.Fprintf(c.stderr, "hipaakit report: note: %s\n", n)
+		fmt.Fprintf(c.stderr, "hipaakit report: note: %s\n", audit.EscapeText(n))
 	}
 	rep := compliance.BuildReport(ev)
 	var buf bytes.Buffer

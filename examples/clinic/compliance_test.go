@@ -42,6 +42,8 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		{Method: "POST", Path: p + "/vitals", Pattern: "POST /api/patients/{id}/vitals", Body: `{"value":"HR 72"}`, Roles: []string{rolePhysician, roleNurse}, PHI: true, Subject: id},
 		{Method: "GET", Path: "/api/audit", Roles: []string{roleAuditor}},
 		{Method: "GET", Path: p + "/disclosures", Pattern: "GET /api/patients/{id}/disclosures", Roles: []string{roleAuditor}},
+		{Method: "POST", Path: p + "/disclosures", Pattern: "POST /api/patients/{id}/disclosures",
+			Body: `{"recipient":{"kind":"organization","name":"County Health Dept"},"purpose":"public_health"}`, Roles: []string{roleFrontDesk}, PHI: true, Subject: id},
 		{Method: "GET", Path: "/api/holds", Roles: []string{roleAdmin}},
 		{Method: "GET", Path: "/api/backups", Roles: []string{roleAdmin}},
 		{Method: "POST", Path: "/api/backups", Roles: []string{roleAdmin}},

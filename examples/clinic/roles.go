@@ -77,7 +77,7 @@ func phiRoles(rbac *auth.RBAC) []string {
 func clinicRBAC() (*auth.RBAC, error) {
 	all := []auth.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
 		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
-		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev}
+		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose}
 	every := []auth.Permission{permSessionKeep, permSelfMFA, permUI}
 	with := func(ps ...auth.Permission) []auth.Permission {
 		return append(append([]auth.Permission(nil), every...), ps...)
@@ -88,7 +88,7 @@ func clinicRBAC() (*auth.RBAC, error) {
 		{Name: rolePhysician, Permissions: physician},
 		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart)},
 		{Name: roleLab, Permissions: with(permPatientSearch, permLabWrite)},
-		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart)},
+		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart, permDisclose)},
 		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev)},
 		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup, permUserManage)},
 		// Break-glass grants what emergency care needs: find the patient,
