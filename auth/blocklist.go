@@ -40,6 +40,9 @@ type Blocklist struct {
 	data []byte   // sorted keys, each followed by '\n'
 	offs []uint32 // start of each key in data
 	err  error
+
+	vonce sync.Once
+	vlist *Blocklist // the variant keys of the entries (blocklist_variant.go)
 }
 
 var defaultBlocklist = &Blocklist{load: func() ([]byte, error) { return gunzip(blocklistGz) }}

@@ -119,6 +119,13 @@ func FuzzLoadBlocklist(f *testing.F) {
 				if ok, err := b.Contains(line); err != nil || !ok {
 					t.Fatalf("entry not found after loading (err %v)", err)
 				}
+				// A variant of an entry (here: the entry itself) is found
+				// through the variant list, whenever the key is stable.
+				if blocklistKey(k) == k && utf8.RuneCountInString(variantKey(line)) >= minVariantKey {
+					if ok, err := b.ContainsVariant(line); err != nil || !ok {
+						t.Fatalf("entry not found as a variant (err %v)", err)
+					}
+				}
 			}
 		}
 	})

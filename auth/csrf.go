@@ -65,10 +65,25 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
 }
 
-// checkCSRF applies both CSRF checks to a cookie-authenticated request.
-func (m *SessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok string) error {
+// CheckCrossOrigin applies the first CSRF check (fetch metadata and
+// origin) to r and returns ErrCSRF when r is a state-changing request from
+// another origin: Sec-Fetch-Site cross-site or same-site, or an Origin
+// header naming another host, unless that origin was trusted with
+// TrustOrigin. Safe methods always pass. The session middleware applies it
+// to every cookie-authenticated request and the login and logout handlers
+// to theirs; call it from any other state-changing handler that runs
+// without a session, such as an HTML login form.
+func (m *SessionManager) CheckCrossOrigin(r *http.Request) error {
 	if err := m.cop.Check(r); err != nil {
 		return ErrCSRF
+	}
+	return nil
+}
+
+// checkCSRF applies both CSRF checks to a cookie-authenticated request.
+func (m *SessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok string) error {
+	if err := m.CheckCrossOrigin(r); err != nil {
+		return err
 	}
 	got := r.Header.Get(m.CSRFHeader)
 	if got == "" && m.CSRFFormField != "" && r.Body != nil {

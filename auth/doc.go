@@ -90,8 +90,13 @@
 // when the password is the only factor and 8 with MFA, at least 64 accepted
 // (default maximum 128), no truncation, NFKC normalisation, no composition
 // rules, refusal of the 197,529 common and breached passwords of the embedded
-// Blocklist, of repetitive or sequential strings and of context words (login
-// name, tenant, application name), each with a PasswordReason. A maximum age
+// Blocklist and of their variants (case folded, trailing digits and symbols
+// stripped, the substitutions 0→o 1→i/l 3→e 4→a 5→s 7→t @→a $→s !→i undone:
+// "Passw0rd!", "Summer2024!"; reason blocklisted_variant), of repetitive or
+// sequential strings and of context words (login name, tenant, application
+// name), each with a PasswordReason that never contains the password. The
+// variant rule refuses none of 10,000 random four-word passphrases of common
+// words. A maximum age
 // exists for organisations that demand rotation and is off by default.
 // Hasher hashes with argon2id (m=19 MiB, t=2, p=1 by default) into PHC
 // strings and bounds concurrent hashes; Login re-hashes when the parameters
@@ -157,12 +162,18 @@
 // events carry a separate random session ID. Idle (default 15 min) and
 // absolute (default 12 h) limits are enforced by the server at every request
 // from the injected clock, never by cookie expiry; a tenant policy can only
-// shorten them. Logout, expiry, RevokeUser and credential changes delete the
+// shorten them. Time never runs backwards for a session: the manager keeps a
+// high-water mark of its clock and measures a session no earlier than its
+// recorded activity (LastSeenAt), so a backward clock step cannot extend a
+// session in any store, while a forward step ends it as usual. Logout, expiry, RevokeUser and credential changes delete the
 // server-side session; tokens are rotated at login, re-authentication, MFA
 // confirmation, password change and break-glass. Cookies are __Host-, Secure,
 // HttpOnly, SameSite=Strict; state-changing cookie requests need Fetch
 // metadata and Origin checks and a per-session CSRF token (header
-// X-CSRF-Token, or the form field csrf_token).
+// X-CSRF-Token, or the form field csrf_token). Login and logout refuse
+// cross-origin posts with the same check, which SessionManager.CheckCrossOrigin
+// offers to any other state-changing handler without a session (an HTML
+// login form).
 //
 // # Access control
 //
@@ -170,7 +181,9 @@
 // permission are reachable, and only for roles read from the user store at
 // each request (never from headers, claims or query parameters), so a role
 // change or a disabled user takes effect on the next request. Denials are
-// always audited.
+// always audited, and so are attribute checks that fail to decide (503,
+// reason attribute_check_error); a route's SubjectParam names the requested
+// subject in its denial events.
 //
 // # Emergency access
 //

@@ -196,7 +196,7 @@ type loginResponse struct {
 
 // crossSite refuses a login form submitted from another site.
 func (h *Handlers) crossSite(w http.ResponseWriter, r *http.Request) bool {
-	if err := h.sm.cop.Check(r); err != nil {
+	if err := h.sm.CheckCrossOrigin(r); err != nil {
 		h.sm.record(r.Context(), r, audit.Actor{}, audit.ActionLoginFailed, audit.OutcomeFailure, "csrf") //nolint:errcheck // refused anyway
 		writeError(w, http.StatusForbidden, codeCSRF)
 		return true

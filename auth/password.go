@@ -22,8 +22,11 @@ const (
 	ReasonTooLong     PasswordReason = "too_long"
 	ReasonInvalid     PasswordReason = "invalid_characters" // invalid UTF-8 or control characters
 	ReasonBlocklisted PasswordReason = "blocklisted"        // a common or breached password
-	ReasonContext     PasswordReason = "context_word"       // contains the user name, tenant or app name
-	ReasonRepetitive  PasswordReason = "repetitive"         // one character repeated, or a run like "12345678"
+	// ReasonBlocklistedVariant: a listed password with its letters
+	// substituted (0 for o, @ for a, ...) or digits and symbols appended.
+	ReasonBlocklistedVariant PasswordReason = "blocklisted_variant"
+	ReasonContext            PasswordReason = "context_word" // contains the user name, tenant or app name
+	ReasonRepetitive         PasswordReason = "repetitive"   // one character repeated, or a run like "12345678"
 )
 
 // PasswordError is a refused password's reason, for showing to the user.
@@ -43,6 +46,8 @@ func (e *PasswordError) Error() string {
 		return "auth: password refused: invalid or control characters"
 	case ReasonBlocklisted:
 		return "auth: password refused: it is a commonly used or breached password"
+	case ReasonBlocklistedVariant:
+		return "auth: password refused: it is a commonly used or breached password with substituted characters or appended digits and symbols"
 	case ReasonContext:
 		return "auth: password refused: it contains the user name, organisation or application name"
 	case ReasonRepetitive:
@@ -158,6 +163,12 @@ func (p PasswordPolicy) Check(password string, pc PasswordContext) error {
 	}
 	if listed {
 		return perr(ReasonBlocklisted)
+	}
+	if listed, err = p.Blocklist.ContainsVariant(pw); err != nil {
+		return err
+	}
+	if listed {
+		return perr(ReasonBlocklistedVariant)
 	}
 	lower := blocklistKey(pw)
 	words := append([]string{pc.UserName, pc.TenantID, p.AppName}, pc.Words...)

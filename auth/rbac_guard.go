@@ -32,6 +32,15 @@ func (f routeOptionFunc) apply(r *route) { f(r) }
 // "reauthentication_required".
 func Sensitive() RouteOption { return routeOptionFunc(func(r *route) { r.sensitive = true }) }
 
+// SubjectParam names the path wildcard of a route (for example "id" in
+// "GET /patients/{id}") that holds the subject whose records the request
+// asks for. The events of attribute-check denials and errors on the route
+// and of permission denials name it in Target.Subject (at most 256 bytes), so that a per-patient
+// report shows who tried to reach the patient's records.
+func SubjectParam(name string) RouteOption {
+	return routeOptionFunc(func(r *route) { r.subject = name })
+}
+
 // Check adds an attribute rule to a route. Several checks must all pass.
 func Check(c AttributeCheck) RouteOption {
 	return routeOptionFunc(func(r *route) { r.checks = append(r.checks, c) })
@@ -188,6 +197,7 @@ type route struct {
 	perm      Permission
 	sensitive bool
 	checks    []AttributeCheck
+	subject   string // path wildcard naming the requested subject (SubjectParam)
 	next      http.Handler
 }
 
@@ -201,11 +211,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	role, ok := g.RBAC().Allows(st.p.Roles, emergencyRole(&st.p), rt.perm)
 	if !ok {
-		e := sm.event(r, rt.actor(st, ""), audit.ActionPermissionDenied, audit.OutcomeFailure, "no_permission")
-		e.Attrs = map[string]string{"permission": string(rt.perm)}
-		if err := sm.audit.Write(ctx, e); err != nil {
-			sm.logError(ctx, "audit write", err)
-		}
+		rt.denyCheck(r, st, "", "no_permission")
 		writeError(w, http.StatusForbidden, codeForbidden)
 		return
 	}
@@ -218,11 +224,12 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allowed, err := c(r, &st.p)
 		if err != nil {
 			sm.logError(ctx, "attribute check", err)
+			rt.denyCheck(r, st, role, "attribute_check_error")
 			writeError(w, http.StatusServiceUnavailable, codeUnavailable)
 			return
 		}
 		if !allowed {
-			sm.deny(ctx, r, rt.actor(st, role), "attribute_check")
+			rt.denyCheck(r, st, role, "attribute_check")
 			writeError(w, http.StatusForbidden, codeForbidden)
 			return
 		}
@@ -236,6 +243,22 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rt.next.ServeHTTP(w, r)
+}
+
+// denyCheck records a refusal for want of the permission (reason
+// no_permission), by an attribute check (attribute_check) or for an
+// attribute check's failure to decide (attribute_check_error), naming the
+// permission and, when the route has a SubjectParam, the requested subject.
+func (rt *route) denyCheck(r *http.Request, st *requestState, role, reason string) {
+	sm := rt.g.sm
+	e := sm.event(r, rt.actor(st, role), audit.ActionPermissionDenied, audit.OutcomeFailure, reason)
+	e.Attrs = map[string]string{"permission": string(rt.perm)}
+	if rt.subject != "" {
+		e.Target.Subject = truncate(r.PathValue(rt.subject), 256)
+	}
+	if err := sm.audit.Write(r.Context(), e); err != nil {
+		sm.logError(r.Context(), "audit write", err)
+	}
 }
 
 // actor is the audit actor of a decision; role, when known, is the role

@@ -27,7 +27,7 @@ func guardEnv(t *testing.T) (*env, *auth.Guard, http.Handler) {
 			return false, errors.New("lookup failed")
 		}
 		return r.PathValue("owner") == p.UserID, nil
-	}))
+	}), auth.SubjectParam("owner"))
 	return e, g, e.sm.Middleware(e.sm.EnforcePolicy(g))
 }
 
@@ -118,8 +118,17 @@ func TestGuardAttributeCheck(t *testing.T) {
 	if rr := do(h, "GET", "/records/broken", tok); rr.Code != 503 {
 		t.Fatalf("failing check: %d", rr.Code)
 	}
-	if len(e.rec.find(audit.ActionPermissionDenied, "attribute_check")) != 1 {
+	denied := e.rec.find(audit.ActionPermissionDenied, "attribute_check")
+	if len(denied) != 1 {
 		t.Fatal("attribute denial not audited")
+	}
+	if d := denied[0]; d.Target.Subject != "someone-else" || d.Outcome != audit.OutcomeFailure || d.Actor.UserID != u.ID {
+		t.Fatalf("IDOR denial must name the requested subject: %+v", d)
+	}
+	failed := e.rec.find(audit.ActionPermissionDenied, "attribute_check_error")
+	if len(failed) != 1 || failed[0].Outcome != audit.OutcomeFailure || failed[0].Target.Subject != "broken" ||
+		failed[0].Attrs["permission"] != "record:read_own" {
+		t.Fatalf("an attribute-check error must be audited as a failure: %+v", failed)
 	}
 }
 

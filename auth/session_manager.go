@@ -52,11 +52,11 @@ type SessionManager struct {
 	// header, for non-browser clients (default false).
 	AllowBearer bool
 	// Clock is read for every timeout decision (default clock.System).
-	// Deadlines are compared on the server only. Within one process the
-	// system clock's monotonic reading makes them immune to wall-clock
-	// steps for sessions held in memory; times read back from a file or
-	// PostgreSQL store carry wall-clock time only, so keep the servers'
-	// clocks synchronised (NTP).
+	// Deadlines are compared on the server only, on a time line that never
+	// runs backwards: a backward step of the clock cannot extend a session
+	// in any store, and a forward step ends sessions as it would without
+	// the step (see session_clock.go). Keep the servers' clocks
+	// synchronised (NTP) all the same.
 	Clock clock.Clock
 	// Policies supplies tenant security policies (default: none, so the
 	// manager's limits apply and MFA is not required).
@@ -86,6 +86,7 @@ type SessionManager struct {
 	users UserStore
 	audit audit.Writer
 	cop   *http.CrossOriginProtection
+	mono  monoClock
 }
 
 // PasswordPolicySource gives the password policy of a tenant.
@@ -146,7 +147,9 @@ func (m *SessionManager) touchInterval(idle time.Duration) time.Duration {
 // Store returns the session store.
 func (m *SessionManager) Store() SessionStore { return m.store }
 
-func (m *SessionManager) now() time.Time { return clock.OrSystem(m.Clock).Now() }
+// now returns the manager's time: the clock's, but never running backwards
+// (see monoClock).
+func (m *SessionManager) now() time.Time { return m.mono.at(clock.OrSystem(m.Clock).Now()) }
 
 func (m *SessionManager) policy(ctx context.Context, tenantID string) (TenantPolicy, error) {
 	if m.Policies == nil {
@@ -238,7 +241,7 @@ func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestSta
 	if st.policy, err = m.policy(ctx, s.TenantID); err != nil {
 		return nil, err
 	}
-	now := m.now()
+	now := sessionNow(m.now(), s)
 	idle, abs := m.limits(s, &st.policy)
 	if !now.Before(s.CreatedAt.Add(abs)) {
 		m.end(ctx, r, s, audit.ActionSessionTimeout, "absolute_timeout")
@@ -519,7 +522,7 @@ func (m *SessionManager) Reauthenticated(w http.ResponseWriter, r *http.Request,
 	if st == nil {
 		return "", ErrInvalidSession
 	}
-	now := m.now()
+	now := sessionNow(m.now(), &st.s)
 	tok, err := m.rotate(r.Context(), w, st, func(s *Session) {
 		s.AuthenticatedAt, s.LastSeenAt = now, now
 		s.MFA = s.MFA || mfa

@@ -168,3 +168,11 @@ func TestFileSessionStoreRemovesCrashTemporaries(t *testing.T) {
 		t.Fatalf("temporary file survived the open: %v", err)
 	}
 }
+
+func TestClockStepsMemory(t *testing.T) {
+	authtest.RunClockSteps(t, func(*testing.T) auth.SessionStore { return auth.NewMemorySessionStore() })
+}
+
+func TestClockStepsFile(t *testing.T) {
+	authtest.RunClockSteps(t, func(t *testing.T) auth.SessionStore { return openFileStore(t, t.TempDir()) })
+}

@@ -129,3 +129,13 @@ func TestSessionManagerOnPostgres(t *testing.T) {
 		t.Fatalf("the timed-out session must already be gone: %v %d", err, n)
 	}
 }
+
+func TestClockStepsOnPostgres(t *testing.T) {
+	authtest.RunClockSteps(t, func(t *testing.T) auth.SessionStore {
+		pool := pgtest.New(t)
+		if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
+			t.Fatal(err)
+		}
+		return pgauth.NewSessionStore(pool)
+	})
+}

@@ -68,15 +68,6 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, page, title string,
 	}
 }
 
-// sameOrigin refuses form posts that a browser marks as cross-site.
-func sameOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-		return true
-	}
-	return false
-}
-
 // pageLogin: GET shows the form; POST signs in with password and TOTP (or a
 // recovery code) in one step and starts a session.
 func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +79,7 @@ func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, "login", "Sign in", nil, flash)
 		return
 	}
-	if !sameOrigin(r) {
+	if a.sm.CheckCrossOrigin(r) != nil {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
@@ -130,7 +121,7 @@ func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
 
 // pageLogout ends the session and returns to the login page.
 func (a *app) pageLogout(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	if a.sm.CheckCrossOrigin(r) != nil {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
