@@ -441,13 +441,17 @@ func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 	}
 	defer src.close()
 	searcher := rf.searcher(src, opts)
+	stdout := c.stdout
+	if fmtKind == audit.ExportJSONL {
+		stdout = c.raw // canonical bytes: an export must verify
+	}
 	if cmd == "query" {
 		page, err := audit.Query(ctx, searcher, f)
 		if err != nil {
 			return readFail(c, err)
 		}
 		f.After = audit.Cursor{}
-		if _, err := audit.Export(ctx, c.stdout, audit.MemorySearcher(page.Records), f, fmtKind); err != nil {
+		if _, err := audit.Export(ctx, stdout, audit.MemorySearcher(page.Records), f, fmtKind); err != nil {
 			return fail(c, err)
 		}
 		if !page.Next.IsZero() {
@@ -456,7 +460,7 @@ func auditList(ctx context.Context, c *cli, cmd string, args []string) int {
 		return exitOK
 	}
 	if *out == "" {
-		n, err := audit.Export(ctx, c.stdout, searcher, f, fmtKind)
+		n, err := audit.Export(ctx, stdout, searcher, f, fmtKind)
 		if err != nil {
 			return readFail(c, err)
 		}

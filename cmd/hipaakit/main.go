@@ -43,7 +43,11 @@ commands:
 // run commands in-process with their own streams and environment.
 type cli struct {
 	stdout, stderr io.Writer
-	getenv         func(string) string
+	// raw is stdout without terminal escaping (see terminalWriter), for
+	// byte-exact machine formats only: canonical JSON Lines and signed
+	// certificates.
+	raw    io.Writer
+	getenv func(string) string
 }
 
 func main() {
@@ -55,6 +59,8 @@ func main() {
 
 // run dispatches a command line and returns the process exit code.
 func run(ctx context.Context, c *cli, args []string) int {
+	c, flush := c.terminalSafe()
+	defer flush()
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, usageMessage)
 		return exitUsage

@@ -56,7 +56,7 @@ func cmdShred(ctx context.Context, c *cli, args []string) int {
 			return drFail(c, "shred", fmt.Errorf("subject shredded, but writing the certificate failed (run the command again to get it): %w", fsutil.WithoutPath(err)))
 		}
 	} else {
-		c.stdout.Write(res.Signed)
+		c.raw.Write(res.Signed) // signed bytes, kept exact
 	}
 	state := "shredded"
 	if res.Repeated {
