@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"image/png"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/hotp"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -51,6 +49,11 @@ type TOTPConfig struct {
 	SecretBytes int
 	// QRSize is the QR code's width and height in pixels (default 256).
 	QRSize int
+	// Algorithm is the HMAC hash of new enrolments (default TOTPSHA1, the
+	// one every authenticator app supports).
+	Algorithm TOTPAlgorithm
+
+	alg otp.Algorithm
 }
 
 const minTOTPSecretBytes = 20 // 160 bits, RFC 4226 and NIST SP 800-63B
@@ -74,7 +77,14 @@ func (c *TOTPConfig) setDefaults() error {
 	if c.QRSize == 0 {
 		c.QRSize = 256
 	}
+	if c.Algorithm == "" {
+		c.Algorithm = TOTPSHA1
+	}
+	alg, algOK := c.Algorithm.otpAlgorithm()
+	c.alg = alg
 	switch {
+	case !algOK:
+		return errors.New("auth: TOTP algorithm must be SHA1, SHA256 or SHA512")
 	case c.Digits != 6 && c.Digits != 8:
 		return errors.New("auth: TOTP digits must be 6 or 8")
 	case c.Period < 15*time.Second || c.Period > 2*time.Minute || c.Period%time.Second != 0:
@@ -153,7 +163,7 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 	c := &a.cfg.TOTP
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: c.Issuer, AccountName: u.Name,
 		Period: uint(c.Period / time.Second), SecretSize: uint(c.SecretBytes), Digits: c.digits(),
-		Algorithm: otp.AlgorithmSHA1})
+		Algorithm: c.alg})
 	if err != nil {
 		return nil, fmt.Errorf("auth: TOTP key: %w", err)
 	}
@@ -178,7 +188,7 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 			return ErrMFAAlreadyActive
 		}
 		u.MFA = MFA{TOTPSecret: sealed, TOTPDigits: c.Digits, TOTPPeriod: int(c.Period / time.Second),
-			TOTPAlgorithm: "SHA1", TOTPEnrolledAt: now}
+			TOTPAlgorithm: string(c.Algorithm), TOTPEnrolledAt: now}
 		return nil
 	})
 	if err != nil {
@@ -331,27 +341,6 @@ func parseTOTPCode(s string, digits int) (string, bool) {
 
 const maxTOTPDigits = 8
 
-// matchTOTP returns the time step within ±skew of now whose code equals
-// code, comparing every candidate in constant time, or -1.
-func matchTOTP(secret, code string, digits, periodSec, skew int, now time.Time) (int64, error) {
-	cur := now.Unix() / int64(periodSec)
-	opts := hotp.ValidateOpts{Digits: otp.Digits(digits), Algorithm: otp.AlgorithmSHA1}
-	found := int64(-1)
-	for s := cur - int64(skew); s <= cur+int64(skew); s++ {
-		if s < 0 {
-			continue
-		}
-		want, err := hotp.GenerateCodeCustom(secret, uint64(s), opts)
-		if err != nil {
-			return -1, errors.New("auth: TOTP secret unusable")
-		}
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && found < 0 {
-			found = s
-		}
-	}
-	return found, nil
-}
-
 // useTOTP checks code against u's secret and, when it matches a step after
 // the last accepted one, stores that step (and applies also) with
 // compare-and-swap. Two concurrent submissions of one code: exactly one
@@ -368,8 +357,9 @@ func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, guard
 		if len(m.TOTPSecret) == 0 || m.TOTPPeriod <= 0 || (guard != nil && !guard(u)) {
 			return false, nil
 		}
-		if m.TOTPAlgorithm != "SHA1" {
-			return false, errors.New("auth: unsupported TOTP algorithm in stored enrolment")
+		p, err := storedTOTPParams(&m)
+		if err != nil {
+			return false, fmt.Errorf("auth: stored TOTP enrolment: %w", err)
 		}
 		c, ok := parseTOTPCode(code, m.TOTPDigits)
 		if !ok {
@@ -379,7 +369,7 @@ func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, guard
 		if err != nil {
 			return false, fmt.Errorf("auth: open TOTP secret: %w", err)
 		}
-		step, err := matchTOTP(string(secret), c, m.TOTPDigits, m.TOTPPeriod, a.cfg.TOTP.Skew, a.clock.Now())
+		step, err := matchTOTP(string(secret), c, p, a.cfg.TOTP.Skew, a.clock.Now())
 		clear(secret)
 		if err != nil {
 			return false, err

@@ -48,16 +48,16 @@ func TestTOTPRFC6238Vectors(t *testing.T) {
 		require.True(t, ok)
 
 		// Our matcher finds the same step, with and without skew.
-		step, err := matchTOTP(rfcSecret, v.code, 8, 30, 0, at)
+		step, err := matchTOTP(rfcSecret, v.code, sha1Eight, 0, at)
 		require.NoError(t, err)
 		require.Equal(t, v.unix/30, step)
-		step, err = matchTOTP(rfcSecret, v.code, 8, 30, 1, at.Add(30*time.Second))
+		step, err = matchTOTP(rfcSecret, v.code, sha1Eight, 1, at.Add(30*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, v.unix/30, step, "previous step accepted with skew 1")
-		step, err = matchTOTP(rfcSecret, v.code, 8, 30, 0, at.Add(30*time.Second))
+		step, err = matchTOTP(rfcSecret, v.code, sha1Eight, 0, at.Add(30*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, int64(-1), step, "skew 0 accepts the current step only")
-		step, _ = matchTOTP(rfcSecret, v.code, 8, 30, 1, at.Add(61*time.Second))
+		step, _ = matchTOTP(rfcSecret, v.code, sha1Eight, 1, at.Add(61*time.Second))
 		require.Equal(t, int64(-1), step, "two steps away is refused")
 	}
 }
