@@ -228,3 +228,37 @@ func (t *TenantPolicies) TenantPolicy(_ context.Context, tenantID string) (Tenan
 	p.TenantID = tenantID
 	return p, nil
 }
+
+// --- MFA requirement at construction (auth-session) ---
+
+// RequiresMFA reports whether the default or any tenant policy requires
+// MFA. NewAuthenticator uses it to refuse a configuration that requires
+// MFA without a SecretSealer.
+func (t *TenantPolicies) RequiresMFA() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.def.RequireMFA {
+		return true
+	}
+	for _, p := range t.m {
+		if p.RequireMFA {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrMFAWithoutSealer reports a Config whose tenant policies require MFA
+// but that has no SecretSealer to seal TOTP secrets.
+var ErrMFAWithoutSealer = errors.New("auth: a tenant policy requires MFA but Config.Sealer is not set; add a SecretSealer (NewKeySealer or PHISealer) to Config.Sealer")
+
+// checkMFASealer refuses policies that require MFA without a sealer. A
+// source that is not *TenantPolicies is checked when it has a RequiresMFA
+// method.
+func checkMFASealer(src TenantPolicySource, sealer SecretSealer) error {
+	r, ok := src.(interface{ RequiresMFA() bool })
+	if ok && sealer == nil && r.RequiresMFA() {
+		return ErrMFAWithoutSealer
+	}
+	return nil
+}

@@ -175,3 +175,15 @@ func TestEnrolSHA256(t *testing.T) {
 	_, err = NewAuthenticator(Config{Users: f.users, Audit: f.log, TOTP: TOTPConfig{Algorithm: "MD5"}})
 	require.Error(t, err)
 }
+
+func TestRequireMFAWithoutSealerRefused(t *testing.T) {
+	pol, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", RequireMFA: true})
+	require.NoError(t, err)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: pol})
+	require.ErrorIs(t, err, ErrMFAWithoutSealer)
+	require.Contains(t, err.Error(), "Config.Sealer")
+	relaxed, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic"})
+	require.NoError(t, err)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: relaxed})
+	require.NoError(t, err)
+}

@@ -158,6 +158,9 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	if err := cfg.TOTP.setDefaults(); err != nil {
 		return nil, err
 	}
+	if err := checkMFASealer(cfg.Tenants, cfg.Sealer); err != nil {
+		return nil, err
+	}
 	if err := cfg.Lockout.setDefaults(); err != nil {
 		return nil, err
 	}
