@@ -93,6 +93,10 @@ func decodeTOTPSecret(s string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: secret is not base32", ErrInvalidTOTPParams)
 	}
+	if len(b) > maxTOTPSecretBytes {
+		clear(b)
+		return nil, fmt.Errorf("%w: secret longer than %d bytes", ErrInvalidTOTPParams, maxTOTPSecretBytes)
+	}
 	if len(b) < minTOTPImportBytes {
 		clear(b)
 		return nil, ErrWeakTOTPSecret
@@ -110,6 +114,7 @@ func matchTOTP(secret, code string, p totpParams, skew int, now time.Time) (int6
 	if err != nil {
 		return -1, err
 	}
+	secret = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw) // the form hotp decodes
 	clear(raw)
 	cur := now.Unix() / int64(p.periodSec)
 	opts := hotp.ValidateOpts{Digits: otp.Digits(p.digits), Algorithm: p.alg}

@@ -187,3 +187,25 @@ func TestRequireMFAWithoutSealerRefused(t *testing.T) {
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: relaxed})
 	require.NoError(t, err)
 }
+
+func FuzzDecodeTOTPSecret(f *testing.F) {
+	for _, s := range []string{b32("12345678901234567890"), "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp", "", "====", "!!", strings.Repeat("A", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := decodeTOTPSecret(s)
+		if err != nil {
+			if b != nil {
+				t.Fatal("bytes with an error")
+			}
+			return
+		}
+		if len(b) < minTOTPImportBytes || len(b) > maxTOTPSecretBytes {
+			t.Fatalf("accepted a %d-byte secret", len(b))
+		}
+		p, _ := newTOTPParams(TOTPSHA512, 8, 30)
+		if _, err := matchTOTP(s, "12345678", p, 1, time.Unix(59, 0)); err != nil {
+			t.Fatalf("accepted secret unusable: %v", err)
+		}
+	})
+}
