@@ -16,7 +16,9 @@ import (
 
 var sha1Eight = totpParams{alg: otp.AlgorithmSHA1, digits: 8, periodSec: 30}
 
-func b32(s string) string { return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte(s)) }
+func b32(s string) string {
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte(s))
+}
 
 // RFC 6238 Appendix B, all rows: the seeds are 20, 32 and 64 bytes.
 var rfc6238All = []struct {
