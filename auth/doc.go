@@ -175,6 +175,21 @@
 // offers to any other state-changing handler without a session (an HTML
 // login form).
 //
+// # One tenant policy source
+//
+// The login step (Authenticator) and the request middleware
+// (SessionManager) enforce the same tenant policy. When Config.Sessions is a
+// *SessionManager, NewAuthenticator links the two: Config.Tenants is the
+// source, and the manager enforces it on every request (RequireMFA refuses
+// password-only sessions with 403 "mfa_required") without
+// SessionManager.Policies being set. A source set on the manager only is
+// adopted as Config.Tenants. Two different sources are refused with
+// ErrPolicySourceConflict, at construction and, if SessionManager.Policies
+// is changed to another source afterwards, at every Begin and request (fail
+// closed); clearing SessionManager.Policies later keeps the linked source.
+// A SessionRevoker that wraps the manager is not linked: set
+// SessionManager.Policies to the same source yourself.
+//
 // # Access control
 //
 // Guard is deny by default: only routes registered with a declared

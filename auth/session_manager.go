@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -59,7 +60,10 @@ type SessionManager struct {
 	// synchronised (NTP) all the same.
 	Clock clock.Clock
 	// Policies supplies tenant security policies (default: none, so the
-	// manager's limits apply and MFA is not required).
+	// manager's limits apply and MFA is not required). A manager given to
+	// an Authenticator (Config.Sessions) reads Config.Tenants instead and
+	// needs no Policies; set to a different source, it is refused
+	// (ErrPolicySourceConflict, see NewAuthenticator).
 	Policies TenantPolicySource
 	// Passwords, when set, gives the password policy of each tenant so that
 	// EnforcePolicy refuses (403 "password_expired") every route but the
@@ -87,6 +91,9 @@ type SessionManager struct {
 	audit audit.Writer
 	cop   *http.CrossOriginProtection
 	mono  monoClock
+	// linked is Config.Tenants of the Authenticator this manager serves
+	// (set by NewAuthenticator; see linkTenantPolicies).
+	linked atomic.Pointer[TenantPolicySource]
 }
 
 // PasswordPolicySource gives the password policy of a tenant.
@@ -152,10 +159,14 @@ func (m *SessionManager) Store() SessionStore { return m.store }
 func (m *SessionManager) now() time.Time { return m.mono.at(clock.OrSystem(m.Clock).Now()) }
 
 func (m *SessionManager) policy(ctx context.Context, tenantID string) (TenantPolicy, error) {
-	if m.Policies == nil {
+	src, err := m.policySource()
+	if err != nil {
+		return TenantPolicy{}, err
+	}
+	if src == nil {
 		return TenantPolicy{TenantID: tenantID}, nil
 	}
-	p, err := m.Policies.TenantPolicy(ctx, tenantID)
+	p, err := src.TenantPolicy(ctx, tenantID)
 	if err != nil {
 		return TenantPolicy{}, fmt.Errorf("auth: tenant policy: %w", err)
 	}

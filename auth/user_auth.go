@@ -53,7 +53,11 @@ type Config struct {
 	// NewAuthenticator refuses a role that is in both lists.
 	PHIRoles []string
 	// Tenants gives each tenant's security policy (MFA requirement, allowed
-	// recovery methods, password policy name). Nil means the defaults.
+	// recovery methods, password policy name). Nil means the defaults, or
+	// the Policies of the SessionManager in Sessions when it has some. When
+	// Sessions is a *SessionManager, that manager enforces this source on
+	// every request (it needs no Policies of its own); a manager with
+	// different Policies is refused with ErrPolicySourceConflict.
 	Tenants TenantPolicySource
 	// TOTP configures the second factor (defaults in TOTPConfig).
 	TOTP TOTPConfig
@@ -156,6 +160,9 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 		}
 	}
 	if err := cfg.TOTP.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := linkTenantPolicies(&cfg); err != nil {
 		return nil, err
 	}
 	if err := checkMFASealer(cfg.Tenants, cfg.Sealer); err != nil {

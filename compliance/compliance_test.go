@@ -16,8 +16,11 @@ const brokenEnv = "HIPAAKIT_COMPLIANCE_BROKEN_FIXTURE"
 func TestFixtureRun(t *testing.T) {
 	f := newFixture(os.Getenv(brokenEnv))
 	tg := f.target()
-	if f.broken == "no-totp-hook" {
+	switch f.broken {
+	case "no-totp-hook":
 		tg.TOTP = nil
+	case "no-password-login-hook":
+		tg.PasswordLogin = nil
 	}
 	Run(t, tg)
 }
@@ -49,6 +52,10 @@ func TestBrokenHandlersFail(t *testing.T) {
 		{"no-idle-timeout",
 			[]string{"164.312(a)(2)(iii) automatic logoff: GET /schedule after 15m1s idle returned 200 OK, want 401"},
 			[]string{ControlAutoLogoff}},
+		{"no-mfa-enforcement",
+			[]string{"164.312(d) person or entity authentication, second factor: GET /patients/{id} as physician with a password-only session returned 200 OK, want 403 (the tenant requires MFA)",
+				"GET /schedule as physician with a password-only session returned 200 OK"},
+			[]string{ControlMFA}},
 	}
 	for _, c := range cases {
 		t.Run(c.broken, func(t *testing.T) {
@@ -89,5 +96,11 @@ func TestMissingHookFailsLoudly(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "Target.TOTP not set") {
 		t.Fatalf("a missing hook did not fail its control by name:\n%s", out)
+	}
+	cmd = exec.Command(os.Args[0], "-test.run", "^TestFixtureRun$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"=no-password-login-hook")
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), ControlMFA+": cannot be checked: Target.PasswordLogin not set") {
+		t.Fatalf("a missing PasswordLogin did not fail the MFA control by name:\n%s", out)
 	}
 }

@@ -11,7 +11,10 @@
 // permission, undeclared routes denied, no role escalation through headers,
 // claims or query parameters), automatic logoff (idle and absolute expiry),
 // session invalidation (logout, password change), person authentication (TOTP
-// replay, lockout), audit controls (an event per PHI access with actor,
+// replay, lockout), the second factor (when Target.RequireMFA says the tenant
+// requires MFA, a session from Target.PasswordLogin, password only, is
+// refused with 403 on every declared route; a target without that
+// requirement excludes the control with its justification), audit controls (an event per PHI access with actor,
 // record, element, action, time and outcome; denials audited; the chain
 // verifies), emergency access (a reason is required and the access is
 // flagged), and transmission and leak hygiene (no-store on PHI responses,

@@ -44,6 +44,7 @@ type fxUser struct {
 type fxSession struct {
 	userID, role, reason string
 	created, seen        time.Time
+	mfa                  bool // the second factor was completed
 }
 
 const (
@@ -102,6 +103,11 @@ func (f *fixture) route(pattern string, roles []string, phi bool, h func(http.Re
 		role := s.role
 		if hdr := r.Header.Get("X-Role"); f.broken == "trusts-role-header" && hdr != "" {
 			role = hdr
+		}
+		if !s.mfa && f.broken != "no-mfa-enforcement" && pattern != "POST /logout" {
+			f.mu.Unlock()
+			http.Error(w, `{"error":"mfa_required"}`, http.StatusForbidden)
+			return
 		}
 		if s.reason != "" {
 			role = "physician" // break-glass elevation
@@ -185,7 +191,7 @@ func (f *fixture) emergency(w http.ResponseWriter, r *http.Request, s *fxSession
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tok := f.newSession(s.userID, s.role)
-	f.sessions[tok].reason = body.Reason
+	f.sessions[tok].reason, f.sessions[tok].mfa = body.Reason, s.mfa
 	f.record(audit.Event{Action: audit.ActionEmergencyAccess, Outcome: audit.OutcomeSuccess, Actor: f.actor(f.sessions[tok])})
 	http.SetCookie(w, &http.Cookie{Name: "sid", Value: tok})
 }
@@ -232,6 +238,18 @@ func (f *fixture) target() Target {
 			{Method: "GET", Path: "/schedule", Roles: []string{"physician", "nurse", "frontdesk"}},
 		},
 		Login: func(t testing.TB, role string) Session {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			u := f.newUser(role)
+			tok, err := f.login(u, u.password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.sessions[tok].mfa = true // the fixture's second step, in one go
+			return Session{UserID: u.id, Cookies: []*http.Cookie{{Name: "sid", Value: tok}}}
+		},
+		RequireMFA: true,
+		PasswordLogin: func(t testing.TB, role string) Session {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			u := f.newUser(role)

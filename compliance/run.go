@@ -22,6 +22,7 @@ const (
 	ControlAudit         = "164.312(b) audit controls"
 	ControlIntegrity     = "164.312(c)(1) integrity of the audit trail"
 	ControlAuthn         = "164.312(d) person authentication"
+	ControlMFA           = "164.312(d) person or entity authentication, second factor"
 	ControlTransmission  = "164.312(e)(1) transmission and caching"
 	ControlConfidential  = "164.306(a)(1) confidentiality of PHI"
 	defaultRequestBudget = 10 * time.Second
@@ -30,7 +31,7 @@ const (
 // Controls lists the controls Run checks, in the order it checks them.
 func Controls() []string {
 	return []string{ControlAccess, ControlAudit, ControlTransmission, ControlConfidential,
-		ControlEmergency, ControlAuthn, ControlAutoLogoff, ControlIntegrity}
+		ControlEmergency, ControlAuthn, ControlMFA, ControlAutoLogoff, ControlIntegrity}
 }
 
 // Run checks the service described by tg, one subtest per control. It fails
@@ -58,6 +59,7 @@ func Run(t *testing.T, tg Target) {
 	r.control(t, ControlAuthn, []hook{{"Logout", tg.Logout.Path != ""}, {"ChangePassword", tg.ChangePassword != nil},
 		{"TOTP", tg.TOTP != nil}, {"NewCredentials", tg.NewCredentials != nil}, {"TryLogin", tg.TryLogin != nil},
 		{"LockoutThreshold", tg.LockoutThreshold > 0}}, r.checkAuthn)
+	r.control(t, ControlMFA, []hook{{"RequireMFA", tg.RequireMFA}, {"PasswordLogin", tg.PasswordLogin != nil}}, r.checkMFA)
 	r.control(t, ControlAutoLogoff, []hook{{"Clock", tg.Clock != nil}, {"IdleTimeout", tg.IdleTimeout > 0},
 		{"AbsoluteTimeout", tg.AbsoluteTimeout > tg.IdleTimeout}}, r.checkAutoLogoff)
 	// Last, so that it covers the events every other check produced.

@@ -116,6 +116,16 @@ type Target struct {
 	TryLogin         func(t testing.TB, c Credentials) bool
 	LockoutThreshold int
 
+	// RequireMFA says the service's tenant requires a second factor;
+	// PasswordLogin creates a fresh user with role, completes only the
+	// password step (no second factor) and returns the session it got. With
+	// both, every route in Routes must refuse that session with 403
+	// (164.312(d) person or entity authentication). A service whose tenants
+	// do not require MFA lists that control in Exclude with its
+	// justification.
+	RequireMFA    bool
+	PasswordLogin func(t testing.TB, role string) Session
+
 	// Events returns every audit event recorded so far; VerifyAudit checks
 	// the audit trail's integrity (164.312(b), 164.312(c)).
 	Events      func(ctx context.Context) ([]audit.Event, error)

@@ -228,7 +228,9 @@ func (a *app) openAuth() error {
 	}
 	a.sm = auth.NewSessionManager(a.sessions, a.users, a.auditLog)
 	a.sm.IdleTimeout, a.sm.AbsoluteTimeout = a.cfg.IdleTimeout, a.cfg.Absolute
-	a.sm.Clock, a.sm.Policies, a.sm.Emergencies, a.sm.Logger = a.clock, tenants, a.emergencies, a.log
+	// No a.sm.Policies: NewAuthenticator links the manager to Config.Tenants
+	// (one source of tenant policy).
+	a.sm.Clock, a.sm.Emergencies, a.sm.Logger = a.clock, a.emergencies, a.log
 	a.sm.OnEmergency = a.alerts.add
 	if a.cfg.NoTLS {
 		a.sm.Cookie.Name, a.sm.Cookie.Secure = "clinic_session", false

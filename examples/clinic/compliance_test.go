@@ -64,6 +64,8 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		NewCredentials:   func(t testing.TB) compliance.Credentials { _, c := cs.newUser(t, roleNurse); return c },
 		TryLogin:         cs.tryLogin,
 		LockoutThreshold: 10,
+		RequireMFA:       true, // the demo tenant's policy (app.go openAuth)
+		PasswordLogin:    cs.passwordOnly,
 		Events:           tc.allEvents,
 		VerifyAudit: func(ctx context.Context) error {
 			_, err := tc.app.auditLog.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
@@ -95,6 +97,12 @@ type complianceUsers struct {
 
 // newUser creates an active user with role and a confirmed TOTP factor.
 func (cs *complianceUsers) newUser(t testing.TB, role string) (string, compliance.Credentials) {
+	return cs.newUserWith(t, role, true)
+}
+
+// newUserWith creates an active user with role, with a confirmed TOTP
+// factor when mfa is set (else the user has only a password).
+func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (string, compliance.Credentials) {
 	cs.mu.Lock()
 	cs.n++
 	name := role + "-c" + strings.Repeat("x", cs.n%3) + time.Duration(cs.n).String()
@@ -109,6 +117,13 @@ func (cs *complianceUsers) newUser(t testing.TB, role string) (string, complianc
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
+	c := compliance.Credentials{Username: name, Password: pw}
+	if !mfa {
+		cs.mu.Lock()
+		cs.creds[u.ID] = c
+		cs.mu.Unlock()
+		return u.ID, c
+	}
 	enr, err := a.authn.EnrollTOTP(ctx, u.ID, audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +131,6 @@ func (cs *complianceUsers) newUser(t testing.TB, role string) (string, complianc
 	if _, err := a.authn.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	c := compliance.Credentials{Username: name, Password: pw}
 	cs.mu.Lock()
 	cs.creds[u.ID], cs.secrets[name] = c, enr.Secret()
 	cs.mu.Unlock()
@@ -151,11 +165,18 @@ func serveDirect(tc *testClinic, method, path, body string, s compliance.Session
 	return rec
 }
 
-// passwordLogin signs in with password and TOTP and returns the session, or
-// false with the status when the service refuses.
+// passwordLogin signs in with password and TOTP (password only for a user
+// without a second factor) and returns the session, or false with the
+// status when the service refuses.
 func (cs *complianceUsers) passwordLogin(t testing.TB, c compliance.Credentials) (compliance.Session, int) {
-	body, _ := json.Marshal(map[string]string{"tenant_id": demoTenant, "name": c.Username, "password": c.Password,
-		"totp_code": cs.code(t, cs.secrets[c.Username])})
+	req := map[string]string{"tenant_id": demoTenant, "name": c.Username, "password": c.Password}
+	cs.mu.Lock()
+	secret, ok := cs.secrets[c.Username]
+	cs.mu.Unlock()
+	if ok {
+		req["totp_code"] = cs.code(t, secret)
+	}
+	body, _ := json.Marshal(req)
 	rec := serveDirect(cs.tc, "POST", "/api/auth/login", string(body), compliance.Session{})
 	var out struct {
 		Status    string `json:"status"`
@@ -175,6 +196,17 @@ func (cs *complianceUsers) login(t testing.TB, role string) compliance.Session {
 	s, status := cs.passwordLogin(t, c)
 	if status != http.StatusOK {
 		t.Fatalf("login as fresh %s: %d", role, status)
+	}
+	return s
+}
+
+// passwordOnly logs in a fresh user of role that has no second factor yet:
+// the demo tenant requires MFA, so its session must reach no route.
+func (cs *complianceUsers) passwordOnly(t testing.TB, role string) compliance.Session {
+	_, c := cs.newUserWith(t, role, false)
+	s, status := cs.passwordLogin(t, c)
+	if status != http.StatusOK {
+		t.Fatalf("password-only login as fresh %s: %d", role, status)
 	}
 	return s
 }
