@@ -44,6 +44,7 @@ type app struct {
 	records     recordStore
 	users       auth.UserStore
 	sessions    auth.SessionStore
+	attempts    auth.AttemptStore // client-key and unknown-name throttles, durable
 	emergencies auth.EmergencyLog
 	ledgerStore disposal.LedgerStore
 	holdStore   retention.HoldStore
@@ -236,7 +237,7 @@ func (a *app) openAuth() error {
 	a.authn, err = auth.NewAuthenticator(auth.Config{
 		Users: a.users, Audit: a.auditLog, Sessions: a.sm, Sealer: auth.PHISealer(a.vault),
 		Tenants: tenants, TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, Clock: a.clock, Logger: a.log,
-		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
+		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold}, Attempts: a.attempts,
 		AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 	})
 	if err != nil {

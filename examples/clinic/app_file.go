@@ -22,6 +22,7 @@ const (
 	dirRecords   = "records"
 	dirUsers     = "users"
 	dirSessions  = "sessions"
+	dirAttempts  = "attempts"
 	dirLedger    = "ledger"
 	dirHolds     = "holds"
 	dirBackups   = "backups"
@@ -56,6 +57,14 @@ func (a *app) openFileStores(ctx context.Context) error {
 	}
 	a.sessions = sessions
 	a.closers = append(a.closers, sessions.Close)
+	// The client-key and unknown-name throttles survive a restart: a
+	// restart must not hand an attacker a fresh budget of guesses.
+	attempts, err := auth.OpenFileAttemptStore(a.dataPath(dirAttempts))
+	if err != nil {
+		return fmt.Errorf("clinic: open login-attempt store: %w", err)
+	}
+	a.attempts = attempts
+	a.closers = append(a.closers, attempts.Close)
 	emergencies, err := auth.OpenFileEmergencyLog(a.dataPath(fileEmergLog))
 	if err != nil {
 		return fmt.Errorf("clinic: open emergency log: %w", err)
