@@ -125,6 +125,7 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	if err := a.openAuth(); err != nil {
 		return nil, err
 	}
+	a.startSweeper()
 	if err := a.openDisposal(ctx); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
 )
 
 // TestUnknownNameThrottleSurvivesRestart: the back-off earned by guessing
@@ -28,6 +32,40 @@ func TestUnknownNameThrottleSurvivesRestart(t *testing.T) {
 		tc = startClinicWith(t, s.cfg, clk, users)
 		if st, body := tc.anon().raw("POST", "/api/auth/login", guess); st != http.StatusTooManyRequests {
 			t.Fatalf("after a restart the unknown name's guess answered %d (%s), want 429", st, body)
+		}
+	})
+}
+
+// TestSweeperRecordsAbandonedSessions: a session nobody uses again is
+// deleted by the clinic's sweeper once idle past the timeout, with a
+// session_timeout event, without any further request on it.
+func TestSweeperRecordsAbandonedSessions(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, s storeSetup) {
+		s.cfg.SessionSweep = 5 * time.Millisecond
+		tc := startClinicWith(t, s.cfg, nil, nil)
+		tc.login(roleNurse)
+		uid := tc.users[roleNurse].ID
+		tc.clock.Advance(s.cfg.IdleTimeout + time.Minute)
+		// The sweeper runs on the real ticker; wait (bounded) for its pass.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n := 0
+			for _, ev := range tc.events(t) {
+				if ev.Action == audit.ActionSessionTimeout && ev.Actor.UserID == uid && ev.Reason == "idle_timeout" {
+					n++
+				}
+			}
+			if n == 1 {
+				break
+			}
+			if n > 1 || time.Now().After(deadline) {
+				t.Fatalf("%d session_timeout events for the abandoned session, want 1", n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		left, err := tc.app.sessions.ListUserSessions(context.Background(), uid)
+		if err != nil || len(left) != 0 {
+			t.Fatalf("sessions left after the sweep: %d (%v)", len(left), err)
 		}
 	})
 }
