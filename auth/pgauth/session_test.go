@@ -139,3 +139,13 @@ func TestClockStepsOnPostgres(t *testing.T) {
 		return pgauth.NewSessionStore(pool)
 	})
 }
+
+func TestSessionCapOnPostgres(t *testing.T) {
+	authtest.RunSessionCap(t, func(t *testing.T) auth.SessionStore {
+		pool := pgtest.New(t)
+		if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
+			t.Fatal(err)
+		}
+		return pgauth.NewSessionStore(pool)
+	})
+}

@@ -1,0 +1,32 @@
+package auth
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestPolicyFileMaxSessionsPerUser(t *testing.T) {
+	b, err := os.ReadFile("testdata/fuzz/FuzzParsePolicy/session_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	doc = doc[strings.Index(doc, "(")+2 : strings.LastIndex(doc, ")")-1]
+	doc = strings.ReplaceAll(doc, `\n`, "\n")
+	p, err := ParsePolicy([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := p.Tenants.TenantPolicy(t.Context(), "clinic-a")
+	if tp.MaxSessionsPerUser != 3 {
+		t.Fatalf("max_sessions_per_user: %d, want 3", tp.MaxSessionsPerUser)
+	}
+	for _, bad := range []string{"-1", "1001"} {
+		_, err := ParsePolicy([]byte(strings.Replace(doc, "max_sessions_per_user: 3", "max_sessions_per_user: "+bad, 1)))
+		if !errors.Is(err, ErrInvalidPolicy) {
+			t.Fatalf("max_sessions_per_user %s: %v, want ErrInvalidPolicy", bad, err)
+		}
+	}
+}
