@@ -11,11 +11,13 @@ import (
 )
 
 // capSessions enforces p.MaxSessionsPerUser after the new session s was
-// stored: the user's live sessions are ordered oldest first (creation time,
-// then ID) and all but the newest MaxSessionsPerUser end, each with a
-// logout event (reason session_limit). s itself is never ended here, so a
-// login always gets its session; when logins race on several replicas each
-// computes the same order, and a session two of them end is recorded once.
+// stored: s stays, and of the user's other live sessions, ordered oldest
+// first (creation time, then ID), all but the newest MaxSessionsPerUser-1
+// end, each with a logout event (reason session_limit). When logins race
+// (on several replicas), the last to list sees every session and brings
+// the count down to the cap; a session two of them end is recorded once.
+// With a cap of 1, racing logins may end each other's sessions (fewer
+// sessions, never more).
 // If the user's sessions cannot be listed, s is deleted again and the login
 // fails: the cap is not silently skipped.
 func (m *SessionManager) capSessions(ctx context.Context, r *http.Request, p *TenantPolicy, s *Session) error {
@@ -31,22 +33,20 @@ func (m *SessionManager) capSessions(ctx context.Context, r *http.Request, p *Te
 		return fmt.Errorf("auth: session limit: list the user's sessions: %w", err)
 	}
 	now := m.now()
-	live := all[:0]
+	others := all[:0]
 	for _, o := range all {
-		if o.ExpiresAt.After(now) || o.ID == s.ID {
-			live = append(live, o) // expired ones are the sweeper's
+		if o.ID != s.ID && o.ExpiresAt.After(now) { // expired ones are the sweeper's
+			others = append(others, o)
 		}
 	}
-	slices.SortStableFunc(live, func(a, b Session) int {
+	slices.SortStableFunc(others, func(a, b Session) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	for i := 0; i < len(live)-limit; i++ {
-		if o := &live[i]; o.ID != s.ID {
-			m.end(ctx, r, o, audit.ActionLogout, "session_limit")
-		}
+	for i := 0; i < len(others)-(limit-1); i++ {
+		m.end(ctx, r, &others[i], audit.ActionLogout, "session_limit")
 	}
 	return nil
 }

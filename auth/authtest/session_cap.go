@@ -42,6 +42,37 @@ func RunSessionCap(t *testing.T, newStore SessionStoreFactory) {
 			t.Fatalf("%d sessions stored, want 2", n)
 		}
 	})
+	t.Run("ConcurrentLogins", func(t *testing.T) {
+		const n, limit = 8, 2
+		c := newCapCase(t, newStore(t), limit)
+		var start, done sync.WaitGroup
+		start.Add(1)
+		errs := make(chan error, n)
+		for range n {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				_, _, err := c.sm.Begin(context.Background(), nil, nil, c.user, false)
+				errs <- err
+			}()
+		}
+		start.Done()
+		done.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		left := c.count(c.user.ID)
+		if left < 1 || left > limit {
+			t.Fatalf("%d sessions left after %d concurrent logins, want 1..%d", left, n, limit)
+		}
+		if ev := c.limitEvents(); ev != n-left {
+			t.Fatalf("%d session_limit events for %d ended sessions", ev, n-left)
+		}
+	})
 	t.Run("ZeroIsUnlimited", func(t *testing.T) {
 		c := newCapCase(t, newStore(t), 0)
 		for range 5 {
