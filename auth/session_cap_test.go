@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-func TestPolicyFileMaxSessionsPerUser(t *testing.T) {
-	b, err := os.ReadFile("testdata/fuzz/FuzzParsePolicy/session_cap")
+// policySeed parses the policy document of the FuzzParsePolicy seed name.
+func policySeed(t *testing.T, name string) (string, *Policy) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/fuzz/FuzzParsePolicy/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,6 +21,11 @@ func TestPolicyFileMaxSessionsPerUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return doc, p
+}
+
+func TestPolicyFileMaxSessionsPerUser(t *testing.T) {
+	doc, p := policySeed(t, "session_cap")
 	tp, _ := p.Tenants.TenantPolicy(t.Context(), "clinic-a")
 	if tp.MaxSessionsPerUser != 3 {
 		t.Fatalf("max_sessions_per_user: %d, want 3", tp.MaxSessionsPerUser)
