@@ -45,6 +45,8 @@ type app struct {
 	users       auth.UserStore
 	sessions    auth.SessionStore
 	attempts    auth.AttemptStore // client-key and unknown-name throttles, durable
+	// purgeAttempts deletes the attempt counts idle since before cutoff.
+	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	emergencies auth.EmergencyLog
 	ledgerStore disposal.LedgerStore
 	holdStore   retention.HoldStore
@@ -238,7 +240,7 @@ func (a *app) openAuth() error {
 	a.authn, err = auth.NewAuthenticator(auth.Config{
 		Users: a.users, Audit: a.auditLog, Sessions: a.sm, Sealer: auth.PHISealer(a.vault),
 		Tenants: tenants, TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, Clock: a.clock, Logger: a.log,
-		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold}, Attempts: a.attempts,
+		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold, ForgetAfter: attemptsForget}, Attempts: a.attempts,
 		AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"path/filepath"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
@@ -64,6 +65,7 @@ func (a *app) openFileStores(ctx context.Context) error {
 		return fmt.Errorf("clinic: open login-attempt store: %w", err)
 	}
 	a.attempts = attempts
+	a.purgeAttempts = func(_ context.Context, cutoff time.Time) error { _, err := attempts.Purge(cutoff); return err }
 	a.closers = append(a.closers, attempts.Close)
 	emergencies, err := auth.OpenFileEmergencyLog(a.dataPath(fileEmergLog))
 	if err != nil {

@@ -89,7 +89,12 @@ func (a *app) openPGStores(ctx context.Context) error {
 	a.sessions = pgauth.NewSessionStore(pool)
 	// auth_attempts (MigrateUsers): the client-key and unknown-name
 	// throttles are deployment-wide and survive restarts.
-	a.attempts = pgauth.NewAttemptStore(pool)
+	attempts := pgauth.NewAttemptStore(pool)
+	a.attempts = attempts
+	a.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
+		_, err := attempts.PurgeAttempts(ctx, cutoff)
+		return err
+	}
 	a.emergencies = pgauth.NewEmergencyLog(pool)
 	a.holdStore = pgretention.NewHoldStore(pool)
 	if err := a.openPGLedger(ctx, pool, pcfg); err != nil {

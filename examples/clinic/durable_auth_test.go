@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -68,4 +69,30 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 			t.Fatalf("sessions left after the sweep: %d (%v)", len(left), err)
 		}
 	})
+}
+
+// TestForgottenAttemptCountsPurged: the housekeeping deletes the attempt
+// counts idle past attemptsForget, so that guesses on ever new names do not
+// grow the attempt store without bound.
+func TestForgottenAttemptCountsPurged(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.SessionSweep = 5 * time.Millisecond
+	tc := startClinicWith(t, cfg, nil, nil)
+	counts := func() int {
+		m, err := filepath.Glob(filepath.Join(cfg.DataDir, dirAttempts, "*.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m)
+	}
+	tc.anon().raw("POST", "/api/auth/login", map[string]string{"tenant_id": demoTenant, "name": "no-such-user", "password": "wrong password 1234"})
+	if counts() == 0 {
+		t.Fatal("a failed login on an unknown name left no attempt count")
+	}
+	tc.clock.Advance(attemptsForget + time.Minute)
+	for deadline := time.Now().Add(10 * time.Second); counts() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d attempt counts left after %v idle", counts(), attemptsForget+time.Minute)
+		}
+	}
 }
