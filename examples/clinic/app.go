@@ -45,11 +45,11 @@ type app struct {
 	users       auth.UserStore
 	sessions    auth.SessionStore
 	attempts    auth.AttemptStore // client-key and unknown-name throttles, durable
-	// purgeAttempts deletes the attempt counts idle since before cutoff.
-	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	emergencies auth.EmergencyLog
 	ledgerStore disposal.LedgerStore
 	holdStore   retention.HoldStore
+	// purgeAttempts deletes the attempt counts idle since before cutoff.
+	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	// What a backup covers and how each kind is drilled.
 	backupSources []backup.Source
 	drills        []drill
