@@ -175,6 +175,14 @@
 // offers to any other state-changing handler without a session (an HTML
 // login form).
 //
+// TenantPolicy.MaxSessionsPerUser (policy file max_sessions_per_user, 0:
+// unlimited) caps a user's live sessions: Begin stores the new session,
+// then ends the user's oldest ones beyond the cap, each with a logout event
+// whose reason is session_limit, on every SessionStore (it uses
+// ListUserSessions). The new session itself is never ended by its own
+// login; if the sessions cannot be listed, the new one is deleted and Begin
+// fails rather than skip the cap.
+//
 // # One tenant policy source
 //
 // The login step (Authenticator) and the request middleware

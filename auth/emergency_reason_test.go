@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -26,17 +25,7 @@ func TestValidReason(t *testing.T) {
 }
 
 func TestPolicyFileAdminLimits(t *testing.T) {
-	b, err := os.ReadFile("testdata/fuzz/FuzzParsePolicy/admin_limits")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
-	doc = doc[strings.Index(doc, "(")+2 : strings.LastIndex(doc, ")")-1]
-	doc = strings.ReplaceAll(doc, `\n`, "\n")
-	p, err := ParsePolicy([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, p := policySeed(t, "admin_limits")
 	tp, _ := p.Tenants.TenantPolicy(t.Context(), "clinic-a")
 	if !tp.ApprovePHIGrants || tp.EmergencyReasonMinChars != 30 || tp.EmergencyReasonMinWords != 4 || tp.MaxEmergenciesPerDay != 2 {
 		t.Fatalf("tenant policy: %+v", tp)

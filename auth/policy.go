@@ -84,7 +84,18 @@ type TenantPolicy struct {
 	// LockoutConfig.MaxDelay, so that no one can lock another user out for
 	// good.
 	PermanentLockout bool
+
+	// Concurrent sessions.
+
+	// MaxSessionsPerUser, when not zero, caps how many live sessions one
+	// user holds: a login that would exceed it ends the user's oldest
+	// sessions (a logout event with reason session_limit each). 0 means
+	// unlimited; at most MaxSessionsLimit.
+	MaxSessionsPerUser int
 }
+
+// MaxSessionsLimit is the largest TenantPolicy.MaxSessionsPerUser.
+const MaxSessionsLimit = 1000
 
 // Defaults of the break-glass limits of a TenantPolicy.
 const (
@@ -130,6 +141,9 @@ func (p *TenantPolicy) Validate() error {
 		if n < 0 || n > maxEmergencyLimit {
 			return fmt.Errorf("%w: break-glass limits must be between 0 and %d", ErrInvalidPolicy, maxEmergencyLimit)
 		}
+	}
+	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > MaxSessionsLimit {
+		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalidPolicy, MaxSessionsLimit)
 	}
 	for _, m := range p.RecoveryMethods {
 		if m != RecoveryCodes && m != RecoveryAdminReset {

@@ -50,6 +50,7 @@ const maxPolicyFile = 1 << 20
 //	    emergency_reason_min_words: 3
 //	    max_emergencies_per_day: 3
 //	    permanent_lockout: false   # true: lock for good after MaxFailures
+//	    max_sessions_per_user: 3   # 0 (default): unlimited; a login beyond it ends the oldest
 //
 // Unknown fields are errors, durations use Go's syntax ("90s", "30m", "8h").
 type policyDoc struct {
@@ -83,6 +84,8 @@ type tenantDoc struct {
 	MaxEmergenciesPerDay    int  `json:"max_emergencies_per_day"`
 
 	PermanentLockout bool `json:"permanent_lockout"`
+
+	MaxSessionsPerUser int `json:"max_sessions_per_user"`
 }
 
 func parseDur(s, what string) (time.Duration, error) {
@@ -100,7 +103,7 @@ func (t *tenantDoc) policy() (TenantPolicy, error) {
 	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
 		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
 		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay,
-		PermanentLockout: t.PermanentLockout}
+		PermanentLockout: t.PermanentLockout, MaxSessionsPerUser: t.MaxSessionsPerUser}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err

@@ -223,6 +223,9 @@ func (m *SessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *ht
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return Session{}, "", fmt.Errorf("auth: create session: %w", err)
 	}
+	if err := m.capSessions(ctx, r, &p, &s); err != nil {
+		return Session{}, "", err
+	}
 	if w != nil {
 		http.SetCookie(w, m.Cookie.cookie(tok))
 	}

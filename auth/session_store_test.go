@@ -176,3 +176,11 @@ func TestClockStepsMemory(t *testing.T) {
 func TestClockStepsFile(t *testing.T) {
 	authtest.RunClockSteps(t, func(t *testing.T) auth.SessionStore { return openFileStore(t, t.TempDir()) })
 }
+
+func TestSessionCapMemory(t *testing.T) {
+	authtest.RunSessionCap(t, func(*testing.T) auth.SessionStore { return auth.NewMemorySessionStore() })
+}
+
+func TestSessionCapFile(t *testing.T) {
+	authtest.RunSessionCap(t, func(t *testing.T) auth.SessionStore { return openFileStore(t, t.TempDir()) })
+}

@@ -15,14 +15,17 @@ import (
 	"github.com/hipaakit/hipaakit/internal/pgtest"
 )
 
+// newSessionStore is a session store in a fresh, migrated schema.
+func newSessionStore(t *testing.T) auth.SessionStore {
+	pool := pgtest.New(t)
+	if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return pgauth.NewSessionStore(pool)
+}
+
 func TestSessionStoreConformance(t *testing.T) {
-	authtest.RunSessionStore(t, func(t *testing.T) auth.SessionStore {
-		pool := pgtest.New(t)
-		if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
-			t.Fatal(err)
-		}
-		return pgauth.NewSessionStore(pool)
-	})
+	authtest.RunSessionStore(t, newSessionStore)
 }
 
 func TestMigrateSessionsTwice(t *testing.T) {
@@ -131,11 +134,9 @@ func TestSessionManagerOnPostgres(t *testing.T) {
 }
 
 func TestClockStepsOnPostgres(t *testing.T) {
-	authtest.RunClockSteps(t, func(t *testing.T) auth.SessionStore {
-		pool := pgtest.New(t)
-		if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
-			t.Fatal(err)
-		}
-		return pgauth.NewSessionStore(pool)
-	})
+	authtest.RunClockSteps(t, newSessionStore)
+}
+
+func TestSessionCapOnPostgres(t *testing.T) {
+	authtest.RunSessionCap(t, newSessionStore)
 }

@@ -44,9 +44,12 @@ type app struct {
 	records     recordStore
 	users       auth.UserStore
 	sessions    auth.SessionStore
+	attempts    auth.AttemptStore // client-key and unknown-name throttles, durable
 	emergencies auth.EmergencyLog
 	ledgerStore disposal.LedgerStore
 	holdStore   retention.HoldStore
+	// purgeAttempts deletes the attempt counts idle since before cutoff.
+	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	// What a backup covers and how each kind is drilled.
 	backupSources []backup.Source
 	drills        []drill
@@ -124,6 +127,7 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	if err := a.openAuth(); err != nil {
 		return nil, err
 	}
+	a.startSweeper()
 	if err := a.openDisposal(ctx); err != nil {
 		return nil, err
 	}
@@ -238,7 +242,7 @@ func (a *app) openAuth() error {
 	a.authn, err = auth.NewAuthenticator(auth.Config{
 		Users: a.users, Audit: a.auditLog, Sessions: a.sm, Sealer: auth.PHISealer(a.vault),
 		Tenants: tenants, TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, Clock: a.clock, Logger: a.log,
-		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
+		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold, ForgetAfter: attemptsForget}, Attempts: a.attempts,
 		AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"path/filepath"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
@@ -22,6 +23,7 @@ const (
 	dirRecords   = "records"
 	dirUsers     = "users"
 	dirSessions  = "sessions"
+	dirAttempts  = "attempts"
 	dirLedger    = "ledger"
 	dirHolds     = "holds"
 	dirBackups   = "backups"
@@ -56,6 +58,15 @@ func (a *app) openFileStores(ctx context.Context) error {
 	}
 	a.sessions = sessions
 	a.closers = append(a.closers, sessions.Close)
+	// The client-key and unknown-name throttles survive a restart: a
+	// restart must not hand an attacker a fresh budget of guesses.
+	attempts, err := auth.OpenFileAttemptStore(a.dataPath(dirAttempts))
+	if err != nil {
+		return fmt.Errorf("clinic: open login-attempt store: %w", err)
+	}
+	a.attempts = attempts
+	a.purgeAttempts = func(_ context.Context, cutoff time.Time) error { _, err := attempts.Purge(cutoff); return err }
+	a.closers = append(a.closers, attempts.Close)
 	emergencies, err := auth.OpenFileEmergencyLog(a.dataPath(fileEmergLog))
 	if err != nil {
 		return fmt.Errorf("clinic: open emergency log: %w", err)

@@ -44,9 +44,9 @@ type pgState struct {
 }
 
 // openPGStores switches every store to PostgreSQL: keys (phi/pgstore), the
-// audit trail (audit/pgaudit), users, sessions and the emergency log
-// (auth/pgauth), legal holds (retention/pgretention), the records, and the
-// disposal ledger (disposal/pgledger, in a schema of its own). The master
+// audit trail (audit/pgaudit), users, sessions, the emergency log and the
+// login-attempt counts (auth/pgauth), legal holds (retention/pgretention),
+// the records, and the disposal ledger (disposal/pgledger, in a schema of its own). The master
 // key and the signing key stay in the data directory.
 func (a *app) openPGStores(ctx context.Context) error {
 	pcfg, err := pgxpool.ParseConfig(a.cfg.DatabaseURL)
@@ -87,6 +87,14 @@ func (a *app) openPGStores(ctx context.Context) error {
 	}
 	a.users = pgauth.NewUserStore(pool)
 	a.sessions = pgauth.NewSessionStore(pool)
+	// auth_attempts (MigrateUsers): the client-key and unknown-name
+	// throttles are deployment-wide and survive restarts.
+	attempts := pgauth.NewAttemptStore(pool)
+	a.attempts = attempts
+	a.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
+		_, err := attempts.PurgeAttempts(ctx, cutoff)
+		return err
+	}
 	a.emergencies = pgauth.NewEmergencyLog(pool)
 	a.holdStore = pgretention.NewHoldStore(pool)
 	if err := a.openPGLedger(ctx, pool, pcfg); err != nil {

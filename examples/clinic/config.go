@@ -30,7 +30,10 @@ type config struct {
 	S3Region    string
 	IdleTimeout time.Duration
 	Absolute    time.Duration
-	Seed        bool // create the demo tenant on first start
+	// SessionSweep is how often expired sessions are deleted and their
+	// session_timeout events recorded (0: defaultSessionSweep).
+	SessionSweep time.Duration
+	Seed         bool // create the demo tenant on first start
 }
 
 // errUsage marks errors whose message is a usage problem (exit code 2).
@@ -57,6 +60,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.S3Region, "s3-region", envOr(getenv, "AWS_REGION", "us-east-1"), "S3 region (env AWS_REGION)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 15*time.Minute, "log users off after this long without activity")
 	fs.DurationVar(&c.Absolute, "session-lifetime", 12*time.Hour, "end every session after this long")
+	fs.DurationVar(&c.SessionSweep, "session-sweep", defaultSessionSweep, "delete expired sessions and record their timeouts this often")
 	fs.BoolVar(&c.Seed, "seed", true, "create the demo tenant and one user per role on first start")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stderr)
@@ -96,6 +100,9 @@ func (c config) validate() error {
 	}
 	if c.IdleTimeout <= 0 || c.Absolute <= 0 || c.IdleTimeout > c.Absolute {
 		return fmt.Errorf("%w: need 0 < -idle-timeout <= -session-lifetime", errUsage)
+	}
+	if c.SessionSweep <= 0 {
+		return fmt.Errorf("%w: -session-sweep must be positive", errUsage)
 	}
 	if c.DatabaseURL != "" {
 		// The parse error is not shown: it could quote the password.

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// defaultSessionSweep is how often the clinic sweeps expired sessions by
+// default: abandoned sessions are deleted, and their session_timeout events
+// recorded, within a minute of expiring.
+const defaultSessionSweep = time.Minute
+
+// attemptsForget is how long the login throttles remember a client key or
+// an unknown name without attempts (auth.LockoutConfig.ForgetAfter); older
+// counts are purged from the attempt store.
+const attemptsForget = time.Hour
+
+// startSweeper runs the housekeeping until Close, which stops it and waits
+// for it before the stores close: the session manager's sweeper, and the
+// purge of forgotten login-attempt counts (which bounds the attempt store),
+// both every cfg.SessionSweep. On PostgreSQL every replica sweeps; a
+// session is ended (and its timeout recorded) once.
+func (a *app) startSweeper() {
+	interval := a.cfg.SessionSweep
+	if interval <= 0 {
+		interval = defaultSessionSweep
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.sm.SweepEvery(ctx, interval) }) // returns ctx's error at Close
+	if a.purgeAttempts != nil {
+		wg.Go(func() {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := a.purgeAttempts(ctx, a.now().Add(-attemptsForget)); err != nil && ctx.Err() == nil {
+						a.log.Error("clinic: purge login-attempt counts", "err", err)
+					}
+				}
+			}
+		})
+	}
+	a.closers = append(a.closers, func() error {
+		cancel()
+		wg.Wait()
+		return nil
+	})
+}
