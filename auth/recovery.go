@@ -210,3 +210,14 @@ func (h *Handlers) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Reques
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 }
+
+// enrolmentRecoveryCodes returns fresh recovery codes and their hashes for
+// a second factor u is enrolling, or none when u's tenant does not allow
+// recovery codes.
+func (a *Authenticator) enrolmentRecoveryCodes(ctx context.Context, u *User) (codes, hashes []string, err error) {
+	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	if err != nil || !tp.AllowsRecovery(RecoveryCodes) {
+		return nil, nil, err
+	}
+	return newRecoveryCodes(u.ID)
+}

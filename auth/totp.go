@@ -215,15 +215,9 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 	if len(u.MFA.TOTPSecret) == 0 {
 		return nil, ErrMFANotEnrolled
 	}
-	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	codes, hashes, err := a.enrolmentRecoveryCodes(ctx, u)
 	if err != nil {
 		return nil, err
-	}
-	var codes, hashes []string
-	if tp.AllowsRecovery(RecoveryCodes) {
-		if codes, hashes, err = newRecoveryCodes(u.ID); err != nil {
-			return nil, err
-		}
 	}
 	ok, err := a.useTOTP(ctx, u, code, nil, func(u *User) error {
 		if u.MFA.TOTPActive {

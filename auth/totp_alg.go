@@ -208,15 +208,9 @@ func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPI
 	if !u.Active() {
 		return nil, ErrUserInactive
 	}
-	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	codes, hashes, err := a.enrolmentRecoveryCodes(ctx, u)
 	if err != nil {
 		return nil, err
-	}
-	var codes, hashes []string
-	if tp.AllowsRecovery(RecoveryCodes) {
-		if codes, hashes, err = newRecoveryCodes(u.ID); err != nil {
-			return nil, err
-		}
 	}
 	sealed, err := a.cfg.Sealer.Seal(ctx, u.ID, secret)
 	if err != nil {

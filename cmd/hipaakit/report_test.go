@@ -211,9 +211,9 @@ func TestReportMasterKeyFromEnv(t *testing.T) {
 	if code, _, stderr := runCLI(t, nil, "report", "--config", config); code != exitCheck || !strings.Contains(stderr, "without the KEK") {
 		t.Fatalf("without key: exit %d\n%s", code, stderr)
 	}
-	code, _, stderr := runCLI(t, map[string]string{envMasterKey: string(key)}, "report", "--config", config)
+	code, stdout, stderr := runCLI(t, map[string]string{envMasterKey: string(key)}, "report", "--config", config)
 	if code != exitOK {
-		t.Fatalf("with HIPAAKIT_MASTER_KEY: exit %d\n%s", code, stderr)
+		t.Fatalf("with HIPAAKIT_MASTER_KEY: exit %d\n%s\n%s", code, stderr, stdout)
 	}
 	if strings.Contains(stderr, strings.TrimSpace(string(key))) {
 		t.Fatal("the master key appears in the output")
