@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 var testTime = time.Date(2026, 11, 22, 6, 30, 0, 123456789, time.UTC)

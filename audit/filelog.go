@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +26,7 @@ type FileLog struct {
 	dir    string
 	opts   FileOptions
 	pub    ed25519.PublicKey
-	lock   *fsutil.Lock
+	lock   *durable.Lock
 	reader *FileReader
 
 	mu           sync.Mutex

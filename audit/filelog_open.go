@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 const (
@@ -71,7 +71,7 @@ func createSegment(dir string, anchor *Checkpoint, signer crypto.Signer) (*os.Fi
 	if _, err := os.Stat(path); err == nil {
 		return nil, "", 0, fmt.Errorf("audit: segment %s already exists", name)
 	}
-	if err := fsutil.WriteFileAtomic(path, line, 0o600); err != nil {
+	if err := durable.WriteFileAtomic(path, line, 0o600); err != nil {
 		return nil, "", 0, fmt.Errorf("audit: create segment: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -107,7 +107,7 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: create log directory: %w", err)
 	}
-	lock, err := fsutil.TryLock(filepath.Join(dir, lockName))
+	lock, err := durable.TryLock(filepath.Join(dir, lockName))
 	if err != nil {
 		return nil, fmt.Errorf("audit: lock log directory: %w", err)
 	}
@@ -147,7 +147,7 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 // appending.
 func (l *FileLog) recover(ctx context.Context) error {
 	// a crash while creating a segment leaves only its temporary file
-	// (fsutil.WriteFileAtomic), never a partial segment: remove it
+	// (durable.WriteFileAtomic), never a partial segment: remove it
 	tmps, _ := filepath.Glob(filepath.Join(l.dir, "."+segmentPrefix+"*"+segmentSuffix+".tmp-*"))
 	for _, t := range tmps {
 		if err := os.Remove(t); err != nil {

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // Defaults of FileOptions.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 func openTestLog(t *testing.T, dir string, mod func(*FileOptions)) *FileLog {

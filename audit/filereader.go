@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // lineScanner splits a segment into lines, tracking offsets and numbers.
@@ -271,8 +271,8 @@ func (r *FileReader) live() bool {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	lk, err := fsutil.TryLock(path)
-	if errors.Is(err, fsutil.ErrLocked) {
+	lk, err := durable.TryLock(path)
+	if errors.Is(err, durable.ErrLocked) {
 		return true
 	}
 	if err == nil {

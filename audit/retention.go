@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // DefaultRetentionYears is how long the trail is kept by default: six
@@ -185,7 +185,7 @@ func (l *FileLog) Purge(ctx context.Context, opts PurgeOptions) (PurgeReport, er
 		return rep, err
 	}
 	for _, s := range rep.Purged {
-		if err := fsutil.RemoveDurable(filepath.Join(l.dir, s.Name)); err != nil {
+		if err := durable.RemoveDurable(filepath.Join(l.dir, s.Name)); err != nil {
 			return rep, fmt.Errorf("audit: purge segment: %w", err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 func TestPurgeWholeSegmentsRespectingHoldsAndRetention(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // AttemptStore counts login attempts per throttle key: client keys, and
@@ -148,7 +148,7 @@ func (s *MemoryAttemptStore) len() int {
 // directory (a lock file). Build it with OpenFileAttemptStore.
 type FileAttemptStore struct {
 	dir  string
-	lock *fsutil.Lock
+	lock *durable.Lock
 	mu   sync.Mutex
 }
 
@@ -179,7 +179,7 @@ func (s *FileAttemptStore) read(key string) (attemptFile, error) {
 		return attemptFile{}, nil
 	}
 	if err != nil {
-		return attemptFile{}, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+		return attemptFile{}, fmt.Errorf("auth: attempt store: %w", durable.WithoutPath(err))
 	}
 	return decodeAttemptFile(b), nil
 }
@@ -201,7 +201,7 @@ func (s *FileAttemptStore) Purge(cutoff time.Time) (int, error) {
 	defer s.mu.Unlock()
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
-		return 0, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+		return 0, fmt.Errorf("auth: attempt store: %w", durable.WithoutPath(err))
 	}
 	n := 0
 	for _, e := range entries {
@@ -215,7 +215,7 @@ func (s *FileAttemptStore) Purge(cutoff time.Time) (int, error) {
 		}
 		if f.Last.Before(cutoff) {
 			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return n, fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+				return n, fmt.Errorf("auth: attempt store: %w", durable.WithoutPath(err))
 			}
 			n++
 		}
@@ -229,8 +229,8 @@ func (s *FileAttemptStore) write(key string, f attemptFile) error {
 	if err != nil {
 		return fmt.Errorf("auth: attempt store: %w", err)
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, key+".json"), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("auth: attempt store: %w", fsutil.WithoutPath(err))
+	if err := durable.WriteFileAtomic(filepath.Join(s.dir, key+".json"), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("auth: attempt store: %w", durable.WithoutPath(err))
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // ErrCorruptEmergencyLog reports an emergency log file that cannot be read.
@@ -33,7 +33,7 @@ const maxEmergencyLine = 8 << 10
 type FileEmergencyLog struct {
 	mu   sync.Mutex
 	f    *os.File
-	lock *fsutil.Lock
+	lock *durable.Lock
 	size int64 // bytes of complete, acknowledged lines
 	m    map[string]EmergencyAccess
 }
@@ -68,7 +68,7 @@ func OpenFileEmergencyLog(path string) (*FileEmergencyLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("auth: emergency log dir: %w", err)
 	}
-	lock, err := fsutil.TryLock(path + ".lock")
+	lock, err := durable.TryLock(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("auth: emergency log: %w", err)
 	}

@@ -6,22 +6,22 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // openStoreDir prepares the directory of a file store: it creates it (mode
 // 0700), takes its exclusive lock file, removes the temporary files of writes
 // a crash interrupted, and returns the lock with the paths of the directory's
 // *.json files in name order. what names the store in errors.
-func openStoreDir(dir, what string) (*fsutil.Lock, []string, error) {
+func openStoreDir(dir, what string) (*durable.Lock, []string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("auth: %s dir: %w", what, err)
 	}
-	lock, err := fsutil.TryLock(filepath.Join(dir, ".lock"))
+	lock, err := durable.TryLock(filepath.Join(dir, ".lock"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: %s dir: %w", what, err)
 	}
-	if err := fsutil.RemoveTemps(dir); err != nil {
+	if err := durable.RemoveTemps(dir); err != nil {
 		lock.Unlock()
 		return nil, nil, fmt.Errorf("auth: %s dir: %w", what, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // The failed-login benchmarks pair a known account (BenchmarkFailedLogin*Known)
@@ -67,7 +67,7 @@ func fileBench(b *testing.B) *auth.Authenticator {
 }
 
 func pgBench(b *testing.B) *auth.Authenticator {
-	pool := pgtest.New(b)
+	pool := hipaakittest.Postgres(b)
 	if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
 		b.Fatal(err)
 	}

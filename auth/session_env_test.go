@@ -12,7 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // recorder is an audit.Writer that keeps events and can be made to fail.

@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // FileSessionStore is the embedded default SessionStore: one small JSON file
 // per session in a directory, written atomically and fsynced
-// (internal/fsutil), with an in-memory index so that reads never touch the
+// (package durable), with an in-memory index so that reads never touch the
 // disk. An exclusive lock file keeps a second process from opening the same
 // directory.
 //
@@ -41,7 +41,7 @@ import (
 // ErrCorruptSessionFile. testdata/session_v1.json is the golden vector.
 type FileSessionStore struct {
 	dir  string
-	lock *fsutil.Lock
+	lock *durable.Lock
 	wmu  sync.Mutex // serialises writes so that disk and index agree
 	mem  *MemorySessionStore
 }
@@ -135,7 +135,7 @@ func decodeSessionFile(b []byte) (Session, error) {
 
 // OpenFileSessionStore opens (creating it with mode 0700 if needed) the
 // session directory dir and loads its sessions. It fails with
-// fsutil.ErrLocked when another store has the directory open and with
+// durable.ErrLocked when another store has the directory open and with
 // ErrCorruptSessionFile when a session file cannot be read. Close releases
 // the directory.
 func OpenFileSessionStore(dir string) (*FileSessionStore, error) {
@@ -198,7 +198,7 @@ func (f *FileSessionStore) write(s Session) error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(f.fileName(s.ID), b, 0o600); err != nil {
+	if err := durable.WriteFileAtomic(f.fileName(s.ID), b, 0o600); err != nil {
 		return fmt.Errorf("auth: write session: %w", err)
 	}
 	return nil
@@ -260,7 +260,7 @@ func (f *FileSessionStore) DeleteSession(ctx context.Context, id string) error {
 	if _, err := f.mem.SessionByID(ctx, id); err != nil {
 		return err
 	}
-	if err := fsutil.RemoveDurable(f.fileName(id)); err != nil {
+	if err := durable.RemoveDurable(f.fileName(id)); err != nil {
 		return fmt.Errorf("auth: delete session: %w", err)
 	}
 	return f.mem.DeleteSession(ctx, id)
@@ -275,7 +275,7 @@ func (f *FileSessionStore) DeleteUserSessions(ctx context.Context, userID, excep
 	f.mem.mu.RUnlock()
 	var done []Session
 	for _, s := range victims {
-		if err := fsutil.RemoveDurable(f.fileName(s.ID)); err != nil {
+		if err := durable.RemoveDurable(f.fileName(s.ID)); err != nil {
 			return done, fmt.Errorf("auth: delete session: %w", err)
 		}
 		f.mem.DeleteSession(ctx, s.ID) //nolint:errcheck // present: we hold wmu

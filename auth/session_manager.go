@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // Default session limits (DESIGN.md).

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 func TestMemorySessionStoreConformance(t *testing.T) {
@@ -57,8 +57,8 @@ func TestFileSessionStoreReopen(t *testing.T) {
 	if err := st.UpdateSession(ctx, b.TokenHash, rot); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.OpenFileSessionStore(dir); !errors.Is(err, fsutil.ErrLocked) {
-		t.Fatalf("second open of a locked directory: got %v, want fsutil.ErrLocked", err)
+	if _, err := auth.OpenFileSessionStore(dir); !errors.Is(err, durable.ErrLocked) {
+		t.Fatalf("second open of a locked directory: got %v, want durable.ErrLocked", err)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)

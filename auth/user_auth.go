@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // Config configures an Authenticator. Users and Audit are required; every

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // ErrCorruptUserFile reports a user file that cannot be decoded; the store
@@ -122,12 +122,12 @@ func zeroUTC(t time.Time) time.Time {
 
 // FileUserStore is the embedded default UserStore: one JSON file per user
 // (format v1, see the package documentation) in a directory, each written
-// atomically and fsynced (internal/fsutil), with an in-memory index so that
+// atomically and fsynced (package durable), with an in-memory index so that
 // reads never touch the disk. An exclusive lock file (".lock") keeps a
 // second process from opening the same directory.
 type FileUserStore struct {
 	dir  string
-	lock *fsutil.Lock
+	lock *durable.Lock
 	wmu  sync.Mutex // serialises writes so that disk and index agree
 	mem  *MemoryUserStore
 }
@@ -135,7 +135,7 @@ type FileUserStore struct {
 var _ UserStore = (*FileUserStore)(nil)
 
 // OpenFileUserStore opens (creating it with mode 0700 if needed) the user
-// directory dir and loads its users. It fails with fsutil.ErrLocked when
+// directory dir and loads its users. It fails with durable.ErrLocked when
 // another store has the directory open, and with ErrCorruptUserFile when a
 // user file cannot be read. Close releases the directory.
 func OpenFileUserStore(dir string) (*FileUserStore, error) {
@@ -200,7 +200,7 @@ func (f *FileUserStore) write(u *User) error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(f.fileName(u.ID), b, 0o600); err != nil {
+	if err := durable.WriteFileAtomic(f.fileName(u.ID), b, 0o600); err != nil {
 		return fmt.Errorf("auth: write user: %w", err)
 	}
 	return nil

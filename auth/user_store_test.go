@@ -10,7 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/stretchr/testify/require"
 )
 
@@ -43,7 +43,7 @@ func TestFileUserStorePersists(t *testing.T) {
 	require.NoError(t, st.Update(ctx, removed))
 
 	_, err = auth.OpenFileUserStore(dir)
-	require.ErrorIs(t, err, fsutil.ErrLocked, "one process per directory")
+	require.ErrorIs(t, err, durable.ErrLocked, "one process per directory")
 	require.NoError(t, st.Close())
 
 	// A temporary file left by a crash mid-write is cleaned up.

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"golang.org/x/sys/unix"
 )
 
@@ -148,7 +148,7 @@ func (d *DirSink) Commit(ctx context.Context) error {
 				return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
 			}
 		}
-		if err := fsutil.SyncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
 			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
 		}
 	}
@@ -185,14 +185,14 @@ func swapIntoPlace(stage, dest string, force bool, isEmpty func(string) (bool, e
 			return fmt.Errorf("backup: restore: swap into place: %w", err)
 		}
 		// stage now holds the old content.
-		if err := fsutil.SyncDir(parent); err != nil {
+		if err := durable.SyncDir(parent); err != nil {
 			return fmt.Errorf("backup: restore: %w", scrubPath(err))
 		}
 		if err := os.RemoveAll(stage); err != nil {
 			return fmt.Errorf("backup: restore: remove replaced content: %w", scrubPath(err))
 		}
 	}
-	return fsutil.SyncDir(parent)
+	return durable.SyncDir(parent)
 }
 
 // Abort implements Sink.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // DirTarget is the embedded default Target: one file per object under a root
@@ -77,7 +77,7 @@ func (d *DirTarget) ensureDir(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	} else if err == nil {
-		if err := fsutil.SyncDir(parent); err != nil {
+		if err := durable.SyncDir(parent); err != nil {
 			return err
 		}
 	}
@@ -116,7 +116,7 @@ func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err erro
 	if d.syncDir != nil {
 		return d.syncDir(dir)
 	}
-	return fsutil.SyncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // Create implements Creator: like Put, but the temporary file is hard-linked
@@ -141,7 +141,7 @@ func (d *DirTarget) Create(ctx context.Context, name string, data []byte) (err e
 	if err != nil {
 		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
 	}
-	if err := fsutil.SyncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
 	}
 	return nil
@@ -289,7 +289,7 @@ func (d *DirTarget) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := fsutil.RemoveDurable(p); err != nil {
+	if err := durable.RemoveDurable(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // Progress reports how far a long operation (backup, verify, restore, drill)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 func info(id string, t time.Time, verified bool) Info {

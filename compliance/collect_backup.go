@@ -15,7 +15,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -146,14 +146,14 @@ func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	// key when the file is missing.
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("compliance: master key file: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("compliance: master key file: %w", durable.WithoutPath(err))
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("compliance: the master key file is accessible by group or others (mode %v); chmod 600 it", st.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("compliance: master key file: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("compliance: master key file: %w", durable.WithoutPath(err))
 	}
 	defer clear(b)
 	return localkek.Parse(string(b))

@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/retention"
@@ -51,7 +51,7 @@ func (f fileStores) dir(name string) (string, error) {
 		return "", fmt.Errorf("%w: %s/ under the data directory", errNoStore, name)
 	}
 	if err != nil {
-		return "", fmt.Errorf("compliance: %s/: %w", name, fsutil.WithoutPath(err))
+		return "", fmt.Errorf("compliance: %s/: %w", name, durable.WithoutPath(err))
 	}
 	if !st.IsDir() {
 		return "", fmt.Errorf("compliance: %s/ under the data directory is not a directory", name)
@@ -105,7 +105,7 @@ func (f fileStores) users(ctx context.Context) (userSet, error) {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return userSet{}, fmt.Errorf("compliance: read users/: %w", fsutil.WithoutPath(err))
+		return userSet{}, fmt.Errorf("compliance: read users/: %w", durable.WithoutPath(err))
 	}
 	set := userSet{uniqueIDs: true}
 	seen := map[string]bool{}
@@ -141,7 +141,7 @@ func readUser(path string) (*auth.User, error) {
 	defer fh.Close()
 	b, err := io.ReadAll(io.LimitReader(fh, maxUserFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("compliance: read user record: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("compliance: read user record: %w", durable.WithoutPath(err))
 	}
 	if len(b) > maxUserFile {
 		return nil, fmt.Errorf("%w: too large", auth.ErrCorruptUserFile)

@@ -18,7 +18,7 @@ import (
 	"github.com/hipaakit/hipaakit/compliance"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -32,8 +32,8 @@ import (
 // writers are not disturbed.
 func TestCollectPostgres(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
-	lpool, lschema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
+	lpool, lschema := hipaakittest.PostgresSchema(t)
 	must(t, pgstore.Migrate(ctx, pool))
 	must(t, pgaudit.Migrate(ctx, pool))
 	must(t, pgauth.MigrateUsers(ctx, pool))
@@ -150,12 +150,12 @@ func TestCollectPostgres(t *testing.T) {
 // pgURLWithoutPassword returns the test server's URL without its password,
 // which goes to PGPASSWORD (a ServiceConfig never holds one).
 func pgURLWithoutPassword(t *testing.T) string {
-	u, err := url.Parse(pgtest.URL())
+	u, err := url.Parse(hipaakittest.PostgresURL())
 	must(t, err)
 	if pw, ok := u.User.Password(); ok {
 		t.Setenv("PGPASSWORD", pw)
 	}
-	public, err := compliance.PublicDatabaseURL(pgtest.URL())
+	public, err := compliance.PublicDatabaseURL(hipaakittest.PostgresURL())
 	must(t, err)
 	return public
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/compliance"
-	"github.com/hipaakit/hipaakit/internal/s3test"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
@@ -19,7 +19,7 @@ import (
 // TestCollectBackupS3 lists a repository in an S3 bucket with credentials
 // from the AWS SDK's default chain; an empty bucket is "no backup".
 func TestCollectBackupS3(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	isolateAWS(t, srv.AccessKey, srv.SecretKey, srv.Region)
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // ServiceConfigVersion is the version of the service configuration format
@@ -273,7 +273,7 @@ func WriteServiceConfig(path string, cfg ServiceConfig) error {
 	if err != nil {
 		return fmt.Errorf("compliance: encode service configuration: %w", err)
 	}
-	if err := fsutil.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("compliance: write service configuration: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/hipaakit/hipaakit/clock"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -25,7 +26,7 @@ type fixture struct {
 	broken string // "" or the name of the one safeguard to leave out (see TestBrokenHandlersFail)
 
 	mu       sync.Mutex
-	clock    *FakeClock
+	clock    *clock.Fake
 	users    map[string]*fxUser // by user name
 	sessions map[string]*fxSession
 	events   []audit.Event
@@ -54,7 +55,7 @@ const (
 )
 
 func newFixture(broken string) *fixture {
-	f := &fixture{broken: broken, clock: NewFakeClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)),
+	f := &fixture{broken: broken, clock: clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)),
 		users: map[string]*fxUser{}, sessions: map[string]*fxSession{}}
 	f.log = slog.New(slog.NewTextHandler(&f.logs, nil))
 	f.mux = http.NewServeMux()

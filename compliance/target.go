@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
 )
 
 // Route is one protected route of the service under test.
@@ -59,18 +58,12 @@ func (s Session) apply(r *http.Request) {
 	}
 }
 
-// Clock is the service's controllable clock. Use NewFakeClock, or any type
-// with these methods that the service reads its time from.
+// Clock is the service's controllable clock: a *clock.Fake, or any type with
+// these methods that the service reads its time from.
 type Clock interface {
 	Now() time.Time
 	Advance(d time.Duration) time.Time
 }
-
-// FakeClock is a manually advanced clock, safe for concurrent use.
-type FakeClock = clock.Fake
-
-// NewFakeClock returns a FakeClock reading start.
-func NewFakeClock(start time.Time) *FakeClock { return clock.NewFake(start) }
 
 // Credentials are a user's login secrets, for the lockout check.
 type Credentials struct {

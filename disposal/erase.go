@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"io/fs"
 	"os"
 )
@@ -45,7 +45,7 @@ func Erase(ctx context.Context, path string) error {
 	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
 		return ErrNotRegularFile
 	}
-	if err := fsutil.RemoveDurable(path); err != nil {
+	if err := durable.RemoveDurable(path); err != nil {
 		return pathless(err)
 	}
 	return nil
@@ -54,5 +54,5 @@ func Erase(ctx context.Context, path string) error {
 // pathless reports err without the path it may carry: file names can hold
 // identifiers that are PHI.
 func pathless(err error) error {
-	return fmt.Errorf("disposal: erase: %w", fsutil.WithoutPath(err))
+	return fmt.Errorf("disposal: erase: %w", durable.WithoutPath(err))
 }

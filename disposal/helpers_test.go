@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // GenerateSigningKey returns a new ed25519 key pair for signing disposal
@@ -97,7 +97,7 @@ func LoadSigningKey(path string, create bool) (ed25519.PrivateKey, error) {
 		return ParsePrivateKey(data)
 	}
 	if !create || !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("disposal: read signing key: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("disposal: read signing key: %w", durable.WithoutPath(err))
 	}
 	pub, priv, err := GenerateSigningKey()
 	if err != nil {
@@ -113,25 +113,25 @@ func LoadSigningKey(path string, create bool) (ed25519.PrivateKey, error) {
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("disposal: create key directory: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("disposal: create key directory: %w", durable.WithoutPath(err))
 	}
 	// Write a temporary file, then hard-link it into place: the link fails
 	// if another process stored a key first, and never exposes a partial file.
 	tmp, err := writeTemp(dir, privPEM)
 	if err != nil {
-		return nil, fmt.Errorf("disposal: write signing key: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("disposal: write signing key: %w", durable.WithoutPath(err))
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
 		return LoadSigningKey(path, false)
 	} else if err != nil {
-		return nil, fmt.Errorf("disposal: store signing key: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("disposal: store signing key: %w", durable.WithoutPath(err))
 	}
-	if err := fsutil.SyncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return nil, err
 	}
-	if err := fsutil.WriteFileAtomic(PublicKeyPath(path), pubPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("disposal: write public key: %w", fsutil.WithoutPath(err))
+	if err := durable.WriteFileAtomic(PublicKeyPath(path), pubPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("disposal: write public key: %w", durable.WithoutPath(err))
 	}
 	return priv, nil
 }

@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // DefaultLedgerStream is the stream name of the disposal ledger.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
 

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // keyCache is a bounded, aged LRU cache of unwrapped subject keysets.

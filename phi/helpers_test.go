@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"

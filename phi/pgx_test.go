@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
 // TestSealedRoundTripsThroughPgx stores sealed values in a bytea column
 // through pgx (driver.Valuer) and scans them back (sql.Scanner).
 func TestSealedRoundTripsThroughPgx(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	e := newEnv(t)
 	b := phi.Binding{Subject: "p1", Field: "dob"}
 	s := mustSeal(t, e.vault, b, "1970-01-01")

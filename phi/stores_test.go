@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/memstore"
@@ -34,7 +34,7 @@ func TestVaultOverEveryStore(t *testing.T) {
 			return a, b
 		},
 		"pgstore": func(t *testing.T) (phi.KeyStore, phi.KeyStore) {
-			pool := pgtest.New(t)
+			pool := hipaakittest.Postgres(t)
 			if err := pgstore.Migrate(ctx, pool); err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // Vault seals and opens PHI under per-subject data keys. Each subject has one

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/clock"
 	"github.com/hipaakit/hipaakit/retention"
 )
 

@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -74,7 +74,7 @@ func fileStores(b *testing.B) benchStores {
 
 func pgStores(b *testing.B) benchStores {
 	ctx := context.Background()
-	pool := pgtest.New(b)
+	pool := hipaakittest.Postgres(b)
 	for _, m := range []func(context.Context, *pgxpool.Pool) error{pgstore.Migrate, pgledger.Migrate, pgretention.Migrate} {
 		if err := m(ctx, pool); err != nil {
 			b.Fatal(err)

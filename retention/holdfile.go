@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
@@ -49,7 +49,7 @@ var _ HoldStore = (*FileHoldStore)(nil)
 // needed.
 func OpenFileHoldStore(dir string) (*FileHoldStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("retention: create hold directory: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("retention: create hold directory: %w", durable.WithoutPath(err))
 	}
 	return &FileHoldStore{dir: dir}, nil
 }
@@ -125,14 +125,14 @@ func encodeHolds(holds []Hold) []byte {
 
 // lock takes the directory's lock file, waiting while another process holds
 // it, until ctx ends.
-func (s *FileHoldStore) lock(ctx context.Context) (*fsutil.Lock, error) {
+func (s *FileHoldStore) lock(ctx context.Context) (*durable.Lock, error) {
 	for {
-		l, err := fsutil.TryLock(filepath.Join(s.dir, holdLockName))
+		l, err := durable.TryLock(filepath.Join(s.dir, holdLockName))
 		if err == nil {
 			return l, nil
 		}
-		if !errors.Is(err, fsutil.ErrLocked) {
-			return nil, fmt.Errorf("retention: hold lock: %w", fsutil.WithoutPath(err))
+		if !errors.Is(err, durable.ErrLocked) {
+			return nil, fmt.Errorf("retention: hold lock: %w", durable.WithoutPath(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -148,7 +148,7 @@ func (s *FileHoldStore) read() ([]Hold, error) {
 		return []Hold{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("retention: read holds: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("retention: read holds: %w", durable.WithoutPath(err))
 	}
 	return ParseHolds(data)
 }
@@ -170,8 +170,8 @@ func (s *FileHoldStore) update(ctx context.Context, fn func([]Hold) ([]Hold, err
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, holdFileName), encodeHolds(holds), 0o600); err != nil {
-		return fmt.Errorf("retention: write holds: %w", fsutil.WithoutPath(err))
+	if err := durable.WriteFileAtomic(filepath.Join(s.dir, holdFileName), encodeHolds(holds), 0o600); err != nil {
+		return fmt.Errorf("retention: write holds: %w", durable.WithoutPath(err))
 	}
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/clock"
 )
 
 // ErrSweepRunning reports that another instance holds the sweep lock.

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,7 +40,7 @@ var _ SweepState = (*FileSweepState)(nil)
 // 0700) if needed.
 func OpenFileSweepState(dir string) (*FileSweepState, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("retention: create state directory: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("retention: create state directory: %w", durable.WithoutPath(err))
 	}
 	return &FileSweepState{dir: dir}, nil
 }
@@ -50,12 +50,12 @@ func (s *FileSweepState) Lock(ctx context.Context) (func() error, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l, err := fsutil.TryLock(filepath.Join(s.dir, sweepLockName))
-	if errors.Is(err, fsutil.ErrLocked) {
+	l, err := durable.TryLock(filepath.Join(s.dir, sweepLockName))
+	if errors.Is(err, durable.ErrLocked) {
 		return nil, ErrSweepRunning
 	}
 	if err != nil {
-		return nil, fmt.Errorf("retention: sweep lock: %w", fsutil.WithoutPath(err))
+		return nil, fmt.Errorf("retention: sweep lock: %w", durable.WithoutPath(err))
 	}
 	return l.Unlock, nil
 }
@@ -101,7 +101,7 @@ func (s *FileSweepState) Cursor(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("retention: read cursor: %w", fsutil.WithoutPath(err))
+		return "", fmt.Errorf("retention: read cursor: %w", durable.WithoutPath(err))
 	}
 	return ParseCursor(data)
 }
@@ -112,8 +112,8 @@ func (s *FileSweepState) SetCursor(ctx context.Context, after string) error {
 		return err
 	}
 	b, _ := json.Marshal(cursorFile{Format: cursorFormat, Version: cursorVersion, After: after})
-	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, cursorFileName), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("retention: write cursor: %w", fsutil.WithoutPath(err))
+	if err := durable.WriteFileAtomic(filepath.Join(s.dir, cursorFileName), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("retention: write cursor: %w", durable.WithoutPath(err))
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // Example wires the PostgreSQL trail: migrate, open this instance's writer,
@@ -73,7 +73,7 @@ func exampleFlow(ctx context.Context, pool *pgxpool.Pool, key ed25519.PrivateKey
 }
 
 func TestExampleFlow(t *testing.T) {
-	got, err := exampleFlow(context.Background(), pgtest.New(t), newKey(t), "api-pod-7")
+	got, err := exampleFlow(context.Background(), hipaakittest.Postgres(t), newKey(t), "api-pod-7")
 	if err != nil || got != "clerk-3 disclose immunization to County Health Dept (1 Main St) for public_health; 1 stream(s) intact" {
 		t.Fatalf("%q %v", got, err)
 	}

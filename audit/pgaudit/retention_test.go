@@ -12,7 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 func partitionNames(t *testing.T, pool *pgxpool.Pool) []string {

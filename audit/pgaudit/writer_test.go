@@ -16,8 +16,8 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 var t0 = time.Date(2026, 2, 3, 4, 5, 6, 789, time.UTC)
@@ -34,7 +34,7 @@ func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.Pu
 
 func setup(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgaudit.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
@@ -155,13 +155,13 @@ func TestConcurrentWritesVerifyAndSearch(t *testing.T) {
 // Two application instances on one database, each with its own stream,
 // write at the same time; both chains verify.
 func TestTwoWritersOneDatabase(t *testing.T) {
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	if err := pgaudit.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
 	key := newKey(t)
 	// A second pool (its own connections) stands for the second instance.
-	cfg, err := pgxpool.ParseConfig(pgtest.URL())
+	cfg, err := pgxpool.ParseConfig(hipaakittest.PostgresURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // SlowUserStore wraps a UserStore and delays every call by a random 1-5 ms,

@@ -11,13 +11,13 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // newSessionStore is a session store in a fresh, migrated schema.
 func newSessionStore(t *testing.T) auth.SessionStore {
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestSessionStoreConformance(t *testing.T) {
 }
 
 func TestMigrateSessionsTwice(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	for range 2 {
 		if err := pgauth.MigrateSessions(context.Background(), pool); err != nil {
 			t.Fatal(err)
@@ -39,7 +39,7 @@ func TestMigrateSessionsTwice(t *testing.T) {
 
 func TestEmergencyLog(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgauth.MigrateSessions(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestEmergencyLog(t *testing.T) {
 // microsecond precision of timestamptz.
 func TestSessionManagerOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgauth.MigrateSessions(ctx, pool); err != nil {
 		t.Fatal(err)
 	}

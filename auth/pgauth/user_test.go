@@ -15,13 +15,13 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 func TestUserStoreConformance(t *testing.T) {
 	authtest.RunUserStore(t, func(t *testing.T) auth.UserStore {
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestUserStoreConformance(t *testing.T) {
 }
 
 func TestMigrateUsersTwice(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	for range 2 {
 		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
 			t.Fatal(err)
@@ -42,7 +42,7 @@ func TestMigrateUsersTwice(t *testing.T) {
 // accepted once even when submitted concurrently, and lockout persists.
 func TestAuthenticatorOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgauth.MigrateUsers(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 
 func TestTOTPRaceOnPostgres(t *testing.T) {
 	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore {
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestTOTPRaceOnPostgres(t *testing.T) {
 
 func TestAttemptStoreConformance(t *testing.T) {
 	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore {
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if err := pgauth.MigrateUsers(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}

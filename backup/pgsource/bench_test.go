@@ -17,7 +17,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // PostgreSQL table backup throughput in rows/s (issue 6, item 11), beside
@@ -27,7 +27,7 @@ import (
 const benchRows = 200000
 
 func benchTable(b *testing.B) (*pgxpool.Pool, string) {
-	pool, schema := pgtest.NewSchema(b)
+	pool, schema := hipaakittest.PostgresSchema(b)
 	_, err := pool.Exec(context.Background(), `CREATE TABLE visits (id bigint PRIMARY KEY, mrn text, note text, created timestamptz);
 		INSERT INTO visits SELECT g, 'MRN-' || g, repeat('note ', 10), now() FROM generate_series(1, `+strconv.Itoa(benchRows)+`) g`)
 	if err != nil {

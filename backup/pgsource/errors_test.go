@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // TestErrorsCarryNoRowData: a server error that quotes a value (here an
 // invalid date) reaches the caller as SQLSTATE only.
 func TestErrorsCarryNoRowData(t *testing.T) {
 	const canary = "999-00-1234-CANARY"
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	_, err := pool.Exec(context.Background(), "SELECT $1::text::date", canary)
 	if err == nil || !strings.Contains(err.Error(), canary) {
 		t.Fatalf("server error does not quote the value, the test proves nothing: %v", err)

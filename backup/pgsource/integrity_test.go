@@ -11,7 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // chunkObjectOf returns the object name of a chunk ("chunks/ab/ab…").
@@ -22,7 +22,7 @@ func chunkObjectOf(c backup.ChunkRef) string { return "chunks/" + c.Name[:2] + "
 // server's "COPY from stdin failed", and nothing is restored.
 func TestCorruptChunkFailsRestore(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	seed(t, ctx, pool)
 	for name, damage := range map[string]func([]byte) []byte{
 		"flipped bit": func(b []byte) []byte { b[len(b)/2] ^= 1; return b },
@@ -76,7 +76,7 @@ func TestCorruptChunkFailsRestore(t *testing.T) {
 // given session settings.
 func hostilePool(t *testing.T, schema string, params map[string]string) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL())
+	cfg, err := pgxpool.ParseConfig(hipaakittest.PostgresURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func hostilePool(t *testing.T, schema string, params map[string]string) *pgxpool
 // backed up: dates, intervals, instants and every bit of each float8.
 func TestHostileSessionSettings(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	_, err := pool.Exec(ctx, `CREATE TABLE vals (id int PRIMARY KEY, d date, ts timestamptz, t timestamp, iv interval, f float8, r real);
 		INSERT INTO vals VALUES
 		(1, '1970-01-02', '1970-01-02 00:00:00.123456+00', '2001-02-03 04:05:06', '1 year 2 mons 3 days 04:05:06.789', 0.1, 0.1),

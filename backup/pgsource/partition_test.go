@@ -11,7 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // TestPartitionedAuditTrail: the pgaudit schema (records in monthly range
@@ -21,7 +21,7 @@ import (
 // passes a drill.
 func TestPartitionedAuditTrail(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	if err := pgaudit.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestPartitionedAuditTrail(t *testing.T) {
 // restored with it; the refusal names the table.
 func TestPartitionElsewhereRefused(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	other := schema + "_other"
 	dropSchema(t, pool, other)
 	_, err := pool.Exec(ctx, `CREATE TABLE ledger (at date NOT NULL, v int) PARTITION BY RANGE (at);

@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -106,7 +106,7 @@ func dropSchema(t *testing.T, pool *pgxpool.Pool, schema string) {
 
 func TestBackupRestorePostgres(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	seed(t, ctx, pool)
 	repo := newRepo(t)
 	m, err := repo.Backup(ctx, pgsource.Source{Pool: pool, Schema: schema})
@@ -206,7 +206,7 @@ func (h hookSource) Walk(ctx context.Context, emit func(backup.Item) error) erro
 
 func TestBackupIsOneSnapshot(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	seed(t, ctx, pool)
 	repo := newRepo(t)
 	src := hookSource{Source: pgsource.Source{Pool: pool, Schema: schema}, hook: func() {
@@ -227,7 +227,7 @@ func TestBackupIsOneSnapshot(t *testing.T) {
 
 func TestPostgresDrillAndChosenTables(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	seed(t, ctx, pool)
 	repo := newRepo(t)
 	m, err := repo.Backup(ctx, pgsource.Source{Pool: pool, Schema: schema, Tables: []string{"audit_copy", "patients"}})

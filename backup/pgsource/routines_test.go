@@ -12,13 +12,13 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // poolIn returns a pool whose connections have search_path set to schema.
 func poolIn(t *testing.T, schema string) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL())
+	cfg, err := pgxpool.ParseConfig(hipaakittest.PostgresURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func rejection(t *testing.T, pool *pgxpool.Pool, stmt string) *pgconn.PgError {
 // TRUNCATE guard, and a drill of the backup passes.
 func TestRestoredAuditTrailStaysAppendOnly(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	if err := pgaudit.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestUnsupportedRoutineRefused(t *testing.T) {
 			FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()`, "t.guard"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			pool, schema := pgtest.NewSchema(t)
+			pool, schema := hipaakittest.PostgresSchema(t)
 			if _, err := pool.Exec(ctx, c.ddl); err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +175,7 @@ func (w withoutRoutines) Walk(ctx context.Context, emit func(backup.Item) error)
 // say were applied; AllowWithoutRoutines restores it anyway.
 func TestRestoreWithoutRoutinesRefused(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	if err := pgaudit.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
-	"github.com/hipaakit/hipaakit/internal/s3test"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // TestS3ReadOnlyVerifyAndDamagedManifest: through an endpoint that refuses
@@ -17,7 +17,7 @@ import (
 // passing verdict, with the record's failure as a *MarkerError; a damaged
 // manifest in the bucket is named and skipped by the listing.
 func TestS3ReadOnlyVerifyAndDamagedManifest(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	ctx := context.Background()
 	bucket := srv.Bucket(t, false)
 	rw := newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: bucket}, nil)

@@ -21,10 +21,10 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/backuptest"
 	"github.com/hipaakit/hipaakit/backup/s3target"
-	"github.com/hipaakit/hipaakit/internal/s3test"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
-func newTarget(t *testing.T, srv s3test.Server, endpoint string, cfg s3target.Config, hc *http.Client) *s3target.Target {
+func newTarget(t *testing.T, srv hipaakittest.S3Server, endpoint string, cfg s3target.Config, hc *http.Client) *s3target.Target {
 	t.Helper()
 	c, err := s3target.NewClient(s3target.ClientOptions{
 		Endpoint: endpoint, Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
@@ -44,14 +44,14 @@ func newTarget(t *testing.T, srv s3test.Server, endpoint string, cfg s3target.Co
 // server (versitygw in CI), with a small part size so that large objects go
 // up as multipart uploads.
 func TestS3Conformance(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	backuptest.Run(t, func(t *testing.T) backup.Target {
 		return newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: srv.Bucket(t, false), PartSize: s3target.MinPartSize}, nil)
 	})
 }
 
 func TestS3Prefix(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	bucket := srv.Bucket(t, false)
 	a := newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: bucket, Prefix: "clinic-a/"}, nil)
 	b := newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: bucket, Prefix: "clinic-b/"}, nil)
@@ -105,7 +105,7 @@ func newFaultProxy(t *testing.T, endpoint, method string, n int64) (*faultProxy,
 // persistent ones are errors from every operation, never a silent success,
 // and a backup through them is not listed.
 func TestS3ServerErrors(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	ctx := context.Background()
 	bucket := srv.Bucket(t, false)
 
@@ -165,7 +165,7 @@ func TestS3ServerErrors(t *testing.T) {
 // TestS3ObjectLock writes with a governance retention: the data version
 // cannot be deleted before the retention ends.
 func TestS3ObjectLock(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	ctx := context.Background()
 	bucket := srv.Bucket(t, true)
 	tg := newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: bucket,

@@ -19,7 +19,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 const auditUsage = `usage: hipaakit audit <verify|query|export|disclosures> [flags] TARGET
@@ -511,7 +511,7 @@ func exportToFile(path string, export func(io.Writer) (int64, error)) (n int64, 
 	if err := os.Link(name, path); err != nil {
 		return 0, err
 	}
-	if err := fsutil.SyncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -19,7 +19,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 var cliT0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
@@ -306,7 +306,7 @@ func TestAuditExportOutFailureLeavesNothing(t *testing.T) {
 }
 
 func TestAuditPostgres(t *testing.T) {
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	ctx := context.Background()
 	if err := pgaudit.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
@@ -324,10 +324,10 @@ func TestAuditPostgres(t *testing.T) {
 	w.Close(ctx)
 	pemKey, _ := keyFiles(t, t.TempDir(), key)
 	sep := "?"
-	if strings.Contains(pgtest.URL(), "?") {
+	if strings.Contains(hipaakittest.PostgresURL(), "?") {
 		sep = "&"
 	}
-	env := map[string]string{envDatabaseURL: pgtest.URL() + sep + "search_path=" + schema}
+	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema}
 
 	code, out, errOut := runCLI(t, env, "audit", "verify", "--key", pemKey, "pg")
 	if code != exitOK || !strings.Contains(out, "stream api-1: 12 records") {

@@ -37,7 +37,7 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/backup/s3target"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
@@ -160,7 +160,7 @@ func (b *backupCmd) fail(sub string, err error) int {
 		fmt.Fprintf(b.c.stderr, "hipaakit backup %s: %v\n", sub, err)
 		return exitCheck
 	default:
-		fmt.Fprintf(b.c.stderr, "hipaakit backup %s: %v\n", sub, fsutil.WithoutPath(err))
+		fmt.Fprintf(b.c.stderr, "hipaakit backup %s: %v\n", sub, durable.WithoutPath(err))
 		return exitFailure
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/s3test"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -174,7 +174,7 @@ func TestCLIBackupAuditDrill(t *testing.T) {
 // TestCLIBackupS3 runs create, verify and restore against the S3 test
 // server through an s3:// repository.
 func TestCLIBackupS3(t *testing.T) {
-	srv := s3test.Get(t)
+	srv := hipaakittest.S3(t)
 	bucket := srv.Bucket(t, false)
 	data := t.TempDir()
 	if _, err := localkek.FromDir(data); err != nil {

@@ -38,7 +38,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -349,7 +349,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 	}
 	pemBytes, err := os.ReadFile(*pubPath)
 	if err != nil {
-		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", fsutil.WithoutPath(err)))
+		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", durable.WithoutPath(err)))
 	}
 	pub, err := disposal.ParsePublicKey(pemBytes)
 	if err != nil {
@@ -357,7 +357,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 	}
 	data, err := drReadLimited(pos[0], disposal.MaxCertificateSize+1)
 	if err != nil {
-		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", fsutil.WithoutPath(err)))
+		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", durable.WithoutPath(err)))
 	}
 	cert, err := disposal.VerifyCertificate(data, pub)
 	if err != nil {

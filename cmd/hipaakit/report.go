@@ -11,7 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/compliance"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 const reportUsage = `usage: hipaakit report --config FILE [--format markdown|json|html] [--out FILE]
@@ -95,7 +95,7 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	if *out != "" {
-		err = fsutil.WriteFileAtomic(*out, buf.Bytes(), 0o644)
+		err = durable.WriteFileAtomic(*out, buf.Bytes(), 0o644)
 	} else {
 		_, err = c.stdout.Write(buf.Bytes())
 	}

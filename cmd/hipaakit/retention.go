@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
 	"github.com/hipaakit/hipaakit/retention/pgsource"
@@ -53,7 +53,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	}
 	data, err := drReadLimited(*policyPath, 1<<20+1)
 	if err != nil {
-		return drFail(c, "retention sweep", fmt.Errorf("read policy file: %w", fsutil.WithoutPath(err)))
+		return drFail(c, "retention sweep", fmt.Errorf("read policy file: %w", durable.WithoutPath(err)))
 	}
 	pf, err := retention.ParsePolicyFile(data)
 	if err != nil {
@@ -155,7 +155,7 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 	}
 	data, err := drReadLimited(*policyPath, 1<<20+1)
 	if err != nil {
-		return drFail(c, name, fmt.Errorf("read policy file: %w", fsutil.WithoutPath(err)))
+		return drFail(c, name, fmt.Errorf("read policy file: %w", durable.WithoutPath(err)))
 	}
 	pf, err := retention.ParsePolicyFile(data)
 	if err == nil {

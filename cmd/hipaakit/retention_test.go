@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -34,8 +34,8 @@ func drWriteKey(t *testing.T, dir, name string) string {
 // ledger, holds and cursor all live in one schema.
 func TestCLIRetentionSweepPostgres(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
-	url := pgtest.URL()
+	pool, schema := hipaakittest.PostgresSchema(t)
+	url := hipaakittest.PostgresURL()
 	if strings.Contains(url, "?") {
 		url += "&search_path=" + schema
 	} else {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 const shredUsage = "usage: hipaakit shred SUBJECT --reason TEXT [--by USER] [--kinds k1,k2] [--out FILE]\n"
@@ -52,8 +52,8 @@ func cmdShred(ctx context.Context, c *cli, args []string) int {
 		return drFail(c, "shred", err)
 	}
 	if *out != "" {
-		if err := fsutil.WriteFileAtomic(*out, res.Signed, 0o644); err != nil {
-			return drFail(c, "shred", fmt.Errorf("subject shredded, but writing the certificate failed (run the command again to get it): %w", fsutil.WithoutPath(err)))
+		if err := durable.WriteFileAtomic(*out, res.Signed, 0o644); err != nil {
+			return drFail(c, "shred", fmt.Errorf("subject shredded, but writing the certificate failed (run the command again to get it): %w", durable.WithoutPath(err)))
 		}
 	} else {
 		c.raw.Write(res.Signed) // signed bytes, kept exact

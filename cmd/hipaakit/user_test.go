@@ -9,7 +9,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // userSetup creates a locked user with an active second factor in users.
@@ -125,17 +125,17 @@ func TestCLIUserFile(t *testing.T) {
 // On a live PostgreSQL deployment: the service's store stays open.
 func TestCLIUserPostgres(t *testing.T) {
 	ctx := context.Background()
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	if err := pgauth.MigrateUsers(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	users := pgauth.NewUserStore(pool)
 	u := userSetup(t, users)
 	sep := "?"
-	if strings.Contains(pgtest.URL(), "?") {
+	if strings.Contains(hipaakittest.PostgresURL(), "?") {
 		sep = "&"
 	}
-	env := map[string]string{"HIPAAKIT_DATABASE_URL": pgtest.URL() + sep + "search_path=" + schema,
+	env := map[string]string{"HIPAAKIT_DATABASE_URL": hipaakittest.PostgresURL() + sep + "search_path=" + schema,
 		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem")}
 	get := func() *auth.User {
 		cur, err := users.Get(ctx, u.ID)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/clock"
 )
 
 // StreamPrefix begins the stream name of every ledger stream.

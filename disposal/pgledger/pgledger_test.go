@@ -9,7 +9,7 @@ import (
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/ledgertest"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"
@@ -17,7 +17,7 @@ import (
 
 func TestPostgresLedgerShredReplay(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgledger.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 func TestPostgresLedgerStoreConformance(t *testing.T) {
 	ledgertest.Run(t, func(t *testing.T) disposal.LedgerStore {
 		ctx := context.Background()
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if err := pgledger.Migrate(ctx, pool); err != nil {
 			t.Fatal(err)
 		}

@@ -17,9 +17,9 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -148,8 +148,8 @@ func (a *app) lockDataDir() error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("clinic: create data directory: %w", err)
 	}
-	lock, err := fsutil.TryLock(filepath.Join(a.cfg.DataDir, "LOCK"))
-	if errors.Is(err, fsutil.ErrLocked) {
+	lock, err := durable.TryLock(filepath.Join(a.cfg.DataDir, "LOCK"))
+	if errors.Is(err, durable.ErrLocked) {
 		return errDataDirLocked
 	}
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // chromiumPath finds the browser the UI test drives: HIPAAKIT_CHROMIUM, or

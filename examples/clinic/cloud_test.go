@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hipaakit/hipaakit/compliance"
-	"github.com/hipaakit/hipaakit/internal/s3test"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
@@ -83,9 +83,9 @@ func TestKMSKeyEncryptionKey(t *testing.T) {
 }
 
 // TestS3Backups: with -s3-bucket the backups go to S3 (an S3-compatible
-// server, see internal/s3test), verify, and pass the restore drill.
+// server, see package hipaakittest), verify, and pass the restore drill.
 func TestS3Backups(t *testing.T) {
-	s := s3test.Get(t)
+	s := hipaakittest.S3(t)
 	bucket := s.Bucket(t, false)
 	awsTestEnv(t, s.AccessKey, s.SecretKey)
 	cfg := testConfig(t.TempDir())

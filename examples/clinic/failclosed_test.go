@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // switchWriter passes events on until it is told to fail.

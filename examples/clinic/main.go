@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 func main() {

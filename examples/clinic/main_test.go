@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -226,8 +226,8 @@ func TestRestartKeepsData(t *testing.T) {
 // TestDatabaseSchemaMissing: a search_path naming no schema is refused at
 // start with one line, before anything is created.
 func TestDatabaseSchemaMissing(t *testing.T) {
-	pgtest.New(t) // skips without a server (fails under CI)
-	url := withSearchPath(t, pgtest.URL(), "hk_clinic_missing_schema")
+	hipaakittest.Postgres(t) // skips without a server (fails under CI)
+	url := withSearchPath(t, hipaakittest.PostgresURL(), "hk_clinic_missing_schema")
 	r := runOnce(t, map[string]string{"DATABASE_URL": url}, baseArgs(t.TempDir())...)
 	assertOneLine(t, r, 1, "the search_path names no existing schema")
 }

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -150,7 +150,7 @@ func (s *fileRecords) Put(_ context.Context, rec patient, prev int64) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(p, b, 0o600)
+	return durable.WriteFileAtomic(p, b, 0o600)
 }
 
 func (s *fileRecords) FindByMRN(_ context.Context, idx []byte) (string, error) {

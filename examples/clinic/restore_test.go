@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 )
 
 // TestRestoreAfterShredKeepsPatientGone: a backup made before a patient was

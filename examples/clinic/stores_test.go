@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 // storeSetup is one set of stores the end-to-end tests run on.
@@ -21,7 +21,7 @@ type storeSetup struct {
 }
 
 // onEveryStore runs test on the embedded stores and on PostgreSQL (skipped
-// with a message without a server, failing under CI; see internal/pgtest).
+// with a message without a server, failing under CI; see package hipaakittest).
 func onEveryStore(t *testing.T, test func(t *testing.T, s storeSetup)) {
 	t.Run("files", func(t *testing.T) { test(t, fileSetup(t)) })
 	t.Run("postgres", func(t *testing.T) { test(t, pgSetup(t)) })
@@ -40,9 +40,9 @@ func fileSetup(t *testing.T) storeSetup {
 // schema on the URL's search_path) and drops the ledger's schema beside it
 // at the end.
 func pgSetup(t *testing.T) storeSetup {
-	pool, schema := pgtest.NewSchema(t)
+	pool, schema := hipaakittest.PostgresSchema(t)
 	cfg := testConfig(t.TempDir())
-	cfg.DatabaseURL = withSearchPath(t, pgtest.URL(), schema)
+	cfg.DatabaseURL = withSearchPath(t, hipaakittest.PostgresURL(), schema)
 	t.Cleanup(func() {
 		_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema + ledgerSchemaSuffix}.Sanitize()+" CASCADE")
 		if err != nil {

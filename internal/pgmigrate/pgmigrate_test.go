@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
 //go:embed testdata
@@ -23,7 +23,7 @@ func TestLoadRejectsGaps(t *testing.T) {
 }
 
 func TestApplyOnceUnderConcurrency(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	ms, err := Load(testFS, "testdata/a")
 	if err != nil {
 		t.Fatal(err)

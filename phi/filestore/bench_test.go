@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/keystoretest"
 )
@@ -68,7 +68,7 @@ func BenchmarkUpdate(b *testing.B) {
 }
 
 // BenchmarkUpdateBaselineWriteFileAtomic replaces the same record file with
-// fsutil.WriteFileAtomic (temp file, fsync, rename, directory fsync).
+// durable.WriteFileAtomic (temp file, fsync, rename, directory fsync).
 func BenchmarkUpdateBaselineWriteFileAtomic(b *testing.B) {
 	_, path := benchStore(b)
 	data, err := os.ReadFile(path)
@@ -77,7 +77,7 @@ func BenchmarkUpdateBaselineWriteFileAtomic(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+		if err := durable.WriteFileAtomic(path, data, 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,7 +8,7 @@
 //   - Durability: Create, Update and Shred return nil only after the new
 //     record is on stable storage. Each write goes to a temporary file that
 //     is fsynced, renamed over the record and followed by an fsync of the
-//     directory (internal/fsutil.WriteFileAtomic), so after a crash a record
+//     directory (internal/durable.WriteFileAtomic), so after a crash a record
 //     holds either its old or its new content, never a mix.
 //   - Consistency across processes: every write is a read-modify-write under
 //     an exclusive flock on <dir>/.lock, taken by polling so that waiting

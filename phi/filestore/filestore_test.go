@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
@@ -229,7 +229,7 @@ func TestOpenRemovesLeftoverTemps(t *testing.T) {
 func TestLockWaitHonoursContext(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	l, err := fsutil.TryLock(filepath.Join(dir, ".lock"))
+	l, err := durable.TryLock(filepath.Join(dir, ".lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
@@ -76,7 +76,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("phi/filestore: create directory: %w", err)
 		}
 		// Make the new directory's entry durable in its parent.
-		if err := fsutil.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		if err := durable.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
 			return nil, fmt.Errorf("phi/filestore: %w", err)
 		}
 	} else if err != nil {
@@ -92,7 +92,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		if err := checkEmpty(dir); err != nil {
 			return nil, err
 		}
-		if err := fsutil.WriteFileAtomic(marker, []byte(markerContent), filePerm); err != nil {
+		if err := durable.WriteFileAtomic(marker, []byte(markerContent), filePerm); err != nil {
 			return nil, fmt.Errorf("phi/filestore: write layout marker: %w", err)
 		}
 	case err != nil:
@@ -122,12 +122,12 @@ func checkEmpty(dir string) error {
 // removeTemps deletes temporary files that a writer left behind when it
 // crashed. It runs only if no writer holds the lock right now.
 func (s *Store) removeTemps() {
-	l, err := fsutil.TryLock(filepath.Join(s.dir, lockName))
+	l, err := durable.TryLock(filepath.Join(s.dir, lockName))
 	if err != nil {
 		return
 	}
 	defer l.Unlock()
-	fsutil.RemoveTemps(s.dir) //nolint:errcheck // best effort: a leftover temporary file harms nothing
+	durable.RemoveTemps(s.dir) //nolint:errcheck // best effort: a leftover temporary file harms nothing
 }
 
 // lock takes this handle's semaphore and then the directory's file lock,
@@ -140,11 +140,11 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	}
 	delay := lockPollMin
 	for {
-		l, err := fsutil.TryLock(filepath.Join(s.dir, lockName))
+		l, err := durable.TryLock(filepath.Join(s.dir, lockName))
 		if err == nil {
 			return func() { l.Unlock(); <-s.sem }, nil
 		}
-		if !errors.Is(err, fsutil.ErrLocked) {
+		if !errors.Is(err, durable.ErrLocked) {
 			<-s.sem
 			return nil, fmt.Errorf("phi/filestore: lock: %w", err)
 		}
@@ -198,7 +198,7 @@ func (s *Store) write(rec *record) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("phi/filestore: open old record: %w", err)
 	}
-	if err := fsutil.WriteFileAtomic(path, rec.encode(), filePerm); err != nil {
+	if err := durable.WriteFileAtomic(path, rec.encode(), filePerm); err != nil {
 		if old != nil {
 			old.Close()
 		}

@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hipaakit/hipaakit/internal/fsutil"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
@@ -174,7 +174,7 @@ func createExclusive(path string, data []byte) (err error) {
 	if err := os.Remove(tmp); err != nil {
 		return fmt.Errorf("phi/localkek: remove temporary file: %w", err)
 	}
-	return fsutil.SyncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // FromDir returns the KEK whose key is in FileName inside dataDir, creating

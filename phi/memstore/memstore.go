@@ -7,7 +7,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
 

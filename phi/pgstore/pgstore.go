@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/internal/pgmigrate"
 	"github.com/hipaakit/hipaakit/phi"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/keystoretest"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -21,7 +21,7 @@ import (
 // newStore returns a migrated Store in a fresh schema, and its pool.
 func newStore(t *testing.T) (*pgstore.Store, *pgxpool.Pool) {
 	t.Helper()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgstore.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +36,11 @@ func TestConformance(t *testing.T) {
 // sets of connections, as two processes would have) on one schema.
 func TestConformanceShared(t *testing.T) {
 	keystoretest.RunShared(t, func(t *testing.T) (phi.KeyStore, phi.KeyStore) {
-		pool, schema := pgtest.NewSchema(t)
+		pool, schema := hipaakittest.PostgresSchema(t)
 		if err := pgstore.Migrate(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := pgxpool.ParseConfig(pgtest.URL())
+		cfg, err := pgxpool.ParseConfig(hipaakittest.PostgresURL())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestConformanceShared(t *testing.T) {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	for range 3 {
 		if err := pgstore.Migrate(context.Background(), pool); err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/clock"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/retention"
 )
 

@@ -9,15 +9,15 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/internal/clock"
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
 )
 
 func TestPurgeAuditPostgresHonoursHolds(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgaudit.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
 	"github.com/hipaakit/hipaakit/retention/retentiontest"
@@ -13,7 +13,7 @@ import (
 
 func TestHoldStoreConformance(t *testing.T) {
 	retentiontest.HoldStore(t, func(t *testing.T) retention.HoldStore {
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if err := pgretention.Migrate(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}
@@ -23,7 +23,7 @@ func TestHoldStoreConformance(t *testing.T) {
 
 func TestSweepStateLockAndCursor(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if err := pgretention.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestSweepStateLockAndCursor(t *testing.T) {
 
 func TestSweepStateConformance(t *testing.T) {
 	retentiontest.SweepState(t, func(t *testing.T) (retention.SweepState, retention.SweepState) {
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if err := pgretention.Migrate(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/internal/pgtest"
+	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgsource"
 	"github.com/hipaakit/hipaakit/retention/retentiontest"
@@ -13,7 +13,7 @@ import (
 
 func TestSourceListsSubjectsInBatches(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	_, err := pool.Exec(ctx, `
 		CREATE TABLE encounters (id bigint PRIMARY KEY, patient_id text NOT NULL, created_at timestamptz NOT NULL, closed_at timestamptz);
 		CREATE TABLE "lab results" (lab_id uuid PRIMARY KEY, patient text NOT NULL, at timestamp NOT NULL);
@@ -76,7 +76,7 @@ func TestNewValidates(t *testing.T) {
 	if _, err := pgsource.New(nil); err == nil {
 		t.Fatal("no pool, no tables accepted")
 	}
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if _, err := pgsource.New(pool, pgsource.Table{Name: "t", Kind: "Bad Kind", Subject: "s", ID: "i", Created: "c"}); err == nil {
 		t.Fatal("bad kind accepted")
 	}
@@ -88,7 +88,7 @@ func TestNewValidates(t *testing.T) {
 // Hostile table and column names are quoted identifiers, never SQL.
 func TestSourceQuotesIdentifiers(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
+	pool := hipaakittest.Postgres(t)
 	if _, err := pool.Exec(ctx, `CREATE TABLE victim (x int);
 		CREATE TABLE "a""; DROP TABLE victim; --" ("subj""ect" text, "i d" int, "c'reated" timestamptz);
 		INSERT INTO "a""; DROP TABLE victim; --" VALUES ('patient-1', 1, '2020-01-01Z')`); err != nil {
@@ -111,7 +111,7 @@ func TestSourceQuotesIdentifiers(t *testing.T) {
 func TestSourceConformance(t *testing.T) {
 	retentiontest.Source(t, func(t *testing.T, subjects []retention.Subject) retention.Source {
 		ctx := context.Background()
-		pool := pgtest.New(t)
+		pool := hipaakittest.Postgres(t)
 		if _, err := pool.Exec(ctx, `CREATE TABLE encounters (id bigint PRIMARY KEY, patient_id text NOT NULL, created_at timestamptz NOT NULL, closed_at timestamptz)`); err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,4 @@
-// Package fsutil holds the durable-file primitives shared by hipaakit's
-// file-backed stores: atomic replacement (temp file, fsync, rename, directory
-// fsync), durable removal, and an exclusive lock file so that two processes
-// never operate on one data directory at once.
-package fsutil
+package durable
 
 import (
 	"errors"
@@ -17,18 +13,18 @@ import (
 
 // ErrLocked reports that another process (or another handle in this process)
 // holds the lock.
-var ErrLocked = errors.New("fsutil: locked by another process")
+var ErrLocked = errors.New("durable: locked by another process")
 
 // SyncDir fsyncs a directory so that entries created, renamed or removed in it
 // survive a crash.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("fsutil: open dir: %w", err)
+		return fmt.Errorf("durable: open dir: %w", err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsutil: sync dir: %w", err)
+		return fmt.Errorf("durable: sync dir: %w", err)
 	}
 	return nil
 }
@@ -41,7 +37,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempInfix+"*")
 	if err != nil {
-		return fmt.Errorf("fsutil: create temp: %w", err)
+		return fmt.Errorf("durable: create temp: %w", err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -51,19 +47,19 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("fsutil: chmod temp: %w", err)
+		return fmt.Errorf("durable: chmod temp: %w", err)
 	}
 	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("fsutil: write temp: %w", err)
+		return fmt.Errorf("durable: write temp: %w", err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsutil: sync temp: %w", err)
+		return fmt.Errorf("durable: sync temp: %w", err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("fsutil: close temp: %w", err)
+		return fmt.Errorf("durable: close temp: %w", err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("fsutil: rename: %w", err)
+		return fmt.Errorf("durable: rename: %w", err)
 	}
 	return SyncDir(dir)
 }
@@ -72,7 +68,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 // does not exist is not an error.
 func RemoveDurable(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("fsutil: remove: %w", err)
+		return fmt.Errorf("durable: remove: %w", err)
 	}
 	return SyncDir(filepath.Dir(path))
 }
@@ -88,14 +84,14 @@ type Lock struct {
 func TryLock(path string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("fsutil: open lock file: %w", err)
+		return nil, fmt.Errorf("durable: open lock file: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, ErrLocked
 		}
-		return nil, fmt.Errorf("fsutil: lock: %w", err)
+		return nil, fmt.Errorf("durable: lock: %w", err)
 	}
 	return &Lock{f: f}, nil
 }
@@ -138,12 +134,12 @@ const tempInfix = ".tmp-"
 func RemoveTemps(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("fsutil: read dir: %w", WithoutPath(err))
+		return fmt.Errorf("durable: read dir: %w", WithoutPath(err))
 	}
 	for _, e := range ents {
 		if n := e.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, tempInfix) && !e.IsDir() {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("fsutil: remove temporary file: %w", WithoutPath(err))
+				return fmt.Errorf("durable: remove temporary file: %w", WithoutPath(err))
 			}
 		}
 	}

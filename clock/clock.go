@@ -1,8 +1,3 @@
-// Package clock provides the injectable clock that every time-dependent part of
-// hipaakit (sessions, TOTP, retention, checkpoints, key-cache ages) reads.
-//
-// Production code takes a Clock and defaults to System. Tests use a *Fake and move
-// it explicitly, so no test sleeps to observe a timeout.
 package clock
 
 import (

@@ -1,12 +1,4 @@
-// Package pgtest gives tests a PostgreSQL connection pool confined to a fresh,
-// private schema that is dropped when the test ends.
-//
-// The server comes from HIPAAKIT_TEST_DATABASE_URL, or
-// postgres://postgres@127.0.0.1:5432/test?sslmode=disable when that is unset.
-// When the server cannot be reached the test is skipped with a message, except
-// when the CI environment variable is set: then it fails, so that CI can never
-// pass by silently skipping the PostgreSQL tests.
-package pgtest
+package hipaakittest
 
 import (
 	"context"
@@ -21,19 +13,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// DefaultURL is the server used when HIPAAKIT_TEST_DATABASE_URL is unset.
-const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// DefaultPostgresURL is the server used when HIPAAKIT_TEST_DATABASE_URL is unset.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
-// URL returns the connection string tests use.
-func URL() string {
+// PostgresURL returns the connection string tests use: HIPAAKIT_TEST_DATABASE_URL,
+// or DefaultPostgresURL when that is unset.
+func PostgresURL() string {
 	if u := os.Getenv("HIPAAKIT_TEST_DATABASE_URL"); u != "" {
 		return u
 	}
-	return DefaultURL
+	return DefaultPostgresURL
 }
 
-// unavailable skips the test, or fails it under CI.
-func unavailable(tb testing.TB, err error) {
+// postgresUnavailable skips the test, or fails it under CI.
+func postgresUnavailable(tb testing.TB, err error) {
 	tb.Helper()
 	msg := fmt.Sprintf("PostgreSQL test database unreachable (set HIPAAKIT_TEST_DATABASE_URL): %v", err)
 	if os.Getenv("CI") != "" {
@@ -42,17 +35,17 @@ func unavailable(tb testing.TB, err error) {
 	tb.Skip(msg)
 }
 
-// NewSchema creates a uniquely named schema and returns a pool whose every
+// PostgresSchema creates a uniquely named schema and returns a pool whose every
 // connection has search_path set to it (and nothing else), together with the
 // schema's name. The schema and the pool are removed by tb.Cleanup.
-func NewSchema(tb testing.TB) (*pgxpool.Pool, string) {
+func PostgresSchema(tb testing.TB) (*pgxpool.Pool, string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 
-	admin, err := pgx.Connect(ctx, URL())
+	admin, err := pgx.Connect(ctx, PostgresURL())
 	if err != nil {
-		unavailable(tb, err)
+		postgresUnavailable(tb, err)
 		return nil, ""
 	}
 	defer admin.Close(context.Background())
@@ -66,7 +59,7 @@ func NewSchema(tb testing.TB) (*pgxpool.Pool, string) {
 		tb.Fatalf("pgtest: create schema: %v", err)
 	}
 
-	cfg, err := pgxpool.ParseConfig(URL())
+	cfg, err := pgxpool.ParseConfig(PostgresURL())
 	if err != nil {
 		tb.Fatalf("pgtest: parse url: %v", err)
 	}
@@ -79,7 +72,7 @@ func NewSchema(tb testing.TB) (*pgxpool.Pool, string) {
 		pool.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, URL())
+		conn, err := pgx.Connect(ctx, PostgresURL())
 		if err != nil {
 			tb.Logf("pgtest: cannot drop schema %s: %v", schema, err)
 			return
@@ -92,9 +85,9 @@ func NewSchema(tb testing.TB) (*pgxpool.Pool, string) {
 	return pool, schema
 }
 
-// New is NewSchema without the schema's name.
-func New(tb testing.TB) *pgxpool.Pool {
+// Postgres is PostgresSchema without the schema's name.
+func Postgres(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	pool, _ := NewSchema(tb)
+	pool, _ := PostgresSchema(tb)
 	return pool
 }

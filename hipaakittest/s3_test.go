@@ -1,4 +1,4 @@
-package s3test
+package hipaakittest
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestBucketIsUsableAndRemoved(t *testing.T) {
-	s := Get(t)
+	s := S3(t)
 	var name string
 	t.Run("bucket", func(t *testing.T) {
 		name = s.Bucket(t, false)

@@ -1,4 +1,4 @@
-package pgtest
+package hipaakittest
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 )
 
 func TestNewSchemaIsolated(t *testing.T) {
-	a, sa := NewSchema(t)
-	b, sb := NewSchema(t)
+	a, sa := PostgresSchema(t)
+	b, sb := PostgresSchema(t)
 	if sa == sb {
 		t.Fatalf("two schemas share the name %q", sa)
 	}

@@ -1,4 +1,4 @@
-package s3test
+package hipaakittest
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// Environment variables read by Server.
+// Environment variables read by S3.
 const (
 	EnvEndpoint  = "HIPAAKIT_TEST_S3_ENDPOINT"
 	EnvAccessKey = "HIPAAKIT_TEST_S3_ACCESS_KEY"
@@ -25,12 +25,12 @@ const (
 	EnvRegion    = "HIPAAKIT_TEST_S3_REGION"
 )
 
-// Server is a reachable S3 endpoint.
-type Server struct {
+// S3Server is a reachable S3-compatible endpoint.
+type S3Server struct {
 	Endpoint, Region, AccessKey, SecretKey string
 }
 
-func unavailable(tb testing.TB, msg string) {
+func s3Unavailable(tb testing.TB, msg string) {
 	tb.Helper()
 	msg = "S3 test server unavailable (set " + EnvEndpoint + ", see .ci/s3.sh): " + msg
 	if os.Getenv("CI") != "" {
@@ -39,11 +39,11 @@ func unavailable(tb testing.TB, msg string) {
 	tb.Skip(msg)
 }
 
-// Get returns the test server, skipping (or failing under CI) when there is
+// S3 returns the test server, skipping (or failing under CI) when there is
 // none.
-func Get(tb testing.TB) Server {
+func S3(tb testing.TB) S3Server {
 	tb.Helper()
-	s := Server{
+	s := S3Server{
 		Endpoint: os.Getenv(EnvEndpoint), Region: os.Getenv(EnvRegion),
 		AccessKey: os.Getenv(EnvAccessKey), SecretKey: os.Getenv(EnvSecretKey),
 	}
@@ -51,7 +51,7 @@ func Get(tb testing.TB) Server {
 		s.Region = "us-east-1"
 	}
 	if s.Endpoint == "" {
-		unavailable(tb, EnvEndpoint+" is not set")
+		s3Unavailable(tb, EnvEndpoint+" is not set")
 		return s
 	}
 	u, err := url.Parse(s.Endpoint)
@@ -60,7 +60,7 @@ func Get(tb testing.TB) Server {
 	}
 	conn, err := net.DialTimeout("tcp", u.Host, 3*time.Second)
 	if err != nil {
-		unavailable(tb, err.Error())
+		s3Unavailable(tb, err.Error())
 		return s
 	}
 	conn.Close()
@@ -69,7 +69,7 @@ func Get(tb testing.TB) Server {
 
 // Client returns a path-style client for the server without retries, for
 // setting up and inspecting buckets.
-func (s Server) Client() *s3.Client {
+func (s S3Server) Client() *s3.Client {
 	return s3.New(s3.Options{
 		Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
@@ -79,7 +79,7 @@ func (s Server) Client() *s3.Client {
 // Bucket creates a uniquely named bucket (with object lock enabled when
 // objectLock is true) and removes it, with every object version in it, when
 // the test ends.
-func (s Server) Bucket(tb testing.TB, objectLock bool) string {
+func (s S3Server) Bucket(tb testing.TB, objectLock bool) string {
 	tb.Helper()
 	var b [6]byte
 	rand.Read(b[:])
@@ -110,7 +110,7 @@ func (s Server) Bucket(tb testing.TB, objectLock bool) string {
 // empty removes every object version and delete marker, bypassing
 // governance retention (compliance-mode objects cannot be removed before
 // their retention ends; tests use governance mode).
-func (s Server) empty(ctx context.Context, c *s3.Client, bucket string) error {
+func (s S3Server) empty(ctx context.Context, c *s3.Client, bucket string) error {
 	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -134,7 +134,7 @@ func (s Server) empty(ctx context.Context, c *s3.Client, bucket string) error {
 	return s.emptyUnversioned(ctx, c, bucket)
 }
 
-func (s Server) emptyUnversioned(ctx context.Context, c *s3.Client, bucket string) error {
+func (s S3Server) emptyUnversioned(ctx context.Context, c *s3.Client, bucket string) error {
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
