@@ -232,4 +232,3 @@ func TestPublicTypesDetected(t *testing.T) {
 		t.Fatalf("leaks = %q, want Use and Config reported and Fine not", got)
 	}
 }
-
