@@ -3,6 +3,8 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -62,7 +64,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	}
 
 	// Shred patient A through disposal, which records it in the ledger.
-	_, priv, err := disposal.GenerateSigningKey()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

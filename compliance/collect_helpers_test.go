@@ -22,6 +22,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // canaryPHI is sealed into a patient's record; no report may ever show it.
@@ -151,7 +152,7 @@ func (d *deployment) closeAll(t *testing.T) {
 func (d *deployment) config() compliance.ServiceConfig {
 	return compliance.ServiceConfig{
 		Version: 1, Service: "clinic", DataDir: d.dir,
-		AuditKeys: []string{compliance.EncodePublicKey(d.pub)},
+		AuditKeys: []string{pemKey(d.pub)},
 		KEK:       "local",
 		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(15 * time.Minute),
 			AbsoluteTimeout: compliance.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
@@ -241,4 +242,11 @@ func row(t *testing.T, r compliance.Report, control string) compliance.Row {
 	}
 	t.Fatalf("no row %s", control)
 	return compliance.Row{}
+}
+
+// pemKey returns pub as a configuration file's audit_keys entry holds it
+// (a key of the wrong length gives an entry that fails validation).
+func pemKey(pub ed25519.PublicKey) string {
+	b, _ := signing.EncodePublicKey(pub)
+	return string(b)
 }

@@ -138,8 +138,8 @@ func TestCollectPostgres(t *testing.T) {
 
 	// A ledger checkpoint key the configuration does not trust fails the
 	// ledger's verification, not Collect.
-	cfg.LedgerKeys = []string{compliance.EncodePublicKey(make([]byte, 32))}
-	cfg.AuditKeys = []string{compliance.EncodePublicKey(make([]byte, 32))}
+	cfg.LedgerKeys = []string{pemKey(make([]byte, 32))}
+	cfg.AuditKeys = []string{pemKey(make([]byte, 32))}
 	ev, err = compliance.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Disposal == nil || ev.Disposal.LedgerVerified || ev.Disposal.LedgerError == "" || ev.Audit.Verified {

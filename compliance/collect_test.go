@@ -116,7 +116,7 @@ func TestCollectWrongAuditKey(t *testing.T) {
 	d.closeAll(t)
 	cfg := d.config()
 	cfg.AuditKeys = []string{base64.StdEncoding.EncodeToString(make([]byte, 32))}
-	cfg.LedgerKeys = []string{compliance.EncodePublicKey(d.pub)}
+	cfg.LedgerKeys = []string{pemKey(d.pub)}
 	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Audit == nil || ev.Audit.Verified || ev.Audit.VerifyError == "" {

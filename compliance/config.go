@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // ServiceConfigVersion is the version of the service configuration format
@@ -119,8 +120,9 @@ type ServiceConfig struct {
 	LedgerSchema   string `json:"ledger_schema,omitempty"`
 
 	// AuditKeys are the trusted checkpoint public keys of the audit trail
-	// (base64 of the 32-byte ed25519 key; see EncodePublicKey), current key
-	// first, then earlier ones. LedgerKeys are the disposal ledger's
+	// (each a PEM "PUBLIC KEY" block as signing.EncodePublicKey writes it;
+	// the base64 of the 32-byte key that earlier files hold is still read),
+	// current key first, then earlier ones. LedgerKeys are the disposal ledger's
 	// (default: AuditKeys).
 	AuditKeys  []string `json:"audit_keys"`
 	LedgerKeys []string `json:"ledger_keys,omitempty"`
@@ -221,12 +223,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// EncodePublicKey returns the form ServiceConfig.AuditKeys and LedgerKeys
-// hold: standard base64 of the 32-byte key.
-func EncodePublicKey(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
-
-// decodePublicKey reads an EncodePublicKey string (padding optional).
+// decodePublicKey reads an audit_keys or ledger_keys entry: a PEM "PUBLIC
+// KEY" block (signing.EncodePublicKey, what new configurations hold), or,
+// for configuration files written before package signing, standard base64
+// of the 32-byte key (padding optional), which is read but never written.
 func decodePublicKey(s string) (ed25519.PublicKey, bool) {
+	if pub, err := signing.ParsePublicKey([]byte(s)); err == nil {
+		return pub, true
+	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		b, err = base64.RawStdEncoding.DecodeString(s)

@@ -16,6 +16,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // crashChildEnv makes the test binary act as the child of
@@ -33,9 +34,10 @@ func TestShredSurvivesKill(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	_, priv, _ := GenerateSigningKey()
-	pemBytes, _ := MarshalPrivateKey(priv)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pemBytes, 0o600)
+	priv, err := signing.LoadOrCreate(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys, err := filestore.Open(filepath.Join(dir, "keys"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +106,7 @@ func TestShredSurvivesKill(t *testing.T) {
 func crashChild(t *testing.T) {
 	ctx := context.Background()
 	dir := os.Getenv(crashChildEnv)
-	pemBytes, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
-	priv, err := ParsePrivateKey(pemBytes)
+	priv, err := signing.Load(filepath.Join(dir, "key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package disposal
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // memLedger is an in-memory LedgerStore with a real hash chain, for tests of
@@ -138,7 +140,7 @@ func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldCh
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, err := GenerateSigningKey()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +156,16 @@ func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldCh
 func (f *fixture) seal(t testing.TB, subject, field string, pt string) phi.Sealed {
 	t.Helper()
 	s, err := f.vault.Seal(context.Background(), phi.Binding{Subject: subject, Field: field}, []byte(pt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// trust returns the key set of keys.
+func trust(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
 	if err != nil {
 		t.Fatal(err)
 	}

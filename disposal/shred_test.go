@@ -31,7 +31,7 @@ func TestShredIssuesVerifiableCertificate(t *testing.T) {
 	if res.Repeated {
 		t.Fatal("first shred reported as repeated")
 	}
-	c, err := VerifyCertificate(res.Signed, f.pub)
+	c, err := VerifyCertificate(res.Signed, trust(t, f.pub))
 	if err != nil {
 		t.Fatalf("certificate does not verify: %v", err)
 	}

@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -53,7 +54,7 @@ func fileStores(b *testing.B) benchStores {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ls, err := disposal.OpenFileLedgerStore(ctx, filepath.Join(dir, "ledger"), disposal.FileLedgerOptions{Signer: priv})
 	if err != nil {
 		b.Fatal(err)
@@ -84,7 +85,7 @@ func pgStores(b *testing.B) benchStores {
 		CREATE INDEX ON encounters ((patient_id COLLATE "C"))`); err != nil {
 		b.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ls, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: priv})
 	if err != nil {
 		b.Fatal(err)

@@ -44,6 +44,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // drEnv opens the stores the disposal and retention commands use, and
@@ -107,7 +108,7 @@ const signingKeyFile = "signing-key.pem"
 
 // signingKey loads the disposal signing key, creating it (and its public
 // key file) on first use in file mode.
-func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
+func (e *drEnv) signingKey() (*signing.PrivateKey, error) {
 	path := e.c.getenv("HIPAAKIT_DISPOSAL_KEY")
 	create := false
 	if path == "" {
@@ -116,7 +117,16 @@ func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
 		}
 		path, create = e.path(signingKeyFile), true
 	}
-	return disposal.LoadSigningKey(path, create)
+	return loadSigningKey(path, create)
+}
+
+// loadSigningKey reads the signing key file at path, creating it (and its
+// public key file beside it) when create is set and it does not exist.
+func loadSigningKey(path string, create bool) (*signing.PrivateKey, error) {
+	if create {
+		return signing.LoadOrCreate(path)
+	}
+	return signing.Load(path)
 }
 
 func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
@@ -133,7 +143,7 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 	return filestore.Open(e.path("keys"))
 }
 
-func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.Ledger, error) {
+func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.Ledger, error) {
 	var store disposal.LedgerStore
 	if e.dbURL != "" {
 		pool, err := e.db(ctx)
@@ -167,7 +177,7 @@ func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.L
 }
 
 // auditKey loads the key that signs the CLI's audit checkpoints.
-func (e *drEnv) auditKey() (ed25519.PrivateKey, error) {
+func (e *drEnv) auditKey() (*signing.PrivateKey, error) {
 	path := e.c.getenv("HIPAAKIT_AUDIT_KEY")
 	create := false
 	if path == "" {
@@ -176,7 +186,7 @@ func (e *drEnv) auditKey() (ed25519.PrivateKey, error) {
 		}
 		path, create = e.path(signingKeyFile), true
 	}
-	return disposal.LoadSigningKey(path, create)
+	return loadSigningKey(path, create)
 }
 
 func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
@@ -345,13 +355,9 @@ func drVerifyCertificate(c *cli, args []string) int {
 			fmt.Fprintln(c.stderr, "hipaakit disposal verify-certificate: give --public-key, HIPAAKIT_DISPOSAL_PUBLIC_KEY or HIPAAKIT_DATA_DIR")
 			return exitUsage
 		}
-		*pubPath = disposal.PublicKeyPath(filepath.Join(dir, signingKeyFile))
+		*pubPath = signing.PublicKeyPath(filepath.Join(dir, signingKeyFile))
 	}
-	pemBytes, err := os.ReadFile(*pubPath)
-	if err != nil {
-		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", durable.WithoutPath(err)))
-	}
-	pub, err := disposal.ParsePublicKey(pemBytes)
+	trusted, err := signing.ReadKeySet(*pubPath)
 	if err != nil {
 		return drFail(c, "disposal verify-certificate", err)
 	}
@@ -359,7 +365,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 	if err != nil {
 		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", durable.WithoutPath(err)))
 	}
-	cert, err := disposal.VerifyCertificate(data, pub)
+	cert, err := disposal.VerifyCertificate(data, trusted)
 	if err != nil {
 		fmt.Fprintf(c.stdout, "INVALID: %v\n", err)
 		return exitCheck

@@ -21,6 +21,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const reportCanary = "CANARY-PHI-CLI-REPORT-555-12-0000"
@@ -78,7 +79,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	_, err = repo.Drill(ctx, backup.DrillOptions{Kind: "keystore", Ledger: ledger, ScratchDir: t.TempDir()})
 	check(t, err)
 
-	cfg := compliance.ServiceConfig{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{compliance.EncodePublicKey(pub)}, KEK: "local",
+	cfg := compliance.ServiceConfig{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{pemKey(pub)}, KEK: "local",
 		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(15 * time.Minute),
 			AbsoluteTimeout: compliance.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
 		EmergencyRoles: []string{"emergency"}, TLS: compliance.TLSConfig{Enabled: true, MinVersion: "1.3", HSTS: true},
@@ -218,4 +219,11 @@ func TestReportMasterKeyFromEnv(t *testing.T) {
 	if strings.Contains(stderr, strings.TrimSpace(string(key))) {
 		t.Fatal("the master key appears in the output")
 	}
+}
+
+// pemKey returns pub as a configuration file's audit_keys entry holds it
+// (a key of the wrong length gives an entry that fails validation).
+func pemKey(pub ed25519.PublicKey) string {
+	b, _ := signing.EncodePublicKey(pub)
+	return string(b)
 }

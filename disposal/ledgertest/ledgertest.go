@@ -2,6 +2,8 @@ package ledgertest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -138,7 +140,7 @@ func shredder(t *testing.T, ledger *disposal.Ledger) (*disposal.Shredder, *phi.V
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: audit.Discard{}, Holds: disposal.NoHolds{}, SigningKey: priv})
 	if err != nil {
 		t.Fatal(err)

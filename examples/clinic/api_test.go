@@ -10,6 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const canaryName = "Zelda CANARY-7731 Quux"
@@ -173,7 +174,11 @@ func testShredThenReadIsGone(t *testing.T, s storeSetup) {
 
 	var out struct{ Certificate string }
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, &out)
-	cert, err := disposal.VerifyCertificate([]byte(out.Certificate), tc.app.shredder.PublicKey())
+	trusted, err := signing.NewKeySet(tc.app.shredder.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := disposal.VerifyCertificate([]byte(out.Certificate), trusted)
 	if err != nil || cert.Subject != gone {
 		t.Fatalf("certificate: %+v, %v", cert, err)
 	}

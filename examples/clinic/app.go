@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // demoTenant is the tenant the first start creates.
@@ -34,7 +34,7 @@ type app struct {
 	cfg     config
 	clock   clock.Clock
 	log     *slog.Logger
-	signKey ed25519.PrivateKey
+	signKey *signing.PrivateKey
 
 	kek phi.KEK
 	// The stores: embedded files under cfg.DataDir (app_file.go) or
@@ -339,8 +339,8 @@ const signingKeyFile = "signing-key.pem"
 
 // loadSigningKey reads the data directory's signing key, creating it on
 // first start.
-func loadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
-	k, err := disposal.LoadSigningKey(filepath.Join(dataDir, signingKeyFile), true)
+func loadSigningKey(dataDir string) (*signing.PrivateKey, error) {
+	k, err := signing.LoadOrCreate(filepath.Join(dataDir, signingKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("clinic: signing key: %w", err)
 	}

@@ -235,5 +235,5 @@ var (
 // auditKeys returns the trusted checkpoint keys of the clinic's audit trail
 // and disposal ledger (one signing key signs both).
 func (a *app) auditKeys() []ed25519.PublicKey {
-	return []ed25519.PublicKey{a.signKey.Public().(ed25519.PublicKey)}
+	return []ed25519.PublicKey{a.signKey.PublicKey()}
 }

@@ -46,7 +46,7 @@ func (a *app) serviceConfig() (compliance.ServiceConfig, bool) {
 		Version:   compliance.ServiceConfigVersion,
 		Service:   "clinic",
 		DataDir:   ".", // relative to the file, which is in the data directory
-		AuditKeys: []string{compliance.EncodePublicKey(a.auditKeys()[0])},
+		AuditKeys: []string{string(a.signKey.PublicKeyPEM())},
 		KEK:       "local",
 		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(a.cfg.IdleTimeout),
 			AbsoluteTimeout: compliance.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,

@@ -24,6 +24,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/memstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestEveryKeyHolderRedacts is the module-wide list of exported types that
@@ -72,12 +73,15 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 	shredder, err := disposal.New(shredCfg)
 	must(t, err)
 	sweepCfg := retention.SweeperConfig{Disposer: shredder}
+	privKey, err := signing.NewPrivateKey(signKey)
+	must(t, err)
 
 	cases := []struct {
 		v    any
 		name string
 	}{
 		{vault, "phi.Vault"},
+		{privKey, "signing.PrivateKey"}, {*privKey, "signing.PrivateKey"},
 		{kek, "localkek.KEK"}, {*kek, "localkek.KEK"},
 		{kmsKEK, "awskms.KEK"}, {*kmsKEK, "awskms.KEK"},
 		{sealer, "auth.KeySealer"}, {*sealer, "auth.KeySealer"},
