@@ -68,7 +68,7 @@ func writeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	for _, k := range goldenKeysets {
 		if err := store.Create(ctx, k); err != nil {
 			t.Fatal(err)
@@ -151,7 +151,7 @@ func TestGoldenV1(t *testing.T) {
 			t.Fatalf("golden %s restored wrong (%v)", name, err)
 		}
 	}
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	sink, _ := NewKeyStoreSink(store, noLedger{})
 	if _, err := repo.Restore(ctx, idl[1], sink, RestoreOptions{}); err != nil {
 		t.Fatal(err)

@@ -27,11 +27,11 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, err := filestore.Open(filepath.Join(dir, "keys"))
+	live, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, err := phi.NewVault(live, kek)
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: live, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	}
 
 	// Disaster: restore the old backup into a fresh key store.
-	restored, err := filestore.Open(filepath.Join(dir, "restored-keys"))
+	restored, err := filestore.Open(filepath.Join(dir, "restored-keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	if sink.Restored != 1 || sink.Shredded != 1 || sink.Replayed < 1 {
 		t.Fatalf("restored %d, shredded %d, replayed %d; want 1, 1, >=1", sink.Restored, sink.Shredded, sink.Replayed)
 	}
-	v2, err := phi.NewVault(restored, kek)
+	v2, err := phi.NewVault(phi.VaultConfig{Keys: restored, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,14 +123,7 @@ func (c *collector) backupTarget(ctx context.Context) (backup.Target, error) {
 // run-time master key, the local key file, or AWS KMS.
 func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	if id, ok := strings.CutPrefix(c.cfg.KEK, "aws-kms:"); ok {
-		var opts []awskms.Option
-		if c.cfg.KMSEndpoint != "" {
-			opts = append(opts, awskms.WithEndpoint(c.cfg.KMSEndpoint))
-		}
-		if c.cfg.KMSRegion != "" {
-			opts = append(opts, awskms.WithRegion(c.cfg.KMSRegion))
-		}
-		return awskms.LoadDefault(ctx, id, opts...)
+		return awskms.LoadDefault(ctx, awskms.Config{KeyID: id, Endpoint: c.cfg.KMSEndpoint, Region: c.cfg.KMSRegion})
 	}
 	if c.cfg.MasterKey != "" {
 		return localkek.Parse(c.cfg.MasterKey)

@@ -69,7 +69,7 @@ func (f fileStores) keyStore() (phi.KeyStore, error) {
 	if _, err := os.Stat(filepath.Join(dir, "FORMAT")); err != nil {
 		return nil, errors.New("compliance: keys/ holds no key store (no FORMAT marker)")
 	}
-	return filestore.Open(dir)
+	return filestore.Open(dir, filestore.Config{})
 }
 
 func (f fileStores) auditTrail() (auditTrail, error) {

@@ -68,12 +68,12 @@ func newDeployment(t *testing.T) *deployment {
 	d.pub = pub
 	kek, err := localkek.FromDir(d.dir)
 	must(t, err)
-	keys, err := filestore.Open(filepath.Join(d.dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(d.dir, "keys"), filestore.Config{})
 	must(t, err)
 	d.auditL, err = audit.OpenFileLog(ctx, filepath.Join(d.dir, "audit"), audit.FileOptions{Signer: priv, Clock: d.clk, CheckpointEvery: 4})
 	must(t, err)
 	d.closers = append(d.closers, d.auditL.Close)
-	vault, err := phi.NewVault(keys, kek, phi.WithAuditWriter(d.auditL), phi.WithClock(d.clk))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, Audit: d.auditL, Clock: d.clk})
 	must(t, err)
 
 	actor := audit.Actor{UserID: "u-clinician", Role: "clinician"}

@@ -22,7 +22,7 @@ func TestCollectBackupWithKMS(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	isolateAWS(t, "test", "test", "us-east-1")
 	ctx := context.Background()
-	kek, err := awskms.New(srv.Config(), srv.KeyARN())
+	kek, err := awskms.New(srv.Config(), awskms.Config{KeyID: srv.KeyARN()})
 	must(t, err)
 	dir := t.TempDir()
 	target, err := backup.NewDirTarget(filepath.Join(dir, "backups"))

@@ -46,11 +46,11 @@ func TestCollectPostgres(t *testing.T) {
 	dataDir := t.TempDir()
 	kek, err := localkek.FromDir(dataDir)
 	must(t, err)
-	keys := pgstore.New(pool)
+	keys := pgstore.New(pool, pgstore.Config{})
 	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "api-1", Signer: priv, Clock: clk, CheckpointEvery: 3})
 	must(t, err)
 	defer w.Close(ctx)
-	vault, err := phi.NewVault(keys, kek, phi.WithAuditWriter(w), phi.WithClock(clk))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, Audit: w, Clock: clk})
 	must(t, err)
 	for _, s := range []string{"patient-1", "patient-2", "patient-3"} {
 		sealed, err := vault.Seal(ctx, phi.Binding{Subject: s, Field: "dob"}, []byte(canaryPHI))

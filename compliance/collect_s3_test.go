@@ -40,7 +40,7 @@ func TestCollectBackupS3(t *testing.T) {
 	must(t, err)
 	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "system:backup"}))
 	must(t, err)
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	must(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	must(t, err)

@@ -38,11 +38,11 @@ func TestShredSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, _ := phi.NewVault(keys, newKEK(t))
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
 	const n = 200
 	for i := 0; i < n; i++ {
 		if _, err := vault.Seal(ctx, phi.Binding{Subject: fmt.Sprintf("patient-%03d", i), Field: "dob"}, []byte("x")); err != nil {
@@ -110,7 +110,7 @@ func crashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func crashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, _ := phi.NewVault(keys, newKEK(t))
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
 	s, err := New(Config{Vault: vault, Keys: keys, Ledger: NewLedger(store), Audit: audit.Discard{}, Holds: NoHolds{}, SigningKey: priv})
 	if err != nil {
 		t.Fatal(err)

@@ -22,8 +22,8 @@ func ExampleShredder_Shred() {
 	defer os.RemoveAll(dir)
 
 	kek, _ := localkek.New(make([]byte, 32)) // use localkek.FromDir or AWS KMS in production
-	keys := memstore.New()                   // phi/filestore or phi/pgstore in production
-	vault, _ := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})  // phi/filestore or phi/pgstore in production
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	signingKey, _ := signing.Generate() // signing.LoadOrCreate(path) in production
 	store, _ := disposal.OpenFileLedgerStore(ctx, filepath.Join(dir, "ledger"), disposal.FileLedgerOptions{Signer: signingKey})
 	ledger := disposal.NewLedger(store)
@@ -74,15 +74,15 @@ func ExampleLedger_Replay() {
 	defer ledger.Close()
 
 	kek, _ := localkek.New(make([]byte, 32))
-	keys := memstore.New()
-	vault, _ := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	vault.Seal(ctx, phi.Binding{Subject: "patient-1", Field: "dob"}, []byte("x"))
 	shredder, _ := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: audit.Discard{}, Holds: disposal.NoHolds{}, SigningKey: signingKey})
 	shredder.Shred(ctx, "patient-1", "request")
 
 	// A key store restored from a backup taken before the shred: replay the
 	// ledger into it before the service uses it.
-	restored := memstore.New()
+	restored := memstore.New(memstore.Config{})
 	n, err := ledger.Replay(ctx, restored)
 	_, getErr := restored.Get(ctx, "patient-1")
 	fmt.Println(n, err, errors.Is(getErr, phi.ErrShredded))

@@ -128,7 +128,7 @@ func newKEK(t testing.TB) phi.KEK {
 func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldChecker) *fixture {
 	t.Helper()
 	if keys == nil {
-		keys = memstore.New()
+		keys = memstore.New(memstore.Config{})
 	}
 	if store == nil {
 		store = &memLedger{}
@@ -136,7 +136,7 @@ func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldCh
 	if holds == nil {
 		holds = NoHolds{}
 	}
-	v, err := phi.NewVault(keys, newKEK(t))
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	keysDir := filepath.Join(root, "keys")
-	keys, err := filestore.Open(keysDir)
+	keys, err := filestore.Open(keysDir, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +93,11 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyDir(t, backup, keysDir)
-	restored, err := filestore.Open(keysDir)
+	restored, err := filestore.Open(keysDir, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, err := phi.NewVault(restored, newKEK(t))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: restored, KEK: newKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Replay = %d, %v", n, err)
 	}
-	vault, _ = phi.NewVault(restored, newKEK(t))
+	vault, _ = phi.NewVault(phi.VaultConfig{Keys: restored, KEK: newKEK(t)})
 	if _, err := vault.Open(ctx, b1, s1); !errors.Is(err, phi.ErrShredded) {
 		t.Fatalf("after replay patient-1 opens with %v, want ErrShredded", err)
 	}

@@ -32,7 +32,7 @@ func TestRevealAudits(t *testing.T) {
 	info := func(context.Context) (audit.Actor, audit.Origin) {
 		return audit.Actor{UserID: "u-7"}, audit.Origin{Channel: audit.ChannelAPI}
 	}
-	e := newEnv(t, phi.WithAuditWriter(w), phi.WithAuditInfo(info))
+	e := newEnvWith(t, phi.VaultConfig{Audit: w, AuditInfo: info})
 	b := phi.Binding{Subject: "p1", Field: "ssn", Tenant: "t1", Record: "r1"}
 	s := mustSeal(t, e.vault, b, canary)
 	pt, err := e.vault.Reveal(ctx, b, s, "treatment")
@@ -84,7 +84,7 @@ func TestRevealFailsClosedWithoutWriterOrPurpose(t *testing.T) {
 	if pt, err := e.vault.Reveal(ctx, b, s, "treatment"); !errors.Is(err, phi.ErrAuditFailed) || pt != nil {
 		t.Fatalf("no writer: %v", err)
 	}
-	e = newEnv(t, phi.WithAuditWriter(audit.Discard{}))
+	e = newEnvWith(t, phi.VaultConfig{Audit: audit.Discard{}})
 	s = mustSeal(t, e.vault, b, canary)
 	for _, p := range []phi.Purpose{"", "Treatment", "because the patient " + canary, phi.Purpose(strings.Repeat("a", 65))} {
 		if _, err := e.vault.Reveal(ctx, b, s, p); err == nil || strings.Contains(err.Error(), canary) {
@@ -95,7 +95,7 @@ func TestRevealFailsClosedWithoutWriterOrPurpose(t *testing.T) {
 
 func TestRevealRefusesInvalidBindingWithoutAuditing(t *testing.T) {
 	w := &memAudit{}
-	e := newEnv(t, phi.WithAuditWriter(w))
+	e := newEnvWith(t, phi.VaultConfig{Audit: w})
 	s := mustSeal(t, e.vault, phi.Binding{Subject: "p1", Field: "ssn"}, canary)
 	if _, err := e.vault.Reveal(ctx, phi.Binding{Subject: "Ann Example", Field: "ssn"}, s, "treatment"); !errors.Is(err, phi.ErrInvalidBinding) {
 		t.Fatalf("got %v", err)

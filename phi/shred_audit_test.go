@@ -12,7 +12,7 @@ import (
 // after it happened, with the number of keys destroyed.
 func TestShredIsAudited(t *testing.T) {
 	rec := &memAudit{}
-	e := newEnv(t, phi.WithAuditWriter(rec))
+	e := newEnvWith(t, phi.VaultConfig{Audit: rec})
 	mustSeal(t, e.vault, phi.Binding{Subject: "p1", Field: "dob"}, "1970-01-01")
 	destroyed, err := e.vault.Shred(ctx, "p1")
 	if err != nil || len(destroyed) != 1 {
@@ -36,7 +36,7 @@ func TestShredIsAudited(t *testing.T) {
 // retry records it).
 func TestShredFailsClosedWithoutAudit(t *testing.T) {
 	rec := &memAudit{fail: true}
-	e := newEnv(t, phi.WithAuditWriter(rec))
+	e := newEnvWith(t, phi.VaultConfig{Audit: rec})
 	b := phi.Binding{Subject: "p1", Field: "dob"}
 	s := mustSeal(t, e.vault, b, "1970-01-01")
 	if _, err := e.vault.Shred(ctx, "p1"); !errors.Is(err, phi.ErrAuditFailed) {

@@ -50,7 +50,7 @@ type benchStores struct {
 func fileStores(b *testing.B) benchStores {
 	ctx := context.Background()
 	dir := b.TempDir()
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func pgStores(b *testing.B) benchStores {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ls.Close() })
-	bs := assemble(b, pgstore.New(pool), ls, pgretention.NewHoldStore(pool), pgretention.NewSweepState(pool, "bench"), priv)
+	bs := assemble(b, pgstore.New(pool, pgstore.Config{}), ls, pgretention.NewHoldStore(pool), pgretention.NewSweepState(pool, "bench"), priv)
 	bs.source = func(ids []string) retention.Source {
 		rows := make([][]any, len(ids))
 		for i, id := range ids {
@@ -111,7 +111,7 @@ func pgStores(b *testing.B) benchStores {
 
 func assemble(b *testing.B, keys phi.KeyStore, ls disposal.LedgerStore, hs retention.HoldStore, st retention.SweepState, priv ed25519.PrivateKey) benchStores {
 	kek, _ := localkek.New(make([]byte, 32))
-	vault, err := phi.NewVault(keys, kek)
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		b.Fatal(err)
 	}

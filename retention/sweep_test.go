@@ -64,8 +64,8 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := memstore.New()
-	vault, err := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}

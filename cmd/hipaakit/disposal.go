@@ -138,9 +138,9 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 		if err := pgstore.Migrate(ctx, pool); err != nil {
 			return nil, err
 		}
-		return pgstore.New(pool), nil
+		return pgstore.New(pool, pgstore.Config{}), nil
 	}
-	return filestore.Open(e.path("keys"))
+	return filestore.Open(e.path("keys"), filestore.Config{})
 }
 
 func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.Ledger, error) {

@@ -19,12 +19,12 @@ import (
 // drSeal seals one value for each subject in the file key store of dataDir.
 func drSeal(t *testing.T, dataDir string, subjects ...string) map[string]phi.Sealed {
 	t.Helper()
-	keys, err := filestore.Open(filepath.Join(dataDir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dataDir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kek, _ := localkek.New(make([]byte, 32))
-	v, err := phi.NewVault(keys, kek)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func drSeal(t *testing.T, dataDir string, subjects ...string) map[string]phi.Sea
 
 func drKeyState(t *testing.T, dataDir, subject string) error {
 	t.Helper()
-	keys, err := filestore.Open(filepath.Join(dataDir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dataDir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

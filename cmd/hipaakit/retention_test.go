@@ -49,9 +49,9 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	if err := pgstore.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	keys := pgstore.New(pool)
+	keys := pgstore.New(pool, pgstore.Config{})
 	kek, _ := localkek.New(make([]byte, 32))
-	v, _ := phi.NewVault(keys, kek)
+	v, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	for _, s := range []string{"patient-old", "patient-recent", "patient-held"} {
 		if _, err := v.Seal(ctx, phi.Binding{Subject: s, Field: "dob"}, []byte("x")); err != nil {
 			t.Fatal(err)

@@ -44,8 +44,8 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	}
 
 	kek, _ := localkek.New(make([]byte, 32))
-	keys := memstore.New()
-	vault, _ := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	newShredder := func(s disposal.LedgerStore) *disposal.Shredder {
 		sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: disposal.NewLedger(s), Audit: audit.Discard{}, Holds: disposal.NoHolds{}, SigningKey: priv})
 		if err != nil {
@@ -76,7 +76,7 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	}
 
 	// Replay into a fresh key store (an old backup): both instances' entries apply.
-	restored := memstore.New()
+	restored := memstore.New(memstore.Config{})
 	n, err := disposal.NewLedger(storeB).Replay(ctx, restored)
 	if err != nil || n != 2 {
 		t.Fatalf("Replay = %d, %v", n, err)
@@ -97,7 +97,7 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 		ALTER TABLE hipaakit_audit_records ENABLE TRIGGER USER`); err != nil {
 		t.Fatalf("tamper: %v", err)
 	}
-	if _, err := disposal.NewLedger(storeA).Replay(ctx, memstore.New()); !errors.Is(err, disposal.ErrCorruptLedger) {
+	if _, err := disposal.NewLedger(storeA).Replay(ctx, memstore.New(memstore.Config{})); !errors.Is(err, disposal.ErrCorruptLedger) {
 		t.Fatalf("tampered ledger: %v", err)
 	}
 }

@@ -115,9 +115,9 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	a.vault, err = phi.NewVault(a.keys, a.kek, phi.WithClock(a.clock), phi.WithAuditWriter(a.auditLog),
-		phi.WithAuditInfo(revealAuditInfo),
-		phi.WithBlindIndex("mrn", phi.NormalizeFold))
+	a.vault, err = phi.NewVault(phi.VaultConfig{Keys: a.keys, KEK: a.kek, Clock: a.clock,
+		Audit: a.auditLog, AuditInfo: revealAuditInfo,
+		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold}})
 	if err != nil {
 		return nil, err
 	}
@@ -165,11 +165,7 @@ func (a *app) openKEK(ctx context.Context) error {
 	var err error
 	switch {
 	case a.cfg.KMSKeyID != "":
-		var opts []awskms.Option
-		if a.cfg.KMSEndpoint != "" {
-			opts = append(opts, awskms.WithEndpoint(a.cfg.KMSEndpoint))
-		}
-		a.kek, err = awskms.LoadDefault(ctx, a.cfg.KMSKeyID, opts...)
+		a.kek, err = awskms.LoadDefault(ctx, awskms.Config{KeyID: a.cfg.KMSKeyID, Endpoint: a.cfg.KMSEndpoint})
 		if err != nil {
 			return fmt.Errorf("clinic: AWS KMS key: %w", err)
 		}

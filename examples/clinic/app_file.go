@@ -35,7 +35,7 @@ func (a *app) dataPath(name string) string { return filepath.Join(a.cfg.DataDir,
 // openFileStores opens the embedded default: every store a file-backed one
 // under the data directory, nothing installed.
 func (a *app) openFileStores(ctx context.Context) error {
-	keys, err := filestore.Open(a.dataPath(dirKeys))
+	keys, err := filestore.Open(a.dataPath(dirKeys), filestore.Config{})
 	if err != nil {
 		return fmt.Errorf("clinic: open key store: %w", err)
 	}

@@ -75,7 +75,7 @@ func (a *app) openPGStores(ctx context.Context) error {
 			return fmt.Errorf("clinic: PostgreSQL migration: %w", err)
 		}
 	}
-	a.keys = pgstore.New(pool, pgstore.WithClock(a.clock))
+	a.keys = pgstore.New(pool, pgstore.Config{Clock: a.clock})
 	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: pgAuditStream, Signer: a.signKey, Clock: a.clock})
 	if err != nil {
 		return fmt.Errorf("clinic: open audit trail: %w", err)

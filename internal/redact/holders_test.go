@@ -41,14 +41,14 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 
 	kek, err := localkek.New(master)
 	must(t, err)
-	keys := memstore.New()
-	vault, err := phi.NewVault(keys, kek, phi.WithBlindIndex("email", phi.NormalizeEmail))
+	keys := memstore.New(memstore.Config{})
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
 	must(t, err)
 	_, err = vault.BlindIndex(ctx, "email", []byte("a@example.com"))
 	must(t, err)
 	client := kms.NewFromConfig(aws.Config{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "AWS-SECRET-CANARY", "")})
-	kmsKEK, err := awskms.NewWithClient(client, "key-1")
+	kmsKEK, err := awskms.NewWithClient(client, awskms.Config{KeyID: "key-1"})
 	must(t, err)
 
 	sealer, err := auth.NewKeySealer(master)
