@@ -127,7 +127,7 @@ func assertNoStaging(t *testing.T, dir string) {
 
 func TestWrongKEK(t *testing.T) {
 	f := newFixture(t)
-	_, err := Open(f.ctx, f.target, testKEK(t, 2), WithAudit(audit.Discard{}, audit.Actor{}))
+	_, err := Open(f.ctx, f.target, testKEK(t, 2), Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	var oe *ObjectError
 	if !errors.Is(err, ErrWrongKey) || !errors.As(err, &oe) || oe.Object != "config" {
 		t.Fatalf("Open with another KEK: %v, want ErrWrongKey naming config", err)
@@ -136,14 +136,14 @@ func TestWrongKEK(t *testing.T) {
 
 func TestInitTwiceAndMissingRepository(t *testing.T) {
 	f := newFixture(t)
-	if _, err := Init(f.ctx, f.target, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrExists) {
+	if _, err := Init(f.ctx, f.target, f.kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Init: %v, want ErrExists", err)
 	}
 	empty, _ := NewDirTarget(t.TempDir())
-	if _, err := Open(f.ctx, empty, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrNotFound) {
+	if _, err := Open(f.ctx, empty, f.kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Open of an empty target: %v, want ErrNotFound", err)
 	}
-	if _, err := Open(f.ctx, f.target, f.kek); err == nil {
+	if _, err := Open(f.ctx, f.target, f.kek, Config{}); err == nil {
 		t.Fatal("Open without an audit writer succeeded")
 	}
 }
@@ -173,10 +173,10 @@ func TestRewrapAfterKEKRotation(t *testing.T) {
 	if err := f.repo.Rewrap(f.ctx, f.kek, newKEK); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(f.ctx, f.target, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(f.ctx, f.target, f.kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("old KEK after rewrap: %v", err)
 	}
-	r, err := Open(f.ctx, f.target, newKEK, WithAudit(audit.Discard{}, audit.Actor{}))
+	r, err := Open(f.ctx, f.target, newKEK, Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	if err != nil {
 		t.Fatal(err)
 	}

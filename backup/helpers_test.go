@@ -72,7 +72,14 @@ type fixture struct {
 
 // newFixture creates a repository in a temporary directory target with a
 // small chunk size so that tests exercise many chunks.
-func newFixture(t testing.TB, opts ...Option) *fixture {
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	return newFixtureWith(t, Config{})
+}
+
+// newFixtureWith is newFixture with the other settings of cfg (its Audit
+// and Actor are the fixture's; ChunkSize defaults to MinChunkSize).
+func newFixtureWith(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	tg, err := NewDirTarget(filepath.Join(t.TempDir(), "repo"))
@@ -81,19 +88,23 @@ func newFixture(t testing.TB, opts ...Option) *fixture {
 	}
 	rec := newRecorder(t)
 	kek := testKEK(t, 1)
-	all := append([]Option{WithAudit(rec, audit.Actor{UserID: "backup-operator"}), WithChunkSize(MinChunkSize)}, opts...)
-	repo, err := Init(ctx, tg, kek, all...)
+	cfg.Audit, cfg.Actor = rec, audit.Actor{UserID: "backup-operator"}
+	if cfg.ChunkSize == 0 {
+		cfg.ChunkSize = MinChunkSize
+	}
+	repo, err := Init(ctx, tg, kek, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{t: t, ctx: ctx, target: tg, repo: repo, audit: rec, kek: kek}
 }
 
-// reopen opens the fixture's repository again with opts.
-func (f *fixture) reopen(opts ...Option) *Repository {
+// reopen opens the fixture's repository again with cfg (its Audit and
+// Actor are the fixture's).
+func (f *fixture) reopen(cfg Config) *Repository {
 	f.t.Helper()
-	all := append([]Option{WithAudit(f.audit, audit.Actor{UserID: "backup-operator"})}, opts...)
-	r, err := Open(f.ctx, f.target, f.kek, all...)
+	cfg.Audit, cfg.Actor = f.audit, audit.Actor{UserID: "backup-operator"}
+	r, err := Open(f.ctx, f.target, f.kek, cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

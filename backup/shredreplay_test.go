@@ -51,7 +51,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "ops"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "ops"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,11 +121,11 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	}
 	defer env.Close()
 	b := &backupCmd{c: c, env: env}
-	var opts []backup.Option
+	var cfg backup.Config
 	if *progress {
-		opts = append(opts, backup.WithProgress(progressBar(c.stderr)))
+		cfg.Progress = progressBar(c.stderr)
 	}
-	if err := b.open(ctx, sub, *repoFlag, drActor(c, *by), opts); err != nil {
+	if err := b.open(ctx, sub, *repoFlag, drActor(c, *by), cfg); err != nil {
 		return b.fail(sub, err)
 	}
 	switch sub {
@@ -211,7 +211,7 @@ func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, err
 	return s3target.New(client, s3target.Config{Bucket: bucket, Prefix: prefix})
 }
 
-func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, extra []backup.Option) error {
+func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backup.Config) error {
 	kek, err := b.kek()
 	if err != nil {
 		return err
@@ -224,17 +224,17 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, extra []b
 	if err != nil {
 		return err
 	}
-	opts := append([]backup.Option{backup.WithAudit(w, audit.Actor{UserID: actor})}, extra...)
+	cfg.Audit, cfg.Actor = w, audit.Actor{UserID: actor}
 	if sub == "prune" {
 		reg, err := b.env.holds(ctx, w)
 		if err != nil {
 			return err
 		}
-		opts = append(opts, backup.WithLegalHolds(backup.HoldsFrom(reg)))
+		cfg.LegalHolds = backup.HoldsFrom(reg)
 	}
-	b.repo, err = backup.Open(ctx, tg, kek, opts...)
+	b.repo, err = backup.Open(ctx, tg, kek, cfg)
 	if errors.Is(err, backup.ErrNotFound) && sub == "create" {
-		b.repo, err = backup.Init(ctx, tg, kek, opts...)
+		b.repo, err = backup.Init(ctx, tg, kek, cfg)
 	}
 	return err
 }

@@ -71,7 +71,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	check(t, err)
 	target, err := backup.NewDirTarget(filepath.Join(dir, "backups"))
 	check(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(log, audit.Actor{UserID: "system:backup"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: log, Actor: audit.Actor{UserID: "system:backup"}})
 	check(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	check(t, err)

@@ -48,7 +48,7 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 		c.note("backup: the repository cannot be opened without the KEK: %v", err)
 		return
 	}
-	repo, err := backup.Open(ctx, target, kek, backup.WithAudit(audit.Discard{}, reportActor))
+	repo, err := backup.Open(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: reportActor})
 	if errors.Is(err, backup.ErrNotFound) {
 		c.note("backup: the backup target holds no repository, so no backup was made to it")
 		c.ev.Backup = b

@@ -124,7 +124,7 @@ func newDeployment(t *testing.T) *deployment {
 
 	target, err := backup.NewDirTarget(filepath.Join(d.dir, "backups"))
 	must(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(d.auditL, audit.Actor{UserID: "system:backup"}), backup.WithClock(d.clk))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: d.auditL, Actor: audit.Actor{UserID: "system:backup"}, Clock: d.clk})
 	must(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	must(t, err)

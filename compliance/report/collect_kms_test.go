@@ -27,7 +27,7 @@ func TestCollectBackupWithKMS(t *testing.T) {
 	dir := t.TempDir()
 	target, err := backup.NewDirTarget(filepath.Join(dir, "backups"))
 	must(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "system:backup"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "system:backup"}})
 	must(t, err)
 	src := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(src, "record.json"), []byte(canaryPHI), 0o600))

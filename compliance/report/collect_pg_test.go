@@ -88,7 +88,7 @@ func TestCollectPostgres(t *testing.T) {
 
 	target, err := backup.NewDirTarget(filepath.Join(dataDir, "backups"))
 	must(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(w, audit.Actor{UserID: "system:backup"}), backup.WithClock(clk))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: w, Actor: audit.Actor{UserID: "system:backup"}, Clock: clk})
 	must(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	must(t, err)

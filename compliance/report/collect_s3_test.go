@@ -39,7 +39,7 @@ func TestCollectBackupS3(t *testing.T) {
 	must(t, err)
 	target, err := s3target.New(client, s3target.Config{Bucket: cfg.Backup.Bucket, Prefix: cfg.Backup.Prefix})
 	must(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "system:backup"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "system:backup"}})
 	must(t, err)
 	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	must(t, err)

@@ -276,11 +276,11 @@ func (a *app) openBackups(ctx context.Context) error {
 	if err := os.MkdirAll(a.scratchDir(), 0o700); err != nil {
 		return fmt.Errorf("clinic: scratch directory: %w", err)
 	}
-	opts := []backup.Option{backup.WithAudit(a.auditLog, audit.Actor{UserID: "system:backup"}),
-		backup.WithClock(a.clock), backup.WithLegalHolds(backup.HoldsFrom(a.holds))}
-	a.backups, err = backup.Open(ctx, target, a.kek, opts...)
+	cfg := backup.Config{Audit: a.auditLog, Actor: audit.Actor{UserID: "system:backup"},
+		Clock: a.clock, LegalHolds: backup.HoldsFrom(a.holds)}
+	a.backups, err = backup.Open(ctx, target, a.kek, cfg)
 	if errors.Is(err, backup.ErrNotFound) {
-		a.backups, err = backup.Init(ctx, target, a.kek, opts...)
+		a.backups, err = backup.Init(ctx, target, a.kek, cfg)
 	}
 	if err != nil {
 		return fmt.Errorf("clinic: open backup repository: %w", err)

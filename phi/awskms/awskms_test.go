@@ -243,7 +243,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 }
 
 // TestEndpointAndRegionOptions builds the KEK from a configuration that names
-// neither endpoint nor region: WithEndpoint and the key ARN supply them.
+// neither endpoint nor region: Config.Endpoint and the key ARN supply them.
 func TestEndpointAndRegionOptions(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	cfg := srv.Config()
