@@ -67,7 +67,10 @@ func TestPurgeAuditHonoursPolicyAndHolds(t *testing.T) {
 	write("patient-c")
 
 	hs, _ := retention.OpenFileHoldStore(t.TempDir())
-	reg := retention.NewRegistry(hs, audit.Discard{}, clk)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ps := retention.MustPolicies(retention.AuditPolicy)
 
 	// An hour before the leap-day event's due time (Mar 1 12:00) nothing
@@ -163,7 +166,10 @@ func TestPurgeAuditRefusesShortPolicy(t *testing.T) {
 	}
 	clk.Advance(72 * time.Hour)
 	hs, _ := retention.OpenFileHoldStore(t.TempDir())
-	reg := retention.NewRegistry(hs, audit.Discard{}, clk)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ps := retention.MustPolicies(retention.Policy{Kind: retention.KindAudit, Keep: retention.Period{Days: 1}})
 	rep, err := retention.PurgeAudit(ctx, log, ps, reg, clk.Now(), false)
 	if !errors.Is(err, audit.ErrRetentionTooShort) || len(rep.Purged) != 0 {

@@ -115,7 +115,10 @@ func assemble(b *testing.B, keys phi.KeyStore, ls disposal.LedgerStore, hs reten
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg := retention.NewRegistry(hs, audit.Discard{}, nil)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: disposal.NewLedger(ls), Audit: audit.Discard{}, Holds: reg, SigningKey: priv})
 	if err != nil {
 		b.Fatal(err)

@@ -81,7 +81,10 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	fc := clock.NewFake(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
-	reg := retention.NewRegistry(hs, audit.Discard{}, fc)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}, Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: audit.Discard{}, Holds: reg, SigningKey: priv, Clock: fc})
 	if err != nil {
 		t.Fatal(err)

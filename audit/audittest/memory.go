@@ -26,7 +26,7 @@ var _ audit.Writer = (*Memory)(nil)
 // NewMemory returns an empty Memory writer for stream. With a signer, it
 // stores a signed checkpoint after every 8 records.
 func NewMemory(stream string, signer crypto.Signer) (*Memory, error) {
-	c, err := audit.NewChain(stream, 0, audit.Hash{}, nil)
+	c, err := audit.NewChain(audit.ChainConfig{Stream: stream})
 	if err != nil {
 		return nil, err
 	}

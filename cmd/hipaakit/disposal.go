@@ -235,7 +235,7 @@ func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry,
 		}
 		store = s
 	}
-	return retention.NewRegistry(store, w, nil), nil
+	return retention.NewRegistry(retention.RegistryConfig{Holds: store, Audit: w})
 }
 
 // shredder wires a disposal.Shredder. The CLI holds no key cache, so the

@@ -64,7 +64,10 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	defer ledger.Close()
 	hs, err := retention.OpenFileHoldStore(filepath.Join(dir, "holds"))
 	check(t, err)
-	holds := retention.NewRegistry(hs, log, nil)
+	holds, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: log, Holds: holds, SigningKey: priv})
 	check(t, err)
 	_, err = sh.Shred(ctx, "patient-2", "patient request")

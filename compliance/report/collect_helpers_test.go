@@ -114,7 +114,10 @@ func newDeployment(t *testing.T) *deployment {
 	d.closers = append(d.closers, d.ledger.Close)
 	holdStore, err := retention.OpenFileHoldStore(filepath.Join(d.dir, "holds"))
 	must(t, err)
-	holds := retention.NewRegistry(holdStore, d.auditL, d.clk)
+	holds, err := retention.NewRegistry(retention.RegistryConfig{Holds: holdStore, Audit: d.auditL, Clock: d.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = holds.Set(ctx, retention.HoldRequest{Subject: "patient-2", Reason: canaryReason, SetBy: "u-privacy"})
 	must(t, err)
 	shredder, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: d.ledger, Audit: d.auditL, Holds: holds, SigningKey: priv, Clock: d.clk})

@@ -78,7 +78,10 @@ func TestCollectPostgres(t *testing.T) {
 	must(t, err)
 	ledger := disposal.NewLedger(ls)
 	defer ledger.Close()
-	holds := retention.NewRegistry(pgretention.NewHoldStore(pool), w, clk)
+	holds, err := retention.NewRegistry(retention.RegistryConfig{Holds: pgretention.NewHoldStore(pool), Audit: w, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = holds.Set(ctx, retention.HoldRequest{Kind: "patient", Reason: canaryReason, SetBy: "u-privacy"})
 	must(t, err)
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: w, Holds: disposal.NoHolds{}, SigningKey: priv, Clock: clk})

@@ -251,13 +251,15 @@ func (a *app) openAuth() error {
 // openDisposal wires the disposal ledger, legal holds and the shredder.
 func (a *app) openDisposal(ctx context.Context) error {
 	a.ledger = disposal.NewLedger(a.ledgerStore)
-	a.holds = retention.NewRegistry(a.holdStore, a.auditLog, a.clock)
+	var err error
+	if a.holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: a.holdStore, Audit: a.auditLog, Clock: a.clock}); err != nil {
+		return fmt.Errorf("clinic: legal holds: %w", err)
+	}
 	// A restored key store must never bring back a shredded patient: replay
 	// the ledger at every start, before any request can open a key.
 	if _, err := a.ledger.Replay(ctx, a.keys); err != nil {
 		return fmt.Errorf("clinic: replay disposal ledger: %w", err)
 	}
-	var err error
 	a.shredder, err = disposal.New(disposal.Config{Vault: a.vault, Keys: a.keys, Ledger: a.ledger, Audit: a.auditLog,
 		Holds: a.holds, SigningKey: a.signKey, Clock: a.clock})
 	return err
