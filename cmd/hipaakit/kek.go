@@ -70,6 +70,7 @@ type kekMigration struct {
 	actor    audit.Actor
 	from, to phi.KEK
 	progress bool
+	newFile  bool // the new KEK is a local key file
 }
 
 func cmdKEK(ctx context.Context, c *cli, args []string) int {
@@ -114,7 +115,7 @@ func cmdKEK(ctx context.Context, c *cli, args []string) int {
 		return drFail(c, "kek migrate", err)
 	}
 	defer env.Close()
-	m := &kekMigration{c: c, env: env, actor: audit.Actor{UserID: drActor(c, *by)}, progress: *progress}
+	m := &kekMigration{c: c, env: env, actor: audit.Actor{UserID: drActor(c, *by)}, progress: *progress, newFile: *toFile != ""}
 	if m.from, err = m.kek(ctx, *fromKMS, "", *endpoint); err != nil {
 		return drFail(c, "kek migrate", fmt.Errorf("the current KEK: %w", err))
 	}
@@ -271,6 +272,9 @@ func (m *kekMigration) run(ctx context.Context, repoSpec string) int {
 		fmt.Fprintf(m.c.stdout, "backup repository %s: %s\n", repo.ID(), repoDone)
 	}
 	fmt.Fprintf(m.c.stdout, "the deployment is now under %s: configure every instance with it; keep the old key until the backups made before now have expired\n", m.to.ID())
+	if m.newFile {
+		fmt.Fprintln(m.c.stdout, "keep a copy of the new key file in a safe place outside the data directory: without it nothing can be decrypted")
+	}
 	return exitOK
 }
 

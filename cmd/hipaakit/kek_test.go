@@ -332,3 +332,41 @@ func mustKeyFile(t *testing.T, path string) *localkek.KEK {
 	check(t, err)
 	return k
 }
+
+// TestKEKMigrateStopsAudited: a keyset neither KEK unwraps stops the walk
+// with exit 3 and the advice to run again; the end of the run is audited
+// as a failure, and the backup repository is left under the old KEK.
+func TestKEKMigrateStopsAudited(t *testing.T) {
+	data := t.TempDir()
+	old, err := localkek.FromDir(data)
+	check(t, err)
+	keys, err := filestore.Open(filepath.Join(data, "keys"))
+	check(t, err)
+	kekSeal(t, keys, old, 3)
+	stranger, err := localkek.New(make([]byte, 32))
+	check(t, err)
+	v, err := phi.NewVault(keys, stranger)
+	check(t, err)
+	_, err = v.Seal(context.Background(), phi.Binding{Subject: "zz-foreign", Field: "dob"}, []byte("x"))
+	check(t, err)
+	repo := filepath.Join(t.TempDir(), "repo")
+	env := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": repo}
+	if code, _, errs := runCLI(t, env, "backup", "create", "--source", "dir", "--path", t.TempDir()); code != exitOK {
+		t.Fatalf("backup create: %d %s", code, errs)
+	}
+	newFile := filepath.Join(t.TempDir(), "new.key")
+	code, _, errs := runCLI(t, env, "kek", "migrate", "--to-key-file", newFile)
+	if code != exitFailure || !strings.Contains(errs, "run the same command again") {
+		t.Fatalf("migrate over a foreign keyset: %d %s", code, errs)
+	}
+	var got []string
+	for _, e := range kekMigrateEvents(t, filepath.Join(data, "audit")) {
+		got = append(got, e.Reason+"/"+string(e.Outcome))
+	}
+	if strings.Join(got, " ") != "kek_migrate_start/success kek_migrate_end/failure" {
+		t.Fatalf("audited: %v", got)
+	}
+	if _, err := backup.Open(context.Background(), mustDirTarget(t, repo), old, backup.WithAudit(audit.Discard{}, audit.Actor{})); err != nil {
+		t.Fatalf("the repository left under the old KEK: %v", err)
+	}
+}
