@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 )
 
@@ -64,7 +65,7 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		left, err := tc.app.sessions.ListUserSessions(context.Background(), uid)
+		left, err := tc.app.d.Sessions.ListUserSessions(context.Background(), uid)
 		if err != nil || len(left) != 0 {
 			t.Fatalf("sessions left after the sweep: %d (%v)", len(left), err)
 		}
@@ -72,14 +73,14 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 }
 
 // TestForgottenAttemptCountsPurged: the housekeeping deletes the attempt
-// counts idle past attemptsForget, so that guesses on ever new names do not
+// counts idle past time.Hour /* auth.LockoutConfig.ForgetAfter */, so that guesses on ever new names do not
 // grow the attempt store without bound.
 func TestForgottenAttemptCountsPurged(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.SessionSweep = 5 * time.Millisecond
 	tc := startClinicWith(t, cfg, nil, nil)
 	counts := func() int {
-		m, err := filepath.Glob(filepath.Join(cfg.DataDir, dirAttempts, "*.json"))
+		m, err := filepath.Glob(filepath.Join(cfg.DataDir, hipaakit.DirAttempts, "*.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,10 +90,10 @@ func TestForgottenAttemptCountsPurged(t *testing.T) {
 	if counts() == 0 {
 		t.Fatal("a failed login on an unknown name left no attempt count")
 	}
-	tc.clock.Advance(attemptsForget + time.Minute)
+	tc.clock.Advance(time.Hour + time.Minute)
 	for deadline := time.Now().Add(10 * time.Second); counts() != 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d attempt counts left after %v idle", counts(), attemptsForget+time.Minute)
+			t.Fatalf("%d attempt counts left after %v idle", counts(), time.Hour+time.Minute)
 		}
 	}
 }
