@@ -3,7 +3,7 @@ package main
 import (
 	"path/filepath"
 
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
 // writeServiceConfig writes <data-dir>/hipaakit.json, atomically, so that
@@ -17,15 +17,15 @@ import (
 // says why.
 func (a *app) writeServiceConfig() error {
 	d, pp := a.d, passwordPolicy()
-	sc := compliance.ServiceConfig{Version: compliance.ServiceConfigVersion, Service: "clinic", DataDir: ".",
-		AuditKeys: []string{compliance.EncodePublicKey(d.AuditKeys()[0])}, KEK: "local",
-		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(a.cfg.IdleTimeout),
-			AbsoluteTimeout: compliance.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,
+	sc := serviceconfig.Config{Version: serviceconfig.Version, Service: "clinic", DataDir: ".",
+		AuditKeys: []string{serviceconfig.EncodePublicKey(d.AuditKeys()[0])}, KEK: "local",
+		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(a.cfg.IdleTimeout),
+			AbsoluteTimeout: serviceconfig.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,
 			PasswordMinLength: min(pp.MinLength, pp.MinLengthWithMFA), PasswordBlocklist: "default"},
 		EmergencyRoles: []string{roleEmergency},
-		TLS:            compliance.TLSConfig{Enabled: !a.cfg.NoTLS, HSTS: !a.cfg.NoTLS, LoopbackOnly: a.cfg.NoTLS},
-		AuditRetention: auditRetention, Retention: []compliance.RetentionConfig{{Kind: "audit", Keep: auditRetention}},
-		Backup: compliance.BackupConfig{Target: "directory", Dir: a.relative(d.BackupDir())}}
+		TLS:            serviceconfig.TLS{Enabled: !a.cfg.NoTLS, HSTS: !a.cfg.NoTLS, LoopbackOnly: a.cfg.NoTLS},
+		AuditRetention: auditRetention, Retention: []serviceconfig.RetentionRule{{Kind: "audit", Keep: auditRetention}},
+		Backup: serviceconfig.Backup{Target: "directory", Dir: a.relative(d.BackupDir())}}
 	if !a.cfg.NoTLS {
 		sc.TLS.MinVersion = "1.2" // tlsConfig's MinVersion
 	}
@@ -35,18 +35,18 @@ func (a *app) writeServiceConfig() error {
 		sc.KEK, sc.KMSEndpoint = "aws-kms:"+a.cfg.KMSKeyID, a.cfg.KMSEndpoint
 	}
 	if a.cfg.S3Bucket != "" {
-		sc.Backup = compliance.BackupConfig{Target: "s3", Bucket: a.cfg.S3Bucket, Prefix: s3Prefix,
+		sc.Backup = serviceconfig.Backup{Target: "s3", Bucket: a.cfg.S3Bucket, Prefix: s3Prefix,
 			Endpoint: a.cfg.S3Endpoint, Region: a.cfg.S3Region}
 	}
 	if d.DB != nil {
-		u, err := compliance.PublicDatabaseURL(a.cfg.DatabaseURL)
+		u, err := serviceconfig.PublicDatabaseURL(a.cfg.DatabaseURL)
 		if err != nil {
 			a.log.Warn("hipaakit.json not written: give DATABASE_URL as a postgres:// URL for hipaakit report")
 			return nil
 		}
 		sc.DatabaseURL, sc.DatabaseSchema, sc.LedgerSchema = u, d.Schema, d.LedgerSchema
 	}
-	return compliance.WriteServiceConfig(d.DataPath(compliance.ServiceConfigFileName), sc)
+	return serviceconfig.Write(d.DataPath(serviceconfig.FileName), sc)
 }
 
 // relative is path relative to the data directory (where hipaakit.json
