@@ -20,6 +20,7 @@ const (
 	DirAttempts   = "attempts"      // auth file login-attempt store
 	DirLedger     = "ledger"        // disposal file ledger
 	DirHolds      = "holds"         // retention file hold store
+	DirSweep      = "sweep"         // retention file sweep state (cursor, lock)
 	DirScratch    = "scratch"       // restore drills (emptied after each)
 	FileEmergency = "emergency.log" // auth file emergency (break-glass) log
 	FileLock      = "LOCK"          // held by the process using the directory
@@ -44,12 +45,19 @@ const (
 	DefaultBackupDirSuffix = ".backups"
 )
 
+// KeyKind says what holds a deployment's key-encryption key.
+type KeyKind string
+
+const (
+	KeyInKMS   KeyKind = "kms"   // AWS KMS (KEKConfig.KMSKeyID)
+	KeyByValue KeyKind = "value" // given in KEKConfig.Key
+	KeyInFile  KeyKind = "file"  // a local key file
+)
+
 // KeyPlace says where a deployment's key-encryption key is.
 type KeyPlace struct {
-	// Kind is "kms" (AWS KMS), "value" (given in KEKConfig.Key) or
-	// "file" (a local key file).
-	Kind string
-	// File is the key file (Kind "file").
+	Kind KeyKind
+	// File is the key file (KeyInFile).
 	File string
 	// InsideDataDir is true when File is inside the data directory: a copy
 	// of the directory then decrypts every record (a gap under 45 CFR
@@ -64,17 +72,17 @@ type KeyPlace struct {
 func KeyLocation(cfg Config) KeyPlace {
 	switch {
 	case cfg.KEK.KMSKeyID != "":
-		return KeyPlace{Kind: "kms"}
+		return KeyPlace{Kind: KeyInKMS}
 	case cfg.KEK.Key != "":
-		return KeyPlace{Kind: "value"}
+		return KeyPlace{Kind: KeyByValue}
 	case cfg.KEK.KeyFile != "":
-		return KeyPlace{Kind: "file", File: cfg.KEK.KeyFile, InsideDataDir: within(cfg.DataDir, cfg.KEK.KeyFile)}
+		return KeyPlace{Kind: KeyInFile, File: cfg.KEK.KeyFile, InsideDataDir: within(cfg.DataDir, cfg.KEK.KeyFile)}
 	}
 	legacy := filepath.Join(cfg.DataDir, FileLegacyKEK)
 	if _, err := os.Stat(legacy); !errors.Is(err, fs.ErrNotExist) {
-		return KeyPlace{Kind: "file", File: legacy, InsideDataDir: true}
+		return KeyPlace{Kind: KeyInFile, File: legacy, InsideDataDir: true}
 	}
-	return KeyPlace{Kind: "file", File: DefaultKeyFile(cfg.DataDir)}
+	return KeyPlace{Kind: KeyInFile, File: DefaultKeyFile(cfg.DataDir)}
 }
 
 // DefaultKeyFile is the default local master key file of dataDir.

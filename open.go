@@ -201,7 +201,7 @@ func (d *Deployment) openKEK(ctx context.Context) error {
 	d.key = KeyLocation(d.cfg)
 	var err error
 	switch d.key.Kind {
-	case "kms":
+	case KeyInKMS:
 		var opts []awskms.Option
 		if k.KMSEndpoint != "" {
 			opts = append(opts, awskms.WithEndpoint(k.KMSEndpoint))
@@ -213,7 +213,7 @@ func (d *Deployment) openKEK(ctx context.Context) error {
 			return fmt.Errorf("hipaakit: AWS KMS key: %w", err)
 		}
 		return nil
-	case "value":
+	case KeyByValue:
 		d.KEK, err = localkek.Parse(k.Key)
 	default:
 		_, statErr := os.Stat(d.key.File)
@@ -252,7 +252,7 @@ func (d *Deployment) checkMasterKey(ctx context.Context) error {
 		return fmt.Errorf("%w: the stored keys were wrapped by %s, but there is no master key file %s; "+
 			"set %s (or KMS) to that key or restore the file", ErrWrongKEK, stored, filepath.Base(d.key.File), EnvMasterKey)
 	}
-	if d.key.Kind == "kms" && strings.HasPrefix(stored, "local:") {
+	if d.key.Kind == KeyInKMS && strings.HasPrefix(stored, "local:") {
 		return &ConfigError{Field: "KEK.KMSKeyID", Problem: "the stored keys are wrapped by a local master key (" + stored + ")",
 			Fix: "re-wrap them under the KMS key first with `hipaakit kek migrate`, or open with the local master key", Cause: ErrKMSOverLocalKeys}
 	}

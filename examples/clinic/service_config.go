@@ -3,6 +3,7 @@ package main
 import (
 	"path/filepath"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
@@ -29,9 +30,9 @@ func (a *app) writeServiceConfig() error {
 	if !a.cfg.NoTLS {
 		sc.TLS.MinVersion = "1.2" // tlsConfig's MinVersion
 	}
-	if k := d.KeyLocation(); k.Kind == "file" {
+	if k := d.KeyLocation(); k.Kind == hipaakit.KeyInFile {
 		sc.KEKFile = a.relative(k.File)
-	} else if k.Kind == "kms" {
+	} else if k.Kind == hipaakit.KeyInKMS {
 		sc.KEK, sc.KMSEndpoint = "aws-kms:"+a.cfg.KMSKeyID, a.cfg.KMSEndpoint
 	}
 	if a.cfg.S3Bucket != "" {
