@@ -2,6 +2,8 @@ package hipaakit_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -34,3 +36,7 @@ func dropSchema(t *testing.T, schema string) {
 		t.Logf("drop schema: %v", err)
 	}
 }
+
+func sprintf(verb string, v any) string { return fmt.Sprintf(verb, v) }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -148,6 +148,12 @@ func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 	if err := d.openBackups(ctx); err != nil {
 		return nil, err
 	}
+	if d.kekCreated {
+		// Announced once the start succeeded, so that a refused start says
+		// only why.
+		d.Logger.Warn("hipaakit: created the local master key; back it up apart from the data and its backups, "+
+			"or set "+EnvMasterKey+" or use AWS KMS", "key_file", filepath.Base(d.key.File))
+	}
 	return d, nil
 }
 
@@ -214,10 +220,6 @@ func (d *Deployment) openKEK(ctx context.Context) error {
 		var kek *localkek.KEK
 		kek, err = localkek.FromFile(d.key.File)
 		d.KEK, d.kekCreated = kek, err == nil && errors.Is(statErr, os.ErrNotExist)
-		if d.kekCreated {
-			d.Logger.Warn("hipaakit: created the local master key; back it up apart from the data and its backups, "+
-				"or set "+EnvMasterKey+" or use AWS KMS", "key_file", filepath.Base(d.key.File))
-		}
 		if err == nil && d.key.InsideDataDir {
 			d.Logger.Warn("hipaakit: the master key file is inside the data directory, so a copy of the directory decrypts every record; " +
 				"move it out (default: the data directory's name plus " + DefaultKeyFileSuffix + ") or use AWS KMS")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
@@ -42,9 +42,11 @@ func open(t *testing.T, cfg hipaakit.Config) *hipaakit.Deployment {
 func embedded(t *testing.T, logs *bytes.Buffer) (hipaakit.Config, *clock.Fake) {
 	clk := clock.NewFake(t0)
 	cfg := hipaakit.Config{DataDir: filepath.Join(t.TempDir(), "data"), Clock: clk}
+	var out io.Writer = io.Discard
 	if logs != nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		out = logs
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
 	return cfg, clk
 }
 
@@ -88,7 +90,7 @@ func exercise(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake) {
 		t.Fatalf("Open: %v", err)
 	}
 
-	login(t, d, clk)
+	login(t, d, clk, "alice")
 
 	n := 0
 	for r, err := range d.Audit.Search(ctx, audit.Filter{}) {
@@ -126,12 +128,12 @@ func exercise(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake) {
 }
 
 // login creates a user, enrols TOTP and logs in with both factors.
-func login(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake) {
+func login(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake, name string, roles ...string) *auth.User {
 	t.Helper()
 	ctx := context.Background()
 	o := audit.Origin{Channel: audit.ChannelAPI}
 	const pw = "correct horse battery staple"
-	u, err := d.Authenticator.CreateUser(ctx, auth.NewUser{TenantID: "t1", Name: "alice", Password: pw},
+	u, err := d.Authenticator.CreateUser(ctx, auth.NewUser{TenantID: "t1", Name: name, Password: pw, Roles: roles},
 		audit.Actor{UserID: "system:test"}, o)
 	if err != nil {
 		t.Fatal(err)
@@ -149,10 +151,11 @@ func login(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake) {
 	}
 	clk.Advance(31 * time.Second) // a fresh TOTP step
 	code, _ = hipaakittest.TOTPCode(enr.Secret(), clk.Now())
-	res, err := d.Authenticator.Login(ctx, auth.LoginRequest{TenantID: "t1", Name: "alice", Password: pw, TOTPCode: code, Origin: o})
+	res, err := d.Authenticator.Login(ctx, auth.LoginRequest{TenantID: "t1", Name: name, Password: pw, TOTPCode: code, Origin: o})
 	if err != nil || !res.Authenticated || !res.MFA {
 		t.Fatalf("Login: %+v %v", res, err)
 	}
+	return res.User
 }
 
 // TestKeyOutsideDataDirAndBackups: the default master key file is beside
@@ -251,5 +254,3 @@ func TestWrongKEKRefused(t *testing.T) {
 		t.Fatalf("the refused start left a new key behind: %v", err)
 	}
 }
-
-var _ = backup.ErrNotFound
