@@ -94,6 +94,17 @@ func (s KeySet) EncodePEM() []byte {
 	return out
 }
 
+// PEMs returns each key of s as its own PEM block, in order: the form of a
+// configuration file's list of keys.
+func (s KeySet) PEMs() []string {
+	out := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		b, _ := EncodePublicKey(k) // NewKeySet checked the length
+		out[i] = string(b)
+	}
+	return out
+}
+
 // ParseKeySet decodes one or more PEM "PUBLIC KEY" blocks (a trusted-keys
 // file: the current key first). Data without any block fails with
 // ErrMalformedKey.

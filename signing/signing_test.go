@@ -144,6 +144,9 @@ func TestKeySetRotation(t *testing.T) {
 	if err != nil || back.Len() != 2 || !back.Keys()[0].Equal(cur.PublicKey()) {
 		t.Fatalf("ParseKeySet round trip: %v", err)
 	}
+	if pems := set.PEMs(); len(pems) != 2 || pems[1] != string(old.PublicKeyPEM()) {
+		t.Fatalf("PEMs = %q", pems)
+	}
 	more, err := set.With(stranger.PublicKey())
 	if err != nil || more.Len() != 3 || set.Len() != 2 {
 		t.Fatalf("With: %v (set must stay unchanged)", err)

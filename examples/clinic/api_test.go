@@ -10,7 +10,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
-	"github.com/hipaakit/hipaakit/signing"
 )
 
 const canaryName = "Zelda CANARY-7731 Quux"
@@ -174,11 +173,7 @@ func testShredThenReadIsGone(t *testing.T, s storeSetup) {
 
 	var out struct{ Certificate string }
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, &out)
-	trusted, err := signing.NewKeySet(tc.app.shredder.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := disposal.VerifyCertificate([]byte(out.Certificate), trusted)
+	cert, err := disposal.VerifyCertificate([]byte(out.Certificate), tc.app.d.TrustedKeys())
 	if err != nil || cert.Subject != gone {
 		t.Fatalf("certificate: %+v, %v", cert, err)
 	}
