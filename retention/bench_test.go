@@ -23,13 +23,13 @@ import (
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
-	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/pgtables"
 )
 
 // Sweeper throughput in subjects per second, on the file stores (embedded
 // default: filestore keys, file ledger, file holds and cursor) and on
 // PostgreSQL (pgstore keys, pgledger, pgretention holds and cursor,
-// pgsource over a table). b.N expired subjects are swept in one pass.
+// pgtables over a table). b.N expired subjects are swept in one pass.
 //
 // Baseline: BenchmarkSweepBaseline*, calling Shredder.Shred directly, one
 // subject after another, for the same subjects on the same stores — the
@@ -100,7 +100,7 @@ func pgStores(b *testing.B) benchStores {
 		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"encounters"}, []string{"patient_id", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
 			b.Fatal(err)
 		}
-		src, err := pgsource.New(pool, pgsource.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at"})
+		src, err := pgtables.New(pool, pgtables.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
-	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/pgtables"
 )
 
 const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies FILE [--dry-run]
@@ -60,7 +60,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
 		return exitUsage
 	}
-	tables, err := pgsource.ParseConfig(pf.Source)
+	tables, err := pgtables.ParseConfig(pf.Source)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: policy file \"source\": %v\n", err)
 		return exitUsage
@@ -74,7 +74,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
-	src, err := pgsource.New(pool, tables...)
+	src, err := pgtables.New(pool, tables...)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
 		return exitUsage
