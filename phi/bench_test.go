@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/memstore"
 )
 
-// Each benchmark runs its baseline beside it (see DESIGN.md, "Benchmarks
+// Each benchmark runs its baseline beside it (see ARCHITECTURE.md, "Benchmarks
 // and their baselines"): raw AES-256-GCM from crypto/cipher with a fresh
 // random 96-bit nonce and a freshly allocated output per call, over the same
 // plaintext and associated data of the same length. Target: warm Seal and
