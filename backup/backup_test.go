@@ -50,10 +50,10 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("restored tree differs:\n%s\nwant\n%s", got, want)
 	}
 	want := []audit.Action{audit.ActionBackup, audit.ActionBackup, audit.ActionRestore}
-	if got := f.audit.actions(); !slices.Equal(got, want) {
+	if got := f.audit.Actions(); !slices.Equal(got, want) {
 		t.Fatalf("audit actions %v, want %v", got, want)
 	}
-	if e := f.audit.last(); e.Outcome != audit.OutcomeSuccess || e.Target.RecordID != m.ID || e.Actor.UserID != "backup-operator" {
+	if e := f.audit.Last(); e.Outcome != audit.OutcomeSuccess || e.Target.RecordID != m.ID || e.Actor.UserID != "backup-operator" {
 		t.Fatalf("restore event %+v", e)
 	}
 }
@@ -199,19 +199,19 @@ func TestRewrapAuditedAndIdempotent(t *testing.T) {
 	if err := f.repo.Rewrap(f.ctx, testKEK(t, 9), newKEK); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("Rewrap with a wrong old KEK: %v", err)
 	}
-	e := f.audit.last()
+	e := f.audit.Last()
 	if e.Action != audit.ActionKeyRotated || e.Outcome != audit.OutcomeFailure || e.Reason != "rewrap" {
 		t.Fatalf("failed rewrap audited as %+v", e)
 	}
 	if err := f.repo.Rewrap(f.ctx, f.kek, newKEK); err != nil {
 		t.Fatal(err)
 	}
-	e = f.audit.last()
+	e = f.audit.Last()
 	if e.Action != audit.ActionKeyRotated || e.Outcome != audit.OutcomeSuccess || e.Attrs["old_kek"] != oldID ||
 		e.Attrs["new_kek"] != newKEK.ID() || e.Attrs["repository"] != f.repo.ID() || e.Target.RecordID != f.repo.ID() {
 		t.Fatalf("rewrap audited as %+v", e)
 	}
-	before := len(f.audit.events())
+	before := len(f.audit.Events())
 	config, err := os.ReadFile(filepath.Join(f.target.Root(), configName))
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestRewrapAuditedAndIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(config, again) || len(f.audit.events()) != before {
+	if !bytes.Equal(config, again) || len(f.audit.Events()) != before {
 		t.Fatal("a rewrap to the KEK already in use wrote the configuration or the audit trail")
 	}
 	// The audit writer failing makes the rewrap fail with ErrAudit.

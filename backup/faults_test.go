@@ -147,7 +147,7 @@ func TestNoPHIInErrorsOrEvents(t *testing.T) {
 		log.Error("op failed", "err", err)
 		fmt.Fprintf(&text, "%v %+v %#v\n", err, err, err)
 	}
-	ev, _ := json.Marshal(f.audit.events())
+	ev, _ := json.Marshal(f.audit.Events())
 	man, _ := json.Marshal(Info{ID: m.ID, Source: m.Source, Totals: m.Totals})
 	all := text.String() + logs.String() + string(ev) + progress.String() + string(man)
 	if strings.Contains(all, canary) {

@@ -28,45 +28,12 @@ func testKEK(t testing.TB, n byte) phi.KEK {
 	return k
 }
 
-// recorder is the chained, validating in-memory audit writer of
-// audit/audittest, with helpers for these tests.
-type recorder struct{ *audittest.Memory }
-
-func newRecorder(t testing.TB) *recorder {
-	m, err := audittest.NewMemory("backup-test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &recorder{m}
-}
-
-func (r *recorder) events() []audit.Event {
-	var out []audit.Event
-	for _, rec := range r.Records() {
-		out = append(out, rec.Event)
-	}
-	return out
-}
-
-func (r *recorder) actions() []audit.Action {
-	var out []audit.Action
-	for _, e := range r.events() {
-		out = append(out, e.Action)
-	}
-	return out
-}
-
-func (r *recorder) last() audit.Event {
-	ev := r.events()
-	return ev[len(ev)-1]
-}
-
 type fixture struct {
 	t      testing.TB
 	ctx    context.Context
 	target *DirTarget
 	repo   *Repository
-	audit  *recorder
+	audit  *audittest.Memory
 	kek    phi.KEK
 }
 
@@ -86,7 +53,7 @@ func newFixtureWith(t testing.TB, cfg Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder(t)
+	rec := &audittest.Memory{}
 	kek := testKEK(t, 1)
 	cfg.Audit, cfg.Actor = rec, audit.Actor{UserID: "backup-operator"}
 	if cfg.ChunkSize == 0 {

@@ -133,14 +133,14 @@ func TestVerdictWithoutMarker(t *testing.T) {
 		errors.Is(err, ErrVerifyFailed) || len(vr.Problems) != 0 || vr.Checked != vr.Chunks || vr.Chunks == 0 {
 		t.Fatalf("verify on a read-only target: %+v, %v", vr, err)
 	}
-	if ev := f.audit.last(); ev.Outcome != audit.OutcomeSuccess || ev.Reason != "record_not_written" {
+	if ev := f.audit.Last(); ev.Outcome != audit.OutcomeSuccess || ev.Reason != "record_not_written" {
 		t.Fatalf("verify event %+v", ev)
 	}
 	dr, err := r.Drill(f.ctx, DrillOptions{ID: m.ID, ScratchDir: t.TempDir()})
 	if !errors.Is(err, ErrMarkerNotWritten) || errors.Is(err, ErrDrillFailed) || !dr.Pass {
 		t.Fatalf("drill on a read-only target: %+v, %v", dr, err)
 	}
-	if ev := f.audit.last(); ev.Action != audit.ActionRestoreDrill || ev.Outcome != audit.OutcomeSuccess {
+	if ev := f.audit.Last(); ev.Action != audit.ActionRestoreDrill || ev.Outcome != audit.OutcomeSuccess {
 		t.Fatalf("drill event %+v", ev)
 	}
 }

@@ -286,7 +286,7 @@ func TestDrill(t *testing.T) {
 	if err != nil || !rep.Pass || rep.ID != m.ID || rep.RPO != 3*time.Hour || rep.Entries != m.Totals.Entries {
 		t.Fatalf("drill %+v, %v", rep, err)
 	}
-	e := f.audit.last()
+	e := f.audit.Last()
 	if e.Action != "restore_drill" || e.Outcome != "success" || e.Attrs["pass"] != "true" || e.Attrs["rpo_s"] != "10800" {
 		t.Fatalf("drill event %+v", e)
 	}
@@ -300,7 +300,7 @@ func TestDrill(t *testing.T) {
 	if !errors.Is(err, ErrDrillFailed) || rep.Pass || len(rep.Mismatches) == 0 {
 		t.Fatalf("drill over altered data: %+v, %v", rep, err)
 	}
-	if e := f.audit.last(); e.Outcome != "failure" || e.Attrs["pass"] != "false" {
+	if e := f.audit.Last(); e.Outcome != "failure" || e.Attrs["pass"] != "false" {
 		t.Fatalf("failed drill event %+v", e)
 	}
 }

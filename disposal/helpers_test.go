@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -72,29 +73,6 @@ func (m *memLedger) FindSubject(ctx context.Context, subject string) (audit.Reco
 	return audit.Record{}, false, nil
 }
 
-// recorder is an audit.Writer that keeps events.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   error
-}
-
-func (r *recorder) Write(ctx context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
-	}
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
-}
-
 // holdSet is a HoldChecker holding subject holds.
 type holdSet map[string]string
 
@@ -108,7 +86,7 @@ type fixture struct {
 	keys     phi.KeyStore
 	ledger   *Ledger
 	store    LedgerStore
-	audit    *recorder
+	audit    *audittest.Memory
 	shredder *Shredder
 	pub      ed25519.PublicKey
 	clock    *clock.Fake
@@ -144,7 +122,7 @@ func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldCh
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{vault: v, keys: keys, store: store, ledger: NewLedger(store), audit: &recorder{}, pub: pub,
+	f := &fixture{vault: v, keys: keys, store: store, ledger: NewLedger(store), audit: &audittest.Memory{}, pub: pub,
 		clock: clock.NewFake(time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC))}
 	f.shredder, err = New(Config{Vault: v, Keys: keys, Ledger: f.ledger, Audit: f.audit, Holds: holds, SigningKey: priv, Clock: f.clock})
 	if err != nil {

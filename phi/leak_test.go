@@ -27,7 +27,7 @@ func (leakyKEK) Unwrap(context.Context, []byte, []byte) ([]byte, error) {
 // errors nor a log line made from them hold the canary, the sealed bytes or
 // key material.
 func TestVaultErrorsCarryNoPHI(t *testing.T) {
-	e := newEnvWith(t, phi.VaultConfig{Audit: &memAudit{fail: true}, BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
+	e := newEnvWith(t, phi.VaultConfig{Audit: failingAudit(), BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
 	b := phi.Binding{Subject: "p1", Field: "ssn"}
 	s := mustSeal(t, e.vault, b, canary)
 	w, _ := e.store.Get(ctx, "p1")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/retentiontest"
@@ -123,8 +124,7 @@ func FuzzParseHolds(f *testing.F) {
 func TestRegistryAuditsAndValidates(t *testing.T) {
 	ctx := context.Background()
 	s, _ := retention.OpenFileHoldStore(t.TempDir())
-	var events []audit.Event
-	w := audit.WriterFunc(func(_ context.Context, e audit.Event) error { events = append(events, e); return nil })
+	w := &audittest.Memory{}
 	fc := clock.NewFake(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	r, err := retention.NewRegistry(retention.RegistryConfig{Holds: s, Audit: w, Clock: fc})
 	if err != nil {
@@ -147,6 +147,7 @@ func TestRegistryAuditsAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	events := w.Events()
 	if len(events) != 1 || events[0].Action != audit.ActionLegalHold || events[0].Attrs["op"] != "set" || events[0].Target.RecordID != h.ID || events[0].Actor.UserID != "user-1" {
 		t.Fatalf("set not audited: %+v", events)
 	}
@@ -176,7 +177,7 @@ func TestRegistryAuditsAndValidates(t *testing.T) {
 	if err != nil || lifted.Active() || !lifted.LiftedAt.Equal(fc.Now()) {
 		t.Fatalf("Lift = %+v, %v", lifted, err)
 	}
-	if len(events) != 2 || events[1].Attrs["op"] != "lift" || events[1].Actor.UserID != "user-2" {
+	if events = w.Events(); len(events) != 2 || events[1].Attrs["op"] != "lift" || events[1].Actor.UserID != "user-2" {
 		t.Fatalf("lift not audited: %+v", events)
 	}
 	if held, _, _ := r.IsHeld(ctx, "", ""); held {
