@@ -42,7 +42,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 	kek, err := localkek.New(master)
 	must(t, err)
 	keys := memstore.New(memstore.Config{})
-	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
+	vaultCfg := phi.VaultConfig{Keys: keys, KEK: kek, BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}}
+	vault, err := phi.NewVault(vaultCfg)
 	must(t, err)
 	_, err = vault.BlindIndex(ctx, "email", []byte("a@example.com"))
 	must(t, err)
@@ -81,6 +82,7 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		name string
 	}{
 		{vault, "phi.Vault"},
+		{vaultCfg, "phi.VaultConfig"}, {&vaultCfg, "phi.VaultConfig"},
 		{privKey, "signing.PrivateKey"}, {*privKey, "signing.PrivateKey"},
 		{kek, "localkek.KEK"}, {*kek, "localkek.KEK"},
 		{kmsKEK, "awskms.KEK"}, {*kmsKEK, "awskms.KEK"},
