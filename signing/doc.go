@@ -18,10 +18,21 @@
 //     by KeyID.
 //   - A KeySet holds the trusted public keys of a deployment (the current
 //     one and earlier ones after a rotation) and verifies a signature by the
-//     key its KeyID names.
+//     key its KeyID names. Its file form (a trusted-keys file, ParseKeySet,
+//     ReadKeySet, EncodePEM) is one or more PEM "PUBLIC KEY" blocks, the
+//     current key first; Save writes the public key of "key.pem" beside it
+//     as "key.pub.pem" (PublicKeyPath), which is such a file.
 //   - PrivateKey redacts itself under every fmt verb, log/slog and
 //     encoding/json; errors never contain key material or paths. Key bytes
 //     come out only through ExportPEM.
+//
+// # Rotation
+//
+// Generate a new key and Save it under a new name, sign with it, and keep
+// the old public key in the KeySet (NewKeySet(current, old...)) for as long
+// as anything it signed must verify: audit checkpoints, ledger checkpoints
+// and disposal certificates name their key by KeyID, so each verifies with
+// the key that made it.
 //
 // # What it leaves to the caller
 //
