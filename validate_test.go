@@ -154,3 +154,22 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	check()
 }
+
+func TestConfigFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := hipaakit.ConfigFromEnv(env(map[string]string{hipaakit.EnvDataDir: "/srv/d", hipaakit.EnvMasterKeyFile: "/k",
+		hipaakit.EnvDatabaseURL: "postgres://h/db", hipaakit.EnvS3Bucket: "b"}))
+	if err != nil || c.DataDir != "/srv/d" || c.KEK.KeyFile != "/k" || c.DatabaseURL != "postgres://h/db" || c.Backup.S3Bucket != "b" {
+		t.Fatalf("ConfigFromEnv: %v %v", c, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"HIPAAKIT_KEK":        {"HIPAAKIT_KEK": "x"},
+		"HIPAAKIT_KEK_FILE":   {"HIPAAKIT_KEK_FILE": "x"},
+		hipaakit.EnvMasterKey: {hipaakit.EnvMasterKey: "x", hipaakit.EnvMasterKeyFile: "y"},
+	} {
+		var ce *hipaakit.ConfigError
+		if _, err := hipaakit.ConfigFromEnv(env(m)); !errors.As(err, &ce) || ce.Field != name || !strings.Contains(err.Error(), "HIPAAKIT_MASTER_KEY") {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
+}
