@@ -40,7 +40,7 @@ func TestUnknownNameThrottleSurvivesRestart(t *testing.T) {
 
 // sweepIdle is a sweep interval no test waits out: the housekeeping
 // goroutine never fires during a test, which runs its passes itself
-// (sweepOnce) after moving the fake clock, so the counts are exact.
+// (Deployment.Sweep) after moving the fake clock, so the counts are exact.
 const sweepIdle = 24 * time.Hour
 
 // TestSweeperRecordsAbandonedSessions: a session nobody uses again is
