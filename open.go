@@ -93,32 +93,37 @@ type Drill struct {
 // never holding a secret, for an unsafe Config (ErrUnsafeConfig), a locked
 // data directory (ErrDataDirLocked), an unreachable database
 // (ErrDatabaseUnreachable) or a wrong key (ErrWrongKEK, ErrKMSOverLocalKeys).
-func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
+func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), InstanceID: cfg.InstanceID}
+	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), InstanceID: cfg.InstanceID, Logger: cfg.Logger}
 	if d.InstanceID == "" {
 		d.InstanceID = randomID()
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
+	if d.Logger == nil {
+		d.Logger = slog.Default()
 	}
-	d.Logger = log.With("instance", d.InstanceID)
-	defer func() {
-		if err != nil {
-			d.Close()
-		}
-	}()
-	if err := d.lockDataDir(); err != nil {
+	d.Logger = d.Logger.With("instance", d.InstanceID)
+	if err := d.open(ctx); err != nil {
+		d.Close()
 		return nil, err
+	}
+	return d, nil
+}
+
+// open builds d from d.cfg, in the one safe order; on error the caller
+// closes what it opened.
+func (d *Deployment) open(ctx context.Context) (err error) {
+	cfg := d.cfg
+	if err := d.lockDataDir(); err != nil {
+		return err
 	}
 	if d.signKey, err = disposal.LoadSigningKey(d.path(FileSigningKey), true); err != nil {
-		return nil, fmt.Errorf("hipaakit: signing key: %w", err)
+		return fmt.Errorf("hipaakit: signing key: %w", err)
 	}
 	if err := d.openKEK(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.DatabaseURL != "" {
 		err = d.openPGStores(ctx)
@@ -126,27 +131,27 @@ func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 		err = d.openFileStores(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	opts := []phi.Option{phi.WithClock(d.Clock), phi.WithAuditWriter(d.Audit), phi.WithAuditInfo(revealAuditInfo)}
 	for name, norm := range cfg.BlindIndexes {
 		opts = append(opts, phi.WithBlindIndex(name, norm))
 	}
 	if d.Vault, err = phi.NewVault(d.Keys, d.KEK, opts...); err != nil {
-		return nil, fmt.Errorf("hipaakit: vault: %w", err)
+		return fmt.Errorf("hipaakit: vault: %w", err)
 	}
 	if err := d.checkMasterKey(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.openAuth(); err != nil {
-		return nil, err
+		return err
 	}
 	d.startHousekeeping()
 	if err := d.openDisposal(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.openBackups(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if d.kekCreated {
 		// Announced once the start succeeded, so that a refused start says
@@ -154,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 		d.Logger.Warn("hipaakit: created the local master key; back it up apart from the data and its backups, "+
 			"or set "+EnvMasterKey+" or use AWS KMS", "key_file", filepath.Base(d.key.File))
 	}
-	return d, nil
+	return nil
 }
 
 // path is name inside the data directory.
