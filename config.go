@@ -2,6 +2,7 @@ package hipaakit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"time"
@@ -56,6 +57,10 @@ type Config struct {
 	// Backup selects where backups go (default: the directory
 	// DataDir+".backups"; see BackupConfig).
 	Backup BackupConfig
+	// Signing selects the signing key of audit checkpoints, ledger
+	// checkpoints and disposal certificates, and the earlier keys still
+	// trusted (default: DataDir/signing-key.pem, created on first start).
+	Signing SigningConfig
 	// Auth configures logins, sessions and roles (secure defaults: MFA
 	// required for every tenant; see AuthConfig).
 	Auth AuthConfig
@@ -134,6 +139,18 @@ type BackupConfig struct {
 	S3Prefix   string
 	S3Endpoint string
 	S3Region   string
+}
+
+// SigningConfig selects the deployment's ed25519 signing key.
+type SigningConfig struct {
+	// KeyFile is the private key (PEM, PKCS #8; its public key is written
+	// beside it), created (mode 0600) on first start. Default
+	// DataDir/FileSigningKey.
+	KeyFile string
+	// Trusted are earlier public keys still trusted when verifying the
+	// audit trail's and the ledger's checkpoints after a key rotation
+	// (Deployment.AuditKeys lists the current key first, then these).
+	Trusted []ed25519.PublicKey
 }
 
 // AuthConfig configures authentication, sessions and authorisation.

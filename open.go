@@ -1,6 +1,7 @@
 package hipaakit
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -119,7 +120,8 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 	if err := d.lockDataDir(); err != nil {
 		return err
 	}
-	if d.signKey, err = disposal.LoadSigningKey(d.path(FileSigningKey), true); err != nil {
+	keyFile := cmp.Or(cfg.Signing.KeyFile, d.path(FileSigningKey))
+	if d.signKey, err = disposal.LoadSigningKey(keyFile, true); err != nil {
 		return fmt.Errorf("hipaakit: signing key: %w", err)
 	}
 	if err := d.openKEK(ctx); err != nil {
@@ -178,9 +180,10 @@ func (d *Deployment) KeyLocation() KeyPlace { return d.key }
 func (d *Deployment) KeyInsideDataDir() bool { return d.key.InsideDataDir }
 
 // AuditKeys are the trusted public keys of the audit trail's and the
-// disposal ledger's checkpoints, current key first.
+// disposal ledger's checkpoints: the current key first, then
+// Signing.Trusted.
 func (d *Deployment) AuditKeys() []ed25519.PublicKey {
-	return []ed25519.PublicKey{d.signKey.Public().(ed25519.PublicKey)}
+	return append([]ed25519.PublicKey{d.signKey.Public().(ed25519.PublicKey)}, d.cfg.Signing.Trusted...)
 }
 
 // lockDataDir creates the data directory and takes its lock, held until

@@ -2,6 +2,7 @@ package hipaakit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,12 @@ func (c Config) Validate() error {
 	}
 	if (k.KMSEndpoint != "" || k.KMSRegion != "") && k.KMSKeyID == "" {
 		return &ConfigError{Field: "KEK.KMSEndpoint", Problem: "set without KEK.KMSKeyID", Fix: "set the KMS key ID or ARN too"}
+	}
+	for _, k := range c.Signing.Trusted {
+		if len(k) != ed25519.PublicKeySize {
+			return &ConfigError{Field: "Signing.Trusted", Problem: "holds a value that is not an ed25519 public key",
+				Fix: "give the 32-byte public keys of the earlier signing keys"}
+		}
 	}
 	b := c.Backup
 	if (b.S3Endpoint != "" || b.S3Prefix != "") && b.S3Bucket == "" {
