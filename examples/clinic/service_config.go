@@ -19,7 +19,7 @@ import (
 func (a *app) writeServiceConfig() error {
 	d, pp := a.d, passwordPolicy()
 	sc := serviceconfig.Config{Version: serviceconfig.Version, Service: "clinic", DataDir: ".",
-		AuditKeys: []string{serviceconfig.EncodePublicKey(d.AuditKeys()[0])}, KEK: "local",
+		KEK: "local",
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(a.cfg.IdleTimeout),
 			AbsoluteTimeout: serviceconfig.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,
 			PasswordMinLength: min(pp.MinLength, pp.MinLengthWithMFA), PasswordBlocklist: "default"},
@@ -27,6 +27,9 @@ func (a *app) writeServiceConfig() error {
 		TLS:            serviceconfig.TLS{Enabled: !a.cfg.NoTLS, HSTS: !a.cfg.NoTLS, LoopbackOnly: a.cfg.NoTLS},
 		AuditRetention: auditRetention, Retention: []serviceconfig.RetentionRule{{Kind: "audit", Keep: auditRetention}},
 		Backup: serviceconfig.Backup{Target: "directory", Dir: a.relative(d.BackupDir())}}
+	for _, k := range d.AuditKeys() {
+		sc.AuditKeys = append(sc.AuditKeys, serviceconfig.EncodePublicKey(k))
+	}
 	if !a.cfg.NoTLS {
 		sc.TLS.MinVersion = "1.2" // tlsConfig's MinVersion
 	}
