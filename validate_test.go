@@ -43,6 +43,8 @@ func TestValidateRefuses(t *testing.T) {
 			"KEK.KMSEndpoint", "set the KMS key ID", nil},
 		"S3 endpoint alone": {hipaakit.Config{DataDir: dir, Backup: hipaakit.BackupConfig{S3Endpoint: "http://127.0.0.1:1"}},
 			"Backup.S3Endpoint", "set the bucket", nil},
+		"app dir outside": {hipaakit.Config{DataDir: dir, AppDirs: []string{"../elsewhere"}}, "AppDirs", "relative to DataDir", nil},
+		"app dir a store": {hipaakit.Config{DataDir: dir, AppDirs: []string{"keys"}}, "AppDirs", "other than the Layout names", nil},
 		"directory and bucket": {hipaakit.Config{DataDir: dir, Backup: hipaakit.BackupConfig{Dir: "/b", S3Bucket: "b"}},
 			"Backup", "set one of", nil},
 	} {
