@@ -6,8 +6,10 @@ package main
 // Environment:
 //
 //	HIPAAKIT_DATA_DIR              data directory of the file stores (embedded default), in
-//	                               the layout the clinic example and `hipaakit report` use:
-//	                               kek.key, signing-key.pem, keys/, audit/, ledger/, holds/, sweep/
+//	                               the layout of hipaakit.Open (hipaakit.DirKeys, DirAudit, ...):
+//	                               signing-key.pem, keys/, audit/, ledger/, holds/, users/,
+//	                               sessions/, sweep/; the master key beside it
+//	                               (see masterkey.go)
 //	HIPAAKIT_DATABASE_URL          when set, keys, ledger, holds and sweep state live in
 //	                               PostgreSQL instead (and the retention source reads it)
 //	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
@@ -34,6 +36,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/disposal"
@@ -103,7 +106,7 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 
 // signingKeyFile is the data directory's signing key (PEM), shared by the
 // disposal certificates, the ledger and the audit checkpoints.
-const signingKeyFile = "signing-key.pem"
+const signingKeyFile = hipaakit.FileSigningKey
 
 // signingKey loads the disposal signing key, creating it (and its public
 // key file) on first use in file mode.
@@ -130,7 +133,7 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 		}
 		return pgstore.New(pool), nil
 	}
-	return filestore.Open(e.path("keys"))
+	return filestore.Open(e.path(hipaakit.DirKeys))
 }
 
 func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.Ledger, error) {
@@ -155,7 +158,7 @@ func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.L
 		}
 		store = s
 	} else {
-		s, err := disposal.OpenFileLedgerStore(ctx, e.path("ledger"), disposal.FileLedgerOptions{Signer: key})
+		s, err := disposal.OpenFileLedgerStore(ctx, e.path(hipaakit.DirLedger), disposal.FileLedgerOptions{Signer: key})
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +202,7 @@ func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 		e.closers = append(e.closers, func() error { return w.Close(context.Background()) })
 		return w, nil
 	}
-	l, err := audit.OpenFileLog(ctx, e.path("audit"), audit.FileOptions{Signer: key})
+	l, err := audit.OpenFileLog(ctx, e.path(hipaakit.DirAudit), audit.FileOptions{Signer: key})
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +222,7 @@ func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry,
 		}
 		store = pgretention.NewHoldStore(pool)
 	} else {
-		s, err := retention.OpenFileHoldStore(e.path("holds"))
+		s, err := retention.OpenFileHoldStore(e.path(hipaakit.DirHolds))
 		if err != nil {
 			return nil, err
 		}

@@ -5,10 +5,14 @@ package main
 //
 //	HIPAAKIT_MASTER_KEY        the local master key (localkek.Encode form,
 //	                           hipaakit-local-kek-v1:…)
-//	HIPAAKIT_MASTER_KEY_FILE   the file holding it; else the command's
-//	                           default file (never created by the CLI)
+//	HIPAAKIT_MASTER_KEY_FILE   the file holding it; else the deployment's
+//	                           key file (hipaakit.KeyLocation: the legacy
+//	                           <data>/kek.key when it exists, else
+//	                           <data>.master-key beside the data directory;
+//	                           never created by the CLI)
 //
-// These are the names the services built with hipaakit read. The names of
+// These are the names the services built with hipaakit read
+// (hipaakit.EnvMasterKey, hipaakit.EnvMasterKeyFile). The names of
 // earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE) are refused with the
 // new name rather than read as a fallback, which could open a deployment
 // with a different key than the operator meant.
@@ -19,13 +23,14 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
 const (
-	envMasterKey     = "HIPAAKIT_MASTER_KEY"
-	envMasterKeyFile = "HIPAAKIT_MASTER_KEY_FILE"
+	envMasterKey     = hipaakit.EnvMasterKey
+	envMasterKeyFile = hipaakit.EnvMasterKeyFile
 )
 
 // retiredKeyEnv lists the master-key names of earlier versions and the name
@@ -78,6 +83,15 @@ func (c *cli) localMasterKey(defaultFile string) (*localkek.KEK, error) {
 		return nil, &drUsageError{"set " + envMasterKey + " or " + envMasterKeyFile}
 	}
 	return readKeyFile(file)
+}
+
+// defaultKeyFile is the local master key file of the data directory, as
+// hipaakit.Open finds it, or "" without a data directory.
+func (e *drEnv) defaultKeyFile() string {
+	if e.dataDir == "" {
+		return ""
+	}
+	return hipaakit.KeyLocation(hipaakit.Config{DataDir: e.dataDir}).File
 }
 
 // readKeyFile opens an existing local master key file.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -35,6 +36,13 @@ func TestMasterKeyEnv(t *testing.T) {
 	if code, _, errs := runCLI(t, env, "backup", "list"); code != exitUsage || !strings.Contains(errs, envMasterKeyFile) {
 		t.Fatalf("list without a key: %d %s", code, errs)
 	}
+	// Beside the data directory, where hipaakit.Open keeps it, it is found
+	// without any variable.
+	check(t, os.Rename(keyFile, hipaakit.DefaultKeyFile(data)))
+	if code, out, errs := runCLI(t, env, "backup", "list"); code != exitOK || !strings.Contains(out, id) {
+		t.Fatalf("list with the key beside the data directory: %d %q %s", code, out, errs)
+	}
+	check(t, os.Rename(hipaakit.DefaultKeyFile(data), keyFile))
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": repo}
 		for i := 0; i < len(kv); i += 2 {

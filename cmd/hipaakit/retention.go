@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
@@ -85,7 +86,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	}
 	var state retention.SweepState
 	if env.dataDir != "" && env.dbURL == "" {
-		state, err = retention.OpenFileSweepState(env.path("sweep"))
+		state, err = retention.OpenFileSweepState(env.path(hipaakit.DirSweep))
 	} else {
 		state = pgretention.NewSweepState(pool, "default")
 	}

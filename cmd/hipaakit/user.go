@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
@@ -171,12 +172,12 @@ func (e *drEnv) authenticator(ctx context.Context) (*auth.Authenticator, error) 
 		}
 		users, sessions = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool)
 	} else {
-		us, err := auth.OpenFileUserStore(e.path("users"))
+		us, err := auth.OpenFileUserStore(e.path(hipaakit.DirUsers))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, us.Close)
-		ss, err := auth.OpenFileSessionStore(e.path("sessions"))
+		ss, err := auth.OpenFileSessionStore(e.path(hipaakit.DirSessions))
 		if err != nil {
 			return nil, err
 		}
