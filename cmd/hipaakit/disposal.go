@@ -10,7 +10,7 @@ package main
 //	                               signing-key.pem, keys/, audit/, ledger/, holds/, users/,
 //	                               sessions/, sweep/; the master key beside it
 //	                               (see masterkey.go)
-//	HIPAAKIT_DATABASE_URL          when set, keys, ledger, holds and sweep state live in
+//	DATABASE_URL                   when set, keys, ledger, holds and sweep state live in
 //	                               PostgreSQL instead (and the retention source reads it)
 //	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
 //	                               ledger checkpoints (default <data>/signing-key.pem,
@@ -65,9 +65,9 @@ type drUsageError struct{ msg string }
 func (e *drUsageError) Error() string { return e.msg }
 
 func newDREnv(c *cli) (*drEnv, error) {
-	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv("HIPAAKIT_DATABASE_URL")}
+	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv(envDatabaseURL)}
 	if e.dataDir == "" && e.dbURL == "" {
-		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or HIPAAKIT_DATABASE_URL (PostgreSQL)"}
+		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or " + envDatabaseURL + " (PostgreSQL)"}
 	}
 	return e, nil
 }
@@ -90,11 +90,11 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 		return e.pool, nil
 	}
 	if e.dbURL == "" {
-		return nil, &drUsageError{"this command needs HIPAAKIT_DATABASE_URL"}
+		return nil, &drUsageError{"this command needs " + envDatabaseURL}
 	}
 	pool, err := pgxpool.New(ctx, e.dbURL)
 	if err != nil {
-		return nil, errors.New("cannot parse HIPAAKIT_DATABASE_URL") // never echo the URL: it may hold a password
+		return nil, errors.New("cannot parse " + envDatabaseURL) // never echo the URL: it may hold a password
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()

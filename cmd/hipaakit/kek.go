@@ -28,7 +28,7 @@ const kekUsage = `usage: hipaakit kek migrate (--to-kms KEY | --to-key-file FILE
 
 Move a deployment to another master key (KEK): from a local master key to
 AWS KMS, between local keys, or between KMS keys. Every keyset of the key
-store (HIPAAKIT_DATA_DIR's keys/, or HIPAAKIT_DATABASE_URL) is re-wrapped
+store (HIPAAKIT_DATA_DIR's keys/, or DATABASE_URL) is re-wrapped
 under the new KEK (phi.Vault.RotateKEK), then the backup repository's key
 (backup.Repository.Rewrap). Data is not re-encrypted: the keys inside the
 keysets do not change.

@@ -76,6 +76,21 @@ func TestMasterKeyEnv(t *testing.T) {
 	}
 }
 
+// TestRetiredDatabaseEnv: HIPAAKIT_DATABASE_URL is refused with the name
+// the services read, by every command but help.
+func TestRetiredDatabaseEnv(t *testing.T) {
+	env := map[string]string{"HIPAAKIT_DATABASE_URL": "postgres://127.0.0.1:1/db"}
+	for _, args := range [][]string{{"audit", "query", "--key", "k.pem", "pg"}, {"hold", "list"}, {"user", "list"}} {
+		code, _, errs := runCLI(t, env, args...)
+		if code != exitUsage || !strings.Contains(errs, "HIPAAKIT_DATABASE_URL is no longer read: rename it to DATABASE_URL") {
+			t.Errorf("%v: exit %d, %s", args, code, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, env, "help"); code != exitOK {
+		t.Errorf("help: exit %d", code)
+	}
+}
+
 // TestReportRetiredKeyEnv: the report refuses the retired names too.
 func TestReportRetiredKeyEnv(t *testing.T) {
 	_, config := reportDataDir(t)

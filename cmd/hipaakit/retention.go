@@ -20,7 +20,7 @@ import (
 const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies FILE [--dry-run]
 
   sweep        Reads the subjects and records of the tables named in the
-               policy file's "source" (PostgreSQL, HIPAAKIT_DATABASE_URL),
+               policy file's "source" (PostgreSQL, DATABASE_URL),
                evaluates the policies and legal holds, and crypto-shreds every
                subject whose records have all expired. Exit 0 when every
                disposal succeeded, 1 when some failed.

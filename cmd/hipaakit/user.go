@@ -3,7 +3,7 @@ package main
 // `hipaakit user ...`: operators recover accounts (unlock after a lockout,
 // disable, enable, reset the second factor, issue new recovery codes) on the
 // file stores of a stopped service (HIPAAKIT_DATA_DIR: users/, sessions/,
-// audit/) or on a live PostgreSQL deployment (HIPAAKIT_DATABASE_URL: the
+// audit/) or on a live PostgreSQL deployment (DATABASE_URL: the
 // auth_users and auth_sessions tables). Every change goes through
 // auth.Authenticator and is audited with the operator as actor (--by,
 // default cli:$USER).
