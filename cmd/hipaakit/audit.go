@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/durable"
@@ -23,7 +24,7 @@ import (
 const auditUsage = `usage: hipaakit audit <verify|query|export|disclosures> [flags] TARGET
 
 TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
-from HIPAAKIT_DATABASE_URL (which keeps a password out of the process list).
+from DATABASE_URL (which keeps a password out of the process list).
 
   verify --key FILE [--key FILE]... [--expect FILE] [--require-sealed] TARGET
       Check hash chains, checkpoints and anchors. Exit 0 when intact, 1 with
@@ -56,8 +57,9 @@ filter flags: --subject ID --actor ID --record-type T --record-id ID
   --stream S --since T --until T (T: RFC 3339 or YYYY-MM-DD, UTC)
 `
 
-// envDatabaseURL names the environment variable for the "pg" target.
-const envDatabaseURL = "HIPAAKIT_DATABASE_URL"
+// envDatabaseURL names the environment variable of the PostgreSQL
+// deployment (the "pg" target here), the one the services read.
+const envDatabaseURL = hipaakit.EnvDatabaseURL
 
 // cmdAudit runs "hipaakit audit ...".
 func cmdAudit(ctx context.Context, c *cli, args []string) int {

@@ -8,8 +8,8 @@ package main
 //	                       (overridden by --repo)
 //	HIPAAKIT_MASTER_KEY    the local master key (hipaakit-local-kek-v1:…) that
 //	                       wraps the repository key; else the file
-//	                       HIPAAKIT_MASTER_KEY_FILE names, else
-//	                       <data dir>/kek.key (never created here); see
+//	                       HIPAAKIT_MASTER_KEY_FILE names, else the
+//	                       deployment's key file (never created here); see
 //	                       masterkey.go
 //	HIPAAKIT_S3_ENDPOINT   endpoint of an S3-compatible store (path-style);
 //	                       empty for AWS. Credentials: AWS_ACCESS_KEY_ID and
@@ -34,13 +34,13 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
-	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
 const backupUsage = `usage: hipaakit backup <command> [--repo DIR|s3://BUCKET/PREFIX] [flags]
@@ -167,11 +167,7 @@ func (b *backupCmd) fail(sub string, err error) int {
 }
 
 func (b *backupCmd) kek() (phi.KEK, error) {
-	def := ""
-	if b.env.dataDir != "" {
-		def = b.env.path(localkek.FileName)
-	}
-	return b.c.localMasterKey(def)
+	return b.c.localMasterKey(b.env.defaultKeyFile())
 }
 
 func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, error) {
@@ -240,7 +236,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		src = backup.DirSource{Root: path, Name: name}
 	case "audit":
 		if path == "" {
-			path = b.env.path("audit")
+			path = b.env.path(hipaakit.DirAudit)
 		}
 		s := backup.AuditSource(path)
 		if name != "" {
@@ -446,7 +442,7 @@ func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int,
 		return nil, nil, err
 	}
 	if b.env.dbURL == "" {
-		fs, err := backup.NewFileKeyStoreSink(b.env.path("keys"), ledger)
+		fs, err := backup.NewFileKeyStoreSink(b.env.path(hipaakit.DirKeys), ledger)
 		return fs, func() (int, int) { return fs.Restored, fs.Shredded }, err
 	}
 	ks, err := b.env.keyStore(ctx)

@@ -6,9 +6,11 @@ package main
 // Environment:
 //
 //	HIPAAKIT_DATA_DIR              data directory of the file stores (embedded default), in
-//	                               the layout the clinic example and `hipaakit report` use:
-//	                               kek.key, signing-key.pem, keys/, audit/, ledger/, holds/, sweep/
-//	HIPAAKIT_DATABASE_URL          when set, keys, ledger, holds and sweep state live in
+//	                               the layout of hipaakit.Open (hipaakit.DirKeys, DirAudit, ...):
+//	                               signing-key.pem, keys/, audit/, ledger/, holds/, users/,
+//	                               sessions/, sweep/; the master key beside it
+//	                               (see masterkey.go)
+//	DATABASE_URL                   when set, keys, ledger, holds and sweep state live in
 //	                               PostgreSQL instead (and the retention source reads it)
 //	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
 //	                               ledger checkpoints (default <data>/signing-key.pem,
@@ -34,6 +36,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/disposal"
@@ -63,9 +66,9 @@ type drUsageError struct{ msg string }
 func (e *drUsageError) Error() string { return e.msg }
 
 func newDREnv(c *cli) (*drEnv, error) {
-	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv("HIPAAKIT_DATABASE_URL")}
+	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv(envDatabaseURL)}
 	if e.dataDir == "" && e.dbURL == "" {
-		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or HIPAAKIT_DATABASE_URL (PostgreSQL)"}
+		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or " + envDatabaseURL + " (PostgreSQL)"}
 	}
 	return e, nil
 }
@@ -88,11 +91,11 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 		return e.pool, nil
 	}
 	if e.dbURL == "" {
-		return nil, &drUsageError{"this command needs HIPAAKIT_DATABASE_URL"}
+		return nil, &drUsageError{"this command needs " + envDatabaseURL}
 	}
 	pool, err := pgxpool.New(ctx, e.dbURL)
 	if err != nil {
-		return nil, errors.New("cannot parse HIPAAKIT_DATABASE_URL") // never echo the URL: it may hold a password
+		return nil, errors.New("cannot parse " + envDatabaseURL) // never echo the URL: it may hold a password
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
@@ -104,7 +107,7 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 
 // signingKeyFile is the data directory's signing key (PEM), shared by the
 // disposal certificates, the ledger and the audit checkpoints.
-const signingKeyFile = "signing-key.pem"
+const signingKeyFile = hipaakit.FileSigningKey
 
 // signingKey loads the disposal signing key, creating it (and its public
 // key file) on first use in file mode.
@@ -140,7 +143,7 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 		}
 		return pgstore.New(pool, pgstore.Config{}), nil
 	}
-	return filestore.Open(e.path("keys"), filestore.Config{})
+	return filestore.Open(e.path(hipaakit.DirKeys), filestore.Config{})
 }
 
 func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.Ledger, error) {
@@ -165,7 +168,7 @@ func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.
 		}
 		store = s
 	} else {
-		s, err := disposal.OpenFileLedgerStore(ctx, e.path("ledger"), disposal.FileLedgerOptions{Signer: key})
+		s, err := disposal.OpenFileLedgerStore(ctx, e.path(hipaakit.DirLedger), disposal.FileLedgerOptions{Signer: key})
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +212,7 @@ func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 		e.closers = append(e.closers, func() error { return w.Close(context.Background()) })
 		return w, nil
 	}
-	l, err := audit.OpenFileLog(ctx, e.path("audit"), audit.FileOptions{Signer: key})
+	l, err := audit.OpenFileLog(ctx, e.path(hipaakit.DirAudit), audit.FileOptions{Signer: key})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +232,7 @@ func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry,
 		}
 		store = pgretention.NewHoldStore(pool)
 	} else {
-		s, err := retention.OpenFileHoldStore(e.path("holds"))
+		s, err := retention.OpenFileHoldStore(e.path(hipaakit.DirHolds))
 		if err != nil {
 			return nil, err
 		}

@@ -294,7 +294,7 @@ func TestKEKMigratePostgres(t *testing.T) {
 		sep = "&"
 	}
 	newFile := filepath.Join(t.TempDir(), "new.key")
-	env := map[string]string{"HIPAAKIT_DATABASE_URL": hipaakittest.PostgresURL() + sep + "search_path=" + schema,
+	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
 		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem"), envMasterKeyFile: oldFile}
 	interruptRotation(t, keys, old, mustKeyFile(t, newFile), 100)
 	code, out, errs := runCLI(t, env, "kek", "migrate", "--to-key-file", newFile, "--no-backup-repo")

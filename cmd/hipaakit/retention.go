@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
@@ -19,7 +20,7 @@ import (
 const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies FILE [--dry-run]
 
   sweep        Reads the subjects and records of the tables named in the
-               policy file's "source" (PostgreSQL, HIPAAKIT_DATABASE_URL),
+               policy file's "source" (PostgreSQL, DATABASE_URL),
                evaluates the policies and legal holds, and crypto-shreds every
                subject whose records have all expired. Exit 0 when every
                disposal succeeded, 1 when some failed.
@@ -85,7 +86,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	}
 	var state retention.SweepState
 	if env.dataDir != "" && env.dbURL == "" {
-		state, err = retention.OpenFileSweepState(env.path("sweep"))
+		state, err = retention.OpenFileSweepState(env.path(hipaakit.DirSweep))
 	} else {
 		state = pgretention.NewSweepState(pool, "default")
 	}

@@ -59,7 +59,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	env := map[string]string{
-		"HIPAAKIT_DATABASE_URL": url,
+		envDatabaseURL:          url,
 		"HIPAAKIT_DISPOSAL_KEY": drWriteKey(t, tmp, "disposal.pem"),
 		"HIPAAKIT_AUDIT_KEY":    drWriteKey(t, tmp, "audit.pem"),
 	}
