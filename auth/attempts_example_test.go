@@ -33,7 +33,7 @@ func ExampleOpenFileAttemptStore() {
 		log.Fatal(err)
 	}
 	defer attempts.Close()
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Sessions: auth.NoSessions})
+	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}}, auth.NoSessions)
 	if err != nil {
 		log.Fatal(err)
 	}

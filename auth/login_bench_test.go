@@ -25,8 +25,7 @@ func benchAuthenticator(b *testing.B, users auth.UserStore, attempts auth.Attemp
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-		Hasher: hasher, Lockout: auth.LockoutConfig{FreeFailures: 1 << 30, MaxFailures: 100}})
+	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Hasher: hasher, Lockout: auth.LockoutConfig{FreeFailures: 1 << 30, MaxFailures: 100}}, auth.NoSessions)
 	if err != nil {
 		b.Fatal(err)
 	}

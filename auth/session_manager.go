@@ -101,10 +101,10 @@ type PasswordPolicySource interface {
 	PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error)
 }
 
-// NewSessionManager returns a manager that keeps sessions in store, reads
+// newSessionManager returns a manager that keeps sessions in store, reads
 // each request's user (status and roles) from users, and records session
 // events to w. Every field has its secure default.
-func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *SessionManager {
+func newSessionManager(store SessionStore, users UserStore, w audit.Writer) *SessionManager {
 	return &SessionManager{
 		IdleTimeout:     DefaultIdleTimeout,
 		AbsoluteTimeout: DefaultAbsoluteTimeout,

@@ -164,8 +164,8 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 	p := &pausingUsers{UserStore: f.users}
 	p.cond = sync.NewCond(&p.mu)
 	replica := func() *Authenticator {
-		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, Sessions: f.rev, Hasher: testHasher(t), Clock: f.clk,
-			AdminRoles: []string{"admin"}})
+		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, Hasher: testHasher(t), Clock: f.clk,
+			AdminRoles: []string{"admin"}}, f.rev)
 		require.NoError(t, err)
 		return r
 	}
@@ -196,7 +196,7 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 
 func TestPHIRolesNeverOnAdminIdentity(t *testing.T) {
 	_, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, AdminRoles: []string{"admin", "physician"},
-		PHIRoles: []string{"physician"}})
+		PHIRoles: []string{"physician"}}, nil)
 	require.ErrorIs(t, err, ErrInvalidPolicy)
 
 	f := newFixture(t, adminCfg)

@@ -27,11 +27,9 @@ func newExampleAuthenticator() *auth.Authenticator {
 		log.Fatal(err)
 	}
 	a, err := auth.NewAuthenticator(auth.Config{
-		Users:    auth.NewMemoryUserStore(),
-		Audit:    audit.Discard{},
-		Sessions: auth.NoSessions,
-		Sealer:   sealer,
-	})
+		Users: auth.NewMemoryUserStore(),
+		Audit: audit.Discard{}, Sealer: sealer,
+	}, auth.NoSessions)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -56,7 +56,7 @@ type clockCase struct {
 	clk   *clock.Fake
 	users *auth.MemoryUserStore
 	user  *auth.User
-	sm    *auth.SessionManager
+	sm    *auth.Service
 }
 
 func newClockCase(t *testing.T, st auth.SessionStore) *clockCase {
@@ -66,8 +66,12 @@ func newClockCase(t *testing.T, st auth.SessionStore) *clockCase {
 	if err := c.users.Create(context.Background(), c.user); err != nil {
 		t.Fatal(err)
 	}
-	c.sm = auth.NewSessionManager(st, c.users, audit.Discard{})
-	c.sm.Clock = c.clk
+	sm, err := auth.New(auth.Config{Users: c.users, Sessions: st, Audit: audit.Discard{},
+		Emergencies: auth.NewMemoryEmergencyLog(), Clock: c.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sm = sm
 	return c
 }
 
@@ -83,7 +87,7 @@ func (c *clockCase) begin() string {
 // want sends a GET with session token tok and checks the status.
 func (c *clockCase) want(tok string, status int) {
 	c.t.Helper()
-	h := c.sm.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := c.sm.Session(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
 	rr := httptest.NewRecorder()

@@ -88,10 +88,10 @@ func totpRace(t *testing.T, st auth.UserStore, replicas int) {
 	must(t, err)
 	sealer, err := auth.NewKeySealer(make([]byte, 32))
 	must(t, err)
-	var as []*auth.Authenticator
+	var as []*auth.Service
 	for range replicas {
-		a, err := auth.NewAuthenticator(auth.Config{Users: st, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-			Sealer: sealer, Hasher: hasher, Clock: clk,
+		a, err := auth.New(auth.Config{Users: st, Audit: audit.Discard{}, Sessions: auth.NewMemorySessionStore(),
+			Emergencies: auth.NewMemoryEmergencyLog(), Sealer: sealer, Hasher: hasher, Clock: clk,
 			// No back-off within the burst: every attempt reaches the TOTP check.
 			Lockout: auth.LockoutConfig{MaxFailures: 100, FreeFailures: 100}})
 		must(t, err)

@@ -100,13 +100,16 @@ func newCapCase(t *testing.T, st auth.SessionStore, limit int) *capCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.sm = auth.NewSessionManager(st, c.users, audit.WriterFunc(func(_ context.Context, e audit.Event) error {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.events = append(c.events, e)
-		return nil
-	}))
-	c.sm.Clock, c.sm.Policies = c.clk, pols
+	c.sm, err = auth.New(auth.Config{Users: c.users, Sessions: st, Emergencies: auth.NewMemoryEmergencyLog(),
+		Tenants: pols, Clock: c.clk, Audit: audit.WriterFunc(func(_ context.Context, e audit.Event) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.events = append(c.events, e)
+			return nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 

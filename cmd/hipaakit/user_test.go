@@ -20,7 +20,8 @@ func userSetup(t *testing.T, users auth.UserStore) *auth.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: auth.NoSessions, Hasher: hasher})
+	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: auth.NewMemorySessionStore(),
+		Emergencies: auth.NewMemoryEmergencyLog(), Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,9 +55,7 @@ type app struct {
 	drills        []drill
 
 	vault    *phi.Vault
-	authn    *auth.Authenticator
-	sm       *auth.SessionManager
-	guard    *auth.Guard
+	auth     *auth.Service
 	alerts   *alertList
 	holds    *retention.Registry
 	ledger   *disposal.Ledger
@@ -134,7 +132,7 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	if err := a.openBackups(ctx); err != nil {
 		return nil, err
 	}
-	a.clinic = &clinic{vault: a.vault, records: a.records, audit: a.auditLog, guard: a.guard,
+	a.clinic = &clinic{vault: a.vault, records: a.records, audit: a.auditLog, guard: a.auth,
 		now: a.clock.Now, log: a.log, tenant: demoTenant, shredder: a.shredder, holds: a.holds}
 	if err := a.writeServiceConfig(); err != nil {
 		return nil, err
@@ -230,26 +228,18 @@ func (a *app) openAuth() error {
 	if err != nil {
 		return err
 	}
-	a.sm = auth.NewSessionManager(a.sessions, a.users, a.auditLog)
-	a.sm.IdleTimeout, a.sm.AbsoluteTimeout = a.cfg.IdleTimeout, a.cfg.Absolute
-	// No a.sm.Policies: NewAuthenticator links the manager to Config.Tenants
-	// (one source of tenant policy).
-	a.sm.Clock, a.sm.Emergencies, a.sm.Logger = a.clock, a.emergencies, a.log
-	a.sm.OnEmergency = a.alerts.add
+	sessions := auth.SessionConfig{IdleTimeout: a.cfg.IdleTimeout, AbsoluteTimeout: a.cfg.Absolute}
 	if a.cfg.NoTLS {
-		a.sm.Cookie.Name, a.sm.Cookie.Secure = "clinic_session", false
+		sessions.CookieName, sessions.InsecureCookie = "clinic_session", true
 	}
-	a.authn, err = auth.NewAuthenticator(auth.Config{
-		Users: a.users, Audit: a.auditLog, Sessions: a.sm, Sealer: auth.PHISealer(a.vault),
-		Tenants: tenants, TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, Clock: a.clock, Logger: a.log,
-		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold, ForgetAfter: attemptsForget}, Attempts: a.attempts,
-		AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
+	a.auth, err = auth.New(auth.Config{
+		Users: a.users, Sessions: a.sessions, Attempts: a.attempts, Emergencies: a.emergencies, Audit: a.auditLog,
+		RBAC: rbac, Tenants: tenants, Sealer: auth.PHISealer(a.vault), TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"},
+		Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold, ForgetAfter: attemptsForget},
+		AdminRoles: adminRoles, PHIRoles: phiRoles(rbac), Session: sessions, OnEmergency: a.alerts.add,
+		Clock: a.clock, Logger: a.log,
 	})
-	if err != nil {
-		return err
-	}
-	a.guard = auth.NewGuard(a.sm, rbac)
-	return nil
+	return err
 }
 
 // openDisposal wires the disposal ledger, legal holds and the shredder.

@@ -113,7 +113,7 @@ func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (str
 		t.Fatal(err)
 	}
 	a := cs.tc.app
-	u, err := a.authn.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
+	u, err := a.auth.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
@@ -124,11 +124,11 @@ func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (str
 		cs.mu.Unlock()
 		return u.ID, c
 	}
-	enr, err := a.authn.EnrollTOTP(ctx, u.ID, audit.Origin{})
+	enr, err := a.auth.EnrollTOTP(ctx, u.ID, audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.authn.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
+	if _, err := a.auth.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
 		t.Fatal(err)
 	}
 	cs.mu.Lock()

@@ -28,7 +28,7 @@ func (a *app) startSweeper() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.sm.SweepEvery(ctx, interval) }) // returns ctx's error at Close
+	wg.Go(func() { _ = a.auth.SweepEvery(ctx, interval) }) // returns ctx's error at Close
 	if a.purgeAttempts != nil {
 		wg.Go(func() {
 			t := time.NewTicker(interval)

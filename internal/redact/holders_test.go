@@ -52,9 +52,10 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 
 	sealer, err := auth.NewKeySealer(master)
 	must(t, err)
-	authCfg := auth.Config{Users: auth.NewMemoryUserStore(), Sealer: sealer, ChallengeKey: master,
-		Audit: &audittest.Memory{}}
-	authn, _ := auth.NewAuthenticator(authCfg) // printing does not need a working one
+	authCfg := auth.Config{Users: auth.NewMemoryUserStore(), Sessions: auth.NewMemorySessionStore(),
+		Emergencies: auth.NewMemoryEmergencyLog(), Sealer: sealer, ChallengeKey: master, Audit: &audittest.Memory{}}
+	authSvc, err := auth.New(authCfg)
+	must(t, err)
 
 	fileOpts := audit.FileOptions{Signer: signKey}
 	fileLog, err := audit.OpenFileLog(ctx, t.TempDir(), fileOpts)
@@ -82,7 +83,7 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{kmsKEK, "awskms.KEK"}, {*kmsKEK, "awskms.KEK"},
 		{sealer, "auth.KeySealer"}, {*sealer, "auth.KeySealer"},
 		{authCfg, "auth.Config"}, {&authCfg, "auth.Config"},
-		{authn, "auth.Authenticator"},
+		{authSvc, "auth.Service"},
 		{fileOpts, "audit.FileOptions"}, {&fileOpts, "audit.FileOptions"},
 		{fileLog, "audit.FileLog"},
 		{mem, "audittest.Memory"},
