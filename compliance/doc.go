@@ -32,4 +32,12 @@
 // It does not judge organisational safeguards (risk analysis, training,
 // business-associate agreements); the report command lists those as outside
 // what software can show.
+//
+// # Related packages
+//
+// This package links package testing and belongs in a service's tests. The
+// control-mapping report of a deployed service is package
+// compliance/report, and the service configuration format it reads
+// (hipaakit.json) is package compliance/serviceconfig; neither links
+// testing, so a production binary may embed them.
 package compliance

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
 )
 
 // FuzzOutputsEscapeControls feeds a hostile value into every text field
@@ -61,9 +61,9 @@ func FuzzOutputsEscapeControls(f *testing.F) {
 			t.Fatal(errOut.String())
 		}
 		check("disclosures", out.String())
-		rep := compliance.Report{Service: v, GeneratedAt: e.Time, Notes: []string{v},
-			Rows:           []compliance.Row{{Control: v, Title: v, Status: compliance.NotMet, Evidence: []string{v}, Gaps: []string{v}}},
-			Organisational: []compliance.Row{{Control: v, Title: v, Status: compliance.NotJudged}}}
+		rep := report.Report{Service: v, GeneratedAt: e.Time, Notes: []string{v},
+			Rows:           []report.Row{{Control: v, Title: v, Status: report.NotMet, Evidence: []string{v}, Gaps: []string{v}}},
+			Organisational: []report.Row{{Control: v, Title: v, Status: report.NotJudged}}}
 		var md, html bytes.Buffer
 		if err := rep.WriteMarkdown(&md); err != nil {
 			t.Fatal(err)

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/durable"
 )
 
 const reportUsage = `usage: hipaakit report --config FILE [--format markdown|json|html] [--out FILE]
 
-Read the service configuration FILE (compliance.ServiceConfig, usually
+Read the service configuration FILE (serviceconfig.Config, usually
 hipaakit.json in the service's data directory) and the stores it names,
 read-only, and print one row per HIPAA Security Rule technical safeguard
 with its status and evidence. Safeguards software cannot judge are listed
@@ -62,16 +63,16 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 	case *configPath == "":
 		return reportUsageErr(c, "--config is required")
 	}
-	write, ok := map[string]func(compliance.Report, io.Writer) error{
-		"markdown": compliance.Report.WriteMarkdown, "md": compliance.Report.WriteMarkdown,
-		"json": compliance.Report.WriteJSON, "html": compliance.Report.WriteHTML,
+	write, ok := map[string]func(report.Report, io.Writer) error{
+		"markdown": report.Report.WriteMarkdown, "md": report.Report.WriteMarkdown,
+		"json": report.Report.WriteJSON, "html": report.Report.WriteHTML,
 	}[*format]
 	if !ok {
 		return reportUsageErr(c, "--format must be markdown, json or html")
 	}
 
-	cfg, err := compliance.LoadServiceConfig(*configPath)
-	if errors.Is(err, compliance.ErrInvalidConfig) || errors.Is(err, compliance.ErrUnsupportedVersion) {
+	cfg, err := serviceconfig.Load(*configPath)
+	if errors.Is(err, serviceconfig.ErrInvalid) || errors.Is(err, serviceconfig.ErrUnsupportedVersion) {
 		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
 		return exitUsage
 	}
@@ -80,7 +81,7 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	cfg.MasterKey = c.getenv(envMasterKey)
-	ev, err := compliance.Collect(ctx, cfg, time.Now())
+	ev, err := report.Collect(ctx, cfg, time.Now())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
 		return exitFailure
@@ -88,7 +89,7 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 	for _, n := range ev.Notes {
 		fmt.Fprintf(c.stderr, "hipaakit report: note: %s\n", audit.EscapeText(n))
 	}
-	rep := compliance.BuildReport(ev)
+	rep := report.Build(ev)
 	var buf bytes.Buffer
 	if err := write(rep, &buf); err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit report: render: %v\n", err)
@@ -104,7 +105,7 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	s := rep.Summary()
-	fmt.Fprintf(c.stderr, "hipaakit report: %d met, %d not met, %d without evidence\n", s[compliance.Met], s[compliance.NotMet], s[compliance.NoEvidence])
+	fmt.Fprintf(c.stderr, "hipaakit report: %d met, %d not met, %d without evidence\n", s[report.Met], s[report.NotMet], s[report.NoEvidence])
 	if rep.AllMet() {
 		return exitOK
 	}

@@ -15,7 +15,8 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
@@ -78,14 +79,14 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	_, err = repo.Drill(ctx, backup.DrillOptions{Kind: "keystore", Ledger: ledger, ScratchDir: t.TempDir()})
 	check(t, err)
 
-	cfg := compliance.ServiceConfig{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{compliance.EncodePublicKey(pub)}, KEK: "local",
-		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(15 * time.Minute),
-			AbsoluteTimeout: compliance.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
-		EmergencyRoles: []string{"emergency"}, TLS: compliance.TLSConfig{Enabled: true, MinVersion: "1.3", HSTS: true},
-		Retention: []compliance.RetentionConfig{{Kind: "audit", Keep: "P6Y"}}, Backup: compliance.BackupConfig{Target: "directory"}}
+	cfg := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{serviceconfig.EncodePublicKey(pub)}, KEK: "local",
+		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
+			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
+		EmergencyRoles: []string{"emergency"}, TLS: serviceconfig.TLS{Enabled: true, MinVersion: "1.3", HSTS: true},
+		Retention: []serviceconfig.RetentionRule{{Kind: "audit", Keep: "P6Y"}}, Backup: serviceconfig.Backup{Target: "directory"}}
 	b, err := json.Marshal(cfg)
 	check(t, err)
-	config = filepath.Join(dir, compliance.ServiceConfigFileName)
+	config = filepath.Join(dir, serviceconfig.FileName)
 	check(t, os.WriteFile(config, b, 0o600))
 	return dir, config
 }
@@ -120,7 +121,7 @@ func TestReportFormatsAndOut(t *testing.T) {
 	}
 	b, err := os.ReadFile(out)
 	check(t, err)
-	var rep compliance.Report
+	var rep report.Report
 	check(t, json.Unmarshal(b, &rep))
 	if rep.Service != "clinic" || len(rep.Rows) != 16 || !rep.AllMet() {
 		t.Fatalf("json report: %+v", rep)

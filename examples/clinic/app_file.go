@@ -16,7 +16,7 @@ import (
 )
 
 // Layout of the embedded stores under the data directory (the names
-// compliance.ServiceConfig expects for data_dir).
+// serviceconfig.Config expects for data_dir).
 const (
 	dirKeys      = "keys"
 	dirAudit     = "audit"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hipaakit/hipaakit/clock"
@@ -33,15 +36,31 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// fakeBrowserClock is evaluated in every new document before the page's
+// own scripts: Date.now (what web/static/app.js reads) runs ahead of the
+// real time by the offset the test sets in sessionStorage, so the test moves
+// the page's clock with the server's fake one instead of waiting. The
+// offset lives in sessionStorage so that it survives navigations.
+const fakeBrowserClock = `(function () {
+  var realNow = Date.now.bind(Date);
+  Date.now = function () {
+    var off = 0;
+    try { off = Number(window.sessionStorage.getItem("hipaakit-test-clock-offset")) || 0; } catch (e) {}
+    return realNow() + off;
+  };
+})();`
+
 // TestBrowserLoginViewAndAutoLogoff drives the web UI in headless Chromium:
 // sign in with password and TOTP, find a patient by MRN, view the record,
-// then sit idle until the page logs itself off; the server agrees.
+// then sit idle until the page warns and logs itself off; the server
+// agrees. Idle time passes on the fake clock, shared by the server and the
+// page (fakeBrowserClock): nothing waits out the timeout.
 func TestBrowserLoginViewAndAutoLogoff(t *testing.T) {
 	browser := chromiumPath(t)
 	dir := t.TempDir()
+	// Real time as the start, so the cookies' expiry dates lie ahead.
 	clk := clock.NewFake(time.Now().UTC())
 	cfg := testConfig(dir)
-	cfg.IdleTimeout = time.Minute // the shortest idle limit auth accepts; the test waits it out
 	a, err := openApp(context.Background(), cfg, clk, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +97,21 @@ func TestBrowserLoginViewAndAutoLogoff(t *testing.T) {
 
 	tc := &testClinic{t: t, clock: clk}
 	code := tc.code(doc) // a fresh TOTP step: the seed used the current one
+	// idle moves the server's clock by d and the page's clock with it.
+	pageEpoch := clk.Now()
+	idle := func(d time.Duration) {
+		t.Helper()
+		off := clk.Advance(d).Sub(pageEpoch).Milliseconds()
+		js := fmt.Sprintf(`window.sessionStorage.setItem("hipaakit-test-clock-offset", "%d"), true`, off)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatalf("move the page's clock: %v", err)
+		}
+	}
 	steps := []struct {
 		what string
 		do   []chromedp.Action[chromedp.Void]
 	}{
-		{"open the login page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + "/login"), chromedp.WaitVisible("#login-form")}},
+		{"open the login page", []chromedp.Action[chromedp.Void]{installClock, chromedp.Navigate(srv.URL + "/login"), chromedp.WaitVisible("#login-form")}},
 		{"sign in", []chromedp.Action[chromedp.Void]{chromedp.SendKeys("#username", doc.Name), chromedp.SendKeys("#password", doc.Password),
 			chromedp.SendKeys("#code", code), chromedp.Click("#signin"), chromedp.WaitVisible("#search")}},
 		{"find the patient by MRN", []chromedp.Action[chromedp.Void]{chromedp.SendKeys("#mrn", "MRN-1001"), chromedp.Click("#find"), chromedp.WaitVisible("#result")}},
@@ -115,18 +144,28 @@ func TestBrowserLoginViewAndAutoLogoff(t *testing.T) {
 	}
 	writeArtifact(t, "clinic-patient.png", shot)
 
-	// Idle: the page warns, then moves itself to the login page; the server
-	// (on its own clock) has ended the session too.
-	if err := chromedp.Do(ctx, chromedp.WaitVisible("#idle-warning")); err != nil {
-		t.Fatalf("no idle warning: %v", err)
+	// Idle: no warning yet; half a minute before the timeout the page warns,
+	// then, past the timeout, moves itself to the login page; the server has
+	// ended the session too. The page ticks once a second: each wait is
+	// bounded well below any real idle time.
+	if idleWarningShown(ctx, t) {
+		t.Fatal("the idle warning shows before any idle time passed")
 	}
-	clk.Advance(cfg.IdleTimeout + time.Second)
-	if err := chromedp.Do(ctx, chromedp.WaitVisible("#login-form")); err != nil {
-		t.Fatalf("waiting for auto-logoff: %v", err)
+	waitFor := func(what, sel string) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(wctx, chromedp.WaitVisible(sel)); err != nil {
+			t.Fatalf("%s: %s not shown within 10 s: %v", what, sel, err)
+		}
 	}
+	idle(cfg.IdleTimeout - 30*time.Second)
+	waitFor("idle warning 30 s before the timeout", "#idle-warning")
+	idle(31 * time.Second)
+	waitFor("automatic logoff past the timeout", "#login-form")
 	location, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil || !strings.Contains(location, "/login") {
-		t.Fatalf("after idling the page is at %s (%v)", location, err)
+	if err != nil || !strings.Contains(location, "/login?expired=1") {
+		t.Fatalf("after idling the page is at %s (%v), want the login page it moves itself to", location, err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/patients"), chromedp.WaitVisible("#login-form")); err != nil {
 		t.Fatal(err)
@@ -137,12 +176,29 @@ func TestBrowserLoginViewAndAutoLogoff(t *testing.T) {
 	}
 }
 
-// writeArtifact saves a test artifact under HIPAAKIT_ARTIFACTS (default
-// testdata/artifacts, which git ignores).
+// installClock registers fakeBrowserClock for every document the tab loads.
+func installClock(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+	_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: fakeBrowserClock})
+	return chromedp.Void{}, err
+}
+
+// idleWarningShown tells whether the page shows its idle warning.
+func idleWarningShown(ctx context.Context, t *testing.T) bool {
+	t.Helper()
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("idle-warning").hidden`))
+	if err != nil {
+		t.Fatalf("read the idle warning: %v", err)
+	}
+	return shown
+}
+
+// writeArtifact saves a screenshot outside the source tree: under
+// HIPAAKIT_SCREENSHOT_DIR when set (CI keeps them as artefacts), else in the
+// test's temporary directory, removed with it.
 func writeArtifact(t *testing.T, name string, b []byte) {
-	dir := os.Getenv("HIPAAKIT_ARTIFACTS")
+	dir := os.Getenv("HIPAAKIT_SCREENSHOT_DIR")
 	if dir == "" {
-		dir = filepath.Join("testdata", "artifacts")
+		dir = t.TempDir()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

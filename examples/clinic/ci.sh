@@ -9,7 +9,9 @@
 # Everything it starts is stopped, and its temporary files removed, on any
 # exit.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+# It builds the package in its own folder, so it runs the same in the
+# repository and in a copy of the folder in another module.
+cd "$(dirname "$0")"
 
 log() { printf '==> clinic ci: %s\n' "$*"; }
 fail() { printf 'clinic ci: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -26,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 log "build"
-go build -o "$work/clinic" ./examples/clinic
+go build -o "$work/clinic" .
 # probe: GET url and require a status (the certificate is the clinic's own
 # self-signed one, generated on first start for local use).
 cat >"$work/probe.go" <<'EOF'

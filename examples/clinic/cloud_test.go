@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -55,7 +55,7 @@ func TestKMSKeyEncryptionKey(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, localkek.FileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a local master key was created beside KMS: %v", err)
 	}
-	sc, err := compliance.LoadServiceConfig(filepath.Join(cfg.DataDir, compliance.ServiceConfigFileName))
+	sc, err := serviceconfig.Load(filepath.Join(cfg.DataDir, serviceconfig.FileName))
 	if err != nil || sc.KEK != "aws-kms:"+srv.KeyARN() || sc.KMSEndpoint != srv.URL() {
 		t.Fatalf("hipaakit.json: kek %q endpoint %q: %v", sc.KEK, sc.KMSEndpoint, err)
 	}

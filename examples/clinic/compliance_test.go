@@ -19,6 +19,8 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
 // TestComplianceSuite runs hipaakit's compliance suite against the clinic's
@@ -259,7 +261,7 @@ func (cs *complianceUsers) emergency(t testing.TB, s compliance.Session, reason 
 }
 
 // TestServiceConfigReport: every start writes hipaakit.json; "hipaakit
-// report" (compliance.Collect and BuildReport) run on it finds every
+// report" (report.Collect and BuildReport) run on it finds every
 // technical control met once the clinic has a verified, drilled backup —
 // on the embedded stores and on PostgreSQL.
 func TestServiceConfigReport(t *testing.T) { onEveryStore(t, testServiceConfigReport) }
@@ -279,7 +281,7 @@ func testServiceConfigReport(t *testing.T, s storeSetup) {
 	now := tc.app.now()
 	tc.stop()
 
-	path := filepath.Join(s.cfg.DataDir, compliance.ServiceConfigFileName)
+	path := filepath.Join(s.cfg.DataDir, serviceconfig.FileName)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -292,20 +294,20 @@ func testServiceConfigReport(t *testing.T, s storeSetup) {
 			t.Fatalf("hipaakit.json holds %q:\n%s", secret, raw)
 		}
 	}
-	sc, err := compliance.LoadServiceConfig(path)
+	sc, err := serviceconfig.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if (sc.DatabaseURL != "") != (s.cfg.DatabaseURL != "") {
 		t.Fatalf("hipaakit.json names the wrong stores: %+v", sc)
 	}
-	ev, err := compliance.Collect(context.Background(), sc, now)
+	ev, err := report.Collect(context.Background(), sc, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := compliance.BuildReport(ev)
+	rep := report.Build(ev)
 	for _, row := range rep.Rows {
-		if row.Status != compliance.Met {
+		if row.Status != report.Met {
 			t.Errorf("%s %s: %s; gaps %v; evidence %v", row.Control, row.Title, row.Status, row.Gaps, row.Evidence)
 		}
 	}

@@ -37,46 +37,62 @@ func TestUnknownNameThrottleSurvivesRestart(t *testing.T) {
 	})
 }
 
+// sweepIdle is a sweep interval no test waits out: the housekeeping
+// goroutine never fires during a test, which runs its passes itself
+// (sweepOnce) after moving the fake clock, so the counts are exact.
+const sweepIdle = 24 * time.Hour
+
 // TestSweeperRecordsAbandonedSessions: a session nobody uses again is
-// deleted by the clinic's sweeper once idle past the timeout, with a
-// session_timeout event, without any further request on it.
+// deleted by the clinic's housekeeping once idle past the timeout, with one
+// session_timeout event, without any further request on it; a pass before
+// the timeout leaves it alone.
 func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, s storeSetup) {
-		s.cfg.SessionSweep = 5 * time.Millisecond
+		s.cfg.SessionSweep = sweepIdle
 		tc := startClinicWith(t, s.cfg, nil, nil)
 		tc.login(roleNurse)
 		uid := tc.users[roleNurse].ID
-		tc.clock.Advance(s.cfg.IdleTimeout + time.Minute)
-		// The sweeper runs on the real ticker; wait (bounded) for its pass.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		timeouts := func() int {
 			n := 0
 			for _, ev := range tc.events(t) {
 				if ev.Action == audit.ActionSessionTimeout && ev.Actor.UserID == uid && ev.Reason == "idle_timeout" {
 					n++
 				}
 			}
-			if n == 1 {
-				break
-			}
-			if n > 1 || time.Now().After(deadline) {
-				t.Fatalf("%d session_timeout events for the abandoned session, want 1", n)
-			}
-			time.Sleep(5 * time.Millisecond)
+			return n
 		}
-		left, err := tc.app.sessions.ListUserSessions(context.Background(), uid)
-		if err != nil || len(left) != 0 {
-			t.Fatalf("sessions left after the sweep: %d (%v)", len(left), err)
+		sessions := func() int {
+			left, err := tc.app.sessions.ListUserSessions(context.Background(), uid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(left)
+		}
+		ctx := context.Background()
+
+		tc.clock.Advance(s.cfg.IdleTimeout - time.Second)
+		tc.app.sweepOnce(ctx)
+		if n, left := timeouts(), sessions(); n != 0 || left != 1 {
+			t.Fatalf("a pass 1 s before the idle timeout: %d session_timeout events, %d sessions left; want 0 and 1", n, left)
+		}
+		tc.clock.Advance(2 * time.Second)
+		tc.app.sweepOnce(ctx)
+		if n, left := timeouts(), sessions(); n != 1 || left != 0 {
+			t.Fatalf("a pass past the idle timeout: %d session_timeout events, %d sessions left; want 1 and 0", n, left)
+		}
+		tc.app.sweepOnce(ctx)
+		if n := timeouts(); n != 1 {
+			t.Fatalf("a second pass: %d session_timeout events for the abandoned session, want still 1", n)
 		}
 	})
 }
 
 // TestForgottenAttemptCountsPurged: the housekeeping deletes the attempt
 // counts idle past attemptsForget, so that guesses on ever new names do not
-// grow the attempt store without bound.
+// grow the attempt store without bound; younger counts stay.
 func TestForgottenAttemptCountsPurged(t *testing.T) {
 	cfg := testConfig(t.TempDir())
-	cfg.SessionSweep = 5 * time.Millisecond
+	cfg.SessionSweep = sweepIdle
 	tc := startClinicWith(t, cfg, nil, nil)
 	counts := func() int {
 		m, err := filepath.Glob(filepath.Join(cfg.DataDir, dirAttempts, "*.json"))
@@ -86,13 +102,19 @@ func TestForgottenAttemptCountsPurged(t *testing.T) {
 		return len(m)
 	}
 	tc.anon().raw("POST", "/api/auth/login", map[string]string{"tenant_id": demoTenant, "name": "no-such-user", "password": "wrong password 1234"})
-	if counts() == 0 {
+	before := counts()
+	if before == 0 {
 		t.Fatal("a failed login on an unknown name left no attempt count")
 	}
-	tc.clock.Advance(attemptsForget + time.Minute)
-	for deadline := time.Now().Add(10 * time.Second); counts() != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d attempt counts left after %v idle", counts(), attemptsForget+time.Minute)
-		}
+	ctx := context.Background()
+	tc.clock.Advance(attemptsForget - time.Minute)
+	tc.app.sweepOnce(ctx)
+	if n := counts(); n != before {
+		t.Fatalf("%d attempt counts left after %v idle, want all %d (younger than %v)", n, attemptsForget-time.Minute, before, attemptsForget)
+	}
+	tc.clock.Advance(2 * time.Minute)
+	tc.app.sweepOnce(ctx)
+	if n := counts(); n != 0 {
+		t.Fatalf("%d attempt counts left after %v idle, want 0", n, attemptsForget+time.Minute)
 	}
 }

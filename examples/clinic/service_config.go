@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
 // The clinic's security settings that are not flags. openAuth applies them
@@ -20,7 +20,7 @@ func passwordPolicy() auth.PasswordPolicy { return auth.DefaultPasswordPolicy() 
 
 // serviceConfigPath is where every start writes the service configuration.
 func (a *app) serviceConfigPath() string {
-	return filepath.Join(a.cfg.DataDir, compliance.ServiceConfigFileName)
+	return filepath.Join(a.cfg.DataDir, serviceconfig.FileName)
 }
 
 // writeServiceConfig writes <data-dir>/hipaakit.json, atomically, so that
@@ -37,25 +37,25 @@ func (a *app) writeServiceConfig() error {
 		a.log.Warn("hipaakit.json not written: give DATABASE_URL as a postgres:// URL for hipaakit report")
 		return nil
 	}
-	return compliance.WriteServiceConfig(a.serviceConfigPath(), sc)
+	return serviceconfig.Write(a.serviceConfigPath(), sc)
 }
 
-func (a *app) serviceConfig() (compliance.ServiceConfig, bool) {
+func (a *app) serviceConfig() (serviceconfig.Config, bool) {
 	pp := passwordPolicy()
-	sc := compliance.ServiceConfig{
-		Version:   compliance.ServiceConfigVersion,
+	sc := serviceconfig.Config{
+		Version:   serviceconfig.Version,
 		Service:   "clinic",
 		DataDir:   ".", // relative to the file, which is in the data directory
-		AuditKeys: []string{compliance.EncodePublicKey(a.auditKeys()[0])},
+		AuditKeys: []string{serviceconfig.EncodePublicKey(a.auditKeys()[0])},
 		KEK:       "local",
-		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(a.cfg.IdleTimeout),
-			AbsoluteTimeout: compliance.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,
+		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(a.cfg.IdleTimeout),
+			AbsoluteTimeout: serviceconfig.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,
 			PasswordMinLength: min(pp.MinLength, pp.MinLengthWithMFA), PasswordBlocklist: "default"},
 		EmergencyRoles: []string{roleEmergency},
-		TLS:            compliance.TLSConfig{Enabled: !a.cfg.NoTLS, HSTS: !a.cfg.NoTLS, LoopbackOnly: a.cfg.NoTLS},
+		TLS:            serviceconfig.TLS{Enabled: !a.cfg.NoTLS, HSTS: !a.cfg.NoTLS, LoopbackOnly: a.cfg.NoTLS},
 		AuditRetention: auditRetention,
-		Retention:      []compliance.RetentionConfig{{Kind: "audit", Keep: auditRetention}},
-		Backup:         compliance.BackupConfig{Target: "directory"},
+		Retention:      []serviceconfig.RetentionRule{{Kind: "audit", Keep: auditRetention}},
+		Backup:         serviceconfig.Backup{Target: "directory"},
 	}
 	if !a.cfg.NoTLS {
 		sc.TLS.MinVersion = "1.2" // tlsConfig's MinVersion
@@ -64,11 +64,11 @@ func (a *app) serviceConfig() (compliance.ServiceConfig, bool) {
 		sc.KEK, sc.KMSEndpoint = "aws-kms:"+a.cfg.KMSKeyID, a.cfg.KMSEndpoint
 	}
 	if a.cfg.S3Bucket != "" {
-		sc.Backup = compliance.BackupConfig{Target: "s3", Bucket: a.cfg.S3Bucket, Prefix: s3Prefix,
+		sc.Backup = serviceconfig.Backup{Target: "s3", Bucket: a.cfg.S3Bucket, Prefix: s3Prefix,
 			Endpoint: a.cfg.S3Endpoint, Region: a.cfg.S3Region}
 	}
 	if a.pg != nil {
-		u, err := compliance.PublicDatabaseURL(a.cfg.DatabaseURL)
+		u, err := serviceconfig.PublicDatabaseURL(a.cfg.DatabaseURL)
 		if err != nil {
 			return sc, false
 		}

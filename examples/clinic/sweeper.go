@@ -16,11 +16,10 @@ const defaultSessionSweep = time.Minute
 // counts are purged from the attempt store.
 const attemptsForget = time.Hour
 
-// startSweeper runs the housekeeping until Close, which stops it and waits
-// for it before the stores close: the session manager's sweeper, and the
-// purge of forgotten login-attempt counts (which bounds the attempt store),
-// both every cfg.SessionSweep. On PostgreSQL every replica sweeps; a
-// session is ended (and its timeout recorded) once.
+// startSweeper runs the housekeeping (sweepOnce) every cfg.SessionSweep
+// until Close, which stops it and waits for it before the stores close. On
+// PostgreSQL every replica sweeps; a session is ended (and its timeout
+// recorded) once.
 func (a *app) startSweeper() {
 	interval := a.cfg.SessionSweep
 	if interval <= 0 {
@@ -28,26 +27,38 @@ func (a *app) startSweeper() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.auth.SweepEvery(ctx, interval) }) // returns ctx's error at Close
-	if a.purgeAttempts != nil {
-		wg.Go(func() {
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if err := a.purgeAttempts(ctx, a.now().Add(-attemptsForget)); err != nil && ctx.Err() == nil {
-						a.log.Error("clinic: purge login-attempt counts", "err", err)
-					}
-				}
+	wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				a.sweepOnce(ctx)
 			}
-		})
-	}
+		}
+	})
 	a.closers = append(a.closers, func() error {
 		cancel()
 		wg.Wait()
 		return nil
 	})
+}
+
+// sweepOnce is one housekeeping pass, on the app's clock: the session
+// manager deletes the expired sessions (recording a session_timeout event
+// for each), and the login-attempt counts idle past attemptsForget are
+// purged, which bounds the attempt store. Failures are logged; the next
+// pass tries again.
+func (a *app) sweepOnce(ctx context.Context) {
+	if _, err := a.auth.Sweep(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("clinic: session sweep", "err", err)
+	}
+	if a.purgeAttempts == nil {
+		return
+	}
+	if err := a.purgeAttempts(ctx, a.now().Add(-attemptsForget)); err != nil && ctx.Err() == nil {
+		a.log.Error("clinic: purge login-attempt counts", "err", err)
+	}
 }

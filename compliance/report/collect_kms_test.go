@@ -1,4 +1,4 @@
-package compliance_test
+package report_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
 	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
 )
@@ -36,7 +36,7 @@ func TestCollectBackupWithKMS(t *testing.T) {
 
 	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
 	cfg.KEK, cfg.KMSEndpoint = "aws-kms:"+srv.KeyARN(), srv.URL()
-	ev, err := compliance.Collect(ctx, cfg, time.Now())
+	ev, err := report.Collect(ctx, cfg, time.Now())
 	must(t, err)
 	if b := ev.Backup; b == nil || b.Backups != 1 || b.LastBackup.IsZero() || b.LedgerReplayed {
 		t.Fatalf("backup through KMS: %+v (notes %q)", b, ev.Notes)
@@ -48,7 +48,7 @@ func TestCollectBackupWithKMS(t *testing.T) {
 	other, err := srv.AddKey("other-key", make([]byte, 32))
 	must(t, err)
 	cfg.KEK = "aws-kms:" + other
-	ev, err = compliance.Collect(ctx, cfg, time.Now())
+	ev, err = report.Collect(ctx, cfg, time.Now())
 	must(t, err)
 	if ev.Backup != nil || !strings.Contains(strings.Join(ev.Notes, "\n"), "backup: the repository cannot be opened") {
 		t.Fatalf("another KMS key: %+v, notes %q", ev.Backup, ev.Notes)

@@ -1,4 +1,4 @@
-package compliance_test
+package serviceconfig_test
 
 import (
 	"encoding/json"
@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
 const rfc8032Key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
-func policy(idle, abs time.Duration) compliance.TenantPolicyConfig {
-	return compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(idle), AbsoluteTimeout: compliance.Duration(abs),
+func policy(idle, abs time.Duration) serviceconfig.Policy {
+	return serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(idle), AbsoluteTimeout: serviceconfig.Duration(abs),
 		LockoutThreshold: 10, PasswordMinLength: 8}
 }
 
@@ -25,20 +25,20 @@ func policy(idle, abs time.Duration) compliance.TenantPolicyConfig {
 func TestLoadServiceConfigGolden(t *testing.T) {
 	dir, err := filepath.Abs(filepath.Join("testdata", "serviceconfig"))
 	must(t, err)
-	got, err := compliance.LoadServiceConfig(filepath.Join(dir, "v1.json"))
+	got, err := serviceconfig.Load(filepath.Join(dir, "v1.json"))
 	must(t, err)
 	north := policy(10*time.Minute, 8*time.Hour)
 	north.TenantID, north.LockoutThreshold, north.PasswordMinLength, north.PasswordBlocklist = "north-clinic", 5, 12, "default"
-	want := compliance.ServiceConfig{Version: 1, Service: "clinic", DataDir: dir, AuditKeys: []string{rfc8032Key}, KEK: "local",
-		Policy: policy(15*time.Minute, 12*time.Hour), Tenants: []compliance.TenantPolicyConfig{north},
-		EmergencyRoles: []string{"emergency"}, TLS: compliance.TLSConfig{Enabled: true, MinVersion: "1.2", HSTS: true},
-		AuditRetention: "P6Y", Retention: []compliance.RetentionConfig{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
-		Backup: compliance.BackupConfig{Target: "directory"}}
+	want := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: dir, AuditKeys: []string{rfc8032Key}, KEK: "local",
+		Policy: policy(15*time.Minute, 12*time.Hour), Tenants: []serviceconfig.Policy{north},
+		EmergencyRoles: []string{"emergency"}, TLS: serviceconfig.TLS{Enabled: true, MinVersion: "1.2", HSTS: true},
+		AuditRetention: "P6Y", Retention: []serviceconfig.RetentionRule{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
+		Backup: serviceconfig.Backup{Target: "directory"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("v1.json\n got %+v\nwant %+v", got, want)
 	}
 
-	pg, err := compliance.LoadServiceConfig(filepath.Join(dir, "v1-postgres.json"))
+	pg, err := serviceconfig.Load(filepath.Join(dir, "v1-postgres.json"))
 	must(t, err)
 	if pg.DatabaseURL != "postgres://clinic_report@db.internal:5432/clinic?sslmode=verify-full" || pg.DatabaseSchema != "clinic" ||
 		pg.LedgerSchema != "clinic_ledger" || pg.DataDir != "/var/lib/clinic" || pg.Backup.Dir != filepath.Join(dir, "backups") ||
@@ -50,10 +50,13 @@ func TestLoadServiceConfigGolden(t *testing.T) {
 // TestServiceConfigRoundTrip: what a service marshals is what the report
 // loads.
 func TestServiceConfigRoundTrip(t *testing.T) {
-	d := &deployment{dir: t.TempDir(), pub: make([]byte, 32)}
-	cfg := d.config()
+	dir := t.TempDir()
+	cfg := sampleConfig(dir)
 	cfg.MasterKey = "hipaakit-local-kek-v1:SECRET"
-	path := d.writeConfig(t, cfg)
+	written := cfg
+	written.DataDir = "." // relative to the file, resolved by Load
+	path := filepath.Join(dir, serviceconfig.FileName)
+	must(t, serviceconfig.Write(path, written))
 	raw, err := os.ReadFile(path)
 	must(t, err)
 	if strings.Contains(string(raw), "SECRET") {
@@ -62,7 +65,7 @@ func TestServiceConfigRoundTrip(t *testing.T) {
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("config file mode: %v %v", st.Mode(), err)
 	}
-	got, err := compliance.LoadServiceConfig(path)
+	got, err := serviceconfig.Load(path)
 	must(t, err)
 	cfg.MasterKey = ""
 	if !reflect.DeepEqual(got, cfg) {
@@ -70,7 +73,7 @@ func TestServiceConfigRoundTrip(t *testing.T) {
 	}
 	bad := cfg
 	bad.Policy.LockoutThreshold = 0
-	if err := compliance.WriteServiceConfig(filepath.Join(d.dir, "bad.json"), bad); !errors.Is(err, compliance.ErrInvalidConfig) {
+	if err := serviceconfig.Write(filepath.Join(dir, "bad.json"), bad); !errors.Is(err, serviceconfig.ErrInvalid) {
 		t.Fatalf("an invalid config was written: %v", err)
 	}
 	b, err := json.Marshal(cfg.Policy)
@@ -90,7 +93,7 @@ func TestServiceConfigRejects(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(base())
-	if _, err := compliance.ParseServiceConfig(b); err != nil {
+	if _, err := serviceconfig.Parse(b); err != nil {
 		t.Fatalf("base config refused: %v", err)
 	}
 	const secret = "S3CRETPW"
@@ -158,12 +161,12 @@ func TestServiceConfigRejects(t *testing.T) {
 			tc.mutate(m)
 			b, err := json.Marshal(m)
 			must(t, err)
-			_, err = compliance.ParseServiceConfig(b)
-			var ce *compliance.ConfigError
-			if !errors.Is(err, compliance.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != tc.field {
-				t.Fatalf("err = %v, want a ConfigError for %s", err, tc.field)
+			_, err = serviceconfig.Parse(b)
+			var ce *serviceconfig.FieldError
+			if !errors.Is(err, serviceconfig.ErrInvalid) || !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Fatalf("err = %v, want a FieldError for %s", err, tc.field)
 			}
-			if !strings.HasPrefix(err.Error(), "compliance: ") || strings.Contains(err.Error(), secret) {
+			if !strings.HasPrefix(err.Error(), "serviceconfig: ") || strings.Contains(err.Error(), secret) {
 				t.Fatalf("message %q", err)
 			}
 		})
@@ -176,28 +179,28 @@ func TestPublicDatabaseURL(t *testing.T) {
 		"postgresql://db/clinic?password=S3CRET&sslmode=require&user=report": "postgresql://db/clinic?sslmode=require&user=report",
 		"postgres://report@db/clinic":                                        "postgres://report@db/clinic",
 	} {
-		got, err := compliance.PublicDatabaseURL(in)
+		got, err := serviceconfig.PublicDatabaseURL(in)
 		if err != nil || got != want {
 			t.Errorf("PublicDatabaseURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := compliance.PublicDatabaseURL("mysql://u:S3CRET@h/db"); err == nil || strings.Contains(err.Error(), "S3CRET") {
+	if _, err := serviceconfig.PublicDatabaseURL("mysql://u:S3CRET@h/db"); err == nil || strings.Contains(err.Error(), "S3CRET") {
 		t.Errorf("non-postgres URL: %v", err)
 	}
 }
 
 func TestServiceConfigVersionAndDocument(t *testing.T) {
 	for _, doc := range []string{`{"version":2,"service":"x"}`, `{"version":0}`} {
-		if _, err := compliance.ParseServiceConfig([]byte(doc)); !errors.Is(err, compliance.ErrUnsupportedVersion) {
+		if _, err := serviceconfig.Parse([]byte(doc)); !errors.Is(err, serviceconfig.ErrUnsupportedVersion) {
 			t.Errorf("%s: %v", doc, err)
 		}
 	}
 	for _, doc := range []string{``, `[]`, `{"service":"x"}`, `{"version":"1"}`, `{"version":1} {}`, strings.Repeat(" ", 1<<20+1)} {
-		if _, err := compliance.ParseServiceConfig([]byte(doc)); !errors.Is(err, compliance.ErrInvalidConfig) {
+		if _, err := serviceconfig.Parse([]byte(doc)); !errors.Is(err, serviceconfig.ErrInvalid) {
 			t.Errorf("%.40q: %v", doc, err)
 		}
 	}
-	if _, err := compliance.LoadServiceConfig(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := serviceconfig.Load(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -214,7 +217,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1,"service":"CANARYPW","policy":{"idle_timeout":"CANARYPW"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := compliance.ParseServiceConfig(b)
+		c, err := serviceconfig.Parse(b)
 		if err != nil {
 			if strings.Contains(err.Error(), "CANARYPW") {
 				t.Fatalf("error echoes input: %v", err)
@@ -225,7 +228,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := compliance.ParseServiceConfig(out)
+		again, err := serviceconfig.Parse(out)
 		if err != nil {
 			t.Fatalf("re-parse of an accepted config: %v", err)
 		}
@@ -233,4 +236,27 @@ func FuzzParseServiceConfig(f *testing.F) {
 			t.Fatalf("round trip changed the config\n%+v\n%+v", c, again)
 		}
 	})
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sampleConfig is a valid configuration of a file deployment in dir.
+func sampleConfig(dir string) serviceconfig.Config {
+	return serviceconfig.Config{
+		Version: 1, Service: "clinic", DataDir: dir,
+		AuditKeys: []string{serviceconfig.EncodePublicKey(make([]byte, 32))},
+		KEK:       "local",
+		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
+			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
+		EmergencyRoles: []string{"emergency"},
+		TLS:            serviceconfig.TLS{Enabled: true, MinVersion: "1.2", HSTS: true},
+		AuditRetention: "P6Y",
+		Retention:      []serviceconfig.RetentionRule{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
+		Backup:         serviceconfig.Backup{Target: "directory"},
+	}
 }

@@ -1,4 +1,4 @@
-package compliance
+package report
 
 import (
 	"context"
@@ -97,7 +97,7 @@ func (c *collector) backupTarget(ctx context.Context) (backup.Target, error) {
 	if b.Target == "s3" {
 		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
-			return nil, errors.New("compliance: load the AWS configuration for the S3 target: " + err.Error())
+			return nil, errors.New("report: load the AWS configuration for the S3 target: " + err.Error())
 		}
 		region := b.Region
 		if region == "" {
@@ -138,7 +138,7 @@ func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	path := c.cfg.KEKFile
 	if path == "" {
 		if c.cfg.DataDir == "" {
-			return nil, errors.New("compliance: no master key given and no kek_file or data_dir to read it from")
+			return nil, errors.New("report: no master key given and no kek_file or data_dir to read it from")
 		}
 		path = filepath.Join(c.cfg.DataDir, localkek.FileName)
 	}
@@ -146,14 +146,14 @@ func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	// key when the file is missing.
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("compliance: master key file: %w", durable.WithoutPath(err))
+		return nil, fmt.Errorf("report: master key file: %w", durable.WithoutPath(err))
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("compliance: the master key file is accessible by group or others (mode %v); chmod 600 it", st.Mode().Perm())
+		return nil, fmt.Errorf("report: the master key file is accessible by group or others (mode %v); chmod 600 it", st.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("compliance: master key file: %w", durable.WithoutPath(err))
+		return nil, fmt.Errorf("report: master key file: %w", durable.WithoutPath(err))
 	}
 	defer clear(b)
 	return localkek.Parse(string(b))

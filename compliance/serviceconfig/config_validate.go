@@ -1,4 +1,4 @@
-package compliance
+package serviceconfig
 
 import (
 	"crypto/ed25519"
@@ -16,12 +16,12 @@ import (
 	"github.com/hipaakit/hipaakit/retention"
 )
 
-// Validate checks every rule of the format. LoadServiceConfig calls it; a
-// service that builds a ServiceConfig in Go calls it before writing the
+// Validate checks every rule of the format. Load calls it; a
+// service that builds a Config in Go calls it before writing the
 // file.
-func (c *ServiceConfig) Validate() error {
-	if c.Version != ServiceConfigVersion {
-		return fmt.Errorf("%w: version %d (this code reads %d)", ErrUnsupportedVersion, c.Version, ServiceConfigVersion)
+func (c *Config) Validate() error {
+	if c.Version != Version {
+		return fmt.Errorf("%w: version %d (this code reads %d)", ErrUnsupportedVersion, c.Version, Version)
 	}
 	if strings.TrimSpace(c.Service) == "" || len(c.Service) > 200 || !printable(c.Service) {
 		return cfgErr("service", "required, at most 200 printable characters")
@@ -54,16 +54,16 @@ func (c *ServiceConfig) Validate() error {
 	if err := c.TLS.validate(); err != nil {
 		return err
 	}
-	if _, err := c.retentionPolicies(); err != nil {
+	if _, err := c.RetentionPolicies(); err != nil {
 		return err
 	}
-	if _, err := c.auditRetention(); err != nil {
+	if _, err := c.AuditRetentionSpan(); err != nil {
 		return err
 	}
 	return c.Backup.validate(c.DataDir != "")
 }
 
-func (b *BackupConfig) validate(haveDataDir bool) error {
+func (b *Backup) validate(haveDataDir bool) error {
 	if b.Target != "s3" && (b.Bucket != "" || b.Prefix != "" || b.Endpoint != "" || b.Region != "") {
 		return cfgErr("backup.bucket", "bucket, prefix, endpoint and region are for the s3 target")
 	}
@@ -122,7 +122,7 @@ func validBucket(s string) bool {
 	return true
 }
 
-func (c *ServiceConfig) validateStores() error {
+func (c *Config) validateStores() error {
 	if c.DataDir == "" && c.DatabaseURL == "" {
 		return cfgErr("data_dir", "data_dir or database_url is required")
 	}
@@ -154,7 +154,7 @@ func (c *ServiceConfig) validateStores() error {
 }
 
 // PublicDatabaseURL returns dsn without its secrets, the form
-// ServiceConfig.DatabaseURL takes: the URL is rebuilt from its scheme,
+// Config.DatabaseURL takes: the URL is rebuilt from its scheme,
 // user name, hosts and ports, database and the parameters that are not
 // secret (it drops the password in the user information and every
 // parameter whose name contains "password" or "key", such as password,
@@ -241,7 +241,7 @@ func serverList(c *pgconn.Config) []string {
 	return out
 }
 
-func (c *ServiceConfig) validateKeys() error {
+func (c *Config) validateKeys() error {
 	if len(c.AuditKeys) == 0 {
 		return cfgErr("audit_keys", "at least one checkpoint public key is required")
 	}
@@ -276,7 +276,7 @@ func (c *ServiceConfig) validateKeys() error {
 	return nil
 }
 
-func (p *TenantPolicyConfig) validate(field string, tenant bool) error {
+func (p *Policy) validate(field string, tenant bool) error {
 	switch {
 	case tenant && !auth.ValidTenantID(p.TenantID):
 		return cfgErr(field+".tenant_id", "required, printable ASCII without spaces")
@@ -296,7 +296,7 @@ func (p *TenantPolicyConfig) validate(field string, tenant bool) error {
 	return nil
 }
 
-func (t *TLSConfig) validate() error {
+func (t *TLS) validate() error {
 	switch {
 	case t.Enabled && t.MinVersion != "1.2" && t.MinVersion != "1.3":
 		return cfgErr("tls.min_version", `must be "1.2" or "1.3" when TLS is enabled`)
@@ -308,8 +308,9 @@ func (t *TLSConfig) validate() error {
 	return nil
 }
 
-// retentionPolicies validates Retention as a retention.Policies set.
-func (c *ServiceConfig) retentionPolicies() ([]retention.Policy, error) {
+// RetentionPolicies returns Retention as retention policies, validated as
+// a retention.Policies set.
+func (c *Config) RetentionPolicies() ([]retention.Policy, error) {
 	ps := make([]retention.Policy, 0, len(c.Retention))
 	for i, r := range c.Retention {
 		keep, err := retention.ParsePeriod(r.Keep)
@@ -324,12 +325,12 @@ func (c *ServiceConfig) retentionPolicies() ([]retention.Policy, error) {
 	return ps, nil
 }
 
-// auditRetention returns the audit trail's retention: AuditRetention, else
+// AuditRetentionSpan returns the audit trail's retention: AuditRetention, else
 // the "audit" retention policy, else zero. It counts calendar years and
 // months (retention.Period.AddTo) at their longest over a leap cycle, so
 // that "P6Y" covers six calendar years (audit.RetentionCoversSixYears)
 // whenever it is applied.
-func (c *ServiceConfig) auditRetention() (time.Duration, error) {
+func (c *Config) AuditRetentionSpan() (time.Duration, error) {
 	period := c.AuditRetention
 	if period == "" {
 		for _, r := range c.Retention {
@@ -364,6 +365,19 @@ func calendarSpan(p retention.Period) time.Duration {
 		}
 	}
 	return longest
+}
+
+// AuditPublicKeys decodes AuditKeys, current key first. A key that does not
+// decode is left out (Validate refuses it).
+func (c *Config) AuditPublicKeys() []ed25519.PublicKey { return publicKeys(c.AuditKeys) }
+
+// LedgerPublicKeys decodes LedgerKeys, or AuditKeys when LedgerKeys is empty
+// (the ledger's default).
+func (c *Config) LedgerPublicKeys() []ed25519.PublicKey {
+	if len(c.LedgerKeys) > 0 {
+		return publicKeys(c.LedgerKeys)
+	}
+	return publicKeys(c.AuditKeys)
 }
 
 // publicKeys decodes keys (validated).

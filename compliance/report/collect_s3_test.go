@@ -1,4 +1,4 @@
-package compliance_test
+package report_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
@@ -26,9 +27,9 @@ func TestCollectBackupS3(t *testing.T) {
 	kek, err := localkek.FromDir(dir)
 	must(t, err)
 	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
-	cfg.Backup = compliance.BackupConfig{Target: "s3", Bucket: srv.Bucket(t, false), Prefix: "clinic/", Endpoint: srv.Endpoint}
+	cfg.Backup = serviceconfig.Backup{Target: "s3", Bucket: srv.Bucket(t, false), Prefix: "clinic/", Endpoint: srv.Endpoint}
 
-	ev, err := compliance.Collect(ctx, cfg, time.Now())
+	ev, err := report.Collect(ctx, cfg, time.Now())
 	must(t, err)
 	if b := ev.Backup; b == nil || b.Backups != 0 || b.Target != "s3" || !strings.Contains(strings.Join(ev.Notes, "\n"), "holds no repository") {
 		t.Fatalf("empty bucket: %+v, notes %q", b, ev.Notes)
@@ -47,7 +48,7 @@ func TestCollectBackupS3(t *testing.T) {
 	_, err = repo.Verify(ctx, m.ID, backup.VerifyOptions{})
 	must(t, err)
 
-	ev, err = compliance.Collect(ctx, cfg, time.Now())
+	ev, err = report.Collect(ctx, cfg, time.Now())
 	must(t, err)
 	if b := ev.Backup; b == nil || b.Backups != 1 || b.LastVerified.IsZero() || !b.LedgerReplayed || !b.LastDrill.IsZero() {
 		t.Fatalf("bucket with one verified backup: %+v, notes %q", b, ev.Notes)

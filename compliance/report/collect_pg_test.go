@@ -1,4 +1,4 @@
-package compliance_test
+package report_test
 
 import (
 	"context"
@@ -15,7 +15,8 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/hipaakittest"
@@ -99,7 +100,7 @@ func TestCollectPostgres(t *testing.T) {
 	cfg := (&deployment{dir: dataDir, pub: pub}).config()
 	cfg.DatabaseURL, cfg.DatabaseSchema, cfg.LedgerSchema = pgURLWithoutPassword(t), schema, lschema
 	before := snapshot(t, dataDir)
-	ev, err := compliance.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	sameSnapshot(t, before, snapshot(t, dataDir))
 	if len(ev.Notes) != 0 {
@@ -123,11 +124,11 @@ func TestCollectPostgres(t *testing.T) {
 	if b := ev.Backup; b == nil || b.Backups != 1 || !b.LastDrillPass || b.LastDrillRTO <= 0 || !b.LedgerReplayed {
 		t.Errorf("backup: %+v", b)
 	}
-	rep := compliance.BuildReport(ev)
-	if r := row(t, rep, "164.312(d)"); r.Status != compliance.NotMet {
+	rep := report.Build(ev)
+	if r := row(t, rep, "164.312(d)"); r.Status != report.NotMet {
 		t.Errorf("164.312(d) with a user without MFA: %+v", r)
 	}
-	if r := row(t, rep, "164.312(b)"); r.Status != compliance.Met {
+	if r := row(t, rep, "164.312(b)"); r.Status != report.Met {
 		t.Errorf("164.312(b): %+v", r)
 	}
 
@@ -138,9 +139,9 @@ func TestCollectPostgres(t *testing.T) {
 
 	// A ledger checkpoint key the configuration does not trust fails the
 	// ledger's verification, not Collect.
-	cfg.LedgerKeys = []string{compliance.EncodePublicKey(make([]byte, 32))}
-	cfg.AuditKeys = []string{compliance.EncodePublicKey(make([]byte, 32))}
-	ev, err = compliance.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
+	cfg.LedgerKeys = []string{serviceconfig.EncodePublicKey(make([]byte, 32))}
+	cfg.AuditKeys = []string{serviceconfig.EncodePublicKey(make([]byte, 32))}
+	ev, err = report.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Disposal == nil || ev.Disposal.LedgerVerified || ev.Disposal.LedgerError == "" || ev.Audit.Verified {
 		t.Errorf("untrusted keys: disposal %+v audit %+v", ev.Disposal, ev.Audit)
@@ -155,7 +156,7 @@ func pgURLWithoutPassword(t *testing.T) string {
 	if pw, ok := u.User.Password(); ok {
 		t.Setenv("PGPASSWORD", pw)
 	}
-	public, err := compliance.PublicDatabaseURL(hipaakittest.PostgresURL())
+	public, err := serviceconfig.PublicDatabaseURL(hipaakittest.PostgresURL())
 	must(t, err)
 	return public
 }
@@ -168,7 +169,7 @@ func TestCollectPostgresUnreachable(t *testing.T) {
 	t.Setenv("PGPASSWORD", "S3CRETPW")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := compliance.Collect(ctx, cfg, fixtureStart)
+	_, err := report.Collect(ctx, cfg, fixtureStart)
 	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at 127.0.0.1:1") || strings.Contains(err.Error(), "S3CRETPW") {
 		t.Fatalf("err = %v", err)
 	}

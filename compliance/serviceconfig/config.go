@@ -1,4 +1,4 @@
-package compliance
+package serviceconfig
 
 import (
 	"bytes"
@@ -17,13 +17,13 @@ import (
 	"github.com/hipaakit/hipaakit/durable"
 )
 
-// ServiceConfigVersion is the version of the service configuration format
+// Version is the version of the service configuration format
 // this code reads and writes.
-const ServiceConfigVersion = 1
+const Version = 1
 
-// ServiceConfigFileName is the name a service gives its configuration file
+// FileName is the name a service gives its configuration file
 // inside its data directory, where "hipaakit report" expects to find it.
-const ServiceConfigFileName = "hipaakit.json"
+const FileName = "hipaakit.json"
 
 // maxRetentionDays bounds the audit retention (200 years), far from
 // time.Duration's limit.
@@ -32,38 +32,38 @@ const maxRetentionDays = 200 * 365
 // maxConfigFile bounds the size of a configuration file.
 const maxConfigFile = 1 << 20
 
-// Configuration errors. Every error LoadServiceConfig and
-// ParseServiceConfig return matches one of them with errors.Is; a
-// *ConfigError names the field. Messages never quote values, which may hold
+// Configuration errors. Every error Load and
+// Parse return matches one of them with errors.Is; a
+// *FieldError names the field. Messages never quote values, which may hold
 // a database password.
 var (
-	// ErrInvalidConfig reports a configuration that does not parse or breaks
+	// ErrInvalid reports a configuration that does not parse or breaks
 	// a rule.
-	ErrInvalidConfig = errors.New("compliance: invalid service configuration")
+	ErrInvalid = errors.New("serviceconfig: invalid service configuration")
 	// ErrUnsupportedVersion reports a configuration of another format
 	// version.
-	ErrUnsupportedVersion = errors.New("compliance: unsupported service configuration version")
+	ErrUnsupportedVersion = errors.New("serviceconfig: unsupported service configuration version")
 )
 
-// ConfigError details an ErrInvalidConfig: which field and which rule.
-type ConfigError struct {
+// FieldError details an ErrInvalid: which field and which rule.
+type FieldError struct {
 	Field  string // JSON path, e.g. "policy.idle_timeout"
 	Reason string
 }
 
-func (e *ConfigError) Error() string {
-	return "compliance: invalid service configuration: " + e.Field + ": " + e.Reason
+func (e *FieldError) Error() string {
+	return "serviceconfig: invalid service configuration: " + e.Field + ": " + e.Reason
 }
 
-// Unwrap makes errors.Is(err, ErrInvalidConfig) true.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 func cfgErr(field, format string, a ...any) error {
-	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, a...)}
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)}
 }
 
-// ServiceConfig says where a deployment's stores are and which policy is in
-// force; "hipaakit report" reads it (Collect) to build the control-mapping
+// Config says where a deployment's stores are and which policy is in
+// force; "hipaakit report" reads it (report.Collect) to build the control-mapping
 // report. It is a JSON document, format version 1:
 //
 //	{
@@ -84,7 +84,7 @@ func cfgErr(field, format string, a ...any) error {
 // Unknown members are errors. Durations use Go's syntax ("90s", "15m",
 // "12h"); retention periods ISO 8601 ("P6Y", "P18M"). Relative paths are
 // resolved against the directory of the configuration file, so a service
-// that writes the file into its data directory (as ServiceConfigFileName)
+// that writes the file into its data directory (as FileName)
 // sets "data_dir": ".".
 //
 // Stores: with data_dir, the embedded file stores under it are read:
@@ -109,7 +109,7 @@ func cfgErr(field, format string, a ...any) error {
 // The configuration holds no secret: audit_keys and ledger_keys are public
 // keys, and the master key is read from kek_file (default
 // <data_dir>/kek.key) or given at run time in MasterKey.
-type ServiceConfig struct {
+type Config struct {
 	Version int    `json:"version"`
 	Service string `json:"service"` // the name the report carries
 
@@ -137,18 +137,18 @@ type ServiceConfig struct {
 
 	// Policy is the security policy of every tenant; Tenants lists tenants
 	// whose policy differs. The report states the weakest value in force.
-	Policy  TenantPolicyConfig   `json:"policy"`
-	Tenants []TenantPolicyConfig `json:"tenants,omitempty"`
+	Policy  Policy   `json:"policy"`
+	Tenants []Policy `json:"tenants,omitempty"`
 	// EmergencyRoles lists the break-glass roles.
 	EmergencyRoles []string `json:"emergency_roles"`
 
-	TLS TLSConfig `json:"tls"`
+	TLS TLS `json:"tls"`
 
 	// AuditRetention is how long the audit trail is kept, as an ISO 8601
 	// period (default: the "audit" entry of Retention).
-	AuditRetention string            `json:"audit_retention,omitempty"`
-	Retention      []RetentionConfig `json:"retention"`
-	Backup         BackupConfig      `json:"backup"`
+	AuditRetention string          `json:"audit_retention,omitempty"`
+	Retention      []RetentionRule `json:"retention"`
+	Backup         Backup          `json:"backup"`
 
 	// MasterKey is the encoded local master key (localkek.Encode form),
 	// for example from HIPAAKIT_MASTER_KEY; it is never read from or
@@ -156,9 +156,9 @@ type ServiceConfig struct {
 	MasterKey string `json:"-"`
 }
 
-// TenantPolicyConfig is a tenant's security policy as the report sees it.
-type TenantPolicyConfig struct {
-	TenantID          string   `json:"tenant_id,omitempty"` // empty in ServiceConfig.Policy
+// Policy is a tenant's security policy as the report sees it.
+type Policy struct {
+	TenantID          string   `json:"tenant_id,omitempty"` // empty in Config.Policy
 	RequireMFA        bool     `json:"require_mfa"`
 	IdleTimeout       Duration `json:"idle_timeout"`
 	AbsoluteTimeout   Duration `json:"absolute_timeout"`
@@ -169,8 +169,8 @@ type TenantPolicyConfig struct {
 	PasswordBlocklist string `json:"password_blocklist,omitempty"`
 }
 
-// TLSConfig is the transport security in force.
-type TLSConfig struct {
+// TLS is the transport security in force.
+type TLS struct {
 	Enabled    bool   `json:"enabled"`
 	MinVersion string `json:"min_version,omitempty"` // "1.2" or "1.3"; required when enabled
 	HSTS       bool   `json:"hsts"`
@@ -178,14 +178,14 @@ type TLSConfig struct {
 	LoopbackOnly bool `json:"loopback_only,omitempty"`
 }
 
-// RetentionConfig is one record kind's retention period.
-type RetentionConfig struct {
+// RetentionRule is one record kind's retention period.
+type RetentionRule struct {
 	Kind string `json:"kind"`
 	Keep string `json:"keep"` // ISO 8601 period, e.g. "P6Y"
 }
 
-// BackupConfig names the backup target.
-type BackupConfig struct {
+// Backup names the backup target.
+type Backup struct {
 	// Target is "directory" (Dir, default <data_dir>/backups), "s3"
 	// (Bucket, Prefix, and optionally Endpoint for an S3-compatible store
 	// and Region; credentials come from the AWS SDK's default chain) or
@@ -221,7 +221,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// EncodePublicKey returns the form ServiceConfig.AuditKeys and LedgerKeys
+// EncodePublicKey returns the form Config.AuditKeys and LedgerKeys
 // hold: standard base64 of the 32-byte key.
 func EncodePublicKey(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
 
@@ -237,80 +237,80 @@ func decodePublicKey(s string) (ed25519.PublicKey, bool) {
 	return ed25519.PublicKey(b), true
 }
 
-// LoadServiceConfig reads and validates the configuration file at path and
+// Load reads and validates the configuration file at path and
 // resolves its relative paths against the file's directory.
-func LoadServiceConfig(path string) (ServiceConfig, error) {
+func Load(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ServiceConfig{}, fmt.Errorf("compliance: read service configuration: %w", err)
+		return Config{}, fmt.Errorf("serviceconfig: read service configuration: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
 	if err != nil {
-		return ServiceConfig{}, fmt.Errorf("compliance: read service configuration: %w", err)
+		return Config{}, fmt.Errorf("serviceconfig: read service configuration: %w", err)
 	}
-	c, err := ParseServiceConfig(b)
+	c, err := Parse(b)
 	if err != nil {
-		return ServiceConfig{}, err
+		return Config{}, err
 	}
 	abs, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return ServiceConfig{}, fmt.Errorf("compliance: resolve configuration directory: %w", err)
+		return Config{}, fmt.Errorf("serviceconfig: resolve configuration directory: %w", err)
 	}
 	c.resolve(abs)
 	return c, nil
 }
 
-// WriteServiceConfig validates cfg and writes it to path as indented JSON,
+// Write validates cfg and writes it to path as indented JSON,
 // atomically and durably, mode 0600 (a service calls it at start with
-// filepath.Join(dataDir, ServiceConfigFileName)). cfg.MasterKey is never
+// filepath.Join(dataDir, FileName)). cfg.MasterKey is never
 // written.
-func WriteServiceConfig(path string, cfg ServiceConfig) error {
+func Write(path string, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return fmt.Errorf("compliance: encode service configuration: %w", err)
+		return fmt.Errorf("serviceconfig: encode service configuration: %w", err)
 	}
 	if err := durable.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("compliance: write service configuration: %w", err)
+		return fmt.Errorf("serviceconfig: write service configuration: %w", err)
 	}
 	return nil
 }
 
-// ParseServiceConfig decodes and validates a configuration document. Paths
-// stay as written (LoadServiceConfig resolves relative ones).
-func ParseServiceConfig(data []byte) (ServiceConfig, error) {
+// Parse decodes and validates a configuration document. Paths
+// stay as written (Load resolves relative ones).
+func Parse(data []byte) (Config, error) {
 	if len(data) > maxConfigFile {
-		return ServiceConfig{}, cfgErr("(document)", "larger than %d bytes", maxConfigFile)
+		return Config{}, cfgErr("(document)", "larger than %d bytes", maxConfigFile)
 	}
 	var probe struct {
 		Version json.RawMessage `json:"version"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return ServiceConfig{}, cfgErr("(document)", "not a JSON object")
+		return Config{}, cfgErr("(document)", "not a JSON object")
 	}
 	var v int
 	if len(probe.Version) == 0 || json.Unmarshal(probe.Version, &v) != nil {
-		return ServiceConfig{}, cfgErr("version", "required, an integer")
+		return Config{}, cfgErr("version", "required, an integer")
 	}
-	if v != ServiceConfigVersion {
-		return ServiceConfig{}, fmt.Errorf("%w: version %d (this code reads %d)", ErrUnsupportedVersion, v, ServiceConfigVersion)
+	if v != Version {
+		return Config{}, fmt.Errorf("%w: version %d (this code reads %d)", ErrUnsupportedVersion, v, Version)
 	}
-	var c ServiceConfig
+	var c Config
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return ServiceConfig{}, decodeErr(err)
+		return Config{}, decodeErr(err)
 	}
 	if dec.More() {
-		return ServiceConfig{}, cfgErr("(document)", "trailing data after the object")
+		return Config{}, cfgErr("(document)", "trailing data after the object")
 	}
 	return c, c.Validate()
 }
 
-// decodeErr turns a decoding error into a ConfigError without quoting
+// decodeErr turns a decoding error into a FieldError without quoting
 // values: encoding/json names unknown fields and mistyped fields, never
 // their values.
 func decodeErr(err error) error {
@@ -329,7 +329,7 @@ func decodeErr(err error) error {
 }
 
 // resolve makes relative paths absolute against dir.
-func (c *ServiceConfig) resolve(dir string) {
+func (c *Config) resolve(dir string) {
 	for _, p := range []*string{&c.DataDir, &c.KEKFile, &c.Backup.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)

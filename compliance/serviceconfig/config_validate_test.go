@@ -1,4 +1,4 @@
-package compliance_test
+package serviceconfig_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
 // Found in review: PublicDatabaseURL kept sslpassword, and kept whole a URL
@@ -19,7 +19,7 @@ func TestPublicDatabaseURLDropsEverySecret(t *testing.T) {
 		"postgres://u@h/db?application_name=clinic&PassWord=S3CRET":                  "postgres://u@h/db?application_name=clinic",
 		"postgres://report:S3CRET@h1,h2:5433/clinic?target_session_attrs=read-write": "postgres://report@h1,h2:5433/clinic?target_session_attrs=read-write",
 	} {
-		got, err := compliance.PublicDatabaseURL(in)
+		got, err := serviceconfig.PublicDatabaseURL(in)
 		if err != nil || got != want {
 			t.Errorf("PublicDatabaseURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
@@ -29,7 +29,7 @@ func TestPublicDatabaseURLDropsEverySecret(t *testing.T) {
 		"postgres://u@h/db#S3CRET",                         // a fragment
 		"postgres://h/db?sslmode=disable@S3CRET.example/x", // pgx: user info up to '@', host S3CRET.example
 	} {
-		got, err := compliance.PublicDatabaseURL(in)
+		got, err := serviceconfig.PublicDatabaseURL(in)
 		if err == nil {
 			t.Errorf("PublicDatabaseURL(%q) = %q, want an error", in, got)
 			continue
@@ -54,10 +54,10 @@ func TestServiceConfigRefusesSecretDatabaseURL(t *testing.T) {
 			"backup": map[string]any{"target": "none"},
 		})
 		must(t, err)
-		_, err = compliance.ParseServiceConfig(b)
-		var ce *compliance.ConfigError
+		_, err = serviceconfig.Parse(b)
+		var ce *serviceconfig.FieldError
 		if !errors.As(err, &ce) || ce.Field != "database_url" || strings.Contains(err.Error(), "S3CRET") {
-			t.Errorf("%q: %v, want a ConfigError for database_url", dsn, err)
+			t.Errorf("%q: %v, want a FieldError for database_url", dsn, err)
 		}
 	}
 	b, _ := json.Marshal(map[string]any{
@@ -65,7 +65,7 @@ func TestServiceConfigRefusesSecretDatabaseURL(t *testing.T) {
 		"policy": map[string]any{"require_mfa": true, "idle_timeout": "15m", "absolute_timeout": "12h", "lockout_threshold": 10, "password_min_length": 8},
 		"backup": map[string]any{"target": "none"},
 	})
-	if _, err := compliance.ParseServiceConfig(b); err != nil {
+	if _, err := serviceconfig.Parse(b); err != nil {
 		t.Fatalf("a public URL refused: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package compliance
+package report
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -26,11 +27,11 @@ import (
 // Every session runs with default_transaction_read_only, so no statement
 // Collect sends can write.
 type pgStores struct {
-	cfg          *ServiceConfig
+	cfg          *serviceconfig.Config
 	pool, ledgep *pgxpool.Pool
 }
 
-func openPGStores(ctx context.Context, cfg *ServiceConfig) (stores, error) {
+func openPGStores(ctx context.Context, cfg *serviceconfig.Config) (stores, error) {
 	pool, err := readOnlyPool(ctx, cfg.DatabaseURL, cfg.DatabaseSchema)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func openPGStores(ctx context.Context, cfg *ServiceConfig) (stores, error) {
 func readOnlyPool(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, errors.New("compliance: database_url does not parse")
+		return nil, errors.New("report: database_url does not parse")
 	}
 	pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	if schema != "" {
@@ -59,14 +60,14 @@ func readOnlyPool(ctx context.Context, url, schema string) (*pgxpool.Pool, error
 	pc.MaxConns = 4
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
-		return nil, errors.New("compliance: cannot configure the PostgreSQL pool")
+		return nil, errors.New("report: cannot configure the PostgreSQL pool")
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("compliance: cannot reach PostgreSQL at %s:%d", pc.ConnConfig.Host, pc.ConnConfig.Port)
+		return nil, fmt.Errorf("report: cannot reach PostgreSQL at %s:%d", pc.ConnConfig.Host, pc.ConnConfig.Port)
 	}
 	return pool, nil
 }
@@ -85,7 +86,7 @@ func (s *pgStores) keyStore() (phi.KeyStore, error) { return pgstore.New(s.pool)
 func (s *pgStores) auditTrail() (auditTrail, error) { return pgaudit.NewStore(s.pool), nil }
 
 func (s *pgStores) ledger(ctx context.Context) (*disposal.Ledger, error) {
-	keys := append(publicKeys(s.cfg.AuditKeys), publicKeys(s.cfg.LedgerKeys)...)
+	keys := append(s.cfg.AuditPublicKeys(), s.cfg.LedgerPublicKeys()...)
 	return disposal.NewLedger(&pgLedgerReader{st: pgaudit.NewStore(s.ledgep), keys: keys}), nil
 }
 
@@ -94,11 +95,11 @@ func (s *pgStores) ledger(ctx context.Context) (*disposal.Ledger, error) {
 func (s *pgStores) users(ctx context.Context) (userSet, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT tenant_id FROM auth_users`)
 	if err != nil {
-		return userSet{}, fmt.Errorf("compliance: list tenants: %w", err)
+		return userSet{}, fmt.Errorf("report: list tenants: %w", err)
 	}
 	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return userSet{}, fmt.Errorf("compliance: list tenants: %w", err)
+		return userSet{}, fmt.Errorf("report: list tenants: %w", err)
 	}
 	slices.Sort(tenants)
 	st := pgauth.NewUserStore(s.pool)
@@ -156,7 +157,7 @@ func (r *pgLedgerReader) Scan(ctx context.Context, after uint64, fn func(audit.R
 		if errors.As(err, &ve) {
 			return &disposal.LedgerError{Seq: ve.Seq, Reason: "verification failed: " + string(ve.Problem)}
 		}
-		return fmt.Errorf("compliance: verify disposal ledger: %w", err)
+		return fmt.Errorf("report: verify disposal ledger: %w", err)
 	}
 	for _, s := range res.Streams {
 		if !isLedgerStream(s.Stream) {
@@ -183,7 +184,7 @@ func (r *pgLedgerReader) FindSubject(ctx context.Context, subject string) (audit
 	ok := false
 	for rec, err := range r.st.Search(ctx, audit.Filter{Subject: subject, Actions: []audit.Action{audit.ActionShred}}) {
 		if err != nil {
-			return audit.Record{}, false, fmt.Errorf("compliance: ledger lookup: %w", err)
+			return audit.Record{}, false, fmt.Errorf("report: ledger lookup: %w", err)
 		}
 		if isLedgerStream(rec.Stream) && (!ok || rec.Event.Time.Before(found.Event.Time)) {
 			found, ok = rec, true

@@ -1,8 +1,7 @@
-package compliance
+package report
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"iter"
@@ -13,13 +12,14 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/retention"
 )
 
 // Collect reads a deployment's stores, as cfg locates them, and returns the
-// evidence BuildReport maps to the Security Rule's controls. now stamps the
+// evidence Build maps to the Security Rule's controls. now stamps the
 // evidence (and is what "last backup within 48 h" is measured against).
 //
 // # What it fills
@@ -76,7 +76,7 @@ import (
 //
 // It never reads PHI: the evidence holds counts, times, identifiers of
 // controls and verification messages, which name positions, never content.
-func Collect(ctx context.Context, cfg ServiceConfig, now time.Time) (Evidence, error) {
+func Collect(ctx context.Context, cfg serviceconfig.Config, now time.Time) (Evidence, error) {
 	if err := cfg.Validate(); err != nil {
 		return Evidence{}, err
 	}
@@ -125,7 +125,7 @@ type userSet struct {
 	uniqueIDs bool
 }
 
-func openStores(ctx context.Context, cfg *ServiceConfig) (stores, error) {
+func openStores(ctx context.Context, cfg *serviceconfig.Config) (stores, error) {
 	if cfg.DatabaseURL != "" {
 		return openPGStores(ctx, cfg)
 	}
@@ -133,7 +133,7 @@ func openStores(ctx context.Context, cfg *ServiceConfig) (stores, error) {
 }
 
 type collector struct {
-	cfg *ServiceConfig
+	cfg *serviceconfig.Config
 	now time.Time
 	ev  *Evidence
 	st  stores
@@ -146,7 +146,7 @@ func (c *collector) note(format string, a ...any) {
 }
 
 // weakest returns the least strict of the configured tenant policies.
-func (c *collector) weakest() TenantPolicyConfig {
+func (c *collector) weakest() serviceconfig.Policy {
 	w := c.cfg.Policy
 	for _, t := range c.cfg.Tenants {
 		w.RequireMFA = w.RequireMFA && t.RequireMFA
@@ -216,11 +216,11 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 		c.note("audit trail: cannot be opened: %v", err)
 		return scan
 	}
-	keys := publicKeys(c.cfg.AuditKeys)
+	keys := c.cfg.AuditPublicKeys()
 	if c.st.kind() == "postgresql" {
 		// pgaudit verifies every stream of the schema, which may hold the
 		// disposal ledger's streams too.
-		keys = append(keys, c.ledgerKeys()...)
+		keys = append(keys, c.cfg.LedgerPublicKeys()...)
 	}
 	a := &AuditEvidence{}
 	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: keys}); err != nil {
@@ -243,7 +243,7 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 		}
 	}
 	a.Events, a.Checkpoints, a.First, a.Last = scan.records, scan.checks, scan.first, scan.last
-	if r, err := c.cfg.auditRetention(); err == nil {
+	if r, err := c.cfg.AuditRetentionSpan(); err == nil {
 		a.Retention = r
 	}
 	if a.Retention == 0 {
@@ -251,13 +251,6 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 	}
 	c.ev.Audit = a
 	return scan
-}
-
-func (c *collector) ledgerKeys() []ed25519.PublicKey {
-	if len(c.cfg.LedgerKeys) > 0 {
-		return publicKeys(c.cfg.LedgerKeys)
-	}
-	return publicKeys(c.cfg.AuditKeys)
 }
 
 // identityEvidence reads the user store.
@@ -385,7 +378,7 @@ func (c *collector) retentionEvidence(ctx context.Context) {
 		return
 	}
 	r := &RetentionEvidence{Policies: []RetentionPolicy{}}
-	ps, _ := c.cfg.retentionPolicies() // validated
+	ps, _ := c.cfg.RetentionPolicies() // validated
 	for _, p := range ps {
 		r.Policies = append(r.Policies, RetentionPolicy{Kind: p.Kind, Period: p.Keep.String(), Years: p.Keep.Years + p.Keep.Months/12})
 	}

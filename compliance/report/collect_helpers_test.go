@@ -1,4 +1,4 @@
-package compliance_test
+package report_test
 
 import (
 	"context"
@@ -16,7 +16,8 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/clock"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
@@ -148,28 +149,28 @@ func (d *deployment) closeAll(t *testing.T) {
 
 // config returns the service configuration a clinic would write into its
 // data directory.
-func (d *deployment) config() compliance.ServiceConfig {
-	return compliance.ServiceConfig{
+func (d *deployment) config() serviceconfig.Config {
+	return serviceconfig.Config{
 		Version: 1, Service: "clinic", DataDir: d.dir,
-		AuditKeys: []string{compliance.EncodePublicKey(d.pub)},
+		AuditKeys: []string{serviceconfig.EncodePublicKey(d.pub)},
 		KEK:       "local",
-		Policy: compliance.TenantPolicyConfig{RequireMFA: true, IdleTimeout: compliance.Duration(15 * time.Minute),
-			AbsoluteTimeout: compliance.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
+		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
+			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
 		EmergencyRoles: []string{"emergency"},
-		TLS:            compliance.TLSConfig{Enabled: true, MinVersion: "1.2", HSTS: true},
+		TLS:            serviceconfig.TLS{Enabled: true, MinVersion: "1.2", HSTS: true},
 		AuditRetention: "P6Y",
-		Retention:      []compliance.RetentionConfig{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
-		Backup:         compliance.BackupConfig{Target: "directory"},
+		Retention:      []serviceconfig.RetentionRule{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
+		Backup:         serviceconfig.Backup{Target: "directory"},
 	}
 }
 
 // writeConfig writes cfg (with data_dir ".") as hipaakit.json into the data
 // directory and returns its path.
-func (d *deployment) writeConfig(t *testing.T, cfg compliance.ServiceConfig) string {
+func (d *deployment) writeConfig(t *testing.T, cfg serviceconfig.Config) string {
 	t.Helper()
 	cfg.DataDir = "."
-	path := filepath.Join(d.dir, compliance.ServiceConfigFileName)
-	must(t, compliance.WriteServiceConfig(path, cfg))
+	path := filepath.Join(d.dir, serviceconfig.FileName)
+	must(t, serviceconfig.Write(path, cfg))
 	return path
 }
 
@@ -232,7 +233,7 @@ func must(t testing.TB, err error) {
 }
 
 // row returns the report row of control.
-func row(t *testing.T, r compliance.Report, control string) compliance.Row {
+func row(t *testing.T, r report.Report, control string) report.Row {
 	t.Helper()
 	for _, x := range r.Rows {
 		if x.Control == control {
@@ -240,5 +241,5 @@ func row(t *testing.T, r compliance.Report, control string) compliance.Row {
 		}
 	}
 	t.Fatalf("no row %s", control)
-	return compliance.Row{}
+	return report.Row{}
 }

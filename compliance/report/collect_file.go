@@ -1,4 +1,4 @@
-package compliance
+package report
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
@@ -34,10 +35,10 @@ const (
 const maxUserFile = 64 << 10
 
 // errNoStore reports a store directory that does not exist.
-var errNoStore = errors.New("compliance: no such store directory")
+var errNoStore = errors.New("report: no such store directory")
 
 // fileStores reads the embedded stores under cfg.DataDir.
-type fileStores struct{ cfg *ServiceConfig }
+type fileStores struct{ cfg *serviceconfig.Config }
 
 func (f fileStores) kind() string { return "file" }
 func (f fileStores) close()       {}
@@ -51,10 +52,10 @@ func (f fileStores) dir(name string) (string, error) {
 		return "", fmt.Errorf("%w: %s/ under the data directory", errNoStore, name)
 	}
 	if err != nil {
-		return "", fmt.Errorf("compliance: %s/: %w", name, durable.WithoutPath(err))
+		return "", fmt.Errorf("report: %s/: %w", name, durable.WithoutPath(err))
 	}
 	if !st.IsDir() {
-		return "", fmt.Errorf("compliance: %s/ under the data directory is not a directory", name)
+		return "", fmt.Errorf("report: %s/ under the data directory is not a directory", name)
 	}
 	return p, nil
 }
@@ -67,7 +68,7 @@ func (f fileStores) keyStore() (phi.KeyStore, error) {
 	// Open writes a layout marker only into an empty directory; one without
 	// it is not opened, so that Collect never turns it into a key store.
 	if _, err := os.Stat(filepath.Join(dir, "FORMAT")); err != nil {
-		return nil, errors.New("compliance: keys/ holds no key store (no FORMAT marker)")
+		return nil, errors.New("report: keys/ holds no key store (no FORMAT marker)")
 	}
 	return filestore.Open(dir)
 }
@@ -85,11 +86,7 @@ func (f fileStores) ledger(ctx context.Context) (*disposal.Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := publicKeys(f.cfg.LedgerKeys)
-	if len(keys) == 0 {
-		keys = publicKeys(f.cfg.AuditKeys)
-	}
-	s, err := disposal.OpenFileLedgerReader(ctx, dir, disposal.FileLedgerOptions{Keys: keys})
+	s, err := disposal.OpenFileLedgerReader(ctx, dir, disposal.FileLedgerOptions{Keys: f.cfg.LedgerPublicKeys()})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +102,7 @@ func (f fileStores) users(ctx context.Context) (userSet, error) {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return userSet{}, fmt.Errorf("compliance: read users/: %w", durable.WithoutPath(err))
+		return userSet{}, fmt.Errorf("report: read users/: %w", durable.WithoutPath(err))
 	}
 	set := userSet{uniqueIDs: true}
 	seen := map[string]bool{}
@@ -141,7 +138,7 @@ func readUser(path string) (*auth.User, error) {
 	defer fh.Close()
 	b, err := io.ReadAll(io.LimitReader(fh, maxUserFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("compliance: read user record: %w", durable.WithoutPath(err))
+		return nil, fmt.Errorf("report: read user record: %w", durable.WithoutPath(err))
 	}
 	if len(b) > maxUserFile {
 		return nil, fmt.Errorf("%w: too large", auth.ErrCorruptUserFile)

@@ -1,4 +1,4 @@
-package compliance_test
+package report_test
 
 import (
 	"bytes"
@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 )
 
 // TestCollectFileStores reads a data directory written by the SDK while its
@@ -24,7 +25,7 @@ func TestCollectFileStores(t *testing.T) {
 	ctx := context.Background()
 	now := fixtureStart.Add(2 * time.Hour)
 	before := snapshot(t, d.dir)
-	ev, err := compliance.Collect(ctx, d.config(), now)
+	ev, err := report.Collect(ctx, d.config(), now)
 	must(t, err)
 	sameSnapshot(t, before, snapshot(t, d.dir))
 	if len(ev.Notes) != 0 {
@@ -62,14 +63,14 @@ func TestCollectFileStores(t *testing.T) {
 	if ds := ev.Disposal; ds == nil || ds.Shreds != 1 || ds.Certificates != 1 || !ds.LedgerVerified || ds.LedgerError != "" || ds.LastShred.IsZero() {
 		t.Errorf("disposal: %+v", ds)
 	}
-	if r := ev.Retention; r == nil || r.Holds != 1 || len(r.Policies) != 2 || r.Policies[0] != (compliance.RetentionPolicy{Kind: "audit", Period: "P6Y", Years: 6}) {
+	if r := ev.Retention; r == nil || r.Holds != 1 || len(r.Policies) != 2 || r.Policies[0] != (report.RetentionPolicy{Kind: "audit", Period: "P6Y", Years: 6}) {
 		t.Errorf("retention: %+v", r)
 	}
 
-	rep := compliance.BuildReport(ev)
+	rep := report.Build(ev)
 	if !rep.AllMet() {
 		for _, r := range rep.Rows {
-			if r.Status != compliance.Met {
+			if r.Status != report.Met {
 				t.Errorf("%s %s: %s %q", r.Control, r.Title, r.Status, r.Gaps)
 			}
 		}
@@ -95,16 +96,16 @@ func TestCollectTamperedAudit(t *testing.T) {
 	}
 	must(t, os.WriteFile(segs[0], bytes.Replace(data, old, []byte(`"record_id":"patient-9"`), 1), 0o600))
 
-	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Audit == nil || ev.Audit.Verified || !strings.Contains(ev.Audit.VerifyError, "seq") {
 		t.Fatalf("audit after tampering: %+v", ev.Audit)
 	}
-	r := row(t, compliance.BuildReport(ev), "164.312(b)")
-	if r.Status != compliance.NotMet || !strings.Contains(strings.Join(r.Gaps, ";"), "verification failed: "+ev.Audit.VerifyError) {
+	r := row(t, report.Build(ev), "164.312(b)")
+	if r.Status != report.NotMet || !strings.Contains(strings.Join(r.Gaps, ";"), "verification failed: "+ev.Audit.VerifyError) {
 		t.Fatalf("164.312(b): %+v", r)
 	}
-	if r := row(t, compliance.BuildReport(ev), "164.312(c)(2)"); r.Status != compliance.NotMet {
+	if r := row(t, report.Build(ev), "164.312(c)(2)"); r.Status != report.NotMet {
 		t.Fatalf("164.312(c)(2): %+v", r)
 	}
 }
@@ -116,8 +117,8 @@ func TestCollectWrongAuditKey(t *testing.T) {
 	d.closeAll(t)
 	cfg := d.config()
 	cfg.AuditKeys = []string{base64.StdEncoding.EncodeToString(make([]byte, 32))}
-	cfg.LedgerKeys = []string{compliance.EncodePublicKey(d.pub)}
-	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	cfg.LedgerKeys = []string{serviceconfig.EncodePublicKey(d.pub)}
+	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Audit == nil || ev.Audit.Verified || ev.Audit.VerifyError == "" {
 		t.Fatalf("audit under an untrusted key: %+v", ev.Audit)
@@ -133,7 +134,7 @@ func TestCollectWrongAuditKey(t *testing.T) {
 func TestCollectEmptyDataDir(t *testing.T) {
 	dir := t.TempDir()
 	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
-	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart)
+	ev, err := report.Collect(context.Background(), cfg, fixtureStart)
 	must(t, err)
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("Collect created %d entries in the data directory", len(entries))
@@ -153,13 +154,13 @@ func TestCollectEmptyDataDir(t *testing.T) {
 			t.Errorf("no note about %s in:\n%s", want, notes)
 		}
 	}
-	rep := compliance.BuildReport(ev)
+	rep := report.Build(ev)
 	for _, c := range []string{"164.312(a)(2)(i)", "164.312(b)", "164.312(d)", "164.310(d)(2)(i)", "164.316(b)(2)"} {
-		if r := row(t, rep, c); r.Status != compliance.NoEvidence {
+		if r := row(t, rep, c); r.Status != report.NoEvidence {
 			t.Errorf("%s: %s", c, r.Status)
 		}
 	}
-	if r := row(t, rep, "164.308(a)(7)(ii)(A)"); r.Status != compliance.NotMet {
+	if r := row(t, rep, "164.308(a)(7)(ii)(A)"); r.Status != report.NotMet {
 		t.Errorf("backup plan without backups: %s", r.Status)
 	}
 }
@@ -170,7 +171,7 @@ func TestCollectBackupNeedsKEK(t *testing.T) {
 	d := newDeployment(t)
 	d.closeAll(t)
 	must(t, os.Remove(filepath.Join(d.dir, "kek.key")))
-	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Backup != nil {
 		t.Fatalf("backup evidence without the KEK: %+v", ev.Backup)
@@ -189,9 +190,9 @@ func TestCollectUsersWithoutMFA(t *testing.T) {
 	d := newDeployment(t)
 	d.closeAll(t)
 	cfg := d.config()
-	cfg.Tenants = []compliance.TenantPolicyConfig{{TenantID: "other", RequireMFA: false, IdleTimeout: compliance.Duration(20 * time.Minute),
-		AbsoluteTimeout: compliance.Duration(8 * time.Hour), LockoutThreshold: 5, PasswordMinLength: 15, PasswordBlocklist: "none"}}
-	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	cfg.Tenants = []serviceconfig.Policy{{TenantID: "other", RequireMFA: false, IdleTimeout: serviceconfig.Duration(20 * time.Minute),
+		AbsoluteTimeout: serviceconfig.Duration(8 * time.Hour), LockoutThreshold: 5, PasswordMinLength: 15, PasswordBlocklist: "none"}}
+	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	id := ev.Identity
 	// The weakest values of the two tenants are reported.
@@ -199,7 +200,7 @@ func TestCollectUsersWithoutMFA(t *testing.T) {
 		ev.Sessions.IdleTimeout != 20*time.Minute || ev.Sessions.AbsoluteLifetime != 12*time.Hour {
 		t.Fatalf("weakest policy: %+v %+v", id, ev.Sessions)
 	}
-	if r := row(t, compliance.BuildReport(ev), "164.312(d)"); r.Status != compliance.NotMet {
+	if r := row(t, report.Build(ev), "164.312(d)"); r.Status != report.NotMet {
 		t.Fatalf("164.312(d): %+v", r)
 	}
 }
@@ -211,7 +212,7 @@ func TestCollectKEKKindMismatch(t *testing.T) {
 	d.closeAll(t)
 	cfg := d.config()
 	cfg.KEK, cfg.Backup.Target = "aws-kms:alias/clinic", "none"
-	ev, err := compliance.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if !strings.Contains(strings.Join(ev.Notes, "\n"), `keysets are wrapped by a KEK of another kind than the configured "aws-kms:alias/clinic"`) {
 		t.Fatalf("notes: %q", ev.Notes)
@@ -222,9 +223,9 @@ func TestCollectKEKKindMismatch(t *testing.T) {
 // reasons given for holds and shreds appear in no rendering of the report.
 func TestReportHasNoPHI(t *testing.T) {
 	d := newDeployment(t)
-	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
-	rep := compliance.BuildReport(ev)
+	rep := report.Build(ev)
 	var md, js, html bytes.Buffer
 	must(t, rep.WriteMarkdown(&md))
 	must(t, rep.WriteJSON(&js))
@@ -249,7 +250,7 @@ func TestCollectCorruptStoresDoNotLeak(t *testing.T) {
 	d.closeAll(t)
 	must(t, os.WriteFile(filepath.Join(d.dir, "users", "zzzz.json"), []byte(`{"v":1,"name":"`+canaryPHI+`"`), 0o600))
 	must(t, os.WriteFile(filepath.Join(d.dir, "holds", "holds.json"), []byte(`{"format":"hipaakit-legal-holds","version":1,"holds":[{"id":"`+canaryPHI+`"}]}`), 0o600))
-	ev, err := compliance.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
 	notes := strings.Join(ev.Notes, "\n")
 	if ev.Identity != nil || ev.Retention != nil || !strings.Contains(notes, "users: the user store cannot be read") ||
@@ -265,12 +266,12 @@ func TestCollectCancelled(t *testing.T) {
 	d := newDeployment(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := compliance.Collect(ctx, d.config(), fixtureStart); !errors.Is(err, context.Canceled) {
+	if _, err := report.Collect(ctx, d.config(), fixtureStart); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	cfg := d.config()
 	cfg.Policy.LockoutThreshold = 0
-	if _, err := compliance.Collect(context.Background(), cfg, fixtureStart); !errors.Is(err, compliance.ErrInvalidConfig) {
+	if _, err := report.Collect(context.Background(), cfg, fixtureStart); !errors.Is(err, serviceconfig.ErrInvalid) {
 		t.Fatalf("invalid config: %v", err)
 	}
 }
@@ -286,14 +287,14 @@ func TestCollectDamagedManifest(t *testing.T) {
 	must(t, err)
 	const torn = "manifests/0123456789abcdef0123456789abcdef"
 	must(t, target.Put(ctx, torn, []byte("torn upload")))
-	ev, err := compliance.Collect(ctx, d.config(), fixtureStart.Add(time.Hour))
+	ev, err := report.Collect(ctx, d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
 	b := ev.Backup
 	if b == nil || b.Backups != 1 || len(b.Damaged) != 1 || !strings.HasPrefix(b.Damaged[0], torn+": backup:") {
 		t.Fatalf("backup: %+v", b)
 	}
-	r := row(t, compliance.BuildReport(ev), "164.310(d)(2)(iv)")
-	if r.Status != compliance.NotMet || len(r.Gaps) != 1 || !strings.Contains(r.Gaps[0], torn) {
+	r := row(t, report.Build(ev), "164.310(d)(2)(iv)")
+	if r.Status != report.NotMet || len(r.Gaps) != 1 || !strings.Contains(r.Gaps[0], torn) {
 		t.Fatalf("164.310(d)(2)(iv): %+v", r)
 	}
 }

@@ -1,4 +1,4 @@
-package compliance
+package report
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func goodEvidence() Evidence {
 }
 
 func TestReportAllMet(t *testing.T) {
-	r := BuildReport(goodEvidence())
+	r := Build(goodEvidence())
 	if !r.AllMet() {
 		for _, row := range r.Rows {
 			if row.Status != Met {
@@ -59,7 +59,7 @@ func TestReportAllMet(t *testing.T) {
 }
 
 func TestReportNoEvidenceIsNeverMet(t *testing.T) {
-	r := BuildReport(Evidence{Service: "empty", GeneratedAt: reportNow})
+	r := Build(Evidence{Service: "empty", GeneratedAt: reportNow})
 	for _, row := range r.Rows {
 		if row.Status != NoEvidence {
 			t.Errorf("%s: %s with no evidence", row.Control, row.Status)
@@ -91,7 +91,7 @@ func TestReportGaps(t *testing.T) {
 	for _, c := range cases {
 		ev := goodEvidence()
 		c.mutate(&ev)
-		r := BuildReport(ev)
+		r := Build(ev)
 		found := false
 		for _, row := range r.Rows {
 			if row.Control != c.control {
@@ -113,7 +113,7 @@ func TestReportRenderings(t *testing.T) {
 	ev.Transport.TLS = false
 	ev.Service = "clinic | <script>"
 	ev.Notes = []string{"backup: the KEK could not be read, so the backup section is empty"}
-	r := BuildReport(ev)
+	r := Build(ev)
 	for _, f := range []struct {
 		name  string
 		write func(*bytes.Buffer) error

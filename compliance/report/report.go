@@ -1,4 +1,4 @@
-package compliance
+package report
 
 import (
 	"fmt"
@@ -54,8 +54,8 @@ const (
 	minRetainYears = audit.DefaultRetentionYears // six calendar years, audit.SixYearsAfter
 )
 
-// BuildReport evaluates ev. It does no I/O.
-func BuildReport(ev Evidence) Report {
+// Build evaluates ev. It does no I/O.
+func Build(ev Evidence) Report {
 	now := ev.GeneratedAt
 	r := Report{Service: ev.Service, GeneratedAt: now, Notes: append([]string(nil), ev.Notes...)}
 	add := func(control, title string, eval func(*Row)) {

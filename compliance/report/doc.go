@@ -1,0 +1,21 @@
+// Package report builds the HIPAA Security Rule control-mapping report of a
+// deployed service: Collect reads the deployment's stores, as a
+// serviceconfig.Config locates them, into Evidence, Build maps the evidence
+// to the Security Rule's implementation specifications, and a Report renders
+// as Markdown, HTML or JSON. "hipaakit report" is this package on the
+// command line.
+//
+// # What it guarantees
+//
+// Collect never writes to a store and never reads PHI: the evidence holds
+// counts, times, control identifiers and verification messages (see Collect
+// for the exact reads, and the two locks it tries for an instant). A fact
+// that cannot be read is left empty and Evidence.Notes says why; Build
+// reports a control without evidence as "no evidence", never as met. Build
+// does no I/O. Rendering escapes control characters and bidirectional
+// overrides in every field, so a hostile value in a store cannot forge rows
+// or rewrite the terminal.
+//
+// It does not link package testing: a production binary may embed the
+// report (the compliance suite, which does, is package compliance).
+package report
