@@ -107,7 +107,7 @@
 // among the tenant's users that are not removed), a Status (active,
 // disabled, removed), roles in its tenant, and an Admin flag: administrative
 // privileges belong to separate administrative identities. Users live in a
-// UserStore: MemoryUserStore, FileUserStore (the embedded default) or
+// UserStore: auth/memstore, auth/filestore (the embedded default) or
 // pgauth.UserStore (PostgreSQL); each passes authtest.RunUserStore. Updates
 // are compare-and-swap on User.Version, which is what makes lockout counters,
 // TOTP replay protection and single-use recovery codes safe across
@@ -215,8 +215,9 @@
 // account — on User.Lockout when a usable account has the name, else on the
 // AttemptStore under the name (unknown, disabled, removed or locked), with
 // the same back-off, the same answers and one durable write either way
-// (FileAttemptStore beside the file stores; pgauth.AttemptStore, shared by
-// replicas, on PostgreSQL; MemoryAttemptStore, bounded, for one process).
+// (the file attempt store beside the file stores; pgauth.AttemptStore,
+// shared by replicas, on PostgreSQL; the in-memory one, bounded, for one
+// process).
 // After LockoutConfig.FreeFailures each attempt waits an exponentially
 // growing delay capped at MaxDelay (default 1h). An account is locked for
 // good only when its tenant chose TenantPolicy.PermanentLockout, after
@@ -242,10 +243,6 @@
 // throttling, and a failure for an unknown name waits about as long as the
 // store write that counts a known account's failure, a moving average);
 // never trusts roles from a request; and never deletes a user record.
-//
-// A FileAttemptStore keeps one file per throttle key, "<SHA-256 hex>.json",
-// mode 0600: one JSON object {"v":1,"count":n,"last":RFC 3339 UTC} and a
-// newline; a damaged file counts as zero.
 //
 // # Sessions and automatic logoff
 //
@@ -323,16 +320,4 @@
 // of unused recovery codes, 2 bytes) + "." + base64url(HMAC-SHA256 over the
 // part before the dot) (testdata/challenge_v2.txt). It completes at most
 // one login.
-//
-// A FileUserStore keeps one file per user, "<user ID>.json", mode 0600, in
-// its directory beside a ".lock" file. A user file (version 1) is one JSON
-// object and a newline with the members v (1), id, tenant_id, name, status,
-// roles, admin, password_hash, password_changed_at, mfa {totp_secret
-// (sealed, base64), totp_active, totp_digits, totp_period, totp_algorithm,
-// totp_last_step, totp_enrolled_at, recovery_codes}, lockout {failures,
-// last_failure, locked_at}, role_request {roles, requested_by,
-// requested_at} (only while a request is pending), created_at, updated_at
-// and version; times are
-// RFC 3339 in UTC, zero times are "0001-01-01T00:00:00Z" and unknown members
-// are refused (testdata/user_v1.json).
 package auth

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
@@ -52,12 +53,12 @@ func benchFailedLogins(b *testing.B, a *auth.Authenticator, name string) {
 
 func fileBench(b *testing.B) *auth.Authenticator {
 	dir := b.TempDir()
-	users, err := auth.OpenFileUserStore(dir + "/users")
+	users, err := filestore.OpenUserStore(dir + "/users")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { users.Close() })
-	attempts, err := auth.OpenFileAttemptStore(dir + "/attempts")
+	attempts, err := filestore.OpenAttemptStore(dir + "/attempts")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -114,7 +114,6 @@ func newSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 		CSRFHeader:      DefaultCSRFHeader,
 		CSRFFormField:   DefaultCSRFFormField,
 		Clock:           clock.System,
-		Emergencies:     NewMemoryEmergencyLog(),
 		Channel:         audit.ChannelWeb,
 		Logger:          slog.Default(),
 		store:           store,
@@ -510,7 +509,7 @@ func (m *SessionManager) rotate(ctx context.Context, w http.ResponseWriter, st *
 		return "", err
 	}
 	old := st.s.TokenHash
-	s := st.s.clone()
+	s := st.s.Clone()
 	s.TokenHash = h
 	change(&s)
 	if err := m.store.UpdateSession(ctx, old, s); err != nil {

@@ -85,17 +85,6 @@ func (r *RoleRequest) validate() error {
 	return nil
 }
 
-// utc returns a copy of r with its time in UTC (nil stays nil).
-func (r *RoleRequest) utc() *RoleRequest {
-	if r == nil {
-		return nil
-	}
-	c := *r
-	c.Roles = slices.Clone(r.Roles)
-	c.RequestedAt = zeroUTC(r.RequestedAt)
-	return &c
-}
-
 // refuseSelf refuses, audited as a failure of action, an administrative
 // change actor makes to itself.
 func (a *Authenticator) refuseSelf(ctx context.Context, action audit.Action, userID string, actor audit.Actor, origin audit.Origin) error {

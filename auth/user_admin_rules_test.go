@@ -209,7 +209,7 @@ func TestPHIRolesNeverOnAdminIdentity(t *testing.T) {
 
 func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 	dir := t.TempDir()
-	fs, err := OpenFileUserStore(dir)
+	fs, err := MemStores.FileUsers(dir)
 	require.NoError(t, err)
 	tenants, err := NewTenantPolicies(TenantPolicy{ApprovePHIGrants: true})
 	require.NoError(t, err)
@@ -237,7 +237,7 @@ func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 
 	// The request survives a restart of the file store.
 	require.NoError(t, fs.Close())
-	fs2, err := OpenFileUserStore(dir)
+	fs2, err := MemStores.FileUsers(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { fs2.Close() })
 	got, err = fs2.Get(ctx, u.ID)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -111,7 +112,7 @@ func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
 	}
 	attempts := cfg.Attempts
 	if attempts == nil {
-		attempts = NewMemoryAttemptStore(cfg.Lockout.MaxTracked)
+		attempts = memattempts.NewMemory(cfg.Lockout.MaxTracked)
 	}
 	a := &Authenticator{cfg: cfg, revoker: rev, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
 		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}

@@ -68,7 +68,7 @@ func (r *revokes) n() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.users
 
 type fixture struct {
 	a     *Authenticator
-	users *MemoryUserStore
+	users UserStore
 	log   *auditLog
 	rev   *revokes
 	clk   *clock.Fake
@@ -321,7 +321,7 @@ func TestThrottleBounded(t *testing.T) {
 		_, err := th.Reserve(ctx, attemptKey(string(rune(0x4e00+i))), testEpoch, time.Hour, count)
 		require.NoError(t, err)
 	}
-	require.LessOrEqual(t, th.len(), 100)
+	require.LessOrEqual(t, th.Len(), 100)
 	_, err := th.Reserve(ctx, "k", testEpoch, time.Hour, count)
 	require.NoError(t, err)
 	var seen int

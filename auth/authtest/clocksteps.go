@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -54,20 +55,20 @@ func RunClockSteps(t *testing.T, newStore SessionStoreFactory) {
 type clockCase struct {
 	t     *testing.T
 	clk   *clock.Fake
-	users *auth.MemoryUserStore
+	users auth.UserStore
 	user  *auth.User
 	sm    *auth.Service
 }
 
 func newClockCase(t *testing.T, st auth.SessionStore) *clockCase {
 	t.Helper()
-	c := &clockCase{t: t, clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), users: auth.NewMemoryUserStore()}
+	c := &clockCase{t: t, clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), users: memstore.NewUserStore()}
 	c.user = &auth.User{ID: auth.NewUserID(), TenantID: "clinic-a", Name: "ana", Status: auth.StatusActive}
 	if err := c.users.Create(context.Background(), c.user); err != nil {
 		t.Fatal(err)
 	}
 	sm, err := auth.New(auth.Config{Users: c.users, Sessions: st, Audit: audit.Discard{},
-		Emergencies: auth.NewMemoryEmergencyLog(), Clock: c.clk})
+		Emergencies: memstore.NewEmergencyLog(), Clock: c.clk})
 	if err != nil {
 		t.Fatal(err)
 	}

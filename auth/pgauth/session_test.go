@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
@@ -81,7 +82,7 @@ func TestSessionManagerOnPostgres(t *testing.T) {
 	if err := pgauth.MigrateSessions(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	users := auth.NewMemoryUserStore()
+	users := memstore.NewUserStore()
 	u := &auth.User{ID: auth.NewUserID(), TenantID: "clinic-a", Name: "ana", Status: auth.StatusActive, Roles: []string{"physician"}}
 	if err := users.Create(ctx, u); err != nil {
 		t.Fatal(err)

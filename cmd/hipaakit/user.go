@@ -17,6 +17,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 )
 
@@ -172,17 +173,17 @@ func (e *drEnv) authenticator(ctx context.Context) (*auth.Service, error) {
 		}
 		users, sessions, emergencies = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool), pgauth.NewEmergencyLog(pool)
 	} else {
-		us, err := auth.OpenFileUserStore(e.path("users"))
+		us, err := filestore.OpenUserStore(e.path("users"))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, us.Close)
-		ss, err := auth.OpenFileSessionStore(e.path("sessions"))
+		ss, err := filestore.OpenSessionStore(e.path("sessions"))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, ss.Close)
-		el, err := auth.OpenFileEmergencyLog(e.path("emergency.log"))
+		el, err := filestore.OpenEmergencyLog(e.path("emergency.log"))
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth"
+	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi/filestore"
@@ -46,13 +46,13 @@ func (a *app) openFileStores(ctx context.Context) error {
 	if a.records, err = newFileRecords(a.dataPath(dirRecords)); err != nil {
 		return err
 	}
-	users, err := auth.OpenFileUserStore(a.dataPath(dirUsers))
+	users, err := authfile.OpenUserStore(a.dataPath(dirUsers))
 	if err != nil {
 		return fmt.Errorf("clinic: open user store: %w", err)
 	}
 	a.users = users
 	a.closers = append(a.closers, users.Close)
-	sessions, err := auth.OpenFileSessionStore(a.dataPath(dirSessions))
+	sessions, err := authfile.OpenSessionStore(a.dataPath(dirSessions))
 	if err != nil {
 		return fmt.Errorf("clinic: open session store: %w", err)
 	}
@@ -60,14 +60,14 @@ func (a *app) openFileStores(ctx context.Context) error {
 	a.closers = append(a.closers, sessions.Close)
 	// The client-key and unknown-name throttles survive a restart: a
 	// restart must not hand an attacker a fresh budget of guesses.
-	attempts, err := auth.OpenFileAttemptStore(a.dataPath(dirAttempts))
+	attempts, err := authfile.OpenAttemptStore(a.dataPath(dirAttempts))
 	if err != nil {
 		return fmt.Errorf("clinic: open login-attempt store: %w", err)
 	}
 	a.attempts = attempts
 	a.purgeAttempts = func(_ context.Context, cutoff time.Time) error { _, err := attempts.Purge(cutoff); return err }
 	a.closers = append(a.closers, attempts.Close)
-	emergencies, err := auth.OpenFileEmergencyLog(a.dataPath(fileEmergLog))
+	emergencies, err := authfile.OpenEmergencyLog(a.dataPath(fileEmergLog))
 	if err != nil {
 		return fmt.Errorf("clinic: open emergency log: %w", err)
 	}

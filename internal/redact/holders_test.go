@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth"
+	authmem "github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
@@ -52,8 +53,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 
 	sealer, err := auth.NewKeySealer(master)
 	must(t, err)
-	authCfg := auth.Config{Users: auth.NewMemoryUserStore(), Sessions: auth.NewMemorySessionStore(),
-		Emergencies: auth.NewMemoryEmergencyLog(), Sealer: sealer, ChallengeKey: master, Audit: &audittest.Memory{}}
+	authCfg := auth.Config{Users: authmem.NewUserStore(), Sessions: authmem.NewSessionStore(),
+		Emergencies: authmem.NewEmergencyLog(), Sealer: sealer, ChallengeKey: master, Audit: &audittest.Memory{}}
 	authSvc, err := auth.New(authCfg)
 	must(t, err)
 
