@@ -25,7 +25,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd -P)"
 cd "$root"
 export CI="${CI:-true}"
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
+goflags="$(go env GOFLAGS)" # the environment's or go env -w's
+export GOFLAGS="${goflags:+$goflags }-mod=mod"
 module="$(go list -m)"
 
 log() { printf '==> copyout: %s\n' "$*"; }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -182,5 +183,54 @@ func TestRewrapAfterKEKRotation(t *testing.T) {
 	}
 	if _, err := r.Verify(f.ctx, m.ID, VerifyOptions{}); err != nil {
 		t.Fatalf("backup after rewrap: %v", err)
+	}
+	if r.KEKID() != newKEK.ID() {
+		t.Fatalf("KEKID after rewrap: %q, want %q", r.KEKID(), newKEK.ID())
+	}
+}
+
+// TestRewrapAuditedAndIdempotent: a rewrap records one key_rotated event
+// naming both KEKs, a failed one a failure event; a second rewrap to the
+// same KEK (a resumed migration) changes nothing and records nothing.
+func TestRewrapAuditedAndIdempotent(t *testing.T) {
+	f := newFixture(t)
+	newKEK := testKEK(t, 3)
+	oldID := f.kek.ID()
+	if err := f.repo.Rewrap(f.ctx, testKEK(t, 9), newKEK); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("Rewrap with a wrong old KEK: %v", err)
+	}
+	e := f.audit.last()
+	if e.Action != audit.ActionKeyRotated || e.Outcome != audit.OutcomeFailure || e.Reason != "rewrap" {
+		t.Fatalf("failed rewrap audited as %+v", e)
+	}
+	if err := f.repo.Rewrap(f.ctx, f.kek, newKEK); err != nil {
+		t.Fatal(err)
+	}
+	e = f.audit.last()
+	if e.Action != audit.ActionKeyRotated || e.Outcome != audit.OutcomeSuccess || e.Attrs["old_kek"] != oldID ||
+		e.Attrs["new_kek"] != newKEK.ID() || e.Attrs["repository"] != f.repo.ID() || e.Target.RecordID != f.repo.ID() {
+		t.Fatalf("rewrap audited as %+v", e)
+	}
+	before := len(f.audit.events())
+	config, err := os.ReadFile(filepath.Join(f.target.Root(), configName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Resumed: the old KEK need not even open it any more.
+	if err := f.repo.Rewrap(f.ctx, testKEK(t, 9), newKEK); err != nil {
+		t.Fatalf("second rewrap: %v", err)
+	}
+	again, err := os.ReadFile(filepath.Join(f.target.Root(), configName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(config, again) || len(f.audit.events()) != before {
+		t.Fatal("a rewrap to the KEK already in use wrote the configuration or the audit trail")
+	}
+	// The audit writer failing makes the rewrap fail with ErrAudit.
+	g := newFixture(t)
+	g.audit.FailWith(errors.New("disk full"))
+	if err := g.repo.Rewrap(g.ctx, g.kek, newKEK); !errors.Is(err, ErrAudit) {
+		t.Fatalf("rewrap with a failing audit writer: %v, want ErrAudit", err)
 	}
 }

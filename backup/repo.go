@@ -262,16 +262,38 @@ func (r *Repository) writeAudit(ctx context.Context, action audit.Action, ok boo
 	return nil
 }
 
-// Rewrap re-wraps the repository key under newKEK (after a KEK rotation):
-// it unwraps it with oldKEK and replaces the "config" object atomically.
-// Chunks and manifests are untouched; from then on only newKEK opens the
-// repository.
+// KEKID returns the ID of the KEK that wraps the repository key.
+func (r *Repository) KEKID() string { return r.cfg.KEKID }
+
+// Rewrap re-wraps the repository key under newKEK (after a KEK rotation or a
+// migration to another KEK): it unwraps it with oldKEK and replaces the
+// "config" object atomically. Chunks and manifests are untouched; from then
+// on only newKEK opens the repository. A repository already wrapped by
+// newKEK is left as it is, so a migration that was interrupted is finished
+// by running it again. The rewrap is audited (action key_rotated, record
+// type "backup", reason "rewrap", the old and new KEK IDs); a failure to
+// unwrap or to store is audited as a failure.
 func (r *Repository) Rewrap(ctx context.Context, oldKEK, newKEK phi.KEK) error {
-	if oldKEK == nil || newKEK == nil {
+	if oldKEK == nil || newKEK == nil || newKEK.ID() == "" {
 		return errors.New("backup: Rewrap needs the old and the new KEK")
 	}
+	if r.cfg.KEKID == newKEK.ID() {
+		return nil
+	}
+	attrs := map[string]string{"old_kek": r.cfg.KEKID, "new_kek": newKEK.ID()}
+	err := r.rewrap(ctx, oldKEK, newKEK)
+	if aerr := r.writeAudit(ctx, audit.ActionKeyRotated, err == nil, "rewrap", r.cfg.Repo, attrs); err == nil {
+		err = aerr
+	}
+	return err
+}
+
+func (r *Repository) rewrap(ctx context.Context, oldKEK, newKEK phi.KEK) error {
 	master, err := oldKEK.Unwrap(ctx, r.cfg.WrappedKey, wrapAD(r.cfg.Repo))
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return objErr("rewrap", configName, fmt.Errorf("%w: the old KEK does not unwrap the repository key", ErrWrongKey))
 	}
 	defer clear(master)

@@ -6,9 +6,11 @@ package main
 //
 //	HIPAAKIT_BACKUP_REPO   the repository: a directory, or s3://bucket[/prefix]
 //	                       (overridden by --repo)
-//	HIPAAKIT_KEK           the local master key (hipaakit-local-kek-v1:…) that
-//	                       wraps the repository key; else HIPAAKIT_KEK_FILE,
-//	                       else <data dir>/kek.key (never created here)
+//	HIPAAKIT_MASTER_KEY    the local master key (hipaakit-local-kek-v1:…) that
+//	                       wraps the repository key; else the file
+//	                       HIPAAKIT_MASTER_KEY_FILE names, else
+//	                       <data dir>/kek.key (never created here); see
+//	                       masterkey.go
 //	HIPAAKIT_S3_ENDPOINT   endpoint of an S3-compatible store (path-style);
 //	                       empty for AWS. Credentials: AWS_ACCESS_KEY_ID and
 //	                       AWS_SECRET_ACCESS_KEY, else the AWS default chain;
@@ -25,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,21 +167,11 @@ func (b *backupCmd) fail(sub string, err error) int {
 }
 
 func (b *backupCmd) kek() (phi.KEK, error) {
-	if v := b.c.getenv("HIPAAKIT_KEK"); v != "" {
-		return localkek.Parse(v)
+	def := ""
+	if b.env.dataDir != "" {
+		def = b.env.path(localkek.FileName)
 	}
-	path := b.c.getenv("HIPAAKIT_KEK_FILE")
-	if path == "" {
-		if b.env.dataDir == "" {
-			return nil, &drUsageError{"set HIPAAKIT_KEK, HIPAAKIT_KEK_FILE or HIPAAKIT_DATA_DIR"}
-		}
-		path = b.env.path(localkek.FileName)
-	}
-	if _, err := os.Stat(path); err != nil {
-		// Never create a key here: a new key could not open existing backups.
-		return nil, &drUsageError{"KEK file missing (set HIPAAKIT_KEK or HIPAAKIT_KEK_FILE)"}
-	}
-	return localkek.FromFile(path)
+	return b.c.localMasterKey(def)
 }
 
 func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, error) {

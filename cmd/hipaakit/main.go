@@ -1,7 +1,8 @@
 // Command hipaakit is the operator's tool for a service built with hipaakit:
 // it verifies and queries the audit trail, shreds subjects, runs retention,
 // manages legal holds, creates, verifies, restores and drills backups, and
-// prints the compliance report, and recovers user accounts.
+// prints the compliance report, recovers user accounts, and migrates a
+// deployment to another master key.
 //
 // It is the only non-test code in hipaakit that reads the environment or calls
 // os.Exit. Exit codes are scriptable: 0 success, 1 a check failed (for example
@@ -32,6 +33,7 @@ commands:
   disposal   verify disposal certificates and the disposal ledger; replay it after a restore
   help       show this message
   hold       set, lift and list legal holds
+  kek        migrate: move the deployment to another master key (local or AWS KMS)
   report     HIPAA control-mapping report from the service's configuration and stores
   retention  sweep: apply retention policies (crypto-shred expired subjects)
   shred      crypto-shred a subject and print its signed disposal certificate
@@ -81,6 +83,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 		return cmdDisposal(ctx, c, args[1:])
 	case "report":
 		return cmdReport(ctx, c, args[1:])
+	case "kek":
+		return cmdKEK(ctx, c, args[1:])
 	case "user":
 		return cmdUser(ctx, c, args[1:])
 	case "help", "-h", "--help":

@@ -27,21 +27,18 @@ as such.
   --format F      markdown (default), json, or html (a printable page)
   --out FILE      write the report to FILE (replaced atomically) instead of stdout
 
-The local master key is read from the configuration's kek_file (default
-<data_dir>/kek.key), or from HIPAAKIT_MASTER_KEY when set; it opens the
-backup repository. For PostgreSQL stores the password comes from PGPASSWORD
-or ~/.pgpass (database_url holds none); AWS KMS and S3 credentials from the
-AWS SDK's default chain. Facts that cannot be read are named on stderr as
+The local master key is read from HIPAAKIT_MASTER_KEY when set, else from
+the file HIPAAKIT_MASTER_KEY_FILE names, else from the configuration's
+kek_file (default <data_dir>/kek.key); it opens the backup repository. For
+PostgreSQL stores the password comes from PGPASSWORD or ~/.pgpass
+(database_url holds none); AWS KMS and S3 credentials from the AWS SDK's
+default chain. Facts that cannot be read are named on stderr as
 notes.
 
 Exit status: 0 every technical control is met; 1 some control is not met or
 has no evidence; 2 usage error or invalid configuration; 3 operational error
 (unreadable file, unreachable database).
 `
-
-// envMasterKey names the environment variable holding an encoded local
-// master key (localkek.Encode form).
-const envMasterKey = "HIPAAKIT_MASTER_KEY"
 
 // cmdReport runs "hipaakit report ...".
 func cmdReport(ctx context.Context, c *cli, args []string) int {
@@ -80,7 +77,9 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
 		return exitFailure
 	}
-	cfg.MasterKey = c.getenv(envMasterKey)
+	if cfg.MasterKey, cfg.KEKFile, err = masterKeyOverride(c, cfg); err != nil {
+		return drFail(c, "report", err)
+	}
 	ev, err := report.Collect(ctx, cfg, time.Now())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
@@ -115,4 +114,18 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 func reportUsageErr(c *cli, msg string) int {
 	fmt.Fprintf(c.stderr, "hipaakit report: %s\n\n%s", msg, reportUsage)
 	return exitUsage
+}
+
+// masterKeyOverride applies the master-key environment to a local KEK's
+// configuration: the encoded key, or a key file that replaces kek_file. A
+// KEK in AWS KMS keeps the configuration as it is.
+func masterKeyOverride(c *cli, cfg serviceconfig.Config) (encoded, file string, err error) {
+	encoded, file, err = c.masterKeyEnv()
+	if err != nil || cfg.KEK != "local" {
+		return "", cfg.KEKFile, err
+	}
+	if file == "" {
+		file = cfg.KEKFile
+	}
+	return encoded, file, nil
 }

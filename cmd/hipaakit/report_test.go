@@ -38,7 +38,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	dir = t.TempDir()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	check(t, err)
-	kek, err := localkek.FromDir(dir)
+	kek, err := localkek.FromFile(reportKeyFile(dir)) // beside the data directory
 	check(t, err)
 	keys, err := filestore.Open(filepath.Join(dir, "keys"))
 	check(t, err)
@@ -81,6 +81,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	check(t, err)
 
 	cfg := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{serviceconfig.EncodePublicKey(pub)}, KEK: "local",
+		KEKFile: filepath.Join("..", filepath.Base(reportKeyFile(dir))),
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
 			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
 		EmergencyRoles: []string{"emergency"}, TLS: serviceconfig.TLS{Enabled: true, MinVersion: "1.3", HSTS: true},
@@ -91,6 +92,9 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	check(t, os.WriteFile(config, b, 0o600))
 	return dir, config
 }
+
+// reportKeyFile is the master key file of the data directory dir, beside it.
+func reportKeyFile(dir string) string { return filepath.Clean(dir) + ".master-key" }
 
 func check(t *testing.T, err error) {
 	t.Helper()
@@ -207,9 +211,10 @@ func TestReportUsageAndConfigErrors(t *testing.T) {
 // opens the backup repository.
 func TestReportMasterKeyFromEnv(t *testing.T) {
 	dir, config := reportDataDir(t)
-	key, err := os.ReadFile(filepath.Join(dir, localkek.FileName))
+	key, err := os.ReadFile(reportKeyFile(dir))
 	check(t, err)
-	check(t, os.Remove(filepath.Join(dir, localkek.FileName)))
+	moved := filepath.Join(t.TempDir(), "moved.key")
+	check(t, os.Rename(reportKeyFile(dir), moved))
 	if code, _, stderr := runCLI(t, nil, "report", "--config", config); code != exitCheck || !strings.Contains(stderr, "without the KEK") {
 		t.Fatalf("without key: exit %d\n%s", code, stderr)
 	}
@@ -219,5 +224,14 @@ func TestReportMasterKeyFromEnv(t *testing.T) {
 	}
 	if strings.Contains(stderr, strings.TrimSpace(string(key))) {
 		t.Fatal("the master key appears in the output")
+	}
+	if code, _, stderr := runCLI(t, map[string]string{envMasterKeyFile: moved}, "report", "--config", config); code != exitOK {
+		t.Fatalf("with HIPAAKIT_MASTER_KEY_FILE: exit %d\n%s", code, stderr)
+	}
+	// The same key kept inside the data directory is a gap the report names.
+	check(t, os.WriteFile(filepath.Join(dir, localkek.FileName), key, 0o600))
+	code, stdout, _ = runCLI(t, map[string]string{envMasterKeyFile: moved}, "report", "--config", config)
+	if code != exitCheck || !strings.Contains(stdout, "the local master key file is inside the data directory") {
+		t.Fatalf("key inside the data directory: exit %d\n%s", code, stdout)
 	}
 }

@@ -5,7 +5,7 @@ package main
 // file stores of a stopped service (HIPAAKIT_DATA_DIR: users/, sessions/,
 // audit/) or on a live PostgreSQL deployment (HIPAAKIT_DATABASE_URL: the
 // auth_users and auth_sessions tables). Every change goes through
-// auth.Authenticator and is audited with the operator as actor (--by,
+// auth.Service and is audited with the operator as actor (--by,
 // default cli:$USER).
 
 import (

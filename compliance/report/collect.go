@@ -31,8 +31,10 @@ import (
 //     roles of cfg and the emergency accesses the audit trail recorded.
 //   - Sessions and Transport: the values of cfg.
 //   - Encryption: cfg's KEK, the key store kind, subjects holding a data key
-//     (phi KeyStore.List) and subjects shredded (the disposal ledger: the key
-//     stores do not list tombstones).
+//     (phi KeyStore.List), subjects shredded (the disposal ledger: the key
+//     stores do not list tombstones), and whether a local master key file
+//     is kept inside the data directory (kek_file, or a legacy
+//     <data_dir>/kek.key that exists).
 //   - Audit: the result of verifying hash chains and checkpoint signatures
 //     under cfg.AuditKeys (the verification error when it fails), events,
 //     signed checkpoints, the time span, and cfg's audit retention.
@@ -328,7 +330,7 @@ func (c *collector) encryptionEvidence(ctx context.Context, shredded int) {
 		c.note("encryption: the key store cannot be opened: %v", err)
 		return
 	}
-	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.st.kind()}
+	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.st.kind(), KeyInDataDir: c.keyInDataDir()}
 	kekIDs := map[string]int{}
 	after := ""
 	for {

@@ -159,6 +159,38 @@ func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	return localkek.Parse(string(b))
 }
 
+// keyInDataDir reports whether a local master key file is kept inside the
+// data directory: kek_file when it names a file there, or the legacy
+// <data_dir>/kek.key when it exists (also when the key is given at run
+// time: the file is still there for a copy of the directory to take).
+func (c *collector) keyInDataDir() bool {
+	if c.cfg.DataDir == "" {
+		return false
+	}
+	legacy := filepath.Join(c.cfg.DataDir, localkek.FileName)
+	if _, err := os.Lstat(legacy); err == nil {
+		return true
+	}
+	if c.cfg.KEK != "local" || c.cfg.KEKFile == "" {
+		return false
+	}
+	if _, err := os.Lstat(c.cfg.KEKFile); err != nil {
+		return false
+	}
+	return within(c.cfg.DataDir, c.cfg.KEKFile)
+}
+
+// within reports whether path is dir or below it, symbolic links resolved.
+func within(dir, path string) bool {
+	d, err1 := filepath.EvalSymlinks(dir)
+	p, err2 := filepath.EvalSymlinks(path)
+	if err1 != nil || err2 != nil {
+		d, p = filepath.Clean(dir), filepath.Clean(path)
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b

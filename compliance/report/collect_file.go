@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
@@ -21,14 +22,16 @@ import (
 	"github.com/hipaakit/hipaakit/retention"
 )
 
-// Directories of the embedded stores inside a data directory.
+// Directories of the embedded stores inside a data directory (the layout
+// of package hipaakit). dirBackups is the legacy default of a
+// configuration without backup.dir.
 const (
-	dirKeys    = "keys"
-	dirAudit   = "audit"
-	dirLedger  = "ledger"
-	dirUsers   = "users"
-	dirHolds   = "holds"
-	dirBackups = "backups"
+	dirKeys    = hipaakit.DirKeys
+	dirAudit   = hipaakit.DirAudit
+	dirLedger  = hipaakit.DirLedger
+	dirUsers   = hipaakit.DirUsers
+	dirHolds   = hipaakit.DirHolds
+	dirBackups = hipaakit.DirLegacyBackups
 )
 
 // maxUserFile bounds a user record read from a user directory (auth's own

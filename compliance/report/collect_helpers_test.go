@@ -67,7 +67,7 @@ func newDeployment(t *testing.T) *deployment {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	must(t, err)
 	d.pub = pub
-	kek, err := localkek.FromDir(d.dir)
+	kek, err := localkek.FromFile(keyFile(d.dir))
 	must(t, err)
 	keys, err := filestore.Open(filepath.Join(d.dir, "keys"))
 	must(t, err)
@@ -154,7 +154,7 @@ func (d *deployment) config() serviceconfig.Config {
 	return serviceconfig.Config{
 		Version: 1, Service: "clinic", DataDir: d.dir,
 		AuditKeys: []string{serviceconfig.EncodePublicKey(d.pub)},
-		KEK:       "local",
+		KEK:       "local", KEKFile: keyFile(d.dir),
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
 			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
 		EmergencyRoles: []string{"emergency"},
@@ -164,6 +164,10 @@ func (d *deployment) config() serviceconfig.Config {
 		Backup:         serviceconfig.Backup{Target: "directory"},
 	}
 }
+
+// keyFile is the local master key file of the data directory dir: beside
+// it, outside the directory.
+func keyFile(dir string) string { return filepath.Clean(dir) + ".master-key" }
 
 // writeConfig writes cfg (with data_dir ".") as hipaakit.json into the data
 // directory and returns its path.

@@ -35,7 +35,7 @@ func TestCollectBackupWithKMS(t *testing.T) {
 	must(t, err)
 
 	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
-	cfg.KEK, cfg.KMSEndpoint = "aws-kms:"+srv.KeyARN(), srv.URL()
+	cfg.KEK, cfg.KEKFile, cfg.KMSEndpoint = "aws-kms:"+srv.KeyARN(), "", srv.URL()
 	ev, err := report.Collect(ctx, cfg, time.Now())
 	must(t, err)
 	if b := ev.Backup; b == nil || b.Backups != 1 || b.LastBackup.IsZero() || b.LedgerReplayed {

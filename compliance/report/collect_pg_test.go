@@ -45,7 +45,7 @@ func TestCollectPostgres(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	must(t, err)
 	dataDir := t.TempDir()
-	kek, err := localkek.FromDir(dataDir)
+	kek, err := localkek.FromFile(keyFile(dataDir))
 	must(t, err)
 	keys := pgstore.New(pool)
 	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "api-1", Signer: priv, Clock: clk, CheckpointEvery: 3})

@@ -24,7 +24,7 @@ func TestCollectBackupS3(t *testing.T) {
 	isolateAWS(t, srv.AccessKey, srv.SecretKey, srv.Region)
 	ctx := context.Background()
 	dir := t.TempDir()
-	kek, err := localkek.FromDir(dir)
+	kek, err := localkek.FromFile(keyFile(dir))
 	must(t, err)
 	cfg := (&deployment{dir: dir, pub: make([]byte, 32)}).config()
 	cfg.Backup = serviceconfig.Backup{Target: "s3", Bucket: srv.Bucket(t, false), Prefix: "clinic/", Endpoint: srv.Endpoint}

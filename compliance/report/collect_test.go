@@ -170,7 +170,7 @@ func TestCollectEmptyDataDir(t *testing.T) {
 func TestCollectBackupNeedsKEK(t *testing.T) {
 	d := newDeployment(t)
 	d.closeAll(t)
-	must(t, os.Remove(filepath.Join(d.dir, "kek.key")))
+	must(t, os.Remove(keyFile(d.dir)))
 	ev, err := report.Collect(context.Background(), d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Backup != nil {
@@ -179,8 +179,10 @@ func TestCollectBackupNeedsKEK(t *testing.T) {
 	if !strings.Contains(strings.Join(ev.Notes, "\n"), "backup: the repository cannot be opened without the KEK") {
 		t.Fatalf("notes: %q", ev.Notes)
 	}
-	if _, err := os.Stat(filepath.Join(d.dir, "kek.key")); !os.IsNotExist(err) {
-		t.Fatal("Collect created a master key")
+	for _, p := range []string{keyFile(d.dir), filepath.Join(d.dir, "kek.key")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatal("Collect created a master key")
+		}
 	}
 }
 
@@ -205,13 +207,68 @@ func TestCollectUsersWithoutMFA(t *testing.T) {
 	}
 }
 
+// TestCollectKeyInDataDir: a local master key file inside the data
+// directory (the legacy kek.key, also when the key is given at run time, or
+// a kek_file below the directory) is a gap under 164.312(a)(2)(iv) whose
+// remediation says to move it and how; beside the directory it is not.
+func TestCollectKeyInDataDir(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	key, err := os.ReadFile(keyFile(d.dir))
+	must(t, err)
+	encRow := func(cfg serviceconfig.Config) report.Row {
+		t.Helper()
+		ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+		must(t, err)
+		return row(t, report.Build(ev), "164.312(a)(2)(iv)")
+	}
+	if r := encRow(d.config()); r.Status != report.Met {
+		t.Fatalf("key beside the data directory: %s %v", r.Status, r.Gaps)
+	}
+	inside := filepath.Join(d.dir, "secrets", "master.key")
+	must(t, os.MkdirAll(filepath.Dir(inside), 0o700))
+	must(t, os.WriteFile(inside, key, 0o600))
+	legacy := filepath.Join(d.dir, "kek.key")
+	for name, tc := range map[string]struct {
+		file string // written into the data directory
+		cfg  func(*serviceconfig.Config)
+	}{
+		"kek_file inside": {"", func(c *serviceconfig.Config) { c.KEKFile = inside }},
+		"kek_file inside, by a detour": {"", func(c *serviceconfig.Config) {
+			c.KEKFile = d.dir + "/../" + filepath.Base(d.dir) + "/secrets/master.key"
+		}},
+		"legacy kek.key": {legacy, func(c *serviceconfig.Config) { c.KEKFile = "" }},
+		"legacy kek.key, key at run time": {legacy, func(c *serviceconfig.Config) {
+			c.KEKFile, c.MasterKey = "", strings.TrimSpace(string(key))
+		}},
+	} {
+		if tc.file != "" {
+			must(t, os.WriteFile(tc.file, key, 0o600))
+		}
+		cfg := d.config()
+		tc.cfg(&cfg)
+		r := encRow(cfg)
+		gaps := strings.Join(r.Gaps, "\n")
+		if r.Status != report.NotMet || !strings.Contains(gaps, "inside the data directory") ||
+			!strings.Contains(gaps, "move the file out of the data directory") || !strings.Contains(gaps, "hipaakit kek migrate") {
+			t.Errorf("%s: %s %q", name, r.Status, r.Gaps)
+		}
+		if strings.Contains(gaps, d.dir) {
+			t.Errorf("%s: the gap names the path", name)
+		}
+		if tc.file != "" {
+			must(t, os.Remove(tc.file))
+		}
+	}
+}
+
 // TestCollectKEKKindMismatch: keysets wrapped by a local key under a
 // configuration that claims AWS KMS get a note.
 func TestCollectKEKKindMismatch(t *testing.T) {
 	d := newDeployment(t)
 	d.closeAll(t)
 	cfg := d.config()
-	cfg.KEK, cfg.Backup.Target = "aws-kms:alias/clinic", "none"
+	cfg.KEK, cfg.KEKFile, cfg.Backup.Target = "aws-kms:alias/clinic", "", "none"
 	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if !strings.Contains(strings.Join(ev.Notes, "\n"), `keysets are wrapped by a KEK of another kind than the configured "aws-kms:alias/clinic"`) {

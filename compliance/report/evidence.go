@@ -51,6 +51,11 @@ type EncryptionEvidence struct {
 	KeyStore string `json:"key_store"` // "file", "postgresql"
 	Subjects int    `json:"subjects"`  // subjects with a data key
 	Shredded int    `json:"shredded"`
+	// KeyInDataDir is set when a local master key file is kept inside the
+	// data directory (the configured kek_file, or the legacy
+	// <data_dir>/kek.key): a copy of the directory then decrypts every
+	// record.
+	KeyInDataDir bool `json:"key_in_data_dir,omitempty"`
 }
 
 // TransportEvidence covers transmission security.

@@ -54,6 +54,13 @@ const (
 	minRetainYears = audit.DefaultRetentionYears // six calendar years, audit.SixYearsAfter
 )
 
+// keyInDataDirGap is the gap and remediation of a local master key kept
+// inside the data directory.
+const keyInDataDirGap = "the local master key file is inside the data directory, so a copy of the directory decrypts every record: " +
+	"move the file out of the data directory (for example beside it, as <data_dir>.master-key, mode 0600, readable only by the service), " +
+	"point the service and kek_file (or HIPAAKIT_MASTER_KEY_FILE) at the new place, and keep no copy inside; " +
+	"or move to AWS KMS with \"hipaakit kek migrate --to-kms\""
+
 // Build evaluates ev. It does no I/O.
 func Build(ev Evidence) Report {
 	now := ev.GeneratedAt
@@ -100,6 +107,7 @@ func Build(ev Evidence) Report {
 		row.Evidence = append(row.Evidence, fmt.Sprintf("AES-256-GCM per-subject data keys in the %s key store, wrapped by %s; %d subjects, %d shredded",
 			e.KeyStore, e.KEK, e.Subjects, e.Shredded))
 		judge(row, e.KEK != "" && e.KeyStore != "", "", "no key-encryption key or key store configured")
+		judge(row, !e.KeyInDataDir, "", keyInDataDirGap)
 	})
 	add("164.312(b)", "Audit controls", func(row *Row) {
 		a := ev.Audit

@@ -118,7 +118,7 @@ func (c *clinic) listHolds(w http.ResponseWriter, r *http.Request) {
 }
 
 // searcher reads the audit trail for queries.
-func (a *app) searcher() audit.Searcher { return a.auditLog }
+func (a *app) searcher() audit.Searcher { return a.d.Audit }
 
 // auditQuery: GET /api/audit?subject=&actor=&action=&outcome=&since=&until=&after=&limit=
 // Filter values match literally; the answer holds identifiers and sealed
@@ -249,22 +249,18 @@ func (c *clinic) exportDeidentified(w http.ResponseWriter, r *http.Request) {
 
 // createBackup: POST /api/backups backs up every source.
 func (a *app) createBackup(w http.ResponseWriter, r *http.Request) {
-	var ids []string
-	for _, src := range a.backupSources {
-		m, err := a.backups.Backup(r.Context(), src)
-		if err != nil {
-			a.log.ErrorContext(r.Context(), "backup", "err", err)
-			apiError(w, http.StatusInternalServerError, "backup_failed")
-			return
-		}
-		ids = append(ids, m.ID)
+	ids, err := a.d.BackupAll(r.Context())
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "backup", "err", err)
+		apiError(w, http.StatusInternalServerError, "backup_failed")
+		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"backups": ids})
 }
 
 // listBackups: GET /api/backups
 func (a *app) listBackups(w http.ResponseWriter, r *http.Request) {
-	infos, err := a.backups.List(r.Context())
+	infos, err := a.d.Backups.List(r.Context())
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "internal")
 		return
@@ -275,7 +271,7 @@ func (a *app) listBackups(w http.ResponseWriter, r *http.Request) {
 // verifyBackup: POST /api/backups/{backup}/verify re-reads and authenticates
 // every byte of one backup.
 func (a *app) verifyBackup(w http.ResponseWriter, r *http.Request) {
-	rep, err := a.backups.Verify(r.Context(), r.PathValue("backup"), backup.VerifyOptions{})
+	rep, err := a.d.Backups.Verify(r.Context(), r.PathValue("backup"), backup.VerifyOptions{})
 	var verr *backup.VerifyError
 	switch {
 	case errors.Is(err, backup.ErrNotFound) && !errors.As(err, &verr), errors.Is(err, backup.ErrInvalidName):
@@ -296,20 +292,17 @@ func (a *app) verifyBackup(w http.ResponseWriter, r *http.Request) {
 // drillBackup: POST /api/backups/drill restores the newest backup of each
 // kind into scratch space and compares it with its manifest.
 func (a *app) drillBackup(w http.ResponseWriter, r *http.Request) {
+	results, err := a.d.Drill(r.Context())
+	if err != nil {
+		apiError(w, http.StatusConflict, "no_backup_to_drill")
+		return
+	}
 	var reports []map[string]any
 	pass := true
-	for _, d := range a.drills {
-		opts := backup.DrillOptions{Kind: d.kind, ScratchDir: a.scratchDir(), Ledger: a.ledger}
-		if d.sink != nil {
-			opts.Sink = d.sink()
-		}
-		rep, err := a.backups.Drill(r.Context(), opts)
-		if err != nil && rep == nil {
-			apiError(w, http.StatusConflict, "no_backup_to_drill")
-			return
-		}
-		pass = pass && err == nil && rep.Pass
-		reports = append(reports, map[string]any{"id": rep.ID, "kind": d.kind, "pass": rep.Pass && err == nil,
+	for _, res := range results {
+		rep, ok := res.Report, res.Err == nil && res.Report.Pass
+		pass = pass && ok
+		reports = append(reports, map[string]any{"id": rep.ID, "kind": res.Kind, "pass": ok,
 			"rto_ms": rep.RTO.Milliseconds(), "rpo_s": int64(rep.RPO.Seconds()), "mismatches": rep.Mismatches})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pass": pass, "drills": reports})
@@ -330,7 +323,7 @@ type userView struct {
 // listUsers: GET /api/admin/users — the users of the administrator's tenant.
 func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
 	p, _ := auth.PrincipalFromContext(r.Context())
-	us, err := a.users.List(r.Context(), p.TenantID)
+	us, err := a.d.Users.List(r.Context(), p.TenantID)
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "internal")
 		return

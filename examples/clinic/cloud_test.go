@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
-	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
 // awsTestEnv gives the AWS SDK's default chain static credentials and
@@ -52,7 +52,7 @@ func TestKMSKeyEncryptionKey(t *testing.T) {
 	if srv.Calls("Encrypt") == 0 {
 		t.Fatal("no key was wrapped by KMS")
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, localkek.FileName)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(hipaakit.DefaultKeyFile(cfg.DataDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a local master key was created beside KMS: %v", err)
 	}
 	sc, err := serviceconfig.Load(filepath.Join(cfg.DataDir, serviceconfig.FileName))
@@ -66,10 +66,10 @@ func TestKMSKeyEncryptionKey(t *testing.T) {
 	local := cfg
 	local.KMSKeyID, local.KMSEndpoint = "", ""
 	_, err = openApp(context.Background(), local, clk, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "wrapped by aws-kms") || !strings.Contains(err.Error(), "there is no kek.key") {
+	if err == nil || !strings.Contains(err.Error(), "wrapped by aws-kms") || !strings.Contains(err.Error(), "there is no master key file") {
 		t.Fatalf("start without the KMS key: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, localkek.FileName)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(hipaakit.DefaultKeyFile(cfg.DataDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the refused start left a new master key behind: %v", err)
 	}
 
@@ -96,7 +96,7 @@ func TestS3Backups(t *testing.T) {
 	admin := tc.login(roleAdmin)
 	var made struct{ Backups []string }
 	admin.mustStatus(http.StatusCreated, "POST", "/api/backups", nil, &made)
-	if len(made.Backups) != len(tc.app.backupSources) {
+	if len(made.Backups) != len(tc.app.d.BackupSources) {
 		t.Fatalf("backups: %v", made.Backups)
 	}
 	var ver struct{ OK bool }
@@ -113,7 +113,7 @@ func TestS3Backups(t *testing.T) {
 	if len(out.Contents) == 0 {
 		t.Fatal("no backup object in the bucket")
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, dirBackups)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(hipaakit.DefaultBackupDir(cfg.DataDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("backups were also written to the data directory: %v", err)
 	}
 }

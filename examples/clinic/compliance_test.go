@@ -51,7 +51,7 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		{Method: "POST", Path: "/api/backups", Roles: []string{roleAdmin}},
 		{Method: "POST", Path: "/api/export/deidentified", Body: `{"ids":["` + id + `"]}`, Roles: []string{rolePhysician}},
 	}
-	pub := tc.app.signKey.Public().(ed25519.PublicKey)
+	pub := tc.app.d.AuditKeys()[0]
 	compliance.Run(t, compliance.Target{
 		Handler:          tc.srv.Config.Handler,
 		Routes:           routes,
@@ -70,7 +70,7 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		PasswordLogin:    cs.passwordOnly,
 		Events:           tc.allEvents,
 		VerifyAudit: func(ctx context.Context) error {
-			_, err := tc.app.auditLog.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
+			_, err := tc.app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
 			return err
 		},
 		Logs: tc.logs.String,
@@ -115,7 +115,7 @@ func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (str
 		t.Fatal(err)
 	}
 	a := cs.tc.app
-	u, err := a.auth.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
+	u, err := a.d.Auth.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
@@ -126,11 +126,11 @@ func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (str
 		cs.mu.Unlock()
 		return u.ID, c
 	}
-	enr, err := a.auth.EnrollTOTP(ctx, u.ID, audit.Origin{})
+	enr, err := a.d.Auth.EnrollTOTP(ctx, u.ID, audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.auth.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
+	if _, err := a.d.Auth.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
 		t.Fatal(err)
 	}
 	cs.mu.Lock()

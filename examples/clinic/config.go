@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit"
 )
 
 // config is everything the clinic reads from flags and the environment.
@@ -20,18 +22,21 @@ type config struct {
 	TLSCert     string
 	TLSKey      string
 	NoTLS       bool // plain HTTP; allowed only on a loopback address
-	// MasterKey is the base64 local KEK from HIPAAKIT_MASTER_KEY; empty means
-	// the key file in DataDir (created on first start).
-	MasterKey   string
-	KMSKeyID    string // AWS KMS key ID or ARN; switches the KEK to KMS
-	KMSEndpoint string
-	S3Bucket    string // backups to S3 instead of DataDir/backups
-	S3Endpoint  string
-	S3Region    string
-	IdleTimeout time.Duration
-	Absolute    time.Duration
+	// MasterKey is the local master key from HIPAAKIT_MASTER_KEY;
+	// MasterKeyFile the key file from HIPAAKIT_MASTER_KEY_FILE. Neither:
+	// the key file beside DataDir (created on first start, see package
+	// hipaakit).
+	MasterKey     string
+	MasterKeyFile string
+	KMSKeyID      string // AWS KMS key ID or ARN; switches the KEK to KMS
+	KMSEndpoint   string
+	S3Bucket      string // backups to S3 instead of the directory beside DataDir
+	S3Endpoint    string
+	S3Region      string
+	IdleTimeout   time.Duration
+	Absolute      time.Duration
 	// SessionSweep is how often expired sessions are deleted and their
-	// session_timeout events recorded (0: defaultSessionSweep).
+	// session_timeout events recorded (0: hipaakit.DefaultSweepInterval).
 	SessionSweep time.Duration
 	Seed         bool // create the demo tenant on first start
 }
@@ -49,18 +54,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.DataDir, "data", "./clinic-data", "data directory for the embedded stores, keys and backups")
-	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL; switches every store to PostgreSQL (env DATABASE_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv(hipaakit.EnvDatabaseURL), "PostgreSQL URL; switches every store to PostgreSQL (env DATABASE_URL)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); default: a self-signed certificate in the data directory")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&c.NoTLS, "no-tls", false, "serve plain HTTP (only allowed on a loopback address)")
-	fs.StringVar(&c.KMSKeyID, "kms-key-id", getenv("HIPAAKIT_KMS_KEY_ID"), "AWS KMS key ID or ARN for the key-encryption key (env HIPAAKIT_KMS_KEY_ID)")
-	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", getenv("HIPAAKIT_KMS_ENDPOINT"), "AWS KMS endpoint override (env HIPAAKIT_KMS_ENDPOINT)")
-	fs.StringVar(&c.S3Bucket, "s3-bucket", getenv("HIPAAKIT_S3_BUCKET"), "S3 bucket for backups (env HIPAAKIT_S3_BUCKET)")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", getenv("HIPAAKIT_S3_ENDPOINT"), "S3 endpoint override for S3-compatible stores (env HIPAAKIT_S3_ENDPOINT)")
-	fs.StringVar(&c.S3Region, "s3-region", envOr(getenv, "AWS_REGION", "us-east-1"), "S3 region (env AWS_REGION)")
+	fs.StringVar(&c.KMSKeyID, "kms-key-id", getenv(hipaakit.EnvKMSKeyID), "AWS KMS key ID or ARN for the key-encryption key (env HIPAAKIT_KMS_KEY_ID)")
+	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", getenv(hipaakit.EnvKMSEndpoint), "AWS KMS endpoint override (env HIPAAKIT_KMS_ENDPOINT)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", getenv(hipaakit.EnvS3Bucket), "S3 bucket for backups (env HIPAAKIT_S3_BUCKET)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", getenv(hipaakit.EnvS3Endpoint), "S3 endpoint override for S3-compatible stores (env HIPAAKIT_S3_ENDPOINT)")
+	fs.StringVar(&c.S3Region, "s3-region", envOr(getenv, hipaakit.EnvS3Region, "us-east-1"), "S3 region (env AWS_REGION)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 15*time.Minute, "log users off after this long without activity")
 	fs.DurationVar(&c.Absolute, "session-lifetime", 12*time.Hour, "end every session after this long")
-	fs.DurationVar(&c.SessionSweep, "session-sweep", defaultSessionSweep, "delete expired sessions and record their timeouts this often")
+	fs.DurationVar(&c.SessionSweep, "session-sweep", hipaakit.DefaultSweepInterval, "delete expired sessions and record their timeouts this often")
 	fs.BoolVar(&c.Seed, "seed", true, "create the demo tenant and one user per role on first start")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stderr)
@@ -73,7 +78,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	c.MasterKey = getenv("HIPAAKIT_MASTER_KEY")
+	c.MasterKey, c.MasterKeyFile = getenv(hipaakit.EnvMasterKey), getenv(hipaakit.EnvMasterKeyFile)
 	return c, c.validate()
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 )
 
@@ -39,7 +40,7 @@ func TestUnknownNameThrottleSurvivesRestart(t *testing.T) {
 
 // sweepIdle is a sweep interval no test waits out: the housekeeping
 // goroutine never fires during a test, which runs its passes itself
-// (sweepOnce) after moving the fake clock, so the counts are exact.
+// (Deployment.Sweep) after moving the fake clock, so the counts are exact.
 const sweepIdle = 24 * time.Hour
 
 // TestSweeperRecordsAbandonedSessions: a session nobody uses again is
@@ -62,7 +63,7 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 			return n
 		}
 		sessions := func() int {
-			left, err := tc.app.sessions.ListUserSessions(context.Background(), uid)
+			left, err := tc.app.d.Sessions.ListUserSessions(context.Background(), uid)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,16 +72,22 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 		ctx := context.Background()
 
 		tc.clock.Advance(s.cfg.IdleTimeout - time.Second)
-		tc.app.sweepOnce(ctx)
+		if _, err := tc.app.d.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if n, left := timeouts(), sessions(); n != 0 || left != 1 {
 			t.Fatalf("a pass 1 s before the idle timeout: %d session_timeout events, %d sessions left; want 0 and 1", n, left)
 		}
 		tc.clock.Advance(2 * time.Second)
-		tc.app.sweepOnce(ctx)
+		if _, err := tc.app.d.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if n, left := timeouts(), sessions(); n != 1 || left != 0 {
 			t.Fatalf("a pass past the idle timeout: %d session_timeout events, %d sessions left; want 1 and 0", n, left)
 		}
-		tc.app.sweepOnce(ctx)
+		if _, err := tc.app.d.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if n := timeouts(); n != 1 {
 			t.Fatalf("a second pass: %d session_timeout events for the abandoned session, want still 1", n)
 		}
@@ -88,14 +95,14 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 }
 
 // TestForgottenAttemptCountsPurged: the housekeeping deletes the attempt
-// counts idle past attemptsForget, so that guesses on ever new names do not
+// counts idle past auth.LockoutConfig.ForgetAfter (an hour), so that guesses on ever new names do not
 // grow the attempt store without bound; younger counts stay.
 func TestForgottenAttemptCountsPurged(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.SessionSweep = sweepIdle
 	tc := startClinicWith(t, cfg, nil, nil)
 	counts := func() int {
-		m, err := filepath.Glob(filepath.Join(cfg.DataDir, dirAttempts, "*.json"))
+		m, err := filepath.Glob(filepath.Join(cfg.DataDir, hipaakit.DirAttempts, "*.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,14 +114,18 @@ func TestForgottenAttemptCountsPurged(t *testing.T) {
 		t.Fatal("a failed login on an unknown name left no attempt count")
 	}
 	ctx := context.Background()
-	tc.clock.Advance(attemptsForget - time.Minute)
-	tc.app.sweepOnce(ctx)
+	tc.clock.Advance(time.Hour - time.Minute)
+	if _, err := tc.app.d.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := counts(); n != before {
-		t.Fatalf("%d attempt counts left after %v idle, want all %d (younger than %v)", n, attemptsForget-time.Minute, before, attemptsForget)
+		t.Fatalf("%d attempt counts left after %v idle, want all %d (younger than %v)", n, time.Hour-time.Minute, before, time.Hour)
 	}
 	tc.clock.Advance(2 * time.Minute)
-	tc.app.sweepOnce(ctx)
+	if _, err := tc.app.d.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := counts(); n != 0 {
-		t.Fatalf("%d attempt counts left after %v idle, want 0", n, attemptsForget+time.Minute)
+		t.Fatalf("%d attempt counts left after %v idle, want 0", n, time.Hour+time.Minute)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
@@ -156,7 +157,7 @@ func TestSecondInstanceOnDataDirRefused(t *testing.T) {
 	dir := t.TempDir()
 	first := runServe(t, nil, baseArgs(dir)...)
 	r := runOnce(t, nil, baseArgs(dir)...)
-	assertOneLine(t, r, 1, errDataDirLocked.Error())
+	assertOneLine(t, r, 1, hipaakit.ErrDataDirLocked.Error())
 	if res := first.stop(); res.code != 0 {
 		t.Fatalf("the first instance exited %d: %s", res.code, res.stderr)
 	}
@@ -200,7 +201,7 @@ func TestUnreachableDatabase(t *testing.T) {
 	url := "postgres://clinic:CANARY-PW@127.0.0.1:" + strconv.Itoa(port) + "/clinic?sslmode=disable"
 	start := time.Now()
 	r := runOnce(t, map[string]string{"DATABASE_URL": url}, baseArgs(t.TempDir())...)
-	assertOneLine(t, r, 1, "clinic: cannot reach PostgreSQL at 127.0.0.1:"+strconv.Itoa(port))
+	assertOneLine(t, r, 1, "hipaakit: cannot reach PostgreSQL at 127.0.0.1:"+strconv.Itoa(port))
 	if strings.Contains(r.stderr, "CANARY-PW") {
 		t.Fatal("the database password was printed")
 	}
@@ -232,19 +233,20 @@ func TestDatabaseSchemaMissing(t *testing.T) {
 	assertOneLine(t, r, 1, "the search_path names no existing schema")
 }
 
-// TestMissingMasterKeyFile: a data directory whose kek.key is gone is
-// refused with a message that says so, and no new key is left behind.
+// TestMissingMasterKeyFile: a data directory whose master key file (beside
+// it) is gone is refused with a message that says so, and no new key is
+// left behind.
 func TestMissingMasterKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	if res := runServe(t, nil, baseArgs(dir)...).stop(); res.code != 0 {
 		t.Fatalf("first start: exit %d: %s", res.code, res.stderr)
 	}
-	kek := filepath.Join(dir, localkek.FileName)
+	kek := hipaakit.DefaultKeyFile(dir)
 	if err := os.Remove(kek); err != nil {
 		t.Fatal(err)
 	}
 	r := runOnce(t, nil, baseArgs(dir)...)
-	assertOneLine(t, r, 1, "there is no kek.key in the data directory")
+	assertOneLine(t, r, 1, "there is no master key file "+filepath.Base(kek))
 	if _, err := os.Stat(kek); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the refused start left a new master key behind: %v", err)
 	}

@@ -25,7 +25,7 @@ func testRestoreAfterShredKeepsPatientGone(t *testing.T, s storeSetup) {
 	admin := tc.login(roleAdmin)
 	var made struct{ Backups []string }
 	admin.mustStatus(http.StatusCreated, "POST", "/api/backups", nil, &made)
-	if len(made.Backups) != len(tc.app.backupSources) {
+	if len(made.Backups) != len(tc.app.d.BackupSources) {
 		t.Fatalf("backups: %v", made.Backups)
 	}
 	keysBackup := made.Backups[1] // the key store is the second source in both modes
@@ -39,7 +39,7 @@ func testRestoreAfterShredKeepsPatientGone(t *testing.T, s storeSetup) {
 		Drills []struct{ Kind string }
 	}
 	admin.mustStatus(http.StatusOK, "POST", "/api/backups/drill", nil, &drill)
-	if !drill.Pass || len(drill.Drills) != len(tc.app.drills) {
+	if !drill.Pass || len(drill.Drills) != len(tc.app.d.Drills) {
 		t.Fatalf("the restore drill failed: %+v", drill)
 	}
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, nil)
@@ -69,11 +69,11 @@ func restoreKeys(t *testing.T, cfg config, clk clock.Clock, id string) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	sink, err := backup.NewKeyStoreSink(a.keys, a.ledger)
+	sink, err := backup.NewKeyStoreSink(a.d.Keys, a.d.Ledger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.backups.Restore(ctx, id, sink, backup.RestoreOptions{}); err != nil {
+	if _, err := a.d.Backups.Restore(ctx, id, sink, backup.RestoreOptions{}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	if sink.Restored == 0 || sink.Shredded == 0 {

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
 )
 
@@ -17,8 +17,8 @@ import (
 // else is refused (deny by default).
 func (a *app) handler() (http.Handler, error) {
 	c := a.clinic
-	auditMW, err := audit.Middleware(audit.MiddlewareConfig{
-		Writer: a.auditLog, Actor: auth.ActorFromRequest, Clock: a.clock,
+	// session → tenant policy → RBAC guard → audit, around every route of g.
+	protected, err := a.d.Protect(hipaakit.ProtectConfig{
 		// Only well-formed patient IDs go into events: a malformed one must
 		// not make the event invalid (and the request unauditable).
 		Subject: func(r *http.Request) string { return validPatientID(r.PathValue("id")) },
@@ -33,8 +33,7 @@ func (a *app) handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := a.auth
-	g.Use(auditMW)
+	g := a.d.Auth
 
 	// JSON API.
 	g.HandleFunc("POST /api/patients", permPatientCreate, c.createPatient)
@@ -81,7 +80,6 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("GET /home", permUI, a.pageHome)
 	g.HandleFunc("GET /admin/alerts", permUserManage, a.pageAlerts)
 
-	protected := g.Handler()
 	root := http.NewServeMux()
 	g.Mount(root, "/api/auth")
 	root.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
@@ -91,28 +89,7 @@ func (a *app) handler() (http.Handler, error) {
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/home", http.StatusSeeOther) })
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	root.Handle("/", loginRedirect(protected))
-	return securityHeaders(root, !a.cfg.NoTLS), nil
-}
-
-// securityHeaders sets the headers every response carries. PHI may be in any
-// page or API answer, so nothing is cached except the static assets.
-func securityHeaders(next http.Handler, tls bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if !strings.HasPrefix(r.URL.Path, "/static/") {
-			h.Set("Cache-Control", "no-store")
-		}
-		if tls {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
-		next.ServeHTTP(w, r)
-	})
+	return a.d.SecurityHeaders(root), nil
 }
 
 // loginRedirect turns the 401 of a browser page request into a redirect to

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
@@ -30,7 +31,7 @@ func onEveryStore(t *testing.T, test func(t *testing.T, s storeSetup)) {
 func fileSetup(t *testing.T) storeSetup {
 	dir := t.TempDir()
 	return storeSetup{cfg: testConfig(dir), loseKeys: func(t *testing.T) {
-		if err := os.RemoveAll(filepath.Join(dir, dirKeys)); err != nil {
+		if err := os.RemoveAll(filepath.Join(dir, hipaakit.DirKeys)); err != nil {
 			t.Fatal(err)
 		}
 	}}
@@ -44,7 +45,7 @@ func pgSetup(t *testing.T) storeSetup {
 	cfg := testConfig(t.TempDir())
 	cfg.DatabaseURL = withSearchPath(t, hipaakittest.PostgresURL(), schema)
 	t.Cleanup(func() {
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema + ledgerSchemaSuffix}.Sanitize()+" CASCADE")
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema + hipaakit.LedgerSchemaSuffix}.Sanitize()+" CASCADE")
 		if err != nil {
 			t.Logf("drop the ledger schema: %v", err)
 		}

@@ -1,0 +1,181 @@
+package hipaakit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/s3target"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/retention"
+)
+
+// openAuth builds the auth service over the stores (auth.New wires its
+// parts through one tenant policy source).
+func (d *Deployment) openAuth() error {
+	ac := d.cfg.Auth
+	tenants := ac.Tenants
+	if tenants == nil {
+		var err error
+		if tenants, err = auth.NewTenantPolicies(DefaultTenantPolicy()); err != nil {
+			return fmt.Errorf("hipaakit: default tenant policy: %w", err)
+		}
+	}
+	rbac := ac.RBAC // nil: no permissions, every route denied
+	sessions := auth.SessionConfig{IdleTimeout: ac.IdleTimeout, AbsoluteTimeout: ac.AbsoluteTimeout, CookieName: ac.CookieName}
+	if d.cfg.PlainHTTP {
+		if ac.CookieName == "" {
+			sessions.CookieName = "hipaakit_session"
+		}
+		sessions.InsecureCookie = true
+	}
+	var sealer auth.SecretSealer
+	if !ac.WithoutTOTP {
+		sealer = auth.PHISealer(d.Vault)
+	}
+	svc, err := auth.New(auth.Config{
+		Users: d.Users, Sessions: d.Sessions, Attempts: d.attempts, Emergencies: d.Emergencies, Audit: d.Audit,
+		RBAC: rbac, Tenants: tenants, Sealer: sealer, TOTP: ac.TOTP, Passwords: ac.Passwords, Lockout: ac.Lockout,
+		AdminRoles: ac.AdminRoles, PHIRoles: ac.PHIRoles, Session: sessions, OnEmergency: ac.OnEmergency,
+		Clock: d.Clock, Logger: d.Logger,
+	})
+	if errors.Is(err, auth.ErrMFAWithoutSealer) {
+		return &ConfigError{Field: "Auth.WithoutTOTP", Problem: "a tenant policy requires MFA but TOTP secrets have no sealer",
+			Fix: "remove Auth.WithoutTOTP (the Vault then seals TOTP secrets) or stop requiring MFA", Cause: err}
+	}
+	if err != nil {
+		return err
+	}
+	d.Auth = svc
+	return nil
+}
+
+// openDisposal wires the disposal ledger, the legal holds and the shredder.
+func (d *Deployment) openDisposal(ctx context.Context) error {
+	d.Ledger = disposal.NewLedger(d.ledgerStore)
+	d.Holds = retention.NewRegistry(d.holdStore, d.Audit, d.Clock)
+	// A restored key store must never bring back a shredded subject: replay
+	// the ledger at every start, before any request can open a key.
+	if _, err := d.Ledger.Replay(ctx, d.Keys); err != nil {
+		return fmt.Errorf("hipaakit: replay the disposal ledger: %w", err)
+	}
+	var err error
+	d.Shredder, err = disposal.New(disposal.Config{Vault: d.Vault, Keys: d.Keys, Ledger: d.Ledger, Audit: d.Audit,
+		Holds: d.Holds, SigningKey: d.signKey, Clock: d.Clock})
+	return err
+}
+
+// openBackups opens the backup repository, creating it on first use.
+func (d *Deployment) openBackups(ctx context.Context) error {
+	target, err := d.backupTarget(ctx)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.path(DirScratch), 0o700); err != nil {
+		return fmt.Errorf("hipaakit: scratch directory: %w", err)
+	}
+	opts := []backup.Option{backup.WithAudit(d.Audit, audit.Actor{UserID: "system:backup"}),
+		backup.WithClock(d.Clock), backup.WithLegalHolds(backup.HoldsFrom(d.Holds))}
+	d.Backups, err = backup.Open(ctx, target, d.KEK, opts...)
+	if errors.Is(err, backup.ErrNotFound) {
+		d.Backups, err = backup.Init(ctx, target, d.KEK, opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the backup repository: %w", err)
+	}
+	return nil
+}
+
+// BackupDir is the backup directory in use ("" with S3).
+func (d *Deployment) BackupDir() string {
+	if d.cfg.Backup.S3Bucket != "" {
+		return ""
+	}
+	if d.cfg.Backup.Dir != "" {
+		return d.cfg.Backup.Dir
+	}
+	return DefaultBackupDir(d.cfg.DataDir)
+}
+
+// backupTarget is the S3 bucket (credentials from the AWS SDK's default
+// chain: environment, shared files, SSO, instance role) or the backup
+// directory.
+func (d *Deployment) backupTarget(ctx context.Context) (backup.Target, error) {
+	b := d.cfg.Backup
+	if b.S3Bucket == "" {
+		if _, err := os.Stat(d.path(DirLegacyBackups)); err == nil {
+			d.Logger.Warn("hipaakit: the data directory holds an old backup repository (" + DirLegacyBackups + "/); " +
+				"backups now go beside the data directory (its name plus " + DefaultBackupDirSuffix + "): move it there")
+		}
+		t, err := backup.NewDirTarget(d.BackupDir())
+		if err != nil {
+			return nil, fmt.Errorf("hipaakit: open the backup directory: %w", err)
+		}
+		return t, nil
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("hipaakit: load the AWS configuration for S3: %w", err)
+	}
+	region := b.S3Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	client, err := s3target.NewClient(s3target.ClientOptions{Endpoint: b.S3Endpoint, Region: region, Credentials: awsCfg.Credentials})
+	if err != nil {
+		return nil, fmt.Errorf("hipaakit: S3 client: %w", err)
+	}
+	t, err := s3target.New(client, s3target.Config{Bucket: b.S3Bucket, Prefix: b.S3Prefix, Clock: d.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("hipaakit: S3 backup target: %w", err)
+	}
+	return t, nil
+}
+
+// DrillResult is the drill of one kind: its report, and the error of a
+// failed drill (backup.ErrDrillFailed or the restore's error).
+type DrillResult struct {
+	Kind   string
+	Report *backup.DrillReport
+	Err    error
+}
+
+// Drill restores the newest backup of each of d.Drills' kinds into the
+// scratch space and compares it with its manifest. It returns an error only
+// when a drill could not run at all (for example backup.ErrNotFound: no
+// backup of that kind yet); a failed drill is a DrillResult with Err set.
+func (d *Deployment) Drill(ctx context.Context) ([]DrillResult, error) {
+	var results []DrillResult
+	for _, dr := range d.Drills {
+		opts := backup.DrillOptions{Kind: dr.Kind, ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
+		if dr.Sink != nil {
+			opts.Sink = dr.Sink()
+		}
+		rep, err := d.Backups.Drill(ctx, opts)
+		if err != nil && rep == nil {
+			return results, err
+		}
+		results = append(results, DrillResult{Kind: dr.Kind, Report: rep, Err: err})
+	}
+	return results, nil
+}
+
+// BackupAll backs up every source in d.BackupSources, in order, and
+// returns the new backups' IDs.
+func (d *Deployment) BackupAll(ctx context.Context) ([]string, error) {
+	var ids []string
+	for _, src := range d.BackupSources {
+		m, err := d.Backups.Backup(ctx, src)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
+}

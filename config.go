@@ -1,0 +1,211 @@
+package hipaakit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/phi"
+)
+
+// Environment variables every hipaakit program reads (through ConfigFromEnv;
+// only a main package calls os.Getenv).
+const (
+	// EnvMasterKey holds the local master key itself, in the
+	// localkek.Encode form ("hipaakit-local-kek-v1:..."). It takes
+	// precedence over EnvMasterKeyFile and the default key file.
+	EnvMasterKey = "HIPAAKIT_MASTER_KEY"
+	// EnvMasterKeyFile names the local master key file (KEKConfig.KeyFile).
+	EnvMasterKeyFile = "HIPAAKIT_MASTER_KEY_FILE"
+	// EnvKMSKeyID switches the key-encryption key to AWS KMS: the key ID or
+	// ARN (KEKConfig.KMSKeyID); EnvKMSEndpoint overrides its endpoint.
+	EnvKMSKeyID    = "HIPAAKIT_KMS_KEY_ID"
+	EnvKMSEndpoint = "HIPAAKIT_KMS_ENDPOINT"
+	// EnvDatabaseURL switches every store to PostgreSQL (Config.DatabaseURL).
+	EnvDatabaseURL = "DATABASE_URL"
+	// EnvS3Bucket sends backups to S3 (BackupConfig.S3Bucket);
+	// EnvS3Endpoint and EnvS3Region locate the service.
+	EnvS3Bucket   = "HIPAAKIT_S3_BUCKET"
+	EnvS3Endpoint = "HIPAAKIT_S3_ENDPOINT"
+	EnvS3Region   = "AWS_REGION"
+)
+
+// Config is one deployment. Every zero field means the secure default its
+// comment gives; DataDir is the only required field.
+type Config struct {
+	// DataDir is the data directory (required). On the embedded default
+	// it holds every store (see Layout); with DatabaseURL it holds the
+	// signing key, the lock, the drills' scratch space and the service
+	// configuration. It is created (mode 0700) on first use, and one
+	// process at a time may use it.
+	DataDir string
+	// DatabaseURL, when set, puts every store in PostgreSQL (a postgres://
+	// URL or keyword/value string). The connections' search_path names the
+	// schema, which must exist; the disposal ledger gets its own schema
+	// beside it (schema + LedgerSchemaSuffix), created on first start. Open
+	// runs every store's migrations. Empty: the embedded file stores.
+	DatabaseURL string
+	// KEK selects the key-encryption key (default: a local master key in
+	// a file beside the data directory; see KEKConfig).
+	KEK KEKConfig
+	// Backup selects where backups go (default: the directory
+	// DataDir+".backups"; see BackupConfig).
+	Backup BackupConfig
+	// Auth configures logins, sessions and roles (secure defaults: MFA
+	// required for every tenant; see AuthConfig).
+	Auth AuthConfig
+	// BlindIndexes registers the Vault's blind-indexed fields (field name
+	// to normaliser, see phi.WithBlindIndex). Every process of a
+	// deployment must register the same ones.
+	BlindIndexes map[string]phi.Normalizer
+	// AppDirs are directories of the application under DataDir (embedded
+	// stores) that every backup covers, each as a "dir" backup named after
+	// the directory, before the key store and the audit trail.
+	AppDirs []string
+	// AppTables are tables of the application in the PostgreSQL schema that
+	// every backup covers (one "postgres" backup of them all, before the
+	// key store). The audit trail and the disposal ledger are append-only
+	// tables left to the database's own backups.
+	AppTables []string
+	// AuditStream names this deployment's audit stream in PostgreSQL
+	// (default "hipaakit"). One process writes a stream at a time: a second
+	// one takes it over and the first fails with pgaudit.ErrStreamConflict.
+	AuditStream string
+	// InstanceID identifies this process among the replicas of one
+	// deployment: it is attached to every log line ("instance") and is the
+	// name replicas will coordinate by. Default: a random ID per process.
+	InstanceID string
+	// SweepInterval is how often the housekeeping deletes expired sessions
+	// (recording their session_timeout events) and purges forgotten
+	// login-attempt counts (default one minute). Open starts it; Close
+	// stops it before the stores close.
+	SweepInterval time.Duration
+	// PlainHTTP declares that the service is served over plain HTTP (only
+	// sensible on a loopback address): the session cookie is then sent
+	// without Secure under Auth.CookieName, and SecurityHeaders sets no
+	// HSTS. Default false: HTTPS only.
+	PlainHTTP bool
+	// Clock is the one time source of every component (default
+	// clock.System).
+	Clock clock.Clock
+	// Logger receives operational messages, never keys, passwords or PHI
+	// (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// KEKConfig selects the key-encryption key that wraps every patient key.
+// At most one of Key and KMSKeyID is set; with neither, the local master
+// key file is used (created on first start).
+type KEKConfig struct {
+	// KeyFile is the local master key file. Default: the legacy
+	// DataDir/kek.key when it exists (with a warning: the key is inside
+	// the data directory), else DataDir+".master-key" beside the data
+	// directory, created (mode 0600) on first start.
+	KeyFile string
+	// Key is the local master key itself, in the localkek.Encode form (as
+	// EnvMasterKey carries it). It takes precedence over KeyFile.
+	Key string
+	// KMSKeyID, when set, wraps keys with AWS KMS instead (a key ID or
+	// ARN; credentials from the AWS SDK's default chain). KMSEndpoint and
+	// KMSRegion override the endpoint and region.
+	KMSKeyID    string
+	KMSEndpoint string
+	KMSRegion   string
+}
+
+// BackupConfig selects the backup target. With S3Bucket set, backups go to
+// that bucket; otherwise to the directory Dir.
+type BackupConfig struct {
+	// Dir is the backup directory (default DataDir+".backups", beside the
+	// data directory). A directory inside DataDir is refused: a backup must
+	// not share the fate of what it backs up.
+	Dir string
+	// S3Bucket sends backups to S3 (credentials from the AWS SDK's default
+	// chain). S3Prefix begins every object name (default: none);
+	// S3Endpoint overrides the endpoint (S3-compatible stores) and
+	// S3Region the region (default us-east-1).
+	S3Bucket   string
+	S3Prefix   string
+	S3Endpoint string
+	S3Region   string
+}
+
+// AuthConfig configures authentication, sessions and authorisation.
+type AuthConfig struct {
+	// Tenants gives each tenant's security policy, once for the whole
+	// deployment (the authenticator and the session manager read the same
+	// source). Default: DefaultTenantPolicy for every tenant (MFA required).
+	Tenants auth.TenantPolicySource
+	// RBAC is the role model the auth service enforces. Default: no roles, so
+	// every protected route is refused (deny by default).
+	RBAC *auth.RBAC
+	// AdminRoles and PHIRoles: see auth.Config.
+	AdminRoles []string
+	PHIRoles   []string
+	// Passwords is the password policy (default auth.DefaultPasswordPolicy).
+	Passwords auth.PasswordPolicy
+	// Lockout configures throttling and lockout (defaults in
+	// auth.LockoutConfig); the housekeeping purges attempt counts idle for
+	// Lockout.ForgetAfter.
+	Lockout auth.LockoutConfig
+	// TOTP configures the TOTP second factor (defaults in auth.TOTPConfig).
+	// TOTP secrets are sealed by the deployment's Vault.
+	TOTP auth.TOTPConfig
+	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
+	// refused while a tenant policy requires MFA. Default false.
+	WithoutTOTP bool
+	// IdleTimeout and AbsoluteTimeout bound every session (defaults 15
+	// minutes and 12 hours); a tenant policy can only shorten them.
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	// CookieName names the session cookie (default auth.DefaultCookieName;
+	// with PlainHTTP, "hipaakit_session").
+	CookieName string
+	// OnEmergency, when set, is called when break-glass access starts and
+	// ends (see auth.Config.OnEmergency).
+	OnEmergency func(ctx context.Context, a auth.EmergencyAlert)
+}
+
+// DefaultTenantPolicy is the policy of every tenant when AuthConfig.Tenants
+// is nil: MFA required, recovery by recovery codes or an administrator's
+// reset.
+func DefaultTenantPolicy() auth.TenantPolicy {
+	return auth.TenantPolicy{RequireMFA: true,
+		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}}
+}
+
+// ConfigFromEnv returns the Config for dataDir that the environment
+// describes: EnvDatabaseURL, the master key (EnvMasterKey, EnvMasterKeyFile),
+// AWS KMS (EnvKMSKeyID, EnvKMSEndpoint) and S3 backups (EnvS3Bucket,
+// EnvS3Endpoint, EnvS3Region). getenv is os.Getenv in a main package. The
+// result is validated (Validate) except for what needs the disk.
+func ConfigFromEnv(dataDir string, getenv func(string) string) (Config, error) {
+	c := Config{DataDir: dataDir, DatabaseURL: getenv(EnvDatabaseURL)}
+	c.KEK = KEKConfig{Key: getenv(EnvMasterKey), KeyFile: getenv(EnvMasterKeyFile),
+		KMSKeyID: getenv(EnvKMSKeyID), KMSEndpoint: getenv(EnvKMSEndpoint)}
+	c.Backup = BackupConfig{S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// String never shows secrets: Config is safe to log by accident.
+func (c Config) String() string {
+	return fmt.Sprintf("hipaakit.Config{DataDir set: %t, PostgreSQL: %t, KMS: %t, S3: %t}",
+		c.DataDir != "", c.DatabaseURL != "", c.KEK.KMSKeyID != "", c.Backup.S3Bucket != "")
+}
+
+// LogValue keeps the master key and the database URL out of logs.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Format keeps every fmt verb, %#v and %+v included, on String.
+func (c Config) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
+
+// MarshalJSON refuses to serialise a Config, which may hold the master key.
+func (Config) MarshalJSON() ([]byte, error) {
+	return nil, fmt.Errorf("hipaakit: Config holds secrets and is not serialised")
+}

@@ -1,0 +1,300 @@
+package hipaakit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/awskms"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/retention"
+)
+
+// Deployment is an opened deployment: every component as a field, ready
+// to use, and the operations on the whole as methods. Fields are set by
+// Open and must not be replaced. Close releases everything.
+type Deployment struct {
+	// Vault seals and opens PHI with per-subject keys.
+	Vault *phi.Vault
+	// Keys is the key store under the Vault; KEK wraps its keysets.
+	Keys phi.KeyStore
+	KEK  phi.KEK
+	// Audit is the one audit trail every component writes to.
+	Audit audit.Trail
+	// Users, Sessions and Emergencies are the auth stores.
+	Users       auth.UserStore
+	Sessions    auth.SessionStore
+	Emergencies auth.EmergencyLog
+	// Auth is the auth service (auth.New): logins and credentials,
+	// sessions and tenant policy, RBAC, the auth endpoints.
+	Auth *auth.Service
+	// Ledger records disposals; Shredder crypto-shreds subjects; Holds is
+	// the legal-hold registry the Shredder and the backups respect.
+	Ledger   *disposal.Ledger
+	Shredder *disposal.Shredder
+	Holds    *retention.Registry
+	// Backups is the backup repository; BackupSources are what a backup
+	// covers and Drills how each kind is restored in a drill.
+	Backups       *backup.Repository
+	BackupSources []backup.Source
+	Drills        []Drill
+	// DB is the PostgreSQL pool of the main schema (nil on the embedded
+	// stores), for the application's own tables.
+	DB *pgxpool.Pool
+	// Schema and LedgerSchema are the PostgreSQL schemas in use (empty on
+	// the embedded stores).
+	Schema, LedgerSchema string
+	// InstanceID, Clock and Logger are those of the Config, defaults filled.
+	InstanceID string
+	Clock      clock.Clock
+	Logger     *slog.Logger
+
+	cfg           Config
+	signKey       ed25519.PrivateKey
+	key           KeyPlace
+	kekCreated    bool
+	purgeAttempts func(ctx context.Context, cutoff time.Time) error
+	ledgerStore   disposal.LedgerStore
+	holdStore     retention.HoldStore
+	attempts      auth.AttemptStore
+	protectOnce   sync.Once
+	closers       []func() error
+}
+
+// Drill is one restore drill: the newest backup of Kind restored into the
+// scratch space Sink returns (nil: the backup package's default for Kind).
+type Drill struct {
+	Kind string
+	Sink func() backup.Sink
+}
+
+// Open builds the deployment cfg describes. It fails with a clear error,
+// never holding a secret, for an unsafe Config (ErrUnsafeConfig), a locked
+// data directory (ErrDataDirLocked), an unreachable database
+// (ErrDatabaseUnreachable) or a wrong key (ErrWrongKEK, ErrKMSOverLocalKeys).
+func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), InstanceID: cfg.InstanceID}
+	if d.InstanceID == "" {
+		d.InstanceID = randomID()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	d.Logger = log.With("instance", d.InstanceID)
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if err := d.lockDataDir(); err != nil {
+		return nil, err
+	}
+	if d.signKey, err = disposal.LoadSigningKey(d.path(FileSigningKey), true); err != nil {
+		return nil, fmt.Errorf("hipaakit: signing key: %w", err)
+	}
+	if err := d.openKEK(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.DatabaseURL != "" {
+		err = d.openPGStores(ctx)
+	} else {
+		err = d.openFileStores(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts := []phi.Option{phi.WithClock(d.Clock), phi.WithAuditWriter(d.Audit), phi.WithAuditInfo(revealAuditInfo)}
+	for name, norm := range cfg.BlindIndexes {
+		opts = append(opts, phi.WithBlindIndex(name, norm))
+	}
+	if d.Vault, err = phi.NewVault(d.Keys, d.KEK, opts...); err != nil {
+		return nil, fmt.Errorf("hipaakit: vault: %w", err)
+	}
+	if err := d.checkMasterKey(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openAuth(); err != nil {
+		return nil, err
+	}
+	d.startHousekeeping()
+	if err := d.openDisposal(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openBackups(ctx); err != nil {
+		return nil, err
+	}
+	if d.kekCreated {
+		// Announced once the start succeeded, so that a refused start says
+		// only why.
+		d.Logger.Warn("hipaakit: created the local master key; back it up apart from the data and its backups, "+
+			"or set "+EnvMasterKey+" or use AWS KMS", "key_file", filepath.Base(d.key.File))
+	}
+	return d, nil
+}
+
+// path is name inside the data directory.
+func (d *Deployment) path(name string) string { return filepath.Join(d.cfg.DataDir, name) }
+
+// DataPath returns name (a Layout constant or an application directory)
+// inside the data directory.
+func (d *Deployment) DataPath(name string) string { return d.path(name) }
+
+// KeyLocation says where the key-encryption key is; KeyInsideDataDir is
+// its InsideDataDir.
+func (d *Deployment) KeyLocation() KeyPlace { return d.key }
+
+// KeyInsideDataDir reports a local master key kept inside the data
+// directory (a legacy deployment): a gap under 45 CFR 164.312(a)(2)(iv).
+func (d *Deployment) KeyInsideDataDir() bool { return d.key.InsideDataDir }
+
+// AuditKeys are the trusted public keys of the audit trail's and the
+// disposal ledger's checkpoints, current key first.
+func (d *Deployment) AuditKeys() []ed25519.PublicKey {
+	return []ed25519.PublicKey{d.signKey.Public().(ed25519.PublicKey)}
+}
+
+// lockDataDir creates the data directory and takes its lock, held until
+// Close: one process per data directory.
+func (d *Deployment) lockDataDir() error {
+	if err := os.MkdirAll(d.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("hipaakit: create the data directory: %w", durable.WithoutPath(err))
+	}
+	lock, err := durable.TryLock(d.path(FileLock))
+	if errors.Is(err, durable.ErrLocked) {
+		return ErrDataDirLocked
+	}
+	if err != nil {
+		return fmt.Errorf("hipaakit: lock the data directory: %w", durable.WithoutPath(err))
+	}
+	d.closers = append(d.closers, lock.Unlock)
+	return nil
+}
+
+// openKEK opens the key-encryption key KeyLocation names.
+func (d *Deployment) openKEK(ctx context.Context) error {
+	k := d.cfg.KEK
+	d.key = KeyLocation(d.cfg)
+	var err error
+	switch d.key.Kind {
+	case KeyInKMS:
+		var opts []awskms.Option
+		if k.KMSEndpoint != "" {
+			opts = append(opts, awskms.WithEndpoint(k.KMSEndpoint))
+		}
+		if k.KMSRegion != "" {
+			opts = append(opts, awskms.WithRegion(k.KMSRegion))
+		}
+		if d.KEK, err = awskms.LoadDefault(ctx, k.KMSKeyID, opts...); err != nil {
+			return fmt.Errorf("hipaakit: AWS KMS key: %w", err)
+		}
+		return nil
+	case KeyByValue:
+		d.KEK, err = localkek.Parse(k.Key)
+	default:
+		_, statErr := os.Stat(d.key.File)
+		var kek *localkek.KEK
+		kek, err = localkek.FromFile(d.key.File)
+		d.KEK, d.kekCreated = kek, err == nil && errors.Is(statErr, os.ErrNotExist)
+		if err == nil && d.key.InsideDataDir {
+			d.Logger.Warn("hipaakit: the master key file is inside the data directory, so a copy of the directory decrypts every record; " +
+				"move it out (default: the data directory's name plus " + DefaultKeyFileSuffix + ") or use AWS KMS")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("hipaakit: master key: %w", durable.WithoutPath(err))
+	}
+	return nil
+}
+
+// checkMasterKey opens one stored keyset's KEK ID, so that a wrong master
+// key stops the start with a clear message instead of failing every
+// request.
+func (d *Deployment) checkMasterKey(ctx context.Context) error {
+	ks, err := d.Keys.List(ctx, "", 1)
+	if err != nil {
+		return fmt.Errorf("hipaakit: list stored keys: %w", err)
+	}
+	if len(ks) == 0 || ks[0].KEKID == d.KEK.ID() {
+		return nil
+	}
+	stored := ks[0].KEKID
+	if d.kekCreated {
+		// Keys exist but the master key file did not: do not leave the
+		// fresh key behind, it wraps nothing.
+		if err := os.Remove(d.key.File); err != nil {
+			return fmt.Errorf("hipaakit: remove the new master key file: %w", durable.WithoutPath(err))
+		}
+		return fmt.Errorf("%w: the stored keys were wrapped by %s, but there is no master key file %s; "+
+			"set %s (or KMS) to that key or restore the file", ErrWrongKEK, stored, filepath.Base(d.key.File), EnvMasterKey)
+	}
+	if d.key.Kind == KeyInKMS && strings.HasPrefix(stored, "local:") {
+		return &ConfigError{Field: "KEK.KMSKeyID", Problem: "the stored keys are wrapped by a local master key (" + stored + ")",
+			Fix: "re-wrap them under the KMS key first with `hipaakit kek migrate`, or open with the local master key", Cause: ErrKMSOverLocalKeys}
+	}
+	return fmt.Errorf("%w: the key-encryption key (%s) is not the one that wrapped the stored keys (%s); "+
+		"set %s (or KMS) to the right key or open the matching data directory", ErrWrongKEK, d.KEK.ID(), stored, EnvMasterKey)
+}
+
+// Close stops the housekeeping and releases everything in reverse order of
+// opening. It is safe to call more than once.
+func (d *Deployment) Close() error {
+	var errs []error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		errs = append(errs, d.closers[i]())
+	}
+	d.closers = nil
+	return errors.Join(errs...)
+}
+
+// revealAuditInfo names who reveals PHI through the Vault: the signed-in
+// user of the request whose context reaches it.
+func revealAuditInfo(ctx context.Context) (audit.Actor, audit.Origin) {
+	actor, _ := auth.ActorFromContext(ctx)
+	return actor, audit.Origin{Channel: audit.ChannelAPI}
+}
+
+// randomID is a random instance ID.
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// String names the deployment without any of its keys or its database URL.
+func (d *Deployment) String() string {
+	return fmt.Sprintf("hipaakit.Deployment{instance: %s, PostgreSQL: %t}", d.InstanceID, d.DB != nil)
+}
+
+// Format keeps every fmt verb on String: a Deployment holds the signing key
+// and the key-encryption key.
+func (d *Deployment) Format(f fmt.State, _ rune) { fmt.Fprint(f, d.String()) }
+
+// LogValue keeps the keys out of logs.
+func (d *Deployment) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// MarshalJSON refuses to serialise a Deployment.
+func (d *Deployment) MarshalJSON() ([]byte, error) {
+	return nil, errors.New("hipaakit: a Deployment holds keys and is not serialised")
+}

@@ -1,0 +1,80 @@
+package hipaakit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
+	authfile "github.com/hipaakit/hipaakit/auth/filestore"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/retention"
+)
+
+// openFileStores opens the embedded default: every store a file-backed one
+// under the data directory (Layout), nothing installed.
+func (d *Deployment) openFileStores(ctx context.Context) error {
+	keys, err := filestore.Open(d.path(DirKeys))
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the key store: %w", err)
+	}
+	d.Keys = keys
+	// The audit file log repairs a torn tail left by a crash
+	// (acknowledged events are never lost).
+	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey, Clock: d.Clock, Repair: true})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
+	}
+	d.Audit = audit.NewFileTrail(l)
+	d.closers = append(d.closers, l.Close)
+	users, err := authfile.OpenUserStore(d.path(DirUsers))
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the user store: %w", err)
+	}
+	d.Users = users
+	d.closers = append(d.closers, users.Close)
+	sessions, err := authfile.OpenSessionStore(d.path(DirSessions))
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the session store: %w", err)
+	}
+	d.Sessions = sessions
+	d.closers = append(d.closers, sessions.Close)
+	// The client-key and unknown-name throttles survive a restart: a
+	// restart must not hand an attacker a fresh budget of guesses.
+	attempts, err := authfile.OpenAttemptStore(d.path(DirAttempts))
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the login-attempt store: %w", err)
+	}
+	d.attempts = attempts
+	d.purgeAttempts = func(_ context.Context, cutoff time.Time) error { _, err := attempts.Purge(cutoff); return err }
+	d.closers = append(d.closers, attempts.Close)
+	emergencies, err := authfile.OpenEmergencyLog(d.path(FileEmergency))
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the emergency log: %w", err)
+	}
+	d.Emergencies = emergencies
+	d.closers = append(d.closers, emergencies.Close)
+	ledger, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedger),
+		disposal.FileLedgerOptions{Signer: d.signKey, Clock: d.Clock, Repair: true})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
+	}
+	d.ledgerStore = ledger
+	d.closers = append(d.closers, ledger.Close)
+	if d.holdStore, err = retention.OpenFileHoldStore(d.path(DirHolds)); err != nil {
+		return fmt.Errorf("hipaakit: open the legal holds: %w", err)
+	}
+	// A backup covers the application's directories, the key store and
+	// the audit trail; each kind has the backup package's default drill.
+	for _, dir := range d.cfg.AppDirs {
+		d.BackupSources = append(d.BackupSources, backup.DirSource{Root: d.path(dir), Kind: "dir", Name: dir})
+	}
+	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, backup.AuditSource(d.path(DirAudit)))
+	if len(d.cfg.AppDirs) > 0 {
+		d.Drills = append(d.Drills, Drill{Kind: "dir"})
+	}
+	d.Drills = append(d.Drills, Drill{Kind: "keystore"}, Drill{Kind: "audit"})
+	return nil
+}

@@ -1,0 +1,150 @@
+package hipaakit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/auth/pgauth"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/pgsource"
+	"github.com/hipaakit/hipaakit/disposal/pgledger"
+	"github.com/hipaakit/hipaakit/phi/pgstore"
+	"github.com/hipaakit/hipaakit/retention/pgretention"
+)
+
+const (
+	// pgConnectTimeout bounds each connection attempt when the URL sets no
+	// connect_timeout, so an unreachable server fails the start quickly.
+	pgConnectTimeout = 5 * time.Second
+	// defaultAuditStream is Config.AuditStream's default.
+	defaultAuditStream = "hipaakit"
+)
+
+// LedgerSchemaSuffix names the disposal ledger's own schema, beside the
+// main one: the ledger must survive any purge of the audit trail, and its
+// scans verify only the ledger.
+const LedgerSchemaSuffix = "_ledger"
+
+// openPGStores puts every store in PostgreSQL: keys (phi/pgstore), the
+// audit trail (audit/pgaudit), users, sessions, the emergency log and the
+// login-attempt counts (auth/pgauth), legal holds (retention/pgretention)
+// and the disposal ledger (disposal/pgledger, in a schema of its own).
+func (d *Deployment) openPGStores(ctx context.Context) error {
+	pcfg, err := pgxpool.ParseConfig(d.cfg.DatabaseURL)
+	if err != nil {
+		return ErrBadDatabaseURL
+	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = pgConnectTimeout
+	}
+	pool, err := d.openPool(ctx, pcfg)
+	if err != nil {
+		return err
+	}
+	d.DB = pool
+	var schema *string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("hipaakit: PostgreSQL: %w", err)
+	}
+	if schema == nil {
+		return ErrNoSchema
+	}
+	d.Schema, d.LedgerSchema = *schema, *schema+LedgerSchemaSuffix
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{
+		pgstore.Migrate, pgaudit.Migrate, pgauth.MigrateUsers, pgauth.MigrateSessions, pgretention.Migrate,
+	} {
+		if err := m(ctx, pool); err != nil {
+			return fmt.Errorf("hipaakit: PostgreSQL migration: %w", err)
+		}
+	}
+	d.Keys = pgstore.New(pool, pgstore.WithClock(d.Clock))
+	stream := d.cfg.AuditStream
+	if stream == "" {
+		stream = defaultAuditStream
+	}
+	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: stream, Signer: d.signKey, Clock: d.Clock})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
+	}
+	d.Audit = pgaudit.NewTrail(w, pgaudit.NewStore(pool))
+	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
+	d.Users = pgauth.NewUserStore(pool)
+	d.Sessions = pgauth.NewSessionStore(pool)
+	// auth_attempts (MigrateUsers): the client-key and unknown-name
+	// throttles are deployment-wide and survive restarts.
+	attempts := pgauth.NewAttemptStore(pool)
+	d.attempts = attempts
+	d.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
+		_, err := attempts.PurgeAttempts(ctx, cutoff)
+		return err
+	}
+	d.Emergencies = pgauth.NewEmergencyLog(pool)
+	d.holdStore = pgretention.NewHoldStore(pool)
+	if err := d.openPGLedger(ctx, pool, pcfg); err != nil {
+		return err
+	}
+	// A backup covers the application's tables and the key store
+	// (restored through the disposal ledger). The audit trail and the
+	// ledger are append-only tables protected by the database's own
+	// backups (base backups and WAL archiving); pgsource does not copy
+	// partitioned tables.
+	if len(d.cfg.AppTables) > 0 {
+		d.BackupSources = append(d.BackupSources, pgsource.Source{Pool: pool, Schema: d.Schema, Tables: d.cfg.AppTables})
+		d.Drills = append(d.Drills, Drill{Kind: "postgres", Sink: func() backup.Sink { return pgsource.NewScratchSink(pool) }})
+	}
+	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"})
+	d.Drills = append(d.Drills, Drill{Kind: "keystore"})
+	return nil
+}
+
+// openPGLedger opens the disposal ledger in its own schema, created on first
+// start.
+func (d *Deployment) openPGLedger(ctx context.Context, main *pgxpool.Pool, pcfg *pgxpool.Config) error {
+	if _, err := main.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.LedgerSchema}.Sanitize()); err != nil {
+		return fmt.Errorf("hipaakit: create the disposal ledger's schema: %w", err)
+	}
+	c := pcfg.Copy()
+	c.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{d.LedgerSchema}.Sanitize()
+	pool, err := d.openPool(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := pgledger.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("hipaakit: PostgreSQL migration: %w", err)
+	}
+	store, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: d.signKey, Clock: d.Clock, Keys: d.AuditKeys()})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
+	}
+	d.ledgerStore = store
+	d.closers = append(d.closers, store.Close)
+	return nil
+}
+
+// openPool connects (so that an unreachable server fails the start with a
+// one-line message naming it) and closes the pool with the deployment.
+func (d *Deployment) openPool(ctx context.Context, pcfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, ErrBadDatabaseURL
+	}
+	d.closers = append(d.closers, func() error { pool.Close(); return nil })
+	pctx, cancel := context.WithTimeout(ctx, 2*pcfg.ConnConfig.ConnectTimeout)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		return nil, unreachable(pcfg.ConnConfig, err)
+	}
+	return pool, nil
+}
+
+// closeWithTimeout runs a Close that takes a context, bounded.
+func closeWithTimeout(close func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return close(ctx)
+}
