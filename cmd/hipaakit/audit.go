@@ -196,6 +196,9 @@ type source struct {
 	entries  audit.EntrySource
 	verify   func(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
 	close    func()
+	// prover returns the Merkle-tree prover of a stream (a file log has
+	// one stream: stream may be empty)
+	prover func(stream string, keys signing.KeySet) (audit.Prover, error)
 }
 
 // readFlags are the flags of the reading subcommands (query, export,
@@ -277,7 +280,8 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}}, nil
+		prover := func(_ string, keys signing.KeySet) (audit.Prover, error) { return r.Prover(keys), nil }
+		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}, prover: prover}, nil
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -292,7 +296,13 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		return nil, fmt.Errorf("hipaakit: cannot reach PostgreSQL at %s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
 	}
 	st := pgaudit.NewStore(pool)
-	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close}, nil
+	prover := func(stream string, keys signing.KeySet) (audit.Prover, error) {
+		if !audit.ValidStream(stream) {
+			return nil, usagef("a PostgreSQL TARGET needs --stream S")
+		}
+		return pgaudit.NewProver(pool, stream, keys), nil
+	}
+	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close, prover: prover}, nil
 }
 
 // readFail reports a failed read: tampering found while verifying what was

@@ -13,17 +13,18 @@ import (
 )
 
 const auditProofUsage = `
-  prove --key FILE [--out FILE] LOGDIR SEQ
-      Write a self-contained inclusion proof of record SEQ of the file log in
-      LOGDIR (its stream): the record, its leaf hash, its path and the
-      stream's signed format-v2 checkpoint. The proof goes to --out or
-      stdout, byte for byte.
+  prove --key FILE [--stream S] [--out FILE] TARGET SEQ
+      Write a self-contained inclusion proof of record SEQ of a stream (a
+      file log directory is one stream; PostgreSQL needs --stream): the
+      record, its leaf hash, its path and the stream's signed format-v2
+      checkpoint. The proof goes to --out or stdout, byte for byte.
   verify-proof --key FILE [--stream S] PROOF
       Check an inclusion proof offline with only the public keys. Exit 0 when
       it verifies, 1 when it does not.
-  consistency --key FILE [--log LOGDIR] OLD NEW
-      Check that checkpoint note NEW extends OLD; the proof is computed from
-      the log in LOGDIR (default: the stream's checkpoints must be equal).
+  consistency --key FILE [--log TARGET] OLD NEW
+      Check that checkpoint note NEW extends OLD (two format-v2 checkpoint
+      files of one stream); the proof is computed from the trail in TARGET
+      (without --log, the two must be equal).
 `
 
 // readKeys reads every trusted public key of keyFiles.
@@ -62,9 +63,10 @@ func auditProve(ctx context.Context, c *cli, args []string) int {
 	var keyFiles multiFlag
 	fs.Var(&keyFiles, "key", "checkpoint public key file (repeatable)")
 	out := fs.String("out", "", "write the proof to this file")
+	stream := fs.String("stream", "", "the stream (PostgreSQL TARGET)")
 	pos, err := parseArgs(fs, args)
 	if err == nil && len(pos) != 2 {
-		err = usagef("expected LOGDIR SEQ")
+		err = usagef("expected TARGET SEQ")
 	}
 	if err != nil {
 		return fail(c, err)
@@ -77,7 +79,7 @@ func auditProve(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return fail(c, err)
 	}
-	pr, done, err := openProver(ctx, c, pos[0], keys)
+	pr, done, err := openProver(ctx, c, pos[0], *stream, keys)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -142,7 +144,7 @@ func auditConsistency(ctx context.Context, c *cli, args []string) int {
 	fs := flag.NewFlagSet("consistency", flag.ContinueOnError)
 	var keyFiles multiFlag
 	fs.Var(&keyFiles, "key", "checkpoint public key file (repeatable)")
-	logDir := fs.String("log", "", "file log to compute the proof from")
+	logDir := fs.String("log", "", "TARGET to compute the proof from")
 	pos, err := parseArgs(fs, args)
 	if err == nil && len(pos) != 2 {
 		err = usagef("expected OLD NEW checkpoint files")
@@ -164,7 +166,7 @@ func auditConsistency(ctx context.Context, c *cli, args []string) int {
 	}
 	var proof []audit.Hash
 	if *logDir != "" {
-		pr, done, err := openProver(ctx, c, *logDir, keys)
+		pr, done, err := openProver(ctx, c, *logDir, newer.Stream, keys)
 		if err != nil {
 			return fail(c, err)
 		}
@@ -191,7 +193,7 @@ func verifySince(ctx context.Context, c *cli, target string, keyFiles []string, 
 	if err != nil {
 		return proofFail(c, err)
 	}
-	p, done, err := openProver(ctx, c, target, keys)
+	p, done, err := openProver(ctx, c, target, kept.Stream, keys)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -204,11 +206,17 @@ func verifySince(ctx context.Context, c *cli, target string, keyFiles []string, 
 	return exitOK
 }
 
-// openProver opens the Prover of a file log directory.
-func openProver(_ context.Context, _ *cli, target string, keys signing.KeySet) (audit.Prover, func(), error) {
-	r, err := audit.OpenFileReader(target)
+// openProver opens the Prover of stream in TARGET (a file log directory,
+// whose one stream it is, or PostgreSQL).
+func openProver(ctx context.Context, c *cli, target, stream string, keys signing.KeySet) (audit.Prover, func(), error) {
+	src, err := openTarget(ctx, c, target)
 	if err != nil {
 		return nil, nil, err
 	}
-	return r.Prover(keys), func() {}, nil
+	p, err := src.prover(stream, keys)
+	if err != nil {
+		src.close()
+		return nil, nil, err
+	}
+	return p, src.close, nil
 }
