@@ -14,11 +14,11 @@ import (
 	"github.com/hipaakit/hipaakit/signing"
 )
 
-// insertTreeSQL stores a commit's tree hashes ($2 indexes, $3 hashes) when
+// insertTreeSQL stores a commit's tree hashes ($3, from index $2) when
 // the stream head is the commit's ($4 owner, $5 seq, $6 head), in the
 // commit's transaction after the head moved.
-const insertTreeSQL = `INSERT INTO hipaakit_audit_tree (stream, idx, hash)
-	SELECT $1, u.idx, u.hash FROM unnest($2::bigint[], $3::bytea[]) AS u(idx, hash)
+const insertTreeSQL = `INSERT INTO hipaakit_audit_tree (stream, first_idx, hashes)
+	SELECT $1, $2, $3
 	WHERE EXISTS (SELECT 1 FROM hipaakit_audit_streams WHERE stream = $1 AND owner = $4 AND last_seq = $5 AND head = $6)`
 
 // insertTreeCheckpointSQL stores a format-v2 checkpoint under the same
@@ -26,6 +26,14 @@ const insertTreeSQL = `INSERT INTO hipaakit_audit_tree (stream, idx, hash)
 const insertTreeCheckpointSQL = `INSERT INTO hipaakit_audit_tree_checkpoints (stream, size, note)
 	SELECT $1, $2, $3 WHERE EXISTS (
 		SELECT 1 FROM hipaakit_audit_streams WHERE stream = $1 AND owner = $4 AND last_seq = $2 AND head = $5)`
+
+// readTreeSQL reads the stored hashes at indexes $2: each from the row
+// whose range holds it.
+const readTreeSQL = `SELECT q.x, substring(t.hashes FROM (q.x - t.first_idx)::integer * 32 + 1 FOR 32)
+	FROM unnest($2::bigint[]) AS q(x)
+	CROSS JOIN LATERAL (SELECT first_idx, hashes FROM hipaakit_audit_tree
+		WHERE stream = $1 AND first_idx <= q.x ORDER BY first_idx DESC LIMIT 1) t
+	WHERE q.x < t.first_idx + length(t.hashes) / 32`
 
 // treeStore reads one stream's stored hashes.
 type treeStore struct {
@@ -39,7 +47,7 @@ type querier interface {
 
 // ReadHashes implements audit.TreeStore.
 func (s treeStore) ReadHashes(ctx context.Context, idx []int64) ([]audit.Hash, error) {
-	rows, err := s.q.Query(ctx, "SELECT idx, hash FROM hipaakit_audit_tree WHERE stream = $1 AND idx = ANY($2)", s.stream, idx)
+	rows, err := s.q.Query(ctx, readTreeSQL, s.stream, idx)
 	if err != nil {
 		return nil, dbErr("read tree", err)
 	}
@@ -113,7 +121,8 @@ func (w *streamWriter) openTree(ctx context.Context, seq uint64) error {
 		return nil
 	}
 	var count int64
-	if err := w.pool.QueryRow(ctx, "SELECT coalesce(max(idx) + 1, 0) FROM hipaakit_audit_tree WHERE stream = $1", w.opts.Stream).Scan(&count); err != nil {
+	if err := w.pool.QueryRow(ctx, `SELECT coalesce((SELECT first_idx + length(hashes) / 32 FROM hipaakit_audit_tree
+		WHERE stream = $1 ORDER BY first_idx DESC LIMIT 1), 0)`, w.opts.Stream).Scan(&count); err != nil {
 		return dbErr("read tree", err)
 	}
 	// the largest size whose hashes are all stored
@@ -144,16 +153,16 @@ func (w *streamWriter) openTree(ctx context.Context, seq uint64) error {
 }
 
 func (w *streamWriter) rebuildTree(ctx context.Context, front *audit.Frontier, seq uint64) (*audit.Frontier, error) {
-	var idx []int64
-	var hs [][]byte
+	first := tlog.StoredHashCount(front.Size())
+	var hs []byte
 	flush := func() error {
-		if len(idx) == 0 {
+		if len(hs) == 0 {
 			return nil
 		}
-		_, err := w.pool.Exec(ctx, `INSERT INTO hipaakit_audit_tree (stream, idx, hash)
-			SELECT $1, u.idx, u.hash FROM unnest($2::bigint[], $3::bytea[]) AS u(idx, hash) ON CONFLICT DO NOTHING`,
-			w.opts.Stream, idx, hs)
-		idx, hs = idx[:0], hs[:0]
+		_, err := w.pool.Exec(ctx, `INSERT INTO hipaakit_audit_tree (stream, first_idx, hashes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			w.opts.Stream, first, hs)
+		first += int64(len(hs) / 32)
+		hs = hs[:0]
 		if err != nil {
 			return dbErr("rebuild tree", err)
 		}
@@ -172,12 +181,11 @@ func (w *streamWriter) rebuildTree(ctx context.Context, front *audit.Frontier, s
 		if err != nil {
 			return nil, err
 		}
-		at := tlog.StoredHashCount(front.Size())
 		buf = front.Append(buf[:0], audit.LeafHash(line))
-		for i, h := range buf {
-			idx, hs = append(idx, at+int64(i)), append(hs, append([]byte(nil), h[:]...))
+		for _, h := range buf {
+			hs = append(hs, h[:]...)
 		}
-		if len(idx) >= 4096 {
+		if len(hs) >= 4096*32 {
 			if err := flush(); err != nil {
 				return nil, err
 			}
@@ -209,13 +217,12 @@ func (w *streamWriter) queueTree(b *pgx.Batch, oldSeq, newSeq uint64, newHead au
 	for _, line := range w.b.line {
 		buf = front.Append(buf, audit.LeafHash(line))
 	}
-	idx := make([]int64, len(buf))
-	hs := make([][]byte, len(buf))
-	for i := range buf {
-		idx[i], hs[i] = at+int64(i), buf[i][:]
-	}
 	if len(buf) > 0 {
-		b.Queue(insertTreeSQL, w.opts.Stream, idx, hs, w.owner, int64(newSeq), newHead[:])
+		hs := make([]byte, 0, 32*len(buf))
+		for _, h := range buf {
+			hs = append(hs, h[:]...)
+		}
+		b.Queue(insertTreeSQL, w.opts.Stream, at, hs, w.owner, int64(newSeq), newHead[:])
 	}
 	if cp != nil {
 		tc := audit.TreeCheckpoint{Stream: w.opts.Stream, Size: newSeq, Root: front.Root(), Head: newHead, Time: cp.Time}

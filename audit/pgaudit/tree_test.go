@@ -91,7 +91,10 @@ func TestTreeProofsAndRewoundHead(t *testing.T) {
 	rawExec(t, pool, "DELETE FROM hipaakit_audit_records WHERE stream = 'app' AND seq > 25")
 	rawExec(t, pool, "DELETE FROM hipaakit_audit_checkpoints WHERE stream = 'app' AND seq > 25")
 	rawExec(t, pool, "DELETE FROM hipaakit_audit_tree_checkpoints WHERE stream = 'app' AND size > 25")
-	rawExec(t, pool, "DELETE FROM hipaakit_audit_tree WHERE stream = 'app' AND idx >= $1", tlog.StoredHashCount(25))
+	cut := tlog.StoredHashCount(25)
+	rawExec(t, pool, "DELETE FROM hipaakit_audit_tree WHERE stream = 'app' AND first_idx >= $1", cut)
+	rawExec(t, pool, `UPDATE hipaakit_audit_tree SET hashes = substring(hashes FOR ($1 - first_idx)::integer * 32)
+		WHERE stream = 'app' AND first_idx + length(hashes) / 32 > $1`, cut)
 	rawExec(t, pool, "UPDATE hipaakit_audit_streams SET last_seq = 25, head = $1 WHERE stream = 'app'", head)
 	verify(t, pool, key) // the v1 hole: the rewound stream verifies
 	if _, err := p.VerifySince(ctx, kept); !errors.Is(err, audit.ErrNotExtended) {

@@ -3,14 +3,15 @@
 -- creates what is missing.
 
 -- The stored hashes of each stream's tree (golang.org/x/mod/sumdb/tlog
--- stored-hash indexes), inserted in the transaction of the records they
--- cover. A stream written before this table existed gets its tree rebuilt
--- from its records when its writer opens.
+-- stored-hash indexes): one row per commit holding the 32-byte hashes at
+-- indexes first_idx, first_idx + 1, ... concatenated, inserted in the
+-- transaction of the records they cover. A stream written before this table
+-- existed gets its tree rebuilt from its records when its writer opens.
 CREATE TABLE IF NOT EXISTS hipaakit_audit_tree (
-    stream text COLLATE "C" NOT NULL,
-    idx    bigint NOT NULL CHECK (idx >= 0),
-    hash   bytea  NOT NULL CHECK (length(hash) = 32),
-    PRIMARY KEY (stream, idx)
+    stream    text COLLATE "C" NOT NULL,
+    first_idx bigint NOT NULL CHECK (first_idx >= 0),
+    hashes    bytea  NOT NULL CHECK (length(hashes) > 0 AND length(hashes) % 32 = 0),
+    PRIMARY KEY (stream, first_idx)
 );
 
 -- Format-v2 checkpoints: C2SP signed notes of the tree's size and root.
