@@ -141,7 +141,7 @@ type SessionConfig struct {
 }
 
 // apply copies the set fields of c onto m.
-func (c *SessionConfig) apply(m *SessionManager) error {
+func (c *SessionConfig) apply(m *sessionManager) error {
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if v != 0 {
 			*dst = v

@@ -94,20 +94,20 @@ type TenantPolicy struct {
 	MaxSessionsPerUser int
 }
 
-// MaxSessionsLimit is the largest TenantPolicy.MaxSessionsPerUser.
-const MaxSessionsLimit = 1000
+// maxSessionsLimit is the largest TenantPolicy.MaxSessionsPerUser.
+const maxSessionsLimit = 1000
 
 // Defaults of the break-glass limits of a TenantPolicy.
 const (
-	DefaultEmergencyReasonMinChars = 20
-	DefaultEmergencyReasonMinWords = 3
-	DefaultMaxEmergenciesPerDay    = 3
+	defaultEmergencyReasonMinChars = 20
+	defaultEmergencyReasonMinWords = 3
+	defaultMaxEmergenciesPerDay    = 3
 	maxEmergencyLimit              = 100
 )
 
 // emergencyLimits returns the policy's break-glass limits with defaults.
 func (p *TenantPolicy) emergencyLimits() (minChars, minWords, perDay int) {
-	minChars, minWords, perDay = DefaultEmergencyReasonMinChars, DefaultEmergencyReasonMinWords, DefaultMaxEmergenciesPerDay
+	minChars, minWords, perDay = defaultEmergencyReasonMinChars, defaultEmergencyReasonMinWords, defaultMaxEmergenciesPerDay
 	if p.EmergencyReasonMinChars > 0 {
 		minChars = p.EmergencyReasonMinChars
 	}
@@ -142,8 +142,8 @@ func (p *TenantPolicy) Validate() error {
 			return fmt.Errorf("%w: break-glass limits must be between 0 and %d", ErrInvalidPolicy, maxEmergencyLimit)
 		}
 	}
-	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > MaxSessionsLimit {
-		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalidPolicy, MaxSessionsLimit)
+	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > maxSessionsLimit {
+		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalidPolicy, maxSessionsLimit)
 	}
 	for _, m := range p.RecoveryMethods {
 		if m != RecoveryCodes && m != RecoveryAdminReset {

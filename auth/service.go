@@ -23,10 +23,10 @@ var ErrNoEmergencyLog = errors.New("auth: Config.Emergencies is required: use th
 // together over one Config. Build it with New. It is safe for concurrent
 // use.
 type Service struct {
-	authn    *Authenticator
-	sessions *SessionManager
-	guard    *Guard
-	handlers *Handlers
+	authn    *authenticator
+	sessions *sessionManager
+	guard    *rbacGuard
+	handlers *endpoints
 }
 
 // New checks cfg, fills in its defaults and returns the service. The
@@ -189,7 +189,7 @@ func (s *Service) Reauthenticated(w http.ResponseWriter, r *http.Request, mfa bo
 // server renders), or "" when the request has no session.
 func (s *Service) CSRFToken(r *http.Request) string { return s.sessions.CSRFToken(r) }
 
-// CheckCrossOrigin refuses (ErrCSRF) a state-changing request from another
+// CheckCrossOrigin refuses (refusal "csrf") a state-changing request from another
 // origin, for handlers without a session such as an HTML login form.
 func (s *Service) CheckCrossOrigin(r *http.Request) error { return s.sessions.CheckCrossOrigin(r) }
 
@@ -212,7 +212,7 @@ func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) error 
 // be an emergency role the user is eligible for, reason is mandatory (no
 // PHI) and d must not exceed the role's MaxDuration (zero means the
 // maximum). It rotates the session token and returns the access record and
-// the new CSRF token. Refusals are audited and match ErrEmergencyDenied.
+// the new CSRF token. Refusals are audited and match refusal "emergency_denied".
 func (s *Service) Elevate(w http.ResponseWriter, r *http.Request, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
 	return s.guard.Elevate(w, r, role, reason, d)
 }
@@ -269,7 +269,7 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string, acto
 }
 
 // SetRoles replaces a user's roles (or, under ApprovePHIGrants, stores a
-// RoleRequest and returns ErrApprovalPending).
+// RoleRequest and returns refusal "approval_pending").
 func (s *Service) SetRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
 	return s.authn.SetRoles(ctx, userID, roles, actor, origin)
 }
@@ -286,7 +286,7 @@ func (s *Service) Unlock(ctx context.Context, userID string, actor audit.Actor, 
 }
 
 // ApproveRoles applies the pending role request of userID; the requester
-// cannot approve their own request (ErrSecondApproverRequired).
+// cannot approve their own request (refusal "second_administrator_required").
 func (s *Service) ApproveRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	return s.authn.ApproveRoles(ctx, userID, actor, origin)
 }

@@ -185,9 +185,9 @@ func (imp *TOTPImport) params() (totpParams, TOTPAlgorithm, error) {
 // tenant's policy does not allow them). A secret under 128 bits fails with
 // ErrWeakTOTPSecret, bad parameters with ErrInvalidTOTPParams. actor is the
 // administrator performing the import.
-func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPImport, actor audit.Actor, origin audit.Origin) ([]string, error) {
+func (a *authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPImport, actor audit.Actor, origin audit.Origin) ([]string, error) {
 	if a.cfg.Sealer == nil {
-		return nil, ErrNoSealer
+		return nil, errNoSealer
 	}
 	p, alg, err := imp.params()
 	if err != nil {
@@ -206,7 +206,7 @@ func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPI
 		return nil, err
 	}
 	if !u.Active() {
-		return nil, ErrUserInactive
+		return nil, errUserInactive
 	}
 	codes, hashes, err := a.enrolmentRecoveryCodes(ctx, u)
 	if err != nil {
@@ -219,7 +219,7 @@ func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPI
 	now := a.storeNow()
 	u, err = a.modify(ctx, userID, func(u *User) error {
 		if !u.Active() {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		u.MFA = MFA{TOTPSecret: sealed, TOTPActive: true, TOTPDigits: p.digits, TOTPPeriod: p.periodSec,
 			TOTPAlgorithm: string(alg), TOTPEnrolledAt: now, RecoveryCodes: hashes}

@@ -54,7 +54,7 @@ func TestChallengeGoldenV2(t *testing.T) {
 	got, err := a.newChallenge(u, now)
 	require.NoError(t, err)
 	require.Equal(t, l[6], got)
-	c, err := a.parseChallenge(l[6], now.Add(ChallengeTTL-time.Second))
+	c, err := a.parseChallenge(l[6], now.Add(challengeTTL-time.Second))
 	require.NoError(t, err)
 	require.Equal(t, l[1], c.userID)
 	require.True(t, c.pwChanged.Equal(changed))
