@@ -18,6 +18,8 @@ var ErrRefused = errors.New("auth: operation refused")
 //	recovery_not_allowed            the tenant policy does not allow that recovery method
 //	user_inactive                   the user is disabled or removed
 //	mfa_not_enrolled, mfa_already_active, no_sealer   second-factor state and configuration
+//	invalid_code                    a TOTP code that does not match (enrolment, change)
+//	invalid_totp_params, weak_totp_secret             an unusable TOTP import or enrolment
 //	reauthentication_required       the session's authentication is too old
 //	csrf                            a cross-site state-changing request
 //	emergency_denied                a refused break-glass elevation

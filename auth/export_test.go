@@ -24,6 +24,9 @@ func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 	return m
 }
 
+// NewHasher builds a password hasher.
+var NewHasher = newHasher
+
 // NewGuard builds the RBAC part of a Service.
 var NewGuard = newGuard
 
@@ -69,6 +72,7 @@ type (
 	SessionRevoker     = sessionRevoker
 	SessionRevokerFunc = sessionRevokerFunc
 	KeySealer          = keySealer
+	Hasher             = hasher
 )
 
 // Unexported constants and values under their former names, for the tests.
@@ -112,6 +116,9 @@ var (
 	ErrSecondApproverRequired = errSecondApproverRequired
 	ErrCSRF                   = errCSRF
 	ErrEmergencyDenied        = errEmergencyDenied
+	ErrInvalidCode            = errInvalidCode
+	ErrWeakTOTPSecret         = errWeakTOTPSecret
+	ErrInvalidTOTPParams      = errInvalidTOTPParams
 )
 
 // CheckAssignable is checkAssignable, for the tests.

@@ -118,7 +118,7 @@ func (h *endpoints) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusTooManyRequests, "throttled")
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "password_rejected", "reason": string(pe.Reason)})
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidCode):
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, errInvalidCode):
 		writeError(w, http.StatusUnauthorized, "invalid_credentials")
 	case errors.Is(err, ErrInvalidUser):
 		writeError(w, http.StatusBadRequest, codeBadRequest)

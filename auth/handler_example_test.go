@@ -17,8 +17,7 @@ import (
 func ExampleHandlers() {
 	users := auth.NewMemoryUserStore()
 	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
-	hasher, _ := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	authn, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Hasher: hasher}, sessions)
+	authn, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Argon2: fastArgon2}, sessions)
 	if err != nil {
 		panic(err)
 	}

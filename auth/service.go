@@ -155,9 +155,6 @@ func (s *Service) AdminHandlers() AdminHandlers {
 // in force (for decisions inside a handler). It records nothing.
 func (s *Service) Can(r *http.Request, perm Permission) bool { return s.guard.Can(r, perm) }
 
-// RBAC returns the role and permission policy in force.
-func (s *Service) RBAC() *RBAC { return s.guard.RBAC() }
-
 // SetRBAC replaces the policy (for example after reloading the policy
 // file); it applies from the next request. It fails, changing nothing, when
 // a registered route needs a permission the new policy does not declare.
@@ -203,7 +200,8 @@ func (s *Service) RevokeUser(ctx context.Context, userID string) error {
 // sessions it ended.
 func (s *Service) Sweep(ctx context.Context) (int, error) { return s.sessions.Sweep(ctx) }
 
-// SweepEvery runs Sweep every interval until ctx ends.
+// SweepEvery runs Sweep every interval until ctx ends, logging failures,
+// and returns ctx's error. Run it in its own goroutine.
 func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) error {
 	return s.sessions.SweepEvery(ctx, interval)
 }
@@ -243,12 +241,6 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 // VerifySecondFactor completes a login that answered SecondFactorRequired.
 func (s *Service) VerifySecondFactor(ctx context.Context, req SecondFactorRequest) (*LoginResult, error) {
 	return s.authn.VerifySecondFactor(ctx, req)
-}
-
-// PasswordPolicyFor returns the password policy that applies to tenantID's
-// users: the named policy its TenantPolicy selects, else Config.Passwords.
-func (s *Service) PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error) {
-	return s.authn.PasswordPolicyFor(ctx, tenantID)
 }
 
 // CreateUser creates an active user (audited user_created).

@@ -22,10 +22,10 @@ var (
 	// errMFAAlreadyActive reports an enrolment while TOTP is active; disable
 	// it first (after re-authentication).
 	errMFAAlreadyActive = refusal("mfa_already_active", "auth: TOTP already active")
-	// ErrInvalidCode reports a wrong, malformed or replayed TOTP or
+	// refusal "invalid_code" reports a wrong, malformed or replayed TOTP or
 	// recovery code during enrolment; at login the answer is
 	// ErrInvalidCredentials.
-	ErrInvalidCode = errors.New("auth: invalid code")
+	errInvalidCode = refusal("invalid_code", "auth: invalid code")
 	// errNoSealer reports TOTP use without Config.Sealer.
 	errNoSealer = refusal("no_sealer", "auth: no SecretSealer configured")
 )
@@ -205,7 +205,7 @@ func (a *authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 // user's app, ends the user's other sessions (keepSessionID survives when
 // not empty), and returns the user's new recovery codes, which are shown
 // once and stored only hashed (none when the tenant's policy does not allow
-// recovery codes). A wrong code returns ErrInvalidCode and
+// recovery codes). A wrong code returns refusal "invalid_code" and
 // counts as a failed attempt.
 func (a *authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessionID string, origin audit.Origin) ([]string, error) {
 	u, err := a.enrollingUser(ctx, userID)
@@ -235,7 +235,7 @@ func (a *authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 		if ferr := a.accountFailure(ctx, u.ID, "", actor, origin, audit.ActionMFAFailed, "invalid_code"); ferr != nil {
 			return nil, ferr
 		}
-		return nil, ErrInvalidCode
+		return nil, errInvalidCode
 	}
 	if err := a.record(ctx, audit.Event{Action: audit.ActionMFAEnrolled, Outcome: audit.OutcomeSuccess,
 		Reason: "totp_activated", Actor: actor, Origin: origin}); err != nil {

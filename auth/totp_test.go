@@ -141,7 +141,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	require.True(t, res.Authenticated, "pending enrolment does not demand a code")
 
 	_, err = f.a.ConfirmTOTP(ctx, u.ID, "000000", "", audit.Origin{})
-	require.ErrorIs(t, err, ErrInvalidCode)
+	require.ErrorIs(t, err, errInvalidCode)
 	require.Equal(t, audit.ActionMFAFailed, f.log.last().Action)
 	codes, err := f.a.ConfirmTOTP(ctx, u.ID, f.code(t, e.Secret(), 0), "sess-1", audit.Origin{})
 	require.NoError(t, err)

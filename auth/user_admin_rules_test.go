@@ -164,7 +164,7 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 	p := &pausingUsers{UserStore: f.users}
 	p.cond = sync.NewCond(&p.mu)
 	replica := func() *authenticator {
-		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, Hasher: testHasher(t), Clock: f.clk,
+		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, hasher: testHasher(t), Clock: f.clk,
 			AdminRoles: []string{"admin"}}, f.rev)
 		require.NoError(t, err)
 		return r

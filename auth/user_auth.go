@@ -22,7 +22,7 @@ type authenticator struct {
 	cfg      Config
 	revoker  sessionRevoker
 	users    UserStore
-	hasher   *Hasher
+	hasher   *hasher
 	clock    clock.Clock
 	log      *slog.Logger
 	attempts AttemptStore
@@ -70,12 +70,16 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 			return nil, fmt.Errorf("%w: role %s is both administrative and PHI-reading (Config.AdminRoles, Config.PHIRoles)", ErrInvalidPolicy, r)
 		}
 	}
-	if cfg.Hasher == nil {
-		h, err := NewHasher(DefaultArgon2Params(), 0)
-		if err != nil {
-			return nil, err
+	if cfg.hasher == nil {
+		p := cfg.Argon2
+		if p == (Argon2Params{}) {
+			p = DefaultArgon2Params()
 		}
-		cfg.Hasher = h
+		h, err := newHasher(p, cfg.MaxConcurrentHashes)
+		if err != nil {
+			return nil, fmt.Errorf("%w (Config.Argon2, Config.MaxConcurrentHashes)", err)
+		}
+		cfg.hasher = h
 	}
 	if cfg.Passwords == (PasswordPolicy{}) {
 		cfg.Passwords = DefaultPasswordPolicy()
@@ -114,7 +118,7 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 	if attempts == nil {
 		attempts = memattempts.NewMemory(cfg.Lockout.MaxTracked)
 	}
-	a := &authenticator{cfg: cfg, revoker: rev, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
+	a := &authenticator{cfg: cfg, revoker: rev, users: cfg.Users, hasher: cfg.hasher, clock: clock.OrSystem(cfg.Clock),
 		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}
 	if m != nil && m.Passwords == nil {
 		m.Passwords = a

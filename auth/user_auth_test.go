@@ -97,7 +97,7 @@ func newFixtureWith(t testing.TB, rev func(*fixture) sessionRevoker, mod ...func
 	sealer, err := NewKeySealer(key)
 	require.NoError(t, err)
 	f := &fixture{users: NewMemoryUserStore(), log: &auditLog{}, rev: &revokes{}, clk: clock.NewFake(testEpoch)}
-	cfg := Config{Users: f.users, Audit: f.log, Sealer: sealer, Hasher: testHasher(t), Clock: f.clk}
+	cfg := Config{Users: f.users, Audit: f.log, Sealer: sealer, hasher: testHasher(t), Clock: f.clk}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -220,7 +220,7 @@ func TestLoginRehashesOutdatedHash(t *testing.T) {
 	u := f.create(t, "alice")
 	p := f.a.hasher.Params()
 	p.Time = 2
-	h, err := NewHasher(p, 1)
+	h, err := newHasher(p, 1)
 	require.NoError(t, err)
 	f.a.hasher = h
 	_, err = f.login(t, "alice", goodPassword)

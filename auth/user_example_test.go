@@ -104,21 +104,3 @@ func ExampleAuthenticator_EnrollTOTP() {
 	// false true
 	// true true <nil>
 }
-
-func ExampleHasher() {
-	ctx := context.Background()
-	h, err := auth.NewHasher(auth.DefaultArgon2Params(), 0)
-	if err != nil {
-		log.Fatal(err)
-	}
-	enc, _ := h.Hash(ctx, "tangerine-orbit-quiet-9")
-	fmt.Println(strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$"))
-	ok, rehash, err := h.Verify(ctx, "tangerine-orbit-quiet-9", enc)
-	fmt.Println(ok, rehash, err)
-	ok, _, _ = h.Verify(ctx, "unknown user: dummy hash, same cost", "")
-	fmt.Println(ok)
-	// Output:
-	// true
-	// true false <nil>
-	// false
-}
