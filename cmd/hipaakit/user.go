@@ -3,7 +3,7 @@ package main
 // `hipaakit user ...`: operators recover accounts (unlock after a lockout,
 // disable, enable, reset the second factor, issue new recovery codes) on the
 // file stores of a stopped service (HIPAAKIT_DATA_DIR: users/, sessions/,
-// audit/) or on a live PostgreSQL deployment (HIPAAKIT_DATABASE_URL: the
+// audit/) or on a live PostgreSQL deployment (DATABASE_URL: the
 // auth_users and auth_sessions tables). Every change goes through
 // auth.Service and is audited with the operator as actor (--by,
 // default cli:$USER).
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/filestore"
@@ -175,17 +176,17 @@ func (e *drEnv) authenticator(ctx context.Context) (*auth.Service, error) {
 		}
 		users, sessions, emergencies = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool), pgauth.NewEmergencyLog(pool)
 	} else {
-		us, err := filestore.OpenUserStore(e.path("users"))
+		us, err := filestore.OpenUserStore(e.path(hipaakit.DirUsers))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, us.Close)
-		ss, err := filestore.OpenSessionStore(e.path("sessions"))
+		ss, err := filestore.OpenSessionStore(e.path(hipaakit.DirSessions))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, ss.Close)
-		el, err := filestore.OpenEmergencyLog(e.path("emergency.log"))
+		el, err := filestore.OpenEmergencyLog(e.path(hipaakit.FileEmergency))
 		if err != nil {
 			return nil, err
 		}
