@@ -189,7 +189,7 @@
 // variant rule refuses none of 10,000 random four-word passphrases of common
 // words. A maximum age
 // exists for organisations that demand rotation and is off by default.
-// Hasher hashes with argon2id (m=19 MiB, t=2, p=1 by default) into PHC
+// The password hasher uses argon2id (m=19 MiB, t=2, p=1 by default) into PHC
 // strings and bounds concurrent hashes; Login re-hashes when the parameters
 // change.
 //
@@ -206,7 +206,7 @@
 // operational error (authtest.RunTOTPRace, also with store latency and two
 // replicas). Secrets
 // are 160 bits or more and stored sealed by a SecretSealer (PHISealer for a
-// phi.Vault, or KeySealer); they never appear in logs, errors or fmt output.
+// phi.Vault, or NewKeySealer); they never appear in logs, errors or fmt output.
 //
 // # Lockout and throttling
 //

@@ -60,7 +60,7 @@ type EmergencyAccess struct {
 	EndReason string    `json:"end_reason,omitempty"`
 }
 
-// EmergencyAlert is passed to SessionManager.OnEmergency.
+// EmergencyAlert is passed to Config.OnEmergency.
 type EmergencyAlert struct {
 	// Started is true when the access begins and false when it ends.
 	Started bool

@@ -40,10 +40,10 @@ type TenantPolicy struct {
 	TenantID string
 	// RequireMFA requires a second factor for every user of the tenant.
 	// A session established without one may only reach the MFA enrolment
-	// handlers; everything behind SessionManager.EnforcePolicy answers 403.
+	// handlers; everything behind the policy step answers 403.
 	RequireMFA bool
 	// IdleTimeout and AbsoluteTimeout, when not zero, cap the session
-	// limits of the SessionManager for the tenant's sessions (a tenant can
+	// limits of SessionConfig for the tenant's sessions (a tenant can
 	// shorten the limits, never lengthen them).
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
@@ -79,7 +79,7 @@ type TenantPolicy struct {
 
 	// PermanentLockout locks an account after LockoutConfig.MaxFailures
 	// consecutive failures until an operator unlocks it
-	// (Authenticator.Unlock, `hipaakit user unlock`). Without it, the
+	// (Service.Unlock, `hipaakit user unlock`). Without it, the
 	// default, repeated failures only raise the back-off, capped at
 	// LockoutConfig.MaxDelay, so that no one can lock another user out for
 	// good.
@@ -246,7 +246,7 @@ func (t *TenantPolicies) TenantPolicy(_ context.Context, tenantID string) (Tenan
 // --- MFA requirement at construction (auth-session) ---
 
 // RequiresMFA reports whether the default or any tenant policy requires
-// MFA. NewAuthenticator uses it to refuse a configuration that requires
+// MFA. New uses it to refuse a configuration that requires
 // MFA without a SecretSealer.
 func (t *TenantPolicies) RequiresMFA() bool {
 	t.mu.RLock()

@@ -11,7 +11,7 @@ import (
 )
 
 // ActionPermissionGranted is recorded for granted decisions when
-// Guard.AuditGrants is set.
+// Config.AuditGrants is set.
 const ActionPermissionGranted audit.Action = "permission_granted"
 
 // AttributeCheck is an attribute rule evaluated after the role check of a
@@ -20,7 +20,7 @@ const ActionPermissionGranted audit.Action = "permission_granted"
 // (403) and an error when it cannot decide (503). It must not write to w.
 type AttributeCheck func(r *http.Request, p *Principal) (bool, error)
 
-// RouteOption configures one Guard route.
+// RouteOption configures one route (Service.Handle, Service.Protect).
 type RouteOption interface{ apply(*route) }
 
 type routeOptionFunc func(*route)
@@ -28,7 +28,7 @@ type routeOptionFunc func(*route)
 func (f routeOptionFunc) apply(r *route) { f(r) }
 
 // Sensitive marks a route that requires a recent authentication (see
-// SessionManager.ReauthAfter); older sessions get 401
+// SessionConfig.ReauthAfter); older sessions get 401
 // "reauthentication_required".
 func Sensitive() RouteOption { return routeOptionFunc(func(r *route) { r.sensitive = true }) }
 

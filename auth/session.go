@@ -27,7 +27,7 @@ import (
 )
 
 // Session errors. Stores return ErrSessionNotFound for a missing session;
-// the SessionManager maps every failure to validate a presented token to
+// the session middleware maps every failure to validate a presented token to
 // ErrInvalidSession so that a caller cannot tell a malformed token from an
 // unknown, expired or revoked one.
 var (
@@ -107,7 +107,7 @@ func newSessionID() (string, error) {
 }
 
 // Session is the server-side state of one signed-in user. Stores persist it
-// as given; the SessionManager maintains every field.
+// as given; the Service maintains every field.
 type Session struct {
 	// ID is an opaque random reference used in audit events and listings. It
 	// stays the same when the token is rotated.
@@ -168,7 +168,7 @@ func (s Session) Clone() Session {
 
 // SessionStore persists sessions. Implementations are safe for concurrent
 // use and store exactly what they are given; every policy decision is made
-// by the SessionManager. The conformance suite in auth/authtest checks these
+// by the Service. The conformance suite in auth/authtest checks these
 // contracts.
 type SessionStore interface {
 	// CreateSession stores a new session. It returns ErrSessionExists when a

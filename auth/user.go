@@ -89,7 +89,7 @@ type User struct {
 	// Admin marks an administrative identity (see the type's comment).
 	Admin bool
 
-	// PasswordHash is the argon2id hash in PHC string form (see Hasher);
+	// PasswordHash is the argon2id hash in PHC string form (see Config.Argon2);
 	// empty means the user has no password and cannot log in with one.
 	PasswordHash      string
 	PasswordChangedAt time.Time

@@ -80,7 +80,7 @@ type LoginResult struct {
 	// User is the authenticated user (a copy).
 	User *User
 	// Authenticated is true when the login is complete: start a session
-	// (SessionManager.Begin(ctx, w, r, res.User, res.MFA)).
+	// (Service.Begin(ctx, w, r, res.User, res.MFA)).
 	Authenticated bool
 	// MFA is true when a second factor was verified.
 	MFA bool

@@ -62,7 +62,7 @@ func (s SlowUserStore) Update(ctx context.Context, u *auth.User) error {
 // valid TOTP code on one challenge give exactly one success and N-1 refusals
 // (ErrInvalidCredentials or ErrThrottled), never an operational error,
 // on the store newStore returns, plain and wrapped in SlowUserStore, served
-// by one Authenticator and by two replicas sharing the store.
+// by one auth.Service and by two replicas sharing the store.
 func RunTOTPRace(t *testing.T, newStore UserStoreFactory) {
 	t.Helper()
 	for _, slow := range []bool{false, true} {
