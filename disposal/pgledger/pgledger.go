@@ -98,9 +98,10 @@ func (s *Store) Append(ctx context.Context, e audit.Event) (audit.Record, error)
 	return audit.Record{}, errors.New("pgledger: committed entry not found on read back")
 }
 
-// streams verifies the whole schema's trail and returns the ledger streams.
-func (s *Store) streams(ctx context.Context) ([]string, error) {
-	res, err := s.reader.Verify(ctx, audit.VerifyOptions{Keys: s.keys})
+// streams verifies the whole schema's trail in snap and returns the ledger
+// streams.
+func (s *Store) streams(ctx context.Context, snap *pgaudit.Store) ([]string, error) {
+	res, err := snap.Verify(ctx, audit.VerifyOptions{Keys: s.keys})
 	if err != nil {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
@@ -119,26 +120,30 @@ func (s *Store) streams(ctx context.Context) ([]string, error) {
 
 // Scan implements disposal.LedgerStore. It verifies every stream in the
 // schema, then yields the records of every ledger stream (stream by
-// stream); after applies to each stream's sequence numbers.
+// stream); after applies to each stream's sequence numbers. Verification
+// and reading share one snapshot (pgaudit.Store.Snapshot), so what Scan
+// yields is exactly what it verified, while other instances keep writing.
 func (s *Store) Scan(ctx context.Context, after uint64, fn func(audit.Record) error) error {
-	streams, err := s.streams(ctx)
-	if err != nil {
-		return err
-	}
-	for _, st := range streams {
-		for r, err := range s.reader.Search(ctx, audit.Filter{Stream: st}) {
-			if err != nil {
-				return &disposal.LedgerError{Reason: "unreadable entry"}
-			}
-			if r.Seq <= after {
-				continue
-			}
-			if err := fn(r); err != nil {
-				return err
+	return s.reader.Snapshot(ctx, func(snap *pgaudit.Store) error {
+		streams, err := s.streams(ctx, snap)
+		if err != nil {
+			return err
+		}
+		for _, st := range streams {
+			for r, err := range snap.Search(ctx, audit.Filter{Stream: st}) {
+				if err != nil {
+					return &disposal.LedgerError{Reason: "unreadable entry"}
+				}
+				if r.Seq <= after {
+					continue
+				}
+				if err := fn(r); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // FindSubject implements disposal.LedgerStore: the earliest disposal of
