@@ -75,13 +75,15 @@ func (d *Deployment) openAuth() error {
 // openDisposal wires the disposal ledger, the legal holds and the shredder.
 func (d *Deployment) openDisposal(ctx context.Context) error {
 	d.Ledger = disposal.NewLedger(d.ledgerStore)
-	d.Holds = retention.NewRegistry(d.holdStore, d.Audit, d.Clock)
+	var err error
+	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
+		return fmt.Errorf("hipaakit: legal holds: %w", err)
+	}
 	// A restored key store must never bring back a shredded subject: replay
 	// the ledger at every start, before any request can open a key.
 	if _, err := d.Ledger.Replay(ctx, d.Keys); err != nil {
 		return fmt.Errorf("hipaakit: replay the disposal ledger: %w", err)
 	}
-	var err error
 	d.Shredder, err = disposal.New(disposal.Config{Vault: d.Vault, Keys: d.Keys, Ledger: d.Ledger, Audit: d.Audit,
 		Holds: d.Holds, SigningKey: d.signKey, Clock: d.Clock})
 	return err
@@ -96,11 +98,11 @@ func (d *Deployment) openBackups(ctx context.Context) error {
 	if err := os.MkdirAll(d.path(DirScratch), 0o700); err != nil {
 		return fmt.Errorf("hipaakit: scratch directory: %w", err)
 	}
-	opts := []backup.Option{backup.WithAudit(d.Audit, audit.Actor{UserID: "system:backup"}),
-		backup.WithClock(d.Clock), backup.WithLegalHolds(backup.HoldsFrom(d.Holds))}
-	d.Backups, err = backup.Open(ctx, target, d.KEK, opts...)
+	cfg := backup.Config{Audit: d.Audit, Actor: audit.Actor{UserID: "system:backup"},
+		Clock: d.Clock, LegalHolds: backup.HoldsFrom(d.Holds)}
+	d.Backups, err = backup.Open(ctx, target, d.KEK, cfg)
 	if errors.Is(err, backup.ErrNotFound) {
-		d.Backups, err = backup.Init(ctx, target, d.KEK, opts...)
+		d.Backups, err = backup.Init(ctx, target, d.KEK, cfg)
 	}
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the backup repository: %w", err)

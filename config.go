@@ -2,6 +2,7 @@ package hipaakit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,6 +15,8 @@ import (
 // Environment variables every hipaakit program reads (through ConfigFromEnv;
 // only a main package calls os.Getenv).
 const (
+	// EnvDataDir names the data directory (Config.DataDir).
+	EnvDataDir = "HIPAAKIT_DATA_DIR"
 	// EnvMasterKey holds the local master key itself, in the
 	// localkek.Encode form ("hipaakit-local-kek-v1:..."). It takes
 	// precedence over EnvMasterKeyFile and the default key file.
@@ -54,11 +57,15 @@ type Config struct {
 	// Backup selects where backups go (default: the directory
 	// DataDir+".backups"; see BackupConfig).
 	Backup BackupConfig
+	// Signing selects the signing key of audit checkpoints, ledger
+	// checkpoints and disposal certificates, and the earlier keys still
+	// trusted (default: DataDir/signing-key.pem, created on first start).
+	Signing SigningConfig
 	// Auth configures logins, sessions and roles (secure defaults: MFA
 	// required for every tenant; see AuthConfig).
 	Auth AuthConfig
 	// BlindIndexes registers the Vault's blind-indexed fields (field name
-	// to normaliser, see phi.WithBlindIndex). Every process of a
+	// to normaliser, see phi.VaultConfig.BlindIndexes). Every process of a
 	// deployment must register the same ones.
 	BlindIndexes map[string]phi.Normalizer
 	// AppDirs are directories of the application under DataDir (embedded
@@ -100,10 +107,11 @@ type Config struct {
 // At most one of Key and KMSKeyID is set; with neither, the local master
 // key file is used (created on first start).
 type KEKConfig struct {
-	// KeyFile is the local master key file. Default: the legacy
-	// DataDir/kek.key when it exists (with a warning: the key is inside
-	// the data directory), else DataDir+".master-key" beside the data
-	// directory, created (mode 0600) on first start.
+	// KeyFile is the local master key file, created (mode 0600) on first
+	// start when missing. Default: the legacy DataDir/kek.key when it
+	// exists, else DataDir+".master-key" beside the data directory. A file
+	// inside the data directory still opens, with a logged warning, and
+	// Deployment.KeyInsideDataDir reports it.
 	KeyFile string
 	// Key is the local master key itself, in the localkek.Encode form (as
 	// EnvMasterKey carries it). It takes precedence over KeyFile.
@@ -131,6 +139,18 @@ type BackupConfig struct {
 	S3Prefix   string
 	S3Endpoint string
 	S3Region   string
+}
+
+// SigningConfig selects the deployment's ed25519 signing key.
+type SigningConfig struct {
+	// KeyFile is the private key (PEM, PKCS #8; its public key is written
+	// beside it), created (mode 0600) on first start. Default
+	// DataDir/FileSigningKey.
+	KeyFile string
+	// Trusted are earlier public keys still trusted when verifying the
+	// audit trail's and the ledger's checkpoints after a key rotation
+	// (Deployment.AuditKeys lists the current key first, then these).
+	Trusted []ed25519.PublicKey
 }
 
 // AuthConfig configures authentication, sessions and authorisation.
@@ -177,19 +197,34 @@ func DefaultTenantPolicy() auth.TenantPolicy {
 		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}}
 }
 
-// ConfigFromEnv returns the Config for dataDir that the environment
-// describes: EnvDatabaseURL, the master key (EnvMasterKey, EnvMasterKeyFile),
-// AWS KMS (EnvKMSKeyID, EnvKMSEndpoint) and S3 backups (EnvS3Bucket,
-// EnvS3Endpoint, EnvS3Region). getenv is os.Getenv in a main package. The
-// result is validated (Validate) except for what needs the disk.
-func ConfigFromEnv(dataDir string, getenv func(string) string) (Config, error) {
-	c := Config{DataDir: dataDir, DatabaseURL: getenv(EnvDatabaseURL)}
+// retiredEnv are the master-key names of earlier versions and the names
+// that replaced them. They are refused rather than read as a fallback,
+// which could open a deployment with a key the operator did not mean.
+var retiredEnv = []struct{ old, now string }{
+	{"HIPAAKIT_KEK", EnvMasterKey},
+	{"HIPAAKIT_KEK_FILE", EnvMasterKeyFile},
+}
+
+// ConfigFromEnv returns the Config the environment describes: EnvDataDir,
+// EnvDatabaseURL, the master key (EnvMasterKey or EnvMasterKeyFile, not
+// both), AWS KMS (EnvKMSKeyID, EnvKMSEndpoint) and S3 backups (EnvS3Bucket,
+// EnvS3Endpoint, EnvS3Region). getenv is os.Getenv in a main package; the
+// caller may then override fields (from flags, say). It refuses the names
+// of earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE) and both master-key
+// names at once with a *ConfigError; Open validates the rest.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	for _, r := range retiredEnv {
+		if getenv(r.old) != "" {
+			return Config{}, &ConfigError{Field: r.old, Problem: "is no longer read", Fix: "rename it to " + r.now}
+		}
+	}
+	c := Config{DataDir: getenv(EnvDataDir), DatabaseURL: getenv(EnvDatabaseURL)}
 	c.KEK = KEKConfig{Key: getenv(EnvMasterKey), KeyFile: getenv(EnvMasterKeyFile),
 		KMSKeyID: getenv(EnvKMSKeyID), KMSEndpoint: getenv(EnvKMSEndpoint)}
-	c.Backup = BackupConfig{S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
+	if c.KEK.Key != "" && c.KEK.KeyFile != "" {
+		return Config{}, &ConfigError{Field: EnvMasterKey, Problem: "set together with " + EnvMasterKeyFile, Fix: "set one of them"}
 	}
+	c.Backup = BackupConfig{S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
 	return c, nil
 }
 

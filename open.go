@@ -1,6 +1,7 @@
 package hipaakit
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -26,6 +27,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/awskms"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Deployment is an opened deployment: every component as a field, ready
@@ -71,7 +73,7 @@ type Deployment struct {
 	Logger     *slog.Logger
 
 	cfg           Config
-	signKey       ed25519.PrivateKey
+	signKey       *signing.PrivateKey
 	key           KeyPlace
 	kekCreated    bool
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
@@ -93,32 +95,38 @@ type Drill struct {
 // never holding a secret, for an unsafe Config (ErrUnsafeConfig), a locked
 // data directory (ErrDataDirLocked), an unreachable database
 // (ErrDatabaseUnreachable) or a wrong key (ErrWrongKEK, ErrKMSOverLocalKeys).
-func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
+func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), InstanceID: cfg.InstanceID}
+	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), InstanceID: cfg.InstanceID, Logger: cfg.Logger}
 	if d.InstanceID == "" {
 		d.InstanceID = randomID()
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
+	if d.Logger == nil {
+		d.Logger = slog.Default()
 	}
-	d.Logger = log.With("instance", d.InstanceID)
-	defer func() {
-		if err != nil {
-			d.Close()
-		}
-	}()
-	if err := d.lockDataDir(); err != nil {
+	d.Logger = d.Logger.With("instance", d.InstanceID)
+	if err := d.open(ctx); err != nil {
+		d.Close()
 		return nil, err
 	}
-	if d.signKey, err = disposal.LoadSigningKey(d.path(FileSigningKey), true); err != nil {
-		return nil, fmt.Errorf("hipaakit: signing key: %w", err)
+	return d, nil
+}
+
+// open builds d from d.cfg, in the one safe order; on error the caller
+// closes what it opened.
+func (d *Deployment) open(ctx context.Context) (err error) {
+	cfg := d.cfg
+	if err := d.lockDataDir(); err != nil {
+		return err
+	}
+	keyFile := cmp.Or(cfg.Signing.KeyFile, d.path(FileSigningKey))
+	if d.signKey, err = signing.LoadOrCreate(keyFile); err != nil {
+		return fmt.Errorf("hipaakit: signing key: %w", err)
 	}
 	if err := d.openKEK(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.DatabaseURL != "" {
 		err = d.openPGStores(ctx)
@@ -126,27 +134,24 @@ func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 		err = d.openFileStores(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	opts := []phi.Option{phi.WithClock(d.Clock), phi.WithAuditWriter(d.Audit), phi.WithAuditInfo(revealAuditInfo)}
-	for name, norm := range cfg.BlindIndexes {
-		opts = append(opts, phi.WithBlindIndex(name, norm))
-	}
-	if d.Vault, err = phi.NewVault(d.Keys, d.KEK, opts...); err != nil {
-		return nil, fmt.Errorf("hipaakit: vault: %w", err)
+	if d.Vault, err = phi.NewVault(phi.VaultConfig{Keys: d.Keys, KEK: d.KEK, Clock: d.Clock, Audit: d.Audit,
+		AuditInfo: revealAuditInfo, BlindIndexes: cfg.BlindIndexes}); err != nil {
+		return fmt.Errorf("hipaakit: vault: %w", err)
 	}
 	if err := d.checkMasterKey(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.openAuth(); err != nil {
-		return nil, err
+		return err
 	}
 	d.startHousekeeping()
 	if err := d.openDisposal(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.openBackups(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if d.kekCreated {
 		// Announced once the start succeeded, so that a refused start says
@@ -154,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (_ *Deployment, err error) {
 		d.Logger.Warn("hipaakit: created the local master key; back it up apart from the data and its backups, "+
 			"or set "+EnvMasterKey+" or use AWS KMS", "key_file", filepath.Base(d.key.File))
 	}
-	return d, nil
+	return nil
 }
 
 // path is name inside the data directory.
@@ -173,9 +178,16 @@ func (d *Deployment) KeyLocation() KeyPlace { return d.key }
 func (d *Deployment) KeyInsideDataDir() bool { return d.key.InsideDataDir }
 
 // AuditKeys are the trusted public keys of the audit trail's and the
-// disposal ledger's checkpoints, current key first.
-func (d *Deployment) AuditKeys() []ed25519.PublicKey {
-	return []ed25519.PublicKey{d.signKey.Public().(ed25519.PublicKey)}
+// disposal ledger's checkpoints: the current key first, then
+// Signing.Trusted (TrustedKeys().Keys()).
+func (d *Deployment) AuditKeys() []ed25519.PublicKey { return d.TrustedKeys().Keys() }
+
+// TrustedKeys is the set of public keys that verify the deployment's audit
+// checkpoints, ledger checkpoints and disposal certificates: the current
+// signing key first, then Signing.Trusted.
+func (d *Deployment) TrustedKeys() signing.KeySet {
+	s, _ := signing.NewKeySet(append([]ed25519.PublicKey{d.signKey.PublicKey()}, d.cfg.Signing.Trusted...)...) // validated by Validate
+	return s
 }
 
 // lockDataDir creates the data directory and takes its lock, held until
@@ -202,14 +214,7 @@ func (d *Deployment) openKEK(ctx context.Context) error {
 	var err error
 	switch d.key.Kind {
 	case KeyInKMS:
-		var opts []awskms.Option
-		if k.KMSEndpoint != "" {
-			opts = append(opts, awskms.WithEndpoint(k.KMSEndpoint))
-		}
-		if k.KMSRegion != "" {
-			opts = append(opts, awskms.WithRegion(k.KMSRegion))
-		}
-		if d.KEK, err = awskms.LoadDefault(ctx, k.KMSKeyID, opts...); err != nil {
+		if d.KEK, err = awskms.LoadDefault(ctx, awskms.Config{KeyID: k.KMSKeyID, Endpoint: k.KMSEndpoint, Region: k.KMSRegion}); err != nil {
 			return fmt.Errorf("hipaakit: AWS KMS key: %w", err)
 		}
 		return nil

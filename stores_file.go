@@ -16,14 +16,15 @@ import (
 // openFileStores opens the embedded default: every store a file-backed one
 // under the data directory (Layout), nothing installed.
 func (d *Deployment) openFileStores(ctx context.Context) error {
-	keys, err := filestore.Open(d.path(DirKeys))
+	keys, err := filestore.Open(d.path(DirKeys), filestore.Config{Clock: d.Clock})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the key store: %w", err)
 	}
 	d.Keys = keys
 	// The audit file log repairs a torn tail left by a crash
 	// (acknowledged events are never lost).
-	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey, Clock: d.Clock, Repair: true})
+	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey,
+		PreviousKeys: d.cfg.Signing.Trusted, Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}
@@ -57,7 +58,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	d.Emergencies = emergencies
 	d.closers = append(d.closers, emergencies.Close)
 	ledger, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedger),
-		disposal.FileLedgerOptions{Signer: d.signKey, Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}

@@ -62,7 +62,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 			return fmt.Errorf("hipaakit: PostgreSQL migration: %w", err)
 		}
 	}
-	d.Keys = pgstore.New(pool, pgstore.WithClock(d.Clock))
+	d.Keys = pgstore.New(pool, pgstore.Config{Clock: d.Clock})
 	stream := d.cfg.AuditStream
 	if stream == "" {
 		stream = defaultAuditStream

@@ -2,6 +2,7 @@ package hipaakit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,18 @@ func (c Config) Validate() error {
 	}
 	if (k.KMSEndpoint != "" || k.KMSRegion != "") && k.KMSKeyID == "" {
 		return &ConfigError{Field: "KEK.KMSEndpoint", Problem: "set without KEK.KMSKeyID", Fix: "set the KMS key ID or ARN too"}
+	}
+	for _, k := range c.Signing.Trusted {
+		if len(k) != ed25519.PublicKeySize {
+			return &ConfigError{Field: "Signing.Trusted", Problem: "holds a value that is not an ed25519 public key",
+				Fix: "give the 32-byte public keys of the earlier signing keys"}
+		}
+	}
+	for _, dir := range c.AppDirs {
+		if !filepath.IsLocal(dir) || reserved[filepath.Clean(dir)] {
+			return &ConfigError{Field: "AppDirs", Problem: "names a directory outside the data directory or one of the SDK's stores",
+				Fix: "give names relative to DataDir other than the Layout names (" + DirKeys + ", " + DirAudit + ", ...)"}
+		}
 	}
 	b := c.Backup
 	if (b.S3Endpoint != "" || b.S3Prefix != "") && b.S3Bucket == "" {
@@ -80,3 +93,8 @@ func within(dir, path string) bool {
 	rel, err := filepath.Rel(d, p)
 	return err == nil && (rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))))
 }
+
+// reserved are the Layout names the SDK's stores use.
+var reserved = map[string]bool{DirKeys: true, DirAudit: true, DirUsers: true, DirSessions: true, DirAttempts: true,
+	DirLedger: true, DirHolds: true, DirSweep: true, DirScratch: true, FileEmergency: true, FileLock: true,
+	FileSigningKey: true, FileLegacyKEK: true, DirLegacyBackups: true, ".": true}

@@ -43,6 +43,8 @@ func TestValidateRefuses(t *testing.T) {
 			"KEK.KMSEndpoint", "set the KMS key ID", nil},
 		"S3 endpoint alone": {hipaakit.Config{DataDir: dir, Backup: hipaakit.BackupConfig{S3Endpoint: "http://127.0.0.1:1"}},
 			"Backup.S3Endpoint", "set the bucket", nil},
+		"app dir outside": {hipaakit.Config{DataDir: dir, AppDirs: []string{"../elsewhere"}}, "AppDirs", "relative to DataDir", nil},
+		"app dir a store": {hipaakit.Config{DataDir: dir, AppDirs: []string{"keys"}}, "AppDirs", "other than the Layout names", nil},
 		"directory and bucket": {hipaakit.Config{DataDir: dir, Backup: hipaakit.BackupConfig{Dir: "/b", S3Bucket: "b"}},
 			"Backup", "set one of", nil},
 	} {
@@ -153,4 +155,23 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Fatal("a Config was serialised")
 	}
 	check()
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := hipaakit.ConfigFromEnv(env(map[string]string{hipaakit.EnvDataDir: "/srv/d", hipaakit.EnvMasterKeyFile: "/k",
+		hipaakit.EnvDatabaseURL: "postgres://h/db", hipaakit.EnvS3Bucket: "b"}))
+	if err != nil || c.DataDir != "/srv/d" || c.KEK.KeyFile != "/k" || c.DatabaseURL != "postgres://h/db" || c.Backup.S3Bucket != "b" {
+		t.Fatalf("ConfigFromEnv: %v %v", c, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"HIPAAKIT_KEK":        {"HIPAAKIT_KEK": "x"},
+		"HIPAAKIT_KEK_FILE":   {"HIPAAKIT_KEK_FILE": "x"},
+		hipaakit.EnvMasterKey: {hipaakit.EnvMasterKey: "x", hipaakit.EnvMasterKeyFile: "y"},
+	} {
+		var ce *hipaakit.ConfigError
+		if _, err := hipaakit.ConfigFromEnv(env(m)); !errors.As(err, &ce) || ce.Field != name || !strings.Contains(err.Error(), "HIPAAKIT_MASTER_KEY") {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
 }

@@ -54,7 +54,7 @@ func goldenLines(t *testing.T) [][]byte {
 		t.Fatal(err)
 	}
 	lines := [][]byte{first}
-	c, _ := NewChain("golden", 0, Hash{}, clock.NewFake(testTime))
+	c, _ := NewChain(ChainConfig{Stream: "golden", Clock: clock.NewFake(testTime)})
 	for _, e := range goldenEvents() {
 		line, _, err := c.AppendNext(nil, e)
 		if err != nil {
@@ -144,7 +144,7 @@ func eventsEqual(a, b Event) bool {
 
 func TestEncodingCannotForgeEntries(t *testing.T) {
 	e := goldenEvents()[2]
-	c, _ := NewChain("s", 0, Hash{}, nil)
+	c, _ := NewChain(ChainConfig{Stream: "s"})
 	line, _, err := c.AppendNext(nil, e)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestValidateLimits(t *testing.T) {
 	for i := 0; i < MaxAttrs; i++ {
 		big.Attrs[filepath.Base(strings.Repeat("k", i+1))] = strings.Repeat("\x02", MaxStringLen)
 	}
-	c, _ := NewChain("s", 0, Hash{}, nil)
+	c, _ := NewChain(ChainConfig{Stream: "s"})
 	line, _, err := c.AppendNext(nil, big)
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,8 @@ package audit
 // audit/pgaudit, and users' own writers):
 //
 //  1. Keep one Chain per stream, resumed from the stream's stored head:
-//     NewChain(stream, lastSeq, lastHash, clock) — (0, Hash{}) for a new
-//     stream. A stream is a single writer's sequence; several processes
+//     NewChain(ChainConfig{Stream, Seq: lastSeq, Head: lastHash, Clock}) —
+//     zero Seq and Head for a new stream. A stream is a single writer's sequence; several processes
 //     writing one store each use their own stream name (for example
 //     "api-<instance>"), so that no two processes ever extend one chain.
 //  2. For each event, under the writer's own lock (appends to one stream are
@@ -45,11 +45,23 @@ type Chain struct {
 	sum    []byte
 }
 
-// NewChain returns a chain for stream that continues after record seq with
-// hash head; (0, Hash{}) starts a new stream. clk sets the Time of events
-// that have none (nil means the system clock).
-func NewChain(stream string, seq uint64, head Hash, clk clock.Clock) (*Chain, error) {
-	c := &Chain{stream: stream, clock: clock.OrSystem(clk)}
+// ChainConfig configures NewChain. Stream is required.
+type ChainConfig struct {
+	// Stream names the chain's stream (ValidStream).
+	Stream string
+	// Seq and Head are the sequence number and hash of the stream's last
+	// stored record; zero values start a new stream.
+	Seq  uint64
+	Head Hash
+	// Clock sets the Time of events that have none. nil means clock.System.
+	Clock clock.Clock
+}
+
+// NewChain returns a chain for cfg.Stream that continues after record
+// cfg.Seq with hash cfg.Head.
+func NewChain(cfg ChainConfig) (*Chain, error) {
+	stream, seq, head := cfg.Stream, cfg.Seq, cfg.Head
+	c := &Chain{stream: stream, clock: clock.OrSystem(cfg.Clock)}
 	if !ValidStream(stream) {
 		return nil, &FieldError{Field: "stream", Reason: "must be 1-64 ASCII letters, digits, '_', '.' or '-'"}
 	}

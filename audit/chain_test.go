@@ -32,7 +32,7 @@ func sampleEvent(i int) Event {
 
 func buildChain(t *testing.T, n int) ([][]byte, []Record) {
 	t.Helper()
-	c, err := NewChain("main", 0, Hash{}, clock.NewFake(testTime))
+	c, err := NewChain(ChainConfig{Stream: "main", Clock: clock.NewFake(testTime)})
 	if err != nil {
 		t.Fatal(err)
 	}

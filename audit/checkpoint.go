@@ -5,10 +5,10 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"time"
+
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // CheckpointReason says why a checkpoint was written.
@@ -65,13 +65,6 @@ var (
 	checkpointSigContext = []byte("hipaakit audit checkpoint\n")
 )
 
-// KeyID returns the identifier of an ed25519 public key used in
-// checkpoints: the first 8 bytes of its SHA-256, in hex.
-func KeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:8])
-}
-
 // Sign sets c.KeyID and c.Sig with signer, whose public key must be an
 // ed25519.PublicKey (an ed25519.PrivateKey is a crypto.Signer; so are
 // keys held in a KMS or HSM that sign ed25519).
@@ -80,7 +73,7 @@ func (c *Checkpoint) Sign(signer crypto.Signer) error {
 	if !ok {
 		return errors.New("audit: checkpoint signer is not an ed25519 key")
 	}
-	c.KeyID = KeyID(pub)
+	c.KeyID = signing.KeyID(pub)
 	c.Sig = nil
 	if err := c.check(); err != nil {
 		return err
@@ -106,7 +99,7 @@ func (c *Checkpoint) Verify(keys ...ed25519.PublicKey) error {
 	}
 	msg := c.signedBytes()
 	for _, k := range keys {
-		if len(k) == ed25519.PublicKeySize && KeyID(k) == c.KeyID && ed25519.Verify(k, msg, c.Sig) {
+		if len(k) == ed25519.PublicKeySize && signing.KeyID(k) == c.KeyID && ed25519.Verify(k, msg, c.Sig) {
 			return nil
 		}
 	}

@@ -125,7 +125,7 @@ func TestRecordDisclosure(t *testing.T) {
 }
 
 func ExampleAccountingOfDisclosures() {
-	c, _ := audit.NewChain("api-1", 0, audit.Hash{}, nil)
+	c, _ := audit.NewChain(audit.ChainConfig{Stream: "api-1"})
 	var recs []audit.Record
 	for i, purpose := range []string{"public_health", audit.PurposePayment} {
 		r, _ := c.Next(audit.Event{Time: qBase.Add(time.Duration(i) * time.Hour), Action: audit.ActionDisclose, Outcome: audit.OutcomeSuccess,

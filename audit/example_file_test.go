@@ -56,7 +56,7 @@ func ExampleOpenFileLog() {
 func ExampleChain() {
 	// A custom writer keeps one Chain per stream and stores each Record
 	// (or its canonical line) before acknowledging.
-	chain, _ := audit.NewChain("api-1", 0, audit.Hash{}, nil)
+	chain, _ := audit.NewChain(audit.ChainConfig{Stream: "api-1"})
 	line, rec, err := chain.AppendNext(nil, audit.Event{
 		Time:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Action:  audit.ActionLogin,
@@ -95,7 +95,7 @@ func ExampleFileLog_Purge() {
 func ExampleVerifier() {
 	// A store that keeps records in rows (like audit/pgaudit) feeds them to
 	// a Verifier in sequence order; memory stays constant.
-	chain, _ := audit.NewChain("api-1", 0, audit.Hash{}, nil)
+	chain, _ := audit.NewChain(audit.ChainConfig{Stream: "api-1"})
 	var rows []audit.Record
 	for _, who := range []string{"u-1", "u-2", "u-3"} {
 		r, _ := chain.Next(audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Actor: audit.Actor{UserID: who}})

@@ -130,7 +130,7 @@ func (a *rawAppender) close() {
 
 // BenchmarkRawAppendBaseline is the baseline of BenchmarkFileLogWrite.
 func BenchmarkRawAppendBaseline(b *testing.B) {
-	c, _ := NewChain("audit", 0, Hash{}, nil)
+	c, _ := NewChain(ChainConfig{Stream: "audit"})
 	line, _, err := c.AppendNext(nil, sampleEvent(0))
 	if err != nil {
 		b.Fatal(err)
@@ -155,7 +155,7 @@ func benchLog(b *testing.B) string {
 	b.Helper()
 	dir := b.TempDir()
 	key := testKey(b)
-	c, _ := NewChain(DefaultStream, 0, Hash{}, nil)
+	c, _ := NewChain(ChainConfig{Stream: DefaultStream})
 	var f *os.File
 	var size int64
 	var buf []byte
@@ -274,7 +274,7 @@ func BenchmarkSHA256LinesBaseline(b *testing.B) {
 // BenchmarkVerifierRecord is the verification path of stores that keep
 // records in rows (audit/pgaudit): re-encode, hash and link each Record.
 func BenchmarkVerifierRecord(b *testing.B) {
-	c, _ := NewChain("rows", 0, Hash{}, nil)
+	c, _ := NewChain(ChainConfig{Stream: "rows"})
 	recs := make([]Record, 1024)
 	for i := range recs {
 		recs[i], _ = c.Next(sampleEvent(i))

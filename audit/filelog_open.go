@@ -131,7 +131,7 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 		lock.Unlock()
 		return nil, err
 	}
-	l.chain, _ = NewChain(opts.Stream, l.writtenSeq, l.writtenHead, opts.Clock)
+	l.chain, _ = NewChain(ChainConfig{Stream: opts.Stream, Seq: l.writtenSeq, Head: l.writtenHead, Clock: opts.Clock})
 	l.durableSeq.Store(l.writtenSeq)
 	go l.flusher()
 	if l.repaired != nil {

@@ -19,25 +19,6 @@ import (
 	"github.com/hipaakit/hipaakit/clock"
 )
 
-// mwRecorder is the in-memory chained writer of the conformance suite.
-type mwRecorder struct{ *audittest.Memory }
-
-func newRecorder() *mwRecorder {
-	m, err := audittest.NewMemory("web", nil)
-	if err != nil {
-		panic(err)
-	}
-	return &mwRecorder{m}
-}
-
-func (m *mwRecorder) all() []audit.Event {
-	var out []audit.Event
-	for _, r := range m.Records() {
-		out = append(out, r.Event)
-	}
-	return out
-}
-
 type mwActorKey struct{}
 
 func mwActor(r *http.Request) (audit.Actor, bool) {
@@ -53,9 +34,9 @@ var mwStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newMux serves handler h on GET/POST/DELETE /patients/{id} behind the audit
 // middleware built from cfg (Writer, Actor and Subject filled in when unset).
-func newMux(t testing.TB, cfg audit.MiddlewareConfig, h http.HandlerFunc) (http.Handler, *mwRecorder) {
+func newMux(t testing.TB, cfg audit.MiddlewareConfig, h http.HandlerFunc) (http.Handler, *audittest.Memory) {
 	t.Helper()
-	rec := newRecorder()
+	rec := &audittest.Memory{}
 	if cfg.Writer == nil {
 		cfg.Writer = rec
 	}
@@ -98,7 +79,7 @@ func TestMiddlewareRecordsRequest(t *testing.T) {
 	if w.Code != http.StatusOK || w.Body.String() != `{"ok":true}` || w.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("response changed: %d %q %v", w.Code, w.Body.String(), w.Header())
 	}
-	evs := rec.all()
+	evs := rec.Events()
 	if len(evs) != 1 {
 		t.Fatalf("%d events, want 1", len(evs))
 	}
@@ -145,7 +126,7 @@ func TestMiddlewareActionsAndOutcomes(t *testing.T) {
 			})
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(c.method, "/patients/p-1", nil))
-			evs := rec.all()
+			evs := rec.Events()
 			if w.Code != c.status || len(evs) != 1 {
 				t.Fatalf("status %d, %d events", w.Code, len(evs))
 			}
@@ -178,7 +159,7 @@ func TestMiddlewareCanaryPathAndQuery(t *testing.T) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
 	}
-	evs := rec.all()
+	evs := rec.Events()
 	if len(evs) != 4 {
 		t.Fatalf("%d events, want 4", len(evs))
 	}
@@ -234,7 +215,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 	}
 	for name, hf := range handlers {
 		t.Run(name, func(t *testing.T) {
-			rec := newRecorder()
+			rec := &audittest.Memory{}
 			rec.FailWith(errDiskGone)
 			h, _ := newMux(t, audit.MiddlewareConfig{Writer: rec}, hf)
 			w := httptest.NewRecorder()
@@ -257,7 +238,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 func TestMiddlewareRecordsBeforeSending(t *testing.T) {
 	var sentBeforeRecord bool
 	w := httptest.NewRecorder()
-	rec := newRecorder()
+	rec := &audittest.Memory{}
 	check := audit.WriterFunc(func(ctx context.Context, e audit.Event) error {
 		if w.Code != 200 || w.Body.Len() > 0 || w.Flushed {
 			sentBeforeRecord = true
@@ -273,8 +254,8 @@ func TestMiddlewareRecordsBeforeSending(t *testing.T) {
 	if sentBeforeRecord {
 		t.Fatal("response left before the event was recorded")
 	}
-	if w.Code != http.StatusAccepted || !w.Flushed || w.Body.String() != "chunk" || len(rec.all()) != 1 {
-		t.Fatalf("code %d flushed %v body %q events %d", w.Code, w.Flushed, w.Body.String(), len(rec.all()))
+	if w.Code != http.StatusAccepted || !w.Flushed || w.Body.String() != "chunk" || len(rec.Events()) != 1 {
+		t.Fatalf("code %d flushed %v body %q events %d", w.Code, w.Flushed, w.Body.String(), len(rec.Events()))
 	}
 }
 
@@ -309,14 +290,14 @@ func TestMiddlewarePanicRecorded(t *testing.T) {
 		}()
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/patients/p-1", nil))
 	}()
-	evs := rec.all()
+	evs := rec.Events()
 	if len(evs) != 1 || evs[0].Outcome != audit.OutcomeFailure || evs[0].Reason != "panic" || evs[0].Attrs["status"] != "500" {
 		t.Fatalf("events %+v", evs)
 	}
 }
 
 func TestMiddlewareInformationalAndHijack(t *testing.T) {
-	rec := newRecorder()
+	rec := &audittest.Memory{}
 	mw, err := audit.Middleware(audit.MiddlewareConfig{Writer: rec, Actor: mwActor,
 		Subject: func(*http.Request) string { return "" }})
 	if err != nil {
@@ -325,7 +306,7 @@ func TestMiddlewareInformationalAndHijack(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusEarlyHints)
-		if n := len(rec.all()); n != 0 {
+		if n := len(rec.Events()); n != 0 {
 			t.Errorf("1xx recorded: %d", n)
 		}
 		conn, brw, err := http.NewResponseController(w).Hijack()
@@ -356,7 +337,7 @@ func TestMiddlewareInformationalAndHijack(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	evs := rec.all()
+	evs := rec.Events()
 	if len(evs) != 1 || evs[0].Attrs["status"] != "101" || evs[0].Origin.Route != "GET /ws" || evs[0].Origin.ClientIP != "127.0.0.1" {
 		t.Fatalf("events %+v", evs)
 	}

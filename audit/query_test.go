@@ -24,7 +24,7 @@ var qBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // qChain chains events into records of stream.
 func qChain(t testing.TB, stream string, evs []audit.Event) []audit.Record {
 	t.Helper()
-	c, err := audit.NewChain(stream, 0, audit.Hash{}, nil)
+	c, err := audit.NewChain(audit.ChainConfig{Stream: stream})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func FuzzParseCursor(f *testing.F) {
 }
 
 func ExampleQuery() {
-	c, _ := audit.NewChain("api-1", 0, audit.Hash{}, nil)
+	c, _ := audit.NewChain(audit.ChainConfig{Stream: "api-1"})
 	var recs []audit.Record
 	for i, subject := range []string{"p-1", "p-2", "p-1", "p-1"} {
 		r, _ := c.Next(audit.Event{Time: qBase.Add(time.Duration(i) * time.Hour), Action: audit.ActionRead,
@@ -451,7 +451,7 @@ func TestFileSearcher(t *testing.T) {
 }
 
 func ExampleExport() {
-	c, _ := audit.NewChain("api-1", 0, audit.Hash{}, nil)
+	c, _ := audit.NewChain(audit.ChainConfig{Stream: "api-1"})
 	r, _ := c.Next(audit.Event{Time: qBase, Action: audit.ActionRead, Outcome: audit.OutcomeSuccess,
 		Actor: audit.Actor{UserID: "=cmd|' /C calc'!A0"}, Target: audit.Target{Subject: "p-1"}})
 	var buf bytes.Buffer

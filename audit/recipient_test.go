@@ -15,7 +15,7 @@ func TestRecipientEncoding(t *testing.T) {
 	e := Event{Time: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Action: ActionDisclose, Outcome: OutcomeSuccess,
 		Reason: "r", Purpose: "public_health", Target: Target{Subject: "p-1"},
 		Recipient: Recipient{ID: "org-1", Kind: RecipientOrganization, Name: "County Health Dept", Address: "1 Main St"}}
-	c, _ := NewChain("s", 0, Hash{}, nil)
+	c, _ := NewChain(ChainConfig{Stream: "s"})
 	r, err := c.Next(e)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sort"
 
@@ -19,9 +20,23 @@ type SlogWriter struct {
 	clock clock.Clock
 }
 
-// NewSlogWriter returns a SlogWriter that emits records at level to h.
-func NewSlogWriter(h slog.Handler, level slog.Level) *SlogWriter {
-	return &SlogWriter{h: h, level: level, clock: clock.System}
+// SlogConfig configures NewSlogWriter. Handler is required.
+type SlogConfig struct {
+	// Handler receives the records (required).
+	Handler slog.Handler
+	// Level is the level of every record. The zero value is slog.LevelInfo.
+	Level slog.Level
+	// Clock stamps events that have no Time. nil means clock.System.
+	Clock clock.Clock
+}
+
+// NewSlogWriter returns a SlogWriter that emits records at cfg.Level to
+// cfg.Handler.
+func NewSlogWriter(cfg SlogConfig) (*SlogWriter, error) {
+	if cfg.Handler == nil {
+		return nil, errors.New("audit: NewSlogWriter needs a slog.Handler")
+	}
+	return &SlogWriter{h: cfg.Handler, level: cfg.Level, clock: clock.OrSystem(cfg.Clock)}, nil
 }
 
 var _ Writer = (*SlogWriter)(nil)

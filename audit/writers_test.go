@@ -59,7 +59,10 @@ func TestMultiNoWritersRefuses(t *testing.T) {
 
 func TestSlogWriterEscapesAndNeverLogsSealedBytes(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewSlogWriter(slog.NewJSONHandler(&buf, nil), slog.LevelInfo)
+	w, err := NewSlogWriter(SlogConfig{Handler: slog.NewJSONHandler(&buf, nil), Level: slog.LevelInfo})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := sampleEvent(0)
 	e.Change = &Change{New: []byte(canary), Prior: []byte(canary)}
 	e.Origin.UserAgent = "x\n{\"action\":\"forged\"}"

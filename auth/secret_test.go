@@ -21,7 +21,7 @@ func newPHIVault(t testing.TB) *phi.Vault {
 	rand.Read(key)
 	kek, err := localkek.New(key)
 	require.NoError(t, err)
-	v, err := phi.NewVault(memstore.New(), kek)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: memstore.New(memstore.Config{}), KEK: kek})
 	require.NoError(t, err)
 	return v
 }

@@ -6,45 +6,34 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
-// recorder is an audit.Writer that keeps events and can be made to fail.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   bool
-}
+// recorder is audittest.Memory with the look-ups these tests share.
+type recorder struct{ *audittest.Memory }
 
-func (r *recorder) Write(_ context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail {
-		return errors.New("audit store down")
+// setFail makes every later Write fail (or succeed again).
+func (r *recorder) setFail(f bool) {
+	if f {
+		r.FailWith(errors.New("audit store down"))
+	} else {
+		r.FailWith(nil)
 	}
-	r.events = append(r.events, e)
-	return nil
 }
 
-func (r *recorder) setFail(f bool) { r.mu.Lock(); r.fail = f; r.mu.Unlock() }
-
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
-}
+func (r *recorder) all() []audit.Event { return r.Events() }
 
 // find returns the events with action (and reason, when not empty).
 func (r *recorder) find(action audit.Action, reason string) []audit.Event {
 	var out []audit.Event
-	for _, e := range r.all() {
-		if e.Action == action && (reason == "" || e.Reason == reason) {
+	for _, e := range r.EventsWith(action) {
+		if reason == "" || e.Reason == reason {
 			out = append(out, e)
 		}
 	}
@@ -65,7 +54,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, clk: clock.NewFake(t0), users: auth.NewMemoryUserStore(), store: auth.NewMemorySessionStore(), rec: &recorder{}}
+	e := &env{t: t, clk: clock.NewFake(t0), users: auth.NewMemoryUserStore(), store: auth.NewMemorySessionStore(), rec: &recorder{&audittest.Memory{}}}
 	e.sm = auth.NewSessionManager(e.store, e.users, e.rec)
 	e.sm.Clock = e.clk
 	return e

@@ -15,7 +15,7 @@ import (
 	"github.com/hipaakit/hipaakit/clock"
 )
 
-// Default session limits (DESIGN.md).
+// Default session limits (ARCHITECTURE.md, "Defaults").
 const (
 	DefaultIdleTimeout     = 15 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour

@@ -50,10 +50,10 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("restored tree differs:\n%s\nwant\n%s", got, want)
 	}
 	want := []audit.Action{audit.ActionBackup, audit.ActionBackup, audit.ActionRestore}
-	if got := f.audit.actions(); !slices.Equal(got, want) {
+	if got := f.audit.Actions(); !slices.Equal(got, want) {
 		t.Fatalf("audit actions %v, want %v", got, want)
 	}
-	if e := f.audit.last(); e.Outcome != audit.OutcomeSuccess || e.Target.RecordID != m.ID || e.Actor.UserID != "backup-operator" {
+	if e := f.audit.Last(); e.Outcome != audit.OutcomeSuccess || e.Target.RecordID != m.ID || e.Actor.UserID != "backup-operator" {
 		t.Fatalf("restore event %+v", e)
 	}
 }
@@ -128,7 +128,7 @@ func assertNoStaging(t *testing.T, dir string) {
 
 func TestWrongKEK(t *testing.T) {
 	f := newFixture(t)
-	_, err := Open(f.ctx, f.target, testKEK(t, 2), WithAudit(audit.Discard{}, audit.Actor{}))
+	_, err := Open(f.ctx, f.target, testKEK(t, 2), Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	var oe *ObjectError
 	if !errors.Is(err, ErrWrongKey) || !errors.As(err, &oe) || oe.Object != "config" {
 		t.Fatalf("Open with another KEK: %v, want ErrWrongKey naming config", err)
@@ -137,14 +137,14 @@ func TestWrongKEK(t *testing.T) {
 
 func TestInitTwiceAndMissingRepository(t *testing.T) {
 	f := newFixture(t)
-	if _, err := Init(f.ctx, f.target, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrExists) {
+	if _, err := Init(f.ctx, f.target, f.kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Init: %v, want ErrExists", err)
 	}
 	empty, _ := NewDirTarget(t.TempDir())
-	if _, err := Open(f.ctx, empty, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrNotFound) {
+	if _, err := Open(f.ctx, empty, f.kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Open of an empty target: %v, want ErrNotFound", err)
 	}
-	if _, err := Open(f.ctx, f.target, f.kek); err == nil {
+	if _, err := Open(f.ctx, f.target, f.kek, Config{}); err == nil {
 		t.Fatal("Open without an audit writer succeeded")
 	}
 }
@@ -174,10 +174,10 @@ func TestRewrapAfterKEKRotation(t *testing.T) {
 	if err := f.repo.Rewrap(f.ctx, f.kek, newKEK); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(f.ctx, f.target, f.kek, WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(f.ctx, f.target, f.kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("old KEK after rewrap: %v", err)
 	}
-	r, err := Open(f.ctx, f.target, newKEK, WithAudit(audit.Discard{}, audit.Actor{}))
+	r, err := Open(f.ctx, f.target, newKEK, Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,19 +199,19 @@ func TestRewrapAuditedAndIdempotent(t *testing.T) {
 	if err := f.repo.Rewrap(f.ctx, testKEK(t, 9), newKEK); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("Rewrap with a wrong old KEK: %v", err)
 	}
-	e := f.audit.last()
+	e := f.audit.Last()
 	if e.Action != audit.ActionKeyRotated || e.Outcome != audit.OutcomeFailure || e.Reason != "rewrap" {
 		t.Fatalf("failed rewrap audited as %+v", e)
 	}
 	if err := f.repo.Rewrap(f.ctx, f.kek, newKEK); err != nil {
 		t.Fatal(err)
 	}
-	e = f.audit.last()
+	e = f.audit.Last()
 	if e.Action != audit.ActionKeyRotated || e.Outcome != audit.OutcomeSuccess || e.Attrs["old_kek"] != oldID ||
 		e.Attrs["new_kek"] != newKEK.ID() || e.Attrs["repository"] != f.repo.ID() || e.Target.RecordID != f.repo.ID() {
 		t.Fatalf("rewrap audited as %+v", e)
 	}
-	before := len(f.audit.events())
+	before := len(f.audit.Events())
 	config, err := os.ReadFile(filepath.Join(f.target.Root(), configName))
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestRewrapAuditedAndIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(config, again) || len(f.audit.events()) != before {
+	if !bytes.Equal(config, again) || len(f.audit.Events()) != before {
 		t.Fatal("a rewrap to the KEK already in use wrote the configuration or the audit trail")
 	}
 	// The audit writer failing makes the rewrap fail with ErrAudit.

@@ -86,7 +86,7 @@ func benchRepo(b *testing.B, root string) *Repository {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := Init(context.Background(), tg, testKEK(b, 1), WithAudit(audit.Discard{}, audit.Actor{}))
+	r, err := Init(context.Background(), tg, testKEK(b, 1), Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func crashChild(spec string) {
 	if err != nil {
 		fail(err)
 	}
-	r, err := Open(ctx, slowTarget{Target: tg, delay: time.Millisecond}, kek, WithAudit(audit.Discard{}, audit.Actor{}))
+	r, err := Open(ctx, slowTarget{Target: tg, delay: time.Millisecond}, kek, Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	if err != nil {
 		fail(err)
 	}
@@ -160,7 +160,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("prune beside fresh locks of killed backups: %+v, %v", rep, err)
 	}
 	// Once stale, collection removes the orphans and every backup survives.
-	later := f.reopen(WithClock(clock.NewFake(time.Now().Add(2 * DefaultLockStaleAfter))))
+	later := f.reopen(Config{Clock: clock.NewFake(time.Now().Add(2 * DefaultLockStaleAfter))})
 	rep, err = later.Prune(f.ctx, PruneOptions{})
 	if err != nil || rep.GCDeferred || rep.StaleLocksSeen == 0 {
 		t.Fatalf("prune after the locks went stale: %+v, %v", rep, err)

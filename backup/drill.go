@@ -167,7 +167,7 @@ func defaultDrillSink(m *Manifest, opts DrillOptions) (Sink, func(), error) {
 		if opts.Ledger == nil {
 			return nil, nil, errors.New("backup: a key store drill needs the disposal ledger (DrillOptions.Ledger)")
 		}
-		s, err := NewKeyStoreSink(memstore.New(), opts.Ledger)
+		s, err := NewKeyStoreSink(memstore.New(memstore.Config{}), opts.Ledger)
 		if err != nil {
 			return nil, nil, err
 		}

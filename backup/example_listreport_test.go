@@ -24,7 +24,7 @@ func ExampleRepository_ListReport() {
 	os.WriteFile(filepath.Join(src, "visit.txt"), []byte("chart notes"), 0o600)
 	kek, _ := localkek.New(bytes.Repeat([]byte{1}, 32))
 	target, _ := backup.NewDirTarget(filepath.Join(work, "repo"))
-	repo, _ := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "ops"}))
+	repo, _ := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "ops"}})
 	a, _ := repo.Backup(ctx, backup.DirSource{Root: src, Name: "records"})
 	repo.Backup(ctx, backup.DirSource{Root: src, Name: "records"})
 	target.Put(ctx, "manifests/"+a.ID, []byte("torn upload"))

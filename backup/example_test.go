@@ -26,7 +26,7 @@ func Example() {
 	// In production the KEK is localkek.FromDir(dataDir) or phi/awskms.
 	kek, _ := localkek.New(bytes.Repeat([]byte{1}, 32))
 	target, _ := backup.NewDirTarget(filepath.Join(work, "repo"))
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "ops"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "ops"}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -66,7 +66,7 @@ func ExampleRepository_Drill() {
 	os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o600)
 	kek, _ := localkek.New(bytes.Repeat([]byte{1}, 32))
 	target, _ := backup.NewDirTarget(filepath.Join(work, "repo"))
-	repo, _ := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "ops"}))
+	repo, _ := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "ops"}})
 	repo.Backup(ctx, backup.DirSource{Root: src})
 
 	rep, err := repo.Drill(ctx, backup.DrillOptions{ScratchDir: work})

@@ -78,7 +78,7 @@ func TestInjectedFaultsSurface(t *testing.T) {
 	writeTree(t, src)
 	for n := int64(1); ; n++ {
 		fp := &failingPut{Target: f.target, n: n, err: syscall.ENOSPC}
-		r, err := Open(f.ctx, fp, f.kek, WithAudit(f.audit, f.repo.s.actor))
+		r, err := Open(f.ctx, fp, f.kek, Config{Audit: f.audit, Actor: f.repo.s.actor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestNoPHIInErrorsOrEvents(t *testing.T) {
 	var progress bytes.Buffer
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	f := newFixture(t, WithProgress(func(p Progress) { fmt.Fprintf(&progress, "%+v %v\n", p, p) }))
+	f := newFixtureWith(t, Config{Progress: func(p Progress) { fmt.Fprintf(&progress, "%+v %v\n", p, p) }})
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "patient-"+canary+".txt"), []byte("ssn "+canary), 0o600)
 	os.Mkdir(filepath.Join(src, canary), 0o700)
@@ -147,7 +147,7 @@ func TestNoPHIInErrorsOrEvents(t *testing.T) {
 		log.Error("op failed", "err", err)
 		fmt.Fprintf(&text, "%v %+v %#v\n", err, err, err)
 	}
-	ev, _ := json.Marshal(f.audit.events())
+	ev, _ := json.Marshal(f.audit.Events())
 	man, _ := json.Marshal(Info{ID: m.ID, Source: m.Source, Totals: m.Totals})
 	all := text.String() + logs.String() + string(ev) + progress.String() + string(man)
 	if strings.Contains(all, canary) {

@@ -51,8 +51,7 @@ func writeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []Option{WithAudit(audit.Discard{}, audit.Actor{}), WithChunkSize(MinChunkSize), WithClock(clock.NewFake(goldenTime))}
-	repo, err := Init(ctx, tg, testKEK(t, 1), opts...)
+	repo, err := Init(ctx, tg, testKEK(t, 1), Config{Audit: audit.Discard{}, ChunkSize: MinChunkSize, Clock: clock.NewFake(goldenTime)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +67,7 @@ func writeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	for _, k := range goldenKeysets {
 		if err := store.Create(ctx, k); err != nil {
 			t.Fatal(err)
@@ -122,7 +121,7 @@ func TestGoldenV1(t *testing.T) {
 	dir := t.TempDir() // Verify writes records: work on a copy
 	copyTree(t, filepath.Join(goldenDir, "repo"), dir)
 	tg, _ := NewDirTarget(dir)
-	repo, err := Open(ctx, tg, testKEK(t, 1), WithAudit(audit.Discard{}, audit.Actor{}))
+	repo, err := Open(ctx, tg, testKEK(t, 1), Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +150,7 @@ func TestGoldenV1(t *testing.T) {
 			t.Fatalf("golden %s restored wrong (%v)", name, err)
 		}
 	}
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	sink, _ := NewKeyStoreSink(store, noLedger{})
 	if _, err := repo.Restore(ctx, idl[1], sink, RestoreOptions{}); err != nil {
 		t.Fatal(err)

@@ -28,72 +28,50 @@ func testKEK(t testing.TB, n byte) phi.KEK {
 	return k
 }
 
-// recorder is the chained, validating in-memory audit writer of
-// audit/audittest, with helpers for these tests.
-type recorder struct{ *audittest.Memory }
-
-func newRecorder(t testing.TB) *recorder {
-	m, err := audittest.NewMemory("backup-test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &recorder{m}
-}
-
-func (r *recorder) events() []audit.Event {
-	var out []audit.Event
-	for _, rec := range r.Records() {
-		out = append(out, rec.Event)
-	}
-	return out
-}
-
-func (r *recorder) actions() []audit.Action {
-	var out []audit.Action
-	for _, e := range r.events() {
-		out = append(out, e.Action)
-	}
-	return out
-}
-
-func (r *recorder) last() audit.Event {
-	ev := r.events()
-	return ev[len(ev)-1]
-}
-
 type fixture struct {
 	t      testing.TB
 	ctx    context.Context
 	target *DirTarget
 	repo   *Repository
-	audit  *recorder
+	audit  *audittest.Memory
 	kek    phi.KEK
 }
 
 // newFixture creates a repository in a temporary directory target with a
 // small chunk size so that tests exercise many chunks.
-func newFixture(t testing.TB, opts ...Option) *fixture {
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	return newFixtureWith(t, Config{})
+}
+
+// newFixtureWith is newFixture with the other settings of cfg (its Audit
+// and Actor are the fixture's; ChunkSize defaults to MinChunkSize).
+func newFixtureWith(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	tg, err := NewDirTarget(filepath.Join(t.TempDir(), "repo"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder(t)
+	rec := &audittest.Memory{}
 	kek := testKEK(t, 1)
-	all := append([]Option{WithAudit(rec, audit.Actor{UserID: "backup-operator"}), WithChunkSize(MinChunkSize)}, opts...)
-	repo, err := Init(ctx, tg, kek, all...)
+	cfg.Audit, cfg.Actor = rec, audit.Actor{UserID: "backup-operator"}
+	if cfg.ChunkSize == 0 {
+		cfg.ChunkSize = MinChunkSize
+	}
+	repo, err := Init(ctx, tg, kek, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{t: t, ctx: ctx, target: tg, repo: repo, audit: rec, kek: kek}
 }
 
-// reopen opens the fixture's repository again with opts.
-func (f *fixture) reopen(opts ...Option) *Repository {
+// reopen opens the fixture's repository again with cfg (its Audit and
+// Actor are the fixture's).
+func (f *fixture) reopen(cfg Config) *Repository {
 	f.t.Helper()
-	all := append([]Option{WithAudit(f.audit, audit.Actor{UserID: "backup-operator"})}, opts...)
-	r, err := Open(f.ctx, f.target, f.kek, all...)
+	cfg.Audit, cfg.Actor = f.audit, audit.Actor{UserID: "backup-operator"}
+	r, err := Open(f.ctx, f.target, f.kek, cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

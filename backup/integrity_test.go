@@ -19,7 +19,7 @@ import (
 // last verified backup instead of an older one.
 func TestPruneReverifiesDamagedRecord(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	f := newFixture(t, WithClock(clk))
+	f := newFixtureWith(t, Config{Clock: clk})
 	src := t.TempDir()
 	writeTree(t, src)
 	var ids []string
@@ -54,7 +54,7 @@ func TestPruneReverifiesDamagedRecord(t *testing.T) {
 
 	// A backup that no longer verifies stays unverified: the older
 	// verified one is kept in its place.
-	f2 := newFixture(t, WithClock(clk))
+	f2 := newFixtureWith(t, Config{Clock: clk})
 	var ids2 []string
 	for i := 0; i < 3; i++ {
 		m, err := f2.repo.Backup(f2.ctx, DirSource{Root: src, Name: "records"})
@@ -123,7 +123,7 @@ func TestVerdictWithoutMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(f.ctx, readOnly{f.target}, f.kek, WithAudit(f.audit, audit.Actor{UserID: "auditor"}))
+	r, err := Open(f.ctx, readOnly{f.target}, f.kek, Config{Audit: f.audit, Actor: audit.Actor{UserID: "auditor"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +133,14 @@ func TestVerdictWithoutMarker(t *testing.T) {
 		errors.Is(err, ErrVerifyFailed) || len(vr.Problems) != 0 || vr.Checked != vr.Chunks || vr.Chunks == 0 {
 		t.Fatalf("verify on a read-only target: %+v, %v", vr, err)
 	}
-	if ev := f.audit.last(); ev.Outcome != audit.OutcomeSuccess || ev.Reason != "record_not_written" {
+	if ev := f.audit.Last(); ev.Outcome != audit.OutcomeSuccess || ev.Reason != "record_not_written" {
 		t.Fatalf("verify event %+v", ev)
 	}
 	dr, err := r.Drill(f.ctx, DrillOptions{ID: m.ID, ScratchDir: t.TempDir()})
 	if !errors.Is(err, ErrMarkerNotWritten) || errors.Is(err, ErrDrillFailed) || !dr.Pass {
 		t.Fatalf("drill on a read-only target: %+v, %v", dr, err)
 	}
-	if ev := f.audit.last(); ev.Action != audit.ActionRestoreDrill || ev.Outcome != audit.OutcomeSuccess {
+	if ev := f.audit.Last(); ev.Action != audit.ActionRestoreDrill || ev.Outcome != audit.OutcomeSuccess {
 		t.Fatalf("drill event %+v", ev)
 	}
 }

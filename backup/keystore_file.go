@@ -83,7 +83,7 @@ func (f *FileKeyStoreSink) Begin(ctx context.Context, m *Manifest, force bool) e
 		return fmt.Errorf("backup: file key store sink: %w", scrubPath(err))
 	}
 	f.stage = stage
-	store, err := filestore.Open(stage)
+	store, err := filestore.Open(stage, filestore.Config{})
 	if err != nil {
 		f.Abort(ctx)
 		return fmt.Errorf("backup: file key store sink: %w", scrubPath(err))

@@ -26,7 +26,7 @@ func (l shredLedger) Replay(ctx context.Context, store phi.KeyStore) (int, error
 
 func keyStoreWith(t *testing.T, refs ...string) *memstore.Store {
 	t.Helper()
-	s := memstore.New()
+	s := memstore.New(memstore.Config{})
 	for i, r := range refs {
 		if err := s.Create(context.Background(), phi.WrappedKeyset{Ref: r, KEKID: "local:x", Ciphertext: []byte{byte(i), 1, 2}, KeyIDs: []uint32{uint32(i)}}); err != nil {
 			t.Fatal(err)
@@ -54,7 +54,7 @@ func TestKeyStoreBackupDrillAndRestore(t *testing.T) {
 		t.Fatal("a key store drill without the ledger ran")
 	}
 
-	dst := memstore.New()
+	dst := memstore.New(memstore.Config{})
 	sink, _ := NewKeyStoreSink(dst, ledger)
 	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{}); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestKeyStoreBackupDrillAndRestore(t *testing.T) {
 		t.Fatalf("forced restore: %v, restored %d shredded %d", err, sink.Restored, sink.Shredded)
 	}
 	// A ledger that cannot be read stops the restore before any keyset.
-	empty := memstore.New()
+	empty := memstore.New(memstore.Config{})
 	sink, _ = NewKeyStoreSink(empty, failingLedger{})
 	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{}); err == nil {
 		t.Fatal("restore with an unreadable ledger succeeded")
@@ -101,7 +101,7 @@ func TestFileKeyStoreSinkStagesAndSwaps(t *testing.T) {
 	f := newFixture(t)
 	parent := t.TempDir()
 	live := filepath.Join(parent, "keys")
-	store, err := filestore.Open(live)
+	store, err := filestore.Open(live, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestFileKeyStoreSinkStagesAndSwaps(t *testing.T) {
 	if sink.Restored != 1 || sink.Shredded != 1 {
 		t.Fatalf("restored %d, shredded %d", sink.Restored, sink.Shredded)
 	}
-	restored, err := filestore.Open(live)
+	restored, err := filestore.Open(live, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestKeyStoreSinkRejectsTwoDumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	ledger := shredLedger{}
-	dst := memstore.New()
+	dst := memstore.New(memstore.Config{})
 	sink, _ := NewKeyStoreSink(dst, ledger)
 	if _, err := f.repo.Restore(f.ctx, m.ID, sink, RestoreOptions{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("restore of two dumps: %v", err)
@@ -48,7 +48,7 @@ func TestKeyStoreSinkRejectsTwoDumps(t *testing.T) {
 		t.Fatalf("%d keysets created by a refused restore", len(ks))
 	}
 	// Entry refuses a second dump even when Begin saw a manifest with one.
-	sink, _ = NewKeyStoreSink(memstore.New(), ledger)
+	sink, _ = NewKeyStoreSink(memstore.New(memstore.Config{}), ledger)
 	one := &Manifest{Source: SourceInfo{Kind: "keystore"}, Entries: []Entry{{Path: "keysets", Type: EntryKeysets}}}
 	if err := sink.Begin(f.ctx, one, false); err != nil {
 		t.Fatal(err)

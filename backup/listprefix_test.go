@@ -33,7 +33,7 @@ func TestListingIgnoredPrefix(t *testing.T) {
 	if _, err := f.repo.Verify(f.ctx, ids[0], VerifyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(f.ctx, prefixIgnoringTarget{f.target}, f.kek, WithAudit(f.audit, audit.Actor{UserID: "backup-operator"}))
+	r, err := Open(f.ctx, prefixIgnoringTarget{f.target}, f.kek, Config{Audit: f.audit, Actor: audit.Actor{UserID: "backup-operator"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestListingIgnoredPrefix(t *testing.T) {
 	if _, err := f.target.Stat(f.ctx, configName); err != nil {
 		t.Fatalf("config after prune: %v", err)
 	}
-	if left, err := f.reopen().List(f.ctx); err != nil || len(left) != 1 || left[0].ID != ids[2] {
+	if left, err := f.reopen(Config{}).List(f.ctx); err != nil || len(left) != 1 || left[0].ID != ids[2] {
 		t.Fatalf("after prune: %v, %v", left, err)
 	}
 }

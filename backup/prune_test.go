@@ -81,7 +81,7 @@ func fmt2(p string, n int, s string) string {
 
 func TestPruneDeletesAndCollects(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	f := newFixture(t, WithClock(clk))
+	f := newFixtureWith(t, Config{Clock: clk})
 	src := t.TempDir()
 	var ids []string
 	for i := 0; i < 4; i++ {
@@ -124,7 +124,7 @@ func TestPruneDeletesAndCollects(t *testing.T) {
 
 func TestPruneRespectsLegalHolds(t *testing.T) {
 	holdAll := HoldsFunc(func(context.Context, Info) (bool, string, error) { return true, "hold-7", nil })
-	f := newFixture(t, WithLegalHolds(holdAll))
+	f := newFixtureWith(t, Config{LegalHolds: holdAll})
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o600)
 	for i := 0; i < 3; i++ {
@@ -137,7 +137,7 @@ func TestPruneRespectsLegalHolds(t *testing.T) {
 		t.Fatalf("prune under hold removed %v (%v)", rep.Removed, err)
 	}
 	broken := HoldsFunc(func(context.Context, Info) (bool, string, error) { return false, "", errors.New("hold store down") })
-	r := f.reopen(WithLegalHolds(broken))
+	r := f.reopen(Config{LegalHolds: broken})
 	if _, err := r.Prune(f.ctx, PruneOptions{Policy: Policy{KeepLast: 1}}); err == nil {
 		t.Fatal("prune with unreadable holds succeeded")
 	}
@@ -150,7 +150,7 @@ func TestPruneRespectsLegalHolds(t *testing.T) {
 // running GC's lock makes a backup wait; stale locks are ignored.
 func TestGCWhileBackupRuns(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	f := newFixture(t, WithClock(clk))
+	f := newFixtureWith(t, Config{Clock: clk})
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("one"), 0o600)
 	m1, _ := f.repo.Backup(f.ctx, DirSource{Root: src})
@@ -182,7 +182,7 @@ func TestGCWhileBackupRuns(t *testing.T) {
 	if err := f.repo.writeLock(f.ctx, gcLockPrefix+"running"); err != nil {
 		t.Fatal(err)
 	}
-	r := f.reopen(WithClock(clk), WithLockTiming(DefaultLockStaleAfter, 0))
+	r := f.reopen(Config{Clock: clk, LockStaleAfter: DefaultLockStaleAfter, LockWait: -1})
 	if _, err := r.Backup(f.ctx, DirSource{Root: src}); !errors.Is(err, ErrBusy) {
 		t.Fatalf("backup during GC: %v, want ErrBusy", err)
 	}
@@ -259,7 +259,7 @@ func TestProgressReportsBytesRateETA(t *testing.T) {
 	}
 	// Through a real backup: monotone bytes ending at the total.
 	var seen []Progress
-	f := newFixture(t, WithProgress(func(p Progress) { seen = append(seen, p) }))
+	f := newFixtureWith(t, Config{Progress: func(p Progress) { seen = append(seen, p) }})
 	src := t.TempDir()
 	writeTree(t, src)
 	bm, err := f.repo.Backup(f.ctx, DirSource{Root: src})
@@ -274,7 +274,7 @@ func TestProgressReportsBytesRateETA(t *testing.T) {
 
 func TestDrill(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	f := newFixture(t, WithClock(clk))
+	f := newFixtureWith(t, Config{Clock: clk})
 	src := t.TempDir()
 	writeTree(t, src)
 	m, err := f.repo.Backup(f.ctx, DirSource{Root: src})
@@ -286,7 +286,7 @@ func TestDrill(t *testing.T) {
 	if err != nil || !rep.Pass || rep.ID != m.ID || rep.RPO != 3*time.Hour || rep.Entries != m.Totals.Entries {
 		t.Fatalf("drill %+v, %v", rep, err)
 	}
-	e := f.audit.last()
+	e := f.audit.Last()
 	if e.Action != "restore_drill" || e.Outcome != "success" || e.Attrs["pass"] != "true" || e.Attrs["rpo_s"] != "10800" {
 		t.Fatalf("drill event %+v", e)
 	}
@@ -300,7 +300,7 @@ func TestDrill(t *testing.T) {
 	if !errors.Is(err, ErrDrillFailed) || rep.Pass || len(rep.Mismatches) == 0 {
 		t.Fatalf("drill over altered data: %+v, %v", rep, err)
 	}
-	if e := f.audit.last(); e.Outcome != "failure" || e.Attrs["pass"] != "false" {
+	if e := f.audit.Last(); e.Outcome != "failure" || e.Attrs["pass"] != "false" {
 		t.Fatalf("failed drill event %+v", e)
 	}
 }
@@ -320,8 +320,8 @@ func (s *tamperingSink) Commit(ctx context.Context) error {
 // completes stays restorable.
 func TestPruneConcurrentWithBackups(t *testing.T) {
 	f := newFixture(t)
-	backuper := f.reopen(WithLockTiming(DefaultLockStaleAfter, time.Minute))
-	pruner := f.reopen()
+	backuper := f.reopen(Config{LockStaleAfter: DefaultLockStaleAfter, LockWait: time.Minute})
+	pruner := f.reopen(Config{})
 	backuper.s.pollEvery, pruner.s.pollEvery = 5*time.Millisecond, 5*time.Millisecond
 	src := t.TempDir()
 	writeTree(t, src)

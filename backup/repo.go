@@ -23,12 +23,38 @@ type Repository struct {
 	s      settings
 }
 
-// Option configures Init and Open.
-type Option interface{ apply(*settings) error }
-
-type optFunc func(*settings) error
-
-func (f optFunc) apply(s *settings) error { return f(s) }
+// Config configures Init and Open. Audit is required; the zero value of
+// every other field is the default documented on it.
+type Config struct {
+	// Audit records every backup, verification, restore, drill and prune,
+	// with Actor as the actor (for the CLI, a system actor). Required: Open
+	// and Init fail without it. An operation whose audit event cannot be
+	// written fails with ErrAudit.
+	Audit audit.Writer
+	Actor audit.Actor
+	// Clock times backups, locks and retention. nil means clock.System.
+	Clock clock.Clock
+	// Progress, when set, receives progress of long operations at most a few
+	// times a second, and once more when the operation ends. It is called
+	// from one goroutine at a time.
+	Progress func(Progress)
+	// ChunkSize is the fixed chunk size of a new repository (Init only;
+	// between MinChunkSize and MaxChunkSize). 0 means DefaultChunkSize.
+	ChunkSize int
+	// Concurrency is how many chunks are processed at once (1 to 256).
+	// Memory use is about 2×n×chunk size. 0 means DefaultConcurrency.
+	Concurrency int
+	// LegalHolds are the holds that Prune consults: a backup under hold is
+	// never pruned. nil: no backup is under hold.
+	LegalHolds LegalHolds
+	// LockStaleAfter is when a lock counts as stale. 0 means
+	// DefaultLockStaleAfter.
+	LockStaleAfter time.Duration
+	// LockWait is how long a backup waits for a running garbage collection
+	// before it fails with ErrBusy. 0 means DefaultLockWait; a negative value
+	// fails at once.
+	LockWait time.Duration
+}
 
 type settings struct {
 	clock       clock.Clock
@@ -57,90 +83,37 @@ const (
 	DefaultLockWait = 30 * time.Minute
 )
 
-// WithAudit sets the audit.Writer that records every backup, verification,
-// restore, drill and prune, and the actor recorded (for the CLI, a system
-// actor). It is required: Open and Init fail without it. An operation whose
-// audit event cannot be written fails with ErrAudit.
-func WithAudit(w audit.Writer, actor audit.Actor) Option {
-	return optFunc(func(s *settings) error {
-		if w == nil {
-			return errors.New("backup: nil audit writer")
-		}
-		s.audit, s.actor = w, actor
-		return nil
-	})
-}
-
-// WithClock sets the clock (default: the system clock).
-func WithClock(c clock.Clock) Option {
-	return optFunc(func(s *settings) error { s.clock = clock.OrSystem(c); return nil })
-}
-
-// WithProgress sets a callback that receives progress of long operations at
-// most a few times a second, and once more when the operation ends. It is
-// called from one goroutine at a time.
-func WithProgress(fn func(Progress)) Option {
-	return optFunc(func(s *settings) error { s.progress = fn; return nil })
-}
-
-// WithChunkSize sets the fixed chunk size of a new repository (Init only;
-// default DefaultChunkSize, between MinChunkSize and MaxChunkSize).
-func WithChunkSize(n int) Option {
-	return optFunc(func(s *settings) error {
-		if n < MinChunkSize || n > MaxChunkSize {
-			return fmt.Errorf("backup: chunk size %d out of range [%d, %d]", n, MinChunkSize, MaxChunkSize)
-		}
-		s.chunkSize = n
-		return nil
-	})
-}
-
-// WithConcurrency sets how many chunks are processed at once (default
-// DefaultConcurrency). Memory use is about 2×n×chunk size.
-func WithConcurrency(n int) Option {
-	return optFunc(func(s *settings) error {
-		if n < 1 || n > 256 {
-			return fmt.Errorf("backup: concurrency %d out of range [1, 256]", n)
-		}
-		s.concurrency = n
-		return nil
-	})
-}
-
-// WithLegalHolds sets the legal holds that Prune consults: a backup under
-// hold is never pruned.
-func WithLegalHolds(h LegalHolds) Option {
-	return optFunc(func(s *settings) error { s.holds = h; return nil })
-}
-
-// WithLockTiming sets when a lock counts as stale (default
-// DefaultLockStaleAfter) and how long a backup waits for a running garbage
-// collection (default DefaultLockWait).
-func WithLockTiming(staleAfter, wait time.Duration) Option {
-	return optFunc(func(s *settings) error {
-		if staleAfter <= 0 || wait < 0 {
-			return errors.New("backup: invalid lock timing")
-		}
-		s.staleAfter, s.lockWait = staleAfter, wait
-		return nil
-	})
-}
-
-func newSettings(opts []Option) (settings, error) {
+// newSettings validates cfg and applies its defaults.
+func newSettings(cfg Config) (settings, error) {
 	s := settings{
-		clock: clock.System, chunkSize: DefaultChunkSize, concurrency: DefaultConcurrency,
-		staleAfter: DefaultLockStaleAfter, lockWait: DefaultLockWait, pollEvery: time.Second,
-	}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o.apply(&s); err != nil {
-			return s, err
-		}
+		clock: clock.OrSystem(cfg.Clock), audit: cfg.Audit, actor: cfg.Actor, progress: cfg.Progress,
+		chunkSize: cfg.ChunkSize, concurrency: cfg.Concurrency, holds: cfg.LegalHolds,
+		staleAfter: cfg.LockStaleAfter, lockWait: cfg.LockWait, pollEvery: time.Second,
 	}
 	if s.audit == nil {
-		return s, errors.New("backup: an audit writer is required (WithAudit)")
+		return s, errors.New("backup: an audit writer is required (Config.Audit)")
+	}
+	if s.chunkSize == 0 {
+		s.chunkSize = DefaultChunkSize
+	} else if s.chunkSize < MinChunkSize || s.chunkSize > MaxChunkSize {
+		return s, fmt.Errorf("backup: chunk size %d out of range [%d, %d]", s.chunkSize, MinChunkSize, MaxChunkSize)
+	}
+	if s.concurrency == 0 {
+		s.concurrency = DefaultConcurrency
+	} else if s.concurrency < 1 || s.concurrency > 256 {
+		return s, fmt.Errorf("backup: concurrency %d out of range [1, 256]", s.concurrency)
+	}
+	switch {
+	case s.staleAfter < 0:
+		return s, errors.New("backup: negative lock staleness")
+	case s.staleAfter == 0:
+		s.staleAfter = DefaultLockStaleAfter
+	}
+	switch {
+	case s.lockWait < 0:
+		s.lockWait = 0
+	case s.lockWait == 0:
+		s.lockWait = DefaultLockWait
 	}
 	return s, nil
 }
@@ -148,8 +121,8 @@ func newSettings(opts []Option) (settings, error) {
 // Init creates a repository in t: a new random repository key, wrapped by
 // kek, stored in the "config" object. It fails with ErrExists when t already
 // holds a repository.
-func Init(ctx context.Context, t Target, kek phi.KEK, opts ...Option) (*Repository, error) {
-	s, err := newSettings(opts)
+func Init(ctx context.Context, t Target, kek phi.KEK, c Config) (*Repository, error) {
+	s, err := newSettings(c)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +155,8 @@ func Init(ctx context.Context, t Target, kek phi.KEK, opts ...Option) (*Reposito
 
 // Open opens the repository in t with kek. A KEK that does not unwrap the
 // repository key fails with ErrWrongKey.
-func Open(ctx context.Context, t Target, kek phi.KEK, opts ...Option) (*Repository, error) {
-	s, err := newSettings(opts)
+func Open(ctx context.Context, t Target, kek phi.KEK, c Config) (*Repository, error) {
+	s, err := newSettings(c)
 	if err != nil {
 		return nil, err
 	}

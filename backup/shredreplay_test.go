@@ -3,6 +3,8 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -25,11 +27,11 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, err := filestore.Open(filepath.Join(dir, "keys"))
+	live, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, err := phi.NewVault(live, kek)
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: live, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "ops"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "ops"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	}
 
 	// Shred patient A through disposal, which records it in the ledger.
-	_, priv, err := disposal.GenerateSigningKey()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	}
 
 	// Disaster: restore the old backup into a fresh key store.
-	restored, err := filestore.Open(filepath.Join(dir, "restored-keys"))
+	restored, err := filestore.Open(filepath.Join(dir, "restored-keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestRestoreReplaysDisposalLedger(t *testing.T) {
 	if sink.Restored != 1 || sink.Shredded != 1 || sink.Replayed < 1 {
 		t.Fatalf("restored %d, shredded %d, replayed %d; want 1, 1, >=1", sink.Restored, sink.Shredded, sink.Replayed)
 	}
-	v2, err := phi.NewVault(restored, kek)
+	v2, err := phi.NewVault(phi.VaultConfig{Keys: restored, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}

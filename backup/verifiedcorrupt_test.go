@@ -61,7 +61,7 @@ func TestCorruptVerifiedRecord(t *testing.T) {
 
 	// A target that cannot read the record still fails the listing: the
 	// record may be intact.
-	r, err := Open(f.ctx, failingOpen{f.target, verifiedPrefix}, f.kek, WithAudit(f.audit, audit.Actor{UserID: "backup-operator"}))
+	r, err := Open(f.ctx, failingOpen{f.target, verifiedPrefix}, f.kek, Config{Audit: f.audit, Actor: audit.Actor{UserID: "backup-operator"}})
 	if err != nil {
 		t.Fatal(err)
 	}

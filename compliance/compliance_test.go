@@ -15,7 +15,7 @@ const brokenEnv = "HIPAAKIT_COMPLIANCE_BROKEN_FIXTURE"
 // environment it runs the correct fixture, which must pass every control.
 func TestFixtureRun(t *testing.T) {
 	f := newFixture(os.Getenv(brokenEnv))
-	tg := f.target()
+	tg := f.service()
 	switch f.broken {
 	case "no-totp-hook":
 		tg.TOTP = nil
@@ -94,13 +94,13 @@ func TestMissingHookFailsLoudly(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestFixtureRun$", "-test.v")
 	cmd.Env = append(os.Environ(), brokenEnv+"=no-totp-hook")
 	out, _ := cmd.CombinedOutput()
-	if !strings.Contains(string(out), "Target.TOTP not set") {
+	if !strings.Contains(string(out), "Service.TOTP not set") {
 		t.Fatalf("a missing hook did not fail its control by name:\n%s", out)
 	}
 	cmd = exec.Command(os.Args[0], "-test.run", "^TestFixtureRun$", "-test.v")
 	cmd.Env = append(os.Environ(), brokenEnv+"=no-password-login-hook")
 	out, _ = cmd.CombinedOutput()
-	if !strings.Contains(string(out), ControlMFA+": cannot be checked: Target.PasswordLogin not set") {
+	if !strings.Contains(string(out), ControlMFA+": cannot be checked: Service.PasswordLogin not set") {
 		t.Fatalf("a missing PasswordLogin did not fail the MFA control by name:\n%s", out)
 	}
 }

@@ -11,8 +11,8 @@
 // permission, undeclared routes denied, no role escalation through headers,
 // claims or query parameters), automatic logoff (idle and absolute expiry),
 // session invalidation (logout, password change), person authentication (TOTP
-// replay, lockout), the second factor (when Target.RequireMFA says the tenant
-// requires MFA, a session from Target.PasswordLogin, password only, is
+// replay, lockout), the second factor (when Service.RequireMFA says the tenant
+// requires MFA, a session from Service.PasswordLogin, password only, is
 // refused with 403 on every declared route; a target without that
 // requirement excludes the control with its justification), audit controls (an event per PHI access with actor,
 // record, element, action, time and outcome; denials audited; the chain
@@ -22,10 +22,10 @@
 //
 // # What it leaves to the caller
 //
-// The suite knows nothing of the service's internals: the Target describes the
+// The suite knows nothing of the service's internals: the Service describes the
 // routes, how to log in per role, the clock, and where the audit trail and the
-// logs are. A check whose hook the Target does not provide fails with a message
-// that names the missing hook, unless the Target lists the control in Exclude
+// logs are. A check whose hook the Service does not provide fails with a message
+// that names the missing hook, unless the Service lists the control in Exclude
 // with a justification, which is printed: the suite never passes a control
 // silently.
 //

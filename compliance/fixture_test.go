@@ -229,8 +229,8 @@ func (f *fixture) login(u *fxUser, password string) (string, error) {
 	return f.newSession(u.id, u.role), nil
 }
 
-func (f *fixture) target() Target {
-	return Target{
+func (f *fixture) service() Service {
+	return Service{
 		Handler: f,
 		Roles:   []string{"physician", "nurse", "frontdesk", "auditor"},
 		Routes: []Route{
@@ -329,7 +329,7 @@ func (f *fixture) target() Target {
 		},
 		SeedCanary: func(t testing.TB, s Session, canary string) []Route {
 			req := Route{Method: "PUT", Path: "/patients/p-1", Body: `{"name":"` + canary + `"}`}
-			r := &runner{tg: Target{Handler: f}}
+			r := &runner{tg: Service{Handler: f}}
 			if res := r.do(t, req, &s, nil); !ok2xx(res.status) {
 				t.Fatalf("seeding the canary: %d", res.status)
 			}
@@ -349,7 +349,7 @@ func validAt(code, secret string, at time.Time) bool {
 
 func (f *fixture) requestEmergency(t testing.TB, s Session, reason string) (Session, bool) {
 	body, _ := json.Marshal(map[string]string{"reason": reason})
-	r := &runner{tg: Target{Handler: f}}
+	r := &runner{tg: Service{Handler: f}}
 	res := r.do(t, Route{Method: "POST", Path: "/emergency", Body: string(body)}, &s, nil)
 	if !ok2xx(res.status) {
 		return Session{}, false

@@ -36,15 +36,15 @@ func Controls() []string {
 
 // Run checks the service described by tg, one subtest per control. It fails
 // t (not just the subtest) when tg lacks a required field.
-func Run(t *testing.T, tg Target) {
+func Run(t *testing.T, tg Service) {
 	t.Helper()
 	if tg.Handler == nil || len(tg.Routes) == 0 || len(tg.Roles) == 0 || tg.Login == nil {
-		t.Fatal("compliance: Target needs Handler, Routes, Roles and Login")
+		t.Fatal("compliance: Service needs Handler, Routes, Roles and Login")
 	}
 	for _, rt := range tg.Routes {
 		for _, role := range rt.Roles {
 			if !contains(tg.Roles, role) {
-				t.Fatalf("compliance: route %s allows role %q, which is not in Target.Roles", rt.name(), role)
+				t.Fatalf("compliance: route %s allows role %q, which is not in Service.Roles", rt.name(), role)
 			}
 		}
 	}
@@ -72,7 +72,7 @@ type hook struct {
 }
 
 type runner struct {
-	tg       Target
+	tg       Service
 	sessions map[string]Session // one logged-in session per role, until the clock moves
 }
 
@@ -87,11 +87,11 @@ func (r *runner) control(t *testing.T, name string, needs []hook, check func(t *
 		var missing []string
 		for _, h := range needs {
 			if !h.set {
-				missing = append(missing, "Target."+h.name)
+				missing = append(missing, "Service."+h.name)
 			}
 		}
 		if len(missing) > 0 {
-			t.Fatalf("%s: cannot be checked: %s not set (provide it, or list the control in Target.Exclude with a justification)",
+			t.Fatalf("%s: cannot be checked: %s not set (provide it, or list the control in Service.Exclude with a justification)",
 				name, strings.Join(missing, ", "))
 		}
 		check(t, name)

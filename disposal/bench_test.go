@@ -71,7 +71,7 @@ func BenchmarkShredBaselineKeyStore(b *testing.B) {
 func benchFixture(b *testing.B) *fixture {
 	b.Helper()
 	root := b.TempDir()
-	keys, err := filestore.Open(filepath.Join(root, "keys"))
+	keys, err := filestore.Open(filepath.Join(root, "keys"), filestore.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,11 +9,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Certificate format identifiers (see FORMAT.md).
@@ -113,13 +115,6 @@ type certFile struct {
 	Signature   Signature   `json:"signature"`
 }
 
-// KeyID returns the key ID of an ed25519 public key: the first 8 bytes of its
-// SHA-256, in hex.
-func KeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:8])
-}
-
 func signedBytes(c Certificate) []byte {
 	b, _ := json.Marshal(c) // cannot fail
 	return append([]byte(certContext), b...)
@@ -152,7 +147,7 @@ func Sign(c Certificate, signer crypto.Signer) ([]byte, error) {
 	}
 	f := certFile{
 		Format: CertificateFormat, Version: CertificateVersion, Certificate: c,
-		Signature: Signature{Alg: "ed25519", KeyID: KeyID(pub), Value: base64.StdEncoding.EncodeToString(sig)},
+		Signature: Signature{Alg: "ed25519", KeyID: signing.KeyID(pub), Value: base64.StdEncoding.EncodeToString(sig)},
 	}
 	return encodeCertFile(f), nil
 }
@@ -234,12 +229,14 @@ func ParseCertificate(data []byte) (Certificate, Signature, error) {
 	return f.Certificate, f.Signature, nil
 }
 
-// VerifyCertificate parses data and verifies its ed25519 signature with pub.
-// It returns the certificate only when every check passes; otherwise an
-// error matching ErrInvalidCertificate (or ErrUnsupportedVersion).
-func VerifyCertificate(data []byte, pub ed25519.PublicKey) (Certificate, error) {
-	if len(pub) != ed25519.PublicKeySize {
-		return Certificate{}, fmt.Errorf("%w: ed25519 public key must be %d bytes", ErrInvalidKey, ed25519.PublicKeySize)
+// VerifyCertificate parses data and verifies its ed25519 signature with the
+// key of trusted that its signature names (the current signing key, or an
+// earlier one after a rotation). It returns the certificate only when every
+// check passes; otherwise an error matching ErrInvalidCertificate (or
+// ErrUnsupportedVersion), and ErrInvalidKey when trusted is empty.
+func VerifyCertificate(data []byte, trusted signing.KeySet) (Certificate, error) {
+	if trusted.Len() == 0 {
+		return Certificate{}, fmt.Errorf("%w: no trusted public key", ErrInvalidKey)
 	}
 	c, sig, err := ParseCertificate(data)
 	if err != nil {
@@ -248,14 +245,14 @@ func VerifyCertificate(data []byte, pub ed25519.PublicKey) (Certificate, error) 
 	if sig.Alg != "ed25519" {
 		return Certificate{}, certErr("unknown signature algorithm")
 	}
-	if sig.KeyID != KeyID(pub) {
-		return Certificate{}, certErr("signed by another key")
-	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(sig.Value)
 	if err != nil || len(raw) != ed25519.SignatureSize {
 		return Certificate{}, certErr("malformed signature")
 	}
-	if !ed25519.Verify(pub, signedBytes(c), raw) {
+	switch err := trusted.Verify(sig.KeyID, signedBytes(c), raw); {
+	case errors.Is(err, signing.ErrUnknownKey):
+		return Certificate{}, certErr("signed by another key")
+	case err != nil:
 		return Certificate{}, certErr("bad signature")
 	}
 	return c, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -47,7 +50,7 @@ func TestCertificateGolden(t *testing.T) {
 	certPath := filepath.Join("testdata", "certificate_v1.json")
 	pubPath := filepath.Join("testdata", "signing_key_v1.pub.pem")
 	if *update {
-		pem, err := MarshalPublicKey(pub)
+		pem, err := signing.EncodePublicKey(pub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +72,7 @@ func TestCertificateGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goldenPub, err := ParsePublicKey(pemBytes)
+	goldenPub, err := signing.ParseKeySet(pemBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +94,7 @@ func TestCertificateRejectsTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherKey, _ := GenerateSigningKey()
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	forged, err := Sign(goldenCertificate(), otherKey)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +106,7 @@ func TestCertificateRejectsTampering(t *testing.T) {
 		return bytes.Replace(good, []byte(old), []byte(new), 1)
 	}
 	// Re-signing with another key but claiming the golden key ID.
-	forgedSameID := bytes.Replace(forged, []byte(KeyID(otherKey.Public().(ed25519.PublicKey))), []byte(KeyID(pub)), 1)
+	forgedSameID := bytes.Replace(forged, []byte(signing.KeyID(otherKey.Public().(ed25519.PublicKey))), []byte(signing.KeyID(pub)), 1)
 	// Altered statement with a recomputed statement hash (only the signature can catch it).
 	alt := goldenCertificate()
 	alt.Subject = "patient-0000"
@@ -142,7 +145,7 @@ func TestCertificateRejectsTampering(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := VerifyCertificate(tc.data, pub)
+			_, err := VerifyCertificate(tc.data, trust(t, pub))
 			var ce *CertificateError
 			if !errors.As(err, &ce) {
 				t.Fatalf("got %v, want *CertificateError", err)
@@ -159,11 +162,22 @@ func TestCertificateRejectsTampering(t *testing.T) {
 			}
 		})
 	}
-	if _, err := VerifyCertificate(good, pub); err != nil {
+	if _, err := VerifyCertificate(good, trust(t, pub)); err != nil {
 		t.Fatalf("untampered certificate: %v", err)
 	}
-	if _, err := VerifyCertificate(good, pub[:5]); !errors.Is(err, ErrInvalidKey) {
-		t.Fatalf("short public key: %v", err)
+	if _, err := VerifyCertificate(good, signing.KeySet{}); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("no trusted key: %v", err)
+	}
+	if _, err := VerifyCertificate(forged, trust(t, pub)); !errors.Is(err, ErrInvalidCertificate) {
+		t.Fatalf("certificate of an untrusted key: %v", err)
+	}
+	// After a rotation the set trusts both keys: each certificate verifies
+	// with the key its signature names.
+	rotated := trust(t, otherKey.Public().(ed25519.PublicKey), pub)
+	for _, data := range [][]byte{good, forged} {
+		if _, err := VerifyCertificate(data, rotated); err != nil {
+			t.Fatalf("certificate under a rotated key set: %v", err)
+		}
 	}
 }
 
@@ -193,36 +207,9 @@ func TestCertificateErrorsDoNotEchoContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = bytes.Replace(data, []byte(`"seq": 7`), []byte(`"seq": 9`), 1)
-	_, err = VerifyCertificate(data, goldenKey().Public().(ed25519.PublicKey))
+	_, err = VerifyCertificate(data, trust(t, goldenKey().Public().(ed25519.PublicKey)))
 	if err == nil || strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "patient-7f3a") {
 		t.Fatalf("error %v echoes certificate content", err)
-	}
-}
-
-func TestKeyPEMRoundTrip(t *testing.T) {
-	pub, priv, err := GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pp, _ := MarshalPublicKey(pub)
-	sp, _ := MarshalPrivateKey(priv)
-	pub2, err := ParsePublicKey(pp)
-	if err != nil || !pub2.Equal(pub) {
-		t.Fatalf("public round trip: %v", err)
-	}
-	priv2, err := ParsePrivateKey(sp)
-	if err != nil || !priv2.Equal(priv) {
-		t.Fatalf("private round trip: %v", err)
-	}
-	for _, bad := range [][]byte{nil, []byte("x"), sp} {
-		if _, err := ParsePublicKey(bad); !errors.Is(err, ErrInvalidKey) {
-			t.Fatalf("ParsePublicKey(bad): %v", err)
-		}
-	}
-	for _, bad := range [][]byte{nil, pp} {
-		if _, err := ParsePrivateKey(bad); !errors.Is(err, ErrInvalidKey) {
-			t.Fatalf("ParsePrivateKey(bad): %v", err)
-		}
 	}
 }
 
@@ -231,7 +218,7 @@ func FuzzParseCertificate(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"format":"hipaakit-disposal-certificate","version":1}`))
 	f.Add([]byte("{}"))
-	pub := goldenKey().Public().(ed25519.PublicKey)
+	trusted := trust(f, goldenKey().Public().(ed25519.PublicKey))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, sig, err := ParseCertificate(data)
 		if err != nil {
@@ -244,7 +231,7 @@ func FuzzParseCertificate(f *testing.F) {
 		if got := encodeCertFile(certFile{Format: CertificateFormat, Version: CertificateVersion, Certificate: c, Signature: sig}); !bytes.Equal(got, data) {
 			t.Fatalf("non-canonical input accepted")
 		}
-		if _, err := VerifyCertificate(data, pub); err != nil && !errors.Is(err, ErrInvalidCertificate) {
+		if _, err := VerifyCertificate(data, trusted); err != nil && !errors.Is(err, ErrInvalidCertificate) {
 			t.Fatalf("untyped verify error %v", err)
 		}
 	})

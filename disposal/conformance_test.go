@@ -2,6 +2,8 @@ package disposal_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"path/filepath"
 	"testing"
 
@@ -11,7 +13,7 @@ import (
 
 func TestFileLedgerStoreConformance(t *testing.T) {
 	ledgertest.Run(t, func(t *testing.T) disposal.LedgerStore {
-		_, priv, _ := disposal.GenerateSigningKey()
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		s, err := disposal.OpenFileLedgerStore(context.Background(), filepath.Join(t.TempDir(), "ledger"), disposal.FileLedgerOptions{Signer: priv})
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // crashChildEnv makes the test binary act as the child of
@@ -33,14 +34,15 @@ func TestShredSurvivesKill(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	_, priv, _ := GenerateSigningKey()
-	pemBytes, _ := MarshalPrivateKey(priv)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pemBytes, 0o600)
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	priv, err := signing.LoadOrCreate(filepath.Join(dir, "key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, _ := phi.NewVault(keys, newKEK(t))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
 	const n = 200
 	for i := 0; i < n; i++ {
 		if _, err := vault.Seal(ctx, phi.Binding{Subject: fmt.Sprintf("patient-%03d", i), Field: "dob"}, []byte("x")); err != nil {
@@ -104,12 +106,11 @@ func TestShredSurvivesKill(t *testing.T) {
 func crashChild(t *testing.T) {
 	ctx := context.Background()
 	dir := os.Getenv(crashChildEnv)
-	pemBytes, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
-	priv, err := ParsePrivateKey(pemBytes)
+	priv, err := signing.Load(filepath.Join(dir, "key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func crashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, _ := phi.NewVault(keys, newKEK(t))
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
 	s, err := New(Config{Vault: vault, Keys: keys, Ledger: NewLedger(store), Audit: audit.Discard{}, Holds: NoHolds{}, SigningKey: priv})
 	if err != nil {
 		t.Fatal(err)

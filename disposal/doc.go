@@ -27,7 +27,8 @@
 //     disposal to a key store, so restoring a key store from before a shred
 //     never brings the subject back; backup restore calls it.
 //   - Shred returns a certificate signed with ed25519 that anyone holding the
-//     public key can verify offline (VerifyCertificate). Certificates have
+//     public key can verify offline (VerifyCertificate, with a signing.KeySet
+//     so that certificates signed before a key rotation keep verifying). Certificates have
 //     one canonical byte form; any change to one fails verification.
 //     The format is versioned and documented in FORMAT.md.
 //   - Shred is idempotent: repeating it returns the original certificate.
@@ -38,7 +39,8 @@
 //
 // # What it leaves to the caller
 //
-//   - Keeping the signing key secret and publishing its public key.
+//   - Keeping the signing key secret and publishing its public key (package
+//     signing loads, creates and encodes both).
 //   - Keeping the ledger at least as long as any backup made before its
 //     newest entry, and backing it up separately from the key store.
 //   - Deleting rows that hold sealed data, if wanted: after a shred they are

@@ -3,15 +3,18 @@ package disposal
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // memLedger is an in-memory LedgerStore with a real hash chain, for tests of
@@ -70,29 +73,6 @@ func (m *memLedger) FindSubject(ctx context.Context, subject string) (audit.Reco
 	return audit.Record{}, false, nil
 }
 
-// recorder is an audit.Writer that keeps events.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   error
-}
-
-func (r *recorder) Write(ctx context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
-	}
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
-}
-
 // holdSet is a HoldChecker holding subject holds.
 type holdSet map[string]string
 
@@ -106,7 +86,7 @@ type fixture struct {
 	keys     phi.KeyStore
 	ledger   *Ledger
 	store    LedgerStore
-	audit    *recorder
+	audit    *audittest.Memory
 	shredder *Shredder
 	pub      ed25519.PublicKey
 	clock    *clock.Fake
@@ -126,7 +106,7 @@ func newKEK(t testing.TB) phi.KEK {
 func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldChecker) *fixture {
 	t.Helper()
 	if keys == nil {
-		keys = memstore.New()
+		keys = memstore.New(memstore.Config{})
 	}
 	if store == nil {
 		store = &memLedger{}
@@ -134,15 +114,15 @@ func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldCh
 	if holds == nil {
 		holds = NoHolds{}
 	}
-	v, err := phi.NewVault(keys, newKEK(t))
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, err := GenerateSigningKey()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{vault: v, keys: keys, store: store, ledger: NewLedger(store), audit: &recorder{}, pub: pub,
+	f := &fixture{vault: v, keys: keys, store: store, ledger: NewLedger(store), audit: &audittest.Memory{}, pub: pub,
 		clock: clock.NewFake(time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC))}
 	f.shredder, err = New(Config{Vault: v, Keys: keys, Ledger: f.ledger, Audit: f.audit, Holds: holds, SigningKey: priv, Clock: f.clock})
 	if err != nil {
@@ -154,6 +134,16 @@ func newFixture(t testing.TB, keys phi.KeyStore, store LedgerStore, holds HoldCh
 func (f *fixture) seal(t testing.TB, subject, field string, pt string) phi.Sealed {
 	t.Helper()
 	s, err := f.vault.Seal(context.Background(), phi.Binding{Subject: subject, Field: field}, []byte(pt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// trust returns the key set of keys.
+func trust(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func OpenFileLedgerStore(ctx context.Context, dir string, opts FileLedgerOptions
 		opts.Keys = []ed25519.PublicKey{pub}
 	}
 	log, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{
-		Stream: DefaultLedgerStream, Signer: opts.Signer, Clock: opts.Clock, Repair: opts.Repair,
+		Stream: DefaultLedgerStream, Signer: opts.Signer, PreviousKeys: opts.Keys, Clock: opts.Clock, Repair: opts.Repair,
 		// Disposals are rare: seal every entry with a checkpoint.
 		CheckpointEvery: 1,
 	})

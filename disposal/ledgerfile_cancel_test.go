@@ -3,6 +3,7 @@ package disposal
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // with the durable ledger (a retry recorded a second disposal).
 func TestFileLedgerAppendCancelledKeepsIndexInStep(t *testing.T) {
 	dir := t.TempDir()
-	pub, priv, err := GenerateSigningKey()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

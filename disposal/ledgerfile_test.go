@@ -3,6 +3,7 @@ package disposal
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,7 @@ import (
 
 func openFileLedger(t testing.TB, dir string) (*Ledger, *FileLedgerStore) {
 	t.Helper()
-	_, priv, err := GenerateSigningKey()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	keysDir := filepath.Join(root, "keys")
-	keys, err := filestore.Open(keysDir)
+	keys, err := filestore.Open(keysDir, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,11 +93,11 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyDir(t, backup, keysDir)
-	restored, err := filestore.Open(keysDir)
+	restored, err := filestore.Open(keysDir, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, err := phi.NewVault(restored, newKEK(t))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: restored, KEK: newKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Replay = %d, %v", n, err)
 	}
-	vault, _ = phi.NewVault(restored, newKEK(t))
+	vault, _ = phi.NewVault(phi.VaultConfig{Keys: restored, KEK: newKEK(t)})
 	if _, err := vault.Open(ctx, b1, s1); !errors.Is(err, phi.ErrShredded) {
 		t.Fatalf("after replay patient-1 opens with %v, want ErrShredded", err)
 	}
@@ -125,7 +126,7 @@ func TestReplayAfterRestoringOldKeyStore(t *testing.T) {
 func TestFileLedgerPersistsAndReopens(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "ledger")
-	_, priv, _ := GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ledger, store := openFileLedgerWith(t, dir, FileLedgerOptions{Signer: priv})
 	f := newFixture(t, nil, store, nil)
 	f.ledger = ledger
@@ -170,7 +171,7 @@ func TestFileLedgerPersistsAndReopens(t *testing.T) {
 		t.Fatalf("append to reader: %v", err)
 	}
 	// A reader trusting another key rejects the ledger.
-	other, _, _ := GenerateSigningKey()
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	if _, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: []ed25519.PublicKey{other}}); !errors.Is(err, ErrCorruptLedger) {
 		t.Fatalf("untrusted checkpoint key: %v", err)
 	}
@@ -180,7 +181,7 @@ func TestFileLedgerPersistsAndReopens(t *testing.T) {
 func TestCorruptLedgerLine(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "ledger")
-	_, priv, _ := GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ledger, store := openFileLedgerWith(t, dir, FileLedgerOptions{Signer: priv})
 	f := newFixture(t, nil, store, nil)
 	f.ledger, f.shredder.cfg.Ledger = ledger, ledger
@@ -243,7 +244,7 @@ func TestFileLedgerConcurrentShreds(t *testing.T) {
 			res, err := f.shredder.Shred(ctx, fmt.Sprintf("patient-%02d", i), "r")
 			seqs[i], errs[i] = res.Certificate.Ledger.Seq, err
 			if err == nil {
-				if _, err := VerifyCertificate(res.Signed, f.pub); err != nil {
+				if _, err := VerifyCertificate(res.Signed, trust(t, f.pub)); err != nil {
 					errs[i] = err
 				}
 			}

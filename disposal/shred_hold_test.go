@@ -49,9 +49,7 @@ func TestRefusedShredReportsFailedAudit(t *testing.T) {
 	f := newFixture(t, nil, nil, holdSet{"patient-1": "hold-7"})
 	f.seal(t, "patient-1", "dob", "1970-01-01")
 	diskFull := errors.New("audit: disk full")
-	f.audit.mu.Lock()
-	f.audit.fail = diskFull
-	f.audit.mu.Unlock()
+	f.audit.FailWith(diskFull)
 	_, err := f.shredder.Shred(ctx, "patient-1", "retention expired")
 	if !errors.Is(err, ErrLegalHold) || !errors.Is(err, diskFull) {
 		t.Fatalf("Shred: %v, want ErrLegalHold joined with the audit failure", err)

@@ -31,7 +31,7 @@ func TestShredIssuesVerifiableCertificate(t *testing.T) {
 	if res.Repeated {
 		t.Fatal("first shred reported as repeated")
 	}
-	c, err := VerifyCertificate(res.Signed, f.pub)
+	c, err := VerifyCertificate(res.Signed, trust(t, f.pub))
 	if err != nil {
 		t.Fatalf("certificate does not verify: %v", err)
 	}
@@ -49,7 +49,7 @@ func TestShredIssuesVerifiableCertificate(t *testing.T) {
 	if err != nil || !ok || e.Statement.ID != c.ID || e.Position != c.Ledger {
 		t.Fatalf("ledger lookup: %+v %v %v", e, ok, err)
 	}
-	evs := f.audit.all()
+	evs := f.audit.Events()
 	if len(evs) != 1 || evs[0].Action != audit.ActionShred || evs[0].Target.Subject != "patient-1" || evs[0].Attrs["certificate_id"] != c.ID || evs[0].Actor.UserID != "user-7" {
 		t.Fatalf("audit events %+v", evs)
 	}
@@ -74,7 +74,7 @@ func TestShredIsIdempotent(t *testing.T) {
 	if n, err := f.ledger.Verify(ctx); err != nil || n != 1 {
 		t.Fatalf("ledger has %d entries (%v), want 1", n, err)
 	}
-	if evs := f.audit.all(); len(evs) != 2 || evs[1].Reason != "already_shredded" {
+	if evs := f.audit.Events(); len(evs) != 2 || evs[1].Reason != "already_shredded" {
 		t.Fatalf("audit %+v", evs)
 	}
 }
@@ -90,7 +90,7 @@ func TestShredRefusals(t *testing.T) {
 	if _, err := f.keys.Get(ctx, "patient-held"); err != nil {
 		t.Fatalf("held subject's keys were touched: %v", err)
 	}
-	if evs := f.audit.all(); len(evs) != 1 || evs[0].Outcome != audit.OutcomeFailure || evs[0].Reason != "legal_hold" {
+	if evs := f.audit.Events(); len(evs) != 1 || evs[0].Outcome != audit.OutcomeFailure || evs[0].Reason != "legal_hold" {
 		t.Fatalf("refusal not audited: %+v", evs)
 	}
 	if _, err := f.shredder.Shred(ctx, "patient-unknown", "r"); !errors.Is(err, ErrUnknownSubject) {
@@ -156,12 +156,12 @@ func TestShredFailsClosed(t *testing.T) {
 	if _, err := f.vault.Open(ctx, phi.Binding{Subject: "patient-1", Field: "dob"}, sealed); err != nil {
 		t.Fatalf("keys destroyed although the ledger append failed: %v", err)
 	}
-	f.audit.fail = errors.New("audit down")
+	f.audit.FailWith(errors.New("audit down"))
 	_, err := f.shredder.Shred(ctx, "patient-1", "r")
 	if err == nil || !strings.Contains(err.Error(), "audit") {
 		t.Fatalf("audit failure not reported: %v", err)
 	}
-	f.audit.fail = nil
+	f.audit.FailWith(nil)
 	if res, err := f.shredder.Shred(ctx, "patient-1", "r"); err != nil || !res.Repeated {
 		t.Fatalf("retry after audit failure: %+v %v", res, err)
 	}

@@ -90,7 +90,7 @@ func TestCorruptStoredKeyset(t *testing.T) {
 		if err := e.store.Update(ctx, c, cur.Version); err != nil {
 			t.Fatal(err)
 		}
-		fresh, _ := phi.NewVault(e.store, e.kek)
+		fresh, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: e.kek})
 		_, err := fresh.Open(ctx, b, s)
 		if !errors.Is(err, phi.ErrTampered) && !errors.Is(err, phi.ErrMalformed) {
 			t.Fatalf("keyset byte %d flipped: %v", i, err)

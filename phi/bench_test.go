@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/memstore"
 )
 
-// Each benchmark runs its baseline beside it (see DESIGN.md, "Benchmarks
+// Each benchmark runs its baseline beside it (see ARCHITECTURE.md, "Benchmarks
 // and their baselines"): raw AES-256-GCM from crypto/cipher with a fresh
 // random 96-bit nonce and a freshly allocated output per call, over the same
 // plaintext and associated data of the same length. Target: warm Seal and
@@ -58,7 +58,7 @@ func baselineGCM(b *testing.B) cipher.AEAD {
 }
 
 func benchVault(b *testing.B) *phi.Vault {
-	v, err := phi.NewVault(memstore.New(), testKEK(b, 1))
+	v, err := phi.NewVault(phi.VaultConfig{Keys: memstore.New(memstore.Config{}), KEK: testKEK(b, 1)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func BenchmarkOpenCold(b *testing.B) {
 	})
 	b.Run("filestore", func(b *testing.B) {
 		dir := b.TempDir()
-		store, err := filestore.Open(dir)
+		store, err := filestore.Open(dir, filestore.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func BenchmarkOpenCold(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		v, err := phi.NewVault(store, kek, phi.WithCache(0, 0))
+		v, err := phi.NewVault(phi.VaultConfig{Keys: store, KEK: kek, NoCache: true})
 		if err != nil {
 			b.Fatal(err)
 		}

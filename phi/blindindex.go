@@ -99,7 +99,7 @@ func newBlindIndexer(v *Vault, n map[string]Normalizer) *blindIndexer {
 // a sealed column can be searched for exact matches by storing the index
 // beside it; without the index key, an index reveals nothing about the value
 // but equality with other indexes. The field must have been registered with
-// WithBlindIndex (else ErrUnknownField).
+// VaultConfig.BlindIndexes (else ErrUnknownField).
 //
 // The index key is created in the store on first use and never rotates
 // (rotating it would change every index); KEK rotation re-wraps it.

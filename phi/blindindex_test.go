@@ -10,14 +10,14 @@ import (
 )
 
 func TestBlindIndex(t *testing.T) {
-	opts := []phi.Option{
-		phi.WithBlindIndex("email", phi.NormalizeEmail),
-		phi.WithBlindIndex("email2", phi.NormalizeEmail),
-		phi.WithBlindIndex("phone", phi.NormalizeDigits),
-		phi.WithBlindIndex("name", phi.NormalizeFold),
-		phi.WithBlindIndex("raw", phi.NormalizeExact),
-	}
-	e := newEnv(t, opts...)
+	cfg := phi.VaultConfig{BlindIndexes: map[string]phi.Normalizer{
+		"email":  phi.NormalizeEmail,
+		"email2": phi.NormalizeEmail,
+		"phone":  phi.NormalizeDigits,
+		"name":   phi.NormalizeFold,
+		"raw":    phi.NormalizeExact,
+	}}
+	e := newEnvWith(t, cfg)
 	idx := func(field, v string) []byte {
 		t.Helper()
 		b, err := e.vault.BlindIndex(ctx, field, []byte(v))
@@ -76,13 +76,13 @@ func TestBlindIndex(t *testing.T) {
 	if _, err := e.vault.Shred(ctx, "p1"); err != nil {
 		t.Fatal(err)
 	}
-	v2, _ := phi.NewVault(e.store, e.kek, opts...)
+	v2, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: e.kek, BlindIndexes: cfg.BlindIndexes})
 	after, err := v2.BlindIndex(ctx, "email", []byte("ann@example.com"))
 	if err != nil || !same(before, after) {
 		t.Fatalf("index changed across Vaults or after a shred: %v", err)
 	}
 	// Another store means another index key.
-	other := newEnv(t, opts...)
+	other := newEnvWith(t, cfg)
 	o, _ := other.vault.BlindIndex(ctx, "email", []byte("ann@example.com"))
 	if same(before, o) {
 		t.Error("two stores share an index key")

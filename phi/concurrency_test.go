@@ -13,11 +13,11 @@ import (
 // Many goroutines in several Vaults sealing for a new subject at once create
 // exactly one keyset, and every value opens in every Vault.
 func TestConcurrentFirstSeal(t *testing.T) {
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	kek := testKEK(t, 1)
 	vaults := make([]*phi.Vault, 3)
 	for i := range vaults {
-		vaults[i], _ = phi.NewVault(store, kek)
+		vaults[i], _ = phi.NewVault(phi.VaultConfig{Keys: store, KEK: kek})
 	}
 	b := phi.Binding{Subject: "new", Field: "f"}
 	sealed := make([]phi.Sealed, 24)

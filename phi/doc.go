@@ -7,7 +7,7 @@
 // default, phi/pgstore the PostgreSQL one, phi/memstore for tests) and a KEK
 // (phi/localkek is the embedded default, phi/awskms uses AWS KMS):
 //
-//	v, err := phi.NewVault(store, kek)
+//	v, err := phi.NewVault(phi.VaultConfig{Keys: store, KEK: kek})
 //	b := phi.Binding{Subject: patientID, Field: "dob"}
 //	sealed, err := v.Seal(ctx, b, []byte("1970-01-01"))
 //	dob, err := v.Open(ctx, b, sealed)     // dob is a phi.Bytes; it prints "[redacted]"
@@ -52,9 +52,9 @@
 //     values; the caller supplies them again to open. Subject IDs are stored
 //     in clear and must not themselves be PHI (use opaque IDs).
 //   - Sealed values hide content, not length.
-//   - Unwrapped keys are cached in memory (WithCache). In this process, Shred
-//     and rotation take effect at once; in other processes sharing the store,
-//     after at most the cache TTL.
+//   - Unwrapped keys are cached in memory (VaultConfig.CacheEntries). In
+//     this process, Shred and rotation take effect at once; in other
+//     processes sharing the store, after at most the cache TTL.
 //   - Keeping the KEK safe, backed up and apart from the data.
 //   - Blind indexes reveal equality of values (that is their purpose); index
 //     only fields where that is acceptable.

@@ -24,12 +24,12 @@ var (
 	// not well-formed (see Binding).
 	ErrInvalidBinding = errors.New("phi: invalid binding")
 	// ErrUnknownKEK reports a stored keyset wrapped by a KEK that the Vault
-	// was not given (neither its KEK nor one passed with WithOldKEKs).
+	// was not given (neither its KEK nor one in VaultConfig.OldKEKs).
 	ErrUnknownKEK = errors.New("phi: keyset wrapped by an unknown KEK")
 	// ErrAuditFailed reports that an audited access (Vault.Reveal) could not
 	// be recorded, so it was refused: no audit, no access.
 	ErrAuditFailed = errors.New("phi: audit write failed, access refused")
 	// ErrUnknownField reports a blind index requested for a field that was
-	// not registered with WithBlindIndex.
+	// not registered in VaultConfig.BlindIndexes.
 	ErrUnknownField = errors.New("phi: no blind index registered for field")
 )

@@ -33,12 +33,12 @@ func TestMain(m *testing.M) {
 
 // newExampleVault returns a Vault on the embedded defaults: a file key store
 // and a local master key, both under one data directory.
-func newExampleVault(opts ...phi.Option) *phi.Vault {
+func newExampleVault(cfg phi.VaultConfig) *phi.Vault {
 	dir, err := os.MkdirTemp(exampleRoot, "vault-*")
 	if err != nil {
 		log.Fatal(err)
 	}
-	store, err := filestore.Open(filepath.Join(dir, "keys"))
+	store, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,7 +46,8 @@ func newExampleVault(opts ...phi.Option) *phi.Vault {
 	if err != nil {
 		log.Fatal(err)
 	}
-	v, err := phi.NewVault(store, kek, opts...)
+	cfg.Keys, cfg.KEK = store, kek
+	v, err := phi.NewVault(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func newExampleVault(opts ...phi.Option) *phi.Vault {
 
 func Example() {
 	ctx := context.Background()
-	v := newExampleVault()
+	v := newExampleVault(phi.VaultConfig{})
 
 	b := phi.Binding{Subject: "7d0c3a52-patient", Field: "dob"}
 	sealed, err := v.Seal(ctx, b, []byte("1970-01-01"))
@@ -80,7 +81,7 @@ func Example() {
 
 func ExampleVault_Seal() {
 	ctx := context.Background()
-	v := newExampleVault()
+	v := newExampleVault(phi.VaultConfig{})
 	sealed, err := v.Seal(ctx, phi.Binding{Subject: "patient-42", Field: "ssn"}, []byte("000-00-0000"))
 	if err != nil {
 		log.Fatal(err)
@@ -91,7 +92,7 @@ func ExampleVault_Seal() {
 
 func ExampleVault_Shred() {
 	ctx := context.Background()
-	v := newExampleVault()
+	v := newExampleVault(phi.VaultConfig{})
 	b := phi.Binding{Subject: "patient-42", Field: "name"}
 	sealed, _ := v.Seal(ctx, b, []byte("Ann Example"))
 
@@ -113,7 +114,7 @@ func ExampleVault_Reveal() {
 		fmt.Println("audit:", e.Action, e.Outcome, e.Target.Subject, e.Target.Field, e.Purpose)
 		return nil
 	})
-	v := newExampleVault(phi.WithAuditWriter(trail))
+	v := newExampleVault(phi.VaultConfig{Audit: trail})
 	b := phi.Binding{Subject: "patient-42", Field: "dob"}
 	sealed, _ := v.Seal(ctx, b, []byte("1970-01-01"))
 
@@ -129,7 +130,7 @@ func ExampleVault_Reveal() {
 
 func ExampleVault_BlindIndex() {
 	ctx := context.Background()
-	v := newExampleVault(phi.WithBlindIndex("email", phi.NormalizeEmail))
+	v := newExampleVault(phi.VaultConfig{BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
 
 	stored, _ := v.BlindIndex(ctx, "email", []byte("Ann@Example.com"))
 	query, _ := v.BlindIndex(ctx, "email", []byte(" ann@example.COM"))
@@ -139,10 +140,10 @@ func ExampleVault_BlindIndex() {
 
 func ExampleVault_RotateKEK() {
 	ctx := context.Background()
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	oldKEK, _ := localkek.New(bytes.Repeat([]byte{1}, 32)) // use localkek.FromDir or Parse in production
 	newKEK, _ := localkek.New(bytes.Repeat([]byte{2}, 32))
-	v, _ := phi.NewVault(store, oldKEK)
+	v, _ := phi.NewVault(phi.VaultConfig{Keys: store, KEK: oldKEK})
 	b := phi.Binding{Subject: "patient-42", Field: "dob"}
 	sealed, _ := v.Seal(ctx, b, []byte("1970-01-01"))
 
@@ -155,7 +156,7 @@ func ExampleVault_RotateKEK() {
 		log.Fatal(err)
 	}
 	// The data did not change; only the new KEK is needed to open it.
-	v2, _ := phi.NewVault(store, newKEK)
+	v2, _ := phi.NewVault(phi.VaultConfig{Keys: store, KEK: newKEK})
 	dob, err := v2.Open(ctx, b, sealed)
 	fmt.Println(string(dob.Reveal()), err)
 	// Output:
@@ -165,7 +166,7 @@ func ExampleVault_RotateKEK() {
 
 func ExampleVault_RotateSubjectKey() {
 	ctx := context.Background()
-	v := newExampleVault()
+	v := newExampleVault(phi.VaultConfig{})
 	b := phi.Binding{Subject: "patient-42", Field: "dob"}
 	old, _ := v.Seal(ctx, b, []byte("1970-01-01"))
 

@@ -56,7 +56,7 @@ func goldenKEKKey() []byte {
 	return k
 }
 
-var goldenIndexOpts = []phi.Option{phi.WithBlindIndex("email", phi.NormalizeEmail), phi.WithBlindIndex("mrn", phi.NormalizeDigits)}
+var goldenIndexes = map[string]phi.Normalizer{"email": phi.NormalizeEmail, "mrn": phi.NormalizeDigits}
 
 // loadGolden returns the golden file and a Vault over its keysets.
 func loadGolden(t testing.TB) (goldenFile, *phi.Vault) {
@@ -73,7 +73,7 @@ func loadGolden(t testing.TB) (goldenFile, *phi.Vault) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memstore.New()
+	store := memstore.New(memstore.Config{})
 	for _, k := range g.Keysets {
 		ct, err := base64.StdEncoding.DecodeString(k.Ciphertext)
 		if err != nil {
@@ -83,7 +83,7 @@ func loadGolden(t testing.TB) (goldenFile, *phi.Vault) {
 			t.Fatal(err)
 		}
 	}
-	v, err := phi.NewVault(store, kek, goldenIndexOpts...)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: store, KEK: kek, BlindIndexes: goldenIndexes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,8 @@ func writeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memstore.New()
-	v, err := phi.NewVault(store, kek, goldenIndexOpts...)
+	store := memstore.New(memstore.Config{})
+	v, err := phi.NewVault(phi.VaultConfig{Keys: store, KEK: kek, BlindIndexes: goldenIndexes})
 	if err != nil {
 		t.Fatal(err)
 	}

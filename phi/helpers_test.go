@@ -80,14 +80,22 @@ type env struct {
 }
 
 // newEnv returns a Vault over a counting memstore and a counting local KEK.
-func newEnv(t testing.TB, opts ...phi.Option) *env {
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvWith(t, phi.VaultConfig{})
+}
+
+// newEnvWith is newEnv with the other settings of cfg (its Keys, KEK and
+// Clock are the env's).
+func newEnvWith(t testing.TB, cfg phi.VaultConfig) *env {
 	t.Helper()
 	e := &env{
-		store: &countingStore{KeyStore: memstore.New()},
+		store: &countingStore{KeyStore: memstore.New(memstore.Config{})},
 		kek:   &countingKEK{KEK: testKEK(t, 1)},
 		clock: clock.NewFake(t0),
 	}
-	v, err := phi.NewVault(e.store, e.kek, append([]phi.Option{phi.WithClock(e.clock)}, opts...)...)
+	cfg.Keys, cfg.KEK, cfg.Clock = e.store, e.kek, e.clock
+	v, err := phi.NewVault(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

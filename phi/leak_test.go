@@ -27,7 +27,7 @@ func (leakyKEK) Unwrap(context.Context, []byte, []byte) ([]byte, error) {
 // errors nor a log line made from them hold the canary, the sealed bytes or
 // key material.
 func TestVaultErrorsCarryNoPHI(t *testing.T) {
-	e := newEnv(t, phi.WithAuditWriter(&memAudit{fail: true}), phi.WithBlindIndex("email", phi.NormalizeEmail))
+	e := newEnvWith(t, phi.VaultConfig{Audit: failingAudit(), BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
 	b := phi.Binding{Subject: "p1", Field: "ssn"}
 	s := mustSeal(t, e.vault, b, canary)
 	w, _ := e.store.Get(ctx, "p1")
@@ -44,7 +44,7 @@ func TestVaultErrorsCarryNoPHI(t *testing.T) {
 	add(e.vault.BlindIndex(ctx, canary, []byte(canary)))
 	add(e.vault.Seal(ctx, phi.Binding{Subject: canary + " x", Field: "f"}, []byte(canary)))
 	add(e.vault.Seal(ctx, phi.Binding{Subject: "p9", Field: canary + " x"}, []byte(canary)))
-	cold, _ := phi.NewVault(e.store, leakyKEK{e.kek})
+	cold, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: leakyKEK{e.kek}})
 	add(cold.Open(ctx, b, s))
 	e.vault.Shred(ctx, "p1")
 	add(e.vault.Open(ctx, b, s))

@@ -19,3 +19,13 @@ func (*Vault) LogValue() slog.Value { return redact.Log("phi.Vault") }
 
 // MarshalJSON redacts phi.Vault in JSON.
 func (*Vault) MarshalJSON() ([]byte, error) { return redact.JSON("phi.Vault") }
+
+// Format prints phi.VaultConfig{[redacted]} under every verb: it holds the
+// KEK.
+func (VaultConfig) Format(f fmt.State, _ rune) { redact.Format(f, "phi.VaultConfig") }
+
+// LogValue redacts phi.VaultConfig in slog output.
+func (VaultConfig) LogValue() slog.Value { return redact.Log("phi.VaultConfig") }
+
+// MarshalJSON redacts phi.VaultConfig in JSON.
+func (VaultConfig) MarshalJSON() ([]byte, error) { return redact.JSON("phi.VaultConfig") }

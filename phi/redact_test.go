@@ -19,7 +19,7 @@ func TestKeyHoldersRedactUnderEveryVerb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := phi.NewVault(memstore.New(), kek, phi.WithBlindIndex("email", phi.NormalizeEmail))
+	v, err := phi.NewVault(phi.VaultConfig{Keys: memstore.New(memstore.Config{}), KEK: kek, BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,45 +4,39 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
-type memAudit struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   bool
-}
+// errDiskFull is the failure of an audit writer made to fail.
+var errDiskFull = errors.New("audit: disk full")
 
-func (m *memAudit) Write(_ context.Context, e audit.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return errors.New("audit: disk full")
-	}
-	m.events = append(m.events, e)
-	return nil
+// failingAudit returns an in-memory audit writer whose writes fail.
+func failingAudit() *audittest.Memory {
+	m := &audittest.Memory{}
+	m.FailWith(errDiskFull)
+	return m
 }
 
 func TestRevealAudits(t *testing.T) {
-	w := &memAudit{}
+	w := &audittest.Memory{}
 	info := func(context.Context) (audit.Actor, audit.Origin) {
 		return audit.Actor{UserID: "u-7"}, audit.Origin{Channel: audit.ChannelAPI}
 	}
-	e := newEnv(t, phi.WithAuditWriter(w), phi.WithAuditInfo(info))
+	e := newEnvWith(t, phi.VaultConfig{Audit: w, AuditInfo: info})
 	b := phi.Binding{Subject: "p1", Field: "ssn", Tenant: "t1", Record: "r1"}
 	s := mustSeal(t, e.vault, b, canary)
 	pt, err := e.vault.Reveal(ctx, b, s, "treatment")
 	if err != nil || string(pt) != canary {
 		t.Fatalf("Reveal: %v", err)
 	}
-	if len(w.events) != 1 {
-		t.Fatalf("%d events", len(w.events))
+	if len(w.Events()) != 1 {
+		t.Fatalf("%d events", len(w.Events()))
 	}
-	ev := w.events[0]
+	ev := w.Events()[0]
 	want := audit.Target{Subject: "p1", Field: "ssn", RecordID: "r1"}
 	if ev.Action != audit.ActionReveal || ev.Outcome != audit.OutcomeSuccess || ev.Purpose != "treatment" ||
 		ev.Target != want || ev.Actor.UserID != "u-7" || ev.Actor.TenantID != "t1" || ev.Origin.Channel != audit.ChannelAPI || !ev.Time.Equal(t0) {
@@ -53,12 +47,12 @@ func TestRevealAudits(t *testing.T) {
 	if _, err := e.vault.Reveal(ctx, phi.Binding{Subject: "p1", Field: "dob"}, s, "treatment"); !errors.Is(err, phi.ErrTampered) {
 		t.Fatalf("wrong binding: %v", err)
 	}
-	if last := w.events[len(w.events)-1]; last.Outcome != audit.OutcomeFailure || last.Reason != "tampered" {
+	if last := w.Last(); last.Outcome != audit.OutcomeFailure || last.Reason != "tampered" {
 		t.Fatalf("failure event: %+v", last)
 	}
 
 	// No audit, no access.
-	w.fail = true
+	w.FailWith(errDiskFull)
 	pt, err = e.vault.Reveal(ctx, b, s, "treatment")
 	if !errors.Is(err, phi.ErrAuditFailed) || pt != nil {
 		t.Fatalf("audit failure: %v, %d bytes", err, len(pt))
@@ -70,7 +64,7 @@ func TestRevealAudits(t *testing.T) {
 	if !errors.Is(err, phi.ErrAuditFailed) || !errors.Is(err, phi.ErrTampered) {
 		t.Fatalf("open and audit failure: %v", err)
 	}
-	for _, ev := range w.events {
+	for _, ev := range w.Events() {
 		if strings.Contains(ev.Reason+ev.Purpose+ev.Target.Field, canary) {
 			t.Fatal("event holds plaintext")
 		}
@@ -84,7 +78,7 @@ func TestRevealFailsClosedWithoutWriterOrPurpose(t *testing.T) {
 	if pt, err := e.vault.Reveal(ctx, b, s, "treatment"); !errors.Is(err, phi.ErrAuditFailed) || pt != nil {
 		t.Fatalf("no writer: %v", err)
 	}
-	e = newEnv(t, phi.WithAuditWriter(audit.Discard{}))
+	e = newEnvWith(t, phi.VaultConfig{Audit: audit.Discard{}})
 	s = mustSeal(t, e.vault, b, canary)
 	for _, p := range []phi.Purpose{"", "Treatment", "because the patient " + canary, phi.Purpose(strings.Repeat("a", 65))} {
 		if _, err := e.vault.Reveal(ctx, b, s, p); err == nil || strings.Contains(err.Error(), canary) {
@@ -94,13 +88,13 @@ func TestRevealFailsClosedWithoutWriterOrPurpose(t *testing.T) {
 }
 
 func TestRevealRefusesInvalidBindingWithoutAuditing(t *testing.T) {
-	w := &memAudit{}
-	e := newEnv(t, phi.WithAuditWriter(w))
+	w := &audittest.Memory{}
+	e := newEnvWith(t, phi.VaultConfig{Audit: w})
 	s := mustSeal(t, e.vault, phi.Binding{Subject: "p1", Field: "ssn"}, canary)
 	if _, err := e.vault.Reveal(ctx, phi.Binding{Subject: "Ann Example", Field: "ssn"}, s, "treatment"); !errors.Is(err, phi.ErrInvalidBinding) {
 		t.Fatalf("got %v", err)
 	}
-	if len(w.events) != 0 {
+	if len(w.Events()) != 0 {
 		t.Fatal("an invalid binding reached the audit trail")
 	}
 }

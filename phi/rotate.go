@@ -115,7 +115,7 @@ const rotatePageSize = 256
 // touched: the keys inside the keysets do not change. Keysets already
 // wrapped by newKEK are skipped, so a run that was interrupted is resumed by
 // running it again, with a Vault that has both KEKs (the new one as KEK and
-// the old one through WithOldKEKs, or the other way round). Each keyset is
+// the old one through VaultConfig.OldKEKs, or the other way round). Each keyset is
 // updated with a compare-and-swap, so concurrent Seals, rotations and shreds
 // are safe. progress, if not nil, is called after every keyset and once more
 // at the end with Done set. newKEK becomes the Vault's KEK (for new keysets)

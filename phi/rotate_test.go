@@ -89,7 +89,7 @@ func (k *failingKEK) Wrap(ctx context.Context, pt, ad []byte) ([]byte, error) {
 }
 
 func TestRotateKEKResumable(t *testing.T) {
-	e := newEnv(t, phi.WithBlindIndex("mrn", phi.NormalizeDigits))
+	e := newEnvWith(t, phi.VaultConfig{BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeDigits}})
 	var sealed []phi.Sealed
 	subjects := []string{"s1", "s2", "s3", "s4", "s5"}
 	for _, s := range subjects {
@@ -108,7 +108,7 @@ func TestRotateKEKResumable(t *testing.T) {
 		t.Fatalf("interrupted run: %v, %+v", err, last)
 	}
 	// A process restarted with both KEKs resumes.
-	v2, err := phi.NewVault(e.store, newKEK, phi.WithOldKEKs(oldKEK), phi.WithBlindIndex("mrn", phi.NormalizeDigits))
+	v2, err := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: newKEK, OldKEKs: []phi.KEK{oldKEK}, BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeDigits}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestRotateKEKResumable(t *testing.T) {
 		}
 	}
 	// Only the new KEK is needed now; data and indexes are unchanged.
-	v3, _ := phi.NewVault(e.store, newKEK, phi.WithBlindIndex("mrn", phi.NormalizeDigits))
+	v3, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: newKEK, BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeDigits}})
 	for i, s := range subjects {
 		got, err := v3.Open(ctx, phi.Binding{Subject: s, Field: "f"}, sealed[i])
 		if err != nil || string(got.Reveal()) != s {
@@ -139,7 +139,7 @@ func TestRotateKEKResumable(t *testing.T) {
 		t.Fatalf("blind index changed by KEK rotation: %v", err)
 	}
 	// The old KEK alone can open nothing any more.
-	v4, _ := phi.NewVault(e.store, oldKEK)
+	v4, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: oldKEK})
 	if _, err := v4.Open(ctx, phi.Binding{Subject: "s1", Field: "f"}, sealed[0]); !errors.Is(err, phi.ErrUnknownKEK) {
 		t.Fatalf("old KEK after rotation: %v", err)
 	}
@@ -148,7 +148,7 @@ func TestRotateKEKResumable(t *testing.T) {
 func TestRotateKEKNeedsOldKEK(t *testing.T) {
 	e := newEnv(t)
 	mustSeal(t, e.vault, phi.Binding{Subject: "s1", Field: "f"}, "x")
-	v, _ := phi.NewVault(e.store, testKEK(t, 8))
+	v, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: testKEK(t, 8)})
 	if err := v.RotateKEK(ctx, testKEK(t, 8), nil); !errors.Is(err, phi.ErrUnknownKEK) {
 		t.Fatalf("got %v, want ErrUnknownKEK", err)
 	}

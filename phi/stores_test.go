@@ -18,16 +18,16 @@ import (
 func TestVaultOverEveryStore(t *testing.T) {
 	stores := map[string]func(t *testing.T) (a, b phi.KeyStore){
 		"memstore": func(t *testing.T) (phi.KeyStore, phi.KeyStore) {
-			s := memstore.New()
+			s := memstore.New(memstore.Config{})
 			return s, s
 		},
 		"filestore": func(t *testing.T) (phi.KeyStore, phi.KeyStore) {
 			dir := filepath.Join(t.TempDir(), "keys")
-			a, err := filestore.Open(dir)
+			a, err := filestore.Open(dir, filestore.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := filestore.Open(dir)
+			b, err := filestore.Open(dir, filestore.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,15 +38,15 @@ func TestVaultOverEveryStore(t *testing.T) {
 			if err := pgstore.Migrate(ctx, pool); err != nil {
 				t.Fatal(err)
 			}
-			return pgstore.New(pool), pgstore.New(pool)
+			return pgstore.New(pool, pgstore.Config{}), pgstore.New(pool, pgstore.Config{})
 		},
 	}
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			sa, sb := open(t)
 			kek1, kek2 := testKEK(t, 1), testKEK(t, 2)
-			idx := phi.WithBlindIndex("email", phi.NormalizeEmail)
-			va, err := phi.NewVault(sa, kek1, idx)
+			idx := map[string]phi.Normalizer{"email": phi.NormalizeEmail}
+			va, err := phi.NewVault(phi.VaultConfig{Keys: sa, KEK: kek1, BlindIndexes: idx})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestVaultOverEveryStore(t *testing.T) {
 			}
 
 			// "Another process" with only the new KEK.
-			vb, err := phi.NewVault(sb, kek2, idx)
+			vb, err := phi.NewVault(phi.VaultConfig{Keys: sb, KEK: kek2, BlindIndexes: idx})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestVaultOverEveryStore(t *testing.T) {
 			if err != nil || len(destroyed) != 2 {
 				t.Fatalf("shred: %v %v", destroyed, err)
 			}
-			fresh, _ := phi.NewVault(sa, kek2)
+			fresh, _ := phi.NewVault(phi.VaultConfig{Keys: sa, KEK: kek2})
 			if _, err := fresh.Open(ctx, b, s); !errors.Is(err, phi.ErrShredded) {
 				t.Fatalf("open after shred through the other store handle: %v", err)
 			}

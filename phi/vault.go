@@ -13,7 +13,7 @@ import (
 
 // Vault seals and opens PHI under per-subject data keys. Each subject has one
 // Tink AES-256-GCM keyset, created on first Seal, stored in a KeyStore wrapped
-// by the KEK, and cached unwrapped (see WithCache). A Vault is safe for
+// by the KEK, and cached unwrapped (see VaultConfig.CacheEntries). A Vault is safe for
 // concurrent use.
 type Vault struct {
 	store     KeyStore
@@ -29,42 +29,23 @@ type Vault struct {
 	index *blindIndexer
 }
 
-// NewVault returns a Vault that keeps subject keysets in store, wrapped by
-// kek. See the With functions for options.
-func NewVault(store KeyStore, kek KEK, opts ...Option) (*Vault, error) {
-	if store == nil || kek == nil {
-		return nil, errors.New("phi: NewVault needs a KeyStore and a KEK")
-	}
-	s := settings{
-		clock:        clock.System,
-		cacheEntries: DefaultCacheEntries,
-		cacheTTL:     DefaultCacheTTL,
-		normalizers:  make(map[string]Normalizer),
-	}
-	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("phi: NewVault: nil option")
-		}
-		if err := o.apply(&s); err != nil {
-			return nil, err
-		}
-	}
-	if kek.ID() == "" {
-		return nil, errors.New("phi: NewVault: KEK has an empty ID")
+// NewVault returns a Vault that keeps subject keysets in cfg.Keys, wrapped
+// by cfg.KEK. See VaultConfig for the other settings.
+func NewVault(cfg VaultConfig) (*Vault, error) {
+	s, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
 	v := &Vault{
-		store:     store,
+		store:     cfg.Keys,
 		clock:     s.clock,
 		cache:     newKeyCache(s.clock, s.cacheEntries, s.cacheTTL),
-		audit:     s.audit,
-		auditInfo: s.auditInfo,
-		kek:       kek,
-		keks:      map[string]KEK{kek.ID(): kek},
+		audit:     cfg.Audit,
+		auditInfo: cfg.AuditInfo,
+		kek:       cfg.KEK,
+		keks:      map[string]KEK{cfg.KEK.ID(): cfg.KEK},
 	}
-	for _, k := range s.oldKEKs {
-		if k.ID() == "" {
-			return nil, errors.New("phi: NewVault: old KEK has an empty ID")
-		}
+	for _, k := range cfg.OldKEKs {
 		if _, dup := v.keks[k.ID()]; !dup {
 			v.keks[k.ID()] = k
 		}
@@ -132,10 +113,10 @@ func (v *Vault) Open(ctx context.Context, b Binding, s Sealed) (Bytes, error) {
 // it from this Vault's cache. Afterwards every value sealed for the subject
 // fails to open with ErrShredded, in this process at once and in other
 // processes sharing the store once their cache entries age out (see
-// WithCache). It returns the IDs of the keys destroyed (none when the subject
+// VaultConfig.CacheEntries). It returns the IDs of the keys destroyed (none when the subject
 // had no keys or was shredded before). Shred is idempotent.
 //
-// When the Vault has an audit writer (WithAuditWriter), Shred records what
+// When the Vault has an audit writer (VaultConfig.Audit), Shred records what
 // happened after it happened: an audit.ActionShred event for the subject with
 // reason "keys_destroyed" and the number of keys destroyed, or outcome
 // failure when the store refused. If that event cannot be written, Shred
@@ -215,7 +196,7 @@ func (p Purpose) valid() bool {
 // access as an audit event (action audit.ActionReveal, with the purpose and
 // the binding's subject, field and record) through the Vault's audit writer.
 // When the event cannot be written, or no writer was configured with
-// WithAuditWriter, Reveal returns ErrAuditFailed and no plaintext: no audit,
+// VaultConfig.Audit, Reveal returns ErrAuditFailed and no plaintext: no audit,
 // no access. Failed opens are audited too, with outcome failure.
 func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose) ([]byte, error) {
 	if !purpose.valid() {

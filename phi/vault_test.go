@@ -124,7 +124,7 @@ func TestShred(t *testing.T) {
 }
 
 func TestWarmPathMakesNoKEKOrStoreCalls(t *testing.T) {
-	e := newEnv(t, phi.WithCache(10, time.Minute))
+	e := newEnvWith(t, phi.VaultConfig{CacheEntries: 10, CacheTTL: time.Minute})
 	b := phi.Binding{Subject: "p1", Field: "f"}
 	s := mustSeal(t, e.vault, b, "v")
 	if e.store.calls.Load() == 0 || e.kek.calls.Load() == 0 {
@@ -151,7 +151,7 @@ func TestWarmPathMakesNoKEKOrStoreCalls(t *testing.T) {
 }
 
 func TestCacheIsBounded(t *testing.T) {
-	e := newEnv(t, phi.WithCache(2, time.Hour))
+	e := newEnvWith(t, phi.VaultConfig{CacheEntries: 2, CacheTTL: time.Hour})
 	var sealed []phi.Sealed
 	subjects := []string{"a", "b", "c"}
 	for _, s := range subjects {
@@ -176,7 +176,7 @@ func TestCacheIsBounded(t *testing.T) {
 }
 
 func TestNoCache(t *testing.T) {
-	e := newEnv(t, phi.WithCache(0, 0))
+	e := newEnvWith(t, phi.VaultConfig{NoCache: true})
 	b := phi.Binding{Subject: "p", Field: "f"}
 	s := mustSeal(t, e.vault, b, "v")
 	kc := e.kek.calls.Load()
@@ -191,24 +191,24 @@ func TestNoCache(t *testing.T) {
 func TestBadOptions(t *testing.T) {
 	e := newEnv(t)
 	kek := testKEK(t, 1)
-	for name, opts := range map[string][]phi.Option{
-		"cache-neg":   {phi.WithCache(-1, time.Minute)},
-		"cache-ttl0":  {phi.WithCache(10, 0)},
-		"audit-nil":   {phi.WithAuditWriter(nil)},
-		"old-nil":     {phi.WithOldKEKs(nil)},
-		"nil-option":  {nil},
-		"index-nil":   {phi.WithBlindIndex("email", nil)},
-		"index-field": {phi.WithBlindIndex("", phi.NormalizeEmail)},
-		"index-twice": {phi.WithBlindIndex("a", phi.NormalizeExact), phi.WithBlindIndex("a", phi.NormalizeExact)},
+	for name, cfg := range map[string]phi.VaultConfig{
+		"cache-neg":     {CacheEntries: -1, CacheTTL: time.Minute},
+		"cache-ttl-neg": {CacheEntries: 10, CacheTTL: -time.Second},
+		"nocache-bound": {NoCache: true, CacheEntries: 10},
+		"old-nil":       {OldKEKs: []phi.KEK{nil}},
+		"index-nil":     {BlindIndexes: map[string]phi.Normalizer{"email": nil}},
+		"index-field":   {BlindIndexes: map[string]phi.Normalizer{"": phi.NormalizeEmail}},
+		"index-ctl":     {BlindIndexes: map[string]phi.Normalizer{"a\x00": phi.NormalizeEmail}},
 	} {
-		if _, err := phi.NewVault(e.store, kek, opts...); err == nil {
-			t.Errorf("%s: NewVault accepted a bad option", name)
+		cfg.Keys, cfg.KEK = e.store, kek
+		if _, err := phi.NewVault(cfg); err == nil {
+			t.Errorf("%s: NewVault accepted a bad configuration", name)
 		}
 	}
-	if _, err := phi.NewVault(nil, kek); err == nil {
+	if _, err := phi.NewVault(phi.VaultConfig{Keys: nil, KEK: kek}); err == nil {
 		t.Error("NewVault accepted a nil store")
 	}
-	if _, err := phi.NewVault(e.store, nil); err == nil {
+	if _, err := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: nil}); err == nil {
 		t.Error("NewVault accepted a nil KEK")
 	}
 }
@@ -228,7 +228,7 @@ func TestWrappedKeysetSwapFails(t *testing.T) {
 	if err := e.store.Update(ctx, wa, wb.Version); err != nil {
 		t.Fatal(err)
 	}
-	fresh, _ := phi.NewVault(e.store, e.kek)
+	fresh, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: e.kek})
 	if _, err := fresh.Open(ctx, b, sa); !errors.Is(err, phi.ErrTampered) {
 		t.Fatalf("swapped keyset: got %v, want ErrTampered", err)
 	}
@@ -241,7 +241,7 @@ func TestUnknownKEK(t *testing.T) {
 	e := newEnv(t)
 	b := phi.Binding{Subject: "a", Field: "f"}
 	s := mustSeal(t, e.vault, b, "A")
-	other, _ := phi.NewVault(e.store, testKEK(t, 2))
+	other, _ := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: testKEK(t, 2)})
 	if _, err := other.Open(ctx, b, s); !errors.Is(err, phi.ErrUnknownKEK) {
 		t.Fatalf("got %v, want ErrUnknownKEK", err)
 	}
@@ -259,8 +259,8 @@ func TestContextCancelled(t *testing.T) {
 // Another Vault on the same store (another process) keeps its cached keys
 // for at most the TTL after a shred: the documented staleness bound.
 func TestShredStalenessBoundedByTTL(t *testing.T) {
-	e := newEnv(t, phi.WithCache(10, time.Minute))
-	other, err := phi.NewVault(e.store, e.kek, phi.WithClock(e.clock), phi.WithCache(10, time.Minute))
+	e := newEnvWith(t, phi.VaultConfig{CacheEntries: 10, CacheTTL: time.Minute})
+	other, err := phi.NewVault(phi.VaultConfig{Keys: e.store, KEK: e.kek, Clock: e.clock, CacheEntries: 10, CacheTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

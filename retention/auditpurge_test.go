@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/clock"
-	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/retention"
 )
 
@@ -40,7 +40,7 @@ func TestAuditRetentionLeapDay(t *testing.T) {
 func TestPurgeAuditHonoursPolicyAndHolds(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "audit")
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	clk := clock.NewFake(time.Date(2020, 2, 29, 12, 0, 0, 0, time.UTC))
 	log, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{Signer: priv, Clock: clk, SegmentMaxBytes: 1})
 	if err != nil {
@@ -67,7 +67,10 @@ func TestPurgeAuditHonoursPolicyAndHolds(t *testing.T) {
 	write("patient-c")
 
 	hs, _ := retention.OpenFileHoldStore(t.TempDir())
-	reg := retention.NewRegistry(hs, audit.Discard{}, clk)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ps := retention.MustPolicies(retention.AuditPolicy)
 
 	// An hour before the leap-day event's due time (Mar 1 12:00) nothing
@@ -149,7 +152,7 @@ func TestAuditRetentionIsSafe(t *testing.T) {
 func TestPurgeAuditRefusesShortPolicy(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "audit")
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	clk := clock.NewFake(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 	log, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{Signer: priv, Clock: clk, SegmentMaxBytes: 1})
 	if err != nil {
@@ -163,7 +166,10 @@ func TestPurgeAuditRefusesShortPolicy(t *testing.T) {
 	}
 	clk.Advance(72 * time.Hour)
 	hs, _ := retention.OpenFileHoldStore(t.TempDir())
-	reg := retention.NewRegistry(hs, audit.Discard{}, clk)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ps := retention.MustPolicies(retention.Policy{Kind: retention.KindAudit, Keep: retention.Period{Days: 1}})
 	rep, err := retention.PurgeAudit(ctx, log, ps, reg, clk.Now(), false)
 	if !errors.Is(err, audit.ErrRetentionTooShort) || len(rep.Purged) != 0 {

@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -22,13 +23,13 @@ import (
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
-	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/pgtables"
 )
 
 // Sweeper throughput in subjects per second, on the file stores (embedded
 // default: filestore keys, file ledger, file holds and cursor) and on
 // PostgreSQL (pgstore keys, pgledger, pgretention holds and cursor,
-// pgsource over a table). b.N expired subjects are swept in one pass.
+// pgtables over a table). b.N expired subjects are swept in one pass.
 //
 // Baseline: BenchmarkSweepBaseline*, calling Shredder.Shred directly, one
 // subject after another, for the same subjects on the same stores — the
@@ -49,11 +50,11 @@ type benchStores struct {
 func fileStores(b *testing.B) benchStores {
 	ctx := context.Background()
 	dir := b.TempDir()
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ls, err := disposal.OpenFileLedgerStore(ctx, filepath.Join(dir, "ledger"), disposal.FileLedgerOptions{Signer: priv})
 	if err != nil {
 		b.Fatal(err)
@@ -84,13 +85,13 @@ func pgStores(b *testing.B) benchStores {
 		CREATE INDEX ON encounters ((patient_id COLLATE "C"))`); err != nil {
 		b.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ls, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: priv})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ls.Close() })
-	bs := assemble(b, pgstore.New(pool), ls, pgretention.NewHoldStore(pool), pgretention.NewSweepState(pool, "bench"), priv)
+	bs := assemble(b, pgstore.New(pool, pgstore.Config{}), ls, pgretention.NewHoldStore(pool), pgretention.NewSweepState(pool, "bench"), priv)
 	bs.source = func(ids []string) retention.Source {
 		rows := make([][]any, len(ids))
 		for i, id := range ids {
@@ -99,7 +100,7 @@ func pgStores(b *testing.B) benchStores {
 		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"encounters"}, []string{"patient_id", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
 			b.Fatal(err)
 		}
-		src, err := pgsource.New(pool, pgsource.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at"})
+		src, err := pgtables.New(pool, pgtables.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,11 +111,14 @@ func pgStores(b *testing.B) benchStores {
 
 func assemble(b *testing.B, keys phi.KeyStore, ls disposal.LedgerStore, hs retention.HoldStore, st retention.SweepState, priv ed25519.PrivateKey) benchStores {
 	kek, _ := localkek.New(make([]byte, 32))
-	vault, err := phi.NewVault(keys, kek)
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg := retention.NewRegistry(hs, audit.Discard{}, nil)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: disposal.NewLedger(ls), Audit: audit.Discard{}, Holds: reg, SigningKey: priv})
 	if err != nil {
 		b.Fatal(err)

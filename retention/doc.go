@@ -36,7 +36,7 @@
 //
 // # What it leaves to the caller
 //
-//   - Implementing Source over the application's records (retention/pgsource
+//   - Implementing Source over the application's records (retention/pgtables
 //     helps for PostgreSQL tables) and choosing the policies: the zero
 //     policy set disposes of nothing.
 //   - Hold reasons are operator text stored in clear: they must not contain

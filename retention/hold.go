@@ -128,10 +128,22 @@ var (
 	_ disposal.HoldChecker = (*Registry)(nil)
 )
 
-// NewRegistry returns a Registry over store that audits to w. A nil clock
-// means the system clock.
-func NewRegistry(store HoldStore, w audit.Writer, c clock.Clock) *Registry {
-	return &Registry{store: store, audit: w, clock: clock.OrSystem(c)}
+// RegistryConfig configures NewRegistry. Holds and Audit are required.
+type RegistryConfig struct {
+	// Holds stores the holds (required).
+	Holds HoldStore
+	// Audit records every change (required).
+	Audit audit.Writer
+	// Clock stamps holds and lifts. nil means clock.System.
+	Clock clock.Clock
+}
+
+// NewRegistry returns a Registry over cfg.Holds that audits to cfg.Audit.
+func NewRegistry(cfg RegistryConfig) (*Registry, error) {
+	if cfg.Holds == nil || cfg.Audit == nil {
+		return nil, errors.New("retention: NewRegistry needs a HoldStore and an audit writer")
+	}
+	return &Registry{store: cfg.Holds, audit: cfg.Audit, clock: clock.OrSystem(cfg.Clock)}, nil
 }
 
 // HoldRequest asks for a new hold.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/retentiontest"
@@ -31,8 +32,14 @@ func TestFileHoldStoreSharedDirectory(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := retention.OpenFileHoldStore(dir)
 	b, _ := retention.OpenFileHoldStore(dir)
-	ra := retention.NewRegistry(a, audit.Discard{}, nil)
-	rb := retention.NewRegistry(b, audit.Discard{}, nil)
+	ra, err := retention.NewRegistry(retention.RegistryConfig{Holds: a, Audit: audit.Discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := retention.NewRegistry(retention.RegistryConfig{Holds: b, Audit: audit.Discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := ra.Set(ctx, retention.HoldRequest{Subject: "patient-1", Reason: "subpoena", SetBy: "u1"})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,7 @@ func TestHoldFileGolden(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "holds.json"), data, 0o600)
 	s, _ := retention.OpenFileHoldStore(dir)
-	held, h, err := retention.NewRegistry(s, audit.Discard{}, nil).IsHeld(context.Background(), "patient-7f3a", "")
+	held, h, err := registry(t, s).IsHeld(context.Background(), "patient-7f3a", "")
 	if err != nil || !held || h.ID != "hold-0011223344556677" {
 		t.Fatalf("IsHeld over golden file: %v %+v %v", held, h, err)
 	}
@@ -89,7 +96,7 @@ func TestParseHoldsRejects(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "holds.json"), []byte("{garbage"), 0o600)
 	s, _ := retention.OpenFileHoldStore(dir)
-	if _, _, err := retention.NewRegistry(s, audit.Discard{}, nil).IsHeld(context.Background(), "patient-1", ""); !errors.Is(err, retention.ErrCorruptHolds) {
+	if _, _, err := registry(t, s).IsHeld(context.Background(), "patient-1", ""); !errors.Is(err, retention.ErrCorruptHolds) {
 		t.Fatalf("IsHeld over corrupt file: %v", err)
 	}
 }
@@ -117,10 +124,12 @@ func FuzzParseHolds(f *testing.F) {
 func TestRegistryAuditsAndValidates(t *testing.T) {
 	ctx := context.Background()
 	s, _ := retention.OpenFileHoldStore(t.TempDir())
-	var events []audit.Event
-	w := audit.WriterFunc(func(_ context.Context, e audit.Event) error { events = append(events, e); return nil })
+	w := &audittest.Memory{}
 	fc := clock.NewFake(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
-	r := retention.NewRegistry(s, w, fc)
+	r, err := retention.NewRegistry(retention.RegistryConfig{Holds: s, Audit: w, Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, bad := range []retention.HoldRequest{
 		{Reason: "r", SetBy: "u"},
@@ -138,6 +147,7 @@ func TestRegistryAuditsAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	events := w.Events()
 	if len(events) != 1 || events[0].Action != audit.ActionLegalHold || events[0].Attrs["op"] != "set" || events[0].Target.RecordID != h.ID || events[0].Actor.UserID != "user-1" {
 		t.Fatalf("set not audited: %+v", events)
 	}
@@ -152,7 +162,10 @@ func TestRegistryAuditsAndValidates(t *testing.T) {
 	}
 
 	// Lift is audited first: when the audit fails, the hold stays.
-	failing := retention.NewRegistry(s, audit.WriterFunc(func(context.Context, audit.Event) error { return errors.New("down") }), fc)
+	failing, err := retention.NewRegistry(retention.RegistryConfig{Holds: s, Audit: audit.WriterFunc(func(context.Context, audit.Event) error { return errors.New("down") }), Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := failing.Lift(ctx, h.ID, "user-2", "done"); err == nil {
 		t.Fatal("lift without audit succeeded")
 	}
@@ -164,7 +177,7 @@ func TestRegistryAuditsAndValidates(t *testing.T) {
 	if err != nil || lifted.Active() || !lifted.LiftedAt.Equal(fc.Now()) {
 		t.Fatalf("Lift = %+v, %v", lifted, err)
 	}
-	if len(events) != 2 || events[1].Attrs["op"] != "lift" || events[1].Actor.UserID != "user-2" {
+	if events = w.Events(); len(events) != 2 || events[1].Attrs["op"] != "lift" || events[1].Actor.UserID != "user-2" {
 		t.Fatalf("lift not audited: %+v", events)
 	}
 	if held, _, _ := r.IsHeld(ctx, "", ""); held {
@@ -177,4 +190,14 @@ func TestRegistryAuditsAndValidates(t *testing.T) {
 	if _, err := r.Lift(ctx, "hold-nope", "u", "r"); !errors.Is(err, retention.ErrHoldNotFound) {
 		t.Fatal(err)
 	}
+}
+
+// registry returns a Registry over s that audits nowhere.
+func registry(t *testing.T, s retention.HoldStore) *retention.Registry {
+	t.Helper()
+	r, err := retention.NewRegistry(retention.RegistryConfig{Holds: s, Audit: audit.Discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -37,7 +37,10 @@ func TestErrorsDoNotEchoInput(t *testing.T) {
 		t.Errorf("ParsePeriod: %v", err)
 	}
 	hs, _ := retention.OpenFileHoldStore(t.TempDir())
-	reg := retention.NewRegistry(hs, audit.Discard{}, nil)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, req := range []retention.HoldRequest{
 		{Subject: canary + " bad", Reason: "r", SetBy: "u"},
 		{Subject: "patient-1", Reason: canary + "\n", SetBy: "u"},

@@ -15,7 +15,7 @@ const (
 
 // PolicyFile is a parsed policy file: the policies, and the description of
 // the records' source, which the source's package parses (for example
-// pgsource.ParseConfig).
+// pgtables.ParseConfig).
 type PolicyFile struct {
 	Policies Policies
 	// Source is the "source" member, undecoded; nil when absent.

@@ -22,7 +22,7 @@ type Subject struct {
 }
 
 // Source is the application's view of its records, which the Sweeper
-// evaluates. retention/pgsource implements it over PostgreSQL tables.
+// evaluates. retention/pgtables implements it over PostgreSQL tables.
 type Source interface {
 	// Subjects returns at most limit subjects whose ID is greater than after
 	// (byte order), in ascending ID order, each with every one of its

@@ -2,6 +2,8 @@ package retention_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -62,12 +64,12 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := memstore.New()
-	vault, err := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ls, err := disposal.OpenFileLedgerStore(ctx, filepath.Join(dir, "ledger"), disposal.FileLedgerOptions{Signer: priv})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +81,10 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	fc := clock.NewFake(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
-	reg := retention.NewRegistry(hs, audit.Discard{}, fc)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: audit.Discard{}, Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: audit.Discard{}, Holds: reg, SigningKey: priv, Clock: fc})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,10 @@
 // Package audittest is the conformance suite for audit.Writer
 // implementations: hipaakit runs it against its file and PostgreSQL
-// writers, and users run it against their own.
+// writers, and users run it against their own. It also holds Memory, the
+// in-memory recorder that tests of code writing audit events use (hipaakit's
+// own tests included): it chains and validates like a real writer, can be
+// made to fail, and answers what was written (Events, EventsWith, Actions,
+// Last); its zero value is ready to use.
 //
 // # What it checks
 //

@@ -41,6 +41,35 @@ func TestMemoryFailWith(t *testing.T) {
 	}
 }
 
+// TestMemoryZeroValueAndQueries: a zero Memory records, validates, and
+// answers by action, in order.
+func TestMemoryZeroValueAndQueries(t *testing.T) {
+	var m Memory
+	if m.Last().Action != "" || len(m.Events()) != 0 {
+		t.Fatal("empty Memory has events")
+	}
+	ctx := context.Background()
+	a, b := Event("a"), Event("b")
+	b.Action = audit.ActionRead
+	for _, e := range []audit.Event{a, b, a} {
+		if err := m.Write(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Write(ctx, audit.Event{}); err == nil {
+		t.Fatal("an invalid event was recorded")
+	}
+	if got := m.Actions(); len(got) != 3 || got[0] != a.Action || got[1] != audit.ActionRead || got[2] != a.Action {
+		t.Fatalf("Actions = %v", got)
+	}
+	if got := m.EventsWith(audit.ActionRead); len(got) != 1 || got[0].Target != b.Target {
+		t.Fatalf("EventsWith = %+v", got)
+	}
+	if last := m.Last(); last.Target != a.Target || m.Records()[0].Stream != DefaultMemoryStream {
+		t.Fatalf("Last = %+v", last)
+	}
+}
+
 const brokenEnv = "HIPAAKIT_AUDITTEST_BROKEN"
 
 // lossy acknowledges every event but stores only every other one.

@@ -90,7 +90,7 @@ func benchBaseline(b *testing.B, n int) {
 var rawColumns = []string{"stream", "seq", "logged_at", "time_s", "time_n", "action", "outcome", "subject", "actor_id", "record_type", "record_id", "hash", "line"}
 
 func baselineRows(b *testing.B, n int) [][]any {
-	c, err := audit.NewChain("bench", 0, audit.Hash{}, nil)
+	c, err := audit.NewChain(audit.ChainConfig{Stream: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

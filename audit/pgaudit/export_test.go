@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Overlapping requests are chained out of time order; a JSON Lines export
@@ -78,7 +79,7 @@ func TestForgedCheckpointRowIsBadSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := audit.Checkpoint{Stream: "api-1", Seq: 9, Head: audit.Hash{9}, Time: t0, Reason: audit.CheckpointCount,
-		KeyID: audit.KeyID(pub(key)), Sig: make([]byte, ed25519.SignatureSize)}
+		KeyID: signing.KeyID(pub(key)), Sig: make([]byte, ed25519.SignatureSize)}
 	line, err := c.Marshal()
 	if err != nil {
 		t.Fatal(err)

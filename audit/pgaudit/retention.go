@@ -248,7 +248,7 @@ func appendPurgeRecord(ctx context.Context, tx pgx.Tx, clk clock.Clock, now time
 	}
 	var h audit.Hash
 	copy(h[:], head)
-	chain, err := audit.NewChain(b.Stream, uint64(seq), h, clk)
+	chain, err := audit.NewChain(audit.ChainConfig{Stream: b.Stream, Seq: uint64(seq), Head: h, Clock: clk})
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func openStream(ctx context.Context, pool *pgxpool.Pool, opts Options) (*streamW
 	}
 	var h audit.Hash
 	copy(h[:], head)
-	if w.chain, err = audit.NewChain(opts.Stream, uint64(seq), h, opts.Clock); err != nil {
+	if w.chain, err = audit.NewChain(audit.ChainConfig{Stream: opts.Stream, Seq: uint64(seq), Head: h, Clock: opts.Clock}); err != nil {
 		return nil, err
 	}
 	go w.run()

@@ -246,8 +246,8 @@ func testRepository(t *testing.T, tg backup.Target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []backup.Option{backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "conformance"}), backup.WithChunkSize(backup.MinChunkSize)}
-	repo, err := backup.Init(ctx, tg, kek, opts...)
+	cfg := backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "conformance"}, ChunkSize: backup.MinChunkSize}
+	repo, err := backup.Init(ctx, tg, kek, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func testRepository(t *testing.T, tg backup.Target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo2, err := backup.Open(ctx, tg, kek, opts[0])
+	repo2, err := backup.Open(ctx, tg, kek, backup.Config{Audit: cfg.Audit, Actor: cfg.Actor})
 	if err != nil {
 		t.Fatal(err)
 	}

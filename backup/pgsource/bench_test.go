@@ -96,7 +96,7 @@ func BenchmarkPostgresBackup(b *testing.B) {
 		b.StopTimer()
 		root := filepath.Join(b.TempDir(), "repo")
 		tg, _ := backup.NewDirTarget(root)
-		repo, err := backup.Init(ctx, tg, benchKEK(b), backup.WithAudit(audit.Discard{}, audit.Actor{}))
+		repo, err := backup.Init(ctx, tg, benchKEK(b), backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -72,8 +72,7 @@ func newRepo(t testing.TB) *backup.Repository {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := backup.Init(context.Background(), tg, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "pg-test"}),
-		backup.WithChunkSize(backup.MinChunkSize))
+	r, err := backup.Init(context.Background(), tg, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "pg-test"}, ChunkSize: backup.MinChunkSize})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	repo, err := backup.Open(ctx, target, kek, backup.WithAudit(audit.Discard{}, audit.Actor{UserID: "ops"}))
+	repo, err := backup.Open(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{UserID: "ops"}})
 	if err != nil {
 		log.Fatal(err)
 	}

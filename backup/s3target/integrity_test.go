@@ -21,7 +21,7 @@ func TestS3ReadOnlyVerifyAndDamagedManifest(t *testing.T) {
 	ctx := context.Background()
 	bucket := srv.Bucket(t, false)
 	rw := newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: bucket}, nil)
-	repo, err := backup.Init(ctx, rw, testKEK(t), backup.WithAudit(discard{}, actor))
+	repo, err := backup.Init(ctx, rw, testKEK(t), backup.Config{Audit: discard{}, Actor: actor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestS3ReadOnlyVerifyAndDamagedManifest(t *testing.T) {
 	}
 
 	_, endpoint := newFaultProxy(t, srv.Endpoint, "PUT", -1)
-	ro, err := backup.Open(ctx, newTarget(t, srv, endpoint, s3target.Config{Bucket: bucket}, nil), testKEK(t), backup.WithAudit(discard{}, actor))
+	ro, err := backup.Open(ctx, newTarget(t, srv, endpoint, s3target.Config{Bucket: bucket}, nil), testKEK(t), backup.Config{Audit: discard{}, Actor: actor})
 	if err != nil {
 		t.Fatal(err)
 	}

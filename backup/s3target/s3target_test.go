@@ -144,13 +144,13 @@ func TestS3ServerErrors(t *testing.T) {
 
 	// Only uploads fail: a backup reports the error and is never listed.
 	direct := newTarget(t, srv, srv.Endpoint, s3target.Config{Bucket: bucket, Prefix: "repo/"}, nil)
-	repo, err := backup.Init(ctx, direct, testKEK(t), backup.WithAudit(discard{}, actor))
+	repo, err := backup.Init(ctx, direct, testKEK(t), backup.Config{Audit: discard{}, Actor: actor})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, ep = newFaultProxy(t, srv.Endpoint, http.MethodPut, -1)
 	faulty := newTarget(t, srv, ep, s3target.Config{Bucket: bucket, Prefix: "repo/"}, nil)
-	r2, err := backup.Open(ctx, faulty, testKEK(t), backup.WithAudit(discard{}, actor))
+	r2, err := backup.Open(ctx, faulty, testKEK(t), backup.Config{Audit: discard{}, Actor: actor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestS3ObjectLock(t *testing.T) {
 		t.Fatalf("lock object retention %q, %v", lh.ObjectLockMode, err)
 	}
 	// A whole repository works in a locked bucket.
-	repo, err := backup.Init(ctx, tg, testKEK(t), backup.WithAudit(discard{}, actor))
+	repo, err := backup.Init(ctx, tg, testKEK(t), backup.Config{Audit: discard{}, Actor: actor})
 	if err != nil {
 		t.Fatal(err)
 	}

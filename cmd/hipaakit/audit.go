@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,20 +14,22 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const auditUsage = `usage: hipaakit audit <verify|query|export|disclosures> [flags] TARGET
 
 TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
-from HIPAAKIT_DATABASE_URL (which keeps a password out of the process list).
+from DATABASE_URL (which keeps a password out of the process list).
 
   verify --key FILE [--key FILE]... [--expect FILE] [--require-sealed] TARGET
       Check hash chains, checkpoints and anchors. Exit 0 when intact, 1 with
-      the first bad event named. FILE holds an ed25519 public key as PEM
-      (PKIX "PUBLIC KEY") or 64 hex digits; --expect FILE holds checkpoint
+      the first bad event named. FILE holds one or more trusted ed25519
+      public keys as PEM (PKIX "PUBLIC KEY"); --expect FILE holds checkpoint
       lines kept outside the log (one per line).
   query [filter] [--limit N] [--after CURSOR] [--format jsonl|csv] [read] TARGET
       Print one page of matching records; the next page's cursor goes to
@@ -58,8 +57,9 @@ filter flags: --subject ID --actor ID --record-type T --record-id ID
   --stream S --since T --until T (T: RFC 3339 or YYYY-MM-DD, UTC)
 `
 
-// envDatabaseURL names the environment variable for the "pg" target.
-const envDatabaseURL = "HIPAAKIT_DATABASE_URL"
+// envDatabaseURL names the environment variable of the PostgreSQL
+// deployment (the "pg" target here), the one the services read.
+const envDatabaseURL = hipaakit.EnvDatabaseURL
 
 // cmdAudit runs "hipaakit audit ...".
 func cmdAudit(ctx context.Context, c *cli, args []string) int {
@@ -228,11 +228,11 @@ func (rf *readFlags) options() (audit.VerifyOptions, error) {
 // that file whose signature does not verify.
 func verifyOptions(keyFiles []string, expect string) (opts audit.VerifyOptions, forged, err error) {
 	for _, f := range keyFiles {
-		k, err := readPublicKey(f)
+		set, err := signing.ReadKeySet(f)
 		if err != nil {
-			return opts, nil, err
+			return opts, nil, fmt.Errorf("key file: %w", err)
 		}
-		opts.Keys = append(opts.Keys, k)
+		opts.Keys = append(opts.Keys, set.Keys()...)
 	}
 	if expect != "" {
 		if opts.Expect, forged, err = readCheckpoints(expect, opts.Keys); err != nil {
@@ -355,31 +355,6 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	}
 	fmt.Fprintln(c.stdout, "OK: intact")
 	return exitOK
-}
-
-// readPublicKey reads an ed25519 public key: PEM (PKIX) or 64 hex digits.
-func readPublicKey(path string) (ed25519.PublicKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key file: %w", err)
-	}
-	return parsePublicKey(b)
-}
-
-// parsePublicKey parses the content of a key file.
-func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
-	if blk, _ := pem.Decode(b); blk != nil {
-		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-		if pk, ok := k.(ed25519.PublicKey); err == nil && ok {
-			return pk, nil
-		}
-		return nil, errors.New("key file: PEM block is not an ed25519 public key")
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(raw) != ed25519.PublicKeySize {
-		return nil, errors.New("key file: not a PEM ed25519 public key or 64 hex digits")
-	}
-	return ed25519.PublicKey(raw), nil
 }
 
 // readCheckpoints reads a checkpoint file (as written by

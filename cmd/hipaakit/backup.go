@@ -8,8 +8,8 @@ package main
 //	                       (overridden by --repo)
 //	HIPAAKIT_MASTER_KEY    the local master key (hipaakit-local-kek-v1:…) that
 //	                       wraps the repository key; else the file
-//	                       HIPAAKIT_MASTER_KEY_FILE names, else
-//	                       <data dir>/kek.key (never created here); see
+//	                       HIPAAKIT_MASTER_KEY_FILE names, else the
+//	                       deployment's key file (never created here); see
 //	                       masterkey.go
 //	HIPAAKIT_S3_ENDPOINT   endpoint of an S3-compatible store (path-style);
 //	                       empty for AWS. Credentials: AWS_ACCESS_KEY_ID and
@@ -34,13 +34,13 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
-	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
 const backupUsage = `usage: hipaakit backup <command> [--repo DIR|s3://BUCKET/PREFIX] [flags]
@@ -122,11 +122,11 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	}
 	defer env.Close()
 	b := &backupCmd{c: c, env: env}
-	var opts []backup.Option
+	var cfg backup.Config
 	if *progress {
-		opts = append(opts, backup.WithProgress(progressBar(c.stderr)))
+		cfg.Progress = progressBar(c.stderr)
 	}
-	if err := b.open(ctx, sub, *repoFlag, drActor(c, *by), opts); err != nil {
+	if err := b.open(ctx, sub, *repoFlag, drActor(c, *by), cfg); err != nil {
 		return b.fail(sub, err)
 	}
 	switch sub {
@@ -167,11 +167,7 @@ func (b *backupCmd) fail(sub string, err error) int {
 }
 
 func (b *backupCmd) kek() (phi.KEK, error) {
-	def := ""
-	if b.env.dataDir != "" {
-		def = b.env.path(localkek.FileName)
-	}
-	return b.c.localMasterKey(def)
+	return b.c.localMasterKey(b.env.defaultKeyFile())
 }
 
 func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, error) {
@@ -202,7 +198,7 @@ func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, err
 	return s3target.New(client, s3target.Config{Bucket: bucket, Prefix: prefix})
 }
 
-func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, extra []backup.Option) error {
+func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backup.Config) error {
 	kek, err := b.kek()
 	if err != nil {
 		return err
@@ -215,17 +211,17 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, extra []b
 	if err != nil {
 		return err
 	}
-	opts := append([]backup.Option{backup.WithAudit(w, audit.Actor{UserID: actor})}, extra...)
+	cfg.Audit, cfg.Actor = w, audit.Actor{UserID: actor}
 	if sub == "prune" {
 		reg, err := b.env.holds(ctx, w)
 		if err != nil {
 			return err
 		}
-		opts = append(opts, backup.WithLegalHolds(backup.HoldsFrom(reg)))
+		cfg.LegalHolds = backup.HoldsFrom(reg)
 	}
-	b.repo, err = backup.Open(ctx, tg, kek, opts...)
+	b.repo, err = backup.Open(ctx, tg, kek, cfg)
 	if errors.Is(err, backup.ErrNotFound) && sub == "create" {
-		b.repo, err = backup.Init(ctx, tg, kek, opts...)
+		b.repo, err = backup.Init(ctx, tg, kek, cfg)
 	}
 	return err
 }
@@ -240,7 +236,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		src = backup.DirSource{Root: path, Name: name}
 	case "audit":
 		if path == "" {
-			path = b.env.path("audit")
+			path = b.env.path(hipaakit.DirAudit)
 		}
 		s := backup.AuditSource(path)
 		if name != "" {
@@ -446,7 +442,7 @@ func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int,
 		return nil, nil, err
 	}
 	if b.env.dbURL == "" {
-		fs, err := backup.NewFileKeyStoreSink(b.env.path("keys"), ledger)
+		fs, err := backup.NewFileKeyStoreSink(b.env.path(hipaakit.DirKeys), ledger)
 		return fs, func() (int, int) { return fs.Restored, fs.Shredded }, err
 	}
 	ks, err := b.env.keyStore(ctx)

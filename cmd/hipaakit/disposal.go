@@ -6,9 +6,11 @@ package main
 // Environment:
 //
 //	HIPAAKIT_DATA_DIR              data directory of the file stores (embedded default), in
-//	                               the layout the clinic example and `hipaakit report` use:
-//	                               kek.key, signing-key.pem, keys/, audit/, ledger/, holds/, sweep/
-//	HIPAAKIT_DATABASE_URL          when set, keys, ledger, holds and sweep state live in
+//	                               the layout of hipaakit.Open (hipaakit.DirKeys, DirAudit, ...):
+//	                               signing-key.pem, keys/, audit/, ledger/, holds/, users/,
+//	                               sessions/, sweep/; the master key beside it
+//	                               (see masterkey.go)
+//	DATABASE_URL                   when set, keys, ledger, holds and sweep state live in
 //	                               PostgreSQL instead (and the retention source reads it)
 //	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
 //	                               ledger checkpoints (default <data>/signing-key.pem,
@@ -34,6 +36,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/disposal"
@@ -44,6 +47,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // drEnv opens the stores the disposal and retention commands use, and
@@ -62,9 +66,9 @@ type drUsageError struct{ msg string }
 func (e *drUsageError) Error() string { return e.msg }
 
 func newDREnv(c *cli) (*drEnv, error) {
-	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv("HIPAAKIT_DATABASE_URL")}
+	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv(envDatabaseURL)}
 	if e.dataDir == "" && e.dbURL == "" {
-		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or HIPAAKIT_DATABASE_URL (PostgreSQL)"}
+		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or " + envDatabaseURL + " (PostgreSQL)"}
 	}
 	return e, nil
 }
@@ -87,11 +91,11 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 		return e.pool, nil
 	}
 	if e.dbURL == "" {
-		return nil, &drUsageError{"this command needs HIPAAKIT_DATABASE_URL"}
+		return nil, &drUsageError{"this command needs " + envDatabaseURL}
 	}
 	pool, err := pgxpool.New(ctx, e.dbURL)
 	if err != nil {
-		return nil, errors.New("cannot parse HIPAAKIT_DATABASE_URL") // never echo the URL: it may hold a password
+		return nil, errors.New("cannot parse " + envDatabaseURL) // never echo the URL: it may hold a password
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
@@ -103,11 +107,11 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 
 // signingKeyFile is the data directory's signing key (PEM), shared by the
 // disposal certificates, the ledger and the audit checkpoints.
-const signingKeyFile = "signing-key.pem"
+const signingKeyFile = hipaakit.FileSigningKey
 
 // signingKey loads the disposal signing key, creating it (and its public
 // key file) on first use in file mode.
-func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
+func (e *drEnv) signingKey() (*signing.PrivateKey, error) {
 	path := e.c.getenv("HIPAAKIT_DISPOSAL_KEY")
 	create := false
 	if path == "" {
@@ -116,7 +120,16 @@ func (e *drEnv) signingKey() (ed25519.PrivateKey, error) {
 		}
 		path, create = e.path(signingKeyFile), true
 	}
-	return disposal.LoadSigningKey(path, create)
+	return loadSigningKey(path, create)
+}
+
+// loadSigningKey reads the signing key file at path, creating it (and its
+// public key file beside it) when create is set and it does not exist.
+func loadSigningKey(path string, create bool) (*signing.PrivateKey, error) {
+	if create {
+		return signing.LoadOrCreate(path)
+	}
+	return signing.Load(path)
 }
 
 func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
@@ -128,12 +141,12 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 		if err := pgstore.Migrate(ctx, pool); err != nil {
 			return nil, err
 		}
-		return pgstore.New(pool), nil
+		return pgstore.New(pool, pgstore.Config{}), nil
 	}
-	return filestore.Open(e.path("keys"))
+	return filestore.Open(e.path(hipaakit.DirKeys), filestore.Config{})
 }
 
-func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.Ledger, error) {
+func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.Ledger, error) {
 	var store disposal.LedgerStore
 	if e.dbURL != "" {
 		pool, err := e.db(ctx)
@@ -155,7 +168,7 @@ func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.L
 		}
 		store = s
 	} else {
-		s, err := disposal.OpenFileLedgerStore(ctx, e.path("ledger"), disposal.FileLedgerOptions{Signer: key})
+		s, err := disposal.OpenFileLedgerStore(ctx, e.path(hipaakit.DirLedger), disposal.FileLedgerOptions{Signer: key})
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +180,7 @@ func (e *drEnv) ledger(ctx context.Context, key ed25519.PrivateKey) (*disposal.L
 }
 
 // auditKey loads the key that signs the CLI's audit checkpoints.
-func (e *drEnv) auditKey() (ed25519.PrivateKey, error) {
+func (e *drEnv) auditKey() (*signing.PrivateKey, error) {
 	path := e.c.getenv("HIPAAKIT_AUDIT_KEY")
 	create := false
 	if path == "" {
@@ -176,7 +189,7 @@ func (e *drEnv) auditKey() (ed25519.PrivateKey, error) {
 		}
 		path, create = e.path(signingKeyFile), true
 	}
-	return disposal.LoadSigningKey(path, create)
+	return loadSigningKey(path, create)
 }
 
 func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
@@ -199,7 +212,7 @@ func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 		e.closers = append(e.closers, func() error { return w.Close(context.Background()) })
 		return w, nil
 	}
-	l, err := audit.OpenFileLog(ctx, e.path("audit"), audit.FileOptions{Signer: key})
+	l, err := audit.OpenFileLog(ctx, e.path(hipaakit.DirAudit), audit.FileOptions{Signer: key})
 	if err != nil {
 		return nil, err
 	}
@@ -219,13 +232,13 @@ func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry,
 		}
 		store = pgretention.NewHoldStore(pool)
 	} else {
-		s, err := retention.OpenFileHoldStore(e.path("holds"))
+		s, err := retention.OpenFileHoldStore(e.path(hipaakit.DirHolds))
 		if err != nil {
 			return nil, err
 		}
 		store = s
 	}
-	return retention.NewRegistry(store, w, nil), nil
+	return retention.NewRegistry(retention.RegistryConfig{Holds: store, Audit: w})
 }
 
 // shredder wires a disposal.Shredder. The CLI holds no key cache, so the
@@ -345,13 +358,9 @@ func drVerifyCertificate(c *cli, args []string) int {
 			fmt.Fprintln(c.stderr, "hipaakit disposal verify-certificate: give --public-key, HIPAAKIT_DISPOSAL_PUBLIC_KEY or HIPAAKIT_DATA_DIR")
 			return exitUsage
 		}
-		*pubPath = disposal.PublicKeyPath(filepath.Join(dir, signingKeyFile))
+		*pubPath = signing.PublicKeyPath(filepath.Join(dir, signingKeyFile))
 	}
-	pemBytes, err := os.ReadFile(*pubPath)
-	if err != nil {
-		return drFail(c, "disposal verify-certificate", fmt.Errorf("read public key: %w", durable.WithoutPath(err)))
-	}
-	pub, err := disposal.ParsePublicKey(pemBytes)
+	trusted, err := signing.ReadKeySet(*pubPath)
 	if err != nil {
 		return drFail(c, "disposal verify-certificate", err)
 	}
@@ -359,7 +368,7 @@ func drVerifyCertificate(c *cli, args []string) int {
 	if err != nil {
 		return drFail(c, "disposal verify-certificate", fmt.Errorf("read certificate: %w", durable.WithoutPath(err)))
 	}
-	cert, err := disposal.VerifyCertificate(data, pub)
+	cert, err := disposal.VerifyCertificate(data, trusted)
 	if err != nil {
 		fmt.Fprintf(c.stdout, "INVALID: %v\n", err)
 		return exitCheck

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,17 +13,18 @@ import (
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // drSeal seals one value for each subject in the file key store of dataDir.
 func drSeal(t *testing.T, dataDir string, subjects ...string) map[string]phi.Sealed {
 	t.Helper()
-	keys, err := filestore.Open(filepath.Join(dataDir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dataDir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kek, _ := localkek.New(make([]byte, 32))
-	v, err := phi.NewVault(keys, kek)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func drSeal(t *testing.T, dataDir string, subjects ...string) map[string]phi.Sea
 
 func drKeyState(t *testing.T, dataDir, subject string) error {
 	t.Helper()
-	keys, err := filestore.Open(filepath.Join(dataDir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dataDir, "keys"), filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,11 +212,11 @@ func TestCLISigningKeyFiles(t *testing.T) {
 		t.Fatalf("signing key file: %v %v", fi.Mode(), err)
 	}
 	pemBytes, _ := os.ReadFile(filepath.Join(dir, "signing-key.pub.pem"))
-	pub, err := disposal.ParsePublicKey(pemBytes)
+	trusted, err := signing.ParseKeySet(pemBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := disposal.VerifyCertificate([]byte(cert), ed25519.PublicKey(pub)); err != nil {
+	if _, err := disposal.VerifyCertificate([]byte(cert), trusted); err != nil {
 		t.Fatal(err)
 	}
 }

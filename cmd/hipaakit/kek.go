@@ -8,15 +8,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/phi"
@@ -29,7 +28,7 @@ const kekUsage = `usage: hipaakit kek migrate (--to-kms KEY | --to-key-file FILE
 
 Move a deployment to another master key (KEK): from a local master key to
 AWS KMS, between local keys, or between KMS keys. Every keyset of the key
-store (HIPAAKIT_DATA_DIR's keys/, or HIPAAKIT_DATABASE_URL) is re-wrapped
+store (HIPAAKIT_DATA_DIR's keys/, or DATABASE_URL) is re-wrapped
 under the new KEK (phi.Vault.RotateKEK), then the backup repository's key
 (backup.Repository.Rewrap). Data is not re-encrypted: the keys inside the
 keysets do not change.
@@ -42,7 +41,9 @@ keysets do not change.
                        when missing; it must be outside the data directory
   --from-kms KEY       the current KEK when it is in AWS KMS (default: the
                        local master key, HIPAAKIT_MASTER_KEY,
-                       HIPAAKIT_MASTER_KEY_FILE or <data dir>/kek.key)
+                       HIPAAKIT_MASTER_KEY_FILE or the deployment's key file:
+                       <data dir>/kek.key when it exists, else
+                       <data dir>.master-key)
   --repo REPO          the backup repository (default $HIPAAKIT_BACKUP_REPO):
                        a directory or s3://bucket/prefix
   --no-backup-repo     the deployment has no backup repository
@@ -100,7 +101,7 @@ func cmdKEK(ctx context.Context, c *cli, args []string) int {
 		*repoFlag = c.getenv("HIPAAKIT_BACKUP_REPO")
 	}
 	if *endpoint == "" {
-		*endpoint = c.getenv("HIPAAKIT_KMS_ENDPOINT")
+		*endpoint = c.getenv(hipaakit.EnvKMSEndpoint)
 	}
 	switch {
 	case len(pos) > 0:
@@ -140,36 +141,12 @@ func (m *kekMigration) kek(ctx context.Context, kmsKey, newFile, endpoint string
 	case kmsKey != "":
 		return m.kmsKEK(ctx, kmsKey, endpoint)
 	case newFile != "":
-		if m.env.dataDir != "" && insideDir(m.env.dataDir, newFile) {
+		if m.env.dataDir != "" && hipaakit.KeyLocation(hipaakit.Config{DataDir: m.env.dataDir, KEK: hipaakit.KEKConfig{KeyFile: newFile}}).InsideDataDir {
 			return nil, &drUsageError{"keep the master key file outside the data directory: a copy of the directory would then decrypt every record"}
 		}
 		return localkek.FromFile(newFile)
 	}
-	def := ""
-	if m.env.dataDir != "" {
-		def = m.env.path(localkek.FileName)
-	}
-	return m.c.localMasterKey(def)
-}
-
-// insideDir reports whether path is dir or below it, after resolving both to
-// absolute, cleaned paths (and symbolic links where they exist).
-func insideDir(dir, path string) bool {
-	resolve := func(p string) string {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return filepath.Clean(p)
-		}
-		if r, err := filepath.EvalSymlinks(abs); err == nil {
-			return r
-		}
-		if r, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-			return filepath.Join(r, filepath.Base(abs))
-		}
-		return abs
-	}
-	rel, err := filepath.Rel(resolve(dir), resolve(path))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	return m.c.localMasterKey(m.env.defaultKeyFile())
 }
 
 // kmsKEK builds an AWS KMS KEK from the CLI's environment.
@@ -183,14 +160,7 @@ func (m *kekMigration) kmsKEK(ctx context.Context, keyID, endpoint string) (phi.
 			return nil, fmt.Errorf("AWS configuration: %w", err)
 		}
 	}
-	var opts []awskms.Option
-	if endpoint != "" {
-		opts = append(opts, awskms.WithEndpoint(endpoint))
-	}
-	if r := m.c.getenv("AWS_REGION"); r != "" {
-		opts = append(opts, awskms.WithRegion(r))
-	}
-	return awskms.New(cfg, keyID, opts...)
+	return awskms.New(cfg, awskms.Config{KeyID: keyID, Endpoint: endpoint, Region: m.c.getenv("AWS_REGION")})
 }
 
 // probe checks that k wraps and unwraps, without touching any store.
@@ -285,10 +255,10 @@ func (m *kekMigration) openRepo(ctx context.Context, spec string, w audit.Writer
 	if err != nil {
 		return nil, err
 	}
-	opt := backup.WithAudit(w, m.actor)
-	repo, err := backup.Open(ctx, tg, m.to, opt)
+	cfg := backup.Config{Audit: w, Actor: m.actor}
+	repo, err := backup.Open(ctx, tg, m.to, cfg)
 	if errors.Is(err, backup.ErrWrongKey) {
-		repo, err = backup.Open(ctx, tg, m.from, opt)
+		repo, err = backup.Open(ctx, tg, m.from, cfg)
 	}
 	switch {
 	case errors.Is(err, backup.ErrNotFound):
@@ -301,7 +271,7 @@ func (m *kekMigration) openRepo(ctx context.Context, spec string, w audit.Writer
 
 // rewrapKeysets re-wraps every keyset under the new KEK.
 func (m *kekMigration) rewrapKeysets(ctx context.Context, keys phi.KeyStore) (phi.Progress, error) {
-	v, err := phi.NewVault(keys, m.to, phi.WithOldKEKs(m.from))
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: m.to, OldKEKs: []phi.KEK{m.from}})
 	if err != nil {
 		return phi.Progress{}, err
 	}

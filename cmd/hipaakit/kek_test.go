@@ -27,7 +27,7 @@ const kekSubjects = 300
 // kekSeal seals one value for each of n subjects under kek.
 func kekSeal(t *testing.T, keys phi.KeyStore, kek phi.KEK, n int) map[string]phi.Sealed {
 	t.Helper()
-	v, err := phi.NewVault(keys, kek)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	check(t, err)
 	out := map[string]phi.Sealed{}
 	for i := range n {
@@ -59,7 +59,7 @@ func kekIDs(t *testing.T, keys phi.KeyStore) map[string]int {
 // kekOpenAll proves that a Vault holding only kek opens every sealed value.
 func kekOpenAll(t *testing.T, keys phi.KeyStore, kek phi.KEK, sealed map[string]phi.Sealed) {
 	t.Helper()
-	v, err := phi.NewVault(keys, kek)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	check(t, err)
 	for s, ct := range sealed {
 		pt, err := v.Open(context.Background(), phi.Binding{Subject: s, Field: "dob"}, ct)
@@ -74,7 +74,7 @@ func kekOpenAll(t *testing.T, keys phi.KeyStore, kek phi.KEK, sealed map[string]
 // migration killed mid-walk leaves the store.
 func interruptRotation(t *testing.T, keys phi.KeyStore, from, to phi.KEK, n int) {
 	t.Helper()
-	v, err := phi.NewVault(keys, to, phi.WithOldKEKs(from))
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: to, OldKEKs: []phi.KEK{from}})
 	check(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -119,7 +119,7 @@ func TestKEKMigrateFileToKMS(t *testing.T) {
 	data := t.TempDir()
 	old, err := localkek.FromDir(data)
 	check(t, err)
-	keys, err := filestore.Open(filepath.Join(data, "keys"))
+	keys, err := filestore.Open(filepath.Join(data, "keys"), filestore.Config{})
 	check(t, err)
 	sealed := kekSeal(t, keys, old, kekSubjects)
 	repo := filepath.Join(t.TempDir(), "repo")
@@ -127,7 +127,7 @@ func TestKEKMigrateFileToKMS(t *testing.T) {
 	if code, _, errs := runCLI(t, env, "backup", "create", "--source", "keystore"); code != exitOK {
 		t.Fatalf("backup create: %d %s", code, errs)
 	}
-	kms, err := awskms.New(srv.Config(), srv.KeyARN())
+	kms, err := awskms.New(srv.Config(), awskms.Config{KeyID: srv.KeyARN()})
 	check(t, err)
 
 	interruptRotation(t, keys, old, kms, 40)
@@ -146,10 +146,10 @@ func TestKEKMigrateFileToKMS(t *testing.T) {
 		t.Fatalf("after the migration: %v", ids)
 	}
 	kekOpenAll(t, keys, kms, sealed)
-	if _, err := backup.Open(ctx, mustDirTarget(t, repo), kms, backup.WithAudit(audit.Discard{}, audit.Actor{})); err != nil {
+	if _, err := backup.Open(ctx, mustDirTarget(t, repo), kms, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); err != nil {
 		t.Fatalf("the repository under KMS: %v", err)
 	}
-	if _, err := backup.Open(ctx, mustDirTarget(t, repo), old, backup.WithAudit(audit.Discard{}, audit.Actor{})); !errors.Is(err, backup.ErrWrongKey) {
+	if _, err := backup.Open(ctx, mustDirTarget(t, repo), old, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); !errors.Is(err, backup.ErrWrongKey) {
 		t.Fatalf("the repository under the old key: %v", err)
 	}
 
@@ -191,7 +191,7 @@ func TestKEKMigrateRefuses(t *testing.T) {
 	data := t.TempDir()
 	old, err := localkek.FromDir(data)
 	check(t, err)
-	keys, err := filestore.Open(filepath.Join(data, "keys"))
+	keys, err := filestore.Open(filepath.Join(data, "keys"), filestore.Config{})
 	check(t, err)
 	kekSeal(t, keys, old, 3)
 	repo := filepath.Join(t.TempDir(), "repo")
@@ -284,7 +284,7 @@ func TestKEKMigratePostgres(t *testing.T) {
 	ctx := context.Background()
 	pool, schema := hipaakittest.PostgresSchema(t)
 	check(t, pgstore.Migrate(ctx, pool))
-	keys := pgstore.New(pool)
+	keys := pgstore.New(pool, pgstore.Config{})
 	oldFile := filepath.Join(t.TempDir(), "old.key")
 	old, err := localkek.FromFile(oldFile)
 	check(t, err)
@@ -294,7 +294,7 @@ func TestKEKMigratePostgres(t *testing.T) {
 		sep = "&"
 	}
 	newFile := filepath.Join(t.TempDir(), "new.key")
-	env := map[string]string{"HIPAAKIT_DATABASE_URL": hipaakittest.PostgresURL() + sep + "search_path=" + schema,
+	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
 		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem"), envMasterKeyFile: oldFile}
 	interruptRotation(t, keys, old, mustKeyFile(t, newFile), 100)
 	code, out, errs := runCLI(t, env, "kek", "migrate", "--to-key-file", newFile, "--no-backup-repo")
@@ -340,12 +340,12 @@ func TestKEKMigrateStopsAudited(t *testing.T) {
 	data := t.TempDir()
 	old, err := localkek.FromDir(data)
 	check(t, err)
-	keys, err := filestore.Open(filepath.Join(data, "keys"))
+	keys, err := filestore.Open(filepath.Join(data, "keys"), filestore.Config{})
 	check(t, err)
 	kekSeal(t, keys, old, 3)
 	stranger, err := localkek.New(make([]byte, 32))
 	check(t, err)
-	v, err := phi.NewVault(keys, stranger)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: stranger})
 	check(t, err)
 	_, err = v.Seal(context.Background(), phi.Binding{Subject: "zz-foreign", Field: "dob"}, []byte("x"))
 	check(t, err)
@@ -366,7 +366,7 @@ func TestKEKMigrateStopsAudited(t *testing.T) {
 	if strings.Join(got, " ") != "kek_migrate_start/success kek_migrate_end/failure" {
 		t.Fatalf("audited: %v", got)
 	}
-	if _, err := backup.Open(context.Background(), mustDirTarget(t, repo), old, backup.WithAudit(audit.Discard{}, audit.Actor{})); err != nil {
+	if _, err := backup.Open(context.Background(), mustDirTarget(t, repo), old, backup.Config{Audit: audit.Discard{}, Actor: audit.Actor{}}); err != nil {
 		t.Fatalf("the repository left under the old KEK: %v", err)
 	}
 }

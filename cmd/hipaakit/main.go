@@ -67,6 +67,12 @@ func run(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprint(c.stderr, usageMessage)
 		return exitUsage
 	}
+	if h := args[0]; h != "help" && h != "-h" && h != "--help" {
+		if err := c.refuseRetiredEnv(); err != nil {
+			fmt.Fprintf(c.stderr, "hipaakit: %v\n", err)
+			return exitUsage
+		}
+	}
 	switch args[0] {
 	// Each command group lives in its own file; add one case per group here.
 	case "audit":

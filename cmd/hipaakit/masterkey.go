@@ -5,13 +5,18 @@ package main
 //
 //	HIPAAKIT_MASTER_KEY        the local master key (localkek.Encode form,
 //	                           hipaakit-local-kek-v1:…)
-//	HIPAAKIT_MASTER_KEY_FILE   the file holding it; else the command's
-//	                           default file (never created by the CLI)
+//	HIPAAKIT_MASTER_KEY_FILE   the file holding it; else the deployment's
+//	                           key file (hipaakit.KeyLocation: the legacy
+//	                           <data>/kek.key when it exists, else
+//	                           <data>.master-key beside the data directory;
+//	                           never created by the CLI)
 //
-// These are the names the services built with hipaakit read. The names of
-// earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE) are refused with the
-// new name rather than read as a fallback, which could open a deployment
-// with a different key than the operator meant.
+// These are the names the services built with hipaakit read
+// (hipaakit.EnvMasterKey, hipaakit.EnvMasterKeyFile). The names of
+// earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE, and
+// HIPAAKIT_DATABASE_URL for the database) are refused with the new name
+// rather than read as a fallback, which could open a deployment with a
+// different key or database than the operator meant.
 
 import (
 	"errors"
@@ -19,26 +24,29 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
 const (
-	envMasterKey     = "HIPAAKIT_MASTER_KEY"
-	envMasterKeyFile = "HIPAAKIT_MASTER_KEY_FILE"
+	envMasterKey     = hipaakit.EnvMasterKey
+	envMasterKeyFile = hipaakit.EnvMasterKeyFile
 )
 
-// retiredKeyEnv lists the master-key names of earlier versions and the name
-// that replaced each.
-var retiredKeyEnv = []struct{ old, now string }{
+// retiredEnv lists the environment names of earlier versions of the CLI
+// and the name, shared with the services (package hipaakit), that replaced
+// each. run refuses every command while one of them is set.
+var retiredEnv = []struct{ old, now string }{
 	{"HIPAAKIT_KEK", envMasterKey},
 	{"HIPAAKIT_KEK_FILE", envMasterKeyFile},
+	{"HIPAAKIT_DATABASE_URL", envDatabaseURL},
 }
 
-// refuseRetiredKeyEnv returns a usage error naming the replacement when a
-// retired master-key variable is set.
-func (c *cli) refuseRetiredKeyEnv() error {
-	for _, r := range retiredKeyEnv {
+// refuseRetiredEnv returns a usage error naming the replacement when a
+// retired variable is set.
+func (c *cli) refuseRetiredEnv() error {
+	for _, r := range retiredEnv {
 		if c.getenv(r.old) != "" {
 			return &drUsageError{fmt.Sprintf("%s is no longer read: rename it to %s (the name the services read)", r.old, r.now)}
 		}
@@ -47,11 +55,8 @@ func (c *cli) refuseRetiredKeyEnv() error {
 }
 
 // masterKeyEnv returns the encoded key or the key file the environment
-// names (at most one of them), refusing retired names and both at once.
+// names (at most one of them), refusing both at once.
 func (c *cli) masterKeyEnv() (encoded, file string, err error) {
-	if err := c.refuseRetiredKeyEnv(); err != nil {
-		return "", "", err
-	}
 	encoded, file = c.getenv(envMasterKey), c.getenv(envMasterKeyFile)
 	if encoded != "" && file != "" {
 		return "", "", &drUsageError{"set " + envMasterKey + " or " + envMasterKeyFile + ", not both"}
@@ -78,6 +83,15 @@ func (c *cli) localMasterKey(defaultFile string) (*localkek.KEK, error) {
 		return nil, &drUsageError{"set " + envMasterKey + " or " + envMasterKeyFile}
 	}
 	return readKeyFile(file)
+}
+
+// defaultKeyFile is the local master key file of the data directory, as
+// hipaakit.Open finds it, or "" without a data directory.
+func (e *drEnv) defaultKeyFile() string {
+	if e.dataDir == "" {
+		return ""
+	}
+	return hipaakit.KeyLocation(hipaakit.Config{DataDir: e.dataDir}).File
 }
 
 // readKeyFile opens an existing local master key file.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -35,6 +36,13 @@ func TestMasterKeyEnv(t *testing.T) {
 	if code, _, errs := runCLI(t, env, "backup", "list"); code != exitUsage || !strings.Contains(errs, envMasterKeyFile) {
 		t.Fatalf("list without a key: %d %s", code, errs)
 	}
+	// Beside the data directory, where hipaakit.Open keeps it, it is found
+	// without any variable.
+	check(t, os.Rename(keyFile, hipaakit.DefaultKeyFile(data)))
+	if code, out, errs := runCLI(t, env, "backup", "list"); code != exitOK || !strings.Contains(out, id) {
+		t.Fatalf("list with the key beside the data directory: %d %q %s", code, out, errs)
+	}
+	check(t, os.Rename(hipaakit.DefaultKeyFile(data), keyFile))
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": repo}
 		for i := 0; i < len(kv); i += 2 {
@@ -65,6 +73,21 @@ func TestMasterKeyEnv(t *testing.T) {
 		if strings.Contains(out+errs, strings.TrimSpace(string(encoded))) || strings.Contains(out+errs, keyFile) {
 			t.Errorf("%v: the output shows the key or its path", keysOf(tc.env))
 		}
+	}
+}
+
+// TestRetiredDatabaseEnv: HIPAAKIT_DATABASE_URL is refused with the name
+// the services read, by every command but help.
+func TestRetiredDatabaseEnv(t *testing.T) {
+	env := map[string]string{"HIPAAKIT_DATABASE_URL": "postgres://127.0.0.1:1/db"}
+	for _, args := range [][]string{{"audit", "query", "--key", "k.pem", "pg"}, {"hold", "list"}, {"user", "list"}} {
+		code, _, errs := runCLI(t, env, args...)
+		if code != exitUsage || !strings.Contains(errs, "HIPAAKIT_DATABASE_URL is no longer read: rename it to DATABASE_URL") {
+			t.Errorf("%v: exit %d, %s", args, code, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, env, "help"); code != exitOK {
+		t.Errorf("help: exit %d", code)
 	}
 }
 

@@ -37,7 +37,7 @@ func FuzzOutputsEscapeControls(f *testing.F) {
 		if e.Validate() != nil {
 			return // not storable (invalid UTF-8, too long): never reaches an output
 		}
-		c, _ := audit.NewChain("s", 0, audit.Hash{}, nil)
+		c, _ := audit.NewChain(audit.ChainConfig{Stream: "s"})
 		r, err := c.Next(e)
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // hostileText carries every kind of character that could rewrite an
@@ -53,7 +53,8 @@ func TestCLIDisclosuresEscapeAndNameRecipients(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := filepath.Join(t.TempDir(), "audit.pub")
-	if err := os.WriteFile(pub, []byte(hex.EncodeToString(key.Public().(ed25519.PublicKey))), 0o600); err != nil {
+	pubPEM, _ := signing.EncodePublicKey(key.Public().(ed25519.PublicKey))
+	if err := os.WriteFile(pub, pubPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, nil, "audit", "disclosures", "--key", pub, "--subject", "p-9", "--until", "2027-01-01", dir)

@@ -22,6 +22,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const reportCanary = "CANARY-PHI-CLI-REPORT-555-12-0000"
@@ -39,12 +40,12 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	check(t, err)
 	kek, err := localkek.FromFile(reportKeyFile(dir)) // beside the data directory
 	check(t, err)
-	keys, err := filestore.Open(filepath.Join(dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	check(t, err)
 	log, err := audit.OpenFileLog(ctx, filepath.Join(dir, "audit"), audit.FileOptions{Signer: priv})
 	check(t, err)
 	defer log.Close()
-	vault, err := phi.NewVault(keys, kek, phi.WithAuditWriter(log))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, Audit: log})
 	check(t, err)
 	for _, s := range []string{"patient-1", "patient-2"} {
 		sealed, err := vault.Seal(ctx, phi.Binding{Subject: s, Field: "name"}, []byte(reportCanary))
@@ -63,14 +64,17 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	defer ledger.Close()
 	hs, err := retention.OpenFileHoldStore(filepath.Join(dir, "holds"))
 	check(t, err)
-	holds := retention.NewRegistry(hs, log, nil)
+	holds, err := retention.NewRegistry(retention.RegistryConfig{Holds: hs, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: log, Holds: holds, SigningKey: priv})
 	check(t, err)
 	_, err = sh.Shred(ctx, "patient-2", "patient request")
 	check(t, err)
 	target, err := backup.NewDirTarget(filepath.Join(dir, "backups"))
 	check(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(log, audit.Actor{UserID: "system:backup"}))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: log, Actor: audit.Actor{UserID: "system:backup"}})
 	check(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	check(t, err)
@@ -79,7 +83,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	_, err = repo.Drill(ctx, backup.DrillOptions{Kind: "keystore", Ledger: ledger, ScratchDir: t.TempDir()})
 	check(t, err)
 
-	cfg := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{serviceconfig.EncodePublicKey(pub)}, KEK: "local",
+	cfg := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{pemKey(pub)}, KEK: "local",
 		KEKFile: filepath.Join("..", filepath.Base(reportKeyFile(dir))),
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
 			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
@@ -233,4 +237,11 @@ func TestReportMasterKeyFromEnv(t *testing.T) {
 	if code != exitCheck || !strings.Contains(stdout, "the local master key file is inside the data directory") {
 		t.Fatalf("key inside the data directory: exit %d\n%s", code, stdout)
 	}
+}
+
+// pemKey returns pub as a configuration file's audit_keys entry holds it
+// (a key of the wrong length gives an entry that fails validation).
+func pemKey(pub ed25519.PublicKey) string {
+	b, _ := signing.EncodePublicKey(pub)
+	return string(b)
 }

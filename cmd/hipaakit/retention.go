@@ -9,17 +9,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
-	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/pgtables"
 )
 
 const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies FILE [--dry-run]
 
   sweep        Reads the subjects and records of the tables named in the
-               policy file's "source" (PostgreSQL, HIPAAKIT_DATABASE_URL),
+               policy file's "source" (PostgreSQL, DATABASE_URL),
                evaluates the policies and legal holds, and crypto-shreds every
                subject whose records have all expired. Exit 0 when every
                disposal succeeded, 1 when some failed.
@@ -60,7 +61,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
 		return exitUsage
 	}
-	tables, err := pgsource.ParseConfig(pf.Source)
+	tables, err := pgtables.ParseConfig(pf.Source)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: policy file \"source\": %v\n", err)
 		return exitUsage
@@ -74,7 +75,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
-	src, err := pgsource.New(pool, tables...)
+	src, err := pgtables.New(pool, tables...)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
 		return exitUsage
@@ -85,7 +86,7 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	}
 	var state retention.SweepState
 	if env.dataDir != "" && env.dbURL == "" {
-		state, err = retention.OpenFileSweepState(env.path("sweep"))
+		state, err = retention.OpenFileSweepState(env.path(hipaakit.DirSweep))
 	} else {
 		state = pgretention.NewSweepState(pool, "default")
 	}

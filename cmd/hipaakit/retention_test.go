@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,19 +11,17 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/clock"
-	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func drWriteKey(t *testing.T, dir, name string) string {
 	t.Helper()
-	_, priv, _ := disposal.GenerateSigningKey()
-	pemBytes, _ := disposal.MarshalPrivateKey(priv)
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pemBytes, 0o600); err != nil {
+	if _, err := signing.LoadOrCreate(p); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -52,9 +49,9 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	if err := pgstore.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	keys := pgstore.New(pool)
+	keys := pgstore.New(pool, pgstore.Config{})
 	kek, _ := localkek.New(make([]byte, 32))
-	v, _ := phi.NewVault(keys, kek)
+	v, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	for _, s := range []string{"patient-old", "patient-recent", "patient-held"} {
 		if _, err := v.Seal(ctx, phi.Binding{Subject: s, Field: "dob"}, []byte("x")); err != nil {
 			t.Fatal(err)
@@ -62,7 +59,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	env := map[string]string{
-		"HIPAAKIT_DATABASE_URL": url,
+		envDatabaseURL:          url,
 		"HIPAAKIT_DISPOSAL_KEY": drWriteKey(t, tmp, "disposal.pem"),
 		"HIPAAKIT_AUDIT_KEY":    drWriteKey(t, tmp, "audit.pem"),
 	}
@@ -99,11 +96,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("shred: %d %q", code, stderr)
 	}
-	pemBytes, _ := os.ReadFile(env["HIPAAKIT_DISPOSAL_KEY"])
-	priv, _ := disposal.ParsePrivateKey(pemBytes)
-	pubPEM, _ := disposal.MarshalPublicKey(priv.Public().(ed25519.PublicKey))
-	pubPath := filepath.Join(tmp, "pub.pem")
-	os.WriteFile(pubPath, pubPEM, 0o644)
+	pubPath := signing.PublicKeyPath(env["HIPAAKIT_DISPOSAL_KEY"])
 	certPath := filepath.Join(tmp, "cert.json")
 	os.WriteFile(certPath, []byte(cert), 0o644)
 	if code, out, _ := runCLI(t, env, "disposal", "verify-certificate", "--public-key", pubPath, certPath); code != exitOK || !strings.Contains(out, "ledger   disposal entry 2") {
@@ -122,7 +115,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 func TestCLIPurgeAuditFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	key, err := disposal.LoadSigningKey(filepath.Join(dir, signingKeyFile), true)
+	key, err := signing.LoadOrCreate(filepath.Join(dir, signingKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package main
 // `hipaakit user ...`: operators recover accounts (unlock after a lockout,
 // disable, enable, reset the second factor, issue new recovery codes) on the
 // file stores of a stopped service (HIPAAKIT_DATA_DIR: users/, sessions/,
-// audit/) or on a live PostgreSQL deployment (HIPAAKIT_DATABASE_URL: the
+// audit/) or on a live PostgreSQL deployment (DATABASE_URL: the
 // auth_users and auth_sessions tables). Every change goes through
 // auth.Authenticator and is audited with the operator as actor (--by,
 // default cli:$USER).
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
@@ -171,12 +172,12 @@ func (e *drEnv) authenticator(ctx context.Context) (*auth.Authenticator, error) 
 		}
 		users, sessions = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool)
 	} else {
-		us, err := auth.OpenFileUserStore(e.path("users"))
+		us, err := auth.OpenFileUserStore(e.path(hipaakit.DirUsers))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, us.Close)
-		ss, err := auth.OpenFileSessionStore(e.path("sessions"))
+		ss, err := auth.OpenFileSessionStore(e.path(hipaakit.DirSessions))
 		if err != nil {
 			return nil, err
 		}

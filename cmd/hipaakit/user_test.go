@@ -135,7 +135,7 @@ func TestCLIUserPostgres(t *testing.T) {
 	if strings.Contains(hipaakittest.PostgresURL(), "?") {
 		sep = "&"
 	}
-	env := map[string]string{"HIPAAKIT_DATABASE_URL": hipaakittest.PostgresURL() + sep + "search_path=" + schema,
+	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
 		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem")}
 	get := func() *auth.User {
 		cur, err := users.Get(ctx, u.ID)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
@@ -48,7 +49,7 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 		c.note("backup: the repository cannot be opened without the KEK: %v", err)
 		return
 	}
-	repo, err := backup.Open(ctx, target, kek, backup.WithAudit(audit.Discard{}, reportActor))
+	repo, err := backup.Open(ctx, target, kek, backup.Config{Audit: audit.Discard{}, Actor: reportActor})
 	if errors.Is(err, backup.ErrNotFound) {
 		c.note("backup: the backup target holds no repository, so no backup was made to it")
 		c.ev.Backup = b
@@ -111,7 +112,7 @@ func (c *collector) backupTarget(ctx context.Context) (backup.Target, error) {
 	}
 	dir := b.Dir
 	if dir == "" {
-		dir = filepath.Join(c.cfg.DataDir, dirBackups)
+		dir = defaultBackupDir(c.cfg.DataDir)
 	}
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoStore
@@ -123,14 +124,7 @@ func (c *collector) backupTarget(ctx context.Context) (backup.Target, error) {
 // run-time master key, the local key file, or AWS KMS.
 func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 	if id, ok := strings.CutPrefix(c.cfg.KEK, "aws-kms:"); ok {
-		var opts []awskms.Option
-		if c.cfg.KMSEndpoint != "" {
-			opts = append(opts, awskms.WithEndpoint(c.cfg.KMSEndpoint))
-		}
-		if c.cfg.KMSRegion != "" {
-			opts = append(opts, awskms.WithRegion(c.cfg.KMSRegion))
-		}
-		return awskms.LoadDefault(ctx, id, opts...)
+		return awskms.LoadDefault(ctx, awskms.Config{KeyID: id, Endpoint: c.cfg.KMSEndpoint, Region: c.cfg.KMSRegion})
 	}
 	if c.cfg.MasterKey != "" {
 		return localkek.Parse(c.cfg.MasterKey)
@@ -140,7 +134,7 @@ func (c *collector) kek(ctx context.Context) (phi.KEK, error) {
 		if c.cfg.DataDir == "" {
 			return nil, errors.New("report: no master key given and no kek_file or data_dir to read it from")
 		}
-		path = filepath.Join(c.cfg.DataDir, localkek.FileName)
+		path = hipaakit.KeyLocation(hipaakit.Config{DataDir: c.cfg.DataDir}).File
 	}
 	// Read the file here rather than with localkek.FromFile, which creates a
 	// key when the file is missing.
@@ -167,8 +161,7 @@ func (c *collector) keyInDataDir() bool {
 	if c.cfg.DataDir == "" {
 		return false
 	}
-	legacy := filepath.Join(c.cfg.DataDir, localkek.FileName)
-	if _, err := os.Lstat(legacy); err == nil {
+	if _, err := os.Lstat(filepath.Join(c.cfg.DataDir, hipaakit.FileLegacyKEK)); err == nil {
 		return true
 	}
 	if c.cfg.KEK != "local" || c.cfg.KEKFile == "" {
@@ -177,18 +170,18 @@ func (c *collector) keyInDataDir() bool {
 	if _, err := os.Lstat(c.cfg.KEKFile); err != nil {
 		return false
 	}
-	return within(c.cfg.DataDir, c.cfg.KEKFile)
+	return hipaakit.KeyLocation(hipaakit.Config{DataDir: c.cfg.DataDir, KEK: hipaakit.KEKConfig{KeyFile: c.cfg.KEKFile}}).InsideDataDir
 }
 
-// within reports whether path is dir or below it, symbolic links resolved.
-func within(dir, path string) bool {
-	d, err1 := filepath.EvalSymlinks(dir)
-	p, err2 := filepath.EvalSymlinks(path)
-	if err1 != nil || err2 != nil {
-		d, p = filepath.Clean(dir), filepath.Clean(path)
+// defaultBackupDir is the backup directory of a deployment whose
+// configuration names none: the legacy <data_dir>/backups when it exists,
+// else hipaakit.Open's default beside the data directory.
+func defaultBackupDir(dataDir string) string {
+	legacy := filepath.Join(dataDir, hipaakit.DirLegacyBackups)
+	if _, err := os.Stat(legacy); err == nil {
+		return legacy
 	}
-	rel, err := filepath.Rel(d, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	return hipaakit.DefaultBackupDir(dataDir)
 }
 
 func later(a, b time.Time) time.Time {

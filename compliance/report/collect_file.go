@@ -21,18 +21,6 @@ import (
 	"github.com/hipaakit/hipaakit/retention"
 )
 
-// Directories of the embedded stores inside a data directory (the layout
-// of package hipaakit). dirBackups is the legacy default of a
-// configuration without backup.dir.
-const (
-	dirKeys    = hipaakit.DirKeys
-	dirAudit   = hipaakit.DirAudit
-	dirLedger  = hipaakit.DirLedger
-	dirUsers   = hipaakit.DirUsers
-	dirHolds   = hipaakit.DirHolds
-	dirBackups = hipaakit.DirLegacyBackups
-)
-
 // maxUserFile bounds a user record read from a user directory (auth's own
 // limit is 64 KiB).
 const maxUserFile = 64 << 10
@@ -64,7 +52,7 @@ func (f fileStores) dir(name string) (string, error) {
 }
 
 func (f fileStores) keyStore() (phi.KeyStore, error) {
-	dir, err := f.dir(dirKeys)
+	dir, err := f.dir(hipaakit.DirKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +61,11 @@ func (f fileStores) keyStore() (phi.KeyStore, error) {
 	if _, err := os.Stat(filepath.Join(dir, "FORMAT")); err != nil {
 		return nil, errors.New("report: keys/ holds no key store (no FORMAT marker)")
 	}
-	return filestore.Open(dir)
+	return filestore.Open(dir, filestore.Config{})
 }
 
 func (f fileStores) auditTrail() (auditTrail, error) {
-	dir, err := f.dir(dirAudit)
+	dir, err := f.dir(hipaakit.DirAudit)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +73,7 @@ func (f fileStores) auditTrail() (auditTrail, error) {
 }
 
 func (f fileStores) ledger(ctx context.Context) (*disposal.Ledger, error) {
-	dir, err := f.dir(dirLedger)
+	dir, err := f.dir(hipaakit.DirLedger)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +87,7 @@ func (f fileStores) ledger(ctx context.Context) (*disposal.Ledger, error) {
 // users decodes every user file without opening auth.FileUserStore, whose
 // exclusive lock fails while the service runs.
 func (f fileStores) users(ctx context.Context) (userSet, error) {
-	dir, err := f.dir(dirUsers)
+	dir, err := f.dir(hipaakit.DirUsers)
 	if err != nil {
 		return userSet{}, err
 	}
@@ -150,7 +138,7 @@ func readUser(path string) (*auth.User, error) {
 }
 
 func (f fileStores) holds(ctx context.Context) ([]retention.Hold, error) {
-	dir, err := f.dir(dirHolds)
+	dir, err := f.dir(hipaakit.DirHolds)
 	if err != nil {
 		return nil, err
 	}

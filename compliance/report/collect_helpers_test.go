@@ -23,6 +23,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // canaryPHI is sealed into a patient's record; no report may ever show it.
@@ -68,12 +69,12 @@ func newDeployment(t *testing.T) *deployment {
 	d.pub = pub
 	kek, err := localkek.FromFile(keyFile(d.dir))
 	must(t, err)
-	keys, err := filestore.Open(filepath.Join(d.dir, "keys"))
+	keys, err := filestore.Open(filepath.Join(d.dir, "keys"), filestore.Config{})
 	must(t, err)
 	d.auditL, err = audit.OpenFileLog(ctx, filepath.Join(d.dir, "audit"), audit.FileOptions{Signer: priv, Clock: d.clk, CheckpointEvery: 4})
 	must(t, err)
 	d.closers = append(d.closers, d.auditL.Close)
-	vault, err := phi.NewVault(keys, kek, phi.WithAuditWriter(d.auditL), phi.WithClock(d.clk))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, Audit: d.auditL, Clock: d.clk})
 	must(t, err)
 
 	actor := audit.Actor{UserID: "u-clinician", Role: "clinician"}
@@ -113,7 +114,10 @@ func newDeployment(t *testing.T) *deployment {
 	d.closers = append(d.closers, d.ledger.Close)
 	holdStore, err := retention.OpenFileHoldStore(filepath.Join(d.dir, "holds"))
 	must(t, err)
-	holds := retention.NewRegistry(holdStore, d.auditL, d.clk)
+	holds, err := retention.NewRegistry(retention.RegistryConfig{Holds: holdStore, Audit: d.auditL, Clock: d.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = holds.Set(ctx, retention.HoldRequest{Subject: "patient-2", Reason: canaryReason, SetBy: "u-privacy"})
 	must(t, err)
 	shredder, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: d.ledger, Audit: d.auditL, Holds: holds, SigningKey: priv, Clock: d.clk})
@@ -123,7 +127,7 @@ func newDeployment(t *testing.T) *deployment {
 
 	target, err := backup.NewDirTarget(filepath.Join(d.dir, "backups"))
 	must(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(d.auditL, audit.Actor{UserID: "system:backup"}), backup.WithClock(d.clk))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: d.auditL, Actor: audit.Actor{UserID: "system:backup"}, Clock: d.clk})
 	must(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	must(t, err)
@@ -152,7 +156,7 @@ func (d *deployment) closeAll(t *testing.T) {
 func (d *deployment) config() serviceconfig.Config {
 	return serviceconfig.Config{
 		Version: 1, Service: "clinic", DataDir: d.dir,
-		AuditKeys: []string{serviceconfig.EncodePublicKey(d.pub)},
+		AuditKeys: []string{pemKey(d.pub)},
 		KEK:       "local", KEKFile: keyFile(d.dir),
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
 			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
@@ -246,4 +250,11 @@ func row(t *testing.T, r report.Report, control string) report.Row {
 	}
 	t.Fatalf("no row %s", control)
 	return report.Row{}
+}
+
+// pemKey returns pub as a configuration file's audit_keys entry holds it
+// (a key of the wrong length gives an entry that fails validation).
+func pemKey(pub ed25519.PublicKey) string {
+	b, _ := signing.EncodePublicKey(pub)
+	return string(b)
 }

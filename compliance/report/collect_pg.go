@@ -81,7 +81,9 @@ func (s *pgStores) close() {
 	s.pool.Close()
 }
 
-func (s *pgStores) keyStore() (phi.KeyStore, error) { return pgstore.New(s.pool), nil }
+func (s *pgStores) keyStore() (phi.KeyStore, error) {
+	return pgstore.New(s.pool, pgstore.Config{}), nil
+}
 
 func (s *pgStores) auditTrail() (auditTrail, error) { return pgaudit.NewStore(s.pool), nil }
 

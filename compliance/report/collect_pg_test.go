@@ -47,11 +47,11 @@ func TestCollectPostgres(t *testing.T) {
 	dataDir := t.TempDir()
 	kek, err := localkek.FromFile(keyFile(dataDir))
 	must(t, err)
-	keys := pgstore.New(pool)
+	keys := pgstore.New(pool, pgstore.Config{})
 	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "api-1", Signer: priv, Clock: clk, CheckpointEvery: 3})
 	must(t, err)
 	defer w.Close(ctx)
-	vault, err := phi.NewVault(keys, kek, phi.WithAuditWriter(w), phi.WithClock(clk))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek, Audit: w, Clock: clk})
 	must(t, err)
 	for _, s := range []string{"patient-1", "patient-2", "patient-3"} {
 		sealed, err := vault.Seal(ctx, phi.Binding{Subject: s, Field: "dob"}, []byte(canaryPHI))
@@ -78,7 +78,10 @@ func TestCollectPostgres(t *testing.T) {
 	must(t, err)
 	ledger := disposal.NewLedger(ls)
 	defer ledger.Close()
-	holds := retention.NewRegistry(pgretention.NewHoldStore(pool), w, clk)
+	holds, err := retention.NewRegistry(retention.RegistryConfig{Holds: pgretention.NewHoldStore(pool), Audit: w, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = holds.Set(ctx, retention.HoldRequest{Kind: "patient", Reason: canaryReason, SetBy: "u-privacy"})
 	must(t, err)
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: w, Holds: disposal.NoHolds{}, SigningKey: priv, Clock: clk})
@@ -88,7 +91,7 @@ func TestCollectPostgres(t *testing.T) {
 
 	target, err := backup.NewDirTarget(filepath.Join(dataDir, "backups"))
 	must(t, err)
-	repo, err := backup.Init(ctx, target, kek, backup.WithAudit(w, audit.Actor{UserID: "system:backup"}), backup.WithClock(clk))
+	repo, err := backup.Init(ctx, target, kek, backup.Config{Audit: w, Actor: audit.Actor{UserID: "system:backup"}, Clock: clk})
 	must(t, err)
 	m, err := repo.Backup(ctx, backup.KeyStoreSource{Store: keys, Name: "keys"})
 	must(t, err)
@@ -139,8 +142,8 @@ func TestCollectPostgres(t *testing.T) {
 
 	// A ledger checkpoint key the configuration does not trust fails the
 	// ledger's verification, not Collect.
-	cfg.LedgerKeys = []string{serviceconfig.EncodePublicKey(make([]byte, 32))}
-	cfg.AuditKeys = []string{serviceconfig.EncodePublicKey(make([]byte, 32))}
+	cfg.LedgerKeys = []string{pemKey(make([]byte, 32))}
+	cfg.AuditKeys = []string{pemKey(make([]byte, 32))}
 	ev, err = report.Collect(ctx, cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Disposal == nil || ev.Disposal.LedgerVerified || ev.Disposal.LedgerError == "" || ev.Audit.Verified {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
@@ -117,7 +118,7 @@ func TestCollectWrongAuditKey(t *testing.T) {
 	d.closeAll(t)
 	cfg := d.config()
 	cfg.AuditKeys = []string{base64.StdEncoding.EncodeToString(make([]byte, 32))}
-	cfg.LedgerKeys = []string{serviceconfig.EncodePublicKey(d.pub)}
+	cfg.LedgerKeys = []string{pemKey(d.pub)}
 	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
 	if ev.Audit == nil || ev.Audit.Verified || ev.Audit.VerifyError == "" {
@@ -259,6 +260,25 @@ func TestCollectKeyInDataDir(t *testing.T) {
 		if tc.file != "" {
 			must(t, os.Remove(tc.file))
 		}
+	}
+}
+
+// TestCollectDefaultsBesideDataDir: without kek_file and backup.dir the
+// report finds the master key and the backups where hipaakit.Open puts
+// them, beside the data directory.
+func TestCollectDefaultsBesideDataDir(t *testing.T) {
+	d := newDeployment(t)
+	d.closeAll(t)
+	must(t, os.Rename(filepath.Join(d.dir, "backups"), hipaakit.DefaultBackupDir(d.dir)))
+	cfg := d.config()
+	cfg.KEKFile = ""
+	if keyFile(d.dir) != hipaakit.DefaultKeyFile(d.dir) {
+		t.Fatal("the fixture's key is not at the default place")
+	}
+	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
+	must(t, err)
+	if b := ev.Backup; b == nil || b.Backups == 0 || ev.Encryption == nil || ev.Encryption.KeyInDataDir {
+		t.Fatalf("backup %+v, encryption %+v, notes %q", ev.Backup, ev.Encryption, ev.Notes)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Version is the version of the service configuration format
@@ -87,18 +88,20 @@ func cfgErr(field, format string, a ...any) error {
 // that writes the file into its data directory (as FileName)
 // sets "data_dir": ".".
 //
-// Stores: with data_dir, the embedded file stores under it are read:
-// keys/ (phi/filestore), audit/ (audit file log), ledger/ (disposal file
-// ledger), users/ (auth file user store), holds/ (retention file hold
-// store), backups/ (backup directory target) and the local master key
-// kek.key. With database_url, the PostgreSQL stores are read instead
-// (phi/pgstore, audit/pgaudit, disposal/pgledger streams, auth/pgauth users,
+// Stores: with data_dir, the embedded file stores under it are read, in
+// the layout of hipaakit.Open (the module's root package): keys/
+// (phi/filestore), audit/ (audit file log), ledger/ (disposal file ledger),
+// users/ (auth file user store) and holds/ (retention file hold store).
+// With database_url, the PostgreSQL stores are read instead (phi/pgstore,
+// audit/pgaudit, disposal/pgledger streams, auth/pgauth users,
 // retention/pgretention holds), in database_schema (default: the URL's
 // search_path) and, for the disposal ledger, ledger_schema (default
-// database_schema); data_dir then only locates kek.key and backups/.
-// database_url must not hold a password (PublicDatabaseURL removes it):
-// pgx reads PGPASSWORD and ~/.pgpass. Backups are read from the directory target (backup.dir,
-// default <data_dir>/backups) or an S3 bucket:
+// database_schema); data_dir then only locates the defaults of kek_file
+// and backup.dir. database_url must not hold a password
+// (PublicDatabaseURL removes it): pgx reads PGPASSWORD and ~/.pgpass.
+// Backups are read from the directory target (backup.dir, default the
+// legacy <data_dir>/backups when it exists, else <data_dir>.backups beside
+// the data directory) or an S3 bucket:
 //
 //	"backup": {"target": "s3", "bucket": "clinic-backups", "prefix": "prod/",
 //	           "endpoint": "https://s3.example.internal", "region": "us-east-1"}
@@ -107,8 +110,9 @@ func cfgErr(field, format string, a ...any) error {
 // ("kek": "aws-kms:<key ARN>", optional "kms_endpoint" and "kms_region").
 //
 // The configuration holds no secret: audit_keys and ledger_keys are public
-// keys, and the master key is read from kek_file (default
-// <data_dir>/kek.key) or given at run time in MasterKey.
+// keys, and the master key is read from kek_file (default: the legacy
+// <data_dir>/kek.key when it exists, else <data_dir>.master-key beside the
+// data directory) or given at run time in MasterKey.
 type Config struct {
 	Version int    `json:"version"`
 	Service string `json:"service"` // the name the report carries
@@ -119,15 +123,17 @@ type Config struct {
 	LedgerSchema   string `json:"ledger_schema,omitempty"`
 
 	// AuditKeys are the trusted checkpoint public keys of the audit trail
-	// (base64 of the 32-byte ed25519 key; see EncodePublicKey), current key
-	// first, then earlier ones. LedgerKeys are the disposal ledger's
+	// (each a PEM "PUBLIC KEY" block as signing.EncodePublicKey writes it;
+	// the base64 of the 32-byte key that earlier files hold is still read),
+	// current key first, then earlier ones. LedgerKeys are the disposal ledger's
 	// (default: AuditKeys).
 	AuditKeys  []string `json:"audit_keys"`
 	LedgerKeys []string `json:"ledger_keys,omitempty"`
 
 	// KEK is "local" (a local master key) or "aws-kms:" and a key ID or ARN.
 	KEK string `json:"kek"`
-	// KEKFile is the local master key file (default <data_dir>/kek.key).
+	// KEKFile is the local master key file (default: the legacy
+	// <data_dir>/kek.key when it exists, else <data_dir>.master-key).
 	KEKFile string `json:"kek_file,omitempty"`
 	// KMSEndpoint and KMSRegion override the AWS KMS endpoint (an http or
 	// https URL, e.g. a VPC endpoint) and region; credentials come from the
@@ -186,7 +192,8 @@ type RetentionRule struct {
 
 // Backup names the backup target.
 type Backup struct {
-	// Target is "directory" (Dir, default <data_dir>/backups), "s3"
+	// Target is "directory" (Dir, default: the legacy <data_dir>/backups
+	// when it exists, else <data_dir>.backups), "s3"
 	// (Bucket, Prefix, and optionally Endpoint for an S3-compatible store
 	// and Region; credentials come from the AWS SDK's default chain) or
 	// "none".
@@ -221,12 +228,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// EncodePublicKey returns the form Config.AuditKeys and LedgerKeys
-// hold: standard base64 of the 32-byte key.
-func EncodePublicKey(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
-
-// decodePublicKey reads an EncodePublicKey string (padding optional).
+// decodePublicKey reads an audit_keys or ledger_keys entry: a PEM "PUBLIC
+// KEY" block (signing.EncodePublicKey, what new configurations hold), or,
+// for configuration files written before package signing, standard base64
+// of the 32-byte key (padding optional), which is read but never written.
 func decodePublicKey(s string) (ed25519.PublicKey, bool) {
+	if pub, err := signing.ParsePublicKey([]byte(s)); err == nil {
+		return pub, true
+	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		b, err = base64.RawStdEncoding.DecodeString(s)

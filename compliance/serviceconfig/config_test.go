@@ -1,6 +1,7 @@
 package serviceconfig_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const rfc8032Key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -249,7 +251,7 @@ func must(t testing.TB, err error) {
 func sampleConfig(dir string) serviceconfig.Config {
 	return serviceconfig.Config{
 		Version: 1, Service: "clinic", DataDir: dir,
-		AuditKeys: []string{serviceconfig.EncodePublicKey(make([]byte, 32))},
+		AuditKeys: []string{pemKey(make([]byte, 32))},
 		KEK:       "local",
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
 			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
@@ -259,4 +261,11 @@ func sampleConfig(dir string) serviceconfig.Config {
 		Retention:      []serviceconfig.RetentionRule{{Kind: "audit", Keep: "P6Y"}, {Kind: "patient", Keep: "P10Y"}},
 		Backup:         serviceconfig.Backup{Target: "directory"},
 	}
+}
+
+// pemKey returns pub as a configuration file's audit_keys entry holds it
+// (a key of the wrong length gives an entry that fails validation).
+func pemKey(pub ed25519.PublicKey) string {
+	b, _ := signing.EncodePublicKey(pub)
+	return string(b)
 }

@@ -251,7 +251,7 @@ func (c *Config) validateKeys() error {
 	}{{c.AuditKeys, "audit_keys"}, {c.LedgerKeys, "ledger_keys"}} {
 		for i, k := range ks.keys {
 			if _, ok := decodePublicKey(k); !ok {
-				return cfgErr(fmt.Sprintf("%s[%d]", ks.name, i), "not a base64 ed25519 public key (32 bytes)")
+				return cfgErr(fmt.Sprintf("%s[%d]", ks.name, i), "not an ed25519 public key (PEM PUBLIC KEY, or base64 of the 32-byte key)")
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package ledgertest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -60,7 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) disposal.LedgerStore) {
 		}); err != nil || fmt.Sprint(seen) != fmt.Sprint(subjects) {
 			t.Fatalf("Entries = %v, %v; want %v", seen, err, subjects)
 		}
-		restored := memstore.New()
+		restored := memstore.New(memstore.Config{})
 		if n, err := ledger.Replay(ctx, restored); err != nil || n != len(subjects) {
 			t.Fatalf("Replay = %d, %v", n, err)
 		}
@@ -133,12 +135,12 @@ func shredder(t *testing.T, ledger *disposal.Ledger) (*disposal.Shredder, *phi.V
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := memstore.New()
-	vault, err := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, priv, _ := disposal.GenerateSigningKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: ledger, Audit: audit.Discard{}, Holds: disposal.NoHolds{}, SigningKey: priv})
 	if err != nil {
 		t.Fatal(err)

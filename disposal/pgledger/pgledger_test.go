@@ -2,6 +2,8 @@ package pgledger_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func TestPostgresLedgerShredReplay(t *testing.T) {
@@ -21,7 +24,11 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	if err := pgledger.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, _ := disposal.GenerateSigningKey()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	trusted, err := signing.NewKeySet(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
 	storeA, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: "disposal-a", Signer: priv})
 	if err != nil {
 		t.Fatal(err)
@@ -37,8 +44,8 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	}
 
 	kek, _ := localkek.New(make([]byte, 32))
-	keys := memstore.New()
-	vault, _ := phi.NewVault(keys, kek)
+	keys := memstore.New(memstore.Config{})
+	vault, _ := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: kek})
 	newShredder := func(s disposal.LedgerStore) *disposal.Shredder {
 		sh, err := disposal.New(disposal.Config{Vault: vault, Keys: keys, Ledger: disposal.NewLedger(s), Audit: audit.Discard{}, Holds: disposal.NoHolds{}, SigningKey: priv})
 		if err != nil {
@@ -56,7 +63,7 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := disposal.VerifyCertificate(ra.Signed, pub); err != nil || ra.Certificate.Ledger.Stream != "disposal-a" || ra.Certificate.Ledger.Seq != 1 {
+	if _, err := disposal.VerifyCertificate(ra.Signed, trusted); err != nil || ra.Certificate.Ledger.Stream != "disposal-a" || ra.Certificate.Ledger.Seq != 1 {
 		t.Fatalf("certificate %+v %v", ra.Certificate, err)
 	}
 	if _, err := b.Shred(ctx, "patient-2", "request"); err != nil {
@@ -69,7 +76,7 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 	}
 
 	// Replay into a fresh key store (an old backup): both instances' entries apply.
-	restored := memstore.New()
+	restored := memstore.New(memstore.Config{})
 	n, err := disposal.NewLedger(storeB).Replay(ctx, restored)
 	if err != nil || n != 2 {
 		t.Fatalf("Replay = %d, %v", n, err)
@@ -90,7 +97,7 @@ func TestPostgresLedgerShredReplay(t *testing.T) {
 		ALTER TABLE hipaakit_audit_records ENABLE TRIGGER USER`); err != nil {
 		t.Fatalf("tamper: %v", err)
 	}
-	if _, err := disposal.NewLedger(storeA).Replay(ctx, memstore.New()); !errors.Is(err, disposal.ErrCorruptLedger) {
+	if _, err := disposal.NewLedger(storeA).Replay(ctx, memstore.New(memstore.Config{})); !errors.Is(err, disposal.ErrCorruptLedger) {
 		t.Fatalf("tampered ledger: %v", err)
 	}
 }
@@ -102,7 +109,7 @@ func TestPostgresLedgerStoreConformance(t *testing.T) {
 		if err := pgledger.Migrate(ctx, pool); err != nil {
 			t.Fatal(err)
 		}
-		_, priv, _ := disposal.GenerateSigningKey()
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		s, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: priv})
 		if err != nil {
 			t.Fatal(err)

@@ -173,7 +173,7 @@ func testShredThenReadIsGone(t *testing.T, s storeSetup) {
 
 	var out struct{ Certificate string }
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, &out)
-	cert, err := disposal.VerifyCertificate([]byte(out.Certificate), tc.app.d.Shredder.PublicKey())
+	cert, err := disposal.VerifyCertificate([]byte(out.Certificate), tc.app.d.TrustedKeys())
 	if err != nil || cert.Subject != gone {
 		t.Fatalf("certificate: %+v, %v", cert, err)
 	}

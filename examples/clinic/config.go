@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,22 +48,26 @@ var errUsage = errors.New("usage")
 // parseConfig reads flags, falling back to the environment for the values
 // a deployment sets there.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env, err := hipaakit.ConfigFromEnv(getenv)
+	if err != nil {
+		return config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
 	var c config
 	fs := flag.NewFlagSet("clinic", flag.ContinueOnError)
 	// The flag package would print its error and the whole usage; run
 	// prints one line instead, and the usage only for -h.
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&c.DataDir, "data", "./clinic-data", "data directory for the embedded stores, keys and backups")
-	fs.StringVar(&c.DatabaseURL, "database-url", getenv(hipaakit.EnvDatabaseURL), "PostgreSQL URL; switches every store to PostgreSQL (env DATABASE_URL)")
+	fs.StringVar(&c.DataDir, "data", cmp.Or(env.DataDir, "./clinic-data"), "data directory for the embedded stores (env HIPAAKIT_DATA_DIR); the master key and backups go beside it")
+	fs.StringVar(&c.DatabaseURL, "database-url", env.DatabaseURL, "PostgreSQL URL; switches every store to PostgreSQL (env DATABASE_URL)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); default: a self-signed certificate in the data directory")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&c.NoTLS, "no-tls", false, "serve plain HTTP (only allowed on a loopback address)")
-	fs.StringVar(&c.KMSKeyID, "kms-key-id", getenv(hipaakit.EnvKMSKeyID), "AWS KMS key ID or ARN for the key-encryption key (env HIPAAKIT_KMS_KEY_ID)")
-	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", getenv(hipaakit.EnvKMSEndpoint), "AWS KMS endpoint override (env HIPAAKIT_KMS_ENDPOINT)")
-	fs.StringVar(&c.S3Bucket, "s3-bucket", getenv(hipaakit.EnvS3Bucket), "S3 bucket for backups (env HIPAAKIT_S3_BUCKET)")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", getenv(hipaakit.EnvS3Endpoint), "S3 endpoint override for S3-compatible stores (env HIPAAKIT_S3_ENDPOINT)")
-	fs.StringVar(&c.S3Region, "s3-region", envOr(getenv, hipaakit.EnvS3Region, "us-east-1"), "S3 region (env AWS_REGION)")
+	fs.StringVar(&c.KMSKeyID, "kms-key-id", env.KEK.KMSKeyID, "AWS KMS key ID or ARN for the key-encryption key (env HIPAAKIT_KMS_KEY_ID)")
+	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", env.KEK.KMSEndpoint, "AWS KMS endpoint override (env HIPAAKIT_KMS_ENDPOINT)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", env.Backup.S3Bucket, "S3 bucket for backups (env HIPAAKIT_S3_BUCKET)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env.Backup.S3Endpoint, "S3 endpoint override for S3-compatible stores (env HIPAAKIT_S3_ENDPOINT)")
+	fs.StringVar(&c.S3Region, "s3-region", cmp.Or(env.Backup.S3Region, "us-east-1"), "S3 region (env AWS_REGION)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 15*time.Minute, "log users off after this long without activity")
 	fs.DurationVar(&c.Absolute, "session-lifetime", 12*time.Hour, "end every session after this long")
 	fs.DurationVar(&c.SessionSweep, "session-sweep", hipaakit.DefaultSweepInterval, "delete expired sessions and record their timeouts this often")
@@ -78,15 +83,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	c.MasterKey, c.MasterKeyFile = getenv(hipaakit.EnvMasterKey), getenv(hipaakit.EnvMasterKeyFile)
+	c.MasterKey, c.MasterKeyFile = env.KEK.Key, env.KEK.KeyFile
 	return c, c.validate()
-}
-
-func envOr(getenv func(string) string, k, def string) string {
-	if v := getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func (c config) validate() error {

@@ -19,7 +19,7 @@ import (
 func (a *app) writeServiceConfig() error {
 	d, pp := a.d, passwordPolicy()
 	sc := serviceconfig.Config{Version: serviceconfig.Version, Service: "clinic", DataDir: ".",
-		AuditKeys: []string{serviceconfig.EncodePublicKey(d.AuditKeys()[0])}, KEK: "local",
+		AuditKeys: d.TrustedKeys().PEMs(), KEK: "local",
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(a.cfg.IdleTimeout),
 			AbsoluteTimeout: serviceconfig.Duration(a.cfg.Absolute), LockoutThreshold: lockoutThreshold,
 			PasswordMinLength: min(pp.MinLength, pp.MinLengthWithMFA), PasswordBlocklist: "default"},

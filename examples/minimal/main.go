@@ -54,7 +54,8 @@ func main() {
 
 // serve runs the service until SIGINT or SIGTERM.
 func serve(data, addr, cert, key string) error {
-	cfg, err := hipaakit.ConfigFromEnv(data, os.Getenv)
+	cfg, err := hipaakit.ConfigFromEnv(os.Getenv)
+	cfg.DataDir = data
 	ln, lerr := net.Listen("tcp", addr)
 	if err = errors.Join(err, lerr); err != nil {
 		return err

@@ -51,10 +51,11 @@ func TestMinimal(t *testing.T) {
 func endToEnd(t *testing.T, env map[string]string) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
-	cfg, err := hipaakit.ConfigFromEnv(dir, func(k string) string { return env[k] })
+	cfg, err := hipaakit.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DataDir = dir
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	cfg.Clock, cfg.PlainHTTP = clk, true
 	var out bytes.Buffer

@@ -50,7 +50,7 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "Data directory: %s (removed at exit)\n\n", dir)
 
 	// 1. The embedded defaults: keys in <dir>/keys, master key in <dir>/kek.key.
-	store, err := filestore.Open(filepath.Join(dir, "keys"))
+	store, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	if err != nil {
 		return err
 	}
@@ -62,9 +62,8 @@ func run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "   audit: %s %s of %s.%s for %q\n", e.Action, e.Outcome, e.Target.Subject, e.Target.Field, e.Purpose)
 		return nil
 	})
-	vault, err := phi.NewVault(store, kek,
-		phi.WithAuditWriter(trail),
-		phi.WithBlindIndex("email", phi.NormalizeEmail))
+	vault, err := phi.NewVault(phi.VaultConfig{Keys: store, KEK: kek, Audit: trail,
+		BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}})
 	if err != nil {
 		return err
 	}

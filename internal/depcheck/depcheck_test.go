@@ -3,33 +3,32 @@ package depcheck
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 )
 
 const module = "github.com/hipaakit/hipaakit"
 
-// allowed maps a top-level area of the module to the areas its non-test code
-// may import. An area is the first path element after the module ("audit",
-// "phi", "internal", ...); a package may always import its own area.
-var allowed = map[string][]string{
-	"clock":        {},
-	"durable":      {},
-	"hipaakittest": {},
-	"internal":     {"clock", "durable"},
-	"audit":        {"clock", "durable", "internal"},
-	"phi":          {"audit", "clock", "durable", "internal"},
-	"auth":         {"phi", "audit", "clock", "durable", "internal"},
-	"disposal":     {"phi", "audit", "clock", "durable", "internal"},
-	"retention":    {"disposal", "phi", "audit", "clock", "durable", "internal"},
-	"backup":       {"disposal", "phi", "audit", "clock", "durable", "internal"},
-	// The root package (hipaakit.Open) assembles a deployment from every
-	// library package; no library package imports it.
-	"":           {"backup", "retention", "disposal", "auth", "phi", "audit", "clock", "durable", "internal"},
-	"compliance": {"*"},
-	"cmd":        {"*"},
-	"examples":   {"*"},
+// architecture is the module's architecture document, relative to this
+// package's directory, whose import table the test enforces.
+const architecture = "../../ARCHITECTURE.md"
+
+// loadTable reads the import table of ARCHITECTURE.md.
+func loadTable(t *testing.T) Table {
+	t.Helper()
+	doc, err := os.ReadFile(architecture)
+	if err != nil {
+		t.Fatalf("read ARCHITECTURE.md at the repository root: %v", err)
+	}
+	table, err := ParseTable(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
 }
 
 func area(pkg string) string {
@@ -38,9 +37,9 @@ func area(pkg string) string {
 	return a
 }
 
-// violations returns "importer -> imported" lines that break the table, and
-// the areas it does not know.
-func violations(imports map[string][]string) (bad []string, unknown []string) {
+// violations returns "importer -> imported" lines that break allowed, and
+// the areas it does not know, sorted.
+func violations(allowed Table, imports map[string][]string) (bad []string, unknown []string) {
 	seen := map[string]bool{}
 	for pkg, deps := range imports {
 		from := area(pkg)
@@ -69,6 +68,8 @@ func violations(imports map[string][]string) (bad []string, unknown []string) {
 			}
 		}
 	}
+	sort.Strings(bad)
+	sort.Strings(unknown)
 	return bad, unknown
 }
 
@@ -89,18 +90,24 @@ func TestImportDirection(t *testing.T) {
 	if len(imports) < 5 {
 		t.Fatalf("go list found only %d packages", len(imports))
 	}
-	bad, unknown := violations(imports)
+	bad, unknown := violations(loadTable(t), imports)
 	for _, b := range bad {
-		t.Errorf("import against DESIGN.md's package table: %s", b)
+		t.Errorf("import against the import table in ARCHITECTURE.md: %s", b)
 	}
 	for _, u := range unknown {
-		t.Errorf("package area %q is not in DESIGN.md's table; add it there and here", u)
+		t.Errorf("%s", unregistered(u))
 	}
 }
 
-// TestViolationsDetected proves the checker is not vacuous.
+// unregistered is the failure message for a top-level folder without a row.
+func unregistered(a string) string {
+	return fmt.Sprintf("top-level folder %s is not registered: add a row for %s to the import table in ARCHITECTURE.md", displayArea(a), displayArea(a))
+}
+
+// TestViolationsDetected proves the checker is not vacuous, against the
+// table ARCHITECTURE.md holds.
 func TestViolationsDetected(t *testing.T) {
-	bad, unknown := violations(map[string][]string{
+	bad, unknown := violations(loadTable(t), map[string][]string{
 		module + "/audit":           {module + "/phi", "fmt"},
 		module + "/phi/filestore":   {module + "/phi", module + "/durable"},
 		module + "/internal/redact": {module + "/audit"},
@@ -114,5 +121,8 @@ func TestViolationsDetected(t *testing.T) {
 	}
 	if len(unknown) != 1 || unknown[0] != "mystery" {
 		t.Fatalf("unknown = %v", unknown)
+	}
+	if got, want := unregistered("mystery"), "add a row for mystery to the import table in ARCHITECTURE.md"; !strings.Contains(got, want) {
+		t.Fatalf("message %q does not say %q", got, want)
 	}
 }

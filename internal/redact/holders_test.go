@@ -24,6 +24,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/memstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestEveryKeyHolderRedacts is the module-wide list of exported types that
@@ -40,14 +41,15 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 
 	kek, err := localkek.New(master)
 	must(t, err)
-	keys := memstore.New()
-	vault, err := phi.NewVault(keys, kek, phi.WithBlindIndex("email", phi.NormalizeEmail))
+	keys := memstore.New(memstore.Config{})
+	vaultCfg := phi.VaultConfig{Keys: keys, KEK: kek, BlindIndexes: map[string]phi.Normalizer{"email": phi.NormalizeEmail}}
+	vault, err := phi.NewVault(vaultCfg)
 	must(t, err)
 	_, err = vault.BlindIndex(ctx, "email", []byte("a@example.com"))
 	must(t, err)
 	client := kms.NewFromConfig(aws.Config{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "AWS-SECRET-CANARY", "")})
-	kmsKEK, err := awskms.NewWithClient(client, "key-1")
+	kmsKEK, err := awskms.NewWithClient(client, awskms.Config{KeyID: "key-1"})
 	must(t, err)
 
 	sealer, err := auth.NewKeySealer(master)
@@ -72,12 +74,16 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 	shredder, err := disposal.New(shredCfg)
 	must(t, err)
 	sweepCfg := retention.SweeperConfig{Disposer: shredder}
+	privKey, err := signing.NewPrivateKey(signKey)
+	must(t, err)
 
 	cases := []struct {
 		v    any
 		name string
 	}{
 		{vault, "phi.Vault"},
+		{vaultCfg, "phi.VaultConfig"}, {&vaultCfg, "phi.VaultConfig"},
+		{privKey, "signing.PrivateKey"}, {*privKey, "signing.PrivateKey"},
 		{kek, "localkek.KEK"}, {*kek, "localkek.KEK"},
 		{kmsKEK, "awskms.KEK"}, {*kmsKEK, "awskms.KEK"},
 		{sealer, "auth.KeySealer"}, {*sealer, "auth.KeySealer"},

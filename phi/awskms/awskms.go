@@ -43,126 +43,101 @@ type KEK struct {
 
 var _ phi.KEK = (*KEK)(nil)
 
-// Option configures a KEK.
-type Option interface{ apply(*settings) error }
-
-type settings struct {
-	endpoint    string
-	region      string
-	maxAttempts int
-	maxBackoff  time.Duration
+// Config configures a KEK. KeyID is required; the zero value of every other
+// field is the default documented on it.
+type Config struct {
+	// KeyID is the KMS key: a key ARN, key ID, alias name or alias ARN
+	// (prefer the key ARN). Required.
+	KeyID string
+	// Endpoint sends requests to this absolute http or https URL (for
+	// example a VPC endpoint or a test server) instead of the one the SDK
+	// resolves. Default: the SDK's.
+	Endpoint string
+	// Region overrides the configuration's region. Default: the aws.Config's
+	// (the SDK's standard chain: AWS_REGION, the shared config file, ...) or
+	// else the key ARN's.
+	Region string
+	// MaxAttempts is how many attempts the SDK's standard retryer makes per
+	// call, the first one included (1 disables retries). Throttling, 5xx
+	// responses and connection errors are retried with exponential backoff
+	// and jitter. 0 means the SDK's default (3).
+	MaxAttempts int
+	// MaxBackoff caps the delay between retries. 0 means the SDK's default
+	// (20s).
+	MaxBackoff time.Duration
 }
 
-type optFunc func(*settings) error
-
-func (f optFunc) apply(s *settings) error { return f(s) }
-
-// WithEndpoint sends requests to endpoint (an absolute http or https URL,
-// for example a VPC endpoint or a test server) instead of the one the SDK
-// resolves.
-func WithEndpoint(endpoint string) Option {
-	return optFunc(func(s *settings) error {
-		u, err := url.Parse(endpoint)
+// check validates cfg.
+func (cfg Config) check() error {
+	if cfg.KeyID == "" || len(cfg.KeyID) > maxKeyIDLen {
+		return errors.New("awskms: key ID must be 1 to 2048 characters")
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return errors.New("awskms: endpoint must be an absolute http or https URL")
 		}
-		s.endpoint = endpoint
-		return nil
-	})
-}
-
-// WithRegion sets the region, overriding the configuration's. Without it
-// the region comes from the aws.Config (the SDK's standard chain:
-// AWS_REGION, the shared config file, ...) or else from the key ARN.
-func WithRegion(region string) Option {
-	return optFunc(func(s *settings) error {
-		if region == "" {
-			return errors.New("awskms: empty region")
-		}
-		s.region = region
-		return nil
-	})
-}
-
-// WithMaxAttempts sets how many attempts the SDK's standard retryer makes per
-// call, the first one included (1 disables retries; the SDK's default is 3).
-// Throttling, 5xx responses and connection errors are retried with
-// exponential backoff and jitter.
-func WithMaxAttempts(n int) Option {
-	return optFunc(func(s *settings) error {
-		if n < 1 {
-			return errors.New("awskms: max attempts must be at least 1")
-		}
-		s.maxAttempts = n
-		return nil
-	})
-}
-
-// WithMaxBackoff caps the delay between retries (the SDK's default is 20s).
-func WithMaxBackoff(d time.Duration) Option {
-	return optFunc(func(s *settings) error {
-		if d <= 0 {
-			return errors.New("awskms: max backoff must be positive")
-		}
-		s.maxBackoff = d
-		return nil
-	})
+	}
+	if cfg.MaxAttempts < 0 {
+		return errors.New("awskms: max attempts must be at least 1 (0 for the SDK default)")
+	}
+	if cfg.MaxBackoff < 0 {
+		return errors.New("awskms: max backoff must be positive (0 for the SDK default)")
+	}
+	return nil
 }
 
 // LoadDefault loads the SDK's default configuration (environment, shared
 // config and credentials files, SSO, IMDS: config.LoadDefaultConfig) and
-// returns a KEK for keyID.
-func LoadDefault(ctx context.Context, keyID string, opts ...Option) (*KEK, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+// returns a KEK for cfg.KeyID.
+func LoadDefault(ctx context.Context, cfg Config) (*KEK, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, errors.New("awskms: load AWS configuration: " + err.Error())
 	}
-	return New(cfg, keyID, opts...)
+	return New(awsCfg, cfg)
 }
 
-// New returns a KEK for keyID (a key ARN, key ID, alias name or alias ARN;
-// prefer the key ARN) using a KMS client built from cfg.
-func New(cfg aws.Config, keyID string, opts ...Option) (*KEK, error) {
-	return NewWithClient(kms.NewFromConfig(cfg), keyID, opts...)
+// New returns a KEK for cfg.KeyID using a KMS client built from awsCfg.
+func New(awsCfg aws.Config, cfg Config) (*KEK, error) {
+	return NewWithClient(kms.NewFromConfig(awsCfg), cfg)
 }
 
-// NewWithClient returns a KEK for keyID that calls KMS through client. The
-// options apply to this KEK's calls only; the client is not modified.
-func NewWithClient(client *kms.Client, keyID string, opts ...Option) (*KEK, error) {
+// NewWithClient returns a KEK for cfg.KeyID that calls KMS through client.
+// cfg applies to this KEK's calls only; the client is not modified.
+func NewWithClient(client *kms.Client, cfg Config) (*KEK, error) {
 	if client == nil {
 		return nil, errors.New("awskms: nil KMS client")
 	}
-	if keyID == "" || len(keyID) > maxKeyIDLen {
-		return nil, errors.New("awskms: key ID must be 1 to 2048 characters")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	var s settings
-	for _, o := range opts {
-		if err := o.apply(&s); err != nil {
-			return nil, err
+	region := cfg.Region
+	if region == "" && client.Options().Region == "" {
+		region = arnRegion(cfg.KeyID)
+		if region == "" {
+			return nil, errors.New("awskms: no region: set one in the AWS configuration (AWS_REGION) or Config.Region, or give a key ARN")
 		}
 	}
-	if s.region == "" && client.Options().Region == "" {
-		s.region = arnRegion(keyID)
-		if s.region == "" {
-			return nil, errors.New("awskms: no region: set one in the AWS configuration (AWS_REGION), use WithRegion, or give a key ARN")
-		}
+	k := &KEK{client: client, keyID: cfg.KeyID}
+	if region != "" {
+		k.optFns = append(k.optFns, func(o *kms.Options) { o.Region = region })
 	}
-	k := &KEK{client: client, keyID: keyID}
-	if s.region != "" {
-		k.optFns = append(k.optFns, func(o *kms.Options) { o.Region = s.region })
+	if cfg.Endpoint != "" {
+		k.optFns = append(k.optFns, func(o *kms.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	}
-	if s.endpoint != "" {
-		k.optFns = append(k.optFns, func(o *kms.Options) { o.BaseEndpoint = aws.String(s.endpoint) })
-	}
-	if s.maxAttempts > 0 || s.maxBackoff > 0 {
+	if cfg.MaxAttempts > 0 || cfg.MaxBackoff > 0 {
 		// One retryer for all calls of this KEK, so that its retry token
 		// bucket spans them.
 		r := retry.NewStandard(func(o *retry.StandardOptions) {
-			if s.maxAttempts > 0 {
-				o.MaxAttempts = s.maxAttempts
+			if cfg.MaxAttempts > 0 {
+				o.MaxAttempts = cfg.MaxAttempts
 			}
-			if s.maxBackoff > 0 {
-				o.MaxBackoff = s.maxBackoff
+			if cfg.MaxBackoff > 0 {
+				o.MaxBackoff = cfg.MaxBackoff
 			}
 		})
 		k.optFns = append(k.optFns, func(o *kms.Options) { o.Retryer = r; o.RetryMaxAttempts = 0 })

@@ -26,11 +26,14 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fast keeps retry delays short in tests.
-var fast = awskms.WithMaxBackoff(5 * time.Millisecond)
+const fast = 5 * time.Millisecond
 
-func newKEK(t *testing.T, srv *kmstest.Server, opts ...awskms.Option) *awskms.KEK {
+// newKEK returns a KEK for srv's key with cfg's retry settings and short
+// retry delays.
+func newKEK(t *testing.T, srv *kmstest.Server, cfg awskms.Config) *awskms.KEK {
 	t.Helper()
-	k, err := awskms.New(srv.Config(), srv.KeyARN(), append([]awskms.Option{fast}, opts...)...)
+	cfg.KeyID, cfg.MaxBackoff = srv.KeyARN(), fast
+	k, err := awskms.New(srv.Config(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +41,13 @@ func newKEK(t *testing.T, srv *kmstest.Server, opts ...awskms.Option) *awskms.KE
 }
 
 func TestConformance(t *testing.T) {
-	kektest.Run(t, func(t *testing.T) phi.KEK { return newKEK(t, kmstest.NewServer(t)) })
+	kektest.Run(t, func(t *testing.T) phi.KEK { return newKEK(t, kmstest.NewServer(t), awskms.Config{}) })
 }
 
 func TestEncryptionContextOnTheWire(t *testing.T) {
 	ctx := context.Background()
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv)
+	k := newKEK(t, srv, awskms.Config{})
 	ct, err := k.Wrap(ctx, []byte("keyset"), []byte("patient-0001"))
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +77,7 @@ func asError(t *testing.T, err error) *awskms.Error {
 func TestWrongContext(t *testing.T) {
 	ctx := context.Background()
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv)
+	k := newKEK(t, srv, awskms.Config{})
 	ct, err := k.Wrap(ctx, []byte("keyset"), []byte("patient-0001"))
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +110,8 @@ func TestWrongKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k1 := newKEK(t, srv)
-	k2, err := awskms.New(srv.Config(), other, fast)
+	k1 := newKEK(t, srv, awskms.Config{})
+	k2, err := awskms.New(srv.Config(), awskms.Config{KeyID: other, MaxBackoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +132,7 @@ func TestRetriesThenSucceeds(t *testing.T) {
 	for _, f := range []kmstest.Failure{kmstest.Throttling, kmstest.InternalError, kmstest.Unavailable} {
 		t.Run(f.Type, func(t *testing.T) {
 			srv := kmstest.NewServer(t)
-			k := newKEK(t, srv, awskms.WithMaxAttempts(4))
+			k := newKEK(t, srv, awskms.Config{MaxAttempts: 4})
 			srv.FailNext(3, f)
 			ct, err := k.Wrap(ctx, []byte("keyset"), []byte("s"))
 			if err != nil {
@@ -153,7 +156,7 @@ func TestRetriesThenSucceeds(t *testing.T) {
 func TestPersistentFailure(t *testing.T) {
 	ctx := context.Background()
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv, awskms.WithMaxAttempts(3))
+	k := newKEK(t, srv, awskms.Config{MaxAttempts: 3})
 	srv.FailNext(100, kmstest.Throttling)
 	const canary = "PLAINTEXT-CANARY-4411"
 	_, err := k.Wrap(ctx, []byte(canary), []byte("s"))
@@ -181,7 +184,7 @@ func TestPersistentFailure(t *testing.T) {
 
 func TestNoRetries(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv, awskms.WithMaxAttempts(1))
+	k := newKEK(t, srv, awskms.Config{MaxAttempts: 1})
 	srv.FailNext(1, kmstest.InternalError)
 	_, err := k.Wrap(context.Background(), []byte("keyset"), []byte("s"))
 	if !errors.Is(err, awskms.ErrUnavailable) || srv.Calls("Encrypt") != 1 {
@@ -192,7 +195,7 @@ func TestNoRetries(t *testing.T) {
 func TestKeyUnusable(t *testing.T) {
 	ctx := context.Background()
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv)
+	k := newKEK(t, srv, awskms.Config{})
 	ct, err := k.Wrap(ctx, []byte("keyset"), []byte("s"))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +209,7 @@ func TestKeyUnusable(t *testing.T) {
 	if _, err := k.Unwrap(ctx, ct, []byte("s")); err != nil {
 		t.Fatalf("Unwrap after re-enabling: %v", err)
 	}
-	missing, err := awskms.New(srv.Config(), "arn:aws:kms:us-east-1:111122223333:key/no-such-key", fast)
+	missing, err := awskms.New(srv.Config(), awskms.Config{KeyID: "arn:aws:kms:us-east-1:111122223333:key/no-such-key", MaxBackoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func TestKeyUnusable(t *testing.T) {
 
 func TestContextCanceled(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv)
+	k := newKEK(t, srv, awskms.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := k.Wrap(ctx, []byte("keyset"), []byte("s")); !errors.Is(err, context.Canceled) {
@@ -229,7 +232,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	url := srv.URL()
 	srv.Close()
-	k, err := awskms.New(aws.Config{Region: "us-east-1", Credentials: srv.Config().Credentials}, "key", awskms.WithEndpoint(url), awskms.WithMaxAttempts(2), fast)
+	k, err := awskms.New(aws.Config{Region: "us-east-1", Credentials: srv.Config().Credentials}, awskms.Config{KeyID: "key", Endpoint: url, MaxAttempts: 2, MaxBackoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,12 +243,12 @@ func TestUnreachableEndpoint(t *testing.T) {
 }
 
 // TestEndpointAndRegionOptions builds the KEK from a configuration that names
-// neither endpoint nor region: WithEndpoint and the key ARN supply them.
+// neither endpoint nor region: Config.Endpoint and the key ARN supply them.
 func TestEndpointAndRegionOptions(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	cfg := srv.Config()
 	cfg.BaseEndpoint, cfg.Region = nil, ""
-	k, err := awskms.New(cfg, srv.KeyARN(), awskms.WithEndpoint(srv.URL()))
+	k, err := awskms.New(cfg, awskms.Config{KeyID: srv.KeyARN(), Endpoint: srv.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,35 +256,33 @@ func TestEndpointAndRegionOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := kms.NewFromConfig(cfg)
-	k, err = awskms.NewWithClient(client, "plain-key-id", awskms.WithEndpoint(srv.URL()), awskms.WithRegion("us-east-1"))
+	k, err = awskms.NewWithClient(client, awskms.Config{KeyID: "plain-key-id", Endpoint: srv.URL(), Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Wrap(context.Background(), []byte("keyset"), []byte("s")); !errors.Is(err, awskms.ErrKeyUnusable) {
 		t.Fatalf("Wrap under an unknown key ID: %v, want ErrKeyUnusable", err)
 	}
-	if _, err := awskms.New(cfg, "plain-key-id"); err == nil {
+	if _, err := awskms.New(cfg, awskms.Config{KeyID: "plain-key-id"}); err == nil {
 		t.Fatal("New without any region succeeded")
 	}
 }
 
-func TestInvalidOptions(t *testing.T) {
+func TestInvalidConfig(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1"}
-	for name, opt := range map[string]awskms.Option{
-		"endpoint":    awskms.WithEndpoint("not a url"),
-		"relative":    awskms.WithEndpoint("/kms"),
-		"attempts":    awskms.WithMaxAttempts(0),
-		"backoff":     awskms.WithMaxBackoff(0),
-		"emptyRegion": awskms.WithRegion(""),
+	for name, c := range map[string]awskms.Config{
+		"endpoint": {KeyID: "k", Endpoint: "not a url"},
+		"relative": {KeyID: "k", Endpoint: "/kms"},
+		"attempts": {KeyID: "k", MaxAttempts: -1},
+		"backoff":  {KeyID: "k", MaxBackoff: -time.Second},
+		"no key":   {},
+		"long key": {KeyID: strings.Repeat("k", 2049)},
 	} {
-		if _, err := awskms.New(cfg, "k", opt); err == nil {
-			t.Errorf("%s: invalid option accepted", name)
+		if _, err := awskms.New(cfg, c); err == nil {
+			t.Errorf("%s: invalid configuration accepted", name)
 		}
 	}
-	if _, err := awskms.New(cfg, ""); err == nil {
-		t.Error("empty key ID accepted")
-	}
-	if _, err := awskms.NewWithClient(nil, "k"); err == nil {
+	if _, err := awskms.NewWithClient(nil, awskms.Config{KeyID: "k"}); err == nil {
 		t.Error("nil client accepted")
 	}
 }
@@ -290,7 +291,7 @@ func TestInvalidOptions(t *testing.T) {
 // envelope is refused locally, without a KMS call and without a panic.
 func TestMalformedMakesNoCall(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	k := newKEK(t, srv)
+	k := newKEK(t, srv, awskms.Config{})
 	for _, ct := range [][]byte{nil, {1}, {1, 0, 0}, {2, 0, 1, 9}, {1, 0xff, 0xff, 1, 2, 3}} {
 		_, err := k.Unwrap(context.Background(), ct, []byte("s"))
 		if !errors.Is(err, awskms.ErrInvalidCiphertext) {
@@ -316,7 +317,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := awskms.New(srv.Config(), arn)
+	k, err := awskms.New(srv.Config(), awskms.Config{KeyID: arn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +353,7 @@ func Example() {
 	defer srv.Close()
 
 	ctx := context.Background()
-	kek, err := awskms.New(srv.Config(), srv.KeyARN())
+	kek, err := awskms.New(srv.Config(), awskms.Config{KeyID: srv.KeyARN()})
 	if err != nil {
 		panic(err)
 	}

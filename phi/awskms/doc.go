@@ -1,13 +1,13 @@
 // Package awskms is a phi.KEK whose key never leaves AWS KMS. It talks to KMS
 // through github.com/aws/aws-sdk-go-v2/service/kms (Encrypt and Decrypt).
 //
-//	kek, err := awskms.LoadDefault(ctx, "arn:aws:kms:us-east-1:111122223333:key/…")
+//	kek, err := awskms.LoadDefault(ctx, awskms.Config{KeyID: "arn:aws:kms:us-east-1:111122223333:key/…"})
 //
 // LoadDefault takes region and credentials from the SDK's standard chain
 // (config.LoadDefaultConfig: environment, shared files, SSO, IMDS); New takes
-// an aws.Config and NewWithClient a *kms.Client. WithEndpoint overrides the
-// endpoint (a VPC endpoint, a test server), WithRegion the region; without
-// any region configured, the region of a key ARN is used.
+// an aws.Config and NewWithClient a *kms.Client. Config.Endpoint overrides
+// the endpoint (a VPC endpoint, a test server), Config.Region the region;
+// without any region configured, the region of a key ARN is used.
 //
 // # Guarantees
 //
@@ -23,8 +23,8 @@
 //     keys are cleared from memory after use.
 //   - Retries: calls go through the SDK's standard retryer (exponential
 //     backoff with jitter, a retry token bucket) and retry throttling, 5xx
-//     responses and connection errors; WithMaxAttempts and WithMaxBackoff
-//     tune it per KEK.
+//     responses and connection errors; Config.MaxAttempts and
+//     Config.MaxBackoff tune it per KEK.
 //   - Errors: every KMS failure is an *Error with the operation, the AWS error
 //     code and message, the HTTP status and the request ID, classed as
 //     ErrInvalidCiphertext, ErrUnavailable (transient, Retryable) or

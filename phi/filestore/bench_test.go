@@ -17,7 +17,7 @@ import (
 func benchStore(b *testing.B) (*filestore.Store, string) {
 	b.Helper()
 	dir := b.TempDir()
-	s, err := filestore.Open(dir)
+	s, err := filestore.Open(dir, filestore.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

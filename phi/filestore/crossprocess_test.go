@@ -51,7 +51,7 @@ func TestChildProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := filestore.Open(dir)
+	s, err := filestore.Open(dir, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package filestore is the embedded default phi.KeyStore: wrapped keysets and
 // shred tombstones as files in one directory, with nothing to install.
 //
-//	store, err := filestore.Open(filepath.Join(dataDir, "keys"))
+//	store, err := filestore.Open(filepath.Join(dataDir, "keys"), filestore.Config{})
 //
 // # Guarantees
 //

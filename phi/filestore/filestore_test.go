@@ -23,7 +23,7 @@ import (
 
 func open(t *testing.T, dir string) *filestore.Store {
 	t.Helper()
-	s, err := filestore.Open(dir)
+	s, err := filestore.Open(dir, filestore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestOpenRefusesOtherLayout(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "FORMAT"), []byte("hipaakit phi/filestore 2\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := filestore.Open(dir); !errors.Is(err, filestore.ErrUnsupportedVersion) {
+	if _, err := filestore.Open(dir, filestore.Config{}); !errors.Is(err, filestore.ErrUnsupportedVersion) {
 		t.Fatalf("Open of a layout-2 directory: %v, want ErrUnsupportedVersion", err)
 	}
 }
@@ -282,7 +282,7 @@ func ExampleOpen() {
 	defer os.RemoveAll(dir)
 
 	ctx := context.Background()
-	store, err := filestore.Open(dir)
+	store, err := filestore.Open(dir, filestore.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -303,7 +303,7 @@ func TestOpenRefusesForeignDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "kek"), []byte("not a record"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := filestore.Open(dir); err == nil {
+	if _, err := filestore.Open(dir, filestore.Config{}); err == nil {
 		t.Fatal("Open turned a directory holding other files into a key store")
 	}
 }

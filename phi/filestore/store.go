@@ -52,22 +52,15 @@ type Store struct {
 
 var _ phi.KeyStore = (*Store)(nil)
 
-// Option configures a Store.
-type Option interface{ apply(*Store) }
-
-type optFunc func(*Store)
-
-func (f optFunc) apply(s *Store) { f(s) }
-
-// WithClock sets the clock that stamps Created, Updated and tombstones
-// (default: the system clock).
-func WithClock(c clock.Clock) Option {
-	return optFunc(func(s *Store) { s.clock = clock.OrSystem(c) })
+// Config configures Open. The zero value is the default.
+type Config struct {
+	// Clock stamps Created, Updated and tombstones. nil means clock.System.
+	Clock clock.Clock
 }
 
 // Open returns a Store over dir, creating dir with mode 0700 if needed. Give
 // each Store a directory of its own (for example <data dir>/keys).
-func Open(dir string, opts ...Option) (*Store, error) {
+func Open(dir string, cfg Config) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("phi/filestore: empty directory name")
 	}
@@ -82,10 +75,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("phi/filestore: stat directory: %w", err)
 	}
-	s := &Store{dir: dir, clock: clock.System, sem: make(chan struct{}, 1)}
-	for _, o := range opts {
-		o.apply(s)
-	}
+	s := &Store{dir: dir, clock: clock.OrSystem(cfg.Clock), sem: make(chan struct{}, 1)}
 	marker := filepath.Join(dir, markerName)
 	switch b, err := os.ReadFile(marker); {
 	case errors.Is(err, fs.ErrNotExist):

@@ -13,12 +13,12 @@ import (
 )
 
 func TestMemstore(t *testing.T) {
-	keystoretest.Run(t, func(t *testing.T) phi.KeyStore { return memstore.New() })
+	keystoretest.Run(t, func(t *testing.T) phi.KeyStore { return memstore.New(memstore.Config{}) })
 }
 
 func TestMemstoreShared(t *testing.T) {
 	keystoretest.RunShared(t, func(t *testing.T) (phi.KeyStore, phi.KeyStore) {
-		s := memstore.New()
+		s := memstore.New(memstore.Config{})
 		return s, s
 	})
 }
@@ -74,11 +74,11 @@ func (s ignoresContext) Get(_ context.Context, ref string) (phi.WrappedKeyset, e
 }
 
 var mutants = map[string]func() phi.KeyStore{
-	"noCAS":                 func() phi.KeyStore { return noCAS{memstore.New()} },
-	"overwriteCreate":       func() phi.KeyStore { return overwriteCreate{memstore.New()} },
-	"reverseList":           func() phi.KeyStore { return reverseList{memstore.New()} },
-	"shredNeverStoredFails": func() phi.KeyStore { return shredNeverStoredFails{memstore.New()} },
-	"ignoresContext":        func() phi.KeyStore { return ignoresContext{memstore.New()} },
+	"noCAS":                 func() phi.KeyStore { return noCAS{memstore.New(memstore.Config{})} },
+	"overwriteCreate":       func() phi.KeyStore { return overwriteCreate{memstore.New(memstore.Config{})} },
+	"reverseList":           func() phi.KeyStore { return reverseList{memstore.New(memstore.Config{})} },
+	"shredNeverStoredFails": func() phi.KeyStore { return shredNeverStoredFails{memstore.New(memstore.Config{})} },
+	"ignoresContext":        func() phi.KeyStore { return ignoresContext{memstore.New(memstore.Config{})} },
 }
 
 const mutantEnv = "KEYSTORETEST_MUTANT"

@@ -9,13 +9,13 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	keystoretest.Run(t, func(t *testing.T) phi.KeyStore { return memstore.New() })
+	keystoretest.Run(t, func(t *testing.T) phi.KeyStore { return memstore.New(memstore.Config{}) })
 }
 
 func TestConformanceShared(t *testing.T) {
 	// One Store shared by two handles is the in-memory form of shared storage.
 	keystoretest.RunShared(t, func(t *testing.T) (a, b phi.KeyStore) {
-		s := memstore.New()
+		s := memstore.New(memstore.Config{})
 		return s, s
 	})
 }

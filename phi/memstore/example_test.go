@@ -16,7 +16,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	v, err := phi.NewVault(memstore.New(), kek)
+	v, err := phi.NewVault(phi.VaultConfig{Keys: memstore.New(memstore.Config{}), KEK: kek})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -28,30 +28,19 @@ type Store struct {
 
 var _ phi.KeyStore = (*Store)(nil)
 
-// Option configures a Store.
-type Option interface{ apply(*Store) }
-
-type optFunc func(*Store)
-
-func (f optFunc) apply(s *Store) { f(s) }
-
-// WithClock sets the clock that stamps Created and Updated (default: the
-// system clock).
-func WithClock(c clock.Clock) Option {
-	return optFunc(func(s *Store) { s.clock = clock.OrSystem(c) })
+// Config configures New. The zero value is the default.
+type Config struct {
+	// Clock stamps Created and Updated. nil means clock.System.
+	Clock clock.Clock
 }
 
 // New returns an empty Store.
-func New(opts ...Option) *Store {
-	s := &Store{
-		clock:      clock.System,
+func New(cfg Config) *Store {
+	return &Store{
+		clock:      clock.OrSystem(cfg.Clock),
 		keysets:    make(map[string]phi.WrappedKeyset),
 		tombstones: make(map[string]struct{}),
 	}
-	for _, o := range opts {
-		o.apply(s)
-	}
-	return s
 }
 
 func clone(k phi.WrappedKeyset) phi.WrappedKeyset {

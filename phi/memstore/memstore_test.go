@@ -14,7 +14,7 @@ import (
 func TestContract(t *testing.T) {
 	ctx := context.Background()
 	fc := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s := memstore.New(memstore.WithClock(fc))
+	s := memstore.New(memstore.Config{Clock: fc})
 
 	if _, err := s.Get(ctx, "a"); !errors.Is(err, phi.ErrKeyNotFound) {
 		t.Fatalf("Get missing: %v", err)

@@ -2,7 +2,7 @@
 // tombstones in one table, reached through a pgx v5 pool.
 //
 //	if err := pgstore.Migrate(ctx, pool); err != nil { ... }
-//	store := pgstore.New(pool)
+//	store := pgstore.New(pool, pgstore.Config{})
 //
 // # Schema
 //

@@ -44,27 +44,16 @@ type Store struct {
 
 var _ phi.KeyStore = (*Store)(nil)
 
-// Option configures a Store.
-type Option interface{ apply(*Store) }
-
-type optFunc func(*Store)
-
-func (f optFunc) apply(s *Store) { f(s) }
-
-// WithClock sets the clock that stamps Created, Updated and tombstones
-// (default: the system clock).
-func WithClock(c clock.Clock) Option {
-	return optFunc(func(s *Store) { s.clock = clock.OrSystem(c) })
+// Config configures New. The zero value is the default.
+type Config struct {
+	// Clock stamps Created, Updated and tombstones. nil means clock.System.
+	Clock clock.Clock
 }
 
 // New returns a Store over pool. Call Migrate first, once per database
 // schema.
-func New(pool *pgxpool.Pool, opts ...Option) *Store {
-	s := &Store{pool: pool, clock: clock.System}
-	for _, o := range opts {
-		o.apply(s)
-	}
-	return s
+func New(pool *pgxpool.Pool, cfg Config) *Store {
+	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock)}
 }
 
 // now returns the clock's time at the database's microsecond precision.

@@ -25,7 +25,7 @@ func newStore(t *testing.T) (*pgstore.Store, *pgxpool.Pool) {
 	if err := pgstore.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
-	return pgstore.New(pool), pool
+	return pgstore.New(pool, pgstore.Config{}), pool
 }
 
 func TestConformance(t *testing.T) {
@@ -50,7 +50,7 @@ func TestConformanceShared(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(other.Close)
-		return pgstore.New(pool), pgstore.New(other)
+		return pgstore.New(pool, pgstore.Config{}), pgstore.New(other, pgstore.Config{})
 	})
 }
 
@@ -159,7 +159,7 @@ func TestUnreachableDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	_, err = pgstore.New(pool).Get(context.Background(), "subject-1")
+	_, err = pgstore.New(pool, pgstore.Config{}).Get(context.Background(), "subject-1")
 	if err == nil || errors.Is(err, phi.ErrKeyNotFound) || !strings.HasPrefix(err.Error(), "phi/pgstore: ") {
 		t.Fatalf("Get against an unreachable server: %v", err)
 	}
@@ -178,7 +178,7 @@ func Example() {
 	if err := pgstore.Migrate(ctx, pool); err != nil {
 		panic(err)
 	}
-	store := pgstore.New(pool)
+	store := pgstore.New(pool, pgstore.Config{})
 	_, err = store.Get(ctx, "patient-42")
 	_ = errors.Is(err, phi.ErrKeyNotFound) // true on a fresh database
 }

@@ -46,7 +46,10 @@ func TestPurgeAuditPostgresHonoursHolds(t *testing.T) {
 	defer w.Close(ctx)
 
 	holds := pgretention.NewHoldStore(pool)
-	reg := retention.NewRegistry(holds, audit.Discard{}, clk)
+	reg, err := retention.NewRegistry(retention.RegistryConfig{Holds: holds, Audit: audit.Discard{}, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := reg.Set(ctx, retention.HoldRequest{Subject: "patient-held", Kind: "encounter", Reason: "litigation", SetBy: "counsel"})
 	if err != nil {
 		t.Fatal(err)

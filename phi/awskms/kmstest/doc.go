@@ -5,7 +5,7 @@
 // 400, InvalidCiphertextException).
 //
 //	srv := kmstest.NewServer(t)
-//	kek, err := awskms.New(srv.Config(), srv.KeyARN())
+//	kek, err := awskms.New(srv.Config(), awskms.Config{KeyID: srv.KeyARN()})
 //
 // Knobs make the next requests fail (throttling, 5xx) so that retries can be
 // tested, keys can be disabled, and counters tell how many requests arrived.

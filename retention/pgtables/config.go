@@ -1,4 +1,4 @@
-package pgsource
+package pgtables
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 )
 
 // ErrInvalidConfig reports a source description that does not parse.
-var ErrInvalidConfig = errors.New("pgsource: invalid source configuration")
+var ErrInvalidConfig = errors.New("retention/pgtables: invalid source configuration")
 
 // ParseConfig decodes the "source" member of a retention policy file
 // (retention.PolicyFile.Source):

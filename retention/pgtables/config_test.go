@@ -1,4 +1,4 @@
-package pgsource_test
+package pgtables_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hipaakit/hipaakit/retention"
-	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/pgtables"
 )
 
 func TestParseConfigGolden(t *testing.T) {
@@ -19,7 +19,7 @@ func TestParseConfigGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tables, err := pgsource.ParseConfig(pf.Source)
+	tables, err := pgtables.ParseConfig(pf.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestParseConfigGolden(t *testing.T) {
 		t.Fatalf("tables %+v", tables)
 	}
 	for _, bad := range []string{"", "{}", `{"postgres_tables":[]}`, `{"postgres_tables":[{"x":1}]}`, `{"postgres_tables":[{"name":"a\u0000"}]}`} {
-		if _, err := pgsource.ParseConfig([]byte(bad)); !errors.Is(err, pgsource.ErrInvalidConfig) {
+		if _, err := pgtables.ParseConfig([]byte(bad)); !errors.Is(err, pgtables.ErrInvalidConfig) {
 			t.Errorf("ParseConfig(%q) = %v", bad, err)
 		}
 	}
@@ -36,9 +36,9 @@ func TestParseConfigGolden(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"postgres_tables":[{"name":"encounters","kind":"encounter","subject":"patient_id","id":"id","created":"created_at"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tables, err := pgsource.ParseConfig(data)
+		tables, err := pgtables.ParseConfig(data)
 		if err != nil {
-			if !errors.Is(err, pgsource.ErrInvalidConfig) {
+			if !errors.Is(err, pgtables.ErrInvalidConfig) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return

@@ -1,4 +1,4 @@
-package pgsource
+package pgtables
 
 import (
 	"context"
@@ -40,14 +40,14 @@ var _ retention.Source = (*Source)(nil)
 // New checks the tables and returns a Source.
 func New(pool *pgxpool.Pool, tables ...Table) (*Source, error) {
 	if pool == nil || len(tables) == 0 {
-		return nil, errors.New("pgsource: New needs a pool and at least one table")
+		return nil, errors.New("retention/pgtables: New needs a pool and at least one table")
 	}
 	for i, t := range tables {
 		if t.Name == "" || t.Subject == "" || t.ID == "" || t.Created == "" {
-			return nil, fmt.Errorf("pgsource: table %d: Name, Subject, ID and Created are required", i+1)
+			return nil, fmt.Errorf("retention/pgtables: table %d: Name, Subject, ID and Created are required", i+1)
 		}
 		if !retention.ValidKind(t.Kind) {
-			return nil, fmt.Errorf("pgsource: table %d: invalid kind", i+1)
+			return nil, fmt.Errorf("retention/pgtables: table %d: invalid kind", i+1)
 		}
 	}
 	return &Source{pool: pool, tables: tables, query: buildQuery(tables)}, nil
@@ -79,7 +79,7 @@ SELECT subject, id, kind, created, last_in_effect FROM (` + strings.Join(records
 // Subjects implements retention.Source.
 func (s *Source) Subjects(ctx context.Context, after string, limit int) ([]retention.Subject, error) {
 	if limit <= 0 {
-		return nil, errors.New("pgsource: limit must be positive")
+		return nil, errors.New("retention/pgtables: limit must be positive")
 	}
 	args := []any{after, limit}
 	for _, t := range s.tables {
@@ -87,7 +87,7 @@ func (s *Source) Subjects(ctx context.Context, after string, limit int) ([]reten
 	}
 	rows, err := s.pool.Query(ctx, s.query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("pgsource: list subjects: %w", err)
+		return nil, fmt.Errorf("retention/pgtables: list subjects: %w", err)
 	}
 	defer rows.Close()
 	var out []retention.Subject
@@ -98,7 +98,7 @@ func (s *Source) Subjects(ctx context.Context, after string, limit int) ([]reten
 			lie               *time.Time
 		)
 		if err := rows.Scan(&subject, &id, &kind, &created, &lie); err != nil {
-			return nil, fmt.Errorf("pgsource: read row: %w", err)
+			return nil, fmt.Errorf("retention/pgtables: read row: %w", err)
 		}
 		r := retention.Record{ID: id, Kind: kind, Subject: subject}
 		if created != nil {
@@ -113,7 +113,7 @@ func (s *Source) Subjects(ctx context.Context, after string, limit int) ([]reten
 		out[len(out)-1].Records = append(out[len(out)-1].Records, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgsource: list subjects: %w", err)
+		return nil, fmt.Errorf("retention/pgtables: list subjects: %w", err)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package pgsource_test
+package pgtables_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/retention"
-	"github.com/hipaakit/hipaakit/retention/pgsource"
+	"github.com/hipaakit/hipaakit/retention/pgtables"
 	"github.com/hipaakit/hipaakit/retention/retentiontest"
 )
 
@@ -28,9 +28,9 @@ func TestSourceListsSubjectsInBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := pgsource.New(pool,
-		pgsource.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at", LastInEffect: "closed_at"},
-		pgsource.Table{Name: "lab results", Kind: "lab", Subject: "patient", ID: "lab_id", Created: "at"},
+	src, err := pgtables.New(pool,
+		pgtables.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at", LastInEffect: "closed_at"},
+		pgtables.Table{Name: "lab results", Kind: "lab", Subject: "patient", ID: "lab_id", Created: "at"},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -73,14 +73,14 @@ func TestSourceListsSubjectsInBatches(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	if _, err := pgsource.New(nil); err == nil {
+	if _, err := pgtables.New(nil); err == nil {
 		t.Fatal("no pool, no tables accepted")
 	}
 	pool := hipaakittest.Postgres(t)
-	if _, err := pgsource.New(pool, pgsource.Table{Name: "t", Kind: "Bad Kind", Subject: "s", ID: "i", Created: "c"}); err == nil {
+	if _, err := pgtables.New(pool, pgtables.Table{Name: "t", Kind: "Bad Kind", Subject: "s", ID: "i", Created: "c"}); err == nil {
 		t.Fatal("bad kind accepted")
 	}
-	if _, err := pgsource.New(pool, pgsource.Table{Name: "t", Kind: "k", Subject: "s", ID: "i"}); err == nil {
+	if _, err := pgtables.New(pool, pgtables.Table{Name: "t", Kind: "k", Subject: "s", ID: "i"}); err == nil {
 		t.Fatal("missing column accepted")
 	}
 }
@@ -94,7 +94,7 @@ func TestSourceQuotesIdentifiers(t *testing.T) {
 		INSERT INTO "a""; DROP TABLE victim; --" VALUES ('patient-1', 1, '2020-01-01Z')`); err != nil {
 		t.Fatal(err)
 	}
-	src, err := pgsource.New(pool, pgsource.Table{Name: `a"; DROP TABLE victim; --`, Kind: "encounter", Subject: `subj"ect`, ID: "i d", Created: "c'reated"})
+	src, err := pgtables.New(pool, pgtables.Table{Name: `a"; DROP TABLE victim; --`, Kind: "encounter", Subject: `subj"ect`, ID: "i d", Created: "c'reated"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestSourceConformance(t *testing.T) {
 				}
 			}
 		}
-		src, err := pgsource.New(pool, pgsource.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at", LastInEffect: "closed_at"})
+		src, err := pgtables.New(pool, pgtables.Table{Name: "encounters", Kind: "encounter", Subject: "patient_id", ID: "id", Created: "created_at", LastInEffect: "closed_at"})
 		if err != nil {
 			t.Fatal(err)
 		}

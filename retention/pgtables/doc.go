@@ -1,4 +1,4 @@
-// Package pgsource is a retention.Source over the application's own
+// Package pgtables is a retention.Source over the application's own
 // PostgreSQL tables: the application names, for each table, the record kind
 // of its rows and the columns holding the subject ID, the record ID, the
 // creation time and (optionally) the last-in-effect time.
@@ -20,4 +20,4 @@
 // # What it never does
 //
 // It only reads: it never deletes or changes the application's rows.
-package pgsource
+package pgtables

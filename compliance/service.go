@@ -21,7 +21,7 @@ type Route struct {
 	// Body is sent with the request (as JSON) when set.
 	Body string
 	// Roles lists the roles allowed to use the route; every other role of
-	// Target.Roles must be refused with 403.
+	// Service.Roles must be refused with 403.
 	Roles []string
 	// PHI marks routes that read or write protected health information: each
 	// successful use must produce an audit event and its response must carry
@@ -70,9 +70,9 @@ type Credentials struct {
 	Username, Password string
 }
 
-// Target describes the service under test. Handler, Routes, Roles and Login
+// Service describes the service under test. Handler, Routes, Roles and Login
 // are required; every other hook enables the checks named in its comment.
-type Target struct {
+type Service struct {
 	// Handler is the service's complete handler, middleware included.
 	Handler http.Handler
 	// Routes lists every protected route with the roles allowed on it.

@@ -1,0 +1,45 @@
+package hipaakit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"path/filepath"
+	"testing"
+
+	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/phi"
+)
+
+// TestSigningKeyRotation: after the signing key changes, the trail verifies
+// only while the earlier key is in Signing.Trusted.
+func TestSigningKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := embedded(t, nil)
+	d := open(t, cfg)
+	if _, err := d.Vault.Seal(ctx, phi.Binding{Subject: "p1", Field: "f"}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	old := d.AuditKeys()[0]
+	d.Close() // seals the log with a checkpoint by the old key
+
+	// A new signing key without the old one trusted: the trail's
+	// checkpoints do not verify, and Open refuses it (fail closed).
+	cfg.Signing.KeyFile = filepath.Join(t.TempDir(), "new-signing-key.pem")
+	if _, err := hipaakit.Open(ctx, cfg); err == nil {
+		t.Fatal("the old key's checkpoints were accepted without trusting it")
+	}
+	cfg.Signing.Trusted = []ed25519.PublicKey{old}
+	d = open(t, cfg)
+	if keys := d.AuditKeys(); len(keys) != 2 || keys[0].Equal(old) || !keys[1].Equal(old) {
+		t.Fatalf("AuditKeys = %d keys", len(keys))
+	}
+	if _, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.AuditKeys()}); err != nil {
+		t.Fatalf("Verify with the earlier key trusted: %v", err)
+	}
+	d.Close()
+	cfg.Signing.Trusted = []ed25519.PublicKey{old[:5]}
+	if _, err := hipaakit.Open(ctx, cfg); err == nil {
+		t.Fatal("a malformed trusted key was accepted")
+	}
+}
