@@ -16,8 +16,8 @@ import (
 	"github.com/hipaakit/hipaakit/retention"
 )
 
-// openAuth wires the authenticator, the session manager and the RBAC guard
-// over the stores, linked both ways through one tenant policy source.
+// openAuth builds the auth service over the stores (auth.New wires its
+// parts through one tenant policy source).
 func (d *Deployment) openAuth() error {
 	ac := d.cfg.Auth
 	tenants := ac.Tenants
@@ -27,39 +27,23 @@ func (d *Deployment) openAuth() error {
 			return fmt.Errorf("hipaakit: default tenant policy: %w", err)
 		}
 	}
-	rbac := ac.RBAC
-	if rbac == nil {
-		var err error
-		if rbac, err = auth.NewRBAC(nil, nil); err != nil {
-			return fmt.Errorf("hipaakit: empty RBAC: %w", err)
-		}
-	}
-	sm := auth.NewSessionManager(d.Sessions, d.Users, d.Audit)
-	if ac.IdleTimeout > 0 {
-		sm.IdleTimeout = ac.IdleTimeout
-	}
-	if ac.AbsoluteTimeout > 0 {
-		sm.AbsoluteTimeout = ac.AbsoluteTimeout
-	}
-	// No sm.Policies: NewAuthenticator links the manager to Config.Tenants.
-	sm.Clock, sm.Emergencies, sm.Logger, sm.OnEmergency = d.Clock, d.Emergencies, d.Logger, ac.OnEmergency
-	if ac.CookieName != "" {
-		sm.Cookie.Name = ac.CookieName
-	}
+	rbac := ac.RBAC // nil: no permissions, every route denied
+	sessions := auth.SessionConfig{IdleTimeout: ac.IdleTimeout, AbsoluteTimeout: ac.AbsoluteTimeout, CookieName: ac.CookieName}
 	if d.cfg.PlainHTTP {
 		if ac.CookieName == "" {
-			sm.Cookie.Name = "hipaakit_session"
+			sessions.CookieName = "hipaakit_session"
 		}
-		sm.Cookie.Secure = false
+		sessions.InsecureCookie = true
 	}
 	var sealer auth.SecretSealer
 	if !ac.WithoutTOTP {
 		sealer = auth.PHISealer(d.Vault)
 	}
-	authn, err := auth.NewAuthenticator(auth.Config{
-		Users: d.Users, Audit: d.Audit, Sessions: sm, Sealer: sealer, Tenants: tenants, TOTP: ac.TOTP,
-		Clock: d.Clock, Logger: d.Logger, Passwords: ac.Passwords, Lockout: ac.Lockout, Attempts: d.attempts,
-		AdminRoles: ac.AdminRoles, PHIRoles: ac.PHIRoles,
+	svc, err := auth.New(auth.Config{
+		Users: d.Users, Sessions: d.Sessions, Attempts: d.attempts, Emergencies: d.Emergencies, Audit: d.Audit,
+		RBAC: rbac, Tenants: tenants, Sealer: sealer, TOTP: ac.TOTP, Passwords: ac.Passwords, Lockout: ac.Lockout,
+		AdminRoles: ac.AdminRoles, PHIRoles: ac.PHIRoles, Session: sessions, OnEmergency: ac.OnEmergency,
+		Clock: d.Clock, Logger: d.Logger,
 	})
 	if errors.Is(err, auth.ErrMFAWithoutSealer) {
 		return &ConfigError{Field: "Auth.WithoutTOTP", Problem: "a tenant policy requires MFA but TOTP secrets have no sealer",
@@ -68,7 +52,7 @@ func (d *Deployment) openAuth() error {
 	if err != nil {
 		return err
 	}
-	d.Authenticator, d.SessionManager, d.Guard = authn, sm, auth.NewGuard(sm, rbac)
+	d.Auth = svc
 	return nil
 }
 

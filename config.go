@@ -159,7 +159,7 @@ type AuthConfig struct {
 	// deployment (the authenticator and the session manager read the same
 	// source). Default: DefaultTenantPolicy for every tenant (MFA required).
 	Tenants auth.TenantPolicySource
-	// RBAC is the role model the Guard enforces. Default: no roles, so
+	// RBAC is the role model the auth service enforces. Default: no roles, so
 	// every protected route is refused (deny by default).
 	RBAC *auth.RBAC
 	// AdminRoles and PHIRoles: see auth.Config.
@@ -185,7 +185,7 @@ type AuthConfig struct {
 	// with PlainHTTP, "hipaakit_session").
 	CookieName string
 	// OnEmergency, when set, is called when break-glass access starts and
-	// ends (see auth.SessionManager.OnEmergency).
+	// ends (see auth.Config.OnEmergency).
 	OnEmergency func(ctx context.Context, a auth.EmergencyAlert)
 }
 

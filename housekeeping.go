@@ -54,7 +54,7 @@ func (d *Deployment) startHousekeeping() {
 // purged, which bounds the attempt store. Both steps run whatever the
 // other's error; it returns how many sessions ended.
 func (d *Deployment) Sweep(ctx context.Context) (int, error) {
-	n, err := d.SessionManager.Sweep(ctx)
+	n, err := d.Auth.Sweep(ctx)
 	forget := d.cfg.Auth.Lockout.ForgetAfter
 	if forget <= 0 {
 		forget = defaultForgetAfter

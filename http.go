@@ -24,20 +24,20 @@ type ProtectConfig struct {
 	Action func(r *http.Request) audit.Action
 }
 
-// Protect installs the audit step into d.Guard and returns the handler that
-// serves the routes registered on d.Guard afterwards, in the one correct
+// Protect installs the audit step into d.Auth and returns the handler that
+// serves the routes registered on d.Auth afterwards, in the one correct
 // order:
 //
-//	session → tenant policy → RBAC (d.Guard) → audit → route
+//	session → tenant policy → RBAC (d.Auth.Handle) → audit → route
 //
-// The session step (SessionManager.Middleware) authenticates the request
-// and enforces idle and absolute timeouts and CSRF; the policy step
-// (SessionManager.EnforcePolicy) refuses a session its tenant's policy
-// forbids (MFA required, password expired); the Guard refuses a route the
+// The session step authenticates the request and enforces idle and
+// absolute timeouts and CSRF; the policy step refuses a session its
+// tenant's policy forbids (MFA required, password expired); the RBAC step
+// refuses a route the
 // principal's roles do not permit (deny by default: unregistered routes are
 // 404); the audit step records every access it lets through, and refuses
 // the request when the record cannot be written. Register every protected
-// route on d.Guard with its permission after calling Protect; Protect may
+// route on d.Auth (Handle) with its permission after calling Protect; Protect may
 // be called once (ErrProtectTwice).
 func (d *Deployment) Protect(cfg ProtectConfig) (http.Handler, error) {
 	err := ErrProtectTwice
@@ -46,13 +46,13 @@ func (d *Deployment) Protect(cfg ProtectConfig) (http.Handler, error) {
 		mw, err = audit.Middleware(audit.MiddlewareConfig{Writer: d.Audit, Actor: auth.ActorFromRequest, Clock: d.Clock,
 			Subject: cfg.Subject, Record: cfg.Record, Purpose: cfg.Purpose, Action: cfg.Action})
 		if err == nil {
-			d.Guard.Use(mw)
+			d.Auth.Use(mw)
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	return d.SessionManager.Middleware(d.SessionManager.EnforcePolicy(d.Guard)), nil
+	return d.Auth.Handler(), nil
 }
 
 // SecurityHeaders sets the headers every response carries: a strict

@@ -31,13 +31,13 @@ func TestProtect(t *testing.T) {
 	if _, err := d.Protect(hipaakit.ProtectConfig{}); err != hipaakit.ErrProtectTwice {
 		t.Fatalf("second Protect: %v", err)
 	}
-	d.Guard.HandleFunc("GET /records/{id}", perm, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	d.Auth.HandleFunc("GET /records/{id}", perm, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	srv := httptest.NewTLSServer(d.SecurityHeaders(protected))
 	defer srv.Close()
 
 	cookie := func(u *auth.User) *http.Cookie {
 		rec := httptest.NewRecorder()
-		if _, _, err := d.SessionManager.Begin(context.Background(), rec, httptest.NewRequest("POST", "/login", nil), u, true); err != nil {
+		if _, _, err := d.Auth.Begin(context.Background(), rec, httptest.NewRequest("POST", "/login", nil), u, true); err != nil {
 			t.Fatal(err)
 		}
 		return rec.Result().Cookies()[0]

@@ -45,12 +45,9 @@ type Deployment struct {
 	Users       auth.UserStore
 	Sessions    auth.SessionStore
 	Emergencies auth.EmergencyLog
-	// Authenticator, SessionManager and Guard are the auth service: logins
-	// and credentials, sessions and tenant policy, RBAC. They are linked
-	// both ways (one tenant policy source).
-	Authenticator  *auth.Authenticator
-	SessionManager *auth.SessionManager
-	Guard          *auth.Guard
+	// Auth is the auth service (auth.New): logins and credentials,
+	// sessions and tenant policy, RBAC, the auth endpoints.
+	Auth *auth.Service
 	// Ledger records disposals; Shredder crypto-shreds subjects; Holds is
 	// the legal-hold registry the Shredder and the backups respect.
 	Ledger   *disposal.Ledger

@@ -133,12 +133,12 @@ func login(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake, name string, r
 	ctx := context.Background()
 	o := audit.Origin{Channel: audit.ChannelAPI}
 	const pw = "correct horse battery staple"
-	u, err := d.Authenticator.CreateUser(ctx, auth.NewUser{TenantID: "t1", Name: name, Password: pw, Roles: roles},
+	u, err := d.Auth.CreateUser(ctx, auth.NewUser{TenantID: "t1", Name: name, Password: pw, Roles: roles},
 		audit.Actor{UserID: "system:test"}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	enr, err := d.Authenticator.EnrollTOTP(ctx, u.ID, o)
+	enr, err := d.Auth.EnrollTOTP(ctx, u.ID, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +146,12 @@ func login(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake, name string, r
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Authenticator.ConfirmTOTP(ctx, u.ID, code, "", o); err != nil {
+	if _, err := d.Auth.ConfirmTOTP(ctx, u.ID, code, "", o); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(31 * time.Second) // a fresh TOTP step
 	code, _ = hipaakittest.TOTPCode(enr.Secret(), clk.Now())
-	res, err := d.Authenticator.Login(ctx, auth.LoginRequest{TenantID: "t1", Name: name, Password: pw, TOTPCode: code, Origin: o})
+	res, err := d.Auth.Login(ctx, auth.LoginRequest{TenantID: "t1", Name: name, Password: pw, TOTPCode: code, Origin: o})
 	if err != nil || !res.Authenticated || !res.MFA {
 		t.Fatalf("Login: %+v %v", res, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth"
+	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi/filestore"
@@ -30,13 +30,13 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	}
 	d.Audit = audit.NewFileTrail(l)
 	d.closers = append(d.closers, l.Close)
-	users, err := auth.OpenFileUserStore(d.path(DirUsers))
+	users, err := authfile.OpenUserStore(d.path(DirUsers))
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the user store: %w", err)
 	}
 	d.Users = users
 	d.closers = append(d.closers, users.Close)
-	sessions, err := auth.OpenFileSessionStore(d.path(DirSessions))
+	sessions, err := authfile.OpenSessionStore(d.path(DirSessions))
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the session store: %w", err)
 	}
@@ -44,14 +44,14 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	d.closers = append(d.closers, sessions.Close)
 	// The client-key and unknown-name throttles survive a restart: a
 	// restart must not hand an attacker a fresh budget of guesses.
-	attempts, err := auth.OpenFileAttemptStore(d.path(DirAttempts))
+	attempts, err := authfile.OpenAttemptStore(d.path(DirAttempts))
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the login-attempt store: %w", err)
 	}
 	d.attempts = attempts
 	d.purgeAttempts = func(_ context.Context, cutoff time.Time) error { _, err := attempts.Purge(cutoff); return err }
 	d.closers = append(d.closers, attempts.Close)
-	emergencies, err := auth.OpenFileEmergencyLog(d.path(FileEmergency))
+	emergencies, err := authfile.OpenEmergencyLog(d.path(FileEmergency))
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the emergency log: %w", err)
 	}

@@ -16,7 +16,8 @@
 # file, when an example imports a hipaakit internal/ package or refers to a
 # path outside its own folder ("../" in a Go string, or a go:embed pattern
 # that leaves it); the build and tests in the copy then catch whatever the
-# scan misses. Dependency versions come from the repository's go.mod (the
+# scan misses. A program that links package testing outside its tests fails
+# too. Dependency versions come from the repository's go.mod (the
 # replaced module's requirements) and its go.sum seeds the copy's, so on a
 # warm module cache nothing is downloaded. Tests run once, without -race
 # (.ci/run runs them with -race in the repository), with CI set so that
@@ -70,6 +71,11 @@ for ex in "$@"; do
   go mod tidy || fail "$name: go mod tidy in the copy (an import the module graph does not provide?)"
   log "$name: go build ./..."
   go build ./... || fail "$name does not build as a module of its own"
+  # A program built from a scaffold must not link the test framework (a
+  # test helper imported outside _test.go files would).
+  if go list -deps ./... | grep -qx testing; then
+    fail "$name links package testing outside its tests, imported by: $(go list -deps -f '{{.ImportPath}} {{join .Imports " "}} ' ./... | awk '/ testing / {print $1}' | tr '\n' ' ')"
+  fi
   log "$name: go vet ./..."
   go vet ./... || fail "$name: go vet in the copy"
   log "$name: go test ./..."

@@ -17,8 +17,7 @@ func ExampleAuthenticator_ApproveRoles() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: auth.NewMemoryUserStore(), Audit: audit.Discard{},
-		Sessions: auth.NoSessions, Tenants: tenants, AdminRoles: []string{"admin"}, PHIRoles: []string{"physician"}})
+	a, err := auth.NewAuthenticator(auth.Config{Users: auth.NewMemoryUserStore(), Audit: audit.Discard{}, Tenants: tenants, AdminRoles: []string{"admin"}, PHIRoles: []string{"physician"}}, auth.NoSessions)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -148,8 +148,8 @@ func TestHandlersAdminSeparationOfDuties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: he.users, Audit: he.rec, Sessions: he.sm, Clock: he.clk,
-		Tenants: pol, PHIRoles: []string{"physician"}})
+	a, err := auth.NewAuthenticator(auth.Config{Users: he.users, Audit: he.rec, Clock: he.clk,
+		Tenants: pol, PHIRoles: []string{"physician"}}, he.sm)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,102 @@
 // (45 CFR 164.312(a)(2)(i)), emergency access (a)(2)(ii), automatic logoff
 // (a)(2)(iii) and person authentication (d).
 //
-// Start with NewAuthenticator for credentials (users, passwords, TOTP,
-// recovery codes, lockout) and NewSessionManager for sessions, RBAC and
-// tenant policy. A login handler calls Authenticator.Login and, on success,
-// SessionManager.Begin.
+// Build the whole service with New from one Config: the user, session,
+// attempt and emergency stores (auth/filestore for the embedded default,
+// pgauth on PostgreSQL, auth/memstore in tests), the audit writer, the RBAC
+// policy, the tenant policies and the clock. New wires the parts together
+// (the credential checks, the session manager, the RBAC guard and the HTTP
+// endpoints) so that all of them read one tenant policy source and one set
+// of password policies; it refuses a Config without a durable emergency
+// log (ErrNoEmergencyLog).
+//
+//	svc, err := auth.New(auth.Config{Users: users, Sessions: sessions, Attempts: attempts,
+//		Emergencies: emergencies, Audit: trail, RBAC: rbac, Tenants: tenants, Sealer: sealer})
+//	svc.Use(auditMiddleware)                          // step 4 of the chain
+//	svc.HandleFunc("GET /patients/{id}", "patient:read", getPatient)
+//	mux.Handle("/", svc.Handler())                    // session → policy → RBAC → audit → route
+//	svc.Mount(mux, "/auth")                           // login, MFA, logout, break-glass ...
+//
+// A login handler of its own calls Service.Login and, on success,
+// Service.Begin.
+//
+// # The middleware chain
+//
+// Every protected request passes, in this order:
+//
+//  1. session: reads the token from the session cookie (or a Bearer header
+//     when SessionConfig.AllowBearer is set), loads the server-side
+//     session, enforces the idle and absolute timeouts under the tenant
+//     policy, checks the user is still active and reads the user's roles
+//     from the user store, and applies CSRF protection to
+//     cookie-authenticated state-changing requests. No session: 401.
+//  2. policy: the tenant's remaining requirements. A session without MFA
+//     in a tenant that requires MFA gets 403 "mfa_required"; a user whose
+//     password is older than the password policy's MaxAge gets 403
+//     "password_expired" (the password change endpoint is outside this
+//     step).
+//  3. RBAC: deny by default. Only routes registered with a declared
+//     permission are reachable, and only by principals whose roles grant
+//     it; everything else is 404 or 403. Denials are always audited
+//     (permission_denied); grants too with Config.AuditGrants.
+//  4. audit: the middleware given to Service.Use (audit.Middleware with
+//     Actor: ActorFromRequest) runs inside the authorisation check and
+//     sees the actor the session step put in the context. To record
+//     denied requests as accesses too, wrap Service.Handler in it instead.
+//
+// Service.Handler serves the routes of Service.Handle behind this chain;
+// Service.Protect(perm) puts a single handler behind the same chain;
+// Service.Session applies step 1 only, for pages a user reaches before
+// meeting the policy (MFA enrolment).
+//
+// # HTTP endpoints
+//
+// Service.Mount registers the JSON endpoints for sign-in and sessions under
+// a prefix. Request bodies are JSON objects of at most 8 KiB with no
+// unknown fields and Content-Type application/json; anything else is 400
+// "bad_request". Errors are {"error": code} with a code that tells the
+// client what to do next and nothing that helps an attacker: every
+// credential failure is 401 "invalid_credentials", whatever went wrong.
+// Responses are never cached.
+//
+//	POST /login                 {tenant_id, name, password, totp_code?, recovery_code?}
+//	POST /login/second-factor   {challenge, totp_code | recovery_code}
+//	GET  /session               the signed-in user, limits and CSRF token
+//	POST /session/keepalive     records activity; returns the new deadlines
+//	POST /logout
+//	POST /reauth                {password, totp_code?}  (for Sensitive routes)
+//	POST /password              {current_password, new_password}
+//	POST /mfa/totp/enroll       returns the otpauth URI, secret and QR code (PNG, base64)
+//	POST /mfa/totp/confirm      {code}; returns the recovery codes, shown once
+//	POST /mfa/recovery-codes    {}; new recovery codes, shown once; the old ones stop working (recent authentication)
+//	POST /emergency/elevate     {role, reason, duration_seconds?}  (recent authentication)
+//	POST /emergency/end
+//
+// A successful login answers {"status":"authenticated", ...} with the CSRF
+// token and flags telling the client to enrol MFA or change an expired
+// password; a password that needs a second factor answers
+// {"status":"second_factor_required","challenge":...}. Login endpoints are
+// protected against cross-site submission by Fetch metadata and Origin
+// checks; the others need a session and, for POST, the CSRF token.
+//
+// Service.AdminHandlers returns the administration endpoints, which the
+// application registers with Service.Handle under paths and permissions of
+// its choosing (the user is the path wildcard {id}); for example:
+//
+//	PUT  /admin/users/{id}/roles           {roles}           SetRoles
+//	PUT  /admin/users/{id}/status          {status}          SetStatus
+//	POST /admin/users/{id}/unlock                            Unlock
+//	PUT  /admin/users/{id}/password        {password}        SetPassword
+//	POST /admin/users/{id}/reset-mfa                         ResetMFA
+//	POST /admin/users/{id}/roles/approve                     ApproveRoles
+//	POST /admin/users/{id}/roles/reject                      RejectRoles
+//	GET  /admin/role-requests                                RoleRequests
+//	GET  /emergency/report?from=&to=       (RFC 3339)        EmergencyReport
+//
+// Each answers 204 (or the JSON it lists) and maps the errors below to
+// codes: 403 "self_administration" and "second_administrator_required",
+// 409 "last_administrator", 404 "no_role_request", 202 for a grant that
+// waits for approval.
 //
 // # Users
 //
@@ -15,15 +107,14 @@
 // among the tenant's users that are not removed), a Status (active,
 // disabled, removed), roles in its tenant, and an Admin flag: administrative
 // privileges belong to separate administrative identities. Users live in a
-// UserStore: MemoryUserStore, FileUserStore (the embedded default) or
+// UserStore: auth/memstore, auth/filestore (the embedded default) or
 // pgauth.UserStore (PostgreSQL); each passes authtest.RunUserStore. Updates
 // are compare-and-swap on User.Version, which is what makes lockout counters,
 // TOTP replay protection and single-use recovery codes safe across
 // concurrent requests and several instances.
 //
-// Disabling or removing a user (Authenticator.SetStatus) ends every session
-// of the user at once through Config.Sessions (a SessionRevoker; the
-// SessionManager is one), and the session middleware re-reads the user's
+// Disabling or removing a user (Service.SetStatus) ends every session
+// of the user at once, and the session middleware re-reads the user's
 // status and roles on every request. Removal keeps the record without its
 // credentials, so IDs are never reused and audit trails keep resolving.
 //
@@ -56,16 +147,16 @@
 //
 // # Logging in
 //
-// Authenticator.Login takes a LoginRequest (tenant, name, password,
+// Service.Login takes a LoginRequest (tenant, name, password,
 // optionally a TOTP or recovery code, the client key for throttling and the
 // audit Origin) and returns a LoginResult:
 //
-//   - Authenticated: start a session with SessionManager.Begin(ctx, w, r,
+//   - Authenticated: start a session with Service.Begin(ctx, w, r,
 //     res.User, res.MFA). MFAEnrollmentRequired and PasswordExpired tell the
 //     handler to restrict the session to enrolment or password change.
 //   - SecondFactorRequired: the password was right and the user has TOTP;
 //     nothing is authenticated. Ask for a code and call
-//     Authenticator.VerifySecondFactor with res.Challenge (signed, bound to
+//     Service.VerifySecondFactor with res.Challenge (signed, bound to
 //     the password, valid for ChallengeTTL).
 //
 // Every failure is ErrInvalidCredentials, whatever went wrong (unknown user,
@@ -124,13 +215,14 @@
 // account — on User.Lockout when a usable account has the name, else on the
 // AttemptStore under the name (unknown, disabled, removed or locked), with
 // the same back-off, the same answers and one durable write either way
-// (FileAttemptStore beside the file stores; pgauth.AttemptStore, shared by
-// replicas, on PostgreSQL; MemoryAttemptStore, bounded, for one process).
+// (the file attempt store beside the file stores; pgauth.AttemptStore,
+// shared by replicas, on PostgreSQL; the in-memory one, bounded, for one
+// process).
 // After LockoutConfig.FreeFailures each attempt waits an exponentially
 // growing delay capped at MaxDelay (default 1h). An account is locked for
 // good only when its tenant chose TenantPolicy.PermanentLockout, after
 // MaxFailures (default 10, at most 100) consecutive failures, until
-// Authenticator.Unlock; by default no one can lock another user out. A
+// Service.Unlock; by default no one can lock another user out. A
 // successful login resets the account's counter and gives back its client
 // key's count.
 //
@@ -152,10 +244,6 @@
 // store write that counts a known account's failure, a moving average);
 // never trusts roles from a request; and never deletes a user record.
 //
-// A FileAttemptStore keeps one file per throttle key, "<SHA-256 hex>.json",
-// mode 0600: one JSON object {"v":1,"count":n,"last":RFC 3339 UTC} and a
-// newline; a damaged file counts as zero.
-//
 // # Sessions and automatic logoff
 //
 // A session token is 256 random bits; stores keep only its SHA-256, and audit
@@ -171,7 +259,7 @@
 // HttpOnly, SameSite=Strict; state-changing cookie requests need Fetch
 // metadata and Origin checks and a per-session CSRF token (header
 // X-CSRF-Token, or the form field csrf_token). Login and logout refuse
-// cross-origin posts with the same check, which SessionManager.CheckCrossOrigin
+// cross-origin posts with the same check, which Service.CheckCrossOrigin
 // offers to any other state-changing handler without a session (an HTML
 // login form).
 //
@@ -185,22 +273,15 @@
 //
 // # One tenant policy source
 //
-// The login step (Authenticator) and the request middleware
-// (SessionManager) enforce the same tenant policy. When Config.Sessions is a
-// *SessionManager, NewAuthenticator links the two: Config.Tenants is the
-// source, and the manager enforces it on every request (RequireMFA refuses
-// password-only sessions with 403 "mfa_required") without
-// SessionManager.Policies being set. A source set on the manager only is
-// adopted as Config.Tenants. Two different sources are refused with
-// ErrPolicySourceConflict, at construction and, if SessionManager.Policies
-// is changed to another source afterwards, at every Begin and request (fail
-// closed); clearing SessionManager.Policies later keeps the linked source.
-// A SessionRevoker that wraps the manager is not linked: set
-// SessionManager.Policies to the same source yourself.
+// The login step and the request middleware enforce the same tenant
+// policy: Config.Tenants is the one source, read by the login (MFA
+// requirement, password policy name), the session step (timeouts, session
+// cap) and the policy step (MFA, password MaxAge) of the Service New
+// builds.
 //
 // # Access control
 //
-// Guard is deny by default: only routes registered with a declared
+// The guard is deny by default: only routes registered with a declared
 // permission are reachable, and only for roles read from the user store at
 // each request (never from headers, claims or query parameters), so a role
 // change or a disabled user takes effect on the next request. Denials are
@@ -239,16 +320,4 @@
 // of unused recovery codes, 2 bytes) + "." + base64url(HMAC-SHA256 over the
 // part before the dot) (testdata/challenge_v2.txt). It completes at most
 // one login.
-//
-// A FileUserStore keeps one file per user, "<user ID>.json", mode 0600, in
-// its directory beside a ".lock" file. A user file (version 1) is one JSON
-// object and a newline with the members v (1), id, tenant_id, name, status,
-// roles, admin, password_hash, password_changed_at, mfa {totp_secret
-// (sealed, base64), totp_active, totp_digits, totp_period, totp_algorithm,
-// totp_last_step, totp_enrolled_at, recovery_codes}, lockout {failures,
-// last_failure, locked_at}, role_request {roles, requested_by,
-// requested_at} (only while a request is pending), created_at, updated_at
-// and version; times are
-// RFC 3339 in UTC, zero times are "0001-01-01T00:00:00Z" and unknown members
-// are refused (testdata/user_v1.json).
 package auth

@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 	"unicode"
@@ -77,55 +76,6 @@ type EmergencyLog interface {
 	// EmergencyAccesses returns the accesses that started in [from, to),
 	// oldest first.
 	EmergencyAccesses(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error)
-}
-
-// MemoryEmergencyLog is an EmergencyLog in memory (records are lost when
-// the process ends).
-type MemoryEmergencyLog struct {
-	mu sync.Mutex
-	m  map[string]EmergencyAccess
-}
-
-var _ EmergencyLog = (*MemoryEmergencyLog)(nil)
-
-// NewMemoryEmergencyLog returns an empty log.
-func NewMemoryEmergencyLog() *MemoryEmergencyLog {
-	return &MemoryEmergencyLog{m: map[string]EmergencyAccess{}}
-}
-
-// PutEmergencyAccess implements EmergencyLog.
-func (l *MemoryEmergencyLog) PutEmergencyAccess(ctx context.Context, a EmergencyAccess) error {
-	if a.ID == "" {
-		return errors.New("auth: emergency access without id")
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.m[a.ID] = a
-	return nil
-}
-
-// EmergencyAccesses implements EmergencyLog.
-func (l *MemoryEmergencyLog) EmergencyAccesses(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return selectAccesses(l.m, from, to), nil
-}
-
-// selectAccesses returns the accesses of m that started in [from, to), sorted.
-func selectAccesses(m map[string]EmergencyAccess, from, to time.Time) []EmergencyAccess {
-	var out []EmergencyAccess
-	for _, a := range m {
-		if !a.StartedAt.Before(from) && a.StartedAt.Before(to) {
-			out = append(out, a)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].StartedAt.Equal(out[j].StartedAt) {
-			return out[i].StartedAt.Before(out[j].StartedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out
 }
 
 // validReason reports whether a break-glass reason is acceptable: at most
@@ -246,7 +196,7 @@ func (m *SessionManager) EndEmergency(w http.ResponseWriter, r *http.Request) er
 
 // endEmergency removes the grant from the stored session s and records the end.
 func (m *SessionManager) endEmergency(ctx context.Context, r *http.Request, s *Session, reason string) error {
-	t := s.clone()
+	t := s.Clone()
 	t.Emergency = nil
 	if err := m.store.UpdateSession(ctx, s.TokenHash, t); err != nil {
 		if errors.Is(err, ErrSessionNotFound) {
@@ -282,7 +232,7 @@ func (m *SessionManager) emergencyEnded(ctx context.Context, g *EmergencyGrant) 
 // dropGrant removes from the stored session s a grant whose access has
 // already ended (and was logged, audited and alerted then).
 func (m *SessionManager) dropGrant(ctx context.Context, s *Session) error {
-	t := s.clone()
+	t := s.Clone()
 	t.Emergency = nil
 	if err := m.store.UpdateSession(ctx, s.TokenHash, t); err != nil {
 		if errors.Is(err, ErrSessionNotFound) {

@@ -1,36 +1,7 @@
 package auth
 
-// # HTTP handlers
-//
-// Handlers are the JSON endpoints an application mounts for sign-in and
-// session management (Handlers.Mount). Request bodies are JSON objects of
-// at most MaxBodyBytes with no unknown fields and Content-Type
-// application/json; anything else is 400 "bad_request". Errors are
-// {"error": code} with a code that tells the client what to do next and
-// nothing that helps an attacker: every credential failure is 401
-// "invalid_credentials", whatever went wrong. Responses are never cached.
-//
-//	POST /login                 {tenant_id, name, password, totp_code?, recovery_code?}
-//	POST /login/second-factor   {challenge, totp_code | recovery_code}
-//	GET  /session               the signed-in user, limits and CSRF token
-//	POST /session/keepalive     records activity; returns the new deadlines
-//	POST /logout
-//	POST /reauth                {password, totp_code?}  (for Sensitive routes)
-//	POST /password              {current_password, new_password}
-//	POST /mfa/totp/enroll       returns the otpauth URI, secret and QR code (PNG, base64)
-//	POST /mfa/totp/confirm      {code}; returns the recovery codes, shown once
-//	POST /mfa/recovery-codes    {}; new recovery codes, shown once; the old ones stop working (recent authentication)
-//	POST /emergency/elevate     {role, reason, duration_seconds?}  (when a Guard is given; recent authentication)
-//	POST /emergency/end
-//
-// A successful login answers {"status":"authenticated", ...} with the CSRF
-// token and flags telling the client to enrol MFA or change an expired
-// password; a password that needs a second factor answers
-// {"status":"second_factor_required","challenge":...}. Login endpoints are
-// protected against cross-site submission by Fetch metadata and Origin
-// checks; the others need a session and, for POST, the CSRF token.
-// EmergencyReport is a handler to register on the Guard with a permission
-// of the application's choosing (for example "emergency:review").
+// The endpoints and their error codes are listed in the package
+// documentation (doc.go).
 
 import (
 	"encoding/base64"
@@ -58,9 +29,9 @@ type Handlers struct {
 	guard *Guard
 }
 
-// NewHandlers returns the endpoints for sessions sm and credentials a. The
+// newHandlers returns the endpoints for sessions sm and credentials a. The
 // break-glass endpoints are served only when g is not nil.
-func NewHandlers(sm *SessionManager, a *Authenticator, g *Guard) *Handlers {
+func newHandlers(sm *SessionManager, a *Authenticator, g *Guard) *Handlers {
 	return &Handlers{MaxBodyBytes: DefaultMaxBodyBytes, sm: sm, auth: a, guard: g}
 }
 

@@ -117,6 +117,17 @@ func (h *Handlers) ApproveRoles(w http.ResponseWriter, r *http.Request) {
 	h.adminDone(w, r, h.auth.ApproveRoles(r.Context(), id, st.p.Actor(), h.sm.origin(r)))
 }
 
+// RejectRoles discards the pending role request of user {id} (POST, no
+// body fields): 204, 404 "no_role_request" without one.
+func (h *Handlers) RejectRoles(w http.ResponseWriter, r *http.Request) {
+	var b struct{}
+	st, id, ok := h.adminTarget(w, r, &b)
+	if !ok {
+		return
+	}
+	h.adminDone(w, r, h.auth.RejectRoles(r.Context(), id, st.p.Actor(), h.sm.origin(r)))
+}
+
 // roleRequestView is one pending role request as RoleRequests shows it.
 type roleRequestView struct {
 	UserID      string   `json:"user_id"`

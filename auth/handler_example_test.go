@@ -18,7 +18,7 @@ func ExampleHandlers() {
 	users := auth.NewMemoryUserStore()
 	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
 	hasher, _ := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	authn, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: sessions, Hasher: hasher})
+	authn, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Hasher: hasher}, sessions)
 	if err != nil {
 		panic(err)
 	}

@@ -39,11 +39,11 @@ func newHandlerEnv(t *testing.T, mod ...func(*auth.Config)) *handlerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := auth.Config{Users: e.users, Audit: e.rec, Sessions: e.sm, Sealer: sealer, Hasher: hasher, Clock: e.clk}
+	cfg := auth.Config{Users: e.users, Audit: e.rec, Sealer: sealer, Hasher: hasher, Clock: e.clk}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	a, err := auth.NewAuthenticator(cfg)
+	a, err := auth.NewAuthenticator(cfg, e.sm)
 	if err != nil {
 		t.Fatal(err)
 	}

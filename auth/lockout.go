@@ -58,7 +58,7 @@ type LockoutConfig struct {
 	// account name that saw no attempt for this long (default 1h).
 	ForgetAfter time.Duration
 	// MaxTracked bounds how many client keys and unknown names the
-	// default MemoryAttemptStore tracks (default 100000); when full, idle
+	// default in-memory AttemptStore tracks (default 100000); when full, idle
 	// entries are dropped first, then arbitrary ones.
 	MaxTracked int
 }
@@ -125,7 +125,7 @@ func (c *LockoutConfig) wait(failures, free int, last, now time.Time) time.Durat
 // latencyPad equalises the time of failed logins for unknown and known
 // accounts. A known account's attempt is reserved with a durable store
 // write (an fsync for the file store); an unknown name's is reserved on the
-// AttemptStore, which may be cheaper (MemoryAttemptStore). Without padding,
+// AttemptStore, which may be cheaper (the in-memory one). Without padding,
 // that difference would tell an attacker which names exist. The pad keeps a
 // moving average of the user-store reservations and makes every cheaper
 // reservation wait as long.

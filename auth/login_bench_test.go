@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
@@ -25,8 +26,7 @@ func benchAuthenticator(b *testing.B, users auth.UserStore, attempts auth.Attemp
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-		Hasher: hasher, Lockout: auth.LockoutConfig{FreeFailures: 1 << 30, MaxFailures: 100}})
+	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Hasher: hasher, Lockout: auth.LockoutConfig{FreeFailures: 1 << 30, MaxFailures: 100}}, auth.NoSessions)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,12 +53,12 @@ func benchFailedLogins(b *testing.B, a *auth.Authenticator, name string) {
 
 func fileBench(b *testing.B) *auth.Authenticator {
 	dir := b.TempDir()
-	users, err := auth.OpenFileUserStore(dir + "/users")
+	users, err := filestore.OpenUserStore(dir + "/users")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { users.Close() })
-	attempts, err := auth.OpenFileAttemptStore(dir + "/attempts")
+	attempts, err := filestore.OpenAttemptStore(dir + "/attempts")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,32 +1,7 @@
 package auth
 
-// # The middleware chain
-//
-// A protected application is mounted as
-//
-//	sessions.Middleware(sessions.EnforcePolicy(auditMW(guard)))
-//
-// where guard is a *Guard holding the routes and auditMW is the access
-// recorder of package audit (audit.Middleware with Actor: ActorFromRequest).
-// In order:
-//
-//  1. session (SessionManager.Middleware): reads the token from the
-//     session cookie (or a Bearer header when AllowBearer is set), loads
-//     the server-side session, enforces the idle and absolute timeouts
-//     under the tenant policy, checks the user is still active and reads
-//     the user's roles from the user store, and applies CSRF protection to
-//     cookie-authenticated state-changing requests. No session: 401.
-//  2. policy (SessionManager.EnforcePolicy): the tenant's remaining
-//     requirements; a session without MFA in a tenant that requires MFA
-//     gets 403 "mfa_required".
-//  3. RBAC (Guard): deny by default. Only routes registered with a
-//     declared permission are reachable, and only by principals whose
-//     roles grant it; everything else is 404 or 403. Denials are always
-//     audited (permission_denied); grants too when Guard.AuditGrants is set.
-//  4. audit: the access recorder sees the actor (the session step put it
-//     in the context) and the outcome of the RBAC step, denials included.
-//     Placed outside the Guard it records every request; Guard.Use places
-//     middleware inside the authorisation check instead.
+// The request chain (session → policy → RBAC → audit) is described in
+// the package documentation (doc.go).
 
 import (
 	"context"

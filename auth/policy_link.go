@@ -14,15 +14,14 @@ import (
 // SessionManager.Policies) only, and the other reads it.
 var ErrPolicySourceConflict = errors.New("auth: Config.Tenants and SessionManager.Policies are different tenant policy sources; set one of them (an Authenticator's SessionManager reads Config.Tenants)")
 
-// linkTenantPolicies makes cfg.Tenants and the SessionManager in
-// cfg.Sessions (if it is one) share one policy source: a source set on only
+// linkTenantPolicies makes cfg.Tenants and the service's SessionManager m
+// share one policy source: a source set on only
 // one side is used by both, two different sources are refused. The manager
 // keeps the link, so that clearing SessionManager.Policies later cannot
 // drop the policy, and setting a different one makes its requests fail
 // (ErrPolicySourceConflict) rather than run under another policy.
-func linkTenantPolicies(cfg *Config) error {
-	m, ok := cfg.Sessions.(*SessionManager)
-	if !ok || m == nil {
+func linkTenantPolicies(cfg *Config, m *SessionManager) error {
+	if m == nil {
 		return nil
 	}
 	cur, err := m.policySource()

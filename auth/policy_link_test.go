@@ -75,7 +75,7 @@ func TestNewAuthenticatorRefusesTwoPolicySources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = auth.NewAuthenticator(auth.Config{Users: e.users, Audit: e.rec, Sessions: e.sm, Tenants: a, Sealer: sealer})
+	_, err = auth.NewAuthenticator(auth.Config{Users: e.users, Audit: e.rec, Tenants: a, Sealer: sealer}, e.sm)
 	if !errors.Is(err, auth.ErrPolicySourceConflict) {
 		t.Fatalf("two sources: %v, want ErrPolicySourceConflict", err)
 	}
@@ -93,7 +93,7 @@ func TestAuthenticatorAdoptsManagerPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sm.Policies = p
-	_, err = auth.NewAuthenticator(auth.Config{Users: e.users, Audit: e.rec, Sessions: e.sm})
+	_, err = auth.NewAuthenticator(auth.Config{Users: e.users, Audit: e.rec}, e.sm)
 	if !errors.Is(err, auth.ErrMFAWithoutSealer) {
 		t.Fatalf("MFA policy on the manager only, no sealer: %v, want ErrMFAWithoutSealer", err)
 	}

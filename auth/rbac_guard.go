@@ -66,9 +66,9 @@ type Guard struct {
 	mws    []func(http.Handler) http.Handler
 }
 
-// NewGuard returns a Guard that authorises against rbac and records to the
+// newGuard returns a Guard that authorises against rbac and records to the
 // session manager's audit writer.
-func NewGuard(sm *SessionManager, rbac *RBAC) *Guard {
+func newGuard(sm *SessionManager, rbac *RBAC) *Guard {
 	g := &Guard{sm: sm, mux: http.NewServeMux(), routes: map[string]Permission{}}
 	g.rbac.Store(rbac)
 	g.mux.HandleFunc("/", g.notFound)
@@ -108,24 +108,32 @@ func (g *Guard) Use(mw ...func(http.Handler) http.Handler) {
 // undeclared permission, a nil handler, or a pattern already registered
 // (the pattern "/" is reserved for the deny-all fallback).
 func (g *Guard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mux.Handle(pattern, g.newRoute("Handle", perm, h, opts))
+	g.routes[pattern] = perm
+}
+
+// newRoute builds the authorisation step for perm in front of h and the
+// middleware added by Use so far. It panics on a nil handler or an
+// undeclared permission (a programming error, as in http.ServeMux). g.mu
+// is held.
+func (g *Guard) newRoute(caller string, perm Permission, h http.Handler, opts []RouteOption) *route {
 	if h == nil {
-		panic("auth: Guard.Handle: nil handler")
+		panic("auth: Guard." + caller + ": nil handler")
 	}
 	if !perm.Valid() || !g.RBAC().Declared(perm) {
-		panic("auth: Guard.Handle: permission is not declared in the RBAC policy")
+		panic("auth: Guard." + caller + ": permission is not declared in the RBAC policy")
 	}
 	rt := &route{g: g, perm: perm}
 	for _, o := range opts {
 		o.apply(rt)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	for i := len(g.mws) - 1; i >= 0; i-- {
 		h = g.mws[i](h)
 	}
 	rt.next = h
-	g.mux.Handle(pattern, rt)
-	g.routes[pattern] = perm
+	return rt
 }
 
 // HandleFunc registers f like Handle.

@@ -29,6 +29,15 @@ func (Config) LogValue() slog.Value { return redact.Log("auth.Config") }
 // MarshalJSON redacts auth.Config in JSON.
 func (Config) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Config") }
 
+// Format prints auth.Service{[redacted]} under every verb.
+func (*Service) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Service") }
+
+// LogValue redacts auth.Service in slog output.
+func (*Service) LogValue() slog.Value { return redact.Log("auth.Service") }
+
+// MarshalJSON redacts auth.Service in JSON.
+func (*Service) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Service") }
+
 // Format prints auth.Authenticator{[redacted]} under every verb.
 func (*Authenticator) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Authenticator") }
 

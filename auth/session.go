@@ -157,8 +157,8 @@ func (s *Session) deadline(idle, abs time.Duration) time.Time {
 	return d
 }
 
-// clone returns a deep copy of s.
-func (s Session) clone() Session {
+// Clone returns a deep copy of s.
+func (s Session) Clone() Session {
 	if s.Emergency != nil {
 		g := *s.Emergency
 		s.Emergency = &g

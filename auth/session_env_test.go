@@ -46,8 +46,8 @@ var t0 = time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
 type env struct {
 	t     *testing.T
 	clk   *clock.Fake
-	users *auth.MemoryUserStore
-	store *auth.MemorySessionStore
+	users auth.UserStore
+	store auth.SessionStore
 	rec   *recorder
 	sm    *auth.SessionManager
 }

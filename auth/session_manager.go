@@ -101,10 +101,10 @@ type PasswordPolicySource interface {
 	PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error)
 }
 
-// NewSessionManager returns a manager that keeps sessions in store, reads
+// newSessionManager returns a manager that keeps sessions in store, reads
 // each request's user (status and roles) from users, and records session
 // events to w. Every field has its secure default.
-func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *SessionManager {
+func newSessionManager(store SessionStore, users UserStore, w audit.Writer) *SessionManager {
 	return &SessionManager{
 		IdleTimeout:     DefaultIdleTimeout,
 		AbsoluteTimeout: DefaultAbsoluteTimeout,
@@ -114,7 +114,6 @@ func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 		CSRFHeader:      DefaultCSRFHeader,
 		CSRFFormField:   DefaultCSRFFormField,
 		Clock:           clock.System,
-		Emergencies:     NewMemoryEmergencyLog(),
 		Channel:         audit.ChannelWeb,
 		Logger:          slog.Default(),
 		store:           store,
@@ -510,7 +509,7 @@ func (m *SessionManager) rotate(ctx context.Context, w http.ResponseWriter, st *
 		return "", err
 	}
 	old := st.s.TokenHash
-	s := st.s.clone()
+	s := st.s.Clone()
 	s.TokenHash = h
 	change(&s)
 	if err := m.store.UpdateSession(ctx, old, s); err != nil {

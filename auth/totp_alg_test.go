@@ -174,19 +174,19 @@ func TestEnrolSHA256(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.a.ConfirmTOTP(ctx, u.ID, code, "", audit.Origin{})
 	require.NoError(t, err)
-	_, err = NewAuthenticator(Config{Users: f.users, Audit: f.log, TOTP: TOTPConfig{Algorithm: "MD5"}})
+	_, err = NewAuthenticator(Config{Users: f.users, Audit: f.log, TOTP: TOTPConfig{Algorithm: "MD5"}}, nil)
 	require.Error(t, err)
 }
 
 func TestRequireMFAWithoutSealerRefused(t *testing.T) {
 	pol, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", RequireMFA: true})
 	require.NoError(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: pol})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: pol}, nil)
 	require.ErrorIs(t, err, ErrMFAWithoutSealer)
 	require.Contains(t, err.Error(), "Config.Sealer")
 	relaxed, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic"})
 	require.NoError(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: relaxed})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: relaxed}, nil)
 	require.NoError(t, err)
 }
 

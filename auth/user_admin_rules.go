@@ -85,17 +85,6 @@ func (r *RoleRequest) validate() error {
 	return nil
 }
 
-// utc returns a copy of r with its time in UTC (nil stays nil).
-func (r *RoleRequest) utc() *RoleRequest {
-	if r == nil {
-		return nil
-	}
-	c := *r
-	c.Roles = slices.Clone(r.Roles)
-	c.RequestedAt = zeroUTC(r.RequestedAt)
-	return &c
-}
-
 // refuseSelf refuses, audited as a failure of action, an administrative
 // change actor makes to itself.
 func (a *Authenticator) refuseSelf(ctx context.Context, action audit.Action, userID string, actor audit.Actor, origin audit.Origin) error {
@@ -272,6 +261,31 @@ func (a *Authenticator) ApproveRoles(ctx context.Context, userID string, actor a
 	}
 	ev := a.userEvent(audit.ActionRoleChanged, "approved", u, actor, origin)
 	ev.Attrs = map[string]string{"roles": fmt.Sprint(u.Roles), "requested_by": req.RequestedBy}
+	return a.record(ctx, ev)
+}
+
+// RejectRoles discards the pending RoleRequest of userID, leaving the
+// user's roles as they are. actor must not be the user
+// (ErrSelfAdministration); the requester may withdraw their own request.
+// Without a request it returns ErrNoRoleRequest. Audited as
+// role_changed/"rejected", with the requester and the refused roles.
+func (a *Authenticator) RejectRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+	if err := a.refuseSelf(ctx, audit.ActionRoleChanged, userID, actor, origin); err != nil {
+		return err
+	}
+	var req RoleRequest
+	u, err := a.modify(ctx, userID, func(u *User) error {
+		if u.RoleRequest == nil {
+			return ErrNoRoleRequest
+		}
+		req, u.RoleRequest = *u.RoleRequest, nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ev := a.userEvent(audit.ActionRoleChanged, "rejected", u, actor, origin)
+	ev.Attrs = map[string]string{"roles": fmt.Sprint(u.Roles), "requested_roles": fmt.Sprint(req.Roles), "requested_by": req.RequestedBy}
 	return a.record(ctx, ev)
 }
 

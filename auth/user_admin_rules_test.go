@@ -164,8 +164,8 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 	p := &pausingUsers{UserStore: f.users}
 	p.cond = sync.NewCond(&p.mu)
 	replica := func() *Authenticator {
-		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, Sessions: f.rev, Hasher: testHasher(t), Clock: f.clk,
-			AdminRoles: []string{"admin"}})
+		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, Hasher: testHasher(t), Clock: f.clk,
+			AdminRoles: []string{"admin"}}, f.rev)
 		require.NoError(t, err)
 		return r
 	}
@@ -196,7 +196,7 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 
 func TestPHIRolesNeverOnAdminIdentity(t *testing.T) {
 	_, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, AdminRoles: []string{"admin", "physician"},
-		PHIRoles: []string{"physician"}})
+		PHIRoles: []string{"physician"}}, nil)
 	require.ErrorIs(t, err, ErrInvalidPolicy)
 
 	f := newFixture(t, adminCfg)
@@ -209,7 +209,7 @@ func TestPHIRolesNeverOnAdminIdentity(t *testing.T) {
 
 func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 	dir := t.TempDir()
-	fs, err := OpenFileUserStore(dir)
+	fs, err := MemStores.FileUsers(dir)
 	require.NoError(t, err)
 	tenants, err := NewTenantPolicies(TenantPolicy{ApprovePHIGrants: true})
 	require.NoError(t, err)
@@ -237,7 +237,7 @@ func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 
 	// The request survives a restart of the file store.
 	require.NoError(t, fs.Close())
-	fs2, err := OpenFileUserStore(dir)
+	fs2, err := MemStores.FileUsers(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { fs2.Close() })
 	got, err = fs2.Get(ctx, u.ID)

@@ -10,81 +10,9 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
 	"github.com/hipaakit/hipaakit/clock"
 )
-
-// Config configures an Authenticator. Users and Audit are required; every
-// other zero field takes the default its comment gives.
-type Config struct {
-	// Users stores the identities (required).
-	Users UserStore
-	// Audit records every login attempt, lockout and credential change
-	// (required). When an event cannot be written, the operation fails:
-	// no audit, no access.
-	Audit audit.Writer
-	// Sessions ends a user's sessions when the user is disabled or removed
-	// and when a password or second factor changes. The SessionManager of
-	// this package satisfies it. When nil, those operations fail rather than
-	// leave sessions running; set NoSessions for a deployment without
-	// server-side sessions.
-	Sessions SessionRevoker
-	// Sealer seals TOTP secrets at rest (see PHISealer, NewKeySealer).
-	// Without it TOTP enrolment fails.
-	Sealer SecretSealer
-	// Hasher hashes passwords (default: DefaultArgon2Params, at most
-	// GOMAXPROCS concurrent hashes).
-	Hasher *Hasher
-	// Passwords is the default password policy (default
-	// DefaultPasswordPolicy()).
-	Passwords PasswordPolicy
-	// PasswordPolicies are further named policies that a TenantPolicy
-	// selects by name (TenantPolicy.PasswordPolicy).
-	PasswordPolicies map[string]PasswordPolicy
-	// AdminRoles are the administrative roles. Only an identity whose Admin
-	// flag is set may hold them, and such an identity holds nothing else,
-	// so that administrative privileges live in separate identities.
-	// CreateUser and SetRoles refuse other combinations with ErrInvalidUser.
-	// Empty means no role is administrative.
-	AdminRoles []string
-	// PHIRoles are the roles that read PHI. When AdminRoles is set, an
-	// administrative identity never holds one (so an administrator cannot
-	// grant itself access to PHI); a tenant policy with ApprovePHIGrants
-	// sends every grant of one to a second administrator (see RoleRequest).
-	// NewAuthenticator refuses a role that is in both lists.
-	PHIRoles []string
-	// Tenants gives each tenant's security policy (MFA requirement, allowed
-	// recovery methods, password policy name). Nil means the defaults, or
-	// the Policies of the SessionManager in Sessions when it has some. When
-	// Sessions is a *SessionManager, that manager enforces this source on
-	// every request (it needs no Policies of its own); a manager with
-	// different Policies is refused with ErrPolicySourceConflict.
-	Tenants TenantPolicySource
-	// TOTP configures the second factor (defaults in TOTPConfig).
-	TOTP TOTPConfig
-	// Lockout configures throttling and lockout (defaults in LockoutConfig).
-	Lockout LockoutConfig
-	// Attempts counts the attempts of client keys and of names that match
-	// no usable account (default a MemoryAttemptStore of
-	// Lockout.MaxTracked keys, which suits one process). Replicas share
-	// pgauth.AttemptStore; a deployment on the file stores uses a
-	// FileAttemptStore beside them so that unknown names cost the same
-	// durable write as known accounts.
-	Attempts AttemptStore
-	// ChallengeKey is the HMAC-SHA256 key (at least 32 bytes) that signs
-	// the Challenge between the password and the second-factor step. All
-	// instances behind one login endpoint must share it; when empty, each
-	// Authenticator makes a random key, which suits a single instance.
-	ChallengeKey []byte
-	// Clock is the time source (default the system clock).
-	Clock clock.Clock
-	// Logger receives operational errors; never credentials. Default
-	// slog.Default().
-	Logger *slog.Logger
-}
-
-// NoSessions is a SessionRevoker for deployments that keep no server-side
-// sessions; it revokes nothing.
-var NoSessions SessionRevoker = SessionRevokerFunc(func(context.Context, string) error { return nil })
 
 // Authenticator verifies credentials and manages them: login with password
 // and second factor, throttling and lockout, TOTP enrolment, recovery codes,
@@ -92,6 +20,7 @@ var NoSessions SessionRevoker = SessionRevokerFunc(func(context.Context, string)
 // Build it with NewAuthenticator.
 type Authenticator struct {
 	cfg      Config
+	revoker  SessionRevoker
 	users    UserStore
 	hasher   *Hasher
 	clock    clock.Clock
@@ -124,9 +53,12 @@ func (a *Authenticator) lockUser(id string) func() {
 	return m.Unlock
 }
 
-// NewAuthenticator checks cfg, fills in its defaults and returns an
-// Authenticator.
-func NewAuthenticator(cfg Config) (*Authenticator, error) {
+// newAuthenticator checks the credential part of cfg, fills in its
+// defaults and returns an Authenticator that ends sessions through rev.
+// When rev is the *SessionManager of the service, the two share one tenant
+// policy source and the manager reads password policies (and so the
+// password MaxAge) from the Authenticator (see linkSessionManager).
+func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
 	if cfg.Users == nil {
 		return nil, errors.New("auth: Config.Users is required")
 	}
@@ -162,7 +94,8 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	if err := cfg.TOTP.setDefaults(); err != nil {
 		return nil, err
 	}
-	if err := linkTenantPolicies(&cfg); err != nil {
+	m, _ := rev.(*SessionManager)
+	if err := linkTenantPolicies(&cfg, m); err != nil {
 		return nil, err
 	}
 	if err := checkMFASealer(cfg.Tenants, cfg.Sealer); err != nil {
@@ -179,10 +112,14 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	attempts := cfg.Attempts
 	if attempts == nil {
-		attempts = NewMemoryAttemptStore(cfg.Lockout.MaxTracked)
+		attempts = memattempts.NewMemory(cfg.Lockout.MaxTracked)
 	}
-	return &Authenticator{cfg: cfg, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
-		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}, nil
+	a := &Authenticator{cfg: cfg, revoker: rev, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
+		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}
+	if m != nil && m.Passwords == nil {
+		m.Passwords = a
+	}
+	return a, nil
 }
 
 // Users returns the user store.
@@ -232,11 +169,11 @@ func (a *Authenticator) record(ctx context.Context, e audit.Event) error {
 // revoke ends the sessions of userID, keeping keepSessionID when it is not
 // empty and the revoker can spare one session (RevokeOtherSessions).
 func (a *Authenticator) revoke(ctx context.Context, userID, keepSessionID string) error {
-	if a.cfg.Sessions == nil {
-		return errors.New("auth: no SessionRevoker configured (Config.Sessions)")
+	if a.revoker == nil {
+		return errors.New("auth: no session revoker configured")
 	}
 	if keepSessionID != "" {
-		if o, ok := a.cfg.Sessions.(interface {
+		if o, ok := a.revoker.(interface {
 			RevokeOtherSessions(ctx context.Context, userID, keepSessionID string) (int, error)
 		}); ok {
 			if _, err := o.RevokeOtherSessions(ctx, userID, keepSessionID); err != nil {
@@ -245,7 +182,7 @@ func (a *Authenticator) revoke(ctx context.Context, userID, keepSessionID string
 			return nil
 		}
 	}
-	if err := a.cfg.Sessions.RevokeUser(ctx, userID); err != nil {
+	if err := a.revoker.RevokeUser(ctx, userID); err != nil {
 		return fmt.Errorf("auth: revoke sessions: %w", err)
 	}
 	return nil

@@ -68,7 +68,7 @@ func (r *revokes) n() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.users
 
 type fixture struct {
 	a     *Authenticator
-	users *MemoryUserStore
+	users UserStore
 	log   *auditLog
 	rev   *revokes
 	clk   *clock.Fake
@@ -78,16 +78,30 @@ var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB, mod ...func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, func(f *fixture) SessionRevoker { return f.rev }, mod...)
+}
+
+// newFixtureRevoking is newFixture with rev ending sessions instead of the
+// recording f.rev.
+func newFixtureRevoking(t testing.TB, rev SessionRevoker, mod ...func(*Config)) *fixture {
+	t.Helper()
+	return newFixtureWith(t, func(*fixture) SessionRevoker { return rev }, mod...)
+}
+
+// newFixtureWith builds the fixture's Authenticator with the revoker rev
+// returns (nil: none).
+func newFixtureWith(t testing.TB, rev func(*fixture) SessionRevoker, mod ...func(*Config)) *fixture {
+	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
 	sealer, err := NewKeySealer(key)
 	require.NoError(t, err)
 	f := &fixture{users: NewMemoryUserStore(), log: &auditLog{}, rev: &revokes{}, clk: clock.NewFake(testEpoch)}
-	cfg := Config{Users: f.users, Audit: f.log, Sessions: f.rev, Sealer: sealer, Hasher: testHasher(t), Clock: f.clk}
+	cfg := Config{Users: f.users, Audit: f.log, Sealer: sealer, Hasher: testHasher(t), Clock: f.clk}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	f.a, err = NewAuthenticator(cfg)
+	f.a, err = NewAuthenticator(cfg, rev(f))
 	require.NoError(t, err)
 	return f
 }
@@ -108,21 +122,21 @@ func (f *fixture) login(t testing.TB, name, pw string) (*LoginResult, error) {
 }
 
 func TestNewAuthenticatorValidates(t *testing.T) {
-	_, err := NewAuthenticator(Config{Audit: audit.Discard{}})
+	_, err := NewAuthenticator(Config{Audit: audit.Discard{}}, nil)
 	require.Error(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore()})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore()}, nil)
 	require.Error(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Lockout: LockoutConfig{MaxFailures: 101}})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Lockout: LockoutConfig{MaxFailures: 101}}, nil)
 	require.Error(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: TOTPConfig{Digits: 7}})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: TOTPConfig{Digits: 7}}, nil)
 	require.Error(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: []byte("short")})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: []byte("short")}, nil)
 	require.Error(t, err)
 	bad := DefaultPasswordPolicy()
 	bad.MinLength = 4
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Passwords: bad})
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Passwords: bad}, nil)
 	require.Error(t, err)
-	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}})
+	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, DefaultArgon2Params(), a.hasher.Params())
 	require.Equal(t, 10, a.cfg.Lockout.MaxFailures)
@@ -307,7 +321,7 @@ func TestThrottleBounded(t *testing.T) {
 		_, err := th.Reserve(ctx, attemptKey(string(rune(0x4e00+i))), testEpoch, time.Hour, count)
 		require.NoError(t, err)
 	}
-	require.LessOrEqual(t, th.len(), 100)
+	require.LessOrEqual(t, th.Len(), 100)
 	_, err := th.Reserve(ctx, "k", testEpoch, time.Hour, count)
 	require.NoError(t, err)
 	var seen int
@@ -334,7 +348,7 @@ func TestSetStatusRevokesSessions(t *testing.T) {
 	u2 := f.create(t, "erin")
 	require.NotEqual(t, u.ID, u2.ID)
 
-	noRev := newFixture(t, func(c *Config) { c.Sessions = nil })
+	noRev := newFixtureRevoking(t, nil)
 	v := noRev.create(t, "frank")
 	require.Error(t, noRev.a.SetStatus(t.Context(), v.ID, StatusDisabled, audit.Actor{}, audit.Origin{}), "fails closed without a revoker")
 }
@@ -416,9 +430,7 @@ func TestSetStatusEndsSessionManagerSessions(t *testing.T) {
 	ctx := t.Context()
 	sessions := NewMemorySessionStore()
 	var sm *SessionManager
-	f := newFixture(t, func(c *Config) {
-		c.Sessions = SessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) })
-	})
+	f := newFixtureRevoking(t, SessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) }))
 	sm = NewSessionManager(sessions, f.users, f.log)
 	sm.Clock = f.clk
 	for _, status := range []Status{StatusDisabled, StatusRemoved} {
@@ -468,7 +480,7 @@ func TestChangePasswordKeepsCurrentSession(t *testing.T) {
 	ctx := t.Context()
 	sessions := NewMemorySessionStore()
 	var sm *SessionManager
-	f := newFixture(t, func(c *Config) { c.Sessions = lateRevoker{&sm} })
+	f := newFixtureRevoking(t, lateRevoker{&sm})
 	sm = NewSessionManager(sessions, f.users, f.log)
 	sm.Clock = f.clk
 	u := f.create(t, "xena")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
 	"strings"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 )
 
 // newExampleAuthenticator wires an Authenticator over the memory store.
-// A service would use auth.OpenFileUserStore or pgauth.NewUserStore, a real
+// A service would use filestore.OpenUserStore or pgauth.NewUserStore, a real
 // audit.Writer, its SessionManager as Sessions and auth.PHISealer.
 func newExampleAuthenticator() *auth.Authenticator {
 	key := make([]byte, 32)
@@ -27,11 +26,9 @@ func newExampleAuthenticator() *auth.Authenticator {
 		log.Fatal(err)
 	}
 	a, err := auth.NewAuthenticator(auth.Config{
-		Users:    auth.NewMemoryUserStore(),
-		Audit:    audit.Discard{},
-		Sessions: auth.NoSessions,
-		Sealer:   sealer,
-	})
+		Users: auth.NewMemoryUserStore(),
+		Audit: audit.Discard{}, Sealer: sealer,
+	}, auth.NoSessions)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -106,39 +103,6 @@ func ExampleAuthenticator_EnrollTOTP() {
 	// 10 <nil>
 	// false true
 	// true true <nil>
-}
-
-func ExampleOpenFileUserStore() {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "users-*")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-
-	st, err := auth.OpenFileUserStore(dir) // one file per user, written atomically
-	if err != nil {
-		log.Fatal(err)
-	}
-	name, _ := auth.CanonicalName("Dr.House@Example.org")
-	u := &auth.User{ID: auth.NewUserID(), TenantID: "clinic-1", Name: name, Status: auth.StatusActive}
-	fmt.Println(st.Create(ctx, u), u.Version)
-
-	stale := u.Clone()
-	u.Roles = []string{"physician"}
-	fmt.Println(st.Update(ctx, u), u.Version)
-	fmt.Println(errors.Is(st.Update(ctx, stale), auth.ErrVersionConflict)) // compare and swap
-	st.Close()
-
-	again, _ := auth.OpenFileUserStore(dir)
-	defer again.Close()
-	got, err := again.GetByName(ctx, "clinic-1", "dr.house@example.org")
-	fmt.Println(got.Roles, got.Version, err)
-	// Output:
-	// <nil> 1
-	// <nil> 2
-	// true
-	// [physician] 2 <nil>
 }
 
 func ExampleHasher() {

@@ -43,7 +43,7 @@ func TestChallengeGoldenV2(t *testing.T) {
 	require.NoError(t, err)
 	changed, err := time.Parse(time.RFC3339Nano, l[3])
 	require.NoError(t, err)
-	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: key, Hasher: testHasher(t)})
+	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: key, Hasher: testHasher(t)}, nil)
 	require.NoError(t, err)
 	step, err := strconv.ParseInt(l[4], 10, 64)
 	require.NoError(t, err)

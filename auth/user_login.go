@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
 )
 
 // LoginRequest is one login attempt. It prints, logs and encodes without
@@ -173,7 +174,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		// Pad to the cost of a known account's durable reservation when
 		// this one was not durable (a durable store costs about as much on
 		// its own; padding it too would make unknown names slower).
-		if _, inMemory := a.attempts.(*MemoryAttemptStore); inMemory {
+		if _, inMemory := a.attempts.(*memattempts.Memory); inMemory {
 			a.pad.padFrom(ctx, time.Since(start))
 		}
 		if w > 0 {

@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -100,20 +99,4 @@ func TestUserClone(t *testing.T) {
 	require.True(t, u.HasRole("physician"))
 	require.False(t, u.HasRole("admin"))
 	require.Nil(t, (*User)(nil).Clone())
-}
-
-func TestCheckUpdate(t *testing.T) {
-	s := validUser()
-	s.Version = 3
-	u := s.Clone()
-	require.NoError(t, CheckUpdate(s, u))
-	u.Version = 2
-	require.True(t, errors.Is(CheckUpdate(s, u), ErrVersionConflict))
-	u = s.Clone()
-	u.TenantID = "other"
-	require.ErrorIs(t, CheckUpdate(s, u), ErrInvalidUser)
-	s.Status = StatusRemoved
-	u = s.Clone()
-	u.Status = StatusActive
-	require.ErrorIs(t, CheckUpdate(s, u), ErrInvalidUser)
 }

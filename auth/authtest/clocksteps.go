@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -54,20 +55,24 @@ func RunClockSteps(t *testing.T, newStore SessionStoreFactory) {
 type clockCase struct {
 	t     *testing.T
 	clk   *clock.Fake
-	users *auth.MemoryUserStore
+	users auth.UserStore
 	user  *auth.User
-	sm    *auth.SessionManager
+	sm    *auth.Service
 }
 
 func newClockCase(t *testing.T, st auth.SessionStore) *clockCase {
 	t.Helper()
-	c := &clockCase{t: t, clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), users: auth.NewMemoryUserStore()}
+	c := &clockCase{t: t, clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), users: memstore.NewUserStore()}
 	c.user = &auth.User{ID: auth.NewUserID(), TenantID: "clinic-a", Name: "ana", Status: auth.StatusActive}
 	if err := c.users.Create(context.Background(), c.user); err != nil {
 		t.Fatal(err)
 	}
-	c.sm = auth.NewSessionManager(st, c.users, audit.Discard{})
-	c.sm.Clock = c.clk
+	sm, err := auth.New(auth.Config{Users: c.users, Sessions: st, Audit: audit.Discard{},
+		Emergencies: memstore.NewEmergencyLog(), Clock: c.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sm = sm
 	return c
 }
 
@@ -83,7 +88,7 @@ func (c *clockCase) begin() string {
 // want sends a GET with session token tok and checks the status.
 func (c *clockCase) want(tok string, status int) {
 	c.t.Helper()
-	h := c.sm.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := c.sm.Session(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
 	rr := httptest.NewRecorder()

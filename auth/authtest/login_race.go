@@ -13,6 +13,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -88,10 +89,10 @@ func totpRace(t *testing.T, st auth.UserStore, replicas int) {
 	must(t, err)
 	sealer, err := auth.NewKeySealer(make([]byte, 32))
 	must(t, err)
-	var as []*auth.Authenticator
+	var as []*auth.Service
 	for range replicas {
-		a, err := auth.NewAuthenticator(auth.Config{Users: st, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-			Sealer: sealer, Hasher: hasher, Clock: clk,
+		a, err := auth.New(auth.Config{Users: st, Audit: audit.Discard{}, Sessions: memstore.NewSessionStore(),
+			Emergencies: memstore.NewEmergencyLog(), Sealer: sealer, Hasher: hasher, Clock: clk,
 			// No back-off within the burst: every attempt reaches the TOTP check.
 			Lockout: auth.LockoutConfig{MaxFailures: 100, FreeFailures: 100}})
 		must(t, err)

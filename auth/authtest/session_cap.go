@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -94,19 +95,22 @@ type capCase struct {
 func newCapCase(t *testing.T, st auth.SessionStore, limit int) *capCase {
 	t.Helper()
 	c := &capCase{store: st}
-	c.t, c.clk, c.users = t, clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), auth.NewMemoryUserStore()
+	c.t, c.clk, c.users = t, clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), memstore.NewUserStore()
 	c.user = c.addUser("ana")
 	pols, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", MaxSessionsPerUser: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.sm = auth.NewSessionManager(st, c.users, audit.WriterFunc(func(_ context.Context, e audit.Event) error {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.events = append(c.events, e)
-		return nil
-	}))
-	c.sm.Clock, c.sm.Policies = c.clk, pols
+	c.sm, err = auth.New(auth.Config{Users: c.users, Sessions: st, Emergencies: memstore.NewEmergencyLog(),
+		Tenants: pols, Clock: c.clk, Audit: audit.WriterFunc(func(_ context.Context, e audit.Event) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.events = append(c.events, e)
+			return nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
@@ -81,21 +82,23 @@ func TestSessionManagerOnPostgres(t *testing.T) {
 	if err := pgauth.MigrateSessions(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	users := auth.NewMemoryUserStore()
+	users := memstore.NewUserStore()
 	u := &auth.User{ID: auth.NewUserID(), TenantID: "clinic-a", Name: "ana", Status: auth.StatusActive, Roles: []string{"physician"}}
 	if err := users.Create(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC))
-	sm := auth.NewSessionManager(pgauth.NewSessionStore(pool), users, audit.Discard{})
-	sm.Clock = clk
-	sm.Emergencies = pgauth.NewEmergencyLog(pool)
+	sm, err := auth.New(auth.Config{Users: users, Sessions: pgauth.NewSessionStore(pool), Audit: audit.Discard{},
+		Emergencies: pgauth.NewEmergencyLog(pool), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, tok, err := sm.Begin(ctx, nil, nil, u, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var csrf string
-	h := sm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { csrf = sm.CSRFToken(r) }))
+	h := sm.Session(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { csrf = sm.CSRFToken(r) }))
 	send := func(method, tok string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, "/", nil)
 		r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
@@ -110,7 +113,7 @@ func TestSessionManagerOnPostgres(t *testing.T) {
 			t.Fatalf("active session refused: %d", rr.Code)
 		}
 	}
-	reauth := sm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	reauth := sm.Session(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := sm.Reauthenticated(w, r, true); err != nil {
 			t.Error(err)
 		}

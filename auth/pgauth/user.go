@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/internal/memindex"
 	"github.com/hipaakit/hipaakit/internal/pgmigrate"
 )
 
@@ -161,7 +162,7 @@ func (s *UserStore) Update(ctx context.Context, u *auth.User) error {
 		u.Version++
 		return nil
 	}
-	// Nothing changed: say why, in the order auth.CheckUpdate checks.
+	// Nothing changed: say why, in the order memindex.CheckChange checks.
 	var stored auth.User
 	var status string
 	err = s.pool.QueryRow(ctx, `SELECT tenant_id, status, version FROM auth_users WHERE id = $1`, u.ID).
@@ -173,7 +174,7 @@ func (s *UserStore) Update(ctx context.Context, u *auth.User) error {
 		return fmt.Errorf("pgauth: update user: %w", err)
 	}
 	stored.Status = auth.Status(status)
-	if err := auth.CheckUpdate(&stored, u); err != nil {
+	if err := memindex.CheckChange(&stored, u); err != nil {
 		return err
 	}
 	return auth.ErrVersionConflict // changed between the UPDATE and the SELECT
@@ -197,6 +198,6 @@ func (s *UserStore) List(ctx context.Context, tenantID string) ([]*auth.User, er
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgauth: list users: %w", err)
 	}
-	auth.SortUsers(out) // byte order, whatever the database collation
+	memindex.SortUsers(out) // byte order, whatever the database collation
 	return out, nil
 }

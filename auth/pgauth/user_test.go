@@ -46,6 +46,9 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if err := pgauth.MigrateUsers(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
+	if err := pgauth.MigrateSessions(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	users := pgauth.NewUserStore(pool)
 	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	hasher, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
@@ -60,8 +63,8 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: auth.NoSessions,
-		Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
+	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: pgauth.NewSessionStore(pool),
+		Emergencies: pgauth.NewEmergencyLog(pool), Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
@@ -53,7 +54,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 		check(t, log.Write(ctx, audit.Event{Actor: audit.Actor{UserID: "u-1"}, Action: audit.ActionCreate, Outcome: audit.OutcomeSuccess,
 			Target: audit.Target{Subject: s, RecordType: "patient", RecordID: s, Field: "name"}, Change: &audit.Change{New: sealed}}))
 	}
-	users, err := auth.OpenFileUserStore(filepath.Join(dir, "users"))
+	users, err := authfile.OpenUserStore(filepath.Join(dir, "users"))
 	check(t, err)
 	defer users.Close()
 	check(t, users.Create(ctx, &auth.User{ID: auth.NewUserID(), TenantID: "t", Name: "alice", Status: auth.StatusActive,

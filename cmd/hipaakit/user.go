@@ -5,7 +5,7 @@ package main
 // file stores of a stopped service (HIPAAKIT_DATA_DIR: users/, sessions/,
 // audit/) or on a live PostgreSQL deployment (DATABASE_URL: the
 // auth_users and auth_sessions tables). Every change goes through
-// auth.Authenticator and is audited with the operator as actor (--by,
+// auth.Service and is audited with the operator as actor (--by,
 // default cli:$USER).
 
 import (
@@ -18,6 +18,7 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 )
 
@@ -115,7 +116,7 @@ func cmdUser(ctx context.Context, c *cli, args []string) int {
 }
 
 // userFind resolves USER: an ID, or a name in tenant.
-func userFind(ctx context.Context, a *auth.Authenticator, tenant, ref string) (*auth.User, error) {
+func userFind(ctx context.Context, a *auth.Service, tenant, ref string) (*auth.User, error) {
 	if tenant == "" {
 		return a.Users().Get(ctx, ref)
 	}
@@ -126,7 +127,7 @@ func userFind(ctx context.Context, a *auth.Authenticator, tenant, ref string) (*
 	return a.Users().GetByName(ctx, tenant, name)
 }
 
-func userList(ctx context.Context, c *cli, a *auth.Authenticator, tenant string) int {
+func userList(ctx context.Context, c *cli, a *auth.Service, tenant string) int {
 	us, err := a.Users().List(ctx, tenant)
 	if errors.Is(err, auth.ErrInvalidUser) {
 		fmt.Fprintf(c.stderr, "hipaakit user list: %v\n", err)
@@ -149,16 +150,17 @@ func userList(ctx context.Context, c *cli, a *auth.Authenticator, tenant string)
 	return exitOK
 }
 
-// authenticator opens the user and session stores and the audit log and
-// returns an Authenticator over them (no sealer: the CLI never reads TOTP
-// secrets).
-func (e *drEnv) authenticator(ctx context.Context) (*auth.Authenticator, error) {
+// authenticator opens the user and session stores, the emergency log and
+// the audit log and returns the auth service over them (no sealer: the CLI
+// never reads TOTP secrets).
+func (e *drEnv) authenticator(ctx context.Context) (*auth.Service, error) {
 	w, err := e.auditWriter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var users auth.UserStore
 	var sessions auth.SessionStore
+	var emergencies auth.EmergencyLog
 	if e.dbURL != "" {
 		pool, err := e.db(ctx)
 		if err != nil {
@@ -170,19 +172,24 @@ func (e *drEnv) authenticator(ctx context.Context) (*auth.Authenticator, error) 
 		if err := pgauth.MigrateSessions(ctx, pool); err != nil {
 			return nil, err
 		}
-		users, sessions = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool)
+		users, sessions, emergencies = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool), pgauth.NewEmergencyLog(pool)
 	} else {
-		us, err := auth.OpenFileUserStore(e.path(hipaakit.DirUsers))
+		us, err := filestore.OpenUserStore(e.path(hipaakit.DirUsers))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, us.Close)
-		ss, err := auth.OpenFileSessionStore(e.path(hipaakit.DirSessions))
+		ss, err := filestore.OpenSessionStore(e.path(hipaakit.DirSessions))
 		if err != nil {
 			return nil, err
 		}
 		e.closers = append(e.closers, ss.Close)
-		users, sessions = us, ss
+		el, err := filestore.OpenEmergencyLog(e.path(hipaakit.FileEmergency))
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, el.Close)
+		users, sessions, emergencies = us, ss, el
 	}
-	return auth.NewAuthenticator(auth.Config{Users: users, Audit: w, Sessions: auth.NewSessionManager(sessions, users, w)})
+	return auth.New(auth.Config{Users: users, Sessions: sessions, Emergencies: emergencies, Audit: w})
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/filestore"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
@@ -20,7 +22,8 @@ func userSetup(t *testing.T, users auth.UserStore) *auth.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: auth.NoSessions, Hasher: hasher})
+	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: memstore.NewSessionStore(),
+		Emergencies: memstore.NewEmergencyLog(), Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +100,8 @@ func userCommands(t *testing.T, env map[string]string, target string, id string,
 // On the file stores of a stopped service.
 func TestCLIUserFile(t *testing.T) {
 	dir := t.TempDir()
-	open := func() *auth.FileUserStore {
-		st, err := auth.OpenFileUserStore(dir + "/users")
+	open := func() *filestore.UserStore {
+		st, err := filestore.OpenUserStore(dir + "/users")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ import (
 // It never writes to a store. File stores are read without their locks (every
 // file store replaces files atomically or appends, so a reader sees complete
 // records while the service runs): users are decoded file by file
-// (auth.DecodeUserFile) instead of opening auth.FileUserStore, whose
+// (auth/filestore.DecodeUser) instead of opening auth/filestore.UserStore, whose
 // exclusive lock would fail against a running service; the audit trail and
 // the ledger are read with audit.OpenFileReader and
 // disposal.OpenFileLedgerReader. Two kinds of call take a lock for an

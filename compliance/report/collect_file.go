@@ -13,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
@@ -84,7 +85,7 @@ func (f fileStores) ledger(ctx context.Context) (*disposal.Ledger, error) {
 	return disposal.NewLedger(s), nil
 }
 
-// users decodes every user file without opening auth.FileUserStore, whose
+// users decodes every user file without opening authfile.UserStore, whose
 // exclusive lock fails while the service runs.
 func (f fileStores) users(ctx context.Context) (userSet, error) {
 	dir, err := f.dir(hipaakit.DirUsers)
@@ -132,9 +133,9 @@ func readUser(path string) (*auth.User, error) {
 		return nil, fmt.Errorf("report: read user record: %w", durable.WithoutPath(err))
 	}
 	if len(b) > maxUserFile {
-		return nil, fmt.Errorf("%w: too large", auth.ErrCorruptUserFile)
+		return nil, fmt.Errorf("%w: too large", authfile.ErrCorrupt)
 	}
-	return auth.DecodeUserFile(b)
+	return authfile.DecodeUser(b)
 }
 
 func (f fileStores) holds(ctx context.Context) ([]retention.Hold, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/compliance/report"
@@ -50,7 +51,7 @@ type deployment struct {
 	sealed  phi.Sealed
 	clk     clock.Clock
 	auditL  *audit.FileLog
-	users   *auth.FileUserStore
+	users   *authfile.UserStore
 	ledger  *disposal.Ledger
 	closers []func() error
 }
@@ -93,7 +94,7 @@ func newDeployment(t *testing.T) *deployment {
 	must(t, d.auditL.Write(ctx, audit.Event{Actor: audit.Actor{UserID: "u-er", Role: "emergency", Emergency: true, EmergencyReason: "cardiac arrest"},
 		Action: audit.ActionEmergencyAccess, Outcome: audit.OutcomeSuccess, Reason: "start", Origin: audit.Origin{Channel: audit.ChannelWeb}}))
 
-	d.users, err = auth.OpenFileUserStore(filepath.Join(d.dir, "users"))
+	d.users, err = authfile.OpenUserStore(filepath.Join(d.dir, "users"))
 	must(t, err)
 	d.closers = append(d.closers, d.users.Close)
 	for _, u := range []struct {

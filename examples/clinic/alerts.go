@@ -25,7 +25,7 @@ type alertView struct {
 	EndReason string    `json:"end_reason,omitempty"`
 }
 
-// alertList keeps the newest break-glass alerts (SessionManager.OnEmergency)
+// alertList keeps the newest break-glass alerts (auth.Config.OnEmergency)
 // for the administrators' alert page, newest first, and logs each one as a
 // warning so that the operator's log monitoring sees it too. It lives in
 // the process: each replica lists the alerts of the elevations it served,

@@ -21,7 +21,7 @@ type clinic struct {
 	vault   *phi.Vault
 	records recordStore
 	audit   audit.Writer
-	guard   *auth.Guard
+	guard   *auth.Service
 	now     func() time.Time
 	log     *slog.Logger
 	tenant  string

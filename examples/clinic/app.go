@@ -63,7 +63,7 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	a.clinic = &clinic{vault: a.d.Vault, records: a.records, audit: a.d.Audit, guard: a.d.Guard,
+	a.clinic = &clinic{vault: a.d.Vault, records: a.records, audit: a.d.Audit, guard: a.d.Auth,
 		now: a.clock.Now, log: a.log, tenant: demoTenant, shredder: a.d.Shredder, holds: a.d.Holds}
 	return a, a.writeServiceConfig()
 }

@@ -115,7 +115,7 @@ func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (str
 		t.Fatal(err)
 	}
 	a := cs.tc.app
-	u, err := a.d.Authenticator.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
+	u, err := a.d.Auth.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: name, Roles: []string{role}, Admin: role == roleAdmin, Password: pw}, seedActor, audit.Origin{})
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
@@ -126,11 +126,11 @@ func (cs *complianceUsers) newUserWith(t testing.TB, role string, mfa bool) (str
 		cs.mu.Unlock()
 		return u.ID, c
 	}
-	enr, err := a.d.Authenticator.EnrollTOTP(ctx, u.ID, audit.Origin{})
+	enr, err := a.d.Auth.EnrollTOTP(ctx, u.ID, audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.d.Authenticator.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
+	if _, err := a.d.Auth.ConfirmTOTP(ctx, u.ID, cs.code(t, enr.Secret()), "", audit.Origin{}); err != nil {
 		t.Fatal(err)
 	}
 	cs.mu.Lock()

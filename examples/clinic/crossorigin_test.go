@@ -9,7 +9,7 @@ import (
 )
 
 // The HTML login and logout forms refuse cross-origin posts exactly as the
-// API does (auth.SessionManager.CheckCrossOrigin): an Origin naming another
+// API does (auth.Service.CheckCrossOrigin): an Origin naming another
 // host, or Sec-Fetch-Site cross-site or same-site.
 func TestFormPostsRefuseCrossOrigin(t *testing.T) {
 	tc := startClinic(t, "", nil, nil)

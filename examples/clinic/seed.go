@@ -74,12 +74,12 @@ func (a *app) seed(ctx context.Context) ([]demoUser, error) {
 		if err != nil {
 			return nil, err
 		}
-		u, err := a.d.Authenticator.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: acc.Name, Roles: []string{role},
+		u, err := a.d.Auth.CreateUser(ctx, auth.NewUser{TenantID: demoTenant, Name: acc.Name, Roles: []string{role},
 			Admin: role == roleAdmin, Password: pw}, seedActor, origin)
 		if err != nil {
 			return nil, fmt.Errorf("clinic: create demo user %s: %w", role, err)
 		}
-		enr, err := a.d.Authenticator.EnrollTOTP(ctx, u.ID, origin)
+		enr, err := a.d.Auth.EnrollTOTP(ctx, u.ID, origin)
 		if err != nil {
 			return nil, fmt.Errorf("clinic: enrol demo user %s: %w", role, err)
 		}
@@ -87,7 +87,7 @@ func (a *app) seed(ctx context.Context) ([]demoUser, error) {
 		if err != nil {
 			return nil, err
 		}
-		rc, err := a.d.Authenticator.ConfirmTOTP(ctx, u.ID, code, "", origin)
+		rc, err := a.d.Auth.ConfirmTOTP(ctx, u.ID, code, "", origin)
 		if err != nil {
 			return nil, fmt.Errorf("clinic: confirm demo user %s: %w", role, err)
 		}

@@ -33,7 +33,7 @@ func (a *app) handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := a.d.Guard
+	g := a.d.Auth
 
 	// JSON API.
 	g.HandleFunc("POST /api/patients", permPatientCreate, c.createPatient)
@@ -57,7 +57,7 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("POST /api/backups/drill", permBackup, a.drillBackup)
 
 	// Administration: users and roles (no PHI), and the break-glass review.
-	ah := auth.NewHandlers(a.d.SessionManager, a.d.Authenticator, g)
+	ah := g.AdminHandlers()
 	g.HandleFunc("GET /api/admin/users", permUserManage, a.listUsers)
 	g.HandleFunc("PUT /api/admin/users/{id}/roles", permUserManage, ah.SetRoles, auth.Sensitive())
 	g.HandleFunc("PUT /api/admin/users/{id}/status", permUserManage, ah.SetStatus, auth.Sensitive())
@@ -65,6 +65,7 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("PUT /api/admin/users/{id}/password", permUserManage, ah.SetPassword, auth.Sensitive())
 	g.HandleFunc("POST /api/admin/users/{id}/reset-mfa", permUserManage, ah.ResetMFA, auth.Sensitive())
 	g.HandleFunc("POST /api/admin/users/{id}/roles/approve", permUserManage, ah.ApproveRoles, auth.Sensitive())
+	g.HandleFunc("POST /api/admin/users/{id}/roles/reject", permUserManage, ah.RejectRoles, auth.Sensitive())
 	g.HandleFunc("GET /api/admin/role-requests", permUserManage, ah.RoleRequests)
 	g.HandleFunc("GET /api/admin/alerts", permUserManage, a.listAlerts)
 	g.HandleFunc("GET /api/emergency/report", permEmergencyRev, ah.EmergencyReport)
@@ -80,7 +81,7 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("GET /admin/alerts", permUserManage, a.pageAlerts)
 
 	root := http.NewServeMux()
-	ah.Mount(root, "/api/auth")
+	g.Mount(root, "/api/auth")
 	root.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	root.HandleFunc("GET /login", a.pageLogin)
 	root.HandleFunc("POST /login", a.pageLogin)

@@ -57,10 +57,10 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, page, title string,
 		if u, err := a.d.Users.Get(r.Context(), p.UserID); err == nil {
 			pd.User = u.Name
 		}
-		pd.CSRF = a.d.SessionManager.CSRFToken(r)
+		pd.CSRF = a.d.Auth.CSRFToken(r)
 		pd.IdleSeconds = int(a.cfg.IdleTimeout.Seconds())
-		pd.CanSearch = a.d.Guard.Can(r, permPatientSearch)
-		pd.CanAudit = a.d.Guard.Can(r, permAuditRead)
+		pd.CanSearch = a.d.Auth.Can(r, permPatientSearch)
+		pd.CanAudit = a.d.Auth.Can(r, permAuditRead)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := pages[page].ExecuteTemplate(w, "layout", pd); err != nil {
@@ -79,7 +79,7 @@ func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, "login", "Sign in", nil, flash)
 		return
 	}
-	if a.d.SessionManager.CheckCrossOrigin(r) != nil {
+	if a.d.Auth.CheckCrossOrigin(r) != nil {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
@@ -95,7 +95,7 @@ func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
 	} else {
 		req.TOTPCode = code
 	}
-	res, err := a.d.Authenticator.Login(r.Context(), req)
+	res, err := a.d.Auth.Login(r.Context(), req)
 	var te *auth.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -107,7 +107,7 @@ func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, "login", "Sign in", nil, "Sign-in failed. Check your user name, password and authenticator code.")
 		return
 	}
-	if _, _, err := a.d.SessionManager.Begin(r.Context(), w, r, res.User, res.MFA); err != nil {
+	if _, _, err := a.d.Auth.Begin(r.Context(), w, r, res.User, res.MFA); err != nil {
 		a.log.ErrorContext(r.Context(), "begin session", "err", err)
 		http.Error(w, "cannot start a session", http.StatusServiceUnavailable)
 		return
@@ -121,11 +121,11 @@ func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
 
 // pageLogout ends the session and returns to the login page.
 func (a *app) pageLogout(w http.ResponseWriter, r *http.Request) {
-	if a.d.SessionManager.CheckCrossOrigin(r) != nil {
+	if a.d.Auth.CheckCrossOrigin(r) != nil {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
-	if err := a.d.SessionManager.Logout(w, r); err != nil && !errors.Is(err, auth.ErrInvalidSession) {
+	if err := a.d.Auth.Logout(w, r); err != nil && !errors.Is(err, auth.ErrInvalidSession) {
 		a.log.ErrorContext(r.Context(), "logout", "err", err)
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -134,11 +134,11 @@ func (a *app) pageLogout(w http.ResponseWriter, r *http.Request) {
 // pageHome sends each role to its first page.
 func (a *app) pageHome(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case a.d.Guard.Can(r, permPatientSearch):
+	case a.d.Auth.Can(r, permPatientSearch):
 		http.Redirect(w, r, "/patients", http.StatusSeeOther)
-	case a.d.Guard.Can(r, permAuditRead):
+	case a.d.Auth.Can(r, permAuditRead):
 		http.Redirect(w, r, "/audit", http.StatusSeeOther)
-	case a.d.Guard.Can(r, permUserManage):
+	case a.d.Auth.Can(r, permUserManage):
 		http.Redirect(w, r, "/admin/alerts", http.StatusSeeOther)
 	default:
 		a.render(w, r, "home", "Home", struct{ Searched bool }{}, "Signed in. Your role has no patient pages.")
@@ -242,7 +242,7 @@ func (a *app) pageEnroll(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		codes, err := a.d.Authenticator.ConfirmTOTP(r.Context(), p.UserID, r.PostFormValue("code"), p.SessionID, origin)
+		codes, err := a.d.Auth.ConfirmTOTP(r.Context(), p.UserID, r.PostFormValue("code"), p.SessionID, origin)
 		if err != nil {
 			a.render(w, r, "enroll", "Authenticator", struct{ Active bool }{}, "That code did not match. Try the current one.")
 			return
@@ -255,7 +255,7 @@ func (a *app) pageEnroll(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, "enroll", "Authenticator", struct{ Active bool }{true}, "")
 		return
 	}
-	enr, err := a.d.Authenticator.EnrollTOTP(r.Context(), p.UserID, origin)
+	enr, err := a.d.Auth.EnrollTOTP(r.Context(), p.UserID, origin)
 	if err != nil {
 		http.Error(w, "cannot start enrolment", http.StatusInternalServerError)
 		return

@@ -111,7 +111,7 @@ func open(ctx context.Context, cfg hipaakit.Config, out io.Writer) (_ *hipaakit.
 		d.Close()
 		return nil, nil, err
 	}
-	d.Guard.HandleFunc("GET /patients/{id}", permRead, func(w http.ResponseWriter, r *http.Request) {
+	d.Auth.HandleFunc("GET /patients/{id}", permRead, func(w http.ResponseWriter, r *http.Request) {
 		id := subject(r)
 		sealed, err := os.ReadFile(d.DataPath(filepath.Join(patientsDir, id)))
 		if id == "" || err != nil {
@@ -127,7 +127,7 @@ func open(ctx context.Context, cfg hipaakit.Config, out io.Writer) (_ *hipaakit.
 		json.NewEncoder(w).Encode(map[string]string{"id": id, "diagnosis": string(dx)})
 	})
 	mux := http.NewServeMux()
-	auth.NewHandlers(d.SessionManager, d.Authenticator, d.Guard).Mount(mux, "/auth")
+	d.Auth.Mount(mux, "/auth")
 	mux.Handle("/", phiRoutes)
 	return d, d.SecurityHeaders(mux), nil
 }
@@ -140,7 +140,7 @@ func seed(ctx context.Context, d *hipaakit.Deployment, out io.Writer) error {
 	origin, actor := audit.Origin{Channel: audit.ChannelSystem, Route: "seed"}, audit.Actor{UserID: "system:seed"}
 	for _, u := range [][2]string{{"doctor", "physician"}, {"clerk", "clerk"}} {
 		pw := rand.Text() // 26 random characters
-		if _, err := d.Authenticator.CreateUser(ctx, auth.NewUser{TenantID: tenant, Name: u[0], Roles: u[1:], Password: pw}, actor, origin); err != nil {
+		if _, err := d.Auth.CreateUser(ctx, auth.NewUser{TenantID: tenant, Name: u[0], Roles: u[1:], Password: pw}, actor, origin); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "minimal: created user %s (role %s) with password %s (shown once)\n", u[0], u[1], pw)

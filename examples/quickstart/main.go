@@ -1,5 +1,7 @@
 // Command quickstart shows hipaakit's phi package on its embedded defaults
-// (a file key store and a local master key in one data directory): it seals
+// (a file key store in the data directory, and a local master key in a file
+// beside it, never inside it, so that a copy of the data decrypts nothing;
+// hipaakit.Open lays a deployment out the same way): it seals
 // a patient's fields under the patient's own key, opens them, finds the
 // patient by a blind index on the e-mail address, shreds the patient and
 // shows that the data can no longer be opened.
@@ -49,12 +51,15 @@ func run(ctx context.Context, out io.Writer) error {
 	defer os.RemoveAll(dir)
 	fmt.Fprintf(out, "Data directory: %s (removed at exit)\n\n", dir)
 
-	// 1. The embedded defaults: keys in <dir>/keys, master key in <dir>/kek.key.
-	store, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
+	// 1. The embedded defaults: keys in <data>/keys; the master key beside
+	// the data directory, in <data>.master-key (created 0600 on first use;
+	// the suffix is hipaakit.DefaultKeyFileSuffix).
+	data := filepath.Join(dir, "data")
+	store, err := filestore.Open(filepath.Join(data, "keys"), filestore.Config{})
 	if err != nil {
 		return err
 	}
-	kek, err := localkek.FromDir(dir)
+	kek, err := localkek.FromFile(data + ".master-key")
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth"
+	authmem "github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
@@ -54,9 +55,10 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 
 	sealer, err := auth.NewKeySealer(master)
 	must(t, err)
-	authCfg := auth.Config{Users: auth.NewMemoryUserStore(), Sealer: sealer, ChallengeKey: master,
-		Audit: &audittest.Memory{}}
-	authn, _ := auth.NewAuthenticator(authCfg) // printing does not need a working one
+	authCfg := auth.Config{Users: authmem.NewUserStore(), Sessions: authmem.NewSessionStore(),
+		Emergencies: authmem.NewEmergencyLog(), Sealer: sealer, ChallengeKey: master, Audit: &audittest.Memory{}}
+	authSvc, err := auth.New(authCfg)
+	must(t, err)
 
 	fileOpts := audit.FileOptions{Signer: signKey}
 	fileLog, err := audit.OpenFileLog(ctx, t.TempDir(), fileOpts)
@@ -88,7 +90,7 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{kmsKEK, "awskms.KEK"}, {*kmsKEK, "awskms.KEK"},
 		{sealer, "auth.KeySealer"}, {*sealer, "auth.KeySealer"},
 		{authCfg, "auth.Config"}, {&authCfg, "auth.Config"},
-		{authn, "auth.Authenticator"},
+		{authSvc, "auth.Service"},
 		{fileOpts, "audit.FileOptions"}, {&fileOpts, "audit.FileOptions"},
 		{fileLog, "audit.FileLog"},
 		{mem, "audittest.Memory"},

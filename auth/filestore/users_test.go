@@ -1,4 +1,4 @@
-package auth_test
+package filestore_test
 
 import (
 	"errors"
@@ -10,17 +10,14 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
+	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/stretchr/testify/require"
 )
 
-func TestMemoryUserStoreConformance(t *testing.T) {
-	authtest.RunUserStore(t, func(t *testing.T) auth.UserStore { return auth.NewMemoryUserStore() })
-}
-
 func TestFileUserStoreConformance(t *testing.T) {
 	authtest.RunUserStore(t, func(t *testing.T) auth.UserStore {
-		st, err := auth.OpenFileUserStore(t.TempDir())
+		st, err := filestore.OpenUserStore(t.TempDir())
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st
@@ -30,7 +27,7 @@ func TestFileUserStoreConformance(t *testing.T) {
 func TestFileUserStorePersists(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	st, err := auth.OpenFileUserStore(dir)
+	st, err := filestore.OpenUserStore(dir)
 	require.NoError(t, err)
 	u := authtest.NewUser("t1", "alice")
 	u.MFA.RecoveryCodes = []string{"rc1$abc"}
@@ -42,13 +39,13 @@ func TestFileUserStorePersists(t *testing.T) {
 	removed.Status = auth.StatusRemoved
 	require.NoError(t, st.Update(ctx, removed))
 
-	_, err = auth.OpenFileUserStore(dir)
+	_, err = filestore.OpenUserStore(dir)
 	require.ErrorIs(t, err, durable.ErrLocked, "one process per directory")
 	require.NoError(t, st.Close())
 
 	// A temporary file left by a crash mid-write is cleaned up.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "."+u.ID+".json.tmp-123"), []byte("{half"), 0o600))
-	st2, err := auth.OpenFileUserStore(dir)
+	st2, err := filestore.OpenUserStore(dir)
 	require.NoError(t, err)
 	defer st2.Close()
 	got, err := st2.Get(ctx, u.ID)
@@ -75,7 +72,7 @@ func TestFileUserStoreRefusesCorruptFiles(t *testing.T) {
 		"misplaced": "",
 	} {
 		dir := t.TempDir()
-		st, err := auth.OpenFileUserStore(dir)
+		st, err := filestore.OpenUserStore(dir)
 		require.NoError(t, err)
 		u := authtest.NewUser("t1", "carol")
 		require.NoError(t, st.Create(ctx, u))
@@ -86,8 +83,8 @@ func TestFileUserStoreRefusesCorruptFiles(t *testing.T) {
 		} else {
 			require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		}
-		_, err = auth.OpenFileUserStore(dir)
-		require.ErrorIs(t, err, auth.ErrCorruptUserFile, name)
+		_, err = filestore.OpenUserStore(dir)
+		require.ErrorIs(t, err, filestore.ErrCorrupt, name)
 		if len(content) > 3 {
 			require.NotContains(t, err.Error(), content[3:], name)
 		}
@@ -98,7 +95,7 @@ func TestFileUserStoreRefusesCorruptFiles(t *testing.T) {
 func TestUserFileGoldenV1(t *testing.T) {
 	b, err := os.ReadFile("testdata/user_v1.json")
 	require.NoError(t, err)
-	u, err := auth.DecodeUserFile(b)
+	u, err := filestore.DecodeUser(b)
 	require.NoError(t, err)
 	require.Equal(t, "k5mqhc2wztobhwjzjnd6v3bq2i", u.ID)
 	require.Equal(t, "clinic-7", u.TenantID)
@@ -112,7 +109,7 @@ func TestUserFileGoldenV1(t *testing.T) {
 	require.Equal(t, 2, u.Lockout.Failures)
 	require.Equal(t, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), u.PasswordChangedAt)
 	require.Equal(t, int64(9), u.Version)
-	again, err := auth.EncodeUserFile(u)
+	again, err := filestore.EncodeUser(u)
 	require.NoError(t, err)
 	require.Equal(t, strings.TrimSpace(string(b)), strings.TrimSpace(string(again)))
 }
@@ -124,9 +121,9 @@ func FuzzDecodeUserFile(f *testing.F) {
 	f.Add([]byte(`{"v":1}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, err := auth.DecodeUserFile(b)
+		u, err := filestore.DecodeUser(b)
 		if err != nil {
-			if !errors.Is(err, auth.ErrCorruptUserFile) {
+			if !errors.Is(err, filestore.ErrCorrupt) {
 				t.Fatalf("unexpected error kind: %v", err)
 			}
 			return
@@ -134,40 +131,32 @@ func FuzzDecodeUserFile(f *testing.F) {
 		if u.Validate() != nil {
 			t.Fatal("decoded an invalid user")
 		}
-		enc, err := auth.EncodeUserFile(u)
+		enc, err := filestore.EncodeUser(u)
 		if err != nil {
 			t.Fatal(err)
 		}
-		u2, err := auth.DecodeUserFile(enc)
+		u2, err := filestore.DecodeUser(enc)
 		if err != nil {
 			t.Fatalf("re-encoded user does not decode: %v", err)
 		}
-		if enc2, _ := auth.EncodeUserFile(u2); string(enc2) != string(enc) {
+		if enc2, _ := filestore.EncodeUser(u2); string(enc2) != string(enc) {
 			t.Fatal("encoding is not stable")
 		}
 	})
 }
 
-func TestTOTPRaceMemory(t *testing.T) {
-	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore { return auth.NewMemoryUserStore() })
-}
-
 func TestTOTPRaceFile(t *testing.T) {
 	authtest.RunTOTPRace(t, func(t *testing.T) auth.UserStore {
-		st, err := auth.OpenFileUserStore(t.TempDir())
+		st, err := filestore.OpenUserStore(t.TempDir())
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st
 	})
 }
 
-func TestMemoryAttemptStoreConformance(t *testing.T) {
-	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore { return auth.NewMemoryAttemptStore(0) })
-}
-
 func TestFileAttemptStoreConformance(t *testing.T) {
 	authtest.RunAttemptStore(t, func(t *testing.T) auth.AttemptStore {
-		st, err := auth.OpenFileAttemptStore(t.TempDir())
+		st, err := filestore.OpenAttemptStore(t.TempDir())
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st

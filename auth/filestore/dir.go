@@ -1,4 +1,4 @@
-package auth
+package filestore
 
 import (
 	"fmt"
@@ -15,20 +15,20 @@ import (
 // *.json files in name order. what names the store in errors.
 func openStoreDir(dir, what string) (*durable.Lock, []string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("auth: %s dir: %w", what, err)
+		return nil, nil, fmt.Errorf("filestore: %s dir: %w", what, err)
 	}
 	lock, err := durable.TryLock(filepath.Join(dir, ".lock"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("auth: %s dir: %w", what, err)
+		return nil, nil, fmt.Errorf("filestore: %s dir: %w", what, err)
 	}
 	if err := durable.RemoveTemps(dir); err != nil {
 		lock.Unlock()
-		return nil, nil, fmt.Errorf("auth: %s dir: %w", what, err)
+		return nil, nil, fmt.Errorf("filestore: %s dir: %w", what, err)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		lock.Unlock()
-		return nil, nil, fmt.Errorf("auth: read %s dir: %w", what, err)
+		return nil, nil, fmt.Errorf("filestore: read %s dir: %w", what, err)
 	}
 	var paths []string
 	for _, e := range entries {

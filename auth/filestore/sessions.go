@@ -1,6 +1,9 @@
-package auth
+package filestore
 
 import (
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/internal/memindex"
+
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -16,7 +19,7 @@ import (
 	"github.com/hipaakit/hipaakit/durable"
 )
 
-// FileSessionStore is the embedded default SessionStore: one small JSON file
+// auth.SessionStore is the embedded default SessionStore: one small JSON file
 // per session in a directory, written atomically and fsynced
 // (package durable), with an in-memory index so that reads never touch the
 // disk. An exclusive lock file keeps a second process from opening the same
@@ -37,16 +40,16 @@ import (
 //	emergency            {access_id, role, reason, started_at, until} when present
 //
 // Unknown fields, a missing required field, a file larger than 64 KiB or a
-// name that does not match the ID make OpenFileSessionStore fail with
-// ErrCorruptSessionFile. testdata/session_v1.json is the golden vector.
-type FileSessionStore struct {
+// name that does not match the ID make OpenSessionStore fail with
+// ErrCorrupt. testdata/session_v1.json is the golden vector.
+type SessionStore struct {
 	dir  string
 	lock *durable.Lock
 	wmu  sync.Mutex // serialises writes so that disk and index agree
-	mem  *MemorySessionStore
+	mem  *memindex.Sessions
 }
 
-var _ SessionStore = (*FileSessionStore)(nil)
+var _ auth.SessionStore = (*SessionStore)(nil)
 
 // sessionFileVersion is the version of the session file format.
 const sessionFileVersion = 1
@@ -54,11 +57,7 @@ const sessionFileVersion = 1
 // maxSessionFile bounds the size of a session file read at open.
 const maxSessionFile = 64 << 10
 
-// ErrCorruptSessionFile reports a session file that cannot be decoded; the
-// store refuses to open rather than silently dropping sessions.
-var ErrCorruptSessionFile = errors.New("auth: corrupt session file")
-
-// sessionFile is the on-disk form of a Session (format v1).
+// sessionFile is the on-disk form of a auth.Session (format v1).
 type sessionFile struct {
 	V               int            `json:"v"`
 	ID              string         `json:"id"`
@@ -84,7 +83,7 @@ type emergencyFile struct {
 }
 
 // encodeSessionFile returns the v1 file bytes of s.
-func encodeSessionFile(s Session) ([]byte, error) {
+func encodeSessionFile(s auth.Session) ([]byte, error) {
 	f := sessionFile{
 		V: sessionFileVersion, ID: s.ID, TokenHash: hex.EncodeToString(s.TokenHash[:]),
 		UserID: s.UserID, TenantID: s.TenantID,
@@ -97,29 +96,29 @@ func encodeSessionFile(s Session) ([]byte, error) {
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
-		return nil, fmt.Errorf("auth: encode session file: %w", err)
+		return nil, fmt.Errorf("filestore: encode session file: %w", err)
 	}
 	return append(b, '\n'), nil
 }
 
 // decodeSessionFile parses a session file. Errors never quote the input.
-func decodeSessionFile(b []byte) (Session, error) {
+func decodeSessionFile(b []byte) (auth.Session, error) {
 	var f sessionFile
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return Session{}, fmt.Errorf("%w: not a session document", ErrCorruptSessionFile)
+		return auth.Session{}, fmt.Errorf("%w: session file: not a session document", ErrCorrupt)
 	}
 	if f.V != sessionFileVersion {
-		return Session{}, fmt.Errorf("%w: unsupported version %d", ErrCorruptSessionFile, f.V)
+		return auth.Session{}, fmt.Errorf("%w: session file: unsupported version %d", ErrCorrupt, f.V)
 	}
-	var s Session
+	var s auth.Session
 	h, err := hex.DecodeString(f.TokenHash)
 	if err != nil || len(h) != len(s.TokenHash) {
-		return Session{}, fmt.Errorf("%w: bad token hash", ErrCorruptSessionFile)
+		return auth.Session{}, fmt.Errorf("%w: session file: bad token hash", ErrCorrupt)
 	}
 	if f.ID == "" || f.UserID == "" || f.IdleTimeoutMS <= 0 || f.AbsoluteMS <= 0 {
-		return Session{}, fmt.Errorf("%w: missing field", ErrCorruptSessionFile)
+		return auth.Session{}, fmt.Errorf("%w: session file: missing field", ErrCorrupt)
 	}
 	copy(s.TokenHash[:], h)
 	s.ID, s.UserID, s.TenantID = f.ID, f.UserID, f.TenantID
@@ -128,92 +127,92 @@ func decodeSessionFile(b []byte) (Session, error) {
 	s.AbsoluteTimeout = time.Duration(f.AbsoluteMS) * time.Millisecond
 	s.MFA = f.MFA
 	if e := f.Emergency; e != nil {
-		s.Emergency = &EmergencyGrant{AccessID: e.AccessID, Role: e.Role, Reason: e.Reason, StartedAt: e.StartedAt, Until: e.Until}
+		s.Emergency = &auth.EmergencyGrant{AccessID: e.AccessID, Role: e.Role, Reason: e.Reason, StartedAt: e.StartedAt, Until: e.Until}
 	}
 	return s, nil
 }
 
-// OpenFileSessionStore opens (creating it with mode 0700 if needed) the
+// OpenSessionStore opens (creating it with mode 0700 if needed) the
 // session directory dir and loads its sessions. It fails with
 // durable.ErrLocked when another store has the directory open and with
-// ErrCorruptSessionFile when a session file cannot be read. Close releases
+// ErrCorrupt when a session file cannot be read. Close releases
 // the directory.
-func OpenFileSessionStore(dir string) (*FileSessionStore, error) {
+func OpenSessionStore(dir string) (*SessionStore, error) {
 	lock, paths, err := openStoreDir(dir, "session")
 	if err != nil {
 		return nil, err
 	}
-	st := &FileSessionStore{dir: dir, lock: lock, mem: NewMemorySessionStore()}
+	st := &SessionStore{dir: dir, lock: lock, mem: memindex.NewSessions()}
 	for _, path := range paths {
 		s, err := readSessionFile(path)
 		if err == nil && st.fileName(s.ID) != path {
-			err = fmt.Errorf("%w: file name does not match session", ErrCorruptSessionFile)
+			err = fmt.Errorf("%w: session file: file name does not match session", ErrCorrupt)
 		}
 		if err == nil {
-			err = st.mem.checkCreate(&s)
+			err = st.mem.CheckCreate(&s)
 		}
 		if err != nil {
 			lock.Unlock()
 			return nil, err
 		}
-		st.mem.put(s)
+		st.mem.Put(s)
 	}
 	return st, nil
 }
 
-func readSessionFile(path string) (Session, error) {
+func readSessionFile(path string) (auth.Session, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Session{}, fmt.Errorf("auth: read session file: %w", err)
+		return auth.Session{}, fmt.Errorf("filestore: read session file: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSessionFile+1))
 	if err != nil {
-		return Session{}, fmt.Errorf("auth: read session file: %w", err)
+		return auth.Session{}, fmt.Errorf("filestore: read session file: %w", err)
 	}
 	if len(b) > maxSessionFile {
-		return Session{}, fmt.Errorf("%w: too large", ErrCorruptSessionFile)
+		return auth.Session{}, fmt.Errorf("%w: session file: too large", ErrCorrupt)
 	}
 	return decodeSessionFile(b)
 }
 
 // fileName returns the path of the file for session id (hex-encoded so that
 // any ID is a safe file name).
-func (f *FileSessionStore) fileName(id string) string {
+func (f *SessionStore) fileName(id string) string {
 	return filepath.Join(f.dir, hex.EncodeToString([]byte(id))+".json")
 }
 
 // Close releases the directory lock. The store must not be used afterwards.
-func (f *FileSessionStore) Close() error {
+func (f *SessionStore) Close() error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	return f.lock.Unlock()
 }
 
-func (f *FileSessionStore) write(s Session) error {
+func (f *SessionStore) write(s auth.Session) error {
 	if len(s.ID) == 0 || len(s.ID) > 100 {
-		return errors.New("auth: session id must be 1 to 100 bytes")
+		return errors.New("filestore: session id must be 1 to 100 bytes")
 	}
 	b, err := encodeSessionFile(s)
 	if err != nil {
 		return err
 	}
 	if err := durable.WriteFileAtomic(f.fileName(s.ID), b, 0o600); err != nil {
-		return fmt.Errorf("auth: write session: %w", err)
+		return fmt.Errorf("filestore: write session: %w", err)
 	}
 	return nil
 }
 
-// CreateSession implements SessionStore.
-func (f *FileSessionStore) CreateSession(ctx context.Context, s Session) error {
+// CreateSession implements auth.SessionStore.
+func (f *SessionStore) CreateSession(ctx context.Context, s auth.Session) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	f.mem.mu.RLock()
-	err := f.mem.checkCreate(&s)
-	f.mem.mu.RUnlock()
+	f.mem.Mu.RLock()
+	err := f.mem.CheckCreate(&s)
+	f.mem.Mu.RUnlock()
 	if err != nil {
 		return err
 	}
@@ -223,26 +222,26 @@ func (f *FileSessionStore) CreateSession(ctx context.Context, s Session) error {
 	return f.mem.CreateSession(context.WithoutCancel(ctx), s)
 }
 
-// SessionByTokenHash implements SessionStore.
-func (f *FileSessionStore) SessionByTokenHash(ctx context.Context, h TokenHash) (Session, error) {
+// SessionByTokenHash implements auth.SessionStore.
+func (f *SessionStore) SessionByTokenHash(ctx context.Context, h auth.TokenHash) (auth.Session, error) {
 	return f.mem.SessionByTokenHash(ctx, h)
 }
 
-// SessionByID implements SessionStore.
-func (f *FileSessionStore) SessionByID(ctx context.Context, id string) (Session, error) {
+// SessionByID implements auth.SessionStore.
+func (f *SessionStore) SessionByID(ctx context.Context, id string) (auth.Session, error) {
 	return f.mem.SessionByID(ctx, id)
 }
 
-// UpdateSession implements SessionStore.
-func (f *FileSessionStore) UpdateSession(ctx context.Context, prev TokenHash, s Session) error {
+// UpdateSession implements auth.SessionStore.
+func (f *SessionStore) UpdateSession(ctx context.Context, prev auth.TokenHash, s auth.Session) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	f.mem.mu.RLock()
-	err := f.mem.checkUpdate(prev, &s)
-	f.mem.mu.RUnlock()
+	f.mem.Mu.RLock()
+	err := f.mem.CheckUpdate(prev, &s)
+	f.mem.Mu.RUnlock()
 	if err != nil {
 		return err
 	}
@@ -252,31 +251,31 @@ func (f *FileSessionStore) UpdateSession(ctx context.Context, prev TokenHash, s 
 	return f.mem.UpdateSession(context.WithoutCancel(ctx), prev, s)
 }
 
-// DeleteSession implements SessionStore. The file is removed durably before
+// DeleteSession implements auth.SessionStore. The file is removed durably before
 // the session disappears from the index.
-func (f *FileSessionStore) DeleteSession(ctx context.Context, id string) error {
+func (f *SessionStore) DeleteSession(ctx context.Context, id string) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	if _, err := f.mem.SessionByID(ctx, id); err != nil {
 		return err
 	}
 	if err := durable.RemoveDurable(f.fileName(id)); err != nil {
-		return fmt.Errorf("auth: delete session: %w", err)
+		return fmt.Errorf("filestore: delete session: %w", err)
 	}
 	return f.mem.DeleteSession(ctx, id)
 }
 
-// DeleteUserSessions implements SessionStore.
-func (f *FileSessionStore) DeleteUserSessions(ctx context.Context, userID, exceptID string) ([]Session, error) {
+// DeleteUserSessions implements auth.SessionStore.
+func (f *SessionStore) DeleteUserSessions(ctx context.Context, userID, exceptID string) ([]auth.Session, error) {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	f.mem.mu.RLock()
-	victims := f.mem.userSessions(userID, exceptID)
-	f.mem.mu.RUnlock()
-	var done []Session
+	f.mem.Mu.RLock()
+	victims := f.mem.UserSessions(userID, exceptID)
+	f.mem.Mu.RUnlock()
+	var done []auth.Session
 	for _, s := range victims {
 		if err := durable.RemoveDurable(f.fileName(s.ID)); err != nil {
-			return done, fmt.Errorf("auth: delete session: %w", err)
+			return done, fmt.Errorf("filestore: delete session: %w", err)
 		}
 		f.mem.DeleteSession(ctx, s.ID) //nolint:errcheck // present: we hold wmu
 		done = append(done, s)
@@ -284,12 +283,12 @@ func (f *FileSessionStore) DeleteUserSessions(ctx context.Context, userID, excep
 	return done, nil
 }
 
-// ListUserSessions implements SessionStore.
-func (f *FileSessionStore) ListUserSessions(ctx context.Context, userID string) ([]Session, error) {
+// ListUserSessions implements auth.SessionStore.
+func (f *SessionStore) ListUserSessions(ctx context.Context, userID string) ([]auth.Session, error) {
 	return f.mem.ListUserSessions(ctx, userID)
 }
 
-// ExpiredSessions implements SessionStore.
-func (f *FileSessionStore) ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]Session, error) {
+// ExpiredSessions implements auth.SessionStore.
+func (f *SessionStore) ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]auth.Session, error) {
 	return f.mem.ExpiredSessions(ctx, now, limit)
 }

@@ -1,6 +1,8 @@
-package auth
+package filestore
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -24,7 +26,7 @@ func FuzzAttemptFile(f *testing.F) {
 
 func TestFileAttemptStorePurgeAndDamage(t *testing.T) {
 	dir := t.TempDir()
-	st, err := OpenFileAttemptStore(dir)
+	st, err := OpenAttemptStore(dir)
 	require.NoError(t, err)
 	defer st.Close()
 	ctx := t.Context()
@@ -38,4 +40,13 @@ func TestFileAttemptStorePurgeAndDamage(t *testing.T) {
 	require.Equal(t, 1, n)
 	_, err = st.Reserve(ctx, "../../etc/passwd", testEpoch, time.Hour, count)
 	require.Error(t, err, "a key that is not a digest never names a file")
+}
+
+var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// attemptKey is the AttemptStore key of a throttle key (as package auth
+// makes it).
+func attemptKey(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:])
 }

@@ -1,6 +1,13 @@
-package auth_test
+package filestore_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/clock"
+
 	"context"
 	"errors"
 	"os"
@@ -10,16 +17,13 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
+	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/durable"
 )
 
-func TestMemorySessionStoreConformance(t *testing.T) {
-	authtest.RunSessionStore(t, func(t *testing.T) auth.SessionStore { return auth.NewMemorySessionStore() })
-}
-
-func openFileStore(t *testing.T, dir string) *auth.FileSessionStore {
+func openFileStore(t *testing.T, dir string) *filestore.SessionStore {
 	t.Helper()
-	st, err := auth.OpenFileSessionStore(dir)
+	st, err := filestore.OpenSessionStore(dir)
 	if err != nil {
 		t.Fatalf("OpenFileSessionStore: %v", err)
 	}
@@ -36,7 +40,7 @@ func TestFileSessionStoreConformance(t *testing.T) {
 func TestFileSessionStoreReopen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := auth.OpenFileSessionStore(dir)
+	st, err := filestore.OpenSessionStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +61,7 @@ func TestFileSessionStoreReopen(t *testing.T) {
 	if err := st.UpdateSession(ctx, b.TokenHash, rot); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.OpenFileSessionStore(dir); !errors.Is(err, durable.ErrLocked) {
+	if _, err := filestore.OpenSessionStore(dir); !errors.Is(err, durable.ErrLocked) {
 		t.Fatalf("second open of a locked directory: got %v, want durable.ErrLocked", err)
 	}
 	if err := st.Close(); err != nil {
@@ -91,9 +95,9 @@ func TestFileSessionStoreRefusesCorruptFile(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "78.json"), []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := auth.OpenFileSessionStore(dir)
-			if !errors.Is(err, auth.ErrCorruptSessionFile) {
-				t.Fatalf("got %v, want ErrCorruptSessionFile", err)
+			_, err := filestore.OpenSessionStore(dir)
+			if !errors.Is(err, filestore.ErrCorrupt) {
+				t.Fatalf("got %v, want ErrCorrupt", err)
 			}
 			// The lock must have been released.
 			st := openFileStoreAfterFix(t, dir)
@@ -102,7 +106,7 @@ func TestFileSessionStoreRefusesCorruptFile(t *testing.T) {
 	}
 }
 
-func openFileStoreAfterFix(t *testing.T, dir string) *auth.FileSessionStore {
+func openFileStoreAfterFix(t *testing.T, dir string) *filestore.SessionStore {
 	t.Helper()
 	if err := os.Remove(filepath.Join(dir, "78.json")); err != nil {
 		t.Fatal(err)
@@ -115,34 +119,50 @@ func openFileStoreAfterFix(t *testing.T, dir string) *auth.FileSessionStore {
 // enforces the idle timeout from the persisted activity time.
 func TestFileSessionsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	e := newEnv(t)
-	st, err := auth.OpenFileSessionStore(dir)
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	users := memstore.NewUserStore()
+	u := authtest.NewUser("clinic-a", "ana")
+	if err := users.Create(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	open := func(st auth.SessionStore) *auth.Service {
+		t.Helper()
+		svc, err := auth.New(auth.Config{Users: users, Sessions: st, Emergencies: memstore.NewEmergencyLog(), Audit: audit.Discard{}, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	get := func(svc *auth.Service, tok string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
+		rr := httptest.NewRecorder()
+		svc.Session(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rr, r)
+		return rr.Code
+	}
+	st, err := filestore.OpenSessionStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := auth.NewSessionManager(st, e.users, e.rec)
-	sm.Clock = e.clk
-	u := e.addUser("ana")
-	_, tok, err := sm.Begin(context.Background(), nil, nil, u, true)
+	svc := open(st)
+	_, tok, err := svc.Begin(context.Background(), nil, nil, u, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clk.Advance(5 * time.Minute)
-	if rr := do(sm.Middleware(whoami), "GET", "/", tok); rr.Code != 200 {
-		t.Fatalf("before restart: %d", rr.Code)
+	clk.Advance(5 * time.Minute)
+	if code := get(svc, tok); code != 200 {
+		t.Fatalf("before restart: %d", code)
 	}
 	st.Close()
 
-	st2 := openFileStore(t, dir)
-	sm2 := auth.NewSessionManager(st2, e.users, e.rec)
-	sm2.Clock = e.clk
-	e.clk.Advance(14 * time.Minute)
-	if rr := do(sm2.Middleware(whoami), "GET", "/", tok); rr.Code != 200 {
-		t.Fatalf("after restart: %d", rr.Code)
+	svc2 := open(openFileStore(t, dir))
+	clk.Advance(14 * time.Minute)
+	if code := get(svc2, tok); code != 200 {
+		t.Fatalf("after restart: %d", code)
 	}
-	e.clk.Advance(15 * time.Minute)
-	if rr := do(sm2.Middleware(whoami), "GET", "/", tok); rr.Code != 401 {
-		t.Fatalf("idle timeout after restart: %d", rr.Code)
+	clk.Advance(15 * time.Minute)
+	if code := get(svc2, tok); code != 401 {
+		t.Fatalf("idle timeout after restart: %d", code)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".lock")); err != nil {
 		t.Fatal(err)
@@ -169,16 +189,8 @@ func TestFileSessionStoreRemovesCrashTemporaries(t *testing.T) {
 	}
 }
 
-func TestClockStepsMemory(t *testing.T) {
-	authtest.RunClockSteps(t, func(*testing.T) auth.SessionStore { return auth.NewMemorySessionStore() })
-}
-
 func TestClockStepsFile(t *testing.T) {
 	authtest.RunClockSteps(t, func(t *testing.T) auth.SessionStore { return openFileStore(t, t.TempDir()) })
-}
-
-func TestSessionCapMemory(t *testing.T) {
-	authtest.RunSessionCap(t, func(*testing.T) auth.SessionStore { return auth.NewMemorySessionStore() })
 }
 
 func TestSessionCapFile(t *testing.T) {
