@@ -43,9 +43,16 @@ type Store struct {
 	reader *pgaudit.Store
 	keys   []ed25519.PublicKey
 	stream string
+	// lockConns bounds the pool connections that subject locks hold, so
+	// that shreds waiting for a lock never take every connection from the
+	// lookups and appends of the shreds holding one.
+	lockConns chan struct{}
 }
 
-var _ disposal.LedgerStore = (*Store)(nil)
+var (
+	_ disposal.LedgerStore   = (*Store)(nil)
+	_ disposal.SubjectLocker = (*Store)(nil)
+)
 
 // Migrate creates or upgrades the ledger's tables (pgaudit's schema) in the
 // pool's current schema.
@@ -73,7 +80,43 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("pgledger: open stream: %w", err)
 	}
-	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: opts.Keys, stream: opts.Stream}, nil
+	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: opts.Keys, stream: opts.Stream,
+		lockConns: make(chan struct{}, max(1, pool.Config().MaxConns/2))}, nil
+}
+
+// subjectLockSQL takes the transaction-level advisory lock of one subject's
+// disposal in the current schema ($1 the subject). Advisory locks are
+// database-wide, hence the schema in the key.
+const subjectLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/disposal/subject/' || current_schema() || '/' || $1, 0))`
+
+// LockSubject implements disposal.SubjectLocker with a PostgreSQL advisory
+// lock held by a transaction of its own, so that the shreds of one subject
+// by every instance on the schema run one after another: the second finds
+// the first's entry and returns it as repeated. The lock goes with the
+// session: an instance that dies holding it releases it. Waiting honours
+// ctx.
+func (s *Store) LockSubject(ctx context.Context, subject string) (unlock func(), err error) {
+	select {
+	case s.lockConns <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err == nil {
+		if _, err = tx.Exec(ctx, subjectLockSQL, subject); err != nil {
+			tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // the failure is reported; the lock is not held
+		}
+	}
+	if err != nil {
+		<-s.lockConns
+		return nil, fmt.Errorf("pgledger: lock subject: %w", err)
+	}
+	return func() {
+		// Ending the transaction releases the lock; when it cannot end
+		// cleanly the connection is closed, which releases it too.
+		tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // see above
+		<-s.lockConns
+	}, nil
 }
 
 // Stream implements disposal.LedgerStore.
