@@ -16,7 +16,7 @@ import (
 )
 
 // recorder is audittest.Memory with the look-ups these tests share.
-type recorder struct{ *audittest.Memory }
+type recorder struct{ audittest.Memory }
 
 // setFail makes every later Write fail (or succeed again).
 func (r *recorder) setFail(f bool) {
@@ -54,7 +54,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, clk: clock.NewFake(t0), users: auth.NewMemoryUserStore(), store: auth.NewMemorySessionStore(), rec: &recorder{&audittest.Memory{}}}
+	e := &env{t: t, clk: clock.NewFake(t0), users: auth.NewMemoryUserStore(), store: auth.NewMemorySessionStore(), rec: &recorder{}}
 	e.sm = auth.NewSessionManager(e.store, e.users, e.rec)
 	e.sm.Clock = e.clk
 	return e
