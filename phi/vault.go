@@ -27,6 +27,8 @@ type Vault struct {
 	keks  map[string]KEK // every KEK that can unwrap, by ID, kek included
 
 	index *blindIndexer
+
+	stopWatch func() // stops the watch of the store's announcements, if any
 }
 
 // NewVault returns a Vault that keeps subject keysets in cfg.Keys, wrapped
@@ -51,6 +53,7 @@ func NewVault(cfg VaultConfig) (*Vault, error) {
 		}
 	}
 	v.index = newBlindIndexer(v, s.normalizers)
+	v.watchKeys()
 	return v, nil
 }
 

@@ -55,6 +55,7 @@ func newInstances(t *testing.T, n int) []*instance {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { vault.Close() })
 		store, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: fmt.Sprintf("disposal-%d", i), Signer: privs[i], Keys: pubs})
 		if err != nil {
 			t.Fatal(err)
