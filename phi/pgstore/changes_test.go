@@ -105,3 +105,56 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A subject-key rotation in one process reaches another process's Vault,
+// which had the old keyset cached: its next Seal uses the new primary key.
+func TestRotationVisibleOnAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoProcesses(t)
+	kek, err := localkek.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	va, err := phi.NewVault(phi.VaultConfig{Keys: a, KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer va.Close()
+	vb, err := phi.NewVault(phi.VaultConfig{Keys: b, KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vb.Close()
+	waitFor(t, "B live", vb.KeyChangesLive)
+	bind := phi.Binding{Subject: "patient-1", Field: "dob"}
+	if _, err := vb.Seal(ctx, bind, []byte("x")); err != nil { // B caches the first keyset
+		t.Fatal(err)
+	}
+	newID, err := va.RotateSubjectKey(ctx, bind.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B seals under the rotated key", func() bool {
+		s, err := vb.Seal(ctx, bind, []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := phi.ParseHeader(s)
+		return err == nil && h.KeyID == newID
+	})
+}
+
+// BenchmarkShredVisibility measures shred -> first refused Open on another
+// process (two pools on one schema), one trial per iteration, and reports
+// the 50th and 99th percentiles.
+func BenchmarkShredVisibility(b *testing.B) {
+	pool, schema := hipaakittest.PostgresSchema(b)
+	if err := pgstore.Migrate(context.Background(), pool); err != nil {
+		b.Fatal(err)
+	}
+	sa, sb := pgstore.New(pool, pgstore.Config{}), pgstore.New(hipaakittest.PostgresPool(b, schema), pgstore.Config{})
+	b.ResetTimer()
+	d := keystoretest.ShredVisibility(b, sa, sb, b.N)
+	b.ReportMetric(float64(keystoretest.Percentile(d, 50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(keystoretest.Percentile(d, 99).Microseconds())/1000, "p99-ms")
+}
