@@ -43,7 +43,7 @@
 //   - The store itself caches nothing. Across processes, what can be stale is
 //     the phi Vault's cache of unwrapped keysets in each process, and the
 //     store announces every change to it (phi.KeyChangeNotifier): each
-//     Vault listens on a dedicated connection (application_name
+//     Vault listens on a dedicated connection of its own (application_name
 //     ListenerApplicationName, made like the pool's connections but outside
 //     the pool) and drops a keyset when its notification arrives, which is
 //     when the change commits; a shred in one process is refused by the
