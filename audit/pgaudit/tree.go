@@ -41,10 +41,6 @@ type treeStore struct {
 	stream string
 }
 
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // ReadHashes implements audit.TreeStore.
 func (s treeStore) ReadHashes(ctx context.Context, idx []int64) ([]audit.Hash, error) {
 	rows, err := s.q.Query(ctx, readTreeSQL, s.stream, idx)
@@ -114,7 +110,7 @@ var treeOff bool
 
 // openTree loads the frontier of the stream's tree at seq, rebuilding and
 // storing missing hashes from the records (a stream written before schema
-// version 2). A stream whose first records were purged before it had a tree
+// version 3). A stream whose first records were purged before it had a tree
 // has none: the writer keeps writing without one.
 func (w *streamWriter) openTree(ctx context.Context, seq uint64) error {
 	if treeOff {
@@ -295,7 +291,7 @@ func (p *Prover) ProveConsistency(ctx context.Context, older, newer audit.TreeCh
 // VerifySince implements audit.Prover: it rebuilds the stream's tree from
 // its records in one REPEATABLE READ snapshot.
 func (p *Prover) VerifySince(ctx context.Context, kept ...audit.TreeCheckpoint) (audit.TreeCheckpoint, error) {
-	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := p.pool.BeginTx(ctx, snapshotTx)
 	if err != nil {
 		return audit.TreeCheckpoint{}, dbErr("begin", err)
 	}

@@ -1,4 +1,4 @@
--- hipaakit audit trail, PostgreSQL schema version 2: the Merkle tree of each
+-- hipaakit audit trail, PostgreSQL schema version 3: the Merkle tree of each
 -- stream (audit/FORMAT.md, "Merkle tree (format v2)"). Idempotent: it only
 -- creates what is missing.
 
