@@ -35,6 +35,7 @@ type fileTree struct {
 	mu     sync.RWMutex
 	stored int64 // stored hashes in the file that readers may use
 	buf    []Hash
+	wbuf   []byte // reused encoding of buf
 }
 
 var _ TreeStore = (*fileTree)(nil)
@@ -83,10 +84,11 @@ func (t *fileTree) flush() error {
 	if len(t.buf) == 0 {
 		return nil
 	}
-	b := make([]byte, 0, 32*len(t.buf))
+	b := t.wbuf[:0]
 	for _, h := range t.buf {
 		b = append(b, h[:]...)
 	}
+	t.wbuf = b
 	t.mu.RLock()
 	off := t.stored * 32
 	t.mu.RUnlock()
