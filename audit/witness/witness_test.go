@@ -189,3 +189,35 @@ func FuzzParseAddRequest(f *testing.F) {
 		}
 	})
 }
+
+// Publish sends a file log's checkpoints to witnesses as the log grows.
+func TestPublishFileLog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{Signer: key(1), Stream: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	logs, _ := signing.NewKeySet(key(1).Public().(ed25519.PublicKey))
+	p := l.Reader().Prover(logs)
+	w1, w2 := newWitness(t, 2), newWitness(t, 3)
+	keys := []witness.Key{w1.Key(), w2.Key()}
+	for round := range 3 {
+		for i := range 7 {
+			if err := l.Write(ctx, audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Actor: audit.Actor{UserID: fmt.Sprint(round, i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := l.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		note, err := witness.Publish(ctx, p, w1, w2)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := witness.VerifyCosignatures(note, keys, 2); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}

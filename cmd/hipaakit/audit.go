@@ -21,7 +21,7 @@ import (
 	"github.com/hipaakit/hipaakit/signing"
 )
 
-var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency> [flags] TARGET
+var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency|witness> [flags] TARGET
 
 TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
 from DATABASE_URL (which keeps a password out of the process list).
@@ -84,6 +84,8 @@ func cmdAudit(ctx context.Context, c *cli, args []string) int {
 		return auditVerifyProof(ctx, c, args[1:])
 	case "consistency":
 		return auditConsistency(ctx, c, args[1:])
+	case "witness":
+		return auditWitness(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, auditUsage)
 		return exitOK

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/signing"
 )
 
@@ -25,6 +26,12 @@ const auditProofUsage = `
       Check that checkpoint note NEW extends OLD (two format-v2 checkpoint
       files of one stream); the proof is computed from the trail in TARGET
       (without --log, the two must be equal).
+  witness --key FILE --witness URL [--witness URL]... [--stream S]
+      [--out FILE] TARGET
+      Send the stream's newest format-v2 checkpoint to each witness (C2SP
+      tlog-witness, with a consistency proof from the size it last cosigned)
+      and write the checkpoint with their cosignatures. Exit 1 when a
+      witness refused it.
 `
 
 // readKeys reads every trusted public key of keyFiles.
@@ -219,4 +226,51 @@ func openProver(ctx context.Context, c *cli, target, stream string, keys signing
 		return nil, nil, err
 	}
 	return p, src.close, nil
+}
+
+// auditWitness sends the stream's newest checkpoint to witnesses and
+// writes it with their cosignatures.
+func auditWitness(ctx context.Context, c *cli, args []string) int {
+	fs := flag.NewFlagSet("witness", flag.ContinueOnError)
+	var keyFiles, urls multiFlag
+	fs.Var(&keyFiles, "key", "checkpoint public key file (repeatable)")
+	fs.Var(&urls, "witness", "witness base URL (repeatable)")
+	stream := fs.String("stream", "", "the stream (PostgreSQL TARGET)")
+	out := fs.String("out", "", "write the cosigned checkpoint to this file")
+	target, err := parseTarget(fs, args)
+	if err == nil && len(urls) == 0 {
+		err = usagef("give at least one --witness URL")
+	}
+	if err != nil {
+		return fail(c, err)
+	}
+	keys, err := readKeys(keyFiles)
+	if err != nil {
+		return fail(c, err)
+	}
+	p, done, err := openProver(ctx, c, target, *stream, keys)
+	if err != nil {
+		return fail(c, err)
+	}
+	defer done()
+	ws := make([]witness.Adder, len(urls))
+	for i, u := range urls {
+		ws[i] = witness.Client{URL: u}
+	}
+	note, werr := witness.Publish(ctx, p, ws...)
+	if note == nil {
+		return proofFail(c, werr)
+	}
+	if werr != nil {
+		fmt.Fprintf(c.stderr, "hipaakit audit: some witnesses refused: %v\n", werr)
+	}
+	if *out == "" {
+		c.raw.Write(note) // the signed note, kept exact
+	} else if err := os.WriteFile(*out, note, 0o600); err != nil {
+		return fail(c, errors.New("hipaakit: cannot write the cosigned checkpoint"))
+	}
+	if werr != nil {
+		return exitCheck
+	}
+	return exitOK
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -84,6 +85,26 @@ func TestWitnessCommand(t *testing.T) {
 	var ce *witness.ConflictError
 	if _, err := cl.AddCheckpoint(ctx, 5, nil, cp.Note); !errors.As(err, &ce) || ce.Size != 0 {
 		t.Fatalf("wrong old size: %v", err)
+	}
+	// hipaakit audit witness sends a file log's checkpoint to it
+	logDir := filepath.Join(tmp, "log")
+	l, err := audit.OpenFileLog(ctx, logDir, audit.FileOptions{Signer: logKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := l.Write(ctx, cliEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	cosigned := filepath.Join(tmp, "cosigned.note")
+	if code, _, errOut := runCLI(t, nil, "audit", "witness", "--key", logPub, "--witness", "http://"+addr, "--out", cosigned, logDir); code != exitOK {
+		t.Fatalf("audit witness: %d %s", code, errOut)
+	}
+	note, _ := os.ReadFile(cosigned)
+	if err := witness.VerifyCosignatures(note, []witness.Key{{Name: "witness.example/w1", Public: wk.PublicKey()}}, 1); err != nil {
+		t.Fatalf("cosigned by the command: %v", err)
 	}
 	cancel()
 	if code := <-exit; code != exitOK {
