@@ -40,11 +40,20 @@ func (l *FileLog) openTree(ctx context.Context) error {
 	}
 	cp, ok, err := readTreeCheckpoint(l.dir, l.opts.Stream, keys)
 	if err == nil && ok && cp.Size <= l.writtenSeq {
-		root, rerr := TreeRoot(ctx, t, int64(cp.Size))
-		if rerr == nil && root != cp.Root {
-			rerr = fmt.Errorf("%w: the tree at size %d is not the signed one", ErrTreeMismatch, cp.Size)
+		err = checkTreeRoot(ctx, t, cp)
+		if errors.Is(err, ErrTreeMismatch) {
+			// stored hashes lost in a crash (the file is not synced
+			// between checkpoints): rebuild them all from the records; a
+			// mismatch after that is the records' own
+			f := t.f
+			if terr := f.Truncate(0); terr != nil {
+				err = fmt.Errorf("audit: truncate %s: %w", TreeHashesFile, durable.WithoutPath(terr))
+			} else if t, err = loadFileTree(ctx, f, records, l.writtenSeq); err == nil {
+				err = checkTreeRoot(ctx, t, cp)
+			} else {
+				t = &fileTree{f: f}
+			}
 		}
-		err = rerr
 	}
 	if err != nil {
 		t.f.Close()
@@ -52,6 +61,15 @@ func (l *FileLog) openTree(ctx context.Context) error {
 	}
 	l.tree = t
 	return nil
+}
+
+// checkTreeRoot checks that t's root at cp.Size is cp's.
+func checkTreeRoot(ctx context.Context, t *fileTree, cp TreeCheckpoint) error {
+	root, err := TreeRoot(ctx, t, int64(cp.Size))
+	if err == nil && root != cp.Root {
+		err = fmt.Errorf("%w: the tree at size %d is not the signed one", ErrTreeMismatch, cp.Size)
+	}
+	return err
 }
 
 // maintainTree, in the flusher after the batch is durable, writes the
@@ -69,6 +87,10 @@ func (l *FileLog) maintainTree(seq uint64, head Hash, now time.Time, wantCP bool
 	}
 	if !wantCP {
 		return nil
+	}
+	// the hashes a signed checkpoint covers are made durable with it
+	if err := fdatasync(l.tree.f); err != nil {
+		return fmt.Errorf("audit: sync %s: %w", TreeHashesFile, durable.WithoutPath(err))
 	}
 	cp := TreeCheckpoint{Stream: l.opts.Stream, Size: seq, Root: l.tree.front.Root(), Head: head, Time: now}
 	if err := SignTreeCheckpoint(&cp, l.opts.Signer); err != nil {
