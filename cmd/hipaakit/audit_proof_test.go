@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/hipaakittest"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func TestAuditProveVerifyProofConsistencySince(t *testing.T) {
@@ -81,4 +84,89 @@ func TestAuditProveVerifyProofConsistencySince(t *testing.T) {
 	if code, out, _ := runCLI(t, nil, "audit", "verify", "--key", pemKey, "--since", newer, dir); code != exitCheck || !strings.Contains(out, "does not extend") {
 		t.Fatalf("cut log, --since: %d %q", code, out)
 	}
+}
+
+func TestAuditProveVerifySincePostgres(t *testing.T) {
+	pool, schema := hipaakittest.PostgresSchema(t)
+	ctx := context.Background()
+	if err := pgaudit.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	write := func(from, to int) {
+		w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "api-1", Signer: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			if err := w.Write(ctx, cliEvent(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close(ctx)
+	}
+	write(0, 12)
+	tmp := t.TempDir()
+	pemKey, _ := keyFiles(t, tmp, key)
+	sep := "?"
+	if strings.Contains(hipaakittest.PostgresURL(), "?") {
+		sep = "&"
+	}
+	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema}
+	if code, _, _ := runCLI(t, env, "audit", "prove", "--key", pemKey, "pg", "5"); code != exitUsage {
+		t.Fatalf("prove without --stream: %d", code)
+	}
+	pf := filepath.Join(tmp, "5.proof")
+	if code, _, errOut := runCLI(t, env, "audit", "prove", "--key", pemKey, "--stream", "api-1", "--out", pf, "pg", "5"); code != exitOK {
+		t.Fatalf("prove: %d %q", code, errOut)
+	}
+	if code, out, _ := runCLI(t, nil, "audit", "verify-proof", "--key", pemKey, pf); code != exitOK || !strings.Contains(out, "seq 5") {
+		t.Fatalf("verify-proof: %d %q", code, out)
+	}
+	// keep the checkpoint (as an auditor would), then rewind the stream
+	p := pgaudit.NewProver(pool, "api-1", mustKeySet(t, key))
+	kept, err := p.TreeCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptFile := filepath.Join(tmp, "kept.note")
+	os.WriteFile(keptFile, kept.Note, 0o600)
+	if code, out, _ := runCLI(t, env, "audit", "verify", "--key", pemKey, "--since", keptFile, "pg"); code != exitOK || !strings.Contains(out, "grew from size 12 to 12") {
+		t.Fatalf("verify --since: %d %q", code, out)
+	}
+	var head []byte
+	if err := pool.QueryRow(ctx, "SELECT hash FROM hipaakit_audit_records WHERE stream = 'api-1' AND seq = 8").Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SET session_replication_role = replica",
+		"DELETE FROM hipaakit_audit_records WHERE stream = 'api-1' AND seq > 8",
+		"DELETE FROM hipaakit_audit_checkpoints WHERE stream = 'api-1' AND seq > 8",
+		"DELETE FROM hipaakit_audit_tree_checkpoints WHERE stream = 'api-1' AND size > 8",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "UPDATE hipaakit_audit_streams SET last_seq = 8, head = $1 WHERE stream = 'api-1'", head); err != nil {
+		t.Fatal(err)
+	}
+	conn.Exec(ctx, "SET session_replication_role = DEFAULT")
+	conn.Release()
+	if code, out, _ := runCLI(t, env, "audit", "verify", "--key", pemKey, "--since", keptFile, "pg"); code != exitCheck || !strings.Contains(out, "does not extend") {
+		t.Fatalf("rewound stream, --since: %d %q", code, out)
+	}
+}
+
+func mustKeySet(t *testing.T, key ed25519.PrivateKey) signing.KeySet {
+	t.Helper()
+	ks, err := signing.NewKeySet(key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
 }
