@@ -120,11 +120,16 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	}
 	meter := newMeter(r.s.progress, r.s.clock, "backup", total)
 
+	cut := newCDC(r.s.chunkSize)
 	m = &Manifest{
 		Version: FormatVersion, ID: id, Source: info, Started: r.s.clock.Now().UTC(),
-		ChunkSize: r.cfg.ChunkSize,
+		ChunkSize: cut.max,
 	}
-	w := r.newWriter(ctx, known, meter)
+	split, err := r.newSplitter(m)
+	if err != nil {
+		return nil, err
+	}
+	w := r.newWriter(ctx, known, meter, cut.max)
 	type pending struct {
 		slots []*chunkSlot
 	}
@@ -139,27 +144,29 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 		}
 		var p pending
 		if it.Body != nil {
+			split.reset(it.Body)
 			for {
 				buf, err := w.getBuf()
 				if err != nil {
 					return err
 				}
-				n, rerr := io.ReadFull(it.Body, buf)
-				if n > 0 {
-					slot := &chunkSlot{size: n}
-					p.slots = append(p.slots, slot)
-					e.Size += int64(n)
-					if err := w.submit(chunkJob{buf: buf, n: n, slot: slot}); err != nil {
-						return err
-					}
-				} else {
+				c, rerr := split.next(buf)
+				if rerr == io.EOF {
 					w.putBuf(buf)
-				}
-				if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 					break
 				}
 				if rerr != nil {
+					w.putBuf(buf)
+					if w.ctx.Err() != nil {
+						return context.Cause(w.ctx)
+					}
 					return fmt.Errorf("backup: read source entry %d: %w", len(m.Entries), scrubPath(rerr))
+				}
+				slot := &chunkSlot{size: len(c)}
+				p.slots = append(p.slots, slot)
+				e.Size += int64(len(c))
+				if err := w.submit(chunkJob{buf: c, n: len(c), slot: slot}); err != nil {
+					return err
 				}
 			}
 		}
@@ -188,7 +195,7 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 		m.Totals.Chunks += int64(len(e.Chunks))
 		m.Totals.Bytes += e.Size
 	}
-	m.Totals.NewChunks, m.Totals.NewBytes = w.newChunks, w.newBytes
+	m.Totals.NewChunks, m.Totals.NewBytes, m.Totals.NewStored = w.newChunks, w.newBytes, w.newStored
 	m.Finished = r.s.clock.Now().UTC()
 	if err := r.putManifest(ctx, m); err != nil {
 		return nil, err
@@ -224,19 +231,20 @@ type chunkWriter struct {
 	jobs   chan chunkJob
 	wg     sync.WaitGroup
 
-	mu                  sync.Mutex
-	newChunks, newBytes int64
+	mu                             sync.Mutex
+	newChunks, newBytes, newStored int64
+	maxChunk                       int
 }
 
-func (r *Repository) newWriter(ctx context.Context, known *chunkSet, meter *meter) *chunkWriter {
+func (r *Repository) newWriter(ctx context.Context, known *chunkSet, meter *meter, maxChunk int) *chunkWriter {
 	cctx, cancel := context.WithCancelCause(ctx)
 	n := r.s.concurrency
 	w := &chunkWriter{
 		r: r, ctx: cctx, cancel: cancel, known: known, meter: meter,
-		bufs: make(chan []byte, n+1), jobs: make(chan chunkJob),
+		bufs: make(chan []byte, n+1), jobs: make(chan chunkJob), maxChunk: maxChunk,
 	}
 	for i := 0; i < n+1; i++ {
-		w.bufs <- make([]byte, r.cfg.ChunkSize)
+		w.bufs <- make([]byte, maxChunk)
 	}
 	for i := 0; i < n; i++ {
 		w.wg.Add(1)
@@ -254,7 +262,7 @@ func (w *chunkWriter) getBuf() ([]byte, error) {
 	}
 }
 
-func (w *chunkWriter) putBuf(b []byte) { w.bufs <- b }
+func (w *chunkWriter) putBuf(b []byte) { w.bufs <- b[:cap(b)] }
 
 func (w *chunkWriter) submit(j chunkJob) error {
 	select {
@@ -278,8 +286,8 @@ func (w *chunkWriter) finish() error {
 func (w *chunkWriter) work() {
 	defer w.wg.Done()
 	h := w.r.keys.newNameHash()
-	sealed := make([]byte, 0, w.r.cfg.ChunkSize+ChunkOverhead)
-	ad := make([]byte, 0, 128)
+	sealed := make([]byte, 0, w.maxChunk+ChunkOverhead)
+	scratch := &sealScratch{ad: make([]byte, 0, 128), z: make([]byte, 0, w.maxChunk)}
 	for j := range w.jobs {
 		if w.ctx.Err() != nil {
 			w.putBuf(j.buf)
@@ -291,7 +299,7 @@ func (w *chunkWriter) work() {
 		h.Sum(j.slot.name[:0])
 		if w.known.add(j.slot.name) {
 			var err error
-			sealed, err = w.r.keys.sealChunk(sealed, pt, j.slot.name, ad)
+			sealed, err = w.r.keys.sealChunk(sealed, pt, j.slot.name, scratch)
 			if err == nil {
 				err = w.r.target.Put(w.ctx, chunkObject(j.slot.name), sealed)
 			}
@@ -303,6 +311,7 @@ func (w *chunkWriter) work() {
 			w.mu.Lock()
 			w.newChunks++
 			w.newBytes += int64(j.n)
+			w.newStored += int64(len(sealed))
 			w.mu.Unlock()
 		}
 		w.meter.add(int64(j.n))
