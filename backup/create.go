@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 )
@@ -64,15 +66,30 @@ func (r *Repository) listChunks(ctx context.Context) (*chunkSet, error) {
 // the event cannot be written Backup fails with ErrAudit and deletes the
 // manifest again, so the backup is not listed.
 func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err error) {
-	var idb [16]byte
-	if _, err := rand.Read(idb[:]); err != nil {
-		return nil, err
+	return r.backup(ctx, src, backupPlan{})
+}
+
+// backupPlan is what a copy keeps of the original backup.
+type backupPlan struct {
+	id                string    // empty: a new random ID
+	started, finished time.Time // zero: the clock's
+	attrs             map[string]string
+}
+
+func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m *Manifest, err error) {
+	id := plan.id
+	if id == "" {
+		var idb [16]byte
+		if _, err := rand.Read(idb[:]); err != nil {
+			return nil, err
+		}
+		id = hex.EncodeToString(idb[:])
 	}
-	id := hex.EncodeToString(idb[:])
 	info := src.Info()
 	written := false // the manifest exists: the backup is listed
 	defer func() {
 		attrs := map[string]string{"source_kind": info.Kind}
+		maps.Copy(attrs, plan.attrs)
 		if m != nil {
 			attrs["bytes"] = strconv.FormatInt(m.Totals.Bytes, 10)
 			attrs["entries"] = strconv.FormatInt(m.Totals.Entries, 10)
@@ -124,6 +141,9 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	m = &Manifest{
 		Version: FormatVersion, ID: id, Source: info, Started: r.s.clock.Now().UTC(),
 		ChunkSize: cut.max,
+	}
+	if !plan.started.IsZero() {
+		m.Started = plan.started
 	}
 	split, err := r.newSplitter(m)
 	if err != nil {
@@ -197,6 +217,9 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	}
 	m.Totals.NewChunks, m.Totals.NewBytes, m.Totals.NewStored = w.newChunks, w.newBytes, w.newStored
 	m.Finished = r.s.clock.Now().UTC()
+	if !plan.finished.IsZero() {
+		m.Finished = plan.finished
+	}
 	if err := r.putManifest(ctx, m); err != nil {
 		return nil, err
 	}

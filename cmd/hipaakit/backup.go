@@ -1,6 +1,6 @@
 package main
 
-// `hipaakit backup create|list|verify|restore|drill|prune`.
+// `hipaakit backup create|list|verify|restore|drill|prune|copy`.
 //
 // Environment (besides the data directory / database of disposal.go):
 //
@@ -56,6 +56,9 @@ commands:
   drill    [ID] [--kind K] [--scratch DIR]   restore into scratch space and compare (exit 1 on fail)
   prune    [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
            delete old backups (never the newest verified one, never under legal hold) and unused chunks
+  copy     ID|latest|all --to-repo DIR|s3://BUCKET/PREFIX
+           copy backups to a second repository (same master key; created on first use),
+           uploading only chunks it lacks, and verify them there (exit 1 on a bad object)
 
 common flags: --repo, --progress (progress bar on standard error), --by USER
 `
@@ -65,6 +68,7 @@ type backupCmd struct {
 	c    *cli
 	env  *drEnv
 	repo *backup.Repository
+	cfg  backup.Config // the repository's configuration (audit writer, actor)
 }
 
 func cmdBackup(ctx context.Context, c *cli, args []string) int {
@@ -98,13 +102,14 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	keepWeekly := fs.Int("keep-weekly", 0, "prune: keep one backup for each of the last N weeks")
 	keepMonthly := fs.Int("keep-monthly", 0, "prune: keep one backup for each of the last N months")
 	dryRun := fs.Bool("dry-run", false, "prune: report, delete nothing")
+	toRepo := fs.String("to-repo", "", "copy: destination repository (a directory or s3://bucket/prefix)")
 	pos, err := drParse(fs, args)
 	if err != nil {
 		fmt.Fprint(c.stderr, backupUsage)
 		return exitUsage
 	}
 	switch sub {
-	case "create", "list", "verify", "restore", "drill", "prune":
+	case "create", "list", "verify", "restore", "drill", "prune", "copy":
 	default:
 		fmt.Fprintf(c.stderr, "hipaakit backup: unknown command %q\n\n%s", sub, backupUsage)
 		return exitUsage
@@ -144,6 +149,8 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 		return b.restore(ctx, pos, *to, *toSchema, *toKeystore, *force)
 	case "drill":
 		return b.drill(ctx, pos, *kind, *scratch)
+	case "copy":
+		return b.copy(ctx, pos, *toRepo)
 	default:
 		return b.prune(ctx, backup.Policy{KeepLast: *keepLast, KeepDaily: *keepDaily, KeepWeekly: *keepWeekly, KeepMonthly: *keepMonthly}, *dryRun)
 	}
@@ -219,6 +226,7 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backu
 		}
 		cfg.LegalHolds = backup.HoldsFrom(reg)
 	}
+	b.cfg = cfg
 	b.repo, err = backup.Open(ctx, tg, kek, cfg)
 	if errors.Is(err, backup.ErrNotFound) && sub == "create" {
 		b.repo, err = backup.Init(ctx, tg, kek, cfg)
@@ -579,4 +587,59 @@ func progressBar(w io.Writer) func(backup.Progress) {
 		}
 		fmt.Fprintf(w, "\r%-80s%s", line, end)
 	}
+}
+
+// copy copies backups to the repository at toRepo, opened (or created) with
+// the same master key, audit trail and actor.
+func (b *backupCmd) copy(ctx context.Context, pos []string, toRepo string) int {
+	if toRepo == "" {
+		return drFail(b.c, "backup copy", &drUsageError{"copy needs --to-repo"})
+	}
+	var ids []string
+	if len(pos) == 1 && pos[0] == "all" {
+		infos, err := b.repo.List(ctx)
+		if err != nil {
+			return b.fail("copy", err)
+		}
+		for _, i := range infos {
+			ids = append(ids, i.ID)
+		}
+	} else {
+		id, err := b.resolve(ctx, pos, false)
+		if err != nil {
+			return b.fail("copy", err)
+		}
+		ids = []string{id}
+	}
+	kek, err := b.kek()
+	if err != nil {
+		return b.fail("copy", err)
+	}
+	tg, err := b.target(ctx, toRepo)
+	if err != nil {
+		return b.fail("copy", err)
+	}
+	dst, err := backup.Open(ctx, tg, kek, b.cfg)
+	if errors.Is(err, backup.ErrNotFound) {
+		dst, err = backup.Init(ctx, tg, kek, b.cfg)
+	}
+	if err != nil {
+		return b.fail("copy", err)
+	}
+	for _, id := range ids {
+		rep, err := backup.Copy(ctx, b.repo, dst, id)
+		if err != nil && !errors.Is(err, backup.ErrMarkerNotWritten) {
+			return b.fail("copy", err)
+		}
+		state := "copied"
+		if !rep.Copied {
+			state = "already there"
+		}
+		t := rep.Manifest.Totals
+		fmt.Fprintf(b.c.stdout, "%s %s, verified: %s, %d new chunks (%s stored)\n", id, state, human(rep.Verify.Bytes), t.NewChunks, human(t.NewStored))
+		if err != nil {
+			return b.fail("copy", err)
+		}
+	}
+	return exitOK
 }
