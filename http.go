@@ -33,12 +33,12 @@ type ProtectConfig struct {
 // The session step authenticates the request and enforces idle and
 // absolute timeouts and CSRF; the policy step refuses a session its
 // tenant's policy forbids (MFA required, password expired); the RBAC step
-// refuses a route the
-// principal's roles do not permit (deny by default: unregistered routes are
-// 404); the audit step records every access it lets through, and refuses
-// the request when the record cannot be written. Register every protected
-// route on d.Auth (Handle) with its permission after calling Protect; Protect may
-// be called once (ErrProtectTwice).
+// refuses a route the principal's roles do not permit (deny by default:
+// unregistered routes are 404); the audit step records every access it
+// lets through, and refuses the request when the record cannot be written.
+// Register every protected route on d.Auth (Handle, HandleFunc) with its
+// permission after calling Protect; Protect may be called once
+// (ErrProtectTwice).
 func (d *Deployment) Protect(cfg ProtectConfig) (http.Handler, error) {
 	err := ErrProtectTwice
 	d.protectOnce.Do(func() {

@@ -67,6 +67,10 @@ go build -o "$work/probe" "$work/probe.go"
 # $work/err.N) and sets url once it listens, on a port the kernel picks.
 url=""
 start() {
+  # Create the output files first: the background job opens them only after
+  # it forks, and the first read below must not race it.
+  : >"$work/out.$1"
+  : >"$work/err.$1"
   "$work/clinic" -addr 127.0.0.1:0 -data "$work/data" >"$work/out.$1" 2>"$work/err.$1" &
   pid=$!
   url=""

@@ -15,6 +15,7 @@ trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/minimal" .
 
 run() { # run N: start, probe, stop
+  : >"$work/out.$1"; : >"$work/err.$1" # opened before the job forks: the read below must not race it
   "$work/minimal" -addr 127.0.0.1:0 -data "$work/data" >"$work/out.$1" 2>"$work/err.$1" &
   pid=$!
   addr=""
