@@ -73,6 +73,7 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 type backupPlan struct {
 	id                string    // empty: a new random ID
 	started, finished time.Time // zero: the clock's
+	set               string    // the set the backup belongs to
 	attrs             map[string]string
 }
 
@@ -140,7 +141,7 @@ func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m
 	cut := newCDC(r.s.chunkSize)
 	m = &Manifest{
 		Version: FormatVersion, ID: id, Source: info, Started: r.s.clock.Now().UTC(),
-		ChunkSize: cut.max,
+		ChunkSize: cut.max, Set: plan.set,
 	}
 	if !plan.started.IsZero() {
 		m.Started = plan.started

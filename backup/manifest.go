@@ -36,6 +36,9 @@ type Manifest struct {
 	ChunkSize int     `json:"chunk_size"`
 	Entries   []Entry `json:"entries"`
 	Totals    Totals  `json:"totals"`
+	// Set is the ID of the backup set the backup belongs to (version 2;
+	// empty when it was taken on its own).
+	Set string `json:"set,omitempty"`
 }
 
 // SourceInfo names what was backed up. Name and Attrs are chosen by the
@@ -147,6 +150,9 @@ func (m *Manifest) validate() error {
 	}
 	if m.Source.Kind == "" {
 		return corruptf("manifest has no source kind")
+	}
+	if _, ok := parseID(m.Set); m.Set != "" && (!ok || m.Version < 2) {
+		return corruptf("manifest set is malformed")
 	}
 	if m.Version == 1 && (m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize) {
 		return corruptf("manifest chunk size out of range")

@@ -48,7 +48,10 @@ const backupUsage = `usage: hipaakit backup <command> [--repo DIR|s3://BUCKET/PR
 commands:
   create   --source dir|audit|keystore|postgres [--path DIR] [--schema S] [--tables a,b] [--name N]
            back up a source; prints the new backup's ID (creates the repository on first use)
-  list     [--json]                          list complete backups, oldest first
+  create   --all [--path DIR] [--schema S] [--tables a,b] [--name N]
+           back up the key store, the audit trail (data directory) and, when given, --path
+           and --schema as one backup set; prints the set's ID, then its members'
+  list     [--json]                          list complete backups and backup sets, oldest first
   verify   [ID|latest|all] [--fraction F | --bytes N] [--seed S]
            re-read and authenticate backups (exit 1 names every bad object)
   restore  ID|latest [--to DIR | --to-schema S | --to-keystore] [--force]
@@ -87,6 +90,7 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	schema := fs.String("schema", "", "create: PostgreSQL schema")
 	tables := fs.String("tables", "", "create: comma-separated tables (default all)")
 	name := fs.String("name", "", "create: label recorded with the backup (no PHI)")
+	all := fs.Bool("all", false, "create: back up every source of the deployment as one set")
 	asJSON := fs.Bool("json", false, "list: JSON output")
 	fraction := fs.Float64("fraction", 0, "verify: check this fraction of chunks")
 	budget := fs.Int64("bytes", 0, "verify: check chunks up to this many bytes")
@@ -136,6 +140,9 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	}
 	switch sub {
 	case "create":
+		if *all {
+			return b.createSet(ctx, *path, *schema, *tables, *name)
+		}
 		return b.create(ctx, *source, *path, *schema, *tables, *name)
 	case "list":
 		return b.list(ctx, *asJSON)
@@ -278,6 +285,40 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 	return exitOK
 }
 
+// createSet backs up the deployment's sources as one set.
+func (b *backupCmd) createSet(ctx context.Context, path, schema, tables, name string) int {
+	ks, err := b.env.keyStore(ctx)
+	if err != nil {
+		return b.fail("create", err)
+	}
+	srcs := []backup.Source{backup.KeyStoreSource{Store: ks, Name: "keys"}}
+	if b.env.dataDir != "" {
+		srcs = append(srcs, backup.AuditSource(b.env.path(hipaakit.DirAudit)))
+	}
+	if path != "" {
+		srcs = append(srcs, backup.DirSource{Root: path})
+	}
+	if schema != "" {
+		pool, err := b.env.db(ctx)
+		if err != nil {
+			return b.fail("create", err)
+		}
+		srcs = append(srcs, pgsource.Source{Pool: pool, Schema: schema, Tables: drSplit(tables)})
+	}
+	if name == "" {
+		name = "deployment"
+	}
+	s, err := b.repo.BackupSet(ctx, backup.SetConfig{Name: name, Sources: srcs})
+	if err != nil {
+		return b.fail("create", err)
+	}
+	fmt.Fprintln(b.c.stdout, s.ID)
+	for _, m := range s.Members {
+		fmt.Fprintf(b.c.stdout, "  %s %s\n", m.ID, m.Source.Kind)
+	}
+	return exitOK
+}
+
 func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 	l, err := b.repo.ListReport(ctx)
 	if err != nil {
@@ -312,6 +353,17 @@ func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 		}
 		fmt.Fprintf(b.c.stdout, "%s  %s  %-8s %-16s %6d entries %10s  verified %s\n", audit.EscapeText(i.ID), i.Finished.UTC().Format(time.RFC3339),
 			audit.EscapeText(string(i.Source.Kind)), audit.EscapeText(i.Source.Name), i.Totals.Entries, human(i.Totals.Bytes), verified)
+	}
+	sets, err := b.repo.ListSets(ctx)
+	if err != nil {
+		return b.fail("list", err)
+	}
+	for _, s := range sets {
+		fmt.Fprintf(b.c.stdout, "set %s  %s  %-16s %d members:", s.ID, s.Finished.UTC().Format(time.RFC3339), audit.EscapeText(s.Name), len(s.Members))
+		for _, m := range s.Members {
+			fmt.Fprintf(b.c.stdout, " %s", m.ID)
+		}
+		fmt.Fprintln(b.c.stdout)
 	}
 	return code
 }
