@@ -1,17 +1,9 @@
 // Command minimal is the smallest hipaakit service: one PHI route, GET
-// /patients/{id}, behind sign-in with password and TOTP (the default tenant
-// policy requires MFA), RBAC (a physician may read, a clerk may not) and the
-// audit trail; the diagnosis is stored sealed under the patient's own key.
-//
-//	go run ./examples/minimal -data /tmp/minimal
-//	DATABASE_URL=postgres://... HIPAAKIT_KMS_KEY_ID=arn:aws:kms:... go run ./examples/minimal -data /tmp/minimal
-//
-// The environment alone (hipaakit.ConfigFromEnv) moves the stores to
-// PostgreSQL and the master key to AWS KMS. The first start creates the
-// users doctor and clerk (tenant "minimal") and prints their passwords once;
-// each enrols TOTP at the first sign-in (POST /auth/login, then
-// /auth/mfa/totp/enroll and /confirm). Without -tls-cert it serves plain
-// HTTP, on a loopback address only.
+// /patients/{id}, behind sign-in with password and TOTP (MFA required), RBAC
+// (a physician may read, a clerk may not) and the audit trail, with the
+// diagnosis sealed under the patient's own key. The environment alone
+// (hipaakit.ConfigFromEnv: DATABASE_URL, HIPAAKIT_KMS_KEY_ID) moves it to
+// PostgreSQL and AWS KMS. README.md tells how to sign in.
 package main
 
 import (
