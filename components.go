@@ -59,6 +59,9 @@ func (d *Deployment) openAuth() error {
 // openDisposal wires the disposal ledger, the legal holds and the shredder.
 func (d *Deployment) openDisposal(ctx context.Context) error {
 	d.Ledger = disposal.NewLedger(d.ledgerStore)
+	if d.ledgerMirror != nil {
+		d.Ledger = disposal.NewMirroredLedger(d.ledgerStore, d.ledgerMirror)
+	}
 	var err error
 	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
 		return fmt.Errorf("hipaakit: legal holds: %w", err)
