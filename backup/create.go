@@ -33,6 +33,13 @@ type chunkSet struct {
 	m  map[[32]byte]struct{}
 }
 
+func (s *chunkSet) has(n [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[n]
+	return ok
+}
+
 func (s *chunkSet) add(n [32]byte) (added bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,9 +157,14 @@ func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m
 	if err != nil {
 		return nil, err
 	}
+	parent, err := r.parentEntries(ctx, info, cut.max, known)
+	if err != nil {
+		return nil, err
+	}
 	w := r.newWriter(ctx, known, meter, cut.max)
 	type pending struct {
-		slots []*chunkSlot
+		slots  []*chunkSlot
+		reused []ChunkRef // the parent's chunks of an unchanged file
 	}
 	var slots []pending
 	walkErr := src.Walk(w.ctx, func(it Item) error {
@@ -164,7 +176,10 @@ func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m
 			e.ModTime = it.ModTime.UTC()
 		}
 		var p pending
-		if it.Body != nil {
+		if pe := parent.unchanged(it, e.Mode); pe != nil {
+			e.Size, p.reused = pe.Size, pe.Chunks
+			meter.add(pe.Size)
+		} else if it.Body != nil {
 			split.reset(it.Body)
 			for {
 				buf, err := w.getBuf()
@@ -209,6 +224,7 @@ func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m
 	}
 	for i := range m.Entries {
 		e := &m.Entries[i]
+		e.Chunks = append(e.Chunks, slots[i].reused...)
 		for _, s := range slots[i].slots {
 			e.Chunks = append(e.Chunks, ChunkRef{Name: hex.EncodeToString(s.name[:]), Size: int64(s.size)})
 		}

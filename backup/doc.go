@@ -21,6 +21,12 @@
 //     decompresses beyond its size is refused without allocating it.
 //     Repositories and backups of format version 1 (fixed-size chunks) keep
 //     working, side by side with new ones.
+//   - Unchanged files are not read again: a DirSource file whose size,
+//     modification time and mode equal those in the newest backup of the
+//     same source (kind and name), and that was modified at least two
+//     seconds before that backup started, reuses its chunks. A tool that
+//     rewrites a file keeping its size and restoring its modification time
+//     defeats this, as it does every backup tool that trusts file metadata.
 //   - Confidentiality and integrity: every chunk is encrypted with
 //     AES-256-GCM under a repository key that the phi.KEK wraps, and is named
 //     by a keyed hash (HMAC-SHA256) of its content, so names reveal nothing
