@@ -216,6 +216,12 @@ func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m
 	if err := w.finish(); err != nil {
 		return nil, err
 	}
+	if bp, ok := r.target.(BatchPutter); ok && walkErr == nil {
+		// Every chunk is durable before the manifest names it.
+		if err := bp.Flush(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if walkErr != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -341,7 +347,11 @@ func (w *chunkWriter) work() {
 			var err error
 			sealed, err = w.r.keys.sealChunk(sealed, pt, j.slot.name, scratch)
 			if err == nil {
-				err = w.r.target.Put(w.ctx, chunkObject(j.slot.name), sealed)
+				if bp, ok := w.r.target.(BatchPutter); ok {
+					err = bp.PutBatched(w.ctx, chunkObject(j.slot.name), sealed)
+				} else {
+					err = w.r.target.Put(w.ctx, chunkObject(j.slot.name), sealed)
+				}
 			}
 			if err != nil {
 				w.cancel(err)
