@@ -29,7 +29,7 @@ type wireEntry struct {
 
 // Marshal encodes e as one canonical JSON line (without the newline), the
 // persisted form of both stores. It validates e first.
-func (e *Entry) Marshal() ([]byte, error) {
+func (e Entry) Marshal() ([]byte, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
