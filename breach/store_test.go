@@ -1,6 +1,7 @@
 package breach_test
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/breach"
@@ -33,4 +34,12 @@ func TestFileStoreConformance(t *testing.T) {
 			return n
 		},
 	})
+}
+
+func mustPrefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
 }
