@@ -2,8 +2,10 @@ package breach
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -141,10 +143,63 @@ func (e *Entry) validate() error {
 			return invalid(string(c.Field), "prior and new value are equal")
 		}
 		for _, v := range []string{c.Prior, c.New} {
-			if err := checkShortText(string(c.Field), v, MaxText); err != nil {
+			if err := checkValue(c.Field, v); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+func isFreeText(f Field) bool {
+	switch f {
+	case FieldDescription, FieldNature, FieldPerson, FieldAcquired, FieldMitigation, FieldConclusionWhy, FieldDelayNote:
+		return true
+	}
+	return false
+}
+
+// checkValue validates one field's value ("" is always valid: unset).
+func checkValue(f Field, v string) error {
+	if v == "" {
+		return nil
+	}
+	bad := func(reason string) error { return invalid(string(f), reason) }
+	switch f {
+	case FieldDiscoveredOn, FieldDelayUntil, FieldNotifiedOn:
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return bad("must be a date YYYY-MM-DD")
+		}
+	case FieldTimeZone:
+		if _, err := time.LoadLocation(v); err != nil || v == "Local" || len(v) > 64 {
+			return bad("must be an IANA time zone such as America/New_York")
+		}
+	case FieldEntity:
+		if v != string(CoveredEntity) && v != string(BusinessAssociate) {
+			return bad("must be covered_entity or business_associate")
+		}
+	case FieldStatus:
+		if !slices.Contains([]Status{StatusOpen, StatusAssessed, StatusNotified, StatusClosed}, Status(v)) {
+			return bad("unknown status")
+		}
+	case FieldConclusion:
+		if !validConclusion(Conclusion(v)) {
+			return bad("unknown conclusion")
+		}
+	case FieldScopeDigest:
+		if b, err := hex.DecodeString(v); err != nil || len(b) != 32 || strings.ToLower(v) != v {
+			return bad("must be a lower-case hex SHA-256")
+		}
+	case FieldAffected, FieldExcluded:
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || strconv.Itoa(n) != v {
+			return bad("must be a decimal count")
+		}
+	default:
+		max := 256
+		if isFreeText(f) {
+			max = MaxText
+		}
+		return checkShortText(string(f), v, max)
 	}
 	return nil
 }

@@ -274,31 +274,19 @@ func (m *Manager) commit(ctx context.Context, actor audit.Actor, inc Incident, o
 	return inc, nil
 }
 
-// checkFields validates the values of set.
+// checkFields validates the values of set for a change: free text must
+// pass CheckText (description always, others unless cleared).
 func checkFields(set map[Field]string) error {
 	for f, v := range set {
-		var err error
-		switch f {
-		case FieldDescription, FieldNature, FieldPerson, FieldAcquired, FieldMitigation, FieldConclusionWhy, FieldDelayNote:
-			if v != "" || f == FieldDescription {
-				err = CheckText(string(f), v)
+		if isFreeText(f) && (v != "" || f == FieldDescription) {
+			if err := CheckText(string(f), v); err != nil {
+				return err
 			}
-		case FieldDiscoveredOn, FieldDelayUntil, FieldNotifiedOn:
-			if _, perr := time.Parse(time.DateOnly, v); perr != nil && (v != "" || f == FieldDiscoveredOn) {
-				err = invalid(string(f), "must be a date YYYY-MM-DD")
-			}
-		case FieldTimeZone:
-			if _, lerr := time.LoadLocation(v); lerr != nil || v == "" || v == "Local" {
-				err = invalid(string(f), "must be an IANA time zone such as America/New_York")
-			}
-		case FieldEntity:
-			if v != string(CoveredEntity) && v != string(BusinessAssociate) {
-				err = invalid(string(f), "must be covered_entity or business_associate")
-			}
-		default:
-			err = checkShortText(string(f), v, 256)
 		}
-		if err != nil {
+		if (f == FieldDiscoveredOn || f == FieldTimeZone || f == FieldEntity) && v == "" {
+			return invalid(string(f), "required")
+		}
+		if err := checkValue(f, v); err != nil {
 			return err
 		}
 	}

@@ -67,7 +67,7 @@ var mailingColumns = []string{"incident", "subject", "name", "address", "email"}
 func (m *Manager) RevealContacts(ctx context.Context, actor audit.Actor, id string, r MailingRequest, w io.Writer) (int, error) {
 	target := audit.Target{RecordType: RecordType, RecordID: safeID(id)}
 	if !m.isOfficer(actor) {
-		ev := audit.Event{Action: audit.ActionPermissionDenied, Outcome: audit.OutcomeFailure, Reason: "not_privacy_officer",
+		ev := audit.Event{Time: m.cfg.Clock.Now().UTC(), Action: audit.ActionPermissionDenied, Outcome: audit.OutcomeFailure, Reason: "not_privacy_officer",
 			Actor: actor, Origin: audit.Origin{Channel: audit.ChannelSystem}, Target: target}
 		if err := m.cfg.Audit.Write(ctx, ev); err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrAudit, err)
@@ -101,7 +101,7 @@ func (m *Manager) RevealContacts(ctx context.Context, actor audit.Actor, id stri
 	}
 	rows := make([]row, 0, len(r.Scope.Affected))
 	for i, s := range r.Scope.Affected {
-		ev := audit.Event{Action: audit.ActionReveal, Outcome: audit.OutcomeSuccess, Actor: actor, Purpose: PurposeNotification,
+		ev := audit.Event{Time: m.cfg.Clock.Now().UTC(), Action: audit.ActionReveal, Outcome: audit.OutcomeSuccess, Actor: actor, Purpose: PurposeNotification,
 			Origin: audit.Origin{Channel: audit.ChannelSystem},
 			Target: audit.Target{RecordType: "contact", Subject: s.Subject}, Attrs: map[string]string{"incident": id}}
 		if err := m.cfg.Audit.Write(ctx, ev); err != nil {
@@ -132,7 +132,7 @@ func (m *Manager) RevealContacts(ctx context.Context, actor audit.Actor, id stri
 		cw.Flush()
 	}
 	for _, x := range rows {
-		ev := audit.Event{Actor: actor, Purpose: PurposeNotification, Recipient: r.Recipient,
+		ev := audit.Event{Time: m.cfg.Clock.Now().UTC(), Actor: actor, Purpose: PurposeNotification, Recipient: r.Recipient,
 			Origin: audit.Origin{Channel: audit.ChannelSystem},
 			Target: audit.Target{RecordType: "contact", Subject: x.Subject},
 			Attrs:  map[string]string{"incident": id, "format": string(r.Format), "listed": strconv.Itoa(len(rows))}}
