@@ -106,7 +106,16 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 // openPGLedger opens the disposal ledger in its own schema, created on first
 // start.
 func (d *Deployment) openPGLedger(ctx context.Context, main *pgxpool.Pool, pcfg *pgxpool.Config) error {
-	if _, err := main.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.LedgerSchema}.Sanitize()); err != nil {
+	// Under an advisory lock of the name: replicas starting together on an
+	// empty database would otherwise race in CREATE SCHEMA IF NOT EXISTS
+	// (a unique violation in pg_namespace).
+	if err := pgx.BeginFunc(ctx, main, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/create-schema/' || $1, 0))", d.LedgerSchema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.LedgerSchema}.Sanitize())
+		return err
+	}); err != nil {
 		return fmt.Errorf("hipaakit: create the disposal ledger's schema: %w", err)
 	}
 	c := pcfg.Copy()
