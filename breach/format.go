@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FormatVersion is the version of the entry encoding (FORMAT.md).
@@ -129,7 +131,7 @@ func (e *Entry) validate() error {
 		return invalid("changes", "needs 1 to one per field")
 	}
 	for _, s := range []string{e.By.UserID, e.By.Role} {
-		if err := checkShortText("by", s, 256); err != nil {
+		if err := checkIdent("by", s); err != nil {
 			return err
 		}
 	}
@@ -194,12 +196,29 @@ func checkValue(f Field, v string) error {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || strconv.Itoa(n) != v {
 			return bad("must be a decimal count")
 		}
+	case FieldReportedBy, FieldAssessedBy:
+		return checkIdent(string(f), v)
 	default:
 		max := 256
 		if isFreeText(f) {
 			max = MaxText
 		}
 		return checkShortText(string(f), v, max)
+	}
+	return nil
+}
+
+// checkIdent validates an opaque identifier (a user ID, a role): at most
+// 256 bytes of valid UTF-8 without control or format characters. The PHI
+// heuristics do not apply: identifiers are random strings, not text.
+func checkIdent(field, v string) error {
+	if len(v) > 256 || !utf8.ValidString(v) {
+		return invalid(field, "not an identifier of at most 256 bytes of UTF-8")
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) {
+			return invalid(field, "holds space, control or format characters")
+		}
 	}
 	return nil
 }

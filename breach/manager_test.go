@@ -262,3 +262,17 @@ func assertNoCanary(t *testing.T, where, s string) {
 		t.Fatalf("%s holds contact details", where)
 	}
 }
+
+// TestRandomUserIDsAccepted: opaque identifiers are not text; long digit
+// runs in them are not PHI.
+func TestRandomUserIDsAccepted(t *testing.T) {
+	m, _, _ := newManager(t, nil)
+	actor := audit.Actor{UserID: "u4829301775512", Role: breach.RolePrivacyOfficer}
+	inc, err := m.Open(context.Background(), actor, breach.OpenRequest{DiscoveredOn: "2026-03-03", TimeZone: "UTC", Description: description})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Assess(context.Background(), actor, inc.ID, assessment); err != nil {
+		t.Fatal(err)
+	}
+}
