@@ -139,6 +139,9 @@ type incidentView struct {
 	Overdue bool                    `json:"overdue"`
 }
 
+// F is a field's value, for templates.
+func (v incidentView) F(name string) string { return v.Fields[breach.Field(name)] }
+
 func (a *app) view(ctx context.Context, inc breach.Incident, history bool) (incidentView, error) {
 	v := incidentView{ID: inc.ID, Version: inc.Version, Fields: inc.Fields, Notices: []breach.Notice{}}
 	if history {
@@ -324,4 +327,23 @@ func (a *app) breachMailing(w http.ResponseWriter, r *http.Request) {
 		w.Header().Del("Content-Type")
 		a.breachError(w, r, err)
 	}
+}
+
+// pageBreach lists the incidents with their outstanding notices.
+func (a *app) pageBreach(w http.ResponseWriter, r *http.Request) {
+	incs, err := a.breach.List(r.Context())
+	if err != nil {
+		http.Error(w, "cannot read the incidents", http.StatusInternalServerError)
+		return
+	}
+	var views []incidentView
+	for _, inc := range incs {
+		v, err := a.view(r.Context(), inc, false)
+		if err != nil {
+			http.Error(w, "cannot compute the deadlines", http.StatusInternalServerError)
+			return
+		}
+		views = append(views, v)
+	}
+	a.render(w, r, "breach", "Breach incidents", struct{ Incidents []incidentView }{views}, "")
 }

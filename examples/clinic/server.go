@@ -85,6 +85,7 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("POST /enroll", permSelfMFA, a.pageEnroll)
 	g.HandleFunc("GET /home", permUI, a.pageHome)
 	g.HandleFunc("GET /admin/alerts", permUserManage, a.pageAlerts)
+	g.HandleFunc("GET /breach", permBreach, a.pageBreach)
 
 	root := http.NewServeMux()
 	g.Mount(root, "/api/auth")
