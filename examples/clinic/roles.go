@@ -95,7 +95,7 @@ func clinicRBAC() (*auth.RBAC, error) {
 		// The privacy officer runs breach response: incidents, scoping from
 		// the audit trail, the assessment, the notices and their mailing
 		// list (the only reveal of contact details it needs).
-		{Name: rolePrivacyOfficer, Permissions: with(permBreach, permAuditRead)},
+		{Name: rolePrivacyOfficer, Permissions: with(permBreach)},
 		// Break-glass grants what emergency care needs: find the patient,
 		// read the record, write notes, vitals and labs. Not creation of
 		// patients, demographic changes or export.
