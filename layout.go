@@ -26,6 +26,7 @@ const (
 	DirLedgerMirror = "ledger-mirror"
 	DirHolds        = "holds"         // retention file hold store
 	DirSweep        = "sweep"         // retention file sweep state (cursor, lock)
+	DirBreach       = "breach"        // breach incident file store
 	DirScratch      = "scratch"       // restore drills (emptied after each)
 	FileEmergency   = "emergency.log" // auth file emergency (break-glass) log
 	FileLock        = "LOCK"          // held by the process using the directory

@@ -76,6 +76,7 @@ type Deployment struct {
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	ledgerStore   disposal.LedgerStore
 	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
+	auditEntries  audit.EntrySource
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore
 	protectOnce   sync.Once
@@ -182,6 +183,12 @@ func (d *Deployment) KeyInsideDataDir() bool { return d.key.InsideDataDir }
 // disposal ledger's checkpoints: the current key first, then
 // Signing.Trusted (TrustedKeys().Keys()).
 func (d *Deployment) AuditKeys() []ed25519.PublicKey { return d.TrustedKeys().Keys() }
+
+// AuditEntries reads the whole audit trail (every stream, records and
+// checkpoints) in the order a Verifier expects, for readers that must
+// verify what they read (audit.VerifiedSearcher with AuditKeys, the
+// breach scoping).
+func (d *Deployment) AuditEntries() audit.EntrySource { return d.auditEntries }
 
 // TrustedKeys is the set of public keys that verify the deployment's audit
 // checkpoints, ledger checkpoints and disposal certificates: the current

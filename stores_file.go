@@ -29,6 +29,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}
 	d.Audit = audit.NewFileTrail(l)
+	d.auditEntries = l.Reader().Entries
 	d.closers = append(d.closers, l.Close)
 	users, err := authfile.OpenUserStore(d.path(DirUsers))
 	if err != nil {

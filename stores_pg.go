@@ -73,6 +73,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}
 	d.Audit = pgaudit.NewTrail(w, pgaudit.NewStore(pool))
+	d.auditEntries = pgaudit.NewStore(pool).Entries
 	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
 	d.Users = pgauth.NewUserStore(pool)
 	d.Sessions = pgauth.NewSessionStore(pool)

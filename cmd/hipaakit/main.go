@@ -31,6 +31,7 @@ commands:
   audit      verify, query and export the audit trail; accounting of disclosures;
              inclusion and consistency proofs
   backup     create, list, verify, restore, drill and prune encrypted backups
+  breach     breach response: incidents, scoping from the audit trail, assessment, notice deadlines
   disposal   verify disposal certificates and the disposal ledger; replay it after a restore
   help       show this message
   hold       set, lift and list legal holds
@@ -79,6 +80,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 	// Each command group lives in its own file; add one case per group here.
 	case "audit":
 		return cmdAudit(ctx, c, args[1:])
+	case "breach":
+		return cmdBreach(ctx, c, args[1:])
 	case "backup":
 		return cmdBackup(ctx, c, args[1:])
 	case "shred":

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -34,6 +35,9 @@ type app struct {
 	records recordStore
 	alerts  *alertList
 	clinic  *clinic
+	// breach runs breach response; closeBreach closes its file store.
+	breach      *breach.Manager
+	closeBreach func() error
 }
 
 // openApp opens the clinic's deployment (the embedded stores under
@@ -65,6 +69,9 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	}
 	a.clinic = &clinic{vault: a.d.Vault, records: a.records, audit: a.d.Audit, guard: a.d.Auth,
 		now: a.clock.Now, log: a.log, tenant: demoTenant, shredder: a.d.Shredder, holds: a.d.Holds}
+	if err := a.openBreach(ctx); err != nil {
+		return nil, err
+	}
 	return a, a.writeServiceConfig()
 }
 
@@ -105,8 +112,13 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 	return dc, nil
 }
 
-// Close closes the deployment.
-func (a *app) Close() error { return a.d.Close() }
+// Close closes the incident store and the deployment.
+func (a *app) Close() error {
+	if a.closeBreach != nil {
+		a.closeBreach()
+	}
+	return a.d.Close()
+}
 
 // now is a convenience for code that only needs the time.
 func (a *app) now() time.Time { return a.clock.Now() }

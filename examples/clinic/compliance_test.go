@@ -46,6 +46,7 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		{Method: "GET", Path: p + "/disclosures", Pattern: "GET /api/patients/{id}/disclosures", Roles: []string{roleAuditor}},
 		{Method: "POST", Path: p + "/disclosures", Pattern: "POST /api/patients/{id}/disclosures",
 			Body: `{"recipient":{"kind":"organization","name":"County Health Dept"},"purpose":"public_health"}`, Roles: []string{roleFrontDesk}, PHI: true, Subject: id},
+		{Method: "GET", Path: "/api/breach/incidents", Roles: []string{rolePrivacyOfficer}},
 		{Method: "GET", Path: "/api/holds", Roles: []string{roleAdmin}},
 		{Method: "GET", Path: "/api/backups", Roles: []string{roleAdmin}},
 		{Method: "POST", Path: "/api/backups", Roles: []string{roleAdmin}},

@@ -38,10 +38,11 @@ const (
 	roleAuditor   = "auditor"
 	roleAdmin     = "admin"
 	roleEmergency = "emergency_physician" // break-glass only
+	// rolePrivacyOfficer (breach.go) runs breach response.
 )
 
 // demoRoles are the roles the demo tenant gets one user each of.
-var demoRoles = []string{rolePhysician, roleNurse, roleLab, roleFrontDesk, roleAuditor, roleAdmin}
+var demoRoles = []string{rolePhysician, roleNurse, roleLab, roleFrontDesk, roleAuditor, roleAdmin, rolePrivacyOfficer}
 
 // secondAdmin is the name of the demo tenant's second administrator: grants
 // of PHI-reading roles need one administrator to request and another to
@@ -53,7 +54,7 @@ const secondAdmin = "admin2"
 var adminRoles = []string{roleAdmin}
 
 // phiPermissions are the permissions that read PHI.
-var phiPermissions = []auth.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid}
+var phiPermissions = []auth.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid, permBreach}
 
 // phiRoles returns the assignable roles holding a permission that reads PHI
 // (auth.Config.PHIRoles).
@@ -77,7 +78,7 @@ func phiRoles(rbac *auth.RBAC) []string {
 func clinicRBAC() (*auth.RBAC, error) {
 	all := []auth.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
 		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
-		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose}
+		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose, permBreach}
 	every := []auth.Permission{permSessionKeep, permSelfMFA, permUI}
 	with := func(ps ...auth.Permission) []auth.Permission {
 		return append(append([]auth.Permission(nil), every...), ps...)
@@ -91,6 +92,10 @@ func clinicRBAC() (*auth.RBAC, error) {
 		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart, permDisclose)},
 		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev)},
 		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup, permUserManage)},
+		// The privacy officer runs breach response: incidents, scoping from
+		// the audit trail, the assessment, the notices and their mailing
+		// list (the only reveal of contact details it needs).
+		{Name: rolePrivacyOfficer, Permissions: with(permBreach)},
 		// Break-glass grants what emergency care needs: find the patient,
 		// read the record, write notes, vitals and labs. Not creation of
 		// patients, demographic changes or export.

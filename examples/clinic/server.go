@@ -69,6 +69,12 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("GET /api/admin/role-requests", permUserManage, ah.RoleRequests)
 	g.HandleFunc("GET /api/admin/alerts", permUserManage, a.listAlerts)
 	g.HandleFunc("GET /api/emergency/report", permEmergencyRev, ah.EmergencyReport)
+	g.HandleFunc("GET /api/breach/incidents", permBreach, a.breachList)
+	g.HandleFunc("POST /api/breach/incidents", permBreach, a.breachOpen)
+	g.HandleFunc("GET /api/breach/incidents/{id}", permBreach, a.breachGet)
+	g.HandleFunc("POST /api/breach/incidents/{id}/scope", permBreach, a.breachScope)
+	g.HandleFunc("POST /api/breach/incidents/{id}/assessment", permBreach, a.breachAssess)
+	g.HandleFunc("POST /api/breach/incidents/{id}/mailing-list", permBreach, a.breachMailing, auth.Sensitive())
 
 	// Web UI pages that need a session.
 	g.HandleFunc("GET /patients", permPatientSearch, a.pagePatients)
@@ -79,6 +85,7 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("POST /enroll", permSelfMFA, a.pageEnroll)
 	g.HandleFunc("GET /home", permUI, a.pageHome)
 	g.HandleFunc("GET /admin/alerts", permUserManage, a.pageAlerts)
+	g.HandleFunc("GET /breach", permBreach, a.pageBreach)
 
 	root := http.NewServeMux()
 	g.Mount(root, "/api/auth")

@@ -28,7 +28,7 @@ func staticFiles() http.Handler {
 // pages holds one template set per page, each with the shared layout.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "enroll", "patients", "patient", "audit", "home", "alerts"} {
+	for _, name := range []string{"login", "enroll", "patients", "patient", "audit", "home", "alerts", "breach"} {
 		file := name
 		if name == "home" {
 			file = "patients"

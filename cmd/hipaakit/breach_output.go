@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/breach"
+	"github.com/hipaakit/hipaakit/breach/pgbreach"
+)
+
+// breachManager opens the incident store (PostgreSQL, or the data
+// directory's breach/ folder) with the CLI's audit writer.
+func (e *drEnv) breachManager(ctx context.Context) (*breach.Manager, error) {
+	var store breach.Store
+	if e.dbURL != "" {
+		pool, err := e.db(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := pgbreach.Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
+		if store, err = pgbreach.New(pool, pgbreach.Config{}); err != nil {
+			return nil, err
+		}
+	} else {
+		s, err := breach.OpenFileStore(e.path(hipaakit.DirBreach), breach.FileConfig{})
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, s.Close)
+		store = s
+	}
+	w, err := e.auditWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return breach.New(breach.Config{Store: store, Audit: w})
+}
+
+// shreddedCheck looks subjects up in the disposal ledger, or returns nil
+// (no check) when the deployment has no ledger key.
+func (e *drEnv) shreddedCheck(ctx context.Context) func(context.Context, string) (bool, error) {
+	key, err := e.signingKey()
+	if err != nil {
+		return nil
+	}
+	l, err := e.ledger(ctx, key)
+	if err != nil {
+		return nil
+	}
+	return func(ctx context.Context, s string) (bool, error) {
+		_, found, err := l.Lookup(ctx, s)
+		return found, err
+	}
+}
+
+// incidentRow is an incident in list and report output.
+type incidentRow struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	Discovered string    `json:"discovered_on"`
+	TimeZone   string    `json:"time_zone"`
+	Affected   int       `json:"affected"`
+	Conclusion string    `json:"conclusion,omitempty"`
+	NextNotice string    `json:"next_notice,omitempty"`
+	NextDue    string    `json:"next_due,omitempty"`
+	DueBy      time.Time `json:"due_by,omitzero"`
+	Overdue    bool      `json:"overdue"`
+}
+
+func rowOf(inc *breach.Incident, now time.Time) incidentRow {
+	r := incidentRow{ID: inc.ID, Status: string(inc.Status()), Discovered: inc.Get(breach.FieldDiscoveredOn),
+		TimeZone: inc.Get(breach.FieldTimeZone), Affected: inc.Affected(), Conclusion: string(inc.Conclusion())}
+	if s := inc.Status(); s == breach.StatusNotified || s == breach.StatusClosed {
+		return r
+	}
+	n := inc.Affected()
+	if inc.Get(breach.FieldScopeDigest) == "" {
+		n = 1 // not scoped yet: the deadlines run from discovery all the same
+	}
+	ns, err := breach.Plan(inc, breach.Counts{Total: n, UnknownState: n})
+	if err != nil {
+		return r
+	}
+	if next := breach.Earliest(ns); next != nil {
+		r.NextNotice, r.NextDue, r.DueBy, r.Overdue = string(next.Kind), next.Due, next.DueBy, next.Overdue(now)
+	}
+	return r
+}
+
+// printIncidents lists incidents (report: the open ones, exit 1 when a
+// notice is overdue).
+func printIncidents(c *cli, m *breach.Manager, incs []breach.Incident, format string, report bool) error {
+	now := m.Now()
+	rows := []incidentRow{}
+	overdue := 0
+	for i := range incs {
+		if report && incs[i].Status() == breach.StatusClosed {
+			continue
+		}
+		r := rowOf(&incs[i], now)
+		if r.Overdue {
+			overdue++
+		}
+		rows = append(rows, r)
+	}
+	if format == "json" {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tDISCOVERED\tZONE\tAFFECTED\tCONCLUSION\tNEXT\tDUE\tOVERDUE")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%t\n", r.ID, r.Status, r.Discovered, audit.EscapeText(r.TimeZone),
+				r.Affected, r.Conclusion, r.NextNotice, r.NextDue, r.Overdue)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if report && overdue > 0 {
+		return fmt.Errorf("%d open incident(s) with a notice past its deadline: %w", overdue, errOverdue)
+	}
+	return nil
+}
+
+// showIncident prints an incident's fields and its history.
+func showIncident(ctx context.Context, c *cli, m *breach.Manager, id, format string) error {
+	inc, err := m.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	hist, err := m.History(ctx, id)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			ID      string                  `json:"id"`
+			Fields  map[breach.Field]string `json:"fields"`
+			History []breach.Entry          `json:"history"`
+		}{inc.ID, inc.Fields, hist})
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "incident\t%s\n", inc.ID)
+	for _, f := range []breach.Field{breach.FieldStatus, breach.FieldDiscoveredOn, breach.FieldTimeZone, breach.FieldEntity,
+		breach.FieldReportedBy, breach.FieldDescription, breach.FieldVector, breach.FieldDelayUntil, breach.FieldDelayNote,
+		breach.FieldNature, breach.FieldPerson, breach.FieldAcquired, breach.FieldMitigation, breach.FieldConclusion,
+		breach.FieldConclusionWhy, breach.FieldAssessedBy, breach.FieldScopeDigest, breach.FieldAffected, breach.FieldExcluded,
+		breach.FieldNotifiedOn} {
+		if v := inc.Get(f); v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", f, audit.EscapeText(v))
+		}
+	}
+	fmt.Fprintln(tw, "\nSEQ\tAT\tBY\tOP\tFIELD\tPRIOR\tNEW")
+	for _, e := range hist {
+		for _, ch := range e.Changes {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Format(time.RFC3339), audit.EscapeText(e.By.UserID), e.Op,
+				ch.Field, short(audit.EscapeText(ch.Prior)), short(audit.EscapeText(ch.New)))
+		}
+	}
+	return tw.Flush()
+}
+
+func short(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:57]) + "..."
+	}
+	return s
+}
