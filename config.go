@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -165,8 +166,8 @@ type AuthConfig struct {
 	// AdminRoles and PHIRoles: see auth.Config.
 	AdminRoles []string
 	PHIRoles   []string
-	// Passwords is the password policy (default auth.DefaultPasswordPolicy).
-	Passwords auth.PasswordPolicy
+	// Passwords is the password policy (default password.DefaultPolicy).
+	Passwords password.Policy
 	// Lockout configures throttling and lockout (defaults in
 	// auth.LockoutConfig); the housekeeping purges attempt counts idle for
 	// Lockout.ForgetAfter.

@@ -49,26 +49,6 @@ func ExampleService_Login() {
 	// true
 }
 
-func ExamplePasswordPolicy_Check() {
-	p := auth.DefaultPasswordPolicy()
-	p.AppName = "Acme Clinic"
-	who := auth.PasswordContext{UserName: "jdoe", TenantID: "acme"}
-	for _, pw := range []string{"correct horse battery", "short-one", "passwordpassword", "jdoe-loves-hiking!", "aaaaaaaaaaaaaaaa"} {
-		var pe *auth.PasswordError
-		if err := p.Check(pw, who); errors.As(err, &pe) {
-			fmt.Println(pe.Reason)
-		} else {
-			fmt.Println("ok")
-		}
-	}
-	// Output:
-	// ok
-	// too_short
-	// blocklisted
-	// context_word
-	// repetitive
-}
-
 func ExampleService_EnrollTOTP() {
 	ctx := context.Background()
 	a := newExampleService()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -113,4 +114,4 @@ func (a *app) now() time.Time { return a.clock.Now() }
 
 // passwordPolicy is auth's default (NIST SP 800-63B: 8 characters with MFA,
 // 15 without, a blocklist, no composition rules).
-func passwordPolicy() auth.PasswordPolicy { return auth.DefaultPasswordPolicy() }
+func passwordPolicy() password.Policy { return password.DefaultPolicy() }
