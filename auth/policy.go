@@ -50,7 +50,7 @@ type TenantPolicy struct {
 	// ReauthAfter, when not zero, caps how old an authentication may be
 	// for sensitive actions.
 	ReauthAfter time.Duration
-	// password.Policy names the password policy the tenant's users are held
+	// PasswordPolicy names the password policy the tenant's users are held
 	// to; its meaning belongs to the password checker. Empty means the default.
 	PasswordPolicy string
 	// RecoveryMethods lists the allowed recovery methods; nil means
