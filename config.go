@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -172,9 +173,9 @@ type AuthConfig struct {
 	// auth.LockoutConfig); the housekeeping purges attempt counts idle for
 	// Lockout.ForgetAfter.
 	Lockout auth.LockoutConfig
-	// TOTP configures the TOTP second factor (defaults in auth.TOTPConfig).
+	// TOTP configures the TOTP second factor (defaults in totp.Config).
 	// TOTP secrets are sealed by the deployment's Vault.
-	TOTP auth.TOTPConfig
+	TOTP totp.Config
 	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
 	// refused while a tenant policy requires MFA. Default false.
 	WithoutTOTP bool

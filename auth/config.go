@@ -7,6 +7,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -75,8 +76,8 @@ type Config struct {
 	// sends every grant of one to a second administrator (see RoleRequest).
 	// New refuses a role that is in both lists.
 	PHIRoles []string
-	// TOTP configures the second factor (defaults in TOTPConfig).
-	TOTP TOTPConfig
+	// TOTP configures the second factor (defaults in totp.Config).
+	TOTP totp.Config
 	// Lockout configures throttling and lockout (defaults in LockoutConfig).
 	Lockout LockoutConfig
 	// ChallengeKey is the HMAC-SHA256 key (at least 32 bytes) that signs

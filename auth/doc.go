@@ -177,6 +177,11 @@
 //
 // # Passwords
 //
+// Two concerns have packages of their own that auth imports and that
+// import nothing of auth: auth/totp (Config.TOTP is a totp.Config;
+// EnrollTOTP returns a *totp.Enrollment, ImportTOTP takes a totp.Import)
+// and auth/password.
+//
 // Passwords are the job of package auth/password, which auth imports and
 // which imports nothing of auth: Config.Passwords and
 // Config.PasswordPolicies are password.Policy values, a refusal is a
@@ -203,7 +208,7 @@
 // TOTP (RFC 6238, via github.com/pquerna/otp): EnrollTOTP returns the key
 // URI and a PNG QR code; ConfirmTOTP activates the enrolment with a first
 // valid code and returns RecoveryCodeCount single-use recovery codes. Codes
-// are accepted within ±1 step by default (TOTPConfig.Skew, 0 allowed) and
+// are accepted within ±1 step by default (totp.Config.Skew, 0 allowed; package auth/totp) and
 // each at most once: the last accepted step and the reset of the failure
 // counter are stored in one compare-and-swap, and one process serialises
 // its read-modify-write cycles per user, so of N concurrent submissions of

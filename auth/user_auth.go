@@ -92,9 +92,11 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 			return nil, fmt.Errorf("auth: password policy %s: %w", name, err)
 		}
 	}
-	if err := cfg.TOTP.setDefaults(); err != nil {
+	tc, err := cfg.TOTP.WithDefaults()
+	if err != nil {
 		return nil, err
 	}
+	cfg.TOTP = tc
 	m, _ := rev.(*sessionManager)
 	if err := linkTenantPolicies(&cfg, m); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/stretchr/testify/require"
 )
@@ -130,7 +131,7 @@ func TestNewAuthenticatorValidates(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Lockout: LockoutConfig{MaxFailures: 101}}, nil)
 	require.Error(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: TOTPConfig{Digits: 7}}, nil)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: totp.Config{Digits: 7}}, nil)
 	require.Error(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: []byte("short")}, nil)
 	require.Error(t, err)

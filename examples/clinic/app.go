@@ -9,6 +9,7 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -92,7 +93,7 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		Backup: hipaakit.BackupConfig{S3Bucket: c.S3Bucket, S3Endpoint: c.S3Endpoint, S3Region: c.S3Region},
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 			Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
-			TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
+			TOTP: totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
 			OnEmergency: a.alerts.add},
 		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold},
 		AppDirs:      []string{dirRecords}, AppTables: []string{recordsTable}, AuditStream: "clinic",
