@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -165,15 +167,15 @@ type AuthConfig struct {
 	// AdminRoles and PHIRoles: see auth.Config.
 	AdminRoles []string
 	PHIRoles   []string
-	// Passwords is the password policy (default auth.DefaultPasswordPolicy).
-	Passwords auth.PasswordPolicy
+	// Passwords is the password policy (default password.DefaultPolicy).
+	Passwords password.Policy
 	// Lockout configures throttling and lockout (defaults in
 	// auth.LockoutConfig); the housekeeping purges attempt counts idle for
 	// Lockout.ForgetAfter.
 	Lockout auth.LockoutConfig
-	// TOTP configures the TOTP second factor (defaults in auth.TOTPConfig).
+	// TOTP configures the TOTP second factor (defaults in totp.Config).
 	// TOTP secrets are sealed by the deployment's Vault.
-	TOTP auth.TOTPConfig
+	TOTP totp.Config
 	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
 	// refused while a tenant policy requires MFA. Default false.
 	WithoutTOTP bool

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp/totp"
+	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
@@ -100,7 +100,7 @@ func TestHandlersRegenerateRecoveryCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _ := totp.GenerateCode(enr.Secret(), he.clk.Now())
+	code, _ := pqtotp.GenerateCode(enr.Secret(), he.clk.Now())
 	old, err := he.a.ConfirmTOTP(ctx, u.ID, code, "", audit.Origin{})
 	if err != nil || len(old) != auth.RecoveryCodeCount {
 		t.Fatalf("confirm: %v %d", err, len(old))
@@ -115,7 +115,7 @@ func TestHandlersRegenerateRecoveryCodes(t *testing.T) {
 	if rr := he.call("POST", "/auth/mfa/recovery-codes", "{}", tok, csrf); rr.Code != 401 || !strings.Contains(rr.Body.String(), "reauthentication_required") {
 		t.Fatalf("stale authentication: %d %s", rr.Code, rr.Body.String())
 	}
-	code, _ = totp.GenerateCode(enr.Secret(), he.clk.Now())
+	code, _ = pqtotp.GenerateCode(enr.Secret(), he.clk.Now())
 	rr := he.call("POST", "/auth/reauth", `{"password":"`+testPassword+`","totp_code":"`+code+`"}`, tok, csrf)
 	if rr.Code != 200 {
 		t.Fatalf("reauth: %d %s", rr.Code, rr.Body.String())

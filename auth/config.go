@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -48,20 +50,20 @@ type Config struct {
 	// require MFA.
 	Sealer SecretSealer
 	// Argon2 are the password-hashing parameters of new hashes (zero:
-	// DefaultArgon2Params(), m=19 MiB, t=2, p=1). Stored hashes keep their
+	// password.DefaultArgon2Params(), m=19 MiB, t=2, p=1). Stored hashes keep their
 	// own parameters and are re-hashed at the next login when they differ.
-	Argon2 Argon2Params
+	Argon2 password.Argon2Params
 	// MaxConcurrentHashes bounds the password hashes computed at once, and
 	// so the memory logins take (0: runtime.GOMAXPROCS(0)).
 	MaxConcurrentHashes int
 	// Passwords is the default password policy (default
-	// DefaultPasswordPolicy()). Its MaxAge, and that of the policy a tenant
+	// password.DefaultPolicy()). Its MaxAge, and that of the policy a tenant
 	// selects, is enforced at login and on every protected request (403
 	// "password_expired").
-	Passwords PasswordPolicy
+	Passwords password.Policy
 	// PasswordPolicies are further named policies that a TenantPolicy
 	// selects by name (TenantPolicy.PasswordPolicy).
-	PasswordPolicies map[string]PasswordPolicy
+	PasswordPolicies map[string]password.Policy
 	// AdminRoles are the administrative roles. Only an identity whose Admin
 	// flag is set may hold them, and such an identity holds nothing else,
 	// so that administrative privileges live in separate identities.
@@ -74,8 +76,8 @@ type Config struct {
 	// sends every grant of one to a second administrator (see RoleRequest).
 	// New refuses a role that is in both lists.
 	PHIRoles []string
-	// TOTP configures the second factor (defaults in TOTPConfig).
-	TOTP TOTPConfig
+	// TOTP configures the second factor (defaults in totp.Config).
+	TOTP totp.Config
 	// Lockout configures throttling and lockout (defaults in LockoutConfig).
 	Lockout LockoutConfig
 	// ChallengeKey is the HMAC-SHA256 key (at least 32 bytes) that signs
@@ -101,7 +103,15 @@ type Config struct {
 
 	// hasher, when set (by this package's tests), replaces the one New
 	// builds from Argon2 and MaxConcurrentHashes.
-	hasher *hasher
+	hasher passwordHasher
+}
+
+// passwordHasher is what the credential code needs of a *password.Hasher;
+// tests wrap one to count or hold the hashes a login costs.
+type passwordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+	Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error)
+	Params() password.Argon2Params
 }
 
 // SessionConfig configures sessions. Every zero field means the secure

@@ -177,15 +177,25 @@
 //
 // # Passwords
 //
-// PasswordPolicy follows NIST SP 800-63B rev 4: at least 15 code points
+// Two concerns have packages of their own that auth imports and that
+// import nothing of auth: auth/totp (Config.TOTP is a totp.Config;
+// EnrollTOTP returns a *totp.Enrollment, ImportTOTP takes a totp.Import)
+// and auth/password.
+//
+// Passwords are the job of package auth/password, which auth imports and
+// which imports nothing of auth: Config.Passwords and
+// Config.PasswordPolicies are password.Policy values, a refusal is a
+// *password.Error (errors.Is(err, password.ErrWeak)), and the hasher is
+// built from Config.Argon2 and Config.MaxConcurrentHashes.
+// password.Policy follows NIST SP 800-63B rev 4: at least 15 code points
 // when the password is the only factor and 8 with MFA, at least 64 accepted
 // (default maximum 128), no truncation, NFKC normalisation, no composition
 // rules, refusal of the 197,529 common and breached passwords of the embedded
-// Blocklist and of their variants (case folded, trailing digits and symbols
+// password.Blocklist and of their variants (case folded, trailing digits and symbols
 // stripped, the substitutions 0→o 1→i/l 3→e 4→a 5→s 7→t @→a $→s !→i undone:
 // "Passw0rd!", "Summer2024!"; reason blocklisted_variant), of repetitive or
 // sequential strings and of context words (login name, tenant, application
-// name), each with a PasswordReason that never contains the password. The
+// name), each with a password.Reason that never contains the password. The
 // variant rule refuses none of 10,000 random four-word passphrases of common
 // words. A maximum age
 // exists for organisations that demand rotation and is off by default.
@@ -198,7 +208,7 @@
 // TOTP (RFC 6238, via github.com/pquerna/otp): EnrollTOTP returns the key
 // URI and a PNG QR code; ConfirmTOTP activates the enrolment with a first
 // valid code and returns RecoveryCodeCount single-use recovery codes. Codes
-// are accepted within ±1 step by default (TOTPConfig.Skew, 0 allowed) and
+// are accepted within ±1 step by default (totp.Config.Skew, 0 allowed; package auth/totp) and
 // each at most once: the last accepted step and the reset of the failure
 // counter are stored in one compare-and-swap, and one process serialises
 // its read-modify-write cycles per user, so of N concurrent submissions of

@@ -7,7 +7,7 @@ var ErrRefused = errors.New("auth: operation refused")
 
 // RefusedError is an operation that one of the package's rules refuses,
 // rather than bad credentials (ErrInvalidCredentials) or bad input
-// (ErrInvalidUser, ErrWeakPassword, ErrInvalidPolicy). Reason is a stable
+// (ErrInvalidUser, password.ErrWeak, ErrInvalidPolicy). Reason is a stable
 // code, the one the HTTP endpoints answer with:
 //
 //	self_administration             an identity acting on itself

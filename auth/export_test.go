@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
 	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
+	"github.com/hipaakit/hipaakit/auth/password"
 )
 
 // The parts of a Service, built alone for the tests that exercise one of
@@ -25,7 +27,7 @@ func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 }
 
 // NewHasher builds a password hasher.
-var NewHasher = newHasher
+var NewHasher = password.NewHasher
 
 // NewGuard builds the RBAC part of a Service.
 var NewGuard = newGuard
@@ -72,7 +74,6 @@ type (
 	SessionRevoker     = sessionRevoker
 	SessionRevokerFunc = sessionRevokerFunc
 	KeySealer          = keySealer
-	Hasher             = hasher
 )
 
 // Unexported constants and values under their former names, for the tests.
@@ -125,3 +126,14 @@ var (
 func (r *RBAC) CheckAssignable(roles []string) error { return r.checkAssignable(roles) }
 
 type CookieConfig = cookieConfig
+
+// testHasher uses the cheapest parameters auth/password accepts, so tests
+// stay fast; the defaults are exercised by that package's golden vector.
+func testHasher(t testing.TB) *password.Hasher {
+	t.Helper()
+	h, err := password.NewHasher(password.HasherConfig{Params: password.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/password"
 )
 
 // defaultMaxBodyBytes bounds handler request bodies.
@@ -107,7 +108,7 @@ func (h *endpoints) sessionAndBody(w http.ResponseWriter, r *http.Request, v any
 // fail maps an error of the Authenticator or the session manager to a response.
 func (h *endpoints) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ThrottledError
-	var pe *PasswordError
+	var pe *password.Error
 	switch {
 	case errors.As(err, &te):
 		secs := int(te.RetryAfter.Round(time.Second) / time.Second)

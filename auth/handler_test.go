@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp/totp"
+	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
@@ -227,7 +227,7 @@ func TestHandlersTOTPEnrolmentAndSecondFactor(t *testing.T) {
 	if rr.Code != 200 || secret == "" || !strings.HasPrefix(m["otpauth_uri"].(string), "otpauth://totp/") || m["qr_png"] == "" {
 		t.Fatalf("enroll: %d %v", rr.Code, rr.Body.String())
 	}
-	code, _ := totp.GenerateCode(secret, he.clk.Now())
+	code, _ := pqtotp.GenerateCode(secret, he.clk.Now())
 	rr = he.call("POST", "/auth/mfa/totp/confirm", `{"code":"`+code+`"}`, tok, csrf)
 	m = jsonBody(t, rr)
 	if rr.Code != 200 || len(m["recovery_codes"].([]any)) != 10 || sessionCookie(rr) == nil {
@@ -250,7 +250,7 @@ func TestHandlersTOTPEnrolmentAndSecondFactor(t *testing.T) {
 	if rr.Code != 200 || m["status"] != "second_factor_required" || sessionCookie(rr) != nil {
 		t.Fatalf("login of a TOTP user: %d %v", rr.Code, m)
 	}
-	code, _ = totp.GenerateCode(secret, he.clk.Now())
+	code, _ = pqtotp.GenerateCode(secret, he.clk.Now())
 	challenge := m["challenge"].(string)
 	body, _ := json.Marshal(map[string]string{"challenge": challenge, "totp_code": code})
 	rr = he.call("POST", "/auth/login/second-factor", string(body), "", "")

@@ -97,7 +97,7 @@ func (m *sessionManager) EnforcePolicy(next http.Handler) http.Handler {
 				writeError(w, http.StatusServiceUnavailable, codeUnavailable)
 				return
 			}
-			if pp.expired(st.pwChangedAt, m.now()) {
+			if pp.Expired(st.pwChangedAt, m.now()) {
 				m.deny(r.Context(), r, st.p.Actor(), "password_expired")
 				writeError(w, http.StatusForbidden, codePasswordExpired)
 				return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
 )
 
 // guardEnv wires session → policy → guard with the test policy file.
@@ -205,15 +206,15 @@ func TestGuardRegistrationErrors(t *testing.T) {
 	}
 }
 
-type fixedPasswords struct{ p auth.PasswordPolicy }
+type fixedPasswords struct{ p password.Policy }
 
-func (f fixedPasswords) PasswordPolicyFor(context.Context, string) (auth.PasswordPolicy, error) {
+func (f fixedPasswords) PasswordPolicyFor(context.Context, string) (password.Policy, error) {
 	return f.p, nil
 }
 
 func TestEnforcePolicyPasswordExpired(t *testing.T) {
 	e, _, h := guardEnv(t)
-	pp := auth.DefaultPasswordPolicy()
+	pp := password.DefaultPolicy()
 	pp.MaxAge = 90 * 24 * time.Hour
 	e.sm.Passwords = fixedPasswords{pp}
 	u := e.addUser("doc", "physician")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -296,7 +297,7 @@ func (s *Service) RoleRequests(ctx context.Context, tenantID string) ([]*User, e
 
 // EnrollTOTP starts a TOTP enrolment for userID and returns the secret
 // (send it to the enrolling user only).
-func (s *Service) EnrollTOTP(ctx context.Context, userID string, origin audit.Origin) (*Enrollment, error) {
+func (s *Service) EnrollTOTP(ctx context.Context, userID string, origin audit.Origin) (*totp.Enrollment, error) {
 	return s.authn.EnrollTOTP(ctx, userID, origin)
 }
 
@@ -309,7 +310,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code, keepSessionID s
 
 // ImportTOTP activates an existing TOTP secret for userID (migration from
 // another system) and returns new recovery codes.
-func (s *Service) ImportTOTP(ctx context.Context, userID string, imp TOTPImport, actor audit.Actor, origin audit.Origin) ([]string, error) {
+func (s *Service) ImportTOTP(ctx context.Context, userID string, imp totp.Import, actor audit.Actor, origin audit.Origin) ([]string, error) {
 	return s.authn.ImportTOTP(ctx, userID, imp, actor, origin)
 }
 

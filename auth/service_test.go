@@ -11,6 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -39,7 +40,7 @@ func newSvcEnv(t *testing.T, mod ...func(*auth.Config)) *svcEnv {
 }
 
 // fastArgon2 makes test logins cheap.
-var fastArgon2 = auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var fastArgon2 = password.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // signIn creates name with roles and a password, logs in through the
 // Service and returns the session token.
@@ -85,7 +86,7 @@ func TestNewRequiresDurableEmergencyLog(t *testing.T) {
 // The bug the one constructor fixes: with only the Authenticator knowing
 // the password policy, the policy step ignored its MaxAge.
 func TestServiceEnforcesPasswordMaxAge(t *testing.T) {
-	pp := auth.DefaultPasswordPolicy()
+	pp := password.DefaultPolicy()
 	pp.MaxAge = 90 * 24 * time.Hour
 	e := newSvcEnv(t, func(c *auth.Config) { c.Passwords = pp })
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
@@ -212,11 +213,11 @@ func TestServiceRejectRoles(t *testing.T) {
 // Unusable hashing parameters are refused at construction, naming the field.
 func TestNewRefusesBadArgon2(t *testing.T) {
 	cfg := auth.Config{Users: auth.NewMemoryUserStore(), Sessions: auth.NewMemorySessionStore(),
-		Emergencies: auth.NewMemoryEmergencyLog(), Audit: audit.Discard{}, Argon2: auth.Argon2Params{Memory: 1, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+		Emergencies: auth.NewMemoryEmergencyLog(), Audit: audit.Discard{}, Argon2: password.Argon2Params{Memory: 1, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
 	if _, err := auth.New(cfg); err == nil || !strings.Contains(err.Error(), "Config.Argon2") {
 		t.Fatalf("tiny memory: %v", err)
 	}
-	cfg.Argon2, cfg.MaxConcurrentHashes = auth.Argon2Params{}, -1
+	cfg.Argon2, cfg.MaxConcurrentHashes = password.Argon2Params{}, -1
 	if _, err := auth.New(cfg); err == nil {
 		t.Fatal("negative MaxConcurrentHashes accepted")
 	}

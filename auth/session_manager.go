@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -98,7 +99,7 @@ type sessionManager struct {
 
 // PasswordPolicySource gives the password policy of a tenant.
 type passwordPolicySource interface {
-	PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error)
+	PasswordPolicyFor(ctx context.Context, tenantID string) (password.Policy, error)
 }
 
 // newSessionManager returns a manager that keeps sessions in store, reads

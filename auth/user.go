@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hipaakit/hipaakit/auth/password"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
@@ -307,7 +308,7 @@ func (u *User) Validate() error {
 		}
 	}
 	if u.PasswordHash != "" {
-		if _, err := parsePHC(u.PasswordHash); err != nil {
+		if err := password.ValidateHash(u.PasswordHash); err != nil {
 			return fmt.Errorf("%w: malformed password hash", ErrInvalidUser)
 		}
 	}

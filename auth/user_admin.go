@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/password"
 )
 
 // NewUser describes a user to create.
@@ -34,7 +35,7 @@ func (n NewUser) GoString() string { return n.String() }
 
 // CreateUser creates an active user with a fresh ID, audited as
 // user_changed/"created" by actor. A refused password returns a
-// *PasswordError.
+// *password.Error.
 func (a *authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.Actor, origin audit.Origin) (*User, error) {
 	name, err := CanonicalName(n.Name)
 	if err != nil {
@@ -72,15 +73,15 @@ func (a *authenticator) userEvent(action audit.Action, reason string, u *User, a
 
 // checkAndHash checks password against the tenant's policy and u's context
 // words, then hashes it.
-func (a *authenticator) checkAndHash(ctx context.Context, u *User, password string, mfa bool) (string, error) {
+func (a *authenticator) checkAndHash(ctx context.Context, u *User, pw string, mfa bool) (string, error) {
 	pol, err := a.PasswordPolicyFor(ctx, u.TenantID)
 	if err != nil {
 		return "", err
 	}
-	if err := pol.Check(password, PasswordContext{UserName: u.Name, TenantID: u.TenantID, MFA: mfa}); err != nil {
+	if err := pol.Check(pw, password.Context{UserName: u.Name, TenantID: u.TenantID, MFA: mfa}); err != nil {
 		return "", err
 	}
-	return a.hasher.Hash(ctx, password)
+	return a.hasher.Hash(ctx, pw)
 }
 
 // checkRoles enforces Config.AdminRoles: administrative roles only on
@@ -226,7 +227,7 @@ func (r ChangePasswordRequest) GoString() string { return r.String() }
 
 // ChangePassword verifies the current password (a failure counts toward
 // lockout and returns ErrInvalidCredentials), checks the new one against the
-// policy (a *PasswordError), stores its hash and ends the user's other
+// policy (a *password.Error), stores its hash and ends the user's other
 // sessions. Audited as password_changed.
 func (a *authenticator) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
 	u, err := a.users.Get(ctx, req.UserID)
@@ -234,7 +235,7 @@ func (a *authenticator) ChangePassword(ctx context.Context, req ChangePasswordRe
 		return err
 	}
 	actor := audit.Actor{UserID: u.ID, TenantID: u.TenantID, SessionID: req.KeepSessionID}
-	usable := u.Active() && !u.Lockout.Locked() && len(req.CurrentPassword) <= maxPasswordBytes
+	usable := u.Active() && !u.Lockout.Locked() && len(req.CurrentPassword) <= password.MaxBytes
 	hash := ""
 	if usable {
 		hash = u.PasswordHash

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -22,7 +23,7 @@ type authenticator struct {
 	cfg      Config
 	revoker  sessionRevoker
 	users    UserStore
-	hasher   *hasher
+	hasher   passwordHasher
 	clock    clock.Clock
 	log      *slog.Logger
 	attempts AttemptStore
@@ -71,18 +72,14 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 		}
 	}
 	if cfg.hasher == nil {
-		p := cfg.Argon2
-		if p == (Argon2Params{}) {
-			p = DefaultArgon2Params()
-		}
-		h, err := newHasher(p, cfg.MaxConcurrentHashes)
+		h, err := password.NewHasher(password.HasherConfig{Params: cfg.Argon2, MaxConcurrent: cfg.MaxConcurrentHashes})
 		if err != nil {
 			return nil, fmt.Errorf("%w (Config.Argon2, Config.MaxConcurrentHashes)", err)
 		}
 		cfg.hasher = h
 	}
-	if cfg.Passwords == (PasswordPolicy{}) {
-		cfg.Passwords = DefaultPasswordPolicy()
+	if cfg.Passwords == (password.Policy{}) {
+		cfg.Passwords = password.DefaultPolicy()
 	}
 	if err := cfg.Passwords.Validate(); err != nil {
 		return nil, err
@@ -95,9 +92,11 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 			return nil, fmt.Errorf("auth: password policy %s: %w", name, err)
 		}
 	}
-	if err := cfg.TOTP.setDefaults(); err != nil {
+	tc, err := cfg.TOTP.WithDefaults()
+	if err != nil {
 		return nil, err
 	}
+	cfg.TOTP = tc
 	m, _ := rev.(*sessionManager)
 	if err := linkTenantPolicies(&cfg, m); err != nil {
 		return nil, err
@@ -144,17 +143,17 @@ func (a *authenticator) tenantPolicy(ctx context.Context, tenantID string) (Tena
 
 // PasswordPolicyFor returns the password policy that applies to tenantID's
 // users: the named policy its TenantPolicy selects, else Config.Passwords.
-func (a *authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error) {
+func (a *authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) (password.Policy, error) {
 	tp, err := a.tenantPolicy(ctx, tenantID)
 	if err != nil {
-		return PasswordPolicy{}, err
+		return password.Policy{}, err
 	}
 	if tp.PasswordPolicy == "" {
 		return a.cfg.Passwords, nil
 	}
 	p, ok := a.cfg.PasswordPolicies[tp.PasswordPolicy]
 	if !ok {
-		return PasswordPolicy{}, fmt.Errorf("%w: tenant selects an unknown password policy", ErrInvalidPolicy)
+		return password.Policy{}, fmt.Errorf("%w: tenant selects an unknown password policy", ErrInvalidPolicy)
 	}
 	return p, nil
 }

@@ -8,10 +8,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/stretchr/testify/require"
 )
@@ -128,17 +131,17 @@ func TestNewAuthenticatorValidates(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Lockout: LockoutConfig{MaxFailures: 101}}, nil)
 	require.Error(t, err)
-	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: TOTPConfig{Digits: 7}}, nil)
+	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, TOTP: totp.Config{Digits: 7}}, nil)
 	require.Error(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: []byte("short")}, nil)
 	require.Error(t, err)
-	bad := DefaultPasswordPolicy()
+	bad := password.DefaultPolicy()
 	bad.MinLength = 4
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, Passwords: bad}, nil)
 	require.Error(t, err)
 	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}}, nil)
 	require.NoError(t, err)
-	require.Equal(t, DefaultArgon2Params(), a.hasher.Params())
+	require.Equal(t, password.DefaultArgon2Params(), a.hasher.Params())
 	require.Equal(t, 10, a.cfg.Lockout.MaxFailures)
 	require.Equal(t, 1, a.cfg.TOTP.Skew)
 }
@@ -157,9 +160,9 @@ func TestCreateUser(t *testing.T) {
 	_, err := f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "NURSE.JOY@example.org"}, audit.Actor{}, audit.Origin{})
 	require.ErrorIs(t, err, ErrUserExists)
 	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "weak", Password: "password"}, audit.Actor{}, audit.Origin{})
-	require.ErrorIs(t, err, ErrWeakPassword)
+	require.ErrorIs(t, err, password.ErrWeak)
 	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "clinic", Name: "ctx", Password: "ctx-clinic-staff-2026"}, audit.Actor{}, audit.Origin{})
-	require.ErrorIs(t, err, ErrWeakPassword, "tenant name is a context word")
+	require.ErrorIs(t, err, password.ErrWeak, "tenant name is a context word")
 	_, err = f.a.CreateUser(ctx, NewUser{TenantID: "bad tenant", Name: "x"}, audit.Actor{}, audit.Origin{})
 	require.ErrorIs(t, err, ErrInvalidUser)
 }
@@ -199,20 +202,30 @@ func TestLoginSuccessAndFailureLookAlike(t *testing.T) {
 func TestLoginUnknownUserCostsOneHash(t *testing.T) {
 	f := newFixture(t)
 	f.create(t, "alice")
-	// Occupy every hashing slot: a login that hashes must then wait and
-	// fail with the context's error, whether or not the user exists.
-	for range cap(f.a.hasher.slots) {
-		require.NoError(t, f.a.hasher.acquire(t.Context()))
-	}
-	for _, name := range []string{"alice", "nobody"} {
+	// A hasher whose every hash waits for the context: a login that hashes
+	// must then fail with the context's error, whether or not the user
+	// exists, after exactly one hash.
+	held := &heldHasher{passwordHasher: f.a.hasher}
+	f.a.hasher = held
+	for i, name := range []string{"alice", "nobody"} {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 		_, err := f.a.Login(ctx, LoginRequest{TenantID: "clinic", Name: name, Password: "whatever-it-is"})
 		cancel()
 		require.ErrorIs(t, err, context.DeadlineExceeded, name)
+		require.Equal(t, int64(i+1), held.verifies.Load(), name)
 	}
-	for range cap(f.a.hasher.slots) {
-		f.a.hasher.release()
-	}
+}
+
+// heldHasher counts Verify calls and holds each until its context ends.
+type heldHasher struct {
+	passwordHasher
+	verifies atomic.Int64
+}
+
+func (h *heldHasher) Verify(ctx context.Context, _, _ string) (bool, bool, error) {
+	h.verifies.Add(1)
+	<-ctx.Done()
+	return false, false, ctx.Err()
 }
 
 func TestLoginRehashesOutdatedHash(t *testing.T) {
@@ -220,7 +233,7 @@ func TestLoginRehashesOutdatedHash(t *testing.T) {
 	u := f.create(t, "alice")
 	p := f.a.hasher.Params()
 	p.Time = 2
-	h, err := newHasher(p, 1)
+	h, err := password.NewHasher(password.HasherConfig{Params: p, MaxConcurrent: 1})
 	require.NoError(t, err)
 	f.a.hasher = h
 	_, err = f.login(t, "alice", goodPassword)
@@ -365,7 +378,7 @@ func TestSetRolesAndPasswords(t *testing.T) {
 	err := f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: "wrong-current-pw", NewPassword: "meadow-copper-sail-19"})
 	require.ErrorIs(t, err, ErrInvalidCredentials)
 	err = f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: goodPassword, NewPassword: "short"})
-	require.ErrorIs(t, err, ErrWeakPassword)
+	require.ErrorIs(t, err, password.ErrWeak)
 	before := f.rev.n()
 	f.clk.Advance(time.Minute)
 	err = f.a.ChangePassword(ctx, ChangePasswordRequest{UserID: u.ID, CurrentPassword: goodPassword, NewPassword: "meadow-copper-sail-19"})
@@ -385,7 +398,7 @@ func TestSetRolesAndPasswords(t *testing.T) {
 
 func TestPasswordMaxAge(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
-		c.Passwords = DefaultPasswordPolicy()
+		c.Passwords = password.DefaultPolicy()
 		c.Passwords.MaxAge = 90 * 24 * time.Hour
 	})
 	f.create(t, "hank")
@@ -409,16 +422,16 @@ func TestLoginFailsWithoutAudit(t *testing.T) {
 }
 
 func TestTenantPasswordPolicy(t *testing.T) {
-	strict := DefaultPasswordPolicy()
+	strict := password.DefaultPolicy()
 	strict.MinLength = 20
 	tenants, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", PasswordPolicy: "strict"})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) {
-		c.PasswordPolicies = map[string]PasswordPolicy{"strict": strict}
+		c.PasswordPolicies = map[string]password.Policy{"strict": strict}
 		c.Tenants = tenants
 	})
 	_, err = f.a.CreateUser(t.Context(), NewUser{TenantID: "clinic", Name: "jo", Password: "nineteen-chars-pw-x"}, audit.Actor{}, audit.Origin{})
-	require.ErrorIs(t, err, ErrWeakPassword)
+	require.ErrorIs(t, err, password.ErrWeak)
 	f.create(t, "jo")
 }
 

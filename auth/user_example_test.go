@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pquerna/otp/totp"
+	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
@@ -49,26 +49,6 @@ func ExampleService_Login() {
 	// true
 }
 
-func ExamplePasswordPolicy_Check() {
-	p := auth.DefaultPasswordPolicy()
-	p.AppName = "Acme Clinic"
-	who := auth.PasswordContext{UserName: "jdoe", TenantID: "acme"}
-	for _, pw := range []string{"correct horse battery", "short-one", "passwordpassword", "jdoe-loves-hiking!", "aaaaaaaaaaaaaaaa"} {
-		var pe *auth.PasswordError
-		if err := p.Check(pw, who); errors.As(err, &pe) {
-			fmt.Println(pe.Reason)
-		} else {
-			fmt.Println("ok")
-		}
-	}
-	// Output:
-	// ok
-	// too_short
-	// blocklisted
-	// context_word
-	// repetitive
-}
-
 func ExampleService_EnrollTOTP() {
 	ctx := context.Background()
 	a := newExampleService()
@@ -84,7 +64,7 @@ func ExampleService_EnrollTOTP() {
 	fmt.Println(strings.HasPrefix(e.URI(), "otpauth://totp/"), len(e.QRCodePNG()) > 0, e)
 
 	// The user scans the QR code and types the app's first code.
-	code, _ := totp.GenerateCode(e.Secret(), time.Now())
+	code, _ := pqtotp.GenerateCode(e.Secret(), time.Now())
 	recovery, err := a.ConfirmTOTP(ctx, u.ID, code, "", audit.Origin{})
 	fmt.Println(len(recovery), err)
 
@@ -93,7 +73,7 @@ func ExampleService_EnrollTOTP() {
 	res, err = a.VerifySecondFactor(ctx, auth.SecondFactorRequest{Challenge: res.Challenge, RecoveryCode: recovery[0]})
 	fmt.Println(res.Authenticated, res.MFA, err)
 	// Output:
-	// true true auth.Enrollment{[redacted]}
+	// true true totp.Enrollment{[redacted]}
 	// 10 <nil>
 	// false true
 	// true true <nil>

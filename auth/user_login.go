@@ -10,6 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
+	"github.com/hipaakit/hipaakit/auth/password"
 )
 
 // LoginRequest is one login attempt. It prints, logs and encodes without
@@ -187,12 +188,12 @@ func (a *authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 	if usable {
 		hash = u.PasswordHash
 	}
-	password := req.Password
-	if len(password) > maxPasswordBytes {
-		password, usable = "", false
+	pw := req.Password
+	if len(pw) > password.MaxBytes {
+		pw, usable = "", false
 	}
-	ok, rehash, err := a.hasher.Verify(ctx, password, hash)
-	if err != nil && !errors.Is(err, ErrMalformedHash) {
+	ok, rehash, err := a.hasher.Verify(ctx, pw, hash)
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
 		return nil, err
 	}
 	if !ok || !usable {
@@ -374,7 +375,7 @@ func (a *authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 	}
 	res := &LoginResult{User: u, Authenticated: true, MFA: mfa, UsedRecoveryCode: recovery,
 		MFAEnrollmentRequired: tp.RequireMFA && !u.MFA.TOTPActive,
-		PasswordExpired:       pol.expired(u.PasswordChangedAt, now)}
+		PasswordExpired:       pol.Expired(u.PasswordChangedAt, now)}
 	ev := base
 	ev.Action, ev.Outcome, ev.Reason = audit.ActionLogin, audit.OutcomeSuccess, ""
 	ev.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
@@ -390,8 +391,8 @@ func (a *authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 
 // rehash stores a fresh hash under the current parameters; a failure is
 // logged and does not fail the login.
-func (a *authenticator) rehash(ctx context.Context, u *User, password string) {
-	enc, err := a.hasher.Hash(ctx, password)
+func (a *authenticator) rehash(ctx context.Context, u *User, pw string) {
+	enc, err := a.hasher.Hash(ctx, pw)
 	if err == nil {
 		_, err = a.modify(ctx, u.ID, func(cur *User) error {
 			if cur.PasswordHash != u.PasswordHash {

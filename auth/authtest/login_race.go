@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -90,7 +91,7 @@ func totpRace(t *testing.T, st auth.UserStore, replicas int) {
 	var as []*auth.Service
 	for range replicas {
 		a, err := auth.New(auth.Config{Users: st, Audit: audit.Discard{}, Sessions: memstore.NewSessionStore(),
-			Emergencies: memstore.NewEmergencyLog(), Sealer: sealer, Argon2: auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, Clock: clk,
+			Emergencies: memstore.NewEmergencyLog(), Sealer: sealer, Argon2: password.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, Clock: clk,
 			// No back-off within the burst: every attempt reaches the TOTP check.
 			Lockout: auth.LockoutConfig{MaxFailures: 100, FreeFailures: 100}})
 		must(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/authtest"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
@@ -60,7 +61,7 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: pgauth.NewSessionStore(pool),
-		Emergencies: pgauth.NewEmergencyLog(pool), Sealer: sealer, Argon2: auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
+		Emergencies: pgauth.NewEmergencyLog(pool), Sealer: sealer, Argon2: password.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
 	if err != nil {
 		t.Fatal(err)
 	}

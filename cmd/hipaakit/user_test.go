@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
@@ -19,7 +20,7 @@ func userSetup(t *testing.T, users auth.UserStore) *auth.User {
 	t.Helper()
 	ctx := context.Background()
 	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: memstore.NewSessionStore(),
-		Emergencies: memstore.NewEmergencyLog(), Argon2: auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+		Emergencies: memstore.NewEmergencyLog(), Argon2: password.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
@@ -266,7 +267,7 @@ func (c *collector) identityEvidence(ctx context.Context, scan *auditScan) {
 	id := &IdentityEvidence{UniqueIDs: us.uniqueIDs, RequireMFA: p.RequireMFA, PasswordMinChars: p.PasswordMinLength,
 		LockoutThreshold: p.LockoutThreshold, EmergencyRoles: slices.Clone(c.cfg.EmergencyRoles), EmergencySessions: scan.emergencies}
 	if p.PasswordBlocklist != "none" {
-		id.PasswordBlocklist = auth.DefaultBlocklist().Len()
+		id.PasswordBlocklist = password.DefaultBlocklist().Len()
 	}
 	for _, u := range us.users {
 		if u.Status == auth.StatusRemoved {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
@@ -98,7 +100,7 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		Backup: hipaakit.BackupConfig{S3Bucket: c.S3Bucket, S3Endpoint: c.S3Endpoint, S3Region: c.S3Region},
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 			Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
-			TOTP: auth.TOTPConfig{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
+			TOTP: totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
 			OnEmergency: a.alerts.add},
 		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold},
 		AppDirs:      []string{dirRecords}, AppTables: []string{recordsTable}, AuditStream: "clinic",
@@ -125,4 +127,4 @@ func (a *app) now() time.Time { return a.clock.Now() }
 
 // passwordPolicy is auth's default (NIST SP 800-63B: 8 characters with MFA,
 // 15 without, a blocklist, no composition rules).
-func passwordPolicy() auth.PasswordPolicy { return auth.DefaultPasswordPolicy() }
+func passwordPolicy() password.Policy { return password.DefaultPolicy() }

@@ -16,6 +16,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/auth"
 	authmem "github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
@@ -80,6 +81,9 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 	privKey, err := signing.NewPrivateKey(signKey)
 	must(t, err)
 
+	enrollment, err := totp.Config{Issuer: "AWS-SECRET-CANARY"}.Enroll("AWS-SECRET-CANARY")
+	must(t, err)
+
 	cases := []struct {
 		v    any
 		name string
@@ -92,6 +96,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{sealer, "auth.KeySealer"},
 		{authCfg, "auth.Config"}, {&authCfg, "auth.Config"},
 		{authSvc, "auth.Service"},
+		{enrollment, "totp.Enrollment"}, {*enrollment, "totp.Enrollment"},
+		{totp.Import{Secret: "AWS-SECRET-CANARY"}, "totp.Import"},
 		{fileOpts, "audit.FileOptions"}, {&fileOpts, "audit.FileOptions"},
 		{fileLog, "audit.FileLog"},
 		{mem, "audittest.Memory"},

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"errors"
@@ -9,27 +9,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func reason(t *testing.T, err error) PasswordReason {
+func reason(t *testing.T, err error) Reason {
 	t.Helper()
-	var pe *PasswordError
+	var pe *Error
 	if err == nil {
 		return ""
 	}
-	require.ErrorIs(t, err, ErrWeakPassword)
+	require.ErrorIs(t, err, ErrWeak)
 	require.True(t, errors.As(err, &pe), "%v", err)
 	return pe.Reason
 }
 
 func TestPasswordPolicyCheck(t *testing.T) {
-	p := DefaultPasswordPolicy()
+	p := DefaultPolicy()
 	p.AppName = "Acme Clinic"
-	pc := PasswordContext{UserName: "jdoe@example.org", TenantID: "northwind"}
+	pc := Context{UserName: "jdoe@example.org", TenantID: "northwind"}
 	mfa := pc
 	mfa.MFA = true
 	cases := []struct {
 		pw   string
-		pc   PasswordContext
-		want PasswordReason
+		pc   Context
+		want Reason
 	}{
 		{"correct horse battery", pc, ""},
 		{"glacier-violet-47", pc, ""},
@@ -54,7 +54,7 @@ func TestPasswordPolicyCheck(t *testing.T) {
 		{"JDOE@EXAMPLE.ORG rocks", pc, ReasonContext},
 		{"northwind staff 2024", pc, ReasonContext},
 		{"acme clinic password!", pc, ReasonContext},
-		{"zz-sunrise-river-42", PasswordContext{Words: []string{"Sunrise"}}, ReasonContext},
+		{"zz-sunrise-river-42", Context{Words: []string{"Sunrise"}}, ReasonContext},
 		{"tab\there is control", pc, ReasonInvalid},
 		{"bad utf8 \xff\xfe here!!", pc, ReasonInvalid},
 	}
@@ -67,17 +67,17 @@ func TestPasswordPolicyCheck(t *testing.T) {
 	}
 	// A short context word only refuses the password when it is the whole
 	// alphabetic core.
-	short := PasswordContext{TenantID: "ab", MFA: true}
+	short := Context{TenantID: "ab", MFA: true}
 	require.NoError(t, p.Check("table-lamp-cabinet", short))
 	require.Equal(t, ReasonContext, reason(t, p.Check("ab-12345-9!*", short)))
 }
 
 func TestPasswordPolicyNoTruncation(t *testing.T) {
-	p := DefaultPasswordPolicy()
+	p := DefaultPolicy()
 	ctx := t.Context()
 	h := testHasher(t)
 	long := strings.Repeat("long-unique-phrase-", 6) // 114 code points
-	require.NoError(t, p.Check(long, PasswordContext{}))
+	require.NoError(t, p.Check(long, Context{}))
 	enc, err := h.Hash(ctx, long)
 	require.NoError(t, err)
 	ok, _, err := h.Verify(ctx, long[:len(long)-1], enc)
@@ -89,30 +89,30 @@ func TestPasswordPolicyNoTruncation(t *testing.T) {
 }
 
 func TestPasswordPolicyValidate(t *testing.T) {
-	require.NoError(t, DefaultPasswordPolicy().Validate())
-	bad := []func(*PasswordPolicy){
-		func(p *PasswordPolicy) { p.MinLength = 7 },
-		func(p *PasswordPolicy) { p.MinLengthWithMFA = 6 },
-		func(p *PasswordPolicy) { p.MaxLength = 63 },
-		func(p *PasswordPolicy) { p.MaxLength = 5000 },
-		func(p *PasswordPolicy) { p.MinLength = 100; p.MaxLength = 64 },
-		func(p *PasswordPolicy) { p.Blocklist = nil },
-		func(p *PasswordPolicy) { p.MaxAge = -time.Hour },
+	require.NoError(t, DefaultPolicy().Validate())
+	bad := []func(*Policy){
+		func(p *Policy) { p.MinLength = 7 },
+		func(p *Policy) { p.MinLengthWithMFA = 6 },
+		func(p *Policy) { p.MaxLength = 63 },
+		func(p *Policy) { p.MaxLength = 5000 },
+		func(p *Policy) { p.MinLength = 100; p.MaxLength = 64 },
+		func(p *Policy) { p.Blocklist = nil },
+		func(p *Policy) { p.MaxAge = -time.Hour },
 	}
 	for i, mut := range bad {
-		p := DefaultPasswordPolicy()
+		p := DefaultPolicy()
 		mut(&p)
 		require.Error(t, p.Validate(), i)
-		require.Error(t, p.Check("whatever long passphrase", PasswordContext{}), i)
+		require.Error(t, p.Check("whatever long passphrase", Context{}), i)
 	}
 }
 
 func TestPasswordExpired(t *testing.T) {
-	p := DefaultPasswordPolicy()
+	p := DefaultPolicy()
 	set := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	require.False(t, p.expired(set, set.AddDate(10, 0, 0)), "off by default")
+	require.False(t, p.Expired(set, set.AddDate(10, 0, 0)), "off by default")
 	p.MaxAge = 90 * 24 * time.Hour
-	require.False(t, p.expired(set, set.Add(89*24*time.Hour)))
-	require.True(t, p.expired(set, set.Add(90*24*time.Hour)))
-	require.False(t, p.expired(time.Time{}, set))
+	require.False(t, p.Expired(set, set.Add(89*24*time.Hour)))
+	require.True(t, p.Expired(set, set.Add(90*24*time.Hour)))
+	require.False(t, p.Expired(time.Time{}, set))
 }

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"bufio"
@@ -14,17 +14,17 @@ import (
 // Variants of listed passwords are refused with their own reason, which
 // names the rule and never the password.
 func TestPasswordPolicyRefusesBlocklistVariants(t *testing.T) {
-	p := DefaultPasswordPolicy()
-	pc := PasswordContext{MFA: true}
+	p := DefaultPolicy()
+	pc := Context{MFA: true}
 	for _, pw := range []string{"Passw0rd!", "Password1!", "Welcome1!", "Summer2024!", "P@$$w0rd2024", "W3lc0m3!!"} {
 		err := p.Check(pw, pc)
-		var pe *PasswordError
+		var pe *Error
 		require.True(t, errors.As(err, &pe), "%q accepted: %v", pw, err)
-		require.Contains(t, []PasswordReason{ReasonBlocklisted, ReasonBlocklistedVariant}, pe.Reason, pw)
+		require.Contains(t, []Reason{ReasonBlocklisted, ReasonBlocklistedVariant}, pe.Reason, pw)
 		require.NotContains(t, strings.ToLower(err.Error()), strings.ToLower(pw))
 	}
 	for _, pw := range []string{"Passw0rd!", "Password1!", "Welcome1!", "Summer2024!"} {
-		var pe *PasswordError
+		var pe *Error
 		require.ErrorAs(t, p.Check(pw, pc), &pe)
 		require.Equal(t, ReasonBlocklistedVariant, pe.Reason, pw)
 		require.Contains(t, pe.Error(), "substituted characters or appended digits")
@@ -65,7 +65,7 @@ func TestBlocklistVariantPassphrases(t *testing.T) {
 	require.NoError(t, sc.Err())
 	require.GreaterOrEqual(t, len(words), 1000)
 	rng := rand.New(rand.NewPCG(20261201, 4))
-	p := DefaultPasswordPolicy()
+	p := DefaultPolicy()
 	refused := 0
 	for range 10_000 {
 		var pp [4]string
@@ -73,8 +73,8 @@ func TestBlocklistVariantPassphrases(t *testing.T) {
 			pp[i] = words[rng.IntN(len(words))]
 		}
 		pw := strings.Join(pp[:], " ")
-		err := p.Check(pw, PasswordContext{})
-		var pe *PasswordError
+		err := p.Check(pw, Context{})
+		var pe *Error
 		if errors.As(err, &pe) && (pe.Reason == ReasonBlocklistedVariant || pe.Reason == ReasonBlocklisted) {
 			refused++
 			t.Logf("refused passphrase %q: %s", pw, pe.Reason)

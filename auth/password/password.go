@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"errors"
@@ -9,62 +9,62 @@ import (
 	"unicode/utf8"
 )
 
-// ErrWeakPassword reports a password the policy refuses. The error is a
-// *PasswordError whose Reason says why; it never contains the password.
-var ErrWeakPassword = errors.New("auth: password refused by policy")
+// ErrWeak reports a password the policy refuses. The error is a
+// *Error whose Reason says why; it never contains the password.
+var ErrWeak = errors.New("auth/password: password refused by policy")
 
-// PasswordReason says why a password was refused.
-type PasswordReason string
+// Reason says why a password was refused.
+type Reason string
 
 // Reasons a password is refused.
 const (
-	ReasonTooShort    PasswordReason = "too_short"
-	ReasonTooLong     PasswordReason = "too_long"
-	ReasonInvalid     PasswordReason = "invalid_characters" // invalid UTF-8 or control characters
-	ReasonBlocklisted PasswordReason = "blocklisted"        // a common or breached password
+	ReasonTooShort    Reason = "too_short"
+	ReasonTooLong     Reason = "too_long"
+	ReasonInvalid     Reason = "invalid_characters" // invalid UTF-8 or control characters
+	ReasonBlocklisted Reason = "blocklisted"        // a common or breached password
 	// ReasonBlocklistedVariant: a listed password with its letters
 	// substituted (0 for o, @ for a, ...) or digits and symbols appended.
-	ReasonBlocklistedVariant PasswordReason = "blocklisted_variant"
-	ReasonContext            PasswordReason = "context_word" // contains the user name, tenant or app name
-	ReasonRepetitive         PasswordReason = "repetitive"   // one character repeated, or a run like "12345678"
+	ReasonBlocklistedVariant Reason = "blocklisted_variant"
+	ReasonContext            Reason = "context_word" // contains the user name, tenant or app name
+	ReasonRepetitive         Reason = "repetitive"   // one character repeated, or a run like "12345678"
 )
 
-// PasswordError is a refused password's reason, for showing to the user.
-type PasswordError struct {
-	Reason PasswordReason
+// Error is a refused password's reason, for showing to the user.
+type Error struct {
+	Reason Reason
 	// Min and Max are the length limits in code points that applied.
 	Min, Max int
 }
 
-func (e *PasswordError) Error() string {
+func (e *Error) Error() string {
 	switch e.Reason {
 	case ReasonTooShort:
-		return fmt.Sprintf("auth: password refused: shorter than %d characters", e.Min)
+		return fmt.Sprintf("auth/password: password refused: shorter than %d characters", e.Min)
 	case ReasonTooLong:
-		return fmt.Sprintf("auth: password refused: longer than %d characters", e.Max)
+		return fmt.Sprintf("auth/password: password refused: longer than %d characters", e.Max)
 	case ReasonInvalid:
-		return "auth: password refused: invalid or control characters"
+		return "auth/password: password refused: invalid or control characters"
 	case ReasonBlocklisted:
-		return "auth: password refused: it is a commonly used or breached password"
+		return "auth/password: password refused: it is a commonly used or breached password"
 	case ReasonBlocklistedVariant:
-		return "auth: password refused: it is a commonly used or breached password with substituted characters or appended digits and symbols"
+		return "auth/password: password refused: it is a commonly used or breached password with substituted characters or appended digits and symbols"
 	case ReasonContext:
-		return "auth: password refused: it contains the user name, organisation or application name"
+		return "auth/password: password refused: it contains the user name, organisation or application name"
 	case ReasonRepetitive:
-		return "auth: password refused: repetitive or sequential characters"
+		return "auth/password: password refused: repetitive or sequential characters"
 	}
-	return "auth: password refused"
+	return "auth/password: password refused"
 }
 
-// Is makes errors.Is(err, ErrWeakPassword) true.
-func (e *PasswordError) Is(target error) bool { return target == ErrWeakPassword }
+// Is makes errors.Is(err, ErrWeak) true.
+func (e *Error) Is(target error) bool { return target == ErrWeak }
 
-// PasswordPolicy is the password policy of NIST SP 800-63B rev 4, section
+// Policy is the password policy of NIST SP 800-63B rev 4, section
 // 3.1.1.2. Lengths count Unicode code points after NFKC normalisation. There
 // are no composition rules (no "one digit, one symbol"), no hints, and no
-// periodic change unless MaxAge is set. Build it with DefaultPasswordPolicy
+// periodic change unless MaxAge is set. Build it with DefaultPolicy
 // and adjust fields; Check refuses an invalid policy.
-type PasswordPolicy struct {
+type Policy struct {
 	// MinLength applies when the password is the only authentication
 	// factor (default 15, at least 8).
 	MinLength int
@@ -85,34 +85,35 @@ type PasswordPolicy struct {
 	MaxAge time.Duration
 }
 
-// DefaultPasswordPolicy returns the defaults documented on PasswordPolicy.
-func DefaultPasswordPolicy() PasswordPolicy {
-	return PasswordPolicy{MinLength: 15, MinLengthWithMFA: 8, MaxLength: 128, Blocklist: DefaultBlocklist()}
+// DefaultPolicy returns the defaults documented on Policy.
+func DefaultPolicy() Policy {
+	return Policy{MinLength: 15, MinLengthWithMFA: 8, MaxLength: 128, Blocklist: DefaultBlocklist()}
 }
 
-// maxPasswordBytes bounds the input any code path hashes, whatever the policy.
-const maxPasswordBytes = 4096
+// MaxBytes is the longest password, in bytes, that is measured or hashed;
+// longer input is refused without hashing.
+const MaxBytes = 4096
 
 // Validate reports whether p is a usable policy.
-func (p PasswordPolicy) Validate() error {
+func (p Policy) Validate() error {
 	switch {
 	case p.MinLength < 8 || p.MinLengthWithMFA < 8:
-		return errors.New("auth: password policy: minimum length must be at least 8")
-	case p.MaxLength < 64 || p.MaxLength > maxPasswordBytes/4:
-		return fmt.Errorf("auth: password policy: maximum length must be 64..%d", maxPasswordBytes/4)
+		return errors.New("auth/password: password policy: minimum length must be at least 8")
+	case p.MaxLength < 64 || p.MaxLength > MaxBytes/4:
+		return fmt.Errorf("auth/password: password policy: maximum length must be 64..%d", MaxBytes/4)
 	case p.MinLength > p.MaxLength || p.MinLengthWithMFA > p.MaxLength:
-		return errors.New("auth: password policy: minimum length above maximum")
+		return errors.New("auth/password: password policy: minimum length above maximum")
 	case p.Blocklist == nil:
-		return errors.New("auth: password policy: no blocklist")
+		return errors.New("auth/password: password policy: no blocklist")
 	case p.MaxAge < 0:
-		return errors.New("auth: password policy: negative maximum age")
+		return errors.New("auth/password: password policy: negative maximum age")
 	}
 	return nil
 }
 
-// PasswordContext is what a new password is checked against besides the
+// Context is what a new password is checked against besides the
 // blocklist.
-type PasswordContext struct {
+type Context struct {
 	UserName string // the login name
 	TenantID string
 	// Words are further context words (display name, service name, ...).
@@ -123,9 +124,9 @@ type PasswordContext struct {
 }
 
 // Check returns nil when password is acceptable for a user in pc, or a
-// *PasswordError (matching ErrWeakPassword) with the reason. It fails closed
+// *Error (matching ErrWeak) with the reason. It fails closed
 // with another error when the policy is invalid or the blocklist cannot load.
-func (p PasswordPolicy) Check(password string, pc PasswordContext) error {
+func (p Policy) Check(password string, pc Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -133,8 +134,8 @@ func (p PasswordPolicy) Check(password string, pc PasswordContext) error {
 	if pc.MFA {
 		minLen = p.MinLengthWithMFA
 	}
-	perr := func(r PasswordReason) error { return &PasswordError{Reason: r, Min: minLen, Max: p.MaxLength} }
-	if len(password) > maxPasswordBytes {
+	perr := func(r Reason) error { return &Error{Reason: r, Min: minLen, Max: p.MaxLength} }
+	if len(password) > MaxBytes {
 		return perr(ReasonTooLong)
 	}
 	if !utf8.ValidString(password) {
@@ -226,8 +227,8 @@ func repetitive(pw string) bool {
 	return false
 }
 
-// expired reports whether a password set at changedAt has outlived MaxAge
+// Expired reports whether a password set at changedAt has outlived MaxAge
 // at now. It is always false when MaxAge is zero.
-func (p PasswordPolicy) expired(changedAt, now time.Time) bool {
+func (p Policy) Expired(changedAt, now time.Time) bool {
 	return p.MaxAge > 0 && !changedAt.IsZero() && now.Sub(changedAt) >= p.MaxAge
 }

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 
 // testHasher uses the cheapest parameters the package accepts, so tests
 // stay fast; the defaults are exercised by the golden vector and benchmarks.
-func testHasher(t testing.TB) *hasher {
+func testHasher(t testing.TB) *Hasher {
 	t.Helper()
-	h, err := newHasher(Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
+	h, err := NewHasher(HasherConfig{Params: Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, MaxConcurrent: 0})
 	require.NoError(t, err)
 	return h
 }
@@ -59,7 +59,7 @@ func TestHasherRehashOnParameterChange(t *testing.T) {
 	require.NoError(t, err)
 	p := old.Params()
 	p.Time = 2
-	cur, err := newHasher(p, 1)
+	cur, err := NewHasher(HasherConfig{Params: p, MaxConcurrent: 1})
 	require.NoError(t, err)
 	ok, rehash, err := cur.Verify(ctx, "walnut-harbor-lantern", enc)
 	require.NoError(t, err)
@@ -90,7 +90,7 @@ func TestHasherGolden(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	require.Len(t, lines, 2)
 	pw, enc := lines[0], lines[1]
-	h, err := newHasher(DefaultArgon2Params(), 1)
+	h, err := NewHasher(HasherConfig{Params: DefaultArgon2Params(), MaxConcurrent: 1})
 	require.NoError(t, err)
 	ok, rehash, err := h.Verify(t.Context(), pw, enc)
 	require.NoError(t, err)
@@ -147,7 +147,7 @@ func FuzzParsePHC(f *testing.F) {
 // At most maxConcurrent hashes run at once, and a waiting caller gives up
 // when its context ends.
 func TestHasherBoundsConcurrency(t *testing.T) {
-	h, err := newHasher(Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	h, err := NewHasher(HasherConfig{Params: Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, MaxConcurrent: 2})
 	require.NoError(t, err)
 	var running, peak atomic.Int32
 	var wg sync.WaitGroup
@@ -182,6 +182,12 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 	h.release()
 }
 
+func TestZeroHasherFailsCleanly(t *testing.T) {
+	var h Hasher
+	_, err := h.Hash(t.Context(), "whatever-password")
+	require.Error(t, err)
+}
+
 func TestNewHasherRejectsBadParams(t *testing.T) {
 	for _, p := range []Argon2Params{
 		{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
@@ -190,10 +196,10 @@ func TestNewHasherRejectsBadParams(t *testing.T) {
 		{Memory: 19456, Time: 2, Threads: 1, SaltLen: 4, KeyLen: 32},
 		{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 8},
 	} {
-		_, err := newHasher(p, 1)
+		_, err := NewHasher(HasherConfig{Params: p, MaxConcurrent: 1})
 		require.Error(t, err)
 	}
-	_, err := newHasher(DefaultArgon2Params(), -1)
+	_, err := NewHasher(HasherConfig{Params: DefaultArgon2Params(), MaxConcurrent: -1})
 	require.Error(t, err)
 }
 
@@ -201,7 +207,7 @@ func TestNewHasherRejectsBadParams(t *testing.T) {
 // BenchmarkArgon2IDKeyBaseline is the bare argon2.IDKey call at the same
 // parameters that it wraps.
 func BenchmarkHasherHash(b *testing.B) {
-	h, err := newHasher(DefaultArgon2Params(), 1)
+	h, err := NewHasher(HasherConfig{Params: DefaultArgon2Params(), MaxConcurrent: 1})
 	require.NoError(b, err)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -213,7 +219,7 @@ func BenchmarkHasherHash(b *testing.B) {
 }
 
 func BenchmarkHasherVerify(b *testing.B) {
-	h, err := newHasher(DefaultArgon2Params(), 1)
+	h, err := NewHasher(HasherConfig{Params: DefaultArgon2Params(), MaxConcurrent: 1})
 	require.NoError(b, err)
 	ctx := context.Background()
 	enc, err := h.Hash(ctx, "benchmark-password-phrase")
@@ -239,7 +245,7 @@ func BenchmarkArgon2IDKeyBaseline(b *testing.B) {
 // fails (at the same cost) for a user without a usable hash.
 func TestDefaultHasherProfile(t *testing.T) {
 	ctx := t.Context()
-	h, err := newHasher(DefaultArgon2Params(), 0)
+	h, err := NewHasher(HasherConfig{Params: DefaultArgon2Params(), MaxConcurrent: 0})
 	require.NoError(t, err)
 	enc, err := h.Hash(ctx, "tangerine-orbit-quiet-9")
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 // ErrMalformedHash reports a stored password hash that is not a PHC string
 // this package can verify. The message never quotes the hash.
-var ErrMalformedHash = errors.New("auth: malformed password hash")
+var ErrMalformedHash = errors.New("auth/password: malformed password hash")
 
 // Argon2Params are argon2id cost parameters.
 type Argon2Params struct {
@@ -52,17 +52,17 @@ const (
 func (p Argon2Params) validate() error {
 	switch {
 	case p.Memory < minArgonMemory || p.Memory > maxArgonMemory:
-		return fmt.Errorf("auth: argon2 memory must be %d..%d KiB", minArgonMemory, maxArgonMemory)
+		return fmt.Errorf("auth/password: argon2 memory must be %d..%d KiB", minArgonMemory, maxArgonMemory)
 	case p.Time < 1 || p.Time > maxArgonTime:
-		return fmt.Errorf("auth: argon2 time must be 1..%d", maxArgonTime)
+		return fmt.Errorf("auth/password: argon2 time must be 1..%d", maxArgonTime)
 	case p.Threads < 1:
-		return errors.New("auth: argon2 threads must be at least 1")
+		return errors.New("auth/password: argon2 threads must be at least 1")
 	case p.Memory < 8*uint32(p.Threads):
-		return errors.New("auth: argon2 memory must be at least 8 KiB per thread")
+		return errors.New("auth/password: argon2 memory must be at least 8 KiB per thread")
 	case p.SaltLen < minSaltLen || p.SaltLen > maxSaltLen:
-		return fmt.Errorf("auth: argon2 salt length must be %d..%d bytes", minSaltLen, maxSaltLen)
+		return fmt.Errorf("auth/password: argon2 salt length must be %d..%d bytes", minSaltLen, maxSaltLen)
 	case p.KeyLen < minKeyLen || p.KeyLen > maxKeyLen:
-		return fmt.Errorf("auth: argon2 key length must be %d..%d bytes", minKeyLen, maxKeyLen)
+		return fmt.Errorf("auth/password: argon2 key length must be %d..%d bytes", minKeyLen, maxKeyLen)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (h phcHash) String() string {
 // hashes run at once: each one holds Params.Memory of RAM, so a login flood
 // waits for a slot (or for its context to end) instead of exhausting memory.
 // A Hasher is safe for concurrent use.
-type hasher struct {
+type Hasher struct {
 	params Argon2Params
 	slots  chan struct{}
 
@@ -141,44 +141,67 @@ type hasher struct {
 	dummy     phcHash
 }
 
-// NewHasher returns a Hasher with parameters p that runs at most
-// maxConcurrent hashes at once (0 means runtime.GOMAXPROCS(0)).
-func newHasher(p Argon2Params, maxConcurrent int) (*hasher, error) {
-	if err := p.validate(); err != nil {
-		return nil, err
+// HasherConfig configures NewHasher. The zero value is the default.
+type HasherConfig struct {
+	// Params are the cost parameters of new hashes (zero:
+	// DefaultArgon2Params()). Stored hashes keep their own parameters and
+	// are rehashed on the next successful verification.
+	Params Argon2Params
+	// MaxConcurrent bounds how many hashes run at once (zero:
+	// runtime.GOMAXPROCS(0)); a negative value is refused.
+	MaxConcurrent int
+}
+
+// NewHasher returns a Hasher built from cfg, or an error naming the field at
+// fault.
+func NewHasher(cfg HasherConfig) (*Hasher, error) {
+	p := cfg.Params
+	if p == (Argon2Params{}) {
+		p = DefaultArgon2Params()
 	}
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("%w (HasherConfig.Params)", err)
+	}
+	maxConcurrent := cfg.MaxConcurrent
 	if maxConcurrent < 0 {
-		return nil, errors.New("auth: maxConcurrent must not be negative")
+		return nil, errors.New("auth/password: HasherConfig.MaxConcurrent must not be negative")
 	}
 	if maxConcurrent == 0 {
 		maxConcurrent = runtime.GOMAXPROCS(0)
 	}
-	return &hasher{params: p, slots: make(chan struct{}, maxConcurrent)}, nil
+	return &Hasher{params: p, slots: make(chan struct{}, maxConcurrent)}, nil
+}
+
+// ValidateHash reports whether encoded is a PHC string a Hasher can verify:
+// nil, or an error wrapping ErrMalformedHash that never quotes it.
+func ValidateHash(encoded string) error {
+	_, err := parsePHC(encoded)
+	return err
 }
 
 // Params returns the parameters new hashes use.
-func (h *hasher) Params() Argon2Params { return h.params }
+func (h *Hasher) Params() Argon2Params { return h.params }
 
-func (h *hasher) acquire(ctx context.Context) error {
+func (h *Hasher) acquire(ctx context.Context) error {
 	if h == nil || h.slots == nil {
-		return errors.New("auth: Hasher not built by NewHasher")
+		return errors.New("auth/password: Hasher not built by NewHasher")
 	}
 	select {
 	case h.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("auth: waiting to hash: %w", ctx.Err())
+		return fmt.Errorf("auth/password: waiting to hash: %w", ctx.Err())
 	}
 }
 
-func (h *hasher) release() { <-h.slots }
+func (h *Hasher) release() { <-h.slots }
 
 // normalizePassword is the one transformation applied to a password before it
 // is measured or hashed: Unicode NFKC normalisation (NIST SP 800-63B rev 4
 // 3.1.1.2). No truncation, no case folding, no trimming.
 func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
 
-func (h *hasher) derive(ctx context.Context, password string, p Argon2Params, salt []byte) ([]byte, error) {
+func (h *Hasher) derive(ctx context.Context, password string, p Argon2Params, salt []byte) ([]byte, error) {
 	if err := h.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -188,10 +211,10 @@ func (h *hasher) derive(ctx context.Context, password string, p Argon2Params, sa
 
 // Hash returns the PHC string of the NFKC-normalised password under a fresh
 // random salt. It waits for a free slot, or fails when ctx ends first.
-func (h *hasher) Hash(ctx context.Context, password string) (string, error) {
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("auth: salt: %w", err)
+		return "", fmt.Errorf("auth/password: salt: %w", err)
 	}
 	key, err := h.derive(ctx, password, h.params, salt)
 	if err != nil {
@@ -207,7 +230,7 @@ func (h *hasher) Hash(ctx context.Context, password string) (string, error) {
 // costs the same time as a wrong password; callers pass "" for unknown users
 // rather than returning early. A malformed encoded also costs one dummy hash
 // and returns ErrMalformedHash. Keys are compared in constant time.
-func (h *hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
 	var target phcHash
 	var perr error
 	if encoded == "" {
@@ -230,15 +253,15 @@ func (h *hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 }
 
 // dummyHash is a hash of a random password under the current parameters.
-func (h *hasher) dummyHash() phcHash {
+func (h *Hasher) dummyHash() phcHash {
 	h.dummyOnce.Do(func() {
 		salt := make([]byte, h.params.SaltLen)
 		key := make([]byte, h.params.KeyLen)
 		if _, err := rand.Read(salt); err != nil {
-			panic("auth: crypto/rand failed: " + err.Error())
+			panic("auth/password: crypto/rand failed: " + err.Error())
 		}
 		if _, err := rand.Read(key); err != nil {
-			panic("auth: crypto/rand failed: " + err.Error())
+			panic("auth/password: crypto/rand failed: " + err.Error())
 		}
 		h.dummy = phcHash{params: h.params, salt: salt, key: key}
 	})

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"bytes"
@@ -82,11 +82,11 @@ func TestBlocklistLoadFailureFailsClosed(t *testing.T) {
 	_, err := b.contains("whatever")
 	require.Error(t, err)
 	require.Equal(t, 0, b.Len())
-	p := DefaultPasswordPolicy()
+	p := DefaultPolicy()
 	p.Blocklist = b
-	err = p.Check("a perfectly fine passphrase here", PasswordContext{})
+	err = p.Check("a perfectly fine passphrase here", Context{})
 	require.Error(t, err)
-	require.NotErrorIs(t, err, ErrWeakPassword)
+	require.NotErrorIs(t, err, ErrWeak)
 
 	unsorted := &Blocklist{load: func() ([]byte, error) { return []byte("b\na\n"), nil }}
 	_, err = unsorted.contains("a")

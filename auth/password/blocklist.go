@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"bytes"
@@ -82,14 +82,14 @@ const maxBlocklistBytes = 256 << 20
 func LoadBlocklist(r io.Reader) (*Blocklist, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("auth: blocklist: %w", err)
+		return nil, fmt.Errorf("auth/password: blocklist: %w", err)
 	}
 	b, err := io.ReadAll(io.LimitReader(zr, maxBlocklistBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("auth: blocklist: %w", err)
+		return nil, fmt.Errorf("auth/password: blocklist: %w", err)
 	}
 	if len(b) > maxBlocklistBytes {
-		return nil, errors.New("auth: blocklist: larger than 256 MiB")
+		return nil, errors.New("auth/password: blocklist: larger than 256 MiB")
 	}
 	return NewBlocklist(strings.Split(string(b), "\n")), nil
 }
@@ -97,11 +97,11 @@ func LoadBlocklist(r io.Reader) (*Blocklist, error) {
 func gunzip(gz []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
-		return nil, fmt.Errorf("auth: blocklist: %w", err)
+		return nil, fmt.Errorf("auth/password: blocklist: %w", err)
 	}
 	b, err := io.ReadAll(zr)
 	if err != nil {
-		return nil, fmt.Errorf("auth: blocklist: %w", err)
+		return nil, fmt.Errorf("auth/password: blocklist: %w", err)
 	}
 	return b, nil
 }
@@ -122,14 +122,14 @@ func (b *Blocklist) init() error {
 			offs = append(offs, uint32(i))
 			j := bytes.IndexByte(data[i:], '\n')
 			if j < 0 {
-				b.err = fmt.Errorf("auth: blocklist: last entry not terminated")
+				b.err = fmt.Errorf("auth/password: blocklist: last entry not terminated")
 				return
 			}
 			i += j + 1
 		}
 		for i := 1; i < len(offs); i++ {
 			if bytes.Compare(b.key(data, offs, i-1), b.key(data, offs, i)) >= 0 {
-				b.err = fmt.Errorf("auth: blocklist: entries not sorted and unique")
+				b.err = fmt.Errorf("auth/password: blocklist: entries not sorted and unique")
 				return
 			}
 		}
