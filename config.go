@@ -77,14 +77,24 @@ type Config struct {
 	// key store). The audit trail and the disposal ledger are append-only
 	// tables left to the database's own backups.
 	AppTables []string
-	// AuditStream names this deployment's audit stream in PostgreSQL
-	// (default "hipaakit"). One process writes a stream at a time: a second
-	// one takes it over and the first fails with pgaudit.ErrStreamConflict.
+	// AuditStream begins this process's audit stream name in PostgreSQL
+	// (default "hipaakit"); the stream is AuditStream, "-", InstanceID,
+	// and the disposal-ledger stream "disposal-" InstanceID
+	// (Deployment.AuditStream, Deployment.LedgerStream).
 	AuditStream string
 	// InstanceID identifies this process among the replicas of one
-	// deployment: it is attached to every log line ("instance") and is the
-	// name replicas will coordinate by. Default: a random ID per process.
+	// deployment: it names its streams, is attached to every log line
+	// ("instance") and to its stream leases. 1 to 48 letters, digits, '-',
+	// '_' or '.'. Default: the host name, "-" and a random suffix kept in
+	// DataDir/FileInstanceID (drawn on the first successful start), so a
+	// process keeps its ID across restarts. Replicas need distinct IDs:
+	// two processes with one ID refuse each other (ErrStreamHeld).
 	InstanceID string
+	// LeaseTTL is how long a stream lease lasts without renewal (default
+	// DefaultLeaseTTL, 30 s; renewed every LeaseTTL/3). After a crash the
+	// successor waits at most this long; Ready fails once a renewal is
+	// that late.
+	LeaseTTL time.Duration
 	// SweepInterval is how often the housekeeping deletes expired sessions
 	// (recording their session_timeout events) and purges forgotten
 	// login-attempt counts (default one minute). Open starts it; Close

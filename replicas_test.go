@@ -1,0 +1,221 @@
+package hipaakit_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/hipaakittest"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/signing"
+)
+
+// replicaSet is one PostgreSQL deployment on a fresh schema whose replicas
+// share a master key (by value), a signing key file and a backup directory,
+// each with its own data directory.
+type replicaSet struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	url    string
+	kek    string
+	signer string
+	backup string
+	clk    *clock.Fake
+}
+
+func newReplicaSet(t *testing.T) *replicaSet {
+	pool, schema := hipaakittest.PostgresSchema(t)
+	t.Cleanup(func() { dropSchema(t, schema+hipaakit.LedgerSchemaSuffix) })
+	kek, err := localkek.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	return &replicaSet{t: t, pool: pool, url: withSearchPath(t, hipaakittest.PostgresURL(), schema), kek: kek,
+		signer: filepath.Join(dir, "signing-key.pem"), backup: filepath.Join(dir, "backups"), clk: clock.NewFake(t0)}
+}
+
+// config is replica id's Config (a data directory of its own).
+func (s *replicaSet) config(id string) hipaakit.Config {
+	return hipaakit.Config{DataDir: filepath.Join(s.t.TempDir(), "data"), DatabaseURL: s.url, InstanceID: id,
+		KEK: hipaakit.KEKConfig{Key: s.kek}, Signing: hipaakit.SigningConfig{KeyFile: s.signer},
+		Backup: hipaakit.BackupConfig{Dir: s.backup}, Clock: s.clk}
+}
+
+// streams counts the rows of the audit streams, the ledger streams and the
+// leases.
+func (s *replicaSet) rows(ledgerSchema string) (n int) {
+	ctx := context.Background()
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hipaakit_audit_streams) +
+		(SELECT count(*) FROM hipaakit_audit_records) + (SELECT count(*) FROM hipaakit_audit_checkpoints) +
+		(SELECT count(*) FROM hipaakit_stream_leases)`).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	var l int
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+ledgerSchema+`.hipaakit_audit_records) +
+		(SELECT count(*) FROM `+ledgerSchema+`.hipaakit_audit_checkpoints)`).Scan(&l); err != nil {
+		s.t.Fatal(err)
+	}
+	return n + l
+}
+
+// TestReplicaLeases: replicas with their own instance IDs share a schema on
+// streams of their own; a second process with a live replica's ID is
+// refused with *StreamHeldError; once the lease expired it is taken over,
+// and the replica that lost it is no longer ready.
+func TestReplicaLeases(t *testing.T) {
+	ctx := context.Background()
+	s := newReplicaSet(t)
+	a, err := hipaakit.Open(ctx, s.config("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, s.config("b"))
+	if a.AuditStream() != "hipaakit-a" || b.LedgerStream() != "disposal-b" {
+		t.Fatalf("streams %s %s", a.AuditStream(), b.LedgerStream())
+	}
+	for _, d := range []*hipaakit.Deployment{a, b} {
+		if err := d.Ready(ctx); err != nil {
+			t.Fatalf("%s Ready: %v", d.InstanceID, err)
+		}
+	}
+	before := s.rows(a.LedgerSchema)
+	_, err = hipaakit.Open(ctx, s.config("a"))
+	var held *hipaakit.StreamHeldError
+	if !errors.As(err, &held) || !errors.Is(err, hipaakit.ErrStreamHeld) || held.Instance != "a" || held.Stream != "hipaakit-a" {
+		t.Fatalf("a second process as a: %v", err)
+	}
+	if after := s.rows(a.LedgerSchema); after != before {
+		t.Fatalf("the refused start wrote %d rows", after-before)
+	}
+	// a stops renewing (its heartbeat runs every 10 s of real time; the
+	// fake clock moves past the lease): its successor takes over.
+	s.clk.Advance(hipaakit.DefaultLeaseTTL + time.Second)
+	if err := a.Ready(ctx); !errors.Is(err, hipaakit.ErrNotReady) {
+		t.Fatalf("a with an expired lease is ready: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	a.ReadyHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz of a: %d", rec.Code)
+	}
+	a2 := open(t, s.config("a"))
+	if err := a2.Ready(ctx); err != nil {
+		t.Fatalf("the successor of a: %v", err)
+	}
+	if _, err := a2.Vault.Seal(ctx, phi.Binding{Subject: "p1", Field: "f"}, []byte("x")); err != nil {
+		t.Fatalf("the successor writes: %v", err)
+	}
+	// a finds its stream taken over when it closes, and says so.
+	if err := a.Close(); err == nil {
+		t.Fatal("a closed a stream it no longer held without an error")
+	}
+}
+
+// TestRefusedStartsWriteNothing is the bricking sequence: on a live
+// deployment that has shredded a subject, starts with a missing signing
+// key, a foreign signing key and a missing master key are refused, write
+// nothing, and the deployment keeps running and restarting.
+func TestRefusedStartsWriteNothing(t *testing.T) {
+	ctx := context.Background()
+	s := newReplicaSet(t)
+	a, err := hipaakit.Open(ctx, s.config("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Vault.Seal(ctx, phi.Binding{Subject: "p1", Field: "f"}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Shredder.Shred(ctx, "p1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	before := s.rows(a.LedgerSchema)
+
+	missing := s.config("b")
+	missing.Signing.KeyFile = filepath.Join(t.TempDir(), "none.pem")
+	if _, err := hipaakit.Open(ctx, missing); !errors.Is(err, hipaakit.ErrSigningKeyMissing) {
+		t.Fatalf("start without the signing key: %v", err)
+	}
+	foreign := s.config("c")
+	foreign.Signing.KeyFile = filepath.Join(t.TempDir(), "foreign.pem")
+	if _, err := signing.LoadOrCreate(foreign.Signing.KeyFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hipaakit.Open(ctx, foreign); !errors.Is(err, hipaakit.ErrLedgerUntrusted) {
+		t.Fatalf("start with a foreign signing key: %v", err)
+	}
+	nokek := s.config("d")
+	nokek.KEK = hipaakit.KEKConfig{}
+	if _, err := hipaakit.Open(ctx, nokek); !errors.Is(err, hipaakit.ErrWrongKEK) {
+		t.Fatalf("start without the master key: %v", err)
+	}
+	if _, err := os.Stat(hipaakit.DefaultKeyFile(nokek.DataDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused start left a master key behind: %v", err)
+	}
+
+	if after := s.rows(a.LedgerSchema); after != before {
+		t.Fatalf("the refused starts wrote %d rows", after-before)
+	}
+	// The deployment runs on, restarts, and a replica with the shared
+	// signing key joins it.
+	if _, err := a.Vault.Seal(ctx, phi.Binding{Subject: "p2", Field: "f"}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = open(t, s.config("a"))
+	b := open(t, s.config("b"))
+	if _, err := b.Vault.Seal(ctx, phi.Binding{Subject: "p1", Field: "f"}, []byte("y")); !errors.Is(err, phi.ErrShredded) {
+		t.Fatalf("seal for the shredded subject on b: %v", err)
+	}
+	// A replica with a signing key of its own joins once it trusts the
+	// deployment's key.
+	own := s.config("e")
+	own.Signing.KeyFile = foreign.Signing.KeyFile
+	own.Signing.Trusted = a.AuditKeys()[:1]
+	open(t, own)
+}
+
+// TestDefaultInstanceID: without InstanceID a process is named after its
+// host plus a suffix drawn on its first successful start and kept in the
+// data directory; a refused start draws none.
+func TestDefaultInstanceID(t *testing.T) {
+	cfg, _ := embedded(t, nil)
+	cfg.InstanceID = ""
+	d := open(t, cfg)
+	id := d.InstanceID
+	if !hipaakit.ValidInstanceID(id) || !strings.Contains(id, "-") {
+		t.Fatalf("default instance ID %q", id)
+	}
+	d.Close()
+	if d = open(t, cfg); d.InstanceID != id {
+		t.Fatalf("the instance ID changed across a restart: %q, then %q", id, d.InstanceID)
+	}
+	d.Close()
+
+	refused, _ := embedded(t, nil)
+	refused.KEK.Key = "not a key"
+	if _, err := hipaakit.Open(context.Background(), refused); err == nil {
+		t.Fatal("a malformed master key was accepted")
+	}
+	if _, err := os.Stat(filepath.Join(refused.DataDir, hipaakit.FileInstanceID)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused start persisted an instance ID: %v", err)
+	}
+	bad := cfg
+	bad.InstanceID = "no/slash"
+	if _, err := hipaakit.Open(context.Background(), bad); !errors.Is(err, hipaakit.ErrUnsafeConfig) {
+		t.Fatalf("InstanceID with a slash: %v", err)
+	}
+}
