@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi"
@@ -217,5 +219,46 @@ func TestDefaultInstanceID(t *testing.T) {
 	bad.InstanceID = "no/slash"
 	if _, err := hipaakit.Open(context.Background(), bad); !errors.Is(err, hipaakit.ErrUnsafeConfig) {
 		t.Fatalf("InstanceID with a slash: %v", err)
+	}
+}
+
+// TestReplicasShareThrottles: the client-key and unknown-name throttles
+// live in PostgreSQL, so failures on one replica count on the others and
+// every replica answers alike.
+func TestReplicasShareThrottles(t *testing.T) {
+	ctx := context.Background()
+	s := newReplicaSet(t)
+	cfgA, cfgB := s.config("a"), s.config("b")
+	cfgA.Auth.Lockout.ClientFreeFailures, cfgB.Auth.Lockout.ClientFreeFailures = 3, 3
+	a, b := open(t, cfgA), open(t, cfgB)
+	o := audit.Origin{Channel: audit.ChannelAPI}
+	try := func(d *hipaakit.Deployment, client, name string) error {
+		_, err := d.Auth.Login(ctx, auth.LoginRequest{TenantID: "t1", Name: name, Password: "wrong password, long enough",
+			ClientKey: client, Origin: o})
+		return err
+	}
+	var answers []bool
+	for i := range 6 {
+		err := try([]*hipaakit.Deployment{a, b}[i%2], "198.51.100.7", "nobody")
+		if err == nil {
+			t.Fatal("a login with a wrong password succeeded")
+		}
+		answers = append(answers, errors.Is(err, auth.ErrThrottled))
+	}
+	want := []bool{false, false, false, true, true, true}
+	for i := range want {
+		if answers[i] != want[i] {
+			t.Fatalf("throttled answers across a and b = %v, want %v (the client's failures are not shared)", answers, want)
+		}
+	}
+	// The unknown name is throttled for every client on both replicas;
+	// another client trying another name is not.
+	for _, d := range []*hipaakit.Deployment{a, b} {
+		if err := try(d, "198.51.100.8", "nobody"); !errors.Is(err, auth.ErrThrottled) {
+			t.Fatalf("%s does not throttle the unknown name: %v", d.InstanceID, err)
+		}
+		if err := try(d, "198.51.100.9", "someone-"+d.InstanceID); errors.Is(err, auth.ErrThrottled) {
+			t.Fatalf("%s throttles an innocent client: %v", d.InstanceID, err)
+		}
 	}
 }

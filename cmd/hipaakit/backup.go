@@ -437,7 +437,7 @@ func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int,
 	if err != nil {
 		return nil, nil, err
 	}
-	ledger, err := b.env.ledger(ctx, key)
+	ledger, err := b.env.ledger(ctx, key, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -476,7 +476,7 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 		if err != nil {
 			return b.fail("drill", err)
 		}
-		if opts.Ledger, err = b.env.ledger(ctx, key); err != nil {
+		if opts.Ledger, err = b.env.ledger(ctx, key, false); err != nil {
 			return b.fail("drill", err)
 		}
 	case "postgres":
