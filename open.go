@@ -173,6 +173,9 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 		AuditInfo: revealAuditInfo, BlindIndexes: cfg.BlindIndexes}); err != nil {
 		return fmt.Errorf("hipaakit: vault: %w", err)
 	}
+	// The Vault listens for key changes made by other processes (shreds,
+	// rotations) when the key store announces them; Close stops it.
+	d.closers = append(d.closers, d.Vault.Close)
 	if err := d.openAuth(); err != nil {
 		return err
 	}

@@ -63,7 +63,16 @@ func (d *Deployment) openPGBase(ctx context.Context) error {
 		}
 	}
 	d.Keys = pgstore.New(pool, pgstore.Config{Clock: d.Clock})
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.LedgerSchema}.Sanitize()); err != nil {
+	// Under an advisory lock of the name: replicas starting together on an
+	// empty database would otherwise race in CREATE SCHEMA IF NOT EXISTS
+	// (a unique violation in pg_namespace).
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/create-schema/' || $1, 0))", d.LedgerSchema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.LedgerSchema}.Sanitize())
+		return err
+	}); err != nil {
 		return fmt.Errorf("hipaakit: create the disposal ledger's schema: %w", err)
 	}
 	c := pcfg.Copy()

@@ -8,18 +8,26 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 )
 
 // A grant of a PHI-reading role waits for a second administrator.
-func ExampleAuthenticator_ApproveRoles() {
+func ExampleService_ApproveRoles() {
 	ctx := context.Background()
 	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{ApprovePHIGrants: true})
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: auth.NewMemoryUserStore(), Audit: audit.Discard{}, Tenants: tenants, AdminRoles: []string{"admin"}, PHIRoles: []string{"physician"}}, auth.NoSessions)
-	if err != nil {
-		log.Fatal(err)
+	a := exampleService(memstore.NewUserStore(), func(c *auth.Config) {
+		c.Tenants, c.AdminRoles, c.PHIRoles = tenants, []string{"admin"}, []string{"physician"}
+	})
+	// Refusals are *auth.RefusedError values whose Reason says which rule.
+	reason := func(err error) string {
+		var r *auth.RefusedError
+		if errors.As(err, &r) {
+			return r.Reason
+		}
+		return fmt.Sprint(err)
 	}
 	seed := audit.Actor{UserID: "provisioning-job"}
 	newUser := func(name, role string, admin bool) *auth.User {
@@ -34,15 +42,15 @@ func ExampleAuthenticator_ApproveRoles() {
 	asActor := func(u *auth.User) audit.Actor { return audit.Actor{UserID: u.ID, TenantID: u.TenantID} }
 
 	err = a.SetRoles(ctx, ada.ID, []string{"admin", "physician"}, asActor(ada), audit.Origin{})
-	fmt.Println("own roles:", errors.Is(err, auth.ErrSelfAdministration))
+	fmt.Println("own roles:", reason(err))
 	err = a.SetRoles(ctx, lee.ID, []string{"physician"}, asActor(ada), audit.Origin{})
-	fmt.Println("pending:", errors.Is(err, auth.ErrApprovalPending))
+	fmt.Println("PHI grant:", reason(err))
 	err = a.ApproveRoles(ctx, lee.ID, asActor(ada), audit.Origin{})
-	fmt.Println("requester approves:", errors.Is(err, auth.ErrSecondApproverRequired))
+	fmt.Println("requester approves:", reason(err))
 	fmt.Println("second administrator approves:", a.ApproveRoles(ctx, lee.ID, asActor(bea), audit.Origin{}))
 	// Output:
-	// own roles: true
-	// pending: true
-	// requester approves: true
+	// own roles: self_administration
+	// PHI grant: approval_pending
+	// requester approves: second_administrator_required
 	// second administrator approves: <nil>
 }

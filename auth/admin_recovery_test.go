@@ -157,6 +157,7 @@ func TestHandlersAdminSeparationOfDuties(t *testing.T) {
 	he.h = auth.NewHandlers(he.sm, a, g)
 	g.HandleFunc("PUT /x/users/{id}/roles", "user:manage", he.h.SetRoles)
 	g.HandleFunc("POST /x/users/{id}/roles/approve", "user:manage", he.h.ApproveRoles)
+	g.HandleFunc("POST /x/users/{id}/roles/reject", "user:manage", he.h.RejectRoles)
 	g.HandleFunc("GET /x/role-requests", "user:manage", he.h.RoleRequests)
 	he.mux.Handle("/x/", he.sm.Middleware(g))
 	po1, po2 := he.addUser("po1", "privacy_officer"), he.addUser("po2", "privacy_officer")
@@ -184,5 +185,25 @@ func TestHandlersAdminSeparationOfDuties(t *testing.T) {
 	got, _ := he.users.Get(context.Background(), lab.ID)
 	if len(got.Roles) != 1 || got.Roles[0] != "physician" || got.RoleRequest != nil {
 		t.Fatalf("after approval: %v %+v", got.Roles, got.RoleRequest)
+	}
+
+	// A second request is rejected by the other administrator: the roles
+	// stay, the request is gone, and the rejection is audited.
+	nurse := he.addUser("nurse", "lab_assistant")
+	if rr := he.call("PUT", "/x/users/"+nurse.ID+"/roles", `{"roles":["physician"]}`, t1, c1); rr.Code != 202 {
+		t.Fatalf("second PHI grant: %d %s", rr.Code, rr.Body.String())
+	}
+	if rr := he.call("POST", "/x/users/"+nurse.ID+"/roles/reject", "{}", t2, c2); rr.Code != 204 {
+		t.Fatalf("rejection: %d %s", rr.Code, rr.Body.String())
+	}
+	got, _ = he.users.Get(context.Background(), nurse.ID)
+	if len(got.Roles) != 1 || got.Roles[0] != "lab_assistant" || got.RoleRequest != nil {
+		t.Fatalf("after rejection: %v %+v", got.Roles, got.RoleRequest)
+	}
+	if ev := he.rec.find(audit.ActionRoleChanged, "rejected"); len(ev) != 1 || ev[0].Actor.UserID != po2.ID {
+		t.Fatalf("rejection events: %+v", ev)
+	}
+	if rr := he.call("POST", "/x/users/"+nurse.ID+"/roles/reject", "{}", t2, c2); rr.Code != 404 || !strings.Contains(rr.Body.String(), "no_role_request") {
+		t.Fatalf("rejection without a request: %d %s", rr.Code, rr.Body.String())
 	}
 }

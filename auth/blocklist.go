@@ -154,10 +154,10 @@ func (b *Blocklist) Len() int {
 	return len(b.offs)
 }
 
-// Contains reports whether the normalised, lower-cased password is on the
+// contains reports whether the normalised, lower-cased password is on the
 // list. It returns an error only when the list cannot be loaded; callers
 // must then refuse the password (fail closed).
-func (b *Blocklist) Contains(password string) (bool, error) {
+func (b *Blocklist) contains(password string) (bool, error) {
 	if err := b.init(); err != nil {
 		return false, err
 	}

@@ -16,12 +16,12 @@ func TestDefaultBlocklist(t *testing.T) {
 	require.Equal(t, 197_529, b.Len(), "update the count in blocklist.go's comment with the data")
 	for _, pw := range []string{"password", "PASSWORD", "Password1", "12345678", "qwertyuiop", "iloveyou", "sunshine", "trustno1",
 		"ＰＡＳＳＷＯＲＤ"} { // full-width letters normalise by NFKC
-		ok, err := b.Contains(pw)
+		ok, err := b.contains(pw)
 		require.NoError(t, err)
 		require.True(t, ok, "%q should be blocklisted", pw)
 	}
 	for _, pw := range []string{"correct horse battery staple", "x", "", "vq7#Lm2!pZ9@kW4r"} {
-		ok, err := b.Contains(pw)
+		ok, err := b.contains(pw)
 		require.NoError(t, err)
 		require.False(t, ok, "%q should not be blocklisted", pw)
 	}
@@ -47,17 +47,17 @@ func TestDefaultBlocklistCanonical(t *testing.T) {
 func TestNewBlocklist(t *testing.T) {
 	b := NewBlocklist([]string{"Zebra-Stripes", "apple pie", "apple pie", ""})
 	require.Equal(t, 2, b.Len())
-	ok, err := b.Contains("ZEBRA-STRIPES")
+	ok, err := b.contains("ZEBRA-STRIPES")
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, _ = b.Contains("zebra")
+	ok, _ = b.contains("zebra")
 	require.False(t, ok)
-	ok, _ = b.Contains("apple pie")
+	ok, _ = b.contains("apple pie")
 	require.True(t, ok)
 
 	empty := NewBlocklist(nil)
 	require.Equal(t, 0, empty.Len())
-	ok, err = empty.Contains("anything")
+	ok, err = empty.contains("anything")
 	require.NoError(t, err)
 	require.False(t, ok)
 }
@@ -70,7 +70,7 @@ func TestLoadBlocklist(t *testing.T) {
 	b, err := LoadBlocklist(&buf)
 	require.NoError(t, err)
 	require.Equal(t, 2, b.Len())
-	ok, _ := b.Contains("first-entry")
+	ok, _ := b.contains("first-entry")
 	require.True(t, ok)
 
 	_, err = LoadBlocklist(strings.NewReader("not gzip"))
@@ -79,7 +79,7 @@ func TestLoadBlocklist(t *testing.T) {
 
 func TestBlocklistLoadFailureFailsClosed(t *testing.T) {
 	b := &Blocklist{load: func() ([]byte, error) { return gunzip([]byte("corrupt")) }}
-	_, err := b.Contains("whatever")
+	_, err := b.contains("whatever")
 	require.Error(t, err)
 	require.Equal(t, 0, b.Len())
 	p := DefaultPasswordPolicy()
@@ -89,10 +89,10 @@ func TestBlocklistLoadFailureFailsClosed(t *testing.T) {
 	require.NotErrorIs(t, err, ErrWeakPassword)
 
 	unsorted := &Blocklist{load: func() ([]byte, error) { return []byte("b\na\n"), nil }}
-	_, err = unsorted.Contains("a")
+	_, err = unsorted.contains("a")
 	require.Error(t, err)
 	unterminated := &Blocklist{load: func() ([]byte, error) { return []byte("a\nb"), nil }}
-	_, err = unterminated.Contains("a")
+	_, err = unterminated.contains("a")
 	require.Error(t, err)
 }
 
@@ -116,13 +116,13 @@ func FuzzLoadBlocklist(f *testing.F) {
 		}
 		for _, line := range strings.Split(string(data), "\n") {
 			if k := blocklistKey(line); k != "" {
-				if ok, err := b.Contains(line); err != nil || !ok {
+				if ok, err := b.contains(line); err != nil || !ok {
 					t.Fatalf("entry not found after loading (err %v)", err)
 				}
 				// A variant of an entry (here: the entry itself) is found
 				// through the variant list, whenever the key is stable.
 				if blocklistKey(k) == k && utf8.RuneCountInString(variantKey(line)) >= minVariantKey {
-					if ok, err := b.ContainsVariant(line); err != nil || !ok {
+					if ok, err := b.containsVariant(line); err != nil || !ok {
 						t.Fatalf("entry not found as a variant (err %v)", err)
 					}
 				}
@@ -136,6 +136,6 @@ func BenchmarkBlocklistContains(b *testing.B) {
 	bl.Len()
 	b.ReportAllocs()
 	for b.Loop() {
-		bl.Contains("Tr0ub4dor&3-horse")
+		bl.contains("Tr0ub4dor&3-horse")
 	}
 }

@@ -62,12 +62,12 @@ func (b *Blocklist) variants() (*Blocklist, error) {
 	return b.vlist, nil
 }
 
-// ContainsVariant reports whether password is a variant of an entry (see
+// containsVariant reports whether password is a variant of an entry (see
 // variantKey): the same after case folding, undoing common substitutions
 // and stripping trailing digits and symbols. Like Contains it returns an
 // error only when the list cannot be loaded; callers must then refuse the
 // password.
-func (b *Blocklist) ContainsVariant(password string) (bool, error) {
+func (b *Blocklist) containsVariant(password string) (bool, error) {
 	v, err := b.variants()
 	if err != nil {
 		return false, err
@@ -76,5 +76,5 @@ func (b *Blocklist) ContainsVariant(password string) (bool, error) {
 	if utf8.RuneCountInString(k) < minVariantKey {
 		return false, nil
 	}
-	return v.Contains(k)
+	return v.contains(k)
 }

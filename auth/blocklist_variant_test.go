@@ -40,12 +40,12 @@ func TestVariantKey(t *testing.T) {
 	}
 	b := NewBlocklist([]string{"sunshine1"})
 	for pw, want := range map[string]bool{"5un5h1ne!": true, "sun!!!!!!": false, "SUNSHINE2024": true, "sunshine dog": false, "12345678": false} {
-		got, err := b.ContainsVariant(pw)
+		got, err := b.containsVariant(pw)
 		require.NoError(t, err)
 		require.Equal(t, want, got, pw)
 	}
 	bad := &Blocklist{load: func() ([]byte, error) { return nil, errors.New("boom") }}
-	_, err := bad.ContainsVariant("anything at all")
+	_, err := bad.containsVariant("anything at all")
 	require.Error(t, err, "an unloadable list must fail closed")
 }
 

@@ -47,9 +47,13 @@ type Config struct {
 	// Without it TOTP enrolment fails, and New refuses tenant policies that
 	// require MFA.
 	Sealer SecretSealer
-	// Hasher hashes passwords (default: DefaultArgon2Params, at most
-	// GOMAXPROCS concurrent hashes).
-	Hasher *Hasher
+	// Argon2 are the password-hashing parameters of new hashes (zero:
+	// DefaultArgon2Params(), m=19 MiB, t=2, p=1). Stored hashes keep their
+	// own parameters and are re-hashed at the next login when they differ.
+	Argon2 Argon2Params
+	// MaxConcurrentHashes bounds the password hashes computed at once, and
+	// so the memory logins take (0: runtime.GOMAXPROCS(0)).
+	MaxConcurrentHashes int
 	// Passwords is the default password policy (default
 	// DefaultPasswordPolicy()). Its MaxAge, and that of the policy a tenant
 	// selects, is enforced at login and on every protected request (403
@@ -94,6 +98,10 @@ type Config struct {
 	// Logger receives operational errors; never credentials or tokens
 	// (nil: slog.Default()).
 	Logger *slog.Logger
+
+	// hasher, when set (by this package's tests), replaces the one New
+	// builds from Argon2 and MaxConcurrentHashes.
+	hasher *hasher
 }
 
 // SessionConfig configures sessions. Every zero field means the secure
@@ -141,7 +149,7 @@ type SessionConfig struct {
 }
 
 // apply copies the set fields of c onto m.
-func (c *SessionConfig) apply(m *SessionManager) error {
+func (c *SessionConfig) apply(m *sessionManager) error {
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if v != 0 {
 			*dst = v

@@ -10,7 +10,7 @@ import (
 )
 
 // Principal is the authenticated user of a request, as established by
-// SessionManager.Middleware from the server-side session and the user store.
+// the session middleware from the server-side session and the user store.
 // It never comes from request headers, claims or query parameters.
 type Principal struct {
 	UserID   string

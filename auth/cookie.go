@@ -14,7 +14,7 @@ const DefaultCookieName = "__Host-hk_session"
 // CookieConfig describes the session cookie. NewSessionManager sets the
 // secure defaults given with each field; the cookie never carries an expiry
 // (the server alone decides when a session ends).
-type CookieConfig struct {
+type cookieConfig struct {
 	// Name defaults to DefaultCookieName.
 	Name string
 	// Path defaults to "/" (required by the __Host- prefix).
@@ -32,15 +32,15 @@ type CookieConfig struct {
 }
 
 // defaultCookie returns the secure defaults.
-func defaultCookie() CookieConfig {
-	return CookieConfig{Name: DefaultCookieName, Path: "/", Secure: true, HTTPOnly: true, SameSite: http.SameSiteStrictMode}
+func defaultCookie() cookieConfig {
+	return cookieConfig{Name: DefaultCookieName, Path: "/", Secure: true, HTTPOnly: true, SameSite: http.SameSiteStrictMode}
 }
 
 // errCookieConfig reports a cookie configuration that browsers would reject
 // or that would weaken the session.
 var errCookieConfig = errors.New("auth: invalid session cookie configuration")
 
-func (c *CookieConfig) validate() error {
+func (c *cookieConfig) validate() error {
 	if c.Name == "" || !validCookieName(c.Name) {
 		return errCookieConfig
 	}
@@ -68,7 +68,7 @@ func validCookieName(n string) bool {
 
 // cookie returns the session cookie carrying value, or the cookie that
 // deletes it when value is empty.
-func (c *CookieConfig) cookie(value string) *http.Cookie {
+func (c *cookieConfig) cookie(value string) *http.Cookie {
 	k := &http.Cookie{Name: c.Name, Value: value, Path: c.Path, Domain: c.Domain,
 		Secure: c.Secure, HttpOnly: c.HTTPOnly, SameSite: c.SameSite}
 	if value == "" {
@@ -128,7 +128,7 @@ func bearerToken(h http.Header) (string, bool) {
 
 // tokenFromRequest returns the session token presented by r and whether it
 // came from the cookie. A request that presents a token both ways is refused.
-func (m *SessionManager) tokenFromRequest(r *http.Request) (tok string, viaCookie bool, ok bool) {
+func (m *sessionManager) tokenFromRequest(r *http.Request) (tok string, viaCookie bool, ok bool) {
 	ctok, cok := cookieValue(r.Header["Cookie"], m.Cookie.Name)
 	if m.AllowBearer {
 		if btok, bok := bearerToken(r.Header); bok {

@@ -30,18 +30,18 @@ import (
 // Requests authenticated with an Authorization: Bearer header (only when
 // AllowBearer is set) are not exposed to CSRF and skip both checks.
 
-// DefaultCSRFHeader is the header that carries the CSRF token.
-const DefaultCSRFHeader = "X-CSRF-Token"
+// defaultCSRFHeader is the header that carries the CSRF token.
+const defaultCSRFHeader = "X-CSRF-Token"
 
-// DefaultCSRFFormField is the form field that carries the CSRF token of an
+// defaultCSRFFormField is the form field that carries the CSRF token of an
 // HTML form.
-const DefaultCSRFFormField = "csrf_token"
+const defaultCSRFFormField = "csrf_token"
 
 // maxCSRFForm bounds a form body the middleware parses to find the token.
 const maxCSRFForm = 1 << 20
 
-// ErrCSRF reports a state-changing request that failed CSRF protection.
-var ErrCSRF = errors.New("auth: cross-site request refused")
+// errCSRF reports a state-changing request that failed CSRF protection.
+var errCSRF = refusal("csrf", "auth: cross-site request refused")
 
 const csrfPrefix = "hkc1_"
 
@@ -66,22 +66,22 @@ func safeMethod(m string) bool {
 }
 
 // CheckCrossOrigin applies the first CSRF check (fetch metadata and
-// origin) to r and returns ErrCSRF when r is a state-changing request from
+// origin) to r and returns refusal "csrf" when r is a state-changing request from
 // another origin: Sec-Fetch-Site cross-site or same-site, or an Origin
 // header naming another host, unless that origin was trusted with
 // TrustOrigin. Safe methods always pass. The session middleware applies it
 // to every cookie-authenticated request and the login and logout handlers
 // to theirs; call it from any other state-changing handler that runs
 // without a session, such as an HTML login form.
-func (m *SessionManager) CheckCrossOrigin(r *http.Request) error {
+func (m *sessionManager) CheckCrossOrigin(r *http.Request) error {
 	if err := m.cop.Check(r); err != nil {
-		return ErrCSRF
+		return errCSRF
 	}
 	return nil
 }
 
 // checkCSRF applies both CSRF checks to a cookie-authenticated request.
-func (m *SessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok string) error {
+func (m *sessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok string) error {
 	if err := m.CheckCrossOrigin(r); err != nil {
 		return err
 	}
@@ -90,18 +90,18 @@ func (m *SessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok s
 		if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && ct == "application/x-www-form-urlencoded" {
 			r.Body = http.MaxBytesReader(w, r.Body, maxCSRFForm)
 			if err := r.ParseForm(); err != nil {
-				return ErrCSRF
+				return errCSRF
 			}
 			got = r.PostForm.Get(m.CSRFFormField)
 		}
 	}
 	if len(got) != csrfLen {
-		return ErrCSRF
+		return errCSRF
 	}
 	var buf [64]byte
 	want := appendCSRF(buf[:0], tok)
 	if subtle.ConstantTimeCompare(want, []byte(got)) != 1 {
-		return ErrCSRF
+		return errCSRF
 	}
 	return nil
 }
@@ -109,7 +109,7 @@ func (m *SessionManager) checkCSRF(w http.ResponseWriter, r *http.Request, tok s
 // TrustOrigin allows cross-origin state-changing requests from origin
 // ("scheme://host[:port]"), for example a separate front-end host. They must
 // still carry the CSRF token.
-func (m *SessionManager) TrustOrigin(origin string) error {
+func (m *sessionManager) TrustOrigin(origin string) error {
 	if err := m.cop.AddTrustedOrigin(origin); err != nil {
 		return errors.New("auth: invalid trusted origin")
 	}
@@ -118,7 +118,7 @@ func (m *SessionManager) TrustOrigin(origin string) error {
 
 // CSRFToken returns the CSRF token of the request's session (for pages the
 // server renders), or "" when the request has no session.
-func (m *SessionManager) CSRFToken(r *http.Request) string {
+func (m *sessionManager) CSRFToken(r *http.Request) string {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return ""

@@ -5,20 +5,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 )
 
 // An HTML login form, served without a session, refuses cross-origin posts
 // with the same check the session middleware applies.
-func ExampleSessionManager_CheckCrossOrigin() {
-	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), auth.NewMemoryUserStore(), audit.Discard{})
+func ExampleService_CheckCrossOrigin() {
+	sessions := exampleService(memstore.NewUserStore(), nil)
 	loginForm := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := sessions.CheckCrossOrigin(r); err != nil {
 			http.Error(w, "cross-site request refused", http.StatusForbidden)
 			return
 		}
-		// ... r.ParseForm, Authenticator.Login, SessionManager.Begin
+		// ... r.ParseForm, Service.Login, Service.Begin
 	})
 	r := httptest.NewRequest("POST", "https://clinic.example/login", nil)
 	r.Header.Set("Origin", "https://evil.example")
@@ -32,17 +32,16 @@ func ExampleSessionManager_CheckCrossOrigin() {
 // that a refused attempt to reach another patient's records names that
 // patient in the permission_denied event.
 func ExampleSubjectParam() {
-	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), auth.NewMemoryUserStore(), audit.Discard{})
 	rbac, err := auth.NewRBAC([]auth.Permission{"chart:read"}, []auth.Role{{Name: "patient", Permissions: []auth.Permission{"chart:read"}}})
 	if err != nil {
 		panic(err)
 	}
-	g := auth.NewGuard(sessions, rbac)
+	g := exampleService(memstore.NewUserStore(), func(c *auth.Config) { c.RBAC = rbac })
 	ownRecords := auth.Check(func(r *http.Request, p *auth.Principal) (bool, error) {
 		return r.PathValue("patient") == p.UserID, nil
 	})
 	g.HandleFunc("GET /patients/{patient}/chart", "chart:read", func(http.ResponseWriter, *http.Request) {},
 		ownRecords, auth.SubjectParam("patient"))
-	// Mount g inside sessions.Middleware; a denial of GET /patients/p-2/chart
+	// Serve g.Handler(); a denial of GET /patients/p-2/chart
 	// records permission_denied with Target.Subject "p-2".
 }

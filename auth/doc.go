@@ -122,9 +122,9 @@
 //
 // The administrative operations (SetRoles, SetStatus, SetPassword, Unlock,
 // AdminResetMFA, ApproveRoles and their handlers) never let an identity act
-// on itself (ErrSelfAdministration, 403 "self_administration"); the
+// on itself (a *RefusedError with Reason "self_administration", 403); the
 // self-service paths re-verify the user instead. They never leave a tenant
-// without an active administrator (ErrLastAdministrator, 409
+// without an active administrator (Reason "last_administrator", 409
 // "last_administrator"): such changes are serialised in the process and
 // re-checked after they are stored, undone when another replica demoted
 // the other administrators at the same time, so concurrent changes can all
@@ -157,7 +157,7 @@
 //   - SecondFactorRequired: the password was right and the user has TOTP;
 //     nothing is authenticated. Ask for a code and call
 //     Service.VerifySecondFactor with res.Challenge (signed, bound to
-//     the password, valid for ChallengeTTL).
+//     the password, valid for 5 minutes).
 //
 // Every failure is ErrInvalidCredentials, whatever went wrong (unknown user,
 // wrong password or code, disabled, removed or locked account), and takes
@@ -189,7 +189,7 @@
 // variant rule refuses none of 10,000 random four-word passphrases of common
 // words. A maximum age
 // exists for organisations that demand rotation and is off by default.
-// Hasher hashes with argon2id (m=19 MiB, t=2, p=1 by default) into PHC
+// The password hasher uses argon2id (m=19 MiB, t=2, p=1 by default) into PHC
 // strings and bounds concurrent hashes; Login re-hashes when the parameters
 // change.
 //
@@ -206,7 +206,7 @@
 // operational error (authtest.RunTOTPRace, also with store latency and two
 // replicas). Secrets
 // are 160 bits or more and stored sealed by a SecretSealer (PHISealer for a
-// phi.Vault, or KeySealer); they never appear in logs, errors or fmt output.
+// phi.Vault, or NewKeySealer); they never appear in logs, errors or fmt output.
 //
 // # Lockout and throttling
 //

@@ -33,13 +33,13 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 )
 
-// ErrEmergencyDenied reports a refused elevation: the role is not an
+// errEmergencyDenied reports a refused elevation: the role is not an
 // emergency role, the user is not eligible, the reason is missing or
 // malformed, or the duration is out of bounds.
-var ErrEmergencyDenied = errors.New("auth: emergency access refused")
+var errEmergencyDenied = refusal("emergency_denied", "auth: emergency access refused")
 
-// DefaultEmergencyDuration bounds an emergency role without MaxDuration.
-const DefaultEmergencyDuration = time.Hour
+// defaultEmergencyDuration bounds an emergency role without MaxDuration.
+const defaultEmergencyDuration = time.Hour
 
 // maxEmergencyReason bounds the reason's length in bytes.
 const maxEmergencyReason = 500
@@ -60,7 +60,7 @@ type EmergencyAccess struct {
 	EndReason string    `json:"end_reason,omitempty"`
 }
 
-// EmergencyAlert is passed to SessionManager.OnEmergency.
+// EmergencyAlert is passed to Config.OnEmergency.
 type EmergencyAlert struct {
 	// Started is true when the access begins and false when it ends.
 	Started bool
@@ -116,7 +116,7 @@ const emergencyWindow = 24 * time.Hour
 
 // elevationsToday counts userID's elevations that started in the last 24
 // hours and took effect.
-func (m *SessionManager) elevationsToday(ctx context.Context, userID string, now time.Time) (int, error) {
+func (m *sessionManager) elevationsToday(ctx context.Context, userID string, now time.Time) (int, error) {
 	acc, err := m.Emergencies.EmergencyAccesses(ctx, now.Add(-emergencyWindow), now.Add(time.Second))
 	if err != nil {
 		return 0, fmt.Errorf("auth: read emergency accesses: %w", err)
@@ -131,10 +131,10 @@ func (m *SessionManager) elevationsToday(ctx context.Context, userID string, now
 }
 
 // beginEmergency elevates the request's session to role until now+d.
-func (m *SessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, st *requestState, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
+func (m *sessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, st *requestState, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
 	ctx := r.Context()
 	if st.s.Emergency != nil {
-		return EmergencyAccess{}, "", fmt.Errorf("%w: already elevated", ErrEmergencyDenied)
+		return EmergencyAccess{}, "", fmt.Errorf("%w: already elevated", errEmergencyDenied)
 	}
 	id, err := newSessionID()
 	if err != nil {
@@ -150,7 +150,7 @@ func (m *SessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, 
 	}
 	if n >= perDay {
 		m.deny(ctx, r, st.p.Actor(), "emergency_daily_limit")
-		return EmergencyAccess{}, "", fmt.Errorf("%w: daily limit of elevations reached", ErrEmergencyDenied)
+		return EmergencyAccess{}, "", fmt.Errorf("%w: daily limit of elevations reached", errEmergencyDenied)
 	}
 	a := EmergencyAccess{ID: id, UserID: st.s.UserID, TenantID: st.s.TenantID, SessionID: st.s.ID,
 		Role: role, Reason: reason, StartedAt: now.UTC(), Until: now.Add(d).UTC()}
@@ -179,7 +179,7 @@ func (m *SessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, 
 }
 
 // EndEmergency ends the break-glass access of the request's session, if any.
-func (m *SessionManager) EndEmergency(w http.ResponseWriter, r *http.Request) error {
+func (m *sessionManager) EndEmergency(w http.ResponseWriter, r *http.Request) error {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return ErrInvalidSession
@@ -195,7 +195,7 @@ func (m *SessionManager) EndEmergency(w http.ResponseWriter, r *http.Request) er
 }
 
 // endEmergency removes the grant from the stored session s and records the end.
-func (m *SessionManager) endEmergency(ctx context.Context, r *http.Request, s *Session, reason string) error {
+func (m *sessionManager) endEmergency(ctx context.Context, r *http.Request, s *Session, reason string) error {
 	t := s.Clone()
 	t.Emergency = nil
 	if err := m.store.UpdateSession(ctx, s.TokenHash, t); err != nil {
@@ -215,7 +215,7 @@ func (m *SessionManager) endEmergency(ctx context.Context, r *http.Request, s *S
 // the end writes back the whole session it read (its compare-and-swap is on
 // the token hash, which ending an access does not change). The log, written
 // when the access ends, is then authoritative.
-func (m *SessionManager) emergencyEnded(ctx context.Context, g *EmergencyGrant) (bool, error) {
+func (m *sessionManager) emergencyEnded(ctx context.Context, g *EmergencyGrant) (bool, error) {
 	// A store may keep times at microsecond precision: look around the start.
 	acc, err := m.Emergencies.EmergencyAccesses(ctx, g.StartedAt.Add(-time.Second), g.StartedAt.Add(time.Second))
 	if err != nil {
@@ -231,7 +231,7 @@ func (m *SessionManager) emergencyEnded(ctx context.Context, g *EmergencyGrant) 
 
 // dropGrant removes from the stored session s a grant whose access has
 // already ended (and was logged, audited and alerted then).
-func (m *SessionManager) dropGrant(ctx context.Context, s *Session) error {
+func (m *sessionManager) dropGrant(ctx context.Context, s *Session) error {
 	t := s.Clone()
 	t.Emergency = nil
 	if err := m.store.UpdateSession(ctx, s.TokenHash, t); err != nil {
@@ -245,7 +245,7 @@ func (m *SessionManager) dropGrant(ctx context.Context, s *Session) error {
 }
 
 // finishEmergency logs, audits and alerts the end of s's emergency access.
-func (m *SessionManager) finishEmergency(ctx context.Context, s *Session, reason string) {
+func (m *sessionManager) finishEmergency(ctx context.Context, s *Session, reason string) {
 	g := s.Emergency
 	now := m.now().UTC()
 	a := EmergencyAccess{ID: g.AccessID, UserID: s.UserID, TenantID: s.TenantID, SessionID: s.ID,
@@ -264,7 +264,7 @@ func (m *SessionManager) finishEmergency(ctx context.Context, s *Session, reason
 	m.alert(ctx, EmergencyAlert{Started: false, Access: a})
 }
 
-func (m *SessionManager) alert(ctx context.Context, a EmergencyAlert) {
+func (m *sessionManager) alert(ctx context.Context, a EmergencyAlert) {
 	if m.OnEmergency != nil {
 		m.OnEmergency(ctx, a)
 	}
@@ -272,7 +272,7 @@ func (m *SessionManager) alert(ctx context.Context, a EmergencyAlert) {
 
 // EmergencyReport returns the emergency accesses that started in
 // [from, to), oldest first, for after-the-fact review.
-func (m *SessionManager) EmergencyReport(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error) {
+func (m *sessionManager) EmergencyReport(ctx context.Context, from, to time.Time) ([]EmergencyAccess, error) {
 	out, err := m.Emergencies.EmergencyAccesses(ctx, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("auth: emergency report: %w", err)

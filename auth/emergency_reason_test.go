@@ -18,7 +18,7 @@ func TestValidReason(t *testing.T) {
 		"mass casualty\x00 incident, bay 3":           false,
 		strings.Repeat("word ", 101):                  false, // longer than 500 bytes
 	} {
-		if got := validReason(reason, DefaultEmergencyReasonMinChars, DefaultEmergencyReasonMinWords); got != want {
+		if got := validReason(reason, defaultEmergencyReasonMinChars, defaultEmergencyReasonMinWords); got != want {
 			t.Errorf("validReason(%q) = %t, want %t", reason, got, want)
 		}
 	}

@@ -24,6 +24,9 @@ func NewSessionManager(store SessionStore, users UserStore, w audit.Writer) *Ses
 	return m
 }
 
+// NewHasher builds a password hasher.
+var NewHasher = newHasher
+
 // NewGuard builds the RBAC part of a Service.
 var NewGuard = newGuard
 
@@ -59,3 +62,66 @@ func NewMemoryEmergencyLog() EmergencyLog { return MemStores.Emergencies() }
 
 // NewMemoryAttemptStore returns the in-memory attempt store memstore offers.
 func NewMemoryAttemptStore(maxKeys int) *memattempts.Memory { return memattempts.NewMemory(maxKeys) }
+
+// The parts of a Service under their former names, for the tests.
+type (
+	Authenticator      = authenticator
+	SessionManager     = sessionManager
+	Guard              = rbacGuard
+	Handlers           = endpoints
+	SessionRevoker     = sessionRevoker
+	SessionRevokerFunc = sessionRevokerFunc
+	KeySealer          = keySealer
+	Hasher             = hasher
+)
+
+// Unexported constants and values under their former names, for the tests.
+const (
+	DefaultCSRFFormField           = defaultCSRFFormField
+	DefaultCSRFHeader              = defaultCSRFHeader
+	DefaultEmergencyDuration       = defaultEmergencyDuration
+	DefaultMaxBodyBytes            = defaultMaxBodyBytes
+	DefaultEmergencyReasonMinChars = defaultEmergencyReasonMinChars
+	DefaultEmergencyReasonMinWords = defaultEmergencyReasonMinWords
+	DefaultMaxEmergenciesPerDay    = defaultMaxEmergenciesPerDay
+	MaxSessionsLimit               = maxSessionsLimit
+	PolicyFileVersion              = policyFileVersion
+	PHIField                       = pHIField
+	DefaultAbsoluteTimeout         = defaultAbsoluteTimeout
+	DefaultIdleTimeout             = defaultIdleTimeout
+	DefaultReauthAfter             = defaultReauthAfter
+	DefaultTouchInterval           = defaultTouchInterval
+	ChallengeTTL                   = challengeTTL
+)
+
+var (
+	ErrPolicySourceConflict = errPolicySourceConflict
+	ErrMalformedToken       = errMalformedToken
+	ParseToken              = parseToken
+	NormalizeRoles          = normalizeRoles
+)
+
+// Refusals under their former sentinel names, for the tests.
+var (
+	ErrReauthRequired         = errReauthRequired
+	ErrMFANotEnrolled         = errMFANotEnrolled
+	ErrMFAAlreadyActive       = errMFAAlreadyActive
+	ErrNoSealer               = errNoSealer
+	ErrRecoveryNotAllowed     = errRecoveryNotAllowed
+	ErrUserInactive           = errUserInactive
+	ErrSelfAdministration     = errSelfAdministration
+	ErrLastAdministrator      = errLastAdministrator
+	ErrApprovalPending        = errApprovalPending
+	ErrNoRoleRequest          = errNoRoleRequest
+	ErrSecondApproverRequired = errSecondApproverRequired
+	ErrCSRF                   = errCSRF
+	ErrEmergencyDenied        = errEmergencyDenied
+	ErrInvalidCode            = errInvalidCode
+	ErrWeakTOTPSecret         = errWeakTOTPSecret
+	ErrInvalidTOTPParams      = errInvalidTOTPParams
+)
+
+// CheckAssignable is checkAssignable, for the tests.
+func (r *RBAC) CheckAssignable(roles []string) error { return r.checkAssignable(roles) }
+
+type CookieConfig = cookieConfig

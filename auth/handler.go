@@ -16,28 +16,28 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 )
 
-// DefaultMaxBodyBytes bounds handler request bodies.
-const DefaultMaxBodyBytes = 8 << 10
+// defaultMaxBodyBytes bounds handler request bodies.
+const defaultMaxBodyBytes = 8 << 10
 
 // Handlers serves the authentication endpoints. Build it with NewHandlers.
-type Handlers struct {
+type endpoints struct {
 	// MaxBodyBytes bounds request bodies (default 8 KiB).
 	MaxBodyBytes int64
 
-	sm    *SessionManager
-	auth  *Authenticator
-	guard *Guard
+	sm    *sessionManager
+	auth  *authenticator
+	guard *rbacGuard
 }
 
 // newHandlers returns the endpoints for sessions sm and credentials a. The
 // break-glass endpoints are served only when g is not nil.
-func newHandlers(sm *SessionManager, a *Authenticator, g *Guard) *Handlers {
-	return &Handlers{MaxBodyBytes: DefaultMaxBodyBytes, sm: sm, auth: a, guard: g}
+func newHandlers(sm *sessionManager, a *authenticator, g *rbacGuard) *endpoints {
+	return &endpoints{MaxBodyBytes: defaultMaxBodyBytes, sm: sm, auth: a, guard: g}
 }
 
 // Mount registers the endpoints on mux under prefix (for example "/auth";
 // "" for the root).
-func (h *Handlers) Mount(mux *http.ServeMux, prefix string) {
+func (h *endpoints) Mount(mux *http.ServeMux, prefix string) {
 	prefix = strings.TrimSuffix(prefix, "/")
 	sess := h.sm.Middleware
 	mux.HandleFunc("POST "+prefix+"/login", h.login)
@@ -74,7 +74,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads one JSON object into v, answering 400 itself when it cannot.
-func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+func (h *endpoints) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/json" {
 		writeError(w, http.StatusBadRequest, codeBadRequest)
@@ -82,7 +82,7 @@ func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
+		limit = defaultMaxBodyBytes
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
@@ -95,7 +95,7 @@ func (h *Handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // sessionAndBody returns the request's session state and decodes the body
 // into v, answering the request itself when either is missing.
-func (h *Handlers) sessionAndBody(w http.ResponseWriter, r *http.Request, v any) (*requestState, bool) {
+func (h *endpoints) sessionAndBody(w http.ResponseWriter, r *http.Request, v any) (*requestState, bool) {
 	st := stateFrom(r.Context())
 	if st == nil {
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
@@ -105,7 +105,7 @@ func (h *Handlers) sessionAndBody(w http.ResponseWriter, r *http.Request, v any)
 }
 
 // fail maps an error of the Authenticator or the session manager to a response.
-func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (h *endpoints) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ThrottledError
 	var pe *PasswordError
 	switch {
@@ -118,17 +118,17 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusTooManyRequests, "throttled")
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "password_rejected", "reason": string(pe.Reason)})
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidCode):
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, errInvalidCode):
 		writeError(w, http.StatusUnauthorized, "invalid_credentials")
 	case errors.Is(err, ErrInvalidUser):
 		writeError(w, http.StatusBadRequest, codeBadRequest)
-	case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrUserInactive):
+	case errors.Is(err, ErrInvalidSession), errors.Is(err, errUserInactive):
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
-	case errors.Is(err, ErrMFAAlreadyActive):
+	case errors.Is(err, errMFAAlreadyActive):
 		writeError(w, http.StatusConflict, "mfa_already_active")
-	case errors.Is(err, ErrMFANotEnrolled):
+	case errors.Is(err, errMFANotEnrolled):
 		writeError(w, http.StatusConflict, "mfa_not_enrolled")
-	case errors.Is(err, ErrEmergencyDenied):
+	case errors.Is(err, errEmergencyDenied):
 		writeError(w, http.StatusForbidden, "emergency_denied")
 	default:
 		h.sm.logError(r.Context(), "auth handler", err)
@@ -166,7 +166,7 @@ type loginResponse struct {
 }
 
 // crossSite refuses a login form submitted from another site.
-func (h *Handlers) crossSite(w http.ResponseWriter, r *http.Request) bool {
+func (h *endpoints) crossSite(w http.ResponseWriter, r *http.Request) bool {
 	if err := h.sm.CheckCrossOrigin(r); err != nil {
 		h.sm.record(r.Context(), r, audit.Actor{}, audit.ActionLoginFailed, audit.OutcomeFailure, "csrf") //nolint:errcheck // refused anyway
 		writeError(w, http.StatusForbidden, codeCSRF)
@@ -175,7 +175,7 @@ func (h *Handlers) crossSite(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func (h *Handlers) login(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) login(w http.ResponseWriter, r *http.Request) {
 	if h.crossSite(w, r) {
 		return
 	}
@@ -188,7 +188,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) {
 	h.finishLogin(w, r, res, err)
 }
 
-func (h *Handlers) secondFactor(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) secondFactor(w http.ResponseWriter, r *http.Request) {
 	if h.crossSite(w, r) {
 		return
 	}
@@ -202,7 +202,7 @@ func (h *Handlers) secondFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 // finishLogin answers a login step and starts the session when it completed.
-func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, res *LoginResult, err error) {
+func (h *endpoints) finishLogin(w http.ResponseWriter, r *http.Request, res *LoginResult, err error) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -247,7 +247,7 @@ type sessionResponse struct {
 
 // session answers GET /session and POST /session/keepalive: the session
 // middleware has already recorded the activity.
-func (h *Handlers) session(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) session(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
 	if st == nil {
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
@@ -266,7 +266,7 @@ func (h *Handlers) session(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) logout(w http.ResponseWriter, r *http.Request) {
 	// Logout needs no CSRF token: ending a session is always safe, and a
 	// forged logout can only sign the user out. Cross-site requests are
 	// still refused so that a page cannot log users out at will.
@@ -289,7 +289,7 @@ type reauthBody struct {
 
 // reauth verifies the password (and the TOTP code when the user has TOTP)
 // again and refreshes the session's authentication time.
-func (h *Handlers) reauth(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) reauth(w http.ResponseWriter, r *http.Request) {
 	var b reauthBody
 	st, ok := h.sessionAndBody(w, r, &b)
 	if !ok {
@@ -326,7 +326,7 @@ type passwordBody struct {
 
 // changePassword changes the user's password, ends their other sessions and
 // rotates this one.
-func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) changePassword(w http.ResponseWriter, r *http.Request) {
 	var b passwordBody
 	st, ok := h.sessionAndBody(w, r, &b)
 	if !ok {
@@ -347,7 +347,7 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 // enrollTOTP starts TOTP enrolment for the signed-in user.
-func (h *Handlers) enrollTOTP(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
 	if st == nil {
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
@@ -368,7 +368,7 @@ type confirmBody struct {
 
 // confirmTOTP activates the enrolment; the session becomes an MFA session
 // with a new token, and the user's other sessions end.
-func (h *Handlers) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	var b confirmBody
 	st, ok := h.sessionAndBody(w, r, &b)
 	if !ok {
@@ -393,7 +393,7 @@ type elevateBody struct {
 	DurationSeconds int64  `json:"duration_seconds"`
 }
 
-func (h *Handlers) elevate(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) elevate(w http.ResponseWriter, r *http.Request) {
 	var b elevateBody
 	if !h.decode(w, r, &b) {
 		return
@@ -410,7 +410,7 @@ func (h *Handlers) elevate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"access_id": a.ID, "role": a.Role, "until": a.Until, "csrf_token": csrf})
 }
 
-func (h *Handlers) endEmergency(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) endEmergency(w http.ResponseWriter, r *http.Request) {
 	if err := h.sm.EndEmergency(w, r); err != nil {
 		h.fail(w, r, err)
 		return
@@ -426,7 +426,7 @@ const maxReportRange = 366 * 24 * time.Hour
 // started in [from, to) (query parameters in RFC 3339; default the last 30
 // days) as {"accesses": [...]}. Register it on the Guard with a reviewer's
 // permission.
-func (h *Handlers) EmergencyReport(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) EmergencyReport(w http.ResponseWriter, r *http.Request) {
 	now := h.sm.now()
 	from, to := now.Add(-30*24*time.Hour), now.Add(time.Nanosecond) // up to and including now
 	q := r.URL.Query()

@@ -38,7 +38,7 @@ type adminPasswordBody struct {
 
 // adminTarget returns the caller and checks that the target user is in the
 // caller's tenant.
-func (h *Handlers) adminTarget(w http.ResponseWriter, r *http.Request, v any) (*requestState, string, bool) {
+func (h *endpoints) adminTarget(w http.ResponseWriter, r *http.Request, v any) (*requestState, string, bool) {
 	st, ok := h.sessionAndBody(w, r, v)
 	if !ok {
 		return nil, "", false
@@ -61,7 +61,7 @@ func (h *Handlers) adminTarget(w http.ResponseWriter, r *http.Request, v any) (*
 // roles are not); otherwise 400 "unknown_role" and nothing changes. The
 // change is audited (role_changed) and applies at the user's next request.
 // It needs the Handlers to have a Guard.
-func (h *Handlers) SetRoles(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) SetRoles(w http.ResponseWriter, r *http.Request) {
 	var b rolesBody
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -77,12 +77,12 @@ func (h *Handlers) SetRoles(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := h.guard.RBAC().CheckAssignable(b.Roles); err != nil {
+	if err := h.guard.RBAC().checkAssignable(b.Roles); err != nil {
 		writeError(w, http.StatusBadRequest, "unknown_role")
 		return
 	}
 	err := h.auth.SetRoles(r.Context(), id, b.Roles, st.p.Actor(), h.sm.origin(r))
-	if errors.Is(err, ErrApprovalPending) {
+	if errors.Is(err, errApprovalPending) {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending"})
 		return
@@ -94,7 +94,7 @@ func (h *Handlers) SetRoles(w http.ResponseWriter, r *http.Request) {
 // (Authenticator.ApproveRoles). The approver must be another administrator
 // than the requester (403 "second_administrator_required"); without a
 // request it answers 404 "no_role_request".
-func (h *Handlers) ApproveRoles(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) ApproveRoles(w http.ResponseWriter, r *http.Request) {
 	var b struct{}
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -110,7 +110,7 @@ func (h *Handlers) ApproveRoles(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if u.RoleRequest != nil && h.guard.RBAC().CheckAssignable(u.RoleRequest.Roles) != nil {
+	if u.RoleRequest != nil && h.guard.RBAC().checkAssignable(u.RoleRequest.Roles) != nil {
 		writeError(w, http.StatusBadRequest, "unknown_role")
 		return
 	}
@@ -119,7 +119,7 @@ func (h *Handlers) ApproveRoles(w http.ResponseWriter, r *http.Request) {
 
 // RejectRoles discards the pending role request of user {id} (POST, no
 // body fields): 204, 404 "no_role_request" without one.
-func (h *Handlers) RejectRoles(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) RejectRoles(w http.ResponseWriter, r *http.Request) {
 	var b struct{}
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -139,7 +139,7 @@ type roleRequestView struct {
 }
 
 // RoleRequests answers the pending role requests of the caller's tenant.
-func (h *Handlers) RoleRequests(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) RoleRequests(w http.ResponseWriter, r *http.Request) {
 	p, ok := PrincipalFromContext(r.Context())
 	if !ok {
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
@@ -162,7 +162,7 @@ func (h *Handlers) RoleRequests(w http.ResponseWriter, r *http.Request) {
 // SetStatus answers {"status": "active" | "disabled" | "removed"}.
 // Disabling or removing a user ends all of the user's sessions at once.
 // Audited (user_changed).
-func (h *Handlers) SetStatus(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) SetStatus(w http.ResponseWriter, r *http.Request) {
 	var b statusBody
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -177,7 +177,7 @@ func (h *Handlers) SetStatus(w http.ResponseWriter, r *http.Request) {
 
 // Unlock answers {}: it clears the user's lockout (consecutive failures and
 // the lock), so the account's password login works again. Audited.
-func (h *Handlers) Unlock(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) Unlock(w http.ResponseWriter, r *http.Request) {
 	var b struct{}
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -189,7 +189,7 @@ func (h *Handlers) Unlock(w http.ResponseWriter, r *http.Request) {
 // ResetMFA answers {}: it removes the user's second factor and recovery
 // codes, so the user enrols again at the next login. The tenant policy must
 // allow administrator resets (otherwise 403 "recovery_not_allowed"). Audited.
-func (h *Handlers) ResetMFA(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) ResetMFA(w http.ResponseWriter, r *http.Request) {
 	var b struct{}
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -202,7 +202,7 @@ func (h *Handlers) ResetMFA(w http.ResponseWriter, r *http.Request) {
 // administrator chose (checked against the tenant's password policy; a
 // refusal is 400 "password_rejected" with the reason) and ends the user's
 // sessions. Audited, never with the password.
-func (h *Handlers) SetPassword(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) SetPassword(w http.ResponseWriter, r *http.Request) {
 	var b adminPasswordBody
 	st, id, ok := h.adminTarget(w, r, &b)
 	if !ok {
@@ -212,7 +212,7 @@ func (h *Handlers) SetPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminDone answers an administrative change: 204, or the refusal.
-func (h *Handlers) adminDone(w http.ResponseWriter, r *http.Request, err error) {
+func (h *endpoints) adminDone(w http.ResponseWriter, r *http.Request, err error) {
 	if err != nil {
 		h.adminFail(w, r, err)
 		return
@@ -223,23 +223,23 @@ func (h *Handlers) adminDone(w http.ResponseWriter, r *http.Request, err error) 
 
 // adminFail answers a refused administrative change: the target user's
 // state forbids it (409) or the request breaks a user rule (400).
-func (h *Handlers) adminFail(w http.ResponseWriter, r *http.Request, err error) {
+func (h *endpoints) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, ErrUserInactive):
+	case errors.Is(err, errUserInactive):
 		writeError(w, http.StatusConflict, "user_inactive")
 	case errors.Is(err, ErrUserExists):
 		writeError(w, http.StatusConflict, "user_exists")
 	case errors.Is(err, ErrInvalidUser):
 		writeError(w, http.StatusBadRequest, "invalid_user")
-	case errors.Is(err, ErrRecoveryNotAllowed):
+	case errors.Is(err, errRecoveryNotAllowed):
 		writeError(w, http.StatusForbidden, "recovery_not_allowed")
-	case errors.Is(err, ErrSelfAdministration):
+	case errors.Is(err, errSelfAdministration):
 		writeError(w, http.StatusForbidden, "self_administration")
-	case errors.Is(err, ErrSecondApproverRequired):
+	case errors.Is(err, errSecondApproverRequired):
 		writeError(w, http.StatusForbidden, "second_administrator_required")
-	case errors.Is(err, ErrLastAdministrator):
+	case errors.Is(err, errLastAdministrator):
 		writeError(w, http.StatusConflict, "last_administrator")
-	case errors.Is(err, ErrNoRoleRequest):
+	case errors.Is(err, errNoRoleRequest):
 		writeError(w, http.StatusNotFound, "no_role_request")
 	case errors.Is(err, ErrVersionConflict):
 		writeError(w, http.StatusConflict, "conflict")

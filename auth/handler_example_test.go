@@ -10,24 +10,19 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 )
 
-// The handlers serve sign-in as JSON; the Authenticator checks the
-// credentials and the SessionManager starts the session.
-func ExampleHandlers() {
-	users := auth.NewMemoryUserStore()
-	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
-	hasher, _ := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	authn, err := auth.NewAuthenticator(auth.Config{Users: users, Audit: audit.Discard{}, Hasher: hasher}, sessions)
-	if err != nil {
-		panic(err)
-	}
-	if _, err := authn.CreateUser(context.Background(), auth.NewUser{TenantID: "clinic-a", Name: "ana",
+// Mount serves sign-in as JSON: the login endpoint checks the credentials
+// and starts the session.
+func ExampleService_Mount() {
+	svc := exampleService(memstore.NewUserStore(), nil)
+	if _, err := svc.CreateUser(context.Background(), auth.NewUser{TenantID: "clinic-a", Name: "ana",
 		Roles: []string{"physician"}, Password: "violet-harbor-lantern-42"}, audit.Actor{UserID: "admin"}, audit.Origin{}); err != nil {
 		panic(err)
 	}
 	mux := http.NewServeMux()
-	auth.NewHandlers(sessions, authn, nil).Mount(mux, "/auth")
+	svc.Mount(mux, "/auth")
 
 	login := func(password string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/auth/login", strings.NewReader(
@@ -48,24 +43,25 @@ func ExampleHandlers() {
 
 // Break-glass: an eligible user elevates to an emergency role for a bounded
 // time with a reason; every audit actor during it is flagged.
-func ExampleGuard_Elevate() {
-	users := auth.NewMemoryUserStore()
+func ExampleService_Elevate() {
+	users := memstore.NewUserStore()
 	u := exampleUser(users)
-	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
-	sessions.OnEmergency = func(_ context.Context, a auth.EmergencyAlert) {
-		fmt.Println("alert: started", a.Started, "role", a.Access.Role)
-	}
 	p, err := auth.ParsePolicy([]byte(`{"version":1,"permissions":["patient:read"],"roles":[
 		{"name":"physician","permissions":["patient:read"]},
 		{"name":"er_override","emergency":true,"eligible_roles":["physician"],"max_duration":"1h","permissions":["patient:read"]}]}`))
 	if err != nil {
 		panic(err)
 	}
-	guard := auth.NewGuard(sessions, p.RBAC)
+	sessions := exampleService(users, func(c *auth.Config) {
+		c.RBAC = p.RBAC
+		c.OnEmergency = func(_ context.Context, a auth.EmergencyAlert) {
+			fmt.Println("alert: started", a.Started, "role", a.Access.Role)
+		}
+	})
 	_, tok, _ := sessions.Begin(context.Background(), nil, nil, u, true)
 
-	elevate := sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, _, err := guard.Elevate(w, r, "er_override", "patient unconscious, chart locked", 30*time.Minute)
+	elevate := sessions.Session(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _, err := sessions.Elevate(w, r, "er_override", "patient unconscious, chart locked", 30*time.Minute)
 		fmt.Println(err, a.Until.Sub(a.StartedAt))
 	}))
 	r := httptest.NewRequest("POST", "/elevate", nil)
@@ -78,9 +74,9 @@ func ExampleGuard_Elevate() {
 }
 
 // csrfFromCookie asks the session middleware for the CSRF token of tok.
-func csrfFromCookie(sessions *auth.SessionManager, tok string) string {
+func csrfFromCookie(sessions *auth.Service, tok string) string {
 	var c string
-	h := sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c = sessions.CSRFToken(r) }))
+	h := sessions.Session(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c = sessions.CSRFToken(r) }))
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(&http.Cookie{Name: auth.DefaultCookieName, Value: tok})
 	h.ServeHTTP(httptest.NewRecorder(), r)

@@ -35,11 +35,7 @@ func newHandlerEnv(t *testing.T, mod ...func(*auth.Config)) *handlerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := auth.Config{Users: e.users, Audit: e.rec, Sealer: sealer, Hasher: hasher, Clock: e.clk}
+	cfg := auth.Config{Users: e.users, Audit: e.rec, Sealer: sealer, Argon2: fastArgon2, Clock: e.clk}
 	for _, m := range mod {
 		m(&cfg)
 	}

@@ -39,7 +39,7 @@ func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 // attempt must wait BaseDelay, doubling with every failure up to MaxDelay.
 // Only a tenant that chose TenantPolicy.PermanentLockout has an account's
 // authenticators disabled after MaxFailures consecutive failures, until an
-// operator unlocks it (Authenticator.Unlock). A successful login resets the
+// operator unlocks it (Service.Unlock). A successful login resets the
 // account's counter and gives back its client key's count.
 type LockoutConfig struct {
 	// MaxFailures locks the account of a tenant with

@@ -16,17 +16,13 @@ import (
 
 // The failed-login benchmarks pair a known account (BenchmarkFailedLogin*Known)
 // with its baseline, an unknown name (BenchmarkFailedLogin*Unknown), on the
-// file stores (FileUserStore with a FileAttemptStore) and on PostgreSQL
+// file stores (auth/filestore users and attempts) and on PostgreSQL
 // (pgauth.UserStore with pgauth.AttemptStore). Their ratio is the timing
 // difference an attacker could use to tell which names exist; the target is
 // within 10%. A cheap hash makes the store's share visible.
 
 func benchAuthenticator(b *testing.B, users auth.UserStore, attempts auth.AttemptStore) *auth.Authenticator {
-	hasher, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Hasher: hasher, Lockout: auth.LockoutConfig{FreeFailures: 1 << 30, MaxFailures: 100}}, auth.NoSessions)
+	a, err := auth.NewAuthenticator(auth.Config{Users: users, Attempts: attempts, Audit: audit.Discard{}, Argon2: fastArgon2, Lockout: auth.LockoutConfig{FreeFailures: 1 << 30, MaxFailures: 100}}, auth.NoSessions)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 // reserveClient counts an attempt against the client key before its
 // credentials are checked, or refuses it while the key is in back-off.
-func (a *Authenticator) reserveClient(ctx context.Context, clientKey string, now time.Time, base audit.Event) error {
+func (a *authenticator) reserveClient(ctx context.Context, clientKey string, now time.Time, base audit.Event) error {
 	if clientKey == "" {
 		return nil
 	}
@@ -30,7 +30,7 @@ func (a *Authenticator) reserveClient(ctx context.Context, clientKey string, now
 
 // releaseClient gives back the client key's reservation of an attempt that
 // succeeded or was not decided (err, returned unchanged, or nil).
-func (a *Authenticator) releaseClient(ctx context.Context, clientKey string, err error) error {
+func (a *authenticator) releaseClient(ctx context.Context, clientKey string, err error) error {
 	if clientKey == "" {
 		return err
 	}
@@ -42,14 +42,14 @@ func (a *Authenticator) releaseClient(ctx context.Context, clientKey string, err
 
 // waitFunc is the AttemptStore question "how long must an attempt at now
 // still wait" with free failures passing.
-func (a *Authenticator) waitFunc(free int, now time.Time) func(int, time.Time) time.Duration {
+func (a *authenticator) waitFunc(free int, now time.Time) func(int, time.Time) time.Duration {
 	return func(n int, last time.Time) time.Duration { return a.cfg.Lockout.wait(n, free, last, now) }
 }
 
 // failure counts a failed attempt against the client key and, when userID
 // is set, against the account (locking it at MaxFailures), audits it and
 // returns ErrInvalidCredentials (or the audit error).
-func (a *Authenticator) failure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
+func (a *authenticator) failure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
 	if err := a.accountFailure(ctx, userID, clientKey, base.Actor, base.Origin, base.Action, reason); err != nil {
 		return err
 	}
@@ -57,12 +57,12 @@ func (a *Authenticator) failure(ctx context.Context, userID, clientKey string, b
 }
 
 // accountFailure records one failed authentication; see failure.
-func (a *Authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
+func (a *authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
 	return a.countFailure(ctx, userID, clientKey, false, actor, origin, action, reason)
 }
 
 // reservedFailure is failure for an attempt that reserve already counted.
-func (a *Authenticator) reservedFailure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
+func (a *authenticator) reservedFailure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
 	if err := a.countFailure(ctx, userID, clientKey, true, base.Actor, base.Origin, base.Action, reason); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (a *Authenticator) reservedFailure(ctx context.Context, userID, clientKey s
 // returns the fresh user, or the back-off still to wait (nothing counted).
 // Success resets the count (succeed), failure keeps it (reservedFailure),
 // and release gives it back.
-func (a *Authenticator) reserve(ctx context.Context, userID string, now time.Time, base audit.Event) (*User, time.Duration, error) {
+func (a *authenticator) reserve(ctx context.Context, userID string, now time.Time, base audit.Event) (*User, time.Duration, error) {
 	var wait time.Duration
 	lockedNow := false
 	u, err := a.modify(ctx, userID, func(u *User) error {
@@ -120,7 +120,7 @@ func (a *Authenticator) reserve(ctx context.Context, userID string, now time.Tim
 
 // release gives back an attempt reserve counted that turned out not to be
 // a failure (a right password that still needs its second factor).
-func (a *Authenticator) release(ctx context.Context, userID string) error {
+func (a *authenticator) release(ctx context.Context, userID string) error {
 	_, err := a.modify(ctx, userID, func(u *User) error {
 		if u.Lockout.Locked() || u.Lockout.Failures == 0 {
 			return errNoChange
@@ -139,7 +139,7 @@ func (a *Authenticator) release(ctx context.Context, userID string) error {
 // TenantPolicy.PermanentLockout and failures reached MaxFailures. Without
 // it the back-off alone slows guessing (capped at MaxDelay), so that no one
 // can lock another user out.
-func (a *Authenticator) permanentLock(ctx context.Context, tenantID string, failures int) (bool, error) {
+func (a *authenticator) permanentLock(ctx context.Context, tenantID string, failures int) (bool, error) {
 	if failures < a.cfg.Lockout.MaxFailures {
 		return false, nil
 	}
@@ -155,7 +155,7 @@ var errNoChange = errors.New("auth: no change")
 
 // countFailure records a failed attempt: it counts it (unless reserve did),
 // locks the account when the count reaches MaxFailures, and audits both.
-func (a *Authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
+func (a *authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
 	now := a.clock.Now()
 	if clientKey != "" && !reserved {
 		// Counted even in back-off: this attempt was already checked.

@@ -38,7 +38,7 @@ func writeError(w http.ResponseWriter, status int, code string) {
 
 // Middleware is the session step of the chain. It puts the Principal into
 // the request context (see PrincipalFromContext and ActorFromRequest).
-func (m *SessionManager) Middleware(next http.Handler) http.Handler {
+func (m *sessionManager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := m.load(r.Context(), r)
 		if err != nil {
@@ -57,7 +57,7 @@ func (m *SessionManager) Middleware(next http.Handler) http.Handler {
 }
 
 // refuse answers a request whose session could not be established.
-func (m *SessionManager) refuse(w http.ResponseWriter, r *http.Request, err error) {
+func (m *sessionManager) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrInvalidSession) {
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
 		return
@@ -68,7 +68,7 @@ func (m *SessionManager) refuse(w http.ResponseWriter, r *http.Request, err erro
 
 // deny records a permission_denied event. The request is refused whether
 // or not the event could be stored.
-func (m *SessionManager) deny(ctx context.Context, r *http.Request, actor audit.Actor, reason string) {
+func (m *sessionManager) deny(ctx context.Context, r *http.Request, actor audit.Actor, reason string) {
 	m.record(ctx, r, actor, audit.ActionPermissionDenied, audit.OutcomeFailure, reason) //nolint:errcheck // logged; refused anyway
 }
 
@@ -78,7 +78,7 @@ func (m *SessionManager) deny(ctx context.Context, r *http.Request, actor audit.
 // whose password is older than the tenant's password policy allows, when
 // SessionManager.Passwords is set. It must run inside Middleware; the MFA
 // enrolment and password change handlers are mounted outside it.
-func (m *SessionManager) EnforcePolicy(next http.Handler) http.Handler {
+func (m *sessionManager) EnforcePolicy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
 		if st == nil {
@@ -97,7 +97,7 @@ func (m *SessionManager) EnforcePolicy(next http.Handler) http.Handler {
 				writeError(w, http.StatusServiceUnavailable, codeUnavailable)
 				return
 			}
-			if pp.Expired(st.pwChangedAt, m.now()) {
+			if pp.expired(st.pwChangedAt, m.now()) {
 				m.deny(r.Context(), r, st.p.Actor(), "password_expired")
 				writeError(w, http.StatusForbidden, codePasswordExpired)
 				return
@@ -111,7 +111,7 @@ func (m *SessionManager) EnforcePolicy(next http.Handler) http.Handler {
 // whose session last authenticated longer ago than ReauthAfter (or the
 // tenant's shorter limit). It must run inside Middleware. Guard routes get
 // the same check with the Sensitive option.
-func (m *SessionManager) RequireRecentAuth(next http.Handler) http.Handler {
+func (m *sessionManager) RequireRecentAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateFrom(r.Context())
 		if st == nil {

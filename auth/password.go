@@ -157,14 +157,14 @@ func (p PasswordPolicy) Check(password string, pc PasswordContext) error {
 	if repetitive(pw) {
 		return perr(ReasonRepetitive)
 	}
-	listed, err := p.Blocklist.Contains(pw)
+	listed, err := p.Blocklist.contains(pw)
 	if err != nil {
 		return err
 	}
 	if listed {
 		return perr(ReasonBlocklisted)
 	}
-	if listed, err = p.Blocklist.ContainsVariant(pw); err != nil {
+	if listed, err = p.Blocklist.containsVariant(pw); err != nil {
 		return err
 	}
 	if listed {
@@ -226,8 +226,8 @@ func repetitive(pw string) bool {
 	return false
 }
 
-// Expired reports whether a password set at changedAt has outlived MaxAge
+// expired reports whether a password set at changedAt has outlived MaxAge
 // at now. It is always false when MaxAge is zero.
-func (p PasswordPolicy) Expired(changedAt, now time.Time) bool {
+func (p PasswordPolicy) expired(changedAt, now time.Time) bool {
 	return p.MaxAge > 0 && !changedAt.IsZero() && now.Sub(changedAt) >= p.MaxAge
 }

@@ -133,7 +133,7 @@ func (h phcHash) String() string {
 // hashes run at once: each one holds Params.Memory of RAM, so a login flood
 // waits for a slot (or for its context to end) instead of exhausting memory.
 // A Hasher is safe for concurrent use.
-type Hasher struct {
+type hasher struct {
 	params Argon2Params
 	slots  chan struct{}
 
@@ -143,7 +143,7 @@ type Hasher struct {
 
 // NewHasher returns a Hasher with parameters p that runs at most
 // maxConcurrent hashes at once (0 means runtime.GOMAXPROCS(0)).
-func NewHasher(p Argon2Params, maxConcurrent int) (*Hasher, error) {
+func newHasher(p Argon2Params, maxConcurrent int) (*hasher, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
@@ -153,13 +153,13 @@ func NewHasher(p Argon2Params, maxConcurrent int) (*Hasher, error) {
 	if maxConcurrent == 0 {
 		maxConcurrent = runtime.GOMAXPROCS(0)
 	}
-	return &Hasher{params: p, slots: make(chan struct{}, maxConcurrent)}, nil
+	return &hasher{params: p, slots: make(chan struct{}, maxConcurrent)}, nil
 }
 
 // Params returns the parameters new hashes use.
-func (h *Hasher) Params() Argon2Params { return h.params }
+func (h *hasher) Params() Argon2Params { return h.params }
 
-func (h *Hasher) acquire(ctx context.Context) error {
+func (h *hasher) acquire(ctx context.Context) error {
 	if h == nil || h.slots == nil {
 		return errors.New("auth: Hasher not built by NewHasher")
 	}
@@ -171,14 +171,14 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *hasher) release() { <-h.slots }
 
 // normalizePassword is the one transformation applied to a password before it
 // is measured or hashed: Unicode NFKC normalisation (NIST SP 800-63B rev 4
 // 3.1.1.2). No truncation, no case folding, no trimming.
 func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
 
-func (h *Hasher) derive(ctx context.Context, password string, p Argon2Params, salt []byte) ([]byte, error) {
+func (h *hasher) derive(ctx context.Context, password string, p Argon2Params, salt []byte) ([]byte, error) {
 	if err := h.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (h *Hasher) derive(ctx context.Context, password string, p Argon2Params, sa
 
 // Hash returns the PHC string of the NFKC-normalised password under a fresh
 // random salt. It waits for a free slot, or fails when ctx ends first.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+func (h *hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
@@ -207,7 +207,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // costs the same time as a wrong password; callers pass "" for unknown users
 // rather than returning early. A malformed encoded also costs one dummy hash
 // and returns ErrMalformedHash. Keys are compared in constant time.
-func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+func (h *hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
 	var target phcHash
 	var perr error
 	if encoded == "" {
@@ -230,7 +230,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 }
 
 // dummyHash is a hash of a random password under the current parameters.
-func (h *Hasher) dummyHash() phcHash {
+func (h *hasher) dummyHash() phcHash {
 	h.dummyOnce.Do(func() {
 		salt := make([]byte, h.params.SaltLen)
 		key := make([]byte, h.params.KeyLen)

@@ -15,9 +15,9 @@ import (
 
 // testHasher uses the cheapest parameters the package accepts, so tests
 // stay fast; the defaults are exercised by the golden vector and benchmarks.
-func testHasher(t testing.TB) *Hasher {
+func testHasher(t testing.TB) *hasher {
 	t.Helper()
-	h, err := NewHasher(Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
+	h, err := newHasher(Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
 	require.NoError(t, err)
 	return h
 }
@@ -59,7 +59,7 @@ func TestHasherRehashOnParameterChange(t *testing.T) {
 	require.NoError(t, err)
 	p := old.Params()
 	p.Time = 2
-	cur, err := NewHasher(p, 1)
+	cur, err := newHasher(p, 1)
 	require.NoError(t, err)
 	ok, rehash, err := cur.Verify(ctx, "walnut-harbor-lantern", enc)
 	require.NoError(t, err)
@@ -90,7 +90,7 @@ func TestHasherGolden(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	require.Len(t, lines, 2)
 	pw, enc := lines[0], lines[1]
-	h, err := NewHasher(DefaultArgon2Params(), 1)
+	h, err := newHasher(DefaultArgon2Params(), 1)
 	require.NoError(t, err)
 	ok, rehash, err := h.Verify(t.Context(), pw, enc)
 	require.NoError(t, err)
@@ -147,7 +147,7 @@ func FuzzParsePHC(f *testing.F) {
 // At most maxConcurrent hashes run at once, and a waiting caller gives up
 // when its context ends.
 func TestHasherBoundsConcurrency(t *testing.T) {
-	h, err := NewHasher(Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	h, err := newHasher(Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
 	require.NoError(t, err)
 	var running, peak atomic.Int32
 	var wg sync.WaitGroup
@@ -190,10 +190,10 @@ func TestNewHasherRejectsBadParams(t *testing.T) {
 		{Memory: 19456, Time: 2, Threads: 1, SaltLen: 4, KeyLen: 32},
 		{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 8},
 	} {
-		_, err := NewHasher(p, 1)
+		_, err := newHasher(p, 1)
 		require.Error(t, err)
 	}
-	_, err := NewHasher(DefaultArgon2Params(), -1)
+	_, err := newHasher(DefaultArgon2Params(), -1)
 	require.Error(t, err)
 }
 
@@ -201,7 +201,7 @@ func TestNewHasherRejectsBadParams(t *testing.T) {
 // BenchmarkArgon2IDKeyBaseline is the bare argon2.IDKey call at the same
 // parameters that it wraps.
 func BenchmarkHasherHash(b *testing.B) {
-	h, err := NewHasher(DefaultArgon2Params(), 1)
+	h, err := newHasher(DefaultArgon2Params(), 1)
 	require.NoError(b, err)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -213,7 +213,7 @@ func BenchmarkHasherHash(b *testing.B) {
 }
 
 func BenchmarkHasherVerify(b *testing.B) {
-	h, err := NewHasher(DefaultArgon2Params(), 1)
+	h, err := newHasher(DefaultArgon2Params(), 1)
 	require.NoError(b, err)
 	ctx := context.Background()
 	enc, err := h.Hash(ctx, "benchmark-password-phrase")
@@ -233,4 +233,21 @@ func BenchmarkArgon2IDKeyBaseline(b *testing.B) {
 	for b.Loop() {
 		argon2.IDKey([]byte("benchmark-password-phrase"), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	}
+}
+
+// The default profile hashes into the documented PHC prefix, verifies, and
+// fails (at the same cost) for a user without a usable hash.
+func TestDefaultHasherProfile(t *testing.T) {
+	ctx := t.Context()
+	h, err := newHasher(DefaultArgon2Params(), 0)
+	require.NoError(t, err)
+	enc, err := h.Hash(ctx, "tangerine-orbit-quiet-9")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$"))
+	ok, rehash, err := h.Verify(ctx, "tangerine-orbit-quiet-9", enc)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.False(t, rehash)
+	ok, _, _ = h.Verify(ctx, "unknown user: dummy hash, same cost", "")
+	require.False(t, ok)
 }

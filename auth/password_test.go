@@ -110,9 +110,9 @@ func TestPasswordPolicyValidate(t *testing.T) {
 func TestPasswordExpired(t *testing.T) {
 	p := DefaultPasswordPolicy()
 	set := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	require.False(t, p.Expired(set, set.AddDate(10, 0, 0)), "off by default")
+	require.False(t, p.expired(set, set.AddDate(10, 0, 0)), "off by default")
 	p.MaxAge = 90 * 24 * time.Hour
-	require.False(t, p.Expired(set, set.Add(89*24*time.Hour)))
-	require.True(t, p.Expired(set, set.Add(90*24*time.Hour)))
-	require.False(t, p.Expired(time.Time{}, set))
+	require.False(t, p.expired(set, set.Add(89*24*time.Hour)))
+	require.True(t, p.expired(set, set.Add(90*24*time.Hour)))
+	require.False(t, p.expired(time.Time{}, set))
 }

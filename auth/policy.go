@@ -40,10 +40,10 @@ type TenantPolicy struct {
 	TenantID string
 	// RequireMFA requires a second factor for every user of the tenant.
 	// A session established without one may only reach the MFA enrolment
-	// handlers; everything behind SessionManager.EnforcePolicy answers 403.
+	// handlers; everything behind the policy step answers 403.
 	RequireMFA bool
 	// IdleTimeout and AbsoluteTimeout, when not zero, cap the session
-	// limits of the SessionManager for the tenant's sessions (a tenant can
+	// limits of SessionConfig for the tenant's sessions (a tenant can
 	// shorten the limits, never lengthen them).
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
@@ -79,7 +79,7 @@ type TenantPolicy struct {
 
 	// PermanentLockout locks an account after LockoutConfig.MaxFailures
 	// consecutive failures until an operator unlocks it
-	// (Authenticator.Unlock, `hipaakit user unlock`). Without it, the
+	// (Service.Unlock, `hipaakit user unlock`). Without it, the
 	// default, repeated failures only raise the back-off, capped at
 	// LockoutConfig.MaxDelay, so that no one can lock another user out for
 	// good.
@@ -94,20 +94,20 @@ type TenantPolicy struct {
 	MaxSessionsPerUser int
 }
 
-// MaxSessionsLimit is the largest TenantPolicy.MaxSessionsPerUser.
-const MaxSessionsLimit = 1000
+// maxSessionsLimit is the largest TenantPolicy.MaxSessionsPerUser.
+const maxSessionsLimit = 1000
 
 // Defaults of the break-glass limits of a TenantPolicy.
 const (
-	DefaultEmergencyReasonMinChars = 20
-	DefaultEmergencyReasonMinWords = 3
-	DefaultMaxEmergenciesPerDay    = 3
+	defaultEmergencyReasonMinChars = 20
+	defaultEmergencyReasonMinWords = 3
+	defaultMaxEmergenciesPerDay    = 3
 	maxEmergencyLimit              = 100
 )
 
 // emergencyLimits returns the policy's break-glass limits with defaults.
 func (p *TenantPolicy) emergencyLimits() (minChars, minWords, perDay int) {
-	minChars, minWords, perDay = DefaultEmergencyReasonMinChars, DefaultEmergencyReasonMinWords, DefaultMaxEmergenciesPerDay
+	minChars, minWords, perDay = defaultEmergencyReasonMinChars, defaultEmergencyReasonMinWords, defaultMaxEmergenciesPerDay
 	if p.EmergencyReasonMinChars > 0 {
 		minChars = p.EmergencyReasonMinChars
 	}
@@ -142,8 +142,8 @@ func (p *TenantPolicy) Validate() error {
 			return fmt.Errorf("%w: break-glass limits must be between 0 and %d", ErrInvalidPolicy, maxEmergencyLimit)
 		}
 	}
-	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > MaxSessionsLimit {
-		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalidPolicy, MaxSessionsLimit)
+	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > maxSessionsLimit {
+		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalidPolicy, maxSessionsLimit)
 	}
 	for _, m := range p.RecoveryMethods {
 		if m != RecoveryCodes && m != RecoveryAdminReset {
@@ -246,7 +246,7 @@ func (t *TenantPolicies) TenantPolicy(_ context.Context, tenantID string) (Tenan
 // --- MFA requirement at construction (auth-session) ---
 
 // RequiresMFA reports whether the default or any tenant policy requires
-// MFA. NewAuthenticator uses it to refuse a configuration that requires
+// MFA. New uses it to refuse a configuration that requires
 // MFA without a SecretSealer.
 func (t *TenantPolicies) RequiresMFA() bool {
 	t.mu.RLock()

@@ -18,8 +18,8 @@ type Policy struct {
 	Tenants *TenantPolicies
 }
 
-// PolicyFileVersion is the version of the policy file format.
-const PolicyFileVersion = 1
+// policyFileVersion is the version of the policy file format.
+const policyFileVersion = 1
 
 // maxPolicyFile bounds the size of a policy file.
 const maxPolicyFile = 1 << 20
@@ -151,7 +151,7 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the policy document", ErrInvalidPolicy)
 	}
-	if doc.Version != PolicyFileVersion {
+	if doc.Version != policyFileVersion {
 		return nil, fmt.Errorf("%w: unsupported policy file version %d", ErrInvalidPolicy, doc.Version)
 	}
 	perms := make([]Permission, len(doc.Permissions))

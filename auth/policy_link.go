@@ -7,12 +7,12 @@ import (
 
 // --- One source of tenant policy (Authenticator and SessionManager) ---
 
-// ErrPolicySourceConflict reports an Authenticator and a SessionManager
+// errPolicySourceConflict reports an Authenticator and a SessionManager
 // wired together (Config.Sessions) that were given different tenant policy
 // sources. The policy the login step enforces (MFA) and the policy the
 // request middleware enforces must be the same: set Config.Tenants (or
 // SessionManager.Policies) only, and the other reads it.
-var ErrPolicySourceConflict = errors.New("auth: Config.Tenants and SessionManager.Policies are different tenant policy sources; set one of them (an Authenticator's SessionManager reads Config.Tenants)")
+var errPolicySourceConflict = errors.New("auth: Config.Tenants and SessionManager.Policies are different tenant policy sources; set one of them (an Authenticator's SessionManager reads Config.Tenants)")
 
 // linkTenantPolicies makes cfg.Tenants and the service's SessionManager m
 // share one policy source: a source set on only
@@ -20,7 +20,7 @@ var ErrPolicySourceConflict = errors.New("auth: Config.Tenants and SessionManage
 // keeps the link, so that clearing SessionManager.Policies later cannot
 // drop the policy, and setting a different one makes its requests fail
 // (ErrPolicySourceConflict) rather than run under another policy.
-func linkTenantPolicies(cfg *Config, m *SessionManager) error {
+func linkTenantPolicies(cfg *Config, m *sessionManager) error {
 	if m == nil {
 		return nil
 	}
@@ -32,7 +32,7 @@ func linkTenantPolicies(cfg *Config, m *SessionManager) error {
 	case cfg.Tenants == nil:
 		cfg.Tenants = cur
 	case cur != nil && !samePolicySource(cur, cfg.Tenants):
-		return ErrPolicySourceConflict
+		return errPolicySourceConflict
 	}
 	if cfg.Tenants != nil {
 		src := cfg.Tenants
@@ -44,7 +44,7 @@ func linkTenantPolicies(cfg *Config, m *SessionManager) error {
 // policySource returns the tenant policy source the manager applies:
 // Policies, or the source of the Authenticator it is linked to; both set
 // and different is ErrPolicySourceConflict.
-func (m *SessionManager) policySource() (TenantPolicySource, error) {
+func (m *sessionManager) policySource() (TenantPolicySource, error) {
 	l := m.linked.Load()
 	switch {
 	case l == nil:
@@ -52,7 +52,7 @@ func (m *SessionManager) policySource() (TenantPolicySource, error) {
 	case m.Policies == nil || samePolicySource(m.Policies, *l):
 		return *l, nil
 	}
-	return nil, ErrPolicySourceConflict
+	return nil, errPolicySourceConflict
 }
 
 // samePolicySource reports whether a and b are the same source, without

@@ -105,7 +105,7 @@ func NewRBAC(permissions []Permission, roles []Role) (*RBAC, error) {
 			return nil, fmt.Errorf("%w: role %s: emergency duration out of range", ErrInvalidPolicy, role.Name)
 		}
 		if role.Emergency && c.MaxDuration == 0 {
-			c.MaxDuration = DefaultEmergencyDuration
+			c.MaxDuration = defaultEmergencyDuration
 		}
 		r.roles[role.Name] = c
 	}
@@ -126,8 +126,8 @@ func NewRBAC(permissions []Permission, roles []Role) (*RBAC, error) {
 	return r, nil
 }
 
-// Declared reports whether p is a declared permission.
-func (r *RBAC) Declared(p Permission) bool {
+// declared reports whether p is a declared permission.
+func (r *RBAC) declared(p Permission) bool {
 	_, ok := r.perms[p]
 	return ok
 }
@@ -154,9 +154,9 @@ func (r *RBAC) Roles() []string {
 	return out
 }
 
-// CheckAssignable returns an ErrInvalidPolicy error when a role in roles is
+// checkAssignable returns an ErrInvalidPolicy error when a role in roles is
 // not defined or is an emergency role. Call it before storing a user's roles.
-func (r *RBAC) CheckAssignable(roles []string) error {
+func (r *RBAC) checkAssignable(roles []string) error {
 	for _, n := range roles {
 		c, ok := r.roles[n]
 		if !ok {

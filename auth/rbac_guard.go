@@ -11,7 +11,7 @@ import (
 )
 
 // ActionPermissionGranted is recorded for granted decisions when
-// Guard.AuditGrants is set.
+// Config.AuditGrants is set.
 const ActionPermissionGranted audit.Action = "permission_granted"
 
 // AttributeCheck is an attribute rule evaluated after the role check of a
@@ -20,7 +20,7 @@ const ActionPermissionGranted audit.Action = "permission_granted"
 // (403) and an error when it cannot decide (503). It must not write to w.
 type AttributeCheck func(r *http.Request, p *Principal) (bool, error)
 
-// RouteOption configures one Guard route.
+// RouteOption configures one route (Service.Handle, Service.Protect).
 type RouteOption interface{ apply(*route) }
 
 type routeOptionFunc func(*route)
@@ -28,7 +28,7 @@ type routeOptionFunc func(*route)
 func (f routeOptionFunc) apply(r *route) { f(r) }
 
 // Sensitive marks a route that requires a recent authentication (see
-// SessionManager.ReauthAfter); older sessions get 401
+// SessionConfig.ReauthAfter); older sessions get 401
 // "reauthentication_required".
 func Sensitive() RouteOption { return routeOptionFunc(func(r *route) { r.sensitive = true }) }
 
@@ -51,13 +51,13 @@ func Check(c AttributeCheck) RouteOption {
 // request that matches no route gets 404, one whose principal lacks the
 // permission 403, and both are audited as permission_denied. It must run
 // inside SessionManager.Middleware.
-type Guard struct {
+type rbacGuard struct {
 	// AuditGrants records every granted decision too (action
 	// permission_granted). When that record cannot be stored the request
 	// is refused with 503 (no audit, no access). Denials are always audited.
 	AuditGrants bool
 
-	sm   *SessionManager
+	sm   *sessionManager
 	rbac atomic.Pointer[RBAC]
 	mux  *http.ServeMux
 
@@ -68,24 +68,24 @@ type Guard struct {
 
 // newGuard returns a Guard that authorises against rbac and records to the
 // session manager's audit writer.
-func newGuard(sm *SessionManager, rbac *RBAC) *Guard {
-	g := &Guard{sm: sm, mux: http.NewServeMux(), routes: map[string]Permission{}}
+func newGuard(sm *sessionManager, rbac *RBAC) *rbacGuard {
+	g := &rbacGuard{sm: sm, mux: http.NewServeMux(), routes: map[string]Permission{}}
 	g.rbac.Store(rbac)
 	g.mux.HandleFunc("/", g.notFound)
 	return g
 }
 
 // RBAC returns the policy in force.
-func (g *Guard) RBAC() *RBAC { return g.rbac.Load() }
+func (g *rbacGuard) RBAC() *RBAC { return g.rbac.Load() }
 
 // SetRBAC replaces the policy (for example after reloading the policy
 // file); it applies from the next request. It fails, changing nothing, when
 // a registered route needs a permission the new policy does not declare.
-func (g *Guard) SetRBAC(r *RBAC) error {
+func (g *rbacGuard) SetRBAC(r *RBAC) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, p := range g.routes {
-		if !r.Declared(p) {
+		if !r.declared(p) {
 			return fmt.Errorf("%w: a route needs permission %s, which the new policy does not declare", ErrInvalidPolicy, p)
 		}
 	}
@@ -96,7 +96,7 @@ func (g *Guard) SetRBAC(r *RBAC) error {
 // Use appends middleware applied, inside the authorisation check, to the
 // routes registered after the call (for example the audit package's
 // access-recording middleware).
-func (g *Guard) Use(mw ...func(http.Handler) http.Handler) {
+func (g *rbacGuard) Use(mw ...func(http.Handler) http.Handler) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mws = append(g.mws, mw...)
@@ -107,7 +107,7 @@ func (g *Guard) Use(mw ...func(http.Handler) http.Handler) {
 // http.ServeMux.Handle it panics on a programming error: a malformed or
 // undeclared permission, a nil handler, or a pattern already registered
 // (the pattern "/" is reserved for the deny-all fallback).
-func (g *Guard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
+func (g *rbacGuard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mux.Handle(pattern, g.newRoute("Handle", perm, h, opts))
@@ -118,11 +118,11 @@ func (g *Guard) Handle(pattern string, perm Permission, h http.Handler, opts ...
 // middleware added by Use so far. It panics on a nil handler or an
 // undeclared permission (a programming error, as in http.ServeMux). g.mu
 // is held.
-func (g *Guard) newRoute(caller string, perm Permission, h http.Handler, opts []RouteOption) *route {
+func (g *rbacGuard) newRoute(caller string, perm Permission, h http.Handler, opts []RouteOption) *route {
 	if h == nil {
 		panic("auth: Guard." + caller + ": nil handler")
 	}
-	if !perm.Valid() || !g.RBAC().Declared(perm) {
+	if !perm.Valid() || !g.RBAC().declared(perm) {
 		panic("auth: Guard." + caller + ": permission is not declared in the RBAC policy")
 	}
 	rt := &route{g: g, perm: perm}
@@ -137,14 +137,14 @@ func (g *Guard) newRoute(caller string, perm Permission, h http.Handler, opts []
 }
 
 // HandleFunc registers f like Handle.
-func (g *Guard) HandleFunc(pattern string, perm Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
+func (g *rbacGuard) HandleFunc(pattern string, perm Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
 	g.Handle(pattern, perm, http.HandlerFunc(f), opts...)
 }
 
 // ServeHTTP routes r.
-func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+func (g *rbacGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
-func (g *Guard) notFound(w http.ResponseWriter, r *http.Request) {
+func (g *rbacGuard) notFound(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
 	if st == nil {
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
@@ -156,7 +156,7 @@ func (g *Guard) notFound(w http.ResponseWriter, r *http.Request) {
 
 // Can reports whether the request's principal holds perm under the policy
 // in force (for decisions inside a handler). It records nothing.
-func (g *Guard) Can(r *http.Request, perm Permission) bool {
+func (g *rbacGuard) Can(r *http.Request, perm Permission) bool {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return false
@@ -176,8 +176,8 @@ func emergencyRole(p *Principal) string {
 // be an emergency role the user is eligible for, reason is mandatory and d
 // must not exceed the role's MaxDuration (zero means the maximum). It
 // rotates the session token and returns the access record and the new CSRF
-// token. Refusals are audited and match ErrEmergencyDenied.
-func (g *Guard) Elevate(w http.ResponseWriter, r *http.Request, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
+// token. Refusals are audited and match refusal "emergency_denied".
+func (g *rbacGuard) Elevate(w http.ResponseWriter, r *http.Request, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return EmergencyAccess{}, "", ErrInvalidSession
@@ -187,13 +187,13 @@ func (g *Guard) Elevate(w http.ResponseWriter, r *http.Request, role, reason str
 	switch {
 	case !ok:
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_not_eligible")
-		return EmergencyAccess{}, "", fmt.Errorf("%w: not eligible", ErrEmergencyDenied)
+		return EmergencyAccess{}, "", fmt.Errorf("%w: not eligible", errEmergencyDenied)
 	case !validReason(reason, minChars, minWords):
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_reason_missing")
-		return EmergencyAccess{}, "", fmt.Errorf("%w: a reason is required", ErrEmergencyDenied)
+		return EmergencyAccess{}, "", fmt.Errorf("%w: a reason is required", errEmergencyDenied)
 	case d < 0 || d > max:
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_duration")
-		return EmergencyAccess{}, "", fmt.Errorf("%w: duration out of bounds", ErrEmergencyDenied)
+		return EmergencyAccess{}, "", fmt.Errorf("%w: duration out of bounds", errEmergencyDenied)
 	case d == 0:
 		d = max
 	}
@@ -201,7 +201,7 @@ func (g *Guard) Elevate(w http.ResponseWriter, r *http.Request, role, reason str
 }
 
 type route struct {
-	g         *Guard
+	g         *rbacGuard
 	perm      Permission
 	sensitive bool
 	checks    []AttributeCheck

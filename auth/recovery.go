@@ -105,8 +105,10 @@ func hashRecoveryCode(userID, canon string) string {
 // useRecoveryCode consumes the recovery code matching code, if any, with
 // compare-and-swap: two concurrent uses of one code let exactly one through.
 // All stored hashes are compared in constant time. It returns false when
-// guard (if not nil) refuses the user as read for an attempt.
-func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code string, guard func(*User) bool) (bool, error) {
+// guard (if not nil) refuses the user as read for an attempt. also, when
+// not nil, makes further changes in the same compare-and-swap (the login
+// resets the failure counter there); its error aborts the attempt.
+func (a *authenticator) useRecoveryCode(ctx context.Context, u *User, code string, guard func(*User) bool, also func(*User) error) (bool, error) {
 	canon, ok := parseRecoveryCode(code)
 	if !ok {
 		return false, nil
@@ -126,6 +128,11 @@ func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code strin
 			return false, nil
 		}
 		u.MFA.RecoveryCodes = slices.Delete(u.MFA.RecoveryCodes, idx, idx+1)
+		if also != nil {
+			if err := also(u); err != nil {
+				return false, err
+			}
+		}
 		u.UpdatedAt = a.storeNow()
 		err := a.users.Update(ctx, u)
 		if err == nil {
@@ -145,8 +152,8 @@ func (a *Authenticator) useRecoveryCode(ctx context.Context, u *User, code strin
 // RegenerateRecoveryCodes replaces the user's recovery codes with
 // RecoveryCodeCount new ones and returns them (shown once). The user must
 // have active TOTP and the tenant's policy must allow recovery codes
-// (else ErrRecoveryNotAllowed); the caller re-authenticates the user first.
-func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) ([]string, error) {
+// (else refusal "recovery_not_allowed"); the caller re-authenticates the user first.
+func (a *authenticator) RegenerateRecoveryCodes(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) ([]string, error) {
 	cur, err := a.users.Get(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -156,15 +163,15 @@ func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, userID stri
 		return nil, err
 	}
 	if !tp.AllowsRecovery(RecoveryCodes) {
-		return nil, ErrRecoveryNotAllowed
+		return nil, errRecoveryNotAllowed
 	}
 	var codes []string
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		if !u.Active() {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		if !u.MFA.TOTPActive {
-			return ErrMFANotEnrolled
+			return errMFANotEnrolled
 		}
 		c, h, err := newRecoveryCodes(u.ID)
 		if err != nil {
@@ -193,14 +200,14 @@ func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, userID stri
 // mfa_enrolled/"recovery_codes_regenerated". A user without active TOTP
 // gets 409 "mfa_not_enrolled"; a tenant without recovery codes 403
 // "recovery_not_allowed".
-func (h *Handlers) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+func (h *endpoints) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	var b struct{}
 	st, ok := h.sessionAndBody(w, r, &b)
 	if !ok {
 		return
 	}
 	codes, err := h.auth.RegenerateRecoveryCodes(r.Context(), st.p.UserID, st.p.Actor(), h.sm.origin(r))
-	if errors.Is(err, ErrRecoveryNotAllowed) {
+	if errors.Is(err, errRecoveryNotAllowed) {
 		writeError(w, http.StatusForbidden, "recovery_not_allowed")
 		return
 	}
@@ -214,7 +221,7 @@ func (h *Handlers) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Reques
 // enrolmentRecoveryCodes returns fresh recovery codes and their hashes for
 // a second factor u is enrolling, or none when u's tenant does not allow
 // recovery codes.
-func (a *Authenticator) enrolmentRecoveryCodes(ctx context.Context, u *User) (codes, hashes []string, err error) {
+func (a *authenticator) enrolmentRecoveryCodes(ctx context.Context, u *User) (codes, hashes []string, err error) {
 	tp, err := a.tenantPolicy(ctx, u.TenantID)
 	if err != nil || !tp.AllowsRecovery(RecoveryCodes) {
 		return nil, nil, err

@@ -12,13 +12,13 @@ import (
 // debug print, log line or error wrapping one of them can reveal a secret.
 
 // Format prints auth.KeySealer{[redacted]} under every verb.
-func (KeySealer) Format(f fmt.State, _ rune) { redact.Format(f, "auth.KeySealer") }
+func (keySealer) Format(f fmt.State, _ rune) { redact.Format(f, "auth.KeySealer") }
 
 // LogValue redacts auth.KeySealer in slog output.
-func (KeySealer) LogValue() slog.Value { return redact.Log("auth.KeySealer") }
+func (keySealer) LogValue() slog.Value { return redact.Log("auth.KeySealer") }
 
 // MarshalJSON redacts auth.KeySealer in JSON.
-func (KeySealer) MarshalJSON() ([]byte, error) { return redact.JSON("auth.KeySealer") }
+func (keySealer) MarshalJSON() ([]byte, error) { return redact.JSON("auth.KeySealer") }
 
 // Format prints auth.Config{[redacted]} under every verb.
 func (Config) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Config") }
@@ -39,10 +39,10 @@ func (*Service) LogValue() slog.Value { return redact.Log("auth.Service") }
 func (*Service) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Service") }
 
 // Format prints auth.Authenticator{[redacted]} under every verb.
-func (*Authenticator) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Authenticator") }
+func (*authenticator) Format(f fmt.State, _ rune) { redact.Format(f, "auth.Authenticator") }
 
 // LogValue redacts auth.Authenticator in slog output.
-func (*Authenticator) LogValue() slog.Value { return redact.Log("auth.Authenticator") }
+func (*authenticator) LogValue() slog.Value { return redact.Log("auth.Authenticator") }
 
 // MarshalJSON redacts auth.Authenticator in JSON.
-func (*Authenticator) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Authenticator") }
+func (*authenticator) MarshalJSON() ([]byte, error) { return redact.JSON("auth.Authenticator") }

@@ -26,11 +26,11 @@ type SecretSealer interface {
 // tests and single-node deployments without phi. Sealed form (version 1):
 // 0x01 || 12-byte random nonce || ciphertext and tag, with the user ID as
 // additional data, so a secret opens only for the user it was sealed for.
-type KeySealer struct {
+type keySealer struct {
 	aead cipher.AEAD
 }
 
-var _ SecretSealer = (*KeySealer)(nil)
+var _ SecretSealer = (*keySealer)(nil)
 
 // ErrSealed reports sealed bytes that do not open: altered, truncated,
 // sealed for another user or under another key, or of an unknown version.
@@ -40,9 +40,9 @@ const keySealerVersion = 1
 
 var errNoKeySealer = errors.New("auth: KeySealer not built by NewKeySealer")
 
-// NewKeySealer returns a KeySealer for a 32-byte key. The caller keeps the
+// NewKeySealer returns a SecretSealer (AES-256-GCM) for a 32-byte key. The caller keeps the
 // key secret and stable: losing it makes every sealed secret unreadable.
-func NewKeySealer(key []byte) (*KeySealer, error) {
+func NewKeySealer(key []byte) (SecretSealer, error) {
 	if len(key) != 32 {
 		return nil, errors.New("auth: KeySealer key must be 32 bytes")
 	}
@@ -54,11 +54,11 @@ func NewKeySealer(key []byte) (*KeySealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: KeySealer: %w", err)
 	}
-	return &KeySealer{aead: aead}, nil
+	return &keySealer{aead: aead}, nil
 }
 
 // Seal implements SecretSealer.
-func (s *KeySealer) Seal(_ context.Context, userID string, plaintext []byte) ([]byte, error) {
+func (s *keySealer) Seal(_ context.Context, userID string, plaintext []byte) ([]byte, error) {
 	if s == nil || s.aead == nil {
 		return nil, errNoKeySealer
 	}
@@ -68,7 +68,7 @@ func (s *KeySealer) Seal(_ context.Context, userID string, plaintext []byte) ([]
 }
 
 // Open implements SecretSealer.
-func (s *KeySealer) Open(_ context.Context, userID string, sealed []byte) ([]byte, error) {
+func (s *keySealer) Open(_ context.Context, userID string, sealed []byte) ([]byte, error) {
 	if s == nil || s.aead == nil {
 		return nil, errNoKeySealer
 	}
@@ -83,7 +83,7 @@ func (s *KeySealer) Open(_ context.Context, userID string, sealed []byte) ([]byt
 }
 
 // String never shows the key.
-func (s KeySealer) String() string { return "auth.KeySealer{[redacted]}" }
+func (s keySealer) String() string { return "auth.KeySealer{[redacted]}" }
 
 // GoString never shows the key.
-func (s KeySealer) GoString() string { return s.String() }
+func (s keySealer) GoString() string { return s.String() }

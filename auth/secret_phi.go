@@ -13,8 +13,8 @@ import (
 // destroys them.
 const PHISubjectPrefix = "auth-user:"
 
-// PHIField is the phi field the TOTP secret is sealed for.
-const PHIField = "totp_secret"
+// pHIField is the phi field the TOTP secret is sealed for.
+const pHIField = "totp_secret"
 
 // PHISealer returns a SecretSealer that seals with the phi Vault v, bound to
 // phi.Binding{Subject: PHISubjectPrefix + userID, Field: PHIField}: the
@@ -25,7 +25,7 @@ func PHISealer(v *phi.Vault) SecretSealer { return phiSealer{v: v} }
 type phiSealer struct{ v *phi.Vault }
 
 func phiBinding(userID string) phi.Binding {
-	return phi.Binding{Subject: PHISubjectPrefix + userID, Field: PHIField}
+	return phi.Binding{Subject: PHISubjectPrefix + userID, Field: pHIField}
 }
 
 func (s phiSealer) Seal(ctx context.Context, userID string, plaintext []byte) ([]byte, error) {

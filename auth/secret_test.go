@@ -26,13 +26,13 @@ func newPHIVault(t testing.TB) *phi.Vault {
 	return v
 }
 
-func newKeySealer(t testing.TB) *KeySealer {
+func newKeySealer(t testing.TB) *keySealer {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
 	s, err := NewKeySealer(key)
 	require.NoError(t, err)
-	return s
+	return s.(*keySealer)
 }
 
 // Both sealers keep the SecretSealer contract: round trip, bound to the
@@ -94,16 +94,16 @@ func TestTOTPWithPHISealer(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.MFA)
 	_, err = f.a.EnrollTOTP(context.Background(), u.ID, audit.Origin{})
-	require.ErrorIs(t, err, ErrMFAAlreadyActive)
+	require.ErrorIs(t, err, errMFAAlreadyActive)
 }
 
 func TestZeroValuesFailCleanly(t *testing.T) {
-	var ks KeySealer
+	var ks keySealer
 	_, err := ks.Seal(t.Context(), "u", []byte("x"))
 	require.Error(t, err)
 	_, err = ks.Open(t.Context(), "u", []byte("x"))
 	require.Error(t, err)
-	var h Hasher
+	var h hasher
 	_, err = h.Hash(t.Context(), "whatever-password")
 	require.Error(t, err)
 }

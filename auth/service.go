@@ -23,10 +23,10 @@ var ErrNoEmergencyLog = errors.New("auth: Config.Emergencies is required: use th
 // together over one Config. Build it with New. It is safe for concurrent
 // use.
 type Service struct {
-	authn    *Authenticator
-	sessions *SessionManager
-	guard    *Guard
-	handlers *Handlers
+	authn    *authenticator
+	sessions *sessionManager
+	guard    *rbacGuard
+	handlers *endpoints
 }
 
 // New checks cfg, fills in its defaults and returns the service. The
@@ -155,9 +155,6 @@ func (s *Service) AdminHandlers() AdminHandlers {
 // in force (for decisions inside a handler). It records nothing.
 func (s *Service) Can(r *http.Request, perm Permission) bool { return s.guard.Can(r, perm) }
 
-// RBAC returns the role and permission policy in force.
-func (s *Service) RBAC() *RBAC { return s.guard.RBAC() }
-
 // SetRBAC replaces the policy (for example after reloading the policy
 // file); it applies from the next request. It fails, changing nothing, when
 // a registered route needs a permission the new policy does not declare.
@@ -189,7 +186,7 @@ func (s *Service) Reauthenticated(w http.ResponseWriter, r *http.Request, mfa bo
 // server renders), or "" when the request has no session.
 func (s *Service) CSRFToken(r *http.Request) string { return s.sessions.CSRFToken(r) }
 
-// CheckCrossOrigin refuses (ErrCSRF) a state-changing request from another
+// CheckCrossOrigin refuses (refusal "csrf") a state-changing request from another
 // origin, for handlers without a session such as an HTML login form.
 func (s *Service) CheckCrossOrigin(r *http.Request) error { return s.sessions.CheckCrossOrigin(r) }
 
@@ -203,7 +200,8 @@ func (s *Service) RevokeUser(ctx context.Context, userID string) error {
 // sessions it ended.
 func (s *Service) Sweep(ctx context.Context) (int, error) { return s.sessions.Sweep(ctx) }
 
-// SweepEvery runs Sweep every interval until ctx ends.
+// SweepEvery runs Sweep every interval until ctx ends, logging failures,
+// and returns ctx's error. Run it in its own goroutine.
 func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) error {
 	return s.sessions.SweepEvery(ctx, interval)
 }
@@ -212,7 +210,7 @@ func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) error 
 // be an emergency role the user is eligible for, reason is mandatory (no
 // PHI) and d must not exceed the role's MaxDuration (zero means the
 // maximum). It rotates the session token and returns the access record and
-// the new CSRF token. Refusals are audited and match ErrEmergencyDenied.
+// the new CSRF token. Refusals are audited and match refusal "emergency_denied".
 func (s *Service) Elevate(w http.ResponseWriter, r *http.Request, role, reason string, d time.Duration) (EmergencyAccess, string, error) {
 	return s.guard.Elevate(w, r, role, reason, d)
 }
@@ -245,12 +243,6 @@ func (s *Service) VerifySecondFactor(ctx context.Context, req SecondFactorReques
 	return s.authn.VerifySecondFactor(ctx, req)
 }
 
-// PasswordPolicyFor returns the password policy that applies to tenantID's
-// users: the named policy its TenantPolicy selects, else Config.Passwords.
-func (s *Service) PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error) {
-	return s.authn.PasswordPolicyFor(ctx, tenantID)
-}
-
 // CreateUser creates an active user (audited user_created).
 func (s *Service) CreateUser(ctx context.Context, n NewUser, actor audit.Actor, origin audit.Origin) (*User, error) {
 	return s.authn.CreateUser(ctx, n, actor, origin)
@@ -269,7 +261,7 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string, acto
 }
 
 // SetRoles replaces a user's roles (or, under ApprovePHIGrants, stores a
-// RoleRequest and returns ErrApprovalPending).
+// RoleRequest and returns refusal "approval_pending").
 func (s *Service) SetRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
 	return s.authn.SetRoles(ctx, userID, roles, actor, origin)
 }
@@ -286,7 +278,7 @@ func (s *Service) Unlock(ctx context.Context, userID string, actor audit.Actor, 
 }
 
 // ApproveRoles applies the pending role request of userID; the requester
-// cannot approve their own request (ErrSecondApproverRequired).
+// cannot approve their own request (refusal "second_administrator_required").
 func (s *Service) ApproveRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	return s.authn.ApproveRoles(ctx, userID, actor, origin)
 }

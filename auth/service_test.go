@@ -26,7 +26,7 @@ func newSvcEnv(t *testing.T, mod ...func(*auth.Config)) *svcEnv {
 	t.Helper()
 	e := &svcEnv{users: auth.NewMemoryUserStore(), rec: &recorder{}, clk: clock.NewFake(t0)}
 	cfg := auth.Config{Users: e.users, Sessions: auth.NewMemorySessionStore(), Emergencies: auth.NewMemoryEmergencyLog(),
-		Audit: e.rec, RBAC: loadPolicy(t, "policy_v1.json").RBAC, Hasher: fastHasher(t), Clock: e.clk}
+		Audit: e.rec, RBAC: loadPolicy(t, "policy_v1.json").RBAC, Argon2: fastArgon2, Clock: e.clk}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -38,14 +38,8 @@ func newSvcEnv(t *testing.T, mod ...func(*auth.Config)) *svcEnv {
 	return e
 }
 
-func fastHasher(t *testing.T) *auth.Hasher {
-	t.Helper()
-	h, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
+// fastArgon2 makes test logins cheap.
+var fastArgon2 = auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // signIn creates name with roles and a password, logs in through the
 // Service and returns the session token.
@@ -212,5 +206,18 @@ func TestServiceRejectRoles(t *testing.T) {
 	}
 	if err := e.svc.RejectRoles(ctx, u.ID, audit.Actor{UserID: "admin-2"}, audit.Origin{}); !errors.Is(err, auth.ErrNoRoleRequest) {
 		t.Fatalf("second rejection: %v", err)
+	}
+}
+
+// Unusable hashing parameters are refused at construction, naming the field.
+func TestNewRefusesBadArgon2(t *testing.T) {
+	cfg := auth.Config{Users: auth.NewMemoryUserStore(), Sessions: auth.NewMemorySessionStore(),
+		Emergencies: auth.NewMemoryEmergencyLog(), Audit: audit.Discard{}, Argon2: auth.Argon2Params{Memory: 1, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+	if _, err := auth.New(cfg); err == nil || !strings.Contains(err.Error(), "Config.Argon2") {
+		t.Fatalf("tiny memory: %v", err)
+	}
+	cfg.Argon2, cfg.MaxConcurrentHashes = auth.Argon2Params{}, -1
+	if _, err := auth.New(cfg); err == nil {
+		t.Fatal("negative MaxConcurrentHashes accepted")
 	}
 }

@@ -27,7 +27,7 @@ import (
 )
 
 // Session errors. Stores return ErrSessionNotFound for a missing session;
-// the SessionManager maps every failure to validate a presented token to
+// the session middleware maps every failure to validate a presented token to
 // ErrInvalidSession so that a caller cannot tell a malformed token from an
 // unknown, expired or revoked one.
 var (
@@ -39,9 +39,9 @@ var (
 	// none at all, a malformed token, or one that is unknown, expired or revoked.
 	ErrInvalidSession = errors.New("auth: no valid session")
 	// ErrMalformedToken reports a token that is not in the session token format.
-	ErrMalformedToken = errors.New("auth: malformed session token")
-	// ErrReauthRequired reports that the action needs a recent re-authentication.
-	ErrReauthRequired = errors.New("auth: re-authentication required")
+	errMalformedToken = errors.New("auth: malformed session token")
+	// errReauthRequired reports that the action needs a recent re-authentication.
+	errReauthRequired = refusal("reauthentication_required", "auth: re-authentication required")
 )
 
 // tokenPrefix marks (and versions) hipaakit session tokens; it also lets
@@ -82,17 +82,17 @@ func HashToken(tok string) TokenHash {
 	return sha256.Sum256([]byte(tok))
 }
 
-// ParseToken checks that tok is a well-formed session token (prefix, length,
+// parseToken checks that tok is a well-formed session token (prefix, length,
 // canonical unpadded base64url) and returns its hash. It never echoes tok in
 // its error.
-func ParseToken(tok string) (TokenHash, error) {
+func parseToken(tok string) (TokenHash, error) {
 	if len(tok) != tokenLen || tok[:len(tokenPrefix)] != tokenPrefix {
-		return TokenHash{}, ErrMalformedToken
+		return TokenHash{}, errMalformedToken
 	}
 	var raw [tokenBytes + 2]byte
 	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(tok[len(tokenPrefix):]))
 	if err != nil || n != tokenBytes {
-		return TokenHash{}, ErrMalformedToken
+		return TokenHash{}, errMalformedToken
 	}
 	return HashToken(tok), nil
 }
@@ -107,7 +107,7 @@ func newSessionID() (string, error) {
 }
 
 // Session is the server-side state of one signed-in user. Stores persist it
-// as given; the SessionManager maintains every field.
+// as given; the Service maintains every field.
 type Session struct {
 	// ID is an opaque random reference used in audit events and listings. It
 	// stays the same when the token is rotated.
@@ -168,7 +168,7 @@ func (s Session) Clone() Session {
 
 // SessionStore persists sessions. Implementations are safe for concurrent
 // use and store exactly what they are given; every policy decision is made
-// by the SessionManager. The conformance suite in auth/authtest checks these
+// by the Service. The conformance suite in auth/authtest checks these
 // contracts.
 type SessionStore interface {
 	// CreateSession stores a new session. It returns ErrSessionExists when a

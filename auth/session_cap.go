@@ -20,7 +20,7 @@ import (
 // sessions, never more).
 // If the user's sessions cannot be listed, s is deleted again and the login
 // fails: the cap is not silently skipped.
-func (m *SessionManager) capSessions(ctx context.Context, r *http.Request, p *TenantPolicy, s *Session) error {
+func (m *sessionManager) capSessions(ctx context.Context, r *http.Request, p *TenantPolicy, s *Session) error {
 	limit := p.MaxSessionsPerUser
 	if limit <= 0 {
 		return nil

@@ -8,7 +8,24 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 )
+
+// exampleService builds a Service over memory stores (a deployment uses
+// auth/filestore or auth/pgauth and a durable audit trail); mod adjusts the
+// Config.
+func exampleService(users auth.UserStore, mod func(*auth.Config)) *auth.Service {
+	cfg := auth.Config{Users: users, Sessions: memstore.NewSessionStore(), Emergencies: memstore.NewEmergencyLog(),
+		Audit: audit.Discard{}, Argon2: fastArgon2}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := auth.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return svc
+}
 
 // exampleUser creates an active physician in users.
 func exampleUser(users auth.UserStore) *auth.User {
@@ -21,12 +38,12 @@ func exampleUser(users auth.UserStore) *auth.User {
 
 // A session begins after a successful login, travels in a __Host- cookie,
 // and ends server-side at logout.
-func ExampleSessionManager() {
-	users := auth.NewMemoryUserStore()
+func ExampleService_Begin() {
+	users := memstore.NewUserStore()
 	u := exampleUser(users)
-	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
+	sessions := exampleService(users, nil)
 
-	// After Authenticator.Login succeeded:
+	// After Service.Login succeeded:
 	rr := httptest.NewRecorder()
 	_, _, err := sessions.Begin(context.Background(), rr, httptest.NewRequest("POST", "/login", nil), u, true)
 	if err != nil {
@@ -35,7 +52,7 @@ func ExampleSessionManager() {
 	cookie := rr.Result().Cookies()[0]
 	fmt.Println(cookie.Name, cookie.Secure, cookie.HttpOnly, cookie.SameSite == http.SameSiteStrictMode)
 
-	app := sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app := sessions.Session(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, _ := auth.ActorFromRequest(r)
 		fmt.Println("request by", actor.UserID == u.ID, actor.Role)
 	}))
@@ -55,12 +72,11 @@ func ExampleSessionManager() {
 	// after logout: 401
 }
 
-// A Guard is deny by default: only routes registered with a permission are
-// reachable, and only by roles that grant it.
-func ExampleGuard() {
-	users := auth.NewMemoryUserStore()
+// The routes of a Service are deny by default: only routes registered with
+// a permission are reachable, and only by roles that grant it.
+func ExampleService_Handle() {
+	users := memstore.NewUserStore()
 	u := exampleUser(users)
-	sessions := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
 	rbac, err := auth.NewRBAC(
 		[]auth.Permission{"patient:read", "lab_result:update"},
 		[]auth.Role{
@@ -70,11 +86,11 @@ func ExampleGuard() {
 	if err != nil {
 		panic(err)
 	}
-	guard := auth.NewGuard(sessions, rbac)
+	sessions := exampleService(users, func(c *auth.Config) { c.RBAC = rbac })
 	ok := func(w http.ResponseWriter, r *http.Request) {}
-	guard.HandleFunc("GET /patients/{id}", "patient:read", ok)
-	guard.HandleFunc("GET /labs/{id}", "lab_result:update", ok)
-	app := sessions.Middleware(sessions.EnforcePolicy(guard))
+	sessions.HandleFunc("GET /patients/{id}", "patient:read", ok)
+	sessions.HandleFunc("GET /labs/{id}", "lab_result:update", ok)
+	app := sessions.Handler() // session → policy → RBAC → route
 
 	_, tok, err := sessions.Begin(context.Background(), nil, nil, u, true)
 	if err != nil {

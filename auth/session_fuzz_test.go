@@ -16,7 +16,7 @@ func FuzzParseToken(f *testing.F) {
 	f.Add("hks1_" + strings.Repeat("_", 42) + "-")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, tok string) {
-		h, err := ParseToken(tok)
+		h, err := parseToken(tok)
 		if err != nil {
 			if len(tok) >= 8 && strings.Contains(err.Error(), tok) {
 				t.Fatal("error echoes the token")

@@ -17,17 +17,17 @@ import (
 
 // Default session limits (ARCHITECTURE.md, "Defaults").
 const (
-	DefaultIdleTimeout     = 15 * time.Minute
-	DefaultAbsoluteTimeout = 12 * time.Hour
-	DefaultReauthAfter     = 15 * time.Minute
-	DefaultTouchInterval   = 30 * time.Second
+	defaultIdleTimeout     = 15 * time.Minute
+	defaultAbsoluteTimeout = 12 * time.Hour
+	defaultReauthAfter     = 15 * time.Minute
+	defaultTouchInterval   = 30 * time.Second
 )
 
 // SessionManager creates, validates, rotates and ends sessions. Build it with
 // NewSessionManager, which sets every field to its secure default; the
 // exported fields may then be tuned before first use and must not change
 // afterwards. It is safe for concurrent use.
-type SessionManager struct {
+type sessionManager struct {
 	// IdleTimeout ends a session after this long without activity
 	// (default 15 minutes). A tenant policy can only shorten it.
 	IdleTimeout time.Duration
@@ -43,7 +43,7 @@ type SessionManager struct {
 	// TouchInterval before IdleTimeout of inactivity, never after.
 	TouchInterval time.Duration
 	// Cookie describes the session cookie (secure defaults; see CookieConfig).
-	Cookie CookieConfig
+	Cookie cookieConfig
 	// CSRFHeader names the header carrying the CSRF token (default X-CSRF-Token).
 	CSRFHeader string
 	// CSRFFormField names the form field that carries the CSRF token in
@@ -69,7 +69,7 @@ type SessionManager struct {
 	// EnforcePolicy refuses (403 "password_expired") every route but the
 	// password change while a user's password is older than the policy's
 	// MaxAge. *Authenticator satisfies it.
-	Passwords PasswordPolicySource
+	Passwords passwordPolicySource
 	// Emergencies records break-glass accesses for review (default: an
 	// in-memory log; set a durable one in production).
 	Emergencies EmergencyLog
@@ -97,22 +97,22 @@ type SessionManager struct {
 }
 
 // PasswordPolicySource gives the password policy of a tenant.
-type PasswordPolicySource interface {
+type passwordPolicySource interface {
 	PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error)
 }
 
 // newSessionManager returns a manager that keeps sessions in store, reads
 // each request's user (status and roles) from users, and records session
 // events to w. Every field has its secure default.
-func newSessionManager(store SessionStore, users UserStore, w audit.Writer) *SessionManager {
-	return &SessionManager{
-		IdleTimeout:     DefaultIdleTimeout,
-		AbsoluteTimeout: DefaultAbsoluteTimeout,
-		ReauthAfter:     DefaultReauthAfter,
-		TouchInterval:   DefaultTouchInterval,
+func newSessionManager(store SessionStore, users UserStore, w audit.Writer) *sessionManager {
+	return &sessionManager{
+		IdleTimeout:     defaultIdleTimeout,
+		AbsoluteTimeout: defaultAbsoluteTimeout,
+		ReauthAfter:     defaultReauthAfter,
+		TouchInterval:   defaultTouchInterval,
 		Cookie:          defaultCookie(),
-		CSRFHeader:      DefaultCSRFHeader,
-		CSRFFormField:   DefaultCSRFFormField,
+		CSRFHeader:      defaultCSRFHeader,
+		CSRFFormField:   defaultCSRFFormField,
 		Clock:           clock.System,
 		Channel:         audit.ChannelWeb,
 		Logger:          slog.Default(),
@@ -128,7 +128,7 @@ var errManagerConfig = errors.New("auth: invalid session manager configuration")
 
 // validate checks the tunable fields; Begin refuses to start sessions
 // under a configuration that would weaken them.
-func (m *SessionManager) validate() error {
+func (m *sessionManager) validate() error {
 	if err := m.Cookie.validate(); err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (m *SessionManager) validate() error {
 
 // touchInterval is TouchInterval, but never more than a tenth of the idle
 // limit, so that recorded activity always keeps an active session alive.
-func (m *SessionManager) touchInterval(idle time.Duration) time.Duration {
+func (m *sessionManager) touchInterval(idle time.Duration) time.Duration {
 	if t := idle / 10; m.TouchInterval > t {
 		return t
 	}
@@ -151,13 +151,13 @@ func (m *SessionManager) touchInterval(idle time.Duration) time.Duration {
 }
 
 // Store returns the session store.
-func (m *SessionManager) Store() SessionStore { return m.store }
+func (m *sessionManager) Store() SessionStore { return m.store }
 
 // now returns the manager's time: the clock's, but never running backwards
 // (see monoClock).
-func (m *SessionManager) now() time.Time { return m.mono.at(clock.OrSystem(m.Clock).Now()) }
+func (m *sessionManager) now() time.Time { return m.mono.at(clock.OrSystem(m.Clock).Now()) }
 
-func (m *SessionManager) policy(ctx context.Context, tenantID string) (TenantPolicy, error) {
+func (m *sessionManager) policy(ctx context.Context, tenantID string) (TenantPolicy, error) {
 	src, err := m.policySource()
 	if err != nil {
 		return TenantPolicy{}, err
@@ -173,7 +173,7 @@ func (m *SessionManager) policy(ctx context.Context, tenantID string) (TenantPol
 }
 
 // limits returns the idle and absolute limits for s under policy p.
-func (m *SessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Duration) {
+func (m *sessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Duration) {
 	return capDuration(s.IdleTimeout, p.IdleTimeout), capDuration(s.AbsoluteTimeout, p.AbsoluteTimeout)
 }
 
@@ -182,16 +182,16 @@ func (m *SessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Dur
 // ended first (a fresh token at every login: no fixation). Begin sets the
 // cookie on w and returns the session and its token; the token is also
 // needed by non-browser clients when AllowBearer is set. u must be active.
-func (m *SessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, mfa bool) (Session, string, error) {
+func (m *sessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, mfa bool) (Session, string, error) {
 	if err := m.validate(); err != nil {
 		return Session{}, "", err
 	}
 	if !u.Active() {
-		return Session{}, "", ErrUserInactive
+		return Session{}, "", errUserInactive
 	}
 	if r != nil {
 		if tok, _, ok := m.tokenFromRequest(r); ok {
-			if h, err := ParseToken(tok); err == nil {
+			if h, err := parseToken(tok); err == nil {
 				if old, err := m.store.SessionByTokenHash(ctx, h); err == nil {
 					m.end(ctx, r, &old, audit.ActionLogout, "replaced_by_login")
 				}
@@ -234,12 +234,12 @@ func (m *SessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *ht
 // load validates the session a request presents and returns the request
 // state. Every reason to refuse the token is ErrInvalidSession; other errors
 // are failures of the store, the user store or the policy source.
-func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestState, error) {
+func (m *sessionManager) load(ctx context.Context, r *http.Request) (*requestState, error) {
 	tok, viaCookie, ok := m.tokenFromRequest(r)
 	if !ok {
 		return nil, ErrInvalidSession
 	}
-	h, err := ParseToken(tok)
+	h, err := parseToken(tok)
 	if err != nil {
 		return nil, ErrInvalidSession
 	}
@@ -316,7 +316,7 @@ func (m *SessionManager) load(ctx context.Context, r *http.Request) (*requestSta
 
 // end deletes s and records why. A session that is already gone is not an
 // error: another request ended it first, and that request recorded it.
-func (m *SessionManager) end(ctx context.Context, r *http.Request, s *Session, action audit.Action, reason string) bool {
+func (m *sessionManager) end(ctx context.Context, r *http.Request, s *Session, action audit.Action, reason string) bool {
 	err := m.store.DeleteSession(ctx, s.ID)
 	if errors.Is(err, ErrSessionNotFound) {
 		return false
@@ -342,13 +342,13 @@ func sessionActor(s *Session) audit.Actor {
 }
 
 // event builds an audit event about r (which may be nil).
-func (m *SessionManager) event(r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) audit.Event {
+func (m *sessionManager) event(r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) audit.Event {
 	return audit.Event{Time: m.now().UTC(), Action: action, Outcome: outcome, Reason: reason, Actor: actor, Origin: m.origin(r)}
 }
 
 // origin describes how r arrived (channel, client IP from the configured
 // extractor, user agent, matched route pattern); a nil r is the system.
-func (m *SessionManager) origin(r *http.Request) audit.Origin {
+func (m *sessionManager) origin(r *http.Request) audit.Origin {
 	if r == nil {
 		return audit.Origin{Channel: audit.ChannelSystem}
 	}
@@ -357,7 +357,7 @@ func (m *SessionManager) origin(r *http.Request) audit.Origin {
 
 // record writes an audit event and reports whether it was stored; failures
 // go to the logger.
-func (m *SessionManager) record(ctx context.Context, r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) error {
+func (m *sessionManager) record(ctx context.Context, r *http.Request, actor audit.Actor, action audit.Action, outcome audit.Outcome, reason string) error {
 	err := m.audit.Write(ctx, m.event(r, actor, action, outcome, reason))
 	if err != nil {
 		m.logError(ctx, "audit write", err)
@@ -365,13 +365,13 @@ func (m *SessionManager) record(ctx context.Context, r *http.Request, actor audi
 	return err
 }
 
-func (m *SessionManager) logError(ctx context.Context, what string, err error) {
+func (m *sessionManager) logError(ctx context.Context, what string, err error) {
 	if m.Logger != nil {
 		m.Logger.ErrorContext(ctx, "auth: "+what+" failed", slog.String("error", err.Error()))
 	}
 }
 
-func (m *SessionManager) clientIP(r *http.Request) string {
+func (m *sessionManager) clientIP(r *http.Request) string {
 	if m.ClientIP != nil {
 		return m.ClientIP(r)
 	}
@@ -395,7 +395,7 @@ func truncate(s string, n int) string {
 
 // Logout ends the request's session, clears the cookie and records the
 // logout. A request without a valid session just gets the cookie cleared.
-func (m *SessionManager) Logout(w http.ResponseWriter, r *http.Request) error {
+func (m *sessionManager) Logout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if w != nil {
 		http.SetCookie(w, m.Cookie.cookie(""))
@@ -404,7 +404,7 @@ func (m *SessionManager) Logout(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return ErrInvalidSession
 	}
-	h, err := ParseToken(tok)
+	h, err := parseToken(tok)
 	if err != nil {
 		return ErrInvalidSession
 	}
@@ -424,18 +424,18 @@ func (m *SessionManager) Logout(w http.ResponseWriter, r *http.Request) error {
 // RevokeUser deletes every session of userID at once (the user was
 // disabled or removed) and records one logout per session. It implements
 // SessionRevoker.
-func (m *SessionManager) RevokeUser(ctx context.Context, userID string) error {
+func (m *sessionManager) RevokeUser(ctx context.Context, userID string) error {
 	_, err := m.revoke(ctx, userID, "", "user_revoked")
 	return err
 }
 
 // RevokeOtherSessions deletes every session of userID except keepSessionID
 // (after a password or second-factor change) and returns how many it ended.
-func (m *SessionManager) RevokeOtherSessions(ctx context.Context, userID, keepSessionID string) (int, error) {
+func (m *sessionManager) RevokeOtherSessions(ctx context.Context, userID, keepSessionID string) (int, error) {
 	return m.revoke(ctx, userID, keepSessionID, "credentials_changed")
 }
 
-func (m *SessionManager) revoke(ctx context.Context, userID, except, reason string) (int, error) {
+func (m *sessionManager) revoke(ctx context.Context, userID, except, reason string) (int, error) {
 	gone, err := m.store.DeleteUserSessions(ctx, userID, except)
 	for i := range gone {
 		s := &gone[i]
@@ -454,7 +454,7 @@ func (m *SessionManager) revoke(ctx context.Context, userID, except, reason stri
 // session_timeout event for each, and returns how many it ended. Expired
 // sessions are refused at their next request anyway; run Sweep periodically
 // so that abandoned sessions are deleted and their timeouts recorded.
-func (m *SessionManager) Sweep(ctx context.Context) (int, error) {
+func (m *sessionManager) Sweep(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		now := m.now()
@@ -482,7 +482,7 @@ func (m *SessionManager) Sweep(ctx context.Context) (int, error) {
 
 // SweepEvery runs Sweep every interval until ctx ends, logging failures,
 // and returns ctx's error. Run it in its own goroutine.
-func (m *SessionManager) SweepEvery(ctx context.Context, interval time.Duration) error {
+func (m *sessionManager) SweepEvery(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return errManagerConfig
 	}
@@ -503,7 +503,7 @@ func (m *SessionManager) SweepEvery(ctx context.Context, interval time.Duration)
 // rotate gives the request's session a new token (privilege change or
 // re-authentication), applies change to it, and sets the new cookie. The
 // old token stops working at once.
-func (m *SessionManager) rotate(ctx context.Context, w http.ResponseWriter, st *requestState, change func(*Session)) (string, error) {
+func (m *sessionManager) rotate(ctx context.Context, w http.ResponseWriter, st *requestState, change func(*Session)) (string, error) {
 	tok, h, err := newToken()
 	if err != nil {
 		return "", err
@@ -530,7 +530,7 @@ func (m *SessionManager) rotate(ctx context.Context, w http.ResponseWriter, st *
 // proved who they are again (mfa: with a second factor); sensitive routes
 // accept the session for ReauthAfter from now. The token is rotated; the
 // new CSRF token is returned.
-func (m *SessionManager) Reauthenticated(w http.ResponseWriter, r *http.Request, mfa bool) (csrf string, err error) {
+func (m *sessionManager) Reauthenticated(w http.ResponseWriter, r *http.Request, mfa bool) (csrf string, err error) {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return "", ErrInvalidSession
@@ -549,7 +549,7 @@ func (m *SessionManager) Reauthenticated(w http.ResponseWriter, r *http.Request,
 
 // recentAuth reports whether the request's authentication is recent enough
 // for a sensitive action.
-func (m *SessionManager) recentAuth(st *requestState) bool {
+func (m *sessionManager) recentAuth(st *requestState) bool {
 	max := capDuration(m.ReauthAfter, st.policy.ReauthAfter)
 	return m.now().Sub(st.s.AuthenticatedAt) < max
 }

@@ -105,7 +105,7 @@ func summary(e *refusalEntry) (audit.Event, bool) {
 
 // throttled refuses an attempt while key is in back-off: it audits the
 // refusal (aggregated, see refusalLog) and returns a *ThrottledError.
-func (a *Authenticator) throttled(ctx context.Context, key string, base audit.Event, w time.Duration) error {
+func (a *authenticator) throttled(ctx context.Context, key string, base audit.Event, w time.Duration) error {
 	base.Reason = "throttled"
 	first, due := a.refusals.note(key, a.clock.Now(), base)
 	if err := a.recordAll(ctx, due); err != nil {
@@ -121,11 +121,11 @@ func (a *Authenticator) throttled(ctx context.Context, key string, base audit.Ev
 }
 
 // flushRefusals records the summaries of aggregation windows that are over.
-func (a *Authenticator) flushRefusals(ctx context.Context) error {
+func (a *authenticator) flushRefusals(ctx context.Context) error {
 	return a.recordAll(ctx, a.refusals.sweep(a.clock.Now()))
 }
 
-func (a *Authenticator) recordAll(ctx context.Context, evs []audit.Event) error {
+func (a *authenticator) recordAll(ctx context.Context, evs []audit.Event) error {
 	for _, e := range evs {
 		if err := a.record(ctx, e); err != nil {
 			return err

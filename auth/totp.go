@@ -16,18 +16,18 @@ import (
 
 // Errors of the second factor.
 var (
-	// ErrMFANotEnrolled reports a TOTP confirmation without a pending
+	// errMFANotEnrolled reports a TOTP confirmation without a pending
 	// enrolment.
-	ErrMFANotEnrolled = errors.New("auth: no TOTP enrolment")
-	// ErrMFAAlreadyActive reports an enrolment while TOTP is active; disable
+	errMFANotEnrolled = refusal("mfa_not_enrolled", "auth: no TOTP enrolment")
+	// errMFAAlreadyActive reports an enrolment while TOTP is active; disable
 	// it first (after re-authentication).
-	ErrMFAAlreadyActive = errors.New("auth: TOTP already active")
-	// ErrInvalidCode reports a wrong, malformed or replayed TOTP or
+	errMFAAlreadyActive = refusal("mfa_already_active", "auth: TOTP already active")
+	// refusal "invalid_code" reports a wrong, malformed or replayed TOTP or
 	// recovery code during enrolment; at login the answer is
 	// ErrInvalidCredentials.
-	ErrInvalidCode = errors.New("auth: invalid code")
-	// ErrNoSealer reports TOTP use without Config.Sealer.
-	ErrNoSealer = errors.New("auth: no SecretSealer configured")
+	errInvalidCode = refusal("invalid_code", "auth: invalid code")
+	// errNoSealer reports TOTP use without Config.Sealer.
+	errNoSealer = refusal("no_sealer", "auth: no SecretSealer configured")
 )
 
 // TOTPConfig configures TOTP (RFC 6238). Zero fields take the defaults given.
@@ -133,16 +133,16 @@ func (e Enrollment) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`
 func (c *TOTPConfig) digits() otp.Digits { return otp.Digits(c.Digits) }
 
 // enrollingUser returns the user when it is active and has no active TOTP.
-func (a *Authenticator) enrollingUser(ctx context.Context, userID string) (*User, error) {
+func (a *authenticator) enrollingUser(ctx context.Context, userID string) (*User, error) {
 	u, err := a.users.Get(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	if !u.Active() {
-		return nil, ErrUserInactive
+		return nil, errUserInactive
 	}
 	if u.MFA.TOTPActive {
-		return nil, ErrMFAAlreadyActive
+		return nil, errMFAAlreadyActive
 	}
 	return u, nil
 }
@@ -151,10 +151,10 @@ func (a *Authenticator) enrollingUser(ctx context.Context, userID string) (*User
 // secret, stores it sealed (not yet active), and returns the URI and QR code.
 // TOTP becomes active only when ConfirmTOTP receives a first valid code.
 // Enrolling again before confirmation replaces the pending secret. It fails
-// with ErrMFAAlreadyActive while TOTP is active.
-func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin audit.Origin) (*Enrollment, error) {
+// with refusal "mfa_already_active" while TOTP is active.
+func (a *authenticator) EnrollTOTP(ctx context.Context, userID string, origin audit.Origin) (*Enrollment, error) {
 	if a.cfg.Sealer == nil {
-		return nil, ErrNoSealer
+		return nil, errNoSealer
 	}
 	u, err := a.enrollingUser(ctx, userID)
 	if err != nil {
@@ -182,10 +182,10 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 	now := a.storeNow()
 	_, err = a.modify(ctx, userID, func(u *User) error {
 		if !u.Active() {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		if u.MFA.TOTPActive {
-			return ErrMFAAlreadyActive
+			return errMFAAlreadyActive
 		}
 		u.MFA = MFA{TOTPSecret: sealed, TOTPDigits: c.Digits, TOTPPeriod: int(c.Period / time.Second),
 			TOTPAlgorithm: string(c.Algorithm), TOTPEnrolledAt: now}
@@ -205,15 +205,15 @@ func (a *Authenticator) EnrollTOTP(ctx context.Context, userID string, origin au
 // user's app, ends the user's other sessions (keepSessionID survives when
 // not empty), and returns the user's new recovery codes, which are shown
 // once and stored only hashed (none when the tenant's policy does not allow
-// recovery codes). A wrong code returns ErrInvalidCode and
+// recovery codes). A wrong code returns refusal "invalid_code" and
 // counts as a failed attempt.
-func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessionID string, origin audit.Origin) ([]string, error) {
+func (a *authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessionID string, origin audit.Origin) ([]string, error) {
 	u, err := a.enrollingUser(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	if len(u.MFA.TOTPSecret) == 0 {
-		return nil, ErrMFANotEnrolled
+		return nil, errMFANotEnrolled
 	}
 	codes, hashes, err := a.enrolmentRecoveryCodes(ctx, u)
 	if err != nil {
@@ -221,7 +221,7 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 	}
 	ok, err := a.useTOTP(ctx, u, code, nil, func(u *User) error {
 		if u.MFA.TOTPActive {
-			return ErrMFAAlreadyActive
+			return errMFAAlreadyActive
 		}
 		u.MFA.TOTPActive = true
 		u.MFA.RecoveryCodes = hashes
@@ -235,7 +235,7 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 		if ferr := a.accountFailure(ctx, u.ID, "", actor, origin, audit.ActionMFAFailed, "invalid_code"); ferr != nil {
 			return nil, ferr
 		}
-		return nil, ErrInvalidCode
+		return nil, errInvalidCode
 	}
 	if err := a.record(ctx, audit.Event{Action: audit.ActionMFAEnrolled, Outcome: audit.OutcomeSuccess,
 		Reason: "totp_activated", Actor: actor, Origin: origin}); err != nil {
@@ -250,7 +250,7 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, userID, code, keepSessi
 // DisableTOTP removes a user's TOTP secret and recovery codes (after the
 // caller re-authenticated the user, or as an administrator's reset), and
 // ends the user's other sessions.
-func (a *Authenticator) DisableTOTP(ctx context.Context, userID, keepSessionID string, actor audit.Actor, origin audit.Origin) error {
+func (a *authenticator) DisableTOTP(ctx context.Context, userID, keepSessionID string, actor audit.Actor, origin audit.Origin) error {
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		u.MFA = MFA{}
 		return nil
@@ -266,18 +266,18 @@ func (a *Authenticator) DisableTOTP(ctx context.Context, userID, keepSessionID s
 	return a.revoke(ctx, u.ID, keepSessionID)
 }
 
-// ErrRecoveryNotAllowed reports an administrator's reset of a second factor
+// errRecoveryNotAllowed reports an administrator's reset of a second factor
 // in a tenant whose policy does not allow RecoveryAdminReset.
-var ErrRecoveryNotAllowed = errors.New("auth: recovery method not allowed by the tenant policy")
+var errRecoveryNotAllowed = refusal("recovery_not_allowed", "auth: recovery method not allowed by the tenant policy")
 
 // AdminResetMFA is an administrator's reset of a user's lost second factor:
 // allowed only when the tenant's policy lists RecoveryAdminReset
-// (otherwise ErrRecoveryNotAllowed, audited as a failure), it removes the
+// (otherwise refusal "recovery_not_allowed", audited as a failure), it removes the
 // TOTP secret and recovery codes (the user enrols again at the next login),
 // is audited as mfa_enrolled/"admin_reset" and ends every session of the
 // user. actor is the administrator, who cannot reset its own second factor
-// (ErrSelfAdministration).
-func (a *Authenticator) AdminResetMFA(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+// (refusal "self_administration").
+func (a *authenticator) AdminResetMFA(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	if err := a.refuseSelf(ctx, audit.ActionMFAEnrolled, userID, actor, origin); err != nil {
 		return err
 	}
@@ -290,11 +290,11 @@ func (a *Authenticator) AdminResetMFA(ctx context.Context, userID string, actor 
 		return err
 	}
 	if !tp.AllowsRecovery(RecoveryAdminReset) {
-		return a.refuse(ctx, audit.ActionMFAEnrolled, "admin_reset_not_allowed", u.ID, actor, origin, ErrRecoveryNotAllowed)
+		return a.refuse(ctx, audit.ActionMFAEnrolled, "admin_reset_not_allowed", u.ID, actor, origin, errRecoveryNotAllowed)
 	}
 	u, err = a.modify(ctx, userID, func(u *User) error {
 		if u.Status == StatusRemoved {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		u.MFA = MFA{}
 		return nil
@@ -341,9 +341,9 @@ const maxTOTPDigits = 8
 // stores the step, the other re-reads the user, sees the step used and
 // fails. It returns false for a wrong, malformed or replayed code, and when
 // guard (if not nil) refuses the user as read for an attempt.
-func (a *Authenticator) useTOTP(ctx context.Context, u *User, code string, guard func(*User) bool, also func(*User) error) (bool, error) {
+func (a *authenticator) useTOTP(ctx context.Context, u *User, code string, guard func(*User) bool, also func(*User) error) (bool, error) {
 	if a.cfg.Sealer == nil {
-		return false, ErrNoSealer
+		return false, errNoSealer
 	}
 	defer a.lockUser(u.ID)()
 	for range maxCASRetries {

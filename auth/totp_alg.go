@@ -27,13 +27,13 @@ const (
 	TOTPSHA512 TOTPAlgorithm = "SHA512"
 )
 
-// ErrWeakTOTPSecret reports a TOTP secret shorter than 128 bits, whether
+// refusal "weak_totp_secret" reports a TOTP secret shorter than 128 bits, whether
 // offered for import or found in a stored enrolment.
-var ErrWeakTOTPSecret = errors.New("auth: TOTP secret shorter than 128 bits")
+var errWeakTOTPSecret = refusal("weak_totp_secret", "auth: TOTP secret shorter than 128 bits")
 
-// ErrInvalidTOTPParams reports an unknown algorithm, digit count or period,
+// refusal "invalid_totp_params" reports an unknown algorithm, digit count or period,
 // in an import or in a stored enrolment.
-var ErrInvalidTOTPParams = errors.New("auth: invalid TOTP parameters")
+var errInvalidTOTPParams = refusal("invalid_totp_params", "auth: invalid TOTP parameters")
 
 // minTOTPImportBytes is the smallest secret accepted anywhere (128 bits);
 // new enrolments use at least minTOTPSecretBytes.
@@ -68,11 +68,11 @@ func newTOTPParams(alg TOTPAlgorithm, digits, periodSec int) (totpParams, error)
 	a, ok := alg.otpAlgorithm()
 	switch {
 	case !ok:
-		return totpParams{}, fmt.Errorf("%w: unknown algorithm", ErrInvalidTOTPParams)
+		return totpParams{}, fmt.Errorf("%w: unknown algorithm", errInvalidTOTPParams)
 	case digits != 6 && digits != 8:
-		return totpParams{}, fmt.Errorf("%w: digits must be 6 or 8", ErrInvalidTOTPParams)
+		return totpParams{}, fmt.Errorf("%w: digits must be 6 or 8", errInvalidTOTPParams)
 	case periodSec < 15 || periodSec > 120:
-		return totpParams{}, fmt.Errorf("%w: period must be 15..120 seconds", ErrInvalidTOTPParams)
+		return totpParams{}, fmt.Errorf("%w: period must be 15..120 seconds", errInvalidTOTPParams)
 	}
 	return totpParams{alg: a, digits: digits, periodSec: periodSec}, nil
 }
@@ -87,19 +87,19 @@ func storedTOTPParams(m *MFA) (totpParams, error) {
 func decodeTOTPSecret(s string) ([]byte, error) {
 	s = strings.ToUpper(strings.ReplaceAll(strings.TrimRight(s, "="), " ", ""))
 	if len(s) > base32.StdEncoding.EncodedLen(maxTOTPSecretBytes) {
-		return nil, fmt.Errorf("%w: secret longer than %d bytes", ErrInvalidTOTPParams, maxTOTPSecretBytes)
+		return nil, fmt.Errorf("%w: secret longer than %d bytes", errInvalidTOTPParams, maxTOTPSecretBytes)
 	}
 	b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: secret is not base32", ErrInvalidTOTPParams)
+		return nil, fmt.Errorf("%w: secret is not base32", errInvalidTOTPParams)
 	}
 	if len(b) > maxTOTPSecretBytes {
 		clear(b)
-		return nil, fmt.Errorf("%w: secret longer than %d bytes", ErrInvalidTOTPParams, maxTOTPSecretBytes)
+		return nil, fmt.Errorf("%w: secret longer than %d bytes", errInvalidTOTPParams, maxTOTPSecretBytes)
 	}
 	if len(b) < minTOTPImportBytes {
 		clear(b)
-		return nil, ErrWeakTOTPSecret
+		return nil, errWeakTOTPSecret
 	}
 	return b, nil
 }
@@ -107,7 +107,7 @@ func decodeTOTPSecret(s string) ([]byte, error) {
 // matchTOTP returns the time step within ±skew of now whose code under p
 // equals code, comparing every candidate in constant time, or -1. A secret
 // that is not base32 or is shorter than 128 bits is an error
-// (ErrWeakTOTPSecret), so that an enrolment written by another path with a
+// (refusal "weak_totp_secret"), so that an enrolment written by another path with a
 // weak secret never signs anyone in.
 func matchTOTP(secret, code string, p totpParams, skew int, now time.Time) (int64, error) {
 	raw, err := decodeTOTPSecret(secret)
@@ -171,7 +171,7 @@ func (imp *TOTPImport) params() (totpParams, TOTPAlgorithm, error) {
 		period = 30 * time.Second
 	}
 	if period%time.Second != 0 {
-		return totpParams{}, "", fmt.Errorf("%w: period must be whole seconds", ErrInvalidTOTPParams)
+		return totpParams{}, "", fmt.Errorf("%w: period must be whole seconds", errInvalidTOTPParams)
 	}
 	p, err := newTOTPParams(alg, digits, int(period/time.Second))
 	return p, alg, err
@@ -183,11 +183,11 @@ func (imp *TOTPImport) params() (totpParams, TOTPAlgorithm, error) {
 // Any previous enrolment and recovery codes are replaced, the user's
 // sessions end, and the new recovery codes are returned (none when the
 // tenant's policy does not allow them). A secret under 128 bits fails with
-// ErrWeakTOTPSecret, bad parameters with ErrInvalidTOTPParams. actor is the
+// refusal "weak_totp_secret", bad parameters with refusal "invalid_totp_params". actor is the
 // administrator performing the import.
-func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPImport, actor audit.Actor, origin audit.Origin) ([]string, error) {
+func (a *authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPImport, actor audit.Actor, origin audit.Origin) ([]string, error) {
 	if a.cfg.Sealer == nil {
-		return nil, ErrNoSealer
+		return nil, errNoSealer
 	}
 	p, alg, err := imp.params()
 	if err != nil {
@@ -206,7 +206,7 @@ func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPI
 		return nil, err
 	}
 	if !u.Active() {
-		return nil, ErrUserInactive
+		return nil, errUserInactive
 	}
 	codes, hashes, err := a.enrolmentRecoveryCodes(ctx, u)
 	if err != nil {
@@ -219,7 +219,7 @@ func (a *Authenticator) ImportTOTP(ctx context.Context, userID string, imp TOTPI
 	now := a.storeNow()
 	u, err = a.modify(ctx, userID, func(u *User) error {
 		if !u.Active() {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		u.MFA = MFA{TOTPSecret: sealed, TOTPActive: true, TOTPDigits: p.digits, TOTPPeriod: p.periodSec,
 			TOTPAlgorithm: string(alg), TOTPEnrolledAt: now, RecoveryCodes: hashes}

@@ -122,13 +122,13 @@ func TestTOTPImportRefusesWeakAndBadSecrets(t *testing.T) {
 		imp  TOTPImport
 		want error
 	}{
-		"80 bits":     {TOTPImport{Secret: b32("1234567890")}, ErrWeakTOTPSecret},
-		"120 bits":    {TOTPImport{Secret: b32("123456789012345")}, ErrWeakTOTPSecret},
-		"not base32":  {TOTPImport{Secret: "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"}, ErrInvalidTOTPParams},
-		"algorithm":   {TOTPImport{Secret: b32("12345678901234567890"), Algorithm: "MD5"}, ErrInvalidTOTPParams},
-		"digits":      {TOTPImport{Secret: b32("12345678901234567890"), Digits: 7}, ErrInvalidTOTPParams},
-		"period":      {TOTPImport{Secret: b32("12345678901234567890"), Period: 1500 * time.Millisecond}, ErrInvalidTOTPParams},
-		"huge secret": {TOTPImport{Secret: strings.Repeat("A", 1000)}, ErrInvalidTOTPParams},
+		"80 bits":     {TOTPImport{Secret: b32("1234567890")}, errWeakTOTPSecret},
+		"120 bits":    {TOTPImport{Secret: b32("123456789012345")}, errWeakTOTPSecret},
+		"not base32":  {TOTPImport{Secret: "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"}, errInvalidTOTPParams},
+		"algorithm":   {TOTPImport{Secret: b32("12345678901234567890"), Algorithm: "MD5"}, errInvalidTOTPParams},
+		"digits":      {TOTPImport{Secret: b32("12345678901234567890"), Digits: 7}, errInvalidTOTPParams},
+		"period":      {TOTPImport{Secret: b32("12345678901234567890"), Period: 1500 * time.Millisecond}, errInvalidTOTPParams},
+		"huge secret": {TOTPImport{Secret: strings.Repeat("A", 1000)}, errInvalidTOTPParams},
 	} {
 		_, err := f.a.ImportTOTP(ctx, u.ID, c.imp, audit.Actor{UserID: "admin"}, audit.Origin{})
 		require.ErrorIs(t, err, c.want, name)
@@ -159,7 +159,7 @@ func TestStoredWeakTOTPSecretRefused(t *testing.T) {
 	require.NoError(t, err)
 	res, err := f.a.Login(ctx, LoginRequest{TenantID: "clinic", Name: u.Name, Password: goodPassword, TOTPCode: code})
 	require.Error(t, err)
-	require.True(t, errors.Is(err, ErrWeakTOTPSecret) || errors.Is(err, ErrInvalidCredentials), "%v", err)
+	require.True(t, errors.Is(err, errWeakTOTPSecret) || errors.Is(err, ErrInvalidCredentials), "%v", err)
 	require.Nil(t, res)
 }
 

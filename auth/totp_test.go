@@ -141,7 +141,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	require.True(t, res.Authenticated, "pending enrolment does not demand a code")
 
 	_, err = f.a.ConfirmTOTP(ctx, u.ID, "000000", "", audit.Origin{})
-	require.ErrorIs(t, err, ErrInvalidCode)
+	require.ErrorIs(t, err, errInvalidCode)
 	require.Equal(t, audit.ActionMFAFailed, f.log.last().Action)
 	codes, err := f.a.ConfirmTOTP(ctx, u.ID, f.code(t, e.Secret(), 0), "sess-1", audit.Origin{})
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	require.Equal(t, 1, f.log.count(audit.ActionMFAEnrolled, "totp_activated"))
 	require.Equal(t, []string{u.ID}, f.rev.users, "MFA change ends other sessions")
 	_, err = f.a.EnrollTOTP(ctx, u.ID, audit.Origin{})
-	require.ErrorIs(t, err, ErrMFAAlreadyActive)
+	require.ErrorIs(t, err, errMFAAlreadyActive)
 
 	// Logging in now needs the second factor.
 	f.clk.Advance(30 * time.Second)
@@ -172,7 +172,7 @@ func TestTOTPEnrolRequiresSealer(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Sealer = nil })
 	u := f.create(t, "lee")
 	_, err := f.a.EnrollTOTP(t.Context(), u.ID, audit.Origin{})
-	require.ErrorIs(t, err, ErrNoSealer)
+	require.ErrorIs(t, err, errNoSealer)
 }
 
 func TestTOTPEachCodeOnce(t *testing.T) {
@@ -264,7 +264,7 @@ func TestRecoveryCodes(t *testing.T) {
 	for range 6 {
 		wg.Go(func() {
 			cur, _ := f.users.Get(context.Background(), u.ID)
-			if good, err := f.a.useRecoveryCode(context.Background(), cur, codes[5], nil); err == nil && good {
+			if good, err := f.a.useRecoveryCode(context.Background(), cur, codes[5], nil, nil); err == nil && good {
 				ok.Add(1)
 			}
 		})
@@ -291,7 +291,7 @@ func TestRecoveryNotAllowedByTenant(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidCredentials)
 	require.Equal(t, "recovery_not_allowed", f.log.last().Reason)
 	_, err = f.a.RegenerateRecoveryCodes(t.Context(), res.User.ID, audit.Actor{}, audit.Origin{})
-	require.ErrorIs(t, err, ErrRecoveryNotAllowed)
+	require.ErrorIs(t, err, errRecoveryNotAllowed)
 }
 
 func TestParseRecoveryCode(t *testing.T) {
@@ -346,7 +346,7 @@ func TestChallenge(t *testing.T) {
 	_, err = other.a.parseChallenge(ch, f.clk.Now())
 	require.Error(t, err)
 	// Expired.
-	_, err = f.a.parseChallenge(ch, f.clk.Now().Add(ChallengeTTL))
+	_, err = f.a.parseChallenge(ch, f.clk.Now().Add(challengeTTL))
 	require.Error(t, err)
 	_, err = f.a.VerifySecondFactor(ctx, SecondFactorRequest{Challenge: "mc1.garbage.garbage", TOTPCode: f.code(t, secret, 0)})
 	require.ErrorIs(t, err, ErrInvalidCredentials)
@@ -497,7 +497,7 @@ func BenchmarkTOTPValidateBaseline(b *testing.B) {
 func TestAdminResetMFA(t *testing.T) {
 	deny := newFixture(t)
 	u, _, _ := deny.enrol(t, "uma")
-	require.ErrorIs(t, deny.a.AdminResetMFA(t.Context(), u.ID, audit.Actor{UserID: "admin"}, audit.Origin{}), ErrRecoveryNotAllowed)
+	require.ErrorIs(t, deny.a.AdminResetMFA(t.Context(), u.ID, audit.Actor{UserID: "admin"}, audit.Origin{}), errRecoveryNotAllowed)
 	require.Equal(t, "admin_reset_not_allowed", deny.log.last().Reason)
 	stored, _ := deny.users.Get(t.Context(), u.ID)
 	require.True(t, stored.MFA.TOTPActive)

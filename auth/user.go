@@ -35,9 +35,9 @@ var (
 	// ErrInvalidUser reports a User value that breaks a rule of User.Validate
 	// (bad ID, name, status, ...). The message names the field, never its value.
 	ErrInvalidUser = errors.New("auth: invalid user")
-	// ErrUserInactive reports an operation on a disabled or removed user
+	// errUserInactive reports an operation on a disabled or removed user
 	// other than a status change.
-	ErrUserInactive = errors.New("auth: user is not active")
+	errUserInactive = refusal("user_inactive", "auth: user is not active")
 )
 
 // Status is a user's account status.
@@ -89,7 +89,7 @@ type User struct {
 	// Admin marks an administrative identity (see the type's comment).
 	Admin bool
 
-	// PasswordHash is the argon2id hash in PHC string form (see Hasher);
+	// PasswordHash is the argon2id hash in PHC string form (see Config.Argon2);
 	// empty means the user has no password and cannot log in with one.
 	PasswordHash      string
 	PasswordChangedAt time.Time
@@ -268,8 +268,8 @@ func validToken(s string, maxLen int) bool {
 	return true
 }
 
-// NormalizeRoles returns roles sorted and without duplicates.
-func NormalizeRoles(roles []string) []string {
+// normalizeRoles returns roles sorted and without duplicates.
+func normalizeRoles(roles []string) []string {
 	r := slices.Clone(roles)
 	slices.Sort(r)
 	return slices.Compact(r)

@@ -35,14 +35,14 @@ func (n NewUser) GoString() string { return n.String() }
 // CreateUser creates an active user with a fresh ID, audited as
 // user_changed/"created" by actor. A refused password returns a
 // *PasswordError.
-func (a *Authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.Actor, origin audit.Origin) (*User, error) {
+func (a *authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.Actor, origin audit.Origin) (*User, error) {
 	name, err := CanonicalName(n.Name)
 	if err != nil {
 		return nil, err
 	}
 	now := a.storeNow()
 	u := &User{ID: NewUserID(), TenantID: n.TenantID, Name: name, Status: StatusActive,
-		Roles: NormalizeRoles(n.Roles), Admin: n.Admin, CreatedAt: now, UpdatedAt: now}
+		Roles: normalizeRoles(n.Roles), Admin: n.Admin, CreatedAt: now, UpdatedAt: now}
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
@@ -65,14 +65,14 @@ func (a *Authenticator) CreateUser(ctx context.Context, n NewUser, actor audit.A
 	return u.Clone(), nil
 }
 
-func (a *Authenticator) userEvent(action audit.Action, reason string, u *User, actor audit.Actor, origin audit.Origin) audit.Event {
+func (a *authenticator) userEvent(action audit.Action, reason string, u *User, actor audit.Actor, origin audit.Origin) audit.Event {
 	return audit.Event{Action: action, Outcome: audit.OutcomeSuccess, Reason: reason, Actor: actor, Origin: origin,
 		Target: audit.Target{RecordType: "user", RecordID: u.ID}}
 }
 
 // checkAndHash checks password against the tenant's policy and u's context
 // words, then hashes it.
-func (a *Authenticator) checkAndHash(ctx context.Context, u *User, password string, mfa bool) (string, error) {
+func (a *authenticator) checkAndHash(ctx context.Context, u *User, password string, mfa bool) (string, error) {
 	pol, err := a.PasswordPolicyFor(ctx, u.TenantID)
 	if err != nil {
 		return "", err
@@ -86,7 +86,7 @@ func (a *Authenticator) checkAndHash(ctx context.Context, u *User, password stri
 // checkRoles enforces Config.AdminRoles: administrative roles only on
 // administrative identities, nothing else on them, and never a role of
 // Config.PHIRoles.
-func (a *Authenticator) checkRoles(admin bool, roles []string) error {
+func (a *authenticator) checkRoles(admin bool, roles []string) error {
 	if len(a.cfg.AdminRoles) == 0 {
 		return nil
 	}
@@ -108,10 +108,10 @@ func (a *Authenticator) checkRoles(admin bool, roles []string) error {
 // every session of the user at once (Config.Sessions); removal is final and
 // erases the user's password hash, TOTP secret and recovery codes.
 // Audited as user_changed with reason "active", "disabled" or "removed".
-// The actor cannot change its own status (ErrSelfAdministration) nor
-// disable or remove the tenant's last administrator (ErrLastAdministrator);
+// The actor cannot change its own status (refusal "self_administration") nor
+// disable or remove the tenant's last administrator (refusal "last_administrator");
 // both refusals are audited.
-func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Status, actor audit.Actor, origin audit.Origin) error {
+func (a *authenticator) SetStatus(ctx context.Context, userID string, status Status, actor audit.Actor, origin audit.Origin) error {
 	if !status.Valid() {
 		return fmt.Errorf("%w: unknown status", ErrInvalidUser)
 	}
@@ -144,7 +144,7 @@ func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Sta
 	if err == nil {
 		u, err = a.modifyKeepingAdmin(ctx, userID, set(status))
 	}
-	if errors.Is(err, ErrLastAdministrator) {
+	if errors.Is(err, errLastAdministrator) {
 		return a.refuse(ctx, audit.ActionUserChanged, "last_administrator", userID, actor, origin, err)
 	}
 	if err != nil {
@@ -161,17 +161,17 @@ func (a *Authenticator) SetStatus(ctx context.Context, userID string, status Sta
 
 // SetRoles replaces a user's roles (sorted, deduplicated); the session
 // middleware reads them at the next request. Audited as role_changed. The
-// actor cannot change its own roles (ErrSelfAdministration) nor take the
-// last administrator's administrative roles (ErrLastAdministrator). When
+// actor cannot change its own roles (refusal "self_administration") nor take the
+// last administrator's administrative roles (refusal "last_administrator"). When
 // the tenant policy sets ApprovePHIGrants and the change grants a role of
 // Config.PHIRoles, nothing changes yet: the roles are stored as the user's
 // RoleRequest (audited role_changed/"approval_requested") and SetRoles
-// returns ErrApprovalPending; ApproveRoles applies them.
-func (a *Authenticator) SetRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
+// returns refusal "approval_pending"; ApproveRoles applies them.
+func (a *authenticator) SetRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
 	if err := a.refuseSelf(ctx, audit.ActionRoleChanged, userID, actor, origin); err != nil {
 		return err
 	}
-	roles = NormalizeRoles(roles)
+	roles = normalizeRoles(roles)
 	cur, err := a.users.Get(ctx, userID)
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func (a *Authenticator) SetRoles(ctx context.Context, userID string, roles []str
 	}
 	u, err := a.modifyKeepingAdmin(ctx, userID, func(u *User) error {
 		if u.Status == StatusRemoved {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		if tp.ApprovePHIGrants && a.grantsPHI(u.Roles, roles) {
 			return ErrVersionConflict // changed since read: the caller retries
@@ -193,7 +193,7 @@ func (a *Authenticator) SetRoles(ctx context.Context, userID string, roles []str
 		u.Roles = roles
 		return a.checkRoles(u.Admin, u.Roles)
 	})
-	if errors.Is(err, ErrLastAdministrator) {
+	if errors.Is(err, errLastAdministrator) {
 		return a.refuse(ctx, audit.ActionRoleChanged, "last_administrator", userID, actor, origin, err)
 	}
 	if err != nil {
@@ -228,7 +228,7 @@ func (r ChangePasswordRequest) GoString() string { return r.String() }
 // lockout and returns ErrInvalidCredentials), checks the new one against the
 // policy (a *PasswordError), stores its hash and ends the user's other
 // sessions. Audited as password_changed.
-func (a *Authenticator) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
+func (a *authenticator) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
 	u, err := a.users.Get(ctx, req.UserID)
 	if err != nil {
 		return err
@@ -255,9 +255,9 @@ func (a *Authenticator) ChangePassword(ctx context.Context, req ChangePasswordRe
 // SetPassword sets a user's password as an administrator's reset: the new
 // password is checked against the policy, every session of the user ends,
 // and the lockout counter is cleared. Audited as password_changed/"reset".
-// The actor cannot reset its own password (ErrSelfAdministration; users
+// The actor cannot reset its own password (refusal "self_administration"; users
 // use ChangePassword).
-func (a *Authenticator) SetPassword(ctx context.Context, userID, password string, actor audit.Actor, origin audit.Origin) error {
+func (a *authenticator) SetPassword(ctx context.Context, userID, password string, actor audit.Actor, origin audit.Origin) error {
 	if err := a.refuseSelf(ctx, audit.ActionPasswordChanged, userID, actor, origin); err != nil {
 		return err
 	}
@@ -268,9 +268,9 @@ func (a *Authenticator) SetPassword(ctx context.Context, userID, password string
 	return a.setPassword(ctx, u, password, "", actor, origin, "reset")
 }
 
-func (a *Authenticator) setPassword(ctx context.Context, u *User, password, keep string, actor audit.Actor, origin audit.Origin, reason string) error {
+func (a *authenticator) setPassword(ctx context.Context, u *User, password, keep string, actor audit.Actor, origin audit.Origin, reason string) error {
 	if u.Status == StatusRemoved {
-		return ErrUserInactive
+		return errUserInactive
 	}
 	enc, err := a.checkAndHash(ctx, u, password, u.MFA.TOTPActive)
 	if err != nil {
@@ -279,7 +279,7 @@ func (a *Authenticator) setPassword(ctx context.Context, u *User, password, keep
 	now := a.storeNow()
 	u, err = a.modify(ctx, u.ID, func(u *User) error {
 		if u.Status == StatusRemoved {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		u.PasswordHash, u.PasswordChangedAt = enc, now
 		if reason == "reset" {
@@ -298,8 +298,8 @@ func (a *Authenticator) setPassword(ctx context.Context, u *User, password, keep
 
 // Unlock re-enables a locked account's authenticators and clears its
 // failure counter (an administrator's action). Audited as lockout/"unlocked".
-// The actor cannot unlock itself (ErrSelfAdministration).
-func (a *Authenticator) Unlock(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+// The actor cannot unlock itself (refusal "self_administration").
+func (a *authenticator) Unlock(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	if err := a.refuseSelf(ctx, audit.ActionLockout, userID, actor, origin); err != nil {
 		return err
 	}

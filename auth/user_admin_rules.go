@@ -6,13 +6,13 @@ package auth
 // SetPassword, Unlock, AdminResetMFA, ApproveRoles) obey three rules:
 //
 //   - No identity administers itself: when the actor is the target user the
-//     operation is refused with ErrSelfAdministration (audited as a failure).
+//     operation is refused with refusal "self_administration" (audited as a failure).
 //     Users change their own password and second factor through the
 //     self-service paths, which re-verify them.
 //   - A tenant keeps an administrator: a change that would leave the
 //     tenant without an active administrator (an active identity with the
 //     Admin flag holding an administrative role, see isAdministrator) is
-//     refused with ErrLastAdministrator. In one process such changes are
+//     refused with refusal "last_administrator". In one process such changes are
 //     serialised, so of two administrators disabling each other exactly one
 //     succeeds. Across replicas, where the UserStore offers compare-and-swap
 //     on one user only, the change is checked again after it is stored and
@@ -39,21 +39,21 @@ import (
 
 // Errors of the separation-of-duties rules.
 var (
-	// ErrSelfAdministration reports an administrative change an identity
+	// errSelfAdministration reports an administrative change an identity
 	// tried to make to itself.
-	ErrSelfAdministration = errors.New("auth: an identity cannot administer itself")
-	// ErrLastAdministrator reports a change that would leave a tenant
+	errSelfAdministration = refusal("self_administration", "auth: an identity cannot administer itself")
+	// errLastAdministrator reports a change that would leave a tenant
 	// without an active administrator.
-	ErrLastAdministrator = errors.New("auth: the last administrator of the tenant cannot be disabled, removed or demoted")
-	// ErrApprovalPending reports a role change that was stored as a
+	errLastAdministrator = refusal("last_administrator", "auth: the last administrator of the tenant cannot be disabled, removed or demoted")
+	// errApprovalPending reports a role change that was stored as a
 	// RoleRequest for a second administrator to approve; nothing changed yet.
-	ErrApprovalPending = errors.New("auth: role change waits for a second administrator's approval")
-	// ErrNoRoleRequest reports an approval for a user without a pending
+	errApprovalPending = refusal("approval_pending", "auth: role change waits for a second administrator's approval")
+	// errNoRoleRequest reports an approval for a user without a pending
 	// role request.
-	ErrNoRoleRequest = errors.New("auth: no pending role request")
-	// ErrSecondApproverRequired reports an approval by the administrator
+	errNoRoleRequest = refusal("no_role_request", "auth: no pending role request")
+	// errSecondApproverRequired reports an approval by the administrator
 	// who requested the change.
-	ErrSecondApproverRequired = errors.New("auth: a role request needs another administrator's approval")
+	errSecondApproverRequired = refusal("second_administrator_required", "auth: a role request needs another administrator's approval")
 )
 
 // RoleRequest is a pending role change (TenantPolicy.ApprovePHIGrants). It
@@ -87,7 +87,7 @@ func (r *RoleRequest) validate() error {
 
 // refuseSelf refuses, audited as a failure of action, an administrative
 // change actor makes to itself.
-func (a *Authenticator) refuseSelf(ctx context.Context, action audit.Action, userID string, actor audit.Actor, origin audit.Origin) error {
+func (a *authenticator) refuseSelf(ctx context.Context, action audit.Action, userID string, actor audit.Actor, origin audit.Origin) error {
 	if actor.UserID == "" || actor.UserID != userID {
 		return nil
 	}
@@ -96,11 +96,11 @@ func (a *Authenticator) refuseSelf(ctx context.Context, action audit.Action, use
 	if err := a.record(ctx, ev); err != nil {
 		return err
 	}
-	return ErrSelfAdministration
+	return errSelfAdministration
 }
 
 // refuse records the failure of action on userID with reason and returns err.
-func (a *Authenticator) refuse(ctx context.Context, action audit.Action, reason, userID string, actor audit.Actor, origin audit.Origin, err error) error {
+func (a *authenticator) refuse(ctx context.Context, action audit.Action, reason, userID string, actor audit.Actor, origin audit.Origin, err error) error {
 	ev := a.userEvent(action, reason, &User{ID: userID}, actor, origin)
 	ev.Outcome = audit.OutcomeFailure
 	if aerr := a.record(ctx, ev); aerr != nil {
@@ -112,7 +112,7 @@ func (a *Authenticator) refuse(ctx context.Context, action audit.Action, reason,
 // isAdministrator reports whether u counts as an administrator of its
 // tenant: active, an administrative identity, and holding an administrative
 // role (any role when Config.AdminRoles is empty).
-func (a *Authenticator) isAdministrator(u *User) bool {
+func (a *authenticator) isAdministrator(u *User) bool {
 	if !u.Active() || !u.Admin {
 		return false
 	}
@@ -129,7 +129,7 @@ func (a *Authenticator) isAdministrator(u *User) bool {
 
 // otherAdministrator reports whether tenantID has an administrator other
 // than userID.
-func (a *Authenticator) otherAdministrator(ctx context.Context, tenantID, userID string) (bool, error) {
+func (a *authenticator) otherAdministrator(ctx context.Context, tenantID, userID string) (bool, error) {
 	us, err := a.users.List(ctx, tenantID)
 	if err != nil {
 		return false, err
@@ -147,7 +147,7 @@ func (a *Authenticator) otherAdministrator(ctx context.Context, tenantID, userID
 // non-administrator, another administrator must remain, checked before the
 // change and again after it is stored (then the change is undone). Changes
 // are serialised within the process.
-func (a *Authenticator) modifyKeepingAdmin(ctx context.Context, id string, change func(u *User) error) (*User, error) {
+func (a *authenticator) modifyKeepingAdmin(ctx context.Context, id string, change func(u *User) error) (*User, error) {
 	a.adminMu.Lock()
 	defer a.adminMu.Unlock()
 	var prev *User
@@ -169,7 +169,7 @@ func (a *Authenticator) modifyKeepingAdmin(ctx context.Context, id string, chang
 			return err
 		}
 		if !ok {
-			return ErrLastAdministrator
+			return errLastAdministrator
 		}
 		prev = was
 		return nil
@@ -191,12 +191,12 @@ func (a *Authenticator) modifyKeepingAdmin(ctx context.Context, id string, chang
 	if err != nil {
 		return nil, err
 	}
-	return nil, ErrLastAdministrator
+	return nil, errLastAdministrator
 }
 
 // grantsPHI reports whether going from roles old to roles new grants a
 // role of Config.PHIRoles.
-func (a *Authenticator) grantsPHI(old, new []string) bool {
+func (a *authenticator) grantsPHI(old, new []string) bool {
 	for _, r := range new {
 		if slices.Contains(a.cfg.PHIRoles, r) && !slices.Contains(old, r) {
 			return true
@@ -207,11 +207,11 @@ func (a *Authenticator) grantsPHI(old, new []string) bool {
 
 // requestRoles stores roles as u's pending RoleRequest, audited as
 // role_changed/"approval_requested".
-func (a *Authenticator) requestRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
+func (a *authenticator) requestRoles(ctx context.Context, userID string, roles []string, actor audit.Actor, origin audit.Origin) error {
 	now := a.storeNow()
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		if u.Status == StatusRemoved {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		if err := a.checkRoles(u.Admin, roles); err != nil {
 			return err
@@ -227,34 +227,34 @@ func (a *Authenticator) requestRoles(ctx context.Context, userID string, roles [
 	if err := a.record(ctx, ev); err != nil {
 		return err
 	}
-	return ErrApprovalPending
+	return errApprovalPending
 }
 
 // ApproveRoles applies the pending RoleRequest of userID. actor must be an
-// administrator other than the requester (ErrSecondApproverRequired) and
-// other than the user (ErrSelfAdministration); without a request it returns
-// ErrNoRoleRequest. Audited as role_changed/"approved", with the requester.
-func (a *Authenticator) ApproveRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+// administrator other than the requester (refusal "second_administrator_required") and
+// other than the user (refusal "self_administration"); without a request it returns
+// errNoRoleRequest. Audited as role_changed/"approved", with the requester.
+func (a *authenticator) ApproveRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	if err := a.refuseSelf(ctx, audit.ActionRoleChanged, userID, actor, origin); err != nil {
 		return err
 	}
 	var req RoleRequest
 	u, err := a.modifyKeepingAdmin(ctx, userID, func(u *User) error {
 		if u.RoleRequest == nil {
-			return ErrNoRoleRequest
+			return errNoRoleRequest
 		}
 		if u.RoleRequest.RequestedBy == actor.UserID {
-			return ErrSecondApproverRequired
+			return errSecondApproverRequired
 		}
 		if u.Status == StatusRemoved {
-			return ErrUserInactive
+			return errUserInactive
 		}
 		req = *u.RoleRequest
-		u.Roles, u.RoleRequest = NormalizeRoles(req.Roles), nil
+		u.Roles, u.RoleRequest = normalizeRoles(req.Roles), nil
 		return a.checkRoles(u.Admin, u.Roles)
 	})
 	switch {
-	case errors.Is(err, ErrSecondApproverRequired):
+	case errors.Is(err, errSecondApproverRequired):
 		return a.refuse(ctx, audit.ActionRoleChanged, "second_administrator_required", userID, actor, origin, err)
 	case err != nil:
 		return err
@@ -266,17 +266,17 @@ func (a *Authenticator) ApproveRoles(ctx context.Context, userID string, actor a
 
 // RejectRoles discards the pending RoleRequest of userID, leaving the
 // user's roles as they are. actor must not be the user
-// (ErrSelfAdministration); the requester may withdraw their own request.
-// Without a request it returns ErrNoRoleRequest. Audited as
+// (refusal "self_administration"); the requester may withdraw their own request.
+// Without a request it returns refusal "no_role_request". Audited as
 // role_changed/"rejected", with the requester and the refused roles.
-func (a *Authenticator) RejectRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
+func (a *authenticator) RejectRoles(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	if err := a.refuseSelf(ctx, audit.ActionRoleChanged, userID, actor, origin); err != nil {
 		return err
 	}
 	var req RoleRequest
 	u, err := a.modify(ctx, userID, func(u *User) error {
 		if u.RoleRequest == nil {
-			return ErrNoRoleRequest
+			return errNoRoleRequest
 		}
 		req, u.RoleRequest = *u.RoleRequest, nil
 		return nil
@@ -290,7 +290,7 @@ func (a *Authenticator) RejectRoles(ctx context.Context, userID string, actor au
 }
 
 // RoleRequests returns the users of tenantID with a pending RoleRequest.
-func (a *Authenticator) RoleRequests(ctx context.Context, tenantID string) ([]*User, error) {
+func (a *authenticator) RoleRequests(ctx context.Context, tenantID string) ([]*User, error) {
 	us, err := a.users.List(ctx, tenantID)
 	if err != nil {
 		return nil, err

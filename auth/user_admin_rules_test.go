@@ -42,7 +42,7 @@ func TestNoSelfAdministration(t *testing.T) {
 		"approve":  func() error { return f.a.ApproveRoles(ctx, a.ID, as(a), o) },
 	} {
 		before, _ := f.users.Get(ctx, a.ID)
-		require.ErrorIs(t, op(), ErrSelfAdministration, name)
+		require.ErrorIs(t, op(), errSelfAdministration, name)
 		ev := f.log.last()
 		require.Equal(t, audit.OutcomeFailure, ev.Outcome, name)
 		require.Equal(t, "self_administration", ev.Reason, name)
@@ -58,11 +58,11 @@ func TestLastAdministratorKept(t *testing.T) {
 	require.NoError(t, f.a.SetStatus(ctx, b.ID, StatusDisabled, as(a), o), "another administrator remains")
 	// b is gone: no change may take a, whoever asks.
 	n := f.rev.n()
-	require.ErrorIs(t, f.a.SetStatus(ctx, a.ID, StatusDisabled, as(b), o), ErrLastAdministrator)
+	require.ErrorIs(t, f.a.SetStatus(ctx, a.ID, StatusDisabled, as(b), o), errLastAdministrator)
 	require.Equal(t, "last_administrator", f.log.last().Reason)
 	require.Equal(t, audit.OutcomeFailure, f.log.last().Outcome)
-	require.ErrorIs(t, f.a.SetStatus(ctx, a.ID, StatusRemoved, as(b), o), ErrLastAdministrator)
-	require.ErrorIs(t, f.a.SetRoles(ctx, a.ID, nil, as(b), o), ErrLastAdministrator)
+	require.ErrorIs(t, f.a.SetStatus(ctx, a.ID, StatusRemoved, as(b), o), errLastAdministrator)
+	require.ErrorIs(t, f.a.SetRoles(ctx, a.ID, nil, as(b), o), errLastAdministrator)
 	require.Equal(t, n, f.rev.n(), "no sessions ended")
 	got, err := f.users.Get(ctx, a.ID)
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ func TestLastAdministratorConcurrent(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case err == ErrLastAdministrator:
+		case err == errLastAdministrator:
 			last++
 		default:
 			t.Fatal(err)
@@ -163,8 +163,8 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 	a, b := f.createAdmin(t, "ada"), f.createAdmin(t, "bea")
 	p := &pausingUsers{UserStore: f.users}
 	p.cond = sync.NewCond(&p.mu)
-	replica := func() *Authenticator {
-		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, Hasher: testHasher(t), Clock: f.clk,
+	replica := func() *authenticator {
+		r, err := NewAuthenticator(Config{Users: p, Audit: f.log, hasher: testHasher(t), Clock: f.clk,
 			AdminRoles: []string{"admin"}}, f.rev)
 		require.NoError(t, err)
 		return r
@@ -173,7 +173,7 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i, c := range []struct {
-		r          *Authenticator
+		r          *authenticator
 		by, target *User
 	}{{r1, a, b}, {r2, b, a}} {
 		wg.Add(1)
@@ -183,8 +183,8 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	require.ErrorIs(t, errs[0], ErrLastAdministrator)
-	require.ErrorIs(t, errs[1], ErrLastAdministrator)
+	require.ErrorIs(t, errs[0], errLastAdministrator)
+	require.ErrorIs(t, errs[1], errLastAdministrator)
 	for _, u := range []*User{a, b} {
 		got, err := f.users.Get(t.Context(), u.ID)
 		require.NoError(t, err)
@@ -224,9 +224,9 @@ func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 
 	// A grant without a PHI role applies at once.
 	require.NoError(t, f.a.SetRoles(ctx, u.ID, []string{"lab", "scheduler"}, as(a), o))
-	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(b), o), ErrNoRoleRequest)
+	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(b), o), errNoRoleRequest)
 
-	require.ErrorIs(t, f.a.SetRoles(ctx, u.ID, []string{"physician"}, as(a), o), ErrApprovalPending)
+	require.ErrorIs(t, f.a.SetRoles(ctx, u.ID, []string{"physician"}, as(a), o), errApprovalPending)
 	ev := f.log.last()
 	require.Equal(t, audit.ActionRoleChanged, ev.Action)
 	require.Equal(t, "approval_requested", ev.Reason)
@@ -251,10 +251,10 @@ func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 
-	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(a), o), ErrSecondApproverRequired)
+	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(a), o), errSecondApproverRequired)
 	require.Equal(t, "second_administrator_required", f.log.last().Reason)
 	require.Equal(t, audit.OutcomeFailure, f.log.last().Outcome)
-	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(u), o), ErrSelfAdministration)
+	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(u), o), errSelfAdministration)
 
 	require.NoError(t, f.a.ApproveRoles(ctx, u.ID, as(b), o))
 	ev = f.log.last()
@@ -264,5 +264,5 @@ func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 	got, _ = fs2.Get(ctx, u.ID)
 	require.Equal(t, []string{"physician"}, got.Roles)
 	require.Nil(t, got.RoleRequest)
-	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(b), o), ErrNoRoleRequest, "approved once")
+	require.ErrorIs(t, f.a.ApproveRoles(ctx, u.ID, as(b), o), errNoRoleRequest, "approved once")
 }

@@ -18,11 +18,11 @@ import (
 // and second factor, throttling and lockout, TOTP enrolment, recovery codes,
 // password changes, and user administration. It is safe for concurrent use.
 // Build it with NewAuthenticator.
-type Authenticator struct {
+type authenticator struct {
 	cfg      Config
-	revoker  SessionRevoker
+	revoker  sessionRevoker
 	users    UserStore
-	hasher   *Hasher
+	hasher   *hasher
 	clock    clock.Clock
 	log      *slog.Logger
 	attempts AttemptStore
@@ -43,7 +43,7 @@ type Authenticator struct {
 }
 
 // lockUser locks the stripe of user id and returns its unlock.
-func (a *Authenticator) lockUser(id string) func() {
+func (a *authenticator) lockUser(id string) func() {
 	h := uint32(2166136261)
 	for i := range len(id) {
 		h = (h ^ uint32(id[i])) * 16777619
@@ -58,7 +58,7 @@ func (a *Authenticator) lockUser(id string) func() {
 // When rev is the *SessionManager of the service, the two share one tenant
 // policy source and the manager reads password policies (and so the
 // password MaxAge) from the Authenticator (see linkSessionManager).
-func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
+func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 	if cfg.Users == nil {
 		return nil, errors.New("auth: Config.Users is required")
 	}
@@ -70,12 +70,16 @@ func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
 			return nil, fmt.Errorf("%w: role %s is both administrative and PHI-reading (Config.AdminRoles, Config.PHIRoles)", ErrInvalidPolicy, r)
 		}
 	}
-	if cfg.Hasher == nil {
-		h, err := NewHasher(DefaultArgon2Params(), 0)
-		if err != nil {
-			return nil, err
+	if cfg.hasher == nil {
+		p := cfg.Argon2
+		if p == (Argon2Params{}) {
+			p = DefaultArgon2Params()
 		}
-		cfg.Hasher = h
+		h, err := newHasher(p, cfg.MaxConcurrentHashes)
+		if err != nil {
+			return nil, fmt.Errorf("%w (Config.Argon2, Config.MaxConcurrentHashes)", err)
+		}
+		cfg.hasher = h
 	}
 	if cfg.Passwords == (PasswordPolicy{}) {
 		cfg.Passwords = DefaultPasswordPolicy()
@@ -94,7 +98,7 @@ func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
 	if err := cfg.TOTP.setDefaults(); err != nil {
 		return nil, err
 	}
-	m, _ := rev.(*SessionManager)
+	m, _ := rev.(*sessionManager)
 	if err := linkTenantPolicies(&cfg, m); err != nil {
 		return nil, err
 	}
@@ -114,7 +118,7 @@ func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
 	if attempts == nil {
 		attempts = memattempts.NewMemory(cfg.Lockout.MaxTracked)
 	}
-	a := &Authenticator{cfg: cfg, revoker: rev, users: cfg.Users, hasher: cfg.Hasher, clock: clock.OrSystem(cfg.Clock),
+	a := &authenticator{cfg: cfg, revoker: rev, users: cfg.Users, hasher: cfg.hasher, clock: clock.OrSystem(cfg.Clock),
 		log: cfg.Logger, attempts: attempts, refusals: newRefusalLog(cfg.Lockout.MaxTracked)}
 	if m != nil && m.Passwords == nil {
 		m.Passwords = a
@@ -123,11 +127,11 @@ func newAuthenticator(cfg Config, rev SessionRevoker) (*Authenticator, error) {
 }
 
 // Users returns the user store.
-func (a *Authenticator) Users() UserStore { return a.users }
+func (a *authenticator) Users() UserStore { return a.users }
 
 // tenantPolicy returns the policy of tenantID (the zero policy when no
 // source is configured).
-func (a *Authenticator) tenantPolicy(ctx context.Context, tenantID string) (TenantPolicy, error) {
+func (a *authenticator) tenantPolicy(ctx context.Context, tenantID string) (TenantPolicy, error) {
 	if a.cfg.Tenants == nil {
 		return TenantPolicy{TenantID: tenantID}, nil
 	}
@@ -140,7 +144,7 @@ func (a *Authenticator) tenantPolicy(ctx context.Context, tenantID string) (Tena
 
 // PasswordPolicyFor returns the password policy that applies to tenantID's
 // users: the named policy its TenantPolicy selects, else Config.Passwords.
-func (a *Authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error) {
+func (a *authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) (PasswordPolicy, error) {
 	tp, err := a.tenantPolicy(ctx, tenantID)
 	if err != nil {
 		return PasswordPolicy{}, err
@@ -156,7 +160,7 @@ func (a *Authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) 
 }
 
 // record writes one audit event; its error means the operation must fail.
-func (a *Authenticator) record(ctx context.Context, e audit.Event) error {
+func (a *authenticator) record(ctx context.Context, e audit.Event) error {
 	if e.Time.IsZero() {
 		e.Time = a.storeNow()
 	}
@@ -168,7 +172,7 @@ func (a *Authenticator) record(ctx context.Context, e audit.Event) error {
 
 // revoke ends the sessions of userID, keeping keepSessionID when it is not
 // empty and the revoker can spare one session (RevokeOtherSessions).
-func (a *Authenticator) revoke(ctx context.Context, userID, keepSessionID string) error {
+func (a *authenticator) revoke(ctx context.Context, userID, keepSessionID string) error {
 	if a.revoker == nil {
 		return errors.New("auth: no session revoker configured")
 	}
@@ -194,7 +198,7 @@ const maxCASRetries = 16
 // modify reads user id, applies change and stores the result with
 // compare-and-swap, retrying on ErrVersionConflict. change sees a fresh copy
 // each time; when it returns an error nothing is stored.
-func (a *Authenticator) modify(ctx context.Context, id string, change func(u *User) error) (*User, error) {
+func (a *authenticator) modify(ctx context.Context, id string, change func(u *User) error) (*User, error) {
 	defer a.lockUser(id)()
 	for range maxCASRetries {
 		u, err := a.users.Get(ctx, id)
@@ -219,4 +223,4 @@ func (a *Authenticator) modify(ctx context.Context, id string, change func(u *Us
 
 // storeNow is the current time as stores keep it: UTC, to the microsecond
 // (PostgreSQL's precision), so that every store returns what was written.
-func (a *Authenticator) storeNow() time.Time { return a.clock.Now().UTC().Truncate(time.Microsecond) }
+func (a *authenticator) storeNow() time.Time { return a.clock.Now().UTC().Truncate(time.Microsecond) }

@@ -67,7 +67,7 @@ func (r *revokes) RevokeUser(_ context.Context, id string) error {
 func (r *revokes) n() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.users) }
 
 type fixture struct {
-	a     *Authenticator
+	a     *authenticator
 	users UserStore
 	log   *auditLog
 	rev   *revokes
@@ -78,26 +78,26 @@ var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB, mod ...func(*Config)) *fixture {
 	t.Helper()
-	return newFixtureWith(t, func(f *fixture) SessionRevoker { return f.rev }, mod...)
+	return newFixtureWith(t, func(f *fixture) sessionRevoker { return f.rev }, mod...)
 }
 
 // newFixtureRevoking is newFixture with rev ending sessions instead of the
 // recording f.rev.
-func newFixtureRevoking(t testing.TB, rev SessionRevoker, mod ...func(*Config)) *fixture {
+func newFixtureRevoking(t testing.TB, rev sessionRevoker, mod ...func(*Config)) *fixture {
 	t.Helper()
-	return newFixtureWith(t, func(*fixture) SessionRevoker { return rev }, mod...)
+	return newFixtureWith(t, func(*fixture) sessionRevoker { return rev }, mod...)
 }
 
 // newFixtureWith builds the fixture's Authenticator with the revoker rev
 // returns (nil: none).
-func newFixtureWith(t testing.TB, rev func(*fixture) SessionRevoker, mod ...func(*Config)) *fixture {
+func newFixtureWith(t testing.TB, rev func(*fixture) sessionRevoker, mod ...func(*Config)) *fixture {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
 	sealer, err := NewKeySealer(key)
 	require.NoError(t, err)
 	f := &fixture{users: NewMemoryUserStore(), log: &auditLog{}, rev: &revokes{}, clk: clock.NewFake(testEpoch)}
-	cfg := Config{Users: f.users, Audit: f.log, Sealer: sealer, Hasher: testHasher(t), Clock: f.clk}
+	cfg := Config{Users: f.users, Audit: f.log, Sealer: sealer, hasher: testHasher(t), Clock: f.clk}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -220,7 +220,7 @@ func TestLoginRehashesOutdatedHash(t *testing.T) {
 	u := f.create(t, "alice")
 	p := f.a.hasher.Params()
 	p.Time = 2
-	h, err := NewHasher(p, 1)
+	h, err := newHasher(p, 1)
 	require.NoError(t, err)
 	f.a.hasher = h
 	_, err = f.login(t, "alice", goodPassword)
@@ -429,8 +429,8 @@ func jsonMarshalForTest(v any) ([]byte, error) { return json.Marshal(v) }
 func TestSetStatusEndsSessionManagerSessions(t *testing.T) {
 	ctx := t.Context()
 	sessions := NewMemorySessionStore()
-	var sm *SessionManager
-	f := newFixtureRevoking(t, SessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) }))
+	var sm *sessionManager
+	f := newFixtureRevoking(t, sessionRevokerFunc(func(ctx context.Context, id string) error { return sm.RevokeUser(ctx, id) }))
 	sm = NewSessionManager(sessions, f.users, f.log)
 	sm.Clock = f.clk
 	for _, status := range []Status{StatusDisabled, StatusRemoved} {
@@ -447,7 +447,7 @@ func TestSetStatusEndsSessionManagerSessions(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, ss, status)
 	}
-	var _ SessionRevoker = sm // the SessionManager is a SessionRevoker
+	var _ sessionRevoker = sm // the SessionManager is a SessionRevoker
 }
 
 func TestAdminRolesNeedAdminIdentity(t *testing.T) {
@@ -479,7 +479,7 @@ func TestLoginRequestJSON(t *testing.T) {
 func TestChangePasswordKeepsCurrentSession(t *testing.T) {
 	ctx := t.Context()
 	sessions := NewMemorySessionStore()
-	var sm *SessionManager
+	var sm *sessionManager
 	f := newFixtureRevoking(t, lateRevoker{&sm})
 	sm = NewSessionManager(sessions, f.users, f.log)
 	sm.Clock = f.clk
@@ -497,7 +497,7 @@ func TestChangePasswordKeepsCurrentSession(t *testing.T) {
 }
 
 // lateRevoker forwards to a SessionManager created after the Authenticator.
-type lateRevoker struct{ sm **SessionManager }
+type lateRevoker struct{ sm **sessionManager }
 
 func (l lateRevoker) RevokeUser(ctx context.Context, id string) error {
 	return (*l.sm).RevokeUser(ctx, id)

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// ChallengeTTL is how long the Challenge of a password step stays valid.
-const ChallengeTTL = 5 * time.Minute
+// challengeTTL is how long the Challenge of a password step stays valid.
+const challengeTTL = 5 * time.Minute
 
 // Challenge format (version 2): "mc2." + base64url(payload) + "." +
 // base64url(HMAC-SHA256(key, "mc2." + base64url(payload))), where payload is
@@ -48,7 +48,7 @@ func (c challenge) unused(u *User) bool {
 
 // challengeKey returns the HMAC key (Config.ChallengeKey, or a random key
 // made once per Authenticator).
-func (a *Authenticator) challengeKey() []byte {
+func (a *authenticator) challengeKey() []byte {
 	a.keyOnce.Do(func() {
 		if len(a.cfg.ChallengeKey) > 0 {
 			a.key = a.cfg.ChallengeKey
@@ -62,13 +62,13 @@ func (a *Authenticator) challengeKey() []byte {
 	return a.key
 }
 
-func (a *Authenticator) challengeMAC(msg string) []byte {
+func (a *authenticator) challengeMAC(msg string) []byte {
 	m := hmac.New(sha256.New, a.challengeKey())
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
 
-func (a *Authenticator) newChallenge(u *User, now time.Time) (string, error) {
+func (a *authenticator) newChallenge(u *User, now time.Time) (string, error) {
 	if !ValidUserID(u.ID) {
 		return "", fmt.Errorf("%w: malformed ID", ErrInvalidUser)
 	}
@@ -77,7 +77,7 @@ func (a *Authenticator) newChallenge(u *User, now time.Time) (string, error) {
 	}
 	p := make([]byte, 0, challengeLen)
 	p = append(p, u.ID...)
-	p = binary.BigEndian.AppendUint64(p, uint64(now.Add(ChallengeTTL).Unix()))
+	p = binary.BigEndian.AppendUint64(p, uint64(now.Add(challengeTTL).Unix()))
 	p = binary.BigEndian.AppendUint64(p, uint64(pwChangedNanos(u.PasswordChangedAt)))
 	p = binary.BigEndian.AppendUint64(p, uint64(u.MFA.TOTPLastStep))
 	p = binary.BigEndian.AppendUint16(p, uint16(len(u.MFA.RecoveryCodes)))
@@ -94,7 +94,7 @@ func pwChangedNanos(t time.Time) int64 {
 
 // parseChallenge authenticates and decodes s; it fails for anything forged,
 // malformed or expired at now.
-func (a *Authenticator) parseChallenge(s string, now time.Time) (challenge, error) {
+func (a *authenticator) parseChallenge(s string, now time.Time) (challenge, error) {
 	var c challenge
 	if len(s) > 256 || !strings.HasPrefix(s, challengePrefix) {
 		return c, errBadChallenge

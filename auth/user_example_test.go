@@ -13,31 +13,25 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/memstore"
 )
 
-// newExampleAuthenticator wires an Authenticator over the memory store.
-// A service would use filestore.OpenUserStore or pgauth.NewUserStore, a real
-// audit.Writer, its SessionManager as Sessions and auth.PHISealer.
-func newExampleAuthenticator() *auth.Authenticator {
+// newExampleService builds a Service with a key sealer for TOTP secrets.
+// A service would use auth/filestore or auth/pgauth, a real audit trail
+// and auth.PHISealer.
+func newExampleService() *auth.Service {
 	key := make([]byte, 32)
 	rand.Read(key)
 	sealer, err := auth.NewKeySealer(key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := auth.NewAuthenticator(auth.Config{
-		Users: auth.NewMemoryUserStore(),
-		Audit: audit.Discard{}, Sealer: sealer,
-	}, auth.NoSessions)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return a
+	return exampleService(memstore.NewUserStore(), func(c *auth.Config) { c.Sealer = sealer })
 }
 
-func ExampleAuthenticator_Login() {
+func ExampleService_Login() {
 	ctx := context.Background()
-	a := newExampleAuthenticator()
+	a := newExampleService()
 	admin := audit.Actor{UserID: "provisioning-job"}
 	_, err := a.CreateUser(ctx, auth.NewUser{TenantID: "clinic-1", Name: "Dr.Grey@Example.org",
 		Roles: []string{"physician"}, Password: "lantern-orchard-basil-7"}, admin, audit.Origin{})
@@ -75,9 +69,9 @@ func ExamplePasswordPolicy_Check() {
 	// repetitive
 }
 
-func ExampleAuthenticator_EnrollTOTP() {
+func ExampleService_EnrollTOTP() {
 	ctx := context.Background()
-	a := newExampleAuthenticator()
+	a := newExampleService()
 	u, err := a.CreateUser(ctx, auth.NewUser{TenantID: "clinic-1", Name: "nurse.joy", Password: "meadow-lichen-copper-3"},
 		audit.Actor{}, audit.Origin{})
 	if err != nil {
@@ -103,22 +97,4 @@ func ExampleAuthenticator_EnrollTOTP() {
 	// 10 <nil>
 	// false true
 	// true true <nil>
-}
-
-func ExampleHasher() {
-	ctx := context.Background()
-	h, err := auth.NewHasher(auth.DefaultArgon2Params(), 0)
-	if err != nil {
-		log.Fatal(err)
-	}
-	enc, _ := h.Hash(ctx, "tangerine-orbit-quiet-9")
-	fmt.Println(strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$"))
-	ok, rehash, err := h.Verify(ctx, "tangerine-orbit-quiet-9", enc)
-	fmt.Println(ok, rehash, err)
-	ok, _, _ = h.Verify(ctx, "unknown user: dummy hash, same cost", "")
-	fmt.Println(ok)
-	// Output:
-	// true
-	// true false <nil>
-	// false
 }

@@ -80,7 +80,7 @@ type LoginResult struct {
 	// User is the authenticated user (a copy).
 	User *User
 	// Authenticated is true when the login is complete: start a session
-	// (SessionManager.Begin(ctx, w, r, res.User, res.MFA)).
+	// (Service.Begin(ctx, w, r, res.User, res.MFA)).
 	Authenticated bool
 	// MFA is true when a second factor was verified.
 	MFA bool
@@ -126,7 +126,7 @@ type LoginResult struct {
 //
 // Errors: ErrInvalidCredentials for every credential failure, ErrThrottled,
 // or an operational error (store, audit, context) that is none of those.
-func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+func (a *authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	now := a.clock.Now()
 	name, nerr := CanonicalName(req.Name)
 	acctKey := "a\x00" + req.TenantID + "\x00" + name
@@ -246,7 +246,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 // after Login answered SecondFactorRequired. A wrong or replayed code, an
 // expired or forged challenge, or a recovery code the tenant's policy does
 // not allow, returns ErrInvalidCredentials and counts as a failed attempt.
-func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactorRequest) (*LoginResult, error) {
+func (a *authenticator) VerifySecondFactor(ctx context.Context, req SecondFactorRequest) (*LoginResult, error) {
 	now := a.clock.Now()
 	base := audit.Event{Action: audit.ActionMFAFailed, Outcome: audit.OutcomeFailure, Origin: req.Origin}
 	if err := a.reserveClient(ctx, req.ClientKey, now, base); err != nil {
@@ -283,25 +283,24 @@ func (a *Authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 // secondFactor verifies the code for a user whose password step passed.
 // guard, when not nil, must accept the user as read before each attempt
 // (the challenge is still unused).
-func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, recoveryCode, clientKey string, base audit.Event, guard func(*User) bool) (*LoginResult, error) {
+func (a *authenticator) secondFactor(ctx context.Context, u *User, totpCode, recoveryCode, clientKey string, base audit.Event, guard func(*User) bool) (*LoginResult, error) {
 	base.Action = audit.ActionMFAFailed
 	var ok, recovery bool
 	var err error
+	// The used code (TOTP step or recovery code) and the reset of the
+	// failure counter are one compare-and-swap: the winner of concurrent
+	// submissions of one code is never undone by a second write losing to
+	// the others.
+	resetLockout := func(u *User) error {
+		if u.Lockout.Locked() {
+			return errLockedMeanwhile
+		}
+		u.Lockout = LockoutState{}
+		return nil
+	}
 	switch {
 	case totpCode != "" && recoveryCode == "":
-		// The used step and the reset of the failure counter are one
-		// compare-and-swap: the winner of concurrent submissions of one
-		// code is never undone by a second write losing to the others.
-		ok, err = a.useTOTP(ctx, u, totpCode, guard, func(u *User) error {
-			if u.Lockout.Locked() {
-				return errLockedMeanwhile
-			}
-			u.Lockout = LockoutState{}
-			return nil
-		})
-		if errors.Is(err, errLockedMeanwhile) {
-			return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "account_locked")
-		}
+		ok, err = a.useTOTP(ctx, u, totpCode, guard, resetLockout)
 	case recoveryCode != "" && totpCode == "":
 		tp, perr := a.tenantPolicy(ctx, u.TenantID)
 		if perr != nil {
@@ -311,7 +310,10 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 			return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "recovery_not_allowed")
 		}
 		recovery = true
-		ok, err = a.useRecoveryCode(ctx, u, recoveryCode, guard)
+		ok, err = a.useRecoveryCode(ctx, u, recoveryCode, guard, resetLockout)
+	}
+	if errors.Is(err, errLockedMeanwhile) {
+		return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "account_locked")
 	}
 	if err != nil {
 		return nil, err
@@ -328,7 +330,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 	if err != nil {
 		return nil, err
 	}
-	return a.succeed(ctx, fresh, true, recovery, !recovery, clientKey, base)
+	return a.succeed(ctx, fresh, true, recovery, true, clientKey, base)
 }
 
 // errLockedMeanwhile aborts a second-factor compare-and-swap on an account
@@ -337,7 +339,7 @@ var errLockedMeanwhile = errors.New("auth: account locked")
 
 // succeed resets the failure counters (unless reset, when the second
 // factor's compare-and-swap already did) and audits the login.
-func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, reset bool, clientKey string, base audit.Event) (*LoginResult, error) {
+func (a *authenticator) succeed(ctx context.Context, u *User, mfa, recovery, reset bool, clientKey string, base audit.Event) (*LoginResult, error) {
 	now := a.clock.Now()
 	if !reset && u.Lockout.Failures > 0 {
 		var err error
@@ -372,7 +374,7 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 	}
 	res := &LoginResult{User: u, Authenticated: true, MFA: mfa, UsedRecoveryCode: recovery,
 		MFAEnrollmentRequired: tp.RequireMFA && !u.MFA.TOTPActive,
-		PasswordExpired:       pol.Expired(u.PasswordChangedAt, now)}
+		PasswordExpired:       pol.expired(u.PasswordChangedAt, now)}
 	ev := base
 	ev.Action, ev.Outcome, ev.Reason = audit.ActionLogin, audit.OutcomeSuccess, ""
 	ev.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
@@ -388,7 +390,7 @@ func (a *Authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 
 // rehash stores a fresh hash under the current parameters; a failure is
 // logged and does not fail the login.
-func (a *Authenticator) rehash(ctx context.Context, u *User, password string) {
+func (a *authenticator) rehash(ctx context.Context, u *User, password string) {
 	enc, err := a.hasher.Hash(ctx, password)
 	if err == nil {
 		_, err = a.modify(ctx, u.ID, func(cur *User) error {

@@ -51,14 +51,14 @@ type UserStore interface {
 // reports the failure; the user's stored status has already changed, and the
 // session middleware's per-request check of the user's status (see
 // UserStore.Get and User.Active) keeps refusing the old sessions.
-type SessionRevoker interface {
+type sessionRevoker interface {
 	RevokeUser(ctx context.Context, userID string) error
 }
 
 // SessionRevokerFunc adapts a function to a SessionRevoker.
-type SessionRevokerFunc func(ctx context.Context, userID string) error
+type sessionRevokerFunc func(ctx context.Context, userID string) error
 
 // RevokeUser calls f.
-func (f SessionRevokerFunc) RevokeUser(ctx context.Context, userID string) error {
+func (f sessionRevokerFunc) RevokeUser(ctx context.Context, userID string) error {
 	return f(ctx, userID)
 }

@@ -32,6 +32,10 @@
 //     one canonical byte form; any change to one fails verification.
 //     The format is versioned and documented in FORMAT.md.
 //   - Shred is idempotent: repeating it returns the original certificate.
+//     Concurrent shreds of one subject record one disposal: within a process
+//     by a per-subject lock, across processes by the store's lock when it
+//     has one (SubjectLocker; disposal/pgledger does), the others returning
+//     the first's certificate with Result.Repeated.
 //     It is refused with ErrLegalHold while a legal hold covers the subject
 //     (the refusal is audited; when that event cannot be written the error
 //     says so, joined with ErrLegalHold), and it fails closed: no destruction when holds cannot be read or the

@@ -45,6 +45,17 @@ type LedgerStore interface {
 	Stream() string
 }
 
+// SubjectLocker is implemented by a LedgerStore that several processes
+// share (disposal/pgledger): LockSubject serialises the shreds of one
+// subject across all of them, from the ledger lookup to the append, so that
+// concurrent shreds of one subject on several instances record one entry
+// (the others find it and return it as repeated). The lock must be released
+// by unlock, and also when its holder dies (a database session's lock, not a
+// row someone must clean up).
+type SubjectLocker interface {
+	LockSubject(ctx context.Context, subject string) (unlock func(), err error)
+}
+
 // Ledger is the disposal ledger: the append-only, hash-chained record of
 // every crypto-shred. A restore replays it (Replay) so that an older copy of
 // the key store can never bring a shredded subject back.
@@ -52,17 +63,28 @@ type Ledger struct {
 	store LedgerStore
 	// locks serialise find-then-append per subject within this process, so
 	// that two concurrent shreds of one subject record one entry while
-	// shreds of different subjects proceed in parallel.
+	// shreds of different subjects proceed in parallel. A store shared by
+	// processes adds its own lock (SubjectLocker).
 	locks [64]sync.Mutex
 }
 
-// lockSubject takes the lock stripe of subject and returns its release.
-func (l *Ledger) lockSubject(subject string) func() {
+// lockSubject takes the lock stripe of subject, then the store's lock of
+// subject when it has one (SubjectLocker), and returns their release.
+func (l *Ledger) lockSubject(ctx context.Context, subject string) (unlock func(), err error) {
 	h := fnv.New32a()
 	h.Write([]byte(subject))
 	m := &l.locks[h.Sum32()%uint32(len(l.locks))]
 	m.Lock()
-	return m.Unlock
+	sl, ok := l.store.(SubjectLocker)
+	if !ok {
+		return m.Unlock, nil
+	}
+	release, err := sl.LockSubject(ctx, subject)
+	if err != nil {
+		m.Unlock()
+		return nil, fmt.Errorf("disposal: lock the subject's disposal, nothing destroyed: %w", err)
+	}
+	return func() { release(); m.Unlock() }, nil
 }
 
 // NewLedger returns a Ledger over store.

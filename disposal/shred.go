@@ -151,7 +151,11 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 	}
 
 	l := s.cfg.Ledger
-	defer l.lockSubject(subject)()
+	unlock, err := l.lockSubject(ctx, subject)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 	prior, found, err := l.Lookup(ctx, subject)
 	if err != nil {
 		return Result{}, err

@@ -91,3 +91,24 @@ func Postgres(tb testing.TB) *pgxpool.Pool {
 	pool, _ := PostgresSchema(tb)
 	return pool
 }
+
+// PostgresPool opens another pool on schema (one that PostgresSchema
+// created), as a second process of the same deployment would: its own
+// connections, search_path set to schema. It is closed by tb.Cleanup,
+// before the schema is dropped.
+func PostgresPool(tb testing.TB, schema string) *pgxpool.Pool {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(PostgresURL())
+	if err != nil {
+		tb.Fatalf("pgtest: parse url: %v", err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("pgtest: pool: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}

@@ -53,8 +53,12 @@
 //     in clear and must not themselves be PHI (use opaque IDs).
 //   - Sealed values hide content, not length.
 //   - Unwrapped keys are cached in memory (VaultConfig.CacheEntries). In
-//     this process, Shred and rotation take effect at once; in other
-//     processes sharing the store, after at most the cache TTL.
+//     this process, Shred and rotation take effect at once. In other
+//     processes sharing a store that announces changes (KeyChangeNotifier:
+//     phi/pgstore, phi/filestore), as soon as the announcement arrives, and
+//     within UnwatchedCacheTTL (one second) while announcements cannot be
+//     received; with other stores, after at most the cache TTL. Close a
+//     Vault to stop its watch of the store.
 //   - Keeping the KEK safe, backed up and apart from the data.
 //   - Blind indexes reveal equality of values (that is their purpose); index
 //     only fields where that is acceptable.

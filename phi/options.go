@@ -38,10 +38,14 @@ type VaultConfig struct {
 	// and calls the KEK.
 	//
 	// Shred and key rotation through a Vault invalidate that Vault's cache at
-	// once. Another process sharing the same store (for example PostgreSQL)
-	// keeps its cached keys until they age out: CacheTTL bounds how long it
-	// can still open a subject shredded elsewhere, or keep sealing under a
-	// rotated-out key.
+	// once. When the store announces changes (KeyChangeNotifier: phi/pgstore,
+	// phi/filestore), a shred, rotation or re-wrap made by another process
+	// drops the cached keys in this one as soon as the announcement arrives
+	// (well within a second), and while announcements cannot be received
+	// keys are cached at most UnwatchedCacheTTL. With any other store,
+	// another process keeps its cached keys until they age out: CacheTTL
+	// bounds how long it can still open a subject shredded elsewhere, or keep
+	// sealing under a rotated-out key.
 	CacheEntries int
 	CacheTTL     time.Duration
 	NoCache      bool

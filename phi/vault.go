@@ -27,6 +27,8 @@ type Vault struct {
 	keks  map[string]KEK // every KEK that can unwrap, by ID, kek included
 
 	index *blindIndexer
+
+	stopWatch func() // stops the watch of the store's announcements, if any
 }
 
 // NewVault returns a Vault that keeps subject keysets in cfg.Keys, wrapped
@@ -51,6 +53,7 @@ func NewVault(cfg VaultConfig) (*Vault, error) {
 		}
 	}
 	v.index = newBlindIndexer(v, s.normalizers)
+	v.watchKeys()
 	return v, nil
 }
 
@@ -111,10 +114,13 @@ func (v *Vault) Open(ctx context.Context, b Binding, s Sealed) (Bytes, error) {
 // Shred crypto-shreds subject: it destroys the subject's keyset in the store
 // (leaving a tombstone, so the subject can never get keys again) and drops
 // it from this Vault's cache. Afterwards every value sealed for the subject
-// fails to open with ErrShredded, in this process at once and in other
-// processes sharing the store once their cache entries age out (see
-// VaultConfig.CacheEntries). It returns the IDs of the keys destroyed (none when the subject
-// had no keys or was shredded before). Shred is idempotent.
+// fails to open with ErrShredded, and Seal for the subject fails too: in
+// this process at once, and in other processes sharing the store as soon as
+// the store's announcement reaches them (KeyChangeNotifier; within a second
+// for phi/pgstore and phi/filestore), or else once their cache entries age
+// out (see VaultConfig.CacheEntries). It returns the IDs of the keys
+// destroyed (none when the subject had no keys or was shredded before).
+// Shred is idempotent.
 //
 // When the Vault has an audit writer (VaultConfig.Audit), Shred records what
 // happened after it happened: an audit.ActionShred event for the subject with

@@ -54,14 +54,20 @@
 //     the records it covers, and optionally handed to a CheckpointSink.
 //   - Verify streams every stream through audit.Verifier in sequence order
 //     and also compares each stream's last record with the head the streams
-//     table holds, which detects truncation after the last checkpoint.
+//     table holds, which detects truncation after the last checkpoint. It
+//     reads heads, records and checkpoints in one snapshot (Store.Snapshot,
+//     a REPEATABLE READ, READ ONLY transaction), as does every pass of
+//     Store.Entries, so instances appending while it runs are never
+//     reported as inserted or truncated records.
 //
 // # Partitions and retention
 //
 // Records are partitioned by UTC month of their write time (logged_at,
 // which never decreases along a stream, so the oldest partitions always hold
 // a prefix of every stream). Open and the writer create partitions
-// Options.PartitionsAhead months ahead. Purge removes data only by dropping
+// Options.PartitionsAhead months ahead, under an advisory lock of the schema
+// (IF NOT EXISTS besides), so that instances starting together on an empty
+// schema, or crossing into a new month together, never fail one another. Purge removes data only by dropping
 // whole partitions that ended more than the retention (default six years,
 // 45 CFR 164.316(b)(2)) ago and are not under a legal hold, through the SQL
 // function hipaakit_audit_purge — the only path that deletes audit data.

@@ -25,3 +25,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	_, err = pgmigrate.Apply(ctx, pool, component, ms)
 	return err
 }
+
+// partitionLockSQL takes the schema's partition lock (migration 0002) to the
+// end of the transaction; every path that creates or drops partitions holds
+// it.
+const partitionLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/audit/partitions/' || current_schema(), 0))`

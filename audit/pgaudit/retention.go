@@ -95,6 +95,13 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, opts PurgeOptions) (PurgeRes
 	}
 	var sealed []audit.Checkpoint // anchors and the checkpoints covering the purge records
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// The partition lock first, as hipaakit_audit_ensure_partitions
+		// takes it before it touches the partitioned table: a purge and a
+		// writer creating partitions then wait for each other instead of
+		// deadlocking.
+		if _, err := tx.Exec(ctx, partitionLockSQL); err != nil {
+			return err
+		}
 		all, purgeable, err := partitions(ctx, tx, res.Cutoff)
 		if err != nil {
 			return err

@@ -18,10 +18,44 @@ import (
 // verification. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// q is what the Store reads through: the pool, or the transaction of
+	// a snapshot (snap set).
+	q    querier
+	snap bool
+}
+
+// querier is the part of a pool and of a transaction that reads.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // NewStore returns a Store over the pool's current schema.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, q: pool} }
+
+// snapshotTx is the transaction of a snapshot: it sees the trail as it was
+// when it began, whatever writers commit meanwhile, and cannot write.
+var snapshotTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// Snapshot calls fn with a Store that reads one consistent snapshot of the
+// trail (a REPEATABLE READ, READ ONLY transaction): stream heads, records
+// and checkpoints as of one moment, while writers go on appending. Use it
+// to verify and then read what was verified (Verify, then Search or
+// Entries, on the snapshot's Store). The snapshot's Store is valid only
+// during fn and is not for concurrent use. A snapshot holds back
+// PostgreSQL's cleanup of dead rows while it lasts, so keep it to one pass.
+// Verify and Entries take a snapshot of their own when called on a Store
+// outside one.
+func (s *Store) Snapshot(ctx context.Context, fn func(*Store) error) error {
+	if s.snap {
+		return fn(s)
+	}
+	tx, err := s.pool.BeginTx(ctx, snapshotTx)
+	if err != nil {
+		return dbErr("begin snapshot", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only: nothing to keep or lose
+	return fn(&Store{pool: s.pool, q: tx, snap: true})
+}
 
 var _ audit.ChainSearcher = (*Store)(nil)
 
@@ -52,7 +86,7 @@ func (s *Store) search(ctx context.Context, f audit.Filter, chain bool) iter.Seq
 			return
 		}
 		sql, args := searchSQL(&f, chain)
-		rs, err := s.pool.Query(ctx, sql, args...)
+		rs, err := s.q.Query(ctx, sql, args...)
 		if err != nil {
 			yield(audit.Record{}, dbErr("search", err))
 			return
@@ -159,17 +193,25 @@ func (e *RowError) Unwrap() error { return e.Err }
 // sequence order, its checkpoints (signed by one of opts.Keys), the anchor
 // left by a purge, and that its last record is the head the streams table
 // holds (so deleting the newest records is detected even after the last
-// checkpoint). It streams; memory grows with the number of streams, not
+// checkpoint). It reads one snapshot (see Snapshot), so writers appending
+// meanwhile are never mistaken for tampering. It streams; memory grows with the number of streams, not
 // records. The first failure is an *audit.VerifyError naming the stream and
 // sequence number.
-func (s *Store) Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error) {
+func (s *Store) Verify(ctx context.Context, opts audit.VerifyOptions) (res audit.Result, err error) {
+	if !s.snap {
+		err = s.Snapshot(ctx, func(snap *Store) error {
+			res, err = snap.Verify(ctx, opts)
+			return err
+		})
+		return res, err
+	}
 	type head struct {
 		stream string
 		seq    uint64
 		hash   audit.Hash
 	}
 	var heads []head
-	rs, err := s.pool.Query(ctx, "SELECT stream, last_seq, head FROM hipaakit_audit_streams ORDER BY stream")
+	rs, err := s.q.Query(ctx, "SELECT stream, last_seq, head FROM hipaakit_audit_streams ORDER BY stream")
 	if err != nil {
 		return audit.Result{}, dbErr("verify", err)
 	}
@@ -230,7 +272,7 @@ func (s *Store) verifyStream(ctx context.Context, v *audit.Verifier, stream stri
 // checkpoint before the first remaining record. hash is nil for a
 // checkpoint. The slices are valid only during the call.
 func (s *Store) streamLines(ctx context.Context, stream string, fn func(seq uint64, hash, line []byte) error) error {
-	rs, err := s.pool.Query(ctx, `WITH first AS (SELECT coalesce(min(seq), 1) AS seq FROM hipaakit_audit_records WHERE stream = $1)
+	rs, err := s.q.Query(ctx, `WITH first AS (SELECT coalesce(min(seq), 1) AS seq FROM hipaakit_audit_records WHERE stream = $1)
 		SELECT seq, 0 AS kind, hash, line FROM hipaakit_audit_records WHERE stream = $1
 		UNION ALL
 		SELECT seq, 1, NULL, line FROM hipaakit_audit_checkpoints WHERE stream = $1 AND seq >= (SELECT seq - 1 FROM first)
@@ -261,7 +303,7 @@ func (s *Store) streamLines(ctx context.Context, stream string, fn func(seq uint
 
 // streams lists the stream names, sorted.
 func (s *Store) streams(ctx context.Context) ([]string, error) {
-	rs, err := s.pool.Query(ctx, "SELECT stream FROM hipaakit_audit_streams ORDER BY stream")
+	rs, err := s.q.Query(ctx, "SELECT stream FROM hipaakit_audit_streams ORDER BY stream")
 	if err != nil {
 		return nil, dbErr("list streams", err)
 	}
@@ -276,33 +318,49 @@ func (s *Store) streams(ctx context.Context) ([]string, error) {
 // stream (sorted by name), each stream in sequence order with every
 // checkpoint after the record it covers — the order audit.Verify and
 // audit.Verifier expect, for example to back up or re-verify the trail
-// elsewhere. Memory does not grow with the trail.
+// elsewhere. Every pass reads one snapshot (see Snapshot). Memory does not
+// grow with the trail.
 func (s *Store) Entries(ctx context.Context) iter.Seq2[audit.Entry, error] {
 	return func(yield func(audit.Entry, error) bool) {
-		names, err := s.streams(ctx)
+		if !s.snap {
+			err := s.Snapshot(ctx, func(snap *Store) error {
+				snap.entries(ctx, yield)
+				return nil
+			})
+			if err != nil {
+				yield(audit.Entry{}, err)
+			}
+			return
+		}
+		s.entries(ctx, yield)
+	}
+}
+
+// entries is one pass of Entries.
+func (s *Store) entries(ctx context.Context, yield func(audit.Entry, error) bool) {
+	names, err := s.streams(ctx)
+	if err != nil {
+		yield(audit.Entry{}, err)
+		return
+	}
+	stop := errors.New("stop")
+	for _, name := range names {
+		err := s.streamLines(ctx, name, func(seq uint64, _, line []byte) error {
+			e, err := audit.ParseLine(line)
+			if err != nil {
+				return &RowError{Op: "read stream", Stream: name, Seq: seq, Err: err}
+			}
+			if !yield(e, nil) {
+				return stop
+			}
+			return nil
+		})
+		if err == stop {
+			return
+		}
 		if err != nil {
 			yield(audit.Entry{}, err)
 			return
-		}
-		stop := errors.New("stop")
-		for _, name := range names {
-			err := s.streamLines(ctx, name, func(seq uint64, _, line []byte) error {
-				e, err := audit.ParseLine(line)
-				if err != nil {
-					return &RowError{Op: "read stream", Stream: name, Seq: seq, Err: err}
-				}
-				if !yield(e, nil) {
-					return stop
-				}
-				return nil
-			})
-			if err == stop {
-				return
-			}
-			if err != nil {
-				yield(audit.Entry{}, err)
-				return
-			}
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/clock"
 )
 
-// RunClockSteps checks, with a fake clock, that a SessionManager over the
+// RunClockSteps checks, with a fake clock, that an auth.Service over the
 // stores newStore returns measures idle and absolute limits on a time line
 // that never runs backwards: a backward step of the clock extends no
 // session, and a forward step ends sessions as usual.

@@ -62,7 +62,7 @@ func (s SlowUserStore) Update(ctx context.Context, u *auth.User) error {
 // valid TOTP code on one challenge give exactly one success and N-1 refusals
 // (ErrInvalidCredentials or ErrThrottled), never an operational error,
 // on the store newStore returns, plain and wrapped in SlowUserStore, served
-// by one Authenticator and by two replicas sharing the store.
+// by one auth.Service and by two replicas sharing the store.
 func RunTOTPRace(t *testing.T, newStore UserStoreFactory) {
 	t.Helper()
 	for _, slow := range []bool{false, true} {
@@ -85,14 +85,12 @@ func RunTOTPRace(t *testing.T, newStore UserStoreFactory) {
 func totpRace(t *testing.T, st auth.UserStore, replicas int) {
 	ctx := context.Background()
 	clk := clock.NewFake(userEpoch)
-	hasher, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	must(t, err)
 	sealer, err := auth.NewKeySealer(make([]byte, 32))
 	must(t, err)
 	var as []*auth.Service
 	for range replicas {
 		a, err := auth.New(auth.Config{Users: st, Audit: audit.Discard{}, Sessions: memstore.NewSessionStore(),
-			Emergencies: memstore.NewEmergencyLog(), Sealer: sealer, Hasher: hasher, Clock: clk,
+			Emergencies: memstore.NewEmergencyLog(), Sealer: sealer, Argon2: auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, Clock: clk,
 			// No back-off within the burst: every attempt reaches the TOTP check.
 			Lockout: auth.LockoutConfig{MaxFailures: 100, FreeFailures: 100}})
 		must(t, err)

@@ -13,7 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/clock"
 )
 
-// RunSessionCap checks TenantPolicy.MaxSessionsPerUser on a SessionManager
+// RunSessionCap checks TenantPolicy.MaxSessionsPerUser on an auth.Service
 // over the stores newStore returns: a login beyond the cap ends the user's
 // oldest sessions, each with one logout event (reason session_limit); other
 // users' sessions are untouched, and a zero cap means unlimited.

@@ -51,10 +51,6 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	}
 	users := pgauth.NewUserStore(pool)
 	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	hasher, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sealer, err := auth.NewKeySealer(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +60,7 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: pgauth.NewSessionStore(pool),
-		Emergencies: pgauth.NewEmergencyLog(pool), Sealer: sealer, Hasher: hasher, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
+		Emergencies: pgauth.NewEmergencyLog(pool), Sealer: sealer, Argon2: auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, Clock: clk, Lockout: auth.LockoutConfig{MaxFailures: 10, FreeFailures: 20}, Tenants: tenants})
 	if err != nil {
 		t.Fatal(err)
 	}

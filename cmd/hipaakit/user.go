@@ -98,9 +98,11 @@ func cmdUser(ctx context.Context, c *cli, args []string) int {
 	case "recovery-codes":
 		codes, err = a.RegenerateRecoveryCodes(ctx, u.ID, actor, origin)
 	}
+	var refused *auth.RefusedError
+	isRefused := errors.As(err, &refused)
 	switch {
-	case errors.Is(err, auth.ErrInvalidUser), errors.Is(err, auth.ErrUserInactive),
-		errors.Is(err, auth.ErrMFANotEnrolled), errors.Is(err, auth.ErrRecoveryNotAllowed):
+	case errors.Is(err, auth.ErrInvalidUser),
+		isRefused && (refused.Reason == "user_inactive" || refused.Reason == "mfa_not_enrolled" || refused.Reason == "recovery_not_allowed"):
 		fmt.Fprintf(c.stderr, "hipaakit user %s: %v\n", sub, err)
 		return exitCheck
 	case err != nil:

@@ -18,12 +18,8 @@ import (
 func userSetup(t *testing.T, users auth.UserStore) *auth.User {
 	t.Helper()
 	ctx := context.Background()
-	hasher, err := auth.NewHasher(auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	a, err := auth.New(auth.Config{Users: users, Audit: audit.Discard{}, Sessions: memstore.NewSessionStore(),
-		Emergencies: memstore.NewEmergencyLog(), Hasher: hasher})
+		Emergencies: memstore.NewEmergencyLog(), Argon2: auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,33 +151,36 @@ func (r *pgLedgerReader) Append(context.Context, audit.Event) (audit.Record, err
 }
 
 // Scan verifies every stream of the schema, then yields the records of the
-// ledger streams.
+// ledger streams, both in one snapshot of the trail, so that a service
+// writing meanwhile is never reported as tampering.
 func (r *pgLedgerReader) Scan(ctx context.Context, after uint64, fn func(audit.Record) error) error {
-	res, err := r.st.Verify(ctx, audit.VerifyOptions{Keys: r.keys})
-	if err != nil {
-		var ve *audit.VerifyError
-		if errors.As(err, &ve) {
-			return &disposal.LedgerError{Seq: ve.Seq, Reason: "verification failed: " + string(ve.Problem)}
-		}
-		return fmt.Errorf("report: verify disposal ledger: %w", err)
-	}
-	for _, s := range res.Streams {
-		if !isLedgerStream(s.Stream) {
-			continue
-		}
-		for rec, err := range r.st.Search(ctx, audit.Filter{Stream: s.Stream}) {
-			if err != nil {
-				return &disposal.LedgerError{Reason: "unreadable entry"}
+	return r.st.Snapshot(ctx, func(snap *pgaudit.Store) error {
+		res, err := snap.Verify(ctx, audit.VerifyOptions{Keys: r.keys})
+		if err != nil {
+			var ve *audit.VerifyError
+			if errors.As(err, &ve) {
+				return &disposal.LedgerError{Seq: ve.Seq, Reason: "verification failed: " + string(ve.Problem)}
 			}
-			if rec.Seq <= after {
+			return fmt.Errorf("report: verify disposal ledger: %w", err)
+		}
+		for _, s := range res.Streams {
+			if !isLedgerStream(s.Stream) {
 				continue
 			}
-			if err := fn(rec); err != nil {
-				return err
+			for rec, err := range snap.Search(ctx, audit.Filter{Stream: s.Stream}) {
+				if err != nil {
+					return &disposal.LedgerError{Reason: "unreadable entry"}
+				}
+				if rec.Seq <= after {
+					continue
+				}
+				if err := fn(rec); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // FindSubject returns the earliest disposal of subject in any ledger stream.

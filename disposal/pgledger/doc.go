@@ -10,6 +10,18 @@
 // union of every such stream in the schema: Replay and Lookup read them
 // all, so a disposal recorded by any instance is replayed and found.
 //
+// Shreds of one subject are serialised across instances by a PostgreSQL
+// advisory lock of the subject (Store.LockSubject, taken by the Shredder
+// from its ledger lookup to its append): concurrent shreds of one subject on
+// several instances record one entry, and the others return its certificate
+// as repeated (disposal.Result.Repeated). The lock belongs to a database
+// session, so an instance that dies holding it releases it; at most half
+// of the pool's connections hold subject locks at once.
+//
+// Scan verifies the schema and reads the ledger streams in one snapshot
+// (pgaudit.Store.Snapshot), so instances appending meanwhile are never
+// reported as a corrupt ledger.
+//
 // # What it leaves to the caller
 //
 //   - Running Migrate (pgaudit's schema) once per schema.

@@ -43,9 +43,16 @@ type Store struct {
 	reader *pgaudit.Store
 	keys   []ed25519.PublicKey
 	stream string
+	// lockConns bounds the pool connections that subject locks hold, so
+	// that shreds waiting for a lock never take every connection from the
+	// lookups and appends of the shreds holding one.
+	lockConns chan struct{}
 }
 
-var _ disposal.LedgerStore = (*Store)(nil)
+var (
+	_ disposal.LedgerStore   = (*Store)(nil)
+	_ disposal.SubjectLocker = (*Store)(nil)
+)
 
 // Migrate creates or upgrades the ledger's tables (pgaudit's schema) in the
 // pool's current schema.
@@ -73,7 +80,43 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("pgledger: open stream: %w", err)
 	}
-	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: opts.Keys, stream: opts.Stream}, nil
+	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: opts.Keys, stream: opts.Stream,
+		lockConns: make(chan struct{}, max(1, pool.Config().MaxConns/2))}, nil
+}
+
+// subjectLockSQL takes the transaction-level advisory lock of one subject's
+// disposal in the current schema ($1 the subject). Advisory locks are
+// database-wide, hence the schema in the key.
+const subjectLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/disposal/subject/' || current_schema() || '/' || $1, 0))`
+
+// LockSubject implements disposal.SubjectLocker with a PostgreSQL advisory
+// lock held by a transaction of its own, so that the shreds of one subject
+// by every instance on the schema run one after another: the second finds
+// the first's entry and returns it as repeated. The lock goes with the
+// session: an instance that dies holding it releases it. Waiting honours
+// ctx.
+func (s *Store) LockSubject(ctx context.Context, subject string) (unlock func(), err error) {
+	select {
+	case s.lockConns <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err == nil {
+		if _, err = tx.Exec(ctx, subjectLockSQL, subject); err != nil {
+			tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // the failure is reported; the lock is not held
+		}
+	}
+	if err != nil {
+		<-s.lockConns
+		return nil, fmt.Errorf("pgledger: lock subject: %w", err)
+	}
+	return func() {
+		// Ending the transaction releases the lock; when it cannot end
+		// cleanly the connection is closed, which releases it too.
+		tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // see above
+		<-s.lockConns
+	}, nil
 }
 
 // Stream implements disposal.LedgerStore.
@@ -98,9 +141,10 @@ func (s *Store) Append(ctx context.Context, e audit.Event) (audit.Record, error)
 	return audit.Record{}, errors.New("pgledger: committed entry not found on read back")
 }
 
-// streams verifies the whole schema's trail and returns the ledger streams.
-func (s *Store) streams(ctx context.Context) ([]string, error) {
-	res, err := s.reader.Verify(ctx, audit.VerifyOptions{Keys: s.keys})
+// streams verifies the whole schema's trail in snap and returns the ledger
+// streams.
+func (s *Store) streams(ctx context.Context, snap *pgaudit.Store) ([]string, error) {
+	res, err := snap.Verify(ctx, audit.VerifyOptions{Keys: s.keys})
 	if err != nil {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
@@ -119,26 +163,30 @@ func (s *Store) streams(ctx context.Context) ([]string, error) {
 
 // Scan implements disposal.LedgerStore. It verifies every stream in the
 // schema, then yields the records of every ledger stream (stream by
-// stream); after applies to each stream's sequence numbers.
+// stream); after applies to each stream's sequence numbers. Verification
+// and reading share one snapshot (pgaudit.Store.Snapshot), so what Scan
+// yields is exactly what it verified, while other instances keep writing.
 func (s *Store) Scan(ctx context.Context, after uint64, fn func(audit.Record) error) error {
-	streams, err := s.streams(ctx)
-	if err != nil {
-		return err
-	}
-	for _, st := range streams {
-		for r, err := range s.reader.Search(ctx, audit.Filter{Stream: st}) {
-			if err != nil {
-				return &disposal.LedgerError{Reason: "unreadable entry"}
-			}
-			if r.Seq <= after {
-				continue
-			}
-			if err := fn(r); err != nil {
-				return err
+	return s.reader.Snapshot(ctx, func(snap *pgaudit.Store) error {
+		streams, err := s.streams(ctx, snap)
+		if err != nil {
+			return err
+		}
+		for _, st := range streams {
+			for r, err := range snap.Search(ctx, audit.Filter{Stream: st}) {
+				if err != nil {
+					return &disposal.LedgerError{Reason: "unreadable entry"}
+				}
+				if r.Seq <= after {
+					continue
+				}
+				if err := fn(r); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // FindSubject implements disposal.LedgerStore: the earliest disposal of

@@ -12,7 +12,6 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/clock"
-	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 )
 
@@ -90,18 +89,24 @@ func TestThreeReplicas(t *testing.T) {
 		nurse.on(r).mustStatus(http.StatusUnauthorized, "GET", "/api/auth/session", nil, nil)
 	}
 
-	// A shred on r1 answers 410 there at once. r2 and r3 read the patient
-	// before, so their key caches hold its key: without change
-	// notifications between processes (not on this branch yet) they
-	// refuse it only once the cache bound (phi.DefaultCacheTTL) passed.
+	// A shred on r1 answers 410 on every replica within a second, though
+	// r2 and r3 read the patient before and had its key cached: the key
+	// store announces the shred to every process.
 	admin := rs[0].login(roleAdmin)
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+id+"/shred", map[string]string{"reason": "patient request"}, nil)
-	doc.mustStatus(http.StatusGone, "GET", "/api/patients/"+id, nil, nil)
-	clk.Advance(phi.DefaultCacheTTL + time.Second)
+	deadline := time.Now().Add(time.Second)
 	for _, r := range rs {
-		doc.on(r).mustStatus(http.StatusGone, "GET", "/api/patients/"+id, nil, nil)
+		for {
+			st, _ := doc.on(r).raw("GET", "/api/patients/"+id, nil)
+			if st == http.StatusGone {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s answers %d for the shredded patient a second after the shred", r.app.d.InstanceID, st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
-
 	// Every replica wrote its own stream, and the trail as a whole (the
 	// three streams) verifies with the deployment's key.
 	res, err := rs[0].app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: rs[0].app.d.AuditKeys()})

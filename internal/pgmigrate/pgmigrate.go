@@ -1,6 +1,8 @@
 // Package pgmigrate applies a component's embedded SQL migrations to a
-// PostgreSQL database, once each, in order, under an advisory lock so that
-// several instances starting at once apply each migration exactly once.
+// PostgreSQL database, once each, in order, under an advisory lock of the
+// schema, so that several instances (and several components) starting at
+// once on one schema, even an empty one, apply each migration exactly once
+// and never fail one another.
 //
 // A component (for example "phi_keystore" or "audit") keeps files named
 // NNNN_description.sql in an embed.FS. Applied versions are recorded in the
@@ -13,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"path"
 	"sort"
@@ -66,55 +67,80 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	return ms, nil
 }
 
+// lockSQL takes the transaction-level advisory lock of the connection's
+// current schema. It is one lock for every component, so that creating the
+// bookkeeping table and applying migrations of different components never
+// interleave; it is released when the transaction ends, also when the
+// connection dies, so a crashed migrator never blocks the others.
+const lockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/pgmigrate/' || coalesce(current_schema(), ''), 0))`
+
 // Apply applies to the pool's current schema every migration of component
-// that is not yet recorded, and returns how many it applied.
+// that is not yet recorded, and returns how many it applied. Each migration
+// runs in its own transaction under the schema's migration lock, together
+// with its bookkeeping row, and re-reads the recorded version first, so
+// several processes applying at once apply each migration exactly once.
 func Apply(ctx context.Context, pool *pgxpool.Pool, component string, ms []Migration) (int, error) {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("pgmigrate: %s: acquire connection: %w", component, err)
-	}
-	defer conn.Release()
-
-	// Session-level advisory lock keyed on the component, held across all
-	// of its migrations.
-	h := fnv.New64a()
-	h.Write([]byte("hipaakit/pgmigrate/" + component))
-	key := int64(h.Sum64())
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		return 0, fmt.Errorf("pgmigrate: %s: lock: %w", component, err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // released with the session anyway
-
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS hipaakit_migrations (
-		component  text        NOT NULL,
-		version    integer     NOT NULL,
-		name       text        NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now(),
-		PRIMARY KEY (component, version))`); err != nil {
-		return 0, fmt.Errorf("pgmigrate: %s: bookkeeping table: %w", component, err)
-	}
-	var current int
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM hipaakit_migrations WHERE component = $1", component).Scan(&current); err != nil {
-		return 0, fmt.Errorf("pgmigrate: %s: read version: %w", component, err)
-	}
-	if current > len(ms) {
-		return 0, fmt.Errorf("pgmigrate: %s: database is at version %d, newer than this code knows (%d)", component, current, len(ms))
-	}
 	applied := 0
-	for _, m := range ms[current:] {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO hipaakit_migrations (component, version, name) VALUES ($1, $2, $3)", component, m.Version, m.Name)
-			return err
-		})
+	for {
+		did, err := applyNext(ctx, pool, component, ms)
 		if err != nil {
-			return applied, fmt.Errorf("pgmigrate: %s: migration %s: %w", component, m.Name, err)
+			return applied, err
+		}
+		if !did {
+			return applied, nil
 		}
 		applied++
 	}
-	return applied, nil
+}
+
+// applyNext applies the first migration of component not yet recorded, if
+// any, and reports whether it did.
+func applyNext(ctx context.Context, pool *pgxpool.Pool, component string, ms []Migration) (applied bool, err error) {
+	step := "lock"
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockSQL); err != nil {
+			return err
+		}
+		step = "bookkeeping table"
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS hipaakit_migrations (
+			component  text        NOT NULL,
+			version    integer     NOT NULL,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now(),
+			PRIMARY KEY (component, version))`); err != nil {
+			return err
+		}
+		step = "read version"
+		var current int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM hipaakit_migrations WHERE component = $1", component).Scan(&current); err != nil {
+			return err
+		}
+		if current > len(ms) {
+			step = ""
+			return fmt.Errorf("pgmigrate: %s: database is at version %d, newer than this code knows (%d)", component, current, len(ms))
+		}
+		if current == len(ms) {
+			return nil
+		}
+		m := ms[current]
+		step = "migration " + m.Name
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO hipaakit_migrations (component, version, name) VALUES ($1, $2, $3)", component, m.Version, m.Name); err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
+	switch {
+	case err == nil:
+		return applied, nil
+	case step == "":
+		return false, err
+	default:
+		return false, fmt.Errorf("pgmigrate: %s: %s: %w", component, step, err)
+	}
 }
 
 // Run loads the migrations in dir of fsys and applies them for component: the

@@ -88,7 +88,7 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{privKey, "signing.PrivateKey"}, {*privKey, "signing.PrivateKey"},
 		{kek, "localkek.KEK"}, {*kek, "localkek.KEK"},
 		{kmsKEK, "awskms.KEK"}, {*kmsKEK, "awskms.KEK"},
-		{sealer, "auth.KeySealer"}, {*sealer, "auth.KeySealer"},
+		{sealer, "auth.KeySealer"},
 		{authCfg, "auth.Config"}, {&authCfg, "auth.Config"},
 		{authSvc, "auth.Service"},
 		{fileOpts, "audit.FileOptions"}, {&fileOpts, "audit.FileOptions"},

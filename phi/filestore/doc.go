@@ -16,6 +16,15 @@
 //     directory therefore see one store: Create and Update are atomic
 //     compare-and-swaps across them. Reads take no lock; they see each
 //     record either before or after a write.
+//   - Changes announced across processes: Update and Shred bump a change
+//     counter (.generation) under the lock, after the record is written.
+//     WatchKeyChanges (phi.KeyChangeNotifier, which phi.NewVault uses)
+//     reads it every 100 ms, so a Vault in another process on the directory
+//     drops its cached keys within about 100 ms of a shred or rotation
+//     (TestShredVisibleOnAnotherHandleWithinASecond logs the distribution);
+//     while the counter cannot be read, the Vault caches keys at most
+//     phi.UnwatchedCacheTTL. The counter is written in place and not synced:
+//     it only tells running processes that something changed.
 //   - Safe names: a record's file name is "k" followed by the reference in
 //     lowercase base32 (extended-hex alphabet, no padding), never the raw
 //     reference, so references that differ only in case stay distinct on
@@ -51,7 +60,9 @@
 // # Format
 //
 // Layout version 1: the directory holds FORMAT ("hipaakit phi/filestore 1\n"),
-// .lock, and one record file per reference. Open refuses a directory whose
+// .lock, .generation (once a record was updated or shredded: the change
+// counter, 8 bytes big-endian; a missing or empty file counts as 0), and one
+// record file per reference. Open refuses a directory whose
 // FORMAT names another layout with ErrUnsupportedVersion, and a non-empty
 // directory without FORMAT (it is not a key store).
 //

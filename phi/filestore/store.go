@@ -242,8 +242,10 @@ func (s *Store) Get(ctx context.Context, ref string) (phi.WrappedKeyset, error) 
 // mutate is the read-modify-write behind Create, Update and Shred: under
 // both locks it reads ref's record (nil if none) and hands it to fn, then
 // writes the record fn returns, if any. A corrupt record reaches fn as nil
-// only when tolerateCorrupt is set.
-func (s *Store) mutate(ctx context.Context, ref string, tolerateCorrupt bool, fn func(cur *record) (*record, error)) error {
+// only when tolerateCorrupt is set. With announce, a successful fn (whether
+// or not it wrote) bumps the change counter, still under the lock, so that
+// other processes' Vaults drop their cached keys (WatchKeyChanges).
+func (s *Store) mutate(ctx context.Context, ref string, tolerateCorrupt, announce bool, fn func(cur *record) (*record, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -257,13 +259,21 @@ func (s *Store) mutate(ctx context.Context, ref string, tolerateCorrupt bool, fn
 		return err
 	}
 	next, err := fn(cur)
-	if err != nil || next == nil {
+	if err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if next != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.write(next); err != nil {
+			return err
+		}
 	}
-	return s.write(next)
+	if announce {
+		return s.bumpGeneration()
+	}
+	return nil
 }
 
 // Create stores k under k.Ref with Version 1.
@@ -271,7 +281,7 @@ func (s *Store) Create(ctx context.Context, k phi.WrappedKeyset) error {
 	if err := checkKeyset(k); err != nil {
 		return err
 	}
-	return s.mutate(ctx, k.Ref, false, func(cur *record) (*record, error) {
+	return s.mutate(ctx, k.Ref, false, false, func(cur *record) (*record, error) {
 		switch {
 		case cur != nil && cur.tombstone:
 			return nil, phi.ErrShredded
@@ -289,7 +299,7 @@ func (s *Store) Update(ctx context.Context, k phi.WrappedKeyset, prevVersion int
 	if err := checkKeyset(k); err != nil {
 		return err
 	}
-	return s.mutate(ctx, k.Ref, false, func(cur *record) (*record, error) {
+	return s.mutate(ctx, k.Ref, false, true, func(cur *record) (*record, error) {
 		switch {
 		case cur == nil:
 			return nil, phi.ErrKeyNotFound
@@ -312,7 +322,7 @@ func (s *Store) Shred(ctx context.Context, ref string) (destroyed []uint32, err 
 	if !phi.ValidRef(ref) {
 		return nil, errInvalidRef
 	}
-	err = s.mutate(ctx, ref, true, func(cur *record) (*record, error) {
+	err = s.mutate(ctx, ref, true, true, func(cur *record) (*record, error) {
 		if cur != nil && cur.tombstone {
 			return nil, nil
 		}

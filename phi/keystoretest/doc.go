@@ -22,6 +22,12 @@
 // database), a change made through one is seen by the other, and
 // compare-and-swap holds across them.
 //
+// RunAnnouncements checks phi.KeyChangeNotifier on two such stores: a
+// watcher goes live, Update and Shred through the other handle are announced
+// to it, and stop silences it. ShredVisibility measures how long a shred
+// through a Vault on one handle takes to be refused by a Vault on the other
+// (which had the keys cached), and Percentile summarises the measurement.
+//
 // # What it does not check
 //
 // The suite does not check durability across crashes, the secure erasure of

@@ -19,7 +19,11 @@
 //	created_at, updated_at timestamptz          set from the Store's clock
 //	shredded_at  timestamptz                    NULL for a keyset, the shred time for a tombstone
 //
-// A check constraint keeps tombstones free of key material. The "C" collation
+// Schema version 2 adds the trigger phi_keysets_changed: every UPDATE (a
+// rotation, a re-wrap, a shred) or DELETE of a row calls pg_notify on the
+// channel 'hipaakit_keys_' || md5(schema) with the reference as payload, in
+// the transaction of the change. A check constraint keeps tombstones free of
+// key material. The "C" collation
 // makes List's order the byte order of references whatever the database's
 // default collation is. Rows in the version-1 layout live in
 // testdata/golden-v1.sql, which a test loads and reads back, so that later
@@ -37,9 +41,20 @@
 //   - Rows are never deleted: a tombstone keeps the reference from ever
 //     getting keys again.
 //   - The store itself caches nothing. Across processes, what can be stale is
-//     the phi Vault's cache of unwrapped keysets in each process: after a
-//     shred or rotation in one process, another process may keep using its
-//     cached keyset for at most the Vault's cache TTL.
+//     the phi Vault's cache of unwrapped keysets in each process, and the
+//     store announces every change to it (phi.KeyChangeNotifier): each
+//     Vault listens on a dedicated connection of its own (application_name
+//     ListenerApplicationName, made like the pool's connections but outside
+//     the pool) and drops a keyset when its notification arrives, which is
+//     when the change commits; a shred in one process is refused by the
+//     others within milliseconds (TestShredVisibleOnAnotherProcessWithinASecond
+//     logs the distribution). The listener checks its connection every
+//     250 ms (a ping bounded by 500 ms) and reconnects with backoff (50 ms
+//     to 1 s); while it is not listening, the Vault caches keys at most
+//     phi.UnwatchedCacheTTL (one second), so a change is never missed for
+//     longer than that. LISTEN/NOTIFY does not pass through transaction
+//     poolers in transaction mode (PgBouncer): point the pool at PostgreSQL
+//     or a session-mode pooler.
 //
 // # What it leaves to the caller and the database
 //

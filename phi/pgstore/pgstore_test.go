@@ -65,8 +65,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM hipaakit_migrations WHERE component = 'phi_keystore'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("%d migrations recorded, want 1", n)
+	if n != 2 {
+		t.Fatalf("%d migrations recorded, want 2 (one per migration file)", n)
 	}
 }
 
