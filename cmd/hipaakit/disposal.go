@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit"
@@ -59,7 +60,9 @@ type drEnv struct {
 	dataDir string
 	dbURL   string
 	pool    *pgxpool.Pool
-	closers []func() error
+	// ledgerPool is the disposal ledger's schema (ledgerDB).
+	ledgerPool *pgxpool.Pool
+	closers    []func() error
 }
 
 // drUsageError is a usage problem (exit code 2).
@@ -79,9 +82,42 @@ func (e *drEnv) Close() {
 	for i := len(e.closers) - 1; i >= 0; i-- {
 		e.closers[i]() //nolint:errcheck // best effort at exit; writers report their own failures on Write
 	}
+	if e.ledgerPool != nil {
+		e.ledgerPool.Close()
+	}
 	if e.pool != nil {
 		e.pool.Close()
 	}
+}
+
+// ledgerDB is the pool of the disposal ledger's schema, where the services
+// (package hipaakit) keep it: the main schema's name plus
+// hipaakit.LedgerSchemaSuffix, beside it, created when missing.
+func (e *drEnv) ledgerDB(ctx context.Context) (*pgxpool.Pool, error) {
+	if e.ledgerPool != nil {
+		return e.ledgerPool, nil
+	}
+	main, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var schema *string
+	if err := main.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("read the schema: %w", err)
+	}
+	if schema == nil {
+		return nil, errors.New("the search_path of " + envDatabaseURL + " names no existing schema")
+	}
+	ledger := pgx.Identifier{*schema + hipaakit.LedgerSchemaSuffix}.Sanitize()
+	if _, err := main.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ledger); err != nil {
+		return nil, fmt.Errorf("create the disposal ledger's schema: %w", err)
+	}
+	cfg := main.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["search_path"] = ledger
+	if e.ledgerPool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connect to the disposal ledger's schema: %w", err)
+	}
+	return e.ledgerPool, nil
 }
 
 func (e *drEnv) path(elem ...string) string {
@@ -157,7 +193,7 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey, write bool) (*disposal.Ledger, error) {
 	var store disposal.LedgerStore
 	if e.dbURL != "" {
-		pool, err := e.db(ctx)
+		pool, err := e.ledgerDB(ctx)
 		if err != nil {
 			return nil, err
 		}

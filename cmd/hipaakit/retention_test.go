@@ -32,6 +32,8 @@ func drWriteKey(t *testing.T, dir, name string) string {
 func TestCLIRetentionSweepPostgres(t *testing.T) {
 	ctx := context.Background()
 	pool, schema := hipaakittest.PostgresSchema(t)
+	// The disposal ledger's schema beside it (hipaakit.LedgerSchemaSuffix).
+	t.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`_ledger" CASCADE`) })
 	url := hipaakittest.PostgresURL()
 	if strings.Contains(url, "?") {
 		url += "&search_path=" + schema
