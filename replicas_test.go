@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,5 +261,41 @@ func TestReplicasShareThrottles(t *testing.T) {
 		if err := try(d, "198.51.100.9", "someone-"+d.InstanceID); errors.Is(err, auth.ErrThrottled) {
 			t.Fatalf("%s throttles an innocent client: %v", d.InstanceID, err)
 		}
+	}
+}
+
+// TestOneOwnerPerStream: processes started at once under one instance ID
+// (copies of one data directory) get exactly one start; the others are
+// refused with ErrStreamHeld.
+func TestOneOwnerPerStream(t *testing.T) {
+	const n = 4
+	s := newReplicaSet(t)
+	// The first start creates the schema and the signing key; the race
+	// is for the lease of a second instance's streams.
+	open(t, s.config("first"))
+	ds := make([]*hipaakit.Deployment, n)
+	errs := make([]error, n)
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		cfg := s.config("twin")
+		wg.Go(func() {
+			start.Wait()
+			ds[i], errs[i] = hipaakit.Open(context.Background(), cfg)
+		})
+	}
+	start.Done()
+	wg.Wait()
+	opened := 0
+	for i := range n {
+		if errs[i] == nil {
+			opened++
+			t.Cleanup(func() { ds[i].Close() })
+		} else if !errors.Is(errs[i], hipaakit.ErrStreamHeld) {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+	}
+	if opened != 1 {
+		t.Fatalf("%d of %d starts under one instance ID succeeded, want 1", opened, n)
 	}
 }
