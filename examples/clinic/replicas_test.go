@@ -47,8 +47,9 @@ func (c *client) on(tc *testClinic) *client {
 
 // TestThreeReplicas: three clinics on one database serve one deployment: a
 // session from one works on the others and its logout ends it on all,
-// a write on one is read on the others, each replica writes its own
-// stream and is ready, a fourth process with a live replica's instance ID
+// a write on one is read on the others, a shred on one answers 410 on all
+// within a second, a backup made through one is listed by all, each
+// replica writes its own stream and is ready, a fourth process with a live replica's instance ID
 // is refused, and the trail of all three verifies.
 func TestThreeReplicas(t *testing.T) {
 	ctx := context.Background()
@@ -107,6 +108,26 @@ func TestThreeReplicas(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	// One backup target: a backup made through r1 is listed by all three.
+	var made struct{ Backups []string }
+	admin.mustStatus(http.StatusCreated, "POST", "/api/backups", nil, &made)
+	if len(made.Backups) == 0 {
+		t.Fatal("the backup returned no IDs")
+	}
+	for _, r := range rs {
+		var infos []struct{ ID string }
+		admin.on(r).mustStatus(http.StatusOK, "GET", "/api/backups", nil, &infos)
+		listed := map[string]bool{}
+		for _, in := range infos {
+			listed[in.ID] = true
+		}
+		for _, id := range made.Backups {
+			if !listed[id] {
+				t.Fatalf("%s does not list backup %s made through r1", r.app.d.InstanceID, id)
+			}
+		}
+	}
+
 	// Every replica wrote its own stream, and the trail as a whole (the
 	// three streams) verifies with the deployment's key.
 	res, err := rs[0].app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: rs[0].app.d.AuditKeys()})
