@@ -207,10 +207,9 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backu
 	if err != nil {
 		return err
 	}
-	w, err := b.env.auditWriter(ctx)
-	if err != nil {
-		return err
-	}
+	// Opened on the first event: backup list records none and claims no
+	// stream; every writing run gets a stream of its own.
+	w := b.env.lazyAuditWriter(ctx)
 	cfg.Audit, cfg.Actor = w, audit.Actor{UserID: actor}
 	if sub == "prune" {
 		reg, err := b.env.holds(ctx, w)

@@ -35,6 +35,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -282,6 +283,21 @@ func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 	}
 	e.closers = append(e.closers, l.Close)
 	return l, nil
+}
+
+// lazyAuditWriter is auditWriter opened on the first event: a run that
+// records nothing (backup list, for one) claims no stream at all.
+func (e *drEnv) lazyAuditWriter(ctx context.Context) audit.Writer {
+	var once sync.Once
+	var w audit.Writer
+	var err error
+	return audit.WriterFunc(func(wctx context.Context, ev audit.Event) error {
+		once.Do(func() { w, err = e.auditWriter(ctx) })
+		if err != nil {
+			return err
+		}
+		return w.Write(wctx, ev)
+	})
 }
 
 func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry, error) {
