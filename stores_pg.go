@@ -13,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
+	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
@@ -130,6 +131,14 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.ledgerStore = store
 	d.closers = append(d.closers, store.Close)
+	// The mirror outside the database (see DirLedgerMirror).
+	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger's mirror: %w", err)
+	}
+	d.ledgerMirror = mirror
+	d.closers = append(d.closers, mirror.Close)
 	d.startHeartbeat()
 	d.Users = pgauth.NewUserStore(pool)
 	d.Sessions = pgauth.NewSessionStore(pool)
