@@ -13,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
 )
 
@@ -76,25 +77,60 @@ func (d *Deployment) openDisposal(ctx context.Context) error {
 	return err
 }
 
-// openBackups opens the backup repository, creating it on first use.
+// openBackups opens the backup repository, one of the start-up checks: a
+// repository the KEK cannot unlock stops the start before anything is
+// written. Its audit events and legal holds reach the Deployment's trail
+// and registry, which open later. A repository not created yet is created
+// by initBackups, after the checks.
 func (d *Deployment) openBackups(ctx context.Context) error {
 	target, err := d.backupTarget(ctx)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(d.path(DirScratch), 0o700); err != nil {
-		return fmt.Errorf("hipaakit: scratch directory: %w", err)
-	}
-	cfg := backup.Config{Audit: d.Audit, Actor: audit.Actor{UserID: "system:backup"},
-		Clock: d.Clock, LegalHolds: backup.HoldsFrom(d.Holds)}
-	d.Backups, err = backup.Open(ctx, target, d.KEK, cfg)
+	d.backupTgt = target
+	d.Backups, err = backup.Open(ctx, target, d.KEK, d.backupConfig())
 	if errors.Is(err, backup.ErrNotFound) {
-		d.Backups, err = backup.Init(ctx, target, d.KEK, cfg)
+		return nil
+	}
+	if errors.Is(err, backup.ErrWrongKey) {
+		if err := d.removeCreatedKEK(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: the key-encryption key (%s) does not unlock the backup repository; set %s (or KMS) to "+
+			"the deployment's key", ErrWrongKEK, d.KEK.ID(), EnvMasterKey)
 	}
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the backup repository: %w", err)
 	}
 	return nil
+}
+
+// initBackups creates the backup repository on first use and the drills'
+// scratch space.
+func (d *Deployment) initBackups(ctx context.Context) error {
+	if err := os.MkdirAll(d.path(DirScratch), 0o700); err != nil {
+		return fmt.Errorf("hipaakit: scratch directory: %w", durable.WithoutPath(err))
+	}
+	if d.Backups != nil {
+		return nil
+	}
+	var err error
+	if d.Backups, err = backup.Init(ctx, d.backupTgt, d.KEK, d.backupConfig()); err != nil {
+		return fmt.Errorf("hipaakit: create the backup repository: %w", err)
+	}
+	return nil
+}
+
+// backupConfig is the repository's Config: events to the deployment's
+// trail, legal holds from its registry (both bound when used).
+func (d *Deployment) backupConfig() backup.Config {
+	return backup.Config{
+		Audit: audit.WriterFunc(func(ctx context.Context, e audit.Event) error { return d.Audit.Write(ctx, e) }),
+		Actor: audit.Actor{UserID: "system:backup"}, Clock: d.Clock,
+		LegalHolds: backup.HoldsFunc(func(ctx context.Context, _ backup.Info) (bool, string, error) {
+			return d.Holds.SubjectHold(ctx, "", nil)
+		}),
+	}
 }
 
 // BackupDir is the backup directory in use ("" with S3).

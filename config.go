@@ -33,9 +33,18 @@ const (
 	EnvDatabaseURL = "DATABASE_URL"
 	// EnvS3Bucket sends backups to S3 (BackupConfig.S3Bucket);
 	// EnvS3Endpoint and EnvS3Region locate the service.
-	EnvS3Bucket   = "HIPAAKIT_S3_BUCKET"
-	EnvS3Endpoint = "HIPAAKIT_S3_ENDPOINT"
-	EnvS3Region   = "AWS_REGION"
+	EnvS3Bucket = "HIPAAKIT_S3_BUCKET"
+	// EnvBackupDir sends backups to a directory (BackupConfig.Dir); the
+	// replicas of one deployment share one, or use S3.
+	EnvBackupDir = "HIPAAKIT_BACKUP_DIR"
+	// EnvInstanceID names this process among the replicas
+	// (Config.InstanceID).
+	EnvInstanceID = "HIPAAKIT_INSTANCE_ID"
+	// EnvSigningKeyFile names the signing key file (SigningConfig.KeyFile);
+	// replicas sharing one signing key point it at one copy of the key.
+	EnvSigningKeyFile = "HIPAAKIT_SIGNING_KEY_FILE"
+	EnvS3Endpoint     = "HIPAAKIT_S3_ENDPOINT"
+	EnvS3Region       = "AWS_REGION"
 )
 
 // Config is one deployment. Every zero field means the secure default its
@@ -79,14 +88,24 @@ type Config struct {
 	// key store). The audit trail and the disposal ledger are append-only
 	// tables left to the database's own backups.
 	AppTables []string
-	// AuditStream names this deployment's audit stream in PostgreSQL
-	// (default "hipaakit"). One process writes a stream at a time: a second
-	// one takes it over and the first fails with pgaudit.ErrStreamConflict.
+	// AuditStream begins this process's audit stream name in PostgreSQL
+	// (default "hipaakit"); the stream is AuditStream, "-", InstanceID,
+	// and the disposal-ledger stream "disposal-" InstanceID
+	// (Deployment.AuditStream, Deployment.LedgerStream).
 	AuditStream string
 	// InstanceID identifies this process among the replicas of one
-	// deployment: it is attached to every log line ("instance") and is the
-	// name replicas will coordinate by. Default: a random ID per process.
+	// deployment: it names its streams, is attached to every log line
+	// ("instance") and to its stream leases. 1 to 48 letters, digits, '-',
+	// '_' or '.'. Default: the host name, "-" and a random suffix kept in
+	// DataDir/FileInstanceID (drawn on the first successful start), so a
+	// process keeps its ID across restarts. Replicas need distinct IDs:
+	// two processes with one ID refuse each other (ErrStreamHeld).
 	InstanceID string
+	// LeaseTTL is how long a stream lease lasts without renewal (default
+	// DefaultLeaseTTL, 30 s; renewed every LeaseTTL/3). After a crash the
+	// successor waits at most this long; Ready fails once a renewal is
+	// that late.
+	LeaseTTL time.Duration
 	// SweepInterval is how often the housekeeping deletes expired sessions
 	// (recording their session_timeout events) and purges forgotten
 	// login-attempt counts (default one minute). Open starts it; Close
@@ -208,9 +227,10 @@ var retiredEnv = []struct{ old, now string }{
 }
 
 // ConfigFromEnv returns the Config the environment describes: EnvDataDir,
-// EnvDatabaseURL, the master key (EnvMasterKey or EnvMasterKeyFile, not
-// both), AWS KMS (EnvKMSKeyID, EnvKMSEndpoint) and S3 backups (EnvS3Bucket,
-// EnvS3Endpoint, EnvS3Region). getenv is os.Getenv in a main package; the
+// EnvDatabaseURL, EnvInstanceID, EnvSigningKeyFile, the master key
+// (EnvMasterKey or EnvMasterKeyFile, not both), AWS KMS (EnvKMSKeyID,
+// EnvKMSEndpoint) and backups (EnvBackupDir, or EnvS3Bucket, EnvS3Endpoint,
+// EnvS3Region). getenv is os.Getenv in a main package; the
 // caller may then override fields (from flags, say). It refuses the names
 // of earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE) and both master-key
 // names at once with a *ConfigError; Open validates the rest.
@@ -220,13 +240,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, &ConfigError{Field: r.old, Problem: "is no longer read", Fix: "rename it to " + r.now}
 		}
 	}
-	c := Config{DataDir: getenv(EnvDataDir), DatabaseURL: getenv(EnvDatabaseURL)}
+	c := Config{DataDir: getenv(EnvDataDir), DatabaseURL: getenv(EnvDatabaseURL), InstanceID: getenv(EnvInstanceID),
+		Signing: SigningConfig{KeyFile: getenv(EnvSigningKeyFile)}}
 	c.KEK = KEKConfig{Key: getenv(EnvMasterKey), KeyFile: getenv(EnvMasterKeyFile),
 		KMSKeyID: getenv(EnvKMSKeyID), KMSEndpoint: getenv(EnvKMSEndpoint)}
 	if c.KEK.Key != "" && c.KEK.KeyFile != "" {
 		return Config{}, &ConfigError{Field: EnvMasterKey, Problem: "set together with " + EnvMasterKeyFile, Fix: "set one of them"}
 	}
-	c.Backup = BackupConfig{S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
+	c.Backup = BackupConfig{Dir: getenv(EnvBackupDir), S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
 	return c, nil
 }
 

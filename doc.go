@@ -34,6 +34,33 @@
 // directory DataDir+".backups", also outside the data directory, and a
 // backup directory inside it is refused.
 //
+// # Replicas
+//
+// On PostgreSQL any number of processes (replicas) serve one deployment:
+// the same DatabaseURL, the same KEK, the same signing key (or each its
+// own, listed in every other's Signing.Trusted), one shared backup target,
+// and a data directory and an InstanceID each. A replica writes only its
+// own streams, AuditStream-InstanceID and disposal-InstanceID
+// (Deployment.AuditStream, Deployment.LedgerStream), which it holds under
+// a lease (table hipaakit_stream_leases) renewed every LeaseTTL/3: a start
+// that finds one of them leased by a live process fails with
+// *StreamHeldError (ErrStreamHeld) instead of taking it, and a lease that
+// expired (its holder crashed) is taken over. Deployment.Ready and
+// ReadyHandler (mount it at /readyz) fail once a lease was lost or could
+// not be renewed in time, so a load balancer stops routing to the process.
+//
+// # Starts that write nothing until they can run
+//
+// Open runs every check before it writes anything of the deployment: the
+// data-directory lock, the master key against a stored keyset and the
+// backup repository (ErrWrongKEK), the migrations, a missing signing key on
+// a deployment that already holds signed records (ErrSigningKeyMissing),
+// the disposal ledger against the trusted signing keys
+// (ErrLedgerUntrusted), the stream leases (ErrStreamHeld). Only then are a
+// new signing key, the instance ID, the stream claims, checkpoints, ledger
+// entries and a new backup repository written, so a refused start leaves
+// the deployment as it found it.
+//
 // # Guarantees
 //
 //   - Config's zero value for every field is the secure default: MFA

@@ -30,6 +30,9 @@ const (
 	DirScratch      = "scratch"       // restore drills (emptied after each)
 	FileEmergency   = "emergency.log" // auth file emergency (break-glass) log
 	FileLock        = "LOCK"          // held by the process using the directory
+	// FileInstanceID holds the random suffix of the default instance ID
+	// (host name, "-", suffix), drawn on the first successful start.
+	FileInstanceID = "instance-id"
 	// FileSigningKey is the ed25519 key (PEM) that signs audit checkpoints,
 	// ledger checkpoints and disposal certificates.
 	FileSigningKey = "signing-key.pem"

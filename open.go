@@ -4,10 +4,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,6 +78,9 @@ type Deployment struct {
 	auditEntries  audit.EntrySource
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore
+	ledgerPool    *pgxpool.Pool
+	leases        *leases
+	backupTgt     backup.Target
 	protectOnce   sync.Once
 	closers       []func() error
 }
@@ -98,14 +100,10 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), InstanceID: cfg.InstanceID, Logger: cfg.Logger}
-	if d.InstanceID == "" {
-		d.InstanceID = randomID()
-	}
+	d := &Deployment{cfg: cfg, Clock: clock.OrSystem(cfg.Clock), Logger: cfg.Logger}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	d.Logger = d.Logger.With("instance", d.InstanceID)
 	if err := d.open(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -113,18 +111,56 @@ func Open(ctx context.Context, cfg Config) (*Deployment, error) {
 	return d, nil
 }
 
-// open builds d from d.cfg, in the one safe order; on error the caller
-// closes what it opened.
+// open builds d from d.cfg, in the one safe order: every start-up check
+// (the data-directory lock, the master key against a stored keyset, the
+// migrations, the disposal ledger against the trusted signing keys, the
+// stream leases) passes before anything of the deployment is written — no
+// stream claim, checkpoint, signing key, instance ID or ledger entry — so
+// that a refused start leaves the deployment as it found it. On error the
+// caller closes what it opened.
 func (d *Deployment) open(ctx context.Context) (err error) {
 	cfg := d.cfg
 	if err := d.lockDataDir(); err != nil {
 		return err
 	}
+	id, freshID, err := d.instanceID()
+	if err != nil {
+		return err
+	}
+	d.InstanceID = id
+	d.Logger = d.Logger.With("instance", d.InstanceID)
 	keyFile := cmp.Or(cfg.Signing.KeyFile, d.path(FileSigningKey))
-	if d.signKey, err = signing.LoadOrCreate(keyFile); err != nil {
-		return fmt.Errorf("hipaakit: signing key: %w", err)
+	newSignKey, err := d.loadSigningKey(keyFile)
+	if err != nil {
+		return err
 	}
 	if err := d.openKEK(ctx); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL != "" {
+		err = d.openPGBase(ctx)
+	} else {
+		err = d.openFileKeys()
+	}
+	if err != nil {
+		return err
+	}
+	if err := d.checkMasterKey(ctx); err != nil {
+		return err
+	}
+	if err := d.checkSigned(ctx, newSignKey); err != nil {
+		return err
+	}
+	if err := d.openBackups(ctx); err != nil {
+		return err
+	}
+	// Every check passed: from here on the start writes.
+	if newSignKey {
+		if err := signing.Save(keyFile, d.signKey); err != nil {
+			return fmt.Errorf("hipaakit: save the new signing key: %w", durable.WithoutPath(err))
+		}
+	}
+	if err := d.persistInstanceID(freshID); err != nil {
 		return err
 	}
 	if cfg.DatabaseURL != "" {
@@ -142,9 +178,6 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 	// The Vault listens for key changes made by other processes (shreds,
 	// rotations) when the key store announces them; Close stops it.
 	d.closers = append(d.closers, d.Vault.Close)
-	if err := d.checkMasterKey(ctx); err != nil {
-		return err
-	}
 	if err := d.openAuth(); err != nil {
 		return err
 	}
@@ -152,7 +185,7 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 	if err := d.openDisposal(ctx); err != nil {
 		return err
 	}
-	if err := d.openBackups(ctx); err != nil {
+	if err := d.initBackups(ctx); err != nil {
 		return err
 	}
 	if d.kekCreated {
@@ -162,6 +195,20 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 			"or set "+EnvMasterKey+" or use AWS KMS", "key_file", filepath.Base(d.key.File))
 	}
 	return nil
+}
+
+// loadSigningKey loads the signing key at file, or draws a new one (kept
+// in memory until the start-up checks have passed; new reports it).
+func (d *Deployment) loadSigningKey(file string) (new bool, err error) {
+	d.signKey, err = signing.Load(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		d.signKey, err = signing.Generate()
+		new = true
+	}
+	if err != nil {
+		return false, fmt.Errorf("hipaakit: signing key: %w", durable.WithoutPath(err))
+	}
+	return new, nil
 }
 
 // path is name inside the data directory.
@@ -257,10 +304,8 @@ func (d *Deployment) checkMasterKey(ctx context.Context) error {
 	}
 	stored := ks[0].KEKID
 	if d.kekCreated {
-		// Keys exist but the master key file did not: do not leave the
-		// fresh key behind, it wraps nothing.
-		if err := os.Remove(d.key.File); err != nil {
-			return fmt.Errorf("hipaakit: remove the new master key file: %w", durable.WithoutPath(err))
+		if err := d.removeCreatedKEK(); err != nil {
+			return err
 		}
 		return fmt.Errorf("%w: the stored keys were wrapped by %s, but there is no master key file %s; "+
 			"set %s (or KMS) to that key or restore the file", ErrWrongKEK, stored, filepath.Base(d.key.File), EnvMasterKey)
@@ -271,6 +316,19 @@ func (d *Deployment) checkMasterKey(ctx context.Context) error {
 	}
 	return fmt.Errorf("%w: the key-encryption key (%s) is not the one that wrapped the stored keys (%s); "+
 		"set %s (or KMS) to the right key or open the matching data directory", ErrWrongKEK, d.KEK.ID(), stored, EnvMasterKey)
+}
+
+// removeCreatedKEK removes the master key file this start created, on a
+// refused start: it wraps nothing.
+func (d *Deployment) removeCreatedKEK() error {
+	if !d.kekCreated {
+		return nil
+	}
+	d.kekCreated = false
+	if err := os.Remove(d.key.File); err != nil {
+		return fmt.Errorf("hipaakit: remove the new master key file: %w", durable.WithoutPath(err))
+	}
+	return nil
 }
 
 // Close stops the housekeeping and releases everything in reverse order of
@@ -289,13 +347,6 @@ func (d *Deployment) Close() error {
 func revealAuditInfo(ctx context.Context) (audit.Actor, audit.Origin) {
 	actor, _ := auth.ActorFromContext(ctx)
 	return actor, audit.Origin{Channel: audit.ChannelAPI}
-}
-
-// randomID is a random instance ID.
-func randomID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
 }
 
 // String names the deployment without any of its keys or its database URL.

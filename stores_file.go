@@ -13,14 +13,20 @@ import (
 	"github.com/hipaakit/hipaakit/retention"
 )
 
-// openFileStores opens the embedded default: every store a file-backed one
-// under the data directory (Layout), nothing installed.
-func (d *Deployment) openFileStores(ctx context.Context) error {
+// openFileKeys opens the embedded key store (what the start-up checks
+// read).
+func (d *Deployment) openFileKeys() error {
 	keys, err := filestore.Open(d.path(DirKeys), filestore.Config{Clock: d.Clock})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the key store: %w", err)
 	}
 	d.Keys = keys
+	return nil
+}
+
+// openFileStores opens the rest of the embedded default: every store a
+// file-backed one under the data directory (Layout), nothing installed.
+func (d *Deployment) openFileStores(ctx context.Context) error {
 	// The audit file log repairs a torn tail left by a crash
 	// (acknowledged events are never lost).
 	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey,

@@ -1,6 +1,7 @@
 package hipaakit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -31,11 +32,10 @@ const (
 // scans verify only the ledger.
 const LedgerSchemaSuffix = "_ledger"
 
-// openPGStores puts every store in PostgreSQL: keys (phi/pgstore), the
-// audit trail (audit/pgaudit), users, sessions, the emergency log and the
-// login-attempt counts (auth/pgauth), legal holds (retention/pgretention)
-// and the disposal ledger (disposal/pgledger, in a schema of its own).
-func (d *Deployment) openPGStores(ctx context.Context) error {
+// openPGBase connects, runs every store's migrations and opens the key
+// store and the disposal ledger's pool: what the start-up checks read,
+// without writing anything but the schemas.
+func (d *Deployment) openPGBase(ctx context.Context) error {
 	pcfg, err := pgxpool.ParseConfig(d.cfg.DatabaseURL)
 	if err != nil {
 		return ErrBadDatabaseURL
@@ -57,60 +57,17 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.Schema, d.LedgerSchema = *schema, *schema+LedgerSchemaSuffix
 	for _, m := range []func(context.Context, *pgxpool.Pool) error{
-		pgstore.Migrate, pgaudit.Migrate, pgauth.MigrateUsers, pgauth.MigrateSessions, pgretention.Migrate,
+		pgstore.Migrate, pgaudit.Migrate, pgauth.MigrateUsers, pgauth.MigrateSessions, pgretention.Migrate, migrate,
 	} {
 		if err := m(ctx, pool); err != nil {
 			return fmt.Errorf("hipaakit: PostgreSQL migration: %w", err)
 		}
 	}
 	d.Keys = pgstore.New(pool, pgstore.Config{Clock: d.Clock})
-	stream := d.cfg.AuditStream
-	if stream == "" {
-		stream = defaultAuditStream
-	}
-	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: stream, Signer: d.signKey, Clock: d.Clock})
-	if err != nil {
-		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
-	}
-	d.Audit = pgaudit.NewTrail(w, pgaudit.NewStore(pool))
-	d.auditEntries = pgaudit.NewStore(pool).Entries
-	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
-	d.Users = pgauth.NewUserStore(pool)
-	d.Sessions = pgauth.NewSessionStore(pool)
-	// auth_attempts (MigrateUsers): the client-key and unknown-name
-	// throttles are deployment-wide and survive restarts.
-	attempts := pgauth.NewAttemptStore(pool)
-	d.attempts = attempts
-	d.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
-		_, err := attempts.PurgeAttempts(ctx, cutoff)
-		return err
-	}
-	d.Emergencies = pgauth.NewEmergencyLog(pool)
-	d.holdStore = pgretention.NewHoldStore(pool)
-	if err := d.openPGLedger(ctx, pool, pcfg); err != nil {
-		return err
-	}
-	// A backup covers the application's tables and the key store
-	// (restored through the disposal ledger). The audit trail and the
-	// ledger are append-only tables protected by the database's own
-	// backups (base backups and WAL archiving); pgsource does not copy
-	// partitioned tables.
-	if len(d.cfg.AppTables) > 0 {
-		d.BackupSources = append(d.BackupSources, pgsource.Source{Pool: pool, Schema: d.Schema, Tables: d.cfg.AppTables})
-		d.Drills = append(d.Drills, Drill{Kind: "postgres", Sink: func() backup.Sink { return pgsource.NewScratchSink(pool) }})
-	}
-	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"})
-	d.Drills = append(d.Drills, Drill{Kind: "keystore"})
-	return nil
-}
-
-// openPGLedger opens the disposal ledger in its own schema, created on first
-// start.
-func (d *Deployment) openPGLedger(ctx context.Context, main *pgxpool.Pool, pcfg *pgxpool.Config) error {
 	// Under an advisory lock of the name: replicas starting together on an
 	// empty database would otherwise race in CREATE SCHEMA IF NOT EXISTS
 	// (a unique violation in pg_namespace).
-	if err := pgx.BeginFunc(ctx, main, func(tx pgx.Tx) error {
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('hipaakit/create-schema/' || $1, 0))", d.LedgerSchema); err != nil {
 			return err
 		}
@@ -121,14 +78,55 @@ func (d *Deployment) openPGLedger(ctx context.Context, main *pgxpool.Pool, pcfg 
 	}
 	c := pcfg.Copy()
 	c.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{d.LedgerSchema}.Sanitize()
-	pool, err := d.openPool(ctx, c)
-	if err != nil {
+	if d.ledgerPool, err = d.openPool(ctx, c); err != nil {
 		return err
 	}
-	if err := pgledger.Migrate(ctx, pool); err != nil {
+	if err := pgledger.Migrate(ctx, d.ledgerPool); err != nil {
 		return fmt.Errorf("hipaakit: PostgreSQL migration: %w", err)
 	}
-	store, err := pgledger.Open(ctx, pool, pgledger.Options{Signer: d.signKey, Clock: d.Clock, Keys: d.AuditKeys()})
+	ttl := d.cfg.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	d.leases = newLeases(pool, d.InstanceID, ttl, d.Clock.Now)
+	return nil
+}
+
+// AuditStream is this process's audit stream on PostgreSQL:
+// Config.AuditStream (default "hipaakit"), "-", the instance ID.
+func (d *Deployment) AuditStream() string {
+	return cmp.Or(d.cfg.AuditStream, defaultAuditStream) + "-" + d.InstanceID
+}
+
+// LedgerStream is this process's disposal-ledger stream on PostgreSQL:
+// "disposal-" and the instance ID.
+func (d *Deployment) LedgerStream() string { return pgledger.StreamPrefix + "-" + d.InstanceID }
+
+// openPGStores opens the writers and every other store in PostgreSQL, once
+// the start-up checks have passed: it takes the stream leases, then the
+// audit trail (audit/pgaudit) and the disposal ledger (disposal/pgledger,
+// in a schema of its own) claim their streams; users, sessions, the
+// emergency log and the login-attempt counts (auth/pgauth) and legal holds
+// (retention/pgretention) need no claim.
+func (d *Deployment) openPGStores(ctx context.Context) error {
+	pool := d.DB
+	// Released after the writers sealed their streams (closers run in
+	// reverse).
+	d.closers = append(d.closers, d.leases.release)
+	for _, stream := range []string{d.AuditStream(), d.LedgerStream()} {
+		if err := d.leases.acquire(ctx, stream); err != nil {
+			return err
+		}
+	}
+	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: d.AuditStream(), Signer: d.signKey, Clock: d.Clock})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
+	}
+	d.Audit = pgaudit.NewTrail(w, pgaudit.NewStore(pool))
+	d.auditEntries = pgaudit.NewStore(pool).Entries
+	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
+	store, err := pgledger.Open(ctx, d.ledgerPool, pgledger.Options{Stream: d.LedgerStream(), Signer: d.signKey,
+		Clock: d.Clock, Keys: d.AuditKeys()})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}
@@ -142,6 +140,30 @@ func (d *Deployment) openPGLedger(ctx context.Context, main *pgxpool.Pool, pcfg 
 	}
 	d.ledgerMirror = mirror
 	d.closers = append(d.closers, mirror.Close)
+	d.startHeartbeat()
+	d.Users = pgauth.NewUserStore(pool)
+	d.Sessions = pgauth.NewSessionStore(pool)
+	// auth_attempts (MigrateUsers): the client-key and unknown-name
+	// throttles are deployment-wide and survive restarts.
+	attempts := pgauth.NewAttemptStore(pool)
+	d.attempts = attempts
+	d.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
+		_, err := attempts.PurgeAttempts(ctx, cutoff)
+		return err
+	}
+	d.Emergencies = pgauth.NewEmergencyLog(pool)
+	d.holdStore = pgretention.NewHoldStore(pool)
+	// A backup covers the application's tables and the key store
+	// (restored through the disposal ledger). The audit trail and the
+	// ledger are append-only tables protected by the database's own
+	// backups (base backups and WAL archiving); pgsource does not copy
+	// partitioned tables.
+	if len(d.cfg.AppTables) > 0 {
+		d.BackupSources = append(d.BackupSources, pgsource.Source{Pool: pool, Schema: d.Schema, Tables: d.cfg.AppTables})
+		d.Drills = append(d.Drills, Drill{Kind: "postgres", Sink: func() backup.Sink { return pgsource.NewScratchSink(pool) }})
+	}
+	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"})
+	d.Drills = append(d.Drills, Drill{Kind: "keystore"})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 )
 
@@ -24,6 +25,17 @@ func (c Config) Validate() error {
 		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
 			return ErrBadDatabaseURL
 		}
+	}
+	if c.InstanceID != "" && !ValidInstanceID(c.InstanceID) {
+		return &ConfigError{Field: "InstanceID", Problem: "is not a valid instance ID",
+			Fix: "use 1 to 48 letters, digits, '-', '_' or '.', beginning with a letter or digit"}
+	}
+	if c.AuditStream != "" && !audit.ValidStream(c.AuditStream+"-x") || len(c.AuditStream) > 15 {
+		return &ConfigError{Field: "AuditStream", Problem: "is not a valid stream prefix",
+			Fix: "use up to 15 letters, digits, '-', '_' or '.', beginning with a letter or digit"}
+	}
+	if c.LeaseTTL < 0 {
+		return &ConfigError{Field: "LeaseTTL", Problem: "is negative", Fix: "leave it zero (30 s) or give a positive duration"}
 	}
 	k := c.KEK
 	if k.Key != "" && k.KMSKeyID != "" {

@@ -221,10 +221,9 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backu
 	if err != nil {
 		return err
 	}
-	w, err := b.env.auditWriter(ctx)
-	if err != nil {
-		return err
-	}
+	// Opened on the first event: backup list records none and claims no
+	// stream; every writing run gets a stream of its own.
+	w := b.env.lazyAuditWriter(ctx)
 	cfg.Audit, cfg.Actor = w, audit.Actor{UserID: actor}
 	if sub == "prune" {
 		reg, err := b.env.holds(ctx, w)
@@ -463,7 +462,7 @@ func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int,
 	if err != nil {
 		return nil, nil, err
 	}
-	ledger, err := b.env.ledger(ctx, key)
+	ledger, err := b.env.ledger(ctx, key, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -502,7 +501,7 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 		if err != nil {
 			return b.fail("drill", err)
 		}
-		if opts.Ledger, err = b.env.ledger(ctx, key); err != nil {
+		if opts.Ledger, err = b.env.ledger(ctx, key, false); err != nil {
 			return b.fail("drill", err)
 		}
 	case "postgres":

@@ -50,7 +50,7 @@ func (e *drEnv) shreddedCheck(ctx context.Context) func(context.Context, string)
 	if err != nil {
 		return nil
 	}
-	l, err := e.ledger(ctx, key)
+	l, err := e.ledger(ctx, key, false)
 	if err != nil {
 		return nil
 	}

@@ -17,7 +17,7 @@ package main
 //	                               created on first use in file mode)
 //	HIPAAKIT_DISPOSAL_PUBLIC_KEY   PEM public key for verify-certificate
 //	                               (default <data>/signing-key.pub.pem)
-//	HIPAAKIT_DISPOSAL_STREAM       PostgreSQL ledger stream of this instance (default "disposal")
+//	HIPAAKIT_DISPOSAL_STREAM       PostgreSQL ledger stream of a writing run (default "disposal-cli-" and a random suffix, one per run)
 //	HIPAAKIT_AUDIT_KEY             PEM ed25519 key signing the CLI's audit checkpoints
 //	                               (default <data>/signing-key.pem, the same key)
 //
@@ -27,13 +27,17 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit"
@@ -57,7 +61,9 @@ type drEnv struct {
 	dataDir string
 	dbURL   string
 	pool    *pgxpool.Pool
-	closers []func() error
+	// ledgerPool is the disposal ledger's schema (ledgerDB).
+	ledgerPool *pgxpool.Pool
+	closers    []func() error
 }
 
 // drUsageError is a usage problem (exit code 2).
@@ -77,9 +83,42 @@ func (e *drEnv) Close() {
 	for i := len(e.closers) - 1; i >= 0; i-- {
 		e.closers[i]() //nolint:errcheck // best effort at exit; writers report their own failures on Write
 	}
+	if e.ledgerPool != nil {
+		e.ledgerPool.Close()
+	}
 	if e.pool != nil {
 		e.pool.Close()
 	}
+}
+
+// ledgerDB is the pool of the disposal ledger's schema, where the services
+// (package hipaakit) keep it: the main schema's name plus
+// hipaakit.LedgerSchemaSuffix, beside it, created when missing.
+func (e *drEnv) ledgerDB(ctx context.Context) (*pgxpool.Pool, error) {
+	if e.ledgerPool != nil {
+		return e.ledgerPool, nil
+	}
+	main, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var schema *string
+	if err := main.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("read the schema: %w", err)
+	}
+	if schema == nil {
+		return nil, errors.New("the search_path of " + envDatabaseURL + " names no existing schema")
+	}
+	ledger := pgx.Identifier{*schema + hipaakit.LedgerSchemaSuffix}.Sanitize()
+	if _, err := main.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ledger); err != nil {
+		return nil, fmt.Errorf("create the disposal ledger's schema: %w", err)
+	}
+	cfg := main.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["search_path"] = ledger
+	if e.ledgerPool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connect to the disposal ledger's schema: %w", err)
+	}
+	return e.ledgerPool, nil
 }
 
 func (e *drEnv) path(elem ...string) string {
@@ -146,10 +185,16 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 	return filestore.Open(e.path(hipaakit.DirKeys), filestore.Config{})
 }
 
-func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.Ledger, error) {
+// ledger opens the disposal ledger. A read-only one (write false) claims no
+// stream on PostgreSQL, so that verifying, drilling or restoring beside a
+// running service never takes its stream; a writing one appends to a
+// stream of this run's own (HIPAAKIT_DISPOSAL_STREAM, default
+// "disposal-cli-" and a random suffix), so that concurrent runs and the
+// services never fail each other.
+func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey, write bool) (*disposal.Ledger, error) {
 	var store disposal.LedgerStore
 	if e.dbURL != "" {
-		pool, err := e.db(ctx)
+		pool, err := e.ledgerDB(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +207,18 @@ func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.
 		if ak, err := e.auditKey(); err == nil {
 			keys = append(keys, ak.Public().(ed25519.PublicKey))
 		}
-		s, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: e.c.getenv("HIPAAKIT_DISPOSAL_STREAM"), Signer: key, Keys: keys})
+		if !write {
+			ro, err := pgledger.OpenReadOnly(pool, keys)
+			if err != nil {
+				return nil, err
+			}
+			return disposal.NewLedger(ro), nil
+		}
+		stream := e.c.getenv("HIPAAKIT_DISPOSAL_STREAM")
+		if stream == "" {
+			stream = pgledger.StreamPrefix + "-" + runStream()
+		}
+		s, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: stream, Signer: key, Keys: keys})
 		if err != nil {
 			return nil, err
 		}
@@ -177,6 +233,15 @@ func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey) (*disposal.
 	l := disposal.NewLedger(store)
 	e.closers = append(e.closers, l.Close)
 	return l, nil
+}
+
+// runStream names the streams of one CLI run: "cli-" and a random suffix.
+// Every run writes streams of its own (each a sealed chain of its own in
+// the trail), so two runs, or a run and a service, never share one.
+func runStream() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return "cli-" + hex.EncodeToString(b)
 }
 
 // auditKey loads the key that signs the CLI's audit checkpoints.
@@ -205,7 +270,7 @@ func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 		if err := pgaudit.Migrate(ctx, pool); err != nil {
 			return nil, err
 		}
-		w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "hipaakit-cli", Signer: key})
+		w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "hipaakit-" + runStream(), Signer: key})
 		if err != nil {
 			return nil, err
 		}
@@ -218,6 +283,21 @@ func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 	}
 	e.closers = append(e.closers, l.Close)
 	return l, nil
+}
+
+// lazyAuditWriter is auditWriter opened on the first event: a run that
+// records nothing (backup list, for one) claims no stream at all.
+func (e *drEnv) lazyAuditWriter(ctx context.Context) audit.Writer {
+	var once sync.Once
+	var w audit.Writer
+	var err error
+	return audit.WriterFunc(func(wctx context.Context, ev audit.Event) error {
+		once.Do(func() { w, err = e.auditWriter(ctx) })
+		if err != nil {
+			return err
+		}
+		return w.Write(wctx, ev)
+	})
 }
 
 func (e *drEnv) holds(ctx context.Context, w audit.Writer) (*retention.Registry, error) {
@@ -253,7 +333,7 @@ func (e *drEnv) shredder(ctx context.Context) (*disposal.Shredder, *retention.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	ledger, err := e.ledger(ctx, key)
+	ledger, err := e.ledger(ctx, key, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -404,7 +484,7 @@ func drLedgerCommand(ctx context.Context, c *cli, cmd string, args []string) int
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	ledger, err := env.ledger(ctx, key)
+	ledger, err := env.ledger(ctx, key, false)
 	if err != nil {
 		if errors.Is(err, disposal.ErrCorruptLedger) {
 			fmt.Fprintf(c.stdout, "CORRUPT: %v\n", err)

@@ -283,6 +283,8 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 func TestKEKMigratePostgres(t *testing.T) {
 	ctx := context.Background()
 	pool, schema := hipaakittest.PostgresSchema(t)
+	// The disposal ledger's schema beside it (hipaakit.LedgerSchemaSuffix).
+	t.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`_ledger" CASCADE`) })
 	check(t, pgstore.Migrate(ctx, pool))
 	keys := pgstore.New(pool, pgstore.Config{})
 	oldFile := filepath.Join(t.TempDir(), "old.key")

@@ -32,6 +32,8 @@ func drWriteKey(t *testing.T, dir, name string) string {
 func TestCLIRetentionSweepPostgres(t *testing.T) {
 	ctx := context.Background()
 	pool, schema := hipaakittest.PostgresSchema(t)
+	// The disposal ledger's schema beside it (hipaakit.LedgerSchemaSuffix).
+	t.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`_ledger" CASCADE`) })
 	url := hipaakittest.PostgresURL()
 	if strings.Contains(url, "?") {
 		url += "&search_path=" + schema
@@ -99,7 +101,8 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	pubPath := signing.PublicKeyPath(env["HIPAAKIT_DISPOSAL_KEY"])
 	certPath := filepath.Join(tmp, "cert.json")
 	os.WriteFile(certPath, []byte(cert), 0o644)
-	if code, out, _ := runCLI(t, env, "disposal", "verify-certificate", "--public-key", pubPath, certPath); code != exitOK || !strings.Contains(out, "ledger   disposal entry 2") {
+	// Each writing run appends to a ledger stream of its own.
+	if code, out, _ := runCLI(t, env, "disposal", "verify-certificate", "--public-key", pubPath, certPath); code != exitOK || !strings.Contains(out, "ledger   disposal-cli-") {
 		t.Fatalf("verify: %d %q", code, out)
 	}
 	if code, _, stderr := runCLI(t, env, "shred", "patient-held", "--reason", "r"); code != exitCheck || !strings.Contains(stderr, "legal hold") {

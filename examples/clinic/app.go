@@ -96,8 +96,9 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		return hipaakit.Config{}, err
 	}
 	dc := hipaakit.Config{DataDir: c.DataDir, DatabaseURL: c.DatabaseURL,
-		KEK:    hipaakit.KEKConfig{Key: c.MasterKey, KeyFile: c.MasterKeyFile, KMSKeyID: c.KMSKeyID, KMSEndpoint: c.KMSEndpoint},
-		Backup: hipaakit.BackupConfig{S3Bucket: c.S3Bucket, S3Endpoint: c.S3Endpoint, S3Region: c.S3Region},
+		KEK:        hipaakit.KEKConfig{Key: c.MasterKey, KeyFile: c.MasterKeyFile, KMSKeyID: c.KMSKeyID, KMSEndpoint: c.KMSEndpoint},
+		Backup:     hipaakit.BackupConfig{Dir: c.BackupDir, S3Bucket: c.S3Bucket, S3Endpoint: c.S3Endpoint, S3Region: c.S3Region},
+		InstanceID: c.InstanceID, Signing: hipaakit.SigningConfig{KeyFile: c.SigningKey}, LeaseTTL: c.LeaseTTL,
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 			Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
 			TOTP: totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,

@@ -32,6 +32,10 @@ type config struct {
 	KMSKeyID      string // AWS KMS key ID or ARN; switches the KEK to KMS
 	KMSEndpoint   string
 	S3Bucket      string // backups to S3 instead of the directory beside DataDir
+	BackupDir     string // backups to this directory (one shared by every replica)
+	InstanceID    string // this replica's name (default: host name + a suffix kept in DataDir)
+	SigningKey    string // signing key file (default DataDir/signing-key.pem); replicas share one
+	LeaseTTL      time.Duration
 	S3Endpoint    string
 	S3Region      string
 	IdleTimeout   time.Duration
@@ -65,6 +69,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.NoTLS, "no-tls", false, "serve plain HTTP (only allowed on a loopback address)")
 	fs.StringVar(&c.KMSKeyID, "kms-key-id", env.KEK.KMSKeyID, "AWS KMS key ID or ARN for the key-encryption key (env HIPAAKIT_KMS_KEY_ID)")
 	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", env.KEK.KMSEndpoint, "AWS KMS endpoint override (env HIPAAKIT_KMS_ENDPOINT)")
+	fs.StringVar(&c.BackupDir, "backup-dir", env.Backup.Dir, "backup directory, shared by every replica (env HIPAAKIT_BACKUP_DIR; default beside the data directory)")
+	fs.StringVar(&c.InstanceID, "instance-id", env.InstanceID, "this replica's instance ID, one per replica (env HIPAAKIT_INSTANCE_ID; default host name + a suffix kept in the data directory)")
+	fs.StringVar(&c.SigningKey, "signing-key", env.Signing.KeyFile, "signing key file of audit and ledger checkpoints (env HIPAAKIT_SIGNING_KEY_FILE; default in the data directory)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", hipaakit.DefaultLeaseTTL, "how long this replica's stream leases last without renewal")
 	fs.StringVar(&c.S3Bucket, "s3-bucket", env.Backup.S3Bucket, "S3 bucket for backups (env HIPAAKIT_S3_BUCKET)")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env.Backup.S3Endpoint, "S3 endpoint override for S3-compatible stores (env HIPAAKIT_S3_ENDPOINT)")
 	fs.StringVar(&c.S3Region, "s3-region", cmp.Or(env.Backup.S3Region, "us-east-1"), "S3 region (env AWS_REGION)")

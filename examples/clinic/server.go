@@ -94,7 +94,11 @@ func (a *app) handler() (http.Handler, error) {
 	root.HandleFunc("POST /login", a.pageLogin)
 	root.HandleFunc("POST /logout", a.pageLogout)
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/home", http.StatusSeeOther) })
+	// /healthz is liveness (the process answers); /readyz is readiness:
+	// 503 while this replica's stream leases are lost or late, so that a
+	// load balancer stops routing to it.
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	root.Handle("GET /readyz", a.d.ReadyHandler())
 	root.Handle("/", loginRedirect(protected))
 	return a.d.SecurityHeaders(root), nil
 }
