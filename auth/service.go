@@ -27,6 +27,7 @@ type Service struct {
 	sessions *sessionManager
 	guard    *rbacGuard
 	handlers *endpoints
+	passkeys *passkeys // nil when Config.Passkeys has no RPID
 }
 
 // New checks cfg, fills in its defaults and returns the service. The
@@ -68,7 +69,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	g := newGuard(sm, rbac)
 	g.AuditGrants = cfg.AuditGrants
-	return &Service{authn: a, sessions: sm, guard: g, handlers: newHandlers(sm, a, g)}, nil
+	pk, err := newPasskeys(cfg.Passkeys, a)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{authn: a, sessions: sm, guard: g, handlers: newHandlers(sm, a, g), passkeys: pk}, nil
 }
 
 // --- HTTP: the middleware chain and the endpoints (see the package doc) ---
