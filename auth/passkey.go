@@ -119,3 +119,14 @@ func validPasskeyName(name string) bool {
 
 // HasPasskey reports whether the user has at least one passkey.
 func (u *User) HasPasskey() bool { return u != nil && len(u.Passkeys) > 0 }
+
+// needsPasskey reports whether a principal with roles must hold a
+// passkey session under policy p (TenantPolicy.PasskeyRoles).
+func needsPasskey(p *TenantPolicy, roles []string) bool {
+	for _, r := range roles {
+		if slices.Contains(p.PasskeyRoles, r) {
+			return true
+		}
+	}
+	return false
+}

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -250,4 +251,11 @@ func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSe
 		return err
 	}
 	return s.authn.revoke(ctx, userID, keepSessionID)
+}
+
+// BeginPasskeySession starts a session for u after FinishPasskeyLogin:
+// like Begin with MFA, and the session records the passkey, which the
+// policy step requires for TenantPolicy.PasskeyRoles.
+func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (Session, string, error) {
+	return s.sessions.begin(ctx, w, r, u, true, true)
 }
