@@ -18,6 +18,9 @@ const (
 	reasonPasskeyRegistered = "passkey_registered"
 	reasonPasskeyRemoved    = "passkey_removed"
 	reasonPasskeyLogin      = "passkey"
+	// reasonLastPasskey refuses removing the last passkey of a user whose
+	// roles require one (TenantPolicy.PasskeyRoles).
+	reasonLastPasskey = "last_passkey"
 )
 
 func (s *Service) pk() (*passkeys, error) {
@@ -231,12 +234,22 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, e
 // (Passkey.Fingerprint) and ends the user's sessions other than
 // keepSessionID (empty: all of them). It is audited as
 // mfa_enrolled/"passkey_removed". ErrPasskeyNotFound when the user has no
-// such passkey.
+// such passkey; a *RefusedError with Reason "last_passkey" for the last
+// passkey of a user holding one of the tenant's PasskeyRoles.
 func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSessionID string, origin audit.Origin) error {
 	u, err := s.authn.modify(ctx, userID, func(u *User) error {
 		i := slices.IndexFunc(u.Passkeys, func(p Passkey) bool { return p.Fingerprint() == fingerprint })
 		if i < 0 {
 			return ErrPasskeyNotFound
+		}
+		if len(u.Passkeys) == 1 {
+			p, err := s.sessions.policy(ctx, u.TenantID)
+			if err != nil {
+				return err
+			}
+			if needsPasskey(&p, u.Roles) {
+				return refusal(reasonLastPasskey, "auth: the last passkey of a user whose role requires one cannot be removed")
+			}
 		}
 		u.Passkeys = slices.Delete(u.Passkeys, i, i+1)
 		if len(u.Passkeys) == 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -130,7 +131,12 @@ func (s *Service) Session(h http.Handler) http.Handler { return s.sessions.Middl
 // session, keepalive, logout, re-authentication, password change, TOTP
 // enrolment, recovery codes, break-glass) on mux under prefix (for example
 // "/auth"; "" for the root).
-func (s *Service) Mount(mux *http.ServeMux, prefix string) { s.handlers.Mount(mux, prefix) }
+func (s *Service) Mount(mux *http.ServeMux, prefix string) {
+	s.handlers.Mount(mux, prefix)
+	if s.passkeys != nil {
+		(&passkeyHandlers{svc: s, h: s.handlers}).mount(mux, strings.TrimSuffix(prefix, "/"))
+	}
+}
 
 // AdminHandlers are the JSON endpoints of user administration and review,
 // to register with Handle under paths and permissions of the
