@@ -59,6 +59,9 @@ func (d *Deployment) openAuth() error {
 // openDisposal wires the disposal ledger, the legal holds and the shredder.
 func (d *Deployment) openDisposal(ctx context.Context) error {
 	d.Ledger = disposal.NewLedger(d.ledgerStore)
+	if d.ledgerMirror != nil {
+		d.Ledger = disposal.NewMirroredLedger(d.ledgerStore, d.ledgerMirror)
+	}
 	var err error
 	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
 		return fmt.Errorf("hipaakit: legal holds: %w", err)
@@ -180,4 +183,36 @@ func (d *Deployment) BackupAll(ctx context.Context) ([]string, error) {
 		ids = append(ids, m.ID)
 	}
 	return ids, nil
+}
+
+// BackupSet backs up every source in d.BackupSources as one backup set
+// (backup.Repository.BackupSet, named "deployment"): the deployment as of
+// one run, restored and drilled as a unit.
+func (d *Deployment) BackupSet(ctx context.Context) (*backup.Set, error) {
+	return d.Backups.BackupSet(ctx, backup.SetConfig{Name: "deployment", Sources: d.BackupSources})
+}
+
+// DrillSet drills every member of backup set id with the drill of its
+// kind in d.Drills (the backup package's default drill when none is
+// configured). A failed member is a DrillResult with Err set.
+func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, error) {
+	s, err := d.Backups.Set(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var results []DrillResult
+	for _, m := range s.Members {
+		opts := backup.DrillOptions{ID: m.ID, ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
+		for _, dr := range d.Drills {
+			if dr.Kind == m.Source.Kind && dr.Sink != nil {
+				opts.Sink = dr.Sink()
+			}
+		}
+		rep, err := d.Backups.Drill(ctx, opts)
+		if err != nil && rep == nil {
+			return results, err
+		}
+		results = append(results, DrillResult{Kind: m.Source.Kind, Report: rep, Err: err})
+	}
+	return results, nil
 }

@@ -13,17 +13,22 @@ import (
 // embedded stores keep there. The compliance report and the CLI read the
 // same names.
 const (
-	DirKeys       = "keys"          // phi/filestore key store
-	DirAudit      = "audit"         // audit file log
-	DirUsers      = "users"         // auth file user store
-	DirSessions   = "sessions"      // auth file session store
-	DirAttempts   = "attempts"      // auth file login-attempt store
-	DirLedger     = "ledger"        // disposal file ledger
-	DirHolds      = "holds"         // retention file hold store
-	DirSweep      = "sweep"         // retention file sweep state (cursor, lock)
-	DirScratch    = "scratch"       // restore drills (emptied after each)
-	FileEmergency = "emergency.log" // auth file emergency (break-glass) log
-	FileLock      = "LOCK"          // held by the process using the directory
+	DirKeys     = "keys"     // phi/filestore key store
+	DirAudit    = "audit"    // audit file log
+	DirUsers    = "users"    // auth file user store
+	DirSessions = "sessions" // auth file session store
+	DirAttempts = "attempts" // auth file login-attempt store
+	DirLedger   = "ledger"   // disposal file ledger
+	// DirLedgerMirror is, with DatabaseURL, the file mirror of the
+	// PostgreSQL disposal ledger: outside the database, so that restoring
+	// the database to an earlier point never brings a shredded subject back
+	// (disposal.NewMirroredLedger).
+	DirLedgerMirror = "ledger-mirror"
+	DirHolds        = "holds"         // retention file hold store
+	DirSweep        = "sweep"         // retention file sweep state (cursor, lock)
+	DirScratch      = "scratch"       // restore drills (emptied after each)
+	FileEmergency   = "emergency.log" // auth file emergency (break-glass) log
+	FileLock        = "LOCK"          // held by the process using the directory
 	// FileSigningKey is the ed25519 key (PEM) that signs audit checkpoints,
 	// ledger checkpoints and disposal certificates.
 	FileSigningKey = "signing-key.pem"

@@ -75,6 +75,7 @@ type Deployment struct {
 	kekCreated    bool
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	ledgerStore   disposal.LedgerStore
+	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore
 	protectOnce   sync.Once

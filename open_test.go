@@ -125,6 +125,19 @@ func exercise(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake) {
 			t.Fatalf("drill %s: %v", r.Kind, r.Err)
 		}
 	}
+	set, err := d.BackupSet(ctx)
+	if err != nil || len(set.Members) != len(d.BackupSources) {
+		t.Fatalf("BackupSet: %+v %v", set, err)
+	}
+	results, err = d.DrillSet(ctx, set.ID)
+	if err != nil || len(results) != len(set.Members) {
+		t.Fatalf("DrillSet: %v %v", results, err)
+	}
+	for _, r := range results {
+		if r.Err != nil || !r.Report.Pass {
+			t.Fatalf("set drill %s: %v", r.Kind, r.Err)
+		}
+	}
 }
 
 // login creates a user, enrols TOTP and logs in with both factors.

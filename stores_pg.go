@@ -12,6 +12,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
+	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
@@ -132,6 +133,14 @@ func (d *Deployment) openPGLedger(ctx context.Context, main *pgxpool.Pool, pcfg 
 	}
 	d.ledgerStore = store
 	d.closers = append(d.closers, store.Close)
+	// The mirror outside the database (see DirLedgerMirror).
+	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger's mirror: %w", err)
+	}
+	d.ledgerMirror = mirror
+	d.closers = append(d.closers, mirror.Close)
 	return nil
 }
 

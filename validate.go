@@ -96,5 +96,5 @@ func within(dir, path string) bool {
 
 // reserved are the Layout names the SDK's stores use.
 var reserved = map[string]bool{DirKeys: true, DirAudit: true, DirUsers: true, DirSessions: true, DirAttempts: true,
-	DirLedger: true, DirHolds: true, DirSweep: true, DirScratch: true, FileEmergency: true, FileLock: true,
+	DirLedger: true, DirLedgerMirror: true, DirHolds: true, DirSweep: true, DirScratch: true, FileEmergency: true, FileLock: true,
 	FileSigningKey: true, FileLegacyKEK: true, DirLegacyBackups: true, ".": true}

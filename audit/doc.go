@@ -98,6 +98,26 @@
 //     explains the start and a signed checkpoint covers that event, so it
 //     still verifies and stays sealed.
 //
+// # Merkle tree, proofs and format-v2 checkpoints
+//
+// Every stream is also an RFC 6962 Merkle tree over its record lines
+// (LeafHash), maintained as records are appended: FileLog keeps its stored
+// hashes in tree.hashes beside the segments and, with every checkpoint, a
+// format-v2 checkpoint (TreeCheckpoint: a C2SP tlog-checkpoint in a C2SP
+// signed note, ed25519, naming the tree size, root and chain head) in
+// checkpoint.note; audit/pgaudit keeps both in tables. ProveInclusion shows
+// one record is in the log (InclusionProof, a self-contained text form that
+// VerifyInclusionProof checks offline with only the public keys);
+// ProveConsistency and VerifyConsistency show a later checkpoint extends an
+// earlier one; Prover.VerifySince (CheckTree) rebuilds the tree from the
+// records and refuses a log that does not extend a checkpoint kept from it
+// (ErrNotExtended), which catches a log cut exactly at a checkpoint or a
+// rewound head. A v1 log upgrades in place: its tree is rebuilt from its
+// records when it is opened, and the hash chain and v1 checkpoints are
+// unchanged. Proofs of another stream, under another key or with a forged
+// root are refused (*StreamMismatchError, ErrBadSignature,
+// ErrTreeMismatch).
+//
 // # What it leaves to the caller
 //
 //   - The checkpoint signing key (any crypto.Signer with an ed25519 public

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/signing"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,6 +67,8 @@ type FileLog struct {
 	lastSync     time.Duration // how long the last write and fdatasync took
 	closeErr     error
 	lastCPRecord Checkpoint
+	tree         *fileTree // nil when the stream has no tree (ErrNoTree)
+	treeKeys     signing.KeySet
 }
 
 // batch is the set of writes one group commit acknowledges.
@@ -279,6 +282,9 @@ func (l *FileLog) Close() error {
 			err = fmt.Errorf("audit: close segment: %w", cerr)
 		}
 	}
+	if l.tree != nil {
+		l.tree.f.Close()
+	}
 	if uerr := l.lock.Unlock(); err == nil && uerr != nil {
 		err = uerr
 	}
@@ -381,6 +387,9 @@ func (l *FileLog) flushOnce(closing bool) bool {
 
 	var err error
 	if count > 0 {
+		if l.tree != nil {
+			l.tree.add(buf) // buf holds this batch's record lines only
+		}
 		err = l.maybeRotate(now)
 	}
 	var cp Checkpoint
@@ -398,6 +407,9 @@ func (l *FileLog) flushOnce(closing bool) bool {
 		start := time.Now()
 		err = l.writeDurable(buf)
 		l.lastSync = time.Since(start)
+	}
+	if err == nil {
+		err = l.maintainTree(seq, head, now, wantCP)
 	}
 	if err == nil && wantCP && l.opts.CheckpointSink != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.WriteTimeout)

@@ -43,17 +43,28 @@ func benchWriters(b *testing.B, n int, op func(i int) error) {
 
 // BenchmarkFileLogWrite is the durable append of the file writer: each
 // Write returns after its event is fdatasync'ed.
+//
+// tree=off is the same writer without Merkle tree maintenance (the
+// before figure of the tree, in the same run).
 func BenchmarkFileLogWrite(b *testing.B) {
 	for _, n := range []int{8, 64} {
-		b.Run("writers="+strconv.Itoa(n), func(b *testing.B) {
-			l, err := OpenFileLog(context.Background(), b.TempDir(), FileOptions{Signer: testKey(b)})
-			if err != nil {
-				b.Fatal(err)
+		for _, off := range []bool{false, true} {
+			name := "writers=" + strconv.Itoa(n)
+			if off {
+				name += "/tree=off"
 			}
-			defer l.Close()
-			e := sampleEvent(0)
-			benchWriters(b, n, func(int) error { return l.Write(context.Background(), e) })
-		})
+			b.Run(name, func(b *testing.B) {
+				treeOff = off
+				defer func() { treeOff = false }()
+				l, err := OpenFileLog(context.Background(), b.TempDir(), FileOptions{Signer: testKey(b)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				e := sampleEvent(0)
+				benchWriters(b, n, func(int) error { return l.Write(context.Background(), e) })
+			})
+		}
 	}
 }
 

@@ -133,6 +133,11 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 	}
 	l.chain, _ = NewChain(ChainConfig{Stream: opts.Stream, Seq: l.writtenSeq, Head: l.writtenHead, Clock: opts.Clock})
 	l.durableSeq.Store(l.writtenSeq)
+	if err := l.openTree(ctx); err != nil {
+		l.f.Close()
+		lock.Unlock()
+		return nil, err
+	}
 	go l.flusher()
 	if l.repaired != nil {
 		if err := l.recordRepair(ctx); err != nil {

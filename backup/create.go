@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 )
@@ -29,6 +31,13 @@ type chunkJob struct {
 type chunkSet struct {
 	mu sync.Mutex
 	m  map[[32]byte]struct{}
+}
+
+func (s *chunkSet) has(n [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[n]
+	return ok
 }
 
 func (s *chunkSet) add(n [32]byte) (added bool) {
@@ -64,15 +73,31 @@ func (r *Repository) listChunks(ctx context.Context) (*chunkSet, error) {
 // the event cannot be written Backup fails with ErrAudit and deletes the
 // manifest again, so the backup is not listed.
 func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err error) {
-	var idb [16]byte
-	if _, err := rand.Read(idb[:]); err != nil {
-		return nil, err
+	return r.backup(ctx, src, backupPlan{})
+}
+
+// backupPlan is what a copy keeps of the original backup.
+type backupPlan struct {
+	id                string    // empty: a new random ID
+	started, finished time.Time // zero: the clock's
+	set               string    // the set the backup belongs to
+	attrs             map[string]string
+}
+
+func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m *Manifest, err error) {
+	id := plan.id
+	if id == "" {
+		var idb [16]byte
+		if _, err := rand.Read(idb[:]); err != nil {
+			return nil, err
+		}
+		id = hex.EncodeToString(idb[:])
 	}
-	id := hex.EncodeToString(idb[:])
 	info := src.Info()
 	written := false // the manifest exists: the backup is listed
 	defer func() {
 		attrs := map[string]string{"source_kind": info.Kind}
+		maps.Copy(attrs, plan.attrs)
 		if m != nil {
 			attrs["bytes"] = strconv.FormatInt(m.Totals.Bytes, 10)
 			attrs["entries"] = strconv.FormatInt(m.Totals.Entries, 10)
@@ -120,13 +145,26 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	}
 	meter := newMeter(r.s.progress, r.s.clock, "backup", total)
 
+	cut := newCDC(r.s.chunkSize)
 	m = &Manifest{
 		Version: FormatVersion, ID: id, Source: info, Started: r.s.clock.Now().UTC(),
-		ChunkSize: r.cfg.ChunkSize,
+		ChunkSize: cut.max, Set: plan.set,
 	}
-	w := r.newWriter(ctx, known, meter)
+	if !plan.started.IsZero() {
+		m.Started = plan.started
+	}
+	split, err := r.newSplitter(m)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := r.parentEntries(ctx, info, cut.max, known)
+	if err != nil {
+		return nil, err
+	}
+	w := r.newWriter(ctx, known, meter, cut.max)
 	type pending struct {
-		slots []*chunkSlot
+		slots  []*chunkSlot
+		reused []ChunkRef // the parent's chunks of an unchanged file
 	}
 	var slots []pending
 	walkErr := src.Walk(w.ctx, func(it Item) error {
@@ -138,28 +176,33 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 			e.ModTime = it.ModTime.UTC()
 		}
 		var p pending
-		if it.Body != nil {
+		if pe := parent.unchanged(it, e.Mode); pe != nil {
+			e.Size, p.reused = pe.Size, pe.Chunks
+			meter.add(pe.Size)
+		} else if it.Body != nil {
+			split.reset(it.Body)
 			for {
 				buf, err := w.getBuf()
 				if err != nil {
 					return err
 				}
-				n, rerr := io.ReadFull(it.Body, buf)
-				if n > 0 {
-					slot := &chunkSlot{size: n}
-					p.slots = append(p.slots, slot)
-					e.Size += int64(n)
-					if err := w.submit(chunkJob{buf: buf, n: n, slot: slot}); err != nil {
-						return err
-					}
-				} else {
+				c, rerr := split.next(buf)
+				if rerr == io.EOF {
 					w.putBuf(buf)
-				}
-				if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 					break
 				}
 				if rerr != nil {
+					w.putBuf(buf)
+					if w.ctx.Err() != nil {
+						return context.Cause(w.ctx)
+					}
 					return fmt.Errorf("backup: read source entry %d: %w", len(m.Entries), scrubPath(rerr))
+				}
+				slot := &chunkSlot{size: len(c)}
+				p.slots = append(p.slots, slot)
+				e.Size += int64(len(c))
+				if err := w.submit(chunkJob{buf: c, n: len(c), slot: slot}); err != nil {
+					return err
 				}
 			}
 		}
@@ -173,6 +216,12 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	if err := w.finish(); err != nil {
 		return nil, err
 	}
+	if bp, ok := r.target.(BatchPutter); ok && walkErr == nil {
+		// Every chunk is durable before the manifest names it.
+		if err := bp.Flush(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if walkErr != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -181,6 +230,7 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 	}
 	for i := range m.Entries {
 		e := &m.Entries[i]
+		e.Chunks = append(e.Chunks, slots[i].reused...)
 		for _, s := range slots[i].slots {
 			e.Chunks = append(e.Chunks, ChunkRef{Name: hex.EncodeToString(s.name[:]), Size: int64(s.size)})
 		}
@@ -188,8 +238,11 @@ func (r *Repository) Backup(ctx context.Context, src Source) (m *Manifest, err e
 		m.Totals.Chunks += int64(len(e.Chunks))
 		m.Totals.Bytes += e.Size
 	}
-	m.Totals.NewChunks, m.Totals.NewBytes = w.newChunks, w.newBytes
+	m.Totals.NewChunks, m.Totals.NewBytes, m.Totals.NewStored = w.newChunks, w.newBytes, w.newStored
 	m.Finished = r.s.clock.Now().UTC()
+	if !plan.finished.IsZero() {
+		m.Finished = plan.finished
+	}
 	if err := r.putManifest(ctx, m); err != nil {
 		return nil, err
 	}
@@ -224,19 +277,20 @@ type chunkWriter struct {
 	jobs   chan chunkJob
 	wg     sync.WaitGroup
 
-	mu                  sync.Mutex
-	newChunks, newBytes int64
+	mu                             sync.Mutex
+	newChunks, newBytes, newStored int64
+	maxChunk                       int
 }
 
-func (r *Repository) newWriter(ctx context.Context, known *chunkSet, meter *meter) *chunkWriter {
+func (r *Repository) newWriter(ctx context.Context, known *chunkSet, meter *meter, maxChunk int) *chunkWriter {
 	cctx, cancel := context.WithCancelCause(ctx)
 	n := r.s.concurrency
 	w := &chunkWriter{
 		r: r, ctx: cctx, cancel: cancel, known: known, meter: meter,
-		bufs: make(chan []byte, n+1), jobs: make(chan chunkJob),
+		bufs: make(chan []byte, n+1), jobs: make(chan chunkJob), maxChunk: maxChunk,
 	}
 	for i := 0; i < n+1; i++ {
-		w.bufs <- make([]byte, r.cfg.ChunkSize)
+		w.bufs <- make([]byte, maxChunk)
 	}
 	for i := 0; i < n; i++ {
 		w.wg.Add(1)
@@ -254,7 +308,7 @@ func (w *chunkWriter) getBuf() ([]byte, error) {
 	}
 }
 
-func (w *chunkWriter) putBuf(b []byte) { w.bufs <- b }
+func (w *chunkWriter) putBuf(b []byte) { w.bufs <- b[:cap(b)] }
 
 func (w *chunkWriter) submit(j chunkJob) error {
 	select {
@@ -278,8 +332,8 @@ func (w *chunkWriter) finish() error {
 func (w *chunkWriter) work() {
 	defer w.wg.Done()
 	h := w.r.keys.newNameHash()
-	sealed := make([]byte, 0, w.r.cfg.ChunkSize+ChunkOverhead)
-	ad := make([]byte, 0, 128)
+	sealed := make([]byte, 0, w.maxChunk+ChunkOverhead)
+	scratch := &sealScratch{ad: make([]byte, 0, 128), z: make([]byte, 0, w.maxChunk)}
 	for j := range w.jobs {
 		if w.ctx.Err() != nil {
 			w.putBuf(j.buf)
@@ -291,9 +345,13 @@ func (w *chunkWriter) work() {
 		h.Sum(j.slot.name[:0])
 		if w.known.add(j.slot.name) {
 			var err error
-			sealed, err = w.r.keys.sealChunk(sealed, pt, j.slot.name, ad)
+			sealed, err = w.r.keys.sealChunk(sealed, pt, j.slot.name, scratch)
 			if err == nil {
-				err = w.r.target.Put(w.ctx, chunkObject(j.slot.name), sealed)
+				if bp, ok := w.r.target.(BatchPutter); ok {
+					err = bp.PutBatched(w.ctx, chunkObject(j.slot.name), sealed)
+				} else {
+					err = w.r.target.Put(w.ctx, chunkObject(j.slot.name), sealed)
+				}
 			}
 			if err != nil {
 				w.cancel(err)
@@ -303,6 +361,7 @@ func (w *chunkWriter) work() {
 			w.mu.Lock()
 			w.newChunks++
 			w.newBytes += int64(j.n)
+			w.newStored += int64(len(sealed))
 			w.mu.Unlock()
 		}
 		w.meter.add(int64(j.n))

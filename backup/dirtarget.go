@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,8 +25,13 @@ import (
 type DirTarget struct {
 	root string
 
-	mu   sync.Mutex
-	dirs map[string]bool // directories known to exist and be durable
+	mu    sync.Mutex
+	dirs  map[string]bool // directories known to exist and be durable
+	dirty map[string]bool // directories with a batched rename not yet synced
+	// flushMu serialises Flush, so that a Flush returns only after every
+	// directory dirtied before it began is synced, also when another
+	// Flush took it.
+	flushMu sync.Mutex
 
 	// Fault-injection hooks for tests; nil means the real operation.
 	write   func(f *os.File, b []byte) (int, error)
@@ -33,8 +40,9 @@ type DirTarget struct {
 }
 
 var (
-	_ Target  = (*DirTarget)(nil)
-	_ Creator = (*DirTarget)(nil)
+	_ Target      = (*DirTarget)(nil)
+	_ Creator     = (*DirTarget)(nil)
+	_ BatchPutter = (*DirTarget)(nil)
 )
 
 // NewDirTarget returns a Target storing objects under root, creating root
@@ -88,7 +96,55 @@ func (d *DirTarget) ensureDir(dir string) error {
 }
 
 // Put implements Target.
-func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err error) {
+func (d *DirTarget) Put(ctx context.Context, name string, data []byte) error {
+	return d.put(ctx, name, data, false)
+}
+
+// PutBatched implements BatchPutter: Put without the directory's fsync,
+// which Flush does once for every directory written to.
+func (d *DirTarget) PutBatched(ctx context.Context, name string, data []byte) error {
+	return d.put(ctx, name, data, true)
+}
+
+// Flush implements BatchPutter: it fsyncs every directory a PutBatched
+// renamed an object into since the last Flush.
+func (d *DirTarget) Flush(ctx context.Context) error {
+	d.flushMu.Lock()
+	defer d.flushMu.Unlock()
+	d.mu.Lock()
+	dirs := d.dirty
+	d.dirty = nil
+	d.mu.Unlock()
+	pending := slices.Collect(maps.Keys(dirs))
+	for i, dir := range pending {
+		sync := durable.SyncDir
+		if d.syncDir != nil {
+			sync = d.syncDir
+		}
+		err := ctx.Err()
+		if err == nil {
+			err = sync(dir)
+		}
+		if err != nil {
+			for _, p := range pending[i:] { // still pending for the next Flush
+				d.markDirty(p)
+			}
+			return fmt.Errorf("backup: directory target: flush: %w", scrubPath(err))
+		}
+	}
+	return nil
+}
+
+func (d *DirTarget) markDirty(dir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dirty == nil {
+		d.dirty = map[string]bool{}
+	}
+	d.dirty[dir] = true
+}
+
+func (d *DirTarget) put(ctx context.Context, name string, data []byte, batched bool) (err error) {
 	p, err := d.path(name)
 	if err != nil {
 		return err
@@ -112,6 +168,10 @@ func (d *DirTarget) Put(ctx context.Context, name string, data []byte) (err erro
 	}
 	if err = os.Rename(tmp, p); err != nil {
 		return err
+	}
+	if batched {
+		d.markDirty(dir)
+		return nil
 	}
 	if d.syncDir != nil {
 		return d.syncDir(dir)

@@ -13,6 +13,20 @@
 //
 // # What it guarantees
 //
+//   - Small incremental backups: content is cut into content-defined chunks
+//     (about 1 MiB on average, Config.ChunkSize), so bytes inserted into or
+//     deleted from a large file change only the chunks around them, and each
+//     chunk is compressed with zstd before encryption when that helps. The
+//     compression flag and the declared size are authenticated; a chunk that
+//     decompresses beyond its size is refused without allocating it.
+//     Repositories and backups of format version 1 (fixed-size chunks) keep
+//     working, side by side with new ones.
+//   - Unchanged files are not read again: a DirSource file whose size,
+//     modification time and mode equal those in the newest backup of the
+//     same source (kind and name), and that was modified at least two
+//     seconds before that backup started, reuses its chunks. A tool that
+//     rewrites a file keeping its size and restoring its modification time
+//     defeats this, as it does every backup tool that trusts file metadata.
 //   - Confidentiality and integrity: every chunk is encrypted with
 //     AES-256-GCM under a repository key that the phi.KEK wraps, and is named
 //     by a keyed hash (HMAC-SHA256) of its content, so names reveal nothing

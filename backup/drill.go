@@ -134,7 +134,7 @@ func (r *Repository) Drill(ctx context.Context, opts DrillOptions) (rep *DrillRe
 		return rep, err
 	}
 	rep.Entries, rep.Bytes = rr.Entries, rr.Bytes
-	mm, err := checker.Check(ctx, m, r.sumChunks)
+	mm, err := checker.Check(ctx, m, r.sumChunks(m))
 	rep.RTO = r.s.clock.Now().Sub(rep.Started)
 	if err != nil {
 		return rep, err
@@ -175,33 +175,6 @@ func defaultDrillSink(m *Manifest, opts DrillOptions) (Sink, func(), error) {
 		return s, func() {}, nil
 	default:
 		return nil, nil, fmt.Errorf("%w: no default drill sink for source kind %q; set DrillOptions.Sink", ErrSourceKind, m.Source.Kind)
-	}
-}
-
-// sumChunks splits rd into the repository's fixed-size chunks and returns
-// their keyed-hash references and the total size: the checksums a manifest
-// records.
-func (r *Repository) sumChunks(rd io.Reader) ([]ChunkRef, int64, error) {
-	buf := make([]byte, r.cfg.ChunkSize)
-	h := r.keys.newNameHash()
-	var refs []ChunkRef
-	var total int64
-	for {
-		n, err := io.ReadFull(rd, buf)
-		if n > 0 {
-			h.Reset()
-			h.Write(buf[:n])
-			var name [32]byte
-			h.Sum(name[:0])
-			refs = append(refs, ChunkRef{Name: fmt.Sprintf("%x", name[:]), Size: int64(n)})
-			total += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return refs, total, nil
-		}
-		if err != nil {
-			return refs, total, err
-		}
 	}
 }
 

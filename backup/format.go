@@ -4,17 +4,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-)
-
-// Chunk sizes.
-const (
-	// DefaultChunkSize is the fixed chunk size of a new repository.
-	DefaultChunkSize = 4 << 20
-	// MinChunkSize and MaxChunkSize bound the chunk size of a repository.
-	MinChunkSize = 64 << 10
-	MaxChunkSize = 64 << 20
 )
 
 // Object name prefixes.
@@ -25,20 +17,36 @@ const (
 	lockPrefix     = "locks/"
 )
 
-// Chunk object layout (see FORMAT.md):
+// Chunk object layouts (see FORMAT.md). Version 1:
 //
-//	magic "HKBC" | version (1 byte) | nonce (12 bytes) | AES-256-GCM ciphertext and tag
+//	magic "HKBC" | 1 | nonce (12) | AES-256-GCM(plaintext)
 //
-// with associated data chunkAD || repository ID || raw chunk name.
+// with associated data chunkADv1 || repository ID || raw chunk name.
+// Version 2 (written since format version 2):
+//
+//	magic "HKBC" | 2 | encoding (1) | nonce (12) | AES-256-GCM(payload)
+//
+// with associated data chunkADv2 || repository ID || raw chunk name ||
+// encoding || plaintext size (8 bytes, big-endian); the payload is the
+// plaintext (encRaw) or its zstd frame (encZstd).
 const (
-	chunkMagic     = "HKBC"
-	chunkVersion   = 1
-	nonceSize      = 12
-	tagSize        = 16
-	chunkHeaderLen = len(chunkMagic) + 1 + nonceSize
-	// ChunkOverhead is the number of bytes a stored chunk adds to its plaintext.
+	chunkMagic       = "HKBC"
+	chunkVersion1    = 1
+	chunkVersion2    = 2
+	nonceSize        = 12
+	tagSize          = 16
+	chunkHeaderLenV1 = len(chunkMagic) + 1 + nonceSize
+	chunkHeaderLen   = len(chunkMagic) + 2 + nonceSize
+	chunkOverheadV1  = chunkHeaderLenV1 + tagSize
+	// ChunkOverhead is the number of bytes a stored chunk adds to its
+	// payload; no stored chunk is larger than its plaintext plus
+	// ChunkOverhead.
 	ChunkOverhead = chunkHeaderLen + tagSize
-	chunkAD       = "hipaakit-backup/chunk/v1\x00"
+	chunkADv1     = "hipaakit-backup/chunk/v1\x00"
+	chunkADv2     = "hipaakit-backup/chunk/v2\x00"
+
+	encRaw  byte = 0
+	encZstd byte = 1
 )
 
 // chunkObject returns the object name of a chunk.
@@ -60,53 +68,126 @@ func parseChunkObject(obj string) ([32]byte, bool) {
 	return n, decodeHex(n[:], h)
 }
 
-func (k *repoKeys) chunkAD(dst []byte, name [32]byte) []byte {
-	dst = append(dst[:0], chunkAD...)
+func (k *repoKeys) chunkADv1(dst []byte, name [32]byte) []byte {
+	dst = append(dst[:0], chunkADv1...)
 	dst = append(dst, k.repoID[:]...)
 	return append(dst, name[:]...)
 }
 
-// sealChunk appends the stored form of plaintext, named name, to dst.
-func (k *repoKeys) sealChunk(dst, plaintext []byte, name [32]byte, ad []byte) ([]byte, error) {
+func (k *repoKeys) chunkADv2(dst []byte, name [32]byte, enc byte, size int) []byte {
+	dst = append(dst[:0], chunkADv2...)
+	dst = append(dst, k.repoID[:]...)
+	dst = append(dst, name[:]...)
+	dst = append(dst, enc)
+	return binary.BigEndian.AppendUint64(dst, uint64(size))
+}
+
+// sealScratch holds the reusable buffers of one sealing worker.
+type sealScratch struct {
+	ad, z []byte
+}
+
+// sealChunk appends the stored form (version 2) of plaintext, named name,
+// to dst: compressed with zstd when that saves at least 1/32 of its size,
+// raw otherwise.
+func (k *repoKeys) sealChunk(dst, plaintext []byte, name [32]byte, s *sealScratch) ([]byte, error) {
+	enc, payload := encRaw, plaintext
+	z, err := compress(s.z[:0], plaintext)
+	if err != nil {
+		return nil, err
+	}
+	s.z = z[:0]
+	if len(z) < len(plaintext)-len(plaintext)/32 {
+		enc, payload = encZstd, z
+	}
 	dst = append(dst[:0], chunkMagic...)
-	dst = append(dst, chunkVersion)
+	dst = append(dst, chunkVersion2, enc)
 	var nonce [nonceSize]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, err
 	}
 	dst = append(dst, nonce[:]...)
-	return k.chunk.Seal(dst, nonce[:], plaintext, k.chunkAD(ad, name)), nil
+	s.ad = k.chunkADv2(s.ad, name, enc, len(plaintext))
+	return k.chunk.Seal(dst, nonce[:], payload, s.ad), nil
 }
 
-// ParseChunk splits a stored chunk into its nonce and ciphertext, checking
-// its structure only (authentication needs the repository key). It never
-// panics, whatever b holds.
-func ParseChunk(b []byte) (nonce, ciphertext []byte, err error) {
-	if len(b) < ChunkOverhead {
-		return nil, nil, corruptf("chunk too short")
-	}
-	if string(b[:len(chunkMagic)]) != chunkMagic {
-		return nil, nil, corruptf("not a chunk")
-	}
-	if v := b[len(chunkMagic)]; v != chunkVersion {
-		return nil, nil, fmt.Errorf("%w: chunk version %d", ErrUnsupportedVersion, v)
-	}
-	return b[len(chunkMagic)+1 : chunkHeaderLen], b[chunkHeaderLen:], nil
+// ParsedChunk is a stored chunk split into its fields, not yet
+// authenticated.
+type ParsedChunk struct {
+	Version    byte
+	Encoding   byte // version 2: 0 raw, 1 zstd
+	Nonce      []byte
+	Ciphertext []byte // payload and tag
 }
 
-// openChunk authenticates and decrypts a stored chunk into dst and checks
-// that its keyed hash is name and its length is size.
+// ParseChunk checks the structure of a stored chunk (either version) and
+// splits it, without authenticating it (that needs the repository key). It
+// never panics, whatever b holds.
+func ParseChunk(b []byte) (*ParsedChunk, error) {
+	if len(b) < len(chunkMagic)+1 || string(b[:len(chunkMagic)]) != chunkMagic {
+		return nil, corruptf("not a chunk")
+	}
+	p := &ParsedChunk{Version: b[len(chunkMagic)]}
+	switch p.Version {
+	case chunkVersion1:
+		if len(b) < chunkOverheadV1 {
+			return nil, corruptf("chunk too short")
+		}
+		p.Nonce, p.Ciphertext = b[len(chunkMagic)+1:chunkHeaderLenV1], b[chunkHeaderLenV1:]
+	case chunkVersion2:
+		if len(b) < ChunkOverhead {
+			return nil, corruptf("chunk too short")
+		}
+		p.Encoding = b[len(chunkMagic)+1]
+		if p.Encoding != encRaw && p.Encoding != encZstd {
+			return nil, corruptf("chunk has an unknown encoding")
+		}
+		p.Nonce, p.Ciphertext = b[len(chunkMagic)+2:chunkHeaderLen], b[chunkHeaderLen:]
+	default:
+		return nil, fmt.Errorf("%w: chunk version %d", ErrUnsupportedVersion, p.Version)
+	}
+	return p, nil
+}
+
+// openChunk authenticates and decodes a stored chunk (either version) into
+// dst and checks that its keyed hash is name and its length is size. A
+// compressed chunk is decrypted in place, overwriting stored.
 func (k *repoKeys) openChunk(dst, stored []byte, name [32]byte, size int, ad []byte) ([]byte, error) {
-	nonce, ct, err := ParseChunk(stored)
+	p, err := ParseChunk(stored)
 	if err != nil {
 		return nil, err
 	}
-	if len(ct)-tagSize != size {
+	if size <= 0 || size > MaxChunkSize {
 		return nil, corruptf("chunk has the wrong size")
 	}
-	pt, err := k.chunk.Open(dst[:0], nonce, ct, k.chunkAD(ad, name))
-	if err != nil {
-		return nil, corruptf("chunk fails authentication")
+	payloadLen := len(p.Ciphertext) - tagSize
+	var pt []byte
+	switch {
+	case p.Version == chunkVersion1:
+		if payloadLen != size {
+			return nil, corruptf("chunk has the wrong size")
+		}
+		if pt, err = k.chunk.Open(dst[:0], p.Nonce, p.Ciphertext, k.chunkADv1(ad, name)); err != nil {
+			return nil, corruptf("chunk fails authentication")
+		}
+	case p.Encoding == encRaw:
+		if payloadLen != size {
+			return nil, corruptf("chunk has the wrong size")
+		}
+		if pt, err = k.chunk.Open(dst[:0], p.Nonce, p.Ciphertext, k.chunkADv2(ad, name, encRaw, size)); err != nil {
+			return nil, corruptf("chunk fails authentication")
+		}
+	default:
+		if payloadLen >= size {
+			return nil, corruptf("compressed chunk is not smaller than its size")
+		}
+		z, err := k.chunk.Open(p.Ciphertext[:0], p.Nonce, p.Ciphertext, k.chunkADv2(ad, name, encZstd, size))
+		if err != nil {
+			return nil, corruptf("chunk fails authentication")
+		}
+		if pt, err = decompress(dst, z, size); err != nil {
+			return nil, err
+		}
 	}
 	h := k.newNameHash()
 	h.Write(pt)

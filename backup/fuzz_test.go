@@ -14,11 +14,15 @@ import (
 	"github.com/hipaakit/hipaakit/phi"
 )
 
-// fuzzKeys are the golden repository's keys, so that seeds taken from it
-// reach the authenticated code paths.
-func fuzzKeys(t testing.TB) *repoKeys {
+// fuzzKeys are the keys of the golden repositories (versions 1 and 2), so
+// that seeds taken from them reach the authenticated code paths.
+func fuzzKeys(t testing.TB) []*repoKeys {
+	return []*repoKeys{goldenKeys(t, goldenDir), goldenKeys(t, goldenDirV2)}
+}
+
+func goldenKeys(t testing.TB, dir string) *repoKeys {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, "repo", "config"))
+	b, err := os.ReadFile(filepath.Join(dir, "repo", "config"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,27 +47,25 @@ func writeSeed(t *testing.T, fuzz, name string, b []byte) {
 
 // writeSeeds stores seed corpora taken from the golden repository.
 func writeSeeds(t *testing.T, r *Repository, dm, km *Manifest) {
-	for _, d := range []string{"FuzzOpenManifest", "FuzzDecodeManifest", "FuzzOpenChunk", "FuzzDecodeKeysets", "FuzzParseConfig"} {
-		os.RemoveAll(filepath.Join("testdata", "fuzz", d))
-	}
+	// The version-1 seeds stay (their writer no longer exists); these are
+	// named v2-*.
 	ctx := context.Background()
 	for i, m := range []*Manifest{dm, km} {
 		env, _ := readObject(ctx, r.target, manifestObject(m.ID), MaxEnvelopeSize)
-		writeSeed(t, "FuzzOpenManifest", fmt.Sprintf("golden-%d", i), env)
+		writeSeed(t, "FuzzOpenManifest", fmt.Sprintf("v2-golden-%d", i), env)
 		body, _ := encodeManifest(m)
-		writeSeed(t, "FuzzDecodeManifest", fmt.Sprintf("golden-%d", i), body)
+		writeSeed(t, "FuzzDecodeManifest", fmt.Sprintf("v2-golden-%d", i), body)
 	}
-	writeSeed(t, "FuzzOpenManifest", "short", []byte("HKBE\x01\x01"))
-	writeSeed(t, "FuzzDecodeManifest", "empty-object", []byte("{}"))
+
 	ref := dm.Entries[len(dm.Entries)-1].Chunks
 	for i, e := range dm.Entries {
 		if len(e.Chunks) > 0 {
 			ref = e.Chunks
 			c, _ := readObject(ctx, r.target, chunkObjectHex(ref[0].Name), int64(MaxChunkSize+ChunkOverhead))
-			writeSeed(t, "FuzzOpenChunk", fmt.Sprintf("golden-%d", i), c[:min(len(c), 4096)])
+			writeSeed(t, "FuzzOpenChunk", fmt.Sprintf("v2-golden-%d", i), c[:min(len(c), 4096)])
 		}
 	}
-	writeSeed(t, "FuzzOpenChunk", "header-only", []byte("HKBC\x01"))
+	writeSeed(t, "FuzzOpenChunk", "v2-header-only", []byte("HKBC\x02\x01"))
 	var dump bytes.Buffer
 	writeJSONLine(&dump, keysetsHeader{Format: keysetsFormat, Version: 1})
 	for _, k := range goldenKeysets {
@@ -72,7 +74,7 @@ func writeSeeds(t *testing.T, r *Repository, dm, km *Manifest) {
 	writeSeed(t, "FuzzDecodeKeysets", "golden", dump.Bytes())
 	writeSeed(t, "FuzzDecodeKeysets", "truncated", dump.Bytes()[:dump.Len()-1])
 	cfg, _ := readObject(ctx, r.target, configName, 1<<20)
-	writeSeed(t, "FuzzParseConfig", "golden", cfg)
+	writeSeed(t, "FuzzParseConfig", "v2-golden", cfg)
 }
 
 func chunkObjectHex(h string) string {
@@ -81,7 +83,7 @@ func chunkObjectHex(h string) string {
 }
 
 func FuzzOpenManifest(f *testing.F) {
-	k := fuzzKeys(f)
+	keys := fuzzKeys(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := ParseEnvelope(b)
 		if err != nil {
@@ -89,6 +91,10 @@ func FuzzOpenManifest(f *testing.F) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
+		}
+		k := keys[0]
+		if e.Repo == keys[1].repoID {
+			k = keys[1]
 		}
 		body, err := k.openEnvelope(b, envManifest, e.ID)
 		if err != nil {
@@ -127,22 +133,25 @@ func FuzzDecodeManifest(f *testing.F) {
 }
 
 func FuzzOpenChunk(f *testing.F) {
-	k := fuzzKeys(f)
+	keys := fuzzKeys(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, _, err := ParseChunk(b); err != nil {
+		p, err := ParseChunk(b)
+		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
 		}
-		var name [32]byte
-		h := k.newNameHash()
-		h.Write(b)
-		h.Sum(name[:0])
-		if _, err := k.openChunk(nil, b, name, len(b)-ChunkOverhead, nil); err == nil {
-			t.Fatal("a forged chunk authenticated")
-		} else if !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("untyped error %v", err)
+		for _, k := range keys {
+			var name [32]byte
+			h := k.newNameHash()
+			h.Write(b)
+			h.Sum(name[:0])
+			if _, err := k.openChunk(nil, bytes.Clone(b), name, len(p.Ciphertext)-tagSize, nil); err == nil {
+				t.Fatal("a forged chunk authenticated")
+			} else if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("untyped error %v", err)
+			}
 		}
 	})
 }
@@ -174,6 +183,31 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if hex.EncodeToString(id[:]) != cfg.Repo {
 			t.Fatal("repository id mismatch")
+		}
+	})
+}
+
+// FuzzDecompress feeds arbitrary frames and declared sizes to the zstd
+// path of a version-2 chunk: it never panics, never returns more or fewer
+// bytes than declared, and fails only with ErrCorrupt.
+func FuzzDecompress(f *testing.F) {
+	for _, n := range []int{1, 100, 5000, 70000} {
+		src := bytes.Repeat([]byte("the patient reports "), n/20+1)[:n]
+		z, _ := compress(nil, src)
+		f.Add(z, uint32(n))
+		f.Add(z, uint32(n-1))
+	}
+	f.Fuzz(func(t *testing.T, z []byte, size uint32) {
+		n := int(size % (1 << 20))
+		out, err := decompress(nil, z, n)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(out) != n {
+			t.Fatalf("decompressed %d bytes, declared %d", len(out), n)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden repository and the fuzz seed corpora")
 
-const goldenDir = "testdata/golden-v1"
+// goldenDir holds the version-1 repository, written by code that no
+// longer exists (version 1 is read, never written); goldenDirV2 the
+// version-2 one, rewritten by -update.
+const (
+	goldenDir   = "testdata/golden-v1"
+	goldenDirV2 = "testdata/golden-v2"
+)
 
 // goldenFiles is the source tree of the golden directory backup.
 func goldenFiles() map[string][]byte {
@@ -42,12 +49,13 @@ var goldenKeysets = []phi.WrappedKeyset{
 
 var goldenTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// writeGolden creates the golden repository. Run with -update only when the
-// format version changes; older repositories must keep opening.
-func writeGolden(t *testing.T) {
+// writeGolden creates the golden repository of the current version in dir.
+// Run with -update only when the format version changes; older
+// repositories must keep opening.
+func writeGolden(t *testing.T, dir string, files map[string][]byte) {
 	ctx := context.Background()
-	os.RemoveAll(goldenDir)
-	tg, err := NewDirTarget(filepath.Join(goldenDir, "repo"))
+	os.RemoveAll(dir)
+	tg, err := NewDirTarget(filepath.Join(dir, "repo"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +64,7 @@ func writeGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := t.TempDir()
-	for name, b := range goldenFiles() {
+	for name, b := range files {
 		p := filepath.Join(src, filepath.FromSlash(name))
 		os.MkdirAll(filepath.Dir(p), 0o750)
 		os.WriteFile(p, b, 0o640)
@@ -78,7 +86,7 @@ func writeGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := dm.ID + "\n" + km.ID + "\n"
-	if err := os.WriteFile(filepath.Join(goldenDir, "ids"), []byte(ids), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "ids"), []byte(ids), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	writeSeeds(t, repo, dm, km)
@@ -109,17 +117,49 @@ func copyTree(t *testing.T, from, to string) {
 // TestGoldenV1 opens the committed version-1 repository, verifies both
 // backups and restores them, comparing with the known content.
 func TestGoldenV1(t *testing.T) {
-	if *update {
-		writeGolden(t)
+	m := checkGolden(t, goldenDir, goldenFiles())
+	if m.Version != 1 || m.Totals.NewChunks != 3 {
+		t.Fatalf("golden v1 manifest: version %d, %d new chunks", m.Version, m.Totals.NewChunks)
 	}
+}
+
+// goldenFilesV2 is the source tree of the version-2 golden backup: text
+// that compresses, pseudo-random bytes that do not and are cut into
+// several content-defined chunks, a duplicate and an empty file.
+func goldenFilesV2() map[string][]byte {
+	noise := make([]byte, 5*MinChunkSize+777)
+	rand.NewChaCha8([32]byte{2}).Read(noise)
+	return map[string][]byte{
+		"notes/visit.txt": bytes.Repeat([]byte("golden vector v2: the patient reports no pain.\n"), 500),
+		"data.bin":        noise,
+		"copy.bin":        noise,
+		"empty":           nil,
+	}
+}
+
+// TestGoldenV2 opens the committed version-2 repository (compressed and
+// raw chunks, content-defined chunking), verifies, drills and restores it.
+func TestGoldenV2(t *testing.T) {
+	if *update {
+		writeGolden(t, goldenDirV2, goldenFilesV2())
+	}
+	m := checkGolden(t, goldenDirV2, goldenFilesV2())
+	if m.Version != 2 || m.ChunkSize != 4*MinChunkSize || m.Totals.NewStored >= m.Totals.NewBytes {
+		t.Fatalf("golden v2 manifest: version %d, chunk size %d, stored %d of %d", m.Version, m.ChunkSize, m.Totals.NewStored, m.Totals.NewBytes)
+	}
+}
+
+// checkGolden opens the golden repository in dir, verifies both backups,
+// drills and restores them, and returns the directory backup's manifest.
+func checkGolden(t *testing.T, gdir string, files map[string][]byte) *Manifest {
 	ctx := context.Background()
-	ids, err := os.ReadFile(filepath.Join(goldenDir, "ids"))
+	ids, err := os.ReadFile(filepath.Join(gdir, "ids"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	idl := strings.Fields(string(ids))
 	dir := t.TempDir() // Verify writes records: work on a copy
-	copyTree(t, filepath.Join(goldenDir, "repo"), dir)
+	copyTree(t, filepath.Join(gdir, "repo"), dir)
 	tg, _ := NewDirTarget(dir)
 	repo, err := Open(ctx, tg, testKEK(t, 1), Config{Audit: audit.Discard{}, Actor: audit.Actor{}})
 	if err != nil {
@@ -133,16 +173,19 @@ func TestGoldenV1(t *testing.T) {
 		if _, err := repo.Verify(ctx, id, VerifyOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		if rep, err := repo.Drill(ctx, DrillOptions{ID: id, ScratchDir: t.TempDir(), Ledger: noLedger{}}); err != nil || !rep.Pass {
+			t.Fatalf("drill %s: %+v, %v", id, rep, err)
+		}
 	}
 	m, err := repo.Manifest(ctx, idl[0])
-	if err != nil || m.Source.Name != "golden" || !m.Started.Equal(goldenTime) || m.Totals.NewChunks != 3 {
+	if err != nil || m.Source.Name != "golden" || !m.Started.Equal(goldenTime) {
 		t.Fatalf("golden manifest %+v, %v", m, err)
 	}
 	dest := filepath.Join(t.TempDir(), "out")
 	if _, err := repo.Restore(ctx, idl[0], NewDirSink(dest), RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range goldenFiles() {
+	for name, want := range files {
 		p := filepath.Join(dest, filepath.FromSlash(name))
 		got, err := os.ReadFile(p)
 		st, _ := os.Stat(p)
@@ -161,6 +204,7 @@ func TestGoldenV1(t *testing.T) {
 			t.Fatalf("golden keyset %s: %+v, %v", want.Ref, got, err)
 		}
 	}
+	return m
 }
 
 // noLedger is a ledger with no disposals, for tests.

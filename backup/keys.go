@@ -16,6 +16,8 @@ import (
 	"hash"
 	"time"
 
+	"github.com/restic/chunker"
+
 	"github.com/hipaakit/hipaakit/phi"
 )
 
@@ -26,8 +28,10 @@ const configName = "config"
 const configFormat = "hipaakit-backup"
 
 // FormatVersion is the version of the repository format this package writes
-// and reads (see FORMAT.md).
-const FormatVersion = 1
+// (see FORMAT.md). It reads every version from 1 to FormatVersion; a
+// repository of one version holds backups of any earlier one, and new
+// backups into a version-1 repository are written in version 2.
+const FormatVersion = 2
 
 // repoConfig is the "config" object: public parameters and the repository key
 // wrapped by the KEK. Nothing in it is secret.
@@ -37,7 +41,7 @@ type repoConfig struct {
 	Repo       string    `json:"repo"`
 	KEKID      string    `json:"kek_id"`
 	WrappedKey []byte    `json:"wrapped_key"`
-	ChunkSize  int       `json:"chunk_size"`
+	ChunkSize  int       `json:"chunk_size"` // version 1: the fixed chunk size; 2: the average
 	Created    time.Time `json:"created"`
 }
 
@@ -49,6 +53,7 @@ type repoKeys struct {
 	envelope cipher.AEAD        // AES-256-GCM over manifests and records
 	sign     ed25519.PrivateKey // signs envelopes
 	verify   ed25519.PublicKey
+	pol      chunker.Pol // secret polynomial of content-defined chunking
 }
 
 // wrapAD is the associated data under which the KEK wraps a repository key.
@@ -88,6 +93,9 @@ func deriveKeys(repoID [16]byte, master []byte) (*repoKeys, error) {
 	}
 	k.sign = ed25519.NewKeyFromSeed(seed)
 	k.verify = k.sign.Public().(ed25519.PublicKey)
+	if k.pol, err = derivePolynomial(master, repoID); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -144,7 +152,7 @@ func parseConfig(b []byte) (*repoConfig, [16]byte, error) {
 	if c.Format != configFormat {
 		return nil, id, corruptf("not a hipaakit backup repository")
 	}
-	if c.Version != FormatVersion {
+	if c.Version < 1 || c.Version > FormatVersion {
 		return nil, id, fmt.Errorf("%w: repository version %d", ErrUnsupportedVersion, c.Version)
 	}
 	raw, err := hex.DecodeString(c.Repo)
@@ -152,7 +160,8 @@ func parseConfig(b []byte) (*repoConfig, [16]byte, error) {
 		return nil, id, corruptf("repository id is malformed")
 	}
 	copy(id[:], raw)
-	if c.ChunkSize < MinChunkSize || c.ChunkSize > MaxChunkSize {
+	if c.Version == 1 && (c.ChunkSize < MinChunkSize || c.ChunkSize > MaxChunkSize) ||
+		c.Version > 1 && !validAverage(c.ChunkSize) {
 		return nil, id, corruptf("chunk size out of range")
 	}
 	if len(c.WrappedKey) == 0 {

@@ -11,6 +11,8 @@ import (
 // Info summarises a complete backup.
 type Info struct {
 	ID       string     `json:"id"`
+	Format   int        `json:"format"`        // the manifest's format version (1 or 2)
+	Set      string     `json:"set,omitempty"` // the backup set it belongs to
 	Source   SourceInfo `json:"source"`
 	Started  time.Time  `json:"started"`
 	Finished time.Time  `json:"finished"`
@@ -78,7 +80,7 @@ func (r *Repository) ListReport(ctx context.Context) (*Listing, error) {
 		if err != nil {
 			return nil, err
 		}
-		info := Info{ID: id, Source: m.Source, Started: m.Started, Finished: m.Finished, Totals: m.Totals}
+		info := Info{ID: id, Format: m.Version, Set: m.Set, Source: m.Source, Started: m.Started, Finished: m.Finished, Totals: m.Totals}
 		switch v, err := r.readVerified(ctx, id); {
 		case err == nil:
 			info.Verified = v.Time

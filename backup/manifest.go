@@ -26,14 +26,19 @@ const (
 // as "manifests/<ID>", written after every chunk it names is durable; a
 // backup without a manifest does not exist.
 type Manifest struct {
-	Version   int        `json:"version"`
-	ID        string     `json:"id"`
-	Source    SourceInfo `json:"source"`
-	Started   time.Time  `json:"started"`
-	Finished  time.Time  `json:"finished"`
-	ChunkSize int        `json:"chunk_size"`
-	Entries   []Entry    `json:"entries"`
-	Totals    Totals     `json:"totals"`
+	Version  int        `json:"version"`
+	ID       string     `json:"id"`
+	Source   SourceInfo `json:"source"`
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished"`
+	// ChunkSize is, in version 1, the fixed chunk size; in version 2 the
+	// largest chunk content-defined chunking cuts (4 × the average).
+	ChunkSize int     `json:"chunk_size"`
+	Entries   []Entry `json:"entries"`
+	Totals    Totals  `json:"totals"`
+	// Set is the ID of the backup set the backup belongs to (version 2;
+	// empty when it was taken on its own).
+	Set string `json:"set,omitempty"`
 }
 
 // SourceInfo names what was backed up. Name and Attrs are chosen by the
@@ -70,6 +75,9 @@ type Totals struct {
 	Bytes     int64 `json:"bytes"`
 	NewChunks int64 `json:"new_chunks"`
 	NewBytes  int64 `json:"new_bytes"`
+	// NewStored is the size of the objects stored for the new chunks, after
+	// compression and encryption (version 2; 0 in version 1).
+	NewStored int64 `json:"new_stored,omitempty"`
 }
 
 // maxPathLen bounds entry paths.
@@ -127,7 +135,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	if dec.More() {
 		return nil, corruptf("trailing data after manifest")
 	}
-	if m.Version != FormatVersion {
+	if m.Version < 1 || m.Version > FormatVersion {
 		return nil, fmt.Errorf("%w: manifest version %d", ErrUnsupportedVersion, m.Version)
 	}
 	if err := m.validate(); err != nil {
@@ -143,7 +151,13 @@ func (m *Manifest) validate() error {
 	if m.Source.Kind == "" {
 		return corruptf("manifest has no source kind")
 	}
-	if m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize {
+	if _, ok := parseID(m.Set); m.Set != "" && (!ok || m.Version < 2) {
+		return corruptf("manifest set is malformed")
+	}
+	if m.Version == 1 && (m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize) {
+		return corruptf("manifest chunk size out of range")
+	}
+	if _, ok := cdcForMax(m.ChunkSize); m.Version > 1 && !ok {
 		return corruptf("manifest chunk size out of range")
 	}
 	var t Totals
@@ -176,8 +190,8 @@ func (m *Manifest) validate() error {
 			if c.Size <= 0 || c.Size > int64(m.ChunkSize) {
 				return corruptf("entry %d chunk %d has an invalid size", i, j)
 			}
-			// Fixed-size chunking: every chunk but the last is full.
-			if j < len(e.Chunks)-1 && c.Size != int64(m.ChunkSize) {
+			// Fixed-size chunking (version 1): every chunk but the last is full.
+			if m.Version == 1 && j < len(e.Chunks)-1 && c.Size != int64(m.ChunkSize) {
 				return corruptf("entry %d chunk %d is short", i, j)
 			}
 			sum += c.Size
@@ -193,6 +207,10 @@ func (m *Manifest) validate() error {
 		return corruptf("manifest totals do not match its entries")
 	}
 	if m.Totals.NewChunks < 0 || m.Totals.NewChunks > t.Chunks || m.Totals.NewBytes < 0 || m.Totals.NewBytes > t.Bytes {
+		return corruptf("manifest totals are out of range")
+	}
+	if m.Totals.NewStored < 0 || m.Version == 1 && m.Totals.NewStored != 0 ||
+		m.Totals.NewStored > m.Totals.NewBytes+m.Totals.NewChunks*int64(ChunkOverhead) {
 		return corruptf("manifest totals are out of range")
 	}
 	return nil

@@ -233,6 +233,12 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (rep *PruneRe
 		if opts.DryRun {
 			continue
 		}
+		// A set goes before its first member: a listed set is complete.
+		if d.Info.Set != "" {
+			if err := r.target.Delete(ctx, setPrefix+d.Info.Set); err != nil {
+				return rep, err
+			}
+		}
 		// The manifest goes first: once it is gone the backup no longer
 		// exists; its verification record is only a note about it.
 		if err := r.target.Delete(ctx, manifestObject(d.Info.ID)); err != nil {

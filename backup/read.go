@@ -23,7 +23,7 @@ type readBuf struct {
 }
 
 func (r *Repository) newChunkReader() *chunkReader {
-	cs := r.cfg.ChunkSize
+	cs := 2 * r.s.chunkSize // most chunks of new backups fit; buffers grow for larger ones
 	return &chunkReader{r: r, pool: sync.Pool{New: func() any {
 		return &readBuf{stored: make([]byte, 0, cs+ChunkOverhead+1), plain: make([]byte, 0, cs), ad: make([]byte, 0, 128)}
 	}}}

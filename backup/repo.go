@@ -38,11 +38,14 @@ type Config struct {
 	// times a second, and once more when the operation ends. It is called
 	// from one goroutine at a time.
 	Progress func(Progress)
-	// ChunkSize is the fixed chunk size of a new repository (Init only;
-	// between MinChunkSize and MaxChunkSize). 0 means DefaultChunkSize.
+	// ChunkSize is the average chunk size of content-defined chunking in a
+	// new repository (Init only; a power of two between MinChunkSize and
+	// MaxAverageChunkSize; chunks are between half of it and four times
+	// it). 0 means DefaultChunkSize (1 MiB). New backups into a version-1
+	// repository use DefaultChunkSize.
 	ChunkSize int
 	// Concurrency is how many chunks are processed at once (1 to 256).
-	// Memory use is about 2×n×chunk size. 0 means DefaultConcurrency.
+	// Memory use is about 3×n×4×chunk size. 0 means DefaultConcurrency.
 	Concurrency int
 	// LegalHolds are the holds that Prune consults: a backup under hold is
 	// never pruned. nil: no backup is under hold.
@@ -95,8 +98,8 @@ func newSettings(cfg Config) (settings, error) {
 	}
 	if s.chunkSize == 0 {
 		s.chunkSize = DefaultChunkSize
-	} else if s.chunkSize < MinChunkSize || s.chunkSize > MaxChunkSize {
-		return s, fmt.Errorf("backup: chunk size %d out of range [%d, %d]", s.chunkSize, MinChunkSize, MaxChunkSize)
+	} else if !validAverage(s.chunkSize) {
+		return s, fmt.Errorf("backup: chunk size %d is not a power of two in [%d, %d]", s.chunkSize, MinChunkSize, MaxAverageChunkSize)
 	}
 	if s.concurrency == 0 {
 		s.concurrency = DefaultConcurrency
@@ -176,14 +179,23 @@ func Open(ctx context.Context, t Target, kek phi.KEK, c Config) (*Repository, er
 		return nil, err
 	}
 	s.chunkSize = cfg.ChunkSize
+	if cfg.Version == 1 {
+		s.chunkSize = DefaultChunkSize
+	}
 	return &Repository{target: t, keys: keys, cfg: cfg, s: s}, nil
 }
 
 // ID returns the repository's ID.
 func (r *Repository) ID() string { return r.cfg.Repo }
 
-// ChunkSize returns the repository's fixed chunk size.
-func (r *Repository) ChunkSize() int { return r.cfg.ChunkSize }
+// ChunkSize returns the average chunk size of the repository's new
+// backups.
+func (r *Repository) ChunkSize() int { return r.s.chunkSize }
+
+// FormatVersion returns the version of the repository's configuration: 1
+// for a repository created before content-defined chunking (it holds
+// backups of both versions once newer code has written to it), 2 after.
+func (r *Repository) FormatVersion() int { return r.cfg.Version }
 
 // Target returns the repository's target.
 func (r *Repository) Target() Target { return r.target }

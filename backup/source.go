@@ -37,6 +37,11 @@ type Item struct {
 	ModTime time.Time
 	Meta    map[string]string // non-PHI detail recorded in the manifest
 	Body    io.Reader         // content; nil for directories
+	// Size is the content's size, when SizeKnown. A source that knows it
+	// (DirSource) lets a backup reuse the previous backup's chunks for a
+	// file whose size, ModTime and Mode are unchanged, without reading it.
+	Size      int64
+	SizeKnown bool
 	// Rows, when set, is called after Body is drained and returns the
 	// number of records it held.
 	Rows func() int64
@@ -132,7 +137,7 @@ func (d DirSource) Walk(ctx context.Context, emit func(Item) error) error {
 				return fmt.Errorf("backup: directory source: entry %d: %w", n, scrubPath(err))
 			}
 			defer f.Close()
-			it.Type, it.Body = EntryFile, f
+			it.Type, it.Body, it.Size, it.SizeKnown = EntryFile, f, info.Size(), true
 			return emit(it)
 		default:
 			return fmt.Errorf("backup: directory source: entry %d is not a regular file or directory", n)

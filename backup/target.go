@@ -87,3 +87,14 @@ func ValidName(name string) bool {
 func ValidPrefix(prefix string) bool {
 	return prefix == "" || ValidName(strings.TrimSuffix(prefix, "/"))
 }
+
+// BatchPutter is implemented by targets that can defer part of the
+// durability of many Puts to one Flush (DirTarget: the fsync of each
+// object's directory). PutBatched stores data atomically like Put, but the
+// object is durable only once a later Flush returns nil. A backup flushes
+// after its last chunk and before it writes the manifest, so a manifest
+// still never names a chunk that a crash could lose.
+type BatchPutter interface {
+	PutBatched(ctx context.Context, name string, data []byte) error
+	Flush(ctx context.Context) error
+}

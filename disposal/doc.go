@@ -26,6 +26,14 @@
 //     by the audit package's code. Ledger.Replay re-applies every recorded
 //     disposal to a key store, so restoring a key store from before a shred
 //     never brings the subject back; backup restore calls it.
+//   - A mirrored ledger (NewMirroredLedger) records every disposal twice:
+//     in its store and in a mirror kept outside the database that store
+//     and the key store share. Replay and Lookup consult both, so restoring
+//     that database to an earlier point (point-in-time recovery, an older
+//     dump) brings back neither keys nor a shorter ledger that could be
+//     trusted: a subject shredded since stays shredded. The deployment
+//     (package hipaakit) mirrors its PostgreSQL ledger to a file ledger in
+//     the data directory.
 //   - Shred returns a certificate signed with ed25519 that anyone holding the
 //     public key can verify offline (VerifyCertificate, with a signing.KeySet
 //     so that certificates signed before a key rotation keep verifying). Certificates have

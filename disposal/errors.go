@@ -24,6 +24,11 @@ var (
 	// ErrUnsupportedVersion reports a certificate, ledger entry or key file
 	// of a format version this code does not know.
 	ErrUnsupportedVersion = errors.New("disposal: unsupported format version")
+	// ErrMirror reports that the mirror of a mirrored ledger
+	// (NewMirroredLedger) could not be written or read. From Shred it
+	// comes with a valid Result: the subject is shredded and recorded in
+	// the ledger, and the next Replay copies the entry to the mirror.
+	ErrMirror = errors.New("disposal: ledger mirror unavailable")
 	// ErrCorruptLedger reports a ledger entry that does not parse or a
 	// ledger whose hash chain does not verify. *LedgerError says where.
 	ErrCorruptLedger = errors.New("disposal: corrupt ledger")

@@ -60,7 +60,8 @@ type SubjectLocker interface {
 // every crypto-shred. A restore replays it (Replay) so that an older copy of
 // the key store can never bring a shredded subject back.
 type Ledger struct {
-	store LedgerStore
+	store  LedgerStore
+	mirror LedgerStore // nil: not mirrored
 	// locks serialise find-then-append per subject within this process, so
 	// that two concurrent shreds of one subject record one entry while
 	// shreds of different subjects proceed in parallel. A store shared by
@@ -89,6 +90,21 @@ func (l *Ledger) lockSubject(ctx context.Context, subject string) (unlock func()
 
 // NewLedger returns a Ledger over store.
 func NewLedger(store LedgerStore) *Ledger { return &Ledger{store: store} }
+
+// NewMirroredLedger returns a Ledger over store whose every disposal is
+// also recorded in mirror, a second store kept outside the database or
+// directory that store and the key store live in (for example a file
+// ledger in another directory while store is in PostgreSQL). Restoring
+// the database to an earlier point (point-in-time recovery, an older
+// dump) brings back an older key store and an older store together, but
+// not an older mirror: Replay and Lookup consult both, so a subject
+// shredded after that point stays shredded. Replay also copies into the
+// mirror every disposal it lacks (recorded before mirroring began, or
+// when a mirror write failed), so the mirror becomes complete.
+// Certificates keep naming their position in store.
+func NewMirroredLedger(store, mirror LedgerStore) *Ledger {
+	return &Ledger{store: store, mirror: mirror}
+}
 
 // Entry is one disposal as the ledger records it.
 type Entry struct {
@@ -208,19 +224,31 @@ func ParseEntry(r audit.Record) (Entry, error) {
 	return Entry{Statement: st, Position: LedgerPosition{Seq: r.Seq, Stream: r.Stream}, Hash: r.Hash}, nil
 }
 
-// record appends st to the ledger.
+// record appends st to the ledger (and its mirror). An error wrapping
+// ErrMirror comes with the entry: it is recorded in store.
 func (l *Ledger) record(ctx context.Context, st Statement) (Entry, error) {
 	r, err := l.store.Append(ctx, entryEvent(st))
 	if err != nil {
 		return Entry{}, fmt.Errorf("disposal: ledger append: %w", err)
 	}
-	return Entry{Statement: st, Position: LedgerPosition{Seq: r.Seq, Stream: r.Stream}, Hash: r.Hash}, nil
+	e := Entry{Statement: st, Position: LedgerPosition{Seq: r.Seq, Stream: r.Stream}, Hash: r.Hash}
+	if l.mirror != nil {
+		if _, err := l.mirror.Append(ctx, entryEvent(st)); err != nil {
+			// Recorded in store (and copied to the mirror by the next
+			// Replay): the entry stands, the caller learns the mirror lags.
+			return e, fmt.Errorf("%w: %w", ErrMirror, err)
+		}
+	}
+	return e, nil
 }
 
 // Lookup returns the disposal recorded for subject, and false if there is
 // none.
 func (l *Ledger) Lookup(ctx context.Context, subject string) (Entry, bool, error) {
 	r, ok, err := l.store.FindSubject(ctx, subject)
+	if err == nil && !ok && l.mirror != nil {
+		r, ok, err = l.mirror.FindSubject(ctx, subject)
+	}
 	if err != nil || !ok {
 		return Entry{}, false, err
 	}
@@ -234,7 +262,11 @@ func (l *Ledger) Lookup(ctx context.Context, subject string) (Entry, bool, error
 // Entries calls fn for every disposal in ledger order, checking the hash
 // chain and every entry as it reads. It stops at the first error.
 func (l *Ledger) Entries(ctx context.Context, fn func(Entry) error) error {
-	return l.store.Scan(ctx, 0, func(r audit.Record) error {
+	return entries(ctx, l.store, fn)
+}
+
+func entries(ctx context.Context, store LedgerStore, fn func(Entry) error) error {
+	return store.Scan(ctx, 0, func(r audit.Record) error {
 		switch r.Event.Action {
 		case audit.ActionTrailRepaired, audit.ActionRetentionPurge:
 			// Written by the audit log itself (torn-tail repair, purge).
@@ -258,19 +290,46 @@ func (l *Ledger) Entries(ctx context.Context, fn func(Entry) error) error {
 // corrupt ledger it applies nothing and returns an error matching
 // ErrCorruptLedger, because a ledger that may be missing entries must not be
 // taken as the complete list of disposals.
+//
+// A mirrored ledger (NewMirroredLedger) replays the disposals of both
+// stores, store's first, and then appends to the mirror those it lacks.
 func (l *Ledger) Replay(ctx context.Context, store phi.KeyStore) (replayed int, err error) {
 	var subjects []string
+	var missing []Statement // in store, not in the mirror
+	inStore := map[string]bool{}
 	if err := l.Entries(ctx, func(e Entry) error {
 		subjects = append(subjects, e.Statement.Subject)
+		inStore[e.Statement.Subject] = true
+		missing = append(missing, e.Statement)
 		return nil
 	}); err != nil {
 		return 0, err
+	}
+	if l.mirror != nil {
+		inMirror := map[string]bool{}
+		if err := entries(ctx, l.mirror, func(e Entry) error {
+			inMirror[e.Statement.Subject] = true
+			if !inStore[e.Statement.Subject] {
+				subjects = append(subjects, e.Statement.Subject)
+			}
+			return nil
+		}); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrMirror, err)
+		}
+		missing = slices.DeleteFunc(missing, func(st Statement) bool { return inMirror[st.Subject] })
+	} else {
+		missing = nil
 	}
 	for _, s := range subjects {
 		if _, err := store.Shred(ctx, s); err != nil {
 			return replayed, fmt.Errorf("disposal: replay: shred entry %d of %d: %w", replayed+1, len(subjects), err)
 		}
 		replayed++
+	}
+	for _, st := range missing {
+		if _, err := l.mirror.Append(ctx, entryEvent(st)); err != nil {
+			return replayed, fmt.Errorf("%w: %w", ErrMirror, err)
+		}
 	}
 	return replayed, nil
 }

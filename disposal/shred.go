@@ -128,6 +128,10 @@ type Result struct {
 // so a crash in between leaves a recorded disposal that a retry of Shred or
 // a Ledger.Replay completes, never an unrecorded one.
 //
+// With a mirrored ledger (NewMirroredLedger) whose mirror cannot be
+// written, Shred still destroys the keys and returns a valid Result with
+// an error wrapping ErrMirror.
+//
 // reason is operator text recorded in the ledger and the certificate; it
 // must not contain PHI.
 func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...ShredOption) (Result, error) {
@@ -209,7 +213,8 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 		return Result{}, s.refuseHeld(ctx, subject, holdID, o)
 	}
 	entry, err := l.record(ctx, st)
-	if err != nil {
+	mirrorErr := err // the disposal is recorded; the keys go regardless
+	if err != nil && !errors.Is(err, ErrMirror) {
 		return Result{}, err
 	}
 	// Vault.Shred destroys the whole keyset under the subject's reference,
@@ -221,7 +226,11 @@ func (s *Shredder) Shred(ctx context.Context, subject, reason string, opts ...Sh
 	if err := s.audit(ctx, entry, o, ledgerEventReason); err != nil {
 		return Result{}, err
 	}
-	return s.sign(entry, false)
+	res, err := s.sign(entry, false)
+	if err == nil && mirrorErr != nil {
+		return res, mirrorErr
+	}
+	return res, err
 }
 
 // refuseHeld audits the refusal of a shred under legal hold holdID and

@@ -51,6 +51,8 @@ var benchWriters = []int{8, 64}
 // Beside each writer row, in the same run, is its baseline:
 //
 //   - writer: the PostgreSQL writer, one stream (one transaction in flight).
+//   - writer-tree-off: the same writer without Merkle tree maintenance (the
+//     figure before the tree).
 //   - writer-4shards: the same over four streams (Options.Shards).
 //   - baseline-copyfrom: raw pgx CopyFrom of the same rows (canonical lines
 //     and derived columns computed beforehand) into a table of the same
@@ -60,6 +62,11 @@ var benchWriters = []int{8, 64}
 func BenchmarkAppend(b *testing.B) {
 	for _, n := range benchWriters {
 		b.Run(fmt.Sprintf("writers=%d/writer", n), func(b *testing.B) { benchWriter(b, n, 1) })
+		b.Run(fmt.Sprintf("writers=%d/writer-tree-off", n), func(b *testing.B) {
+			pgaudit.SetTreeOff(true)
+			defer pgaudit.SetTreeOff(false)
+			benchWriter(b, n, 1)
+		})
 		b.Run(fmt.Sprintf("writers=%d/baseline-copyfrom", n), func(b *testing.B) { benchBaseline(b, n) })
 		b.Run(fmt.Sprintf("writers=%d/writer-4shards", n), func(b *testing.B) { benchWriter(b, n, 4) })
 	}

@@ -60,6 +60,18 @@
 //     Store.Entries, so instances appending while it runs are never
 //     reported as inserted or truncated records.
 //
+// # Merkle tree
+//
+// Each stream's Merkle tree (audit/FORMAT.md, format v2) is stored in
+// hipaakit_audit_tree and its format-v2 checkpoints in
+// hipaakit_audit_tree_checkpoints (schema version 3), inserted in the
+// transaction of the records they cover under the same head compare-and-set.
+// A stream written before schema version 3 gets its tree rebuilt from its
+// records when its writer opens. Prover (audit.Prover) proves inclusion and
+// consistency and checks, in one REPEATABLE READ snapshot, that the stream
+// extends a checkpoint kept from it, so deleting the newest rows and
+// rewinding the head is found.
+//
 // # Partitions and retention
 //
 // Records are partitioned by UTC month of their write time (logged_at,

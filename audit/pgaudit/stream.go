@@ -38,6 +38,7 @@ type streamWriter struct {
 	failed     error
 	batch      []*request
 	b          rows
+	tree       *audit.Frontier // nil when the stream has no tree (audit.ErrNoTree)
 }
 
 type request struct {
@@ -75,6 +76,9 @@ func openStream(ctx context.Context, pool *pgxpool.Pool, opts Options) (*streamW
 	var h audit.Hash
 	copy(h[:], head)
 	if w.chain, err = audit.NewChain(audit.ChainConfig{Stream: opts.Stream, Seq: uint64(seq), Head: h, Clock: opts.Clock}); err != nil {
+		return nil, err
+	}
+	if err := w.openTree(ctx, uint64(seq)); err != nil {
 		return nil, err
 	}
 	go w.run()
@@ -314,6 +318,10 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 	if cp != nil {
 		b.Queue(insertCheckpointSQL, w.opts.Stream, int64(newSeq), string(cpReason), cpLine, w.owner, newHead[:])
 	}
+	front, err := w.queueTree(b, oldSeq, newSeq, newHead, cp)
+	if err != nil {
+		return err
+	}
 	br := w.pool.SendBatch(ctx, b)
 	tag, err := br.Exec()
 	if cerr := br.Close(); err == nil {
@@ -326,6 +334,9 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 		return errHeadMoved
 	}
 	w.lastLogged = logged
+	if front != nil {
+		w.tree = front
+	}
 	if cp != nil {
 		w.sinceCP = 0
 		if w.opts.CheckpointSink != nil {
@@ -370,7 +381,10 @@ func (w *streamWriter) reloadHead(ctx context.Context) error {
 	}
 	var h audit.Hash
 	copy(h[:], head)
-	return w.chain.Reset(uint64(seq), h)
+	if err := w.chain.Reset(uint64(seq), h); err != nil {
+		return err
+	}
+	return w.openTree(ctx, uint64(seq))
 }
 
 // ensurePartitions creates the partitions from at's month to

@@ -21,16 +21,20 @@ import (
 	"github.com/hipaakit/hipaakit/signing"
 )
 
-const auditUsage = `usage: hipaakit audit <verify|query|export|disclosures> [flags] TARGET
+var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency|witness> [flags] TARGET
 
 TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
 from DATABASE_URL (which keeps a password out of the process list).
 
-  verify --key FILE [--key FILE]... [--expect FILE] [--require-sealed] TARGET
+  verify --key FILE [--key FILE]... [--expect FILE] [--require-sealed]
+      [--since CHECKPOINT] TARGET
       Check hash chains, checkpoints and anchors. Exit 0 when intact, 1 with
       the first bad event named. FILE holds one or more trusted ed25519
       public keys as PEM (PKIX "PUBLIC KEY"); --expect FILE holds checkpoint
-      lines kept outside the log (one per line).
+      lines kept outside the log (one per line). --since CHECKPOINT (a
+      format-v2 checkpoint note kept from the log) also rebuilds the Merkle
+      tree and checks that the log only grew since then: a log cut at a
+      checkpoint or rewound fails.
   query [filter] [--limit N] [--after CURSOR] [--format jsonl|csv] [read] TARGET
       Print one page of matching records; the next page's cursor goes to
       stderr as "next: CURSOR".
@@ -42,7 +46,7 @@ from DATABASE_URL (which keeps a password out of the process list).
       Accounting of disclosures of one patient (45 CFR 164.528), CSV, with
       recipients. Treatment, payment and operations (and uses without a
       recipient) are left out unless --include-tpo is given.
-
+` + auditProofUsage[1:] + `
 Text and CSV output escapes control, bidi and invisible characters (ESC as
 \x1b, U+202E as \u202e, a backslash as \\); jsonl is canonical JSON.
 
@@ -74,6 +78,14 @@ func cmdAudit(ctx context.Context, c *cli, args []string) int {
 		return auditList(ctx, c, args[0], args[1:])
 	case "disclosures":
 		return auditDisclosures(ctx, c, args[1:])
+	case "prove":
+		return auditProve(ctx, c, args[1:])
+	case "verify-proof":
+		return auditVerifyProof(ctx, c, args[1:])
+	case "consistency":
+		return auditConsistency(ctx, c, args[1:])
+	case "witness":
+		return auditWitness(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, auditUsage)
 		return exitOK
@@ -186,6 +198,9 @@ type source struct {
 	entries  audit.EntrySource
 	verify   func(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
 	close    func()
+	// prover returns the Merkle-tree prover of a stream (a file log has
+	// one stream: stream may be empty)
+	prover func(stream string, keys signing.KeySet) (audit.Prover, error)
 }
 
 // readFlags are the flags of the reading subcommands (query, export,
@@ -267,7 +282,8 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}}, nil
+		prover := func(_ string, keys signing.KeySet) (audit.Prover, error) { return r.Prover(keys), nil }
+		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}, prover: prover}, nil
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -282,7 +298,13 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		return nil, fmt.Errorf("hipaakit: cannot reach PostgreSQL at %s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
 	}
 	st := pgaudit.NewStore(pool)
-	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close}, nil
+	prover := func(stream string, keys signing.KeySet) (audit.Prover, error) {
+		if !audit.ValidStream(stream) {
+			return nil, usagef("a PostgreSQL TARGET needs --stream S")
+		}
+		return pgaudit.NewProver(pool, stream, keys), nil
+	}
+	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close, prover: prover}, nil
 }
 
 // readFail reports a failed read: tampering found while verifying what was
@@ -314,6 +336,7 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	fs.Var(&keyFiles, "key", "checkpoint public key file (repeatable)")
 	expect := fs.String("expect", "", "file of checkpoint lines kept outside the log")
 	sealed := fs.Bool("require-sealed", false, "fail when records follow the last checkpoint")
+	since := fs.String("since", "", "format-v2 checkpoint note the log must extend")
 	target, err := parseTarget(fs, args)
 	if err != nil {
 		return fail(c, err)
@@ -352,6 +375,11 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	for _, s := range res.Streams {
 		fmt.Fprintf(c.stdout, "stream %s: %d records, seq %d..%d, head %s, %d checkpoints, %d unsealed\n",
 			s.Stream, s.Records, s.StartSeq+1, s.LastSeq, s.Head, s.Checkpoints, s.Unsealed)
+	}
+	if *since != "" {
+		if code := verifySince(ctx, c, target, keyFiles, *since); code != exitOK {
+			return code
+		}
 	}
 	fmt.Fprintln(c.stdout, "OK: intact")
 	return exitOK

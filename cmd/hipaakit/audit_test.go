@@ -57,7 +57,14 @@ func keyFiles(t *testing.T, dir string, key ed25519.PrivateKey) (string, string)
 
 func newFileLog(t *testing.T, n int) (dir, pemKey, setKey string) {
 	t.Helper()
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	dir, pemKey, setKey, _ = newFileLogKey(t, n)
+	return dir, pemKey, setKey
+}
+
+// newFileLogKey is newFileLog that also returns the log's signing key.
+func newFileLogKey(t *testing.T, n int) (dir, pemKey, setKey string, key ed25519.PrivateKey) {
+	t.Helper()
+	_, key, _ = ed25519.GenerateKey(rand.Reader)
 	tmp := t.TempDir()
 	dir = filepath.Join(tmp, "log")
 	l, err := audit.OpenFileLog(context.Background(), dir, audit.FileOptions{Signer: key})
@@ -85,7 +92,7 @@ func newFileLog(t *testing.T, n int) (dir, pemKey, setKey string) {
 		t.Fatal(err)
 	}
 	pemKey, setKey = keyFiles(t, tmp, key)
-	return dir, pemKey, setKey
+	return dir, pemKey, setKey, key
 }
 
 func TestAuditVerifyFileLog(t *testing.T) {

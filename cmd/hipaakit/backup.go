@@ -1,6 +1,6 @@
 package main
 
-// `hipaakit backup create|list|verify|restore|drill|prune`.
+// `hipaakit backup create|list|verify|restore|drill|prune|copy`.
 //
 // Environment (besides the data directory / database of disposal.go):
 //
@@ -48,7 +48,10 @@ const backupUsage = `usage: hipaakit backup <command> [--repo DIR|s3://BUCKET/PR
 commands:
   create   --source dir|audit|keystore|postgres [--path DIR] [--schema S] [--tables a,b] [--name N]
            back up a source; prints the new backup's ID (creates the repository on first use)
-  list     [--json]                          list complete backups, oldest first
+  create   --all [--path DIR] [--schema S] [--tables a,b] [--name N]
+           back up the key store, the audit trail (data directory) and, when given, --path
+           and --schema as one backup set; prints the set's ID, then its members'
+  list     [--json]                          list complete backups and backup sets, oldest first
   verify   [ID|latest|all] [--fraction F | --bytes N] [--seed S]
            re-read and authenticate backups (exit 1 names every bad object)
   restore  ID|latest [--to DIR | --to-schema S | --to-keystore] [--force]
@@ -56,6 +59,9 @@ commands:
   drill    [ID] [--kind K] [--scratch DIR]   restore into scratch space and compare (exit 1 on fail)
   prune    [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
            delete old backups (never the newest verified one, never under legal hold) and unused chunks
+  copy     ID|latest|all --to-repo DIR|s3://BUCKET/PREFIX
+           copy backups to a second repository (same master key; created on first use),
+           uploading only chunks it lacks, and verify them there (exit 1 on a bad object)
 
 common flags: --repo, --progress (progress bar on standard error), --by USER
 `
@@ -65,6 +71,7 @@ type backupCmd struct {
 	c    *cli
 	env  *drEnv
 	repo *backup.Repository
+	cfg  backup.Config // the repository's configuration (audit writer, actor)
 }
 
 func cmdBackup(ctx context.Context, c *cli, args []string) int {
@@ -83,6 +90,7 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	schema := fs.String("schema", "", "create: PostgreSQL schema")
 	tables := fs.String("tables", "", "create: comma-separated tables (default all)")
 	name := fs.String("name", "", "create: label recorded with the backup (no PHI)")
+	all := fs.Bool("all", false, "create: back up every source of the deployment as one set")
 	asJSON := fs.Bool("json", false, "list: JSON output")
 	fraction := fs.Float64("fraction", 0, "verify: check this fraction of chunks")
 	budget := fs.Int64("bytes", 0, "verify: check chunks up to this many bytes")
@@ -98,13 +106,14 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	keepWeekly := fs.Int("keep-weekly", 0, "prune: keep one backup for each of the last N weeks")
 	keepMonthly := fs.Int("keep-monthly", 0, "prune: keep one backup for each of the last N months")
 	dryRun := fs.Bool("dry-run", false, "prune: report, delete nothing")
+	toRepo := fs.String("to-repo", "", "copy: destination repository (a directory or s3://bucket/prefix)")
 	pos, err := drParse(fs, args)
 	if err != nil {
 		fmt.Fprint(c.stderr, backupUsage)
 		return exitUsage
 	}
 	switch sub {
-	case "create", "list", "verify", "restore", "drill", "prune":
+	case "create", "list", "verify", "restore", "drill", "prune", "copy":
 	default:
 		fmt.Fprintf(c.stderr, "hipaakit backup: unknown command %q\n\n%s", sub, backupUsage)
 		return exitUsage
@@ -131,6 +140,9 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	}
 	switch sub {
 	case "create":
+		if *all {
+			return b.createSet(ctx, *path, *schema, *tables, *name)
+		}
 		return b.create(ctx, *source, *path, *schema, *tables, *name)
 	case "list":
 		return b.list(ctx, *asJSON)
@@ -144,6 +156,8 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 		return b.restore(ctx, pos, *to, *toSchema, *toKeystore, *force)
 	case "drill":
 		return b.drill(ctx, pos, *kind, *scratch)
+	case "copy":
+		return b.copy(ctx, pos, *toRepo)
 	default:
 		return b.prune(ctx, backup.Policy{KeepLast: *keepLast, KeepDaily: *keepDaily, KeepWeekly: *keepWeekly, KeepMonthly: *keepMonthly}, *dryRun)
 	}
@@ -219,6 +233,7 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backu
 		}
 		cfg.LegalHolds = backup.HoldsFrom(reg)
 	}
+	b.cfg = cfg
 	b.repo, err = backup.Open(ctx, tg, kek, cfg)
 	if errors.Is(err, backup.ErrNotFound) && sub == "create" {
 		b.repo, err = backup.Init(ctx, tg, kek, cfg)
@@ -304,6 +319,17 @@ func (b *backupCmd) list(ctx context.Context, asJSON bool) int {
 		}
 		fmt.Fprintf(b.c.stdout, "%s  %s  %-8s %-16s %6d entries %10s  verified %s\n", audit.EscapeText(i.ID), i.Finished.UTC().Format(time.RFC3339),
 			audit.EscapeText(string(i.Source.Kind)), audit.EscapeText(i.Source.Name), i.Totals.Entries, human(i.Totals.Bytes), verified)
+	}
+	sets, err := b.repo.ListSets(ctx)
+	if err != nil {
+		return b.fail("list", err)
+	}
+	for _, s := range sets {
+		fmt.Fprintf(b.c.stdout, "set %s  %s  %-16s %d members:", s.ID, s.Finished.UTC().Format(time.RFC3339), audit.EscapeText(s.Name), len(s.Members))
+		for _, m := range s.Members {
+			fmt.Fprintf(b.c.stdout, " %s", m.ID)
+		}
+		fmt.Fprintln(b.c.stdout)
 	}
 	return code
 }

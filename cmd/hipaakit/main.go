@@ -28,7 +28,8 @@ const (
 	usageMessage = `usage: hipaakit <command> [arguments]
 
 commands:
-  audit      verify, query and export the audit trail; accounting of disclosures
+  audit      verify, query and export the audit trail; accounting of disclosures;
+             inclusion and consistency proofs
   backup     create, list, verify, restore, drill and prune encrypted backups
   disposal   verify disposal certificates and the disposal ledger; replay it after a restore
   help       show this message
@@ -38,6 +39,7 @@ commands:
   retention  sweep: apply retention policies (crypto-shred expired subjects)
   shred      crypto-shred a subject and print its signed disposal certificate
   user       list users; unlock, disable, enable, reset MFA, new recovery codes
+  witness    run a C2SP tlog-witness that cosigns consistent audit checkpoints
 `
 )
 
@@ -93,6 +95,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 		return cmdKEK(ctx, c, args[1:])
 	case "user":
 		return cmdUser(ctx, c, args[1:])
+	case "witness":
+		return cmdWitness(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, usageMessage)
 		return exitOK

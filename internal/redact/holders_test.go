@@ -13,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/auth"
 	authmem "github.com/hipaakit/hipaakit/auth/memstore"
 	"github.com/hipaakit/hipaakit/backup"
@@ -97,6 +98,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{pgaudit.Options{Signer: signKey}, "pgaudit.Options"},
 		{pgaudit.PurgeOptions{Signer: signKey}, "pgaudit.PurgeOptions"},
 		{&pgaudit.Writer{}, "pgaudit.Writer"},
+		{witness.Config{Signer: signKey}, "witness.Config"},
+		{&witness.Witness{}, "witness.Witness"},
 		{pgretention.AuditPurgeOptions{Signer: signKey}, "pgretention.AuditPurgeOptions"},
 		{ledgerOpts, "disposal.FileLedgerOptions"},
 		{ledgerStore, "disposal.FileLedgerStore"},

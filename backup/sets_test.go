@@ -1,0 +1,107 @@
+package backup
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/phi/memstore"
+)
+
+// TestBackupSet: one call backs up a directory and a key store as a set;
+// the set lists, restores and drills as one unit; a failed member writes
+// no set; pruning a member removes its set; a missing member hides it.
+func TestBackupSet(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	store := memstore.New(memstore.Config{})
+	for _, k := range goldenKeysets {
+		if err := store.Create(f.ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := SetConfig{Name: "deployment", Sources: []Source{DirSource{Root: src, Name: "files"}, KeyStoreSource{Store: store, Name: "keys"}}}
+	s1, err := f.repo.BackupSet(f.ctx, cfg)
+	if err != nil || len(s1.Members) != 2 || s1.Members[1].Source.Kind != "keystore" {
+		t.Fatalf("BackupSet: %+v, %v", s1, err)
+	}
+	sets, err := f.repo.ListSets(f.ctx)
+	if err != nil || len(sets) != 1 || sets[0].ID != s1.ID || sets[0].Name != "deployment" {
+		t.Fatalf("ListSets: %+v, %v", sets, err)
+	}
+	list, _ := f.repo.List(f.ctx)
+	if len(list) != 2 || list[0].Set != s1.ID || list[1].Set != s1.ID {
+		t.Fatalf("members listed %+v", list)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	restored := memstore.New(memstore.Config{})
+	reps, err := f.repo.RestoreSet(f.ctx, s1.ID, func(m SetMember) (Sink, error) {
+		if m.Source.Kind == "keystore" {
+			return NewKeyStoreSink(restored, noLedger{})
+		}
+		return NewDirSink(dest), nil
+	}, RestoreOptions{})
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("RestoreSet: %+v, %v", reps, err)
+	}
+	if treeDigest(t, dest) != treeDigest(t, src) {
+		t.Fatal("set restored other files")
+	}
+	if _, err := restored.Get(f.ctx, goldenKeysets[1].Ref); err != nil {
+		t.Fatalf("set restored no key store: %v", err)
+	}
+	drills, err := f.repo.DrillSet(f.ctx, s1.ID, func(SetMember) DrillOptions {
+		return DrillOptions{ScratchDir: t.TempDir(), Ledger: noLedger{}}
+	})
+	if err != nil || len(drills) != 2 || !drills[0].Pass || !drills[1].Pass {
+		t.Fatalf("DrillSet: %+v, %v", drills, err)
+	}
+
+	// A member that fails: no set.
+	bad := SetConfig{Name: "deployment", Sources: []Source{KeyStoreSource{Store: store, Name: "keys"}, DirSource{Root: filepath.Join(src, "missing")}}}
+	if _, err := f.repo.BackupSet(f.ctx, bad); err == nil {
+		t.Fatal("a set with a failing member was written")
+	}
+	if sets, _ := f.repo.ListSets(f.ctx); len(sets) != 1 {
+		t.Fatalf("sets after a failed set: %d", len(sets))
+	}
+
+	s2, err := f.repo.BackupSet(f.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s2.Members { // so that s2, not s1, is the newest verified
+		if _, err := f.repo.Verify(f.ctx, m.ID, VerifyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.repo.Prune(f.ctx, PruneOptions{Policy: Policy{KeepLast: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sets, err = f.repo.ListSets(f.ctx)
+	if err != nil || len(sets) != 1 || sets[0].ID != s2.ID {
+		t.Fatalf("sets after prune: %+v, %v", sets, err)
+	}
+	if _, err := f.repo.Set(f.ctx, s1.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("pruned set: %v, want ErrNotFound", err)
+	}
+	os.Remove(filepath.Join(f.target.root, filepath.FromSlash(manifestObject(s2.Members[0].ID))))
+	if _, err := f.repo.Set(f.ctx, s2.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("set with a missing member: %v, want ErrNotFound", err)
+	}
+	if sets, _ := f.repo.ListSets(f.ctx); len(sets) != 0 {
+		t.Fatalf("a set with a missing member listed: %+v", sets)
+	}
+}
+
+func FuzzDecodeSet(f *testing.F) {
+	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","name":"deployment","started":"2026-01-02T03:04:05Z","finished":"2026-01-02T03:04:06Z","members":[{"id":"ffeeddccbbaa99887766554433221100","source":{"kind":"keystore","name":"keys"}}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := DecodeSet(b); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
+			t.Fatalf("untyped error %v", err)
+		}
+	})
+}
