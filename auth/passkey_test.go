@@ -216,3 +216,19 @@ func TestPasskeyConfigChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestPasskeysDroppedOnRemoval: removing a user drops its passkeys, like
+// its other credentials.
+func TestPasskeysDroppedOnRemoval(t *testing.T) {
+	e := newSvcEnv(t, withPasskeys)
+	ctx := context.Background()
+	id := passkeyUser(t, e, "pk-dave")
+	register(t, e, id, newSoftAuthenticator(t, testRPID, testOrigin))
+	if err := e.svc.SetStatus(ctx, id, auth.StatusRemoved, audit.Actor{UserID: "seed"}, audit.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.users.Get(ctx, id)
+	if err != nil || u.Passkeys != nil {
+		t.Fatalf("removed user keeps %d passkeys (%v)", len(u.Passkeys), err)
+	}
+}
