@@ -198,6 +198,10 @@ type AuthConfig struct {
 	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
 	// refused while a tenant policy requires MFA. Default false.
 	WithoutTOTP bool
+	// Passkeys configures WebAuthn passkeys (auth.PasskeyConfig; zero:
+	// disabled). Set RPID and Origins to the service's public domain and
+	// origins.
+	Passkeys auth.PasskeyConfig
 	// IdleTimeout and AbsoluteTimeout bound every session (defaults 15
 	// minutes and 12 hours); a tenant policy can only shorten them.
 	IdleTimeout     time.Duration

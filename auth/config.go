@@ -45,6 +45,9 @@ type Config struct {
 	// It is the one source of tenant policy: the login step, the session
 	// middleware and the policy step all read it. Nil means the defaults.
 	Tenants TenantPolicySource
+	// Passkeys configures WebAuthn passkeys, as a second factor and for
+	// passwordless login (zero: disabled; see PasskeyConfig).
+	Passkeys PasskeyConfig
 	// Sealer seals TOTP secrets at rest (see PHISealer, NewKeySealer).
 	// Without it TOTP enrolment fails, and New refuses tenant policies that
 	// require MFA.

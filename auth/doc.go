@@ -74,6 +74,22 @@
 //	POST /emergency/elevate     {role, reason, duration_seconds?}  (recent authentication)
 //	POST /emergency/end
 //
+// With Config.Passkeys (a relying party ID and its origins) Mount adds the
+// WebAuthn endpoints; "options" is the PublicKeyCredential*Options JSON to
+// hand to navigator.credentials, "credential" the PublicKeyCredential's
+// JSON (toJSON()):
+//
+//	POST /login/passkey/begin        {}; {options} for a passwordless login (discoverable credential)
+//	POST /login/passkey/finish       {credential}; answers like /login, the session records the passkey
+//	GET  /passkeys                   the user's passkeys {fingerprint, name, created_at, last_used_at, ...}
+//	POST /passkeys/register/begin    {}; {options} (recent authentication)
+//	POST /passkeys/register/finish   {name, credential} (recent authentication)
+//	POST /passkeys/remove            {fingerprint}; ends the user's other sessions (recent authentication)
+//
+// A refused passkey login is 401 "invalid_credentials"; a refused
+// registration 400 {"error":"passkey_refused","reason":...}; removing the
+// last passkey of a user whose role requires one 409 "last_passkey".
+//
 // A successful login answers {"status":"authenticated", ...} with the CSRF
 // token and flags telling the client to enrol MFA or change an expired
 // password; a password that needs a second factor answers
@@ -217,6 +233,27 @@
 // replicas). Secrets
 // are 160 bits or more and stored sealed by a SecretSealer (PHISealer for a
 // phi.Vault, or NewKeySealer); they never appear in logs, errors or fmt output.
+//
+// # Passkeys
+//
+// WebAuthn through github.com/go-webauthn/webauthn (Config.Passkeys,
+// PasskeyConfig): Service.BeginPasskeyRegistration and
+// FinishPasskeyRegistration register a discoverable credential (attestation
+// "none", user verification required unless AllowUnverified, optional
+// AAGUID allow-list) stored on User.Passkeys (at most MaxPasskeys, each
+// named); BeginPasskeyLogin, FinishPasskeyLogin and BeginPasskeySession log
+// in without a password. The relying party ID and the exact origins come from
+// the configuration and are checked on every response. Each challenge is kept
+// in the process, completes at most one ceremony (refused or not) and expires
+// after ChallengeTTL on the injected clock; a sign counter that does not
+// increase is refused as a cloned authenticator ("cloned"). Every ceremony is
+// audited (mfa_enrolled passkey_registered / passkey_removed, login passkey,
+// failures with reason passkey_<reason>) with the credential's Fingerprint,
+// never the credential ID, key or attestation. TenantPolicy.PasskeyRoles
+// makes a passkey login mandatory for the listed roles (403
+// "passkey_required" at the policy step) and keeps the last passkey of such
+// a user from removal. Ceremonies begun on one replica must finish on it
+// (challenges are not shared between processes).
 //
 // # Lockout and throttling
 //

@@ -18,6 +18,7 @@ const (
 	codeForbidden       = "forbidden"
 	codeNotFound        = "not_found"
 	codeMFARequired     = "mfa_required"
+	codePasskeyRequired = "passkey_required"
 	codePasswordExpired = "password_expired"
 	codeReauth          = "reauthentication_required"
 	codeCSRF            = "csrf_failed"
@@ -88,6 +89,11 @@ func (m *sessionManager) EnforcePolicy(next http.Handler) http.Handler {
 		if st.policy.RequireMFA && !st.s.MFA {
 			m.deny(r.Context(), r, st.p.Actor(), "mfa_required")
 			writeError(w, http.StatusForbidden, codeMFARequired)
+			return
+		}
+		if !st.s.Passkey && needsPasskey(&st.policy, st.p.Roles) {
+			m.deny(r.Context(), r, st.p.Actor(), codePasskeyRequired)
+			writeError(w, http.StatusForbidden, codePasskeyRequired)
 			return
 		}
 		if m.Passwords != nil && !st.pwChangedAt.IsZero() {

@@ -42,6 +42,13 @@ type TenantPolicy struct {
 	// A session established without one may only reach the MFA enrolment
 	// handlers; everything behind the policy step answers 403.
 	RequireMFA bool
+	// PasskeyRoles lists roles whose sessions must have been established
+	// (or re-authenticated) with a passkey, a phishing-resistant factor
+	// (NIST SP 800-63B AAL3), for example the administrators' role and the
+	// break-glass role. A session of a user holding one of them (an
+	// emergency elevation included) without a passkey gets 403
+	// "passkey_required" at the policy step; nil means none.
+	PasskeyRoles []string
 	// IdleTimeout and AbsoluteTimeout, when not zero, cap the session
 	// limits of SessionConfig for the tenant's sessions (a tenant can
 	// shorten the limits, never lengthen them).
@@ -214,6 +221,7 @@ func NewTenantPolicies(def TenantPolicy, policies ...TenantPolicy) (*TenantPolic
 
 func clonePolicy(p TenantPolicy) TenantPolicy {
 	p.RecoveryMethods = slices.Clone(p.RecoveryMethods)
+	p.PasskeyRoles = slices.Clone(p.PasskeyRoles)
 	return p
 }
 

@@ -72,6 +72,7 @@ type roleDoc struct {
 type tenantDoc struct {
 	TenantID        string   `json:"tenant_id"`
 	RequireMFA      bool     `json:"require_mfa"`
+	PasskeyRoles    []string `json:"passkey_roles"`
 	IdleTimeout     string   `json:"idle_timeout"`
 	AbsoluteTimeout string   `json:"absolute_timeout"`
 	ReauthAfter     string   `json:"reauth_after"`
@@ -103,7 +104,8 @@ func (t *tenantDoc) policy() (TenantPolicy, error) {
 	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
 		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
 		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay,
-		PermanentLockout: t.PermanentLockout, MaxSessionsPerUser: t.MaxSessionsPerUser}
+		PermanentLockout: t.PermanentLockout, MaxSessionsPerUser: t.MaxSessionsPerUser,
+		PasskeyRoles: t.PasskeyRoles}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -28,6 +29,7 @@ type Service struct {
 	sessions *sessionManager
 	guard    *rbacGuard
 	handlers *endpoints
+	passkeys *passkeys // nil when Config.Passkeys has no RPID
 }
 
 // New checks cfg, fills in its defaults and returns the service. The
@@ -69,7 +71,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	g := newGuard(sm, rbac)
 	g.AuditGrants = cfg.AuditGrants
-	return &Service{authn: a, sessions: sm, guard: g, handlers: newHandlers(sm, a, g)}, nil
+	pk, err := newPasskeys(cfg.Passkeys, a)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{authn: a, sessions: sm, guard: g, handlers: newHandlers(sm, a, g), passkeys: pk}, nil
 }
 
 // --- HTTP: the middleware chain and the endpoints (see the package doc) ---
@@ -126,7 +132,12 @@ func (s *Service) Session(h http.Handler) http.Handler { return s.sessions.Middl
 // session, keepalive, logout, re-authentication, password change, TOTP
 // enrolment, recovery codes, break-glass) on mux under prefix (for example
 // "/auth"; "" for the root).
-func (s *Service) Mount(mux *http.ServeMux, prefix string) { s.handlers.Mount(mux, prefix) }
+func (s *Service) Mount(mux *http.ServeMux, prefix string) {
+	s.handlers.Mount(mux, prefix)
+	if s.passkeys != nil {
+		(&passkeyHandlers{svc: s, h: s.handlers}).mount(mux, strings.TrimSuffix(prefix, "/"))
+	}
+}
 
 // AdminHandlers are the JSON endpoints of user administration and review,
 // to register with Handle under paths and permissions of the

@@ -132,6 +132,10 @@ type Session struct {
 	ExpiresAt time.Time
 	// MFA reports that the login used a second factor.
 	MFA bool
+	// Passkey reports that the login (or a later re-authentication)
+	// used a WebAuthn passkey, a phishing-resistant factor
+	// (TenantPolicy.PasskeyRoles).
+	Passkey bool
 	// Emergency is set while break-glass access is active.
 	Emergency *EmergencyGrant
 }

@@ -184,6 +184,11 @@ func (m *sessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Dur
 // cookie on w and returns the session and its token; the token is also
 // needed by non-browser clients when AllowBearer is set. u must be active.
 func (m *sessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, mfa bool) (Session, string, error) {
+	return m.begin(ctx, w, r, u, mfa, false)
+}
+
+// begin is Begin; passkey records that the login used a passkey.
+func (m *sessionManager) begin(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, mfa, passkey bool) (Session, string, error) {
 	if err := m.validate(); err != nil {
 		return Session{}, "", err
 	}
@@ -217,7 +222,8 @@ func (m *sessionManager) Begin(ctx context.Context, w http.ResponseWriter, r *ht
 		CreatedAt: now, LastSeenAt: now, AuthenticatedAt: now,
 		IdleTimeout:     capDuration(m.IdleTimeout, p.IdleTimeout),
 		AbsoluteTimeout: capDuration(m.AbsoluteTimeout, p.AbsoluteTimeout),
-		MFA:             mfa,
+		MFA:             mfa || passkey,
+		Passkey:         passkey,
 	}
 	s.ExpiresAt = s.deadline(s.IdleTimeout, s.AbsoluteTimeout)
 	if err := m.store.CreateSession(ctx, s); err != nil {

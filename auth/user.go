@@ -99,6 +99,8 @@ type User struct {
 	MFA MFA
 	// Lockout holds the failed-login counter and lock state.
 	Lockout LockoutState
+	// Passkeys are the user's WebAuthn credentials (see Passkey).
+	Passkeys []Passkey
 	// RoleRequest is a role change waiting for a second administrator's
 	// approval (TenantPolicy.ApprovePHIGrants); nil when none is pending.
 	RoleRequest *RoleRequest
@@ -170,6 +172,7 @@ func (u *User) Clone() *User {
 	c.Roles = slices.Clone(u.Roles)
 	c.MFA.TOTPSecret = slices.Clone(u.MFA.TOTPSecret)
 	c.MFA.RecoveryCodes = slices.Clone(u.MFA.RecoveryCodes)
+	c.Passkeys = clonePasskeys(u.Passkeys)
 	if u.RoleRequest != nil {
 		rr := *u.RoleRequest
 		rr.Roles = slices.Clone(rr.Roles)
@@ -316,6 +319,9 @@ func (u *User) Validate() error {
 		return fmt.Errorf("%w: TOTP active without a secret", ErrInvalidUser)
 	}
 	if err := u.RoleRequest.validate(); err != nil {
+		return err
+	}
+	if err := validatePasskeys(u.Passkeys); err != nil {
 		return err
 	}
 	if u.MFA.TOTPLastStep < 0 || u.Lockout.Failures < 0 {

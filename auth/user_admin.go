@@ -125,7 +125,7 @@ func (a *authenticator) SetStatus(ctx context.Context, userID string, status Sta
 			if st == StatusRemoved {
 				// Removal is final: the credentials can never be used
 				// again, so they are not kept.
-				u.PasswordHash, u.MFA, u.RoleRequest = "", MFA{}, nil
+				u.PasswordHash, u.MFA, u.RoleRequest, u.Passkeys = "", MFA{}, nil, nil
 			}
 			return nil
 		}

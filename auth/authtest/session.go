@@ -70,6 +70,7 @@ func Session(userID string) auth.Session {
 		AbsoluteTimeout: 12 * time.Hour,
 		ExpiresAt:       base.Add(16 * time.Minute),
 		MFA:             true,
+		Passkey:         true,
 	}
 }
 
@@ -88,7 +89,7 @@ func equal(t *testing.T, got, want auth.Session) {
 		got.TenantID == want.TenantID && got.CreatedAt.Equal(want.CreatedAt) &&
 		got.LastSeenAt.Equal(want.LastSeenAt) && got.AuthenticatedAt.Equal(want.AuthenticatedAt) &&
 		got.IdleTimeout == want.IdleTimeout && got.AbsoluteTimeout == want.AbsoluteTimeout &&
-		got.ExpiresAt.Equal(want.ExpiresAt) && got.MFA == want.MFA &&
+		got.ExpiresAt.Equal(want.ExpiresAt) && got.MFA == want.MFA && got.Passkey == want.Passkey &&
 		(got.Emergency == nil) == (want.Emergency == nil)
 	if ok && got.Emergency != nil {
 		g, w := got.Emergency, want.Emergency

@@ -39,6 +39,7 @@ func RunUserStore(t *testing.T, newStore UserStoreFactory) {
 		{"ConcurrentUpdates", userConcurrentUpdates},
 		{"ConcurrentCreateSameName", userConcurrentCreate},
 		{"CanceledContext", userCanceled},
+		{"Passkeys", userPasskeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

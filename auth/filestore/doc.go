@@ -21,7 +21,11 @@
 // (sealed, base64), totp_active, totp_digits, totp_period, totp_algorithm,
 // totp_last_step, totp_enrolled_at, recovery_codes}, lockout {failures,
 // last_failure, locked_at}, role_request {roles, requested_by,
-// requested_at} (only while a request is pending), created_at, updated_at
+// requested_at} (only while a request is pending), passkeys (only when
+// the user has some: an array of {id, name, public_key (COSE; base64),
+// sign_count, aaguid, user_verified, backup_eligible, backup_state,
+// transports, attestation_format, created_at, last_used_at}; files
+// without it still open), created_at, updated_at
 // and version; times are
 // RFC 3339 in UTC, zero times are "0001-01-01T00:00:00Z" and unknown members
 // are refused (testdata/user_v1.json).

@@ -71,6 +71,7 @@ type sessionFile struct {
 	AbsoluteMS      int64          `json:"absolute_timeout_ms"`
 	ExpiresAt       time.Time      `json:"expires_at"`
 	MFA             bool           `json:"mfa,omitempty"`
+	Passkey         bool           `json:"passkey,omitempty"`
 	Emergency       *emergencyFile `json:"emergency,omitempty"`
 }
 
@@ -89,7 +90,7 @@ func encodeSessionFile(s auth.Session) ([]byte, error) {
 		UserID: s.UserID, TenantID: s.TenantID,
 		CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), AuthenticatedAt: s.AuthenticatedAt.UTC(),
 		IdleTimeoutMS: s.IdleTimeout.Milliseconds(), AbsoluteMS: s.AbsoluteTimeout.Milliseconds(),
-		ExpiresAt: s.ExpiresAt.UTC(), MFA: s.MFA,
+		ExpiresAt: s.ExpiresAt.UTC(), MFA: s.MFA, Passkey: s.Passkey,
 	}
 	if g := s.Emergency; g != nil {
 		f.Emergency = &emergencyFile{AccessID: g.AccessID, Role: g.Role, Reason: g.Reason, StartedAt: g.StartedAt.UTC(), Until: g.Until.UTC()}
@@ -125,7 +126,7 @@ func decodeSessionFile(b []byte) (auth.Session, error) {
 	s.CreatedAt, s.LastSeenAt, s.AuthenticatedAt, s.ExpiresAt = f.CreatedAt, f.LastSeenAt, f.AuthenticatedAt, f.ExpiresAt
 	s.IdleTimeout = time.Duration(f.IdleTimeoutMS) * time.Millisecond
 	s.AbsoluteTimeout = time.Duration(f.AbsoluteMS) * time.Millisecond
-	s.MFA = f.MFA
+	s.MFA, s.Passkey = f.MFA, f.Passkey
 	if e := f.Emergency; e != nil {
 		s.Emergency = &auth.EmergencyGrant{AccessID: e.AccessID, Role: e.Role, Reason: e.Reason, StartedAt: e.StartedAt, Until: e.Until}
 	}

@@ -39,6 +39,7 @@ type userFile struct {
 	MFA               userFileMFA       `json:"mfa"`
 	Lockout           userFileLock      `json:"lockout"`
 	RoleRequest       *auth.RoleRequest `json:"role_request,omitempty"`
+	Passkeys          []auth.Passkey    `json:"passkeys,omitempty"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
 	Version           int64             `json:"version"`
@@ -72,6 +73,7 @@ func encodeUser(u *auth.User) ([]byte, error) {
 			TOTPEnrolledAt: u.MFA.TOTPEnrolledAt.UTC(), RecoveryCodes: u.MFA.RecoveryCodes},
 		Lockout:     userFileLock{Failures: u.Lockout.Failures, LastFailure: u.Lockout.LastFailure.UTC(), LockedAt: u.Lockout.LockedAt.UTC()},
 		RoleRequest: roleRequestUTC(u.RoleRequest),
+		Passkeys:    passkeysUTC(u.Passkeys),
 		CreatedAt:   u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Version: u.Version}
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -102,6 +104,7 @@ func DecodeUser(b []byte) (*auth.User, error) {
 			TOTPEnrolledAt: zeroUTC(f.MFA.TOTPEnrolledAt), RecoveryCodes: f.MFA.RecoveryCodes},
 		Lockout:     auth.LockoutState{Failures: f.Lockout.Failures, LastFailure: zeroUTC(f.Lockout.LastFailure), LockedAt: zeroUTC(f.Lockout.LockedAt)},
 		RoleRequest: roleRequestUTC(f.RoleRequest),
+		Passkeys:    passkeysUTC(f.Passkeys),
 		CreatedAt:   zeroUTC(f.CreatedAt), UpdatedAt: zeroUTC(f.UpdatedAt), Version: f.Version}
 	if err := u.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: user file: %w", ErrCorrupt, err)
@@ -267,4 +270,17 @@ func roleRequestUTC(r *auth.RoleRequest) *auth.RoleRequest {
 	c.Roles = slices.Clone(r.Roles)
 	c.RequestedAt = zeroUTC(r.RequestedAt)
 	return &c
+}
+
+// passkeysUTC returns ps with its times in UTC (nil for none).
+func passkeysUTC(ps []auth.Passkey) []auth.Passkey {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]auth.Passkey, len(ps))
+	for i, p := range ps {
+		p.CreatedAt, p.LastUsedAt = zeroUTC(p.CreatedAt), zeroUTC(p.LastUsedAt)
+		out[i] = p
+	}
+	return out
 }

@@ -50,7 +50,7 @@ func NewSessionStore(pool *pgxpool.Pool) *SessionStore { return &SessionStore{po
 
 const sessionColumns = `id, token_sha256, user_id, tenant_id, created_at, last_seen_at, authenticated_at,
 	idle_timeout_ms, absolute_timeout_ms, expires_at, mfa,
-	emergency_access_id, emergency_role, emergency_reason, emergency_started_at, emergency_until`
+	emergency_access_id, emergency_role, emergency_reason, emergency_started_at, emergency_until, passkey`
 
 // sessionArgs returns the column values of s in sessionColumns order.
 func sessionArgs(s *auth.Session) []any {
@@ -61,7 +61,7 @@ func sessionArgs(s *auth.Session) []any {
 	} else {
 		args = append(args, nil, nil, nil, nil, nil)
 	}
-	return args
+	return append(args, s.Passkey)
 }
 
 func scanSession(row pgx.Row) (auth.Session, error) {
@@ -71,7 +71,7 @@ func scanSession(row pgx.Row) (auth.Session, error) {
 	var accID, role, reason *string
 	var started, until *time.Time
 	err := row.Scan(&s.ID, &hash, &s.UserID, &s.TenantID, &s.CreatedAt, &s.LastSeenAt, &s.AuthenticatedAt,
-		&idle, &abs, &s.ExpiresAt, &s.MFA, &accID, &role, &reason, &started, &until)
+		&idle, &abs, &s.ExpiresAt, &s.MFA, &accID, &role, &reason, &started, &until, &s.Passkey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auth.Session{}, auth.ErrSessionNotFound
 	}
@@ -108,7 +108,7 @@ func isUniqueViolation(err error) bool {
 // CreateSession implements auth.SessionStore.
 func (st *SessionStore) CreateSession(ctx context.Context, s auth.Session) error {
 	_, err := st.pool.Exec(ctx, `INSERT INTO auth_sessions (`+sessionColumns+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`, sessionArgs(&s)...)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`, sessionArgs(&s)...)
 	if isUniqueViolation(err) {
 		return auth.ErrSessionExists
 	}
@@ -135,8 +135,8 @@ func (st *SessionStore) UpdateSession(ctx context.Context, prev auth.TokenHash, 
 		token_sha256 = $2, user_id = $3, tenant_id = $4, created_at = $5, last_seen_at = $6,
 		authenticated_at = $7, idle_timeout_ms = $8, absolute_timeout_ms = $9, expires_at = $10, mfa = $11,
 		emergency_access_id = $12, emergency_role = $13, emergency_reason = $14,
-		emergency_started_at = $15, emergency_until = $16
-		WHERE id = $1 AND token_sha256 = $17`, args...)
+		emergency_started_at = $15, emergency_until = $16, passkey = $17
+		WHERE id = $1 AND token_sha256 = $18`, args...)
 	if isUniqueViolation(err) {
 		return auth.ErrSessionExists
 	}

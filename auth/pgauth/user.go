@@ -42,7 +42,7 @@ func NewUserStore(pool *pgxpool.Pool) *UserStore { return &UserStore{pool: pool}
 
 const userColumns = `id, tenant_id, name, status, roles, admin, password_hash, password_changed_at,
 	totp_secret, totp_active, totp_digits, totp_period, totp_algorithm, totp_last_step, totp_enrolled_at,
-	recovery_codes, failures, last_failure, locked_at, created_at, updated_at, version, role_request`
+	recovery_codes, failures, last_failure, locked_at, created_at, updated_at, version, role_request, passkeys`
 
 // nullTime maps the zero time to NULL.
 func nullTime(t time.Time) *time.Time {
@@ -54,6 +54,22 @@ func nullTime(t time.Time) *time.Time {
 
 func fromNull(t *time.Time) time.Time {
 	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// passkeysArg is the jsonb value of a user's passkeys: an array, never null.
+func passkeysArg(ps []auth.Passkey) []auth.Passkey {
+	if ps == nil {
+		return []auth.Passkey{}
+	}
+	return ps
+}
+
+// zeroUTC returns t in UTC, keeping the zero time zero.
+func zeroUTC(t time.Time) time.Time {
+	if t.IsZero() {
 		return time.Time{}
 	}
 	return t.UTC()
@@ -72,7 +88,7 @@ func userArgs(u *auth.User, v int64) []any {
 	return []any{u.ID, u.TenantID, u.Name, string(u.Status), nonNil(u.Roles), u.Admin, u.PasswordHash, nullTime(u.PasswordChangedAt),
 		m.TOTPSecret, m.TOTPActive, m.TOTPDigits, m.TOTPPeriod, m.TOTPAlgorithm, m.TOTPLastStep, nullTime(m.TOTPEnrolledAt),
 		nonNil(m.RecoveryCodes), u.Lockout.Failures, nullTime(u.Lockout.LastFailure), nullTime(u.Lockout.LockedAt),
-		u.CreatedAt, u.UpdatedAt, v, u.RoleRequest}
+		u.CreatedAt, u.UpdatedAt, v, u.RoleRequest, passkeysArg(u.Passkeys)}
 }
 
 func scanUser(row pgx.Row) (*auth.User, error) {
@@ -82,7 +98,7 @@ func scanUser(row pgx.Row) (*auth.User, error) {
 	err := row.Scan(&u.ID, &u.TenantID, &u.Name, &status, &u.Roles, &u.Admin, &u.PasswordHash, &pwChanged,
 		&u.MFA.TOTPSecret, &u.MFA.TOTPActive, &u.MFA.TOTPDigits, &u.MFA.TOTPPeriod, &u.MFA.TOTPAlgorithm,
 		&u.MFA.TOTPLastStep, &enrolled, &u.MFA.RecoveryCodes, &u.Lockout.Failures, &lastFail, &locked,
-		&u.CreatedAt, &u.UpdatedAt, &u.Version, &u.RoleRequest)
+		&u.CreatedAt, &u.UpdatedAt, &u.Version, &u.RoleRequest, &u.Passkeys)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auth.ErrUserNotFound
 	}
@@ -99,6 +115,13 @@ func scanUser(row pgx.Row) (*auth.User, error) {
 	if len(u.Roles) == 0 {
 		u.Roles = nil
 	}
+	if len(u.Passkeys) == 0 {
+		u.Passkeys = nil
+	}
+	for i := range u.Passkeys {
+		p := &u.Passkeys[i]
+		p.CreatedAt, p.LastUsedAt = zeroUTC(p.CreatedAt), zeroUTC(p.LastUsedAt)
+	}
 	if len(u.MFA.RecoveryCodes) == 0 {
 		u.MFA.RecoveryCodes = nil
 	}
@@ -114,7 +137,7 @@ func (s *UserStore) Create(ctx context.Context, u *auth.User) error {
 		return err
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		userArgs(u, 1)...)
 	if isUniqueViolation(err) {
 		return auth.ErrUserExists
@@ -150,8 +173,8 @@ func (s *UserStore) Update(ctx context.Context, u *auth.User) error {
 		name = $3, status = $4, roles = $5, admin = $6, password_hash = $7, password_changed_at = $8,
 		totp_secret = $9, totp_active = $10, totp_digits = $11, totp_period = $12, totp_algorithm = $13,
 		totp_last_step = $14, totp_enrolled_at = $15, recovery_codes = $16, failures = $17,
-		last_failure = $18, locked_at = $19, created_at = $20, updated_at = $21, version = $22, role_request = $23
-		WHERE id = $1 AND tenant_id = $2 AND version = $24 AND (status <> 'removed' OR $4 = 'removed')`, args...)
+		last_failure = $18, locked_at = $19, created_at = $20, updated_at = $21, version = $22, role_request = $23, passkeys = $24
+		WHERE id = $1 AND tenant_id = $2 AND version = $25 AND (status <> 'removed' OR $4 = 'removed')`, args...)
 	if isUniqueViolation(err) {
 		return auth.ErrUserExists
 	}

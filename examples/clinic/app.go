@@ -102,7 +102,7 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 			Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
 			TOTP: totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-			OnEmergency: a.alerts.add},
+			OnEmergency: a.alerts.add, Passkeys: auth.PasskeyConfig{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
 		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold},
 		AppDirs:      []string{dirRecords}, AppTables: []string{recordsTable}, AuditStream: "clinic",
 		SweepInterval: c.SessionSweep, PlainHTTP: c.NoTLS, Clock: a.clock, Logger: a.log}

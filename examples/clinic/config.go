@@ -44,6 +44,10 @@ type config struct {
 	// session_timeout events recorded (0: hipaakit.DefaultSweepInterval).
 	SessionSweep time.Duration
 	Seed         bool // create the demo tenant on first start
+	// PasskeyRPID and PasskeyOrigins enable passkeys (WebAuthn): the
+	// relying party ID (the public domain) and the exact origins.
+	PasskeyRPID    string
+	PasskeyOrigins []string
 }
 
 // errUsage marks errors whose message is a usage problem (exit code 2).

@@ -1,0 +1,41 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+)
+
+// FuzzPasskeyResponse feeds arbitrary bytes to both finish ceremonies:
+// every refusal is a *PasskeyError (or another typed error), never a
+// panic, and nothing is accepted without a challenge of ours.
+func FuzzPasskeyResponse(f *testing.F) {
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":"AQID","rawId":"AQID","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`))
+	f.Add([]byte(`{"id":"AQID","rawId":"AQID","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA","userHandle":"AA"}}`))
+	f.Add([]byte(`{"id":"AQID","rawId":"AQID","type":"public-key","response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiQUFBQSIsIm9yaWdpbiI6Imh0dHBzOi8vY2xpbmljLmV4YW1wbGUifQ","attestationObject":"o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVgl"}}`))
+	cfg := auth.Config{Users: auth.NewMemoryUserStore(), Sessions: auth.NewMemorySessionStore(),
+		Emergencies: auth.NewMemoryEmergencyLog(), Audit: audit.Discard{}, Argon2: fastArgon2}
+	withPasskeys(&cfg)
+	svc, err := auth.New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	u, err := svc.CreateUser(ctx, auth.NewUser{TenantID: "clinic-a", Name: "fuzz-user", Password: testPassword},
+		audit.Actor{UserID: "seed"}, audit.Origin{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, err := svc.FinishPasskeyLogin(ctx, in, audit.Origin{}); !errors.Is(err, auth.ErrPasskeyRefused) {
+			t.Fatalf("login: %v", err)
+		}
+		if _, err := svc.FinishPasskeyRegistration(ctx, u.ID, "k", in, audit.Origin{}); !errors.Is(err, auth.ErrPasskeyRefused) {
+			t.Fatalf("registration: %v", err)
+		}
+	})
+}

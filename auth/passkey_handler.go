@@ -1,0 +1,173 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// passkeyHandlers serves the passkey endpoints of Service.Mount.
+type passkeyHandlers struct {
+	svc *Service
+	h   *endpoints
+}
+
+// mount registers the passkey endpoints (see the package documentation).
+func (p *passkeyHandlers) mount(mux *http.ServeMux, prefix string) {
+	sess, recent := p.h.sm.Middleware, p.h.sm.RequireRecentAuth
+	mux.HandleFunc("POST "+prefix+"/login/passkey/begin", p.loginBegin)
+	mux.HandleFunc("POST "+prefix+"/login/passkey/finish", p.loginFinish)
+	mux.Handle("GET "+prefix+"/passkeys", sess(http.HandlerFunc(p.list)))
+	mux.Handle("POST "+prefix+"/passkeys/register/begin", sess(recent(http.HandlerFunc(p.registerBegin))))
+	mux.Handle("POST "+prefix+"/passkeys/register/finish", sess(recent(http.HandlerFunc(p.registerFinish))))
+	mux.Handle("POST "+prefix+"/passkeys/remove", sess(recent(http.HandlerFunc(p.remove))))
+}
+
+type passkeyFinishBody struct {
+	Name       string          `json:"name"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+type passkeyRemoveBody struct {
+	Fingerprint string `json:"fingerprint"`
+}
+
+// passkeyInfo is what the endpoints show of a Passkey.
+type passkeyInfo struct {
+	Fingerprint  string     `json:"fingerprint"`
+	Name         string     `json:"name"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
+	UserVerified bool       `json:"user_verified"`
+	Synced       bool       `json:"synced"`
+}
+
+func infoOf(k Passkey) passkeyInfo {
+	i := passkeyInfo{Fingerprint: k.Fingerprint(), Name: k.Name, CreatedAt: k.CreatedAt, UserVerified: k.UserVerified, Synced: k.BackupState}
+	if !k.LastUsedAt.IsZero() {
+		t := k.LastUsedAt
+		i.LastUsedAt = &t
+	}
+	return i
+}
+
+// failPasskey maps passkey errors to responses, the rest to fail.
+func (p *passkeyHandlers) failPasskey(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *PasskeyError
+	var re *RefusedError
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		writeError(w, http.StatusUnauthorized, "invalid_credentials")
+	case errors.As(err, &pe):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "passkey_refused", "reason": pe.Reason})
+	case errors.As(err, &re) && re.Reason == reasonLastPasskey:
+		writeError(w, http.StatusConflict, reasonLastPasskey)
+	case errors.Is(err, ErrPasskeyNotFound):
+		writeError(w, http.StatusNotFound, "no_passkey")
+	case errors.Is(err, ErrPasskeyBusy):
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable)
+	default:
+		p.h.fail(w, r, err)
+	}
+}
+
+func (p *passkeyHandlers) loginBegin(w http.ResponseWriter, r *http.Request) {
+	if p.h.crossSite(w, r) {
+		return
+	}
+	var b struct{}
+	if !p.h.decode(w, r, &b) {
+		return
+	}
+	opts, err := p.svc.BeginPasskeyLogin(r.Context())
+	if err != nil {
+		p.failPasskey(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"options": opts})
+}
+
+func (p *passkeyHandlers) loginFinish(w http.ResponseWriter, r *http.Request) {
+	if p.h.crossSite(w, r) {
+		return
+	}
+	var b passkeyFinishBody
+	if !p.h.decode(w, r, &b) {
+		return
+	}
+	u, err := p.svc.FinishPasskeyLogin(r.Context(), b.Credential, p.h.sm.origin(r))
+	if err != nil {
+		p.failPasskey(w, r, err)
+		return
+	}
+	_, tok, err := p.svc.BeginPasskeySession(r.Context(), w, r, u)
+	if err != nil {
+		p.h.fail(w, r, err)
+		return
+	}
+	out := loginResponse{Status: "authenticated", UserID: u.ID, CSRFToken: csrfFor(tok), MFA: true}
+	if p.h.sm.AllowBearer {
+		out.Token = tok
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (p *passkeyHandlers) list(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated)
+		return
+	}
+	ks, err := p.svc.ListPasskeys(r.Context(), st.p.UserID)
+	if err != nil {
+		p.failPasskey(w, r, err)
+		return
+	}
+	out := make([]passkeyInfo, len(ks))
+	for i, k := range ks {
+		out[i] = infoOf(k)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"passkeys": out})
+}
+
+func (p *passkeyHandlers) registerBegin(w http.ResponseWriter, r *http.Request) {
+	var b struct{}
+	st, ok := p.h.sessionAndBody(w, r, &b)
+	if !ok {
+		return
+	}
+	opts, err := p.svc.BeginPasskeyRegistration(r.Context(), st.p.UserID)
+	if err != nil {
+		p.failPasskey(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]json.RawMessage{"options": opts})
+}
+
+func (p *passkeyHandlers) registerFinish(w http.ResponseWriter, r *http.Request) {
+	var b passkeyFinishBody
+	st, ok := p.h.sessionAndBody(w, r, &b)
+	if !ok {
+		return
+	}
+	k, err := p.svc.FinishPasskeyRegistration(r.Context(), st.p.UserID, b.Name, b.Credential, p.h.sm.origin(r))
+	if err != nil {
+		p.failPasskey(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"passkey": infoOf(k)})
+}
+
+func (p *passkeyHandlers) remove(w http.ResponseWriter, r *http.Request) {
+	var b passkeyRemoveBody
+	st, ok := p.h.sessionAndBody(w, r, &b)
+	if !ok {
+		return
+	}
+	if err := p.svc.RemovePasskey(r.Context(), st.p.UserID, b.Fingerprint, st.s.ID, p.h.sm.origin(r)); err != nil {
+		p.failPasskey(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
