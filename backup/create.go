@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/durable"
 	"io"
 	"maps"
 	"strconv"
@@ -196,7 +197,7 @@ func (r *Repository) backup(ctx context.Context, src Source, plan backupPlan) (m
 					if w.ctx.Err() != nil {
 						return context.Cause(w.ctx)
 					}
-					return fmt.Errorf("backup: read source entry %d: %w", len(m.Entries), scrubPath(rerr))
+					return fmt.Errorf("backup: read source entry %d: %w", len(m.Entries), durable.WithoutPath(rerr))
 				}
 				slot := &chunkSlot{size: len(c)}
 				p.slots = append(p.slots, slot)

@@ -48,19 +48,19 @@ func (d *DirSink) Begin(ctx context.Context, m *Manifest, force bool) error {
 	}
 	abs, err := filepath.Abs(d.Dest)
 	if err != nil {
-		return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 	}
 	d.Dest, d.force = abs, force
 	if !force {
 		if empty, err := dirEmpty(abs); err != nil {
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 		} else if !empty {
 			return fmt.Errorf("%w: restore destination is not empty", ErrExists)
 		}
 	}
 	stage, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".restore-*")
 	if err != nil {
-		return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+		return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 	}
 	d.stage = stage
 	d.dirs = []string{stage}
@@ -98,7 +98,7 @@ func (d *DirSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
 	switch e.Type {
 	case EntryDir:
 		if err := os.Mkdir(p, 0o700); err != nil {
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 		}
 		d.dirs = append(d.dirs, p)
 		d.meta[p] = dirMeta{mode: mode, mtime: e.ModTime}
@@ -106,7 +106,7 @@ func (d *DirSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
 	case EntryFile:
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 		}
 		_, err = io.Copy(f, body)
 		if err == nil {
@@ -126,7 +126,7 @@ func (d *DirSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
 			if errors.As(err, &oe) || errors.Is(err, context.Canceled) {
 				return err
 			}
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 		}
 		return nil
 	default:
@@ -145,11 +145,11 @@ func (d *DirSink) Commit(ctx context.Context) error {
 				err = os.Chtimes(dir, dm.mtime, dm.mtime)
 			}
 			if err != nil {
-				return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+				return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 			}
 		}
 		if err := durable.SyncDir(dir); err != nil {
-			return fmt.Errorf("backup: directory sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
 		}
 	}
 	err := swapIntoPlace(d.stage, d.Dest, d.force, dirEmpty)
@@ -169,14 +169,14 @@ func swapIntoPlace(stage, dest string, force bool, isEmpty func(string) (bool, e
 	switch {
 	case errors.Is(statErr, fs.ErrNotExist):
 		if err := os.Rename(stage, dest); err != nil {
-			return fmt.Errorf("backup: restore: move into place: %w", scrubPath(err))
+			return fmt.Errorf("backup: restore: move into place: %w", durable.WithoutPath(err))
 		}
 	case statErr != nil:
-		return fmt.Errorf("backup: restore: %w", scrubPath(statErr))
+		return fmt.Errorf("backup: restore: %w", durable.WithoutPath(statErr))
 	default:
 		empty, err := isEmpty(dest)
 		if err != nil {
-			return fmt.Errorf("backup: restore: %w", scrubPath(err))
+			return fmt.Errorf("backup: restore: %w", durable.WithoutPath(err))
 		}
 		if !empty && !force {
 			return fmt.Errorf("%w: restore destination is not empty", ErrExists)
@@ -186,10 +186,10 @@ func swapIntoPlace(stage, dest string, force bool, isEmpty func(string) (bool, e
 		}
 		// stage now holds the old content.
 		if err := durable.SyncDir(parent); err != nil {
-			return fmt.Errorf("backup: restore: %w", scrubPath(err))
+			return fmt.Errorf("backup: restore: %w", durable.WithoutPath(err))
 		}
 		if err := os.RemoveAll(stage); err != nil {
-			return fmt.Errorf("backup: restore: remove replaced content: %w", scrubPath(err))
+			return fmt.Errorf("backup: restore: remove replaced content: %w", durable.WithoutPath(err))
 		}
 	}
 	return durable.SyncDir(parent)
@@ -203,7 +203,7 @@ func (d *DirSink) Abort(ctx context.Context) error {
 	err := os.RemoveAll(d.stage)
 	d.stage = ""
 	if err != nil {
-		return fmt.Errorf("backup: directory sink: remove staging: %w", scrubPath(err))
+		return fmt.Errorf("backup: directory sink: remove staging: %w", durable.WithoutPath(err))
 	}
 	return nil
 }

@@ -50,10 +50,10 @@ var (
 func NewDirTarget(root string) (*DirTarget, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return nil, fmt.Errorf("backup: directory target: %w", scrubPath(err))
+		return nil, fmt.Errorf("backup: directory target: %w", durable.WithoutPath(err))
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("backup: directory target: %w", scrubPath(err))
+		return nil, fmt.Errorf("backup: directory target: %w", durable.WithoutPath(err))
 	}
 	return &DirTarget{root: abs, dirs: map[string]bool{abs: true}}, nil
 }
@@ -129,7 +129,7 @@ func (d *DirTarget) Flush(ctx context.Context) error {
 			for _, p := range pending[i:] { // still pending for the next Flush
 				d.markDirty(p)
 			}
-			return fmt.Errorf("backup: directory target: flush: %w", scrubPath(err))
+			return fmt.Errorf("backup: directory target: flush: %w", durable.WithoutPath(err))
 		}
 	}
 	return nil
@@ -155,12 +155,12 @@ func (d *DirTarget) put(ctx context.Context, name string, data []byte, batched b
 	dir := filepath.Dir(p)
 	tmp, err := d.writeTemp(dir, filepath.Base(p), data)
 	if err != nil {
-		return fmt.Errorf("backup: directory target: put %s: %w", name, scrubPath(err))
+		return fmt.Errorf("backup: directory target: put %s: %w", name, durable.WithoutPath(err))
 	}
 	defer func() {
 		if err != nil {
 			os.Remove(tmp)
-			err = fmt.Errorf("backup: directory target: put %s: %w", name, scrubPath(err))
+			err = fmt.Errorf("backup: directory target: put %s: %w", name, durable.WithoutPath(err))
 		}
 	}()
 	if err = ctx.Err(); err != nil {
@@ -192,17 +192,17 @@ func (d *DirTarget) Create(ctx context.Context, name string, data []byte) (err e
 	dir := filepath.Dir(p)
 	tmp, err := d.writeTemp(dir, filepath.Base(p), data)
 	if err != nil {
-		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
+		return fmt.Errorf("backup: directory target: create %s: %w", name, durable.WithoutPath(err))
 	}
 	defer os.Remove(tmp)
 	if err = os.Link(tmp, p); errors.Is(err, fs.ErrExist) {
 		return objErr("create", name, ErrExists)
 	}
 	if err != nil {
-		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
+		return fmt.Errorf("backup: directory target: create %s: %w", name, durable.WithoutPath(err))
 	}
 	if err := durable.SyncDir(dir); err != nil {
-		return fmt.Errorf("backup: directory target: create %s: %w", name, scrubPath(err))
+		return fmt.Errorf("backup: directory target: create %s: %w", name, durable.WithoutPath(err))
 	}
 	return nil
 }
@@ -253,7 +253,7 @@ func (d *DirTarget) Open(ctx context.Context, name string) (io.ReadCloser, error
 		return nil, objErr("open", name, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("backup: directory target: open %s: %w", name, scrubPath(err))
+		return nil, fmt.Errorf("backup: directory target: open %s: %w", name, durable.WithoutPath(err))
 	}
 	return f, nil
 }
@@ -272,7 +272,7 @@ func (d *DirTarget) Stat(ctx context.Context, name string) (ObjectInfo, error) {
 		return ObjectInfo{}, objErr("stat", name, ErrNotFound)
 	}
 	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("backup: directory target: stat %s: %w", name, scrubPath(err))
+		return ObjectInfo{}, fmt.Errorf("backup: directory target: stat %s: %w", name, durable.WithoutPath(err))
 	}
 	return ObjectInfo{Name: name, Size: st.Size(), ModTime: st.ModTime()}, nil
 }
@@ -329,7 +329,7 @@ func (d *DirTarget) List(ctx context.Context, prefix string, fn func(ObjectInfo)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("backup: directory target: list %s: %w", prefix, scrubPath(err))
+		return fmt.Errorf("backup: directory target: list %s: %w", prefix, durable.WithoutPath(err))
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
 	for _, o := range found {
@@ -353,7 +353,7 @@ func (d *DirTarget) Delete(ctx context.Context, name string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return fmt.Errorf("backup: directory target: delete %s: %w", name, scrubPath(err))
+		return fmt.Errorf("backup: directory target: delete %s: %w", name, durable.WithoutPath(err))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/durable"
 	"io"
 	"io/fs"
 	"os"
@@ -160,7 +161,7 @@ func defaultDrillSink(m *Manifest, opts DrillOptions) (Sink, func(), error) {
 	case "dir", "audit":
 		dir, err := os.MkdirTemp(opts.ScratchDir, "hipaakit-drill-*")
 		if err != nil {
-			return nil, nil, fmt.Errorf("backup: drill scratch space: %w", scrubPath(err))
+			return nil, nil, fmt.Errorf("backup: drill scratch space: %w", durable.WithoutPath(err))
 		}
 		return NewDirSink(filepath.Join(dir, "restore")), func() { os.RemoveAll(dir) }, nil
 	case "keystore":
@@ -207,12 +208,12 @@ func (d *DirSink) Check(ctx context.Context, m *Manifest, sum func(io.Reader) ([
 			}
 			f, err := os.Open(p)
 			if err != nil {
-				return mm, fmt.Errorf("backup: drill check: %w", scrubPath(err))
+				return mm, fmt.Errorf("backup: drill check: %w", durable.WithoutPath(err))
 			}
 			refs, _, err := sum(f)
 			f.Close()
 			if err != nil {
-				return mm, fmt.Errorf("backup: drill check: %w", scrubPath(err))
+				return mm, fmt.Errorf("backup: drill check: %w", durable.WithoutPath(err))
 			}
 			if !slices.Equal(refs, e.Chunks) {
 				mm = append(mm, fmt.Sprintf("entry %d: checksum differs", i))
@@ -237,7 +238,7 @@ func (d *DirSink) Check(ctx context.Context, m *Manifest, sum func(io.Reader) ([
 		return nil
 	})
 	if err != nil {
-		return mm, fmt.Errorf("backup: drill check: %w", scrubPath(err))
+		return mm, fmt.Errorf("backup: drill check: %w", durable.WithoutPath(err))
 	}
 	if extra > 0 {
 		mm = append(mm, fmt.Sprintf("%d entries not in the manifest", extra))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/durable"
 	"io"
 	"os"
 	"strconv"
@@ -279,7 +280,7 @@ func (k *KeyStoreSink) Begin(ctx context.Context, m *Manifest, force bool) error
 	}
 	f, err := os.CreateTemp(k.TempDir, ".hipaakit-keysets-*")
 	if err != nil {
-		return fmt.Errorf("backup: key store sink: spool: %w", scrubPath(err))
+		return fmt.Errorf("backup: key store sink: spool: %w", durable.WithoutPath(err))
 	}
 	os.Remove(f.Name()) // unlinked: vanishes with the process
 	k.spool = f

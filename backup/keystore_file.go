@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/durable"
 	"io"
 	"os"
 	"path/filepath"
@@ -68,25 +69,25 @@ func (f *FileKeyStoreSink) Begin(ctx context.Context, m *Manifest, force bool) e
 	}
 	abs, err := filepath.Abs(f.Dir)
 	if err != nil {
-		return fmt.Errorf("backup: file key store sink: %w", scrubPath(err))
+		return fmt.Errorf("backup: file key store sink: %w", durable.WithoutPath(err))
 	}
 	f.Dir, f.force = abs, force
 	if !force {
 		if empty, err := fileStoreEmpty(abs); err != nil {
-			return fmt.Errorf("backup: file key store sink: %w", scrubPath(err))
+			return fmt.Errorf("backup: file key store sink: %w", durable.WithoutPath(err))
 		} else if !empty {
 			return fmt.Errorf("%w: key store is not empty", ErrExists)
 		}
 	}
 	stage, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".restore-*")
 	if err != nil {
-		return fmt.Errorf("backup: file key store sink: %w", scrubPath(err))
+		return fmt.Errorf("backup: file key store sink: %w", durable.WithoutPath(err))
 	}
 	f.stage = stage
 	store, err := filestore.Open(stage, filestore.Config{})
 	if err != nil {
 		f.Abort(ctx)
-		return fmt.Errorf("backup: file key store sink: %w", scrubPath(err))
+		return fmt.Errorf("backup: file key store sink: %w", durable.WithoutPath(err))
 	}
 	f.inner = &KeyStoreSink{Store: store, Ledger: f.Ledger, TempDir: filepath.Dir(abs)}
 	if err := f.inner.Begin(ctx, m, false); err != nil {
@@ -126,7 +127,7 @@ func (f *FileKeyStoreSink) Abort(ctx context.Context) error {
 	err := os.RemoveAll(f.stage)
 	f.stage = ""
 	if err != nil {
-		return fmt.Errorf("backup: file key store sink: remove staging: %w", scrubPath(err))
+		return fmt.Errorf("backup: file key store sink: remove staging: %w", durable.WithoutPath(err))
 	}
 	return nil
 }

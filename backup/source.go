@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/durable"
 	"io"
 	"io/fs"
 	"os"
@@ -92,7 +93,7 @@ func (d DirSource) Size(ctx context.Context) (int64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("backup: directory source: %w", scrubPath(err))
+		return 0, fmt.Errorf("backup: directory source: %w", durable.WithoutPath(err))
 	}
 	return n, nil
 }
@@ -101,7 +102,7 @@ func (d DirSource) Size(ctx context.Context) (int64, error) {
 func (d DirSource) Walk(ctx context.Context, emit func(Item) error) error {
 	st, err := os.Stat(d.Root)
 	if err != nil {
-		return fmt.Errorf("backup: directory source: %w", scrubPath(err))
+		return fmt.Errorf("backup: directory source: %w", durable.WithoutPath(err))
 	}
 	if !st.IsDir() {
 		return errors.New("backup: directory source: root is not a directory")
@@ -109,7 +110,7 @@ func (d DirSource) Walk(ctx context.Context, emit func(Item) error) error {
 	n := 0
 	return filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("backup: directory source: entry %d: %w", n, scrubPath(err))
+			return fmt.Errorf("backup: directory source: entry %d: %w", n, durable.WithoutPath(err))
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -124,7 +125,7 @@ func (d DirSource) Walk(ctx context.Context, emit func(Item) error) error {
 		}
 		info, err := e.Info()
 		if err != nil {
-			return fmt.Errorf("backup: directory source: entry %d: %w", n, scrubPath(err))
+			return fmt.Errorf("backup: directory source: entry %d: %w", n, durable.WithoutPath(err))
 		}
 		it := Item{Path: filepath.ToSlash(rel), Mode: info.Mode().Perm(), ModTime: info.ModTime()}
 		switch {
@@ -134,7 +135,7 @@ func (d DirSource) Walk(ctx context.Context, emit func(Item) error) error {
 		case info.Mode().IsRegular():
 			f, err := os.Open(p)
 			if err != nil {
-				return fmt.Errorf("backup: directory source: entry %d: %w", n, scrubPath(err))
+				return fmt.Errorf("backup: directory source: entry %d: %w", n, durable.WithoutPath(err))
 			}
 			defer f.Close()
 			it.Type, it.Body, it.Size, it.SizeKnown = EntryFile, f, info.Size(), true
@@ -143,17 +144,4 @@ func (d DirSource) Walk(ctx context.Context, emit func(Item) error) error {
 			return fmt.Errorf("backup: directory source: entry %d is not a regular file or directory", n)
 		}
 	})
-}
-
-// scrubPath drops the path from file-system errors: file names may be PHI.
-func scrubPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return fmt.Errorf("%s: %w", le.Op, le.Err)
-	}
-	return err
 }

@@ -203,12 +203,17 @@ func TestScopeRefusesTamperedTrail(t *testing.T) {
 	tr := fileTrail(t)
 	simulate(t, tr.w)
 	tr.close()
-	segs, _ := filepath.Glob(filepath.Join(tr.dir, "*"))
+	// The newest segment (seg-<20 digits>...): not the tree or checkpoint
+	// files beside the segments.
+	segs, _ := filepath.Glob(filepath.Join(tr.dir, "seg-*"))
 	var seg string
 	for _, s := range segs {
 		if st, err := os.Stat(s); err == nil && st.Mode().IsRegular() && st.Size() > 1000 {
 			seg = s
 		}
+	}
+	if seg == "" {
+		t.Fatal("no audit segment found to tamper with")
 	}
 	b, err := os.ReadFile(seg)
 	if err != nil {
