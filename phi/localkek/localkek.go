@@ -11,12 +11,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/durable"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
@@ -131,15 +131,15 @@ func FromFile(path string) (*KEK, error) {
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("phi/localkek: read key file: %w", err)
+		return nil, fmt.Errorf("phi/localkek: read key file %s: %w", filepath.Base(path), durable.WithoutPath(err))
 	}
 	defer clear(b)
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("phi/localkek: stat key file: %w", err)
+		return nil, fmt.Errorf("phi/localkek: stat key file %s: %w", filepath.Base(path), durable.WithoutPath(err))
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("phi/localkek: key file %s is accessible by group or others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("phi/localkek: key file %s is accessible by group or others (mode %v); chmod 600 it", filepath.Base(path), fi.Mode().Perm())
 	}
 	return Parse(string(b))
 }
@@ -153,7 +153,7 @@ func createExclusive(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("phi/localkek: create key file: %w", err)
+		return fmt.Errorf("phi/localkek: create key file: %w", durable.WithoutPath(err))
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
@@ -166,13 +166,13 @@ func createExclusive(path string, data []byte) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("phi/localkek: write key file: %w", err)
+		return fmt.Errorf("phi/localkek: write key file: %w", durable.WithoutPath(err))
 	}
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("phi/localkek: create key file: %w", err)
+		return fmt.Errorf("phi/localkek: create key file: %w", durable.WithoutPath(err))
 	}
 	if err := os.Remove(tmp); err != nil {
-		return fmt.Errorf("phi/localkek: remove temporary file: %w", err)
+		return fmt.Errorf("phi/localkek: remove temporary file: %w", durable.WithoutPath(err))
 	}
 	return durable.SyncDir(dir)
 }
@@ -181,7 +181,7 @@ func createExclusive(path string, data []byte) (err error) {
 // dataDir (mode 0700) and the key file on first use (see FromFile).
 func FromDir(dataDir string) (*KEK, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("phi/localkek: create data directory: %w", err)
+		return nil, fmt.Errorf("phi/localkek: create data directory: %w", durable.WithoutPath(err))
 	}
 	return FromFile(filepath.Join(dataDir, FileName))
 }

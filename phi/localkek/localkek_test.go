@@ -138,6 +138,11 @@ func TestFromDirCreatesKeyFileOnce(t *testing.T) {
 	}
 	if _, err := localkek.FromFile(path); err == nil {
 		t.Fatal("world-readable key file accepted")
+	} else if strings.Contains(err.Error(), filepath.Dir(path)) {
+		t.Fatalf("the error names the key file's absolute path: %v", err)
+	}
+	if _, err := localkek.FromFile(filepath.Join(filepath.Dir(path), "missing", "kek.key")); err == nil || strings.Contains(err.Error(), filepath.Dir(path)) {
+		t.Fatalf("a missing key file: %v (want an error without the absolute path)", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
