@@ -1,0 +1,150 @@
+package main
+
+// `hipaakit backup restore` and `backup drill`: putting a backup back, into
+// its place or into scratch space.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/pgsource"
+)
+
+func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema string, toKeystore, force bool) int {
+	var sink backup.Sink
+	n := 0
+	for _, set := range []bool{to != "", toSchema != "", toKeystore} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return drFail(b.c, "backup restore", &drUsageError{"give exactly one of --to, --to-schema, --to-keystore"})
+	}
+	// "latest" means the newest backup this kind of destination accepts.
+	kinds := []string{"dir", "audit"}
+	if toSchema != "" {
+		kinds = []string{"postgres"}
+	} else if toKeystore {
+		kinds = []string{"keystore"}
+	}
+	id, err := b.resolve(ctx, pos, false, kinds...)
+	if err != nil {
+		return b.fail("restore", err)
+	}
+	var counts func() (restored, shredded int)
+	switch {
+	case to != "":
+		sink = backup.NewDirSink(to)
+	case toSchema != "":
+		pool, err := b.env.db(ctx)
+		if err != nil {
+			return b.fail("restore", err)
+		}
+		sink = pgsource.NewSink(pool, toSchema)
+	default:
+		if sink, counts, err = b.keyStoreSink(ctx); err != nil {
+			return b.fail("restore", err)
+		}
+	}
+	rep, err := b.repo.Restore(ctx, id, sink, backup.RestoreOptions{Force: force})
+	if err != nil {
+		return b.fail("restore", err)
+	}
+	fmt.Fprintf(b.c.stdout, "%s restored: %d entries, %s in %s\n", id, rep.Entries, human(rep.Bytes), rep.Elapsed.Round(time.Millisecond))
+	if counts != nil {
+		r, s := counts()
+		fmt.Fprintf(b.c.stdout, "key store: %d keysets restored, %d kept shredded by the disposal ledger\n", r, s)
+	}
+	return exitOK
+}
+
+// keyStoreSink restores into the configured key store: in file mode a
+// staged copy of the key directory swapped into place atomically, in
+// PostgreSQL mode keyset by keyset. Either way the disposal ledger is
+// replayed before any keyset is created.
+func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int, int), error) {
+	key, err := b.env.signingKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	ledger, err := b.env.ledger(ctx, key, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b.env.dbURL == "" {
+		fs, err := backup.NewFileKeyStoreSink(b.env.path(hipaakit.DirKeys), ledger)
+		return fs, func() (int, int) { return fs.Restored, fs.Shredded }, err
+	}
+	ks, err := b.env.keyStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := backup.NewKeyStoreSink(ks, ledger)
+	return s, func() (int, int) { return s.Restored, s.Shredded }, err
+}
+
+func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch string) int {
+	id, err := b.resolve(ctx, pos, true)
+	if err != nil {
+		return b.fail("drill", err)
+	}
+	opts := backup.DrillOptions{ID: id, Kind: kind, ScratchDir: scratch}
+	m, err := b.drillManifest(ctx, id, kind)
+	if err != nil {
+		return b.fail("drill", err)
+	}
+	switch m.Source.Kind {
+	case "audit":
+		// The restored trail must also verify with the CLI's checkpoint key.
+		key, err := b.env.auditKey()
+		if err != nil {
+			return b.fail("drill", err)
+		}
+		opts.AuditKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
+	case "keystore":
+		key, err := b.env.signingKey()
+		if err != nil {
+			return b.fail("drill", err)
+		}
+		if opts.Ledger, err = b.env.ledger(ctx, key, false); err != nil {
+			return b.fail("drill", err)
+		}
+	case "postgres":
+		pool, err := b.env.db(ctx)
+		if err != nil {
+			return b.fail("drill", err)
+		}
+		opts.Sink = pgsource.NewScratchSink(pool)
+	}
+	opts.ID = m.ID
+	rep, err := b.repo.Drill(ctx, opts)
+	status := "PASS"
+	if !rep.Pass {
+		status = "FAIL"
+	}
+	fmt.Fprintf(b.c.stdout, "%s %s: %d entries, %s; RTO %s; RPO %s\n", rep.ID, status, rep.Entries, human(rep.Bytes),
+		rep.RTO.Round(time.Millisecond), rep.RPO.Round(time.Second))
+	for _, mm := range rep.Mismatches {
+		fmt.Fprintf(b.c.stdout, "  %s\n", mm)
+	}
+	if err != nil {
+		return b.fail("drill", err)
+	}
+	return exitOK
+}
+
+func (b *backupCmd) drillManifest(ctx context.Context, id, kind string) (*backup.Manifest, error) {
+	if id == "" {
+		info, err := b.repo.Latest(ctx, kind)
+		if err != nil {
+			return nil, fmt.Errorf("no backup: %w", err)
+		}
+		id = info.ID
+	}
+	return b.repo.Manifest(ctx, id)
+}
