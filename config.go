@@ -2,7 +2,6 @@ package hipaakit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Environment variables every hipaakit program reads (through ConfigFromEnv;
@@ -88,6 +88,10 @@ type Config struct {
 	// key store). The audit trail and the disposal ledger are append-only
 	// tables left to the database's own backups.
 	AppTables []string
+	// LedgerSchema names the PostgreSQL schema of the disposal ledger
+	// (default: the main schema's name plus LedgerSchemaSuffix, created on
+	// first start).
+	LedgerSchema string
 	// AuditStream begins this process's audit stream name in PostgreSQL
 	// (default "hipaakit"); the stream is AuditStream, "-", InstanceID,
 	// and the disposal-ledger stream "disposal-" InstanceID
@@ -168,10 +172,12 @@ type SigningConfig struct {
 	// beside it), created (mode 0600) on first start. Default
 	// DataDir/FileSigningKey.
 	KeyFile string
-	// Trusted are earlier public keys still trusted when verifying the
-	// audit trail's and the ledger's checkpoints after a key rotation
-	// (Deployment.AuditKeys lists the current key first, then these).
-	Trusted []ed25519.PublicKey
+	// Trusted are the other public keys still trusted when verifying the
+	// audit trail's and the ledger's checkpoints and the disposal
+	// certificates: earlier keys after a rotation, other replicas' keys
+	// (Deployment.TrustedKeys is the current key first, then these). Read
+	// a trusted-keys file with signing.ReadKeySet.
+	Trusted signing.KeySet
 }
 
 // AuthConfig configures authentication, sessions and authorisation.

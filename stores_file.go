@@ -30,7 +30,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	// The audit file log repairs a torn tail left by a crash
 	// (acknowledged events are never lost).
 	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey,
-		PreviousKeys: d.cfg.Signing.Trusted, Clock: d.Clock, Repair: true})
+		PreviousKeys: d.cfg.Signing.Trusted.Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}
@@ -65,7 +65,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	d.Emergencies = emergencies
 	d.closers = append(d.closers, emergencies.Close)
 	ledger, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedger),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}

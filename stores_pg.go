@@ -55,7 +55,7 @@ func (d *Deployment) openPGBase(ctx context.Context) error {
 	if schema == nil {
 		return ErrNoSchema
 	}
-	d.Schema, d.LedgerSchema = *schema, *schema+LedgerSchemaSuffix
+	d.Schema, d.LedgerSchema = *schema, cmp.Or(d.cfg.LedgerSchema, *schema+LedgerSchemaSuffix)
 	for _, m := range []func(context.Context, *pgxpool.Pool) error{
 		pgstore.Migrate, pgaudit.Migrate, pgauth.MigrateUsers, pgauth.MigrateSessions, pgretention.Migrate, migrate,
 	} {
@@ -126,7 +126,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	d.auditEntries = pgaudit.NewStore(pool).Entries
 	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
 	store, err := pgledger.Open(ctx, d.ledgerPool, pgledger.Options{Stream: d.LedgerStream(), Signer: d.signKey,
-		Clock: d.Clock, Keys: d.AuditKeys()})
+		Clock: d.Clock, Keys: d.TrustedKeys().Keys()})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}
@@ -134,7 +134,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	d.closers = append(d.closers, store.Close)
 	// The mirror outside the database (see DirLedgerMirror).
 	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger's mirror: %w", err)
 	}
