@@ -30,6 +30,7 @@ func (d *Deployment) openAuth() error {
 			return fmt.Errorf("hipaakit: default tenant policy: %w", err)
 		}
 	}
+	d.tenants = tenants
 	rbac := ac.RBAC // nil: no permissions, every route denied
 	sessions := auth.SessionConfig{IdleTimeout: ac.IdleTimeout, AbsoluteTimeout: ac.AbsoluteTimeout, CookieName: ac.CookieName}
 	if d.cfg.PlainHTTP {

@@ -120,6 +120,10 @@ type Config struct {
 	// without Secure under Auth.CookieName, and SecurityHeaders sets no
 	// HSTS. Default false: HTTPS only.
 	PlainHTTP bool
+	// Service describes the service for the compliance report; with
+	// Service.Name set, Open writes this process's service description
+	// (see Description). Default: none is written.
+	Service Description
 	// Clock is the one time source of every component (default
 	// clock.System).
 	Clock clock.Clock

@@ -18,6 +18,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
@@ -51,6 +52,9 @@ type Deployment struct {
 	Ledger   *disposal.Ledger
 	Shredder *disposal.Shredder
 	Holds    *retention.Registry
+	// Incidents is the breach incident store (breach.Store: the file
+	// store under DirBreach, or breach/pgbreach), for breach.New.
+	Incidents breach.Store
 	// Backups is the backup repository; BackupSources are what a backup
 	// covers and Drills how each kind is restored in a drill.
 	Backups       *backup.Repository
@@ -68,6 +72,7 @@ type Deployment struct {
 	Logger     *slog.Logger
 
 	cfg           Config
+	tenants       auth.TenantPolicySource
 	signKey       *signing.PrivateKey
 	key           KeyPlace
 	kekCreated    bool
@@ -185,6 +190,9 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 		return err
 	}
 	if err := d.initBackups(ctx); err != nil {
+		return err
+	}
+	if err := d.writeDescription(ctx); err != nil {
 		return err
 	}
 	if d.kekCreated {

@@ -8,6 +8,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/retention"
@@ -74,6 +75,12 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	if d.holdStore, err = retention.OpenFileHoldStore(d.path(DirHolds)); err != nil {
 		return fmt.Errorf("hipaakit: open the legal holds: %w", err)
 	}
+	incidents, err := breach.OpenFileStore(d.path(DirBreach), breach.FileConfig{})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the breach incident store: %w", err)
+	}
+	d.Incidents = incidents
+	d.closers = append(d.closers, incidents.Close)
 	// A backup covers the application's directories, the key store and
 	// the audit trail; each kind has the backup package's default drill.
 	for _, dir := range d.cfg.AppDirs {

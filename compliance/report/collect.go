@@ -13,9 +13,9 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // Collect reads a deployment's stores, as cfg locates them, and returns the
@@ -88,6 +88,7 @@ func Collect(ctx context.Context, cfg serviceconfig.Config, now time.Time) (Evid
 	}
 	defer in.Close()
 	c := &collector{cfg: &cfg, now: now, ev: &ev, in: in}
+	c.foldReplicas(ctx)
 	c.policyEvidence()
 	scan := c.auditEvidence(ctx)
 	c.identityEvidence(ctx, scan)

@@ -3,10 +3,11 @@ package report
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/hipaakit/hipaakit"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 	"github.com/hipaakit/hipaakit/signing"
 )
 
@@ -57,4 +58,48 @@ func deploymentConfig(cfg *serviceconfig.Config) (hipaakit.Config, error) {
 		dc.Backup = hipaakit.BackupConfig{Dir: b.Dir}
 	}
 	return dc, nil
+}
+
+// foldReplicas makes cfg state the weakest policy in force across the
+// deployment: on PostgreSQL every replica writes its own service
+// description (hipaakit_service_descriptions), and a control is met only
+// when every replica meets it. Each replica's policies count as tenant
+// policies of cfg (weakest takes the least strict), its TLS the weaker of
+// the two, its emergency roles added.
+func (c *collector) foldReplicas(ctx context.Context) {
+	if c.in.DB == nil {
+		return
+	}
+	descs, err := c.in.ServiceDescriptions(ctx)
+	if err != nil {
+		c.note("service description: the replicas' descriptions cannot be read: %v", err)
+		return
+	}
+	if len(descs) == 0 {
+		return
+	}
+	for _, d := range descs {
+		c.cfg.Tenants = append(c.cfg.Tenants, d.Policy)
+		c.cfg.Tenants = append(c.cfg.Tenants, d.Tenants...)
+		c.cfg.TLS = weakerTLS(c.cfg.TLS, d.TLS)
+		for _, r := range d.EmergencyRoles {
+			if !slices.Contains(c.cfg.EmergencyRoles, r) {
+				c.cfg.EmergencyRoles = append(c.cfg.EmergencyRoles, r)
+			}
+		}
+	}
+	c.note("service description: the weakest policy of %d replicas' descriptions is stated", len(descs))
+}
+
+// weakerTLS is the weaker of two replicas' transport security.
+func weakerTLS(a, b serviceconfig.TLS) serviceconfig.TLS {
+	switch {
+	case !a.Enabled && !b.Enabled:
+		return serviceconfig.TLS{LoopbackOnly: a.LoopbackOnly && b.LoopbackOnly}
+	case !a.Enabled:
+		return a
+	case !b.Enabled:
+		return b
+	}
+	return serviceconfig.TLS{Enabled: true, MinVersion: min(a.MinVersion, b.MinVersion), HSTS: a.HSTS && b.HSTS}
 }

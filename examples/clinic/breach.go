@@ -7,11 +7,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/breach"
-	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
@@ -23,31 +21,12 @@ const permBreach auth.Permission = "breach:manage"
 // rolePrivacyOfficer runs breach response (45 CFR 164.530(a)).
 const rolePrivacyOfficer = breach.RolePrivacyOfficer
 
-// openBreach wires the breach manager: incidents beside the deployment's
-// other stores, changes in the deployment's audit trail, the clinic's
-// records as the directory of patients.
-func (a *app) openBreach(ctx context.Context) error {
-	var store breach.Store
-	if a.d.DB != nil {
-		if err := pgbreach.Migrate(ctx, a.d.DB); err != nil {
-			return err
-		}
-		s, err := pgbreach.New(a.d.DB, pgbreach.Config{})
-		if err != nil {
-			return err
-		}
-		store = s
-	} else {
-		s, err := breach.OpenFileStore(a.d.DataPath(hipaakit.DirBreach), breach.FileConfig{})
-		if err != nil {
-			return err
-		}
-		store = s
-		a.closeBreach = s.Close
-	}
-	m, err := breach.New(breach.Config{Store: store, Audit: a.d.Audit, Clock: a.clock,
+// openBreach wires the breach manager: the deployment's incident store,
+// changes in its audit trail, the clinic's records as the directory of
+// patients.
+func (a *app) openBreach() (err error) {
+	a.breach, err = breach.New(breach.Config{Store: a.d.Incidents, Audit: a.d.Audit, Clock: a.clock,
 		PrivacyOfficerRoles: []string{rolePrivacyOfficer}, Resolver: &patientDirectory{c: a.clinic}})
-	a.breach = m
 	return err
 }
 
