@@ -47,9 +47,11 @@
 //     denied requests as accesses too, wrap Service.Handler in it instead.
 //
 // Service.Handler serves the routes of Service.Handle behind this chain;
-// Service.Protect(perm) puts a single handler behind the same chain;
 // Service.Session applies step 1 only, for pages a user reaches before
-// meeting the policy (MFA enrolment).
+// meeting the policy (MFA enrolment). Service.Routes lists every route
+// Handler serves with its permission and its PHI flag (the PHI route
+// option; such responses are never cached), so that a test can check the
+// list against what it declares (package compliance does).
 //
 // # HTTP endpoints
 //

@@ -22,7 +22,8 @@ func TestPasskeyRolesPolicy(t *testing.T) {
 	}
 	e := newSvcEnv(t, withPasskeys, func(c *auth.Config) { c.Tenants = tenants })
 	ctx := context.Background()
-	h := e.svc.Protect("patient:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	e.svc.HandleFunc("GET /x", "patient:read", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	h := e.svc.Handler()
 
 	u, err := e.svc.CreateUser(ctx, auth.NewUser{TenantID: "clinic-a", Name: "doc", Roles: []string{"physician"}, Password: testPassword},
 		audit.Actor{UserID: "seed"}, audit.Origin{})

@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +22,7 @@ const ActionPermissionGranted audit.Action = "permission_granted"
 // (403) and an error when it cannot decide (503). It must not write to w.
 type AttributeCheck func(r *http.Request, p *Principal) (bool, error)
 
-// RouteOption configures one route (Service.Handle, Service.Protect).
+// RouteOption configures one route (Service.Handle).
 type RouteOption interface{ apply(*route) }
 
 type routeOptionFunc func(*route)
@@ -40,6 +42,13 @@ func Sensitive() RouteOption { return routeOptionFunc(func(r *route) { r.sensiti
 func SubjectParam(name string) RouteOption {
 	return routeOptionFunc(func(r *route) { r.subject = name })
 }
+
+// PHI marks a route that reads or writes protected health information.
+// Its answers carry Cache-Control: no-store (set when the handler writes
+// its header, over anything the handler set), and Service.Routes reports
+// the flag, so that the compliance suite can check that the route is
+// declared as a PHI route (audited, never cached).
+func PHI() RouteOption { return routeOptionFunc(func(r *route) { r.phi = true }) }
 
 // Check adds an attribute rule to a route. Several checks must all pass.
 func Check(c AttributeCheck) RouteOption {
@@ -62,14 +71,14 @@ type rbacGuard struct {
 	mux  *http.ServeMux
 
 	mu     sync.Mutex
-	routes map[string]Permission
+	routes map[string]Route // by pattern
 	mws    []func(http.Handler) http.Handler
 }
 
 // newGuard returns a Guard that authorises against rbac and records to the
 // session manager's audit writer.
 func newGuard(sm *sessionManager, rbac *RBAC) *rbacGuard {
-	g := &rbacGuard{sm: sm, mux: http.NewServeMux(), routes: map[string]Permission{}}
+	g := &rbacGuard{sm: sm, mux: http.NewServeMux(), routes: map[string]Route{}}
 	g.rbac.Store(rbac)
 	g.mux.HandleFunc("/", g.notFound)
 	return g
@@ -84,9 +93,9 @@ func (g *rbacGuard) RBAC() *RBAC { return g.rbac.Load() }
 func (g *rbacGuard) SetRBAC(r *RBAC) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, p := range g.routes {
-		if !r.declared(p) {
-			return fmt.Errorf("%w: a route needs permission %s, which the new policy does not declare", ErrInvalidPolicy, p)
+	for _, rt := range g.routes {
+		if !r.declared(rt.Permission) {
+			return fmt.Errorf("%w: route %s needs permission %s, which the new policy does not declare", ErrInvalidPolicy, rt.Pattern, rt.Permission)
 		}
 	}
 	g.rbac.Store(r)
@@ -110,8 +119,30 @@ func (g *rbacGuard) Use(mw ...func(http.Handler) http.Handler) {
 func (g *rbacGuard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.mux.Handle(pattern, g.newRoute("Handle", perm, h, opts))
-	g.routes[pattern] = perm
+	rt := g.newRoute("Handle", perm, h, opts)
+	g.mux.Handle(pattern, rt)
+	g.routes[pattern] = Route{Pattern: pattern, Permission: perm, PHI: rt.phi, Sensitive: rt.sensitive}
+}
+
+// Route is one route of the guard as Service.Routes lists it: the pattern
+// given to Handle, the permission it requires and its options.
+type Route struct {
+	Pattern    string // http.ServeMux syntax, for example "GET /patients/{id}"
+	Permission Permission
+	PHI        bool // registered with the PHI option
+	Sensitive  bool // registered with the Sensitive option
+}
+
+// list returns the registered routes sorted by pattern.
+func (g *rbacGuard) list() []Route {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Route, 0, len(g.routes))
+	for _, rt := range g.routes {
+		out = append(out, rt)
+	}
+	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Pattern, b.Pattern) })
+	return out
 }
 
 // newRoute builds the authorisation step for perm in front of h and the
@@ -204,6 +235,7 @@ type route struct {
 	g         *rbacGuard
 	perm      Permission
 	sensitive bool
+	phi       bool
 	checks    []AttributeCheck
 	subject   string // path wildcard naming the requested subject (SubjectParam)
 	next      http.Handler
@@ -250,8 +282,37 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if rt.phi {
+		w = &noStoreWriter{ResponseWriter: w}
+	}
 	rt.next.ServeHTTP(w, r)
 }
+
+// noStoreWriter sets Cache-Control: no-store on the answer of a PHI route,
+// whatever the handler set before writing it.
+type noStoreWriter struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (w *noStoreWriter) WriteHeader(code int) {
+	if !w.done {
+		w.done = true
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noStoreWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer (Flush,
+// deadlines).
+func (w *noStoreWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // denyCheck records a refusal for want of the permission (reason
 // no_permission), by an attribute check (attribute_check) or for an

@@ -108,20 +108,11 @@ func (s *Service) Handler() http.Handler {
 	return s.sessions.Middleware(s.sessions.EnforcePolicy(s.guard))
 }
 
-// Protect returns middleware that puts one handler behind the same chain
-// as Handler: session → tenant policy → RBAC (perm, with opts) → the
-// middleware of Use → the handler. It panics, when applied, on a nil
-// handler or an undeclared permission, like Handle.
-func (s *Service) Protect(perm Permission, opts ...RouteOption) func(http.Handler) http.Handler {
-	return func(h http.Handler) http.Handler {
-		g := s.guard
-		g.mu.Lock()
-		rt := g.newRoute("Protect", perm, h, opts)
-		g.routes["Protect "+string(perm)] = perm
-		g.mu.Unlock()
-		return s.sessions.Middleware(s.sessions.EnforcePolicy(rt))
-	}
-}
+// Routes lists the routes registered with Handle, sorted by pattern, each
+// with its permission and its PHI and Sensitive flags: every route Handler
+// serves (anything else is refused). The endpoints of Mount and the
+// handlers behind Session are not in the list; they serve no PHI.
+func (s *Service) Routes() []Route { return s.guard.list() }
 
 // Session puts h behind the session step only (no tenant policy, no
 // RBAC): for pages a signed-in user reaches before meeting the policy,

@@ -111,9 +111,9 @@ func TestServiceEnforcesPasswordMaxAge(t *testing.T) {
 	}
 }
 
-// Protect puts one handler behind session → policy → RBAC → the
-// middleware of Use, in that order.
-func TestServiceProtectChain(t *testing.T) {
+// Handler puts a route behind session → policy → RBAC → the middleware of
+// Use, in that order.
+func TestServiceChainOrder(t *testing.T) {
 	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-b", RequireMFA: true})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,8 @@ func TestServiceProtectChain(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	h := e.svc.Protect("patient:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	e.svc.HandleFunc("GET /x", "patient:read", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	h := e.svc.Handler()
 	if rr := do(h, "GET", "/x", ""); rr.Code != 401 {
 		t.Fatalf("no session: %d", rr.Code)
 	}
