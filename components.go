@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"os"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -24,7 +25,7 @@ func (d *Deployment) openAuth() error {
 	tenants := ac.Tenants
 	if tenants == nil {
 		var err error
-		if tenants, err = auth.NewTenantPolicies(DefaultTenantPolicy()); err != nil {
+		if tenants, err = policy.NewTenants(DefaultTenantPolicy()); err != nil {
 			return fmt.Errorf("hipaakit: default tenant policy: %w", err)
 		}
 	}

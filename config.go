@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"time"
 
@@ -179,10 +180,10 @@ type AuthConfig struct {
 	// Tenants gives each tenant's security policy, once for the whole
 	// deployment (the authenticator and the session manager read the same
 	// source). Default: DefaultTenantPolicy for every tenant (MFA required).
-	Tenants auth.TenantPolicySource
+	Tenants policy.Source
 	// RBAC is the role model the auth service enforces. Default: no roles, so
 	// every protected route is refused (deny by default).
-	RBAC *auth.RBAC
+	RBAC *policy.RBAC
 	// AdminRoles and PHIRoles: see auth.Config.
 	AdminRoles []string
 	PHIRoles   []string
@@ -217,9 +218,9 @@ type AuthConfig struct {
 // DefaultTenantPolicy is the policy of every tenant when AuthConfig.Tenants
 // is nil: MFA required, recovery by recovery codes or an administrator's
 // reset.
-func DefaultTenantPolicy() auth.TenantPolicy {
-	return auth.TenantPolicy{RequireMFA: true,
-		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}}
+func DefaultTenantPolicy() policy.Tenant {
+	return policy.Tenant{RequireMFA: true,
+		RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}}
 }
 
 // retiredEnv are the master-key names of earlier versions and the names

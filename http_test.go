@@ -2,6 +2,7 @@ package hipaakit_test
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -16,8 +17,8 @@ import (
 // (404), serves a permitted one and audits it with its subject, and every
 // answer carries the security headers; Routes lists the registered route.
 func TestProtect(t *testing.T) {
-	const perm auth.Permission = "record:read"
-	rbac, err := auth.NewRBAC([]auth.Permission{perm}, []auth.Role{{Name: "reader", Permissions: []auth.Permission{perm}}})
+	const perm policy.Permission = "record:read"
+	rbac, err := policy.NewRBAC([]policy.Permission{perm}, []policy.Role{{Name: "reader", Permissions: []policy.Permission{perm}}})
 	if err != nil {
 		t.Fatal(err)
 	}

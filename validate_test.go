@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // is created, with a *ConfigError naming the field and saying what to do.
 func TestValidateRefuses(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	noMFA, err := auth.NewTenantPolicies(auth.TenantPolicy{})
+	noMFA, err := policy.NewTenants(policy.Tenant{})
 	if err != nil {
 		t.Fatal(err)
 	}

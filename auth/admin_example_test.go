@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"log"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -14,7 +15,7 @@ import (
 // A grant of a PHI-reading role waits for a second administrator.
 func ExampleService_ApproveRoles() {
 	ctx := context.Background()
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{ApprovePHIGrants: true})
+	tenants, err := policy.NewTenants(policy.Tenant{ApprovePHIGrants: true})
 	if err != nil {
 		log.Fatal(err)
 	}

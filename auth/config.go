@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"time"
 
@@ -39,12 +40,12 @@ type Config struct {
 	// RBAC is the role and permission policy the guard enforces (default:
 	// no permissions, so no route can be registered and every request to
 	// the guard is denied).
-	RBAC *RBAC
+	RBAC *policy.RBAC
 	// Tenants gives each tenant's security policy (MFA requirement, session
 	// limits, recovery methods, password policy name, break-glass limits).
 	// It is the one source of tenant policy: the login step, the session
 	// middleware and the policy step all read it. Nil means the defaults.
-	Tenants TenantPolicySource
+	Tenants policy.Source
 	// Passkeys configures WebAuthn passkeys, as a second factor and for
 	// passwordless login (zero: disabled; see PasskeyConfig).
 	Passkeys PasskeyConfig
@@ -64,8 +65,8 @@ type Config struct {
 	// selects, is enforced at login and on every protected request (403
 	// "password_expired").
 	Passwords password.Policy
-	// PasswordPolicies are further named policies that a TenantPolicy
-	// selects by name (TenantPolicy.PasswordPolicy).
+	// PasswordPolicies are further named policies that a policy.Tenant
+	// selects by name (policy.Tenant.PasswordPolicy).
 	PasswordPolicies map[string]password.Policy
 	// AdminRoles are the administrative roles. Only an identity whose Admin
 	// flag is set may hold them, and such an identity holds nothing else,

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ type requestState struct {
 	p         Principal
 	s         Session
 	token     string // the presented token; used for CSRF derivation, never printed
-	policy    TenantPolicy
+	policy    policy.Tenant
 	viaCookie bool
 	// pwChangedAt is the user's PasswordChangedAt, for password expiry.
 	pwChangedAt time.Time

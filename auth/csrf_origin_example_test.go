@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 
@@ -32,7 +33,7 @@ func ExampleService_CheckCrossOrigin() {
 // that a refused attempt to reach another patient's records names that
 // patient in the permission_denied event.
 func ExampleSubjectParam() {
-	rbac, err := auth.NewRBAC([]auth.Permission{"chart:read"}, []auth.Role{{Name: "patient", Permissions: []auth.Permission{"chart:read"}}})
+	rbac, err := policy.NewRBAC([]policy.Permission{"chart:read"}, []policy.Role{{Name: "patient", Permissions: []policy.Permission{"chart:read"}}})
 	if err != nil {
 		panic(err)
 	}

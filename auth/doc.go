@@ -158,7 +158,7 @@
 // is audited as a failure of the action it refused.
 //
 // An administrator's reset of a lost second factor (AdminResetMFA) works
-// where the tenant policy lists RecoveryAdminReset; it is audited as
+// where the tenant policy lists policy.RecoveryAdminReset; it is audited as
 // mfa_enrolled/"admin_reset" and ends the user's sessions. A user
 // regenerates recovery codes (POST /mfa/recovery-codes, after a recent
 // authentication); the old codes stop working at once.
@@ -251,7 +251,7 @@
 // increase is refused as a cloned authenticator ("cloned"). Every ceremony is
 // audited (mfa_enrolled passkey_registered / passkey_removed, login passkey,
 // failures with reason passkey_<reason>) with the credential's Fingerprint,
-// never the credential ID, key or attestation. TenantPolicy.PasskeyRoles
+// never the credential ID, key or attestation. policy.Tenant.PasskeyRoles
 // makes a passkey login mandatory for the listed roles (403
 // "passkey_required" at the policy step) and keeps the last passkey of such
 // a user from removal. Ceremonies begun on one replica must finish on it
@@ -269,7 +269,7 @@
 // process).
 // After LockoutConfig.FreeFailures each attempt waits an exponentially
 // growing delay capped at MaxDelay (default 1h). An account is locked for
-// good only when its tenant chose TenantPolicy.PermanentLockout, after
+// good only when its tenant chose policy.Tenant.PermanentLockout, after
 // MaxFailures (default 10, at most 100) consecutive failures, until
 // Service.Unlock; by default no one can lock another user out. A
 // successful login resets the account's counter and gives back its client
@@ -312,7 +312,7 @@
 // offers to any other state-changing handler without a session (an HTML
 // login form).
 //
-// TenantPolicy.MaxSessionsPerUser (policy file max_sessions_per_user, 0:
+// policy.Tenant.MaxSessionsPerUser (policy file max_sessions_per_user, 0:
 // unlimited) caps a user's live sessions: Begin stores the new session,
 // then ends the user's oldest ones beyond the cap, each with a logout event
 // whose reason is session_limit, on every SessionStore (it uses

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func (p *pausingPolicies) arm() {
 	p.mu.Unlock()
 }
 
-func (p *pausingPolicies) TenantPolicy(ctx context.Context, tenantID string) (auth.TenantPolicy, error) {
+func (p *pausingPolicies) TenantPolicy(ctx context.Context, tenantID string) (policy.Tenant, error) {
 	p.mu.Lock()
 	armed := p.armed
 	p.armed = false
@@ -37,7 +38,7 @@ func (p *pausingPolicies) TenantPolicy(ctx context.Context, tenantID string) (au
 		close(entered)
 		<-release
 	}
-	return auth.TenantPolicy{TenantID: tenantID}, nil
+	return policy.Tenant{TenantID: tenantID}, nil
 }
 
 // Found in review: a request that loaded the session before EndEmergency

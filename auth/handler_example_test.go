@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,7 +47,7 @@ func ExampleService_Mount() {
 func ExampleService_Elevate() {
 	users := memstore.NewUserStore()
 	u := exampleUser(users)
-	p, err := auth.ParsePolicy([]byte(`{"version":1,"permissions":["patient:read"],"roles":[
+	p, err := policy.Parse([]byte(`{"version":1,"permissions":["patient:read"],"roles":[
 		{"name":"physician","permissions":["patient:read"]},
 		{"name":"er_override","emergency":true,"eligible_roles":["physician"],"max_duration":"1h","permissions":["patient:read"]}]}`))
 	if err != nil {

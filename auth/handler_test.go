@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -411,7 +412,7 @@ func TestHandlersAdminRolesAndStatus(t *testing.T) {
 // An administrator unlocks a locked account, sets a password (ending the
 // user's sessions) and is refused an MFA reset the tenant does not allow.
 func TestHandlersAdminUnlockPasswordMFA(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	tenants, err := policy.NewTenants(policy.Tenant{PermanentLockout: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -121,8 +122,8 @@ func validPasskeyName(name string) bool {
 func (u *User) HasPasskey() bool { return u != nil && len(u.Passkeys) > 0 }
 
 // needsPasskey reports whether a principal with roles must hold a
-// passkey session under policy p (TenantPolicy.PasskeyRoles).
-func needsPasskey(p *TenantPolicy, roles []string) bool {
+// passkey session under policy p (policy.Tenant.PasskeyRoles).
+func needsPasskey(p *policy.Tenant, roles []string) bool {
 	for _, r := range roles {
 		if slices.Contains(p.PasskeyRoles, r) {
 			return true

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"encoding/json"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // register after a password login, list, passwordless login with the
 // passkey, refusal of a replayed assertion, last-passkey rule, removal.
 func TestPasskeyEndpoints(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // "passkey_required", audited), accepts one from a passkey login, and
 // leaves other roles alone.
 func TestPasskeyRolesPolicy(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
 	if err != nil {
 		t.Fatal(err)
 	}

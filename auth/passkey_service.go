@@ -19,7 +19,7 @@ const (
 	reasonPasskeyRemoved    = "passkey_removed"
 	reasonPasskeyLogin      = "passkey"
 	// reasonLastPasskey refuses removing the last passkey of a user whose
-	// roles require one (TenantPolicy.PasskeyRoles).
+	// roles require one (policy.Tenant.PasskeyRoles).
 	reasonLastPasskey = "last_passkey"
 )
 
@@ -268,7 +268,7 @@ func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSe
 
 // BeginPasskeySession starts a session for u after FinishPasskeyLogin:
 // like Begin with MFA, and the session records the passkey, which the
-// policy step requires for TenantPolicy.PasskeyRoles.
+// policy step requires for policy.Tenant.PasskeyRoles.
 func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (Session, string, error) {
 	return s.sessions.begin(ctx, w, r, u, true, true)
 }

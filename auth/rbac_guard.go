@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"slices"
 	"strings"
@@ -67,7 +68,7 @@ type rbacGuard struct {
 	AuditGrants bool
 
 	sm   *sessionManager
-	rbac atomic.Pointer[RBAC]
+	rbac atomic.Pointer[policy.RBAC]
 	mux  *http.ServeMux
 
 	mu     sync.Mutex
@@ -77,7 +78,7 @@ type rbacGuard struct {
 
 // newGuard returns a Guard that authorises against rbac and records to the
 // session manager's audit writer.
-func newGuard(sm *sessionManager, rbac *RBAC) *rbacGuard {
+func newGuard(sm *sessionManager, rbac *policy.RBAC) *rbacGuard {
 	g := &rbacGuard{sm: sm, mux: http.NewServeMux(), routes: map[string]Route{}}
 	g.rbac.Store(rbac)
 	g.mux.HandleFunc("/", g.notFound)
@@ -85,17 +86,17 @@ func newGuard(sm *sessionManager, rbac *RBAC) *rbacGuard {
 }
 
 // RBAC returns the policy in force.
-func (g *rbacGuard) RBAC() *RBAC { return g.rbac.Load() }
+func (g *rbacGuard) RBAC() *policy.RBAC { return g.rbac.Load() }
 
 // SetRBAC replaces the policy (for example after reloading the policy
 // file); it applies from the next request. It fails, changing nothing, when
 // a registered route needs a permission the new policy does not declare.
-func (g *rbacGuard) SetRBAC(r *RBAC) error {
+func (g *rbacGuard) SetRBAC(r *policy.RBAC) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, rt := range g.routes {
-		if !r.declared(rt.Permission) {
-			return fmt.Errorf("%w: route %s needs permission %s, which the new policy does not declare", ErrInvalidPolicy, rt.Pattern, rt.Permission)
+		if !r.Declares(rt.Permission) {
+			return fmt.Errorf("%w: route %s needs permission %s, which the new policy does not declare", policy.ErrInvalid, rt.Pattern, rt.Permission)
 		}
 	}
 	g.rbac.Store(r)
@@ -116,7 +117,7 @@ func (g *rbacGuard) Use(mw ...func(http.Handler) http.Handler) {
 // http.ServeMux.Handle it panics on a programming error: a malformed or
 // undeclared permission, a nil handler, or a pattern already registered
 // (the pattern "/" is reserved for the deny-all fallback).
-func (g *rbacGuard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
+func (g *rbacGuard) Handle(pattern string, perm policy.Permission, h http.Handler, opts ...RouteOption) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	rt := g.newRoute("Handle", perm, h, opts)
@@ -128,7 +129,7 @@ func (g *rbacGuard) Handle(pattern string, perm Permission, h http.Handler, opts
 // given to Handle, the permission it requires and its options.
 type Route struct {
 	Pattern    string // http.ServeMux syntax, for example "GET /patients/{id}"
-	Permission Permission
+	Permission policy.Permission
 	PHI        bool // registered with the PHI option
 	Sensitive  bool // registered with the Sensitive option
 }
@@ -149,11 +150,11 @@ func (g *rbacGuard) list() []Route {
 // middleware added by Use so far. It panics on a nil handler or an
 // undeclared permission (a programming error, as in http.ServeMux). g.mu
 // is held.
-func (g *rbacGuard) newRoute(caller string, perm Permission, h http.Handler, opts []RouteOption) *route {
+func (g *rbacGuard) newRoute(caller string, perm policy.Permission, h http.Handler, opts []RouteOption) *route {
 	if h == nil {
 		panic("auth: Guard." + caller + ": nil handler")
 	}
-	if !perm.Valid() || !g.RBAC().declared(perm) {
+	if !perm.Valid() || !g.RBAC().Declares(perm) {
 		panic("auth: Guard." + caller + ": permission is not declared in the RBAC policy")
 	}
 	rt := &route{g: g, perm: perm}
@@ -168,7 +169,7 @@ func (g *rbacGuard) newRoute(caller string, perm Permission, h http.Handler, opt
 }
 
 // HandleFunc registers f like Handle.
-func (g *rbacGuard) HandleFunc(pattern string, perm Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
+func (g *rbacGuard) HandleFunc(pattern string, perm policy.Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
 	g.Handle(pattern, perm, http.HandlerFunc(f), opts...)
 }
 
@@ -187,7 +188,7 @@ func (g *rbacGuard) notFound(w http.ResponseWriter, r *http.Request) {
 
 // Can reports whether the request's principal holds perm under the policy
 // in force (for decisions inside a handler). It records nothing.
-func (g *rbacGuard) Can(r *http.Request, perm Permission) bool {
+func (g *rbacGuard) Can(r *http.Request, perm policy.Permission) bool {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return false
@@ -213,8 +214,8 @@ func (g *rbacGuard) Elevate(w http.ResponseWriter, r *http.Request, role, reason
 	if st == nil {
 		return EmergencyAccess{}, "", ErrInvalidSession
 	}
-	max, ok := g.RBAC().eligible(st.p.Roles, role)
-	minChars, minWords, _ := st.policy.emergencyLimits()
+	max, ok := g.RBAC().Eligible(st.p.Roles, role)
+	minChars, minWords, _ := st.policy.EmergencyLimits()
 	switch {
 	case !ok:
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_not_eligible")
@@ -233,7 +234,7 @@ func (g *rbacGuard) Elevate(w http.ResponseWriter, r *http.Request, role, reason
 
 type route struct {
 	g         *rbacGuard
-	perm      Permission
+	perm      policy.Permission
 	sensitive bool
 	phi       bool
 	checks    []AttributeCheck

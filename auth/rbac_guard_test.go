@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,11 +195,11 @@ func TestGuardRegistrationErrors(t *testing.T) {
 	mustPanic("malformed", func() { g.Handle("GET /x", "", h) })
 	mustPanic("nil handler", func() { g.Handle("GET /x", "patient:read", nil) })
 	g.Handle("GET /x", "patient:read", h)
-	narrow, err := auth.NewRBAC([]auth.Permission{"lab_result:update"}, nil)
+	narrow, err := policy.NewRBAC([]policy.Permission{"lab_result:update"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SetRBAC(narrow); !errors.Is(err, auth.ErrInvalidPolicy) {
+	if err := g.SetRBAC(narrow); !errors.Is(err, policy.ErrInvalid) {
 		t.Fatalf("SetRBAC dropping a routed permission: %v", err)
 	}
 	if _, ok := g.RBAC().Allows([]string{"physician"}, "", "patient:read"); !ok {

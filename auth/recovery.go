@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"slices"
 	"strings"
@@ -162,7 +163,7 @@ func (a *authenticator) RegenerateRecoveryCodes(ctx context.Context, userID stri
 	if err != nil {
 		return nil, err
 	}
-	if !tp.AllowsRecovery(RecoveryCodes) {
+	if !tp.AllowsRecovery(policy.RecoveryCodes) {
 		return nil, errRecoveryNotAllowed
 	}
 	var codes []string
@@ -223,7 +224,7 @@ func (h *endpoints) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Reque
 // recovery codes.
 func (a *authenticator) enrolmentRecoveryCodes(ctx context.Context, u *User) (codes, hashes []string, err error) {
 	tp, err := a.tenantPolicy(ctx, u.TenantID)
-	if err != nil || !tp.AllowsRecovery(RecoveryCodes) {
+	if err != nil || !tp.AllowsRecovery(policy.RecoveryCodes) {
 		return nil, nil, err
 	}
 	return newRecoveryCodes(u.ID)

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,7 +115,7 @@ func TestServiceEnforcesPasswordMaxAge(t *testing.T) {
 // Handler puts a route behind session → policy → RBAC → the middleware of
 // Use, in that order.
 func TestServiceChainOrder(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-b", RequireMFA: true})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-b", RequireMFA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestServiceChainOrder(t *testing.T) {
 
 // A rejected role request leaves the roles as they were and is audited.
 func TestServiceRejectRoles(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{ApprovePHIGrants: true})
+	tenants, err := policy.NewTenants(policy.Tenant{ApprovePHIGrants: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ type Session struct {
 	MFA bool
 	// Passkey reports that the login (or a later re-authentication)
 	// used a WebAuthn passkey, a phishing-resistant factor
-	// (TenantPolicy.PasskeyRoles).
+	// (policy.Tenant.PasskeyRoles).
 	Passkey bool
 	// Emergency is set while break-glass access is active.
 	Emergency *EmergencyGrant

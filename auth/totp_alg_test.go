@@ -4,6 +4,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"strings"
 	"testing"
 	"time"
@@ -180,12 +181,12 @@ func TestEnrolSHA256(t *testing.T) {
 }
 
 func TestRequireMFAWithoutSealerRefused(t *testing.T) {
-	pol, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", RequireMFA: true})
+	pol, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic", RequireMFA: true})
 	require.NoError(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: pol}, nil)
 	require.ErrorIs(t, err, ErrMFAWithoutSealer)
 	require.Contains(t, err.Error(), "Config.Sealer")
-	relaxed, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic"})
+	relaxed, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic"})
 	require.NoError(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: relaxed}, nil)
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"image/png"
 	"log/slog"
 	"strings"
@@ -260,7 +261,7 @@ func TestRecoveryCodes(t *testing.T) {
 }
 
 func TestRecoveryNotAllowedByTenant(t *testing.T) {
-	tenants, err := NewTenantPolicies(TenantPolicy{RecoveryMethods: []RecoveryMethod{RecoveryAdminReset}})
+	tenants, err := policy.NewTenants(policy.Tenant{RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryAdminReset}})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) { c.Tenants = tenants })
 	_, _, codes := f.enrol(t, "pia")
@@ -482,7 +483,7 @@ func TestAdminResetMFA(t *testing.T) {
 	stored, _ := deny.users.Get(t.Context(), u.ID)
 	require.True(t, stored.MFA.TOTPActive)
 
-	tenants, err := NewTenantPolicies(TenantPolicy{RecoveryMethods: []RecoveryMethod{RecoveryCodes, RecoveryAdminReset}})
+	tenants, err := policy.NewTenants(policy.Tenant{RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}})
 	require.NoError(t, err)
 	allow := newFixture(t, func(c *Config) { c.Tenants = tenants })
 	v, _, _ := allow.enrol(t, "vic")

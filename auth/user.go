@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"slices"
 	"strings"
@@ -102,7 +103,7 @@ type User struct {
 	// Passkeys are the user's WebAuthn credentials (see Passkey).
 	Passkeys []Passkey
 	// RoleRequest is a role change waiting for a second administrator's
-	// approval (TenantPolicy.ApprovePHIGrants); nil when none is pending.
+	// approval (policy.Tenant.ApprovePHIGrants); nil when none is pending.
 	RoleRequest *RoleRequest
 
 	CreatedAt time.Time
@@ -252,26 +253,6 @@ func checkName(c string) error {
 	return nil
 }
 
-// ValidTenantID reports whether t is a usable tenant ID: 1 to 128 bytes of
-// printable ASCII without spaces.
-func ValidTenantID(t string) bool { return validToken(t, maxTenantBytes) }
-
-// ValidRole reports whether r is a usable role name: 1 to 128 bytes of
-// printable ASCII without spaces.
-func ValidRole(r string) bool { return validToken(r, maxRoleBytes) }
-
-func validToken(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // normalizeRoles returns roles sorted and without duplicates.
 func normalizeRoles(roles []string) []string {
 	r := slices.Clone(roles)
@@ -288,7 +269,7 @@ func (u *User) Validate() error {
 	if !ValidUserID(u.ID) {
 		return fmt.Errorf("%w: malformed ID", ErrInvalidUser)
 	}
-	if !ValidTenantID(u.TenantID) {
+	if !policy.ValidTenantID(u.TenantID) {
 		return fmt.Errorf("%w: malformed tenant ID", ErrInvalidUser)
 	}
 	if c, err := CanonicalName(u.Name); err != nil {
@@ -303,7 +284,7 @@ func (u *User) Validate() error {
 		return fmt.Errorf("%w: more than %d roles", ErrInvalidUser, maxRoles)
 	}
 	for i, r := range u.Roles {
-		if !ValidRole(r) {
+		if !policy.ValidRole(r) {
 			return fmt.Errorf("%w: malformed role", ErrInvalidUser)
 		}
 		if i > 0 && u.Roles[i-1] >= r {
@@ -370,7 +351,7 @@ func (u User) MarshalJSON() ([]byte, error) { return json.Marshal(u.redacted()) 
 
 // String never prints secrets.
 func (m MFA) String() string {
-	return fmt.Sprintf("auth.MFA{TOTPActive:%t RecoveryCodes:%d}", m.TOTPActive, len(m.RecoveryCodes))
+	return fmt.Sprintf("auth.MFA{TOTPActive:%t policy.RecoveryCodes:%d}", m.TOTPActive, len(m.RecoveryCodes))
 }
 
 // GoString is String.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -246,7 +247,7 @@ func TestLoginRehashesOutdatedHash(t *testing.T) {
 }
 
 func TestLockoutAfterMaxFailures(t *testing.T) {
-	tenants, err := NewTenantPolicies(TenantPolicy{PermanentLockout: true})
+	tenants, err := policy.NewTenants(policy.Tenant{PermanentLockout: true})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) {
 		c.Lockout = LockoutConfig{MaxFailures: 5, FreeFailures: 2, BaseDelay: time.Second, MaxDelay: time.Minute}
@@ -424,7 +425,7 @@ func TestLoginFailsWithoutAudit(t *testing.T) {
 func TestTenantPasswordPolicy(t *testing.T) {
 	strict := password.DefaultPolicy()
 	strict.MinLength = 20
-	tenants, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", PasswordPolicy: "strict"})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic", PasswordPolicy: "strict"})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) {
 		c.PasswordPolicies = map[string]password.Policy{"strict": strict}

@@ -2,6 +2,7 @@ package authtest
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"sync"
 	"testing"
@@ -97,7 +98,7 @@ func newCapCase(t *testing.T, st auth.SessionStore, limit int) *capCase {
 	c := &capCase{store: st}
 	c.t, c.clk, c.users = t, clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), memstore.NewUserStore()
 	c.user = c.addUser("ana")
-	pols, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", MaxSessionsPerUser: limit})
+	pols, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", MaxSessionsPerUser: limit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pgauth_test
 import (
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,7 +57,7 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	tenants, err := policy.NewTenants(policy.Tenant{PermanentLockout: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"io"
 	"log/slog"
 	"time"
@@ -83,11 +84,11 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 // administrators; break-glass keeps the library's reason and daily limits.
 func (a *app) deploymentConfig() (hipaakit.Config, error) {
 	c := a.cfg
-	policy := auth.TenantPolicy{TenantID: demoTenant, RequireMFA: true, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}, ApprovePHIGrants: true}
-	def := policy
+	tp := policy.Tenant{TenantID: demoTenant, RequireMFA: true, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
+		RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}, ApprovePHIGrants: true}
+	def := tp
 	def.TenantID = ""
-	tenants, err := auth.NewTenantPolicies(def, policy)
+	tenants, err := policy.NewTenants(def, tp)
 	if err != nil {
 		return hipaakit.Config{}, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/netip"
 	"time"
@@ -18,7 +19,7 @@ import (
 // permBreach allows breach response: incidents, scoping, the risk
 // assessment, the notices and, with it, the mailing list's contact
 // details (a PHI permission: granted by two administrators).
-const permBreach auth.Permission = "breach:manage"
+const permBreach policy.Permission = "breach:manage"
 
 // rolePrivacyOfficer runs breach response (45 CFR 164.530(a)).
 const rolePrivacyOfficer = breach.RolePrivacyOfficer

@@ -3,16 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"regexp"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth"
 )
 
 // permDisclose allows recording a disclosure of a patient's PHI to a
 // recipient outside the clinic (release of information).
-const permDisclose auth.Permission = "patient:disclose"
+const permDisclose policy.Permission = "patient:disclose"
 
 // disclosureIn is the body of POST /api/patients/{id}/disclosures.
 type disclosureIn struct {
