@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"os"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/disposal"

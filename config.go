@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
@@ -199,10 +200,10 @@ type AuthConfig struct {
 	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
 	// refused while a tenant policy requires MFA. Default false.
 	WithoutTOTP bool
-	// Passkeys configures WebAuthn passkeys (auth.PasskeyConfig; zero:
+	// Passkeys configures WebAuthn passkeys (passkey.Config; zero:
 	// disabled). Set RPID and Origins to the service's public domain and
 	// origins.
-	Passkeys auth.PasskeyConfig
+	Passkeys passkey.Config
 	// IdleTimeout and AbsoluteTimeout bound every session (defaults 15
 	// minutes and 12 hours); a tenant policy can only shorten them.
 	IdleTimeout     time.Duration

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"log"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // A grant of a PHI-reading role waits for a second administrator.

@@ -2,12 +2,13 @@ package auth
 
 import (
 	"context"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 )
@@ -47,8 +48,8 @@ type Config struct {
 	// middleware and the policy step all read it. Nil means the defaults.
 	Tenants policy.Source
 	// Passkeys configures WebAuthn passkeys, as a second factor and for
-	// passwordless login (zero: disabled; see PasskeyConfig).
-	Passkeys PasskeyConfig
+	// passwordless login (zero: disabled; see passkey.Config).
+	Passkeys passkey.Config
 	// Sealer seals TOTP secrets at rest (see PHISealer, NewKeySealer).
 	// Without it TOTP enrolment fails, and New refuses tenant policies that
 	// require MFA.

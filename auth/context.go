@@ -2,12 +2,12 @@ package auth
 
 import (
 	"context"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Principal is the authenticated user of a request, as established by
@@ -32,16 +32,6 @@ type Principal struct {
 	Admin bool
 
 	roleLabel string
-}
-
-// HasRole reports whether p holds role.
-func (p *Principal) HasRole(role string) bool {
-	for _, r := range p.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
 }
 
 // Actor returns the audit actor for p.

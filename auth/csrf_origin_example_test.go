@@ -2,12 +2,12 @@ package auth_test
 
 import (
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // An HTML login form, served without a session, refuses cross-origin posts

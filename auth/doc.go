@@ -225,7 +225,7 @@
 //
 // TOTP (RFC 6238, via github.com/pquerna/otp): EnrollTOTP returns the key
 // URI and a PNG QR code; ConfirmTOTP activates the enrolment with a first
-// valid code and returns RecoveryCodeCount single-use recovery codes. Codes
+// valid code and returns ten single-use recovery codes. Codes
 // are accepted within ±1 step by default (totp.Config.Skew, 0 allowed; package auth/totp) and
 // each at most once: the last accepted step and the reset of the failure
 // counter are stored in one compare-and-swap, and one process serialises
@@ -239,10 +239,10 @@
 // # Passkeys
 //
 // WebAuthn through github.com/go-webauthn/webauthn (Config.Passkeys,
-// PasskeyConfig): Service.BeginPasskeyRegistration and
+// passkey.Config): Service.BeginPasskeyRegistration and
 // FinishPasskeyRegistration register a discoverable credential (attestation
 // "none", user verification required unless AllowUnverified, optional
-// AAGUID allow-list) stored on User.Passkeys (at most MaxPasskeys, each
+// AAGUID allow-list) stored on User.Passkeys (at most passkey.MaxPerUser, each
 // named); BeginPasskeyLogin, FinishPasskeyLogin and BeginPasskeySession log
 // in without a password. The relying party ID and the exact origins come from
 // the configuration and are checked on every response. Each challenge is kept

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // pausingPolicies blocks the first TenantPolicy call after arm until

@@ -83,6 +83,7 @@ const (
 	DefaultEmergencyReasonMinWords = 3
 	DefaultMaxEmergenciesPerDay    = 3
 
+	RecoveryCodeCount      = recoveryCodeCount
 	DefaultCSRFFormField   = defaultCSRFFormField
 	DefaultCSRFHeader      = defaultCSRFHeader
 	DefaultMaxBodyBytes    = defaultMaxBodyBytes
@@ -95,6 +96,7 @@ const (
 )
 
 var (
+	HashToken               = hashToken
 	ErrPolicySourceConflict = errPolicySourceConflict
 	ErrMalformedToken       = errMalformedToken
 	ParseToken              = parseToken

@@ -2,9 +2,10 @@ package auth
 
 import (
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"time"
+
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Administrative handlers. They act on the user named by the path value

@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Mount serves sign-in as JSON: the login endpoint checks the credentials

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"encoding/json"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // TestPasskeyEndpoints drives the passkey endpoints of Service.Mount:

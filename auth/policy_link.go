@@ -2,8 +2,9 @@ package auth
 
 import (
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"reflect"
+
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // --- One source of tenant policy (Authenticator and SessionManager) ---

@@ -3,11 +3,11 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"strings"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // The tenant policy is given to the Authenticator only (Config.Tenants);

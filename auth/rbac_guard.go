@@ -2,7 +2,6 @@ package auth
 
 import (
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,11 +10,8 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
-
-// ActionPermissionGranted is recorded for granted decisions when
-// Config.AuditGrants is set.
-const ActionPermissionGranted audit.Action = "permission_granted"
 
 // AttributeCheck is an attribute rule evaluated after the role check of a
 // route, for ownership and minimum-necessary rules (for example "a mobile
@@ -276,7 +272,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if g.AuditGrants {
-		e := sm.event(r, rt.actor(st, role), ActionPermissionGranted, audit.OutcomeSuccess, string(rt.perm))
+		e := sm.event(r, rt.actor(st, role), audit.ActionPermissionGranted, audit.OutcomeSuccess, string(rt.perm))
 		if err := sm.audit.Write(ctx, e); err != nil {
 			sm.logError(ctx, "audit write", err)
 			writeError(w, http.StatusServiceUnavailable, codeUnavailable)

@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // guardEnv wires session → policy → guard with the test policy file.
@@ -167,7 +167,7 @@ func TestGuardAuditGrants(t *testing.T) {
 	if rr := do(h, "GET", "/patients/1", tok); rr.Code != 200 {
 		t.Fatal(rr.Code)
 	}
-	gr := e.rec.find(auth.ActionPermissionGranted, "patient:read")
+	gr := e.rec.find(audit.ActionPermissionGranted, "patient:read")
 	if len(gr) != 1 || gr[0].Actor.Role != "physician" {
 		t.Fatalf("grant events: %+v", gr)
 	}

@@ -3,12 +3,12 @@ package auth
 import (
 	"context"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // capSessions enforces p.MaxSessionsPerUser after the new session s was

@@ -3,13 +3,13 @@ package auth_test
 import (
 	"context"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // exampleService builds a Service over memory stores (a deployment uses
@@ -109,4 +109,3 @@ func ExampleService_Handle() {
 	// /labs/7 403
 	// /admin 404
 }
-

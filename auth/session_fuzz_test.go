@@ -21,7 +21,7 @@ func FuzzParseToken(f *testing.F) {
 			}
 			return
 		}
-		if len(tok) != tokenLen || !strings.HasPrefix(tok, tokenPrefix) || h != HashToken(tok) {
+		if len(tok) != tokenLen || !strings.HasPrefix(tok, tokenPrefix) || h != hashToken(tok) {
 			t.Fatal("accepted a token outside the format")
 		}
 	})

@@ -4,16 +4,17 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
+	"github.com/hipaakit/hipaakit/auth/totp"
 )
 
 var sha1Eight, _ = totp.NewParams(totp.SHA1, 8, 30)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"slices"
 	"strings"
@@ -14,9 +13,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hipaakit/hipaakit/auth/password"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/hipaakit/hipaakit/auth/passkey"
+	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Errors about users and credentials. Every error the package returns about a
@@ -101,7 +103,7 @@ type User struct {
 	// Lockout holds the failed-login counter and lock state.
 	Lockout LockoutState
 	// Passkeys are the user's WebAuthn credentials (see Passkey).
-	Passkeys []Passkey
+	Passkeys []passkey.Credential
 	// RoleRequest is a role change waiting for a second administrator's
 	// approval (policy.Tenant.ApprovePHIGrants); nil when none is pending.
 	RoleRequest *RoleRequest
@@ -158,11 +160,6 @@ func (l LockoutState) Locked() bool { return !l.LockedAt.IsZero() }
 
 // Active reports whether the user can log in and hold sessions.
 func (u *User) Active() bool { return u != nil && u.Status == StatusActive }
-
-// HasRole reports whether the user holds role in its tenant.
-func (u *User) HasRole(role string) bool {
-	return u != nil && slices.Contains(u.Roles, role)
-}
 
 // Clone returns a deep copy of u.
 func (u *User) Clone() *User {

@@ -31,11 +31,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"slices"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Errors of the separation-of-duties rules.

@@ -2,13 +2,13 @@ package auth
 
 import (
 	"context"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 var adminCfg = func(c *Config) {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"log/slog"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // LoginRequest is one login attempt. It prints, logs and encodes without

@@ -2,7 +2,6 @@ package authtest
 
 import (
 	"context"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 )
 

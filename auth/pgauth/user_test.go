@@ -3,7 +3,6 @@ package pgauth_test
 import (
 	"context"
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/authtest"
 	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )

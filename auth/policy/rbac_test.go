@@ -3,12 +3,13 @@ package policy_test
 import (
 	"context"
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 func TestPermissionValid(t *testing.T) {

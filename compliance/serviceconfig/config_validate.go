@@ -3,7 +3,6 @@ package serviceconfig
 import (
 	"crypto/ed25519"
 	"fmt"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/retention"
 )
 

@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
@@ -103,7 +104,7 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 			Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
 			TOTP: totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-			OnEmergency: a.alerts.add, Passkeys: auth.PasskeyConfig{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
+			OnEmergency: a.alerts.add, Passkeys: passkey.Config{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
 		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold},
 		AppDirs:      []string{dirRecords}, AppTables: []string{recordsTable}, AuditStream: "clinic",
 		SweepInterval: c.SessionSweep, PlainHTTP: c.NoTLS, Clock: a.clock, Logger: a.log}

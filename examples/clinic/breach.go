@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"net/netip"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/phi"

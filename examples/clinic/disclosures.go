@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"net/http"
 	"regexp"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // permDisclose allows recording a disclosure of a patient's PHI to a

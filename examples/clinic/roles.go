@@ -1,8 +1,9 @@
 package main
 
 import (
-	"github.com/hipaakit/hipaakit/auth/policy"
 	"slices"
+
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Permissions of the clinic, "resource:action".
