@@ -21,6 +21,10 @@
 //     every record links to its predecessor, and every checkpoint the
 //     writer stored verifies under the harness's keys (audit.Verify).
 //
+//   - Record history (RunHistory, over an audit.Trail): chain order per
+//     stream, streams merged by time, the field filter, failures listed,
+//     directory names, limits and typed errors.
+//
 // # What it leaves to the caller
 //
 // The harness: how to build a fresh, empty writer and how to read back
