@@ -12,18 +12,14 @@
 //     once, with the event as written (hostile strings byte for byte, sealed
 //     bytes unchanged) and a UTC time set when the event had none; and after
 //     Reopen (when the harness supports it) it is still there.
-//
 //   - Fail closed: an invalid event is refused with audit.ErrInvalidEvent
 //     and not stored; a Write that returned an error is never required, and
 //     a Write that returned nil is always required, to be stored.
-//
 //   - Concurrency: concurrent writers all succeed and every event is stored
 //     once.
-//
 //   - Chain: per stream, sequence numbers run 1, 2, 3, ... without gaps,
 //     every record links to its predecessor, and every checkpoint the
 //     writer stored verifies under the harness's keys (audit.Verify).
-//
 //   - Record history (RunHistory, over an audit.Trail): chain order per
 //     stream, streams merged by time, the field filter, failures listed,
 //     directory names, limits and typed errors.
