@@ -26,7 +26,10 @@ type fixture struct {
 	broken string // "" or the name of the one safeguard to leave out (see TestBrokenHandlersFail)
 
 	mu       sync.Mutex
-	clock    *clock.Fake
+	clock    clock.Clock // the fake one in-process; the real one over TLS (remote_test.go)
+	fake     *clock.Fake
+	idle     time.Duration
+	absolute time.Duration
 	users    map[string]*fxUser // by user name
 	sessions map[string]*fxSession
 	events   []audit.Event
@@ -44,8 +47,8 @@ type fxUser struct {
 
 type fxSession struct {
 	userID, role, reason, csrf string
-	created, seen        time.Time
-	mfa                  bool // the second factor was completed
+	created, seen              time.Time
+	mfa                        bool // the second factor was completed
 }
 
 const (
@@ -55,7 +58,8 @@ const (
 )
 
 func newFixture(broken string) *fixture {
-	f := &fixture{broken: broken, clock: clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)),
+	fake := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	f := &fixture{broken: broken, clock: fake, fake: fake, idle: fxIdle, absolute: fxAbsolute,
 		users: map[string]*fxUser{}, sessions: map[string]*fxSession{}}
 	f.log = slog.New(slog.NewTextHandler(&f.logs, nil))
 	f.mux = http.NewServeMux()
@@ -82,6 +86,9 @@ func (f *fixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if r.TLS != nil && f.broken != "no-hsts" {
+		h.Set("Strict-Transport-Security", "max-age=63072000")
+	}
 	if f.broken != "cacheable-schedule" || r.URL.Path != "/schedule" {
 		h.Set("Cache-Control", "no-store")
 	}
@@ -152,8 +159,8 @@ func (f *fixture) sessionOf(r *http.Request) *fxSession {
 		return nil
 	}
 	now := f.clock.Now()
-	idle := now.Sub(s.seen) > fxIdle && f.broken != "no-idle-timeout"
-	if s == nil || idle || now.Sub(s.created) > fxAbsolute {
+	idle := now.Sub(s.seen) > f.idle && f.broken != "no-idle-timeout"
+	if s == nil || idle || now.Sub(s.created) > f.absolute {
 		delete(f.sessions, c.Value)
 		return nil
 	}
@@ -275,7 +282,7 @@ func (f *fixture) service() Service {
 			return f.clientSession(u.id, tok)
 		},
 		Logout:          Route{Method: "POST", Path: "/logout"},
-		Clock:           f.clock,
+		Clock:           f.fake,
 		IdleTimeout:     fxIdle,
 		AbsoluteTimeout: fxAbsolute,
 		ChangePassword: func(t testing.TB, s Session) {

@@ -48,7 +48,7 @@ func (rm *remote) hooks() hooks {
 	return h
 }
 
-// loginRole logs in a user of role from users, with a TOTP code when
+// loginRole logs in a user of role ("" for any) from users, with a TOTP code when
 // withCode, waiting for the next TOTP step only when every such user has
 // used the current one.
 func (rm *remote) loginRole(t T, role string, users []checkUser, withCode bool) Session {
@@ -68,7 +68,7 @@ func (rm *remote) loginRole(t T, role string, users []checkUser, withCode bool) 
 func (rm *remote) pickUser(t T, role string, users []checkUser, withCode bool) (checkUser, string) {
 	var of []checkUser
 	for _, u := range users {
-		if u.Role == role {
+		if u.Role == role || role == "" {
 			of = append(of, u)
 		}
 	}
@@ -113,14 +113,7 @@ func totpCode(t T, secret string, at time.Time) string {
 // totpHook hands the TOTP check a user whose current step is unused; each
 // code submitted logs in (the session is logged out at the end).
 func (rm *remote) totpHook(t T) (string, func(string) bool) {
-	var u checkUser
-	for _, c := range rm.f.Users {
-		if c.TOTPSecret != "" {
-			u = c
-			break
-		}
-	}
-	_, _ = rm.pickUser(t, u.Role, []checkUser{u}, true) // reserves the step, waiting if it was used
+	u, _ := rm.pickUser(t, "", rm.f.Users, true) // any role; reserves the step, waiting if every user used it
 	return u.TOTPSecret, func(code string) bool {
 		_, _, s, err := rm.login(u.Name, u.Password, code)
 		if err != nil {
