@@ -179,5 +179,5 @@ func TestCLIBreachPostgres(t *testing.T) {
 	}
 	writeEvents(t, w)
 	w.Close(ctx)
-	breachFlow(t, map[string]string{envDatabaseURL: url, "HIPAAKIT_AUDIT_KEY": keyPath, "USER": "po"})
+	breachFlow(t, map[string]string{envDatabaseURL: url, hipaakit.EnvSigningKeyFile: keyPath, "USER": "po"})
 }
