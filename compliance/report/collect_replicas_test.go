@@ -23,7 +23,9 @@ import (
 func TestCollectFoldsReplicas(t *testing.T) {
 	ctx := context.Background()
 	pool, schema := hipaakittest.PostgresSchema(t)
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+hipaakit.LedgerSchemaSuffix+`" CASCADE`) })
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+hipaakit.LedgerSchemaSuffix+`" CASCADE`)
+	})
 	kek, err := localkek.Generate()
 	must(t, err)
 	shared := t.TempDir()
