@@ -11,6 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
 	"github.com/hipaakit/hipaakit/clock"
@@ -26,7 +27,7 @@ func (d *Deployment) openAuth() error {
 	tenants := ac.Tenants
 	if tenants == nil {
 		var err error
-		if tenants, err = auth.NewTenantPolicies(DefaultTenantPolicy()); err != nil {
+		if tenants, err = policy.NewTenants(DefaultTenantPolicy()); err != nil {
 			return fmt.Errorf("hipaakit: default tenant policy: %w", err)
 		}
 	}

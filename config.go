@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
@@ -189,10 +191,10 @@ type AuthConfig struct {
 	// Tenants gives each tenant's security policy, once for the whole
 	// deployment (the authenticator and the session manager read the same
 	// source). Default: DefaultTenantPolicy for every tenant (MFA required).
-	Tenants auth.TenantPolicySource
+	Tenants policy.Source
 	// RBAC is the role model the auth service enforces. Default: no roles, so
 	// every protected route is refused (deny by default).
-	RBAC *auth.RBAC
+	RBAC *policy.RBAC
 	// AdminRoles and PHIRoles: see auth.Config.
 	AdminRoles []string
 	PHIRoles   []string
@@ -208,10 +210,10 @@ type AuthConfig struct {
 	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
 	// refused while a tenant policy requires MFA. Default false.
 	WithoutTOTP bool
-	// Passkeys configures WebAuthn passkeys (auth.PasskeyConfig; zero:
+	// Passkeys configures WebAuthn passkeys (passkey.Config; zero:
 	// disabled). Set RPID and Origins to the service's public domain and
 	// origins.
-	Passkeys auth.PasskeyConfig
+	Passkeys passkey.Config
 	// IdleTimeout and AbsoluteTimeout bound every session (defaults 15
 	// minutes and 12 hours); a tenant policy can only shorten them.
 	IdleTimeout     time.Duration
@@ -227,9 +229,9 @@ type AuthConfig struct {
 // DefaultTenantPolicy is the policy of every tenant when AuthConfig.Tenants
 // is nil: MFA required, recovery by recovery codes or an administrator's
 // reset.
-func DefaultTenantPolicy() auth.TenantPolicy {
-	return auth.TenantPolicy{RequireMFA: true,
-		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}}
+func DefaultTenantPolicy() policy.Tenant {
+	return policy.Tenant{RequireMFA: true,
+		RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}}
 }
 
 // retiredEnv are the master-key names of earlier versions and the names

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
@@ -72,7 +73,7 @@ type Deployment struct {
 	Logger     *slog.Logger
 
 	cfg           Config
-	tenants       auth.TenantPolicySource
+	tenants       policy.Source
 	signKey       *signing.PrivateKey
 	key           KeyPlace
 	kekCreated    bool

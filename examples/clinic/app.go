@@ -8,6 +8,8 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
@@ -79,11 +81,11 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 // administrators; break-glass keeps the library's reason and daily limits.
 func (a *app) deploymentConfig() (hipaakit.Config, error) {
 	c := a.cfg
-	policy := auth.TenantPolicy{TenantID: demoTenant, RequireMFA: true, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}, ApprovePHIGrants: true}
-	def := policy
+	tp := policy.Tenant{TenantID: demoTenant, RequireMFA: true, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
+		RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}, ApprovePHIGrants: true}
+	def := tp
 	def.TenantID = ""
-	tenants, err := auth.NewTenantPolicies(def, policy)
+	tenants, err := policy.NewTenants(def, tp)
 	if err != nil {
 		return hipaakit.Config{}, err
 	}
@@ -98,7 +100,7 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
 			Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
 			TOTP:    totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-			OnEmergency: a.alerts.add, Passkeys: auth.PasskeyConfig{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
+			OnEmergency: a.alerts.add, Passkeys: passkey.Config{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
 		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold},
 		AppDirs:      []string{dirRecords}, AppTables: []string{recordsTable}, AuditStream: "clinic",
 		SweepInterval: c.SessionSweep, PlainHTTP: c.NoTLS, Clock: a.clock, Logger: a.log,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -16,7 +17,7 @@ import (
 // permBreach allows breach response: incidents, scoping, the risk
 // assessment, the notices and, with it, the mailing list's contact
 // details (a PHI permission: granted by two administrators).
-const permBreach auth.Permission = "breach:manage"
+const permBreach policy.Permission = "breach:manage"
 
 // rolePrivacyOfficer runs breach response (45 CFR 164.530(a)).
 const rolePrivacyOfficer = breach.RolePrivacyOfficer
