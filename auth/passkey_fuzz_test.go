@@ -32,7 +32,7 @@ func FuzzPasskeyResponse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if _, err := svc.FinishPasskeyLogin(ctx, in, audit.Origin{}); !errors.Is(err, passkey.ErrRefused) {
+		if _, err := svc.FinishPasskeyLogin(ctx, in, "", audit.Origin{}); !errors.Is(err, passkey.ErrRefused) {
 			t.Fatalf("login: %v", err)
 		}
 		if _, err := svc.FinishPasskeyRegistration(ctx, u.ID, "k", in, audit.Origin{}); !errors.Is(err, passkey.ErrRefused) {
