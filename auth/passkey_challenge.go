@@ -70,7 +70,9 @@ func (a *authenticator) checkPasskeyChallenge(claimed string, kind ceremonyKind,
 		return nil, "unknown_challenge"
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(claimed)
-	if err != nil || len(b) != pkChallengeLen || b[0] != pkChallengeVersion || ceremonyKind(b[1]) != kind ||
+	// The decoder skips '\r' and '\n': only the one canonical spelling of
+	// a challenge is its spelling.
+	if err != nil || len(b) != pkChallengeLen || base64.RawURLEncoding.EncodeToString(b) != claimed || b[0] != pkChallengeVersion || ceremonyKind(b[1]) != kind ||
 		!hmac.Equal(b[pkChallengeHead:], a.passkeyChallengeTag(b[:pkChallengeHead], userID)) {
 		return nil, "unknown_challenge"
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // passkeyTenants returns tenant policies with clinic-a set to tp.
-func passkeyTenants(t *testing.T, tp policy.Tenant) func(*auth.Config) {
+func passkeyTenants(t testing.TB, tp policy.Tenant) func(*auth.Config) {
 	t.Helper()
 	tp.TenantID = "clinic-a"
 	tenants, err := policy.NewTenants(policy.Tenant{}, tp)

@@ -34,7 +34,7 @@ func passkeyUser(t *testing.T, e *svcEnv, name string) string {
 	return u.ID
 }
 
-func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) passkey.Credential {
+func register(t testing.TB, e *svcEnv, id string, a *softAuthenticator) passkey.Credential {
 	t.Helper()
 	ctx := context.Background()
 	opts, err := e.svc.BeginPasskeyRegistration(ctx, id)
