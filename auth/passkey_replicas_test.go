@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +15,9 @@ import (
 )
 
 // Two services on one PostgreSQL schema (two replicas): a ceremony begun
-// on one finishes on the other, and a challenge completes one ceremony in
-// the whole deployment, also when the same assertion races on both.
+// on one finishes on the other, a challenge completes one ceremony in the
+// whole deployment, also when the same assertion races on both, and
+// failures on both replicas count against one account limit.
 func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	pool := hipaakittest.Postgres(t)
@@ -101,5 +103,26 @@ func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 	wg.Wait()
 	if got := wins.Load(); got != 1 {
 		t.Fatalf("%d of %d racing finishes succeeded, want exactly 1", got, n)
+	}
+
+	// Failures alternate between the replicas: the account's free failures
+	// (3) are shared, so the fourth attempt is throttled on either.
+	wrongOrigin := func(svc *auth.Service) error {
+		opts, err := svc.BeginPasskeyLogin(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev.origin = "https://evil.example"
+		defer func() { dev.origin = testOrigin }()
+		_, err = svc.FinishPasskeyLogin(ctx, dev.assert(opts), "", audit.Origin{})
+		return err
+	}
+	for i, svc := range []*auth.Service{a, b, a} {
+		if err := wrongOrigin(svc); !errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if err := wrongOrigin(b); !errors.Is(err, auth.ErrThrottled) {
+		t.Fatalf("fourth failure, on the other replica: %v, want ErrThrottled", err)
 	}
 }
