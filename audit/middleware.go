@@ -200,6 +200,28 @@ func (m *middleware) write(r *http.Request, e Event) error {
 	return m.cfg.Writer.Write(ctx, e)
 }
 
+// ActionForMethod is the middleware's default MiddlewareConfig.Action:
+// GET, HEAD and OPTIONS are read, POST create, PUT and PATCH update, DELETE
+// delete, and any other method read.
+func ActionForMethod(r *http.Request) Action { return actionForMethod(r) }
+
+// RouteActions returns a MiddlewareConfig.Action that records the requests
+// of the route patterns in routes (r.Pattern, e.g. "POST /patients/search")
+// with the action given there, and every other request as ActionForMethod
+// does: a POST that searches is a query, not a create.
+func RouteActions(routes map[string]Action) func(r *http.Request) Action {
+	m := make(map[string]Action, len(routes))
+	for k, v := range routes {
+		m[k] = v
+	}
+	return func(r *http.Request) Action {
+		if a, ok := m[r.Pattern]; ok {
+			return a
+		}
+		return actionForMethod(r)
+	}
+}
+
 func actionForMethod(r *http.Request) Action {
 	switch r.Method {
 	case http.MethodPost:
