@@ -152,7 +152,9 @@ func testDuplicateMRNLeavesNoTrace(t *testing.T, s storeSetup) {
 		}
 	}
 	evs = tc.eventsSince(t, n)
-	successes := count(evs, func(e *audit.Event) bool { return e.Action == audit.ActionCreate && e.Outcome == audit.OutcomeSuccess && e.Target.Field != "" })
+	successes := count(evs, func(e *audit.Event) bool {
+		return e.Action == audit.ActionCreate && e.Outcome == audit.OutcomeSuccess && e.Target.Field != ""
+	})
 	failures := count(evs, func(e *audit.Event) bool {
 		return e.Action == audit.ActionCreate && e.Outcome == audit.OutcomeFailure && e.Reason == "mrn_exists"
 	})
