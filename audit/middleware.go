@@ -38,9 +38,11 @@ type MiddlewareConfig struct {
 	// Record optionally returns the record type and record ID the request
 	// acts on, for example ("patient", r.PathValue("id")).
 	Record func(r *http.Request) (recordType, recordID string)
-	// Action maps the request to an Action. The default maps GET, HEAD and
-	// OPTIONS to read, POST to create, PUT and PATCH to update and DELETE to
-	// delete; any other method is recorded as read.
+	// Action maps the request to an Action. The default (ActionForMethod)
+	// maps GET, HEAD and OPTIONS to read, POST to create, PUT and PATCH to
+	// update and DELETE to delete; any other method is recorded as read.
+	// RouteActions names the routes whose method says the wrong thing (a
+	// POST that searches is a query).
 	Action func(r *http.Request) Action
 	// Purpose optionally returns why PHI is accessed (for example
 	// "treatment"), for the accounting of disclosures.
