@@ -168,7 +168,7 @@ func (c *clinic) createPatient(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errAudit):
 		apiError(w, http.StatusServiceUnavailable, "audit_unavailable")
 	case err != nil:
-		c.failWrite(w, r, fieldEvent(audit.ActionCreate, id, ""), err)
+		c.failWrite(w, r, []audit.Event{fieldEvent(audit.ActionCreate, id, "")}, err)
 	default:
 		writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 	}
@@ -237,31 +237,29 @@ func (c *clinic) discardKeys(ctx context.Context, id string) {
 	}
 }
 
-// failWrite audits a request whose write did not happen, as the change it
-// attempted (e's action, record and field) with outcome failure and the
-// reason, and answers it.
-func (c *clinic) failWrite(w http.ResponseWriter, r *http.Request, e audit.Event, err error) {
-	e.Outcome, e.Change = audit.OutcomeFailure, nil
+// failWrite audits a request whose write did not happen, as the changes it
+// attempted (each event's action, record and field, without values) with
+// outcome failure and the reason, and answers it.
+func (c *clinic) failWrite(w http.ResponseWriter, r *http.Request, attempted []audit.Event, err error) {
+	reason, status := "write_failed", http.StatusInternalServerError
 	switch {
 	case errors.Is(err, errConflict):
-		e.Reason = "conflict"
+		reason, status = "conflict", http.StatusConflict
 	case errors.Is(err, errMRNTaken):
-		e.Reason = "mrn_exists"
-	default:
-		e.Reason = "write_failed"
+		reason, status = "mrn_exists", http.StatusConflict
 	}
-	if !c.record(w, r, e) {
+	for _, e := range attempted {
+		e.Outcome, e.Reason, e.Change = audit.OutcomeFailure, reason, nil
+		if !c.record(w, r, e) {
+			return
+		}
+	}
+	if status == http.StatusInternalServerError {
+		c.log.ErrorContext(r.Context(), "write record", "err", err)
+		apiError(w, status, "internal")
 		return
 	}
-	switch e.Reason {
-	case "conflict":
-		apiError(w, http.StatusConflict, "conflict")
-	case "mrn_exists":
-		apiError(w, http.StatusConflict, "mrn_exists")
-	default:
-		c.log.ErrorContext(r.Context(), "write record", "err", err)
-		apiError(w, http.StatusInternalServerError, "internal")
-	}
+	apiError(w, status, reason)
 }
 
 // writeChanges records the events of a stored change. When one cannot be
@@ -404,8 +402,9 @@ func (c *clinic) getPatient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// updatePatient: PUT /api/patients/{id} with the fields to change. Each
-// change is audited with the new and the prior value, both sealed.
+// updatePatient: PUT /api/patients/{id} with the fields to change. The
+// record is stored, then each change is audited with the new and the prior
+// value, both sealed; a refused write is audited per field as a failure.
 func (c *clinic) updatePatient(w http.ResponseWriter, r *http.Request) {
 	var in patientIn
 	if !readJSON(w, r, &in) {
@@ -443,11 +442,7 @@ func (c *clinic) updatePatient(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Updated = c.now().UTC()
 	if err := c.records.Put(ctx, p, prev); err != nil {
-		failed := fieldEvent(audit.ActionUpdate, p.ID, "")
-		if len(events) == 1 {
-			failed.Target.Field = events[0].Target.Field
-		}
-		c.failWrite(w, r, failed, err)
+		c.failWrite(w, r, events, err)
 		return
 	}
 	if !c.writeChanges(w, r, events, orig, prev+1) {
@@ -494,7 +489,7 @@ func (c *clinic) addEntry(field string) http.HandlerFunc {
 		ev := fieldEvent(audit.ActionCreate, p.ID, field)
 		ev.Target.RecordID = e.ID
 		if err := c.records.Put(ctx, p, p.Version); err != nil {
-			c.failWrite(w, r, ev, err)
+			c.failWrite(w, r, []audit.Event{ev}, err)
 			return
 		}
 		ev.Change = &audit.Change{New: s}

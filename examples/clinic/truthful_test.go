@@ -126,6 +126,21 @@ func testDuplicateMRNLeavesNoTrace(t *testing.T, s storeSetup) {
 		t.Fatalf("a refused create left %d keysets behind", k-keys)
 	}
 
+	// An update to a taken MRN: each attempted field is a failed update.
+	other := newPatient(t, doc, "MRN-D-3", "Third")
+	n = len(tc.events(t))
+	doc.mustStatus(http.StatusConflict, "PUT", "/api/patients/"+other, map[string]string{"mrn": "MRN-D-1", "zip": "10001"}, nil)
+	evs = tc.eventsSince(t, n)
+	if c := count(evs, func(e *audit.Event) bool { return e.Action == audit.ActionUpdate && e.Outcome == audit.OutcomeSuccess }); c != 0 {
+		t.Fatalf("a refused update left %d update success events", c)
+	}
+	if c := count(evs, func(e *audit.Event) bool {
+		return e.Action == audit.ActionUpdate && e.Outcome == audit.OutcomeFailure && e.Reason == "mrn_exists" &&
+			e.Target.Subject == other && (e.Target.Field == "mrn" || e.Target.Field == "zip") && e.Change == nil
+	}); c != 2 {
+		t.Fatalf("%d failed field updates, want 2 (mrn, zip)", c)
+	}
+
 	// Concurrent creates of one new MRN behind a barrier: one wins.
 	const racers = 12
 	keys, n = tc.keysets(t), len(tc.events(t))
@@ -227,5 +242,43 @@ func testConcurrentNotesRecordedTruthfully(t *testing.T, s storeSetup) {
 		if isNote(&e) && e.Action == audit.ActionCreate && e.Outcome == audit.OutcomeSuccess && !stored[e.Target.RecordID] {
 			t.Fatalf("create success for note %s, which is not stored", e.Target.RecordID)
 		}
+	}
+}
+
+// A change the trail refuses is undone: a create leaves no record and no
+// keyset, a note is not stored (503 each).
+func TestUnauditedChangesAreUndone(t *testing.T) {
+	sw := &switchWriter{}
+	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	tc := startClinicClock(t, testConfig(t.TempDir()), clk, clk, nil, func(a *app) {
+		sw.next = a.clinic.audit
+		a.clinic.audit = sw
+	})
+	doc := tc.login(rolePhysician)
+	id := newPatient(t, doc, "MRN-U-1", "Undo Patient")
+	ids, err := tc.app.records.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := tc.keysets(t)
+	sw.fail.Store(true)
+	if st, _ := doc.raw("POST", "/api/patients", map[string]string{"mrn": "MRN-U-2", "name": "Never"}); st != http.StatusServiceUnavailable {
+		t.Fatalf("create with the trail down: %d", st)
+	}
+	if st, _ := doc.raw("POST", "/api/patients/"+id+"/notes", map[string]string{"value": "unrecorded"}); st != http.StatusServiceUnavailable {
+		t.Fatalf("note with the trail down: %d", st)
+	}
+	sw.fail.Store(false)
+	after, err := tc.app.records.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(ids) || tc.keysets(t) != keys {
+		t.Fatalf("an unaudited create stayed: %d records (was %d), %d keysets (was %d)", len(after), len(ids), tc.keysets(t), keys)
+	}
+	doc.mustStatus(http.StatusNotFound, "POST", "/api/patients/search", map[string]string{"mrn": "MRN-U-2"}, nil)
+	p, err := tc.app.records.Get(context.Background(), id)
+	if err != nil || len(p.Notes) != 0 {
+		t.Fatalf("an unaudited note stayed: %v, %d notes", err, len(p.Notes))
 	}
 }
