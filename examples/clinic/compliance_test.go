@@ -20,7 +20,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/compliance"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // TestComplianceSuite runs hipaakit's compliance suite against the clinic's
@@ -55,7 +55,7 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		{Method: "POST", Path: "/api/backups", Roles: []string{roleAdmin}},
 		{Method: "POST", Path: "/api/export/deidentified", Body: `{"ids":["` + id + `"]}`, Roles: []string{rolePhysician}},
 	}
-	pub := tc.app.d.AuditKeys()[0]
+	pub := tc.app.d.TrustedKeys().Keys()[0]
 	compliance.Run(t, compliance.Service{
 		Handler:          tc.srv.Config.Handler,
 		Routes:           routes,
