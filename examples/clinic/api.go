@@ -303,12 +303,19 @@ func (c *clinic) searchPatient(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "internal")
 		return
 	}
-	e := fieldEvent(audit.ActionQuery, id, "mrn")
-	e.Attrs = map[string]string{"lookup": "blind_index"}
-	if !c.record(w, r, e) {
+	if !c.record(w, r, mrnLookupEvent(id)) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+// mrnLookupEvent is the event of an MRN search that found patient id: a
+// query through the blind index (it tells that the MRN is the patient's;
+// it reads no other field).
+func mrnLookupEvent(id string) audit.Event {
+	e := fieldEvent(audit.ActionQuery, id, "mrn")
+	e.Attrs = map[string]string{"lookup": "blind_index"}
+	return e
 }
 
 func (c *clinic) findByMRN(ctx context.Context, mrn string) (string, error) {
