@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 )
 
@@ -29,6 +30,7 @@ func (a *app) handler() (http.Handler, error) {
 			return "", ""
 		},
 		Purpose: func(*http.Request) string { return "treatment" },
+		Action:  audit.RouteActions(auditActions),
 	})
 	if err != nil {
 		return nil, err
