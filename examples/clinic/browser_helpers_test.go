@@ -182,7 +182,12 @@ func (b *browser) fill(sel, value string) chromedp.Action[chromedp.Void] {
 // page may do meanwhile (polling the condition; no fixed wait).
 func (b *browser) waitText(what, sel, want string) {
 	b.t.Helper()
-	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want)
+	b.waitJS(what, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want))
+}
+
+// waitJS waits until the expression js is true, across reloads.
+func (b *browser) waitJS(what, js string) {
+	b.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](js))
@@ -191,7 +196,7 @@ func (b *browser) waitText(what, sel, want string) {
 		}
 		if time.Now().After(deadline) {
 			b.do(what, chromedp.Func(func(context.Context, *chromedp.Target) error {
-				return fmt.Errorf("%s does not show %q (last error %v)", sel, want, err)
+				return fmt.Errorf("still false: %s (last error %v)", js, err)
 			}))
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -73,7 +73,7 @@
   function encode(el) {
     var kind = el.getAttribute("data-kind");
     if (el.type === "checkbox" && kind !== "set") { return el.checked; }
-    var v = el.value.trim();
+    var v = el.hasAttribute("data-raw") ? el.value : el.value.trim();
     if (kind === "list") { return v === "" ? [] : v.split(/[\s,]+/).filter(Boolean); }
     if (kind === "int") { return v === "" ? undefined : Number(v); }
     if (kind === "time") { return v === "" ? undefined : new Date(v + "Z").toISOString(); }
