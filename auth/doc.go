@@ -47,9 +47,11 @@
 //     denied requests as accesses too, wrap Service.Handler in it instead.
 //
 // Service.Handler serves the routes of Service.Handle behind this chain;
-// Service.Protect(perm) puts a single handler behind the same chain;
 // Service.Session applies step 1 only, for pages a user reaches before
-// meeting the policy (MFA enrolment).
+// meeting the policy (MFA enrolment). Service.Routes lists every route
+// Handler serves with its permission and its PHI flag (the PHI route
+// option; such responses are never cached), so that a test can check the
+// list against what it declares (package compliance does).
 //
 // # HTTP endpoints
 //
@@ -156,7 +158,7 @@
 // is audited as a failure of the action it refused.
 //
 // An administrator's reset of a lost second factor (AdminResetMFA) works
-// where the tenant policy lists RecoveryAdminReset; it is audited as
+// where the tenant policy lists policy.RecoveryAdminReset; it is audited as
 // mfa_enrolled/"admin_reset" and ends the user's sessions. A user
 // regenerates recovery codes (POST /mfa/recovery-codes, after a recent
 // authentication); the old codes stop working at once.
@@ -223,7 +225,7 @@
 //
 // TOTP (RFC 6238, via github.com/pquerna/otp): EnrollTOTP returns the key
 // URI and a PNG QR code; ConfirmTOTP activates the enrolment with a first
-// valid code and returns RecoveryCodeCount single-use recovery codes. Codes
+// valid code and returns ten single-use recovery codes. Codes
 // are accepted within ±1 step by default (totp.Config.Skew, 0 allowed; package auth/totp) and
 // each at most once: the last accepted step and the reset of the failure
 // counter are stored in one compare-and-swap, and one process serialises
@@ -237,10 +239,10 @@
 // # Passkeys
 //
 // WebAuthn through github.com/go-webauthn/webauthn (Config.Passkeys,
-// PasskeyConfig): Service.BeginPasskeyRegistration and
+// passkey.Config): Service.BeginPasskeyRegistration and
 // FinishPasskeyRegistration register a discoverable credential (attestation
 // "none", user verification required unless AllowUnverified, optional
-// AAGUID allow-list) stored on User.Passkeys (at most MaxPasskeys, each
+// AAGUID allow-list) stored on User.Passkeys (at most passkey.MaxPerUser, each
 // named); BeginPasskeyLogin, FinishPasskeyLogin and BeginPasskeySession log
 // in without a password. The relying party ID and the exact origins come from
 // the configuration and are checked on every response. Each challenge is kept
@@ -249,7 +251,7 @@
 // increase is refused as a cloned authenticator ("cloned"). Every ceremony is
 // audited (mfa_enrolled passkey_registered / passkey_removed, login passkey,
 // failures with reason passkey_<reason>) with the credential's Fingerprint,
-// never the credential ID, key or attestation. TenantPolicy.PasskeyRoles
+// never the credential ID, key or attestation. policy.Tenant.PasskeyRoles
 // makes a passkey login mandatory for the listed roles (403
 // "passkey_required" at the policy step) and keeps the last passkey of such
 // a user from removal. Ceremonies begun on one replica must finish on it
@@ -267,7 +269,7 @@
 // process).
 // After LockoutConfig.FreeFailures each attempt waits an exponentially
 // growing delay capped at MaxDelay (default 1h). An account is locked for
-// good only when its tenant chose TenantPolicy.PermanentLockout, after
+// good only when its tenant chose policy.Tenant.PermanentLockout, after
 // MaxFailures (default 10, at most 100) consecutive failures, until
 // Service.Unlock; by default no one can lock another user out. A
 // successful login resets the account's counter and gives back its client
@@ -310,7 +312,7 @@
 // offers to any other state-changing handler without a session (an HTML
 // login form).
 //
-// TenantPolicy.MaxSessionsPerUser (policy file max_sessions_per_user, 0:
+// policy.Tenant.MaxSessionsPerUser (policy file max_sessions_per_user, 0:
 // unlimited) caps a user's live sessions: Begin stores the new session,
 // then ends the user's oldest ones beyond the cap, each with a logout event
 // whose reason is session_limit, on every SessionStore (it uses

@@ -136,7 +136,7 @@ func (a *authenticator) release(ctx context.Context, userID string) error {
 
 // permanentLock reports whether failures consecutive failures lock an
 // account of tenantID for good: only when the tenant chose
-// TenantPolicy.PermanentLockout and failures reached MaxFailures. Without
+// policy.Tenant.PermanentLockout and failures reached MaxFailures. Without
 // it the back-off alone slows guessing (capped at MaxDelay), so that no one
 // can lock another user out.
 func (a *authenticator) permanentLock(ctx context.Context, tenantID string, failures int) (bool, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 // ceremonyKind tells a registration challenge from a login challenge.
@@ -36,7 +37,7 @@ type pendingCeremony struct {
 // Challenges are kept in this process, each usable once and until
 // ChallengeTTL on the Service's clock.
 type passkeys struct {
-	cfg PasskeyConfig
+	cfg passkey.Config
 	wa  *webauthn.WebAuthn
 	a   *authenticator
 
@@ -44,12 +45,12 @@ type passkeys struct {
 	pending map[string]pendingCeremony
 }
 
-func newPasskeys(cfg PasskeyConfig, a *authenticator) (*passkeys, error) {
+func newPasskeys(cfg passkey.Config, a *authenticator) (*passkeys, error) {
 	if cfg.RPID == "" {
 		return nil, nil
 	}
-	if err := cfg.check(); err != nil {
-		return nil, err
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("auth: Config.Passkeys: %w", err)
 	}
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPName, RPOrigins: slices.Clone(cfg.Origins)})
 	if err != nil {
@@ -99,7 +100,7 @@ func (pk *passkeys) remember(kind ceremonyKind, userID string, s *webauthn.Sessi
 			}
 		}
 		if len(pk.pending) >= pk.cfg.MaxPending {
-			return nil, ErrPasskeyBusy
+			return nil, passkey.ErrBusy
 		}
 	}
 	pk.pending[s.Challenge] = pendingCeremony{kind: kind, userID: userID, session: *s, expires: now.Add(pk.cfg.ChallengeTTL)}
@@ -117,9 +118,9 @@ func (pk *passkeys) take(challenge string, kind ceremonyKind, userID string, log
 	pk.mu.Unlock()
 	switch {
 	case !ok || p.kind != kind || p.userID != userID:
-		return webauthn.SessionData{}, &PasskeyError{Reason: "unknown_challenge", login: login}
+		return webauthn.SessionData{}, passkeyRefusal("unknown_challenge", login)
 	case !pk.a.clock.Now().Before(p.expires):
-		return webauthn.SessionData{}, &PasskeyError{Reason: "expired", login: login}
+		return webauthn.SessionData{}, passkeyRefusal("expired", login)
 	}
 	return p.session, nil
 }
@@ -141,7 +142,7 @@ func passkeyEvent(action audit.Action, outcome audit.Outcome, reason string, u *
 // be written, the audit error is returned instead.
 func (pk *passkeys) refuse(ctx context.Context, action audit.Action, u *User, fingerprint string, origin audit.Origin, err error) error {
 	reason := "error"
-	var pe *PasskeyError
+	var pe *passkey.Error
 	if errors.As(err, &pe) {
 		reason = pe.Reason
 	}
@@ -156,9 +157,9 @@ func (pk *passkeys) refuse(ctx context.Context, action audit.Action, u *User, fi
 func verificationFailed(err error, login bool) error {
 	var ue *protocol.ErrorUnknownCredential
 	if errors.As(err, &ue) {
-		return &PasskeyError{Reason: "unknown_credential", login: login}
+		return passkeyRefusal("unknown_credential", login)
 	}
-	return &PasskeyError{Reason: "verification_failed", login: login}
+	return passkeyRefusal("verification_failed", login)
 }
 
 // challengeOf returns the challenge a client data claims, for the lookup
@@ -167,5 +168,5 @@ func challengeOf(c protocol.CollectedClientData) string { return c.Challenge }
 
 // findPasskey returns the index of credential id in u's passkeys, or -1.
 func findPasskey(u *User, id []byte) int {
-	return slices.IndexFunc(u.Passkeys, func(p Passkey) bool { return bytes.Equal(p.ID, id) })
+	return slices.IndexFunc(u.Passkeys, func(p passkey.Credential) bool { return bytes.Equal(p.ID, id) })
 }

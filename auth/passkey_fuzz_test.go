@@ -7,6 +7,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 // FuzzPasskeyResponse feeds arbitrary bytes to both finish ceremonies:
@@ -31,10 +32,10 @@ func FuzzPasskeyResponse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if _, err := svc.FinishPasskeyLogin(ctx, in, audit.Origin{}); !errors.Is(err, auth.ErrPasskeyRefused) {
+		if _, err := svc.FinishPasskeyLogin(ctx, in, audit.Origin{}); !errors.Is(err, passkey.ErrRefused) {
 			t.Fatalf("login: %v", err)
 		}
-		if _, err := svc.FinishPasskeyRegistration(ctx, u.ID, "k", in, audit.Origin{}); !errors.Is(err, auth.ErrPasskeyRefused) {
+		if _, err := svc.FinishPasskeyRegistration(ctx, u.ID, "k", in, audit.Origin{}); !errors.Is(err, passkey.ErrRefused) {
 			t.Fatalf("registration: %v", err)
 		}
 	})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 // passkeyHandlers serves the passkey endpoints of Service.Mount.
@@ -43,7 +45,7 @@ type passkeyInfo struct {
 	Synced       bool       `json:"synced"`
 }
 
-func infoOf(k Passkey) passkeyInfo {
+func infoOf(k passkey.Credential) passkeyInfo {
 	i := passkeyInfo{Fingerprint: k.Fingerprint(), Name: k.Name, CreatedAt: k.CreatedAt, UserVerified: k.UserVerified, Synced: k.BackupState}
 	if !k.LastUsedAt.IsZero() {
 		t := k.LastUsedAt
@@ -54,7 +56,7 @@ func infoOf(k Passkey) passkeyInfo {
 
 // failPasskey maps passkey errors to responses, the rest to fail.
 func (p *passkeyHandlers) failPasskey(w http.ResponseWriter, r *http.Request, err error) {
-	var pe *PasskeyError
+	var pe *passkey.Error
 	var re *RefusedError
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
@@ -63,9 +65,9 @@ func (p *passkeyHandlers) failPasskey(w http.ResponseWriter, r *http.Request, er
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "passkey_refused", "reason": pe.Reason})
 	case errors.As(err, &re) && re.Reason == reasonLastPasskey:
 		writeError(w, http.StatusConflict, reasonLastPasskey)
-	case errors.Is(err, ErrPasskeyNotFound):
+	case errors.Is(err, passkey.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no_passkey")
-	case errors.Is(err, ErrPasskeyBusy):
+	case errors.Is(err, passkey.ErrBusy):
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable)
 	default:
 		p.h.fail(w, r, err)

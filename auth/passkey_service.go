@@ -10,6 +10,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 // Audit reasons of the passkey ceremonies (besides "passkey_<PasskeyError
@@ -19,13 +20,13 @@ const (
 	reasonPasskeyRemoved    = "passkey_removed"
 	reasonPasskeyLogin      = "passkey"
 	// reasonLastPasskey refuses removing the last passkey of a user whose
-	// roles require one (TenantPolicy.PasskeyRoles).
+	// roles require one (policy.Tenant.PasskeyRoles).
 	reasonLastPasskey = "last_passkey"
 )
 
 func (s *Service) pk() (*passkeys, error) {
 	if s.passkeys == nil {
-		return nil, ErrPasskeysDisabled
+		return nil, passkey.ErrDisabled
 	}
 	return s.passkeys, nil
 }
@@ -35,7 +36,7 @@ func (s *Service) pk() (*passkeys, error) {
 // navigator.credentials.create after base64url decoding). The credential is
 // discoverable (a resident key, usable for passwordless login), attestation
 // is "none", and user verification is required unless
-// PasskeyConfig.AllowUnverified. The caller re-authenticates the user first
+// passkey.Config.AllowUnverified. The caller re-authenticates the user first
 // (the HTTP endpoint requires a recent authentication).
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (json.RawMessage, error) {
 	pk, err := s.pk()
@@ -49,8 +50,8 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (
 	if !u.Active() {
 		return nil, errUserInactive
 	}
-	if len(u.Passkeys) >= MaxPasskeys {
-		return nil, &PasskeyError{Reason: "too_many"}
+	if len(u.Passkeys) >= passkey.MaxPerUser {
+		return nil, passkeyRefusal("too_many", false)
 	}
 	exclude := make([]protocol.CredentialDescriptor, len(u.Passkeys))
 	for i, p := range u.Passkeys {
@@ -63,7 +64,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (
 		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
 		webauthn.WithExclusions(exclude))
 	if err != nil {
-		return nil, &PasskeyError{Reason: "begin_failed"}
+		return nil, passkeyRefusal("begin_failed", false)
 	}
 	return pk.remember(ceremonyRegister, u.ID, session, creation)
 }
@@ -72,45 +73,45 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (
 // of BeginPasskeyRegistration (the PublicKeyCredential as JSON) and stores
 // the credential under name. The challenge is used once; an expired or
 // unknown challenge, a wrong origin or RP ID, a missing user verification,
-// an AAGUID outside PasskeyConfig.AAGUIDs or a credential already
-// registered is a *PasskeyError. Success and refusal are audited
+// an AAGUID outside passkey.Config.AAGUIDs or a credential already
+// registered is a *passkey.Error. Success and refusal are audited
 // (mfa_enrolled, with the credential's fingerprint, never the response).
-func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name string, response []byte, origin audit.Origin) (Passkey, error) {
+func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name string, response []byte, origin audit.Origin) (passkey.Credential, error) {
 	pk, err := s.pk()
 	if err != nil {
-		return Passkey{}, err
+		return passkey.Credential{}, err
 	}
 	u, err := s.authn.users.Get(ctx, userID)
 	if err != nil {
-		return Passkey{}, err
+		return passkey.Credential{}, err
 	}
-	fail := func(fp string, err error) (Passkey, error) {
-		return Passkey{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, err)
+	fail := func(fp string, err error) (passkey.Credential, error) {
+		return passkey.Credential{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, err)
 	}
 	if !validPasskeyName(name) {
-		return fail("", &PasskeyError{Reason: "bad_name"})
+		return fail("", passkeyRefusal("bad_name", false))
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
-		return fail("", &PasskeyError{Reason: "malformed"})
+		return fail("", passkeyRefusal("malformed", false))
 	}
 	session, err := pk.take(challengeOf(parsed.Response.CollectedClientData), ceremonyRegister, u.ID, false)
 	if err != nil {
 		return fail("", err)
 	}
 	if !u.Active() {
-		return fail("", &PasskeyError{Reason: "user_inactive"})
+		return fail("", passkeyRefusal("user_inactive", false))
 	}
 	cred, err := pk.wa.CreateCredential(waUser{u}, session, parsed)
 	if err != nil {
 		return fail("", verificationFailed(err, false))
 	}
-	fp := PasskeyFingerprint(cred.ID)
+	fp := passkey.Fingerprint(cred.ID)
 	if len(pk.cfg.AAGUIDs) > 0 && !slices.ContainsFunc(pk.cfg.AAGUIDs, func(a []byte) bool { return string(a) == string(cred.Authenticator.AAGUID) }) {
-		return fail(fp, &PasskeyError{Reason: "aaguid_not_allowed"})
+		return fail(fp, passkeyRefusal("aaguid_not_allowed", false))
 	}
 	now := s.authn.storeNow()
-	p := Passkey{ID: cred.ID, Name: name, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
+	p := passkey.Credential{ID: cred.ID, Name: name, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
 		AAGUID: cred.Authenticator.AAGUID, UserVerified: cred.Flags.UserVerified, BackupEligible: cred.Flags.BackupEligible,
 		BackupState: cred.Flags.BackupState, AttestationFormat: cred.AttestationFormat, CreatedAt: now}
 	for _, t := range cred.Transport {
@@ -119,11 +120,11 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name st
 	_, err = s.authn.modify(ctx, u.ID, func(u *User) error {
 		switch {
 		case !u.Active():
-			return &PasskeyError{Reason: "user_inactive"}
+			return passkeyRefusal("user_inactive", false)
 		case findPasskey(u, p.ID) >= 0:
-			return &PasskeyError{Reason: "duplicate"}
-		case len(u.Passkeys) >= MaxPasskeys:
-			return &PasskeyError{Reason: "too_many"}
+			return passkeyRefusal("duplicate", false)
+		case len(u.Passkeys) >= passkey.MaxPerUser:
+			return passkeyRefusal("too_many", false)
 		}
 		u.Passkeys = append(u.Passkeys, p)
 		return nil
@@ -132,7 +133,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name st
 		return fail(fp, err)
 	}
 	if err := s.authn.record(ctx, passkeyEvent(audit.ActionMFAEnrolled, audit.OutcomeSuccess, reasonPasskeyRegistered, u, fp, origin)); err != nil {
-		return Passkey{}, err
+		return passkey.Credential{}, err
 	}
 	return p, nil
 }
@@ -147,7 +148,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context) (json.RawMessage, error
 	}
 	assertion, session, err := pk.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(pk.userVerification()))
 	if err != nil {
-		return nil, &PasskeyError{Reason: "begin_failed", login: true}
+		return nil, passkeyRefusal("begin_failed", true)
 	}
 	return pk.remember(ceremonyLogin, "", session, assertion)
 }
@@ -171,9 +172,9 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, origi
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
-		return fail(nil, "", &PasskeyError{Reason: "malformed", login: true})
+		return fail(nil, "", passkeyRefusal("malformed", true))
 	}
-	fp := PasskeyFingerprint(parsed.RawID)
+	fp := passkey.Fingerprint(parsed.RawID)
 	session, err := pk.take(challengeOf(parsed.Response.CollectedClientData), ceremonyLogin, "", true)
 	if err != nil {
 		return fail(nil, fp, err)
@@ -190,23 +191,23 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, origi
 	_, cred, err := pk.wa.ValidatePasskeyLogin(handler, session, parsed)
 	if err != nil {
 		if user == nil || findPasskey(user, parsed.RawID) < 0 {
-			return fail(user, fp, &PasskeyError{Reason: "unknown_credential", login: true})
+			return fail(user, fp, passkeyRefusal("unknown_credential", true))
 		}
 		return fail(user, fp, verificationFailed(err, true))
 	}
 	if !user.Active() || user.Lockout.Locked() {
-		return fail(user, fp, &PasskeyError{Reason: "user_inactive", login: true})
+		return fail(user, fp, passkeyRefusal("user_inactive", true))
 	}
 	counter := parsed.Response.AuthenticatorData.Counter
 	now := s.authn.storeNow()
 	updated, err := s.authn.modify(ctx, user.ID, func(u *User) error {
 		i := findPasskey(u, cred.ID)
 		if i < 0 {
-			return &PasskeyError{Reason: "unknown_credential", login: true}
+			return passkeyRefusal("unknown_credential", true)
 		}
 		p := &u.Passkeys[i]
 		if (p.SignCount != 0 || counter != 0) && counter <= p.SignCount {
-			return &PasskeyError{Reason: "cloned", login: true}
+			return passkeyRefusal("cloned", true)
 		}
 		p.SignCount, p.LastUsedAt = counter, now
 		p.BackupState = parsed.Response.AuthenticatorData.Flags.HasBackupState()
@@ -222,7 +223,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, origi
 }
 
 // ListPasskeys returns the user's passkeys (copies).
-func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, error) {
+func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]passkey.Credential, error) {
 	u, err := s.authn.users.Get(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -233,14 +234,14 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, e
 // RemovePasskey removes the user's passkey with the given fingerprint
 // (Passkey.Fingerprint) and ends the user's sessions other than
 // keepSessionID (empty: all of them). It is audited as
-// mfa_enrolled/"passkey_removed". ErrPasskeyNotFound when the user has no
+// mfa_enrolled/"passkey_removed". passkey.ErrNotFound when the user has no
 // such passkey; a *RefusedError with Reason "last_passkey" for the last
 // passkey of a user holding one of the tenant's PasskeyRoles.
 func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSessionID string, origin audit.Origin) error {
 	u, err := s.authn.modify(ctx, userID, func(u *User) error {
-		i := slices.IndexFunc(u.Passkeys, func(p Passkey) bool { return p.Fingerprint() == fingerprint })
+		i := slices.IndexFunc(u.Passkeys, func(p passkey.Credential) bool { return p.Fingerprint() == fingerprint })
 		if i < 0 {
-			return ErrPasskeyNotFound
+			return passkey.ErrNotFound
 		}
 		if len(u.Passkeys) == 1 {
 			p, err := s.sessions.policy(ctx, u.TenantID)
@@ -268,7 +269,7 @@ func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSe
 
 // BeginPasskeySession starts a session for u after FinishPasskeyLogin:
 // like Begin with MFA, and the session records the passkey, which the
-// policy step requires for TenantPolicy.PasskeyRoles.
+// policy step requires for policy.Tenant.PasskeyRoles.
 func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (Session, string, error) {
 	return s.sessions.begin(ctx, w, r, u, true, true)
 }

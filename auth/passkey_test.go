@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 const (
@@ -17,7 +18,7 @@ const (
 )
 
 func withPasskeys(c *auth.Config) {
-	c.Passkeys = auth.PasskeyConfig{RPID: testRPID, Origins: []string{testOrigin}}
+	c.Passkeys = passkey.Config{RPID: testRPID, Origins: []string{testOrigin}}
 }
 
 // passkeyUser creates an active user and returns its ID.
@@ -31,7 +32,7 @@ func passkeyUser(t *testing.T, e *svcEnv, name string) string {
 	return u.ID
 }
 
-func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) auth.Passkey {
+func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) passkey.Credential {
 	t.Helper()
 	ctx := context.Background()
 	opts, err := e.svc.BeginPasskeyRegistration(ctx, id)
@@ -47,7 +48,7 @@ func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) auth.Pas
 
 func wantPasskeyReason(t *testing.T, err error, reason string, login bool) {
 	t.Helper()
-	var pe *auth.PasskeyError
+	var pe *passkey.Error
 	if !errors.As(err, &pe) || pe.Reason != reason {
 		t.Fatalf("error %v, want PasskeyError %q", err, reason)
 	}
@@ -62,7 +63,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	id := passkeyUser(t, e, "pk-alice")
 	a := newSoftAuthenticator(t, testRPID, testOrigin)
 	p := register(t, e, id, a)
-	if p.Name != "laptop" || !p.UserVerified || p.Fingerprint() != auth.PasskeyFingerprint(a.credID) {
+	if p.Name != "laptop" || !p.UserVerified || p.Fingerprint() != passkey.Fingerprint(a.credID) {
 		t.Fatalf("registered passkey %+v", p)
 	}
 	if ev := e.rec.find(audit.ActionMFAEnrolled, "passkey_registered"); len(ev) != 1 || ev[0].Attrs["credential"] != p.Fingerprint() {
@@ -93,7 +94,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListPasskeys: %d %v", len(list), err)
 	}
-	if err := e.svc.RemovePasskey(ctx, id, "0000000000000000", "", audit.Origin{}); !errors.Is(err, auth.ErrPasskeyNotFound) {
+	if err := e.svc.RemovePasskey(ctx, id, "0000000000000000", "", audit.Origin{}); !errors.Is(err, passkey.ErrNotFound) {
 		t.Fatalf("remove unknown: %v", err)
 	}
 	if err := e.svc.RemovePasskey(ctx, id, p.Fingerprint(), "", audit.Origin{}); err != nil {
@@ -192,14 +193,14 @@ func TestPasskeyRefusals(t *testing.T) {
 	})
 	t.Run("Disabled", func(t *testing.T) {
 		plain := newSvcEnv(t)
-		if _, err := plain.svc.BeginPasskeyLogin(ctx); !errors.Is(err, auth.ErrPasskeysDisabled) {
+		if _, err := plain.svc.BeginPasskeyLogin(ctx); !errors.Is(err, passkey.ErrDisabled) {
 			t.Fatalf("got %v", err)
 		}
 	})
 }
 
 func TestPasskeyConfigChecked(t *testing.T) {
-	for name, pc := range map[string]auth.PasskeyConfig{
+	for name, pc := range map[string]passkey.Config{
 		"NoOrigins":     {RPID: testRPID},
 		"ForeignOrigin": {RPID: testRPID, Origins: []string{"https://other.example"}},
 		"HTTPOrigin":    {RPID: testRPID, Origins: []string{"http://clinic.example"}},

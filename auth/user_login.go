@@ -11,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // LoginRequest is one login attempt. It prints, logs and encodes without
@@ -145,7 +146,7 @@ func (a *authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 		return nil, err
 	}
 	var u *User
-	if nerr == nil && ValidTenantID(req.TenantID) {
+	if nerr == nil && policy.ValidTenantID(req.TenantID) {
 		var err error
 		u, err = a.users.GetByName(ctx, req.TenantID, name)
 		if err != nil && !errors.Is(err, ErrUserNotFound) {
@@ -307,7 +308,7 @@ func (a *authenticator) secondFactor(ctx context.Context, u *User, totpCode, rec
 		if perr != nil {
 			return nil, perr
 		}
-		if !tp.AllowsRecovery(RecoveryCodes) {
+		if !tp.AllowsRecovery(policy.RecoveryCodes) {
 			return nil, a.reservedFailure(ctx, u.ID, clientKey, base, "recovery_not_allowed")
 		}
 		recovery = true
@@ -410,7 +411,7 @@ func (a *authenticator) rehash(ctx context.Context, u *User, pw string) {
 // auditableTenant keeps a malformed tenant ID (attacker input) out of the
 // audit trail.
 func auditableTenant(t string) string {
-	if ValidTenantID(t) {
+	if policy.ValidTenantID(t) {
 		return t
 	}
 	return ""

@@ -38,6 +38,6 @@
 // This package links package testing and belongs in a service's tests. The
 // control-mapping report of a deployed service is package
 // compliance/report, and the service configuration format it reads
-// (hipaakit.json) is package compliance/serviceconfig; neither links
+// (hipaakit.json) is package serviceconfig; neither links
 // testing, so a production binary may embed them.
 package compliance

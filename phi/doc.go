@@ -41,6 +41,13 @@
 //     "<type>{[redacted]}" under every fmt verb, %#v, slog and JSON.
 //   - Vault.Reveal audits every access and fails closed when the audit event
 //     cannot be written.
+//   - Reviewer opens the sealed prior and new values of the changes in a
+//     record's history (audit.RecordHistory) only for a reviewer that
+//     ReviewerConfig.Permitted admits (nil admits nobody), each value
+//     through an audited reveal with purpose audit_review that names the
+//     audit record; a refusal is recorded too (reason no_permission). It
+//     works after subject-key and KEK rotations, and reports the values of
+//     a shredded subject as ValueDestroyed instead of failing.
 //   - Keys rotate: RotateSubjectKey adds a new primary key per subject (old
 //     values still open; Reseal moves a value to the new key), and RotateKEK
 //     re-wraps every stored keyset under a new KEK without touching data,

@@ -17,12 +17,12 @@ import (
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 	"github.com/hipaakit/hipaakit/signing"
 )
 

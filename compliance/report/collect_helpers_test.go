@@ -18,12 +18,12 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 	"github.com/hipaakit/hipaakit/signing"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // TestCollectFileStores reads a data directory written by the SDK while its

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 	"github.com/hipaakit/hipaakit/signing"
 )
 

@@ -95,9 +95,11 @@ func cfgErr(field, format string, a ...any) error {
 // With database_url, the PostgreSQL stores are read instead (phi/pgstore,
 // audit/pgaudit, disposal/pgledger streams, auth/pgauth users,
 // retention/pgretention holds), in database_schema (default: the URL's
-// search_path) and, for the disposal ledger, ledger_schema (default
-// database_schema); data_dir then only locates the defaults of kek_file
-// and backup.dir. database_url must not hold a password
+// search_path) and, for the disposal ledger, ledger_schema (default: that
+// schema's name plus "_ledger", where hipaakit.Open keeps it); data_dir
+// then locates the deployment's signing key and the defaults of kek_file
+// and backup.dir. The report opens these stores read-only through
+// hipaakit.Inspect. database_url must not hold a password
 // (PublicDatabaseURL removes it): pgx reads PGPASSWORD and ~/.pgpass.
 // Backups are read from the directory target (backup.dir, default the
 // legacy <data_dir>/backups when it exists, else <data_dir>.backups beside

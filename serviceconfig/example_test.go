@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // A service writes its configuration into its data directory at start, so

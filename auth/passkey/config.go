@@ -1,4 +1,4 @@
-package auth
+package passkey
 
 import (
 	"errors"
@@ -8,10 +8,9 @@ import (
 	"time"
 )
 
-// PasskeyConfig configures WebAuthn passkeys (Config.Passkeys). The zero
-// value disables them: every passkey operation fails with
-// ErrPasskeysDisabled.
-type PasskeyConfig struct {
+// Config configures WebAuthn passkeys (auth.Config.Passkeys). The zero
+// value disables them: every passkey operation fails with ErrDisabled.
+type Config struct {
 	// RPID is the relying party ID, the registrable domain the credentials
 	// are bound to ("clinic.example"). Setting it enables passkeys.
 	RPID string
@@ -36,44 +35,40 @@ type PasskeyConfig struct {
 	// "none": the AAGUID is as reported by the authenticator, not proved.
 	AAGUIDs [][]byte
 	// MaxPending bounds the begun, unfinished ceremonies kept in memory
-	// (default 10 000); beyond it Begin fails with ErrPasskeyBusy.
+	// (default 10 000); beyond it Begin fails with ErrBusy.
 	MaxPending int
 }
 
 // Errors of the passkey ceremonies.
 var (
-	// ErrPasskeysDisabled reports a passkey operation on a Service whose
+	// ErrDisabled reports a passkey operation on an auth.Service whose
 	// Config.Passkeys has no RPID.
-	ErrPasskeysDisabled = errors.New("auth: passkeys are not configured (Config.Passkeys.RPID)")
-	// ErrPasskeyRefused matches every refused passkey response; the
-	// *PasskeyError says why.
-	ErrPasskeyRefused = errors.New("auth: passkey refused")
-	// ErrPasskeyBusy reports too many unfinished ceremonies.
-	ErrPasskeyBusy = errors.New("auth: too many passkey ceremonies in progress")
-	// ErrPasskeyNotFound reports a credential the user does not have.
-	ErrPasskeyNotFound = errors.New("auth: passkey not found")
+	ErrDisabled = errors.New("auth/passkey: passkeys are not configured (Config.Passkeys.RPID)")
+	// ErrRefused matches every refused passkey response; the *Error says
+	// why.
+	ErrRefused = errors.New("auth/passkey: refused")
+	// ErrBusy reports too many unfinished ceremonies.
+	ErrBusy = errors.New("auth/passkey: too many ceremonies in progress")
+	// ErrNotFound reports a credential the user does not have.
+	ErrNotFound = errors.New("auth/passkey: not found")
 )
 
-// PasskeyError is a refused passkey ceremony. Reason is a short code that
+// Error is a refused passkey ceremony. Reason is a short code that
 // is also the audit reason: "malformed" (not a WebAuthn response),
 // "unknown_challenge" (never issued, already used, or for another user or
 // ceremony), "expired", "verification_failed" (signature, origin, RP ID,
 // flags or user verification), "unknown_credential", "cloned" (the sign
 // counter did not increase), "aaguid_not_allowed", "duplicate",
 // "too_many", "bad_name", "user_inactive". A refused login also matches
-// ErrInvalidCredentials. The message never quotes the response.
-type PasskeyError struct {
+// auth.ErrInvalidCredentials. The message never quotes the response.
+type Error struct {
 	Reason string
-	login  bool
 }
 
-func (e *PasskeyError) Error() string { return "auth: passkey refused: " + e.Reason }
+func (e *Error) Error() string { return "auth/passkey: refused: " + e.Reason }
 
-// Is makes the error match ErrPasskeyRefused, and ErrInvalidCredentials for
-// a login.
-func (e *PasskeyError) Is(target error) bool {
-	return target == ErrPasskeyRefused || (e.login && target == ErrInvalidCredentials)
-}
+// Is makes the error match ErrRefused.
+func (e *Error) Is(target error) bool { return target == ErrRefused }
 
 const (
 	defaultChallengeTTL = 5 * time.Minute
@@ -81,13 +76,14 @@ const (
 	defaultMaxPending   = 10000
 )
 
-// check validates the configuration; it is called only when RPID is set.
-func (c *PasskeyConfig) check() error {
+// Check validates a configuration with an RPID and fills in the defaults
+// of its zero fields. auth.New calls it.
+func (c *Config) Check() error {
 	if c.ChallengeTTL == 0 {
 		c.ChallengeTTL = defaultChallengeTTL
 	}
 	if c.ChallengeTTL < 0 || c.ChallengeTTL > maxChallengeTTL {
-		return errors.New("auth: Config.Passkeys.ChallengeTTL must be between 0 and 10 minutes")
+		return errors.New("auth/passkey: ChallengeTTL must be between 0 and 10 minutes")
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = defaultMaxPending
@@ -96,24 +92,24 @@ func (c *PasskeyConfig) check() error {
 		c.RPName = c.RPID
 	}
 	if len(c.Origins) == 0 {
-		return errors.New("auth: Config.Passkeys.Origins is required with RPID")
+		return errors.New("auth/passkey: Origins is required with RPID")
 	}
 	for i, o := range c.Origins {
 		u, err := url.Parse(o)
 		if err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("auth: Config.Passkeys.Origins[%d] is not an origin (scheme://host[:port])", i)
+			return fmt.Errorf("auth/passkey: Origins[%d] is not an origin (scheme://host[:port])", i)
 		}
 		h := u.Hostname()
 		if h != c.RPID && !strings.HasSuffix(h, "."+c.RPID) {
-			return fmt.Errorf("auth: Config.Passkeys.Origins[%d] is not within the RPID", i)
+			return fmt.Errorf("auth/passkey: Origins[%d] is not within the RPID", i)
 		}
 		if u.Scheme != "https" && h != "localhost" {
-			return fmt.Errorf("auth: Config.Passkeys.Origins[%d] must be https (or localhost)", i)
+			return fmt.Errorf("auth/passkey: Origins[%d] must be https (or localhost)", i)
 		}
 	}
 	for i, a := range c.AAGUIDs {
 		if len(a) != 16 {
-			return fmt.Errorf("auth: Config.Passkeys.AAGUIDs[%d] is not 16 bytes", i)
+			return fmt.Errorf("auth/passkey: AAGUIDs[%d] is not 16 bytes", i)
 		}
 	}
 	return nil

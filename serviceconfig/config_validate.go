@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/retention"
 )
 
@@ -47,7 +47,7 @@ func (c *Config) Validate() error {
 		seen[t.TenantID] = true
 	}
 	for i, r := range c.EmergencyRoles {
-		if !auth.ValidRole(r) {
+		if !policy.ValidRole(r) {
 			return cfgErr(fmt.Sprintf("emergency_roles[%d]", i), "must be 1-128 bytes of printable ASCII without spaces")
 		}
 	}
@@ -278,7 +278,7 @@ func (c *Config) validateKeys() error {
 
 func (p *Policy) validate(field string, tenant bool) error {
 	switch {
-	case tenant && !auth.ValidTenantID(p.TenantID):
+	case tenant && !policy.ValidTenantID(p.TenantID):
 		return cfgErr(field+".tenant_id", "required, printable ASCII without spaces")
 	case !tenant && p.TenantID != "":
 		return cfgErr(field+".tenant_id", "the default policy names no tenant")

@@ -1,4 +1,4 @@
-package auth_test
+package policy_test
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 func TestPermissionValid(t *testing.T) {
-	for p, want := range map[auth.Permission]bool{
+	for p, want := range map[policy.Permission]bool{
 		"patient:read": true, "lab_result:update": true, "a.b-c:d_e": true, "x1:y2": true,
 		"": false, "patient": false, ":read": false, "patient:": false, "a:b:c": false,
 		"Patient:read": false, "patient read": false, "*:*": false, "patient:*": false,
-		auth.Permission(strings.Repeat("a", 70) + ":" + strings.Repeat("b", 70)): false,
+		policy.Permission(strings.Repeat("a", 70) + ":" + strings.Repeat("b", 70)): false,
 	} {
 		if got := p.Valid(); got != want {
 			t.Errorf("Permission(%q).Valid() = %v, want %v", p, got, want)
@@ -25,19 +25,10 @@ func TestPermissionValid(t *testing.T) {
 	}
 }
 
-func loadPolicy(t *testing.T, name string) *auth.Policy {
-	t.Helper()
-	p, err := auth.LoadPolicyFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatalf("LoadPolicyFile(%s): %v", name, err)
-	}
-	return p
-}
-
 func TestPolicyFileJSONAndYAMLAgree(t *testing.T) {
 	for _, name := range []string{"policy_v1.json", "policy_v1.yaml"} {
 		t.Run(name, func(t *testing.T) {
-			p := loadPolicy(t, name)
+			p := loadFile(t, name)
 			r := p.RBAC
 			if got := strings.Join(r.Roles(), ","); got != "er_override,lab_assistant,mobile_worker,physician,privacy_officer" {
 				t.Fatalf("roles: %s", got)
@@ -54,7 +45,7 @@ func TestPolicyFileJSONAndYAMLAgree(t *testing.T) {
 			}
 			tp, err := p.Tenants.TenantPolicy(context.Background(), "clinic-a")
 			if err != nil || !tp.RequireMFA || tp.IdleTimeout != 30*time.Minute || tp.AbsoluteTimeout != 8*time.Hour ||
-				tp.ReauthAfter != 5*time.Minute || tp.PasswordPolicy != "nist-800-63b" || !tp.AllowsRecovery(auth.RecoveryCodes) || tp.AllowsRecovery(auth.RecoveryAdminReset) {
+				tp.ReauthAfter != 5*time.Minute || tp.PasswordPolicy != "nist-800-63b" || !tp.AllowsRecovery(policy.RecoveryCodes) || tp.AllowsRecovery(policy.RecoveryAdminReset) {
 				t.Fatalf("tenant policy: %v %+v", err, tp)
 			}
 			def, _ := p.Tenants.TenantPolicy(context.Background(), "other")
@@ -93,13 +84,13 @@ func TestPolicyFileValidation(t *testing.T) {
 				t.Fatalf("test case does not apply: %q not in policy", c.from)
 			}
 			bad := strings.Replace(string(good), c.from, c.to, 1)
-			_, err := auth.ParsePolicy([]byte(bad))
-			if !errors.Is(err, auth.ErrInvalidPolicy) {
+			_, err := policy.Parse([]byte(bad))
+			if !errors.Is(err, policy.ErrInvalid) {
 				t.Fatalf("got %v, want ErrInvalidPolicy", err)
 			}
 		})
 	}
-	if _, err := auth.ParsePolicy(good); err != nil {
+	if _, err := policy.Parse(good); err != nil {
 		t.Fatalf("the unmodified policy must load: %v", err)
 	}
 	for name, doc := range map[string]string{
@@ -108,21 +99,21 @@ func TestPolicyFileValidation(t *testing.T) {
 		"trailing":        string(good) + "{}",
 		"non-string keys": "version: 1\n1: 2\n",
 	} {
-		if _, err := auth.ParsePolicy([]byte(doc)); !errors.Is(err, auth.ErrInvalidPolicy) {
+		if _, err := policy.Parse([]byte(doc)); !errors.Is(err, policy.ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalidPolicy", name, err)
 		}
 	}
 }
 
 func TestRBACInGo(t *testing.T) {
-	r, err := auth.NewRBAC([]auth.Permission{"patient:read", "patient:write"}, []auth.Role{
-		{Name: "nurse", Permissions: []auth.Permission{"patient:read"}},
-		{Name: "break_glass", Emergency: true, EligibleRoles: []string{"nurse"}, Permissions: []auth.Permission{"patient:write"}},
+	r, err := policy.NewRBAC([]policy.Permission{"patient:read", "patient:write"}, []policy.Role{
+		{Name: "nurse", Permissions: []policy.Permission{"patient:read"}},
+		{Name: "break_glass", Emergency: true, EligibleRoles: []string{"nurse"}, Permissions: []policy.Permission{"patient:write"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if role, _ := r.Role("break_glass"); role.MaxDuration != auth.DefaultEmergencyDuration {
+	if role, _ := r.Role("break_glass"); role.MaxDuration != time.Hour {
 		t.Fatalf("emergency default duration: %v", role.MaxDuration)
 	}
 	if _, ok := r.Allows([]string{"nurse", "break_glass"}, "", "patient:write"); ok {
@@ -138,11 +129,20 @@ func TestRBACInGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range [][]string{{"ghost"}, {"break_glass"}} {
-		if err := r.CheckAssignable(bad); !errors.Is(err, auth.ErrInvalidPolicy) {
+		if err := r.CheckAssignable(bad); !errors.Is(err, policy.ErrInvalid) {
 			t.Fatalf("CheckAssignable(%v): %v", bad, err)
 		}
 	}
-	if _, err := auth.NewRBAC(nil, []auth.Role{{Name: "has space"}}); !errors.Is(err, auth.ErrInvalidPolicy) {
+	if _, err := policy.NewRBAC(nil, []policy.Role{{Name: "has space"}}); !errors.Is(err, policy.ErrInvalid) {
 		t.Fatal("malformed role name accepted")
 	}
+}
+
+func loadFile(t *testing.T, name string) *policy.File {
+	t.Helper()
+	p, err := policy.Load(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("Load(%s): %v", name, err)
+	}
+	return p
 }

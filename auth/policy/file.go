@@ -1,4 +1,4 @@
-package auth
+package policy
 
 import (
 	"bytes"
@@ -11,11 +11,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Policy is a loaded policy file: the role policy and the tenant security
+// File is a loaded policy file: the role policy and the tenant security
 // policies.
-type Policy struct {
+type File struct {
 	RBAC    *RBAC
-	Tenants *TenantPolicies
+	Tenants *Tenants
 }
 
 // policyFileVersion is the version of the policy file format.
@@ -95,13 +95,13 @@ func parseDur(s, what string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%w: %s is not a duration", ErrInvalidPolicy, what)
+		return 0, fmt.Errorf("%w: %s is not a duration", ErrInvalid, what)
 	}
 	return d, nil
 }
 
-func (t *tenantDoc) policy() (TenantPolicy, error) {
-	p := TenantPolicy{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
+func (t *tenantDoc) policy() (Tenant, error) {
+	p := Tenant{TenantID: t.TenantID, RequireMFA: t.RequireMFA, PasswordPolicy: t.PasswordPolicy,
 		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
 		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay,
 		PermanentLockout: t.PermanentLockout, MaxSessionsPerUser: t.MaxSessionsPerUser,
@@ -125,22 +125,22 @@ func (t *tenantDoc) policy() (TenantPolicy, error) {
 	return p, p.Validate()
 }
 
-// ParsePolicy parses and validates a policy file in JSON (a document that
+// Parse parses and validates a policy file in JSON (a document that
 // starts with '{') or YAML. Errors never quote the input beyond names of
 // roles and permissions.
-func ParsePolicy(data []byte) (*Policy, error) {
+func Parse(data []byte) (*File, error) {
 	if len(data) > maxPolicyFile {
-		return nil, fmt.Errorf("%w: policy file larger than %d bytes", ErrInvalidPolicy, maxPolicyFile)
+		return nil, fmt.Errorf("%w: policy file larger than %d bytes", ErrInvalid, maxPolicyFile)
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		var v any
 		if err := yaml.Unmarshal(data, &v); err != nil {
-			return nil, fmt.Errorf("%w: not valid YAML", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: not valid YAML", ErrInvalid)
 		}
 		j, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("%w: YAML holds values JSON cannot represent", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: YAML holds values JSON cannot represent", ErrInvalid)
 		}
 		data = j
 	}
@@ -148,13 +148,13 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: malformed policy document", ErrInvalidPolicy)
+		return nil, fmt.Errorf("%w: malformed policy document", ErrInvalid)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the policy document", ErrInvalidPolicy)
+		return nil, fmt.Errorf("%w: trailing data after the policy document", ErrInvalid)
 	}
 	if doc.Version != policyFileVersion {
-		return nil, fmt.Errorf("%w: unsupported policy file version %d", ErrInvalidPolicy, doc.Version)
+		return nil, fmt.Errorf("%w: unsupported policy file version %d", ErrInvalid, doc.Version)
 	}
 	perms := make([]Permission, len(doc.Permissions))
 	for i, p := range doc.Permissions {
@@ -175,16 +175,16 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	var def TenantPolicy
+	var def Tenant
 	if doc.DefaultTenant != nil {
 		if doc.DefaultTenant.TenantID != "" {
-			return nil, fmt.Errorf("%w: the default policy has no tenant id", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: the default policy has no tenant id", ErrInvalid)
 		}
 		if def, err = doc.DefaultTenant.policy(); err != nil {
 			return nil, err
 		}
 	}
-	tps := make([]TenantPolicy, 0, len(doc.Tenants))
+	tps := make([]Tenant, 0, len(doc.Tenants))
 	for i := range doc.Tenants {
 		p, err := doc.Tenants[i].policy()
 		if err != nil {
@@ -192,23 +192,23 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		}
 		tps = append(tps, p)
 	}
-	tenants, err := NewTenantPolicies(def, tps...)
+	tenants, err := NewTenants(def, tps...)
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{RBAC: rbac, Tenants: tenants}, nil
+	return &File{RBAC: rbac, Tenants: tenants}, nil
 }
 
-// LoadPolicyFile reads and parses the policy file at path.
-func LoadPolicyFile(path string) (*Policy, error) {
+// Load reads and parses the policy file at path.
+func Load(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth: open policy file: %w", err)
+		return nil, fmt.Errorf("auth/policy: open policy file: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxPolicyFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("auth: read policy file: %w", err)
+		return nil, fmt.Errorf("auth/policy: read policy file: %w", err)
 	}
-	return ParsePolicy(b)
+	return Parse(b)
 }

@@ -1,15 +1,4 @@
-package auth
-
-// # Role-based access control
-//
-// An RBAC value maps roles to permissions of the form "resource:action"
-// (for example "patient:read", "lab_result:update"). It is built in Go with
-// NewRBAC or loaded from a JSON or YAML policy file with ParsePolicy, and
-// validated either way: a role that names an undeclared permission, an
-// eligible role that does not exist, a duplicate or a malformed name is an
-// ErrInvalidPolicy. Users hold roles within their tenant (User.Roles); a
-// role the policy does not define grants nothing. Emergency roles are never
-// granted by assignment, only by break-glass elevation.
+package policy
 
 import (
 	"fmt"
@@ -53,10 +42,13 @@ type Role struct {
 	// EligibleRoles lists the (non-emergency) roles whose holders may
 	// elevate to this emergency role.
 	EligibleRoles []string
-	// MaxDuration bounds an elevation (default DefaultEmergencyDuration,
-	// at most 24 hours).
+	// MaxDuration bounds an elevation (default one hour, at most 24
+	// hours).
 	MaxDuration time.Duration
 }
+
+// defaultEmergencyDuration bounds an emergency role without MaxDuration.
+const defaultEmergencyDuration = time.Hour
 
 type compiledRole struct {
 	Role
@@ -75,34 +67,34 @@ func NewRBAC(permissions []Permission, roles []Role) (*RBAC, error) {
 	r := &RBAC{perms: map[Permission]struct{}{}, roles: map[string]*compiledRole{}}
 	for _, p := range permissions {
 		if !p.Valid() {
-			return nil, fmt.Errorf("%w: malformed permission (want resource:action)", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: malformed permission (want resource:action)", ErrInvalid)
 		}
 		if _, dup := r.perms[p]; dup {
-			return nil, fmt.Errorf("%w: permission %s declared twice", ErrInvalidPolicy, p)
+			return nil, fmt.Errorf("%w: permission %s declared twice", ErrInvalid, p)
 		}
 		r.perms[p] = struct{}{}
 	}
 	for _, role := range roles {
 		if !ValidRole(role.Name) {
-			return nil, fmt.Errorf("%w: malformed role name", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: malformed role name", ErrInvalid)
 		}
 		if _, dup := r.roles[role.Name]; dup {
-			return nil, fmt.Errorf("%w: role %s defined twice", ErrInvalidPolicy, role.Name)
+			return nil, fmt.Errorf("%w: role %s defined twice", ErrInvalid, role.Name)
 		}
 		c := &compiledRole{Role: role, perms: map[Permission]struct{}{}}
 		c.Permissions = slices.Clone(role.Permissions)
 		c.EligibleRoles = slices.Clone(role.EligibleRoles)
 		for _, p := range role.Permissions {
 			if _, ok := r.perms[p]; !ok {
-				return nil, fmt.Errorf("%w: role %s names an undeclared permission", ErrInvalidPolicy, role.Name)
+				return nil, fmt.Errorf("%w: role %s names an undeclared permission", ErrInvalid, role.Name)
 			}
 			c.perms[p] = struct{}{}
 		}
 		if !role.Emergency && (len(role.EligibleRoles) > 0 || role.MaxDuration != 0) {
-			return nil, fmt.Errorf("%w: role %s has emergency settings but is not an emergency role", ErrInvalidPolicy, role.Name)
+			return nil, fmt.Errorf("%w: role %s has emergency settings but is not an emergency role", ErrInvalid, role.Name)
 		}
 		if role.MaxDuration < 0 || role.MaxDuration > 24*time.Hour {
-			return nil, fmt.Errorf("%w: role %s: emergency duration out of range", ErrInvalidPolicy, role.Name)
+			return nil, fmt.Errorf("%w: role %s: emergency duration out of range", ErrInvalid, role.Name)
 		}
 		if role.Emergency && c.MaxDuration == 0 {
 			c.MaxDuration = defaultEmergencyDuration
@@ -111,15 +103,15 @@ func NewRBAC(permissions []Permission, roles []Role) (*RBAC, error) {
 	}
 	for _, c := range r.roles {
 		if c.Emergency && len(c.EligibleRoles) == 0 {
-			return nil, fmt.Errorf("%w: emergency role %s has no eligible roles", ErrInvalidPolicy, c.Name)
+			return nil, fmt.Errorf("%w: emergency role %s has no eligible roles", ErrInvalid, c.Name)
 		}
 		for _, e := range c.EligibleRoles {
 			er, ok := r.roles[e]
 			if !ok {
-				return nil, fmt.Errorf("%w: role %s names an unknown eligible role", ErrInvalidPolicy, c.Name)
+				return nil, fmt.Errorf("%w: role %s names an unknown eligible role", ErrInvalid, c.Name)
 			}
 			if er.Emergency {
-				return nil, fmt.Errorf("%w: role %s: an emergency role cannot be eligible", ErrInvalidPolicy, c.Name)
+				return nil, fmt.Errorf("%w: role %s: an emergency role cannot be eligible", ErrInvalid, c.Name)
 			}
 		}
 	}
@@ -127,7 +119,7 @@ func NewRBAC(permissions []Permission, roles []Role) (*RBAC, error) {
 }
 
 // declared reports whether p is a declared permission.
-func (r *RBAC) declared(p Permission) bool {
+func (r *RBAC) Declares(p Permission) bool {
 	_, ok := r.perms[p]
 	return ok
 }
@@ -154,16 +146,16 @@ func (r *RBAC) Roles() []string {
 	return out
 }
 
-// checkAssignable returns an ErrInvalidPolicy error when a role in roles is
+// checkAssignable returns an ErrInvalid error when a role in roles is
 // not defined or is an emergency role. Call it before storing a user's roles.
-func (r *RBAC) checkAssignable(roles []string) error {
+func (r *RBAC) CheckAssignable(roles []string) error {
 	for _, n := range roles {
 		c, ok := r.roles[n]
 		if !ok {
-			return fmt.Errorf("%w: unknown role", ErrInvalidPolicy)
+			return fmt.Errorf("%w: unknown role", ErrInvalid)
 		}
 		if c.Emergency {
-			return fmt.Errorf("%w: emergency roles cannot be assigned", ErrInvalidPolicy)
+			return fmt.Errorf("%w: emergency roles cannot be assigned", ErrInvalid)
 		}
 	}
 	return nil
@@ -187,7 +179,7 @@ func (r *RBAC) Allows(roles []string, emergencyRole string, p Permission) (strin
 
 // eligible reports whether a holder of roles may elevate to emergency role
 // name, and the longest elevation allowed.
-func (r *RBAC) eligible(roles []string, name string) (time.Duration, bool) {
+func (r *RBAC) Eligible(roles []string, name string) (time.Duration, bool) {
 	c, ok := r.roles[name]
 	if !ok || !c.Emergency {
 		return 0, false

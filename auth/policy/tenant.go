@@ -1,4 +1,4 @@
-package auth
+package policy
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// ErrInvalidPolicy reports a role, permission or tenant policy definition
+// ErrInvalid reports a role, permission or tenant policy definition
 // that breaks a rule (unknown permission or role, bad name, bad limit). The
 // message names the rule that failed, never secrets.
-var ErrInvalidPolicy = errors.New("auth: invalid policy")
+var ErrInvalid = errors.New("auth/policy: invalid policy")
 
 // RecoveryMethod names a way to sign in when the second factor is lost.
 type RecoveryMethod string
@@ -32,11 +32,11 @@ const (
 	maxAbsLimit     = 30 * 24 * time.Hour
 )
 
-// TenantPolicy is a tenant's security policy. It is enforced at login
+// Tenant is a tenant's security policy. It is enforced at login
 // (MFA requirement, recovery methods, session limits of the new session)
 // and at every request (session limits, MFA requirement), so tightening it
 // applies to sessions that already exist.
-type TenantPolicy struct {
+type Tenant struct {
 	TenantID string
 	// RequireMFA requires a second factor for every user of the tenant.
 	// A session established without one may only reach the MFA enrolment
@@ -101,10 +101,10 @@ type TenantPolicy struct {
 	MaxSessionsPerUser int
 }
 
-// maxSessionsLimit is the largest TenantPolicy.MaxSessionsPerUser.
+// maxSessionsLimit is the largest Tenant.MaxSessionsPerUser.
 const maxSessionsLimit = 1000
 
-// Defaults of the break-glass limits of a TenantPolicy.
+// Defaults of the break-glass limits of a Tenant.
 const (
 	defaultEmergencyReasonMinChars = 20
 	defaultEmergencyReasonMinWords = 3
@@ -113,7 +113,7 @@ const (
 )
 
 // emergencyLimits returns the policy's break-glass limits with defaults.
-func (p *TenantPolicy) emergencyLimits() (minChars, minWords, perDay int) {
+func (p *Tenant) EmergencyLimits() (minChars, minWords, perDay int) {
 	minChars, minWords, perDay = defaultEmergencyReasonMinChars, defaultEmergencyReasonMinWords, defaultMaxEmergenciesPerDay
 	if p.EmergencyReasonMinChars > 0 {
 		minChars = p.EmergencyReasonMinChars
@@ -128,9 +128,9 @@ func (p *TenantPolicy) emergencyLimits() (minChars, minWords, perDay int) {
 }
 
 // Validate checks p's limits and names.
-func (p *TenantPolicy) Validate() error {
+func (p *Tenant) Validate() error {
 	if p.TenantID != "" && !ValidTenantID(p.TenantID) {
-		return fmt.Errorf("%w: malformed tenant id", ErrInvalidPolicy)
+		return fmt.Errorf("%w: malformed tenant id", ErrInvalid)
 	}
 	for _, d := range []struct {
 		v   time.Duration
@@ -138,79 +138,71 @@ func (p *TenantPolicy) Validate() error {
 		n   string
 	}{{p.IdleTimeout, maxIdleLimit, "idle timeout"}, {p.AbsoluteTimeout, maxAbsLimit, "absolute timeout"}, {p.ReauthAfter, maxAbsLimit, "reauthentication age"}} {
 		if d.v != 0 && (d.v < minSessionLimit || d.v > d.max) {
-			return fmt.Errorf("%w: %s must be between %v and %v", ErrInvalidPolicy, d.n, minSessionLimit, d.max)
+			return fmt.Errorf("%w: %s must be between %v and %v", ErrInvalid, d.n, minSessionLimit, d.max)
 		}
 	}
-	if !validToken(p.PasswordPolicy, 64) && p.PasswordPolicy != "" {
-		return fmt.Errorf("%w: malformed password policy name", ErrInvalidPolicy)
+	if !ValidName(p.PasswordPolicy, 64) && p.PasswordPolicy != "" {
+		return fmt.Errorf("%w: malformed password policy name", ErrInvalid)
 	}
 	for _, n := range []int{p.EmergencyReasonMinChars, p.EmergencyReasonMinWords, p.MaxEmergenciesPerDay} {
 		if n < 0 || n > maxEmergencyLimit {
-			return fmt.Errorf("%w: break-glass limits must be between 0 and %d", ErrInvalidPolicy, maxEmergencyLimit)
+			return fmt.Errorf("%w: break-glass limits must be between 0 and %d", ErrInvalid, maxEmergencyLimit)
 		}
 	}
 	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > maxSessionsLimit {
-		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalidPolicy, maxSessionsLimit)
+		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalid, maxSessionsLimit)
 	}
 	for _, m := range p.RecoveryMethods {
 		if m != RecoveryCodes && m != RecoveryAdminReset {
-			return fmt.Errorf("%w: unknown recovery method", ErrInvalidPolicy)
+			return fmt.Errorf("%w: unknown recovery method", ErrInvalid)
 		}
 	}
 	return nil
 }
 
 // AllowsRecovery reports whether the policy allows recovery method m.
-func (p *TenantPolicy) AllowsRecovery(m RecoveryMethod) bool {
+func (p *Tenant) AllowsRecovery(m RecoveryMethod) bool {
 	if p.RecoveryMethods == nil {
 		return m == RecoveryCodes
 	}
 	return slices.Contains(p.RecoveryMethods, m)
 }
 
-// cap returns the smaller of def and the policy's limit lim (when set).
-func capDuration(def, lim time.Duration) time.Duration {
-	if lim > 0 && lim < def {
-		return lim
-	}
-	return def
-}
-
-// TenantPolicySource returns the security policy of a tenant. It is read at
+// Source returns the security policy of a tenant. It is read at
 // every request, so implementations should answer from memory.
-type TenantPolicySource interface {
-	// TenantPolicy returns the policy of tenantID. A tenant without a
+type Source interface {
+	// Tenant returns the policy of tenantID. A tenant without a
 	// policy of its own gets the source's default.
-	TenantPolicy(ctx context.Context, tenantID string) (TenantPolicy, error)
+	TenantPolicy(ctx context.Context, tenantID string) (Tenant, error)
 }
 
-// TenantPolicies is an in-memory TenantPolicySource that can be changed at
+// Tenants is an in-memory Source that can be changed at
 // run time (changes apply on the next request). The zero value is not
-// usable; call NewTenantPolicies.
-type TenantPolicies struct {
+// usable; call NewTenants.
+type Tenants struct {
 	mu  sync.RWMutex
-	def TenantPolicy
-	m   map[string]TenantPolicy
+	def Tenant
+	m   map[string]Tenant
 }
 
-var _ TenantPolicySource = (*TenantPolicies)(nil)
+var _ Source = (*Tenants)(nil)
 
-// NewTenantPolicies returns a source whose default is def (def.TenantID
+// NewTenants returns a source whose default is def (def.TenantID
 // must be empty) and that holds the given tenant policies.
-func NewTenantPolicies(def TenantPolicy, policies ...TenantPolicy) (*TenantPolicies, error) {
+func NewTenants(def Tenant, policies ...Tenant) (*Tenants, error) {
 	if def.TenantID != "" {
-		return nil, fmt.Errorf("%w: the default policy has no tenant id", ErrInvalidPolicy)
+		return nil, fmt.Errorf("%w: the default policy has no tenant id", ErrInvalid)
 	}
 	if err := def.Validate(); err != nil {
 		return nil, err
 	}
-	t := &TenantPolicies{def: clonePolicy(def), m: map[string]TenantPolicy{}}
+	t := &Tenants{def: clonePolicy(def), m: map[string]Tenant{}}
 	for _, p := range policies {
 		if p.TenantID == "" {
-			return nil, fmt.Errorf("%w: tenant policy without tenant id", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: tenant policy without tenant id", ErrInvalid)
 		}
 		if _, dup := t.m[p.TenantID]; dup {
-			return nil, fmt.Errorf("%w: duplicate tenant policy", ErrInvalidPolicy)
+			return nil, fmt.Errorf("%w: duplicate tenant policy", ErrInvalid)
 		}
 		if err := t.Set(p); err != nil {
 			return nil, err
@@ -219,16 +211,16 @@ func NewTenantPolicies(def TenantPolicy, policies ...TenantPolicy) (*TenantPolic
 	return t, nil
 }
 
-func clonePolicy(p TenantPolicy) TenantPolicy {
+func clonePolicy(p Tenant) Tenant {
 	p.RecoveryMethods = slices.Clone(p.RecoveryMethods)
 	p.PasskeyRoles = slices.Clone(p.PasskeyRoles)
 	return p
 }
 
 // Set validates p and makes it the policy of p.TenantID.
-func (t *TenantPolicies) Set(p TenantPolicy) error {
+func (t *Tenants) Set(p Tenant) error {
 	if p.TenantID == "" {
-		return fmt.Errorf("%w: tenant policy without tenant id", ErrInvalidPolicy)
+		return fmt.Errorf("%w: tenant policy without tenant id", ErrInvalid)
 	}
 	if err := p.Validate(); err != nil {
 		return err
@@ -239,8 +231,8 @@ func (t *TenantPolicies) Set(p TenantPolicy) error {
 	return nil
 }
 
-// TenantPolicy implements TenantPolicySource.
-func (t *TenantPolicies) TenantPolicy(_ context.Context, tenantID string) (TenantPolicy, error) {
+// Tenant implements Source.
+func (t *Tenants) TenantPolicy(_ context.Context, tenantID string) (Tenant, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if p, ok := t.m[tenantID]; ok {
@@ -256,7 +248,7 @@ func (t *TenantPolicies) TenantPolicy(_ context.Context, tenantID string) (Tenan
 // RequiresMFA reports whether the default or any tenant policy requires
 // MFA. New uses it to refuse a configuration that requires
 // MFA without a SecretSealer.
-func (t *TenantPolicies) RequiresMFA() bool {
+func (t *Tenants) RequiresMFA() bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.def.RequireMFA {
@@ -268,19 +260,4 @@ func (t *TenantPolicies) RequiresMFA() bool {
 		}
 	}
 	return false
-}
-
-// ErrMFAWithoutSealer reports a Config whose tenant policies require MFA
-// but that has no SecretSealer to seal TOTP secrets.
-var ErrMFAWithoutSealer = errors.New("auth: a tenant policy requires MFA but Config.Sealer is not set; add a SecretSealer (NewKeySealer or PHISealer) to Config.Sealer")
-
-// checkMFASealer refuses policies that require MFA without a sealer. A
-// source that is not *TenantPolicies is checked when it has a RequiresMFA
-// method.
-func checkMFASealer(src TenantPolicySource, sealer SecretSealer) error {
-	r, ok := src.(interface{ RequiresMFA() bool })
-	if ok && sealer == nil && r.RequiresMFA() {
-		return ErrMFAWithoutSealer
-	}
-	return nil
 }

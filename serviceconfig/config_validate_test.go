@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // Found in review: PublicDatabaseURL kept sslpassword, and kept whole a URL
