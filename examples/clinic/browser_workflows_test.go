@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hipaakit/hipaakit/audit"
 )
 
 // openDetails opens the <details> around sel, as a click on its summary does.
@@ -94,6 +96,7 @@ func TestBrowserAuditorWorkflow(t *testing.T) {
 	desk.mustStatus(http.StatusOK, "POST", "/api/patients/search", map[string]string{"mrn": "MRN-1001"}, &found)
 	desk.mustStatus(http.StatusCreated, "POST", "/api/patients/"+found.ID+"/disclosures", map[string]any{
 		"recipient": map[string]string{"name": "County Health Department", "kind": "organization"}, "purpose": "public_health"}, nil)
+	tc.login(rolePhysician).mustStatus(http.StatusOK, "PUT", "/api/patients/"+found.ID, map[string]string{"name": "Jane Q. Doe"}, nil)
 	nurse := tc.login(roleNurse)
 	nurse.mustStatus(http.StatusOK, "POST", "/api/auth/emergency/elevate", map[string]any{"role": roleEmergency,
 		"reason": "Unresponsive patient in the emergency room, chart needed"}, nil)
@@ -117,6 +120,19 @@ func TestBrowserAuditorWorkflow(t *testing.T) {
 		t.Fatalf("the accounting shows %q", d)
 	}
 	b.check("disclosures")
+	b.open("/patients/"+found.ID+"/history?field=name", "#history")
+	b.do("open the values of the change", chromedp.Click(`#history tr:last-child form.reveal button`))
+	b.waitText("prior value shown", "#history tr:last-child .form-status", "before: Jane Doe (revealed); after: Jane Q. Doe (revealed)")
+	b.check("history")
+	var reveals int
+	for _, e := range tc.events(t) {
+		if e.Action == audit.ActionReveal && e.Purpose == "audit_review" && e.Actor.UserID == tc.users[roleAuditor].ID {
+			reveals++
+		}
+	}
+	if reveals != 2 {
+		t.Fatalf("%d audit_review reveals recorded, want 2 (prior and new)", reveals)
+	}
 	b.open("/audit/break-glass", "#breakglass")
 	if d := b.text("#breakglass"); !strings.Contains(d, "Unresponsive patient") || !strings.Contains(d, "nurse") {
 		t.Fatalf("the break-glass review shows %q", d)

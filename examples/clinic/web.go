@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // The web UI is server-rendered HTML (web/templates, one file per page
@@ -22,7 +23,7 @@ var webFS embed.FS
 
 // pageNames are the templates under web/templates (without .html).
 var pageNames = []string{"login", "login_code", "signed_out", "error", "enroll", "home", "patients", "patient",
-	"patient_new", "patient_lab", "export", "audit", "disclosures", "breakglass", "alerts", "users", "holds", "backups", "report",
+	"patient_new", "patient_lab", "export", "audit", "history", "disclosures", "breakglass", "alerts", "users", "holds", "backups", "report",
 	"account", "breach", "incident"}
 
 // pages holds one template set per page, each with the shared layout.
@@ -46,7 +47,7 @@ var pages = func() map[string]*template.Template {
 // navLink is one entry of the navigation: shown only to roles holding its
 // permission.
 type navLink struct {
-	perm        auth.Permission
+	perm        policy.Permission
 	Href, Label string
 	About       string // the home page's description of the task
 }
@@ -77,7 +78,7 @@ type pageData struct {
 }
 
 // can reports whether the signed-in user holds perm (false when signed out).
-func (a *app) can(r *http.Request, perm auth.Permission) bool { return a.d.Auth.Can(r, perm) }
+func (a *app) can(r *http.Request, perm policy.Permission) bool { return a.d.Auth.Can(r, perm) }
 
 // render writes the page with status (0 means 200).
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any, flash string) {

@@ -9,8 +9,8 @@ import (
 	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // The administrator's pages: users (no PHI), legal holds and disposal,

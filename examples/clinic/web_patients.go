@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"time"
-
-	"github.com/hipaakit/hipaakit/auth"
 )
 
 // The clinician pages. Reads go through readPatient (each field audited,
@@ -76,7 +74,7 @@ func (a *app) pagePatient(w http.ResponseWriter, r *http.Request) {
 	pg := patientPage{ID: p.ID, Fields: a.fieldViews(v.Fields), Clinical: a.can(r, permClinicalRead),
 		CanEdit: a.can(r, permDemoWrite), CanNote: a.can(r, permClinicalWrite), CanLab: a.can(r, permLabWrite),
 		CanVitals: a.can(r, permVitalsWrite), CanExport: a.can(r, permExportDeid), CanDisclose: a.can(r, permDisclose),
-		CanHistory: a.can(r, permHistoryPage), CanAudit: a.can(r, permAuditRead), CanHold: a.can(r, permHold),
+		CanHistory: a.can(r, permHistoryRead), CanAudit: a.can(r, permAuditRead), CanHold: a.can(r, permHold),
 		CanShred: a.can(r, permShred)}
 	for _, f := range demographicFields {
 		if _, ok := v.Fields[f]; !ok {
@@ -133,7 +131,3 @@ func (a *app) names(ctx context.Context) func(id string) string {
 		return n
 	}
 }
-
-// permHistoryPage opens a record's change history; until the history API
-// exists it is the auditor's audit:read.
-var permHistoryPage auth.Permission = permAuditRead

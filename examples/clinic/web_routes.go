@@ -17,6 +17,7 @@ func (a *app) webPages(g *auth.Service) {
 	g.HandleFunc("GET /patients/new", permPatientCreate, a.pagePatientNew)
 	g.HandleFunc("GET /patients/{id}", permDemoRead, a.pagePatient)
 	g.HandleFunc("GET /patients/{id}/lab", permLabWrite, a.pagePatientLab)
+	g.HandleFunc("GET /patients/{id}/history", permHistoryRead, a.pageHistory)
 	g.HandleFunc("GET /export", permExportDeid, a.pageExport)
 
 	g.HandleFunc("GET /audit", permAuditRead, a.pageAudit)
