@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -237,4 +238,51 @@ func TestEnrollWrongCodeIsAWholePage(t *testing.T) {
 		t.Fatalf("wrong enrolment code: %d", st)
 	}
 	wholePage(t, "wrong enrolment code", ct, body, `id="enroll-code"`)
+}
+
+// TestAuditExportVerifies: the auditor's JSON Lines export of the whole
+// trail verifies as a chain (ParseLine, audit.Verify); a filtered CSV
+// export holds the header and the matching rows only; both are audited.
+func TestAuditExportVerifies(t *testing.T) {
+	tc := startClinic(t, "", nil, nil)
+	newPatient(t, tc.login(rolePhysician), "MRN-X1", "Export Person")
+	aud := tc.login(roleAuditor)
+	st, ct, body := aud.page("GET", "/audit/export?format=jsonl", nil)
+	if st != http.StatusOK || ct != "application/jsonl" {
+		t.Fatalf("JSON Lines export: %d %s", st, ct)
+	}
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	entries := func(yield func(audit.Entry, error) bool) {
+		for _, l := range lines {
+			if !yield(audit.ParseLine([]byte(l))) {
+				return
+			}
+		}
+	}
+	res, err := audit.Verify(context.Background(), entries, audit.VerifyOptions{})
+	if err != nil || len(res.Streams) == 0 {
+		t.Fatalf("the export does not verify: %v (%d lines)", err, len(lines))
+	}
+	st, ct, body = aud.page("GET", "/audit/export?format=csv&user=physician&action=create", nil)
+	rows := strings.Split(strings.TrimSpace(body), "\n")
+	if st != http.StatusOK || !strings.HasPrefix(ct, "text/csv") || !strings.HasPrefix(rows[0], "time,stream,seq") || len(rows) < 2 {
+		t.Fatalf("CSV export: %d %s, %d rows", st, ct, len(rows))
+	}
+	for _, r := range rows[1:] {
+		if !strings.Contains(r, ",create,") || !strings.Contains(r, tc.users[rolePhysician].ID) {
+			t.Fatalf("CSV row outside the filter: %q", r)
+		}
+	}
+	exports := 0
+	for _, e := range tc.events(t) {
+		if e.Action == audit.ActionExport && e.Target.RecordType == "audit_trail" && e.Outcome == audit.OutcomeSuccess {
+			exports++
+		}
+	}
+	if exports != 2 {
+		t.Fatalf("%d audit-export events, want 2", exports)
+	}
+	if st, _, _ := tc.login(rolePhysician).page("GET", "/audit/export?format=csv", nil); st != http.StatusForbidden {
+		t.Fatalf("a physician exports the trail: %d", st)
+	}
 }
