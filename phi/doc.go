@@ -40,7 +40,10 @@
 //     Vault and the KEKs (localkek.KEK, awskms.KEK) print as
 //     "<type>{[redacted]}" under every fmt verb, %#v, slog and JSON.
 //   - Vault.Reveal audits every access and fails closed when the audit event
-//     cannot be written.
+//     cannot be written. Vault.ServeSealed hands a value out still sealed
+//     (never opened, no key read) after auditing a read with the attribute
+//     exposure=sealed (audit.AttrExposure), the record breach scoping's
+//     encryption safe harbor rests on; it fails closed the same way.
 //   - Reviewer opens the sealed prior and new values of the changes in a
 //     record's history (audit.RecordHistory) only for a reviewer that
 //     ReviewerConfig.Permitted admits (nil admits nobody), each value
