@@ -29,7 +29,7 @@ func (a *app) handler() (http.Handler, error) {
 			return "", ""
 		},
 		Purpose: func(*http.Request) string { return "treatment" },
-		Action:  audit.RouteActions(auditActions),
+		Action:  audit.RouteActions(routeActions),
 	})
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ import (
 const auditPageSize = 100
 
 // auditActions are the actions offered in the search form.
-var auditActions = []audit.Action{audit.ActionCreate, audit.ActionRead, audit.ActionUpdate, audit.ActionDelete,
+var auditActions = []audit.Action{audit.ActionCreate, audit.ActionRead, audit.ActionQuery, audit.ActionUpdate, audit.ActionDelete,
 	audit.ActionExport, audit.ActionDisclose, audit.ActionReveal, audit.ActionLogin, audit.ActionLoginFailed,
 	audit.ActionLogout, audit.ActionSessionTimeout, audit.ActionMFAEnrolled, audit.ActionMFAFailed,
 	audit.ActionPermissionDenied, audit.ActionRoleChanged, audit.ActionUserChanged, audit.ActionLockout,
