@@ -63,9 +63,9 @@ const (
 )
 
 // ErrChallengeKey reports a stored login-challenge key that this start
-// cannot open (another KEK wrapped it, or it is damaged). The
-// *ChallengeKeyError that carries it names the object; errors.Is(err,
-// ErrWrongKEK) holds too when the KEK refused to unwrap it.
+// cannot open (another KEK wrapped it, it is damaged, or the KMS did not
+// answer). The *ChallengeKeyError that carries it names the object;
+// errors.Is(err, ErrWrongKEK) holds too when another KEK wrapped it.
 var ErrChallengeKey = errors.New("hipaakit: the stored login-challenge key cannot be opened")
 
 // ChallengeKeyError is a stored login-challenge key that cannot be opened.
@@ -81,8 +81,11 @@ type ChallengeKeyError struct {
 	Problem string
 	// Cause is the underlying error (the KEK's, or the decoding's).
 	Cause error
+}
 
-	wrongKEK bool
+// wrongKEK reports a key that another KEK wrapped.
+func (e *ChallengeKeyError) wrongKEK() bool {
+	return e.StoredKEK != "" && e.KEK != "" && e.StoredKEK != e.KEK
 }
 
 func (e *ChallengeKeyError) Error() string {
@@ -90,7 +93,7 @@ func (e *ChallengeKeyError) Error() string {
 	if e.StoredKEK != "" || e.KEK != "" {
 		msg += fmt.Sprintf(" (wrapped by %s, this start's key-encryption key is %s)", e.StoredKEK, e.KEK)
 	}
-	if e.wrongKEK {
+	if e.wrongKEK() {
 		msg += "; open with the deployment's key-encryption key, or re-wrap it with `hipaakit kek migrate`"
 	}
 	if e.Cause != nil {
@@ -99,10 +102,10 @@ func (e *ChallengeKeyError) Error() string {
 	return msg
 }
 
-// Is makes errors.Is(err, ErrChallengeKey) hold, and ErrWrongKEK when the
-// KEK refused to unwrap the key.
+// Is makes errors.Is(err, ErrChallengeKey) hold, and ErrWrongKEK when
+// another KEK wrapped the key.
 func (e *ChallengeKeyError) Is(target error) bool {
-	return target == ErrChallengeKey || (e.wrongKEK && target == ErrWrongKEK)
+	return target == ErrChallengeKey || (e.wrongKEK() && target == ErrWrongKEK)
 }
 
 // Unwrap returns the cause.
@@ -204,19 +207,21 @@ func openChallengeKey(ctx context.Context, st challengeKeyStore, kek phi.KEK) ([
 
 // unwrapChallengeKey opens s with kek.
 func unwrapChallengeKey(ctx context.Context, st challengeKeyStore, s *storedChallengeKey, kek phi.KEK) ([]byte, error) {
-	fail := func(problem string, cause error, wrong bool) error {
-		return &ChallengeKeyError{Object: st.object(), StoredKEK: s.KEKID, KEK: kek.ID(), Problem: problem, Cause: cause, wrongKEK: wrong}
+	fail := func(problem string, cause error) error {
+		return &ChallengeKeyError{Object: st.object(), StoredKEK: s.KEKID, KEK: kek.ID(), Problem: problem, Cause: cause}
 	}
 	if s.Version != challengeKeyVersion {
-		return nil, fail(fmt.Sprintf("has version %d; this version of hipaakit reads version %d", s.Version, challengeKeyVersion), nil, false)
+		return nil, fail(fmt.Sprintf("has version %d; this version of hipaakit reads version %d", s.Version, challengeKeyVersion), nil)
 	}
 	key, err := kek.Unwrap(ctx, s.Wrapped, []byte(challengeKeyAD))
 	if err != nil {
-		return nil, fail("the key-encryption key does not open it", err, true)
+		// Another KEK wrapped it (ErrWrongKEK), or the right one failed
+		// (damaged bytes, KMS unreachable).
+		return nil, fail("the key-encryption key does not open it", err)
 	}
 	if len(key) != challengeKeySize {
 		clear(key)
-		return nil, fail(fmt.Sprintf("unwraps to %d bytes, not %d", len(key), challengeKeySize), nil, false)
+		return nil, fail(fmt.Sprintf("unwraps to %d bytes, not %d", len(key), challengeKeySize), nil)
 	}
 	return key, nil
 }
@@ -239,7 +244,7 @@ func RewrapChallengeKey(ctx context.Context, db *pgxpool.Pool, dataDir string, f
 	}
 	if s.KEKID != from.ID() {
 		return false, &ChallengeKeyError{Object: st.object(), StoredKEK: s.KEKID, KEK: from.ID(),
-			Problem: "is wrapped by neither the current nor the new key-encryption key", wrongKEK: true}
+			Problem: "is wrapped by neither the current nor the new key-encryption key"}
 	}
 	key, err := unwrapChallengeKey(ctx, st, s, from)
 	if err != nil {

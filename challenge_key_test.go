@@ -465,6 +465,19 @@ func TestRewrapChallengeKey(t *testing.T) {
 	if done, err := hipaakit.RewrapChallengeKey(ctx, nil, t.TempDir(), from, to); done || err != nil {
 		t.Fatalf("re-wrap without a stored key: %t %v", done, err)
 	}
+	// An embedded deployment's file (it holds no keyset): re-wrapped, it
+	// opens under the new KEK.
+	emb, _ := embedded(t, nil)
+	emb.KEK.Key = s.kek
+	e := open(t, emb)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := hipaakit.RewrapChallengeKey(ctx, nil, emb.DataDir, from, to); !done || err != nil {
+		t.Fatalf("re-wrap of the embedded key: %t %v", done, err)
+	}
+	emb.KEK.Key, emb.Backup.Dir = toKey, filepath.Join(t.TempDir(), "backups")
+	open(t, emb)
 }
 
 // TestRevealNamesRoute: a reveal inside a route behind Protect is audited

@@ -39,7 +39,9 @@ type ProtectConfig struct {
 // lets through, and refuses the request when the record cannot be written.
 // Register every protected route on d.Auth (Handle, HandleFunc) with its
 // permission after calling Protect; Protect may be called once
-// (ErrProtectTwice).
+// (ErrProtectTwice). A route's handler that reveals PHI through d.Vault
+// with the request's context is audited with the route's pattern (the
+// reveal event's origin.route).
 func (d *Deployment) Protect(cfg ProtectConfig) (http.Handler, error) {
 	err := ErrProtectTwice
 	d.protectOnce.Do(func() {

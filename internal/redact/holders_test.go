@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
@@ -96,6 +97,7 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{sealer, "auth.KeySealer"},
 		{authCfg, "auth.Config"}, {&authCfg, "auth.Config"},
 		{authSvc, "auth.Service"},
+		{hipaakit.AuthConfig{ChallengeKey: master}, "hipaakit.AuthConfig"},
 		{enrollment, "totp.Enrollment"}, {*enrollment, "totp.Enrollment"},
 		{totp.Import{Secret: "AWS-SECRET-CANARY"}, "totp.Import"},
 		{fileOpts, "audit.FileOptions"}, {&fileOpts, "audit.FileOptions"},
