@@ -277,12 +277,12 @@ func (c *clinic) writeChanges(w http.ResponseWriter, r *http.Request, events []a
 	return true
 }
 
-// auditActions are the routes the audit middleware records with another
+// routeActions are the routes the audit middleware records with another
 // action than their method's: searches are queries, the history reveal a
 // read, the de-identified export an export.
-var auditActions = map[string]audit.Action{
+var routeActions = map[string]audit.Action{
 	"POST /api/patients/search":              audit.ActionQuery,
-	"POST /patients":                         audit.ActionQuery,
+	"POST /audit":                            audit.ActionQuery,
 	"POST /api/patients/{id}/history/reveal": audit.ActionRead,
 	"POST /api/export/deidentified":          audit.ActionExport,
 }
