@@ -100,7 +100,7 @@ func (d *Deployment) openFileAuth() error {
 // appending.
 func (d *Deployment) openFileLedger(ctx context.Context) error {
 	ledger, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedger),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}

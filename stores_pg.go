@@ -165,7 +165,7 @@ func (d *Deployment) openPGAudit(ctx context.Context) error {
 // leaves the ledger unmirrored (d.ledgerMirror nil, d.mirrorHeld set).
 func (d *Deployment) openPGLedger(ctx context.Context, mirrorRequired bool) error {
 	store, err := pgledger.Open(ctx, d.ledgerPool, pgledger.Options{Stream: d.LedgerStream(), Signer: d.signKey,
-		Clock: d.Clock, Keys: d.TrustedKeys().Keys()})
+		Clock: d.Clock, Keys: d.TrustedKeys()})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}
@@ -175,7 +175,7 @@ func (d *Deployment) openPGLedger(ctx context.Context, mirrorRequired bool) erro
 		return nil
 	}
 	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys(), Clock: d.Clock, Repair: true})
 	if errors.Is(err, durable.ErrLocked) && !mirrorRequired {
 		d.mirrorHeld = true
 		return nil

@@ -288,7 +288,7 @@ func (t *Tool) ReadLedger(ctx context.Context) (*disposal.Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	ro, err := pgledger.OpenReadOnly(t.d.ledgerPool, keys.Keys())
+	ro, err := pgledger.OpenReadOnly(t.d.ledgerPool, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func TestToolPostgres(t *testing.T) {
 	inMirror := func(dir, subject string) bool {
 		t.Helper()
 		m, err := disposal.OpenFileLedgerReader(ctx, filepath.Join(dir, hipaakit.DirLedgerMirror),
-			disposal.FileLedgerOptions{Keys: trusted.Keys()})
+			disposal.FileLedgerOptions{Keys: trusted})
 		if err != nil {
 			t.Fatal(err)
 		}
