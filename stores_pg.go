@@ -11,7 +11,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
@@ -153,17 +152,10 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.Emergencies = pgauth.NewEmergencyLog(pool)
 	d.holdStore = pgretention.NewHoldStore(pool)
-	// A backup covers the application's tables and the key store
-	// (restored through the disposal ledger). The audit trail and the
-	// ledger are append-only tables protected by the database's own
-	// backups (base backups and WAL archiving); pgsource does not copy
-	// partitioned tables.
-	if len(d.cfg.AppTables) > 0 {
-		d.BackupSources = append(d.BackupSources, pgsource.Source{Pool: pool, Schema: d.Schema, Tables: d.cfg.AppTables})
-		d.Drills = append(d.Drills, Drill{Kind: "postgres", Sink: func() backup.Sink { return pgsource.NewScratchSink(pool) }})
-	}
-	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"})
-	d.Drills = append(d.Drills, Drill{Kind: "keystore"})
+	// A backup covers the whole deployment, its tables in one snapshot
+	// (backupset.go).
+	d.snapshot = pgsource.NewSnapshot(pool)
+	d.setBackupSources(d.pgBackupParts())
 	return nil
 }
 

@@ -87,7 +87,8 @@ type SetConfig struct {
 	// release it returns after the last: what makes the members one moment
 	// (pgsource.Snapshot.Hold shares one PostgreSQL snapshot among every
 	// PostgreSQL member; a write lock stops the writers of file members).
-	// When Cut fails, no member is read. CutName describes it in the set.
+	// When Cut fails, no member is read. CutName describes in the set how
+	// the members were made one moment (with or without Cut: an order).
 	Cut     func(ctx context.Context) (release func() error, err error)
 	CutName string
 }
@@ -122,13 +123,12 @@ func (r *Repository) BackupSet(ctx context.Context, cfg SetConfig) (_ *Set, err 
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, err
 	}
-	s := &Set{Version: setVersion, ID: hex.EncodeToString(idb[:]), Name: cfg.Name}
+	s := &Set{Version: setVersion, ID: hex.EncodeToString(idb[:]), Name: cfg.Name, Cut: cfg.CutName}
 	if cfg.Cut != nil {
 		release, err := cfg.Cut(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("backup: set %s: hold the cut: %w", s.ID, err)
 		}
-		s.Cut = cfg.CutName
 		defer func() {
 			if rerr := release(); rerr != nil && err == nil {
 				err = fmt.Errorf("backup: set %s: release the cut: %w", s.ID, rerr)

@@ -1,0 +1,247 @@
+package hipaakit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/backup/pgsource"
+	"github.com/hipaakit/hipaakit/durable"
+)
+
+// The parts of a deployment a whole-deployment backup set covers
+// (backup.SetMember.Covers). A set covers the deployment when it covers
+// every one of DeploymentParts.
+const (
+	PartRecords     = "records"      // the application's directories or tables (AppDirs, the main schema)
+	PartKeys        = "keys"         // the key store, restored through the disposal ledger
+	PartAudit       = "audit"        // the audit trail
+	PartUsers       = "users"        // users and their credentials (no sessions: a restore signs everyone out)
+	PartHolds       = "holds"        // legal holds
+	PartLedger      = "ledger"       // the disposal ledger
+	PartEmergency   = "emergency"    // the emergency-access (break-glass) log
+	PartSigningKeys = "signing-keys" // the trusted public keys that verify checkpoints and certificates
+)
+
+// DeploymentParts are the parts a backup set must cover, and its drill
+// restore, for the deployment to be recoverable as a whole: the report
+// (compliance/report) marks disaster recovery met only when the last
+// whole-deployment drill restored each of them. PartRecords is not among
+// them: a deployment may keep no records of its own.
+func DeploymentParts() []string {
+	return []string{PartKeys, PartAudit, PartUsers, PartHolds, PartLedger, PartEmergency, PartSigningKeys}
+}
+
+// Set names and cuts (backup.Set.Cut).
+const (
+	setName = "deployment"
+	// cutOrdered: the members are read one after another in the order of
+	// setParts, chosen so that a restore is safe (records before the keys
+	// that open them, keys before the disposal ledger, the audit trail
+	// last).
+	cutOrdered = "ordered"
+	// cutSnapshot: every PostgreSQL member reads one exported snapshot;
+	// the others are read after it, in order.
+	cutSnapshot = "postgres-snapshot+ordered"
+)
+
+// fileBackupParts are the parts of an embedded deployment, in the order a
+// set reads them. Each is read at its own moment, one after another; the
+// order is what makes the set consistent where it matters:
+//
+//   - records (AppDirs) before keys: every record of the set has its
+//     keyset in the set, unless its subject was shredded meanwhile (the
+//     ledger, read later, then holds the shred);
+//   - keys before the ledger: every subject whose keyset is missing
+//     from the keys member because it was shredded is in the ledger
+//     member, and any shred after the keys were read is too, so a restore
+//     (which replays the ledger) never brings one back;
+//   - the audit trail last: it records every operation the other members
+//     show, except one still in flight.
+//
+// Users, holds, the emergency log and the signing keys may be of a later
+// moment than the records (a user created during the run).
+func (d *Deployment) fileBackupParts() []backup.SetPart {
+	var parts []backup.SetPart
+	for _, dir := range d.cfg.AppDirs {
+		parts = append(parts, backup.SetPart{Source: backup.DirSource{Root: d.path(dir), Kind: "dir", Name: dir}, Covers: []string{PartRecords}})
+	}
+	parts = append(parts,
+		backup.SetPart{Source: backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, Covers: []string{PartKeys}},
+		backup.SetPart{Source: backup.DirSource{Root: d.path(DirUsers), Kind: "dir", Name: DirUsers}, Covers: []string{PartUsers}},
+		backup.SetPart{Source: backup.DirSource{Root: d.path(DirHolds), Kind: "dir", Name: DirHolds}, Covers: []string{PartHolds}},
+		backup.SetPart{Source: backup.DirSource{Root: d.path(DirLedger), Kind: "dir", Name: DirLedger}, Covers: []string{PartLedger}},
+		backup.SetPart{Source: d.deploymentFiles(true), Covers: []string{PartEmergency, PartSigningKeys}},
+		backup.SetPart{Source: backup.AuditSource(d.path(DirAudit)), Covers: []string{PartAudit}},
+	)
+	return parts
+}
+
+// pgBackupParts are the parts of a PostgreSQL deployment. The main schema
+// (records, audit trail, users, holds, emergency log) and the disposal
+// ledger's schema are read in one exported snapshot (d.snapshot, the set's
+// cut): one moment of the database. The key store is read after that
+// moment, so every keyset a record of the snapshot needs is in the set
+// unless its subject was shredded after it (the ledger then keeps it
+// shredded: the live ledger's mirror outside the database, which start-up
+// replays, holds that shred). In the main schema, keysets are backed up
+// through the key store member (restored through the ledger), and the
+// stream leases, sessions and login-attempt counts are run-time state:
+// those tables are backed up without their rows.
+func (d *Deployment) pgBackupParts() []backup.SetPart {
+	return []backup.SetPart{
+		{Source: pgsource.Source{Pool: d.DB, Schema: d.Schema, Snapshot: d.snapshot,
+			SkipRows: []string{"phi_keysets", "hipaakit_stream_leases", "auth_sessions", "auth_attempts"}},
+			Covers: []string{PartRecords, PartAudit, PartUsers, PartHolds, PartEmergency}},
+		{Source: backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, Covers: []string{PartKeys}},
+		{Source: pgsource.Source{Pool: d.DB, Schema: d.LedgerSchema, Snapshot: d.snapshot}, Covers: []string{PartLedger}},
+		{Source: d.deploymentFiles(false), Covers: []string{PartSigningKeys}},
+	}
+}
+
+// setBackupSources makes parts the deployment's backup sources, and the
+// drill kinds they need.
+func (d *Deployment) setBackupSources(parts []backup.SetPart) {
+	d.backupParts = parts
+	kinds := map[string]bool{}
+	for _, p := range parts {
+		d.BackupSources = append(d.BackupSources, p.Source)
+		k := p.Source.Info().Kind
+		if kinds[k] {
+			continue
+		}
+		kinds[k] = true
+		dr := Drill{Kind: k}
+		if k == "postgres" {
+			pool := d.DB
+			dr.Sink = func() backup.Sink { return pgsource.NewScratchSink(pool) }
+		}
+		d.Drills = append(d.Drills, dr)
+	}
+}
+
+// BackupSet backs up the whole deployment as one backup set named
+// "deployment": every part of DeploymentParts (and the records), in the
+// order and under the cut that make it consistent (on PostgreSQL one
+// snapshot of the database for every table; see the package
+// documentation). It is what DrillSet restores, and what a restore of the
+// deployment puts back.
+func (d *Deployment) BackupSet(ctx context.Context) (*backup.Set, error) {
+	cfg := backup.SetConfig{Name: setName, Parts: d.backupParts, CutName: cutOrdered}
+	if d.snapshot != nil {
+		cfg.Cut, cfg.CutName = d.snapshot.Hold, cutSnapshot
+	}
+	return d.Backups.BackupSet(ctx, cfg)
+}
+
+// LatestSet returns the newest complete backup set (backup.ErrNotFound when
+// there is none).
+func (d *Deployment) LatestSet(ctx context.Context) (*backup.Set, error) {
+	sets, err := d.Backups.ListSets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("hipaakit: no backup set: %w", backup.ErrNotFound)
+	}
+	return sets[len(sets)-1], nil
+}
+
+// DrillSet restores every member of backup set id (the newest set when id
+// is empty) into scratch space — directories under the data directory's
+// scratch space, an in-memory key store after replaying the disposal
+// ledger, a scratch PostgreSQL schema — and compares each with its
+// manifest; a restored audit trail must also verify with the deployment's
+// trusted keys. It records one audit event for the set naming the parts
+// that were restored (backup.Repository.DrillSet). A failed member is a
+// DrillResult with Err set; the error is returned only when the set could
+// not be read.
+func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, error) {
+	if id == "" {
+		s, err := d.LatestSet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id = s.ID
+	}
+	var members []backup.SetMember
+	reps, err := d.Backups.DrillSet(ctx, id, func(m backup.SetMember) backup.DrillOptions {
+		members = append(members, m)
+		opts := backup.DrillOptions{ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
+		if m.Source.Kind == "audit" {
+			opts.AuditKeys = d.AuditKeys()
+		}
+		for _, dr := range d.Drills {
+			if dr.Kind == m.Source.Kind && dr.Sink != nil {
+				opts.Sink = dr.Sink()
+			}
+		}
+		return opts
+	})
+	if len(reps) == 0 && err != nil {
+		return nil, err
+	}
+	results := make([]DrillResult, 0, len(reps))
+	for i, rep := range reps {
+		r := DrillResult{Kind: rep.Source.Kind, Report: rep}
+		if i < len(members) && members[i].ID == rep.ID {
+			r.Covers = members[i].Covers
+		}
+		if !rep.Pass {
+			r.Err = backup.ErrDrillFailed
+			if err != nil {
+				r.Err = err
+			}
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// deploymentFiles is the source of the deployment's own small files: the
+// trusted public keys (trusted-keys.pem, never the private signing key)
+// and, with the embedded stores, the emergency log.
+func (d *Deployment) deploymentFiles(emergency bool) backup.Source {
+	return &filesSource{d: d, emergency: emergency}
+}
+
+type filesSource struct {
+	d         *Deployment
+	emergency bool
+}
+
+func (f *filesSource) Info() backup.SourceInfo {
+	return backup.SourceInfo{Kind: "dir", Name: "deployment"}
+}
+
+func (f *filesSource) Walk(ctx context.Context, emit func(backup.Item) error) error {
+	pem := f.d.TrustedKeys().EncodePEM()
+	now := f.d.Clock.Now()
+	if err := emit(backup.Item{Path: "trusted-keys.pem", Type: backup.EntryFile, Mode: 0o644, ModTime: now,
+		Body: bytes.NewReader(pem), Size: int64(len(pem)), SizeKnown: true}); err != nil {
+		return err
+	}
+	if !f.emergency {
+		return nil
+	}
+	file, err := os.Open(f.d.path(FileEmergency))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("hipaakit: back up the emergency log: %w", durable.WithoutPath(err))
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return fmt.Errorf("hipaakit: back up the emergency log: %w", durable.WithoutPath(err))
+	}
+	// Read to the size seen now: lines appended meanwhile belong to the
+	// next backup.
+	return emit(backup.Item{Path: FileEmergency, Type: backup.EntryFile, Mode: 0o600, ModTime: st.ModTime(),
+		Body: io.LimitReader(file, st.Size())})
+}
