@@ -7,10 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // The parts of a deployment a whole-deployment backup set covers
@@ -49,66 +55,96 @@ const (
 	cutSnapshot = "postgres-snapshot+ordered"
 )
 
-// fileBackupParts are the parts of an embedded deployment, in the order a
-// set reads them. Each is read at its own moment, one after another; the
-// order is what makes the set consistent where it matters:
-//
-//   - records (AppDirs) before keys: every record of the set has its
-//     keyset in the set, unless its subject was shredded meanwhile (the
-//     ledger, read later, then holds the shred);
-//   - keys before the ledger: every subject whose keyset is missing
-//     from the keys member because it was shredded is in the ledger
-//     member, and any shred after the keys were read is too, so a restore
-//     (which replays the ledger) never brings one back;
-//   - the audit trail last: it records every operation the other members
-//     show, except one still in flight.
-//
-// Users, holds, the emergency log and the signing keys may be of a later
-// moment than the records (a user created during the run).
-func (d *Deployment) fileBackupParts() []backup.SetPart {
-	var parts []backup.SetPart
-	for _, dir := range d.cfg.AppDirs {
-		parts = append(parts, backup.SetPart{Source: backup.DirSource{Root: d.path(dir), Kind: "dir", Name: dir}, Covers: []string{PartRecords}})
-	}
-	parts = append(parts,
-		backup.SetPart{Source: backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, Covers: []string{PartKeys}},
-		backup.SetPart{Source: backup.DirSource{Root: d.path(DirUsers), Kind: "dir", Name: DirUsers}, Covers: []string{PartUsers}},
-		backup.SetPart{Source: backup.DirSource{Root: d.path(DirHolds), Kind: "dir", Name: DirHolds}, Covers: []string{PartHolds}},
-		backup.SetPart{Source: backup.DirSource{Root: d.path(DirLedger), Kind: "dir", Name: DirLedger}, Covers: []string{PartLedger}},
-		backup.SetPart{Source: d.deploymentFiles(true), Covers: []string{PartEmergency, PartSigningKeys}},
-		backup.SetPart{Source: backup.AuditSource(d.path(DirAudit)), Covers: []string{PartAudit}},
-	)
-	return parts
+// SetSources is what a whole-deployment backup set reads: the Deployment's
+// own (Deployment.BackupSet), or those a program that backs a deployment up
+// without opening it assembles (the CLI's `backup create --all`).
+type SetSources struct {
+	// DataDir is the data directory. With the embedded stores the set reads
+	// its users, holds, disposal ledger, emergency log and audit trail.
+	DataDir string
+	// AppDirs are the application's directories inside DataDir (embedded
+	// stores), backed up as the records.
+	AppDirs []string
+	// Keys is the key store (required), restored through the disposal
+	// ledger (backup.KeyStoreSink).
+	Keys phi.KeyStore
+	// Trusted are the public keys backed up as trusted-keys.pem (never a
+	// private key).
+	Trusted signing.KeySet
+	// DB, Schema and LedgerSchema, on PostgreSQL: the main schema (records,
+	// audit trail, users, holds, emergency log) and the disposal ledger's.
+	DB                   *pgxpool.Pool
+	Schema, LedgerSchema string
+	Clock                clock.Clock
 }
 
-// pgBackupParts are the parts of a PostgreSQL deployment. The main schema
-// (records, audit trail, users, holds, emergency log) and the disposal
-// ledger's schema are read in one exported snapshot (d.snapshot, the set's
-// cut): one moment of the database. The key store is read after that
-// moment, so every keyset a record of the snapshot needs is in the set
-// unless its subject was shredded after it (the ledger then keeps it
-// shredded: the live ledger's mirror outside the database, which start-up
-// replays, holds that shred). In the main schema, keysets are backed up
-// through the key store member (restored through the ledger), and the
+// SetConfig returns the set: its parts in the order that makes it
+// consistent, and its cut.
+//
+// With the embedded stores each part is read at its own moment, one after
+// another; the order is what makes the set consistent where it matters:
+// records (AppDirs) before keys, so every record of the set has its keyset
+// in the set unless its subject was shredded meanwhile (the ledger, read
+// later, then holds the shred); keys before the ledger, so every subject
+// whose keyset is missing from the keys member because it was shredded is
+// in the ledger member, and a restore (which replays the ledger) never
+// brings one back; the audit trail last, so it records every operation the
+// other members show except one still in flight. Users, holds, the
+// emergency log and the trusted keys may be of a later moment than the
+// records.
+//
+// On PostgreSQL the main schema and the ledger's schema are read in one
+// exported snapshot (a new pgsource.Snapshot, the set's cut): one moment of
+// the database. The key store is read after that moment, so every keyset a
+// record of the snapshot needs is in the set unless its subject was
+// shredded after it (the ledger then keeps it shredded: the mirror outside
+// the database, which start-up replays, holds that shred). In the main
+// schema, keysets are backed up through the key store member, and the
 // stream leases, sessions and login-attempt counts are run-time state:
 // those tables are backed up without their rows.
-func (d *Deployment) pgBackupParts() []backup.SetPart {
-	return []backup.SetPart{
-		{Source: pgsource.Source{Pool: d.DB, Schema: d.Schema, Snapshot: d.snapshot,
-			SkipRows: []string{"phi_keysets", "hipaakit_stream_leases", "auth_sessions", "auth_attempts"}},
-			Covers: []string{PartRecords, PartAudit, PartUsers, PartHolds, PartEmergency}},
-		{Source: backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, Covers: []string{PartKeys}},
-		{Source: pgsource.Source{Pool: d.DB, Schema: d.LedgerSchema, Snapshot: d.snapshot}, Covers: []string{PartLedger}},
-		{Source: d.deploymentFiles(false), Covers: []string{PartSigningKeys}},
+func (s SetSources) SetConfig() backup.SetConfig {
+	files := &filesSource{dataDir: s.DataDir, trusted: s.Trusted, clock: clock.OrSystem(s.Clock), emergency: s.DB == nil}
+	keys := backup.SetPart{Source: backup.KeyStoreSource{Store: s.Keys, Name: "keys"}, Covers: []string{PartKeys}}
+	if s.DB != nil {
+		snap := pgsource.NewSnapshot(s.DB)
+		return backup.SetConfig{Name: setName, Cut: snap.Hold, CutName: cutSnapshot, Parts: []backup.SetPart{
+			{Source: pgsource.Source{Pool: s.DB, Schema: s.Schema, Snapshot: snap,
+				SkipRows: []string{"phi_keysets", "hipaakit_stream_leases", "auth_sessions", "auth_attempts"}},
+				Covers: []string{PartRecords, PartAudit, PartUsers, PartHolds, PartEmergency}},
+			keys,
+			{Source: pgsource.Source{Pool: s.DB, Schema: s.LedgerSchema, Snapshot: snap}, Covers: []string{PartLedger}},
+			{Source: files, Covers: []string{PartSigningKeys}},
+		}}
 	}
+	path := func(name string) string { return filepath.Join(s.DataDir, name) }
+	var parts []backup.SetPart
+	for _, dir := range s.AppDirs {
+		parts = append(parts, backup.SetPart{Source: backup.DirSource{Root: path(dir), Kind: "dir", Name: dir}, Covers: []string{PartRecords}})
+	}
+	parts = append(parts, keys,
+		backup.SetPart{Source: backup.DirSource{Root: path(DirUsers), Kind: "dir", Name: DirUsers}, Covers: []string{PartUsers}},
+		backup.SetPart{Source: backup.DirSource{Root: path(DirHolds), Kind: "dir", Name: DirHolds}, Covers: []string{PartHolds}},
+		backup.SetPart{Source: backup.DirSource{Root: path(DirLedger), Kind: "dir", Name: DirLedger}, Covers: []string{PartLedger}},
+		backup.SetPart{Source: files, Covers: []string{PartEmergency, PartSigningKeys}},
+		backup.SetPart{Source: backup.AuditSource(path(DirAudit)), Covers: []string{PartAudit}},
+	)
+	return backup.SetConfig{Name: setName, CutName: cutOrdered, Parts: parts}
 }
 
-// setBackupSources makes parts the deployment's backup sources, and the
-// drill kinds they need.
-func (d *Deployment) setBackupSources(parts []backup.SetPart) {
-	d.backupParts = parts
+// setSources are the deployment's own.
+func (d *Deployment) setSources() SetSources {
+	s := SetSources{DataDir: d.cfg.DataDir, AppDirs: d.cfg.AppDirs, Keys: d.Keys, Trusted: d.TrustedKeys(), Clock: d.Clock}
+	if d.DB != nil {
+		s.DB, s.Schema, s.LedgerSchema = d.DB, d.Schema, d.LedgerSchema
+	}
+	return s
+}
+
+// setBackupSources makes the set's parts the deployment's backup sources,
+// and adds the drill kinds they need.
+func (d *Deployment) setBackupSources() {
 	kinds := map[string]bool{}
-	for _, p := range parts {
+	for _, p := range d.setSources().SetConfig().Parts {
 		d.BackupSources = append(d.BackupSources, p.Source)
 		k := p.Source.Info().Kind
 		if kinds[k] {
@@ -126,16 +162,11 @@ func (d *Deployment) setBackupSources(parts []backup.SetPart) {
 
 // BackupSet backs up the whole deployment as one backup set named
 // "deployment": every part of DeploymentParts (and the records), in the
-// order and under the cut that make it consistent (on PostgreSQL one
-// snapshot of the database for every table; see the package
-// documentation). It is what DrillSet restores, and what a restore of the
-// deployment puts back.
+// order and under the cut that make it consistent (SetSources.SetConfig;
+// on PostgreSQL one snapshot of the database for every table). It is what
+// DrillSet restores, and what a restore of the deployment puts back.
 func (d *Deployment) BackupSet(ctx context.Context) (*backup.Set, error) {
-	cfg := backup.SetConfig{Name: setName, Parts: d.backupParts, CutName: cutOrdered}
-	if d.snapshot != nil {
-		cfg.Cut, cfg.CutName = d.snapshot.Hold, cutSnapshot
-	}
-	return d.Backups.BackupSet(ctx, cfg)
+	return d.Backups.BackupSet(ctx, d.setSources().SetConfig())
 }
 
 // LatestSet returns the newest complete backup set (backup.ErrNotFound when
@@ -202,15 +233,13 @@ func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, er
 	return results, nil
 }
 
-// deploymentFiles is the source of the deployment's own small files: the
-// trusted public keys (trusted-keys.pem, never the private signing key)
-// and, with the embedded stores, the emergency log.
-func (d *Deployment) deploymentFiles(emergency bool) backup.Source {
-	return &filesSource{d: d, emergency: emergency}
-}
-
+// filesSource is the source of a deployment's own small files: the trusted
+// public keys (trusted-keys.pem, never the private signing key) and, with
+// the embedded stores, the emergency log.
 type filesSource struct {
-	d         *Deployment
+	dataDir   string
+	trusted   signing.KeySet
+	clock     clock.Clock
 	emergency bool
 }
 
@@ -219,16 +248,15 @@ func (f *filesSource) Info() backup.SourceInfo {
 }
 
 func (f *filesSource) Walk(ctx context.Context, emit func(backup.Item) error) error {
-	pem := f.d.TrustedKeys().EncodePEM()
-	now := f.d.Clock.Now()
-	if err := emit(backup.Item{Path: "trusted-keys.pem", Type: backup.EntryFile, Mode: 0o644, ModTime: now,
+	pem := f.trusted.EncodePEM()
+	if err := emit(backup.Item{Path: "trusted-keys.pem", Type: backup.EntryFile, Mode: 0o644, ModTime: f.clock.Now(),
 		Body: bytes.NewReader(pem), Size: int64(len(pem)), SizeKnown: true}); err != nil {
 		return err
 	}
 	if !f.emergency {
 		return nil
 	}
-	file, err := os.Open(f.d.path(FileEmergency))
+	file, err := os.Open(filepath.Join(f.dataDir, FileEmergency))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
@@ -82,8 +81,6 @@ type Deployment struct {
 	ledgerPool    *pgxpool.Pool
 	leases        *leases
 	backupTgt     backup.Target
-	backupParts   []backup.SetPart   // what BackupSet covers (backupset.go)
-	snapshot      *pgsource.Snapshot // the set's cut on PostgreSQL
 	protectOnce   sync.Once
 	closers       []func() error
 }

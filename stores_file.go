@@ -74,6 +74,6 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 		return fmt.Errorf("hipaakit: open the legal holds: %w", err)
 	}
 	// A backup covers the whole deployment (backupset.go).
-	d.setBackupSources(d.fileBackupParts())
+	d.setBackupSources()
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -154,8 +153,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	d.holdStore = pgretention.NewHoldStore(pool)
 	// A backup covers the whole deployment, its tables in one snapshot
 	// (backupset.go).
-	d.snapshot = pgsource.NewSnapshot(pool)
-	d.setBackupSources(d.pgBackupParts())
+	d.setBackupSources()
 	return nil
 }
 
