@@ -146,18 +146,59 @@ func (r *Repository) BackupSet(ctx context.Context, cfg SetConfig) (_ *Set, err 
 		s.Finished = m.Finished
 		s.Members = append(s.Members, SetMember{ID: m.ID, Source: m.Source, Covers: slices.Clone(p.Covers)})
 	}
-	body, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	env, err := r.keys.sealEnvelope(envSet, idb, body)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.target.Put(ctx, setPrefix+s.ID, env); err != nil {
+	if err := r.putSet(ctx, s); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// putSet seals and writes the set object of s.
+func (r *Repository) putSet(ctx context.Context, s *Set) error {
+	idb, ok := parseID(s.ID)
+	if !ok {
+		return corruptf("set ID is malformed")
+	}
+	body, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	env, err := r.keys.sealEnvelope(envSet, idb, body)
+	if err != nil {
+		return err
+	}
+	return r.target.Put(ctx, setPrefix+s.ID, env)
+}
+
+// CopySet copies backup set id to another repository as a unit: every
+// member with Copy (verified and deduplicated at the destination, keeping
+// its ID and its membership of the set), then the set object, written last
+// with the same ID, members, covered parts and times, so that the set
+// lists, restores and drills there. Running it again after an interruption
+// copies what the destination lacks and verifies the rest again. It
+// returns the copy reports in the set's order; the error is the first
+// member's that failed (no set is written at the destination then).
+func CopySet(ctx context.Context, from, to *Repository, id string) (*Set, []*CopyReport, error) {
+	if from == nil || to == nil {
+		return nil, nil, errors.New("backup: CopySet needs a source and a destination repository")
+	}
+	s, err := from.Set(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var reps []*CopyReport
+	for _, m := range s.Members {
+		rep, err := Copy(ctx, from, to, m.ID)
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+		if err != nil && !errors.Is(err, ErrMarkerNotWritten) {
+			return s, reps, err
+		}
+	}
+	if err := to.putSet(ctx, s); err != nil {
+		return s, reps, err
+	}
+	return s, reps, nil
 }
 
 func invalidCover(c string) bool { return !validCover(c) }

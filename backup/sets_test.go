@@ -205,3 +205,46 @@ func (p probeSource) Walk(ctx context.Context, emit func(Item) error) error {
 	p.saw()
 	return p.Source.Walk(ctx, emit)
 }
+
+// TestCopySet: a set copied to a second repository lists there with the
+// same ID, members and covered parts, its members still name it, and it
+// drills there as a unit; copying it again uploads nothing and verifies
+// every member again.
+func TestCopySet(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	store := memstore.New(memstore.Config{})
+	if err := store.Create(f.ctx, goldenKeysets[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.repo.BackupSet(f.ctx, SetConfig{Name: "deployment", CutName: "ordered", Parts: []SetPart{
+		{Source: DirSource{Root: src, Name: "files"}, Covers: []string{"records"}},
+		{Source: KeyStoreSource{Store: store, Name: "keys"}, Covers: []string{"keys"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFixture(t)
+	got, reps, err := CopySet(f.ctx, f.repo, g.repo, s.ID)
+	if err != nil || got.ID != s.ID || len(reps) != 2 || !reps[0].Copied || !reps[1].Copied {
+		t.Fatalf("CopySet: %+v %+v %v", got, reps, err)
+	}
+	sets, err := g.repo.ListSets(g.ctx)
+	if err != nil || len(sets) != 1 || sets[0].ID != s.ID || !slices.Equal(sets[0].Covered(), []string{"keys", "records"}) || sets[0].Cut != "ordered" ||
+		sets[0].Members[0].ID != s.Members[0].ID || !sets[0].Finished.Equal(s.Finished) {
+		t.Fatalf("sets at the destination: %+v, %v", sets, err)
+	}
+	drills, err := g.repo.DrillSet(g.ctx, s.ID, func(SetMember) DrillOptions {
+		return DrillOptions{ScratchDir: t.TempDir(), Ledger: noLedger{}}
+	})
+	if err != nil || len(drills) != 2 || !drills[0].Pass || !drills[1].Pass {
+		t.Fatalf("drill of the copy: %+v, %v", drills, err)
+	}
+	_, reps, err = CopySet(f.ctx, f.repo, g.repo, s.ID)
+	if err != nil || len(reps) != 2 || reps[0].Copied || reps[1].Copied || !reps[0].Verify.Full || !reps[1].Verify.Full {
+		t.Fatalf("second CopySet: %+v, %v", reps, err)
+	}
+	if _, _, err := CopySet(f.ctx, f.repo, g.repo, "00112233445566778899aabbccddeeff"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CopySet of no set: %v", err)
+	}
+}
