@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/signing"
@@ -272,4 +273,25 @@ func (f *filesSource) Walk(ctx context.Context, emit func(backup.Item) error) er
 	// next backup.
 	return emit(backup.Item{Path: FileEmergency, Type: backup.EntryFile, Mode: 0o600, ModTime: st.ModTime(),
 		Body: io.LimitReader(file, st.Size())})
+}
+
+// openS3LedgerMirror moves the PostgreSQL disposal ledger's mirror to the
+// S3 backup bucket when backups go to S3 (backup.LedgerMirror, this
+// process's ledger stream): one mirror that every replica shares and that
+// outlives any of their data directories, under the bucket's object-lock
+// retention when the bucket sets a default one. The data directory's file
+// mirror stays beside it as the second mirror that start-up replays
+// (extraReplay), so that disposals it recorded before the move stay
+// applied.
+func (d *Deployment) openS3LedgerMirror(ctx context.Context) error {
+	if d.cfg.Backup.S3Bucket == "" {
+		return nil
+	}
+	m, err := backup.OpenLedgerMirror(ctx, d.backupTgt, backup.LedgerMirrorConfig{Stream: d.LedgerStream(), Clock: d.Clock})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger's mirror in the backup bucket: %w", err)
+	}
+	d.extraReplay = disposal.NewLedger(d.ledgerMirror)
+	d.ledgerMirror = m
+	return nil
 }

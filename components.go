@@ -72,6 +72,11 @@ func (d *Deployment) openDisposal(ctx context.Context) error {
 	if _, err := d.Ledger.Replay(ctx, d.Keys); err != nil {
 		return fmt.Errorf("hipaakit: replay the disposal ledger: %w", err)
 	}
+	if d.extraReplay != nil {
+		if _, err := d.extraReplay.Replay(ctx, d.Keys); err != nil {
+			return fmt.Errorf("hipaakit: replay the disposal ledger's file mirror: %w", err)
+		}
+	}
 	d.Shredder, err = disposal.New(disposal.Config{Vault: d.Vault, Keys: d.Keys, Ledger: d.Ledger, Audit: d.Audit,
 		Holds: d.Holds, SigningKey: d.signKey, Clock: d.Clock})
 	return err

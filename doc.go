@@ -74,6 +74,13 @@
 //     show). Users, holds and the emergency log may be of a later moment
 //     than the records.
 //
+// On PostgreSQL the disposal ledger is mirrored outside the database: into
+// the data directory (DirLedgerMirror) and, when backups go to S3, into the
+// backup bucket (backup.LedgerMirror, shared by every replica, under the
+// bucket's default object-lock retention when it has one). Start-up
+// replays both, so neither a restore of the database to an earlier point
+// nor the loss of a data directory brings a shredded subject back.
+//
 // Deployment.DrillSet restores every member into scratch space and
 // compares it with its manifest, and records one audit event for the set
 // naming the parts it restored: the compliance report marks disaster

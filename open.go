@@ -75,6 +75,7 @@ type Deployment struct {
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	ledgerStore   disposal.LedgerStore
 	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
+	extraReplay   *disposal.Ledger     // another ledger start-up replays (openS3LedgerMirror)
 	auditEntries  audit.EntrySource
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore

@@ -130,7 +130,8 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.ledgerStore = store
 	d.closers = append(d.closers, store.Close)
-	// The mirror outside the database (see DirLedgerMirror).
+	// The mirror outside the database (see DirLedgerMirror, and
+	// openLedgerMirror for S3).
 	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
 		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
 	if err != nil {
@@ -138,6 +139,9 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.ledgerMirror = mirror
 	d.closers = append(d.closers, mirror.Close)
+	if err := d.openS3LedgerMirror(ctx); err != nil {
+		return err
+	}
 	d.startHeartbeat()
 	d.Users = pgauth.NewUserStore(pool)
 	d.Sessions = pgauth.NewSessionStore(pool)

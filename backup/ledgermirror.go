@@ -92,7 +92,9 @@ func OpenLedgerMirror(ctx context.Context, target Target, cfg LedgerMirrorConfig
 }
 
 // streamDir is the object prefix of a stream.
-func streamDir(stream string) string { return ledgerMirrorPrefix + hex.EncodeToString([]byte(stream)) + "/" }
+func streamDir(stream string) string {
+	return ledgerMirrorPrefix + hex.EncodeToString([]byte(stream)) + "/"
+}
 
 // refresh reads the records written since the last read, of every stream.
 // Called with m.mu held.
