@@ -395,8 +395,10 @@ func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.Verify
 		ids = []string{id}
 	}
 	code := exitOK
-	for _, id := range ids {
-		rep, err := b.repo.Verify(ctx, id, opts)
+	// Every distinct chunk once, however many of the backups hold it.
+	reps, errs := b.repo.VerifyAll(ctx, ids, opts)
+	for i, rep := range reps {
+		id, err := ids[i], errs[i]
 		var ve *backup.VerifyError
 		switch {
 		case errors.As(err, &ve):
