@@ -110,13 +110,11 @@ func (m *LedgerMirror) refresh(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
-		hexStream, seqText, ok := strings.Cut(rest, "/")
-		s, herr := hex.DecodeString(hexStream)
-		seq, serr := strconv.ParseUint(seqText, 10, 64)
-		if !ok || herr != nil || serr != nil || len(seqText) != 20 || !audit.ValidStream(string(s)) {
+		stream, seq, ok := parseMirrorName(rest)
+		if !ok {
 			return objErr("read", o.Name, corruptf("not a ledger mirror object"))
 		}
-		objs = append(objs, obj{stream: string(s), seq: seq, name: o.Name})
+		objs = append(objs, obj{stream: stream, seq: seq, name: o.Name})
 		return nil
 	})
 	if err != nil {
@@ -155,6 +153,18 @@ func (m *LedgerMirror) refresh(ctx context.Context) error {
 		m.indexRecord(r)
 	}
 	return nil
+}
+
+// parseMirrorName parses "<hex of the stream>/<seq, 20 digits>", the name
+// of a mirrored record below the prefix.
+func parseMirrorName(rest string) (stream string, seq uint64, ok bool) {
+	hexStream, seqText, ok := strings.Cut(rest, "/")
+	s, herr := hex.DecodeString(hexStream)
+	seq, serr := strconv.ParseUint(seqText, 10, 64)
+	if !ok || herr != nil || serr != nil || len(seqText) != 20 || seq == 0 || !audit.ValidStream(string(s)) {
+		return "", 0, false
+	}
+	return string(s), seq, true
 }
 
 func (m *LedgerMirror) indexRecord(r audit.Record) {

@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -172,4 +174,26 @@ func TestLedgerMirrorStreams(t *testing.T) {
 func shredEvent(subject string) audit.Event {
 	return audit.Event{Action: audit.ActionShred, Outcome: audit.OutcomeSuccess, Actor: audit.Actor{UserID: "system:test"},
 		Origin: audit.Origin{Channel: audit.ChannelSystem}, Target: audit.Target{Subject: subject, RecordType: "subject"}}
+}
+
+// FuzzParseMirrorName: any object name below the mirror's prefix parses to a
+// valid stream and a positive sequence number that name the object again,
+// or is refused; it never panics.
+func FuzzParseMirrorName(f *testing.F) {
+	f.Add("646973706f73616c2d61/00000000000000000001")
+	f.Add("zz/00000000000000000001")
+	f.Add("646973706f73616c2d61/1")
+	f.Add("/")
+	f.Fuzz(func(t *testing.T, name string) {
+		stream, seq, ok := parseMirrorName(name)
+		if !ok {
+			return
+		}
+		if seq == 0 || !audit.ValidStream(stream) {
+			t.Fatalf("%q parsed to %q, %d", name, stream, seq)
+		}
+		if again := fmt.Sprintf("%s%020d", streamDir(stream), seq); again != ledgerMirrorPrefix+strings.ToLower(name) {
+			t.Fatalf("%q names %q", name, again)
+		}
+	})
 }

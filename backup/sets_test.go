@@ -102,6 +102,7 @@ func TestBackupSet(t *testing.T) {
 
 func FuzzDecodeSet(f *testing.F) {
 	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","name":"deployment","started":"2026-01-02T03:04:05Z","finished":"2026-01-02T03:04:06Z","members":[{"id":"ffeeddccbbaa99887766554433221100","source":{"kind":"keystore","name":"keys"}}]}`))
+	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","name":"deployment","started":"2026-01-02T03:04:05Z","finished":"2026-01-02T03:04:06Z","members":[{"id":"ffeeddccbbaa99887766554433221100","source":{"kind":"keystore","name":"keys"},"covers":["keys","signing-keys"]}],"cut":"postgres-snapshot+ordered"}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := DecodeSet(b); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
