@@ -31,6 +31,7 @@ const (
 	PartHolds       = "holds"        // legal holds
 	PartLedger      = "ledger"       // the disposal ledger
 	PartEmergency   = "emergency"    // the emergency-access (break-glass) log
+	PartIncidents   = "incidents"    // the breach incident record
 	PartSigningKeys = "signing-keys" // the trusted public keys that verify checkpoints and certificates
 )
 
@@ -40,7 +41,7 @@ const (
 // whole-deployment drill restored each of them. PartRecords is not among
 // them: a deployment may keep no records of its own.
 func DeploymentParts() []string {
-	return []string{PartKeys, PartAudit, PartUsers, PartHolds, PartLedger, PartEmergency, PartSigningKeys}
+	return []string{PartKeys, PartAudit, PartUsers, PartHolds, PartLedger, PartEmergency, PartIncidents, PartSigningKeys}
 }
 
 // Set names and cuts (backup.Set.Cut).
@@ -61,7 +62,8 @@ const (
 // without opening it assembles (the CLI's `backup create --all`).
 type SetSources struct {
 	// DataDir is the data directory. With the embedded stores the set reads
-	// its users, holds, disposal ledger, emergency log and audit trail.
+	// its users, holds, disposal ledger, breach incidents, emergency log and
+	// audit trail.
 	DataDir string
 	// AppDirs are the application's directories inside DataDir (embedded
 	// stores), backed up as the records.
@@ -73,7 +75,8 @@ type SetSources struct {
 	// private key).
 	Trusted signing.KeySet
 	// DB, Schema and LedgerSchema, on PostgreSQL: the main schema (records,
-	// audit trail, users, holds, emergency log) and the disposal ledger's.
+	// audit trail, users, holds, emergency log, breach incidents) and the
+	// disposal ledger's.
 	DB                   *pgxpool.Pool
 	Schema, LedgerSchema string
 	Clock                clock.Clock
@@ -111,7 +114,7 @@ func (s SetSources) SetConfig() backup.SetConfig {
 		return backup.SetConfig{Name: setName, Cut: snap.Hold, CutName: cutSnapshot, Parts: []backup.SetPart{
 			{Source: pgsource.Source{Pool: s.DB, Schema: s.Schema, Snapshot: snap,
 				SkipRows: []string{"phi_keysets", "hipaakit_stream_leases", "auth_sessions", "auth_attempts"}},
-				Covers: []string{PartRecords, PartAudit, PartUsers, PartHolds, PartEmergency}},
+				Covers: []string{PartRecords, PartAudit, PartUsers, PartHolds, PartEmergency, PartIncidents}},
 			keys,
 			{Source: pgsource.Source{Pool: s.DB, Schema: s.LedgerSchema, Snapshot: snap}, Covers: []string{PartLedger}},
 			{Source: files, Covers: []string{PartSigningKeys}},
@@ -126,6 +129,7 @@ func (s SetSources) SetConfig() backup.SetConfig {
 		backup.SetPart{Source: backup.DirSource{Root: path(DirUsers), Kind: "dir", Name: DirUsers}, Covers: []string{PartUsers}},
 		backup.SetPart{Source: backup.DirSource{Root: path(DirHolds), Kind: "dir", Name: DirHolds}, Covers: []string{PartHolds}},
 		backup.SetPart{Source: backup.DirSource{Root: path(DirLedger), Kind: "dir", Name: DirLedger}, Covers: []string{PartLedger}},
+		backup.SetPart{Source: backup.DirSource{Root: path(DirBreach), Kind: "dir", Name: DirBreach}, Covers: []string{PartIncidents}},
 		backup.SetPart{Source: files, Covers: []string{PartEmergency, PartSigningKeys}},
 		backup.SetPart{Source: backup.AuditSource(path(DirAudit)), Covers: []string{PartAudit}},
 	)
@@ -205,7 +209,7 @@ func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, er
 		members = append(members, m)
 		opts := backup.DrillOptions{ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
 		if m.Source.Kind == "audit" {
-			opts.AuditKeys = d.AuditKeys()
+			opts.AuditKeys = d.TrustedKeys().Keys()
 		}
 		for _, dr := range d.Drills {
 			if dr.Kind == m.Source.Kind && dr.Sink != nil {

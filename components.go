@@ -1,6 +1,7 @@
 package hipaakit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/backup/s3target"
+	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
@@ -24,10 +27,11 @@ func (d *Deployment) openAuth() error {
 	tenants := ac.Tenants
 	if tenants == nil {
 		var err error
-		if tenants, err = auth.NewTenantPolicies(DefaultTenantPolicy()); err != nil {
+		if tenants, err = policy.NewTenants(DefaultTenantPolicy()); err != nil {
 			return fmt.Errorf("hipaakit: default tenant policy: %w", err)
 		}
 	}
+	d.tenants = tenants
 	rbac := ac.RBAC // nil: no permissions, every route denied
 	sessions := auth.SessionConfig{IdleTimeout: ac.IdleTimeout, AbsoluteTimeout: ac.AbsoluteTimeout, CookieName: ac.CookieName}
 	if d.cfg.PlainHTTP {
@@ -165,19 +169,22 @@ func (d *Deployment) backupTarget(ctx context.Context) (backup.Target, error) {
 		}
 		return t, nil
 	}
+	return s3Target(ctx, b, d.Clock)
+}
+
+// s3Target is the S3 bucket of b. The region is b.S3Region, else the AWS
+// configuration's, else us-east-1.
+func s3Target(ctx context.Context, b BackupConfig, clk clock.Clock) (backup.Target, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("hipaakit: load the AWS configuration for S3: %w", err)
 	}
-	region := b.S3Region
-	if region == "" {
-		region = "us-east-1"
-	}
+	region := cmp.Or(b.S3Region, awsCfg.Region, "us-east-1")
 	client, err := s3target.NewClient(s3target.ClientOptions{Endpoint: b.S3Endpoint, Region: region, Credentials: awsCfg.Credentials})
 	if err != nil {
 		return nil, fmt.Errorf("hipaakit: S3 client: %w", err)
 	}
-	t, err := s3target.New(client, s3target.Config{Bucket: b.S3Bucket, Prefix: b.S3Prefix, Clock: d.Clock})
+	t, err := s3target.New(client, s3target.Config{Bucket: b.S3Bucket, Prefix: b.S3Prefix, Clock: clk})
 	if err != nil {
 		return nil, fmt.Errorf("hipaakit: S3 backup target: %w", err)
 	}

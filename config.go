@@ -2,16 +2,18 @@ package hipaakit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Environment variables every hipaakit program reads (through ConfigFromEnv;
@@ -88,6 +90,10 @@ type Config struct {
 	// key store). The audit trail and the disposal ledger are append-only
 	// tables left to the database's own backups.
 	AppTables []string
+	// LedgerSchema names the PostgreSQL schema of the disposal ledger
+	// (default: the main schema's name plus LedgerSchemaSuffix, created on
+	// first start).
+	LedgerSchema string
 	// AuditStream begins this process's audit stream name in PostgreSQL
 	// (default "hipaakit"); the stream is AuditStream, "-", InstanceID,
 	// and the disposal-ledger stream "disposal-" InstanceID
@@ -116,6 +122,10 @@ type Config struct {
 	// without Secure under Auth.CookieName, and SecurityHeaders sets no
 	// HSTS. Default false: HTTPS only.
 	PlainHTTP bool
+	// Service describes the service for the compliance report; with
+	// Service.Name set, Open writes this process's service description
+	// (see Description). Default: none is written.
+	Service Description
 	// Clock is the one time source of every component (default
 	// clock.System).
 	Clock clock.Clock
@@ -168,10 +178,12 @@ type SigningConfig struct {
 	// beside it), created (mode 0600) on first start. Default
 	// DataDir/FileSigningKey.
 	KeyFile string
-	// Trusted are earlier public keys still trusted when verifying the
-	// audit trail's and the ledger's checkpoints after a key rotation
-	// (Deployment.AuditKeys lists the current key first, then these).
-	Trusted []ed25519.PublicKey
+	// Trusted are the other public keys still trusted when verifying the
+	// audit trail's and the ledger's checkpoints and the disposal
+	// certificates: earlier keys after a rotation, other replicas' keys
+	// (Deployment.TrustedKeys is the current key first, then these). Read
+	// a trusted-keys file with signing.ReadKeySet.
+	Trusted signing.KeySet
 }
 
 // AuthConfig configures authentication, sessions and authorisation.
@@ -179,10 +191,10 @@ type AuthConfig struct {
 	// Tenants gives each tenant's security policy, once for the whole
 	// deployment (the authenticator and the session manager read the same
 	// source). Default: DefaultTenantPolicy for every tenant (MFA required).
-	Tenants auth.TenantPolicySource
+	Tenants policy.Source
 	// RBAC is the role model the auth service enforces. Default: no roles, so
 	// every protected route is refused (deny by default).
-	RBAC *auth.RBAC
+	RBAC *policy.RBAC
 	// AdminRoles and PHIRoles: see auth.Config.
 	AdminRoles []string
 	PHIRoles   []string
@@ -198,10 +210,10 @@ type AuthConfig struct {
 	// WithoutTOTP turns TOTP enrolment off (no secret is sealed). It is
 	// refused while a tenant policy requires MFA. Default false.
 	WithoutTOTP bool
-	// Passkeys configures WebAuthn passkeys (auth.PasskeyConfig; zero:
+	// Passkeys configures WebAuthn passkeys (passkey.Config; zero:
 	// disabled). Set RPID and Origins to the service's public domain and
 	// origins.
-	Passkeys auth.PasskeyConfig
+	Passkeys passkey.Config
 	// IdleTimeout and AbsoluteTimeout bound every session (defaults 15
 	// minutes and 12 hours); a tenant policy can only shorten them.
 	IdleTimeout     time.Duration
@@ -217,9 +229,9 @@ type AuthConfig struct {
 // DefaultTenantPolicy is the policy of every tenant when AuthConfig.Tenants
 // is nil: MFA required, recovery by recovery codes or an administrator's
 // reset.
-func DefaultTenantPolicy() auth.TenantPolicy {
-	return auth.TenantPolicy{RequireMFA: true,
-		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}}
+func DefaultTenantPolicy() policy.Tenant {
+	return policy.Tenant{RequireMFA: true,
+		RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}}
 }
 
 // retiredEnv are the master-key names of earlier versions and the names
@@ -228,6 +240,7 @@ func DefaultTenantPolicy() auth.TenantPolicy {
 var retiredEnv = []struct{ old, now string }{
 	{"HIPAAKIT_KEK", EnvMasterKey},
 	{"HIPAAKIT_KEK_FILE", EnvMasterKeyFile},
+	{"HIPAAKIT_DATABASE_URL", EnvDatabaseURL},
 }
 
 // ConfigFromEnv returns the Config the environment describes: EnvDataDir,
@@ -236,7 +249,8 @@ var retiredEnv = []struct{ old, now string }{
 // EnvKMSEndpoint) and backups (EnvBackupDir, or EnvS3Bucket, EnvS3Endpoint,
 // EnvS3Region). getenv is os.Getenv in a main package; the
 // caller may then override fields (from flags, say). It refuses the names
-// of earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE) and both master-key
+// of earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE,
+// HIPAAKIT_DATABASE_URL) and both master-key
 // names at once with a *ConfigError; Open validates the rest.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	for _, r := range retiredEnv {
@@ -249,7 +263,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.KEK = KEKConfig{Key: getenv(EnvMasterKey), KeyFile: getenv(EnvMasterKeyFile),
 		KMSKeyID: getenv(EnvKMSKeyID), KMSEndpoint: getenv(EnvKMSEndpoint)}
 	if c.KEK.Key != "" && c.KEK.KeyFile != "" {
-		return Config{}, &ConfigError{Field: EnvMasterKey, Problem: "set together with " + EnvMasterKeyFile, Fix: "set one of them"}
+		return Config{}, &ConfigError{Field: EnvMasterKey, Problem: "set together with " + EnvMasterKeyFile, Fix: "set one of them, not both"}
 	}
 	c.Backup = BackupConfig{Dir: getenv(EnvBackupDir), S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
 	return c, nil

@@ -53,8 +53,9 @@
 //
 // Deployment.BackupSet backs up the deployment as one backup set whose
 // members name what they cover (DeploymentParts: keys, audit trail, users,
-// legal holds, disposal ledger, emergency log, trusted public keys; and the
-// records: AppDirs, or the main schema). Sessions and login-attempt counts
+// legal holds, disposal ledger, emergency log, breach incidents, trusted
+// public keys; and the records: AppDirs, or the main schema). Sessions and
+// login-attempt counts
 // are not backed up (a restored deployment signs everyone in again); the
 // private signing key is not either (keep it, or list its public key in
 // Signing.Trusted of the restored deployment). "Consistent" means:
@@ -98,6 +99,24 @@
 // new signing key, the instance ID, the stream claims, checkpoints, ledger
 // entries and a new backup repository written, so a refused start leaves
 // the deployment as it found it.
+//
+// # Reading a deployment beside the service
+//
+// Inspect opens an existing deployment read-only, for tools that run
+// beside the live service (the compliance report, the CLI's checks): it
+// takes no data-directory lock, creates no key, directory or schema,
+// claims no stream lease and writes nothing (on PostgreSQL every session is
+// read-only). A deployment that does not exist is refused with a
+// *MissingError (ErrMissing) naming what is missing.
+//
+// # Service description
+//
+// With Config.Service naming the service, every successful Open writes
+// this process's service description (package serviceconfig): the file
+// DataDir/hipaakit.json and, on PostgreSQL, its own row of
+// hipaakit_service_descriptions, keyed by instance ID, so replicas never
+// overwrite each other. The compliance report reads every replica's and
+// states the weakest policy in force.
 //
 // # Guarantees
 //

@@ -56,5 +56,5 @@ func ExampleOpen() {
 	// Jane Doe
 	// key inside the data directory: false
 	// key file: data.master-key
-	// backup set covers: audit emergency holds keys ledger signing-keys users
+	// backup set covers: audit emergency holds incidents keys ledger signing-keys users
 }

@@ -84,3 +84,9 @@ func SecurityHeaders(next http.Handler, hsts bool) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Routes lists the routes registered on d.Auth (behind the handler of
+// Protect), sorted by pattern, with the permission each requires and its
+// PHI flag (auth.PHI): the list a compliance test checks its declared
+// routes against.
+func (d *Deployment) Routes() []auth.Route { return d.Auth.Routes() }

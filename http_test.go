@@ -9,15 +9,16 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // TestProtect: the chain refuses a request without a session (401), a
 // session whose roles lack the permission (403) and an unregistered route
 // (404), serves a permitted one and audits it with its subject, and every
-// answer carries the security headers.
+// answer carries the security headers; Routes lists the registered route.
 func TestProtect(t *testing.T) {
-	const perm auth.Permission = "record:read"
-	rbac, err := auth.NewRBAC([]auth.Permission{perm}, []auth.Role{{Name: "reader", Permissions: []auth.Permission{perm}}})
+	const perm policy.Permission = "record:read"
+	rbac, err := policy.NewRBAC([]policy.Permission{perm}, []policy.Role{{Name: "reader", Permissions: []policy.Permission{perm}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,10 @@ func TestProtect(t *testing.T) {
 	if _, err := d.Protect(hipaakit.ProtectConfig{}); err != hipaakit.ErrProtectTwice {
 		t.Fatalf("second Protect: %v", err)
 	}
-	d.Auth.HandleFunc("GET /records/{id}", perm, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	d.Auth.HandleFunc("GET /records/{id}", perm, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }, auth.PHI())
+	if got := d.Routes(); len(got) != 1 || got[0] != (auth.Route{Pattern: "GET /records/{id}", Permission: perm, PHI: true}) {
+		t.Fatalf("Routes: %+v", got)
+	}
 	srv := httptest.NewTLSServer(d.SecurityHeaders(protected))
 	defer srv.Close()
 

@@ -3,7 +3,6 @@ package hipaakit
 import (
 	"cmp"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +17,9 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/backup"
+	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/durable"
@@ -52,6 +53,9 @@ type Deployment struct {
 	Ledger   *disposal.Ledger
 	Shredder *disposal.Shredder
 	Holds    *retention.Registry
+	// Incidents is the breach incident store (breach.Store: the file
+	// store under DirBreach, or breach/pgbreach), for breach.New.
+	Incidents breach.Store
 	// Backups is the backup repository; BackupSources are what a backup
 	// covers and Drills how each kind is restored in a drill.
 	Backups       *backup.Repository
@@ -69,6 +73,7 @@ type Deployment struct {
 	Logger     *slog.Logger
 
 	cfg           Config
+	tenants       policy.Source
 	signKey       *signing.PrivateKey
 	key           KeyPlace
 	kekCreated    bool
@@ -189,6 +194,9 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 	if err := d.initBackups(ctx); err != nil {
 		return err
 	}
+	if err := d.writeDescription(ctx); err != nil {
+		return err
+	}
 	if d.kekCreated {
 		// Announced once the start succeeded, so that a refused start says
 		// only why.
@@ -227,14 +235,9 @@ func (d *Deployment) KeyLocation() KeyPlace { return d.key }
 // directory (a legacy deployment): a gap under 45 CFR 164.312(a)(2)(iv).
 func (d *Deployment) KeyInsideDataDir() bool { return d.key.InsideDataDir }
 
-// AuditKeys are the trusted public keys of the audit trail's and the
-// disposal ledger's checkpoints: the current key first, then
-// Signing.Trusted (TrustedKeys().Keys()).
-func (d *Deployment) AuditKeys() []ed25519.PublicKey { return d.TrustedKeys().Keys() }
-
 // AuditEntries reads the whole audit trail (every stream, records and
 // checkpoints) in the order a Verifier expects, for readers that must
-// verify what they read (audit.VerifiedSearcher with AuditKeys, the
+// verify what they read (audit.VerifiedSearcher with TrustedKeys, the
 // breach scoping).
 func (d *Deployment) AuditEntries() audit.EntrySource { return d.auditEntries }
 
@@ -242,7 +245,13 @@ func (d *Deployment) AuditEntries() audit.EntrySource { return d.auditEntries }
 // checkpoints, ledger checkpoints and disposal certificates: the current
 // signing key first, then Signing.Trusted.
 func (d *Deployment) TrustedKeys() signing.KeySet {
-	s, _ := signing.NewKeySet(append([]ed25519.PublicKey{d.signKey.PublicKey()}, d.cfg.Signing.Trusted...)...) // validated by Validate
+	s, err := signing.NewKeySet(d.signKey.PublicKey())
+	if err == nil {
+		s, err = s.With(d.cfg.Signing.Trusted.Keys()...)
+	}
+	if err != nil {
+		return signing.KeySet{} // two different keys with one 64-bit KeyID
+	}
 	return s
 }
 

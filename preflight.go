@@ -44,14 +44,14 @@ func (d *Deployment) checkSigned(ctx context.Context, newKey bool) error {
 	} else {
 		signed = nonEmptyDir(d.path(DirAudit)) || nonEmptyDir(d.path(DirLedger))
 	}
-	if newKey && signed && len(d.cfg.Signing.Trusted) == 0 {
+	if newKey && signed && d.cfg.Signing.Trusted.Len() == 0 {
 		return fmt.Errorf("%w: copy the deployment's signing key to %s (or Signing.KeyFile); to rotate, or to give this "+
 			"replica its own key, list the keys that signed the records in Signing.Trusted", ErrSigningKeyMissing, FileSigningKey)
 	}
 	if d.DB == nil || !signed {
 		return nil // the file ledger verifies itself when it opens, before it writes
 	}
-	_, err := pgaudit.NewStore(d.ledgerPool).Verify(ctx, audit.VerifyOptions{Keys: d.AuditKeys()})
+	_, err := pgaudit.NewStore(d.ledgerPool).Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys().Keys()})
 	var ve *audit.VerifyError
 	if errors.As(err, &ve) {
 		return fmt.Errorf("%w: stream %s seq %d: %s; add the key that signed it to Signing.Trusted",

@@ -187,7 +187,7 @@ func TestRefusedStartsWriteNothing(t *testing.T) {
 	// deployment's key.
 	own := s.config("e")
 	own.Signing.KeyFile = foreign.Signing.KeyFile
-	own.Signing.Trusted = a.AuditKeys()[:1]
+	own.Signing.Trusted = mustKeySet(t, a.TrustedKeys().Keys()[0])
 	open(t, own)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
+	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/retention"
@@ -29,7 +30,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	// The audit file log repairs a torn tail left by a crash
 	// (acknowledged events are never lost).
 	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey,
-		PreviousKeys: d.cfg.Signing.Trusted, Clock: d.Clock, Repair: true})
+		PreviousKeys: d.cfg.Signing.Trusted.Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}
@@ -64,7 +65,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	d.Emergencies = emergencies
 	d.closers = append(d.closers, emergencies.Close)
 	ledger, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedger),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}
@@ -73,6 +74,12 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	if d.holdStore, err = retention.OpenFileHoldStore(d.path(DirHolds)); err != nil {
 		return fmt.Errorf("hipaakit: open the legal holds: %w", err)
 	}
+	incidents, err := breach.OpenFileStore(d.path(DirBreach), breach.FileConfig{})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the breach incident store: %w", err)
+	}
+	d.Incidents = incidents
+	d.closers = append(d.closers, incidents.Close)
 	// A backup covers the whole deployment (backupset.go).
 	d.setBackupSources()
 	return nil

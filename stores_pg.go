@@ -11,6 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
+	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
@@ -53,9 +54,9 @@ func (d *Deployment) openPGBase(ctx context.Context) error {
 	if schema == nil {
 		return ErrNoSchema
 	}
-	d.Schema, d.LedgerSchema = *schema, *schema+LedgerSchemaSuffix
+	d.Schema, d.LedgerSchema = *schema, cmp.Or(d.cfg.LedgerSchema, *schema+LedgerSchemaSuffix)
 	for _, m := range []func(context.Context, *pgxpool.Pool) error{
-		pgstore.Migrate, pgaudit.Migrate, pgauth.MigrateUsers, pgauth.MigrateSessions, pgretention.Migrate, migrate,
+		pgstore.Migrate, pgaudit.Migrate, pgauth.MigrateUsers, pgauth.MigrateSessions, pgretention.Migrate, pgbreach.Migrate, migrate,
 	} {
 		if err := m(ctx, pool); err != nil {
 			return fmt.Errorf("hipaakit: PostgreSQL migration: %w", err)
@@ -124,7 +125,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	d.auditEntries = pgaudit.NewStore(pool).Entries
 	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
 	store, err := pgledger.Open(ctx, d.ledgerPool, pgledger.Options{Stream: d.LedgerStream(), Signer: d.signKey,
-		Clock: d.Clock, Keys: d.AuditKeys()})
+		Clock: d.Clock, Keys: d.TrustedKeys().Keys()})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}
@@ -133,7 +134,7 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	// The mirror outside the database (see DirLedgerMirror, and
 	// openLedgerMirror for S3).
 	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.AuditKeys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger's mirror: %w", err)
 	}
@@ -155,6 +156,9 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.Emergencies = pgauth.NewEmergencyLog(pool)
 	d.holdStore = pgretention.NewHoldStore(pool)
+	if d.Incidents, err = pgbreach.New(pool, pgbreach.Config{}); err != nil {
+		return fmt.Errorf("hipaakit: open the breach incident store: %w", err)
+	}
 	// A backup covers the whole deployment, its tables in one snapshot
 	// (backupset.go).
 	d.setBackupSources()

@@ -2,7 +2,6 @@ package hipaakit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,12 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		return &ConfigError{Field: "DataDir", Problem: "not set", Fix: "name the directory that holds the deployment's data"}
 	}
+	return c.validateSettings()
+}
+
+// validateSettings is Validate without the DataDir requirement, which
+// Inspect drops on PostgreSQL.
+func (c Config) validateSettings() error {
 	if c.DatabaseURL != "" {
 		// The parse error is not shown: it could quote the password.
 		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
@@ -49,12 +54,6 @@ func (c Config) Validate() error {
 	if (k.KMSEndpoint != "" || k.KMSRegion != "") && k.KMSKeyID == "" {
 		return &ConfigError{Field: "KEK.KMSEndpoint", Problem: "set without KEK.KMSKeyID", Fix: "set the KMS key ID or ARN too"}
 	}
-	for _, k := range c.Signing.Trusted {
-		if len(k) != ed25519.PublicKeySize {
-			return &ConfigError{Field: "Signing.Trusted", Problem: "holds a value that is not an ed25519 public key",
-				Fix: "give the 32-byte public keys of the earlier signing keys"}
-		}
-	}
 	for _, dir := range c.AppDirs {
 		if !filepath.IsLocal(dir) || reserved[filepath.Clean(dir)] {
 			return &ConfigError{Field: "AppDirs", Problem: "names a directory outside the data directory or one of the SDK's stores",
@@ -68,7 +67,7 @@ func (c Config) Validate() error {
 	if b.S3Bucket != "" && b.Dir != "" {
 		return &ConfigError{Field: "Backup", Problem: "both a backup directory and an S3 bucket are set", Fix: "set one of Backup.Dir and Backup.S3Bucket"}
 	}
-	if b.Dir != "" && within(c.DataDir, b.Dir) {
+	if b.Dir != "" && c.DataDir != "" && within(c.DataDir, b.Dir) {
 		return &ConfigError{Field: "Backup.Dir", Problem: "the backup directory is inside the data directory it backs up",
 			Fix: "choose a directory outside DataDir (default: " + DefaultBackupDirSuffix + " beside it), ideally on another disk"}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
 )
@@ -19,7 +20,7 @@ import (
 // is created, with a *ConfigError naming the field and saying what to do.
 func TestValidateRefuses(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	noMFA, err := auth.NewTenantPolicies(auth.TenantPolicy{})
+	noMFA, err := policy.NewTenants(policy.Tenant{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ type Action string
 
 // Actions recorded by hipaakit.
 const (
-	ActionCreate           Action = "create"
-	ActionRead             Action = "read"
+	ActionCreate Action = "create"
+	ActionRead   Action = "read"
+	// ActionQuery is a search or lookup (for example by a blind index)
+	// that reads no data element but may tell whether a record exists.
+	ActionQuery            Action = "query"
 	ActionUpdate           Action = "update"
 	ActionDelete           Action = "delete"
 	ActionExport           Action = "export"
@@ -25,18 +28,21 @@ const (
 	ActionMFAFailed        Action = "mfa_failed"
 	ActionPasswordChanged  Action = "password_changed"
 	ActionPermissionDenied Action = "permission_denied"
-	ActionRoleChanged      Action = "role_changed"
-	ActionUserChanged      Action = "user_changed"
-	ActionLockout          Action = "lockout"
-	ActionEmergencyAccess  Action = "emergency_access"
-	ActionReveal           Action = "reveal"
-	ActionKeyRotated       Action = "key_rotated"
-	ActionShred            Action = "shred"
-	ActionLegalHold        Action = "legal_hold"
-	ActionRetentionPurge   Action = "retention_purge"
-	ActionBackup           Action = "backup"
-	ActionRestore          Action = "restore"
-	ActionRestoreDrill     Action = "restore_drill"
+	// ActionPermissionGranted records a granted access decision (the auth
+	// guard writes it with auth.Config.AuditGrants).
+	ActionPermissionGranted Action = "permission_granted"
+	ActionRoleChanged       Action = "role_changed"
+	ActionUserChanged       Action = "user_changed"
+	ActionLockout           Action = "lockout"
+	ActionEmergencyAccess   Action = "emergency_access"
+	ActionReveal            Action = "reveal"
+	ActionKeyRotated        Action = "key_rotated"
+	ActionShred             Action = "shred"
+	ActionLegalHold         Action = "legal_hold"
+	ActionRetentionPurge    Action = "retention_purge"
+	ActionBackup            Action = "backup"
+	ActionRestore           Action = "restore"
+	ActionRestoreDrill      Action = "restore_drill"
 	// ActionDisclose is a disclosure of a patient's PHI to a recipient
 	// outside the covered entity (Event.Recipient names it); see
 	// RecordDisclosure and AccountingOfDisclosures.

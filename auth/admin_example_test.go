@@ -9,12 +9,13 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // A grant of a PHI-reading role waits for a second administrator.
 func ExampleService_ApproveRoles() {
 	ctx := context.Background()
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{ApprovePHIGrants: true})
+	tenants, err := policy.NewTenants(policy.Tenant{ApprovePHIGrants: true})
 	if err != nil {
 		log.Fatal(err)
 	}

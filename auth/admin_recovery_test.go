@@ -11,6 +11,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Found in review: a reason of "x" broke the glass.
@@ -29,7 +30,7 @@ func TestBreakGlassReasonMinimum(t *testing.T) {
 		t.Fatalf("a real reason: %v", err)
 	}
 	// The tenant can set its own minimum.
-	pol, err := auth.NewTenantPolicies(auth.TenantPolicy{EmergencyReasonMinChars: 4, EmergencyReasonMinWords: 1})
+	pol, err := policy.NewTenants(policy.Tenant{EmergencyReasonMinChars: 4, EmergencyReasonMinWords: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestBreakGlassReasonMinimum(t *testing.T) {
 	if _, _, err := elevate(t, e, g, e.login(doc, true), "er_override", "code", 0); err != nil {
 		t.Fatalf("a reason meeting the tenant's minimum: %v", err)
 	}
-	if _, err := auth.NewTenantPolicies(auth.TenantPolicy{EmergencyReasonMinChars: -1}); !errors.Is(err, auth.ErrInvalidPolicy) {
+	if _, err := policy.NewTenants(policy.Tenant{EmergencyReasonMinChars: -1}); !errors.Is(err, policy.ErrInvalid) {
 		t.Fatalf("negative minimum: %v", err)
 	}
 }
@@ -82,7 +83,7 @@ func TestBreakGlassDailyCap(t *testing.T) {
 		t.Fatalf("after a day: %v", err)
 	}
 	// A tenant can lower the cap.
-	pol, err := auth.NewTenantPolicies(auth.TenantPolicy{MaxEmergenciesPerDay: 1})
+	pol, err := policy.NewTenants(policy.Tenant{MaxEmergenciesPerDay: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestHandlersRegenerateRecoveryCodes(t *testing.T) {
 
 func TestHandlersAdminSeparationOfDuties(t *testing.T) {
 	he := newHandlerEnv(t)
-	pol, err := auth.NewTenantPolicies(auth.TenantPolicy{ApprovePHIGrants: true})
+	pol, err := policy.NewTenants(policy.Tenant{ApprovePHIGrants: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 )
@@ -39,15 +41,15 @@ type Config struct {
 	// RBAC is the role and permission policy the guard enforces (default:
 	// no permissions, so no route can be registered and every request to
 	// the guard is denied).
-	RBAC *RBAC
+	RBAC *policy.RBAC
 	// Tenants gives each tenant's security policy (MFA requirement, session
 	// limits, recovery methods, password policy name, break-glass limits).
 	// It is the one source of tenant policy: the login step, the session
 	// middleware and the policy step all read it. Nil means the defaults.
-	Tenants TenantPolicySource
+	Tenants policy.Source
 	// Passkeys configures WebAuthn passkeys, as a second factor and for
-	// passwordless login (zero: disabled; see PasskeyConfig).
-	Passkeys PasskeyConfig
+	// passwordless login (zero: disabled; see passkey.Config).
+	Passkeys passkey.Config
 	// Sealer seals TOTP secrets at rest (see PHISealer, NewKeySealer).
 	// Without it TOTP enrolment fails, and New refuses tenant policies that
 	// require MFA.
@@ -64,8 +66,8 @@ type Config struct {
 	// selects, is enforced at login and on every protected request (403
 	// "password_expired").
 	Passwords password.Policy
-	// PasswordPolicies are further named policies that a TenantPolicy
-	// selects by name (TenantPolicy.PasswordPolicy).
+	// PasswordPolicies are further named policies that a policy.Tenant
+	// selects by name (policy.Tenant.PasswordPolicy).
 	PasswordPolicies map[string]password.Policy
 	// AdminRoles are the administrative roles. Only an identity whose Admin
 	// flag is set may hold them, and such an identity holds nothing else,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Principal is the authenticated user of a request, as established by
@@ -33,16 +34,6 @@ type Principal struct {
 	roleLabel string
 }
 
-// HasRole reports whether p holds role.
-func (p *Principal) HasRole(role string) bool {
-	for _, r := range p.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
-
 // Actor returns the audit actor for p.
 func (p *Principal) Actor() audit.Actor {
 	a := audit.Actor{UserID: p.UserID, TenantID: p.TenantID, SessionID: p.SessionID, Role: p.roleLabel}
@@ -63,7 +54,7 @@ type requestState struct {
 	p         Principal
 	s         Session
 	token     string // the presented token; used for CSRF derivation, never printed
-	policy    TenantPolicy
+	policy    policy.Tenant
 	viaCookie bool
 	// pwChangedAt is the user's PasswordChangedAt, for password expiry.
 	pwChangedAt time.Time

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // An HTML login form, served without a session, refuses cross-origin posts
@@ -32,7 +33,7 @@ func ExampleService_CheckCrossOrigin() {
 // that a refused attempt to reach another patient's records names that
 // patient in the permission_denied event.
 func ExampleSubjectParam() {
-	rbac, err := auth.NewRBAC([]auth.Permission{"chart:read"}, []auth.Role{{Name: "patient", Permissions: []auth.Permission{"chart:read"}}})
+	rbac, err := policy.NewRBAC([]policy.Permission{"chart:read"}, []policy.Role{{Name: "patient", Permissions: []policy.Permission{"chart:read"}}})
 	if err != nil {
 		panic(err)
 	}

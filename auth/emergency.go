@@ -9,9 +9,9 @@ package auth
 // access is written to the EmergencyLog before it takes effect, an
 // emergency_access audit event is recorded (no audit, no access), and
 // SessionManager.OnEmergency fires. The reason must say something (at
-// least TenantPolicy.EmergencyReasonMinChars letters and digits in
+// least policy.Tenant.EmergencyReasonMinChars letters and digits in
 // EmergencyReasonMinWords words, defaults 20 and 3), and a user can elevate
-// at most TenantPolicy.MaxEmergenciesPerDay times (default 3) in 24 hours;
+// at most policy.Tenant.MaxEmergenciesPerDay times (default 3) in 24 hours;
 // refusals are audited as permission_denied with reason
 // "emergency_reason_missing" or "emergency_daily_limit". While it lasts, every audit actor taken
 // from the request has Emergency set and carries the reason. The access ends
@@ -37,9 +37,6 @@ import (
 // emergency role, the user is not eligible, the reason is missing or
 // malformed, or the duration is out of bounds.
 var errEmergencyDenied = refusal("emergency_denied", "auth: emergency access refused")
-
-// defaultEmergencyDuration bounds an emergency role without MaxDuration.
-const defaultEmergencyDuration = time.Hour
 
 // maxEmergencyReason bounds the reason's length in bytes.
 const maxEmergencyReason = 500
@@ -143,7 +140,7 @@ func (m *sessionManager) beginEmergency(w http.ResponseWriter, r *http.Request, 
 	emergencyMu.Lock()
 	defer emergencyMu.Unlock()
 	now := m.now()
-	_, _, perDay := st.policy.emergencyLimits()
+	_, _, perDay := st.policy.EmergencyLimits()
 	n, err := m.elevationsToday(ctx, st.s.UserID, now)
 	if err != nil {
 		return EmergencyAccess{}, "", err

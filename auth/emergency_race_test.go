@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // pausingPolicies blocks the first TenantPolicy call after arm until
@@ -27,7 +28,7 @@ func (p *pausingPolicies) arm() {
 	p.mu.Unlock()
 }
 
-func (p *pausingPolicies) TenantPolicy(ctx context.Context, tenantID string) (auth.TenantPolicy, error) {
+func (p *pausingPolicies) TenantPolicy(ctx context.Context, tenantID string) (policy.Tenant, error) {
 	p.mu.Lock()
 	armed := p.armed
 	p.armed = false
@@ -37,7 +38,7 @@ func (p *pausingPolicies) TenantPolicy(ctx context.Context, tenantID string) (au
 		close(entered)
 		<-release
 	}
-	return auth.TenantPolicy{TenantID: tenantID}, nil
+	return policy.Tenant{TenantID: tenantID}, nil
 }
 
 // Found in review: a request that loaded the session before EndEmergency

@@ -1,13 +1,15 @@
 package auth
 
-import "errors"
+import (
+	"errors"
+)
 
 // ErrRefused matches every *RefusedError (errors.Is).
 var ErrRefused = errors.New("auth: operation refused")
 
 // RefusedError is an operation that one of the package's rules refuses,
 // rather than bad credentials (ErrInvalidCredentials) or bad input
-// (ErrInvalidUser, password.ErrWeak, ErrInvalidPolicy). Reason is a stable
+// (ErrInvalidUser, password.ErrWeak, policy.ErrInvalid). Reason is a stable
 // code, the one the HTTP endpoints answer with:
 //
 //	self_administration             an identity acting on itself

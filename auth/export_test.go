@@ -78,24 +78,25 @@ type (
 
 // Unexported constants and values under their former names, for the tests.
 const (
-	DefaultCSRFFormField           = defaultCSRFFormField
-	DefaultCSRFHeader              = defaultCSRFHeader
-	DefaultEmergencyDuration       = defaultEmergencyDuration
-	DefaultMaxBodyBytes            = defaultMaxBodyBytes
-	DefaultEmergencyReasonMinChars = defaultEmergencyReasonMinChars
-	DefaultEmergencyReasonMinWords = defaultEmergencyReasonMinWords
-	DefaultMaxEmergenciesPerDay    = defaultMaxEmergenciesPerDay
-	MaxSessionsLimit               = maxSessionsLimit
-	PolicyFileVersion              = policyFileVersion
-	PHIField                       = pHIField
-	DefaultAbsoluteTimeout         = defaultAbsoluteTimeout
-	DefaultIdleTimeout             = defaultIdleTimeout
-	DefaultReauthAfter             = defaultReauthAfter
-	DefaultTouchInterval           = defaultTouchInterval
-	ChallengeTTL                   = challengeTTL
+	// The documented defaults of policy.Tenant's break-glass limits.
+	DefaultEmergencyReasonMinChars = 20
+	DefaultEmergencyReasonMinWords = 3
+	DefaultMaxEmergenciesPerDay    = 3
+
+	RecoveryCodeCount      = recoveryCodeCount
+	DefaultCSRFFormField   = defaultCSRFFormField
+	DefaultCSRFHeader      = defaultCSRFHeader
+	DefaultMaxBodyBytes    = defaultMaxBodyBytes
+	PHIField               = pHIField
+	DefaultAbsoluteTimeout = defaultAbsoluteTimeout
+	DefaultIdleTimeout     = defaultIdleTimeout
+	DefaultReauthAfter     = defaultReauthAfter
+	DefaultTouchInterval   = defaultTouchInterval
+	ChallengeTTL           = challengeTTL
 )
 
 var (
+	HashToken               = hashToken
 	ErrPolicySourceConflict = errPolicySourceConflict
 	ErrMalformedToken       = errMalformedToken
 	ParseToken              = parseToken
@@ -121,9 +122,6 @@ var (
 	ErrWeakTOTPSecret         = errWeakTOTPSecret
 	ErrInvalidTOTPParams      = errInvalidTOTPParams
 )
-
-// CheckAssignable is checkAssignable, for the tests.
-func (r *RBAC) CheckAssignable(roles []string) error { return r.checkAssignable(roles) }
 
 type CookieConfig = cookieConfig
 

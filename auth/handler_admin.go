@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Administrative handlers. They act on the user named by the path value
@@ -72,12 +74,12 @@ func (h *endpoints) SetRoles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, role := range b.Roles {
-		if !ValidRole(role) {
+		if !policy.ValidRole(role) {
 			writeError(w, http.StatusBadRequest, "unknown_role")
 			return
 		}
 	}
-	if err := h.guard.RBAC().checkAssignable(b.Roles); err != nil {
+	if err := h.guard.RBAC().CheckAssignable(b.Roles); err != nil {
 		writeError(w, http.StatusBadRequest, "unknown_role")
 		return
 	}
@@ -110,7 +112,7 @@ func (h *endpoints) ApproveRoles(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if u.RoleRequest != nil && h.guard.RBAC().checkAssignable(u.RoleRequest.Roles) != nil {
+	if u.RoleRequest != nil && h.guard.RBAC().CheckAssignable(u.RoleRequest.Roles) != nil {
 		writeError(w, http.StatusBadRequest, "unknown_role")
 		return
 	}

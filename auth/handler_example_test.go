@@ -11,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Mount serves sign-in as JSON: the login endpoint checks the credentials
@@ -46,7 +47,7 @@ func ExampleService_Mount() {
 func ExampleService_Elevate() {
 	users := memstore.NewUserStore()
 	u := exampleUser(users)
-	p, err := auth.ParsePolicy([]byte(`{"version":1,"permissions":["patient:read"],"roles":[
+	p, err := policy.Parse([]byte(`{"version":1,"permissions":["patient:read"],"roles":[
 		{"name":"physician","permissions":["patient:read"]},
 		{"name":"er_override","emergency":true,"eligible_roles":["physician"],"max_duration":"1h","permissions":["patient:read"]}]}`))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 const testPassword = "violet-harbor-lantern-42"
@@ -411,7 +412,7 @@ func TestHandlersAdminRolesAndStatus(t *testing.T) {
 // An administrator unlocks a locked account, sets a password (ending the
 // user's sessions) and is refused an MFA reset the tenant does not allow.
 func TestHandlersAdminUnlockPasswordMFA(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	tenants, err := policy.NewTenants(policy.Tenant{PermanentLockout: true})
 	if err != nil {
 		t.Fatal(err)
 	}

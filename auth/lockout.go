@@ -37,13 +37,13 @@ func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 // against the client key of the request (AttemptStore), so N parallel
 // attempts count N. After FreeFailures consecutive failures each further
 // attempt must wait BaseDelay, doubling with every failure up to MaxDelay.
-// Only a tenant that chose TenantPolicy.PermanentLockout has an account's
+// Only a tenant that chose policy.Tenant.PermanentLockout has an account's
 // authenticators disabled after MaxFailures consecutive failures, until an
 // operator unlocks it (Service.Unlock). A successful login resets the
 // account's counter and gives back its client key's count.
 type LockoutConfig struct {
 	// MaxFailures locks the account of a tenant with
-	// TenantPolicy.PermanentLockout (default 10, at most 100).
+	// policy.Tenant.PermanentLockout (default 10, at most 100).
 	MaxFailures int
 	// FreeFailures is how many failures pass without delay (default 3).
 	FreeFailures int

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -31,7 +32,7 @@ func benchChain(b *testing.B, withAudit bool) (http.Handler, *http.Request) {
 	}
 	sm := auth.NewSessionManager(auth.NewMemorySessionStore(), users, audit.Discard{})
 	sm.Clock = clock.NewFake(t0) // a warm session: activity within TouchInterval
-	pol, err := auth.ParsePolicy([]byte(`{"version":1,"permissions":["patient:read"],"roles":[{"name":"physician","permissions":["patient:read"]}]}`))
+	pol, err := policy.Parse([]byte(`{"version":1,"permissions":["patient:read"],"roles":[{"name":"physician","permissions":["patient:read"]}]}`))
 	if err != nil {
 		b.Fatal(err)
 	}

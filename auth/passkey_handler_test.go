@@ -9,13 +9,14 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // TestPasskeyEndpoints drives the passkey endpoints of Service.Mount:
 // register after a password login, list, passwordless login with the
 // passkey, refusal of a replayed assertion, last-passkey rule, removal.
 func TestPasskeyEndpoints(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
 	if err != nil {
 		t.Fatal(err)
 	}

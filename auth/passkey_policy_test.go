@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // TestPasskeyRolesPolicy: a tenant requiring passkeys for a role refuses a
@@ -16,13 +17,14 @@ import (
 // "passkey_required", audited), accepts one from a passkey login, and
 // leaves other roles alone.
 func TestPasskeyRolesPolicy(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", PasskeyRoles: []string{"physician"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newSvcEnv(t, withPasskeys, func(c *auth.Config) { c.Tenants = tenants })
 	ctx := context.Background()
-	h := e.svc.Protect("patient:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	e.svc.HandleFunc("GET /x", "patient:read", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	h := e.svc.Handler()
 
 	u, err := e.svc.CreateUser(ctx, auth.NewUser{TenantID: "clinic-a", Name: "doc", Roles: []string{"physician"}, Password: testPassword},
 		audit.Actor{UserID: "seed"}, audit.Origin{})
@@ -42,11 +44,11 @@ func TestPasskeyRolesPolicy(t *testing.T) {
 
 	a := newSoftAuthenticator(t, testRPID, testOrigin)
 	register(t, e, u.ID, a)
-	opts, err := e.svc.BeginPasskeyLogin(ctx)
+	opts, err := e.svc.BeginPasskeyLogin(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pu, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), audit.Origin{})
+	pu, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}

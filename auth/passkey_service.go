@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -10,22 +11,23 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
-// Audit reasons of the passkey ceremonies (besides "passkey_<PasskeyError
+// Audit reasons of the passkey ceremonies (besides "passkey_<passkey.Error
 // reason>" for refusals).
 const (
 	reasonPasskeyRegistered = "passkey_registered"
 	reasonPasskeyRemoved    = "passkey_removed"
 	reasonPasskeyLogin      = "passkey"
 	// reasonLastPasskey refuses removing the last passkey of a user whose
-	// roles require one (TenantPolicy.PasskeyRoles).
+	// roles require one (policy.Tenant.PasskeyRoles).
 	reasonLastPasskey = "last_passkey"
 )
 
 func (s *Service) pk() (*passkeys, error) {
 	if s.passkeys == nil {
-		return nil, ErrPasskeysDisabled
+		return nil, passkey.ErrDisabled
 	}
 	return s.passkeys, nil
 }
@@ -34,9 +36,10 @@ func (s *Service) pk() (*passkeys, error) {
 // and returns the PublicKeyCredentialCreationOptions (JSON, the argument of
 // navigator.credentials.create after base64url decoding). The credential is
 // discoverable (a resident key, usable for passwordless login), attestation
-// is "none", and user verification is required unless
-// PasskeyConfig.AllowUnverified. The caller re-authenticates the user first
-// (the HTTP endpoint requires a recent authentication).
+// is "none", and user verification is asked for as the user's tenant
+// demands (policy.Tenant.PasskeyUserVerification). The caller
+// re-authenticates the user first (the HTTP endpoint requires a recent
+// authentication). Any replica of the deployment may finish it.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (json.RawMessage, error) {
 	pk, err := s.pk()
 	if err != nil {
@@ -49,180 +52,167 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (
 	if !u.Active() {
 		return nil, errUserInactive
 	}
-	if len(u.Passkeys) >= MaxPasskeys {
-		return nil, &PasskeyError{Reason: "too_many"}
+	if len(u.Passkeys) >= passkey.MaxPerUser {
+		return nil, passkeyRefusal("too_many", false)
 	}
-	exclude := make([]protocol.CredentialDescriptor, len(u.Passkeys))
-	for i, p := range u.Passkeys {
-		exclude[i] = protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: p.ID}
-	}
-	creation, session, err := pk.wa.BeginRegistration(waUser{u},
-		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
-			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: protocol.ResidentKeyRequired(),
-			UserVerification: pk.userVerification()}),
-		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
-		webauthn.WithExclusions(exclude))
+	tp, err := s.authn.tenantPolicy(ctx, u.TenantID)
 	if err != nil {
-		return nil, &PasskeyError{Reason: "begin_failed"}
+		return nil, err
 	}
-	return pk.remember(ceremonyRegister, u.ID, session, creation)
+	creation, _, err := pk.wa.BeginRegistration(waUser{u}, registrationOptions(u, pk.uvRequired(&tp))...)
+	if err != nil {
+		return nil, passkeyRefusal("begin_failed", false)
+	}
+	creation.Response.Challenge = pk.a.newPasskeyChallenge(ceremonyRegister, u.ID, s.authn.clock.Now(), pk.cfg.ChallengeTTL)
+	return options(creation)
 }
 
 // FinishPasskeyRegistration verifies the browser's response to the options
 // of BeginPasskeyRegistration (the PublicKeyCredential as JSON) and stores
 // the credential under name. The challenge is used once; an expired or
-// unknown challenge, a wrong origin or RP ID, a missing user verification,
-// an AAGUID outside PasskeyConfig.AAGUIDs or a credential already
-// registered is a *PasskeyError. Success and refusal are audited
+// unknown challenge, a wrong origin or RP ID, a user verification the
+// tenant requires but the response lacks ("user_verification_required"),
+// an AAGUID outside passkey.Config.AAGUIDs or a credential already
+// registered is a *passkey.Error. Success and refusal are audited
 // (mfa_enrolled, with the credential's fingerprint, never the response).
-func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name string, response []byte, origin audit.Origin) (Passkey, error) {
+func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name string, response []byte, origin audit.Origin) (passkey.Credential, error) {
 	pk, err := s.pk()
 	if err != nil {
-		return Passkey{}, err
+		return passkey.Credential{}, err
 	}
 	u, err := s.authn.users.Get(ctx, userID)
 	if err != nil {
-		return Passkey{}, err
+		return passkey.Credential{}, err
 	}
-	fail := func(fp string, err error) (Passkey, error) {
-		return Passkey{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, err)
+	fail := func(fp, reason string) (passkey.Credential, error) {
+		return passkey.Credential{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, passkeyRefusal(reason, false))
 	}
 	if !validPasskeyName(name) {
-		return fail("", &PasskeyError{Reason: "bad_name"})
+		return fail("", "bad_name")
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
-		return fail("", &PasskeyError{Reason: "malformed"})
+		return fail("", "malformed")
 	}
-	session, err := pk.take(challengeOf(parsed.Response.CollectedClientData), ceremonyRegister, u.ID, false)
-	if err != nil {
-		return fail("", err)
+	now := s.authn.clock.Now()
+	raw, reason := s.authn.checkPasskeyChallenge(parsed.Response.CollectedClientData.Challenge, ceremonyRegister, u.ID, now)
+	if reason != "" {
+		return fail("", reason)
+	}
+	if fresh, err := pk.usePasskeyChallenge(ctx, raw, now); err != nil {
+		return passkey.Credential{}, err
+	} else if !fresh {
+		return fail("", "unknown_challenge")
 	}
 	if !u.Active() {
-		return fail("", &PasskeyError{Reason: "user_inactive"})
+		return fail("", "user_inactive")
 	}
-	cred, err := pk.wa.CreateCredential(waUser{u}, session, parsed)
+	tp, err := s.authn.tenantPolicy(ctx, u.TenantID)
 	if err != nil {
-		return fail("", verificationFailed(err, false))
+		return passkey.Credential{}, err
 	}
-	fp := PasskeyFingerprint(cred.ID)
+	_, session, err := pk.wa.BeginRegistration(waUser{u}, registrationOptions(u, false)...)
+	if err != nil {
+		return fail("", "verification_failed")
+	}
+	session.Challenge = base64.RawURLEncoding.EncodeToString(raw)
+	cred, err := pk.wa.CreateCredential(waUser{u}, *session, parsed)
+	if err != nil {
+		return fail("", verificationFailed(err))
+	}
+	fp := passkey.Fingerprint(cred.ID)
+	if pk.uvRequired(&tp) && !cred.Flags.UserVerified {
+		return fail(fp, "user_verification_required")
+	}
 	if len(pk.cfg.AAGUIDs) > 0 && !slices.ContainsFunc(pk.cfg.AAGUIDs, func(a []byte) bool { return string(a) == string(cred.Authenticator.AAGUID) }) {
-		return fail(fp, &PasskeyError{Reason: "aaguid_not_allowed"})
+		return fail(fp, "aaguid_not_allowed")
 	}
-	now := s.authn.storeNow()
-	p := Passkey{ID: cred.ID, Name: name, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
+	p := passkey.Credential{ID: cred.ID, Name: name, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
 		AAGUID: cred.Authenticator.AAGUID, UserVerified: cred.Flags.UserVerified, BackupEligible: cred.Flags.BackupEligible,
-		BackupState: cred.Flags.BackupState, AttestationFormat: cred.AttestationFormat, CreatedAt: now}
+		BackupState: cred.Flags.BackupState, AttestationFormat: cred.AttestationFormat, CreatedAt: s.authn.storeNow()}
 	for _, t := range cred.Transport {
 		p.Transports = append(p.Transports, string(t))
 	}
 	_, err = s.authn.modify(ctx, u.ID, func(u *User) error {
 		switch {
 		case !u.Active():
-			return &PasskeyError{Reason: "user_inactive"}
+			return passkeyRefusal("user_inactive", false)
 		case findPasskey(u, p.ID) >= 0:
-			return &PasskeyError{Reason: "duplicate"}
-		case len(u.Passkeys) >= MaxPasskeys:
-			return &PasskeyError{Reason: "too_many"}
+			return passkeyRefusal("duplicate", false)
+		case len(u.Passkeys) >= passkey.MaxPerUser:
+			return passkeyRefusal("too_many", false)
 		}
 		u.Passkeys = append(u.Passkeys, p)
 		return nil
 	})
 	if err != nil {
-		return fail(fp, err)
+		return passkey.Credential{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, err)
 	}
 	if err := s.authn.record(ctx, passkeyEvent(audit.ActionMFAEnrolled, audit.OutcomeSuccess, reasonPasskeyRegistered, u, fp, origin)); err != nil {
-		return Passkey{}, err
+		return passkey.Credential{}, err
 	}
 	return p, nil
 }
 
-// BeginPasskeyLogin starts a passwordless login with a discoverable
-// credential: the returned PublicKeyCredentialRequestOptions (JSON) name
-// no user; the authenticator chooses the credential.
-func (s *Service) BeginPasskeyLogin(ctx context.Context) (json.RawMessage, error) {
+// BeginPasskeyLogin starts a passkey login and returns the
+// PublicKeyCredentialRequestOptions (JSON). With secondFactor "" it is a
+// passwordless login with a discoverable credential: the options name no
+// user and the authenticator chooses the credential; finish it with
+// FinishPasskeyLogin. With secondFactor the Challenge of a Login that
+// answered SecondFactorRequired (the tenant allows
+// policy.Tenant.PasskeySecondFactor), the options list that user's
+// passkeys; finish it with VerifySecondFactor (SecondFactorRequest.Passkey).
+// Any replica of the deployment may finish it.
+func (s *Service) BeginPasskeyLogin(ctx context.Context, secondFactor string) (json.RawMessage, error) {
 	pk, err := s.pk()
 	if err != nil {
 		return nil, err
 	}
-	assertion, session, err := pk.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(pk.userVerification()))
-	if err != nil {
-		return nil, &PasskeyError{Reason: "begin_failed", login: true}
+	now := s.authn.clock.Now()
+	if secondFactor == "" {
+		ch := pk.a.newPasskeyChallenge(ceremonyLogin, "", now, pk.cfg.ChallengeTTL)
+		assertion, _, err := pk.wa.BeginDiscoverableLogin(webauthn.WithChallenge(ch), webauthn.WithUserVerification(uvOption(!pk.cfg.AllowUnverified)))
+		if err != nil {
+			return nil, passkeyRefusal("begin_failed", true)
+		}
+		return options(assertion)
 	}
-	return pk.remember(ceremonyLogin, "", session, assertion)
+	u, uv, err := s.authn.passkeySecondFactorUser(ctx, secondFactor, now)
+	if err != nil {
+		return nil, err
+	}
+	ch := pk.a.newPasskeyChallenge(ceremonySecondFactor, u.ID, now, pk.cfg.ChallengeTTL)
+	assertion, _, err := pk.wa.BeginLogin(waUser{u}, webauthn.WithChallenge(ch), webauthn.WithUserVerification(uvOption(uv)))
+	if err != nil {
+		return nil, passkeyRefusal("begin_failed", true)
+	}
+	return options(assertion)
 }
 
-// FinishPasskeyLogin verifies the browser's assertion for a challenge of
-// BeginPasskeyLogin and returns the user it authenticates; start the
-// session with Service.Begin(ctx, w, r, user, true): a passkey with user
-// verification is a multi-factor cryptographic authenticator. The
-// credential's sign counter must increase when the authenticator counts
-// (else "cloned": the assertion is refused and the counter kept). Every
-// refusal matches ErrInvalidCredentials and is audited as login_failed
-// with reason "passkey_<reason>"; a success as login with reason
-// "passkey".
-func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, origin audit.Origin) (*User, error) {
+// FinishPasskeyLogin verifies the browser's assertion for a passwordless
+// login begun with BeginPasskeyLogin(ctx, "") and returns the result; start
+// the session with BeginPasskeySession. It is throttled and counted like a
+// password: the attempt is reserved against clientKey (see
+// LoginRequest.ClientKey) and, once the credential names a usable user,
+// against the account (User.Lockout, the same back-off and lockout), and a
+// success resets both. The result has MFA when the authenticator verified
+// the user (a multi-factor cryptographic authenticator); the tenant may
+// require it (policy.Tenant.PasskeyUserVerification). The credential's
+// sign counter must increase when the authenticator counts (else
+// "cloned": refused, the counter kept). Every refusal matches
+// ErrInvalidCredentials (a *passkey.Error says why, or a *ThrottledError)
+// and is audited as login_failed with reason "passkey_<reason>"; a success
+// as login with reason "passkey".
+func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clientKey string, origin audit.Origin) (*LoginResult, error) {
 	pk, err := s.pk()
 	if err != nil {
 		return nil, err
 	}
-	fail := func(u *User, fp string, err error) (*User, error) {
-		return nil, pk.refuse(ctx, audit.ActionLoginFailed, u, fp, origin, err)
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
-	if err != nil {
-		return fail(nil, "", &PasskeyError{Reason: "malformed", login: true})
-	}
-	fp := PasskeyFingerprint(parsed.RawID)
-	session, err := pk.take(challengeOf(parsed.Response.CollectedClientData), ceremonyLogin, "", true)
-	if err != nil {
-		return fail(nil, fp, err)
-	}
-	var user *User
-	handler := func(_, userHandle []byte) (webauthn.User, error) {
-		u, err := s.authn.users.Get(ctx, string(userHandle))
-		if err != nil {
-			return nil, err
-		}
-		user = u
-		return waUser{u}, nil
-	}
-	_, cred, err := pk.wa.ValidatePasskeyLogin(handler, session, parsed)
-	if err != nil {
-		if user == nil || findPasskey(user, parsed.RawID) < 0 {
-			return fail(user, fp, &PasskeyError{Reason: "unknown_credential", login: true})
-		}
-		return fail(user, fp, verificationFailed(err, true))
-	}
-	if !user.Active() || user.Lockout.Locked() {
-		return fail(user, fp, &PasskeyError{Reason: "user_inactive", login: true})
-	}
-	counter := parsed.Response.AuthenticatorData.Counter
-	now := s.authn.storeNow()
-	updated, err := s.authn.modify(ctx, user.ID, func(u *User) error {
-		i := findPasskey(u, cred.ID)
-		if i < 0 {
-			return &PasskeyError{Reason: "unknown_credential", login: true}
-		}
-		p := &u.Passkeys[i]
-		if (p.SignCount != 0 || counter != 0) && counter <= p.SignCount {
-			return &PasskeyError{Reason: "cloned", login: true}
-		}
-		p.SignCount, p.LastUsedAt = counter, now
-		p.BackupState = parsed.Response.AuthenticatorData.Flags.HasBackupState()
-		return nil
-	})
-	if err != nil {
-		return fail(user, fp, err)
-	}
-	if err := s.authn.record(ctx, passkeyEvent(audit.ActionLogin, audit.OutcomeSuccess, reasonPasskeyLogin, updated, fp, origin)); err != nil {
-		return nil, err
-	}
-	return updated, nil
+	return pk.finishLogin(ctx, response, clientKey, origin)
 }
 
 // ListPasskeys returns the user's passkeys (copies).
-func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, error) {
+func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]passkey.Credential, error) {
 	u, err := s.authn.users.Get(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -231,16 +221,16 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, e
 }
 
 // RemovePasskey removes the user's passkey with the given fingerprint
-// (Passkey.Fingerprint) and ends the user's sessions other than
+// (passkey.Credential.Fingerprint) and ends the user's sessions other than
 // keepSessionID (empty: all of them). It is audited as
-// mfa_enrolled/"passkey_removed". ErrPasskeyNotFound when the user has no
+// mfa_enrolled/"passkey_removed". passkey.ErrNotFound when the user has no
 // such passkey; a *RefusedError with Reason "last_passkey" for the last
 // passkey of a user holding one of the tenant's PasskeyRoles.
 func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSessionID string, origin audit.Origin) error {
 	u, err := s.authn.modify(ctx, userID, func(u *User) error {
-		i := slices.IndexFunc(u.Passkeys, func(p Passkey) bool { return p.Fingerprint() == fingerprint })
+		i := slices.IndexFunc(u.Passkeys, func(p passkey.Credential) bool { return p.Fingerprint() == fingerprint })
 		if i < 0 {
-			return ErrPasskeyNotFound
+			return passkey.ErrNotFound
 		}
 		if len(u.Passkeys) == 1 {
 			p, err := s.sessions.policy(ctx, u.TenantID)
@@ -266,9 +256,10 @@ func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSe
 	return s.authn.revoke(ctx, userID, keepSessionID)
 }
 
-// BeginPasskeySession starts a session for u after FinishPasskeyLogin:
-// like Begin with MFA, and the session records the passkey, which the
-// policy step requires for TenantPolicy.PasskeyRoles.
-func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (Session, string, error) {
-	return s.sessions.begin(ctx, w, r, u, true, true)
+// BeginPasskeySession starts the session of a login that FinishPasskeyLogin
+// or a passkey VerifySecondFactor completed: like Begin with res.MFA, and
+// the session records the passkey, which the policy step requires for
+// policy.Tenant.PasskeyRoles. For any other result it is Begin.
+func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, res *LoginResult) (Session, string, error) {
+	return s.sessions.begin(ctx, w, r, res.User, res.MFA, res.Passkey)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 const (
@@ -16,9 +17,11 @@ const (
 	testOrigin = "https://clinic.example"
 )
 
-func withPasskeys(c *auth.Config) {
-	c.Passkeys = auth.PasskeyConfig{RPID: testRPID, Origins: []string{testOrigin}}
+func passkeyConfig() passkey.Config {
+	return passkey.Config{RPID: testRPID, Origins: []string{testOrigin}}
 }
+
+func withPasskeys(c *auth.Config) { c.Passkeys = passkeyConfig() }
 
 // passkeyUser creates an active user and returns its ID.
 func passkeyUser(t *testing.T, e *svcEnv, name string) string {
@@ -31,7 +34,7 @@ func passkeyUser(t *testing.T, e *svcEnv, name string) string {
 	return u.ID
 }
 
-func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) auth.Passkey {
+func register(t testing.TB, e *svcEnv, id string, a *softAuthenticator) passkey.Credential {
 	t.Helper()
 	ctx := context.Background()
 	opts, err := e.svc.BeginPasskeyRegistration(ctx, id)
@@ -47,7 +50,7 @@ func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) auth.Pas
 
 func wantPasskeyReason(t *testing.T, err error, reason string, login bool) {
 	t.Helper()
-	var pe *auth.PasskeyError
+	var pe *passkey.Error
 	if !errors.As(err, &pe) || pe.Reason != reason {
 		t.Fatalf("error %v, want PasskeyError %q", err, reason)
 	}
@@ -62,22 +65,23 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	id := passkeyUser(t, e, "pk-alice")
 	a := newSoftAuthenticator(t, testRPID, testOrigin)
 	p := register(t, e, id, a)
-	if p.Name != "laptop" || !p.UserVerified || p.Fingerprint() != auth.PasskeyFingerprint(a.credID) {
+	if p.Name != "laptop" || !p.UserVerified || p.Fingerprint() != passkey.Fingerprint(a.credID) {
 		t.Fatalf("registered passkey %+v", p)
 	}
 	if ev := e.rec.find(audit.ActionMFAEnrolled, "passkey_registered"); len(ev) != 1 || ev[0].Attrs["credential"] != p.Fingerprint() {
 		t.Fatalf("registration audit: %+v", ev)
 	}
 
-	opts, err := e.svc.BeginPasskeyLogin(ctx)
+	opts, err := e.svc.BeginPasskeyLogin(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp := a.assert(opts)
-	u, err := e.svc.FinishPasskeyLogin(ctx, resp, audit.Origin{})
-	if err != nil || u.ID != id {
-		t.Fatalf("FinishPasskeyLogin: %v", err)
+	res, err := e.svc.FinishPasskeyLogin(ctx, resp, "", audit.Origin{})
+	if err != nil || res.User.ID != id || !res.Authenticated || !res.MFA || !res.Passkey {
+		t.Fatalf("FinishPasskeyLogin: %+v %v", res, err)
 	}
+	u := res.User
 	if u.Passkeys[0].SignCount != 1 || !u.Passkeys[0].LastUsedAt.Equal(t0) {
 		t.Fatalf("after login: %+v", u.Passkeys[0])
 	}
@@ -85,7 +89,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 		t.Fatalf("login audit: %+v", ev)
 	}
 	// The same assertion again: its challenge was used.
-	_, err = e.svc.FinishPasskeyLogin(ctx, resp, audit.Origin{})
+	_, err = e.svc.FinishPasskeyLogin(ctx, resp, "", audit.Origin{})
 	wantPasskeyReason(t, err, "unknown_challenge", true)
 
 	// Listing and removal.
@@ -93,7 +97,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListPasskeys: %d %v", len(list), err)
 	}
-	if err := e.svc.RemovePasskey(ctx, id, "0000000000000000", "", audit.Origin{}); !errors.Is(err, auth.ErrPasskeyNotFound) {
+	if err := e.svc.RemovePasskey(ctx, id, "0000000000000000", "", audit.Origin{}); !errors.Is(err, passkey.ErrNotFound) {
 		t.Fatalf("remove unknown: %v", err)
 	}
 	if err := e.svc.RemovePasskey(ctx, id, p.Fingerprint(), "", audit.Origin{}); err != nil {
@@ -102,8 +106,8 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	if len(e.rec.find(audit.ActionMFAEnrolled, "passkey_removed")) != 1 {
 		t.Fatal("removal not audited")
 	}
-	opts, _ = e.svc.BeginPasskeyLogin(ctx)
-	_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), audit.Origin{})
+	opts, _ = e.svc.BeginPasskeyLogin(ctx, "")
+	_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
 	wantPasskeyReason(t, err, "unknown_credential", true)
 }
 
@@ -115,11 +119,11 @@ func TestPasskeyRefusals(t *testing.T) {
 	register(t, e, id, a)
 
 	login := func(mod func(a *softAuthenticator, opts []byte) []byte) error {
-		opts, err := e.svc.BeginPasskeyLogin(ctx)
+		opts, err := e.svc.BeginPasskeyLogin(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.FinishPasskeyLogin(ctx, mod(a, opts), audit.Origin{})
+		_, err = e.svc.FinishPasskeyLogin(ctx, mod(a, opts), "", audit.Origin{})
 		return err
 	}
 	t.Run("WrongOrigin", func(t *testing.T) {
@@ -141,7 +145,7 @@ func TestPasskeyRefusals(t *testing.T) {
 			a.uv = false
 			defer func() { a.uv = true }()
 			return a.assert(o)
-		}), "verification_failed", true)
+		}), "user_verification_required", true)
 	})
 	t.Run("WrongChallengeInClientData", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
@@ -149,6 +153,7 @@ func TestPasskeyRefusals(t *testing.T) {
 		}), "unknown_challenge", true)
 	})
 	t.Run("LoweredSignCounter", func(t *testing.T) {
+		e.clk.Advance(time.Hour) // past the back-off of the refusals above
 		if err := login(func(a *softAuthenticator, o []byte) []byte { return a.assert(o) }); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +175,7 @@ func TestPasskeyRefusals(t *testing.T) {
 	})
 	t.Run("Malformed", func(t *testing.T) {
 		for _, in := range []string{"", "{}", "null", `{"id":"x","type":"public-key"}`, strings.Repeat("[", 10000)} {
-			_, err := e.svc.FinishPasskeyLogin(ctx, []byte(in), audit.Origin{})
+			_, err := e.svc.FinishPasskeyLogin(ctx, []byte(in), "", audit.Origin{})
 			wantPasskeyReason(t, err, "malformed", true)
 			_, err = e.svc.FinishPasskeyRegistration(ctx, id, "x", []byte(in), audit.Origin{})
 			wantPasskeyReason(t, err, "malformed", false)
@@ -186,20 +191,24 @@ func TestPasskeyRefusals(t *testing.T) {
 		resp := b.register(opts)
 		_, err = e.svc.FinishPasskeyRegistration(ctx, id, "stolen", resp, audit.Origin{})
 		wantPasskeyReason(t, err, "unknown_challenge", false)
-		// The challenge was consumed by the refused attempt.
-		_, err = e.svc.FinishPasskeyRegistration(ctx, other, "mine", resp, audit.Origin{})
+		// The challenge is bound to its user: another user's attempt cannot
+		// use it up. Its user finishes, once.
+		if _, err = e.svc.FinishPasskeyRegistration(ctx, other, "mine", resp, audit.Origin{}); err != nil {
+			t.Fatalf("registration by its user: %v", err)
+		}
+		_, err = e.svc.FinishPasskeyRegistration(ctx, other, "again", resp, audit.Origin{})
 		wantPasskeyReason(t, err, "unknown_challenge", false)
 	})
 	t.Run("Disabled", func(t *testing.T) {
 		plain := newSvcEnv(t)
-		if _, err := plain.svc.BeginPasskeyLogin(ctx); !errors.Is(err, auth.ErrPasskeysDisabled) {
+		if _, err := plain.svc.BeginPasskeyLogin(ctx, ""); !errors.Is(err, passkey.ErrDisabled) {
 			t.Fatalf("got %v", err)
 		}
 	})
 }
 
 func TestPasskeyConfigChecked(t *testing.T) {
-	for name, pc := range map[string]auth.PasskeyConfig{
+	for name, pc := range map[string]passkey.Config{
 		"NoOrigins":     {RPID: testRPID},
 		"ForeignOrigin": {RPID: testRPID, Origins: []string{"https://other.example"}},
 		"HTTPOrigin":    {RPID: testRPID, Origins: []string{"http://clinic.example"}},

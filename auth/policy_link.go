@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"reflect"
+
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // --- One source of tenant policy (Authenticator and SessionManager) ---
@@ -44,7 +46,7 @@ func linkTenantPolicies(cfg *Config, m *sessionManager) error {
 // policySource returns the tenant policy source the manager applies:
 // Policies, or the source of the Authenticator it is linked to; both set
 // and different is ErrPolicySourceConflict.
-func (m *sessionManager) policySource() (TenantPolicySource, error) {
+func (m *sessionManager) policySource() (policy.Source, error) {
 	l := m.linked.Load()
 	switch {
 	case l == nil:
@@ -58,7 +60,7 @@ func (m *sessionManager) policySource() (TenantPolicySource, error) {
 // samePolicySource reports whether a and b are the same source, without
 // panicking on sources of a non-comparable type (those are the same only
 // when they are the same value, which cannot be told: not the same).
-func samePolicySource(a, b TenantPolicySource) bool {
+func samePolicySource(a, b policy.Source) bool {
 	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
 	if ta != tb || !ta.Comparable() {
 		return false

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // The tenant policy is given to the Authenticator only (Config.Tenants);
@@ -14,7 +15,7 @@ import (
 // own. A password-only session must still be refused on protected routes:
 // before the link the manager applied no policy and let it through.
 func TestManagerReadsAuthenticatorPolicy(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", RequireMFA: true})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", RequireMFA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestManagerReadsAuthenticatorPolicy(t *testing.T) {
 		t.Fatalf("after clearing SessionManager.Policies: %d", rr.Code)
 	}
 	// Setting a different source later makes the manager fail closed.
-	other, err := auth.NewTenantPolicies(auth.TenantPolicy{})
+	other, err := policy.NewTenants(policy.Tenant{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +63,11 @@ func TestManagerReadsAuthenticatorPolicy(t *testing.T) {
 // refused at construction.
 func TestNewAuthenticatorRefusesTwoPolicySources(t *testing.T) {
 	e := newEnv(t)
-	a, err := auth.NewTenantPolicies(auth.TenantPolicy{RequireMFA: true})
+	a, err := policy.NewTenants(policy.Tenant{RequireMFA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := auth.NewTenantPolicies(auth.TenantPolicy{})
+	b, err := policy.NewTenants(policy.Tenant{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestNewAuthenticatorRefusesTwoPolicySources(t *testing.T) {
 // so that its construction checks (a sealer for MFA) see it too.
 func TestAuthenticatorAdoptsManagerPolicy(t *testing.T) {
 	e := newEnv(t)
-	p, err := auth.NewTenantPolicies(auth.TenantPolicy{RequireMFA: true})
+	p, err := policy.NewTenants(policy.Tenant{RequireMFA: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,15 @@ package auth
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
-
-// ActionPermissionGranted is recorded for granted decisions when
-// Config.AuditGrants is set.
-const ActionPermissionGranted audit.Action = "permission_granted"
 
 // AttributeCheck is an attribute rule evaluated after the role check of a
 // route, for ownership and minimum-necessary rules (for example "a mobile
@@ -20,7 +19,7 @@ const ActionPermissionGranted audit.Action = "permission_granted"
 // (403) and an error when it cannot decide (503). It must not write to w.
 type AttributeCheck func(r *http.Request, p *Principal) (bool, error)
 
-// RouteOption configures one route (Service.Handle, Service.Protect).
+// RouteOption configures one route (Service.Handle).
 type RouteOption interface{ apply(*route) }
 
 type routeOptionFunc func(*route)
@@ -41,6 +40,13 @@ func SubjectParam(name string) RouteOption {
 	return routeOptionFunc(func(r *route) { r.subject = name })
 }
 
+// PHI marks a route that reads or writes protected health information.
+// Its answers carry Cache-Control: no-store (set when the handler writes
+// its header, over anything the handler set), and Service.Routes reports
+// the flag, so that the compliance suite can check that the route is
+// declared as a PHI route (audited, never cached).
+func PHI() RouteOption { return routeOptionFunc(func(r *route) { r.phi = true }) }
+
 // Check adds an attribute rule to a route. Several checks must all pass.
 func Check(c AttributeCheck) RouteOption {
 	return routeOptionFunc(func(r *route) { r.checks = append(r.checks, c) })
@@ -58,35 +64,35 @@ type rbacGuard struct {
 	AuditGrants bool
 
 	sm   *sessionManager
-	rbac atomic.Pointer[RBAC]
+	rbac atomic.Pointer[policy.RBAC]
 	mux  *http.ServeMux
 
 	mu     sync.Mutex
-	routes map[string]Permission
+	routes map[string]Route // by pattern
 	mws    []func(http.Handler) http.Handler
 }
 
 // newGuard returns a Guard that authorises against rbac and records to the
 // session manager's audit writer.
-func newGuard(sm *sessionManager, rbac *RBAC) *rbacGuard {
-	g := &rbacGuard{sm: sm, mux: http.NewServeMux(), routes: map[string]Permission{}}
+func newGuard(sm *sessionManager, rbac *policy.RBAC) *rbacGuard {
+	g := &rbacGuard{sm: sm, mux: http.NewServeMux(), routes: map[string]Route{}}
 	g.rbac.Store(rbac)
 	g.mux.HandleFunc("/", g.notFound)
 	return g
 }
 
 // RBAC returns the policy in force.
-func (g *rbacGuard) RBAC() *RBAC { return g.rbac.Load() }
+func (g *rbacGuard) RBAC() *policy.RBAC { return g.rbac.Load() }
 
 // SetRBAC replaces the policy (for example after reloading the policy
 // file); it applies from the next request. It fails, changing nothing, when
 // a registered route needs a permission the new policy does not declare.
-func (g *rbacGuard) SetRBAC(r *RBAC) error {
+func (g *rbacGuard) SetRBAC(r *policy.RBAC) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, p := range g.routes {
-		if !r.declared(p) {
-			return fmt.Errorf("%w: a route needs permission %s, which the new policy does not declare", ErrInvalidPolicy, p)
+	for _, rt := range g.routes {
+		if !r.Declares(rt.Permission) {
+			return fmt.Errorf("%w: route %s needs permission %s, which the new policy does not declare", policy.ErrInvalid, rt.Pattern, rt.Permission)
 		}
 	}
 	g.rbac.Store(r)
@@ -107,22 +113,44 @@ func (g *rbacGuard) Use(mw ...func(http.Handler) http.Handler) {
 // http.ServeMux.Handle it panics on a programming error: a malformed or
 // undeclared permission, a nil handler, or a pattern already registered
 // (the pattern "/" is reserved for the deny-all fallback).
-func (g *rbacGuard) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
+func (g *rbacGuard) Handle(pattern string, perm policy.Permission, h http.Handler, opts ...RouteOption) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.mux.Handle(pattern, g.newRoute("Handle", perm, h, opts))
-	g.routes[pattern] = perm
+	rt := g.newRoute("Handle", perm, h, opts)
+	g.mux.Handle(pattern, rt)
+	g.routes[pattern] = Route{Pattern: pattern, Permission: perm, PHI: rt.phi, Sensitive: rt.sensitive}
+}
+
+// Route is one route of the guard as Service.Routes lists it: the pattern
+// given to Handle, the permission it requires and its options.
+type Route struct {
+	Pattern    string // http.ServeMux syntax, for example "GET /patients/{id}"
+	Permission policy.Permission
+	PHI        bool // registered with the PHI option
+	Sensitive  bool // registered with the Sensitive option
+}
+
+// list returns the registered routes sorted by pattern.
+func (g *rbacGuard) list() []Route {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Route, 0, len(g.routes))
+	for _, rt := range g.routes {
+		out = append(out, rt)
+	}
+	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Pattern, b.Pattern) })
+	return out
 }
 
 // newRoute builds the authorisation step for perm in front of h and the
 // middleware added by Use so far. It panics on a nil handler or an
 // undeclared permission (a programming error, as in http.ServeMux). g.mu
 // is held.
-func (g *rbacGuard) newRoute(caller string, perm Permission, h http.Handler, opts []RouteOption) *route {
+func (g *rbacGuard) newRoute(caller string, perm policy.Permission, h http.Handler, opts []RouteOption) *route {
 	if h == nil {
 		panic("auth: Guard." + caller + ": nil handler")
 	}
-	if !perm.Valid() || !g.RBAC().declared(perm) {
+	if !perm.Valid() || !g.RBAC().Declares(perm) {
 		panic("auth: Guard." + caller + ": permission is not declared in the RBAC policy")
 	}
 	rt := &route{g: g, perm: perm}
@@ -137,7 +165,7 @@ func (g *rbacGuard) newRoute(caller string, perm Permission, h http.Handler, opt
 }
 
 // HandleFunc registers f like Handle.
-func (g *rbacGuard) HandleFunc(pattern string, perm Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
+func (g *rbacGuard) HandleFunc(pattern string, perm policy.Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
 	g.Handle(pattern, perm, http.HandlerFunc(f), opts...)
 }
 
@@ -156,7 +184,7 @@ func (g *rbacGuard) notFound(w http.ResponseWriter, r *http.Request) {
 
 // Can reports whether the request's principal holds perm under the policy
 // in force (for decisions inside a handler). It records nothing.
-func (g *rbacGuard) Can(r *http.Request, perm Permission) bool {
+func (g *rbacGuard) Can(r *http.Request, perm policy.Permission) bool {
 	st := stateFrom(r.Context())
 	if st == nil {
 		return false
@@ -182,8 +210,8 @@ func (g *rbacGuard) Elevate(w http.ResponseWriter, r *http.Request, role, reason
 	if st == nil {
 		return EmergencyAccess{}, "", ErrInvalidSession
 	}
-	max, ok := g.RBAC().eligible(st.p.Roles, role)
-	minChars, minWords, _ := st.policy.emergencyLimits()
+	max, ok := g.RBAC().Eligible(st.p.Roles, role)
+	minChars, minWords, _ := st.policy.EmergencyLimits()
 	switch {
 	case !ok:
 		g.sm.deny(r.Context(), r, st.p.Actor(), "emergency_not_eligible")
@@ -202,8 +230,9 @@ func (g *rbacGuard) Elevate(w http.ResponseWriter, r *http.Request, role, reason
 
 type route struct {
 	g         *rbacGuard
-	perm      Permission
+	perm      policy.Permission
 	sensitive bool
+	phi       bool
 	checks    []AttributeCheck
 	subject   string // path wildcard naming the requested subject (SubjectParam)
 	next      http.Handler
@@ -243,15 +272,44 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if g.AuditGrants {
-		e := sm.event(r, rt.actor(st, role), ActionPermissionGranted, audit.OutcomeSuccess, string(rt.perm))
+		e := sm.event(r, rt.actor(st, role), audit.ActionPermissionGranted, audit.OutcomeSuccess, string(rt.perm))
 		if err := sm.audit.Write(ctx, e); err != nil {
 			sm.logError(ctx, "audit write", err)
 			writeError(w, http.StatusServiceUnavailable, codeUnavailable)
 			return
 		}
 	}
+	if rt.phi {
+		w = &noStoreWriter{ResponseWriter: w}
+	}
 	rt.next.ServeHTTP(w, r)
 }
+
+// noStoreWriter sets Cache-Control: no-store on the answer of a PHI route,
+// whatever the handler set before writing it.
+type noStoreWriter struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (w *noStoreWriter) WriteHeader(code int) {
+	if !w.done {
+		w.done = true
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noStoreWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer (Flush,
+// deadlines).
+func (w *noStoreWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // denyCheck records a refusal for want of the permission (reason
 // no_permission), by an attribute check (attribute_check) or for an

@@ -11,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // guardEnv wires session → policy → guard with the test policy file.
@@ -166,7 +167,7 @@ func TestGuardAuditGrants(t *testing.T) {
 	if rr := do(h, "GET", "/patients/1", tok); rr.Code != 200 {
 		t.Fatal(rr.Code)
 	}
-	gr := e.rec.find(auth.ActionPermissionGranted, "patient:read")
+	gr := e.rec.find(audit.ActionPermissionGranted, "patient:read")
 	if len(gr) != 1 || gr[0].Actor.Role != "physician" {
 		t.Fatalf("grant events: %+v", gr)
 	}
@@ -194,11 +195,11 @@ func TestGuardRegistrationErrors(t *testing.T) {
 	mustPanic("malformed", func() { g.Handle("GET /x", "", h) })
 	mustPanic("nil handler", func() { g.Handle("GET /x", "patient:read", nil) })
 	g.Handle("GET /x", "patient:read", h)
-	narrow, err := auth.NewRBAC([]auth.Permission{"lab_result:update"}, nil)
+	narrow, err := policy.NewRBAC([]policy.Permission{"lab_result:update"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SetRBAC(narrow); !errors.Is(err, auth.ErrInvalidPolicy) {
+	if err := g.SetRBAC(narrow); !errors.Is(err, policy.ErrInvalid) {
 		t.Fatalf("SetRBAC dropping a routed permission: %v", err)
 	}
 	if _, ok := g.RBAC().Allows([]string{"physician"}, "", "patient:read"); !ok {

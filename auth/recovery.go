@@ -13,16 +13,17 @@ import (
 	"strings"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
-// Recovery codes are NIST SP 800-63B look-up secrets: RecoveryCodeCount
+// Recovery codes are NIST SP 800-63B look-up secrets: recoveryCodeCount
 // single-use codes per user, issued when TOTP is activated, each of 120
 // random bits written as 24 Crockford base32 characters in groups of four
 // ("7k2m-q9x4-..."). With at least 112 bits of entropy NIST allows a plain
 // approved hash, so each code is stored as SHA-256 over a domain label, the
 // user ID and the code: "rc1$" + unpadded base64. A used code is removed.
 const (
-	RecoveryCodeCount = 10
+	recoveryCodeCount = 10
 	recoveryCodeChars = 24
 	recoveryHashTag   = "rc1$"
 )
@@ -30,10 +31,10 @@ const (
 // crockford is Crockford's base32 alphabet in lower case (no i, l, o, u).
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
-// newRecoveryCodes returns RecoveryCodeCount fresh codes for userID and
+// newRecoveryCodes returns recoveryCodeCount fresh codes for userID and
 // their stored hashes.
 func newRecoveryCodes(userID string) (codes, hashes []string, err error) {
-	for range RecoveryCodeCount {
+	for range recoveryCodeCount {
 		var raw [15]byte // 120 bits
 		if _, err := rand.Read(raw[:]); err != nil {
 			return nil, nil, fmt.Errorf("auth: recovery code: %w", err)
@@ -150,7 +151,7 @@ func (a *authenticator) useRecoveryCode(ctx context.Context, u *User, code strin
 }
 
 // RegenerateRecoveryCodes replaces the user's recovery codes with
-// RecoveryCodeCount new ones and returns them (shown once). The user must
+// recoveryCodeCount new ones and returns them (shown once). The user must
 // have active TOTP and the tenant's policy must allow recovery codes
 // (else refusal "recovery_not_allowed"); the caller re-authenticates the user first.
 func (a *authenticator) RegenerateRecoveryCodes(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) ([]string, error) {
@@ -162,7 +163,7 @@ func (a *authenticator) RegenerateRecoveryCodes(ctx context.Context, userID stri
 	if err != nil {
 		return nil, err
 	}
-	if !tp.AllowsRecovery(RecoveryCodes) {
+	if !tp.AllowsRecovery(policy.RecoveryCodes) {
 		return nil, errRecoveryNotAllowed
 	}
 	var codes []string
@@ -192,7 +193,7 @@ func (a *authenticator) RegenerateRecoveryCodes(ctx context.Context, userID stri
 }
 
 // RegenerateRecoveryCodes answers {} from a signed-in user with
-// {"recovery_codes": [...]}: RecoveryCodeCount new codes, shown once; the
+// {"recovery_codes": [...]}: recoveryCodeCount new codes, shown once; the
 // previous codes stop working. Mount registers it behind
 // SessionManager.RequireRecentAuth, so a session whose authentication is
 // not recent answers 401 "reauthentication_required" and the user
@@ -223,7 +224,7 @@ func (h *endpoints) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Reque
 // recovery codes.
 func (a *authenticator) enrolmentRecoveryCodes(ctx context.Context, u *User) (codes, hashes []string, err error) {
 	tp, err := a.tenantPolicy(ctx, u.TenantID)
-	if err != nil || !tp.AllowsRecovery(RecoveryCodes) {
+	if err != nil || !tp.AllowsRecovery(policy.RecoveryCodes) {
 		return nil, nil, err
 	}
 	return newRecoveryCodes(u.ID)

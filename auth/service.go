@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 )
@@ -65,7 +66,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	rbac := cfg.RBAC
 	if rbac == nil {
-		if rbac, err = NewRBAC(nil, nil); err != nil {
+		if rbac, err = policy.NewRBAC(nil, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -86,12 +87,12 @@ func New(cfg Config) (*Service, error) {
 // error: a malformed or undeclared permission, a nil handler, or a pattern
 // already registered (the pattern "/" is reserved for the deny-all
 // fallback).
-func (s *Service) Handle(pattern string, perm Permission, h http.Handler, opts ...RouteOption) {
+func (s *Service) Handle(pattern string, perm policy.Permission, h http.Handler, opts ...RouteOption) {
 	s.guard.Handle(pattern, perm, h, opts...)
 }
 
 // HandleFunc registers f like Handle.
-func (s *Service) HandleFunc(pattern string, perm Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
+func (s *Service) HandleFunc(pattern string, perm policy.Permission, f func(http.ResponseWriter, *http.Request), opts ...RouteOption) {
 	s.guard.HandleFunc(pattern, perm, f, opts...)
 }
 
@@ -108,20 +109,11 @@ func (s *Service) Handler() http.Handler {
 	return s.sessions.Middleware(s.sessions.EnforcePolicy(s.guard))
 }
 
-// Protect returns middleware that puts one handler behind the same chain
-// as Handler: session → tenant policy → RBAC (perm, with opts) → the
-// middleware of Use → the handler. It panics, when applied, on a nil
-// handler or an undeclared permission, like Handle.
-func (s *Service) Protect(perm Permission, opts ...RouteOption) func(http.Handler) http.Handler {
-	return func(h http.Handler) http.Handler {
-		g := s.guard
-		g.mu.Lock()
-		rt := g.newRoute("Protect", perm, h, opts)
-		g.routes["Protect "+string(perm)] = perm
-		g.mu.Unlock()
-		return s.sessions.Middleware(s.sessions.EnforcePolicy(rt))
-	}
-}
+// Routes lists the routes registered with Handle, sorted by pattern, each
+// with its permission and its PHI and Sensitive flags: every route Handler
+// serves (anything else is refused). The endpoints of Mount and the
+// handlers behind Session are not in the list; they serve no PHI.
+func (s *Service) Routes() []Route { return s.guard.list() }
 
 // Session puts h behind the session step only (no tenant policy, no
 // RBAC): for pages a signed-in user reaches before meeting the policy,
@@ -165,12 +157,12 @@ func (s *Service) AdminHandlers() AdminHandlers {
 
 // Can reports whether the request's principal holds perm under the policy
 // in force (for decisions inside a handler). It records nothing.
-func (s *Service) Can(r *http.Request, perm Permission) bool { return s.guard.Can(r, perm) }
+func (s *Service) Can(r *http.Request, perm policy.Permission) bool { return s.guard.Can(r, perm) }
 
 // SetRBAC replaces the policy (for example after reloading the policy
 // file); it applies from the next request. It fails, changing nothing, when
 // a registered route needs a permission the new policy does not declare.
-func (s *Service) SetRBAC(r *RBAC) error { return s.guard.SetRBAC(r) }
+func (s *Service) SetRBAC(r *policy.RBAC) error { return s.guard.SetRBAC(r) }
 
 // --- Sessions ---
 
@@ -332,7 +324,7 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, keepSessionID string,
 }
 
 // AdminResetMFA removes a user's lost second factor, by an administrator,
-// where the tenant policy allows RecoveryAdminReset; it ends the user's
+// where the tenant policy allows policy.RecoveryAdminReset; it ends the user's
 // sessions.
 func (s *Service) AdminResetMFA(ctx context.Context, userID string, actor audit.Actor, origin audit.Origin) error {
 	return s.authn.AdminResetMFA(ctx, userID, actor, origin)

@@ -12,6 +12,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -111,10 +112,10 @@ func TestServiceEnforcesPasswordMaxAge(t *testing.T) {
 	}
 }
 
-// Protect puts one handler behind session → policy → RBAC → the
-// middleware of Use, in that order.
-func TestServiceProtectChain(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-b", RequireMFA: true})
+// Handler puts a route behind session → policy → RBAC → the middleware of
+// Use, in that order.
+func TestServiceChainOrder(t *testing.T) {
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-b", RequireMFA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,8 @@ func TestServiceProtectChain(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	h := e.svc.Protect("patient:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	e.svc.HandleFunc("GET /x", "patient:read", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	h := e.svc.Handler()
 	if rr := do(h, "GET", "/x", ""); rr.Code != 401 {
 		t.Fatalf("no session: %d", rr.Code)
 	}
@@ -171,7 +173,7 @@ func TestServiceProtectChain(t *testing.T) {
 
 // A rejected role request leaves the roles as they were and is audited.
 func TestServiceRejectRoles(t *testing.T) {
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{ApprovePHIGrants: true})
+	tenants, err := policy.NewTenants(policy.Tenant{ApprovePHIGrants: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,11 +69,11 @@ func newToken() (string, TokenHash, error) {
 		return "", TokenHash{}, errors.New("auth: no randomness for session token")
 	}
 	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	return tok, HashToken(tok), nil
+	return tok, hashToken(tok), nil
 }
 
-// HashToken returns the hash under which a session with token tok is stored.
-func HashToken(tok string) TokenHash {
+// hashToken returns the hash under which a session with token tok is stored.
+func hashToken(tok string) TokenHash {
 	var buf [64]byte // tokens fit: hash them without a heap copy
 	if len(tok) <= len(buf) {
 		n := copy(buf[:], tok)
@@ -94,7 +94,7 @@ func parseToken(tok string) (TokenHash, error) {
 	if err != nil || n != tokenBytes {
 		return TokenHash{}, errMalformedToken
 	}
-	return HashToken(tok), nil
+	return hashToken(tok), nil
 }
 
 // newSessionID returns a random 128-bit session reference in hex.
@@ -134,7 +134,7 @@ type Session struct {
 	MFA bool
 	// Passkey reports that the login (or a later re-authentication)
 	// used a WebAuthn passkey, a phishing-resistant factor
-	// (TenantPolicy.PasskeyRoles).
+	// (policy.Tenant.PasskeyRoles).
 	Passkey bool
 	// Emergency is set while break-glass access is active.
 	Emergency *EmergencyGrant

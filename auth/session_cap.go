@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // capSessions enforces p.MaxSessionsPerUser after the new session s was
@@ -20,7 +21,7 @@ import (
 // sessions, never more).
 // If the user's sessions cannot be listed, s is deleted again and the login
 // fails: the cap is not silently skipped.
-func (m *sessionManager) capSessions(ctx context.Context, r *http.Request, p *TenantPolicy, s *Session) error {
+func (m *sessionManager) capSessions(ctx context.Context, r *http.Request, p *policy.Tenant, s *Session) error {
 	limit := p.MaxSessionsPerUser
 	if limit <= 0 {
 		return nil

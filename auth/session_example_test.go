@@ -9,6 +9,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // exampleService builds a Service over memory stores (a deployment uses
@@ -77,11 +78,11 @@ func ExampleService_Begin() {
 func ExampleService_Handle() {
 	users := memstore.NewUserStore()
 	u := exampleUser(users)
-	rbac, err := auth.NewRBAC(
-		[]auth.Permission{"patient:read", "lab_result:update"},
-		[]auth.Role{
-			{Name: "physician", Permissions: []auth.Permission{"patient:read"}},
-			{Name: "lab_assistant", Permissions: []auth.Permission{"lab_result:update"}},
+	rbac, err := policy.NewRBAC(
+		[]policy.Permission{"patient:read", "lab_result:update"},
+		[]policy.Role{
+			{Name: "physician", Permissions: []policy.Permission{"patient:read"}},
+			{Name: "lab_assistant", Permissions: []policy.Permission{"lab_result:update"}},
 		})
 	if err != nil {
 		panic(err)
@@ -107,37 +108,4 @@ func ExampleService_Handle() {
 	// /patients/7 200
 	// /labs/7 403
 	// /admin 404
-}
-
-// Roles, permissions and tenant policies load from a JSON or YAML file that
-// is validated as a whole.
-func ExampleParsePolicy() {
-	p, err := auth.ParsePolicy([]byte(`
-version: 1
-permissions: [patient:read, patient:write]
-roles:
-  - name: physician
-    permissions: [patient:read, patient:write]
-  - name: er_override
-    emergency: true
-    eligible_roles: [physician]
-    max_duration: 30m
-    permissions: [patient:read]
-tenants:
-  - tenant_id: clinic-a
-    require_mfa: true
-    idle_timeout: 30m
-`))
-	if err != nil {
-		panic(err)
-	}
-	_, ok := p.RBAC.Allows([]string{"physician"}, "", "patient:write")
-	tp, _ := p.Tenants.TenantPolicy(context.Background(), "clinic-a")
-	fmt.Println(ok, tp.RequireMFA, tp.IdleTimeout)
-
-	_, err = auth.ParsePolicy([]byte(`{"version":1,"permissions":[],"roles":[{"name":"x","permissions":["patient:delete"]}]}`))
-	fmt.Println(err)
-	// Output:
-	// true true 30m0s
-	// auth: invalid policy: role x names an undeclared permission
 }

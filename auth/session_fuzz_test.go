@@ -3,8 +3,6 @@ package auth
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +21,7 @@ func FuzzParseToken(f *testing.F) {
 			}
 			return
 		}
-		if len(tok) != tokenLen || !strings.HasPrefix(tok, tokenPrefix) || h != HashToken(tok) {
+		if len(tok) != tokenLen || !strings.HasPrefix(tok, tokenPrefix) || h != hashToken(tok) {
 			t.Fatal("accepted a token outside the format")
 		}
 	})
@@ -40,22 +38,6 @@ func FuzzCookieValue(f *testing.F) {
 		}
 		if ok && strings.Count(line, name) == 0 {
 			t.Fatal("found a cookie whose name is not in the header")
-		}
-	})
-}
-
-func FuzzParsePolicy(f *testing.F) {
-	for _, name := range []string{"policy_v1.json", "policy_v1.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParsePolicy(b)
-		if err == nil && (p.RBAC == nil || p.Tenants == nil) {
-			t.Fatal("nil policy without error")
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -65,7 +66,7 @@ type sessionManager struct {
 	// an Authenticator (Config.Sessions) reads Config.Tenants instead and
 	// needs no Policies; set to a different source, it is refused
 	// (ErrPolicySourceConflict, see NewAuthenticator).
-	Policies TenantPolicySource
+	Policies policy.Source
 	// Passwords, when set, gives the password policy of each tenant so that
 	// EnforcePolicy refuses (403 "password_expired") every route but the
 	// password change while a user's password is older than the policy's
@@ -94,7 +95,7 @@ type sessionManager struct {
 	mono  monoClock
 	// linked is Config.Tenants of the Authenticator this manager serves
 	// (set by NewAuthenticator; see linkTenantPolicies).
-	linked atomic.Pointer[TenantPolicySource]
+	linked atomic.Pointer[policy.Source]
 }
 
 // PasswordPolicySource gives the password policy of a tenant.
@@ -158,23 +159,23 @@ func (m *sessionManager) Store() SessionStore { return m.store }
 // (see monoClock).
 func (m *sessionManager) now() time.Time { return m.mono.at(clock.OrSystem(m.Clock).Now()) }
 
-func (m *sessionManager) policy(ctx context.Context, tenantID string) (TenantPolicy, error) {
+func (m *sessionManager) policy(ctx context.Context, tenantID string) (policy.Tenant, error) {
 	src, err := m.policySource()
 	if err != nil {
-		return TenantPolicy{}, err
+		return policy.Tenant{}, err
 	}
 	if src == nil {
-		return TenantPolicy{TenantID: tenantID}, nil
+		return policy.Tenant{TenantID: tenantID}, nil
 	}
 	p, err := src.TenantPolicy(ctx, tenantID)
 	if err != nil {
-		return TenantPolicy{}, fmt.Errorf("auth: tenant policy: %w", err)
+		return policy.Tenant{}, fmt.Errorf("auth: tenant policy: %w", err)
 	}
 	return p, nil
 }
 
 // limits returns the idle and absolute limits for s under policy p.
-func (m *sessionManager) limits(s *Session, p *TenantPolicy) (idle, abs time.Duration) {
+func (m *sessionManager) limits(s *Session, p *policy.Tenant) (idle, abs time.Duration) {
 	return capDuration(s.IdleTimeout, p.IdleTimeout), capDuration(s.AbsoluteTimeout, p.AbsoluteTimeout)
 }
 

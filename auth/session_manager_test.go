@@ -12,6 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 func TestBeginSetsSecureCookieAndStoresOnlyHash(t *testing.T) {
@@ -161,7 +162,7 @@ func TestAbsoluteLifetime(t *testing.T) {
 
 func TestTenantPolicyTightensExistingSessions(t *testing.T) {
 	e := newEnv(t)
-	pol, err := auth.NewTenantPolicies(auth.TenantPolicy{})
+	pol, err := policy.NewTenants(policy.Tenant{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestTenantPolicyTightensExistingSessions(t *testing.T) {
 	if rr := do(h, "GET", "/", tok); rr.Code != 200 {
 		t.Fatalf("refused: %d", rr.Code)
 	}
-	if err := pol.Set(auth.TenantPolicy{TenantID: "clinic-a", IdleTimeout: 5 * time.Minute}); err != nil {
+	if err := pol.Set(policy.Tenant{TenantID: "clinic-a", IdleTimeout: 5 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(5 * time.Minute)

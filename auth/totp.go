@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 )
 
@@ -151,11 +152,11 @@ func (a *authenticator) DisableTOTP(ctx context.Context, userID, keepSessionID s
 }
 
 // errRecoveryNotAllowed reports an administrator's reset of a second factor
-// in a tenant whose policy does not allow RecoveryAdminReset.
+// in a tenant whose policy does not allow policy.RecoveryAdminReset.
 var errRecoveryNotAllowed = refusal("recovery_not_allowed", "auth: recovery method not allowed by the tenant policy")
 
 // AdminResetMFA is an administrator's reset of a user's lost second factor:
-// allowed only when the tenant's policy lists RecoveryAdminReset
+// allowed only when the tenant's policy lists policy.RecoveryAdminReset
 // (otherwise refusal "recovery_not_allowed", audited as a failure), it removes the
 // TOTP secret and recovery codes (the user enrols again at the next login),
 // is audited as mfa_enrolled/"admin_reset" and ends every session of the
@@ -173,7 +174,7 @@ func (a *authenticator) AdminResetMFA(ctx context.Context, userID string, actor 
 	if err != nil {
 		return err
 	}
-	if !tp.AllowsRecovery(RecoveryAdminReset) {
+	if !tp.AllowsRecovery(policy.RecoveryAdminReset) {
 		return a.refuse(ctx, audit.ActionMFAEnrolled, "admin_reset_not_allowed", u.ID, actor, origin, errRecoveryNotAllowed)
 	}
 	u, err = a.modify(ctx, userID, func(u *User) error {

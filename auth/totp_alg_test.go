@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
+	"github.com/hipaakit/hipaakit/auth/totp"
 )
 
 var sha1Eight, _ = totp.NewParams(totp.SHA1, 8, 30)
@@ -180,12 +182,12 @@ func TestEnrolSHA256(t *testing.T) {
 }
 
 func TestRequireMFAWithoutSealerRefused(t *testing.T) {
-	pol, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", RequireMFA: true})
+	pol, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic", RequireMFA: true})
 	require.NoError(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: pol}, nil)
 	require.ErrorIs(t, err, ErrMFAWithoutSealer)
 	require.Contains(t, err.Error(), "Config.Sealer")
-	relaxed, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic"})
+	relaxed, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic"})
 	require.NoError(t, err)
 	_, err = NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, Tenants: relaxed}, nil)
 	require.NoError(t, err)

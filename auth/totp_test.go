@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
+	"github.com/hipaakit/hipaakit/auth/totp"
 )
 
 // RFC 6238 Appendix B, SHA1 rows: seed "12345678901234567890", 8 digits,
@@ -125,7 +127,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	require.Equal(t, audit.ActionMFAFailed, f.log.last().Action)
 	codes, err := f.a.ConfirmTOTP(ctx, u.ID, f.code(t, e.Secret(), 0), "sess-1", audit.Origin{})
 	require.NoError(t, err)
-	require.Len(t, codes, RecoveryCodeCount)
+	require.Len(t, codes, recoveryCodeCount)
 	require.Equal(t, 1, f.log.count(audit.ActionMFAEnrolled, "totp_activated"))
 	require.Equal(t, []string{u.ID}, f.rev.users, "MFA change ends other sessions")
 	_, err = f.a.EnrollTOTP(ctx, u.ID, audit.Origin{})
@@ -233,7 +235,7 @@ func TestRecoveryCodes(t *testing.T) {
 	res, err := login(strings.ToUpper(codes[3]))
 	require.NoError(t, err)
 	require.True(t, res.UsedRecoveryCode)
-	require.Len(t, res.User.MFA.RecoveryCodes, RecoveryCodeCount-1)
+	require.Len(t, res.User.MFA.RecoveryCodes, recoveryCodeCount-1)
 	_, err = login(codes[3])
 	require.ErrorIs(t, err, ErrInvalidCredentials, "single use")
 	require.Equal(t, "invalid_recovery_code", f.log.last().Reason)
@@ -254,13 +256,13 @@ func TestRecoveryCodes(t *testing.T) {
 
 	fresh, err := f.a.RegenerateRecoveryCodes(ctx, u.ID, audit.Actor{UserID: u.ID}, audit.Origin{})
 	require.NoError(t, err)
-	require.Len(t, fresh, RecoveryCodeCount)
+	require.Len(t, fresh, recoveryCodeCount)
 	_, err = login(codes[0])
 	require.ErrorIs(t, err, ErrInvalidCredentials, "old codes are gone")
 }
 
 func TestRecoveryNotAllowedByTenant(t *testing.T) {
-	tenants, err := NewTenantPolicies(TenantPolicy{RecoveryMethods: []RecoveryMethod{RecoveryAdminReset}})
+	tenants, err := policy.NewTenants(policy.Tenant{RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryAdminReset}})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) { c.Tenants = tenants })
 	_, _, codes := f.enrol(t, "pia")
@@ -482,7 +484,7 @@ func TestAdminResetMFA(t *testing.T) {
 	stored, _ := deny.users.Get(t.Context(), u.ID)
 	require.True(t, stored.MFA.TOTPActive)
 
-	tenants, err := NewTenantPolicies(TenantPolicy{RecoveryMethods: []RecoveryMethod{RecoveryCodes, RecoveryAdminReset}})
+	tenants, err := policy.NewTenants(policy.Tenant{RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}})
 	require.NoError(t, err)
 	allow := newFixture(t, func(c *Config) { c.Tenants = tenants })
 	v, _, _ := allow.enrol(t, "vic")

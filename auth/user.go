@@ -13,9 +13,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hipaakit/hipaakit/auth/password"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/hipaakit/hipaakit/auth/passkey"
+	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Errors about users and credentials. Every error the package returns about a
@@ -100,9 +103,9 @@ type User struct {
 	// Lockout holds the failed-login counter and lock state.
 	Lockout LockoutState
 	// Passkeys are the user's WebAuthn credentials (see Passkey).
-	Passkeys []Passkey
+	Passkeys []passkey.Credential
 	// RoleRequest is a role change waiting for a second administrator's
-	// approval (TenantPolicy.ApprovePHIGrants); nil when none is pending.
+	// approval (policy.Tenant.ApprovePHIGrants); nil when none is pending.
 	RoleRequest *RoleRequest
 
 	CreatedAt time.Time
@@ -157,11 +160,6 @@ func (l LockoutState) Locked() bool { return !l.LockedAt.IsZero() }
 
 // Active reports whether the user can log in and hold sessions.
 func (u *User) Active() bool { return u != nil && u.Status == StatusActive }
-
-// HasRole reports whether the user holds role in its tenant.
-func (u *User) HasRole(role string) bool {
-	return u != nil && slices.Contains(u.Roles, role)
-}
 
 // Clone returns a deep copy of u.
 func (u *User) Clone() *User {
@@ -252,26 +250,6 @@ func checkName(c string) error {
 	return nil
 }
 
-// ValidTenantID reports whether t is a usable tenant ID: 1 to 128 bytes of
-// printable ASCII without spaces.
-func ValidTenantID(t string) bool { return validToken(t, maxTenantBytes) }
-
-// ValidRole reports whether r is a usable role name: 1 to 128 bytes of
-// printable ASCII without spaces.
-func ValidRole(r string) bool { return validToken(r, maxRoleBytes) }
-
-func validToken(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // normalizeRoles returns roles sorted and without duplicates.
 func normalizeRoles(roles []string) []string {
 	r := slices.Clone(roles)
@@ -288,7 +266,7 @@ func (u *User) Validate() error {
 	if !ValidUserID(u.ID) {
 		return fmt.Errorf("%w: malformed ID", ErrInvalidUser)
 	}
-	if !ValidTenantID(u.TenantID) {
+	if !policy.ValidTenantID(u.TenantID) {
 		return fmt.Errorf("%w: malformed tenant ID", ErrInvalidUser)
 	}
 	if c, err := CanonicalName(u.Name); err != nil {
@@ -303,7 +281,7 @@ func (u *User) Validate() error {
 		return fmt.Errorf("%w: more than %d roles", ErrInvalidUser, maxRoles)
 	}
 	for i, r := range u.Roles {
-		if !ValidRole(r) {
+		if !policy.ValidRole(r) {
 			return fmt.Errorf("%w: malformed role", ErrInvalidUser)
 		}
 		if i > 0 && u.Roles[i-1] >= r {
@@ -370,7 +348,7 @@ func (u User) MarshalJSON() ([]byte, error) { return json.Marshal(u.redacted()) 
 
 // String never prints secrets.
 func (m MFA) String() string {
-	return fmt.Sprintf("auth.MFA{TOTPActive:%t RecoveryCodes:%d}", m.TOTPActive, len(m.RecoveryCodes))
+	return fmt.Sprintf("auth.MFA{TOTPActive:%t policy.RecoveryCodes:%d}", m.TOTPActive, len(m.RecoveryCodes))
 }
 
 // GoString is String.

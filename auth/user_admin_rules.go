@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Errors of the separation-of-duties rules.
@@ -56,7 +57,7 @@ var (
 	errSecondApproverRequired = refusal("second_administrator_required", "auth: a role request needs another administrator's approval")
 )
 
-// RoleRequest is a pending role change (TenantPolicy.ApprovePHIGrants). It
+// RoleRequest is a pending role change (policy.Tenant.ApprovePHIGrants). It
 // is stored with the user (User.RoleRequest), so that approving it is one
 // compare-and-swap on the user.
 type RoleRequest struct {
@@ -71,14 +72,14 @@ func (r *RoleRequest) validate() error {
 	if r == nil {
 		return nil
 	}
-	if r.RequestedBy == "" || len(r.RequestedBy) > maxNameBytes || !validToken(r.RequestedBy, maxNameBytes) {
+	if r.RequestedBy == "" || len(r.RequestedBy) > maxNameBytes || !policy.ValidName(r.RequestedBy, maxNameBytes) {
 		return fmt.Errorf("%w: malformed role request", ErrInvalidUser)
 	}
 	if len(r.Roles) > maxRoles {
 		return fmt.Errorf("%w: role request with more than %d roles", ErrInvalidUser, maxRoles)
 	}
 	for i, role := range r.Roles {
-		if !ValidRole(role) || (i > 0 && r.Roles[i-1] >= role) {
+		if !policy.ValidRole(role) || (i > 0 && r.Roles[i-1] >= role) {
 			return fmt.Errorf("%w: malformed role in role request", ErrInvalidUser)
 		}
 	}

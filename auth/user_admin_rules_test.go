@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 var adminCfg = func(c *Config) {
@@ -27,7 +28,7 @@ func as(u *User) audit.Actor { return audit.Actor{UserID: u.ID, TenantID: u.Tena
 
 // Found in review: an administrator gave itself physician through SetRoles.
 func TestNoSelfAdministration(t *testing.T) {
-	tenants, err := NewTenantPolicies(TenantPolicy{RecoveryMethods: []RecoveryMethod{RecoveryCodes, RecoveryAdminReset}})
+	tenants, err := policy.NewTenants(policy.Tenant{RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) { c.Tenants = tenants })
 	a := f.createAdmin(t, "ada")
@@ -197,7 +198,7 @@ func TestLastAdministratorAcrossReplicas(t *testing.T) {
 func TestPHIRolesNeverOnAdminIdentity(t *testing.T) {
 	_, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: &auditLog{}, AdminRoles: []string{"admin", "physician"},
 		PHIRoles: []string{"physician"}}, nil)
-	require.ErrorIs(t, err, ErrInvalidPolicy)
+	require.ErrorIs(t, err, policy.ErrInvalid)
 
 	f := newFixture(t, adminCfg)
 	a, b := f.createAdmin(t, "ada"), f.createAdmin(t, "bea")
@@ -211,7 +212,7 @@ func TestPHIGrantNeedsSecondAdministrator(t *testing.T) {
 	dir := t.TempDir()
 	fs, err := MemStores.FileUsers(dir)
 	require.NoError(t, err)
-	tenants, err := NewTenantPolicies(TenantPolicy{ApprovePHIGrants: true})
+	tenants, err := policy.NewTenants(policy.Tenant{ApprovePHIGrants: true})
 	require.NoError(t, err)
 	f := newFixture(t, adminCfg, func(c *Config) {
 		c.Tenants = tenants

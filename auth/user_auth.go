@@ -12,6 +12,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	memattempts "github.com/hipaakit/hipaakit/auth/internal/attempts"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -32,6 +33,9 @@ type authenticator struct {
 
 	keyOnce sync.Once
 	key     []byte
+
+	// pk runs the passkey ceremonies (nil without Config.Passkeys.RPID).
+	pk *passkeys
 
 	// adminMu serialises the changes that may demote an administrator.
 	adminMu sync.Mutex
@@ -68,7 +72,7 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 	}
 	for _, r := range cfg.PHIRoles {
 		if slices.Contains(cfg.AdminRoles, r) {
-			return nil, fmt.Errorf("%w: role %s is both administrative and PHI-reading (Config.AdminRoles, Config.PHIRoles)", ErrInvalidPolicy, r)
+			return nil, fmt.Errorf("%w: role %s is both administrative and PHI-reading (Config.AdminRoles, Config.PHIRoles)", policy.ErrInvalid, r)
 		}
 	}
 	if cfg.hasher == nil {
@@ -85,7 +89,7 @@ func newAuthenticator(cfg Config, rev sessionRevoker) (*authenticator, error) {
 		return nil, err
 	}
 	for name, p := range cfg.PasswordPolicies {
-		if !validToken(name, 64) {
+		if !policy.ValidName(name, 64) {
 			return nil, errors.New("auth: malformed password policy name")
 		}
 		if err := p.Validate(); err != nil {
@@ -130,19 +134,19 @@ func (a *authenticator) Users() UserStore { return a.users }
 
 // tenantPolicy returns the policy of tenantID (the zero policy when no
 // source is configured).
-func (a *authenticator) tenantPolicy(ctx context.Context, tenantID string) (TenantPolicy, error) {
+func (a *authenticator) tenantPolicy(ctx context.Context, tenantID string) (policy.Tenant, error) {
 	if a.cfg.Tenants == nil {
-		return TenantPolicy{TenantID: tenantID}, nil
+		return policy.Tenant{TenantID: tenantID}, nil
 	}
 	p, err := a.cfg.Tenants.TenantPolicy(ctx, tenantID)
 	if err != nil {
-		return TenantPolicy{}, fmt.Errorf("auth: tenant policy: %w", err)
+		return policy.Tenant{}, fmt.Errorf("auth: tenant policy: %w", err)
 	}
 	return p, nil
 }
 
 // PasswordPolicyFor returns the password policy that applies to tenantID's
-// users: the named policy its TenantPolicy selects, else Config.Passwords.
+// users: the named policy its policy.Tenant selects, else Config.Passwords.
 func (a *authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) (password.Policy, error) {
 	tp, err := a.tenantPolicy(ctx, tenantID)
 	if err != nil {
@@ -153,7 +157,7 @@ func (a *authenticator) PasswordPolicyFor(ctx context.Context, tenantID string) 
 	}
 	p, ok := a.cfg.PasswordPolicies[tp.PasswordPolicy]
 	if !ok {
-		return password.Policy{}, fmt.Errorf("%w: tenant selects an unknown password policy", ErrInvalidPolicy)
+		return password.Policy{}, fmt.Errorf("%w: tenant selects an unknown password policy", policy.ErrInvalid)
 	}
 	return p, nil
 }

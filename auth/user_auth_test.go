@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
-	"github.com/stretchr/testify/require"
 )
 
 // auditLog records events for assertions.
@@ -246,7 +248,7 @@ func TestLoginRehashesOutdatedHash(t *testing.T) {
 }
 
 func TestLockoutAfterMaxFailures(t *testing.T) {
-	tenants, err := NewTenantPolicies(TenantPolicy{PermanentLockout: true})
+	tenants, err := policy.NewTenants(policy.Tenant{PermanentLockout: true})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) {
 		c.Lockout = LockoutConfig{MaxFailures: 5, FreeFailures: 2, BaseDelay: time.Second, MaxDelay: time.Minute}
@@ -424,7 +426,7 @@ func TestLoginFailsWithoutAudit(t *testing.T) {
 func TestTenantPasswordPolicy(t *testing.T) {
 	strict := password.DefaultPolicy()
 	strict.MinLength = 20
-	tenants, err := NewTenantPolicies(TenantPolicy{}, TenantPolicy{TenantID: "clinic", PasswordPolicy: "strict"})
+	tenants, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic", PasswordPolicy: "strict"})
 	require.NoError(t, err)
 	f := newFixture(t, func(c *Config) {
 		c.PasswordPolicies = map[string]password.Policy{"strict": strict}

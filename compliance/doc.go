@@ -14,11 +14,35 @@
 // replay, lockout), the second factor (when Service.RequireMFA says the tenant
 // requires MFA, a session from Service.PasswordLogin, password only, is
 // refused with 403 on every declared route; a target without that
-// requirement excludes the control with its justification), audit controls (an event per PHI access with actor,
+// requirement excludes the control with its justification), the
+// phishing-resistant factor (ControlPasskey, for a Service with
+// PasskeyRoles: a session of such a role from Service.NonPasskeyLogin, every
+// factor but a passkey, is refused with 403 on every route the role may
+// use), audit controls (an event per PHI access with actor,
 // record, element, action, time and outcome; denials audited; the chain
 // verifies), emergency access (a reason is required and the access is
 // flagged), and transmission and leak hygiene (no-store on PHI responses,
 // security headers, canary PHI absent from logs, error bodies and URLs).
+//
+// Run also checks CSRF refusal (a state-changing request from another site
+// with the session cookie but without the session's headers), no-store and
+// the security headers on every declared route, and that canary PHI sent
+// in refused requests never comes back in their bodies or headers.
+//
+// # Against a live deployment
+//
+// Check (and "hipaakit check https://HOST") runs the same checks, written
+// once against T, over HTTPS against a deployed service described by a
+// check file (ParseCheckFile: test users with their passwords and TOTP
+// secrets, routes, declared session limits), and adds what only the
+// network shows: TLS versions and cipher suites, HSTS and the session
+// cookie's flags. It contacts only the given host, follows no redirect,
+// bounds its requests (CheckConfig.MaxRequests), sends no request that
+// changes state unless the file allows it, and logs out every session it
+// opened. Its Results carry the same control names; the controls that need
+// the audit trail are NotChecked, never passed. Over the network idle and
+// absolute logoff are waited out in real time, so they are checked against
+// a deployment with short limits (or excluded in the file).
 //
 // # What it leaves to the caller
 //
@@ -38,6 +62,6 @@
 // This package links package testing and belongs in a service's tests. The
 // control-mapping report of a deployed service is package
 // compliance/report, and the service configuration format it reads
-// (hipaakit.json) is package compliance/serviceconfig; neither links
+// (hipaakit.json) is package serviceconfig; neither links
 // testing, so a production binary may embed them.
 package compliance

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
 // userPasskeys checks that a user's WebAuthn credentials round-trip with
@@ -15,7 +16,7 @@ import (
 func userPasskeys(t *testing.T, st auth.UserStore) {
 	ctx := t.Context()
 	u := NewUser("t1", "passkey-user")
-	u.Passkeys = []auth.Passkey{{
+	u.Passkeys = []passkey.Credential{{
 		ID: []byte{1, 2, 3, 4}, Name: "laptop", PublicKey: []byte{0xa5, 1, 2, 3, 0x26},
 		SignCount: 7, AAGUID: make([]byte, 16), UserVerified: true, BackupEligible: true, BackupState: true,
 		Transports: []string{"internal", "hybrid"}, AttestationFormat: "none",
@@ -28,7 +29,7 @@ func userPasskeys(t *testing.T, st auth.UserStore) {
 		t.Fatalf("passkeys differ after Create:\n got %+v\nwant %+v", got.Passkeys, u.Passkeys)
 	}
 	got.Passkeys[0].SignCount = 8
-	got.Passkeys = append(got.Passkeys, auth.Passkey{ID: []byte{9}, Name: "key", PublicKey: []byte{1},
+	got.Passkeys = append(got.Passkeys, passkey.Credential{ID: []byte{9}, Name: "key", PublicKey: []byte{1},
 		CreatedAt: userEpoch.Add(3 * time.Hour)})
 	must(t, st.Update(ctx, got))
 	again, err := st.Get(ctx, u.ID)
@@ -43,6 +44,6 @@ func userPasskeys(t *testing.T, st auth.UserStore) {
 	if cleared.Passkeys != nil {
 		t.Fatalf("passkeys after removing all: %d, want nil", len(cleared.Passkeys))
 	}
-	cleared.Passkeys = []auth.Passkey{{ID: []byte{1}, Name: "a", PublicKey: []byte{1}}, {ID: []byte{1}, Name: "b", PublicKey: []byte{1}}}
+	cleared.Passkeys = []passkey.Credential{{ID: []byte{1}, Name: "a", PublicKey: []byte{1}}, {ID: []byte{1}, Name: "b", PublicKey: []byte{1}}}
 	wantErr(t, st.Update(ctx, cleared), auth.ErrInvalidUser, "duplicate credential ID")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/memstore"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -97,7 +98,7 @@ func newCapCase(t *testing.T, st auth.SessionStore, limit int) *capCase {
 	c := &capCase{store: st}
 	c.t, c.clk, c.users = t, clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), memstore.NewUserStore()
 	c.user = c.addUser("ana")
-	pols, err := auth.NewTenantPolicies(auth.TenantPolicy{}, auth.TenantPolicy{TenantID: "clinic-a", MaxSessionsPerUser: limit})
+	pols, err := policy.NewTenants(policy.Tenant{}, policy.Tenant{TenantID: "clinic-a", MaxSessionsPerUser: limit})
 	if err != nil {
 		t.Fatal(err)
 	}

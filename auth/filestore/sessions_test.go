@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"flag"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func goldenSession() auth.Session {
 		Emergency: &auth.EmergencyGrant{AccessID: "8f0c1e2d3b4a59687766554433221100", Role: "er_override",
 			Reason: "patient unconscious, chart locked", StartedAt: base.Add(time.Minute), Until: base.Add(31 * time.Minute)},
 	}
-	s.TokenHash = auth.HashToken("hks1_" + strings.Repeat("A", 43))
+	s.TokenHash = auth.TokenHash(sha256.Sum256([]byte("hks1_" + strings.Repeat("A", 43)))) // how auth hashes a token
 	return s
 }
 
@@ -71,6 +72,42 @@ func TestSessionFileGolden(t *testing.T) {
 	defer st.Close()
 	if _, err := st.SessionByTokenHash(t.Context(), want.TokenHash); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A passkey session (the Passkey flag, read by the policy step for
+// policy.Tenant.PasskeyRoles) keeps its own golden file; the v1 file
+// without the member decodes to a session without it.
+func TestSessionFileGoldenPasskey(t *testing.T) {
+	path := filepath.Join("testdata", "session_v1_passkey.json")
+	want := goldenSession()
+	want.Emergency, want.Passkey = nil, true
+	enc, err := encodeSessionFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *updateSessionGolden {
+		if err := os.WriteFile(path, enc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc, golden) {
+		t.Fatalf("passkey session file encoding changed:\n got %s\nwant %s", enc, golden)
+	}
+	s, err := decodeSessionFile(golden)
+	if err != nil || !s.Passkey || !s.MFA || s.ID != want.ID {
+		t.Fatalf("golden passkey session decoded to %+v, %v", s, err)
+	}
+	old, err := os.ReadFile(filepath.Join("testdata", "session_v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := decodeSessionFile(old); err != nil || s.Passkey {
+		t.Fatalf("v1 session without the member: passkey %v, %v", s.Passkey, err)
 	}
 }
 

@@ -1,11 +1,6 @@
 package filestore
 
 import (
-	"slices"
-
-	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/auth/internal/memindex"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,9 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/internal/memindex"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/durable"
 )
 
@@ -27,22 +26,22 @@ const maxUserFile = 64 << 10
 
 // userFile is the on-disk form of a auth.User (format v1).
 type userFile struct {
-	V                 int               `json:"v"`
-	ID                string            `json:"id"`
-	TenantID          string            `json:"tenant_id"`
-	Name              string            `json:"name"`
-	Status            auth.Status       `json:"status"`
-	Roles             []string          `json:"roles,omitempty"`
-	Admin             bool              `json:"admin,omitempty"`
-	PasswordHash      string            `json:"password_hash,omitempty"`
-	PasswordChangedAt time.Time         `json:"password_changed_at"`
-	MFA               userFileMFA       `json:"mfa"`
-	Lockout           userFileLock      `json:"lockout"`
-	RoleRequest       *auth.RoleRequest `json:"role_request,omitempty"`
-	Passkeys          []auth.Passkey    `json:"passkeys,omitempty"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
-	Version           int64             `json:"version"`
+	V                 int                  `json:"v"`
+	ID                string               `json:"id"`
+	TenantID          string               `json:"tenant_id"`
+	Name              string               `json:"name"`
+	Status            auth.Status          `json:"status"`
+	Roles             []string             `json:"roles,omitempty"`
+	Admin             bool                 `json:"admin,omitempty"`
+	PasswordHash      string               `json:"password_hash,omitempty"`
+	PasswordChangedAt time.Time            `json:"password_changed_at"`
+	MFA               userFileMFA          `json:"mfa"`
+	Lockout           userFileLock         `json:"lockout"`
+	RoleRequest       *auth.RoleRequest    `json:"role_request,omitempty"`
+	Passkeys          []passkey.Credential `json:"passkeys,omitempty"`
+	CreatedAt         time.Time            `json:"created_at"`
+	UpdatedAt         time.Time            `json:"updated_at"`
+	Version           int64                `json:"version"`
 }
 
 type userFileMFA struct {
@@ -273,11 +272,11 @@ func roleRequestUTC(r *auth.RoleRequest) *auth.RoleRequest {
 }
 
 // passkeysUTC returns ps with its times in UTC (nil for none).
-func passkeysUTC(ps []auth.Passkey) []auth.Passkey {
+func passkeysUTC(ps []passkey.Credential) []passkey.Credential {
 	if len(ps) == 0 {
 		return nil
 	}
-	out := make([]auth.Passkey, len(ps))
+	out := make([]passkey.Credential, len(ps))
 	for i, p := range ps {
 		p.CreatedAt, p.LastUsedAt = zeroUTC(p.CreatedAt), zeroUTC(p.LastUsedAt)
 		out[i] = p

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/internal/memindex"
+	"github.com/hipaakit/hipaakit/auth/passkey"
 	"github.com/hipaakit/hipaakit/internal/pgmigrate"
 )
 
@@ -60,9 +61,9 @@ func fromNull(t *time.Time) time.Time {
 }
 
 // passkeysArg is the jsonb value of a user's passkeys: an array, never null.
-func passkeysArg(ps []auth.Passkey) []auth.Passkey {
+func passkeysArg(ps []passkey.Credential) []passkey.Credential {
 	if ps == nil {
-		return []auth.Passkey{}
+		return []passkey.Credential{}
 	}
 	return ps
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/authtest"
 	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
@@ -56,7 +57,7 @@ func TestAuthenticatorOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenants, err := auth.NewTenantPolicies(auth.TenantPolicy{PermanentLockout: true})
+	tenants, err := policy.NewTenants(policy.Tenant{PermanentLockout: true})
 	if err != nil {
 		t.Fatal(err)
 	}

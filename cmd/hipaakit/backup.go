@@ -49,7 +49,7 @@ commands:
            back up a source; prints the new backup's ID (creates the repository on first use)
   create   --all [--path DIR] [--schema S] [--tables a,b] [--name N]
            back up the whole deployment as one backup set: keys, audit trail, users, legal
-           holds, disposal ledger, emergency log, trusted public keys (the data directory's
+           holds, disposal ledger, emergency log, breach incidents, trusted public keys (the data directory's
            stores, or the PostgreSQL schemas in one snapshot) and, when given, --path and
            --schema; prints the set's ID, then its members with what each covers
   list     [--json]                          list complete backups and backup sets, oldest first
@@ -198,7 +198,7 @@ func (b *backupCmd) fail(sub string, err error) int {
 }
 
 func (b *backupCmd) kek() (phi.KEK, error) {
-	return b.c.localMasterKey(b.env.defaultKeyFile())
+	return b.c.localMasterKey()
 }
 
 func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, error) {

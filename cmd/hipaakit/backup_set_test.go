@@ -62,16 +62,16 @@ func TestCLIBackupSetRestoreDrillCopy(t *testing.T) {
 	env := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": repo, "USER": "ops"}
 	code, out, errs := runCLI(t, env, "backup", "create", "--all")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitOK || len(lines) != 7 || len(lines[0]) != 32 || !strings.Contains(out, " keystore keys") || !strings.Contains(out, " dir users") ||
+	if code != exitOK || len(lines) != 8 || len(lines[0]) != 32 || !strings.Contains(out, " keystore keys") || !strings.Contains(out, " dir users") ||
 		!strings.Contains(out, " dir ledger") || !strings.Contains(out, " audit audit") {
 		t.Fatalf("create --all: %d %q %q", code, out, errs)
 	}
 	setID := lines[0]
-	if code, out, _ = runCLI(t, env, "backup", "list"); code != exitOK || !strings.Contains(out, "set "+setID) || !strings.Contains(out, "6 members") {
+	if code, out, _ = runCLI(t, env, "backup", "list"); code != exitOK || !strings.Contains(out, "set "+setID) || !strings.Contains(out, "7 members") {
 		t.Fatalf("list: %d %q", code, out)
 	}
 	code, out, errs = runCLI(t, env, "backup", "drill", "--set", "--scratch", t.TempDir())
-	if code != exitOK || !strings.Contains(out, "set "+setID+" PASS: restored audit, emergency, holds, keys, ledger, signing-keys, users") {
+	if code != exitOK || !strings.Contains(out, "set "+setID+" PASS: restored audit, emergency, holds, incidents, keys, ledger, signing-keys, users") {
 		t.Fatalf("drill --set: %d %q %q", code, out, errs)
 	}
 
@@ -92,7 +92,7 @@ func TestCLIBackupSetRestoreDrillCopy(t *testing.T) {
 		t.Fatalf("restore --set without --to: %d %q %q", code, out, errs)
 	}
 	code, out, errs = runCLI(t, env, "backup", "restore", "--set", setID, "--to", restored)
-	if code != exitOK || !strings.Contains(out, "1 kept shredded by the disposal ledger") || !strings.Contains(out, "set "+setID+" restored: 6 members") {
+	if code != exitOK || !strings.Contains(out, "1 kept shredded by the disposal ledger") || !strings.Contains(out, "set "+setID+" restored: 7 members") {
 		t.Fatalf("restore --set: %d %q %q", code, out, errs)
 	}
 	// The keys the operator keeps apart from the backups.
@@ -130,7 +130,7 @@ func TestCLIBackupSetRestoreDrillCopy(t *testing.T) {
 	}
 
 	second := filepath.Join(root, "repo2")
-	if code, out, errs = runCLI(t, env, "backup", "copy", "--set", "latest", "--to-repo", second); code != exitOK || !strings.Contains(out, "set "+setID+" copied: 6 members") {
+	if code, out, errs = runCLI(t, env, "backup", "copy", "--set", "latest", "--to-repo", second); code != exitOK || !strings.Contains(out, "set "+setID+" copied: 7 members") {
 		t.Fatalf("copy --set: %d %q %q", code, out, errs)
 	}
 	env2 := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": second, "USER": "ops"}
@@ -195,7 +195,7 @@ func TestCLIBackupSetPostgres(t *testing.T) {
 		t.Fatalf("create --all: %d %q %q", code, out, errs)
 	}
 	code, out, errs = runCLI(t, env, "backup", "drill", "--set")
-	if code != exitOK || !strings.Contains(out, "PASS: restored audit, emergency, holds, keys, ledger, records, signing-keys, users") {
+	if code != exitOK || !strings.Contains(out, "PASS: restored audit, emergency, holds, incidents, keys, ledger, records, signing-keys, users") {
 		t.Fatalf("drill --set: %d %q %q", code, out, errs)
 	}
 	restored := filepath.Join(root, "restored")

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 const reportUsage = `usage: hipaakit report --config FILE [--format markdown|json|html] [--out FILE]

@@ -18,12 +18,12 @@ import (
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 	"github.com/hipaakit/hipaakit/signing"
 )
 
@@ -94,7 +94,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	set, err := repo.BackupSet(ctx, backup.SetConfig{Name: "deployment", Parts: []backup.SetPart{
 		{Source: backup.KeyStoreSource{Store: keys, Name: "keys"}, Covers: []string{hipaakit.PartKeys}},
 		dirPart("users", hipaakit.PartUsers), dirPart("holds", hipaakit.PartHolds), dirPart("ledger", hipaakit.PartLedger),
-		{Source: backup.DirSource{Root: trusted, Name: "deployment"}, Covers: []string{hipaakit.PartEmergency, hipaakit.PartSigningKeys}},
+		{Source: backup.DirSource{Root: trusted, Name: "deployment"}, Covers: []string{hipaakit.PartEmergency, hipaakit.PartIncidents, hipaakit.PartSigningKeys}},
 		{Source: backup.AuditSource(filepath.Join(dir, "audit")), Covers: []string{hipaakit.PartAudit}},
 	}})
 	check(t, err)

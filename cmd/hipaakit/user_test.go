@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func userCommands(t *testing.T, env map[string]string, target string, id string,
 		t.Fatal("enable did not enable")
 	}
 	out = cmd(exitOK, "recovery-codes", id, "--by", "ops-anna")
-	if n := len(strings.Fields(out)); n != auth.RecoveryCodeCount || len(get().MFA.RecoveryCodes) != n {
+	if n := len(strings.Fields(out)); n != 10 || len(get().MFA.RecoveryCodes) != n {
 		t.Fatalf("recovery-codes printed %d codes", n)
 	}
 	cmd(exitOK, "reset-mfa", id, "--by", "ops-anna")
@@ -136,7 +137,7 @@ func TestCLIUserPostgres(t *testing.T) {
 		sep = "&"
 	}
 	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
-		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem")}
+		hipaakit.EnvSigningKeyFile: drWriteKey(t, t.TempDir(), "audit.pem")}
 	get := func() *auth.User {
 		cur, err := users.Get(ctx, u.ID)
 		if err != nil {

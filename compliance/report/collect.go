@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/password"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
-	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // Collect reads a deployment's stores, as cfg locates them, and returns the
@@ -30,7 +29,9 @@ import (
 //     factor, and the weakest policy values of cfg (MFA requirement, minimum
 //     password length, blocklist size, lockout threshold), the emergency
 //     roles of cfg and the emergency accesses the audit trail recorded.
-//   - Sessions and Transport: the values of cfg.
+//   - Sessions and Transport: the values of cfg and, on PostgreSQL, the
+//     weakest of every replica's service description
+//     (hipaakit_service_descriptions).
 //   - Encryption: cfg's KEK, the key store kind, subjects holding a data key
 //     (phi KeyStore.List), subjects shredded (the disposal ledger: the key
 //     stores do not list tombstones), and whether a local master key file
@@ -60,23 +61,13 @@ import (
 //
 // # What it never does
 //
-// It never writes to a store. File stores are read without their locks (every
-// file store replaces files atomically or appends, so a reader sees complete
-// records while the service runs): users are decoded file by file
-// (auth/filestore.DecodeUser) instead of opening auth/filestore.UserStore, whose
-// exclusive lock would fail against a running service; the audit trail and
-// the ledger are read with audit.OpenFileReader and
-// disposal.OpenFileLedgerReader. Two kinds of call take a lock for an
-// instant without waiting: the audit verifier (of the trail and of the
-// ledger) tries the log's lock to tell a torn last line (a write in
-// progress) from damage, and phi/filestore.Open tries the key store's lock
-// to remove temporary files a crashed writer left behind (the only files
-// Collect can cause to be removed, and only while no writer holds the
-// lock). A missing store directory is reported, never created; a keys/
-// directory without its layout marker is not opened. PostgreSQL sessions run
-// with default_transaction_read_only on, and the disposal ledger's streams
-// are read without pgledger.Open, which would claim a stream from the
-// running service.
+// It opens the deployment with hipaakit.Inspect, so the layout, the key
+// location and the way each store is read are the root package's: it takes
+// no lock, creates no key, directory or schema, claims no stream and never
+// writes to a store (see hipaakit.Inspection for the two locks tried for an
+// instant without waiting, by the audit verifier and phi/filestore.Open). A
+// missing store is reported in a note, never created; PostgreSQL sessions
+// run with default_transaction_read_only on.
 //
 // It reads the audit trail twice (verification, then the facts), so its
 // time grows with the trail; memory does not.
@@ -89,12 +80,21 @@ func Collect(ctx context.Context, cfg serviceconfig.Config, now time.Time) (Evid
 	}
 	now = now.UTC()
 	ev := Evidence{Service: cfg.Service, GeneratedAt: now}
-	st, err := openStores(ctx, &cfg)
+	in, err := inspect(ctx, &cfg)
+	if errors.Is(err, hipaakit.ErrMissing) {
+		// Nothing of the deployment exists: the configuration's own facts
+		// and a note, every store section "no evidence".
+		c := &collector{cfg: &cfg, now: now, ev: &ev}
+		c.note("deployment: %v", err)
+		c.policyEvidence()
+		return ev, nil
+	}
 	if err != nil {
 		return Evidence{}, err
 	}
-	defer st.close()
-	c := &collector{cfg: &cfg, now: now, ev: &ev, st: st}
+	defer in.Close()
+	c := &collector{cfg: &cfg, now: now, ev: &ev, in: in}
+	c.foldReplicas(ctx)
 	c.policyEvidence()
 	scan := c.auditEvidence(ctx)
 	c.identityEvidence(ctx, scan)
@@ -108,42 +108,19 @@ func Collect(ctx context.Context, cfg serviceconfig.Config, now time.Time) (Evid
 	return ev, nil
 }
 
-// stores is what Collect reads, on files or PostgreSQL.
-type stores interface {
-	kind() string // "file" or "postgresql"
-	keyStore() (phi.KeyStore, error)
-	auditTrail() (auditTrail, error)
-	ledger(ctx context.Context) (*disposal.Ledger, error)
-	users(ctx context.Context) (userSet, error)
-	holds(ctx context.Context) ([]retention.Hold, error)
-	close()
-}
-
-// auditTrail is the part of audit.FileReader and pgaudit.Store Collect uses.
-type auditTrail interface {
-	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Result, error)
-	Entries(ctx context.Context) iter.Seq2[audit.Entry, error]
-}
-
-// userSet is what a user store shows: every stored user and whether each
-// record's ID is distinct and matches where it is stored.
-type userSet struct {
-	users     []*auth.User
-	uniqueIDs bool
-}
-
-func openStores(ctx context.Context, cfg *serviceconfig.Config) (stores, error) {
-	if cfg.DatabaseURL != "" {
-		return openPGStores(ctx, cfg)
-	}
-	return fileStores{cfg: cfg}, nil
-}
-
 type collector struct {
 	cfg *serviceconfig.Config
 	now time.Time
 	ev  *Evidence
-	st  stores
+	in  *hipaakit.Inspection
+}
+
+// kind is the key store's kind as the evidence states it.
+func (c *collector) kind() string {
+	if c.in.DB != nil {
+		return "postgresql"
+	}
+	return "file"
 }
 
 // note records why a fact is missing. Errors passed here come from the
@@ -230,13 +207,13 @@ func (s *auditScan) add(e audit.Event) {
 // auditEvidence verifies the trail and reads its facts in a second pass.
 func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 	scan := &auditScan{drills: map[string]drillFact{}, setDrills: map[string]drillFact{}}
-	trail, err := c.st.auditTrail()
+	trail, err := c.in.Audit()
 	if err != nil {
 		c.note("audit trail: cannot be opened: %v", err)
 		return scan
 	}
 	keys := c.cfg.AuditPublicKeys()
-	if c.st.kind() == "postgresql" {
+	if c.in.DB != nil {
 		// pgaudit verifies every stream of the schema, which may hold the
 		// disposal ledger's streams too.
 		keys = append(keys, c.cfg.LedgerPublicKeys()...)
@@ -274,18 +251,18 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 
 // identityEvidence reads the user store.
 func (c *collector) identityEvidence(ctx context.Context, scan *auditScan) {
-	us, err := c.st.users(ctx)
+	us, err := c.in.Users(ctx)
 	if err != nil {
 		c.note("users: the user store cannot be read: %v", err)
 		return
 	}
 	p := c.weakest()
-	id := &IdentityEvidence{UniqueIDs: us.uniqueIDs, RequireMFA: p.RequireMFA, PasswordMinChars: p.PasswordMinLength,
+	id := &IdentityEvidence{UniqueIDs: us.UniqueIDs, RequireMFA: p.RequireMFA, PasswordMinChars: p.PasswordMinLength,
 		LockoutThreshold: p.LockoutThreshold, EmergencyRoles: slices.Clone(c.cfg.EmergencyRoles), EmergencySessions: scan.emergencies}
 	if p.PasswordBlocklist != "none" {
 		id.PasswordBlocklist = password.DefaultBlocklist().Len()
 	}
-	for _, u := range us.users {
+	for _, u := range us.Users {
 		if u.Status == auth.StatusRemoved {
 			continue
 		}
@@ -294,7 +271,7 @@ func (c *collector) identityEvidence(ctx context.Context, scan *auditScan) {
 			id.UsersWithoutMFA++
 		}
 	}
-	if !us.uniqueIDs {
+	if !us.UniqueIDs {
 		c.note("users: some stored user records do not have a distinct ID matching where they are stored")
 	}
 	if !scan.ok {
@@ -306,7 +283,7 @@ func (c *collector) identityEvidence(ctx context.Context, scan *auditScan) {
 // disposalEvidence reads the disposal ledger. It returns the number of
 // subjects shredded, or -1 when the ledger could not be read.
 func (c *collector) disposalEvidence(ctx context.Context) int {
-	l, err := c.st.ledger(ctx)
+	l, err := c.in.Ledger(ctx)
 	if err != nil && !errors.Is(err, disposal.ErrCorruptLedger) {
 		c.note("disposal ledger: cannot be opened: %v", err)
 		return -1
@@ -342,12 +319,12 @@ func (c *collector) disposalEvidence(ctx context.Context) int {
 
 // encryptionEvidence lists the key store.
 func (c *collector) encryptionEvidence(ctx context.Context, shredded int) {
-	ks, err := c.st.keyStore()
+	ks, err := c.in.KeyStore()
 	if err != nil {
 		c.note("encryption: the key store cannot be opened: %v", err)
 		return
 	}
-	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.st.kind(), KeyInDataDir: c.keyInDataDir()}
+	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.kind(), KeyInDataDir: c.in.KeyInsideDataDir()}
 	kekIDs := map[string]int{}
 	after := ""
 	for {
@@ -386,8 +363,8 @@ func (c *collector) encryptionEvidence(ctx context.Context, shredded int) {
 
 // retentionEvidence states the policies and counts the holds in force.
 func (c *collector) retentionEvidence(ctx context.Context) {
-	hs, err := c.st.holds(ctx)
-	if errors.Is(err, errNoStore) {
+	hs, err := c.in.Holds(ctx)
+	if errors.Is(err, hipaakit.ErrMissing) {
 		// The service never opened a hold store: no hold was set through it.
 		c.note("retention: there is no legal hold store (holds/), so no hold is counted")
 		hs, err = nil, nil

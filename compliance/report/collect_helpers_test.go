@@ -19,12 +19,12 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 	"github.com/hipaakit/hipaakit/signing"
 )
 
@@ -152,7 +152,7 @@ func newDeployment(t *testing.T) *deployment {
 		{Source: dir("users"), Covers: []string{hipaakit.PartUsers}},
 		{Source: dir("holds"), Covers: []string{hipaakit.PartHolds}},
 		{Source: dir("ledger"), Covers: []string{hipaakit.PartLedger}},
-		{Source: backup.DirSource{Root: trusted, Name: "deployment"}, Covers: []string{hipaakit.PartEmergency, hipaakit.PartSigningKeys}},
+		{Source: backup.DirSource{Root: trusted, Name: "deployment"}, Covers: []string{hipaakit.PartEmergency, hipaakit.PartIncidents, hipaakit.PartSigningKeys}},
 		{Source: backup.AuditSource(filepath.Join(d.dir, "audit")), Covers: []string{hipaakit.PartAudit}},
 	})
 	t.Cleanup(func() { d.closeAll(t) })

@@ -16,7 +16,6 @@ import (
 	"github.com/hipaakit/hipaakit/auth/pgauth"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
 	"github.com/hipaakit/hipaakit/hipaakittest"
@@ -25,6 +24,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // TestCollectPostgres reads a deployment on PostgreSQL — keys, audit trail,

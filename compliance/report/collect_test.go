@@ -16,9 +16,9 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/phi/filestore"
 	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // TestCollectFileStores reads a data directory written by the SDK while its
@@ -403,7 +403,7 @@ func TestCollectPartialSetDrill(t *testing.T) {
 	ev, err := report.Collect(ctx, d.config(), fixtureStart.Add(2*time.Hour))
 	must(t, err)
 	r := row(t, report.Build(ev), "164.308(a)(7)(ii)(B)")
-	want := "the last whole-deployment drill did not restore: users, holds, ledger, emergency, signing-keys"
+	want := "the last whole-deployment drill did not restore: users, holds, ledger, emergency, incidents, signing-keys"
 	if r.Status != report.NotMet || !slices.Contains(r.Gaps, want) {
 		t.Fatalf("164.308(a)(7)(ii)(B) after a partial set drill: %+v", r)
 	}

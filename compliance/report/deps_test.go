@@ -13,10 +13,10 @@ import (
 func TestNoTestingLinked(t *testing.T) {
 	const module = "github.com/hipaakit/hipaakit/"
 	for pkg, wantTesting := range map[string]bool{
-		module + "cmd/hipaakit":             false,
-		module + "compliance/report":        false,
-		module + "compliance/serviceconfig": false,
-		module + "compliance":               true,
+		module + "cmd/hipaakit":      false,
+		module + "compliance/report": false,
+		module + "serviceconfig":     false,
+		module + "compliance":        true,
 	} {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // Collect over a data directory that holds no stores yet: the policy rows

@@ -88,9 +88,9 @@ func TestReportGaps(t *testing.T) {
 		// Issue 20 item 3: backups (and their drill) that omit users, holds
 		// and the disposal ledger do not make a recoverable deployment.
 		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.SetDrillCovers = []string{"records", "keys", "audit"} },
-			"the last whole-deployment drill did not restore: users, holds, ledger, emergency, signing-keys"},
+			"the last whole-deployment drill did not restore: users, holds, ledger, emergency, incidents, signing-keys"},
 		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.LastSetDrill, e.Backup.SetDrillCovers = time.Time{}, nil },
-			"no drill of a whole-deployment backup set: nothing shows that keys, audit, users, holds, ledger, emergency, signing-keys restore together"},
+			"no drill of a whole-deployment backup set: nothing shows that keys, audit, users, holds, ledger, emergency, incidents, signing-keys restore together"},
 		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.LastSetDrillPass = false }, "the last whole-deployment drill did not pass"},
 		{"164.310(d)(2)(i)", func(e *Evidence) { e.Disposal.LedgerVerified, e.Disposal.LedgerError = false, "bad line 3" }, "disposal ledger does not verify: bad line 3"},
 		{"164.316(b)(2)", func(e *Evidence) { e.Audit.Retention = 365 * 24 * time.Hour }, "audit retention below 6 calendar years"},

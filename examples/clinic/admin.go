@@ -248,7 +248,7 @@ func (c *clinic) exportDeidentified(w http.ResponseWriter, r *http.Request) {
 }
 
 // createBackup: POST /api/backups backs up the whole deployment as one set
-// (records, keys, audit trail, users, holds, disposal ledger, emergency log,
+// (records, keys, audit trail, users, holds, disposal ledger, emergency log, breach incidents,
 // trusted public keys).
 func (a *app) createBackup(w http.ResponseWriter, r *http.Request) {
 	set, err := a.d.BackupSet(r.Context())

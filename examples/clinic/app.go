@@ -8,18 +8,20 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/auth/password"
+	"github.com/hipaakit/hipaakit/auth/passkey"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/phi"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // demoTenant is the tenant the first start creates.
 const demoTenant = "demo-clinic"
 
-// The clinic's settings that are not flags. openApp applies them and
-// hipaakit.json states them, from these same values.
+// The clinic's settings that are not flags. openApp applies them, and the
+// deployment's service description (hipaakit.json) states them.
 const (
 	lockoutThreshold = 10        // consecutive failures that lock an account
 	auditRetention   = "P6Y"     // 45 CFR 164.316(b)(2); the clinic never purges its trail
@@ -37,9 +39,8 @@ type app struct {
 	records recordStore
 	alerts  *alertList
 	clinic  *clinic
-	// breach runs breach response; closeBreach closes its file store.
-	breach      *breach.Manager
-	closeBreach func() error
+	// breach runs breach response.
+	breach *breach.Manager
 }
 
 // openApp opens the clinic's deployment (the embedded stores under
@@ -71,10 +72,7 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 	}
 	a.clinic = &clinic{vault: a.d.Vault, records: a.records, audit: a.d.Audit, guard: a.d.Auth,
 		now: a.clock.Now, log: a.log, tenant: demoTenant, shredder: a.d.Shredder, holds: a.d.Holds}
-	if err := a.openBreach(ctx); err != nil {
-		return nil, err
-	}
-	return a, a.writeServiceConfig()
+	return a, a.openBreach()
 }
 
 // deploymentConfig is the clinic's deployment: its flags, its roles and its
@@ -83,11 +81,11 @@ func openApp(ctx context.Context, cfg config, clk clock.Clock, logOut io.Writer)
 // administrators; break-glass keeps the library's reason and daily limits.
 func (a *app) deploymentConfig() (hipaakit.Config, error) {
 	c := a.cfg
-	policy := auth.TenantPolicy{TenantID: demoTenant, RequireMFA: true, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-		RecoveryMethods: []auth.RecoveryMethod{auth.RecoveryCodes, auth.RecoveryAdminReset}, ApprovePHIGrants: true}
-	def := policy
+	tp := policy.Tenant{TenantID: demoTenant, RequireMFA: true, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
+		RecoveryMethods: []policy.RecoveryMethod{policy.RecoveryCodes, policy.RecoveryAdminReset}, ApprovePHIGrants: true}
+	def := tp
 	def.TenantID = ""
-	tenants, err := auth.NewTenantPolicies(def, policy)
+	tenants, err := policy.NewTenants(def, tp)
 	if err != nil {
 		return hipaakit.Config{}, err
 	}
@@ -100,32 +98,27 @@ func (a *app) deploymentConfig() (hipaakit.Config, error) {
 		Backup:     hipaakit.BackupConfig{Dir: c.BackupDir, S3Bucket: c.S3Bucket, S3Endpoint: c.S3Endpoint, S3Region: c.S3Region},
 		InstanceID: c.InstanceID, Signing: hipaakit.SigningConfig{KeyFile: c.SigningKey}, LeaseTTL: c.LeaseTTL,
 		Auth: hipaakit.AuthConfig{Tenants: tenants, RBAC: rbac, AdminRoles: adminRoles, PHIRoles: phiRoles(rbac),
-			Passwords: passwordPolicy(), Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
-			TOTP: totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
-			OnEmergency: a.alerts.add, Passkeys: auth.PasskeyConfig{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
+			Lockout: auth.LockoutConfig{MaxFailures: lockoutThreshold},
+			TOTP:    totp.Config{Issuer: "hipaakit clinic"}, IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.Absolute,
+			OnEmergency: a.alerts.add, Passkeys: passkey.Config{RPID: c.PasskeyRPID, Origins: c.PasskeyOrigins}},
 		BlindIndexes: map[string]phi.Normalizer{"mrn": phi.NormalizeFold},
 		AppDirs:      []string{dirRecords}, AppTables: []string{recordsTable}, AuditStream: "clinic",
-		SweepInterval: c.SessionSweep, PlainHTTP: c.NoTLS, Clock: a.clock, Logger: a.log}
+		SweepInterval: c.SessionSweep, PlainHTTP: c.NoTLS, Clock: a.clock, Logger: a.log,
+		// hipaakit.json, for `hipaakit report --config <data>/hipaakit.json`.
+		Service: hipaakit.Description{Name: "clinic", EmergencyRoles: []string{roleEmergency}, AuditRetention: auditRetention,
+			Retention: []serviceconfig.RetentionRule{{Kind: "audit", Keep: auditRetention}},
+			TLS:       serviceconfig.TLS{Enabled: !c.NoTLS, MinVersion: "1.2", HSTS: !c.NoTLS, LoopbackOnly: c.NoTLS}}}
 	if c.S3Bucket != "" {
 		dc.Backup.S3Prefix = s3Prefix
 	}
 	if c.NoTLS {
-		dc.Auth.CookieName = "clinic_session"
+		dc.Auth.CookieName, dc.Service.TLS.MinVersion = "clinic_session", ""
 	}
 	return dc, nil
 }
 
-// Close closes the incident store and the deployment.
-func (a *app) Close() error {
-	if a.closeBreach != nil {
-		a.closeBreach()
-	}
-	return a.d.Close()
-}
+// Close closes the deployment.
+func (a *app) Close() error { return a.d.Close() }
 
 // now is a convenience for code that only needs the time.
 func (a *app) now() time.Time { return a.clock.Now() }
-
-// passwordPolicy is auth's default (NIST SP 800-63B: 8 characters with MFA,
-// 15 without, a blocklist, no composition rules).
-func passwordPolicy() password.Policy { return password.DefaultPolicy() }

@@ -7,47 +7,27 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/breach"
-	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
 // permBreach allows breach response: incidents, scoping, the risk
 // assessment, the notices and, with it, the mailing list's contact
 // details (a PHI permission: granted by two administrators).
-const permBreach auth.Permission = "breach:manage"
+const permBreach policy.Permission = "breach:manage"
 
 // rolePrivacyOfficer runs breach response (45 CFR 164.530(a)).
 const rolePrivacyOfficer = breach.RolePrivacyOfficer
 
-// openBreach wires the breach manager: incidents beside the deployment's
-// other stores, changes in the deployment's audit trail, the clinic's
-// records as the directory of patients.
-func (a *app) openBreach(ctx context.Context) error {
-	var store breach.Store
-	if a.d.DB != nil {
-		if err := pgbreach.Migrate(ctx, a.d.DB); err != nil {
-			return err
-		}
-		s, err := pgbreach.New(a.d.DB, pgbreach.Config{})
-		if err != nil {
-			return err
-		}
-		store = s
-	} else {
-		s, err := breach.OpenFileStore(a.d.DataPath(hipaakit.DirBreach), breach.FileConfig{})
-		if err != nil {
-			return err
-		}
-		store = s
-		a.closeBreach = s.Close
-	}
-	m, err := breach.New(breach.Config{Store: store, Audit: a.d.Audit, Clock: a.clock,
+// openBreach wires the breach manager: the deployment's incident store,
+// changes in its audit trail, the clinic's records as the directory of
+// patients.
+func (a *app) openBreach() (err error) {
+	a.breach, err = breach.New(breach.Config{Store: a.d.Incidents, Audit: a.d.Audit, Clock: a.clock,
 		PrivacyOfficerRoles: []string{rolePrivacyOfficer}, Resolver: &patientDirectory{c: a.clinic}})
-	a.breach = m
 	return err
 }
 
@@ -243,7 +223,7 @@ func (a *app) scope(ctx context.Context, in scopeIn) (*breach.Scope, error) {
 		}
 		ind.Networks = append(ind.Networks, p.Masked())
 	}
-	return breach.ComputeScope(ctx, breach.ScopeRequest{Entries: a.d.AuditEntries(), Verify: audit.VerifyOptions{Keys: a.d.AuditKeys()},
+	return breach.ComputeScope(ctx, breach.ScopeRequest{Entries: a.d.AuditEntries(), Verify: audit.VerifyOptions{Keys: a.d.TrustedKeys().Keys()},
 		Indicators: ind, KEKCompromised: in.KEK, Shredded: func(ctx context.Context, s string) (bool, error) {
 			_, found, err := a.d.Ledger.Lookup(ctx, s)
 			return found, err
@@ -327,23 +307,4 @@ func (a *app) breachMailing(w http.ResponseWriter, r *http.Request) {
 		w.Header().Del("Content-Type")
 		a.breachError(w, r, err)
 	}
-}
-
-// pageBreach lists the incidents with their outstanding notices.
-func (a *app) pageBreach(w http.ResponseWriter, r *http.Request) {
-	incs, err := a.breach.List(r.Context())
-	if err != nil {
-		http.Error(w, "cannot read the incidents", http.StatusInternalServerError)
-		return
-	}
-	var views []incidentView
-	for _, inc := range incs {
-		v, err := a.view(r.Context(), inc, false)
-		if err != nil {
-			http.Error(w, "cannot compute the deadlines", http.StatusInternalServerError)
-			return
-		}
-		views = append(views, v)
-	}
-	a.render(w, r, "breach", "Breach incidents", struct{ Incidents []incidentView }{views}, "")
 }

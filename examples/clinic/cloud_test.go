@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hipaakit/hipaakit"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/awskms/kmstest"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // awsTestEnv gives the AWS SDK's default chain static credentials and

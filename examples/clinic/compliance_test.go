@@ -20,7 +20,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/compliance"
 	"github.com/hipaakit/hipaakit/compliance/report"
-	"github.com/hipaakit/hipaakit/compliance/serviceconfig"
+	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
 // TestComplianceSuite runs hipaakit's compliance suite against the clinic's
@@ -46,13 +46,16 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		{Method: "GET", Path: p + "/disclosures", Pattern: "GET /api/patients/{id}/disclosures", Roles: []string{roleAuditor}},
 		{Method: "POST", Path: p + "/disclosures", Pattern: "POST /api/patients/{id}/disclosures",
 			Body: `{"recipient":{"kind":"organization","name":"County Health Dept"},"purpose":"public_health"}`, Roles: []string{roleFrontDesk}, PHI: true, Subject: id},
+		{Method: "GET", Path: p + "/history", Pattern: "GET /api/patients/{id}/history", Roles: []string{rolePhysician, roleNurse, roleAuditor}},
+		{Method: "POST", Path: p + "/history/reveal", Pattern: "POST /api/patients/{id}/history/reveal", Body: `{"field":"zip"}`,
+			Roles: []string{rolePhysician, roleAuditor}, PHI: true, Subject: id},
 		{Method: "GET", Path: "/api/breach/incidents", Roles: []string{rolePrivacyOfficer}},
 		{Method: "GET", Path: "/api/holds", Roles: []string{roleAdmin}},
 		{Method: "GET", Path: "/api/backups", Roles: []string{roleAdmin}},
 		{Method: "POST", Path: "/api/backups", Roles: []string{roleAdmin}},
 		{Method: "POST", Path: "/api/export/deidentified", Body: `{"ids":["` + id + `"]}`, Roles: []string{rolePhysician}},
 	}
-	pub := tc.app.d.AuditKeys()[0]
+	pub := tc.app.d.TrustedKeys().Keys()[0]
 	compliance.Run(t, compliance.Service{
 		Handler:          tc.srv.Config.Handler,
 		Routes:           routes,

@@ -7,12 +7,12 @@ import (
 	"regexp"
 
 	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // permDisclose allows recording a disclosure of a patient's PHI to a
 // recipient outside the clinic (release of information).
-const permDisclose auth.Permission = "patient:disclose"
+const permDisclose policy.Permission = "patient:disclose"
 
 // disclosureIn is the body of POST /api/patients/{id}/disclosures.
 type disclosureIn struct {

@@ -3,30 +3,36 @@ package main
 import (
 	"slices"
 
-	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
 // Permissions of the clinic, "resource:action".
 const (
-	permPatientCreate  auth.Permission = "patient:create"
-	permPatientSearch  auth.Permission = "patient:search"
-	permClinicalRead   auth.Permission = "clinical:read"     // the full record
-	permClinicalWrite  auth.Permission = "clinical:write"    // any field, notes
-	permDemoRead       auth.Permission = "demographics:read" // demographics only
-	permDemoWrite      auth.Permission = "demographics:write"
-	permVitalsWrite    auth.Permission = "vitals:write"
-	permLabWrite       auth.Permission = "lab:write"
-	permAuditRead      auth.Permission = "audit:read"
-	permHold           auth.Permission = "hold:manage"
-	permShred          auth.Permission = "patient:shred"
-	permBackup         auth.Permission = "backup:manage"
-	permExportDeid     auth.Permission = "export:deidentified"
-	permSessionKeep    auth.Permission = "session:keepalive"
-	permSelfMFA        auth.Permission = "mfa:self"
-	permEmergencyStart auth.Permission = "emergency:request"
-	permUI             auth.Permission = "ui:use"
-	permUserManage     auth.Permission = "user:manage"      // users, roles, status, unlock, resets
-	permEmergencyRev   auth.Permission = "emergency:review" // the break-glass report
+	permPatientCreate  policy.Permission = "patient:create"
+	permPatientSearch  policy.Permission = "patient:search"
+	permClinicalRead   policy.Permission = "clinical:read"     // the full record
+	permClinicalWrite  policy.Permission = "clinical:write"    // any field, notes
+	permDemoRead       policy.Permission = "demographics:read" // demographics only
+	permDemoWrite      policy.Permission = "demographics:write"
+	permVitalsWrite    policy.Permission = "vitals:write"
+	permLabWrite       policy.Permission = "lab:write"
+	permAuditRead      policy.Permission = "audit:read"
+	permHold           policy.Permission = "hold:manage"
+	permShred          policy.Permission = "patient:shred"
+	permBackup         policy.Permission = "backup:manage"
+	permExportDeid     policy.Permission = "export:deidentified"
+	permSessionKeep    policy.Permission = "session:keepalive"
+	permSelfMFA        policy.Permission = "mfa:self"
+	permEmergencyStart policy.Permission = "emergency:request"
+	permUI             policy.Permission = "ui:use"
+	permUserManage     policy.Permission = "user:manage"      // users, roles, status, unlock, resets
+	permEmergencyRev   policy.Permission = "emergency:review" // the break-glass report
+	// permHistoryRead lists a record's change history: who, when, how,
+	// what, outcome; no values.
+	permHistoryRead policy.Permission = "history:read"
+	// permReviewValues opens the prior and new values of those changes
+	// (an audited reveal with purpose audit_review).
+	permReviewValues policy.Permission = "audit:review_values"
 )
 
 // Roles of the clinic, from the minimum-necessary rules of real clinics.
@@ -54,11 +60,11 @@ const secondAdmin = "admin2"
 var adminRoles = []string{roleAdmin}
 
 // phiPermissions are the permissions that read PHI.
-var phiPermissions = []auth.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid, permBreach}
+var phiPermissions = []policy.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid, permBreach, permReviewValues}
 
 // phiRoles returns the assignable roles holding a permission that reads PHI
 // (auth.Config.PHIRoles).
-func phiRoles(rbac *auth.RBAC) []string {
+func phiRoles(rbac *policy.RBAC) []string {
 	var out []string
 	for _, name := range rbac.Roles() {
 		r, _ := rbac.Role(name)
@@ -75,22 +81,26 @@ func phiRoles(rbac *auth.RBAC) []string {
 	return out
 }
 
-func clinicRBAC() (*auth.RBAC, error) {
-	all := []auth.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
+func clinicRBAC() (*policy.RBAC, error) {
+	all := []policy.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
 		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
-		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose, permBreach}
-	every := []auth.Permission{permSessionKeep, permSelfMFA, permUI}
-	with := func(ps ...auth.Permission) []auth.Permission {
-		return append(append([]auth.Permission(nil), every...), ps...)
+		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose, permBreach,
+		permHistoryRead, permReviewValues}
+	every := []policy.Permission{permSessionKeep, permSelfMFA, permUI}
+	with := func(ps ...policy.Permission) []policy.Permission {
+		return append(append([]policy.Permission(nil), every...), ps...)
 	}
 	physician := with(permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
-		permDemoWrite, permVitalsWrite, permLabWrite, permExportDeid)
-	return auth.NewRBAC(all, []auth.Role{
+		permDemoWrite, permVitalsWrite, permLabWrite, permExportDeid, permHistoryRead, permReviewValues)
+	return policy.NewRBAC(all, []policy.Role{
 		{Name: rolePhysician, Permissions: physician},
-		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart)},
+		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart,
+			permHistoryRead)},
 		{Name: roleLab, Permissions: with(permPatientSearch, permLabWrite)},
 		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart, permDisclose)},
-		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev)},
+		// The auditor reads the trail and records' histories and may open
+		// the prior and new values of changes (audited, audit_review).
+		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev, permHistoryRead, permReviewValues)},
 		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup, permUserManage)},
 		// The privacy officer runs breach response: incidents, scoping from
 		// the audit trail, the assessment, the notices and their mailing

@@ -25,12 +25,13 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/phi"
 )
 
 const (
 	tenant, demoPatient = "minimal", "patient-1001"
-	permRead            = auth.Permission("patient:read")
+	permRead            = policy.Permission("patient:read")
 	patientsDir         = "patients" // the sealed records (the application's own), in the data directory
 )
 
@@ -80,8 +81,8 @@ func serve(data, addr, cert, key string) error {
 // handler: the sign-in endpoints under /auth, the PHI route behind Protect
 // (session → tenant policy → RBAC → audit), security headers on everything.
 func open(ctx context.Context, cfg hipaakit.Config, out io.Writer) (_ *hipaakit.Deployment, _ http.Handler, err error) {
-	if cfg.Auth.RBAC, err = auth.NewRBAC([]auth.Permission{permRead},
-		[]auth.Role{{Name: "physician", Permissions: []auth.Permission{permRead}}, {Name: "clerk"}}); err != nil {
+	if cfg.Auth.RBAC, err = policy.NewRBAC([]policy.Permission{permRead},
+		[]policy.Role{{Name: "physician", Permissions: []policy.Permission{permRead}}, {Name: "clerk"}}); err != nil {
 		return nil, nil, err
 	}
 	cfg.AppDirs = []string{patientsDir} // in every backup
