@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -196,4 +197,58 @@ func FuzzParseMirrorName(f *testing.F) {
 			t.Fatalf("%q names %q", name, again)
 		}
 	})
+}
+
+// TestLedgerMirrorOneWriterWins: eight processes that took the same stream
+// (a misconfiguration) append at once behind a barrier: exactly one record
+// is stored for the position, the seven others fail with ErrExists, and
+// the mirror reads back one intact chain.
+func TestLedgerMirrorOneWriterWins(t *testing.T) {
+	ctx := context.Background()
+	target, err := NewDirTarget(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	ms := make([]*LedgerMirror, n)
+	for i := range ms {
+		if ms[i], err = OpenLedgerMirror(ctx, target, LedgerMirrorConfig{Stream: "disposal-x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var start, done sync.WaitGroup
+	start.Add(1)
+	errs := make([]error, n)
+	for i := range ms {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			_, errs[i] = ms[i].Append(ctx, shredEvent(fmt.Sprintf("p%d", i)))
+		}()
+	}
+	start.Done()
+	done.Wait()
+	ok, exists := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrExists):
+			exists++
+		default:
+			t.Fatalf("append: %v", err)
+		}
+	}
+	if ok != 1 || exists != n-1 {
+		t.Fatalf("%d appends stored, %d refused; want 1 and %d", ok, exists, n-1)
+	}
+	reader, err := OpenLedgerMirror(ctx, target, LedgerMirrorConfig{Stream: "disposal-y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	if err := reader.Scan(ctx, 0, func(audit.Record) error { count++; return nil }); err != nil || count != 1 {
+		t.Fatalf("read back %d records, %v", count, err)
+	}
 }
