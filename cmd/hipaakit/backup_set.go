@@ -175,9 +175,38 @@ func (b *backupCmd) restoreSet(ctx context.Context, pos []string, to, toSchema s
 		if report != nil {
 			report()
 		}
+		if m.Source.Kind == "dir" && m.Source.Name == "deployment" {
+			if err := placeEmergencyLog(to); err != nil {
+				return b.fail("restore", err)
+			}
+		}
 	}
 	fmt.Fprintf(b.c.stdout, "set %s restored: %d members\n", s.ID, len(members))
 	return exitOK
+}
+
+// placeEmergencyLog moves the emergency log restored with the deployment's
+// own files (to/deployment/) to where the deployment reads it
+// (hipaakit.FileEmergency in the data directory), durably. The trusted
+// keys stay in to/deployment/trusted-keys.pem for the operator.
+func placeEmergencyLog(to string) error {
+	from := filepath.Join(to, "deployment", hipaakit.FileEmergency)
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	dest := filepath.Join(to, hipaakit.FileEmergency)
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("restore: %s exists in the destination: %w", hipaakit.FileEmergency, backup.ErrExists)
+	}
+	if err := os.Rename(from, dest); err != nil {
+		return fmt.Errorf("place the emergency log: %w", durable.WithoutPath(err))
+	}
+	for _, dir := range []string{filepath.Dir(from), to} {
+		if err := durable.SyncDir(dir); err != nil {
+			return fmt.Errorf("place the emergency log: %w", durable.WithoutPath(err))
+		}
+	}
+	return nil
 }
 
 // setMemberSink is where restoreSet puts member m.

@@ -128,6 +128,9 @@ func TestCLIBackupSetRestoreDrillCopy(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(restored, "deployment", "trusted-keys.pem")); err != nil {
 		t.Fatalf("trusted keys not restored: %v", err)
 	}
+	if _, err := os.Stat(filepath.Join(restored, hipaakit.FileEmergency)); err != nil {
+		t.Fatalf("the emergency log is not where the deployment reads it: %v", err)
+	}
 
 	second := filepath.Join(root, "repo2")
 	if code, out, errs = runCLI(t, env, "backup", "copy", "--set", "latest", "--to-repo", second); code != exitOK || !strings.Contains(out, "set "+setID+" copied: 7 members") {
