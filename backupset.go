@@ -47,8 +47,8 @@ func DeploymentParts() []string {
 // Set names and cuts (backup.Set.Cut).
 const (
 	setName = "deployment"
-	// cutOrdered: the members are read one after another in the order of
-	// setParts, chosen so that a restore is safe (records before the keys
+	// cutOrdered: the members are read one after another in the order
+	// SetSources.SetConfig gives, chosen so that a restore is safe (records before the keys
 	// that open them, keys before the disposal ledger, the audit trail
 	// last).
 	cutOrdered = "ordered"
@@ -194,8 +194,8 @@ func (d *Deployment) LatestSet(ctx context.Context) (*backup.Set, error) {
 // manifest; a restored audit trail must also verify with the deployment's
 // trusted keys. It records one audit event for the set naming the parts
 // that were restored (backup.Repository.DrillSet). A failed member is a
-// DrillResult with Err set; the error is returned only when the set could
-// not be read.
+// DrillResult with Err set (ErrDrillFailed, or the first failed member's
+// error); the error is returned only when the set could not be read.
 func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, error) {
 	if id == "" {
 		s, err := d.LatestSet(ctx)
