@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
@@ -297,14 +296,7 @@ func (m *kekMigration) rewrapKeysets(ctx context.Context, keys phi.KeyStore) (ph
 // table hipaakit_challenge_keys, or the data directory's
 // hipaakit.FileChallengeKey) and says what it did.
 func (m *kekMigration) rewrapChallengeKey(ctx context.Context) (string, error) {
-	var pool *pgxpool.Pool
-	if m.env.dbURL != "" {
-		var err error
-		if pool, err = m.env.db(ctx); err != nil {
-			return "", err
-		}
-	}
-	done, err := hipaakit.RewrapChallengeKey(ctx, pool, m.env.dataDir, m.from, m.to)
+	done, err := hipaakit.RewrapChallengeKey(ctx, m.tool.DB(), m.tool.DataPath(""), m.from, m.to)
 	switch {
 	case err != nil:
 		return "", err
