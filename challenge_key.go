@@ -316,6 +316,12 @@ func (f fileChallengeKeys) load(context.Context) (*storedChallengeKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeChallengeKeyFile(b)
+}
+
+// decodeChallengeKeyFile decodes the JSON of FileChallengeKey (the version
+// and the wrap are checked when it is unwrapped).
+func decodeChallengeKeyFile(b []byte) (*storedChallengeKey, error) {
 	var s storedChallengeKey
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, errors.New("not valid JSON")

@@ -51,3 +51,36 @@ func TestChallengeKeyGolden(t *testing.T) {
 		t.Fatalf("a file that is not JSON: %v", err)
 	}
 }
+
+// FuzzChallengeKeyFile: any content of FileChallengeKey decodes and
+// unwraps to a 32-byte key or a clean error (a *ChallengeKeyError from the
+// unwrap), never a panic.
+func FuzzChallengeKeyFile(f *testing.F) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "challenge-key-v1.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(golden)
+	f.Add([]byte(`{"version":1,"kek_id":"local:e00f126729c8dfb5","wrapped":""}`))
+	f.Add([]byte(`{"version":-1,"wrapped":null}`))
+	f.Add([]byte(`[]`))
+	kek, err := localkek.New(bytes.Repeat([]byte{0x42}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	st := fileChallengeKeys{}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeChallengeKeyFile(b)
+		if err != nil {
+			return
+		}
+		key, err := unwrapChallengeKey(context.Background(), st, s, kek)
+		var ce *ChallengeKeyError
+		switch {
+		case err != nil && !errors.As(err, &ce):
+			t.Fatalf("not a *ChallengeKeyError: %v", err)
+		case err == nil && len(key) != 32:
+			t.Fatalf("a %d-byte key", len(key))
+		}
+	})
+}
