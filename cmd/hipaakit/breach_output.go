@@ -17,7 +17,7 @@ import (
 
 // breachManager opens the incident store (PostgreSQL, or the data
 // directory's breach/ folder) with the CLI's audit writer.
-func (e *drEnv) breachManager(ctx context.Context) (*breach.Manager, error) {
+func (e *drEnv) breachManager(ctx context.Context, dir *breach.Directory) (*breach.Manager, error) {
 	var store breach.Store
 	if e.dbURL != "" {
 		pool, err := e.db(ctx)
@@ -38,11 +38,11 @@ func (e *drEnv) breachManager(ctx context.Context) (*breach.Manager, error) {
 		e.closers = append(e.closers, s.Close)
 		store = s
 	}
-	w, err := e.auditWriter(ctx)
-	if err != nil {
-		return nil, err
+	cfg := breach.Config{Store: store, Audit: e.lazyAuditWriter(ctx)} // read-only commands claim no stream
+	if dir != nil {
+		cfg.Resolver = dir
 	}
-	return breach.New(breach.Config{Store: store, Audit: w})
+	return breach.New(cfg)
 }
 
 // errShreddedUnchecked reports that breach scope could not open the
