@@ -4,23 +4,27 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
-	"testing"
 )
 
 // checkAccess: 401 without a session on every route; each role allowed only
 // where declared, else 403; an undeclared route is denied; roles cannot be
 // raised through headers, claims or query parameters.
-func (r *runner) checkAccess(t *testing.T, control string) {
+func (r *runner) checkAccess(t T, control string) {
 	for _, rt := range r.tg.Routes {
 		if res := r.do(t, rt, nil, nil); res.status != http.StatusUnauthorized {
 			t.Errorf("%s: %s without a session returned %s, want 401", control, rt.name(), statusText(res.status))
 		}
 	}
+	unsent := 0
 	for _, rt := range r.tg.Routes {
 		for _, role := range r.tg.Roles {
+			allowed := contains(rt.Roles, role)
+			if allowed && !r.sendable(rt) {
+				unsent++
+				continue
+			}
 			s := r.session(t, role)
 			res := r.do(t, rt, &s, nil)
-			allowed := contains(rt.Roles, role)
 			switch {
 			case allowed && !ok2xx(res.status):
 				t.Errorf("%s: %s as %s returned %s, want success (the role is allowed)", control, rt.name(), role, statusText(res.status))
@@ -29,20 +33,33 @@ func (r *runner) checkAccess(t *testing.T, control string) {
 			}
 		}
 	}
+	if unsent > 0 {
+		t.Logf("%s: %d allowed uses of routes that change state were not sent (the check writes nothing into a live deployment; mark a route \"send\" in the check file to include it)", control, unsent)
+	}
 	r.checkUndeclared(t, control)
 	r.checkEscalation(t, control)
+	r.checkCSRF(t, control)
 }
 
 // checkUndeclared probes a path no route declares, and each declared path
 // with a method no route declares for it.
-func (r *runner) checkUndeclared(t *testing.T, control string) {
+func (r *runner) checkUndeclared(t T, control string) {
 	declared := map[string]bool{}
 	for _, rt := range r.tg.Routes {
 		declared[rt.Method+" "+rt.Path] = true
 	}
-	probes := []Route{{Method: http.MethodGet, Path: "/compliance-undeclared-route"}}
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	var probes []Route
+	for _, m := range methods {
+		probes = append(probes, Route{Method: m, Path: "/compliance-undeclared-route", Body: "{}"})
+	}
+	if r.remote != nil {
+		// A live deployment's declared paths are real records: probe them
+		// with undeclared methods that change nothing, should they work.
+		methods = []string{http.MethodGet}
+	}
 	for _, rt := range r.tg.Routes {
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, m := range methods {
 			if !declared[m+" "+rt.Path] {
 				probes = append(probes, Route{Method: m, Path: rt.Path, Body: "{}"})
 				declared[m+" "+rt.Path] = true // probe each once
@@ -83,10 +100,10 @@ func escalationAttempts(role string) map[string]func(*http.Request) {
 	}
 }
 
-func (r *runner) checkEscalation(t *testing.T, control string) {
+func (r *runner) checkEscalation(t T, control string) {
 	for _, rt := range r.tg.Routes {
-		if len(rt.Roles) == 0 {
-			continue
+		if len(rt.Roles) == 0 || !r.sendable(rt) {
+			continue // an escalation that worked would change a live deployment
 		}
 		for _, role := range r.deniedRoles(rt) {
 			s := r.session(t, role)
@@ -103,31 +120,50 @@ func (r *runner) checkEscalation(t *testing.T, control string) {
 	}
 }
 
-// checkHeaders: PHI responses carry Cache-Control: no-store, and every
-// successful response carries the basic security headers.
-func (r *runner) checkHeaders(t *testing.T, control string) {
+// checkHeaders: every declared route answers with the basic security
+// headers and Cache-Control: no-store (a session's responses must not be
+// cached anywhere). Routes the suite may not send as an allowed role are
+// checked on their refusal without a session. Over the network, also TLS,
+// HSTS and the session cookie's flags (checks_tls.go).
+func (r *runner) checkHeaders(t T, control string) {
 	for _, rt := range r.tg.Routes {
-		if len(rt.Roles) == 0 {
-			continue
+		var res response
+		how := "without a session"
+		if len(rt.Roles) > 0 && r.sendable(rt) {
+			s := r.session(t, rt.Roles[0])
+			res = r.do(t, rt, &s, nil)
+			how = "as " + rt.Roles[0]
+			if !ok2xx(res.status) {
+				t.Errorf("%s: %s as %s returned %s; cannot check its headers", control, rt.name(), rt.Roles[0], statusText(res.status))
+				continue
+			}
+		} else {
+			res = r.do(t, rt, nil, nil)
 		}
-		s := r.session(t, rt.Roles[0])
-		res := r.do(t, rt, &s, nil)
-		if !ok2xx(res.status) {
-			t.Errorf("%s: %s as %s returned %s; cannot check its headers", control, rt.name(), rt.Roles[0], statusText(res.status))
-			continue
-		}
-		if rt.PHI && !strings.Contains(strings.ToLower(res.header.Get("Cache-Control")), "no-store") {
-			t.Errorf("%s: %s returns PHI without Cache-Control: no-store (got %q)", control, rt.name(), res.header.Get("Cache-Control"))
-		}
-		if !strings.EqualFold(res.header.Get("X-Content-Type-Options"), "nosniff") {
-			t.Errorf("%s: %s lacks X-Content-Type-Options: nosniff", control, rt.name())
-		}
-		csp := res.header.Get("Content-Security-Policy")
-		if res.header.Get("X-Frame-Options") == "" && !strings.Contains(csp, "frame-ancestors") {
-			t.Errorf("%s: %s lacks frame protection (X-Frame-Options or CSP frame-ancestors)", control, rt.name())
-		}
-		if res.header.Get("Referrer-Policy") == "" {
-			t.Errorf("%s: %s lacks a Referrer-Policy header", control, rt.name())
-		}
+		r.checkResponseHeaders(t, control, rt.name()+" "+how, res)
+	}
+	if r.remote != nil {
+		r.checkTLS(t, control)
+		r.checkCookieFlags(t, control)
+	}
+}
+
+// checkResponseHeaders reports the security headers res lacks.
+func (r *runner) checkResponseHeaders(t T, control, what string, res response) {
+	if !strings.Contains(strings.ToLower(res.header.Get("Cache-Control")), "no-store") {
+		t.Errorf("%s: %s answers without Cache-Control: no-store (got %q)", control, what, res.header.Get("Cache-Control"))
+	}
+	if !strings.EqualFold(res.header.Get("X-Content-Type-Options"), "nosniff") {
+		t.Errorf("%s: %s lacks X-Content-Type-Options: nosniff", control, what)
+	}
+	csp := res.header.Get("Content-Security-Policy")
+	if res.header.Get("X-Frame-Options") == "" && !strings.Contains(csp, "frame-ancestors") {
+		t.Errorf("%s: %s lacks frame protection (X-Frame-Options or CSP frame-ancestors)", control, what)
+	}
+	if res.header.Get("Referrer-Policy") == "" {
+		t.Errorf("%s: %s lacks a Referrer-Policy header", control, what)
+	}
+	if r.remote != nil {
+		checkHSTS(t, control, what, res)
 	}
 }

@@ -3,8 +3,8 @@ package compliance
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
-	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
 )
@@ -12,7 +12,7 @@ import (
 // checkAudit: every successful PHI access produces an event naming actor,
 // record, action, time and outcome (and the subject and elements when the
 // route declares them); every denial produces an event too.
-func (r *runner) checkAudit(t *testing.T, control string) {
+func (r *runner) checkAudit(t T, control string) {
 	for _, rt := range r.tg.Routes {
 		if !rt.PHI || len(rt.Roles) == 0 {
 			continue
@@ -101,11 +101,62 @@ func hasDenial(evs []audit.Event, userID string) bool {
 // successful read-back.
 const canary = "CANARY-PHI-7f3a-999-00-1234"
 
-// checkCanary seeds canary PHI through the API and looks for it in the logs,
-// in every refusal body, in Location headers and in the audit trail.
-func (r *runner) checkCanary(t *testing.T, control string) {
+// checkCanary sends canary PHI in refused requests and looks for it in their
+// answers; in-process it also seeds it through the API and looks for it in
+// the logs, in every refusal of its read-back and in the audit trail.
+func (r *runner) checkCanary(t T, control string) {
+	r.checkReflectedCanary(t, control)
+	if r.remote != nil {
+		t.Logf("%s: canary PHI was not seeded (the check writes nothing into a live deployment) and the logs were not read; compliance.Run does both", control)
+		return
+	}
+	r.checkSeededCanary(t, control)
+}
+
+// checkReflectedCanary: a canary in the path, query, a header and the body
+// of a request that is refused (no session, a role not allowed, an
+// undeclared path) never comes back in the answer's body or headers.
+func (r *runner) checkReflectedCanary(t T, control string) {
+	carry := func(req *http.Request) {
+		q := req.URL.Query()
+		q.Set("q", canary)
+		req.URL.RawQuery = q.Encode()
+		req.Header.Set("X-Compliance-Canary", canary)
+		req.Header.Set("Referer", "https://example.invalid/?ssn="+canary)
+	}
+	withBody := func(rt Route) Route {
+		if rt.Method != http.MethodGet && rt.Method != http.MethodHead {
+			rt.Body = `{"name":"` + canary + `","value":"` + canary + `"}`
+		}
+		return rt
+	}
+	probe := func(what string, rt Route, s *Session) {
+		res := r.do(t, withBody(rt), s, carry)
+		if strings.Contains(res.body, canary) {
+			t.Errorf("%s: %s echoed canary PHI from the request into its %s answer", control, what, statusText(res.status))
+		}
+		checkNoCanaryInHeaders(t, control, what, res)
+	}
+	for _, rt := range r.tg.Routes {
+		probe(rt.name()+" without a session", rt, nil)
+		if denied := r.deniedRoles(rt); len(denied) > 0 && len(rt.Roles) > 0 {
+			s := r.session(t, denied[0])
+			probe(rt.name()+" as "+denied[0]+" (not allowed)", rt, &s)
+		}
+	}
+	undeclared := Route{Method: http.MethodGet, Path: "/compliance-undeclared-route/" + canary}
+	probe("an undeclared path holding canary PHI", undeclared, nil)
+	if role, _, ok := r.anyRoleWithRoute(); ok {
+		s := r.session(t, role)
+		probe("an undeclared path holding canary PHI as "+role, undeclared, &s)
+	}
+}
+
+// checkSeededCanary seeds canary PHI through the API and looks for it in the
+// logs, in every refusal body, in the headers and in the audit trail.
+func (r *runner) checkSeededCanary(t T, control string) {
 	s := r.session(t, r.tg.CanaryRole)
-	reads := r.tg.SeedCanary(t, s, canary)
+	reads := r.h.seedCanary(t, s, canary)
 	if len(reads) == 0 {
 		t.Fatalf("%s: SeedCanary returned no route to read the canary back", control)
 	}
@@ -143,7 +194,7 @@ func (r *runner) checkCanary(t *testing.T, control string) {
 	}
 }
 
-func checkNoCanaryInHeaders(t *testing.T, control, route string, res response) {
+func checkNoCanaryInHeaders(t T, control, route string, res response) {
 	for k, vs := range res.header {
 		for _, v := range vs {
 			if strings.Contains(v, canary) {
@@ -155,12 +206,12 @@ func checkNoCanaryInHeaders(t *testing.T, control, route string, res response) {
 
 // checkEmergency: break-glass needs a reason, and what is done under it is
 // flagged in the audit trail.
-func (r *runner) checkEmergency(t *testing.T, control string) {
-	s := r.tg.Login(t, r.tg.EmergencyRole)
-	if _, granted := r.tg.Emergency(t, s, ""); granted {
+func (r *runner) checkEmergency(t T, control string) {
+	s := r.h.login(t, r.tg.EmergencyRole)
+	if _, granted := r.h.emergency(t, s, ""); granted {
 		t.Errorf("%s: emergency access was granted without a reason", control)
 	}
-	es, granted := r.tg.Emergency(t, s, "patient unresponsive in ED, chart needed")
+	es, granted := r.h.emergency(t, s, "patient unresponsive in ED, chart needed")
 	if !granted {
 		t.Fatalf("%s: emergency access with a reason was refused to %s", control, r.tg.EmergencyRole)
 	}
@@ -178,7 +229,7 @@ func (r *runner) checkEmergency(t *testing.T, control string) {
 }
 
 // checkIntegrity: the audit trail verifies.
-func (r *runner) checkIntegrity(t *testing.T, control string) {
+func (r *runner) checkIntegrity(t T, control string) {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultRequestBudget*6)
 	defer cancel()
 	if err := r.tg.VerifyAudit(ctx); err != nil {

@@ -20,6 +20,26 @@
 // flagged), and transmission and leak hygiene (no-store on PHI responses,
 // security headers, canary PHI absent from logs, error bodies and URLs).
 //
+// Run also checks CSRF refusal (a state-changing request from another site
+// with the session cookie but without the session's headers), no-store and
+// the security headers on every declared route, and that canary PHI sent
+// in refused requests never comes back in their bodies or headers.
+//
+// # Against a live deployment
+//
+// Check (and "hipaakit check https://HOST") runs the same checks, written
+// once against T, over HTTPS against a deployed service described by a
+// check file (ParseCheckFile: test users with their passwords and TOTP
+// secrets, routes, declared session limits), and adds what only the
+// network shows: TLS versions and cipher suites, HSTS and the session
+// cookie's flags. It contacts only the given host, follows no redirect,
+// bounds its requests (CheckConfig.MaxRequests), sends no request that
+// changes state unless the file allows it, and logs out every session it
+// opened. Its Results carry the same control names; the controls that need
+// the audit trail are NotChecked, never passed. Over the network idle and
+// absolute logoff are waited out in real time, so they are checked against
+// a deployment with short limits (or excluded in the file).
+//
 // # What it leaves to the caller
 //
 // The suite knows nothing of the service's internals: the Service describes the

@@ -26,7 +26,10 @@ type fixture struct {
 	broken string // "" or the name of the one safeguard to leave out (see TestBrokenHandlersFail)
 
 	mu       sync.Mutex
-	clock    *clock.Fake
+	clock    clock.Clock // the fake one in-process; the real one over TLS (remote_test.go)
+	fake     *clock.Fake
+	idle     time.Duration
+	absolute time.Duration
 	users    map[string]*fxUser // by user name
 	sessions map[string]*fxSession
 	events   []audit.Event
@@ -43,9 +46,9 @@ type fxUser struct {
 }
 
 type fxSession struct {
-	userID, role, reason string
-	created, seen        time.Time
-	mfa                  bool // the second factor was completed
+	userID, role, reason, csrf string
+	created, seen              time.Time
+	mfa                        bool // the second factor was completed
 }
 
 const (
@@ -55,7 +58,8 @@ const (
 )
 
 func newFixture(broken string) *fixture {
-	f := &fixture{broken: broken, clock: clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)),
+	fake := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	f := &fixture{broken: broken, clock: fake, fake: fake, idle: fxIdle, absolute: fxAbsolute,
 		users: map[string]*fxUser{}, sessions: map[string]*fxSession{}}
 	f.log = slog.New(slog.NewTextHandler(&f.logs, nil))
 	f.mux = http.NewServeMux()
@@ -82,6 +86,16 @@ func (f *fixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if r.TLS != nil && f.broken != "no-hsts" {
+		h.Set("Strict-Transport-Security", "max-age=63072000")
+	}
+	if f.broken != "cacheable-schedule" || r.URL.Path != "/schedule" {
+		h.Set("Cache-Control", "no-store")
+	}
+	if f.broken == "echoes-canary" && r.URL.Query().Get("q") != "" {
+		http.Error(w, `{"error":"no such search: `+r.URL.Query().Get("q")+`"}`, http.StatusNotFound)
+		return
+	}
 	f.mux.ServeHTTP(w, r)
 }
 
@@ -108,6 +122,12 @@ func (f *fixture) route(pattern string, roles []string, phi bool, h func(http.Re
 		if !s.mfa && f.broken != "no-mfa-enforcement" && pattern != "POST /logout" {
 			f.mu.Unlock()
 			http.Error(w, `{"error":"mfa_required"}`, http.StatusForbidden)
+			return
+		}
+		if r.Method != http.MethodGet && pattern != "POST /logout" && f.broken != "no-csrf" &&
+			(r.Header.Get("X-CSRF-Token") != s.csrf || r.Header.Get("Sec-Fetch-Site") == "cross-site") {
+			f.mu.Unlock()
+			http.Error(w, `{"error":"csrf"}`, http.StatusForbidden)
 			return
 		}
 		if s.reason != "" {
@@ -139,8 +159,8 @@ func (f *fixture) sessionOf(r *http.Request) *fxSession {
 		return nil
 	}
 	now := f.clock.Now()
-	idle := now.Sub(s.seen) > fxIdle && f.broken != "no-idle-timeout"
-	if s == nil || idle || now.Sub(s.created) > fxAbsolute {
+	idle := now.Sub(s.seen) > f.idle && f.broken != "no-idle-timeout"
+	if s == nil || idle || now.Sub(s.created) > f.absolute {
 		delete(f.sessions, c.Value)
 		return nil
 	}
@@ -195,6 +215,7 @@ func (f *fixture) emergency(w http.ResponseWriter, r *http.Request, s *fxSession
 	f.sessions[tok].reason, f.sessions[tok].mfa = body.Reason, s.mfa
 	f.record(audit.Event{Action: audit.ActionEmergencyAccess, Outcome: audit.OutcomeSuccess, Actor: f.actor(f.sessions[tok])})
 	http.SetCookie(w, &http.Cookie{Name: "sid", Value: tok})
+	w.Header().Set("X-New-CSRF-Token", f.sessions[tok].csrf)
 }
 
 func randomHex(n int) string {
@@ -206,7 +227,7 @@ func randomHex(n int) string {
 func (f *fixture) newSession(userID, role string) string {
 	tok := randomHex(32)
 	now := f.clock.Now()
-	f.sessions[tok] = &fxSession{userID: userID, role: role, created: now, seen: now}
+	f.sessions[tok] = &fxSession{userID: userID, role: role, created: now, seen: now, csrf: randomHex(16)}
 	return tok
 }
 
@@ -247,7 +268,7 @@ func (f *fixture) service() Service {
 				t.Fatal(err)
 			}
 			f.sessions[tok].mfa = true // the fixture's second step, in one go
-			return Session{UserID: u.id, Cookies: []*http.Cookie{{Name: "sid", Value: tok}}}
+			return f.clientSession(u.id, tok)
 		},
 		RequireMFA: true,
 		PasswordLogin: func(t testing.TB, role string) Session {
@@ -258,10 +279,10 @@ func (f *fixture) service() Service {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return Session{UserID: u.id, Cookies: []*http.Cookie{{Name: "sid", Value: tok}}}
+			return f.clientSession(u.id, tok)
 		},
 		Logout:          Route{Method: "POST", Path: "/logout"},
-		Clock:           f.clock,
+		Clock:           f.fake,
 		IdleTimeout:     fxIdle,
 		AbsoluteTimeout: fxAbsolute,
 		ChangePassword: func(t testing.TB, s Session) {
@@ -329,8 +350,7 @@ func (f *fixture) service() Service {
 		},
 		SeedCanary: func(t testing.TB, s Session, canary string) []Route {
 			req := Route{Method: "PUT", Path: "/patients/p-1", Body: `{"name":"` + canary + `"}`}
-			r := &runner{tg: Service{Handler: f}}
-			if res := r.do(t, req, &s, nil); !ok2xx(res.status) {
+			if res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, req, &s, nil); !ok2xx(res.status) {
 				t.Fatalf("seeding the canary: %d", res.status)
 			}
 			return []Route{{Method: "GET", Path: "/patients/p-1", Roles: []string{"physician", "nurse"}}}
@@ -349,16 +369,21 @@ func validAt(code, secret string, at time.Time) bool {
 
 func (f *fixture) requestEmergency(t testing.TB, s Session, reason string) (Session, bool) {
 	body, _ := json.Marshal(map[string]string{"reason": reason})
-	r := &runner{tg: Service{Handler: f}}
-	res := r.do(t, Route{Method: "POST", Path: "/emergency", Body: string(body)}, &s, nil)
+	res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, Route{Method: "POST", Path: "/emergency", Body: string(body)}, &s, nil)
 	if !ok2xx(res.status) {
 		return Session{}, false
 	}
 	resp := http.Response{Header: res.header}
 	for _, c := range resp.Cookies() {
 		if c.Name == "sid" {
-			return Session{UserID: s.UserID, Cookies: []*http.Cookie{c}}, true
+			return Session{UserID: s.UserID, Cookies: []*http.Cookie{c}, Header: http.Header{"X-Csrf-Token": {res.header.Get("X-New-CSRF-Token")}}}, true
 		}
 	}
 	return Session{}, false
+}
+
+// clientSession is what a client of the fixture holds after a login.
+func (f *fixture) clientSession(userID, tok string) Session {
+	return Session{UserID: userID, Cookies: []*http.Cookie{{Name: "sid", Value: tok}},
+		Header: http.Header{"X-Csrf-Token": {f.sessions[tok].csrf}}}
 }

@@ -32,6 +32,7 @@ commands:
              inclusion and consistency proofs
   backup     create, list, verify, restore, drill and prune encrypted backups
   breach     breach response: incidents, scoping from the audit trail, assessment, notice deadlines
+  check      run the compliance suite's black-box checks against a live deployment over HTTPS
   disposal   verify disposal certificates and the disposal ledger; replay it after a restore
   help       show this message
   hold       set, lift and list legal holds
@@ -82,6 +83,8 @@ func run(ctx context.Context, c *cli, args []string) int {
 		return cmdAudit(ctx, c, args[1:])
 	case "breach":
 		return cmdBreach(ctx, c, args[1:])
+	case "check":
+		return cmdCheck(ctx, c, args[1:])
 	case "backup":
 		return cmdBackup(ctx, c, args[1:])
 	case "shred":
