@@ -72,6 +72,11 @@ func (d *Deployment) openDisposal(ctx context.Context) error {
 	if _, err := d.Ledger.Replay(ctx, d.Keys); err != nil {
 		return fmt.Errorf("hipaakit: replay the disposal ledger: %w", err)
 	}
+	if d.extraReplay != nil {
+		if _, err := d.extraReplay.Replay(ctx, d.Keys); err != nil {
+			return fmt.Errorf("hipaakit: replay the disposal ledger's file mirror: %w", err)
+		}
+	}
 	var err error
 	d.Shredder, err = disposal.New(disposal.Config{Vault: d.Vault, Keys: d.Keys, Ledger: d.Ledger, Audit: d.Audit,
 		Holds: d.Holds, SigningKey: d.signKey, Clock: d.Clock})
@@ -204,7 +209,9 @@ func s3Target(ctx context.Context, b BackupConfig, clk clock.Clock) (backup.Targ
 // DrillResult is the drill of one kind: its report, and the error of a
 // failed drill (backup.ErrDrillFailed or the restore's error).
 type DrillResult struct {
-	Kind   string
+	Kind string
+	// Covers is what the drilled member of a set holds (DrillSet).
+	Covers []string
 	Report *backup.DrillReport
 	Err    error
 }
@@ -241,36 +248,4 @@ func (d *Deployment) BackupAll(ctx context.Context) ([]string, error) {
 		ids = append(ids, m.ID)
 	}
 	return ids, nil
-}
-
-// BackupSet backs up every source in d.BackupSources as one backup set
-// (backup.Repository.BackupSet, named "deployment"): the deployment as of
-// one run, restored and drilled as a unit.
-func (d *Deployment) BackupSet(ctx context.Context) (*backup.Set, error) {
-	return d.Backups.BackupSet(ctx, backup.SetConfig{Name: "deployment", Sources: d.BackupSources})
-}
-
-// DrillSet drills every member of backup set id with the drill of its
-// kind in d.Drills (the backup package's default drill when none is
-// configured). A failed member is a DrillResult with Err set.
-func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, error) {
-	s, err := d.Backups.Set(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var results []DrillResult
-	for _, m := range s.Members {
-		opts := backup.DrillOptions{ID: m.ID, ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
-		for _, dr := range d.Drills {
-			if dr.Kind == m.Source.Kind && dr.Sink != nil {
-				opts.Sink = dr.Sink()
-			}
-		}
-		rep, err := d.Backups.Drill(ctx, opts)
-		if err != nil && rep == nil {
-			return results, err
-		}
-		results = append(results, DrillResult{Kind: m.Source.Kind, Report: rep, Err: err})
-	}
-	return results, nil
 }

@@ -49,6 +49,45 @@
 // ReadyHandler (mount it at /readyz) fail once a lease was lost or could
 // not be renewed in time, so a load balancer stops routing to the process.
 //
+// # Whole-deployment backups
+//
+// Deployment.BackupSet backs up the deployment as one backup set whose
+// members name what they cover (DeploymentParts: keys, audit trail, users,
+// legal holds, disposal ledger, emergency log, breach incidents, trusted
+// public keys; and the records: AppDirs, or the main schema). Sessions and
+// login-attempt counts
+// are not backed up (a restored deployment signs everyone in again); the
+// private signing key is not either (keep it, or list its public key in
+// Signing.Trusted of the restored deployment). "Consistent" means:
+//
+//   - On PostgreSQL every table of the main schema and of the ledger's
+//     schema is read in one snapshot (pgsource.Snapshot, exported once and
+//     imported by each member): no commit is in one member and missing
+//     from the other. The key store is read after that moment, so every
+//     record of the set has its keyset unless its subject was shredded
+//     after it — and then the ledger's mirror outside the database, which
+//     start-up replays, keeps it shredded.
+//   - On the embedded stores the members are read one after another in an
+//     order under which a restore is safe: the records before the keys
+//     that open them, the keys before the disposal ledger (every shred
+//     that removed a keyset from the key store member is in the ledger
+//     member), the audit trail last (it records what the other members
+//     show). Users, holds and the emergency log may be of a later moment
+//     than the records.
+//
+// On PostgreSQL the disposal ledger is mirrored outside the database: into
+// the data directory (DirLedgerMirror) and, when backups go to S3, into the
+// backup bucket (backup.LedgerMirror, shared by every replica, under the
+// bucket's default object-lock retention when it has one). Start-up
+// replays both, so neither a restore of the database to an earlier point
+// nor the loss of a data directory brings a shredded subject back.
+//
+// Deployment.DrillSet restores every member into scratch space and
+// compares it with its manifest, and records one audit event for the set
+// naming the parts it restored: the compliance report marks disaster
+// recovery met only when the last whole-deployment drill restored every
+// part of DeploymentParts.
+//
 // # Starts that write nothing until they can run
 //
 // Open runs every check before it writes anything of the deployment: the

@@ -81,6 +81,7 @@ type Deployment struct {
 	ledgerStore   disposal.LedgerStore
 	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
 	mirrorHeld    bool                 // a Tool found the mirror held by another process
+	extraReplay   *disposal.Ledger     // another ledger start-up replays (openS3LedgerMirror)
 	auditEntries  audit.EntrySource
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore

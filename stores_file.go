@@ -7,7 +7,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
-	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi/filestore"
@@ -36,16 +35,8 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 			return err
 		}
 	}
-	// A backup covers the application's directories, the key store and
-	// the audit trail; each kind has the backup package's default drill.
-	for _, dir := range d.cfg.AppDirs {
-		d.BackupSources = append(d.BackupSources, backup.DirSource{Root: d.path(dir), Kind: "dir", Name: dir})
-	}
-	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, backup.AuditSource(d.path(DirAudit)))
-	if len(d.cfg.AppDirs) > 0 {
-		d.Drills = append(d.Drills, Drill{Kind: "dir"})
-	}
-	d.Drills = append(d.Drills, Drill{Kind: "keystore"}, Drill{Kind: "audit"})
+	// A backup covers the whole deployment (backupset.go).
+	d.setBackupSources()
 	return nil
 }
 

@@ -12,8 +12,6 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/auth/pgauth"
-	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/backup/pgsource"
 	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
@@ -112,7 +110,6 @@ func (d *Deployment) LedgerStream() string { return pgledger.StreamPrefix + "-" 
 // emergency log and the login-attempt counts (auth/pgauth) and legal holds
 // (retention/pgretention) need no claim.
 func (d *Deployment) openPGStores(ctx context.Context) error {
-	pool := d.DB
 	// Released after the writers sealed their streams (closers run in
 	// reverse).
 	d.closers = append(d.closers, d.leases.release)
@@ -127,21 +124,16 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	if err := d.openPGLedger(ctx, true); err != nil {
 		return err
 	}
+	if err := d.openS3LedgerMirror(ctx); err != nil {
+		return err
+	}
 	d.startHeartbeat()
 	if err := d.openPGOthers(); err != nil {
 		return err
 	}
-	// A backup covers the application's tables and the key store
-	// (restored through the disposal ledger). The audit trail and the
-	// ledger are append-only tables protected by the database's own
-	// backups (base backups and WAL archiving); pgsource does not copy
-	// partitioned tables.
-	if len(d.cfg.AppTables) > 0 {
-		d.BackupSources = append(d.BackupSources, pgsource.Source{Pool: pool, Schema: d.Schema, Tables: d.cfg.AppTables})
-		d.Drills = append(d.Drills, Drill{Kind: "postgres", Sink: func() backup.Sink { return pgsource.NewScratchSink(pool) }})
-	}
-	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"})
-	d.Drills = append(d.Drills, Drill{Kind: "keystore"})
+	// A backup covers the whole deployment, its tables in one snapshot
+	// (backupset.go).
+	d.setBackupSources()
 	return nil
 }
 

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -89,30 +88,13 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 	if err != nil {
 		return b.fail("drill", err)
 	}
-	opts := backup.DrillOptions{ID: id, Kind: kind, ScratchDir: scratch}
 	m, err := b.drillManifest(ctx, id, kind)
 	if err != nil {
 		return b.fail("drill", err)
 	}
-	switch m.Source.Kind {
-	case "audit":
-		// The restored trail must also verify with the CLI's checkpoint key.
-		key, err := b.tool.SigningKey()
-		if err != nil {
-			return b.fail("drill", err)
-		}
-		opts.AuditKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
-	case "keystore":
-		var err error
-		if opts.Ledger, err = b.tool.ReadLedger(ctx); err != nil {
-			return b.fail("drill", err)
-		}
-	case "postgres":
-		pool, err := needDB(b.tool)
-		if err != nil {
-			return b.fail("drill", err)
-		}
-		opts.Sink = pgsource.NewScratchSink(pool)
+	opts, err := b.drillOptions(ctx, m.Source.Kind, scratch)
+	if err != nil {
+		return b.fail("drill", err)
 	}
 	opts.ID = m.ID
 	rep, err := b.repo.Drill(ctx, opts)
@@ -129,6 +111,33 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 		return b.fail("drill", err)
 	}
 	return exitOK
+}
+
+// drillOptions are the drill options of a backup of kind: an audit trail
+// must also verify with the CLI's checkpoint key, a key store replays the
+// disposal ledger, PostgreSQL restores into a scratch schema.
+func (b *backupCmd) drillOptions(ctx context.Context, kind, scratch string) (backup.DrillOptions, error) {
+	opts := backup.DrillOptions{ScratchDir: scratch}
+	switch kind {
+	case "audit":
+		keys, err := b.tool.TrustedKeys()
+		if err != nil {
+			return opts, err
+		}
+		opts.AuditKeys = keys.Keys()
+	case "keystore":
+		var err error
+		if opts.Ledger, err = b.tool.ReadLedger(ctx); err != nil {
+			return opts, err
+		}
+	case "postgres":
+		pool, err := needDB(b.tool)
+		if err != nil {
+			return opts, err
+		}
+		opts.Sink = pgsource.NewScratchSink(pool)
+	}
+	return opts, nil
 }
 
 func (b *backupCmd) drillManifest(ctx context.Context, id, kind string) (*backup.Manifest, error) {
