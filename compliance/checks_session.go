@@ -1,7 +1,6 @@
 package compliance
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -21,7 +20,7 @@ func (r *runner) checkAuthn(t T, control string) {
 		if res := r.do(t, r.tg.Logout, &s, nil); !ok2xx(res.status) {
 			t.Fatalf("%s: logout returned %s", control, statusText(res.status))
 		}
-		if res := r.do(t, rt, &s, nil); res.status != http.StatusUnauthorized {
+		if res := r.do(t, rt, &s, nil); !r.unauthenticated(res) {
 			t.Errorf("%s: %s after logout returned %s, want 401", control, rt.name(), statusText(res.status))
 		}
 	})
@@ -33,7 +32,7 @@ func (r *runner) checkAuthn(t T, control string) {
 		s := r.h.login(t, role)
 		r.mustWork(t, control, rt, s, role)
 		r.h.changePassword(t, s)
-		if res := r.do(t, rt, &s, nil); res.status != http.StatusUnauthorized {
+		if res := r.do(t, rt, &s, nil); !r.unauthenticated(res) {
 			t.Errorf("%s: %s with a session from before a password change returned %s, want 401", control, rt.name(), statusText(res.status))
 		}
 	})
@@ -70,7 +69,7 @@ func (r *runner) checkAuthn(t T, control string) {
 
 func (r *runner) mustWork(t T, control string, rt Route, s Session, role string) {
 	t.Helper()
-	if res := r.do(t, rt, &s, nil); !ok2xx(res.status) {
+	if res := r.do(t, rt, &s, nil); !r.succeeded(res) {
 		t.Fatalf("%s: %s as %s returned %s right after login", control, rt.name(), role, statusText(res.status))
 	}
 }
@@ -93,7 +92,7 @@ func (r *runner) checkAutoLogoff(t T, control string) {
 		r.advance(r.tg.IdleTimeout - m)
 		r.mustWork(t, control, rt, s, role) // activity just before the limit keeps it alive
 		r.advance(r.tg.IdleTimeout + m)
-		if res := r.do(t, rt, &s, nil); res.status != http.StatusUnauthorized {
+		if res := r.do(t, rt, &s, nil); !r.unauthenticated(res) {
 			t.Errorf("%s: %s after %v idle returned %s, want 401", control, rt.name(), r.tg.IdleTimeout+m, statusText(res.status))
 		}
 	})
@@ -104,13 +103,13 @@ func (r *runner) checkAutoLogoff(t T, control string) {
 		for elapsed+step < r.tg.AbsoluteTimeout {
 			r.advance(step)
 			elapsed += step
-			if res := r.do(t, rt, &s, nil); !ok2xx(res.status) {
+			if res := r.do(t, rt, &s, nil); !r.succeeded(res) {
 				t.Fatalf("%s: an active session was refused after %v (%s), before the absolute limit %v",
 					control, elapsed, statusText(res.status), r.tg.AbsoluteTimeout)
 			}
 		}
 		r.advance(r.tg.AbsoluteTimeout - elapsed + m)
-		if res := r.do(t, rt, &s, nil); res.status != http.StatusUnauthorized {
+		if res := r.do(t, rt, &s, nil); !r.unauthenticated(res) {
 			t.Errorf("%s: an active session was still accepted (%s) past the absolute limit %v", control, statusText(res.status), r.tg.AbsoluteTimeout)
 		}
 	})

@@ -2,6 +2,8 @@ package compliance
 
 import (
 	"os"
+
+	"github.com/hipaakit/hipaakit/auth"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,6 +19,12 @@ func TestFixtureRun(t *testing.T) {
 	f := newFixture(os.Getenv(brokenEnv))
 	tg := f.service()
 	switch f.broken {
+	case "undeclared-served":
+		tg.Served = append(tg.Served, auth.Route{Pattern: "DELETE /patients/{id}", PHI: true})
+	case "stale-route":
+		tg.Routes[2].Pattern = "GET /calendar"
+	case "unmarked-phi":
+		tg.Served[2].PHI = true
 	case "no-totp-hook":
 		tg.TOTP = nil
 	case "no-password-login-hook":
@@ -61,6 +69,16 @@ func TestBrokenHandlersFail(t *testing.T) {
 		{"echoes-canary",
 			[]string{"164.306(a)(1) confidentiality of PHI: GET /patients/{id} without a session echoed canary PHI from the request into its 404 Not Found answer"},
 			[]string{ControlConfidential}},
+		{"undeclared-served",
+			[]string{"164.312(a)(1) access control: the handler serves DELETE /patients/{id}, which Service.Routes does not declare (so nothing checks it)"},
+			[]string{ControlAccess}},
+		{"stale-route",
+			[]string{"164.312(a)(1) access control: Service.Routes declares GET /calendar, which the Guard does not serve",
+				"the handler serves GET /schedule, which Service.Routes does not declare"},
+			[]string{ControlAccess}},
+		{"unmarked-phi",
+			[]string{"164.312(a)(1) access control: GET /schedule is registered as PHI (auth.PHI) but declared without PHI"},
+			[]string{ControlAccess}},
 		{"no-mfa-enforcement",
 			[]string{"164.312(d) person or entity authentication, second factor: GET /patients/{id} as physician with a password-only session returned 200 OK, want 403 (the tenant requires MFA)",
 				"GET /schedule as physician with a password-only session returned 200 OK"},

@@ -17,6 +17,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
 )
 
 // fixture is a minimal service written only to exercise the suite: an
@@ -254,6 +255,7 @@ func (f *fixture) service() Service {
 	return Service{
 		Handler: f,
 		Roles:   []string{"physician", "nurse", "frontdesk", "auditor"},
+		Served:  []auth.Route{{Pattern: "GET /patients/{id}", PHI: true}, {Pattern: "PUT /patients/{id}", PHI: true}, {Pattern: "GET /schedule"}},
 		Routes: []Route{
 			{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}", Roles: []string{"physician", "nurse"}, PHI: true, Subject: "p-1"},
 			{Method: "PUT", Path: "/patients/p-1", Pattern: "PUT /patients/{id}", Roles: []string{"physician"}, PHI: true, Subject: "p-1", Body: `{"name":"Jane Roe"}`},

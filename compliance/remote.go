@@ -176,7 +176,7 @@ func (rm *remote) fileField(h string) string {
 func (rm *remote) service() Service {
 	f := rm.f
 	s := Service{Routes: routesOf(f), Roles: f.Roles, Logout: Route{Method: http.MethodPost, Path: f.AuthPrefix + "/logout"},
-		LockoutThreshold: f.LockoutThreshold, RequireMFA: f.RequireMFA, Exclude: f.Exclude}
+		LockoutThreshold: f.LockoutThreshold, RequireMFA: f.RequireMFA, Exclude: f.Exclude, LoginPage: f.LoginPage}
 	if f.idle > 0 && f.absolute > f.idle {
 		s.IdleTimeout, s.AbsoluteTimeout, s.Clock = f.idle, f.absolute, sleepClock{rm.ctx}
 	}

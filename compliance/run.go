@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -75,7 +76,11 @@ func checkRoles(routes []Route, roles []string) error {
 // runControls runs every control as a sub-check of t, in Controls order.
 func (r *runner) runControls(t T) {
 	tg, n := r.tg, r.hookName
-	r.control(t, ControlAccess, nil, r.checkAccess)
+	var served []hook
+	if r.remote == nil {
+		served = []hook{{n("Served"), tg.Served != nil}}
+	}
+	r.control(t, ControlAccess, served, r.checkAccess)
 	r.control(t, ControlAudit, []hook{{n("Events"), tg.Events != nil}}, r.checkAudit)
 	r.control(t, ControlTransmission, nil, r.checkHeaders)
 	r.control(t, ControlConfidential, r.canaryHooks(), r.checkCanary)
@@ -231,7 +236,10 @@ func (r *runner) now() time.Time {
 // requests that change nothing (GET, HEAD) and routes the check file marks
 // "send", so that checking a deployment writes nothing into it.
 func (r *runner) sendable(rt Route) bool {
-	return r.remote == nil || safeMethod(rt.Method) || r.remote.send[rt.Method+" "+rt.Path]
+	if r.remote == nil {
+		return rt.DenyOnly == ""
+	}
+	return safeMethod(rt.Method) || r.remote.send[rt.Method+" "+rt.Path]
 }
 
 func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead }
@@ -352,6 +360,26 @@ func (r *runner) anyRoleWithRoute() (string, Route, bool) {
 }
 
 func ok2xx(status int) bool { return status >= 200 && status < 300 }
+
+// unauthenticated reports whether res refuses a request for want of a
+// session: 401, or for a browser page a redirect to Service.LoginPage.
+func (r *runner) unauthenticated(res response) bool {
+	return res.status == http.StatusUnauthorized || r.toLoginPage(res)
+}
+
+// succeeded reports whether res served the request: 2xx, or a redirect
+// elsewhere than the login page (a page that forwards to another).
+func (r *runner) succeeded(res response) bool {
+	return ok2xx(res.status) || (res.status >= 300 && res.status < 400 && res.header.Get("Location") != "" && !r.toLoginPage(res))
+}
+
+func (r *runner) toLoginPage(res response) bool {
+	if r.tg.LoginPage == "" || res.status < 300 || res.status >= 400 {
+		return false
+	}
+	loc, err := url.Parse(res.header.Get("Location"))
+	return err == nil && loc.Path == r.tg.LoginPage
+}
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
 )
 
 // Route is one protected route of the service under test.
@@ -30,6 +31,10 @@ type Route struct {
 	// Subject is the patient the route touches, when it touches one; audit
 	// events for the route must name it.
 	Subject string
+	// DenyOnly, when set, is why the suite may not send the route as a role
+	// allowed to use it (it shreds, or changes other users): only its
+	// refusals are checked, and the reason is printed.
+	DenyOnly string
 }
 
 func (r Route) name() string {
@@ -75,13 +80,23 @@ type Credentials struct {
 type Service struct {
 	// Handler is the service's complete handler, middleware included.
 	Handler http.Handler
-	// Routes lists every protected route with the roles allowed on it.
+	// Routes lists every protected route with the roles allowed on it
+	// (RoutesFrom builds it from Served).
 	Routes []Route
+	// Served is every route the handler's Guard serves
+	// (auth.Service.Routes, hipaakit.Deployment.Routes); access control
+	// fails when one is not in Routes, or when Routes declares a pattern
+	// not served.
+	Served []auth.Route
 	// Roles lists every role the service defines.
 	Roles []string
 	// Login creates a fresh user with role (completing MFA if the service
 	// requires it) and returns the session it got.
 	Login func(t testing.TB, role string) Session
+	// LoginPage is the path of the service's sign-in page, for browser
+	// pages that answer a request without a session with a redirect to it
+	// instead of 401 (empty: only 401 counts as that refusal).
+	LoginPage string
 	// Logout is the request that ends the current session (auto-logoff and
 	// session checks). Its Roles and PHI fields are ignored.
 	Logout Route
