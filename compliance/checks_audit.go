@@ -43,6 +43,7 @@ func (r *runner) checkAudit(t T, control string) {
 			break // one denied role per route is evidence enough; the matrix is checked under access control
 		}
 	}
+	r.checkFieldAudit(t, control)
 }
 
 // eventProblem says what a success event for rt by userID lacks, or "".

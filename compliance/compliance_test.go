@@ -51,6 +51,9 @@ func TestBrokenHandlersFail(t *testing.T) {
 			[]string{"164.312(b) audit controls: GET /patients/{id} produced no audit event"},
 			// The emergency route is that same read, so its flagged event is missing too.
 			[]string{ControlAudit, ControlEmergency}},
+		{"open-without-reveal",
+			[]string{"164.312(b) audit controls: GET /patients/{id} returned PHI field dob without a field-level access event"},
+			[]string{ControlAudit}},
 		{"leaked-canary",
 			[]string{"164.306(a)(1) confidentiality of PHI: canary PHI appeared in the service's log output"},
 			[]string{ControlConfidential}},

@@ -35,6 +35,7 @@ type fixture struct {
 	sessions map[string]*fxSession
 	events   []audit.Event
 	patient  string
+	dob      string
 	logs     bytes.Buffer
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -175,17 +176,22 @@ func (f *fixture) actor(s *fxSession) audit.Actor {
 
 func (f *fixture) readPatient(w http.ResponseWriter, r *http.Request, s *fxSession) {
 	f.mu.Lock()
-	name := f.patient
+	name, dob := f.patient, f.dob
 	if f.broken != "unaudited-read" {
-		f.record(audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Actor: f.actor(s),
-			Target: audit.Target{RecordType: "patient", RecordID: "p-1", Subject: "p-1", Field: "name"}})
+		for _, field := range []string{"name", "dob"} {
+			if field == "dob" && f.broken == "open-without-reveal" {
+				continue // opened and returned, never audited
+			}
+			f.record(audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Actor: f.actor(s),
+				Target: audit.Target{RecordType: "patient", RecordID: "p-1", Subject: "p-1", Field: field}})
+		}
 	}
 	f.mu.Unlock()
-	json.NewEncoder(w).Encode(map[string]string{"name": name})
+	json.NewEncoder(w).Encode(map[string]string{"name": name, "dob": dob})
 }
 
 func (f *fixture) writePatient(w http.ResponseWriter, r *http.Request, s *fxSession) {
-	var body struct{ Name string }
+	var body struct{ Name, DOB string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
 		http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
 		return
@@ -197,6 +203,9 @@ func (f *fixture) writePatient(w http.ResponseWriter, r *http.Request, s *fxSess
 	}
 	f.mu.Lock()
 	f.patient = body.Name
+	if body.DOB != "" {
+		f.dob = body.DOB
+	}
 	f.record(audit.Event{Action: audit.ActionUpdate, Outcome: audit.OutcomeSuccess, Actor: f.actor(s),
 		Target: audit.Target{RecordType: "patient", RecordID: "p-1", Subject: "p-1", Field: "name"},
 		Change: &audit.Change{New: []byte("sealed-new"), Prior: []byte("sealed-prior")}})
@@ -358,6 +367,14 @@ func (f *fixture) service() Service {
 			return []Route{{Method: "GET", Path: "/patients/p-1", Roles: []string{"physician", "nurse"}}}
 		},
 		CanaryRole:     "physician",
+		SeedFields: func(t testing.TB, s Session) ([]Route, map[string]string) {
+			values := map[string]string{"name": "FIELD-CANARY-name-" + randomHex(4), "dob": "FIELD-CANARY-dob-" + randomHex(4)}
+			b, _ := json.Marshal(map[string]string{"name": values["name"], "dob": values["dob"]})
+			if res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, Route{Method: "PUT", Path: "/patients/p-1", Body: string(b)}, &s, nil); !ok2xx(res.status) {
+				t.Fatalf("seeding the fields: %d", res.status)
+			}
+			return []Route{{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}"}}, values
+		},
 		Emergency:      f.requestEmergency,
 		EmergencyRole:  "frontdesk",
 		EmergencyRoute: Route{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}"},

@@ -81,7 +81,8 @@ func (r *runner) runControls(t T) {
 		served = []hook{{n("Served"), tg.Served != nil}}
 	}
 	r.control(t, ControlAccess, served, r.checkAccess)
-	r.control(t, ControlAudit, []hook{{n("Events"), tg.Events != nil}}, r.checkAudit)
+	r.control(t, ControlAudit, []hook{{n("Events"), tg.Events != nil}, {n("SeedFields"), r.h.seedFields != nil},
+		{n("CanaryRole"), tg.CanaryRole != ""}}, r.checkAudit)
 	r.control(t, ControlTransmission, nil, r.checkHeaders)
 	r.control(t, ControlConfidential, r.canaryHooks(), r.checkCanary)
 	r.control(t, ControlEmergency, []hook{{n("Emergency"), r.h.emergency != nil}, {n("EmergencyRole"), tg.EmergencyRole != ""},
@@ -131,6 +132,7 @@ type hooks struct {
 	newCredentials func(t T) Credentials
 	tryLogin       func(t T, c Credentials) bool
 	seedCanary     func(t T, s Session, canary string) []Route
+	seedFields     func(t T, s Session) ([]Route, map[string]string)
 	emergency      func(t T, s Session, reason string) (Session, bool)
 }
 
@@ -154,6 +156,9 @@ func hooksOf(tg Service) hooks {
 	}
 	if f := tg.SeedCanary; f != nil {
 		h.seedCanary = func(t T, s Session, c string) []Route { return f(tbOf(t), s, c) }
+	}
+	if f := tg.SeedFields; f != nil {
+		h.seedFields = func(t T, s Session) ([]Route, map[string]string) { return f(tbOf(t), s) }
 	}
 	if f := tg.Emergency; f != nil {
 		h.emergency = func(t T, s Session, reason string) (Session, bool) { return f(tbOf(t), s, reason) }

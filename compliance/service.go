@@ -145,8 +145,15 @@ type Service struct {
 	// SeedCanary stores canary as PHI of a patient through the service's API
 	// with session s, and returns the routes that read it back.
 	SeedCanary func(t testing.TB, s Session, canary string) []Route
-	// CanaryRole is the role SeedCanary and the read-back run as.
+	// CanaryRole is the role SeedCanary, SeedFields and the read-backs run
+	// as.
 	CanaryRole string
+	// SeedFields stores a distinct value (at least 5 characters, found
+	// nowhere else) in each PHI field of a patient through the service's
+	// API with session s, and returns the routes that read them back and
+	// the value of each field. Each field a read returns must produce a
+	// field-level audit event (164.312(b)).
+	SeedFields func(t testing.TB, s Session) (reads []Route, values map[string]string)
 
 	// Emergency requests break-glass access for session s with reason (an
 	// empty reason must be refused) and returns the elevated session and

@@ -118,6 +118,17 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 			return []compliance.Route{{Method: "GET", Path: p, Roles: []string{rolePhysician, roleNurse, roleFrontDesk}}}
 		},
 		CanaryRole:     rolePhysician,
+		SeedFields: func(t testing.TB, s compliance.Session) ([]compliance.Route, map[string]string) {
+			// Valid values: the de-identified export parses them.
+			values := map[string]string{"name": "Fieldcanary Seventhousand", "dob": "1911-11-11", "zip": "02999",
+				"phone": "617-555-7001", "email": "fieldcanary7001@example.org", "address": "7001 Canary Lane"}
+			body, _ := json.Marshal(values)
+			if res := serveDirect(tc, "PUT", p, string(body), s); res.Code != http.StatusOK {
+				t.Fatalf("seeding the fields: %d %s", res.Code, res.Body)
+			}
+			return []compliance.Route{{Method: "GET", Path: p, Pattern: "GET /api/patients/{id}"},
+				{Method: "GET", Path: "/patients/" + id, Pattern: "GET /patients/{id}"}}, values
+		},
 		Emergency:      cs.emergency,
 		EmergencyRole:  roleNurse,
 		EmergencyRoute: compliance.Route{Method: "GET", Path: p, Pattern: "GET /api/patients/{id}"},
