@@ -366,7 +366,7 @@ func (f *fixture) service() Service {
 			}
 			return []Route{{Method: "GET", Path: "/patients/p-1", Roles: []string{"physician", "nurse"}}}
 		},
-		CanaryRole:     "physician",
+		CanaryRole: "physician",
 		SeedFields: func(t testing.TB, s Session) ([]Route, map[string]string) {
 			values := map[string]string{"name": "FIELD-CANARY-name-" + randomHex(4), "dob": "FIELD-CANARY-dob-" + randomHex(4)}
 			b, _ := json.Marshal(map[string]string{"name": values["name"], "dob": values["dob"]})

@@ -117,7 +117,7 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 			}
 			return []compliance.Route{{Method: "GET", Path: p, Roles: []string{rolePhysician, roleNurse, roleFrontDesk}}}
 		},
-		CanaryRole:     rolePhysician,
+		CanaryRole: rolePhysician,
 		SeedFields: func(t testing.TB, s compliance.Session) ([]compliance.Route, map[string]string) {
 			// Valid values: the de-identified export parses them.
 			values := map[string]string{"name": "Fieldcanary Seventhousand", "dob": "1911-11-11", "zip": "02999",
