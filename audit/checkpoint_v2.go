@@ -130,8 +130,32 @@ func SignTreeCheckpoint(c *TreeCheckpoint, signer crypto.Signer) error {
 // log's signature with keys. It fails with ErrMalformedNote when msg is not
 // such a note, with ErrBadSignature when no key in keys signed it, and with
 // *StreamMismatchError when want is not empty and the note is another
-// stream's. Signatures by other keys (cosignatures) are ignored here.
+// stream's. Signatures by other keys (cosignatures) are ignored here. To
+// verify many notes or proofs with the same keys, use a ProofVerifier.
 func ParseTreeCheckpoint(msg []byte, keys signing.KeySet, want string) (TreeCheckpoint, error) {
+	return openTreeCheckpoint(msg, want, func(stream string) (note.Verifiers, error) { return streamVerifiers(keys, stream) })
+}
+
+// streamVerifiers returns the signed-note verifiers of keys under stream's
+// key name.
+func streamVerifiers(keys signing.KeySet, stream string) (note.Verifiers, error) {
+	if keys.Len() == 0 {
+		return nil, ErrNoKeys
+	}
+	var vs []note.Verifier
+	for _, k := range keys.Keys() {
+		v, err := noteVerifier(TreeOrigin(stream), k)
+		if err != nil {
+			return nil, ErrBadSignature
+		}
+		vs = append(vs, v)
+	}
+	return note.VerifierList(vs...), nil
+}
+
+// openTreeCheckpoint is ParseTreeCheckpoint with the verifiers of a stream
+// supplied by verifiers.
+func openTreeCheckpoint(msg []byte, want string, verifiers func(stream string) (note.Verifiers, error)) (TreeCheckpoint, error) {
 	if len(msg) > maxNoteSize {
 		return TreeCheckpoint{}, fmt.Errorf("%w: longer than %d bytes", ErrMalformedNote, maxNoteSize)
 	}
@@ -142,18 +166,11 @@ func ParseTreeCheckpoint(msg []byte, keys signing.KeySet, want string) (TreeChec
 	if want != "" && c.Stream != want {
 		return TreeCheckpoint{}, &StreamMismatchError{Want: want, Got: c.Stream}
 	}
-	if keys.Len() == 0 {
-		return TreeCheckpoint{}, ErrNoKeys
+	vs, err := verifiers(c.Stream)
+	if err != nil {
+		return TreeCheckpoint{}, err
 	}
-	var vs []note.Verifier
-	for _, k := range keys.Keys() {
-		v, err := noteVerifier(TreeOrigin(c.Stream), k)
-		if err != nil {
-			return TreeCheckpoint{}, ErrBadSignature
-		}
-		vs = append(vs, v)
-	}
-	n, err := note.Open(msg, note.VerifierList(vs...))
+	n, err := note.Open(msg, vs)
 	if err != nil {
 		var unv *note.UnverifiedNoteError
 		var inv *note.InvalidSignatureError

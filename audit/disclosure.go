@@ -38,12 +38,12 @@ func IsTPOPurpose(purpose string) bool {
 // disclosureActions are the actions an accounting reads: disclosures, and
 // the accesses that an IncludeTPO accounting lists as well.
 var disclosureActions = []Action{
-	ActionDisclose, ActionRead, ActionExport, ActionReveal, ActionCreate, ActionUpdate, ActionDelete, ActionEmergencyAccess,
+	ActionDisclose, ActionRead, ActionQuery, ActionExport, ActionReveal, ActionCreate, ActionUpdate, ActionDelete, ActionEmergencyAccess,
 }
 
 // DisclosureActions returns the actions an AccountingRequest uses by default:
-// disclose, read, export, reveal, create, update, delete and
-// emergency_access.
+// disclose, read, query (a lookup that found the patient), export, reveal,
+// create, update, delete and emergency_access.
 func DisclosureActions() []Action { return append([]Action(nil), disclosureActions...) }
 
 // AccountingRequest asks for the accounting of disclosures of one patient.

@@ -22,6 +22,20 @@
 // 164.528(a)(1) excludes; AccountingRequest.IncludeTPO adds them and every
 // internal access without a recipient.
 //
+// # Record history
+//
+// RecordHistory answers, from any ChainSearcher (the file trail, the
+// PostgreSQL trail, a VerifiedSearcher), the change history of one record
+// and optionally one data element (HistoryRequest): every create, update,
+// delete and shred (ChangeActions) with who (Actor, and the name a
+// Directory gives for the user ID; a directory holds no PHI), when, how
+// (channel, route, request ID), the outcome and reason (failed attempts
+// included), and whether sealed new and prior values were recorded. Each
+// stream is listed in chain order, the order its events were recorded;
+// several streams (replicas) merge by time. The values stay sealed:
+// phi.Reviewer opens them for a permitted reviewer, audited.
+// audittest.RunHistory is the conformance suite both trails pass.
+//
 // # Text output
 //
 // Every text output (CSV export, the CLI's tables, reports) passes field

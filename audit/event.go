@@ -12,8 +12,11 @@ type Action string
 
 // Actions recorded by hipaakit.
 const (
-	ActionCreate           Action = "create"
-	ActionRead             Action = "read"
+	ActionCreate Action = "create"
+	ActionRead   Action = "read"
+	// ActionQuery is a search or lookup (for example by a blind index)
+	// that reads no data element but may tell whether a record exists.
+	ActionQuery            Action = "query"
 	ActionUpdate           Action = "update"
 	ActionDelete           Action = "delete"
 	ActionExport           Action = "export"

@@ -33,3 +33,17 @@ func TestFileLogConformance(t *testing.T) {
 	}
 	audittest.Run(t, func(t *testing.T) audittest.Harness { return open(t, t.TempDir()) })
 }
+
+// TestFileTrailHistory runs the record-history conformance suite against
+// the file trail.
+func TestFileTrailHistory(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, ed25519.SeedSize))
+	audittest.RunHistory(t, func(t *testing.T) audittest.HistoryHarness {
+		l, err := audit.OpenFileLog(context.Background(), t.TempDir(), audit.FileOptions{Signer: key, Stream: "history"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return audittest.HistoryHarness{Trail: audit.NewFileTrail(l)}
+	})
+}

@@ -33,6 +33,8 @@ type InclusionProof struct {
 	Leaf       Hash
 	Path       []Hash
 	Checkpoint TreeCheckpoint
+
+	line []byte // the record's line as parsed, set by ParseInclusionProof
 }
 
 // ProveInclusion proves that rec (a record of the stream) is among the
@@ -124,6 +126,7 @@ func ParseInclusionProof(data []byte) (InclusionProof, error) {
 	if err != nil {
 		return p, ErrMalformedProof
 	}
+	p.line = line
 	if p.Record, err = ParseRecord(line); err != nil {
 		return p, fmt.Errorf("%w: record: %w", ErrMalformedProof, err)
 	}
@@ -159,41 +162,10 @@ func proofHash(line, prefix string) (Hash, bool) {
 // must be signed by one of keys (ErrBadSignature), be of stream when stream
 // is not empty (*StreamMismatchError), the leaf must be the record's, the
 // record's hash its content's, and the path must lead from the leaf to the
-// signed root (ErrTreeMismatch). It returns the verified proof.
+// signed root (ErrTreeMismatch). It returns the verified proof. To verify
+// many proofs with the same keys, use a ProofVerifier.
 func VerifyInclusionProof(data []byte, keys signing.KeySet, stream string) (InclusionProof, error) {
-	p, err := ParseInclusionProof(data)
-	if err != nil {
-		return InclusionProof{}, err
-	}
-	cp, err := ParseTreeCheckpoint(p.Checkpoint.Note, keys, stream)
-	if err != nil {
-		return InclusionProof{}, err
-	}
-	p.Checkpoint = cp
-	if p.Record.Stream != cp.Stream {
-		return InclusionProof{}, &StreamMismatchError{Want: cp.Stream, Got: p.Record.Stream}
-	}
-	line, err := p.Record.Marshal()
-	if err != nil {
-		return InclusionProof{}, fmt.Errorf("%w: record: %w", ErrMalformedProof, err)
-	}
-	if LeafHash(line) != p.Leaf {
-		return InclusionProof{}, fmt.Errorf("%w: leaf is not the record's", ErrTreeMismatch)
-	}
-	if h, err := p.Record.ComputeHash(); err != nil || h != p.Record.Hash {
-		return InclusionProof{}, fmt.Errorf("%w: record hash is not its content's", ErrChainBroken)
-	}
-	if p.Record.Seq > cp.Size || (p.Record.Seq == cp.Size && p.Record.Hash != cp.Head) {
-		return InclusionProof{}, fmt.Errorf("%w: record %d is not covered by the checkpoint", ErrTreeMismatch, p.Record.Seq)
-	}
-	path := make(tlog.RecordProof, len(p.Path))
-	for i, h := range p.Path {
-		path[i] = tlog.Hash(h)
-	}
-	if tlog.CheckRecord(path, int64(cp.Size), tlog.Hash(cp.Root), int64(p.Record.Seq-1), tlog.Hash(p.Leaf)) != nil {
-		return InclusionProof{}, fmt.Errorf("%w: path does not lead to the signed root", ErrTreeMismatch)
-	}
-	return p, nil
+	return NewProofVerifier(keys).Inclusion(data, stream)
 }
 
 // ProveConsistency returns the RFC 6962 consistency proof that the tree of

@@ -195,13 +195,28 @@ func (l *FileLog) Purge(ctx context.Context, opts PurgeOptions) (PurgeReport, er
 // purgeable decides whether seg may go: next starting with a valid signed
 // anchor, every record of seg written longer than the retention ago at
 // now, and no record of seg held. It returns a PurgeStop* reason when it
-// may not. When records were written is bounded by signed checkpoints
-// only: the last checkpoint of seg when it covers seg's last record, else
-// the anchor of next (created after seg's last record was written).
+// may not.
 func (l *FileLog) purgeable(ctx context.Context, seg, next SegmentInfo, now time.Time, retention time.Duration, held func(*Record) bool) (string, error) {
+	s, stop, err := l.sealedSegment(ctx, seg, next, held)
+	if err != nil || stop != "" {
+		return stop, err
+	}
+	if !RetentionPassedBefore(s.WrittenBy, now, retention) {
+		return PurgeStopRetention, nil
+	}
+	return "", nil
+}
+
+// sealedSegment returns what bounds when seg's records were written, next
+// being the segment after it, which must start with a valid signed anchor.
+// That bound is a signed checkpoint's time only: the last checkpoint of seg
+// when it covers seg's last record, else the anchor of next (created after
+// seg's last record was written). It stops with PurgeStopHeld at the first
+// record held says is held.
+func (l *FileLog) sealedSegment(ctx context.Context, seg, next SegmentInfo, held func(*Record) bool) (SealedSegment, string, error) {
 	anchor, err := l.nextAnchor(ctx, next)
 	if err != nil {
-		return "", err
+		return SealedSegment{}, "", err
 	}
 	stop, lastSeq := "", uint64(0)
 	var sealed Checkpoint // the last checkpoint, if it follows the last record
@@ -223,19 +238,16 @@ func (l *FileLog) purgeable(ctx context.Context, seg, next SegmentInfo, now time
 		return stop == "", nil
 	})
 	if err != nil && err != errStopScan {
-		return "", err
+		return SealedSegment{}, "", err
 	}
 	if stop != "" {
-		return stop, nil
+		return SealedSegment{}, stop, nil
 	}
 	writtenBy := anchor.Time
 	if !sealed.Time.IsZero() && sealed.Time.Before(writtenBy) {
 		writtenBy = sealed.Time
 	}
-	if !RetentionPassedBefore(writtenBy, now, retention) {
-		return PurgeStopRetention, nil
-	}
-	return "", nil
+	return SealedSegment{SegmentInfo: seg, LastSeq: next.FirstSeq - 1, WrittenBy: writtenBy}, "", nil
 }
 
 // keys returns the public keys the log trusts: its own and the previous ones.

@@ -30,7 +30,8 @@
 // or JSON for counsel (WriteScopeCSV, WriteScopeJSON).
 //
 // The safe harbor: a subject whose every exposure was of sealed values
-// (events with the attribute exposure=sealed: phi ciphertext) while neither
+// (events with the attribute exposure=sealed: phi ciphertext handed out
+// unopened, which phi.Vault.ServeSealed records) while neither
 // the KEK nor the subject's keys were compromised is excluded with
 // ReasonSecured, since encrypted PHI whose key is intact is not unsecured
 // PHI (HHS guidance under HITECH 13402(h)(2)).

@@ -16,16 +16,16 @@ import (
 )
 
 // AttrExposure is the audit event attribute that says in which form PHI
-// left the system. Events carrying ExposureSealed exposed only sealed
-// values (phi ciphertext: a copy of a backup, of the key-wrapped tables,
-// an export of sealed columns); every other access is taken to have
+// left the system (audit.AttrExposure). Events carrying ExposureSealed
+// exposed only sealed values (phi ciphertext, never opened: what
+// phi.Vault.ServeSealed records); every other access is taken to have
 // exposed plaintext.
-const AttrExposure = "exposure"
+const AttrExposure = audit.AttrExposure
 
 // Exposure forms.
 const (
-	ExposurePlaintext = "plaintext"
-	ExposureSealed    = "sealed"
+	ExposurePlaintext = audit.ExposurePlaintext
+	ExposureSealed    = audit.ExposureSealed
 )
 
 // Exclusion reasons of a scoped subject.

@@ -40,7 +40,17 @@
 //     Vault and the KEKs (localkek.KEK, awskms.KEK) print as
 //     "<type>{[redacted]}" under every fmt verb, %#v, slog and JSON.
 //   - Vault.Reveal audits every access and fails closed when the audit event
-//     cannot be written.
+//     cannot be written. Vault.ServeSealed hands a value out still sealed
+//     (never opened, no key read) after auditing a read with the attribute
+//     exposure=sealed (audit.AttrExposure), the record breach scoping's
+//     encryption safe harbor rests on; it fails closed the same way.
+//   - Reviewer opens the sealed prior and new values of the changes in a
+//     record's history (audit.RecordHistory) only for a reviewer that
+//     ReviewerConfig.Permitted admits (nil admits nobody), each value
+//     through an audited reveal with purpose audit_review that names the
+//     audit record; a refusal is recorded too (reason no_permission). It
+//     works after subject-key and KEK rotations, and reports the values of
+//     a shredded subject as ValueDestroyed instead of failing.
 //   - Keys rotate: RotateSubjectKey adds a new primary key per subject (old
 //     values still open; Reseal moves a value to the new key), and RotateKEK
 //     re-wraps every stored keyset under a new KEK without touching data,

@@ -205,6 +205,11 @@ func (p Purpose) valid() bool {
 // VaultConfig.Audit, Reveal returns ErrAuditFailed and no plaintext: no audit,
 // no access. Failed opens are audited too, with outcome failure.
 func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose) ([]byte, error) {
+	return v.reveal(ctx, b, s, purpose, nil)
+}
+
+// reveal is Reveal with further non-PHI attributes for the audit event.
+func (v *Vault) reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose, attrs map[string]string) ([]byte, error) {
 	if !purpose.valid() {
 		return nil, errors.New("phi: Reveal needs a purpose of 1 to 64 lower-case letters, digits, '_', '-' or '.'")
 	}
@@ -217,19 +222,7 @@ func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose
 		return nil, fmt.Errorf("%w: no audit writer configured", ErrAuditFailed)
 	}
 	pt, openErr := v.Open(ctx, b, s)
-	ev := audit.Event{
-		Time:    v.clock.Now().UTC(),
-		Action:  audit.ActionReveal,
-		Outcome: audit.OutcomeSuccess,
-		Target:  audit.Target{Subject: b.Subject, Field: b.Field, RecordID: b.Record},
-		Purpose: string(purpose),
-	}
-	if v.auditInfo != nil {
-		ev.Actor, ev.Origin = v.auditInfo(ctx)
-	}
-	if ev.Actor.TenantID == "" {
-		ev.Actor.TenantID = b.Tenant
-	}
+	ev := v.revealEvent(ctx, b, purpose, attrs)
 	if openErr != nil {
 		ev.Outcome, ev.Reason = audit.OutcomeFailure, failureReason(openErr)
 	}
@@ -244,6 +237,26 @@ func (v *Vault) Reveal(ctx context.Context, b Binding, s Sealed, purpose Purpose
 		return nil, openErr
 	}
 	return pt.reveal(), nil
+}
+
+// revealEvent is the audit event of a successful reveal of b's value for
+// purpose, by the actor AuditInfo names.
+func (v *Vault) revealEvent(ctx context.Context, b Binding, purpose Purpose, attrs map[string]string) audit.Event {
+	ev := audit.Event{
+		Time:    v.clock.Now().UTC(),
+		Action:  audit.ActionReveal,
+		Outcome: audit.OutcomeSuccess,
+		Target:  audit.Target{Subject: b.Subject, Field: b.Field, RecordID: b.Record},
+		Purpose: string(purpose),
+		Attrs:   attrs,
+	}
+	if v.auditInfo != nil {
+		ev.Actor, ev.Origin = v.auditInfo(ctx)
+	}
+	if ev.Actor.TenantID == "" {
+		ev.Actor.TenantID = b.Tenant
+	}
+	return ev
 }
 
 // failureReason names err for an audit event.

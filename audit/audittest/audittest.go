@@ -20,6 +20,9 @@
 //   - Chain: per stream, sequence numbers run 1, 2, 3, ... without gaps,
 //     every record links to its predecessor, and every checkpoint the
 //     writer stored verifies under the harness's keys (audit.Verify).
+//   - Record history (RunHistory, over an audit.Trail): chain order per
+//     stream, streams merged by time, the field filter, failures listed,
+//     directory names, limits and typed errors.
 //
 // # What it leaves to the caller
 //

@@ -3,6 +3,7 @@ package pgaudit_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,4 +165,75 @@ func (c *copier) run() {
 			r.done <- err
 		}
 	}
+}
+
+// BenchmarkTreeOverhead measures what Merkle tree maintenance adds to the
+// PostgreSQL writer at 64 writers, paired so that the machine's noise hits
+// both sides alike: each iteration writes one round of 1024 events through
+// a writer with the tree and one round through a writer of another stream
+// without it (treeOff at open, the figure before the tree), in alternating
+// order, on one pool. It reports both writers' ns/event over the run and
+// tree-overhead-% = 100 × (median of the rounds' with/without ratios − 1).
+// Target: at most 10.
+func BenchmarkTreeOverhead(b *testing.B) {
+	const writers, round = 64, 1024
+	pool := setup(b)
+	ctx := context.Background()
+	key := newKey(b)
+	with, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "bench-tree", Signer: key})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer with.Close(ctx)
+	pgaudit.SetTreeOff(true)
+	without, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: "bench-notree", Signer: key})
+	pgaudit.SetTreeOff(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer without.Close(ctx)
+	runRound := func(w *pgaudit.Writer) time.Duration {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= round {
+						return
+					}
+					if err := w.Write(ctx, ev(i, "p-bench")); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	runRound(with) // warm both writers and the pool
+	runRound(without)
+	var tWith, tWithout time.Duration
+	var ratios []float64
+	for b.Loop() {
+		var a, o time.Duration
+		if len(ratios)%2 == 0 {
+			a = runRound(with)
+			o = runRound(without)
+		} else {
+			o = runRound(without)
+			a = runRound(with)
+		}
+		tWith, tWithout = tWith+a, tWithout+o
+		ratios = append(ratios, float64(a)/float64(o))
+	}
+	slices.Sort(ratios)
+	events := float64(len(ratios) * round)
+	b.ReportMetric(float64(tWith.Nanoseconds())/events, "ns/event-tree")
+	b.ReportMetric(float64(tWithout.Nanoseconds())/events, "ns/event-tree-off")
+	b.ReportMetric(100*(ratios[len(ratios)/2]-1), "tree-overhead-%")
 }

@@ -39,6 +39,7 @@ type streamWriter struct {
 	batch      []*request
 	b          rows
 	tree       *audit.Frontier // nil when the stream has no tree (audit.ErrNoTree)
+	treeBuf    []audit.Hash    // reused by treeUpdate
 }
 
 type request struct {
@@ -308,19 +309,31 @@ func (w *streamWriter) tryCommit(ctx context.Context, batch []*request, cpReason
 	// still owns the stream and the head is where it believes (the records
 	// are inserted only then), and store the checkpoint under the same
 	// condition.
+	// The tree hashes go into the records' statement (appendTreeSQL).
 	b := &pgx.Batch{}
+	tu, err := w.treeUpdate(oldSeq, newSeq, newHead, cp)
+	if err != nil {
+		return err
+	}
 	if n := len(w.b.seq); n > 0 {
-		b.Queue(appendRecordsSQL, append(w.b.args(w.opts.Stream, logged),
-			int64(newSeq), newHead[:], w.owner, int64(oldSeq), oldHead[:])...)
+		args := append(w.b.args(w.opts.Stream, logged), int64(newSeq), newHead[:], w.owner, int64(oldSeq), oldHead[:])
+		if tu != nil && len(tu.hashes) > 0 {
+			b.Queue(appendTreeSQL, append(args, tu.at, tu.hashes)...)
+		} else {
+			b.Queue(appendRecordsSQL, args...)
+		}
 	} else {
 		b.Queue(advanceSQL, w.opts.Stream, logged, w.owner, int64(oldSeq), oldHead[:])
 	}
 	if cp != nil {
 		b.Queue(insertCheckpointSQL, w.opts.Stream, int64(newSeq), string(cpReason), cpLine, w.owner, newHead[:])
 	}
-	front, err := w.queueTree(b, oldSeq, newSeq, newHead, cp)
-	if err != nil {
-		return err
+	if tu != nil && tu.note != nil {
+		b.Queue(insertTreeCheckpointSQL, w.opts.Stream, int64(newSeq), tu.note, w.owner, newHead[:])
+	}
+	var front *audit.Frontier
+	if tu != nil {
+		front = tu.front
 	}
 	br := w.pool.SendBatch(ctx, b)
 	tag, err := br.Exec()
@@ -413,10 +426,19 @@ const insertRecordsSQL = `INSERT INTO hipaakit_audit_records
 // the stream head: new seq $14 and head $15, owner $16, old seq $17 and
 // head $18. When the head is not where the writer believes, nothing is
 // inserted.
-const appendRecordsSQL = `WITH adv AS (
-	UPDATE hipaakit_audit_streams SET last_seq = $14, head = $15, last_logged = $2
-	WHERE stream = $1 AND owner = $16 AND last_seq = $17 AND head = $18 RETURNING 1) ` +
+const appendRecordsSQL = advanceCTE + insertRecordsSQL + ` WHERE EXISTS (SELECT 1 FROM adv)`
+
+// appendTreeSQL is appendRecordsSQL that also stores the commit's Merkle
+// tree hashes ($20, from stored-hash index $19) under the same condition,
+// in the same statement: one statement per commit, as without a tree.
+const appendTreeSQL = advanceCTE + `, tree AS (
+	INSERT INTO hipaakit_audit_tree (stream, first_idx, hashes) SELECT $1, $19, $20 WHERE EXISTS (SELECT 1 FROM adv)) ` +
 	insertRecordsSQL + ` WHERE EXISTS (SELECT 1 FROM adv)`
+
+// advanceCTE moves the stream head (the compare-and-set of appendRecordsSQL).
+const advanceCTE = `WITH adv AS (
+	UPDATE hipaakit_audit_streams SET last_seq = $14, head = $15, last_logged = $2
+	WHERE stream = $1 AND owner = $16 AND last_seq = $17 AND head = $18 RETURNING 1)`
 
 // advanceSQL is the compare-and-set of a commit without records.
 const advanceSQL = `UPDATE hipaakit_audit_streams SET last_logged = $2

@@ -14,13 +14,6 @@ import (
 	"github.com/hipaakit/hipaakit/signing"
 )
 
-// insertTreeSQL stores a commit's tree hashes ($3, from index $2) when
-// the stream head is the commit's ($4 owner, $5 seq, $6 head), in the
-// commit's transaction after the head moved.
-const insertTreeSQL = `INSERT INTO hipaakit_audit_tree (stream, first_idx, hashes)
-	SELECT $1, $2, $3
-	WHERE EXISTS (SELECT 1 FROM hipaakit_audit_streams WHERE stream = $1 AND owner = $4 AND last_seq = $5 AND head = $6)`
-
 // insertTreeCheckpointSQL stores a format-v2 checkpoint under the same
 // condition.
 const insertTreeCheckpointSQL = `INSERT INTO hipaakit_audit_tree_checkpoints (stream, size, note)
@@ -197,10 +190,20 @@ func (w *streamWriter) rebuildTree(ctx context.Context, front *audit.Frontier, s
 	return front, flush()
 }
 
-// queueTree adds the batch's tree hashes (and, with cp, its format-v2
-// checkpoint) to b and returns the frontier after the batch, which becomes
-// the writer's once the commit succeeds.
-func (w *streamWriter) queueTree(b *pgx.Batch, oldSeq, newSeq uint64, newHead audit.Hash, cp *audit.Checkpoint) (*audit.Frontier, error) {
+// treeUpdate is what a commit adds to the stream's tree: the stored
+// hashes from index at, the signed format-v2 checkpoint when the commit
+// signs one, and the frontier after the commit, which becomes the writer's
+// once the commit succeeds.
+type treeUpdate struct {
+	at     int64
+	hashes []byte
+	note   []byte
+	front  *audit.Frontier
+}
+
+// treeUpdate computes the batch's tree update (nil without a tree); with
+// cp it signs the format-v2 checkpoint of the same size and time.
+func (w *streamWriter) treeUpdate(oldSeq, newSeq uint64, newHead audit.Hash, cp *audit.Checkpoint) (*treeUpdate, error) {
 	if w.tree == nil {
 		return nil, nil
 	}
@@ -208,26 +211,25 @@ func (w *streamWriter) queueTree(b *pgx.Batch, oldSeq, newSeq uint64, newHead au
 	if uint64(front.Size()) != oldSeq {
 		return nil, fmt.Errorf("%w: pgaudit: tree has %d leaves for %d records", audit.ErrTreeMismatch, front.Size(), oldSeq)
 	}
-	at := tlog.StoredHashCount(front.Size())
-	var buf []audit.Hash
+	u := &treeUpdate{at: tlog.StoredHashCount(front.Size()), front: front}
+	w.treeBuf = w.treeBuf[:0]
 	for _, line := range w.b.line {
-		buf = front.Append(buf, audit.LeafHash(line))
+		w.treeBuf = front.Append(w.treeBuf, audit.LeafHash(line))
 	}
-	if len(buf) > 0 {
-		hs := make([]byte, 0, 32*len(buf))
-		for _, h := range buf {
-			hs = append(hs, h[:]...)
+	if len(w.treeBuf) > 0 {
+		u.hashes = make([]byte, 0, 32*len(w.treeBuf))
+		for _, h := range w.treeBuf {
+			u.hashes = append(u.hashes, h[:]...)
 		}
-		b.Queue(insertTreeSQL, w.opts.Stream, at, hs, w.owner, int64(newSeq), newHead[:])
 	}
 	if cp != nil {
 		tc := audit.TreeCheckpoint{Stream: w.opts.Stream, Size: newSeq, Root: front.Root(), Head: newHead, Time: cp.Time}
 		if err := audit.SignTreeCheckpoint(&tc, w.opts.Signer); err != nil {
 			return nil, fmt.Errorf("pgaudit: sign checkpoint: %w", err)
 		}
-		b.Queue(insertTreeCheckpointSQL, w.opts.Stream, int64(newSeq), tc.Note, w.owner, newHead[:])
+		u.note = tc.Note
 	}
-	return front, nil
+	return u, nil
 }
 
 // Prover proves inclusion and consistency for one stream stored in

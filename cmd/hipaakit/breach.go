@@ -27,7 +27,10 @@ commands:
   show ID [--format table|json]               an incident's fields and its history (who, when, prior value)
   scope ID --since T --until T [--actor U] [--session S] [--network CIDR] [--route R] [--record TYPE:ID]
          [--kek-compromised] [--compromised-subject S] [--trail DIR|pg] [--key PEM] [--format csv|json] [--dry-run]
-         affected subjects from the verified audit trail (exit 1 if it does not verify); recorded on the incident
+         [--no-shredded-check]
+         affected subjects from the verified audit trail (exit 1 if it does not verify); recorded on the incident;
+         shredded subjects are marked from the disposal ledger (exit 3 if it cannot be opened, unless
+         --no-shredded-check, which says so on stderr)
   assess ID --nature T --person T --acquired T --mitigation T --conclusion C --reason T [--by USER]
          the four-factor risk assessment (164.402(2)); conclusions: breach, low_probability, secured,
          exception_workforce_good_faith, exception_inadvertent_authorized, exception_could_not_retain
@@ -118,7 +121,7 @@ type breachFlags struct {
 	since, until, trail                            *string
 	actors, sessions, networks, routes, records    multiFlag
 	compromised, keys                              multiFlag
-	kek, dryRun                                    *bool
+	kek, dryRun, noShredded                        *bool
 	nature, person, acquired, mitigation, con, why *string
 	delayUntil, delayNote, counts, sent            *string
 }
@@ -146,6 +149,7 @@ func (b *breachFlags) define(fs *flag.FlagSet, sub string) {
 		fs.Var(&b.keys, "key", "trusted checkpoint public key file (repeatable; default: the data directory's signing key)")
 		b.kek = fs.Bool("kek-compromised", false, "the KEK was exposed: no safe harbor")
 		b.dryRun = fs.Bool("dry-run", false, "do not record the scope on the incident")
+		b.noShredded = fs.Bool("no-shredded-check", false, "scope without marking shredded subjects (when the disposal ledger cannot be opened)")
 		*b.format = "csv"
 	case "assess":
 		b.nature = fs.String("nature", "", "nature and extent of the PHI, identifiers, re-identification")
@@ -265,8 +269,14 @@ func (b *breachFlags) scope(ctx context.Context, c *cli, env *drEnv, m *breach.M
 		}
 		opts.Keys = []ed25519.PublicKey{k.Public().(ed25519.PublicKey)}
 	}
+	var shredded func(context.Context, string) (bool, error)
+	if *b.noShredded {
+		fmt.Fprintln(c.stderr, "hipaakit breach scope: shredded subjects: unchecked (--no-shredded-check)")
+	} else if shredded, err = env.shreddedCheck(ctx); err != nil {
+		return err
+	}
 	sc, err := breach.ComputeScope(ctx, breach.ScopeRequest{Entries: src.entries, Verify: opts, Indicators: in,
-		KEKCompromised: *b.kek, CompromisedSubjects: b.compromised, Shredded: env.shreddedCheck(ctx)})
+		KEKCompromised: *b.kek, CompromisedSubjects: b.compromised, Shredded: shredded})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/breach/pgbreach"
+	"github.com/hipaakit/hipaakit/durable"
 )
 
 // breachManager opens the incident store (PostgreSQL, or the data
@@ -43,21 +45,47 @@ func (e *drEnv) breachManager(ctx context.Context) (*breach.Manager, error) {
 	return breach.New(breach.Config{Store: store, Audit: w})
 }
 
-// shreddedCheck looks subjects up in the disposal ledger, or returns nil
-// (no check) when the deployment has no ledger key.
-func (e *drEnv) shreddedCheck(ctx context.Context) func(context.Context, string) (bool, error) {
+// errShreddedUnchecked reports that breach scope could not open the
+// disposal ledger, so it cannot mark the shredded subjects of the scope;
+// its detail is a *shreddedUncheckedError. Scoping then stops (exit 3)
+// unless --no-shredded-check asks for a scope without the marks, which is
+// reported on stderr.
+var errShreddedUnchecked = errors.New("the disposal ledger cannot be opened to mark shredded subjects; " +
+	"fix that or pass --no-shredded-check to scope without the marks")
+
+// shreddedUncheckedError is errShreddedUnchecked with the step that failed
+// and its cause (without paths).
+type shreddedUncheckedError struct {
+	Step string // "signing key" or "ledger"
+	Err  error
+}
+
+func (e *shreddedUncheckedError) Error() string {
+	return fmt.Sprintf("%v (%s: %v)", errShreddedUnchecked, e.Step, e.Err)
+}
+
+func (e *shreddedUncheckedError) Is(target error) bool { return target == errShreddedUnchecked }
+
+// shreddedCheck looks subjects up in the disposal ledger, opened read-only;
+// a ledger that cannot be opened is a *shreddedUncheckedError, never a
+// silent "not shredded".
+func (e *drEnv) shreddedCheck(ctx context.Context) (func(context.Context, string) (bool, error), error) {
 	key, err := e.signingKey()
 	if err != nil {
-		return nil
+		var ue *drUsageError
+		if errors.As(err, &ue) {
+			return nil, &shreddedUncheckedError{Step: "signing key", Err: errors.New(ue.msg)}
+		}
+		return nil, &shreddedUncheckedError{Step: "signing key", Err: durable.WithoutPath(err)}
 	}
 	l, err := e.ledger(ctx, key, false)
 	if err != nil {
-		return nil
+		return nil, &shreddedUncheckedError{Step: "ledger", Err: durable.WithoutPath(err)}
 	}
 	return func(ctx context.Context, s string) (bool, error) {
 		_, found, err := l.Lookup(ctx, s)
 		return found, err
-	}
+	}, nil
 }
 
 // incidentRow is an incident in list and report output.

@@ -179,5 +179,54 @@ func TestCLIBreachPostgres(t *testing.T) {
 	}
 	writeEvents(t, w)
 	w.Close(ctx)
-	breachFlow(t, map[string]string{envDatabaseURL: url, "HIPAAKIT_AUDIT_KEY": keyPath, "USER": "po"})
+	env := map[string]string{envDatabaseURL: url, "HIPAAKIT_AUDIT_KEY": keyPath, "USER": "po"}
+	// Without the disposal ledger's key the shredded subjects cannot be
+	// marked: a clear failure, or an explicit, reported "unchecked".
+	scopeLedgerUnavailable(t, env, "set HIPAAKIT_DISPOSAL_KEY")
+	env["HIPAAKIT_DISPOSAL_KEY"] = keyPath
+	breachFlow(t, env)
+}
+
+// scopeLedgerUnavailable: breach scope over a deployment whose disposal
+// ledger cannot be opened fails with exit 3 naming the cause (no path),
+// and scopes with --no-shredded-check, saying on stderr that shredded
+// subjects were not checked.
+func scopeLedgerUnavailable(t *testing.T, env map[string]string, cause string) {
+	t.Helper()
+	code, out, stderr := runCLI(t, env, "breach", "open", "--discovered", "2026-03-03", "--tz", "UTC",
+		"--description", "Night reads under review before the ledger is back")
+	if code != exitOK {
+		t.Fatalf("open: %d %s", code, stderr)
+	}
+	id := strings.TrimSpace(out)
+	args := []string{"breach", "scope", id, "--actor", "u-nurse-7", "--dry-run",
+		"--since", breachNight.Add(-time.Hour).Format(time.RFC3339), "--until", breachNight.Add(5 * time.Hour).Format(time.RFC3339)}
+	code, out, stderr = runCLI(t, env, args...)
+	if code != exitFailure || out != "" || !strings.Contains(stderr, "the disposal ledger cannot be opened to mark shredded subjects") ||
+		!strings.Contains(stderr, cause) || strings.Contains(stderr, os.TempDir()) {
+		t.Fatalf("scope with the ledger unavailable: exit %d, stdout %q, stderr %s", code, out, stderr)
+	}
+	code, out, stderr = runCLI(t, env, append(args, "--no-shredded-check")...)
+	if code != exitOK || !strings.Contains(stderr, "shredded subjects: unchecked") || !strings.Contains(out, "p-50,affected,") {
+		t.Fatalf("scope --no-shredded-check: exit %d, stderr %s", code, stderr)
+	}
+}
+
+func TestCLIBreachScopeLedgerUnavailable(t *testing.T) {
+	dir := t.TempDir()
+	key, err := signing.LoadOrCreate(filepath.Join(dir, hipaakit.FileSigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.OpenFileLog(context.Background(), filepath.Join(dir, hipaakit.DirAudit), audit.FileOptions{Signer: crypto.Signer(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEvents(t, l)
+	l.Close()
+	// the ledger's directory is a file: the ledger cannot be opened
+	if err := os.WriteFile(filepath.Join(dir, hipaakit.DirLedger), []byte("not a ledger"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scopeLedgerUnavailable(t, map[string]string{"HIPAAKIT_DATA_DIR": dir, "USER": "po"}, "ledger: ")
 }

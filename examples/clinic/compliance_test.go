@@ -61,6 +61,8 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		"POST /api/patients/{id}/shred":                {Path: p + "/shred", Body: `{"reason":"x"}`, DenyOnly: "crypto-shreds the patient every other route reads"},
 		"POST /api/patients/{id}/hold":                 {Path: p + "/hold", Body: `{"reason":"x"}`, DenyOnly: creates},
 		"DELETE /api/holds/{hold}":                     {Path: "/api/holds/h-1", DenyOnly: "lifts a legal hold; exercised by the hold tests"},
+		"GET /api/patients/{id}/history":               {Path: p + "/history"},
+		"POST /api/patients/{id}/history/reveal":       phiOf(p+"/history/reveal", `{"field":"zip"}`),
 		"GET /api/patients/{id}/disclosures":           {Path: p + "/disclosures"},
 		"POST /api/patients/{id}/disclosures":          phiOf(p+"/disclosures", `{"recipient":{"kind":"organization","name":"County Health Dept"},"purpose":"public_health"}`),
 		"POST /api/export/deidentified":                {Body: `{"ids":["` + id + `"]}`},

@@ -4,139 +4,56 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp/totp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/phi/localkek"
+	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/signing"
 )
-
-// replicaProc is one clinic process.
-type replicaProc struct {
-	id   string
-	cmd  *exec.Cmd
-	url  string
-	out  *lockedBuf
-	args []string
-	env  []string
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var listening = regexp.MustCompile(`clinic: listening on (http://127\.0\.0\.1:[0-9]+) `)
-
-// start runs the process and waits until it listens; it returns the exit
-// error when the process ends first.
-func (p *replicaProc) start(t *testing.T, bin string) error {
-	p.out = &lockedBuf{}
-	p.cmd = exec.Command(bin, p.args...)
-	p.cmd.Env = p.env
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
-	deadline := time.After(60 * time.Second)
-	for {
-		if m := listening.FindStringSubmatch(p.out.String()); m != nil {
-			p.url = m[1]
-			go func() { <-exited }()
-			return nil
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("%s exited: %v: %s", p.id, err, p.out.String())
-		case <-deadline:
-			t.Fatalf("%s does not listen after 60 s: %s", p.id, p.out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// postJSON posts body as JSON (with the CSRF token when set) and decodes
-// the answer into out; it returns the status (0 when the request failed).
-func postJSON(t *testing.T, hc *http.Client, u, csrf string, body, out any) int {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		t.Error(err)
-		return 0
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if csrf != "" {
-		req.Header.Set("X-CSRF-Token", csrf)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		_ = json.Unmarshal(raw, out)
-	}
-	return resp.StatusCode
-}
-
-func get(t *testing.T, hc *http.Client, u string) int {
-	resp, err := hc.Get(u)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
 
 // TestReplicaProcesses starts three clinic processes, built once, on one
 // PostgreSQL schema (separate data directories, one master key, one signing
 // key file, one backup directory, an instance ID each) and, under a
-// bounded load: sessions work across replicas; every acknowledged write is
-// present on every replica afterwards and has its audit event; the trail
-// verifies while the load runs; a replica killed with SIGKILL is refused
-// while its lease lives (its readiness is gone) and comes back once it
-// expired, the others serving throughout.
+// bounded load:
+//   - a session from one replica works on the others;
+//   - `hipaakit audit verify`, the CLI as a process, passes while the
+//     replicas write;
+//   - a replica killed with SIGKILL is refused while its lease lives and
+//     comes back once it expired, the others serving throughout;
+//   - every acknowledged write is present on every replica afterwards and
+//     has its audit event;
+//   - a role change and a disabling made on one replica take effect on all
+//     at the next request;
+//   - a replica whose database connections are all terminated (its pool's
+//     and its key-change listener's) serves its next requests and listens
+//     again, without a restart of it or of the others;
+//   - a shred on one replica answers 410 on all within a second.
 func TestReplicaProcesses(t *testing.T) {
 	ctx := context.Background()
-	bin := filepath.Join(t.TempDir(), "clinic")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	began := time.Now()
+	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(began).Seconds(), what) }
+	bins := t.TempDir()
+	build := exec.Command("go", "build", "-o", bins+string(filepath.Separator), ".", "github.com/hipaakit/hipaakit/cmd/hipaakit")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the clinic: %v: %s", err, out)
+		t.Fatalf("build the clinic and the CLI: %v: %s", err, out)
 	}
+	phase("built")
+	bin, cli := filepath.Join(bins, "clinic"), filepath.Join(bins, "hipaakit")
 	pool, schema := hipaakittest.PostgresSchema(t)
 	t.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`_ledger" CASCADE`) })
 	dsn := withSearchPath(t, hipaakittest.PostgresURL(), schema)
@@ -145,6 +62,10 @@ func TestReplicaProcesses(t *testing.T) {
 	signKey := filepath.Join(shared, "signing-key.pem")
 	key, err := signing.LoadOrCreate(signKey)
 	if err != nil {
+		t.Fatal(err)
+	}
+	pubKey := filepath.Join(shared, "audit-key.pub.pem")
+	if err := os.WriteFile(pubKey, key.PublicKeyPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var procs []*replicaProc
@@ -159,49 +80,29 @@ func TestReplicaProcesses(t *testing.T) {
 		t.Cleanup(func() { p.cmd.Process.Signal(syscall.SIGTERM) })
 		procs = append(procs, p)
 	}
+	r1, r2, r3 := procs[0], procs[1], procs[2]
+	seedOut := r1.out.String()
 	plain := &http.Client{Timeout: 5 * time.Second}
 	for _, p := range procs {
 		if code := get(t, plain, p.url+"/readyz"); code != http.StatusOK {
 			t.Fatalf("%s /readyz = %d", p.id, code)
 		}
 	}
-	// The physician's password and TOTP secret, printed once by r1.
-	m := regexp.MustCompile(`physician\s+user (\S+)\s+password (\S+)\s+(otpauth://\S+)`).FindStringSubmatch(procs[0].out.String())
-	if m == nil {
-		t.Fatalf("no demo physician in r1's output")
-	}
-	u, _ := url.Parse(m[3])
-	name, password, secret := m[1], m[2], u.Query().Get("secret")
+	phase("3 replicas started")
+	phys := signIn(t, seedOut, rolePhysician, r1)
+	everyReplica(t, phys, procs, "/api/auth/session", http.StatusOK, "r1's session")
 
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Timeout: 10 * time.Second, Jar: jar}
-	// The seed used the current step's code (each is accepted once); the
-	// next step is within the accepted skew.
-	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
-	var login struct {
-		Status    string `json:"status"`
-		CSRFToken string `json:"csrf_token"`
-	}
-	if st := postJSON(t, hc, procs[0].url+"/api/auth/login", "", map[string]string{"tenant_id": demoTenant, "name": name,
-		"password": password, "totp_code": code}, &login); st != http.StatusOK || login.Status != "authenticated" {
-		t.Fatalf("login on r1: %d %+v", st, login)
-	}
-	csrf := login.CSRFToken
-	for _, p := range procs {
-		if st := get(t, hc, p.url+"/api/auth/session"); st != http.StatusOK {
-			t.Fatalf("r1's session on %s: %d", p.id, st)
-		}
-	}
-
-	// Load: four clients create patients on r1 and r2 in turn (at most 40
-	// each) while r3 is killed and restarted.
+	// Load: four clients create patients on r1 and r2 in turn until the
+	// checks below are done (at most 25 each: every acknowledged write is
+	// checked on every replica afterwards).
 	var mu sync.Mutex
 	var acked []string
+	var nAcked atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for c := range 4 {
 		wg.Go(func() {
-			for n := 0; n < 40; n++ { // bounded: each write is checked on every replica below
+			for n := 0; n < 25; n++ {
 				select {
 				case <-stop:
 					return
@@ -209,26 +110,39 @@ func TestReplicaProcesses(t *testing.T) {
 				}
 				p := procs[(c+n)%2] // r1 and r2; r3 is killed below
 				var out struct{ ID string }
-				st := postJSON(t, hc, p.url+"/api/patients", csrf, map[string]string{"mrn": fmt.Sprintf("MRN-%d-%d", c, n),
+				st := postJSON(t, phys.hc, p.url+"/api/patients", phys.csrf, map[string]string{"mrn": fmt.Sprintf("MRN-%d-%d", c, n),
 					"name": "Load Patient", "dob": "1970-01-02", "zip": "02139"}, &out)
 				if st == http.StatusCreated {
 					mu.Lock()
 					acked = append(acked, out.ID)
 					mu.Unlock()
+					nAcked.Add(1)
 				}
 			}
 		})
 	}
-	// The trail verifies while the replicas write (Verify reads one
-	// snapshot).
-	trail := pgaudit.NewStore(pool)
-	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{key.PublicKey()}}); err != nil {
-		t.Errorf("the trail does not verify under load: %v", err)
+	// The CLI's audit verify passes while the replicas write: runs of it
+	// until one saw writes acknowledged while it ran (every run must pass).
+	verifyRuns, overlapped := 0, false
+	for !overlapped && verifyRuns < 10 {
+		before := nAcked.Load()
+		var out bytes.Buffer
+		v := exec.Command(cli, "audit", "verify", "--key", pubKey, "pg")
+		v.Env = append(os.Environ(), "DATABASE_URL="+dsn)
+		v.Stdout, v.Stderr = &out, &out
+		if err := v.Run(); err != nil {
+			t.Fatalf("hipaakit audit verify under load (run %d): %v: %s", verifyRuns+1, err, out.String())
+		}
+		verifyRuns++
+		overlapped = nAcked.Load() > before
+	}
+	if !overlapped {
+		t.Fatalf("no write was acknowledged during any of %d runs of hipaakit audit verify", verifyRuns)
 	}
 
+	phase(fmt.Sprintf("%d verify runs", verifyRuns))
 	// SIGKILL r3: its lease outlives it, so a restart is refused until the
 	// lease expired (3 s); the others serve throughout.
-	r3 := procs[2]
 	r3.cmd.Process.Kill()
 	if err := r3.start(t, bin); err == nil || !strings.Contains(err.Error(), "held by instance r3") {
 		t.Fatalf("restart of r3 while its lease lives: %v", err)
@@ -243,17 +157,15 @@ func TestReplicaProcesses(t *testing.T) {
 	if st := get(t, plain, r3.url+"/readyz"); st != http.StatusOK {
 		t.Fatalf("r3 /readyz after its restart = %d", st)
 	}
+	phase("r3 restarted")
 	close(stop)
 	wg.Wait()
 	if len(acked) == 0 {
 		t.Fatal("no write was acknowledged under load")
 	}
+	trail := pgaudit.NewStore(pool)
 	for _, id := range acked {
-		for _, p := range procs {
-			if st := get(t, hc, p.url+"/api/patients/"+id); st != http.StatusOK {
-				t.Fatalf("acknowledged patient %s on %s: %d", id, p.id, st)
-			}
-		}
+		everyReplica(t, phys, procs, "/api/patients/"+id, http.StatusOK, "acknowledged patient "+id)
 		found := false
 		for r, err := range trail.Search(ctx, audit.Filter{Subject: id, Actions: []audit.Action{audit.ActionCreate}}) {
 			if err != nil {
@@ -268,40 +180,123 @@ func TestReplicaProcesses(t *testing.T) {
 	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{key.PublicKey()}}); err != nil {
 		t.Fatalf("the trail does not verify after the load: %v", err)
 	}
-	t.Logf("%d acknowledged writes checked on 3 replicas", len(acked))
+	t.Logf("%d acknowledged writes checked on 3 replicas; %d verify runs under load", len(acked), verifyRuns)
 
-	// A shred through r1 answers 410 on all three within a second.
-	shredded := acked[0]
-	for _, p := range procs {
-		if st := get(t, hc, p.url+"/api/patients/"+shredded); st != http.StatusOK {
-			t.Fatalf("%s before the shred: %d", p.id, st)
+	phase("acknowledged writes checked")
+	// A role change on r2 and a disabling on r3 take effect on every
+	// replica at the nurse's next request.
+	patient := "/api/patients/" + acked[len(acked)-1]
+	nurse := signIn(t, seedOut, roleNurse, r1)
+	everyReplica(t, nurse, procs, patient, http.StatusOK, "the nurse before the role change")
+	admin := signIn(t, seedOut, roleAdmin, r2)
+	var users []userView
+	if st := send(t, admin.hc, http.MethodGet, r2.url+"/api/admin/users", "", nil, &users); st != http.StatusOK {
+		t.Fatalf("list users on r2: %d", st)
+	}
+	nurseID := ""
+	for _, u := range users {
+		if len(u.Roles) == 1 && u.Roles[0] == roleNurse {
+			nurseID = u.ID
 		}
 	}
-	var admin struct{ name, password, secret string }
-	am := regexp.MustCompile(`admin\s+user (\S+)\s+password (\S+)\s+(otpauth://\S+)`).FindStringSubmatch(procs[0].out.String())
-	if am == nil {
-		t.Fatal("no demo admin in r1's output")
+	if st := send(t, admin.hc, http.MethodPut, r2.url+"/api/admin/users/"+nurseID+"/roles", admin.csrf,
+		map[string][]string{"roles": {roleAuditor}}, nil); st != http.StatusNoContent {
+		t.Fatalf("role change on r2: %d", st)
 	}
-	au, _ := url.Parse(am[3])
-	admin.name, admin.password, admin.secret = am[1], am[2], au.Query().Get("secret")
-	ajar, _ := cookiejar.New(nil)
-	ahc := &http.Client{Timeout: 10 * time.Second, Jar: ajar}
-	acode, _ := totp.GenerateCode(admin.secret, time.Now().Add(30*time.Second))
-	if st := postJSON(t, ahc, procs[0].url+"/api/auth/login", "", map[string]string{"tenant_id": demoTenant, "name": admin.name,
-		"password": admin.password, "totp_code": acode}, &login); st != http.StatusOK || login.Status != "authenticated" {
-		t.Fatalf("admin login on r1: %d %+v", st, login)
+	everyReplica(t, nurse, procs, patient, http.StatusForbidden, "the nurse made auditor")
+	everyReplica(t, nurse, procs, "/api/auth/session", http.StatusOK, "the auditor's session")
+	if st := send(t, admin.hc, http.MethodPut, r3.url+"/api/admin/users/"+nurseID+"/status", admin.csrf,
+		map[string]string{"status": "disabled"}, nil); st != http.StatusNoContent {
+		t.Fatalf("disabling on r3: %d", st)
 	}
-	if st := postJSON(t, ahc, procs[0].url+"/api/patients/"+shredded+"/shred", login.CSRFToken,
+	everyReplica(t, nurse, procs, "/api/auth/session", http.StatusUnauthorized, "the disabled user's session")
+
+	phase("role change and disabling")
+	droppedConnections(t, ctx, pool, procs, phys, patient)
+
+	phase("dropped connections")
+	// A shred through r1 answers 410 on all three within a second.
+	shredded := "/api/patients/" + acked[0]
+	everyReplica(t, phys, procs, shredded, http.StatusOK, "before the shred")
+	if st := postJSON(t, admin.hc, r1.url+shredded+"/shred", admin.csrf,
 		map[string]string{"reason": "patient request"}, nil); st != http.StatusOK {
 		t.Fatalf("shred on r1: %d", st)
 	}
 	shredAt := time.Now()
 	for _, p := range procs {
-		for get(t, hc, p.url+"/api/patients/"+shredded) != http.StatusGone {
+		for get(t, phys.hc, p.url+shredded) != http.StatusGone {
 			if time.Since(shredAt) > time.Second {
 				t.Fatalf("%s still serves the shredded patient a second after the shred", p.id)
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	phase("shred")
+}
+
+// droppedConnections terminates every database connection of r2 (its
+// pool's and its key-change listener's, found by the process's sockets):
+// r2's next requests succeed, its listener connects again, the others
+// served throughout, and none of them was restarted.
+func droppedConnections(t *testing.T, ctx context.Context, pool *pgxpool.Pool, procs []*replicaProc, s demoSession, path string) {
+	t.Helper()
+	r2 := procs[1]
+	port := int(pool.Config().ConnConfig.Port)
+	before := backends(t, ctx, pool, r2.cmd.Process.Pid, port)
+	listeners := 0
+	for _, app := range before {
+		if app == pgstore.ListenerApplicationName {
+			listeners++
+		}
+	}
+	if listeners != 1 || len(before) < 2 {
+		t.Fatalf("r2's connections before: %v, want its pool's and one key-change listener", before)
+	}
+	for pid := range before {
+		var ok bool
+		if err := pool.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+			t.Fatalf("terminate backend %d: %v %v", pid, ok, err)
+		}
+	}
+	// A pooled connection is found dead when it is next used: each of
+	// them fails the one request that finds it (503, fail closed; never a
+	// 2xx nor a 500) and is replaced. So at most as many requests fail as
+	// r2 had pool connections; after those, 20 in a row succeed.
+	failed, ok := 0, 0
+	for ok < 20 {
+		switch st := get(t, s.hc, r2.url+path); st {
+		case http.StatusOK:
+			ok++
+		case http.StatusServiceUnavailable:
+			failed, ok = failed+1, 0
+		default:
+			t.Fatalf("r2 after its connections were terminated: %d: %s", st, r2.out.String())
+		}
+		if failed > len(before)-listeners {
+			t.Fatalf("r2 failed %d requests after %d pool connections were terminated: %s", failed, len(before)-listeners, r2.out.String())
+		}
+	}
+	t.Logf("r2: %d pool connections and its listener terminated; %d requests failed (503) before 20 in a row succeeded",
+		len(before)-listeners, failed)
+	everyReplica(t, s, procs, path, http.StatusOK, "after r2's connections were terminated")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		listening := false
+		for pid, app := range backends(t, ctx, pool, r2.cmd.Process.Pid, port) {
+			_, old := before[pid]
+			listening = listening || (app == pgstore.ListenerApplicationName && !old)
+		}
+		if listening {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("r2's key-change listener did not connect again within 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range procs {
+		if st := get(t, &http.Client{Timeout: 5 * time.Second}, p.url+"/readyz"); st != http.StatusOK {
+			t.Fatalf("%s /readyz after r2's connections were terminated = %d", p.id, st)
 		}
 	}
 }

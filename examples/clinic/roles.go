@@ -27,6 +27,12 @@ const (
 	permUI             policy.Permission = "ui:use"
 	permUserManage     policy.Permission = "user:manage"      // users, roles, status, unlock, resets
 	permEmergencyRev   policy.Permission = "emergency:review" // the break-glass report
+	// permHistoryRead lists a record's change history: who, when, how,
+	// what, outcome; no values.
+	permHistoryRead policy.Permission = "history:read"
+	// permReviewValues opens the prior and new values of those changes
+	// (an audited reveal with purpose audit_review).
+	permReviewValues policy.Permission = "audit:review_values"
 )
 
 // Roles of the clinic, from the minimum-necessary rules of real clinics.
@@ -54,7 +60,7 @@ const secondAdmin = "admin2"
 var adminRoles = []string{roleAdmin}
 
 // phiPermissions are the permissions that read PHI.
-var phiPermissions = []policy.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid, permBreach}
+var phiPermissions = []policy.Permission{permPatientSearch, permClinicalRead, permDemoRead, permExportDeid, permBreach, permReviewValues}
 
 // phiRoles returns the assignable roles holding a permission that reads PHI
 // (auth.Config.PHIRoles).
@@ -78,19 +84,23 @@ func phiRoles(rbac *policy.RBAC) []string {
 func clinicRBAC() (*policy.RBAC, error) {
 	all := []policy.Permission{permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
 		permDemoWrite, permVitalsWrite, permLabWrite, permAuditRead, permHold, permShred, permBackup, permExportDeid,
-		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose, permBreach}
+		permSessionKeep, permSelfMFA, permEmergencyStart, permUI, permUserManage, permEmergencyRev, permDisclose, permBreach,
+		permHistoryRead, permReviewValues}
 	every := []policy.Permission{permSessionKeep, permSelfMFA, permUI}
 	with := func(ps ...policy.Permission) []policy.Permission {
 		return append(append([]policy.Permission(nil), every...), ps...)
 	}
 	physician := with(permPatientCreate, permPatientSearch, permClinicalRead, permClinicalWrite, permDemoRead,
-		permDemoWrite, permVitalsWrite, permLabWrite, permExportDeid)
+		permDemoWrite, permVitalsWrite, permLabWrite, permExportDeid, permHistoryRead, permReviewValues)
 	return policy.NewRBAC(all, []policy.Role{
 		{Name: rolePhysician, Permissions: physician},
-		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart)},
+		{Name: roleNurse, Permissions: with(permPatientSearch, permClinicalRead, permDemoRead, permVitalsWrite, permEmergencyStart,
+			permHistoryRead)},
 		{Name: roleLab, Permissions: with(permPatientSearch, permLabWrite)},
 		{Name: roleFrontDesk, Permissions: with(permPatientCreate, permPatientSearch, permDemoRead, permDemoWrite, permEmergencyStart, permDisclose)},
-		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev)},
+		// The auditor reads the trail and records' histories and may open
+		// the prior and new values of changes (audited, audit_review).
+		{Name: roleAuditor, Permissions: with(permAuditRead, permEmergencyRev, permHistoryRead, permReviewValues)},
 		{Name: roleAdmin, Permissions: with(permHold, permShred, permBackup, permUserManage)},
 		// The privacy officer runs breach response: incidents, scoping from
 		// the audit trail, the assessment, the notices and their mailing

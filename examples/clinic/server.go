@@ -50,6 +50,8 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("GET /api/audit", permAuditRead, a.auditQuery)
 	g.HandleFunc("GET /api/patients/{id}/disclosures", permAuditRead, a.disclosures)
 	g.HandleFunc("POST /api/patients/{id}/disclosures", permDisclose, c.recordDisclosure)
+	g.HandleFunc("GET /api/patients/{id}/history", permHistoryRead, a.patientHistory)
+	g.HandleFunc("POST /api/patients/{id}/history/reveal", permReviewValues, a.revealHistory)
 	g.HandleFunc("POST /api/export/deidentified", permExportDeid, c.exportDeidentified)
 	g.HandleFunc("POST /api/backups", permBackup, a.createBackup)
 	g.HandleFunc("GET /api/backups", permBackup, a.listBackups)
