@@ -10,6 +10,9 @@ import (
 	"github.com/hipaakit/hipaakit/clock"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,7 +139,7 @@ func (f *fixture) route(pattern string, roles []string, phi bool, h func(http.Re
 			role = "physician" // break-glass elevation
 		}
 		skipCheck := f.broken == "missing-permission" && pattern == "PUT /patients/p-1"
-		if roles != nil && !contains(roles, role) && !skipCheck {
+		if roles != nil && !slices.Contains(roles, role) && !skipCheck {
 			f.record(audit.Event{Action: audit.ActionPermissionDenied, Outcome: audit.OutcomeFailure,
 				Actor: audit.Actor{UserID: s.userID, Role: role}, Origin: audit.Origin{Route: pattern}})
 			f.mu.Unlock()
@@ -361,8 +364,8 @@ func (f *fixture) service() Service {
 		},
 		SeedCanary: func(t testing.TB, s Session, canary string) []Route {
 			req := Route{Method: "PUT", Path: "/patients/p-1", Body: `{"name":"` + canary + `"}`}
-			if res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, req, &s, nil); !ok2xx(res.status) {
-				t.Fatalf("seeding the canary: %d", res.status)
+			if res := f.serve(req, s); res.Code/100 != 2 {
+				t.Fatalf("seeding the canary: %d", res.Code)
 			}
 			return []Route{{Method: "GET", Path: "/patients/p-1", Roles: []string{"physician", "nurse"}}}
 		},
@@ -370,8 +373,8 @@ func (f *fixture) service() Service {
 		SeedFields: func(t testing.TB, s Session) ([]Route, map[string]string) {
 			values := map[string]string{"name": "FIELD-CANARY-name-" + randomHex(4), "dob": "FIELD-CANARY-dob-" + randomHex(4)}
 			b, _ := json.Marshal(map[string]string{"name": values["name"], "dob": values["dob"]})
-			if res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, Route{Method: "PUT", Path: "/patients/p-1", Body: string(b)}, &s, nil); !ok2xx(res.status) {
-				t.Fatalf("seeding the fields: %d", res.status)
+			if res := f.serve(Route{Method: "PUT", Path: "/patients/p-1", Body: string(b)}, s); res.Code/100 != 2 {
+				t.Fatalf("seeding the fields: %d", res.Code)
 			}
 			return []Route{{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}"}}, values
 		},
@@ -388,14 +391,14 @@ func validAt(code, secret string, at time.Time) bool {
 
 func (f *fixture) requestEmergency(t testing.TB, s Session, reason string) (Session, bool) {
 	body, _ := json.Marshal(map[string]string{"reason": reason})
-	res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, Route{Method: "POST", Path: "/emergency", Body: string(body)}, &s, nil)
-	if !ok2xx(res.status) {
+	res := f.serve(Route{Method: "POST", Path: "/emergency", Body: string(body)}, s)
+	if res.Code/100 != 2 {
 		return Session{}, false
 	}
-	resp := http.Response{Header: res.header}
+	resp := http.Response{Header: res.Header()}
 	for _, c := range resp.Cookies() {
 		if c.Name == "sid" {
-			return Session{UserID: s.UserID, Cookies: []*http.Cookie{c}, Header: http.Header{"X-Csrf-Token": {res.header.Get("X-New-CSRF-Token")}}}, true
+			return Session{UserID: s.UserID, Cookies: []*http.Cookie{c}, Header: http.Header{"X-Csrf-Token": {res.Header().Get("X-New-CSRF-Token")}}}, true
 		}
 	}
 	return Session{}, false
@@ -405,4 +408,19 @@ func (f *fixture) requestEmergency(t testing.TB, s Session, reason string) (Sess
 func (f *fixture) clientSession(userID, tok string) Session {
 	return Session{UserID: userID, Cookies: []*http.Cookie{{Name: "sid", Value: tok}},
 		Header: http.Header{"X-Csrf-Token": {f.sessions[tok].csrf}}}
+}
+
+// serve sends one request with session s straight to the fixture.
+func (f *fixture) serve(rt Route, s Session) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(rt.Method, rt.Path, strings.NewReader(rt.Body))
+	req.Header.Set("Content-Type", "application/json")
+	for _, c := range s.Cookies {
+		req.AddCookie(c)
+	}
+	for k, vs := range s.Header {
+		req.Header[k] = vs
+	}
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, req)
+	return rec
 }

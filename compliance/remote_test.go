@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/compliance/suite"
 )
 
 // The fixture's JSON login, shaped like auth.Service's endpoints, for Check.
@@ -80,7 +81,7 @@ func (f *fixture) mountAuth() {
 // overTLS serves the fixture (broken as named) on the real clock with
 // seconds-short session limits behind a TLS server, and returns its URL,
 // the check file for it and the server.
-func overTLS(t *testing.T, broken string) (*httptest.Server, *CheckFile) {
+func overTLS(t *testing.T, broken string) (*httptest.Server, *suite.CheckFile) {
 	t.Helper()
 	f := newFixture(broken)
 	f.clock, f.idle, f.absolute = clock.System, 2*time.Second, 5*time.Second
@@ -128,17 +129,17 @@ func overTLS(t *testing.T, broken string) (*httptest.Server, *CheckFile) {
 		"users": users, "password_only_users": pwOnly, "lockout_user": user{Name: lock.id, Password: lock.password},
 		"lockout_threshold": fxLockout, "require_mfa": true, "idle_timeout": "2s", "session_lifetime": "5s",
 	})
-	cf, err := ParseCheckFile(b)
+	cf, err := suite.ParseCheckFile(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv, cf
 }
 
-func runCheck(t *testing.T, broken string) Results {
+func runCheck(t *testing.T, broken string) suite.Results {
 	t.Helper()
 	srv, cf := overTLS(t, broken)
-	res, err := Check(context.Background(), CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
+	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,9 +159,9 @@ func TestCheckOverTLS(t *testing.T) {
 	res := runCheck(t, "")
 	t.Logf("\n%s", res)
 	for _, r := range res {
-		want := Passed
+		want := suite.Passed
 		if r.Control == ControlAudit || r.Control == ControlEmergency || r.Control == ControlIntegrity {
-			want = NotChecked
+			want = suite.NotChecked
 		}
 		if r.Status != want {
 			t.Errorf("%s: %s, want %s: %v", r.Control, r.Status, want, r.Messages)
@@ -184,7 +185,7 @@ func TestCheckBrokenOverTLS(t *testing.T) {
 		{"no-idle-timeout", ControlAutoLogoff, "GET /schedule after 3s idle returned 200 OK, want 401"},
 		{"no-mfa-enforcement", ControlMFA, "with a password-only session returned 200 OK, want 403"},
 	}
-	seen := map[string]Results{}
+	seen := map[string]suite.Results{}
 	for _, c := range cases {
 		t.Run(c.broken+"/"+c.want, func(t *testing.T) {
 			res, ok := seen[c.broken]
@@ -194,10 +195,10 @@ func TestCheckBrokenOverTLS(t *testing.T) {
 			}
 			for _, r := range res {
 				if r.Control == c.control {
-					if r.Status != Failed || !strings.Contains(strings.Join(r.Messages, "\n"), c.want) {
+					if r.Status != suite.Failed || !strings.Contains(strings.Join(r.Messages, "\n"), c.want) {
 						t.Errorf("%s: %s, want failed with %q:\n%s", r.Control, r.Status, c.want, res)
 					}
-				} else if r.Status == Failed && c.broken != "weak-tls" {
+				} else if r.Status == suite.Failed && c.broken != "weak-tls" {
 					t.Errorf("%s failed too:\n%s", r.Control, res)
 				}
 			}

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/suite"
 )
 
 const checkUsage = `usage: hipaakit check --users FILE [--ca FILE] [--max-requests N] [--format text|json] https://HOST[:PORT]
@@ -27,7 +27,7 @@ checked.
 
   --users FILE       the check file: test users (passwords and TOTP secrets),
                      routes and declared limits (see go doc
-                     github.com/hipaakit/hipaakit/compliance.CheckFile); it
+                     github.com/hipaakit/hipaakit/suite.CheckFile); it
                      must not be readable by group or others
   --ca FILE          PEM certificates trusted for the deployment (default: the
                      system's roots)
@@ -49,7 +49,7 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 	fs.SetOutput(io.Discard)
 	users := fs.String("users", "", "check file")
 	ca := fs.String("ca", "", "trusted certificates (PEM)")
-	maxReq := fs.Int("max-requests", compliance.DefaultMaxRequests, "request bound")
+	maxReq := fs.Int("max-requests", suite.DefaultMaxRequests, "request bound")
 	format := fs.String("format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,7 +85,7 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 			return exitUsage
 		}
 	}
-	res, err := compliance.Check(ctx, compliance.CheckConfig{URL: fs.Arg(0), File: file, RootCAs: roots, MaxRequests: *maxReq})
+	res, err := suite.Check(ctx, suite.CheckConfig{URL: fs.Arg(0), File: file, RootCAs: roots, MaxRequests: *maxReq})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit check: %v\n", err)
 		return exitUsage
@@ -105,7 +105,7 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 
 // readCheckFile reads and parses the check file, refusing one that group or
 // others may read (it holds passwords and TOTP secrets).
-func readCheckFile(c *cli, path string) (*compliance.CheckFile, int) {
+func readCheckFile(c *cli, path string) (*suite.CheckFile, int) {
 	name := filepath.Base(path)
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -122,7 +122,7 @@ func readCheckFile(c *cli, path string) (*compliance.CheckFile, int) {
 		fmt.Fprintf(c.stderr, "hipaakit check: cannot read the check file %s\n", name)
 		return nil, exitFailure
 	}
-	f, err := compliance.ParseCheckFile(b)
+	f, err := suite.ParseCheckFile(b)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit check: %s: %v\n", name, err)
 		return nil, exitUsage

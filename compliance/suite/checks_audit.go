@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"context"
@@ -157,7 +157,7 @@ func (r *runner) checkReflectedCanary(t T, control string) {
 // logs, in every refusal body, in the headers and in the audit trail.
 func (r *runner) checkSeededCanary(t T, control string) {
 	s := r.session(t, r.tg.CanaryRole)
-	reads := r.h.seedCanary(t, s, canary)
+	reads := r.h.SeedCanary(t, s, canary)
 	if len(reads) == 0 {
 		t.Fatalf("%s: SeedCanary returned no route to read the canary back", control)
 	}
@@ -208,11 +208,11 @@ func checkNoCanaryInHeaders(t T, control, route string, res response) {
 // checkEmergency: break-glass needs a reason, and what is done under it is
 // flagged in the audit trail.
 func (r *runner) checkEmergency(t T, control string) {
-	s := r.h.login(t, r.tg.EmergencyRole)
-	if _, granted := r.h.emergency(t, s, ""); granted {
+	s := r.h.Login(t, r.tg.EmergencyRole)
+	if _, granted := r.h.Emergency(t, s, ""); granted {
 		t.Errorf("%s: emergency access was granted without a reason", control)
 	}
-	es, granted := r.h.emergency(t, s, "patient unresponsive in ED, chart needed")
+	es, granted := r.h.Emergency(t, s, "patient unresponsive in ED, chart needed")
 	if !granted {
 		t.Fatalf("%s: emergency access with a reason was refused to %s", control, r.tg.EmergencyRole)
 	}

@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"context"
@@ -172,10 +172,10 @@ func (rm *remote) fileField(h string) string {
 	return "check file " + strings.ToLower(h)
 }
 
-// service is the Service the runner checks: the file's routes and limits.
-func (rm *remote) service() Service {
+// service is the Spec the runner checks: the file's routes and limits.
+func (rm *remote) service() Spec {
 	f := rm.f
-	s := Service{Routes: routesOf(f), Roles: f.Roles, Logout: Route{Method: http.MethodPost, Path: f.AuthPrefix + "/logout"},
+	s := Spec{Routes: routesOf(f), Roles: f.Roles, Logout: Route{Method: http.MethodPost, Path: f.AuthPrefix + "/logout"},
 		LockoutThreshold: f.LockoutThreshold, RequireMFA: f.RequireMFA, Exclude: f.Exclude, LoginPage: f.LoginPage}
 	if f.idle > 0 && f.absolute > f.idle {
 		s.IdleTimeout, s.AbsoluteTimeout, s.Clock = f.idle, f.absolute, sleepClock{rm.ctx}

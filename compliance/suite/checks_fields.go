@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"sort"
@@ -16,7 +16,7 @@ import (
 // route and field.
 func (r *runner) checkFieldAudit(t T, control string) {
 	s := r.session(t, r.tg.CanaryRole)
-	reads, values := r.h.seedFields(t, s)
+	reads, values := r.h.SeedFields(t, s)
 	if len(reads) == 0 || len(values) == 0 {
 		t.Fatalf("%s: SeedFields returned no read route or no seeded field", control)
 	}
