@@ -39,7 +39,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	dir = t.TempDir()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	check(t, err)
-	kek, err := localkek.FromFile(reportKeyFile(dir)) // beside the data directory
+	kek, err := localkek.FromFile(reportKeyFile(dir)) // in a directory of its own (beside the data directory is a gap)
 	check(t, err)
 	keys, err := filestore.Open(filepath.Join(dir, "keys"), filestore.Config{})
 	check(t, err)
@@ -85,7 +85,7 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	check(t, err)
 
 	cfg := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{pemKey(pub)}, KEK: "local",
-		KEKFile: filepath.Join("..", filepath.Base(reportKeyFile(dir))),
+		KEKFile: filepath.Join("..", filepath.Base(filepath.Dir(reportKeyFile(dir))), "master.key"),
 		Policy: serviceconfig.Policy{RequireMFA: true, IdleTimeout: serviceconfig.Duration(15 * time.Minute),
 			AbsoluteTimeout: serviceconfig.Duration(12 * time.Hour), LockoutThreshold: 10, PasswordMinLength: 8},
 		EmergencyRoles: []string{"emergency"}, TLS: serviceconfig.TLS{Enabled: true, MinVersion: "1.3", HSTS: true},
@@ -97,8 +97,13 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	return dir, config
 }
 
-// reportKeyFile is the master key file of the data directory dir, beside it.
-func reportKeyFile(dir string) string { return filepath.Clean(dir) + ".master-key" }
+// reportKeyFile is the master key file of the data directory dir, in a
+// directory of its own next to it (created here).
+func reportKeyFile(dir string) string {
+	kd := filepath.Clean(dir) + ".keys"
+	os.MkdirAll(kd, 0o700) //nolint:errcheck // the key write reports it
+	return filepath.Join(kd, "master.key")
+}
 
 func check(t *testing.T, err error) {
 	t.Helper()

@@ -25,7 +25,8 @@ func goodEvidence() Evidence {
 		Encryption: &EncryptionEvidence{KEK: "local", KeyStore: "file", Subjects: 40, Shredded: 1},
 		Transport:  &TransportEvidence{TLS: true, MinVersion: "1.2", HSTS: true},
 		Audit: &AuditEvidence{Verified: true, Events: 1200, Checkpoints: 12, First: reportNow.Add(-30 * 24 * time.Hour),
-			Last: reportNow, Retention: 2192 * 24 * time.Hour}, // six calendar years at their longest
+			Last: reportNow, Retention: 2192 * 24 * time.Hour, // six calendar years at their longest
+			Streams: []StreamCoverage{{Stream: "app", Records: 1200, LastCheckpoint: reportNow.Add(-time.Hour), AfterCheckpoint: 3}}},
 		Backup: &BackupEvidence{Backups: 30, Target: "directory", LastBackup: reportNow.Add(-5 * time.Hour),
 			LastVerified: reportNow.Add(-5 * time.Hour), LastDrill: reportNow.Add(-24 * time.Hour), LastDrillPass: true,
 			LastDrillRTO: 90 * time.Second, LedgerReplayed: true},
