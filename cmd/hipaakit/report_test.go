@@ -119,7 +119,7 @@ func TestReportAllMetExitsZero(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"| 164.312(b) | Audit controls | met |", "| 164.308(a)(7)(ii)(B) | Disaster recovery plan | met |",
-		"1 subjects crypto-shredded", "16 met, 0 not met, 0 without evidence"} {
+		"1 subjects crypto-shredded", "17 met, 0 not met, 0 without evidence"} {
 		if !strings.Contains(stdout+stderr, want) {
 			t.Errorf("output lacks %q:\n%s\n%s", want, stdout, stderr)
 		}
@@ -137,7 +137,7 @@ func TestReportFormatsAndOut(t *testing.T) {
 	check(t, err)
 	var rep report.Report
 	check(t, json.Unmarshal(b, &rep))
-	if rep.Service != "clinic" || len(rep.Rows) != 16 || !rep.AllMet() {
+	if rep.Service != "clinic" || len(rep.Rows) != 17 || !rep.AllMet() {
 		t.Fatalf("json report: %+v", rep)
 	}
 	code, html, _ := runCLI(t, nil, "report", "--config", config, "--format", "html")

@@ -44,6 +44,9 @@ import (
 //   - Disposal: ledger verification under cfg.LedgerKeys, subjects shredded,
 //     signed certificates issued (ledger entries) and the last disposal.
 //   - Retention: cfg's policies and the legal holds in force.
+//   - Incidents: the breach incidents on record and, for each one not yet
+//     notified or closed, the notice due first (breach.Plan) and whether
+//     it is overdue.
 //   - Backup: backups in the repository, the last one, the last full
 //     verification or passed drill (signed records in the repository), and
 //     the last restore drill with its outcome and RTO (the audit trail's
@@ -99,6 +102,7 @@ func Collect(ctx context.Context, cfg serviceconfig.Config, now time.Time) (Evid
 	c.encryptionEvidence(ctx, shredded)
 	c.retentionEvidence(ctx)
 	c.backupEvidence(ctx, scan)
+	c.breachEvidence(ctx)
 	if err := ctx.Err(); err != nil {
 		return Evidence{}, err
 	}

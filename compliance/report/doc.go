@@ -12,7 +12,12 @@
 // for the exact reads, and the two locks it tries for an instant). A fact
 // that cannot be read is left empty and Evidence.Notes says why; Build
 // reports a control without evidence as "no evidence", never as met. Build
-// does no I/O. Rendering escapes control characters and bidirectional
+// does no I/O. A "met" rests on evidence covering the control as a whole:
+// encryption needs the local master key neither inside nor beside the data
+// directory, audit controls need every stream covered by a signed
+// checkpoint (or its uncovered tail younger than a day), and breach
+// notification lists every incident still owing a notice with its next
+// deadline, an overdue one being a gap. Rendering escapes control characters and bidirectional
 // overrides in every field, so a hostile value in a store cannot forge rows
 // or rewrite the terminal.
 //

@@ -17,6 +17,7 @@ type Evidence struct {
 	Backup     *BackupEvidence     `json:"backup,omitempty"`
 	Disposal   *DisposalEvidence   `json:"disposal,omitempty"`
 	Retention  *RetentionEvidence  `json:"retention,omitempty"`
+	Incidents  *IncidentEvidence   `json:"incidents,omitempty"`
 
 	// Notes say which facts could not be read and why (Collect); a field
 	// left empty for a reason given here was not guessed.

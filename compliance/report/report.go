@@ -189,6 +189,7 @@ func Build(ev Evidence) Report {
 		}
 		judge(row, auditPolicy, "", fmt.Sprintf("no retention policy keeps the audit kind for %d years", minRetainYears))
 	})
+	r.Rows = append(r.Rows, breachRow(ev.Incidents))
 	r.Organisational = organisational()
 	return r
 }

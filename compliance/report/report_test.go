@@ -32,6 +32,8 @@ func goodEvidence() Evidence {
 			LastDrillRTO: 90 * time.Second, LedgerReplayed: true},
 		Disposal:  &DisposalEvidence{Shreds: 1, Certificates: 1, LedgerVerified: true, LastShred: reportNow.Add(-48 * time.Hour)},
 		Retention: &RetentionEvidence{Policies: []RetentionPolicy{{Kind: "audit", Period: "6y", Years: 6}}, Holds: 0},
+		Incidents: &IncidentEvidence{Incidents: 2, Open: []OpenIncident{{ID: "inc-1", Status: "assessed", Discovered: "2026-11-01",
+			Affected: 40, NextNotice: "individuals", Rule: "164.404", NextDue: "2026-12-31", DueBy: reportNow.Add(40 * 24 * time.Hour)}}},
 	}
 }
 
@@ -46,7 +48,7 @@ func TestReportAllMet(t *testing.T) {
 	}
 	want := []string{"164.312(a)(2)(i)", "164.312(a)(2)(ii)", "164.312(a)(2)(iii)", "164.312(a)(2)(iv)", "164.312(b)",
 		"164.312(c)(2)", "164.312(d)", "164.312(e)(2)(i)", "164.312(e)(2)(ii)", "164.308(a)(7)(ii)(A)", "164.308(a)(7)(ii)(B)",
-		"164.308(a)(7)(ii)(D)", "164.310(d)(2)(i)", "164.310(d)(2)(ii)", "164.310(d)(2)(iv)", "164.316(b)(2)"}
+		"164.308(a)(7)(ii)(D)", "164.310(d)(2)(i)", "164.310(d)(2)(ii)", "164.310(d)(2)(iv)", "164.316(b)(2)", "164.404-164.410"}
 	var got []string
 	for _, row := range r.Rows {
 		got = append(got, row.Control)
