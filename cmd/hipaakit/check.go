@@ -14,7 +14,8 @@ import (
 	"github.com/hipaakit/hipaakit/compliance/suite"
 )
 
-const checkUsage = `usage: hipaakit check --users FILE [--ca FILE] [--max-requests N] [--format text|json] https://HOST[:PORT]
+const checkUsage = `usage: hipaakit check --users FILE [--ca FILE] [--max-requests N] [--format text|json]
+                      [--evidence DIR --signing-key FILE] https://HOST[:PORT]
 
 Run the black-box part of the compliance suite against a live deployment
 over HTTPS: TLS versions and cipher suites, HSTS, security headers and
@@ -33,6 +34,9 @@ checked.
                      system's roots)
   --max-requests N   bound on requests and connections (default 5000)
   --format F         text (default) or json
+  --evidence DIR     also write junit.xml and check.json into DIR, each with a
+                     detached signature (.sig) by --signing-key (the
+                     deployment's signing key); verify with hipaakit report --verify
 
 Only HOST is contacted, redirects are not followed, requests that change
 state are sent only where the check file allows it, and every session the
@@ -51,6 +55,8 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 	ca := fs.String("ca", "", "trusted certificates (PEM)")
 	maxReq := fs.Int("max-requests", suite.DefaultMaxRequests, "request bound")
 	format := fs.String("format", "text", "text or json")
+	evidenceDir := fs.String("evidence", "", "evidence directory")
+	signingKey := fs.String("signing-key", "", "signing key file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(c.stdout, checkUsage)
@@ -67,6 +73,8 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 		return checkUsageErr(c, "--format must be text or json")
 	case *maxReq <= 0:
 		return checkUsageErr(c, "--max-requests must be positive")
+	case *evidenceDir != "" && *signingKey == "":
+		return checkUsageErr(c, "--evidence needs --signing-key")
 	}
 	file, code := readCheckFile(c, *users)
 	if file == nil {
@@ -96,6 +104,12 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 		enc.Encode(res) //nolint:errcheck // stdout
 	} else {
 		fmt.Fprint(c.stdout, res.String())
+	}
+	if *evidenceDir != "" {
+		if err := writeCheckEvidence(*evidenceDir, *signingKey, res); err != nil {
+			fmt.Fprintf(c.stderr, "hipaakit check: evidence: %v\n", err)
+			return exitFailure
+		}
 	}
 	if res.Failed() {
 		return exitCheck
