@@ -21,6 +21,18 @@
 // overrides in every field, so a hostile value in a store cannot forge rows
 // or rewrite the terminal.
 //
+// # Scheduled self-audit
+//
+// SelfAudit runs the report inside a service every period (daily by
+// default, on the injected clock) and records each result in the audit
+// trail as a SelfAuditAction event naming the controls met, not met and
+// without evidence, so regular evaluation leaves a verifiable trace; a
+// control that was met in the previous result and is not now calls
+// SelfAuditConfig.OnRegression. With replicas on one PostgreSQL database,
+// AdvisoryLock makes exactly one replica run each period (the check for
+// the period's result and the record happen under the lock); without it,
+// a process serialises its own runs only.
+//
 // It does not link package testing: a production binary may embed the
 // report (the compliance suite, which does, is package compliance).
 package report
