@@ -17,9 +17,13 @@ const (
 	ControlMFA          = suite.ControlMFA
 	ControlTransmission = suite.ControlTransmission
 	ControlConfidential = suite.ControlConfidential
+	// ControlPasskey is checked when Service.PasskeyRoles is set.
+	ControlPasskey = suite.ControlPasskey
 )
 
-// Controls lists the controls Run checks, in the order it checks them.
+// Controls lists the controls Run checks, in the order it checks them;
+// Run also checks ControlPasskey, after ControlMFA, for a Service with
+// PasskeyRoles.
 func Controls() []string { return suite.Controls() }
 
 // Run checks the service described by tg, one subtest per control. It fails
@@ -32,7 +36,7 @@ func Run(t *testing.T, tg Service) {
 	spec := suite.Spec{Routes: tg.Routes, Served: tg.Served, Roles: tg.Roles, LoginPage: tg.LoginPage, Logout: tg.Logout,
 		Clock: tg.Clock, IdleTimeout: tg.IdleTimeout, AbsoluteTimeout: tg.AbsoluteTimeout, LockoutThreshold: tg.LockoutThreshold,
 		RequireMFA: tg.RequireMFA, Events: tg.Events, VerifyAudit: tg.VerifyAudit, Logs: tg.Logs, CanaryRole: tg.CanaryRole,
-		EmergencyRole: tg.EmergencyRole, EmergencyRoute: tg.EmergencyRoute, Exclude: tg.Exclude}
+		EmergencyRole: tg.EmergencyRole, EmergencyRoute: tg.EmergencyRoute, Exclude: tg.Exclude, PasskeyRoles: tg.PasskeyRoles}
 	suite.RunHandler(testingT{t}, tg.Handler, spec, hooksOf(tg), func(h string) string { return "Service." + h })
 }
 
@@ -74,6 +78,9 @@ func hooksOf(tg Service) suite.Hooks {
 	}
 	if f := tg.SeedFields; f != nil {
 		h.SeedFields = func(t suite.T, s Session) ([]Route, map[string]string) { return f(tbOf(t), s) }
+	}
+	if f := tg.NonPasskeyLogin; f != nil {
+		h.NonPasskeyLogin = func(t suite.T, role string) Session { return f(tbOf(t), role) }
 	}
 	if f := tg.Emergency; f != nil {
 		h.Emergency = func(t suite.T, s Session, reason string) (Session, bool) { return f(tbOf(t), s, reason) }

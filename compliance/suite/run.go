@@ -43,13 +43,18 @@ func RunHandler(t T, h http.Handler, spec Spec, hooks Hooks, hookName func(strin
 	if err := checkRoles(spec.Routes, spec.Roles); err != nil {
 		t.Fatalf("%v", err)
 	}
+	inProcess(h, spec, hooks, hookName).runControls(t)
+}
+
+// inProcess returns the runner that sends requests straight to h.
+func inProcess(h http.Handler, spec Spec, hooks Hooks, hookName func(string) string) *runner {
 	r := &runner{tg: spec, h: hooks, sessions: map[string]Session{}, margin: time.Second, hookName: hookName}
 	r.send = func(req *http.Request) (response, error) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}, nil
 	}
-	r.runControls(t)
+	return r
 }
 
 // checkRoles refuses a route that allows a role the service does not define.
@@ -80,6 +85,9 @@ func (r *runner) runControls(t T) {
 		{n("EmergencyRoute"), tg.EmergencyRoute.Path != ""}, {n("Events"), tg.Events != nil}}, r.checkEmergency)
 	r.control(t, ControlAuthn, r.authnHooks(), r.checkAuthn)
 	r.control(t, ControlMFA, []hook{{n("RequireMFA"), tg.RequireMFA}, {n("PasswordLogin"), r.h.PasswordLogin != nil}}, r.checkMFA)
+	if len(tg.PasskeyRoles) > 0 && r.remote == nil {
+		r.control(t, ControlPasskey, []hook{{n("NonPasskeyLogin"), r.h.NonPasskeyLogin != nil}}, r.checkPasskey)
+	}
 	r.control(t, ControlAutoLogoff, []hook{{n("Clock"), tg.Clock != nil}, {n("IdleTimeout"), tg.IdleTimeout > 0},
 		{n("AbsoluteTimeout"), tg.AbsoluteTimeout > tg.IdleTimeout}}, r.checkAutoLogoff)
 	// Last, so that it covers the events every other check produced.
@@ -126,6 +134,9 @@ type Hooks struct {
 	SeedCanary     func(t T, s Session, canary string) []Route
 	SeedFields     func(t T, s Session) ([]Route, map[string]string)
 	Emergency      func(t T, s Session, reason string) (Session, bool)
+	// NonPasskeyLogin logs in a fresh user of role with every factor but
+	// a passkey (ControlPasskey).
+	NonPasskeyLogin func(t T, role string) Session
 }
 
 type runner struct {

@@ -95,4 +95,6 @@ type Spec struct {
 	EmergencyRole    string
 	EmergencyRoute   Route
 	Exclude          map[string]string
+	// PasskeyRoles enables ControlPasskey (in-process only).
+	PasskeyRoles []string
 }
