@@ -81,8 +81,14 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		"POST /api/breach/incidents/{id}/assessment":   {Path: "/api/breach/incidents/i-1/assessment", Body: `{}`, DenyOnly: breach},
 		"POST /api/breach/incidents/{id}/mailing-list": {Path: "/api/breach/incidents/i-1/mailing-list", Body: `{}`, DenyOnly: breach},
 		"GET /patients/{id}":                           {Path: "/patients/" + id, Subject: id, PHI: true},
-		"POST /patients":                               {DenyOnly: "an HTML form; exercised by the browser tests"},
-		"POST /enroll":                                 {DenyOnly: "starts an MFA enrolment; exercised by the browser tests"},
+		"GET /patients/{id}/lab":                       {Path: "/patients/" + id + "/lab"},
+		"GET /patients/{id}/history":                   {Path: "/patients/" + id + "/history"},
+		"GET /audit/patients/{id}/disclosures":         {Path: "/audit/patients/" + id + "/disclosures"},
+		"GET /breach/{id}":                             {Path: "/breach/i-1", DenyOnly: "needs an incident; exercised by the breach tests"},
+		"GET /audit/export":                            {Path: "/audit/export?format=csv"},
+		"POST /api/admin/users":                        {Body: `{}`, DenyOnly: admin},
+		"POST /api/admin/certificates/verify":          {Body: `{}`, DenyOnly: "needs a disposal certificate; exercised by the administration tests"},
+		"POST /audit":                                  {DenyOnly: "an HTML form; exercised by the browser tests"},
 	})
 	if err != nil {
 		t.Fatal(err)
