@@ -2,6 +2,10 @@ package compliance
 
 import (
 	"os"
+	"path/filepath"
+
+	"github.com/hipaakit/hipaakit/compliance/evidence"
+	"github.com/hipaakit/hipaakit/signing"
 
 	"github.com/hipaakit/hipaakit/auth"
 	"os/exec"
@@ -12,6 +16,10 @@ import (
 // brokenEnv makes TestFixtureRun run a broken fixture; only
 // TestBrokenHandlersFail sets it, in a child process.
 const brokenEnv = "HIPAAKIT_COMPLIANCE_BROKEN_FIXTURE"
+
+// evidenceEnv names "DIR KEYFILE": TestFixtureRun then writes its signed
+// evidence there (only TestRunWritesEvidence sets it, in a child process).
+const evidenceEnv = "HIPAAKIT_COMPLIANCE_EVIDENCE"
 
 // TestFixtureRun runs the whole suite against the fixture service. With no
 // environment it runs the correct fixture, which must pass every control.
@@ -30,7 +38,52 @@ func TestFixtureRun(t *testing.T) {
 	case "no-password-login-hook":
 		tg.PasswordLogin = nil
 	}
+	if dir, keyFile, ok := strings.Cut(os.Getenv(evidenceEnv), " "); ok {
+		key, err := signing.Load(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg.Evidence = &Evidence{Dir: dir, SigningKey: key}
+	}
 	Run(t, tg)
+}
+
+// TestRunWritesEvidence: with Service.Evidence, Run writes junit.xml and
+// results.json, both signed, naming each control and what failed (a
+// fixture that trusts a role header fails access control).
+func TestRunWritesEvidence(t *testing.T) {
+	key, err := signing.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "signing-key.pem")
+	if err := signing.Save(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
+	trusted, _ := signing.NewKeySet(key.PublicKey())
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestFixtureRun$")
+	cmd.Env = append(os.Environ(), brokenEnv+"=trusts-role-header", evidenceEnv+"="+dir+" "+keyFile)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("the broken fixture passed:\n%s", out)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, name := range []string{"junit.xml", "results.json"} {
+		if _, err := evidence.Verify(name, read(name), read(name+evidence.SigSuffix), trusted); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	junit := string(read("junit.xml"))
+	if !strings.Contains(junit, `tests="9" failures="1" skipped="0"`) || !strings.Contains(junit, `<testcase name="`+ControlAccess+`" classname="compliance.Run">`) ||
+		!strings.Contains(junit, "after claiming role &#34;physician&#34; through X-Role header") {
+		t.Fatalf("junit.xml:\n%s", junit)
+	}
 }
 
 // TestBrokenHandlersFail re-runs TestFixtureRun in a child process against

@@ -1,7 +1,12 @@
 package compliance
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
+	"time"
+
+	"github.com/hipaakit/hipaakit/compliance/evidence"
 
 	"github.com/hipaakit/hipaakit/compliance/suite"
 )
@@ -37,7 +42,34 @@ func Run(t *testing.T, tg Service) {
 		Clock: tg.Clock, IdleTimeout: tg.IdleTimeout, AbsoluteTimeout: tg.AbsoluteTimeout, LockoutThreshold: tg.LockoutThreshold,
 		RequireMFA: tg.RequireMFA, Events: tg.Events, VerifyAudit: tg.VerifyAudit, Logs: tg.Logs, CanaryRole: tg.CanaryRole,
 		EmergencyRole: tg.EmergencyRole, EmergencyRoute: tg.EmergencyRoute, Exclude: tg.Exclude, PasskeyRoles: tg.PasskeyRoles}
-	suite.RunHandler(testingT{t}, tg.Handler, spec, hooksOf(tg), func(h string) string { return "Service." + h })
+	var st suite.T = testingT{t}
+	var results func() suite.Results
+	if tg.Evidence != nil {
+		st, results = suite.Tee(st)
+	}
+	suite.RunHandler(st, tg.Handler, spec, hooksOf(tg), func(h string) string { return "Service." + h })
+	if tg.Evidence != nil {
+		if err := writeEvidence(tg.Evidence, results()); err != nil {
+			t.Errorf("compliance: writing the CI evidence: %v", err)
+		}
+	}
+}
+
+// writeEvidence writes the run's results as junit.xml and results.json,
+// each signed, into e.Dir.
+func writeEvidence(e *Evidence, rs suite.Results) error {
+	if e.Dir == "" || e.SigningKey == nil {
+		return errors.New("Service.Evidence needs Dir and SigningKey")
+	}
+	junit, err := evidence.JUnit("compliance.Run", time.Now(), rs)
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rs, "", "  ")
+	if err != nil {
+		return err
+	}
+	return evidence.WriteDir(e.Dir, e.SigningKey, map[string][]byte{"junit.xml": junit, "results.json": append(js, '\n')})
 }
 
 // testingT adapts *testing.T to the suite's T.
@@ -53,7 +85,15 @@ func (a testingT) Run(name string, fn func(suite.T)) bool {
 
 // tbOf returns the testing.TB behind t, for the Service's hooks: in-process
 // the suite always passes them the T it got from Run.
-func tbOf(t suite.T) testing.TB { return t.(testingT).t }
+func tbOf(t suite.T) testing.TB {
+	for {
+		u, ok := t.(interface{ Unwrap() suite.T })
+		if !ok {
+			return t.(testingT).t
+		}
+		t = u.Unwrap()
+	}
+}
 
 // hooksOf adapts tg's callbacks; a nil callback stays nil.
 func hooksOf(tg Service) suite.Hooks {

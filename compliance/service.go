@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/compliance/suite"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Route, Session, Credentials and Clock are the suite's (package
@@ -27,6 +28,12 @@ type (
 // suite.RoutesFrom.
 func RoutesFrom(served []auth.Route, rbac *policy.RBAC, roles []string, data map[string]RouteData) ([]Route, error) {
 	return suite.RoutesFrom(served, rbac, roles, data)
+}
+
+// Evidence says where Run writes its signed CI evidence.
+type Evidence struct {
+	Dir        string
+	SigningKey *signing.PrivateKey // the deployment's signing key
 }
 
 // Service describes the service under test. Handler, Routes, Roles and Login
@@ -126,6 +133,13 @@ type Service struct {
 	Emergency      func(t testing.TB, s Session, reason string) (Session, bool)
 	EmergencyRole  string
 	EmergencyRoute Route
+
+	// Evidence, when set, makes Run also write its results as junit.xml
+	// and results.json into Evidence.Dir, each with a detached signature
+	// by Evidence.SigningKey (package compliance/evidence), for the
+	// auditor's copy of a CI run; go test's output stays the primary
+	// interface.
+	Evidence *Evidence
 
 	// Exclude names controls (as in Controls) the service does not claim,
 	// each with a justification; the suite prints it instead of running the

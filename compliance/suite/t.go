@@ -141,12 +141,19 @@ func (p *recorder) Run(name string, fn func(T)) bool {
 }
 
 // markResult records that the control t checks was excluded or cannot be
-// checked from where it runs; a *testing.T only logs it.
+// checked from where it runs; a plain *testing.T only logs it.
 func markResult(t T, st Status) {
-	if p, ok := t.(*recorder); ok {
+	switch p := t.(type) {
+	case *recorder:
 		p.mu.Lock()
 		p.excluded, p.notChecked = st == Excluded, st == NotChecked
 		p.mu.Unlock()
+	case *teeT:
+		if p.res != nil {
+			p.mu.Lock()
+			p.res.Status = st
+			p.mu.Unlock()
+		}
 	}
 }
 
