@@ -63,22 +63,42 @@ func (d *Deployment) openAuth() error {
 
 // openDisposal wires the disposal ledger, the legal holds and the shredder.
 func (d *Deployment) openDisposal(ctx context.Context) error {
-	d.Ledger = disposal.NewLedger(d.ledgerStore)
-	if d.ledgerMirror != nil {
-		d.Ledger = disposal.NewMirroredLedger(d.ledgerStore, d.ledgerMirror)
-	}
-	var err error
-	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
-		return fmt.Errorf("hipaakit: legal holds: %w", err)
+	d.Ledger = d.newLedger()
+	if err := d.openHolds(); err != nil {
+		return err
 	}
 	// A restored key store must never bring back a shredded subject: replay
 	// the ledger at every start, before any request can open a key.
 	if _, err := d.Ledger.Replay(ctx, d.Keys); err != nil {
 		return fmt.Errorf("hipaakit: replay the disposal ledger: %w", err)
 	}
+	if d.extraReplay != nil {
+		if _, err := d.extraReplay.Replay(ctx, d.Keys); err != nil {
+			return fmt.Errorf("hipaakit: replay the disposal ledger's file mirror: %w", err)
+		}
+	}
+	var err error
 	d.Shredder, err = disposal.New(disposal.Config{Vault: d.Vault, Keys: d.Keys, Ledger: d.Ledger, Audit: d.Audit,
 		Holds: d.Holds, SigningKey: d.signKey, Clock: d.Clock})
 	return err
+}
+
+// newLedger is the disposal ledger over the opened ledger store, mirrored
+// when a mirror is open.
+func (d *Deployment) newLedger() *disposal.Ledger {
+	if d.ledgerMirror != nil {
+		return disposal.NewMirroredLedger(d.ledgerStore, d.ledgerMirror)
+	}
+	return disposal.NewLedger(d.ledgerStore)
+}
+
+// openHolds builds the legal-hold registry over the opened hold store,
+// recording to the audit trail.
+func (d *Deployment) openHolds() (err error) {
+	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
+		return fmt.Errorf("hipaakit: legal holds: %w", err)
+	}
+	return nil
 }
 
 // openBackups opens the backup repository, one of the start-up checks: a
@@ -189,7 +209,9 @@ func s3Target(ctx context.Context, b BackupConfig, clk clock.Clock) (backup.Targ
 // DrillResult is the drill of one kind: its report, and the error of a
 // failed drill (backup.ErrDrillFailed or the restore's error).
 type DrillResult struct {
-	Kind   string
+	Kind string
+	// Covers is what the drilled member of a set holds (DrillSet).
+	Covers []string
 	Report *backup.DrillReport
 	Err    error
 }
@@ -226,36 +248,4 @@ func (d *Deployment) BackupAll(ctx context.Context) ([]string, error) {
 		ids = append(ids, m.ID)
 	}
 	return ids, nil
-}
-
-// BackupSet backs up every source in d.BackupSources as one backup set
-// (backup.Repository.BackupSet, named "deployment"): the deployment as of
-// one run, restored and drilled as a unit.
-func (d *Deployment) BackupSet(ctx context.Context) (*backup.Set, error) {
-	return d.Backups.BackupSet(ctx, backup.SetConfig{Name: "deployment", Sources: d.BackupSources})
-}
-
-// DrillSet drills every member of backup set id with the drill of its
-// kind in d.Drills (the backup package's default drill when none is
-// configured). A failed member is a DrillResult with Err set.
-func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, error) {
-	s, err := d.Backups.Set(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var results []DrillResult
-	for _, m := range s.Members {
-		opts := backup.DrillOptions{ID: m.ID, ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
-		for _, dr := range d.Drills {
-			if dr.Kind == m.Source.Kind && dr.Sink != nil {
-				opts.Sink = dr.Sink()
-			}
-		}
-		rep, err := d.Backups.Drill(ctx, opts)
-		if err != nil && rep == nil {
-			return results, err
-		}
-		results = append(results, DrillResult{Kind: m.Source.Kind, Report: rep, Err: err})
-	}
-	return results, nil
 }

@@ -49,6 +49,45 @@
 // ReadyHandler (mount it at /readyz) fail once a lease was lost or could
 // not be renewed in time, so a load balancer stops routing to the process.
 //
+// # Whole-deployment backups
+//
+// Deployment.BackupSet backs up the deployment as one backup set whose
+// members name what they cover (DeploymentParts: keys, audit trail, users,
+// legal holds, disposal ledger, emergency log, breach incidents, trusted
+// public keys; and the records: AppDirs, or the main schema). Sessions and
+// login-attempt counts
+// are not backed up (a restored deployment signs everyone in again); the
+// private signing key is not either (keep it, or list its public key in
+// Signing.Trusted of the restored deployment). "Consistent" means:
+//
+//   - On PostgreSQL every table of the main schema and of the ledger's
+//     schema is read in one snapshot (pgsource.Snapshot, exported once and
+//     imported by each member): no commit is in one member and missing
+//     from the other. The key store is read after that moment, so every
+//     record of the set has its keyset unless its subject was shredded
+//     after it — and then the ledger's mirror outside the database, which
+//     start-up replays, keeps it shredded.
+//   - On the embedded stores the members are read one after another in an
+//     order under which a restore is safe: the records before the keys
+//     that open them, the keys before the disposal ledger (every shred
+//     that removed a keyset from the key store member is in the ledger
+//     member), the audit trail last (it records what the other members
+//     show). Users, holds and the emergency log may be of a later moment
+//     than the records.
+//
+// On PostgreSQL the disposal ledger is mirrored outside the database: into
+// the data directory (DirLedgerMirror) and, when backups go to S3, into the
+// backup bucket (backup.LedgerMirror, shared by every replica, under the
+// bucket's default object-lock retention when it has one). Start-up
+// replays both, so neither a restore of the database to an earlier point
+// nor the loss of a data directory brings a shredded subject back.
+//
+// Deployment.DrillSet restores every member into scratch space and
+// compares it with its manifest, and records one audit event for the set
+// naming the parts it restored: the compliance report marks disaster
+// recovery met only when the last whole-deployment drill restored every
+// part of DeploymentParts.
+//
 // # Starts that write nothing until they can run
 //
 // Open runs every check before it writes anything of the deployment: the
@@ -69,6 +108,23 @@
 // claims no stream lease and writes nothing (on PostgreSQL every session is
 // read-only). A deployment that does not exist is refused with a
 // *MissingError (ErrMissing) naming what is missing.
+//
+// # Administrative processes
+//
+// OpenTool opens a deployment for a short-lived administrative process
+// that changes it (the CLI's shred, hold, user, retention, breach, backup
+// and kek commands): a Tool opens each store on first use, in the same
+// layout as Open, under a per-run instance ID ("cli-" and a random suffix)
+// whose PostgreSQL streams no other process shares, and claims a stream
+// only when it records. It runs no housekeeping, takes no stream lease,
+// writes no service description or instance-ID file, replays nothing and
+// never creates a master key. On the embedded stores it takes no
+// data-directory lock but each store's own, so beside a running service
+// everything that records an audit event fails with durable.ErrLocked and
+// changes nothing; reads go through Inspect. On PostgreSQL a Tool given
+// the data directory writes its disposals to the ledger's mirror there
+// unless a service holds it (Tool.MirrorHeld), in which case the service's
+// housekeeping (Sweep) copies them in; see Tool.
 //
 // # Service description
 //

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/phi"
@@ -46,14 +47,14 @@ func ExampleOpen() {
 	fmt.Println(string(name.Reveal()))
 	fmt.Println("key inside the data directory:", d.KeyInsideDataDir())
 	fmt.Println("key file:", filepath.Base(d.KeyLocation().File))
-	ids, err := d.BackupAll(ctx)
+	set, err := d.BackupSet(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("backups:", len(ids))
+	fmt.Println("backup set covers:", strings.Join(set.Covered(), " "))
 	// Output:
 	// Jane Doe
 	// key inside the data directory: false
 	// key file: data.master-key
-	// backups: 2
+	// backup set covers: audit emergency holds incidents keys ledger signing-keys users
 }

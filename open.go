@@ -80,6 +80,8 @@ type Deployment struct {
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	ledgerStore   disposal.LedgerStore
 	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
+	mirrorHeld    bool                 // a Tool found the mirror held by another process
+	extraReplay   *disposal.Ledger     // another ledger start-up replays (openS3LedgerMirror)
 	auditEntries  audit.EntrySource
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore

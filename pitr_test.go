@@ -134,3 +134,97 @@ func TestShredSurvivesPointInTimeRecovery(t *testing.T) {
 	restore()
 	check(map[string]error{"patient-1": phi.ErrShredded, "patient-2": nil})
 }
+
+// TestShredSurvivesPointInTimeRecoveryS3Mirror: with backups in S3 the
+// disposal ledger is mirrored into the bucket (object lock on it here), so
+// a shred survives both the database going back to a moment before it and
+// the loss of the data directory: a deployment started on a fresh data
+// directory over the older database keeps the patient shredded, every
+// other patient opens.
+func TestShredSurvivesPointInTimeRecoveryS3Mirror(t *testing.T) {
+	ctx := context.Background()
+	srv := hipaakittest.S3(t)
+	bucket := srv.Bucket(t, true)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	pool, schema := hipaakittest.PostgresSchema(t)
+	cfg, _ := embedded(t, nil)
+	cfg.DatabaseURL = withSearchPath(t, hipaakittest.PostgresURL(), schema)
+	cfg.Backup = hipaakit.BackupConfig{S3Bucket: bucket, S3Endpoint: srv.Endpoint, S3Region: srv.Region, S3Prefix: "clinic/"}
+	cfg.KEK.KeyFile = filepath.Join(t.TempDir(), "master-key")
+	d, err := hipaakit.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledgerSchema := d.LedgerSchema
+	snap := schema + "_snap"
+	t.Cleanup(func() { dropSchema(t, ledgerSchema); dropSchema(t, snap) })
+	sealed := map[string]phi.Sealed{}
+	for _, sub := range []string{"patient-1", "patient-2"} {
+		if sealed[sub], err = d.Vault.Seal(ctx, phi.Binding{Subject: sub, Field: "name", Tenant: "t1"}, []byte("Jane Doe")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := pgx.Identifier.Sanitize
+	tables := map[string][]string{schema: {"phi_keysets"}, ledgerSchema: pgTables(t, ctx, pool, ledgerSchema)}
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+id(pgx.Identifier{snap})); err != nil {
+		t.Fatal(err)
+	}
+	for s, ts := range tables {
+		for _, tb := range ts {
+			if _, err := pool.Exec(ctx, "CREATE TABLE "+id(pgx.Identifier{snap, s + "." + tb})+" AS SELECT * FROM "+id(pgx.Identifier{s, tb})); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := d.Shredder.Shred(ctx, "patient-1", "retention expired"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SET session_replication_role = replica"); err != nil {
+		t.Fatal(err)
+	}
+	for s, ts := range tables {
+		for _, tb := range ts {
+			if _, err := conn.Exec(ctx, "TRUNCATE "+id(pgx.Identifier{s, tb})+" CASCADE; INSERT INTO "+id(pgx.Identifier{s, tb})+
+				" OVERRIDING SYSTEM VALUE SELECT * FROM "+id(pgx.Identifier{snap, s + "." + tb})); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	conn.Exec(ctx, "RESET session_replication_role")
+	conn.Release()
+
+	// The data directory (and its file mirror) is gone too.
+	fresh := cfg
+	fresh.DataDir = filepath.Join(t.TempDir(), "fresh")
+	if err := os.MkdirAll(fresh.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(cfg.DataDir, hipaakit.FileSigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fresh.DataDir, hipaakit.FileSigningKey), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := hipaakit.Open(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if _, err := d2.Vault.Open(ctx, phi.Binding{Subject: "patient-1", Field: "name", Tenant: "t1"}, sealed["patient-1"]); !errors.Is(err, phi.ErrShredded) {
+		t.Fatalf("patient-1 after the older database and a fresh data directory: %v, want ErrShredded", err)
+	}
+	if _, err := d2.Vault.Open(ctx, phi.Binding{Subject: "patient-2", Field: "name", Tenant: "t1"}, sealed["patient-2"]); err != nil {
+		t.Fatalf("patient-2: %v", err)
+	}
+}

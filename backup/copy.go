@@ -39,6 +39,8 @@ type CopyReport struct {
 // holds only verifies it again, so an interrupted copy of many backups is
 // finished by running it again.
 //
+// A member of a set keeps naming its set (CopySet copies the set itself).
+//
 // The source records an export event (op "copy", the destination's
 // repository ID), the destination a backup event (copied_from) and its
 // verification.
@@ -60,7 +62,7 @@ func Copy(ctx context.Context, from, to *Repository, id string) (rep *CopyReport
 			return nil, aerr
 		}
 		rep.Manifest, err = to.backup(ctx, &manifestSource{r: from, m: m}, backupPlan{
-			id: m.ID, started: m.Started, finished: m.Finished,
+			id: m.ID, started: m.Started, finished: m.Finished, set: m.Set,
 			attrs: map[string]string{"copied_from": from.ID()},
 		})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hipaakit/hipaakit/durable"
@@ -17,7 +18,7 @@ import (
 
 // DirSink restores a directory or audit-trail backup into the directory
 // Dest. It stages the restore in a hidden sibling directory, fsyncs every
-// file and directory, and then renames the staging directory to Dest in one
+// file (several at a time, in the background) and directory, and then renames the staging directory to Dest in one
 // step, so Dest never holds a partial restore. An existing non-empty Dest is
 // refused with ErrExists unless the restore is forced; a forced restore
 // swaps the staging directory with Dest atomically (renameat2
@@ -29,6 +30,52 @@ type DirSink struct {
 	dirs  []string
 	meta  map[string]dirMeta // directory modes and times, set in Commit
 	force bool
+	syncs syncer // the files' fsyncs, waited for in Commit
+}
+
+// syncer fsyncs and closes written files in the background, a few at a
+// time, so that writing the next files overlaps the flush latency of the
+// last (a restore of many small files is otherwise one flush per file,
+// end to end). Commit waits for every one and fails on the first error, so
+// nothing is renamed into place before all of it is durable.
+type syncer struct {
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+	once sync.Once
+}
+
+// syncParallel bounds the fsyncs in flight.
+const syncParallel = 16
+
+func (s *syncer) add(f *os.File) {
+	s.once.Do(func() { s.sem = make(chan struct{}, syncParallel) })
+	s.sem <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = err
+			}
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// wait returns once every file added is synced and closed, with the first
+// error.
+func (s *syncer) wait() error {
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 var _ Sink = (*DirSink)(nil)
@@ -110,16 +157,15 @@ func (d *DirSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
 		}
 		_, err = io.Copy(f, body)
 		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Chmod(p, mode)
+			err = f.Chmod(mode)
 		}
 		if err == nil && !e.ModTime.IsZero() {
 			err = os.Chtimes(p, e.ModTime, e.ModTime)
+		}
+		if err == nil {
+			d.syncs.add(f) // fsynced and closed before Commit renames
+		} else {
+			f.Close()
 		}
 		if err != nil {
 			var oe *ObjectError
@@ -136,6 +182,9 @@ func (d *DirSink) Entry(ctx context.Context, e *Entry, body io.Reader) error {
 
 // Commit implements Sink.
 func (d *DirSink) Commit(ctx context.Context) error {
+	if err := d.syncs.wait(); err != nil {
+		return fmt.Errorf("backup: directory sink: %w", durable.WithoutPath(err))
+	}
 	// Deepest first, so every directory's entries are durable before it.
 	sort.Slice(d.dirs, func(i, j int) bool { return len(d.dirs[i]) > len(d.dirs[j]) })
 	for _, dir := range d.dirs {
@@ -197,6 +246,7 @@ func swapIntoPlace(stage, dest string, force bool, isEmpty func(string) (bool, e
 
 // Abort implements Sink.
 func (d *DirSink) Abort(ctx context.Context) error {
+	d.syncs.wait() //nolint:errcheck // the restore is abandoned; the files are removed
 	if d.stage == "" {
 		return nil
 	}

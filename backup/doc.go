@@ -57,6 +57,14 @@
 //     refuse to overwrite data unless forced. A key store restore replays the
 //     disposal ledger before creating any keyset, so a shredded subject stays
 //     shredded.
+//   - Sets: BackupSet backs several sources up as one set whose members
+//     name what they cover, under a cut that makes them one moment where
+//     the stores allow it (pgsource.Snapshot: one PostgreSQL snapshot for
+//     every PostgreSQL member); DrillSet drills every member and records
+//     one event for the set; CopySet copies a set as a unit.
+//   - LedgerMirror keeps the disposal ledger's mirror in a Target (S3 with
+//     object lock, or a directory), outside the database it protects: a
+//     hash chain per writer, objects created once and never overwritten.
 //   - Every backup, verification, restore, drill and prune is recorded
 //     through the audit.Writer; when the event cannot be written the
 //     operation reports failure.

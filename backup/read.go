@@ -22,11 +22,12 @@ type readBuf struct {
 	ad     []byte
 }
 
+// newChunkReader returns a chunk reader whose buffers are sized by the
+// chunks read: a small chunk (a note, a key store dump) never takes a
+// buffer of the largest chunk's size, and a buffer is grown once to what a
+// larger chunk needs, then reused.
 func (r *Repository) newChunkReader() *chunkReader {
-	cs := 2 * r.s.chunkSize // most chunks of new backups fit; buffers grow for larger ones
-	return &chunkReader{r: r, pool: sync.Pool{New: func() any {
-		return &readBuf{stored: make([]byte, 0, cs+ChunkOverhead+1), plain: make([]byte, 0, cs), ad: make([]byte, 0, 128)}
-	}}}
+	return &chunkReader{r: r, pool: sync.Pool{New: func() any { return &readBuf{ad: make([]byte, 0, 128)} }}}
 }
 
 // fetch reads chunk ref into a buffer from the pool. The caller returns the
@@ -47,6 +48,12 @@ func (cr *chunkReader) fetch(ctx context.Context, ref ChunkRef) (*readBuf, []byt
 	defer rc.Close()
 	b := cr.pool.Get().(*readBuf)
 	limit := ref.Size + int64(ChunkOverhead)
+	if int64(cap(b.stored)) < limit+1 { // ref.Size is at most MaxChunkSize (DecodeManifest)
+		b.stored = make([]byte, 0, limit+1)
+	}
+	if int64(cap(b.plain)) < ref.Size {
+		b.plain = make([]byte, 0, ref.Size)
+	}
 	stored, err := readInto(b.stored[:0], io.LimitReader(rc, limit+1))
 	b.stored = stored[:0]
 	if err != nil {

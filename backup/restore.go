@@ -85,9 +85,11 @@ func (r *Repository) restoreInto(ctx context.Context, m *Manifest, sink Sink, fo
 	}()
 	meter := newMeter(r.s.progress, r.s.clock, op, m.Totals.Bytes)
 	cr := r.newChunkReader()
+	ahead := newReadAhead(r, cr, m, meter)
+	defer ahead.close()
 	for i := range m.Entries {
 		e := &m.Entries[i]
-		er := cr.entryReader(ctx, e, r.s.concurrency, meter)
+		er := ahead.take(ctx, i)
 		cb := &countingReader{r: er}
 		err := sink.Entry(ctx, e, cb)
 		if err == nil && cb.n != e.Size {
@@ -114,6 +116,69 @@ func (r *Repository) restoreInto(ctx context.Context, m *Manifest, sink Sink, fo
 	}
 	meter.done()
 	return nil
+}
+
+// readAhead starts the readers of the entries after the one being
+// restored, so that a restore of many small files fetches and decrypts the
+// next files' chunks while the sink writes the current one instead of one
+// file after another. It starts readers while the entries ahead hold at
+// most concurrency average chunks' worth of bytes (and at most
+// maxReadAhead entries), so memory stays bounded whatever the manifest;
+// the current entry's own reader fetches its chunks ahead as before. The
+// sink still receives the entries in order, each checked as before.
+type readAhead struct {
+	r       *Repository
+	cr      *chunkReader
+	m       *Manifest
+	meter   *meter
+	readers map[int]*entryReader
+	next    int   // the next entry without a reader
+	bytes   int64 // what the readers of entries after the current hold
+	chunks  int   // and how many chunks
+}
+
+// maxReadAhead bounds the entries with a reader ahead; at most
+// 2*concurrency of their chunks are fetched at once, each into a buffer of
+// its own size (chunkReader), and their bytes stay within concurrency
+// average chunks.
+const maxReadAhead = 64
+
+func newReadAhead(r *Repository, cr *chunkReader, m *Manifest, meter *meter) *readAhead {
+	return &readAhead{r: r, cr: cr, m: m, meter: meter, readers: map[int]*entryReader{}}
+}
+
+// take returns entry i's reader (the caller closes it) and starts the
+// readers of the entries after it that fit the budget.
+func (a *readAhead) take(ctx context.Context, i int) *entryReader {
+	er, ok := a.readers[i]
+	if ok {
+		delete(a.readers, i)
+		a.bytes -= a.m.Entries[i].Size
+		a.chunks -= len(a.m.Entries[i].Chunks)
+	} else {
+		er = a.cr.entryReader(ctx, &a.m.Entries[i], a.r.s.concurrency, a.meter)
+		a.next = i + 1
+	}
+	budget := int64(a.r.s.concurrency) * int64(a.r.s.chunkSize)
+	for a.next < len(a.m.Entries) && a.next-i <= maxReadAhead {
+		e := &a.m.Entries[a.next]
+		if a.bytes+e.Size > budget || a.chunks+len(e.Chunks) > 2*a.r.s.concurrency {
+			break
+		}
+		a.readers[a.next] = a.cr.entryReader(ctx, e, a.r.s.concurrency, a.meter)
+		a.bytes += e.Size
+		a.chunks += len(e.Chunks)
+		a.next++
+	}
+	return er
+}
+
+// close stops the readers started and not taken.
+func (a *readAhead) close() {
+	for i, er := range a.readers {
+		er.Close()
+		delete(a.readers, i)
+	}
 }
 
 type countingReader struct {

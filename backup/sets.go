@@ -8,8 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/hipaakit/hipaakit/audit"
 )
 
 // Sets: backups of several sources (a whole deployment) taken together and
@@ -31,60 +36,184 @@ type Set struct {
 	Started  time.Time   `json:"started"`
 	Finished time.Time   `json:"finished"`
 	Members  []SetMember `json:"members"`
+	// Cut says how the members were made one moment (SetConfig.CutName):
+	// for example "postgres-snapshot+ordered"; empty when nothing did.
+	Cut string `json:"cut,omitempty"`
 }
 
 // SetMember is one backup of a set.
 type SetMember struct {
 	ID     string     `json:"id"`
 	Source SourceInfo `json:"source"`
+	// Covers names the parts of the whole the member holds (SetPart.Covers),
+	// for example "records", "keys", "audit", "users", "holds", "ledger".
+	Covers []string `json:"covers,omitempty"`
+}
+
+// Covered returns every part the members of s cover, sorted, each once.
+func (s *Set) Covered() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range s.Members {
+		for _, c := range m.Covers {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SetPart is one source of a set with the parts of the whole it holds.
+type SetPart struct {
+	Source Source
+	// Covers names what the member holds (no PHI; letters, digits, '-' and
+	// '_'), recorded in the set and in the audit event of a set drill.
+	Covers []string
 }
 
 // SetConfig says what BackupSet backs up.
 type SetConfig struct {
 	// Name labels the set (no PHI), for example "deployment".
 	Name string
-	// Sources are backed up in order, each as one member. Required.
+	// Sources are backed up in order, each as one member covering nothing
+	// named; Parts after them, each with what it covers. At least one of
+	// the two is required.
 	Sources []Source
+	Parts   []SetPart
+	// Cut, when set, is called before the first member is read, and the
+	// release it returns after the last: what makes the members one moment
+	// (pgsource.Snapshot.Hold shares one PostgreSQL snapshot among every
+	// PostgreSQL member; a write lock stops the writers of file members).
+	// When Cut fails, no member is read. CutName describes in the set how
+	// the members were made one moment (with or without Cut: an order).
+	Cut     func(ctx context.Context) (release func() error, err error)
+	CutName string
 }
 
-// BackupSet backs up every source of cfg as one set. Each source is read at
-// its own moment (a PostgreSQL source in one REPEATABLE READ snapshot of
-// all its tables); the set records when the first started and the last
+// BackupSet backs up every source of cfg as one set, in order. Without a
+// Cut each source is read at its own moment (a PostgreSQL source in one
+// REPEATABLE READ snapshot of all its tables); with one, the members share
+// the moment it holds. The set records when the first started and the last
 // finished. When any member fails, BackupSet fails and writes no set (the
 // members already written stay as ordinary backups that name a set which
 // does not exist; they are listed, and pruned, like any other backup).
-func (r *Repository) BackupSet(ctx context.Context, cfg SetConfig) (*Set, error) {
-	if len(cfg.Sources) == 0 {
-		return nil, errors.New("backup: a set needs at least one source (SetConfig.Sources)")
+func (r *Repository) BackupSet(ctx context.Context, cfg SetConfig) (_ *Set, err error) {
+	parts := make([]SetPart, 0, len(cfg.Sources)+len(cfg.Parts))
+	for _, src := range cfg.Sources {
+		parts = append(parts, SetPart{Source: src})
+	}
+	parts = append(parts, cfg.Parts...)
+	if len(parts) == 0 {
+		return nil, errors.New("backup: a set needs at least one source (SetConfig.Sources or Parts)")
+	}
+	for i, p := range parts {
+		if p.Source == nil {
+			return nil, fmt.Errorf("backup: set part %d has no source", i)
+		}
+		for _, c := range p.Covers {
+			if !validCover(c) {
+				return nil, fmt.Errorf("backup: set part %d: a covered part must be 1 to 64 letters, digits, '-' or '_'", i)
+			}
+		}
 	}
 	var idb [16]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, err
 	}
-	s := &Set{Version: setVersion, ID: hex.EncodeToString(idb[:]), Name: cfg.Name}
-	for i, src := range cfg.Sources {
-		m, err := r.backup(ctx, src, backupPlan{set: s.ID, attrs: map[string]string{"set": s.ID}})
+	s := &Set{Version: setVersion, ID: hex.EncodeToString(idb[:]), Name: cfg.Name, Cut: cfg.CutName}
+	if cfg.Cut != nil {
+		release, err := cfg.Cut(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("backup: set %s, member %d (%s): %w", s.ID, i, src.Info().Kind, err)
+			return nil, fmt.Errorf("backup: set %s: hold the cut: %w", s.ID, err)
+		}
+		defer func() {
+			if rerr := release(); rerr != nil && err == nil {
+				err = fmt.Errorf("backup: set %s: release the cut: %w", s.ID, rerr)
+			}
+		}()
+	}
+	for i, p := range parts {
+		m, err := r.backup(ctx, p.Source, backupPlan{set: s.ID, attrs: map[string]string{"set": s.ID}})
+		if err != nil {
+			return nil, fmt.Errorf("backup: set %s, member %d (%s): %w", s.ID, i, p.Source.Info().Kind, err)
 		}
 		if i == 0 {
 			s.Started = m.Started
 		}
 		s.Finished = m.Finished
-		s.Members = append(s.Members, SetMember{ID: m.ID, Source: m.Source})
+		s.Members = append(s.Members, SetMember{ID: m.ID, Source: m.Source, Covers: slices.Clone(p.Covers)})
 	}
-	body, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	env, err := r.keys.sealEnvelope(envSet, idb, body)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.target.Put(ctx, setPrefix+s.ID, env); err != nil {
+	if err := r.putSet(ctx, s); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// putSet seals and writes the set object of s.
+func (r *Repository) putSet(ctx context.Context, s *Set) error {
+	idb, ok := parseID(s.ID)
+	if !ok {
+		return corruptf("set ID is malformed")
+	}
+	body, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	env, err := r.keys.sealEnvelope(envSet, idb, body)
+	if err != nil {
+		return err
+	}
+	return r.target.Put(ctx, setPrefix+s.ID, env)
+}
+
+// CopySet copies backup set id to another repository as a unit: every
+// member with Copy (verified and deduplicated at the destination, keeping
+// its ID and its membership of the set), then the set object, written last
+// with the same ID, members, covered parts and times, so that the set
+// lists, restores and drills there. Running it again after an interruption
+// copies what the destination lacks and verifies the rest again. It
+// returns the copy reports in the set's order; the error is the first
+// member's that failed (no set is written at the destination then).
+func CopySet(ctx context.Context, from, to *Repository, id string) (*Set, []*CopyReport, error) {
+	if from == nil || to == nil {
+		return nil, nil, errors.New("backup: CopySet needs a source and a destination repository")
+	}
+	s, err := from.Set(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var reps []*CopyReport
+	for _, m := range s.Members {
+		rep, err := Copy(ctx, from, to, m.ID)
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+		if err != nil && !errors.Is(err, ErrMarkerNotWritten) {
+			return s, reps, err
+		}
+	}
+	if err := to.putSet(ctx, s); err != nil {
+		return s, reps, err
+	}
+	return s, reps, nil
+}
+
+func invalidCover(c string) bool { return !validCover(c) }
+
+// validCover is a covered part's name: 1 to 64 of [A-Za-z0-9_-].
+func validCover(c string) bool {
+	if c == "" || len(c) > 64 {
+		return false
+	}
+	for _, r := range c {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeSet parses and validates a set body (the plaintext inside a set
@@ -108,7 +237,7 @@ func DecodeSet(b []byte) (*Set, error) {
 	}
 	seen := map[string]bool{}
 	for _, m := range s.Members {
-		if _, ok := parseID(m.ID); !ok || seen[m.ID] || m.Source.Kind == "" {
+		if _, ok := parseID(m.ID); !ok || seen[m.ID] || m.Source.Kind == "" || slices.ContainsFunc(m.Covers, invalidCover) {
 			return nil, corruptf("set member is malformed")
 		}
 		seen[m.ID] = true
@@ -206,24 +335,56 @@ func (r *Repository) RestoreSet(ctx context.Context, id string, sinkFor func(Set
 // DrillSet drills every member of set id with the options optsFor returns
 // for it (ID is set to the member). It returns one report per member; the
 // error is the first failed drill's (ErrDrillFailed), after every member
-// was drilled.
-func (r *Repository) DrillSet(ctx context.Context, id string, optsFor func(SetMember) DrillOptions) ([]*DrillReport, error) {
+// was drilled. Besides each member's event it records one for the set
+// (audit.ActionRestoreDrill, attrs "scope" "set", "set", "members",
+// "failed", "covers": the parts of the members that passed, "rto_ms": the
+// members' restore times added up, "rpo_s": the oldest member's age), so
+// that evidence can tell a drill of the whole set from a drill of a part.
+func (r *Repository) DrillSet(ctx context.Context, id string, optsFor func(SetMember) DrillOptions) (reps []*DrillReport, first error) {
 	s, err := r.Set(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	var reps []*DrillReport
-	var first error
+	var rto, rpo time.Duration
+	seen := map[string]bool{}
+	var covers []string
+	failed := 0
 	for _, mem := range s.Members {
 		opts := optsFor(mem)
 		opts.ID = mem.ID
 		rep, err := r.Drill(ctx, opts)
 		if rep != nil {
 			reps = append(reps, rep)
+			rto += rep.RTO
+			rpo = max(rpo, rep.RPO)
 		}
 		if err != nil && first == nil {
 			first = err
 		}
+		if rep == nil || !rep.Pass {
+			failed++
+			continue
+		}
+		for _, c := range mem.Covers {
+			if !seen[c] {
+				seen[c] = true
+				covers = append(covers, c)
+			}
+		}
+	}
+	sort.Strings(covers)
+	pass := failed == 0
+	reason := ""
+	if !pass {
+		reason = "drill_failed"
+	}
+	attrs := map[string]string{
+		"scope": "set", "set": id, "pass": strconv.FormatBool(pass), "members": strconv.Itoa(len(s.Members)),
+		"failed": strconv.Itoa(failed), "covers": strings.Join(covers, ","),
+		"rto_ms": strconv.FormatInt(rto.Milliseconds(), 10), "rpo_s": strconv.FormatInt(int64(rpo.Seconds()), 10),
+	}
+	if aerr := r.writeAudit(ctx, audit.ActionRestoreDrill, pass, reason, id, attrs); aerr != nil {
+		first = errors.Join(first, aerr)
 	}
 	return reps, first
 }

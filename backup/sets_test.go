@@ -1,11 +1,15 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/phi/memstore"
 )
 
@@ -98,10 +102,150 @@ func TestBackupSet(t *testing.T) {
 
 func FuzzDecodeSet(f *testing.F) {
 	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","name":"deployment","started":"2026-01-02T03:04:05Z","finished":"2026-01-02T03:04:06Z","members":[{"id":"ffeeddccbbaa99887766554433221100","source":{"kind":"keystore","name":"keys"}}]}`))
+	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","name":"deployment","started":"2026-01-02T03:04:05Z","finished":"2026-01-02T03:04:06Z","members":[{"id":"ffeeddccbbaa99887766554433221100","source":{"kind":"keystore","name":"keys"},"covers":["keys","signing-keys"]}],"cut":"postgres-snapshot+ordered"}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := DecodeSet(b); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
 			t.Fatalf("untyped error %v", err)
 		}
 	})
+}
+
+// TestSetPartsCutAndSetDrill: a set of parts records what each member
+// covers; the cut is held while every member is read and released after
+// the last (also when a member fails, with no set written); a set drill
+// records one event for the set naming the parts of the members that
+// passed, and a failed member leaves its part out of that list.
+func TestSetPartsCutAndSetDrill(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	store := memstore.New(memstore.Config{})
+	if err := store.Create(f.ctx, goldenKeysets[0]); err != nil {
+		t.Fatal(err)
+	}
+	held, releases := false, 0
+	var readUnderCut []bool
+	probe := probeSource{Source: DirSource{Root: src, Name: "files"}, saw: func() { readUnderCut = append(readUnderCut, held) }}
+	cfg := SetConfig{Name: "deployment", CutName: "test-cut",
+		Cut: func(context.Context) (func() error, error) {
+			held = true
+			return func() error { held = false; releases++; return nil }, nil
+		},
+		Parts: []SetPart{{Source: probe, Covers: []string{"records"}},
+			{Source: KeyStoreSource{Store: store, Name: "keys"}, Covers: []string{"keys"}},
+			{Source: probeSource{Source: DirSource{Root: src, Name: "state"}, saw: func() { readUnderCut = append(readUnderCut, held) }}, Covers: []string{"users", "holds"}}}}
+	s, err := f.repo.BackupSet(f.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if releases != 1 || held || !slices.Equal(readUnderCut, []bool{true, true}) || s.Cut != "test-cut" {
+		t.Fatalf("cut: releases %d, held %v, members read under it %v, set cut %q", releases, held, readUnderCut, s.Cut)
+	}
+	got, err := f.repo.Set(f.ctx, s.ID)
+	if err != nil || !slices.Equal(got.Covered(), []string{"holds", "keys", "records", "users"}) || got.Cut != "test-cut" {
+		t.Fatalf("stored set: %+v, %v", got, err)
+	}
+
+	// A failing member: the cut is still released, no set is written.
+	bad := cfg
+	bad.Parts = append(slices.Clone(cfg.Parts), SetPart{Source: DirSource{Root: filepath.Join(src, "missing")}})
+	if _, err := f.repo.BackupSet(f.ctx, bad); err == nil || releases != 2 || held {
+		t.Fatalf("failed set: %v, releases %d, held %v", err, releases, held)
+	}
+	// A cut that cannot be held reads nothing.
+	readUnderCut = nil
+	bad.Cut = func(context.Context) (func() error, error) { return nil, errors.New("locked") }
+	if _, err := f.repo.BackupSet(f.ctx, bad); err == nil || len(readUnderCut) != 0 {
+		t.Fatalf("set without its cut: %v, members read %d", err, len(readUnderCut))
+	}
+	for _, c := range []string{"", "has space", strings.Repeat("x", 65), "ümlaut"} {
+		if _, err := f.repo.BackupSet(f.ctx, SetConfig{Parts: []SetPart{{Source: probe, Covers: []string{c}}}}); err == nil {
+			t.Fatalf("cover %q accepted", c)
+		}
+	}
+
+	setEvent := func() audit.Event {
+		t.Helper()
+		evs := f.audit.Events()
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].Action == audit.ActionRestoreDrill && evs[i].Attrs["scope"] == "set" {
+				return evs[i]
+			}
+		}
+		t.Fatal("no set drill event")
+		return audit.Event{}
+	}
+	reps, err := f.repo.DrillSet(f.ctx, s.ID, func(SetMember) DrillOptions {
+		return DrillOptions{ScratchDir: t.TempDir(), Ledger: noLedger{}}
+	})
+	if err != nil || len(reps) != 3 {
+		t.Fatalf("DrillSet: %d reports, %v", len(reps), err)
+	}
+	e := setEvent()
+	if e.Outcome != audit.OutcomeSuccess || e.Attrs["covers"] != "holds,keys,records,users" || e.Attrs["set"] != s.ID ||
+		e.Attrs["failed"] != "0" || e.Attrs["members"] != "3" || e.Attrs["repository"] != f.repo.ID() {
+		t.Fatalf("set drill event %+v", e)
+	}
+	// The key store member fails its drill (no ledger): its part is not
+	// covered and the set drill fails.
+	_, err = f.repo.DrillSet(f.ctx, s.ID, func(SetMember) DrillOptions { return DrillOptions{ScratchDir: t.TempDir()} })
+	e = setEvent()
+	if err == nil || e.Outcome != audit.OutcomeFailure || e.Attrs["covers"] != "holds,records,users" || e.Attrs["failed"] != "1" {
+		t.Fatalf("failed set drill: %v, event %+v", err, e)
+	}
+}
+
+// probeSource calls saw when its Walk starts.
+type probeSource struct {
+	Source
+	saw func()
+}
+
+func (p probeSource) Walk(ctx context.Context, emit func(Item) error) error {
+	p.saw()
+	return p.Source.Walk(ctx, emit)
+}
+
+// TestCopySet: a set copied to a second repository lists there with the
+// same ID, members and covered parts, its members still name it, and it
+// drills there as a unit; copying it again uploads nothing and verifies
+// every member again.
+func TestCopySet(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	store := memstore.New(memstore.Config{})
+	if err := store.Create(f.ctx, goldenKeysets[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.repo.BackupSet(f.ctx, SetConfig{Name: "deployment", CutName: "ordered", Parts: []SetPart{
+		{Source: DirSource{Root: src, Name: "files"}, Covers: []string{"records"}},
+		{Source: KeyStoreSource{Store: store, Name: "keys"}, Covers: []string{"keys"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFixture(t)
+	got, reps, err := CopySet(f.ctx, f.repo, g.repo, s.ID)
+	if err != nil || got.ID != s.ID || len(reps) != 2 || !reps[0].Copied || !reps[1].Copied {
+		t.Fatalf("CopySet: %+v %+v %v", got, reps, err)
+	}
+	sets, err := g.repo.ListSets(g.ctx)
+	if err != nil || len(sets) != 1 || sets[0].ID != s.ID || !slices.Equal(sets[0].Covered(), []string{"keys", "records"}) || sets[0].Cut != "ordered" ||
+		sets[0].Members[0].ID != s.Members[0].ID || !sets[0].Finished.Equal(s.Finished) {
+		t.Fatalf("sets at the destination: %+v, %v", sets, err)
+	}
+	drills, err := g.repo.DrillSet(g.ctx, s.ID, func(SetMember) DrillOptions {
+		return DrillOptions{ScratchDir: t.TempDir(), Ledger: noLedger{}}
+	})
+	if err != nil || len(drills) != 2 || !drills[0].Pass || !drills[1].Pass {
+		t.Fatalf("drill of the copy: %+v, %v", drills, err)
+	}
+	_, reps, err = CopySet(f.ctx, f.repo, g.repo, s.ID)
+	if err != nil || len(reps) != 2 || reps[0].Copied || reps[1].Copied || !reps[0].Verify.Full || !reps[1].Verify.Full {
+		t.Fatalf("second CopySet: %+v, %v", reps, err)
+	}
+	if _, _, err := CopySet(f.ctx, f.repo, g.repo, "00112233445566778899aabbccddeeff"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CopySet of no set: %v", err)
+	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -83,4 +86,56 @@ func (t failingOpen) Open(ctx context.Context, name string) (io.ReadCloser, erro
 		return nil, errOpen
 	}
 	return t.Target.Open(ctx, name)
+}
+
+// TestVerifyAllReadsSharedChunksOnce: VerifyAll of two backups that share
+// their chunks reads each chunk once (the second backup's chunks are all
+// known) yet reports both backups in full and writes both records; a
+// corrupt shared chunk is read again and reported for each backup.
+func TestVerifyAllReadsSharedChunksOnce(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	m1, err := f.repo.Backup(f.ctx, DirSource{Root: src, Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := f.repo.Backup(f.ctx, DirSource{Root: src, Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opens atomic.Int64
+	counting := &openCounter{Target: f.target, opens: &opens}
+	r := f.reopen(Config{})
+	r.target = counting
+	reps, errs := r.VerifyAll(f.ctx, []string{m1.ID, m2.ID}, VerifyOptions{})
+	if errs[0] != nil || errs[1] != nil || !reps[0].Full || reps[1].Checked != reps[1].Chunks || reps[1].Bytes != reps[0].Bytes {
+		t.Fatalf("VerifyAll: %+v %v", reps, errs)
+	}
+	if int(opens.Load()) != reps[0].Chunks {
+		t.Fatalf("VerifyAll read %d chunk objects for %d distinct chunks", opens.Load(), reps[0].Chunks)
+	}
+	list, err := f.repo.List(f.ctx)
+	if err != nil || len(list) != 2 || list[0].Verified.IsZero() || list[1].Verified.IsZero() {
+		t.Fatalf("not recorded as verified: %+v %v", list, err)
+	}
+	chunks, _ := filepath.Glob(filepath.Join(f.target.root, "chunks", "*", "*"))
+	os.WriteFile(chunks[0], []byte("bad"), 0o600)
+	_, errs = r.VerifyAll(f.ctx, []string{m1.ID, m2.ID}, VerifyOptions{})
+	if !errors.Is(errs[0], ErrVerifyFailed) || !errors.Is(errs[1], ErrVerifyFailed) {
+		t.Fatalf("corrupt shared chunk: %v", errs)
+	}
+}
+
+// openCounter counts the chunk objects opened.
+type openCounter struct {
+	Target
+	opens *atomic.Int64
+}
+
+func (o *openCounter) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if strings.HasPrefix(name, "chunks/") {
+		o.opens.Add(1)
+	}
+	return o.Target.Open(ctx, name)
 }

@@ -88,6 +88,34 @@ func (e *VerifyError) Unwrap() []error {
 // record cannot be written (a read-only target) the report still holds the
 // verdict and the error is a *MarkerError (ErrMarkerNotWritten).
 func (r *Repository) Verify(ctx context.Context, id string, opts VerifyOptions) (rep *VerifyReport, err error) {
+	return r.verify(ctx, id, opts, nil)
+}
+
+// VerifyAll verifies each of ids as Verify does, but reads every distinct
+// chunk once across all of them: a chunk that one backup's verification
+// authenticated in this call counts as checked (and its bytes as
+// authenticated) for the others — most chunks are shared between
+// successive backups — while one that failed is read again and reported for
+// every backup that holds it. Each backup gets its report, its audit event
+// and, when it passed in full, its verification record. It returns one
+// report and one error per ID, in order, each as Verify would return them;
+// it stops early only when ctx ends.
+func (r *Repository) VerifyAll(ctx context.Context, ids []string, opts VerifyOptions) ([]*VerifyReport, []error) {
+	seen := map[string]bool{}
+	reps := make([]*VerifyReport, 0, len(ids))
+	errs := make([]error, 0, len(ids))
+	for _, id := range ids {
+		rep, err := r.verify(ctx, id, opts, seen)
+		reps = append(reps, rep)
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return reps, errs
+}
+
+func (r *Repository) verify(ctx context.Context, id string, opts VerifyOptions, seen map[string]bool) (rep *VerifyReport, err error) {
 	start := r.s.clock.Now()
 	rep = &VerifyReport{ID: id, Full: opts.full()}
 	defer func() {
@@ -133,10 +161,22 @@ func (r *Repository) Verify(ctx context.Context, id string, opts VerifyOptions) 
 		go func() {
 			defer wg.Done()
 			for ref := range jobs {
-				b, _, ferr := cr.fetch(ctx, ref)
+				mu.Lock()
+				known := seen[ref.Name]
+				mu.Unlock()
+				var b *readBuf
+				var ferr error
+				if !known {
+					b, _, ferr = cr.fetch(ctx, ref)
+				}
 				mu.Lock()
 				if ferr == nil {
-					cr.release(b)
+					if b != nil {
+						cr.release(b)
+					}
+					if seen != nil {
+						seen[ref.Name] = true
+					}
 					rep.Checked++
 					rep.Bytes += ref.Size
 				} else if oe := (*ObjectError)(nil); errors.As(ferr, &oe) {

@@ -7,7 +7,12 @@
 // Source reads everything — the DDL, every table's rows (streamed with
 // COPY … TO STDOUT, never held in memory) and every sequence's value — in
 // one REPEATABLE READ, READ ONLY transaction, so the backup is one
-// consistent snapshot of the schema. Sink restores into a staging schema
+// consistent snapshot of the schema. Several Sources that share a held
+// Snapshot (backup.SetConfig.Cut = Snapshot.Hold) all read the moment it
+// exported, whatever schema each reads, so a backup set of several schemas
+// of one database is one snapshot of all of them. Source.SkipRows backs up
+// a table's structure without its rows (recorded in the manifest; the drill
+// compares the structure). Sink restores into a staging schema
 // inside one transaction and renames it to the destination schema in the
 // same transaction, so the destination holds either its old content or the
 // complete restore, never a part; it refuses a destination schema that holds

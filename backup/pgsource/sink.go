@@ -293,6 +293,11 @@ func (s *Sink) Check(ctx context.Context, m *backup.Manifest, sum func(io.Reader
 		if e.Type == backup.EntryTable {
 			tables = append(tables, e.Meta["table"])
 		}
+		if e.Type == backup.EntrySchema && e.Path == preDataPath && e.Meta[skipRowsMeta] != "" {
+			// Backed up without their rows (Source.SkipRows): their DDL
+			// is in schema.sql, so they are described too.
+			tables = append(tables, strings.Split(e.Meta[skipRowsMeta], ",")...)
+		}
 	}
 	d, err := describe(ctx, tx, s.Schema, tables)
 	if err != nil {

@@ -3,8 +3,11 @@ package pgsource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,6 +35,15 @@ type Source struct {
 	// partitioned table brings all its partitions; naming a partition alone
 	// is refused (its rows are backed up through its partitioned table).
 	Tables []string
+	// SkipRows names tables whose structure is backed up but not their
+	// rows (a restore creates them empty): for example a key table that is
+	// backed up apart, through the disposal ledger (backup.KeyStoreSource),
+	// or run-time state such as leases. Each must be a table of the backup
+	// that is not a partition. The names are recorded in the manifest.
+	SkipRows []string
+	// Snapshot, when held, is the moment Walk reads (see Snapshot); nil or
+	// not held, Walk reads a snapshot of its own.
+	Snapshot *Snapshot
 }
 
 var _ backup.Source = Source{}
@@ -53,6 +65,9 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 		return pgFail("begin snapshot", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := importSnapshot(ctx, tx, s.Snapshot); err != nil {
+		return err
+	}
 	if err := pinSession(ctx, tx, s.Schema); err != nil {
 		return err
 	}
@@ -60,7 +75,15 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 	if err != nil {
 		return err
 	}
-	if err := emit(backup.Item{Path: preDataPath, Type: backup.EntrySchema, Mode: 0o600, Body: strings.NewReader(d.preData)}); err != nil {
+	skip, err := skipRows(d, s.SkipRows)
+	if err != nil {
+		return err
+	}
+	var preMeta map[string]string
+	if len(skip) > 0 {
+		preMeta = map[string]string{skipRowsMeta: strings.Join(slices.Sorted(maps.Keys(skip)), ",")}
+	}
+	if err := emit(backup.Item{Path: preDataPath, Type: backup.EntrySchema, Mode: 0o600, Meta: preMeta, Body: strings.NewReader(d.preData)}); err != nil {
 		return err
 	}
 	for _, q := range d.sequences {
@@ -81,6 +104,9 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 	}
 	conn := tx.Conn().PgConn()
 	for _, t := range d.tables {
+		if skip[t.name] {
+			continue
+		}
 		pr, pw := io.Pipe()
 		var rows int64
 		var copyErr error
@@ -114,4 +140,27 @@ func (s Source) Walk(ctx context.Context, emit func(backup.Item) error) error {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// skipRowsMeta is the schema.sql entry's Meta key that lists the tables
+// whose rows were not backed up (Source.SkipRows), comma-separated.
+const skipRowsMeta = "rows_skipped"
+
+// skipRows checks names against the tables of d whose rows a backup holds.
+func skipRows(d *description, names []string) (map[string]bool, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	have := map[string]bool{}
+	for _, t := range d.tables {
+		have[t.name] = true
+	}
+	skip := map[string]bool{}
+	for _, n := range names {
+		if !have[n] || strings.Contains(n, ",") {
+			return nil, fmt.Errorf("backup/pgsource: SkipRows: %q is not a table of the backup (or is a partition)", n)
+		}
+		skip[n] = true
+	}
+	return skip, nil
 }

@@ -48,29 +48,38 @@ commands:
   create   --source dir|audit|keystore|postgres [--path DIR] [--schema S] [--tables a,b] [--name N]
            back up a source; prints the new backup's ID (creates the repository on first use)
   create   --all [--path DIR] [--schema S] [--tables a,b] [--name N]
-           back up the key store, the audit trail (data directory) and, when given, --path
-           and --schema as one backup set; prints the set's ID, then its members'
+           back up the whole deployment as one backup set: keys, audit trail, users, legal
+           holds, disposal ledger, emergency log, breach incidents, trusted public keys (the data directory's
+           stores, or the PostgreSQL schemas in one snapshot) and, when given, --path and
+           --schema; prints the set's ID, then its members with what each covers
   list     [--json]                          list complete backups and backup sets, oldest first
   verify   [ID|latest|all] [--fraction F | --bytes N] [--seed S]
            re-read and authenticate backups (exit 1 names every bad object)
   restore  ID|latest [--to DIR | --to-schema S | --to-keystore] [--force]
            restore staged and atomically; key stores replay the disposal ledger first
+  restore  --set ID|latest --to DIR [--to-schema S] [--force]
+           restore every member of a set into a new deployment: directories under DIR, the
+           PostgreSQL schemas into S (and S_ledger), the key store last, into DIR/keys (or S),
+           replaying the restored and the configured disposal ledger first
   drill    [ID] [--kind K] [--scratch DIR]   restore into scratch space and compare (exit 1 on fail)
+  drill    --set [ID|latest] [--scratch DIR] drill every member of a set (the newest by default)
   prune    [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
            delete old backups (never the newest verified one, never under legal hold) and unused chunks
   copy     ID|latest|all --to-repo DIR|s3://BUCKET/PREFIX
            copy backups to a second repository (same master key; created on first use),
            uploading only chunks it lacks, and verify them there (exit 1 on a bad object)
+  copy     --set ID|latest|all --to-repo …   copy backup sets as units (members, then the set)
 
 common flags: --repo, --progress (progress bar on standard error), --by USER
 `
 
 // backupCmd holds what every backup subcommand opens.
 type backupCmd struct {
-	c    *cli
-	env  *drEnv
-	repo *backup.Repository
-	cfg  backup.Config // the repository's configuration (audit writer, actor)
+	c       *cli
+	tool    *hipaakit.Tool
+	repo    *backup.Repository
+	cfg     backup.Config // the repository's configuration (audit writer, actor)
+	closers []func()      // pools the command opened (schemaPool), closed at its end
 }
 
 func cmdBackup(ctx context.Context, c *cli, args []string) int {
@@ -106,6 +115,7 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 	keepMonthly := fs.Int("keep-monthly", 0, "prune: keep one backup for each of the last N months")
 	dryRun := fs.Bool("dry-run", false, "prune: report, delete nothing")
 	toRepo := fs.String("to-repo", "", "copy: destination repository (a directory or s3://bucket/prefix)")
+	setFlag := fs.Bool("set", false, "restore, drill, copy: the ID (or latest, all) names a backup set")
 	pos, err := drParse(fs, args)
 	if err != nil {
 		fmt.Fprint(c.stderr, backupUsage)
@@ -124,12 +134,17 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit backup %s: set --repo or HIPAAKIT_BACKUP_REPO\n", sub)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "backup "+sub, err)
 	}
-	defer env.Close()
-	b := &backupCmd{c: c, env: env}
+	defer t.Close()
+	b := &backupCmd{c: c, tool: t}
+	defer func() {
+		for _, c := range b.closers {
+			c()
+		}
+	}()
 	var cfg backup.Config
 	if *progress {
 		cfg.Progress = progressBar(c.stderr)
@@ -152,10 +167,19 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 		}
 		return b.verify(ctx, pos, opts)
 	case "restore":
+		if *setFlag {
+			return b.restoreSet(ctx, pos, *to, *toSchema, *force)
+		}
 		return b.restore(ctx, pos, *to, *toSchema, *toKeystore, *force)
 	case "drill":
+		if *setFlag {
+			return b.drillSet(ctx, pos, *scratch)
+		}
 		return b.drill(ctx, pos, *kind, *scratch)
 	case "copy":
+		if *setFlag {
+			return b.copySets(ctx, pos, *toRepo)
+		}
 		return b.copy(ctx, pos, *toRepo)
 	default:
 		return b.prune(ctx, backup.Policy{KeepLast: *keepLast, KeepDaily: *keepDaily, KeepWeekly: *keepWeekly, KeepMonthly: *keepMonthly}, *dryRun)
@@ -222,10 +246,10 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backu
 	}
 	// Opened on the first event: backup list records none and claims no
 	// stream; every writing run gets a stream of its own.
-	w := b.env.lazyAuditWriter(ctx)
+	w := b.tool.LazyAudit(ctx)
 	cfg.Audit, cfg.Actor = w, audit.Actor{UserID: actor}
 	if sub == "prune" {
-		reg, err := b.env.holds(ctx, w)
+		reg, err := b.tool.Holds(ctx)
 		if err != nil {
 			return err
 		}
@@ -249,7 +273,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		src = backup.DirSource{Root: path, Name: name}
 	case "audit":
 		if path == "" {
-			path = b.env.path(hipaakit.DirAudit)
+			path = b.tool.DataPath(hipaakit.DirAudit)
 		}
 		s := backup.AuditSource(path)
 		if name != "" {
@@ -257,7 +281,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		}
 		src = s
 	case "keystore":
-		ks, err := b.env.keyStore(ctx)
+		ks, err := b.tool.Keys()
 		if err != nil {
 			return b.fail("create", err)
 		}
@@ -266,7 +290,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		if schema == "" {
 			return drFail(b.c, "backup create", &drUsageError{"--source postgres needs --schema"})
 		}
-		pool, err := b.env.db(ctx)
+		pool, err := needDB(b.tool)
 		if err != nil {
 			return b.fail("create", err)
 		}
@@ -377,8 +401,10 @@ func (b *backupCmd) verify(ctx context.Context, pos []string, opts backup.Verify
 		ids = []string{id}
 	}
 	code := exitOK
-	for _, id := range ids {
-		rep, err := b.repo.Verify(ctx, id, opts)
+	// Every distinct chunk once, however many of the backups hold it.
+	reps, errs := b.repo.VerifyAll(ctx, ids, opts)
+	for i, rep := range reps {
+		id, err := ids[i], errs[i]
 		var ve *backup.VerifyError
 		switch {
 		case errors.As(err, &ve):

@@ -1,50 +1,14 @@
 package main
 
-// `hipaakit backup create --all` (a backup set) and `hipaakit backup copy`.
+// `hipaakit backup copy`.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/backup"
-	"github.com/hipaakit/hipaakit/backup/pgsource"
 )
-
-// createSet backs up the deployment's sources as one set.
-func (b *backupCmd) createSet(ctx context.Context, path, schema, tables, name string) int {
-	ks, err := b.env.keyStore(ctx)
-	if err != nil {
-		return b.fail("create", err)
-	}
-	srcs := []backup.Source{backup.KeyStoreSource{Store: ks, Name: "keys"}}
-	if b.env.dataDir != "" {
-		srcs = append(srcs, backup.AuditSource(b.env.path(hipaakit.DirAudit)))
-	}
-	if path != "" {
-		srcs = append(srcs, backup.DirSource{Root: path})
-	}
-	if schema != "" {
-		pool, err := b.env.db(ctx)
-		if err != nil {
-			return b.fail("create", err)
-		}
-		srcs = append(srcs, pgsource.Source{Pool: pool, Schema: schema, Tables: drSplit(tables)})
-	}
-	if name == "" {
-		name = "deployment"
-	}
-	s, err := b.repo.BackupSet(ctx, backup.SetConfig{Name: name, Sources: srcs})
-	if err != nil {
-		return b.fail("create", err)
-	}
-	fmt.Fprintln(b.c.stdout, s.ID)
-	for _, m := range s.Members {
-		fmt.Fprintf(b.c.stdout, "  %s %s\n", m.ID, m.Source.Kind)
-	}
-	return exitOK
-}
 
 // copy copies backups to the repository at toRepo, opened (or created) with
 // the same master key, audit trail and actor.
@@ -68,18 +32,7 @@ func (b *backupCmd) copy(ctx context.Context, pos []string, toRepo string) int {
 		}
 		ids = []string{id}
 	}
-	kek, err := b.kek()
-	if err != nil {
-		return b.fail("copy", err)
-	}
-	tg, err := b.target(ctx, toRepo)
-	if err != nil {
-		return b.fail("copy", err)
-	}
-	dst, err := backup.Open(ctx, tg, kek, b.cfg)
-	if errors.Is(err, backup.ErrNotFound) {
-		dst, err = backup.Init(ctx, tg, kek, b.cfg)
-	}
+	dst, err := b.destination(ctx, toRepo)
 	if err != nil {
 		return b.fail("copy", err)
 	}
@@ -99,4 +52,22 @@ func (b *backupCmd) copy(ctx context.Context, pos []string, toRepo string) int {
 		}
 	}
 	return exitOK
+}
+
+// destination opens (or creates) the repository at toRepo with the same
+// master key, audit trail and actor.
+func (b *backupCmd) destination(ctx context.Context, toRepo string) (*backup.Repository, error) {
+	kek, err := b.kek()
+	if err != nil {
+		return nil, err
+	}
+	tg, err := b.target(ctx, toRepo)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := backup.Open(ctx, tg, kek, b.cfg)
+	if errors.Is(err, backup.ErrNotFound) {
+		dst, err = backup.Init(ctx, tg, kek, b.cfg)
+	}
+	return dst, err
 }

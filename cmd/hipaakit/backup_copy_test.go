@@ -44,24 +44,3 @@ func TestCLIBackupCopy(t *testing.T) {
 		t.Fatalf("copy without --to-repo: %d %q", code, errs)
 	}
 }
-
-// TestCLIBackupSet: `backup create --all` backs up the key store and the
-// audit trail (and --path) as one set, which `backup list` shows.
-func TestCLIBackupSet(t *testing.T) {
-	data := t.TempDir()
-	if _, err := localkek.FromDir(data); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"HIPAAKIT_DATA_DIR": data, "HIPAAKIT_BACKUP_REPO": filepath.Join(t.TempDir(), "repo"), "USER": "ops"}
-	src := t.TempDir()
-	os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha"), 0o600)
-	code, out, errs := runCLI(t, env, "backup", "create", "--all", "--path", src)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitOK || len(lines) != 4 || len(lines[0]) != 32 || !strings.HasSuffix(lines[1], " keystore") || !strings.HasSuffix(lines[2], " audit") || !strings.HasSuffix(lines[3], " dir") {
-		t.Fatalf("create --all: %d %q %q", code, out, errs)
-	}
-	code, out, _ = runCLI(t, env, "backup", "list")
-	if code != exitOK || !strings.Contains(out, "set "+lines[0]) || !strings.Contains(out, "deployment") || !strings.Contains(out, "3 members") {
-		t.Fatalf("list: %d %q", code, out)
-	}
-}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -41,7 +40,7 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 	case to != "":
 		sink = backup.NewDirSink(to)
 	case toSchema != "":
-		pool, err := b.env.db(ctx)
+		pool, err := needDB(b.tool)
 		if err != nil {
 			return b.fail("restore", err)
 		}
@@ -68,19 +67,15 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 // PostgreSQL mode keyset by keyset. Either way the disposal ledger is
 // replayed before any keyset is created.
 func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int, int), error) {
-	key, err := b.env.signingKey()
+	ledger, err := b.tool.ReadLedger(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	ledger, err := b.env.ledger(ctx, key, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	if b.env.dbURL == "" {
-		fs, err := backup.NewFileKeyStoreSink(b.env.path(hipaakit.DirKeys), ledger)
+	if b.tool.DB() == nil {
+		fs, err := backup.NewFileKeyStoreSink(b.tool.DataPath(hipaakit.DirKeys), ledger)
 		return fs, func() (int, int) { return fs.Restored, fs.Shredded }, err
 	}
-	ks, err := b.env.keyStore(ctx)
+	ks, err := b.tool.Keys()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -93,33 +88,13 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 	if err != nil {
 		return b.fail("drill", err)
 	}
-	opts := backup.DrillOptions{ID: id, Kind: kind, ScratchDir: scratch}
 	m, err := b.drillManifest(ctx, id, kind)
 	if err != nil {
 		return b.fail("drill", err)
 	}
-	switch m.Source.Kind {
-	case "audit":
-		// The restored trail must also verify with the CLI's checkpoint key.
-		key, err := b.env.auditKey()
-		if err != nil {
-			return b.fail("drill", err)
-		}
-		opts.AuditKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
-	case "keystore":
-		key, err := b.env.signingKey()
-		if err != nil {
-			return b.fail("drill", err)
-		}
-		if opts.Ledger, err = b.env.ledger(ctx, key, false); err != nil {
-			return b.fail("drill", err)
-		}
-	case "postgres":
-		pool, err := b.env.db(ctx)
-		if err != nil {
-			return b.fail("drill", err)
-		}
-		opts.Sink = pgsource.NewScratchSink(pool)
+	opts, err := b.drillOptions(ctx, m.Source.Kind, scratch)
+	if err != nil {
+		return b.fail("drill", err)
 	}
 	opts.ID = m.ID
 	rep, err := b.repo.Drill(ctx, opts)
@@ -136,6 +111,33 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 		return b.fail("drill", err)
 	}
 	return exitOK
+}
+
+// drillOptions are the drill options of a backup of kind: an audit trail
+// must also verify with the CLI's checkpoint key, a key store replays the
+// disposal ledger, PostgreSQL restores into a scratch schema.
+func (b *backupCmd) drillOptions(ctx context.Context, kind, scratch string) (backup.DrillOptions, error) {
+	opts := backup.DrillOptions{ScratchDir: scratch}
+	switch kind {
+	case "audit":
+		keys, err := b.tool.TrustedKeys()
+		if err != nil {
+			return opts, err
+		}
+		opts.AuditKeys = keys.Keys()
+	case "keystore":
+		var err error
+		if opts.Ledger, err = b.tool.ReadLedger(ctx); err != nil {
+			return opts, err
+		}
+	case "postgres":
+		pool, err := needDB(b.tool)
+		if err != nil {
+			return opts, err
+		}
+		opts.Sink = pgsource.NewScratchSink(pool)
+	}
+	return opts, nil
 }
 
 func (b *backupCmd) drillManifest(ctx context.Context, id, kind string) (*backup.Manifest, error) {

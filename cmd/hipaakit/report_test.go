@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
@@ -82,6 +83,24 @@ func reportDataDir(t *testing.T) (dir, config string) {
 	_, err = repo.Verify(ctx, m.ID, backup.VerifyOptions{})
 	check(t, err)
 	_, err = repo.Drill(ctx, backup.DrillOptions{Kind: "keystore", Ledger: ledger, ScratchDir: t.TempDir()})
+	check(t, err)
+	// The whole deployment as one drilled set: what disaster recovery
+	// needs.
+	trusted := t.TempDir()
+	check(t, os.WriteFile(filepath.Join(trusted, "trusted-keys.pem"), []byte(pemKey(pub)), 0o600))
+	dirPart := func(name string, covers ...string) backup.SetPart {
+		return backup.SetPart{Source: backup.DirSource{Root: filepath.Join(dir, name), Name: name}, Covers: covers}
+	}
+	set, err := repo.BackupSet(ctx, backup.SetConfig{Name: "deployment", Parts: []backup.SetPart{
+		{Source: backup.KeyStoreSource{Store: keys, Name: "keys"}, Covers: []string{hipaakit.PartKeys}},
+		dirPart("users", hipaakit.PartUsers), dirPart("holds", hipaakit.PartHolds), dirPart("ledger", hipaakit.PartLedger),
+		{Source: backup.DirSource{Root: trusted, Name: "deployment"}, Covers: []string{hipaakit.PartEmergency, hipaakit.PartIncidents, hipaakit.PartSigningKeys}},
+		{Source: backup.AuditSource(filepath.Join(dir, "audit")), Covers: []string{hipaakit.PartAudit}},
+	}})
+	check(t, err)
+	_, err = repo.DrillSet(ctx, set.ID, func(backup.SetMember) backup.DrillOptions {
+		return backup.DrillOptions{Ledger: ledger, ScratchDir: t.TempDir()}
+	})
 	check(t, err)
 
 	cfg := serviceconfig.Config{Version: 1, Service: "clinic", DataDir: ".", AuditKeys: []string{pemKey(pub)}, KEK: "local",

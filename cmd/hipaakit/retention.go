@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hipaakit/hipaakit"
-	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
@@ -66,12 +64,12 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: policy file \"source\": %v\n", err)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
-	defer env.Close()
-	pool, err := env.db(ctx)
+	defer t.Close()
+	pool, err := needDB(t)
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
@@ -80,16 +78,15 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
 		return exitUsage
 	}
-	shredder, reg, err := env.shredder(ctx)
+	shredder, err := t.Shredder(ctx)
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
-	var state retention.SweepState
-	if env.dataDir != "" && env.dbURL == "" {
-		state, err = retention.OpenFileSweepState(env.path(hipaakit.DirSweep))
-	} else {
-		state = pgretention.NewSweepState(pool, "default")
+	reg, err := t.Holds(ctx)
+	if err != nil {
+		return drFail(c, "retention sweep", err)
 	}
+	state, err := t.SweepState("")
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
@@ -166,16 +163,16 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit %s: %v\n", name, err)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	defer env.Close()
-	w, err := env.auditWriter(ctx)
+	defer t.Close()
+	w, err := t.Audit(ctx)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	reg, err := env.holds(ctx, w)
+	reg, err := t.Holds(ctx)
 	if err != nil {
 		return drFail(c, name, err)
 	}
@@ -183,7 +180,7 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 	if *dryRun {
 		mode = " (dry run: nothing changed)"
 	}
-	if log, ok := w.(*audit.FileLog); ok {
+	if log, ok := w.(retention.AuditLog); ok && t.DB() == nil {
 		rep, err := retention.PurgeAudit(ctx, log, pf.Policies, reg, time.Now(), *dryRun)
 		if err != nil {
 			return drFail(c, name, err)
@@ -192,11 +189,11 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 			len(rep.Purged), rep.ThroughSeq, rep.StoppedBy, rep.Cutoff.Format(time.RFC3339), mode)
 		return exitOK
 	}
-	pool, err := env.db(ctx)
+	pool, err := needDB(t)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	key, err := env.auditKey()
+	key, err := t.SigningKey()
 	if err != nil {
 		return drFail(c, name, err)
 	}

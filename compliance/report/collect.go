@@ -52,7 +52,11 @@ import (
 //   - Backup: backups in the repository, the last one, the last full
 //     verification or passed drill (signed records in the repository), and
 //     the last restore drill with its outcome and RTO (the audit trail's
-//     restore_drill events of this repository). Opening the repository needs
+//     restore_drill events of this repository), and the last drill of a
+//     whole backup set with the parts it restored (its event of scope
+//     "set"): disaster recovery is met only when that drill passed and
+//     restored every part of hipaakit.DeploymentParts, and the gap names
+//     the parts it did not restore. Opening the repository needs
 //     the KEK: cfg.MasterKey or the key file for a local KEK, AWS KMS
 //     otherwise.
 //
@@ -163,6 +167,7 @@ type auditScan struct {
 	first, last     time.Time
 	emergencies     int
 	drills          map[string]drillFact // the newest drill of each backup repository, by ID
+	setDrills       map[string]drillFact // the newest drill of a whole set, by repository ID
 	streams         map[string]*StreamCoverage
 }
 
@@ -191,9 +196,10 @@ func (s *auditScan) cover(e audit.Entry) {
 }
 
 type drillFact struct {
-	at   time.Time
-	pass bool
-	rto  time.Duration
+	at     time.Time
+	pass   bool
+	rto    time.Duration
+	covers []string // a set drill's restored parts
 }
 
 func (s *auditScan) add(e audit.Event) {
@@ -214,15 +220,25 @@ func (s *auditScan) add(e audit.Event) {
 		if ms, err := strconv.ParseInt(e.Attrs["rto_ms"], 10, 64); err == nil && ms >= 0 {
 			d.rto = time.Duration(ms) * time.Millisecond
 		}
-		if repo := e.Attrs["repository"]; repo != "" && !d.at.Before(s.drills[repo].at) {
+		repo := e.Attrs["repository"]
+		if repo == "" {
+			break
+		}
+		if !d.at.Before(s.drills[repo].at) {
 			s.drills[repo] = d
+		}
+		if e.Attrs["scope"] == "set" && !d.at.Before(s.setDrills[repo].at) {
+			if c := e.Attrs["covers"]; c != "" {
+				d.covers = strings.Split(c, ",")
+			}
+			s.setDrills[repo] = d
 		}
 	}
 }
 
 // auditEvidence verifies the trail and reads its facts in a second pass.
 func (c *collector) auditEvidence(ctx context.Context) *auditScan {
-	scan := &auditScan{drills: map[string]drillFact{}, streams: map[string]*StreamCoverage{}}
+	scan := &auditScan{drills: map[string]drillFact{}, setDrills: map[string]drillFact{}, streams: map[string]*StreamCoverage{}}
 	trail, err := c.in.Audit()
 	if err != nil {
 		c.note("audit trail: cannot be opened: %v", err)

@@ -65,7 +65,11 @@ func (c *collector) backupEvidence(ctx context.Context, scan *auditScan) {
 	}
 	if d, ok := scan.drills[repo.ID()]; ok {
 		b.LastDrill, b.LastDrillPass, b.LastDrillRTO = d.at, d.pass, d.rto
-	} else if !scan.ok {
+	}
+	if d, ok := scan.setDrills[repo.ID()]; ok {
+		b.LastSetDrill, b.LastSetDrillPass, b.SetDrillCovers = d.at, d.pass, d.covers
+	}
+	if !scan.ok {
 		c.note("backup: restore drills are read from the audit trail, which could not be read in full")
 	}
 	c.ev.Backup = b

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 	authfile "github.com/hipaakit/hipaakit/auth/filestore"
@@ -53,6 +54,7 @@ type deployment struct {
 	auditL  *audit.FileLog
 	users   *authfile.UserStore
 	ledger  *disposal.Ledger
+	backups int // backups in the repository
 	closers []func() error
 }
 
@@ -60,7 +62,7 @@ type deployment struct {
 // three subjects, one holding the canary; an audit trail with reads, writes
 // and an emergency access; three users (two active with TOTP, one disabled
 // without); a legal hold; one shred; a key store backup, verified and
-// drilled. The stores stay open (a running service) until closeAll.
+// drilled; then a set of the whole deployment, verified and drilled. The stores stay open (a running service) until closeAll.
 func newDeployment(t *testing.T) *deployment {
 	t.Helper()
 	ctx := context.Background()
@@ -139,8 +141,43 @@ func newDeployment(t *testing.T) *deployment {
 	if !rep.Pass || rep.RTO <= 0 {
 		t.Fatalf("fixture drill: %+v", rep)
 	}
+	// The whole deployment as one set, drilled: what makes disaster
+	// recovery met.
+	trusted := filepath.Join(t.TempDir(), "deployment")
+	must(t, os.MkdirAll(trusted, 0o700))
+	must(t, os.WriteFile(filepath.Join(trusted, "trusted-keys.pem"), []byte(pemKey(pub)), 0o600))
+	dir := func(name string) backup.Source { return backup.DirSource{Root: filepath.Join(d.dir, name), Name: name} }
+	d.backups = 1 + drillWholeSet(t, repo, d.ledger, []backup.SetPart{
+		{Source: backup.KeyStoreSource{Store: keys, Name: "keys"}, Covers: []string{hipaakit.PartKeys}},
+		{Source: dir("users"), Covers: []string{hipaakit.PartUsers}},
+		{Source: dir("holds"), Covers: []string{hipaakit.PartHolds}},
+		{Source: dir("ledger"), Covers: []string{hipaakit.PartLedger}},
+		{Source: backup.DirSource{Root: trusted, Name: "deployment"}, Covers: []string{hipaakit.PartEmergency, hipaakit.PartIncidents, hipaakit.PartSigningKeys}},
+		{Source: backup.AuditSource(filepath.Join(d.dir, "audit")), Covers: []string{hipaakit.PartAudit}},
+	})
 	t.Cleanup(func() { d.closeAll(t) })
 	return d
+}
+
+// drillWholeSet backs parts up as one set, verifies its members and
+// drills it; it returns the number of members.
+func drillWholeSet(t *testing.T, repo *backup.Repository, ledger backup.LedgerReplayer, parts []backup.SetPart) int {
+	t.Helper()
+	ctx := context.Background()
+	set, err := repo.BackupSet(ctx, backup.SetConfig{Name: "deployment", Parts: parts})
+	must(t, err)
+	for _, m := range set.Members {
+		_, err := repo.Verify(ctx, m.ID, backup.VerifyOptions{})
+		must(t, err)
+	}
+	reps, err := repo.DrillSet(ctx, set.ID, func(backup.SetMember) backup.DrillOptions {
+		return backup.DrillOptions{Ledger: ledger, ScratchDir: t.TempDir()}
+	})
+	must(t, err)
+	if len(reps) != len(parts) {
+		t.Fatalf("set drill: %d reports", len(reps))
+	}
+	return len(set.Members)
 }
 
 func (d *deployment) closeAll(t *testing.T) {

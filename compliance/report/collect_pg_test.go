@@ -134,6 +134,13 @@ func TestCollectPostgres(t *testing.T) {
 	if r := row(t, rep, "164.312(b)"); r.Status != report.Met {
 		t.Errorf("164.312(b): %+v", r)
 	}
+	// Issue 20 item 3: this deployment backs up and drills its key store
+	// only, so users, holds and the disposal ledger are not shown to
+	// restore: disaster recovery is not met, and the gap says so.
+	if r := row(t, rep, "164.308(a)(7)(ii)(B)"); r.Status != report.NotMet ||
+		!strings.Contains(strings.Join(r.Gaps, ";"), "no drill of a whole-deployment backup set: nothing shows that keys, audit, users, holds, ledger") {
+		t.Errorf("164.308(a)(7)(ii)(B) with a key store drill only: %+v", r)
+	}
 
 	// The running writers still own their streams.
 	must(t, w.Write(ctx, audit.Event{Actor: audit.Actor{UserID: "u-1"}, Action: audit.ActionRead, Outcome: audit.OutcomeSuccess}))

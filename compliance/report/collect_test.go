@@ -7,13 +7,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
+	"github.com/hipaakit/hipaakit/phi/filestore"
+	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
@@ -60,7 +64,7 @@ func TestCollectFileStores(t *testing.T) {
 		t.Errorf("audit span %v..%v outside the fixture's run", a.First, a.Last)
 	}
 	b := ev.Backup
-	if b == nil || b.Backups != 1 || b.Target != "directory" || b.LastBackup.IsZero() || b.LastVerified.Before(b.LastBackup) ||
+	if b == nil || b.Backups != d.backups || b.Target != "directory" || b.LastBackup.IsZero() || b.LastVerified.Before(b.LastBackup) ||
 		b.LastDrill.Before(b.LastBackup) || !b.LastDrillPass || b.LastDrillRTO <= 0 || !b.LedgerReplayed {
 		t.Errorf("backup: %+v", b)
 	}
@@ -375,11 +379,40 @@ func TestCollectDamagedManifest(t *testing.T) {
 	ev, err := report.Collect(ctx, d.config(), fixtureStart.Add(time.Hour))
 	must(t, err)
 	b := ev.Backup
-	if b == nil || b.Backups != 1 || len(b.Damaged) != 1 || !strings.HasPrefix(b.Damaged[0], torn+": backup:") {
+	if b == nil || b.Backups != d.backups || len(b.Damaged) != 1 || !strings.HasPrefix(b.Damaged[0], torn+": backup:") {
 		t.Fatalf("backup: %+v", b)
 	}
 	r := row(t, report.Build(ev), "164.310(d)(2)(iv)")
 	if r.Status != report.NotMet || len(r.Gaps) != 1 || !strings.Contains(r.Gaps[0], torn) {
 		t.Fatalf("164.310(d)(2)(iv): %+v", r)
+	}
+}
+
+// TestCollectPartialSetDrill is issue 20 item 3 on a data directory: after
+// a set that omits users, holds and the disposal ledger is drilled (the
+// newest whole-deployment drill), disaster recovery is not met and the gap
+// names the parts the drill did not restore.
+func TestCollectPartialSetDrill(t *testing.T) {
+	d := newDeployment(t)
+	ctx := context.Background()
+	target, err := backup.NewDirTarget(filepath.Join(d.dir, "backups"))
+	must(t, err)
+	kek, err := localkek.FromFile(keyFile(d.dir))
+	must(t, err)
+	repo, err := backup.Open(ctx, target, kek, backup.Config{Audit: d.auditL, Actor: audit.Actor{UserID: "system:backup"}, Clock: d.clk})
+	must(t, err)
+	keys, err := filestore.Open(filepath.Join(d.dir, "keys"), filestore.Config{})
+	must(t, err)
+	drillWholeSet(t, repo, d.ledger, []backup.SetPart{
+		{Source: backup.KeyStoreSource{Store: keys, Name: "keys"}, Covers: []string{hipaakit.PartKeys}},
+		{Source: backup.AuditSource(filepath.Join(d.dir, "audit")), Covers: []string{hipaakit.PartAudit}},
+	})
+	d.closeAll(t)
+	ev, err := report.Collect(ctx, d.config(), fixtureStart.Add(2*time.Hour))
+	must(t, err)
+	r := row(t, report.Build(ev), "164.308(a)(7)(ii)(B)")
+	want := "the last whole-deployment drill did not restore: users, holds, ledger, emergency, incidents, signing-keys"
+	if r.Status != report.NotMet || !slices.Contains(r.Gaps, want) {
+		t.Fatalf("164.308(a)(7)(ii)(B) after a partial set drill: %+v", r)
 	}
 }

@@ -106,6 +106,14 @@ type BackupEvidence struct {
 	LastDrillPass  bool          `json:"last_drill_passed"`
 	LastDrillRTO   time.Duration `json:"last_drill_rto"`
 	LedgerReplayed bool          `json:"ledger_replayed_on_restore"`
+	// LastSetDrill is the newest drill of a whole backup set (a set
+	// drill's audit event, scope "set"), LastSetDrillPass its outcome and
+	// SetDrillCovers the parts it restored (backup.SetMember.Covers, from
+	// the members that passed). Disaster recovery is met only when these
+	// include every part of hipaakit.DeploymentParts.
+	LastSetDrill     time.Time `json:"last_set_drill,omitempty"`
+	LastSetDrillPass bool      `json:"last_set_drill_passed"`
+	SetDrillCovers   []string  `json:"set_drill_covers,omitempty"`
 	// Damaged names each backup whose manifest does not authenticate or
 	// decode ("manifests/<id>: <error>"): it cannot be restored, is not
 	// counted in Backups, and makes the backup storage row not met.

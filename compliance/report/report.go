@@ -2,10 +2,12 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 )
 
@@ -209,6 +211,7 @@ func backupRows(b *BackupEvidence, now time.Time) (plan, dr, test, storage Row) 
 	judge(&dr, b.LastDrillPass, "the last drill restored and matched the manifest", "the last restore drill did not pass")
 	judge(&dr, b.LastDrillRTO > 0 && b.LastDrillRTO <= maxRTO, "", fmt.Sprintf("restore time must be measured and within %v", maxRTO))
 	judge(&dr, b.LedgerReplayed, "restores replay the disposal ledger before keys are used", "restores do not replay the disposal ledger")
+	wholeSetDrill(&dr, b)
 	test.Evidence = append(test.Evidence, "last drill "+stamp(b.LastDrill))
 	judge(&test, !b.LastDrill.IsZero() && now.Sub(b.LastDrill) <= maxDrillAge, "", fmt.Sprintf("no restore drill in the last %v", maxDrillAge))
 	storage.Evidence = append(storage.Evidence, "last full verification "+stamp(b.LastVerified))
@@ -314,4 +317,26 @@ func checkpointCoverage(row *Row, streams []StreamCoverage, now time.Time) {
 				s.Stream, s.AfterCheckpoint, stamp(s.LastCheckpoint), maxCheckpoint))
 		}
 	}
+}
+
+// wholeSetDrill judges disaster recovery on the last drill of a whole
+// backup set: it must have passed and restored every part of
+// hipaakit.DeploymentParts, so that a drill of the key store alone, or
+// backups that omit users, holds or the disposal ledger, are not taken for
+// a recoverable deployment. The gap names the missing parts.
+func wholeSetDrill(dr *Row, b *BackupEvidence) {
+	if b.LastSetDrill.IsZero() {
+		judge(dr, false, "", "no drill of a whole-deployment backup set: nothing shows that "+
+			strings.Join(hipaakit.DeploymentParts(), ", ")+" restore together")
+		return
+	}
+	dr.Evidence = append(dr.Evidence, fmt.Sprintf("last whole-deployment drill %s restored %s", stamp(b.LastSetDrill), strings.Join(b.SetDrillCovers, ", ")))
+	var missing []string
+	for _, p := range hipaakit.DeploymentParts() {
+		if !slices.Contains(b.SetDrillCovers, p) {
+			missing = append(missing, p)
+		}
+	}
+	judge(dr, b.LastSetDrillPass, "", "the last whole-deployment drill did not pass")
+	judge(dr, len(missing) == 0, "", "the last whole-deployment drill did not restore: "+strings.Join(missing, ", "))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/hipaakit/hipaakit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,8 @@ func goodEvidence() Evidence {
 			Streams: []StreamCoverage{{Stream: "app", Records: 1200, LastCheckpoint: reportNow.Add(-time.Hour), AfterCheckpoint: 3}}},
 		Backup: &BackupEvidence{Backups: 30, Target: "directory", LastBackup: reportNow.Add(-5 * time.Hour),
 			LastVerified: reportNow.Add(-5 * time.Hour), LastDrill: reportNow.Add(-24 * time.Hour), LastDrillPass: true,
-			LastDrillRTO: 90 * time.Second, LedgerReplayed: true},
+			LastDrillRTO: 90 * time.Second, LedgerReplayed: true,
+			LastSetDrill: reportNow.Add(-24 * time.Hour), LastSetDrillPass: true, SetDrillCovers: append([]string{"records"}, hipaakit.DeploymentParts()...)},
 		Disposal:  &DisposalEvidence{Shreds: 1, Certificates: 1, LedgerVerified: true, LastShred: reportNow.Add(-48 * time.Hour)},
 		Retention: &RetentionEvidence{Policies: []RetentionPolicy{{Kind: "audit", Period: "6y", Years: 6}}, Holds: 0},
 		Incidents: &IncidentEvidence{Incidents: 2, Open: []OpenIncident{{ID: "inc-1", Status: "assessed", Discovered: "2026-11-01",
@@ -86,6 +88,13 @@ func TestReportGaps(t *testing.T) {
 		{"164.308(a)(7)(ii)(A)", func(e *Evidence) { e.Backup.LastBackup = reportNow.Add(-72 * time.Hour) }, "no backup in the last 48h0m0s"},
 		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.LedgerReplayed = false }, "restores do not replay the disposal ledger"},
 		{"164.308(a)(7)(ii)(D)", func(e *Evidence) { e.Backup.LastDrill = time.Time{} }, "no restore drill in the last 2160h0m0s"},
+		// Issue 20 item 3: backups (and their drill) that omit users, holds
+		// and the disposal ledger do not make a recoverable deployment.
+		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.SetDrillCovers = []string{"records", "keys", "audit"} },
+			"the last whole-deployment drill did not restore: users, holds, ledger, emergency, incidents, signing-keys"},
+		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.LastSetDrill, e.Backup.SetDrillCovers = time.Time{}, nil },
+			"no drill of a whole-deployment backup set: nothing shows that keys, audit, users, holds, ledger, emergency, incidents, signing-keys restore together"},
+		{"164.308(a)(7)(ii)(B)", func(e *Evidence) { e.Backup.LastSetDrillPass = false }, "the last whole-deployment drill did not pass"},
 		{"164.310(d)(2)(i)", func(e *Evidence) { e.Disposal.LedgerVerified, e.Disposal.LedgerError = false, "bad line 3" }, "disposal ledger does not verify: bad line 3"},
 		{"164.316(b)(2)", func(e *Evidence) { e.Audit.Retention = 365 * 24 * time.Hour }, "audit retention below 6 calendar years"},
 		// six 365-day years are not six calendar years

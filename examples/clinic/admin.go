@@ -247,15 +247,21 @@ func (c *clinic) exportDeidentified(w http.ResponseWriter, r *http.Request) {
 		"row_order": "random", "records": out})
 }
 
-// createBackup: POST /api/backups backs up every source.
+// createBackup: POST /api/backups backs up the whole deployment as one set
+// (records, keys, audit trail, users, holds, disposal ledger, emergency log, breach incidents,
+// trusted public keys).
 func (a *app) createBackup(w http.ResponseWriter, r *http.Request) {
-	ids, err := a.d.BackupAll(r.Context())
+	set, err := a.d.BackupSet(r.Context())
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "backup", "err", err)
 		apiError(w, http.StatusInternalServerError, "backup_failed")
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"backups": ids})
+	ids := make([]string, 0, len(set.Members))
+	for _, m := range set.Members {
+		ids = append(ids, m.ID)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"set": set.ID, "backups": ids, "covers": set.Covered()})
 }
 
 // listBackups: GET /api/backups
@@ -289,10 +295,10 @@ func (a *app) verifyBackup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": err == nil, "chunks": rep.Checked, "bytes": rep.Bytes, "problems": problems})
 }
 
-// drillBackup: POST /api/backups/drill restores the newest backup of each
-// kind into scratch space and compares it with its manifest.
+// drillBackup: POST /api/backups/drill restores every member of the newest
+// backup set into scratch space and compares it with its manifest.
 func (a *app) drillBackup(w http.ResponseWriter, r *http.Request) {
-	results, err := a.d.Drill(r.Context())
+	results, err := a.d.DrillSet(r.Context(), "")
 	if err != nil {
 		apiError(w, http.StatusConflict, "no_backup_to_drill")
 		return
@@ -302,7 +308,7 @@ func (a *app) drillBackup(w http.ResponseWriter, r *http.Request) {
 	for _, res := range results {
 		rep, ok := res.Report, res.Err == nil && res.Report.Pass
 		pass = pass && ok
-		reports = append(reports, map[string]any{"id": rep.ID, "kind": res.Kind, "pass": ok,
+		reports = append(reports, map[string]any{"id": rep.ID, "kind": res.Kind, "covers": res.Covers, "pass": ok,
 			"rto_ms": rep.RTO.Milliseconds(), "rpo_s": int64(rep.RPO.Seconds()), "mismatches": rep.Mismatches})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pass": pass, "drills": reports})

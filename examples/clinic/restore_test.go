@@ -39,7 +39,7 @@ func testRestoreAfterShredKeepsPatientGone(t *testing.T, s storeSetup) {
 		Drills []struct{ Kind string }
 	}
 	admin.mustStatus(http.StatusOK, "POST", "/api/backups/drill", nil, &drill)
-	if !drill.Pass || len(drill.Drills) != len(tc.app.d.Drills) {
+	if !drill.Pass || len(drill.Drills) != len(tc.app.d.BackupSources) {
 		t.Fatalf("the restore drill failed: %+v", drill)
 	}
 	admin.mustStatus(http.StatusOK, "POST", "/api/patients/"+gone+"/shred", map[string]string{"reason": "patient request"}, nil)
