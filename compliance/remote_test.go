@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func (f *fixture) mountAuth() {
 // overTLS serves the fixture (broken as named) on the real clock with
 // seconds-short session limits behind a TLS server, and returns its URL,
 // the check file for it and the server.
-func overTLS(t *testing.T, broken string) (*httptest.Server, *suite.CheckFile) {
+func overTLS(t *testing.T, broken string) (*httptest.Server, *suite.CheckFile, *fixture) {
 	t.Helper()
 	f := newFixture(broken)
 	f.clock, f.idle, f.absolute = clock.System, 2*time.Second, 5*time.Second
@@ -133,12 +134,12 @@ func overTLS(t *testing.T, broken string) (*httptest.Server, *suite.CheckFile) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, cf
+	return srv, cf, f
 }
 
 func runCheck(t *testing.T, broken string) suite.Results {
 	t.Helper()
-	srv, cf := overTLS(t, broken)
+	srv, cf, _ := overTLS(t, broken)
 	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +155,19 @@ func rootsOf(srv *httptest.Server) *x509.CertPool {
 
 // TestCheckOverTLS runs Check against the correct fixture over TLS on the
 // real clock: every control it can show from outside passes, including
-// idle and absolute logoff waited out in real time (2 s and 5 s limits).
+// idle and absolute logoff waited out in real time (2 s and 5 s limits),
+// and no session it opened is left open.
 func TestCheckOverTLS(t *testing.T) {
-	res := runCheck(t, "")
+	srv, cf, f := overTLS(t, "")
+	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	if n := len(f.sessions); n != 0 {
+		t.Errorf("%d sessions left open after the check", n)
+	}
+	f.mu.Unlock()
 	t.Logf("\n%s", res)
 	for _, r := range res {
 		want := suite.Passed
@@ -203,5 +214,36 @@ func TestCheckBrokenOverTLS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckRequestBudget: a run whose budget is spent fails the checks
+// that needed more requests, naming the budget, sends no more than it
+// allows (plus the logouts of the sessions it opened), and still logs
+// every session out.
+func TestCheckRequestBudget(t *testing.T) {
+	srv, cf, f := overTLS(t, "")
+	var sent atomic.Int64
+	inner := srv.Config.Handler
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/auth/logout" {
+			sent.Add(1)
+		}
+		inner.ServeHTTP(w, r)
+	})
+	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv), MaxRequests: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Failed() || !strings.Contains(res.String(), "the request budget (40 requests and connections) is spent") {
+		t.Fatalf("results:\n%s", res)
+	}
+	if n := sent.Load(); n > 40 {
+		t.Fatalf("%d requests sent, budget 40", n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.sessions); n != 0 {
+		t.Fatalf("%d sessions left open", n)
 	}
 }
