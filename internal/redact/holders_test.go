@@ -13,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/auth"
 	authmem "github.com/hipaakit/hipaakit/auth/memstore"
@@ -106,6 +107,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{&pgaudit.Writer{}, "pgaudit.Writer"},
 		{witness.Config{Signer: signKey}, "witness.Config"},
 		{&witness.Witness{}, "witness.Witness"},
+		{archive.Config{Signer: signKey}, "archive.Config"},
+		{&archive.Archive{}, "archive.Archive"},
 		{pgretention.AuditPurgeOptions{Signer: signKey}, "pgretention.AuditPurgeOptions"},
 		{ledgerOpts, "disposal.FileLedgerOptions"},
 		{ledgerStore, "disposal.FileLedgerStore"},
