@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
-	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/auth"
 	authmem "github.com/hipaakit/hipaakit/auth/memstore"
