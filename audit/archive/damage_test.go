@@ -19,7 +19,7 @@ func archived(t *testing.T) (*fixture, []archive.Unit) {
 	f.write(60)
 	f.clk.Advance(48 * time.Hour)
 	f.write(2)
-	rep, err := f.a.Archive(context.Background(), f.log)
+	rep, err := f.a.Archive(context.Background(), archive.FileSource(f.log))
 	if err != nil || len(rep.Archived) < 3 {
 		t.Fatalf("archive: %+v %v", rep, err)
 	}

@@ -51,7 +51,7 @@ func Run(t *testing.T, tgt archive.Target, clk *clock.Fake) []archive.Unit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := a.Archive(ctx, l)
+	rep, err := a.Archive(ctx, archive.FileSource(l))
 	if err != nil || len(rep.Archived) < 3 {
 		t.Fatalf("archive: %+v %v", rep, err)
 	}
