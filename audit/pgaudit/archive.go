@@ -176,4 +176,3 @@ func (s archiveSource) Read(ctx context.Context, seg audit.SealedSegment) ([]byt
 	}
 	return nil, fmt.Errorf("%w: pgaudit: stream %s ends before record %d", audit.ErrTruncated, s.stream, seg.LastSeq)
 }
-
