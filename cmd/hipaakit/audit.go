@@ -21,7 +21,7 @@ import (
 	"github.com/hipaakit/hipaakit/signing"
 )
 
-var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency|witness> [flags] TARGET
+var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency|witness|archive-verify> [flags] TARGET
 
 TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
 from DATABASE_URL (which keeps a password out of the process list).
@@ -86,6 +86,8 @@ func cmdAudit(ctx context.Context, c *cli, args []string) int {
 		return auditConsistency(ctx, c, args[1:])
 	case "witness":
 		return auditWitness(ctx, c, args[1:])
+	case "archive-verify":
+		return auditArchiveVerify(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, auditUsage)
 		return exitOK

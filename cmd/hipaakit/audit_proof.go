@@ -32,6 +32,12 @@ const auditProofUsage = `
       tlog-witness, with a consistency proof from the size it last cosigned)
       and write the checkpoint with their cosignatures. Exit 1 when a
       witness refused it.
+  archive-verify --key FILE [--stream S] [--prove SEQ [--out FILE]] ARCHIVE
+      Check a stream's audit archive (a directory or s3://bucket/prefix,
+      written by audit/archive) on its own with only the public keys:
+      segment hashes, tree tiles, every checkpoint and the hash chain. With
+      --prove, also write an inclusion proof of archived record SEQ. Exit 1
+      when the archive is damaged.
 `
 
 // readKeys reads every trusted public key of keyFiles.
