@@ -24,11 +24,20 @@ type Source interface {
 	Read(ctx context.Context, s audit.SealedSegment) ([]byte, error)
 }
 
+// FileLog is what FileSource reads of an open *audit.FileLog (or of the
+// audit.Trail of one, audit.NewFileTrail).
+type FileLog interface {
+	Reader() *audit.FileReader
+	SealedSegments(ctx context.Context) ([]audit.SealedSegment, error)
+}
+
+var _ FileLog = (*audit.FileLog)(nil)
+
 // FileSource is the Source of a file log: its sealed segments, byte for
 // byte.
-func FileSource(l *audit.FileLog) Source { return fileSource{l} }
+func FileSource(l FileLog) Source { return fileSource{l} }
 
-type fileSource struct{ l *audit.FileLog }
+type fileSource struct{ l FileLog }
 
 func (f fileSource) Prover(keys signing.KeySet) audit.Prover { return f.l.Reader().Prover(keys) }
 
