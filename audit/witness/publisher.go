@@ -72,9 +72,10 @@ type Status struct {
 // resends from the witness's size; stores merge cosignatures).
 type Publisher struct {
 	cfg  PublisherConfig
-	wake chan struct{}
-	mu   sync.Mutex // one round at a time; guards status
-	last Status
+	wake  chan struct{}
+	round sync.Mutex // one round at a time
+	mu    sync.Mutex // guards last and started
+	last  Status
 
 	stop    chan struct{}
 	done    chan struct{}
@@ -201,16 +202,16 @@ func (s Status) clone() Status {
 // is the round's own (no checkpoint, the store failing); witness failures
 // are only in Status.Failures.
 func (p *Publisher) PublishNow(ctx context.Context) (Status, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.round.Lock()
+	defer p.round.Unlock()
 	cp, err := p.cfg.Prover.TreeCheckpoint(ctx)
 	if err != nil {
-		return p.last.clone(), err
+		return p.Status(), err
 	}
 	st := Status{Stream: cp.Stream, Size: cp.Size, Required: p.cfg.Required, At: p.cfg.Clock.Now().UTC()}
 	have, err := p.cfg.Store.LatestCosigned(ctx, cp.Stream)
 	if err != nil && !errors.Is(err, ErrNoCosigned) {
-		return p.last.clone(), err
+		return p.Status(), err
 	}
 	note := cp.Note
 	if hb, _, herr := splitNote(have); herr == nil {
@@ -243,11 +244,17 @@ func (p *Publisher) PublishNow(ctx context.Context) (Status, error) {
 		note = joinNote(body, mergeLines(sigs, gsigs))
 		st.Cosigned++
 	}
-	if err := p.cfg.Store.SaveCosigned(ctx, cp.Stream, cp.Size, note); err != nil {
-		return p.last.clone(), err
+	// a note no witness cosigned is not stored: the store keeps showing
+	// the last witnessed one, and CheckStored reports the log ahead of it
+	if st.Cosigned > 0 {
+		if err := p.cfg.Store.SaveCosigned(ctx, cp.Stream, cp.Size, note); err != nil {
+			return p.Status(), err
+		}
 	}
 	st.Witnessed = st.Cosigned >= st.Required
+	p.mu.Lock()
 	p.last = st
+	p.mu.Unlock()
 	if p.cfg.OnPublish != nil {
 		p.cfg.OnPublish(st.clone())
 	}

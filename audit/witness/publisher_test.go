@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -102,6 +103,19 @@ func TestPublisherKOfN(t *testing.T) {
 			t.Fatalf("round %d again: %+v %v", round, st, err)
 		}
 	}
+	// every witness down: the round reports it, the store keeps the last
+	// witnessed checkpoint and the log shows as ahead of it
+	writeRound(t, l, 9)
+	pd, err := witness.NewPublisher(witness.PublisherConfig{Prover: prover, Store: store, Witnesses: []witness.Endpoint{{Key: down, Adder: downWitness{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := pd.PublishNow(ctx); err != nil || st.Cosigned != 0 || st.Witnessed || len(st.Failures) != 1 {
+		t.Fatalf("all down: %+v %v", st, err)
+	}
+	if st, err := witness.CheckStored(ctx, store, prover, logs, keys, 2); !errors.Is(err, witness.ErrStale) || st.Cosigned != 2 {
+		t.Fatalf("after a round with every witness down: %+v %v", st, err)
+	}
 }
 
 // TestPublisherNeverBlocksWrites: with the Publisher as the log's
@@ -140,4 +154,47 @@ func TestPublisherNeverBlocksWrites(t *testing.T) {
 	if _, err := witness.CheckStored(ctx, store, l.Reader().Prover(logs), logs, []witness.Key{w.Key()}, 1); err != nil {
 		t.Fatalf("stored: %v", err)
 	}
+}
+
+// FuzzCosignatures: arbitrary cosigned notes through VerifyCosignatures
+// and a FileStore give typed errors, never panics, and a stored note is
+// read back as it verifies.
+func FuzzCosignatures(f *testing.F) {
+	l := newLog(f)
+	l.add(f, 0, 5)
+	cp := l.checkpoint(f)
+	w := openWitness(f, 2, filepath.Join(f.TempDir(), "state"))
+	line, err := w.AddCheckpoint(context.Background(), 0, nil, cp.Note)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(append(append([]byte(nil), cp.Note...), line...))
+	f.Add(cp.Note)
+	f.Add([]byte("hipaakit.audit/app\n5\n\n— x AAAA\n"))
+	f.Add([]byte("\n\n— \n"))
+	keys := []witness.Key{w.Key()}
+	path := filepath.Join(f.TempDir(), "cosigned")
+	f.Fuzz(func(t *testing.T, note []byte) {
+		os.Remove(path)
+		if err := witness.VerifyCosignatures(note, keys, 1); err != nil && !errors.Is(err, witness.ErrMalformed) && !errors.Is(err, witness.ErrTooFewCosignatures) {
+			t.Fatalf("untyped error: %v", err)
+		}
+		s := &witness.FileStore{Path: path}
+		if err := s.SaveCosigned(context.Background(), "app", 5, note); err != nil {
+			if !errors.Is(err, witness.ErrMalformed) {
+				t.Fatalf("untyped save error: %v", err)
+			}
+			return
+		}
+		got, err := s.LatestCosigned(context.Background(), "app")
+		if err != nil {
+			if !errors.Is(err, witness.ErrMalformed) {
+				t.Fatalf("untyped read error: %v", err)
+			}
+			return
+		}
+		if (witness.VerifyCosignatures(got, keys, 1) == nil) != (witness.VerifyCosignatures(note, keys, 1) == nil) {
+			t.Fatal("the stored note verifies differently")
+		}
+	})
 }
