@@ -71,7 +71,7 @@ type Status struct {
 // (witnesses answer a stale old size with a conflict and the Publisher
 // resends from the witness's size; stores merge cosignatures).
 type Publisher struct {
-	cfg  PublisherConfig
+	cfg   PublisherConfig
 	wake  chan struct{}
 	round sync.Mutex // one round at a time
 	mu    sync.Mutex // guards last and started
