@@ -240,6 +240,7 @@ func DefaultTenantPolicy() policy.Tenant {
 var retiredEnv = []struct{ old, now string }{
 	{"HIPAAKIT_KEK", EnvMasterKey},
 	{"HIPAAKIT_KEK_FILE", EnvMasterKeyFile},
+	{"HIPAAKIT_DATABASE_URL", EnvDatabaseURL},
 }
 
 // ConfigFromEnv returns the Config the environment describes: EnvDataDir,
@@ -248,7 +249,8 @@ var retiredEnv = []struct{ old, now string }{
 // EnvKMSEndpoint) and backups (EnvBackupDir, or EnvS3Bucket, EnvS3Endpoint,
 // EnvS3Region). getenv is os.Getenv in a main package; the
 // caller may then override fields (from flags, say). It refuses the names
-// of earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE) and both master-key
+// of earlier versions (HIPAAKIT_KEK, HIPAAKIT_KEK_FILE,
+// HIPAAKIT_DATABASE_URL) and both master-key
 // names at once with a *ConfigError; Open validates the rest.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	for _, r := range retiredEnv {
@@ -261,7 +263,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.KEK = KEKConfig{Key: getenv(EnvMasterKey), KeyFile: getenv(EnvMasterKeyFile),
 		KMSKeyID: getenv(EnvKMSKeyID), KMSEndpoint: getenv(EnvKMSEndpoint)}
 	if c.KEK.Key != "" && c.KEK.KeyFile != "" {
-		return Config{}, &ConfigError{Field: EnvMasterKey, Problem: "set together with " + EnvMasterKeyFile, Fix: "set one of them"}
+		return Config{}, &ConfigError{Field: EnvMasterKey, Problem: "set together with " + EnvMasterKeyFile, Fix: "set one of them, not both"}
 	}
 	c.Backup = BackupConfig{Dir: getenv(EnvBackupDir), S3Bucket: getenv(EnvS3Bucket), S3Endpoint: getenv(EnvS3Endpoint), S3Region: getenv(EnvS3Region)}
 	return c, nil

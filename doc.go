@@ -61,6 +61,24 @@
 // entries and a new backup repository written, so a refused start leaves
 // the deployment as it found it.
 //
+// # Reading a deployment beside the service
+//
+// Inspect opens an existing deployment read-only, for tools that run
+// beside the live service (the compliance report, the CLI's checks): it
+// takes no data-directory lock, creates no key, directory or schema,
+// claims no stream lease and writes nothing (on PostgreSQL every session is
+// read-only). A deployment that does not exist is refused with a
+// *MissingError (ErrMissing) naming what is missing.
+//
+// # Service description
+//
+// With Config.Service naming the service, every successful Open writes
+// this process's service description (package serviceconfig): the file
+// DataDir/hipaakit.json and, on PostgreSQL, its own row of
+// hipaakit_service_descriptions, keyed by instance ID, so replicas never
+// overwrite each other. The compliance report reads every replica's and
+// states the weakest policy in force.
+//
 // # Guarantees
 //
 //   - Config's zero value for every field is the secure default: MFA

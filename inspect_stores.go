@@ -151,9 +151,15 @@ func (in *Inspection) KEK(ctx context.Context) (phi.KEK, error) {
 	return in.kek, in.kekErr
 }
 
-func (in *Inspection) openKEK(ctx context.Context) (phi.KEK, error) {
-	k := in.cfg.KEK
-	switch place := in.KeyLocation(); place.Kind {
+func (in *Inspection) openKEK(ctx context.Context) (phi.KEK, error) { return ReadKEK(ctx, in.cfg) }
+
+// ReadKEK opens the key-encryption key cfg names (KeyLocation) without ever
+// creating one: AWS KMS, the key given by value, or an existing key file,
+// refused when group or others may read it (a *MissingError when it does
+// not exist). Errors never name the file's path.
+func ReadKEK(ctx context.Context, cfg Config) (phi.KEK, error) {
+	k := cfg.KEK
+	switch place := KeyLocation(cfg); place.Kind {
 	case KeyInKMS:
 		kek, err := awskms.LoadDefault(ctx, awskms.Config{KeyID: k.KMSKeyID, Endpoint: k.KMSEndpoint, Region: k.KMSRegion})
 		if err != nil {

@@ -38,9 +38,11 @@ type MiddlewareConfig struct {
 	// Record optionally returns the record type and record ID the request
 	// acts on, for example ("patient", r.PathValue("id")).
 	Record func(r *http.Request) (recordType, recordID string)
-	// Action maps the request to an Action. The default maps GET, HEAD and
-	// OPTIONS to read, POST to create, PUT and PATCH to update and DELETE to
-	// delete; any other method is recorded as read.
+	// Action maps the request to an Action. The default (ActionForMethod)
+	// maps GET, HEAD and OPTIONS to read, POST to create, PUT and PATCH to
+	// update and DELETE to delete; any other method is recorded as read.
+	// RouteActions names the routes whose method says the wrong thing (a
+	// POST that searches is a query).
 	Action func(r *http.Request) Action
 	// Purpose optionally returns why PHI is accessed (for example
 	// "treatment"), for the accounting of disclosures.
@@ -198,6 +200,28 @@ func (m *middleware) write(r *http.Request, e Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.cfg.WriteTimeout)
 	defer cancel()
 	return m.cfg.Writer.Write(ctx, e)
+}
+
+// ActionForMethod is the middleware's default MiddlewareConfig.Action:
+// GET, HEAD and OPTIONS are read, POST create, PUT and PATCH update, DELETE
+// delete, and any other method read.
+func ActionForMethod(r *http.Request) Action { return actionForMethod(r) }
+
+// RouteActions returns a MiddlewareConfig.Action that records the requests
+// of the route patterns in routes (r.Pattern, e.g. "POST /patients/search")
+// with the action given there, and every other request as ActionForMethod
+// does: a POST that searches is a query, not a create.
+func RouteActions(routes map[string]Action) func(r *http.Request) Action {
+	m := make(map[string]Action, len(routes))
+	for k, v := range routes {
+		m[k] = v
+	}
+	return func(r *http.Request) Action {
+		if a, ok := m[r.Pattern]; ok {
+			return a
+		}
+		return actionForMethod(r)
+	}
 }
 
 func actionForMethod(r *http.Request) Action {

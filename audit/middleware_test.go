@@ -141,6 +141,36 @@ func TestMiddlewareActionsAndOutcomes(t *testing.T) {
 	}
 }
 
+// RouteActions records the routes it names with their action (a POST that
+// searches is a query) and every other request by its method.
+func TestMiddlewareRouteActions(t *testing.T) {
+	routes := map[string]audit.Action{"POST /patients/search": audit.ActionQuery}
+	rec := &audittest.Memory{}
+	mw, err := audit.Middleware(audit.MiddlewareConfig{Writer: rec, Actor: mwActor, Clock: clock.NewFake(mwStart),
+		Subject: func(*http.Request) string { return "" }, Action: audit.RouteActions(routes)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes["POST /patients"] = audit.ActionQuery // a later change of the map does not count
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, r *http.Request) {}
+	mux.HandleFunc("POST /patients/search", ok)
+	mux.HandleFunc("POST /patients", ok)
+	mux.HandleFunc("GET /patients", ok)
+	h := mw(mux)
+	for _, req := range [][2]string{{"POST", "/patients/search"}, {"POST", "/patients"}, {"GET", "/patients"}} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(req[0], req[1], nil))
+	}
+	got := rec.Actions()
+	want := []audit.Action{audit.ActionQuery, audit.ActionCreate, audit.ActionRead}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("actions %v, want %v", got, want)
+	}
+	if a := audit.ActionForMethod(httptest.NewRequest("PATCH", "/x", nil)); a != audit.ActionUpdate {
+		t.Fatalf("PATCH: %s", a)
+	}
+}
+
 // PHI in the path or the query string never reaches the event.
 func TestMiddlewareCanaryPathAndQuery(t *testing.T) {
 	const canary = "999-00-1234-CANARY"

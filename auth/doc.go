@@ -81,8 +81,9 @@
 // hand to navigator.credentials, "credential" the PublicKeyCredential's
 // JSON (toJSON()):
 //
-//	POST /login/passkey/begin        {}; {options} for a passwordless login (discoverable credential)
-//	POST /login/passkey/finish       {credential}; answers like /login, the session records the passkey
+//	POST /login/passkey/begin        {challenge?}; {options}: passwordless (discoverable credential), or with
+//	                                 the password step's challenge the second factor (the user's passkeys)
+//	POST /login/passkey/finish       {credential, challenge?}; answers like /login, the session records the passkey
 //	GET  /passkeys                   the user's passkeys {fingerprint, name, created_at, last_used_at, ...}
 //	POST /passkeys/register/begin    {}; {options} (recent authentication)
 //	POST /passkeys/register/finish   {name, credential} (recent authentication)
@@ -95,7 +96,9 @@
 // A successful login answers {"status":"authenticated", ...} with the CSRF
 // token and flags telling the client to enrol MFA or change an expired
 // password; a password that needs a second factor answers
-// {"status":"second_factor_required","challenge":...}. Login endpoints are
+// {"status":"second_factor_required","challenge":...,"second_factors":["totp","passkey"]}
+// listing what the user may present (a passkey where the tenant has
+// PasskeySecondFactor: begin and finish /login/passkey with the challenge). Login endpoints are
 // protected against cross-site submission by Fetch metadata and Origin
 // checks; the others need a session and, for POST, the CSRF token.
 //
@@ -238,24 +241,45 @@
 //
 // # Passkeys
 //
-// WebAuthn through github.com/go-webauthn/webauthn (Config.Passkeys,
-// passkey.Config): Service.BeginPasskeyRegistration and
-// FinishPasskeyRegistration register a discoverable credential (attestation
-// "none", user verification required unless AllowUnverified, optional
-// AAGUID allow-list) stored on User.Passkeys (at most passkey.MaxPerUser, each
-// named); BeginPasskeyLogin, FinishPasskeyLogin and BeginPasskeySession log
-// in without a password. The relying party ID and the exact origins come from
-// the configuration and are checked on every response. Each challenge is kept
-// in the process, completes at most one ceremony (refused or not) and expires
-// after ChallengeTTL on the injected clock; a sign counter that does not
-// increase is refused as a cloned authenticator ("cloned"). Every ceremony is
-// audited (mfa_enrolled passkey_registered / passkey_removed, login passkey,
-// failures with reason passkey_<reason>) with the credential's Fingerprint,
-// never the credential ID, key or attestation. policy.Tenant.PasskeyRoles
-// makes a passkey login mandatory for the listed roles (403
-// "passkey_required" at the policy step) and keeps the last passkey of such
-// a user from removal. Ceremonies begun on one replica must finish on it
-// (challenges are not shared between processes).
+// WebAuthn through github.com/go-webauthn/webauthn (Config.Passkeys, a
+// passkey.Config; the stored credential is a passkey.Credential on
+// User.Passkeys, at most passkey.MaxPerUser, each named):
+//
+//   - BeginPasskeyRegistration and FinishPasskeyRegistration register a
+//     discoverable credential (attestation "none", optional AAGUID
+//     allow-list);
+//   - BeginPasskeyLogin(ctx, "") and FinishPasskeyLogin log in without a
+//     password; the session has MFA when the authenticator verified the
+//     user;
+//   - where the tenant has policy.Tenant.PasskeySecondFactor, a passkey is
+//     the second factor after the password: Login answers
+//     SecondFactorRequired (SecondFactors lists "passkey") for a user with
+//     one, BeginPasskeyLogin(ctx, res.Challenge) returns options for that
+//     user's credentials, and VerifySecondFactor takes the assertion
+//     (SecondFactorRequest.Passkey);
+//   - BeginPasskeySession starts the session of a passkey login, recording
+//     the passkey for policy.Tenant.PasskeyRoles.
+//
+// The relying party ID and the exact origins come from the configuration
+// and are checked on every response. User verification is demanded as the
+// tenant says (policy.Tenant.PasskeyUserVerification "required" or
+// "preferred", else required unless passkey.Config.AllowUnverified) and
+// enforced by the server on the response's flags ("user_verification_required").
+// Challenges are stateless: each is signed with Config.ChallengeKey, bound
+// to its ceremony and user, expires after ChallengeTTL on the injected
+// clock, and completes at most one ceremony: its use is recorded in the
+// AttemptStore before the response is checked, so a ceremony begun on one
+// replica finishes on any other that shares the key and the store
+// (pgauth.AttemptStore on PostgreSQL), and a replayed response is refused
+// everywhere. A sign counter that does not increase is refused as a cloned
+// authenticator ("cloned"). Passkey logins are throttled and counted like
+// passwords (the same client-key and account counters, back-off and
+// lockout, below). Every ceremony is audited (mfa_enrolled
+// passkey_registered / passkey_removed, login passkey, failures with reason
+// passkey_<reason>) with the credential's Fingerprint, never the
+// credential ID, key or attestation. policy.Tenant.PasskeyRoles makes a
+// passkey mandatory for the listed roles (403 "passkey_required" at the
+// policy step) and keeps the last passkey of such a user from removal.
 //
 // # Lockout and throttling
 //
@@ -362,6 +386,9 @@
 // Recovery codes are stored as "rc1$" + unpadded base64 of SHA-256 over
 // "hipaakit/auth/recovery-code/v1", a zero byte, the user ID, a zero byte
 // and the canonical code (24 Crockford base32 characters, lower case).
+//
+// The passkey challenge is version 1: 42 bytes, see passkey_challenge.go
+// (testdata/passkey_challenge_v1.txt).
 //
 // The second-factor Challenge is version 2: "mc2." + base64url(user ID ||
 // expiry as 8-byte big-endian Unix seconds || PasswordChangedAt as 8-byte

@@ -153,14 +153,15 @@ type secondFactorBody struct {
 
 // loginResponse is the body of a successful login step.
 type loginResponse struct {
-	Status                string `json:"status"`
-	Challenge             string `json:"challenge,omitempty"`
-	UserID                string `json:"user_id,omitempty"`
-	CSRFToken             string `json:"csrf_token,omitempty"`
-	MFA                   bool   `json:"mfa"`
-	MFAEnrollmentRequired bool   `json:"mfa_enrollment_required,omitempty"`
-	PasswordExpired       bool   `json:"password_expired,omitempty"`
-	RecoveryCodesLeft     *int   `json:"recovery_codes_left,omitempty"`
+	Status                string   `json:"status"`
+	Challenge             string   `json:"challenge,omitempty"`
+	SecondFactors         []string `json:"second_factors,omitempty"`
+	UserID                string   `json:"user_id,omitempty"`
+	CSRFToken             string   `json:"csrf_token,omitempty"`
+	MFA                   bool     `json:"mfa"`
+	MFAEnrollmentRequired bool     `json:"mfa_enrollment_required,omitempty"`
+	PasswordExpired       bool     `json:"password_expired,omitempty"`
+	RecoveryCodesLeft     *int     `json:"recovery_codes_left,omitempty"`
 	// Token is returned only when the manager accepts Bearer tokens (for
 	// clients without cookies).
 	Token string `json:"token,omitempty"`
@@ -209,14 +210,14 @@ func (h *endpoints) finishLogin(w http.ResponseWriter, r *http.Request, res *Log
 		return
 	}
 	if res.SecondFactorRequired {
-		writeJSON(w, http.StatusOK, loginResponse{Status: "second_factor_required", Challenge: res.Challenge})
+		writeJSON(w, http.StatusOK, loginResponse{Status: "second_factor_required", Challenge: res.Challenge, SecondFactors: res.SecondFactors})
 		return
 	}
 	if !res.Authenticated {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials")
 		return
 	}
-	_, tok, err := h.sm.Begin(r.Context(), w, r, res.User, res.MFA)
+	_, tok, err := h.sm.begin(r.Context(), w, r, res.User, res.MFA, res.Passkey)
 	if err != nil {
 		h.fail(w, r, err)
 		return

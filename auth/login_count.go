@@ -58,12 +58,12 @@ func (a *authenticator) failure(ctx context.Context, userID, clientKey string, b
 
 // accountFailure records one failed authentication; see failure.
 func (a *authenticator) accountFailure(ctx context.Context, userID, clientKey string, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
-	return a.countFailure(ctx, userID, clientKey, false, actor, origin, action, reason)
+	return a.countFailure(ctx, userID, clientKey, false, audit.Event{Action: action, Reason: reason, Actor: actor, Origin: origin})
 }
 
 // reservedFailure is failure for an attempt that reserve already counted.
 func (a *authenticator) reservedFailure(ctx context.Context, userID, clientKey string, base audit.Event, reason string) error {
-	if err := a.countFailure(ctx, userID, clientKey, true, base.Actor, base.Origin, base.Action, reason); err != nil {
+	if err := a.countFailure(ctx, userID, clientKey, true, audit.Event{Action: base.Action, Reason: reason, Actor: base.Actor, Origin: base.Origin}); err != nil {
 		return err
 	}
 	return ErrInvalidCredentials
@@ -154,8 +154,10 @@ func (a *authenticator) permanentLock(ctx context.Context, tenantID string, fail
 var errNoChange = errors.New("auth: no change")
 
 // countFailure records a failed attempt: it counts it (unless reserve did),
-// locks the account when the count reaches MaxFailures, and audits both.
-func (a *authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, actor audit.Actor, origin audit.Origin, action audit.Action, reason string) error {
+// locks the account when the count reaches MaxFailures, and audits both
+// (ev, as a failure: its action, reason, actor, origin and attributes).
+func (a *authenticator) countFailure(ctx context.Context, userID, clientKey string, reserved bool, ev audit.Event) error {
+	actor, origin := ev.Actor, ev.Origin
 	now := a.clock.Now()
 	if clientKey != "" && !reserved {
 		// Counted even in back-off: this attempt was already checked.
@@ -195,8 +197,8 @@ func (a *authenticator) countFailure(ctx context.Context, userID, clientKey stri
 			return err
 		}
 	}
-	if err := a.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeFailure, Reason: reason,
-		Actor: actor, Origin: origin}); err != nil {
+	ev.Outcome = audit.OutcomeFailure
+	if err := a.record(ctx, ev); err != nil {
 		return err
 	}
 	if lockedNow {

@@ -7,42 +7,33 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth/passkey"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
 
-// ceremonyKind tells a registration challenge from a login challenge.
-type ceremonyKind int
+// ceremonyKind tells the ceremonies a passkey challenge is for apart.
+type ceremonyKind byte
 
 const (
-	ceremonyRegister ceremonyKind = iota + 1
-	ceremonyLogin
+	ceremonyRegister     ceremonyKind = iota + 1 // registration by a signed-in user
+	ceremonyLogin                                // passwordless login (discoverable credential)
+	ceremonySecondFactor                         // the second factor after the password
 )
 
-// pendingCeremony is a begun ceremony waiting for its response.
-type pendingCeremony struct {
-	kind    ceremonyKind
-	userID  string // registration: the registering user
-	session webauthn.SessionData
-	expires time.Time
-}
-
 // passkeys runs the WebAuthn ceremonies of a Service over go-webauthn.
-// Challenges are kept in this process, each usable once and until
-// ChallengeTTL on the Service's clock.
+// It keeps no state between Begin and Finish: the challenge carries what
+// Finish needs, signed (passkey_challenge.go), and its single use is
+// recorded in the AttemptStore, so that any replica finishes a ceremony
+// another began.
 type passkeys struct {
 	cfg passkey.Config
 	wa  *webauthn.WebAuthn
 	a   *authenticator
-
-	mu      sync.Mutex
-	pending map[string]pendingCeremony
 }
 
 func newPasskeys(cfg passkey.Config, a *authenticator) (*passkeys, error) {
@@ -56,7 +47,9 @@ func newPasskeys(cfg passkey.Config, a *authenticator) (*passkeys, error) {
 	if err != nil {
 		return nil, errors.New("auth: Config.Passkeys: relying party refused by WebAuthn")
 	}
-	return &passkeys{cfg: cfg, wa: wa, a: a, pending: map[string]pendingCeremony{}}, nil
+	pk := &passkeys{cfg: cfg, wa: wa, a: a}
+	a.pk = pk
+	return pk, nil
 }
 
 // waUser adapts a User to go-webauthn. The user handle is the user ID.
@@ -75,57 +68,52 @@ func (w waUser) WebAuthnCredentials() []webauthn.Credential {
 	return out
 }
 
-func (pk *passkeys) userVerification() protocol.UserVerificationRequirement {
-	if pk.cfg.AllowUnverified {
-		return protocol.VerificationPreferred
+// uvRequired reports whether tp demands user verification of passkeys
+// (policy.Tenant.PasskeyUserVerification, else the deployment's setting).
+func (pk *passkeys) uvRequired(tp *policy.Tenant) bool {
+	switch tp.PasskeyUserVerification {
+	case policy.UserVerificationRequired:
+		return true
+	case policy.UserVerificationPreferred:
+		return false
 	}
-	return protocol.VerificationRequired
+	return !pk.cfg.AllowUnverified
 }
 
-// remember stores a begun ceremony under its challenge, dropping expired
-// ones first, and returns the options as JSON.
-func (pk *passkeys) remember(kind ceremonyKind, userID string, s *webauthn.SessionData, options any) (json.RawMessage, error) {
-	b, err := json.Marshal(options)
+// uvOption is the userVerification member of the options for required.
+func uvOption(required bool) protocol.UserVerificationRequirement {
+	if required {
+		return protocol.VerificationRequired
+	}
+	return protocol.VerificationPreferred
+}
+
+// registrationOptions are the options of a registration for u: a
+// discoverable credential, attestation "none", the user's credentials
+// excluded.
+func registrationOptions(u *User, uv bool) []webauthn.RegistrationOption {
+	exclude := make([]protocol.CredentialDescriptor, len(u.Passkeys))
+	for i, p := range u.Passkeys {
+		exclude[i] = protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: p.ID}
+	}
+	return []webauthn.RegistrationOption{
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: protocol.ResidentKeyRequired(),
+			UserVerification: uvOption(uv)}),
+		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
+		webauthn.WithExclusions(exclude)}
+}
+
+// options encodes the options of a begun ceremony.
+func options(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("auth: passkey options: %w", err)
 	}
-	now := pk.a.clock.Now()
-	s.Expires = time.Time{} // expiry is ours, on the injected clock
-	pk.mu.Lock()
-	defer pk.mu.Unlock()
-	if len(pk.pending) >= pk.cfg.MaxPending {
-		for c, p := range pk.pending {
-			if !now.Before(p.expires) {
-				delete(pk.pending, c)
-			}
-		}
-		if len(pk.pending) >= pk.cfg.MaxPending {
-			return nil, passkey.ErrBusy
-		}
-	}
-	pk.pending[s.Challenge] = pendingCeremony{kind: kind, userID: userID, session: *s, expires: now.Add(pk.cfg.ChallengeTTL)}
 	return b, nil
 }
 
-// take removes and returns the ceremony of challenge: a challenge is used
-// at most once, whatever the outcome.
-func (pk *passkeys) take(challenge string, kind ceremonyKind, userID string, login bool) (webauthn.SessionData, error) {
-	pk.mu.Lock()
-	p, ok := pk.pending[challenge]
-	if ok {
-		delete(pk.pending, challenge)
-	}
-	pk.mu.Unlock()
-	switch {
-	case !ok || p.kind != kind || p.userID != userID:
-		return webauthn.SessionData{}, passkeyRefusal("unknown_challenge", login)
-	case !pk.a.clock.Now().Before(p.expires):
-		return webauthn.SessionData{}, passkeyRefusal("expired", login)
-	}
-	return p.session, nil
-}
-
-// event is the audit event of a ceremony on user u (nil when unknown).
+// passkeyEvent is the audit event of a ceremony on user u (nil when unknown).
 func passkeyEvent(action audit.Action, outcome audit.Outcome, reason string, u *User, fingerprint string, origin audit.Origin) audit.Event {
 	e := audit.Event{Action: action, Outcome: outcome, Reason: reason, Origin: origin,
 		Attrs: map[string]string{"method": "passkey"}}
@@ -138,8 +126,8 @@ func passkeyEvent(action audit.Action, outcome audit.Outcome, reason string, u *
 	return e
 }
 
-// refuse audits a refused ceremony and returns err. When the event cannot
-// be written, the audit error is returned instead.
+// refuse audits a refused registration and returns err. When the event
+// cannot be written, the audit error is returned instead.
 func (pk *passkeys) refuse(ctx context.Context, action audit.Action, u *User, fingerprint string, origin audit.Origin, err error) error {
 	reason := "error"
 	var pe *passkey.Error
@@ -152,19 +140,15 @@ func (pk *passkeys) refuse(ctx context.Context, action audit.Action, u *User, fi
 	return err
 }
 
-// verificationFailed maps a go-webauthn error to a PasskeyError without
+// verificationFailed is the refusal reason of a go-webauthn error, without
 // its details (which may quote the response).
-func verificationFailed(err error, login bool) error {
+func verificationFailed(err error) string {
 	var ue *protocol.ErrorUnknownCredential
 	if errors.As(err, &ue) {
-		return passkeyRefusal("unknown_credential", login)
+		return "unknown_credential"
 	}
-	return passkeyRefusal("verification_failed", login)
+	return "verification_failed"
 }
-
-// challengeOf returns the challenge a client data claims, for the lookup
-// of its ceremony (verification compares it again).
-func challengeOf(c protocol.CollectedClientData) string { return c.Challenge }
 
 // findPasskey returns the index of credential id in u's passkeys, or -1.
 func findPasskey(u *User, id []byte) int {

@@ -59,30 +59,37 @@ func (p *passkeyHandlers) failPasskey(w http.ResponseWriter, r *http.Request, er
 	var pe *passkey.Error
 	var re *RefusedError
 	switch {
-	case errors.Is(err, ErrInvalidCredentials):
-		writeError(w, http.StatusUnauthorized, "invalid_credentials")
+	case errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrThrottled):
+		p.h.fail(w, r, err)
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "passkey_refused", "reason": pe.Reason})
 	case errors.As(err, &re) && re.Reason == reasonLastPasskey:
 		writeError(w, http.StatusConflict, reasonLastPasskey)
 	case errors.Is(err, passkey.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no_passkey")
-	case errors.Is(err, passkey.ErrBusy):
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable)
 	default:
 		p.h.fail(w, r, err)
 	}
+}
+
+// passkeyLoginBody begins or finishes a passkey login: Challenge is the
+// password step's, for a passkey as the second factor.
+type passkeyLoginBody struct {
+	Challenge  string          `json:"challenge"`
+	Credential json.RawMessage `json:"credential"`
 }
 
 func (p *passkeyHandlers) loginBegin(w http.ResponseWriter, r *http.Request) {
 	if p.h.crossSite(w, r) {
 		return
 	}
-	var b struct{}
+	var b struct {
+		Challenge string `json:"challenge"`
+	}
 	if !p.h.decode(w, r, &b) {
 		return
 	}
-	opts, err := p.svc.BeginPasskeyLogin(r.Context())
+	opts, err := p.svc.BeginPasskeyLogin(r.Context(), b.Challenge)
 	if err != nil {
 		p.failPasskey(w, r, err)
 		return
@@ -94,25 +101,19 @@ func (p *passkeyHandlers) loginFinish(w http.ResponseWriter, r *http.Request) {
 	if p.h.crossSite(w, r) {
 		return
 	}
-	var b passkeyFinishBody
+	var b passkeyLoginBody
 	if !p.h.decode(w, r, &b) {
 		return
 	}
-	u, err := p.svc.FinishPasskeyLogin(r.Context(), b.Credential, p.h.sm.origin(r))
-	if err != nil {
-		p.failPasskey(w, r, err)
-		return
+	var res *LoginResult
+	var err error
+	if b.Challenge != "" {
+		res, err = p.svc.VerifySecondFactor(r.Context(), SecondFactorRequest{Challenge: b.Challenge, Passkey: b.Credential,
+			ClientKey: p.h.sm.clientIP(r), Origin: p.h.sm.origin(r)})
+	} else {
+		res, err = p.svc.FinishPasskeyLogin(r.Context(), b.Credential, p.h.sm.clientIP(r), p.h.sm.origin(r))
 	}
-	_, tok, err := p.svc.BeginPasskeySession(r.Context(), w, r, u)
-	if err != nil {
-		p.h.fail(w, r, err)
-		return
-	}
-	out := loginResponse{Status: "authenticated", UserID: u.ID, CSRFToken: csrfFor(tok), MFA: true}
-	if p.h.sm.AllowBearer {
-		out.Token = tok
-	}
-	writeJSON(w, http.StatusOK, out)
+	p.h.finishLogin(w, r, res, err)
 }
 
 func (p *passkeyHandlers) list(w http.ResponseWriter, r *http.Request) {

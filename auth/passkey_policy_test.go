@@ -44,11 +44,11 @@ func TestPasskeyRolesPolicy(t *testing.T) {
 
 	a := newSoftAuthenticator(t, testRPID, testOrigin)
 	register(t, e, u.ID, a)
-	opts, err := e.svc.BeginPasskeyLogin(ctx)
+	opts, err := e.svc.BeginPasskeyLogin(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pu, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), audit.Origin{})
+	pu, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}

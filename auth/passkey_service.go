@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -13,7 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/passkey"
 )
 
-// Audit reasons of the passkey ceremonies (besides "passkey_<PasskeyError
+// Audit reasons of the passkey ceremonies (besides "passkey_<passkey.Error
 // reason>" for refusals).
 const (
 	reasonPasskeyRegistered = "passkey_registered"
@@ -35,9 +36,10 @@ func (s *Service) pk() (*passkeys, error) {
 // and returns the PublicKeyCredentialCreationOptions (JSON, the argument of
 // navigator.credentials.create after base64url decoding). The credential is
 // discoverable (a resident key, usable for passwordless login), attestation
-// is "none", and user verification is required unless
-// passkey.Config.AllowUnverified. The caller re-authenticates the user first
-// (the HTTP endpoint requires a recent authentication).
+// is "none", and user verification is asked for as the user's tenant
+// demands (policy.Tenant.PasskeyUserVerification). The caller
+// re-authenticates the user first (the HTTP endpoint requires a recent
+// authentication). Any replica of the deployment may finish it.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (json.RawMessage, error) {
 	pk, err := s.pk()
 	if err != nil {
@@ -53,26 +55,23 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, userID string) (
 	if len(u.Passkeys) >= passkey.MaxPerUser {
 		return nil, passkeyRefusal("too_many", false)
 	}
-	exclude := make([]protocol.CredentialDescriptor, len(u.Passkeys))
-	for i, p := range u.Passkeys {
-		exclude[i] = protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: p.ID}
+	tp, err := s.authn.tenantPolicy(ctx, u.TenantID)
+	if err != nil {
+		return nil, err
 	}
-	creation, session, err := pk.wa.BeginRegistration(waUser{u},
-		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
-			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: protocol.ResidentKeyRequired(),
-			UserVerification: pk.userVerification()}),
-		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
-		webauthn.WithExclusions(exclude))
+	creation, _, err := pk.wa.BeginRegistration(waUser{u}, registrationOptions(u, pk.uvRequired(&tp))...)
 	if err != nil {
 		return nil, passkeyRefusal("begin_failed", false)
 	}
-	return pk.remember(ceremonyRegister, u.ID, session, creation)
+	creation.Response.Challenge = pk.a.newPasskeyChallenge(ceremonyRegister, u.ID, s.authn.clock.Now(), pk.cfg.ChallengeTTL)
+	return options(creation)
 }
 
 // FinishPasskeyRegistration verifies the browser's response to the options
 // of BeginPasskeyRegistration (the PublicKeyCredential as JSON) and stores
 // the credential under name. The challenge is used once; an expired or
-// unknown challenge, a wrong origin or RP ID, a missing user verification,
+// unknown challenge, a wrong origin or RP ID, a user verification the
+// tenant requires but the response lacks ("user_verification_required"),
 // an AAGUID outside passkey.Config.AAGUIDs or a credential already
 // registered is a *passkey.Error. Success and refusal are audited
 // (mfa_enrolled, with the credential's fingerprint, never the response).
@@ -85,35 +84,52 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name st
 	if err != nil {
 		return passkey.Credential{}, err
 	}
-	fail := func(fp string, err error) (passkey.Credential, error) {
-		return passkey.Credential{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, err)
+	fail := func(fp, reason string) (passkey.Credential, error) {
+		return passkey.Credential{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, passkeyRefusal(reason, false))
 	}
 	if !validPasskeyName(name) {
-		return fail("", passkeyRefusal("bad_name", false))
+		return fail("", "bad_name")
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
-		return fail("", passkeyRefusal("malformed", false))
+		return fail("", "malformed")
 	}
-	session, err := pk.take(challengeOf(parsed.Response.CollectedClientData), ceremonyRegister, u.ID, false)
-	if err != nil {
-		return fail("", err)
+	now := s.authn.clock.Now()
+	raw, reason := s.authn.checkPasskeyChallenge(parsed.Response.CollectedClientData.Challenge, ceremonyRegister, u.ID, now)
+	if reason != "" {
+		return fail("", reason)
+	}
+	if fresh, err := pk.usePasskeyChallenge(ctx, raw, now); err != nil {
+		return passkey.Credential{}, err
+	} else if !fresh {
+		return fail("", "unknown_challenge")
 	}
 	if !u.Active() {
-		return fail("", passkeyRefusal("user_inactive", false))
+		return fail("", "user_inactive")
 	}
-	cred, err := pk.wa.CreateCredential(waUser{u}, session, parsed)
+	tp, err := s.authn.tenantPolicy(ctx, u.TenantID)
 	if err != nil {
-		return fail("", verificationFailed(err, false))
+		return passkey.Credential{}, err
+	}
+	_, session, err := pk.wa.BeginRegistration(waUser{u}, registrationOptions(u, false)...)
+	if err != nil {
+		return fail("", "verification_failed")
+	}
+	session.Challenge = base64.RawURLEncoding.EncodeToString(raw)
+	cred, err := pk.wa.CreateCredential(waUser{u}, *session, parsed)
+	if err != nil {
+		return fail("", verificationFailed(err))
 	}
 	fp := passkey.Fingerprint(cred.ID)
-	if len(pk.cfg.AAGUIDs) > 0 && !slices.ContainsFunc(pk.cfg.AAGUIDs, func(a []byte) bool { return string(a) == string(cred.Authenticator.AAGUID) }) {
-		return fail(fp, passkeyRefusal("aaguid_not_allowed", false))
+	if pk.uvRequired(&tp) && !cred.Flags.UserVerified {
+		return fail(fp, "user_verification_required")
 	}
-	now := s.authn.storeNow()
+	if len(pk.cfg.AAGUIDs) > 0 && !slices.ContainsFunc(pk.cfg.AAGUIDs, func(a []byte) bool { return string(a) == string(cred.Authenticator.AAGUID) }) {
+		return fail(fp, "aaguid_not_allowed")
+	}
 	p := passkey.Credential{ID: cred.ID, Name: name, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
 		AAGUID: cred.Authenticator.AAGUID, UserVerified: cred.Flags.UserVerified, BackupEligible: cred.Flags.BackupEligible,
-		BackupState: cred.Flags.BackupState, AttestationFormat: cred.AttestationFormat, CreatedAt: now}
+		BackupState: cred.Flags.BackupState, AttestationFormat: cred.AttestationFormat, CreatedAt: s.authn.storeNow()}
 	for _, t := range cred.Transport {
 		p.Transports = append(p.Transports, string(t))
 	}
@@ -130,7 +146,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name st
 		return nil
 	})
 	if err != nil {
-		return fail(fp, err)
+		return passkey.Credential{}, pk.refuse(ctx, audit.ActionMFAEnrolled, u, fp, origin, err)
 	}
 	if err := s.authn.record(ctx, passkeyEvent(audit.ActionMFAEnrolled, audit.OutcomeSuccess, reasonPasskeyRegistered, u, fp, origin)); err != nil {
 		return passkey.Credential{}, err
@@ -138,88 +154,61 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, name st
 	return p, nil
 }
 
-// BeginPasskeyLogin starts a passwordless login with a discoverable
-// credential: the returned PublicKeyCredentialRequestOptions (JSON) name
-// no user; the authenticator chooses the credential.
-func (s *Service) BeginPasskeyLogin(ctx context.Context) (json.RawMessage, error) {
+// BeginPasskeyLogin starts a passkey login and returns the
+// PublicKeyCredentialRequestOptions (JSON). With secondFactor "" it is a
+// passwordless login with a discoverable credential: the options name no
+// user and the authenticator chooses the credential; finish it with
+// FinishPasskeyLogin. With secondFactor the Challenge of a Login that
+// answered SecondFactorRequired (the tenant allows
+// policy.Tenant.PasskeySecondFactor), the options list that user's
+// passkeys; finish it with VerifySecondFactor (SecondFactorRequest.Passkey).
+// Any replica of the deployment may finish it.
+func (s *Service) BeginPasskeyLogin(ctx context.Context, secondFactor string) (json.RawMessage, error) {
 	pk, err := s.pk()
 	if err != nil {
 		return nil, err
 	}
-	assertion, session, err := pk.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(pk.userVerification()))
+	now := s.authn.clock.Now()
+	if secondFactor == "" {
+		ch := pk.a.newPasskeyChallenge(ceremonyLogin, "", now, pk.cfg.ChallengeTTL)
+		assertion, _, err := pk.wa.BeginDiscoverableLogin(webauthn.WithChallenge(ch), webauthn.WithUserVerification(uvOption(!pk.cfg.AllowUnverified)))
+		if err != nil {
+			return nil, passkeyRefusal("begin_failed", true)
+		}
+		return options(assertion)
+	}
+	u, uv, err := s.authn.passkeySecondFactorUser(ctx, secondFactor, now)
+	if err != nil {
+		return nil, err
+	}
+	ch := pk.a.newPasskeyChallenge(ceremonySecondFactor, u.ID, now, pk.cfg.ChallengeTTL)
+	assertion, _, err := pk.wa.BeginLogin(waUser{u}, webauthn.WithChallenge(ch), webauthn.WithUserVerification(uvOption(uv)))
 	if err != nil {
 		return nil, passkeyRefusal("begin_failed", true)
 	}
-	return pk.remember(ceremonyLogin, "", session, assertion)
+	return options(assertion)
 }
 
-// FinishPasskeyLogin verifies the browser's assertion for a challenge of
-// BeginPasskeyLogin and returns the user it authenticates; start the
-// session with Service.Begin(ctx, w, r, user, true): a passkey with user
-// verification is a multi-factor cryptographic authenticator. The
-// credential's sign counter must increase when the authenticator counts
-// (else "cloned": the assertion is refused and the counter kept). Every
-// refusal matches ErrInvalidCredentials and is audited as login_failed
-// with reason "passkey_<reason>"; a success as login with reason
-// "passkey".
-func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, origin audit.Origin) (*User, error) {
+// FinishPasskeyLogin verifies the browser's assertion for a passwordless
+// login begun with BeginPasskeyLogin(ctx, "") and returns the result; start
+// the session with BeginPasskeySession. It is throttled and counted like a
+// password: the attempt is reserved against clientKey (see
+// LoginRequest.ClientKey) and, once the credential names a usable user,
+// against the account (User.Lockout, the same back-off and lockout), and a
+// success resets both. The result has MFA when the authenticator verified
+// the user (a multi-factor cryptographic authenticator); the tenant may
+// require it (policy.Tenant.PasskeyUserVerification). The credential's
+// sign counter must increase when the authenticator counts (else
+// "cloned": refused, the counter kept). Every refusal matches
+// ErrInvalidCredentials (a *passkey.Error says why, or a *ThrottledError)
+// and is audited as login_failed with reason "passkey_<reason>"; a success
+// as login with reason "passkey".
+func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clientKey string, origin audit.Origin) (*LoginResult, error) {
 	pk, err := s.pk()
 	if err != nil {
 		return nil, err
 	}
-	fail := func(u *User, fp string, err error) (*User, error) {
-		return nil, pk.refuse(ctx, audit.ActionLoginFailed, u, fp, origin, err)
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
-	if err != nil {
-		return fail(nil, "", passkeyRefusal("malformed", true))
-	}
-	fp := passkey.Fingerprint(parsed.RawID)
-	session, err := pk.take(challengeOf(parsed.Response.CollectedClientData), ceremonyLogin, "", true)
-	if err != nil {
-		return fail(nil, fp, err)
-	}
-	var user *User
-	handler := func(_, userHandle []byte) (webauthn.User, error) {
-		u, err := s.authn.users.Get(ctx, string(userHandle))
-		if err != nil {
-			return nil, err
-		}
-		user = u
-		return waUser{u}, nil
-	}
-	_, cred, err := pk.wa.ValidatePasskeyLogin(handler, session, parsed)
-	if err != nil {
-		if user == nil || findPasskey(user, parsed.RawID) < 0 {
-			return fail(user, fp, passkeyRefusal("unknown_credential", true))
-		}
-		return fail(user, fp, verificationFailed(err, true))
-	}
-	if !user.Active() || user.Lockout.Locked() {
-		return fail(user, fp, passkeyRefusal("user_inactive", true))
-	}
-	counter := parsed.Response.AuthenticatorData.Counter
-	now := s.authn.storeNow()
-	updated, err := s.authn.modify(ctx, user.ID, func(u *User) error {
-		i := findPasskey(u, cred.ID)
-		if i < 0 {
-			return passkeyRefusal("unknown_credential", true)
-		}
-		p := &u.Passkeys[i]
-		if (p.SignCount != 0 || counter != 0) && counter <= p.SignCount {
-			return passkeyRefusal("cloned", true)
-		}
-		p.SignCount, p.LastUsedAt = counter, now
-		p.BackupState = parsed.Response.AuthenticatorData.Flags.HasBackupState()
-		return nil
-	})
-	if err != nil {
-		return fail(user, fp, err)
-	}
-	if err := s.authn.record(ctx, passkeyEvent(audit.ActionLogin, audit.OutcomeSuccess, reasonPasskeyLogin, updated, fp, origin)); err != nil {
-		return nil, err
-	}
-	return updated, nil
+	return pk.finishLogin(ctx, response, clientKey, origin)
 }
 
 // ListPasskeys returns the user's passkeys (copies).
@@ -232,7 +221,7 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]passkey.Cr
 }
 
 // RemovePasskey removes the user's passkey with the given fingerprint
-// (Passkey.Fingerprint) and ends the user's sessions other than
+// (passkey.Credential.Fingerprint) and ends the user's sessions other than
 // keepSessionID (empty: all of them). It is audited as
 // mfa_enrolled/"passkey_removed". passkey.ErrNotFound when the user has no
 // such passkey; a *RefusedError with Reason "last_passkey" for the last
@@ -267,9 +256,10 @@ func (s *Service) RemovePasskey(ctx context.Context, userID, fingerprint, keepSe
 	return s.authn.revoke(ctx, userID, keepSessionID)
 }
 
-// BeginPasskeySession starts a session for u after FinishPasskeyLogin:
-// like Begin with MFA, and the session records the passkey, which the
-// policy step requires for policy.Tenant.PasskeyRoles.
-func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (Session, string, error) {
-	return s.sessions.begin(ctx, w, r, u, true, true)
+// BeginPasskeySession starts the session of a login that FinishPasskeyLogin
+// or a passkey VerifySecondFactor completed: like Begin with res.MFA, and
+// the session records the passkey, which the policy step requires for
+// policy.Tenant.PasskeyRoles. For any other result it is Begin.
+func (s *Service) BeginPasskeySession(ctx context.Context, w http.ResponseWriter, r *http.Request, res *LoginResult) (Session, string, error) {
+	return s.sessions.begin(ctx, w, r, res.User, res.MFA, res.Passkey)
 }

@@ -17,7 +17,7 @@ import (
 // of the ceremonies: one ES256 credential, attestation "none", a sign
 // counter that the test can set.
 type softAuthenticator struct {
-	t       *testing.T
+	t       testing.TB
 	rpID    string
 	origin  string
 	key     *ecdsa.PrivateKey
@@ -27,7 +27,7 @@ type softAuthenticator struct {
 	uv      bool // sets the user-verified flag
 }
 
-func newSoftAuthenticator(t *testing.T, rpID, origin string) *softAuthenticator {
+func newSoftAuthenticator(t testing.TB, rpID, origin string) *softAuthenticator {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -41,7 +41,7 @@ func newSoftAuthenticator(t *testing.T, rpID, origin string) *softAuthenticator 
 var b64 = base64.RawURLEncoding
 
 // challengeOf reads publicKey.challenge (and user.id) from Begin's options.
-func challengeOf(t *testing.T, options []byte) (challenge string, userID []byte) {
+func challengeOf(t testing.TB, options []byte) (challenge string, userID []byte) {
 	t.Helper()
 	var o struct {
 		PublicKey struct {

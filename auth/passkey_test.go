@@ -17,9 +17,11 @@ const (
 	testOrigin = "https://clinic.example"
 )
 
-func withPasskeys(c *auth.Config) {
-	c.Passkeys = passkey.Config{RPID: testRPID, Origins: []string{testOrigin}}
+func passkeyConfig() passkey.Config {
+	return passkey.Config{RPID: testRPID, Origins: []string{testOrigin}}
 }
+
+func withPasskeys(c *auth.Config) { c.Passkeys = passkeyConfig() }
 
 // passkeyUser creates an active user and returns its ID.
 func passkeyUser(t *testing.T, e *svcEnv, name string) string {
@@ -32,7 +34,7 @@ func passkeyUser(t *testing.T, e *svcEnv, name string) string {
 	return u.ID
 }
 
-func register(t *testing.T, e *svcEnv, id string, a *softAuthenticator) passkey.Credential {
+func register(t testing.TB, e *svcEnv, id string, a *softAuthenticator) passkey.Credential {
 	t.Helper()
 	ctx := context.Background()
 	opts, err := e.svc.BeginPasskeyRegistration(ctx, id)
@@ -70,15 +72,16 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 		t.Fatalf("registration audit: %+v", ev)
 	}
 
-	opts, err := e.svc.BeginPasskeyLogin(ctx)
+	opts, err := e.svc.BeginPasskeyLogin(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp := a.assert(opts)
-	u, err := e.svc.FinishPasskeyLogin(ctx, resp, audit.Origin{})
-	if err != nil || u.ID != id {
-		t.Fatalf("FinishPasskeyLogin: %v", err)
+	res, err := e.svc.FinishPasskeyLogin(ctx, resp, "", audit.Origin{})
+	if err != nil || res.User.ID != id || !res.Authenticated || !res.MFA || !res.Passkey {
+		t.Fatalf("FinishPasskeyLogin: %+v %v", res, err)
 	}
+	u := res.User
 	if u.Passkeys[0].SignCount != 1 || !u.Passkeys[0].LastUsedAt.Equal(t0) {
 		t.Fatalf("after login: %+v", u.Passkeys[0])
 	}
@@ -86,7 +89,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 		t.Fatalf("login audit: %+v", ev)
 	}
 	// The same assertion again: its challenge was used.
-	_, err = e.svc.FinishPasskeyLogin(ctx, resp, audit.Origin{})
+	_, err = e.svc.FinishPasskeyLogin(ctx, resp, "", audit.Origin{})
 	wantPasskeyReason(t, err, "unknown_challenge", true)
 
 	// Listing and removal.
@@ -103,8 +106,8 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	if len(e.rec.find(audit.ActionMFAEnrolled, "passkey_removed")) != 1 {
 		t.Fatal("removal not audited")
 	}
-	opts, _ = e.svc.BeginPasskeyLogin(ctx)
-	_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), audit.Origin{})
+	opts, _ = e.svc.BeginPasskeyLogin(ctx, "")
+	_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
 	wantPasskeyReason(t, err, "unknown_credential", true)
 }
 
@@ -116,11 +119,11 @@ func TestPasskeyRefusals(t *testing.T) {
 	register(t, e, id, a)
 
 	login := func(mod func(a *softAuthenticator, opts []byte) []byte) error {
-		opts, err := e.svc.BeginPasskeyLogin(ctx)
+		opts, err := e.svc.BeginPasskeyLogin(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.FinishPasskeyLogin(ctx, mod(a, opts), audit.Origin{})
+		_, err = e.svc.FinishPasskeyLogin(ctx, mod(a, opts), "", audit.Origin{})
 		return err
 	}
 	t.Run("WrongOrigin", func(t *testing.T) {
@@ -142,7 +145,7 @@ func TestPasskeyRefusals(t *testing.T) {
 			a.uv = false
 			defer func() { a.uv = true }()
 			return a.assert(o)
-		}), "verification_failed", true)
+		}), "user_verification_required", true)
 	})
 	t.Run("WrongChallengeInClientData", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
@@ -150,6 +153,7 @@ func TestPasskeyRefusals(t *testing.T) {
 		}), "unknown_challenge", true)
 	})
 	t.Run("LoweredSignCounter", func(t *testing.T) {
+		e.clk.Advance(time.Hour) // past the back-off of the refusals above
 		if err := login(func(a *softAuthenticator, o []byte) []byte { return a.assert(o) }); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +175,7 @@ func TestPasskeyRefusals(t *testing.T) {
 	})
 	t.Run("Malformed", func(t *testing.T) {
 		for _, in := range []string{"", "{}", "null", `{"id":"x","type":"public-key"}`, strings.Repeat("[", 10000)} {
-			_, err := e.svc.FinishPasskeyLogin(ctx, []byte(in), audit.Origin{})
+			_, err := e.svc.FinishPasskeyLogin(ctx, []byte(in), "", audit.Origin{})
 			wantPasskeyReason(t, err, "malformed", true)
 			_, err = e.svc.FinishPasskeyRegistration(ctx, id, "x", []byte(in), audit.Origin{})
 			wantPasskeyReason(t, err, "malformed", false)
@@ -187,13 +191,17 @@ func TestPasskeyRefusals(t *testing.T) {
 		resp := b.register(opts)
 		_, err = e.svc.FinishPasskeyRegistration(ctx, id, "stolen", resp, audit.Origin{})
 		wantPasskeyReason(t, err, "unknown_challenge", false)
-		// The challenge was consumed by the refused attempt.
-		_, err = e.svc.FinishPasskeyRegistration(ctx, other, "mine", resp, audit.Origin{})
+		// The challenge is bound to its user: another user's attempt cannot
+		// use it up. Its user finishes, once.
+		if _, err = e.svc.FinishPasskeyRegistration(ctx, other, "mine", resp, audit.Origin{}); err != nil {
+			t.Fatalf("registration by its user: %v", err)
+		}
+		_, err = e.svc.FinishPasskeyRegistration(ctx, other, "again", resp, audit.Origin{})
 		wantPasskeyReason(t, err, "unknown_challenge", false)
 	})
 	t.Run("Disabled", func(t *testing.T) {
 		plain := newSvcEnv(t)
-		if _, err := plain.svc.BeginPasskeyLogin(ctx); !errors.Is(err, passkey.ErrDisabled) {
+		if _, err := plain.svc.BeginPasskeyLogin(ctx, ""); !errors.Is(err, passkey.ErrDisabled) {
 			t.Fatalf("got %v", err)
 		}
 	})

@@ -34,6 +34,9 @@ type authenticator struct {
 	keyOnce sync.Once
 	key     []byte
 
+	// pk runs the passkey ceremonies (nil without Config.Passkeys.RPID).
+	pk *passkeys
+
 	// adminMu serialises the changes that may demote an administrator.
 	adminMu sync.Mutex
 

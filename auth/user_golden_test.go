@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"strconv"
@@ -61,4 +62,42 @@ func TestChallengeGoldenV2(t *testing.T) {
 	require.True(t, c.unused(u))
 	u.MFA.TOTPLastStep++
 	require.False(t, c.unused(u))
+}
+
+func TestPasskeyChallengeGoldenV1(t *testing.T) {
+	l := goldenLines(t, "passkey_challenge_v1.txt")
+	require.Len(t, l, 6)
+	key, err := hex.DecodeString(l[0])
+	require.NoError(t, err)
+	kind, err := strconv.Atoi(l[1])
+	require.NoError(t, err)
+	sec, err := strconv.ParseInt(l[3], 10, 64)
+	require.NoError(t, err)
+	n, err := hex.DecodeString(l[4])
+	require.NoError(t, err)
+	var nonce [16]byte
+	copy(nonce[:], n)
+	a, err := NewAuthenticator(Config{Users: NewMemoryUserStore(), Audit: audit.Discard{}, ChallengeKey: key, hasher: testHasher(t)}, nil)
+	require.NoError(t, err)
+	expires := time.Unix(sec, 0)
+	got := a.passkeyChallenge(ceremonyKind(kind), l[2], expires, nonce)
+	require.Equal(t, l[5], base64.RawURLEncoding.EncodeToString(got))
+
+	raw, reason := a.checkPasskeyChallenge(l[5], ceremonySecondFactor, l[2], expires.Add(-time.Second))
+	require.Empty(t, reason)
+	require.Equal(t, got, raw)
+	for _, bad := range []struct {
+		kind          ceremonyKind
+		user          string
+		now           time.Time
+		reason, claim string
+	}{
+		{ceremonyLogin, l[2], expires.Add(-time.Second), "unknown_challenge", l[5]},            // another ceremony
+		{ceremonySecondFactor, "", expires.Add(-time.Second), "unknown_challenge", l[5]},       // another user
+		{ceremonySecondFactor, l[2], expires, "expired", l[5]},                                 // at its expiry
+		{ceremonySecondFactor, l[2], expires.Add(-time.Second), "unknown_challenge", l[5][1:]}, // truncated
+	} {
+		_, reason := a.checkPasskeyChallenge(bad.claim, bad.kind, bad.user, bad.now)
+		require.Equal(t, bad.reason, reason)
+	}
 }

@@ -57,15 +57,20 @@ func (r LoginRequest) MarshalJSON() ([]byte, error) {
 }
 
 // SecondFactorRequest completes a login whose password step answered
-// SecondFactorRequired. Exactly one of TOTPCode and RecoveryCode is set. It
-// prints and logs without the codes.
+// SecondFactorRequired. Exactly one of TOTPCode, RecoveryCode and Passkey
+// is set. It prints and logs without the codes.
 type SecondFactorRequest struct {
 	// Challenge is LoginResult.Challenge from the password step.
 	Challenge    string
 	TOTPCode     string
 	RecoveryCode string
-	ClientKey    string
-	Origin       audit.Origin
+	// Passkey is the browser's assertion (the PublicKeyCredential as JSON)
+	// for the options of Service.BeginPasskeyLogin(ctx, Challenge), where
+	// the tenant accepts a passkey as the second factor
+	// (policy.Tenant.PasskeySecondFactor).
+	Passkey   []byte
+	ClientKey string
+	Origin    audit.Origin
 }
 
 // String redacts the codes and the challenge.
@@ -87,9 +92,18 @@ type LoginResult struct {
 	// MFA is true when a second factor was verified.
 	MFA bool
 	// SecondFactorRequired is true when the password was right and the user
-	// has TOTP: nothing is authenticated yet. Ask for a code and call
+	// has a second factor (TOTP, or a passkey where the tenant accepts
+	// one): nothing is authenticated yet. Ask for it and call
 	// VerifySecondFactor with Challenge within ChallengeTTL.
 	SecondFactorRequired bool
+	// SecondFactors lists what VerifySecondFactor accepts for this user:
+	// "totp" (and its recovery codes), "passkey".
+	SecondFactors []string
+	// Passkey is true when a passkey authenticated the user (passwordless
+	// or as the second factor): start the session with
+	// Service.BeginPasskeySession, which records it for the tenant's
+	// PasskeyRoles.
+	Passkey bool
 	// Challenge is an opaque, signed, short-lived reference to the
 	// password step; it is not a session and grants nothing by itself.
 	Challenge string
@@ -218,7 +232,11 @@ func (a *authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 	if rehash {
 		a.rehash(ctx, u, req.Password)
 	}
-	if u.MFA.TOTPActive {
+	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if factors := a.secondFactors(&tp, u); len(factors) > 0 {
 		if req.TOTPCode == "" && req.RecoveryCode == "" {
 			ch, err := a.newChallenge(u, now)
 			if err != nil {
@@ -237,7 +255,7 @@ func (a *authenticator) Login(ctx context.Context, req LoginRequest) (*LoginResu
 			if err := a.releaseClient(ctx, req.ClientKey, nil); err != nil {
 				return nil, err
 			}
-			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch}, nil
+			return &LoginResult{User: u, SecondFactorRequired: true, Challenge: ch, SecondFactors: factors}, nil
 		}
 		return a.secondFactor(ctx, u, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, nil)
 	}
@@ -266,7 +284,16 @@ func (a *authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 		return nil, err
 	}
 	base.Actor = audit.Actor{UserID: u.ID, TenantID: u.TenantID}
-	if !u.Active() || u.Lockout.Locked() || !u.MFA.TOTPActive || !u.PasswordChangedAt.Equal(c.pwChanged) || !c.unused(u) {
+	tp, err := a.tenantPolicy(ctx, u.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	byPasskey := len(req.Passkey) > 0
+	factor := u.MFA.TOTPActive
+	if byPasskey {
+		factor = a.passkeyFactor(&tp, u) && req.TOTPCode == "" && req.RecoveryCode == ""
+	}
+	if !u.Active() || u.Lockout.Locked() || !factor || !u.PasswordChangedAt.Equal(c.pwChanged) || !c.unused(u) {
 		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "invalid_challenge")
 	}
 	fresh, w, err := a.reserve(ctx, u.ID, now, base)
@@ -278,6 +305,9 @@ func (a *authenticator) VerifySecondFactor(ctx context.Context, req SecondFactor
 	}
 	if !fresh.Active() || fresh.Lockout.Locked() {
 		return nil, a.reservedFailure(ctx, "", req.ClientKey, base, "account_locked")
+	}
+	if byPasskey {
+		return a.pk.secondFactor(ctx, fresh, req.Passkey, req.ClientKey, base, c.unused)
 	}
 	return a.secondFactor(ctx, fresh, req.TOTPCode, req.RecoveryCode, req.ClientKey, base, c.unused)
 }
@@ -375,7 +405,7 @@ func (a *authenticator) succeed(ctx context.Context, u *User, mfa, recovery, res
 		return nil, err
 	}
 	res := &LoginResult{User: u, Authenticated: true, MFA: mfa, UsedRecoveryCode: recovery,
-		MFAEnrollmentRequired: tp.RequireMFA && !u.MFA.TOTPActive,
+		MFAEnrollmentRequired: tp.RequireMFA && len(a.secondFactors(&tp, u)) == 0,
 		PasswordExpired:       pol.Expired(u.PasswordChangedAt, now)}
 	ev := base
 	ev.Action, ev.Outcome, ev.Reason = audit.ActionLogin, audit.OutcomeSuccess, ""
@@ -415,4 +445,18 @@ func auditableTenant(t string) string {
 		return t
 	}
 	return ""
+}
+
+// secondFactors lists the second factors u has under tp: "totp" when
+// enrolled, "passkey" when the tenant accepts passkeys as the second
+// factor and u has one.
+func (a *authenticator) secondFactors(tp *policy.Tenant, u *User) []string {
+	var out []string
+	if u.MFA.TOTPActive {
+		out = append(out, "totp")
+	}
+	if a.passkeyFactor(tp, u) {
+		out = append(out, "passkey")
+	}
+	return out
 }

@@ -14,7 +14,11 @@
 // replay, lockout), the second factor (when Service.RequireMFA says the tenant
 // requires MFA, a session from Service.PasswordLogin, password only, is
 // refused with 403 on every declared route; a target without that
-// requirement excludes the control with its justification), audit controls (an event per PHI access with actor,
+// requirement excludes the control with its justification), the
+// phishing-resistant factor (ControlPasskey, for a Service with
+// PasskeyRoles: a session of such a role from Service.NonPasskeyLogin, every
+// factor but a passkey, is refused with 403 on every route the role may
+// use), audit controls (an event per PHI access with actor,
 // record, element, action, time and outcome; denials audited; the chain
 // verifies), emergency access (a reason is required and the access is
 // flagged), and transmission and leak hygiene (no-store on PHI responses,

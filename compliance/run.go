@@ -29,7 +29,9 @@ const (
 	defaultRequestBudget = 10 * time.Second
 )
 
-// Controls lists the controls Run checks, in the order it checks them.
+// Controls lists the controls Run checks, in the order it checks them;
+// Run also checks ControlPasskey, after ControlMFA, for a Service with
+// PasskeyRoles.
 func Controls() []string {
 	return []string{ControlAccess, ControlAudit, ControlTransmission, ControlConfidential,
 		ControlEmergency, ControlAuthn, ControlMFA, ControlAutoLogoff, ControlIntegrity}
@@ -83,6 +85,9 @@ func (r *runner) runControls(t T) {
 		{n("EmergencyRoute"), tg.EmergencyRoute.Path != ""}, {n("Events"), tg.Events != nil}}, r.checkEmergency)
 	r.control(t, ControlAuthn, r.authnHooks(), r.checkAuthn)
 	r.control(t, ControlMFA, []hook{{n("RequireMFA"), tg.RequireMFA}, {n("PasswordLogin"), r.h.passwordLogin != nil}}, r.checkMFA)
+	if len(tg.PasskeyRoles) > 0 && r.remote == nil {
+		r.control(t, ControlPasskey, []hook{{n("NonPasskeyLogin"), tg.NonPasskeyLogin != nil}}, r.checkPasskey)
+	}
 	r.control(t, ControlAutoLogoff, []hook{{n("Clock"), tg.Clock != nil}, {n("IdleTimeout"), tg.IdleTimeout > 0},
 		{n("AbsoluteTimeout"), tg.AbsoluteTimeout > tg.IdleTimeout}}, r.checkAutoLogoff)
 	// Last, so that it covers the events every other check produced.

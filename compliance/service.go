@@ -119,6 +119,16 @@ type Service struct {
 	RequireMFA    bool
 	PasswordLogin func(t testing.TB, role string) Session
 
+	// PasskeyRoles lists the roles whose sessions the service requires to
+	// be established with a passkey (a phishing-resistant factor; with
+	// hipaakit, policy.Tenant.PasskeyRoles); NonPasskeyLogin creates a
+	// fresh user with role, logs in with every factor but a passkey (for
+	// example password and TOTP) and returns the session. With PasskeyRoles
+	// set, ControlPasskey checks that every route refuses that session
+	// with 403.
+	PasskeyRoles    []string
+	NonPasskeyLogin func(t testing.TB, role string) Session
+
 	// Events returns every audit event recorded so far; VerifyAudit checks
 	// the audit trail's integrity (164.312(b), 164.312(c)).
 	Events      func(ctx context.Context) ([]audit.Event, error)

@@ -1,5 +1,7 @@
-// Package serviceconfig is the service configuration format (hipaakit.json):
-// a JSON document, written by a service at start into its data directory,
+// Package serviceconfig is the service description format (hipaakit.json):
+// a JSON document, written at every start by the deployment
+// (hipaakit.Config.Service) into its data directory and, on PostgreSQL,
+// into the replica's row of hipaakit_service_descriptions,
 // that says where the deployment's stores are and which policy is in force,
 // so that the report (package compliance/report, "hipaakit report") can
 // collect evidence without the service's code.

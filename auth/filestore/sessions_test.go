@@ -75,6 +75,42 @@ func TestSessionFileGolden(t *testing.T) {
 	}
 }
 
+// A passkey session (the Passkey flag, read by the policy step for
+// policy.Tenant.PasskeyRoles) keeps its own golden file; the v1 file
+// without the member decodes to a session without it.
+func TestSessionFileGoldenPasskey(t *testing.T) {
+	path := filepath.Join("testdata", "session_v1_passkey.json")
+	want := goldenSession()
+	want.Emergency, want.Passkey = nil, true
+	enc, err := encodeSessionFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *updateSessionGolden {
+		if err := os.WriteFile(path, enc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc, golden) {
+		t.Fatalf("passkey session file encoding changed:\n got %s\nwant %s", enc, golden)
+	}
+	s, err := decodeSessionFile(golden)
+	if err != nil || !s.Passkey || !s.MFA || s.ID != want.ID {
+		t.Fatalf("golden passkey session decoded to %+v, %v", s, err)
+	}
+	old, err := os.ReadFile(filepath.Join("testdata", "session_v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := decodeSessionFile(old); err != nil || s.Passkey {
+		t.Fatalf("v1 session without the member: passkey %v, %v", s.Passkey, err)
+	}
+}
+
 func FuzzSessionFile(f *testing.F) {
 	golden, err := encodeSessionFile(goldenSession())
 	if err != nil {

@@ -24,19 +24,19 @@ type Config struct {
 	// AllowUnverified accepts authenticators that prove presence but not
 	// the user's identity (a security key without a PIN). Zero: user
 	// verification (biometrics or PIN) is required at registration and at
-	// every login.
+	// every login. A tenant's policy.Tenant.PasskeyUserVerification
+	// overrides it for the tenant's users.
 	AllowUnverified bool
 	// ChallengeTTL bounds how long a begun ceremony may be finished
-	// (default 5 minutes, at most 10). Each challenge completes at most one
-	// ceremony.
+	// (default 5 minutes, at most 10). Challenges are signed with
+	// auth.Config.ChallengeKey, so that any replica sharing it finishes a
+	// ceremony another began, and each is used at most once (recorded in
+	// the shared auth.Config.Attempts store).
 	ChallengeTTL time.Duration
 	// AAGUIDs, when not empty, is the allow-list of authenticator models
 	// (16-byte AAGUIDs) that may be registered. Attestation is always
 	// "none": the AAGUID is as reported by the authenticator, not proved.
 	AAGUIDs [][]byte
-	// MaxPending bounds the begun, unfinished ceremonies kept in memory
-	// (default 10 000); beyond it Begin fails with ErrBusy.
-	MaxPending int
 }
 
 // Errors of the passkey ceremonies.
@@ -47,8 +47,6 @@ var (
 	// ErrRefused matches every refused passkey response; the *Error says
 	// why.
 	ErrRefused = errors.New("auth/passkey: refused")
-	// ErrBusy reports too many unfinished ceremonies.
-	ErrBusy = errors.New("auth/passkey: too many ceremonies in progress")
 	// ErrNotFound reports a credential the user does not have.
 	ErrNotFound = errors.New("auth/passkey: not found")
 )
@@ -73,7 +71,6 @@ func (e *Error) Is(target error) bool { return target == ErrRefused }
 const (
 	defaultChallengeTTL = 5 * time.Minute
 	maxChallengeTTL     = 10 * time.Minute
-	defaultMaxPending   = 10000
 )
 
 // Check validates a configuration with an RPID and fills in the defaults
@@ -84,9 +81,6 @@ func (c *Config) Check() error {
 	}
 	if c.ChallengeTTL < 0 || c.ChallengeTTL > maxChallengeTTL {
 		return errors.New("auth/passkey: ChallengeTTL must be between 0 and 10 minutes")
-	}
-	if c.MaxPending <= 0 {
-		c.MaxPending = defaultMaxPending
 	}
 	if c.RPName == "" {
 		c.RPName = c.RPID

@@ -51,6 +51,9 @@ const maxPolicyFile = 1 << 20
 //	    max_emergencies_per_day: 3
 //	    permanent_lockout: false   # true: lock for good after MaxFailures
 //	    max_sessions_per_user: 3   # 0 (default): unlimited; a login beyond it ends the oldest
+//	    passkey_roles: [admin]     # sessions of these roles need a passkey
+//	    passkey_second_factor: true     # a passkey may be the second factor after the password
+//	    passkey_user_verification: required   # or preferred; empty: the deployment's setting
 //
 // Unknown fields are errors, durations use Go's syntax ("90s", "30m", "8h").
 type policyDoc struct {
@@ -70,14 +73,17 @@ type roleDoc struct {
 }
 
 type tenantDoc struct {
-	TenantID        string   `json:"tenant_id"`
-	RequireMFA      bool     `json:"require_mfa"`
-	PasskeyRoles    []string `json:"passkey_roles"`
-	IdleTimeout     string   `json:"idle_timeout"`
-	AbsoluteTimeout string   `json:"absolute_timeout"`
-	ReauthAfter     string   `json:"reauth_after"`
-	PasswordPolicy  string   `json:"password_policy"`
-	RecoveryMethods []string `json:"recovery_methods"`
+	TenantID     string   `json:"tenant_id"`
+	RequireMFA   bool     `json:"require_mfa"`
+	PasskeyRoles []string `json:"passkey_roles"`
+	// Passkeys as the second factor, and their user verification.
+	PasskeySecondFactor     bool     `json:"passkey_second_factor"`
+	PasskeyUserVerification string   `json:"passkey_user_verification"`
+	IdleTimeout             string   `json:"idle_timeout"`
+	AbsoluteTimeout         string   `json:"absolute_timeout"`
+	ReauthAfter             string   `json:"reauth_after"`
+	PasswordPolicy          string   `json:"password_policy"`
+	RecoveryMethods         []string `json:"recovery_methods"`
 	// Administration and break-glass limits.
 	ApprovePHIGrants        bool `json:"approve_phi_grants"`
 	EmergencyReasonMinChars int  `json:"emergency_reason_min_chars"`
@@ -105,7 +111,8 @@ func (t *tenantDoc) policy() (Tenant, error) {
 		ApprovePHIGrants: t.ApprovePHIGrants, EmergencyReasonMinChars: t.EmergencyReasonMinChars,
 		EmergencyReasonMinWords: t.EmergencyReasonMinWords, MaxEmergenciesPerDay: t.MaxEmergenciesPerDay,
 		PermanentLockout: t.PermanentLockout, MaxSessionsPerUser: t.MaxSessionsPerUser,
-		PasskeyRoles: t.PasskeyRoles}
+		PasskeyRoles: t.PasskeyRoles, PasskeySecondFactor: t.PasskeySecondFactor,
+		PasskeyUserVerification: UserVerification(t.PasskeyUserVerification)}
 	var err error
 	if p.IdleTimeout, err = parseDur(t.IdleTimeout, "idle_timeout"); err != nil {
 		return p, err

@@ -48,3 +48,19 @@ func TestPolicyFileAdminLimits(t *testing.T) {
 		t.Fatal("a negative cap was accepted")
 	}
 }
+
+func TestPolicyFilePasskeys(t *testing.T) {
+	doc, p := policySeed(t, "passkeys")
+	tp, _ := p.Tenants.TenantPolicy(t.Context(), "clinic-a")
+	if !tp.PasskeySecondFactor || tp.PasskeyUserVerification != UserVerificationPreferred || len(tp.PasskeyRoles) != 1 {
+		t.Fatalf("tenant policy: %+v", tp)
+	}
+	def, _ := p.Tenants.TenantPolicy(t.Context(), "other")
+	if def.PasskeySecondFactor || def.PasskeyUserVerification != "" {
+		t.Fatalf("default policy: %+v", def)
+	}
+	_, err := Parse([]byte(strings.Replace(doc, "passkey_user_verification: preferred", "passkey_user_verification: discouraged", 1)))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("user verification discouraged: %v, want ErrInvalid", err)
+	}
+}

@@ -25,6 +25,16 @@ const (
 	RecoveryAdminReset RecoveryMethod = "admin_reset"
 )
 
+// UserVerification is a tenant's user-verification requirement for
+// passkeys (Tenant.PasskeyUserVerification).
+type UserVerification string
+
+// User-verification requirements.
+const (
+	UserVerificationRequired  UserVerification = "required"
+	UserVerificationPreferred UserVerification = "preferred"
+)
+
 // Limits on session settings a tenant policy may choose.
 const (
 	minSessionLimit = time.Minute
@@ -49,6 +59,21 @@ type Tenant struct {
 	// emergency elevation included) without a passkey gets 403
 	// "passkey_required" at the policy step; nil means none.
 	PasskeyRoles []string
+	// PasskeySecondFactor accepts a passkey as the second factor after the
+	// password, instead of (or besides) a TOTP code: Login answers
+	// SecondFactorRequired for a user with a passkey, and the assertion goes
+	// to VerifySecondFactor. A session so established has MFA and counts as
+	// a passkey session for PasskeyRoles.
+	PasskeySecondFactor bool
+	// PasskeyUserVerification is what the server demands of the tenant's
+	// passkey ceremonies (registration, passwordless login, second factor):
+	// UserVerificationRequired refuses a response without the
+	// user-verified flag (biometrics or PIN), UserVerificationPreferred
+	// accepts one with user presence only. Empty: the deployment's
+	// setting (required unless passkey.Config.AllowUnverified). A
+	// passwordless login without user verification is one factor (the
+	// session has no MFA).
+	PasskeyUserVerification UserVerification
 	// IdleTimeout and AbsoluteTimeout, when not zero, cap the session
 	// limits of SessionConfig for the tenant's sessions (a tenant can
 	// shorten the limits, never lengthen them).
@@ -151,6 +176,11 @@ func (p *Tenant) Validate() error {
 	}
 	if p.MaxSessionsPerUser < 0 || p.MaxSessionsPerUser > maxSessionsLimit {
 		return fmt.Errorf("%w: max sessions per user must be between 0 and %d", ErrInvalid, maxSessionsLimit)
+	}
+	switch p.PasskeyUserVerification {
+	case "", UserVerificationRequired, UserVerificationPreferred:
+	default:
+		return fmt.Errorf("%w: passkey user verification must be required or preferred", ErrInvalid)
 	}
 	for _, m := range p.RecoveryMethods {
 		if m != RecoveryCodes && m != RecoveryAdminReset {

@@ -180,7 +180,7 @@ func (b *backupCmd) fail(sub string, err error) int {
 }
 
 func (b *backupCmd) kek() (phi.KEK, error) {
-	return b.c.localMasterKey(b.env.defaultKeyFile())
+	return b.c.localMasterKey()
 }
 
 func (b *backupCmd) target(ctx context.Context, repo string) (backup.Target, error) {

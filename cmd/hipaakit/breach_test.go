@@ -179,12 +179,7 @@ func TestCLIBreachPostgres(t *testing.T) {
 	}
 	writeEvents(t, w)
 	w.Close(ctx)
-	env := map[string]string{envDatabaseURL: url, "HIPAAKIT_AUDIT_KEY": keyPath, "USER": "po"}
-	// Without the disposal ledger's key the shredded subjects cannot be
-	// marked: a clear failure, or an explicit, reported "unchecked".
-	scopeLedgerUnavailable(t, env, "set HIPAAKIT_DISPOSAL_KEY")
-	env["HIPAAKIT_DISPOSAL_KEY"] = keyPath
-	breachFlow(t, env)
+	breachFlow(t, map[string]string{envDatabaseURL: url, hipaakit.EnvSigningKeyFile: keyPath, "USER": "po"})
 }
 
 // scopeLedgerUnavailable: breach scope over a deployment whose disposal

@@ -12,14 +12,15 @@ package main
 //	                               (see masterkey.go)
 //	DATABASE_URL                   when set, keys, ledger, holds and sweep state live in
 //	                               PostgreSQL instead (and the retention source reads it)
-//	HIPAAKIT_DISPOSAL_KEY          PEM ed25519 private key that signs certificates and
-//	                               ledger checkpoints (default <data>/signing-key.pem,
-//	                               created on first use in file mode)
-//	HIPAAKIT_DISPOSAL_PUBLIC_KEY   PEM public key for verify-certificate
-//	                               (default <data>/signing-key.pub.pem)
-//	HIPAAKIT_DISPOSAL_STREAM       PostgreSQL ledger stream of a writing run (default "disposal-cli-" and a random suffix, one per run)
-//	HIPAAKIT_AUDIT_KEY             PEM ed25519 key signing the CLI's audit checkpoints
-//	                               (default <data>/signing-key.pem, the same key)
+//	HIPAAKIT_SIGNING_KEY_FILE      the deployment's signing key (hipaakit.EnvSigningKeyFile):
+//	                               PEM ed25519 private key that signs certificates, ledger
+//	                               checkpoints and the CLI's audit checkpoints (default
+//	                               <data>/signing-key.pem, created on first use in file mode);
+//	                               verify-certificate reads its public key file beside it
+//
+// Every name is the root package's (hipaakit.ConfigFromEnv). A writing run
+// on PostgreSQL appends to streams of its own ("hipaakit-cli-" and
+// "disposal-cli-" with a random suffix).
 //
 // In file mode a running service holds exclusive locks on the ledger and
 // the audit log: run these commands while it is stopped, or use PostgreSQL.
@@ -57,7 +58,10 @@ import (
 // drEnv opens the stores the disposal and retention commands use, and
 // closes them in Close.
 type drEnv struct {
-	c       *cli
+	c *cli
+	// cfg is the deployment the environment describes; dataDir and dbURL
+	// are its DataDir and DatabaseURL.
+	cfg     hipaakit.Config
 	dataDir string
 	dbURL   string
 	pool    *pgxpool.Pool
@@ -72,9 +76,13 @@ type drUsageError struct{ msg string }
 func (e *drUsageError) Error() string { return e.msg }
 
 func newDREnv(c *cli) (*drEnv, error) {
-	e := &drEnv{c: c, dataDir: c.getenv("HIPAAKIT_DATA_DIR"), dbURL: c.getenv(envDatabaseURL)}
+	cfg, err := c.env()
+	if err != nil {
+		return nil, err
+	}
+	e := &drEnv{c: c, cfg: cfg, dataDir: cfg.DataDir, dbURL: cfg.DatabaseURL}
 	if e.dataDir == "" && e.dbURL == "" {
-		return nil, &drUsageError{"set HIPAAKIT_DATA_DIR (file stores) or " + envDatabaseURL + " (PostgreSQL)"}
+		return nil, &drUsageError{"set " + hipaakit.EnvDataDir + " (file stores) or " + envDatabaseURL + " (PostgreSQL)"}
 	}
 	return e, nil
 }
@@ -148,27 +156,17 @@ func (e *drEnv) db(ctx context.Context) (*pgxpool.Pool, error) {
 // disposal certificates, the ledger and the audit checkpoints.
 const signingKeyFile = hipaakit.FileSigningKey
 
-// signingKey loads the disposal signing key, creating it (and its public
-// key file) on first use in file mode.
+// signingKey loads the deployment's signing key: HIPAAKIT_SIGNING_KEY_FILE,
+// else the data directory's, created (with its public key file) on first
+// use there.
 func (e *drEnv) signingKey() (*signing.PrivateKey, error) {
-	path := e.c.getenv("HIPAAKIT_DISPOSAL_KEY")
-	create := false
-	if path == "" {
-		if e.dataDir == "" {
-			return nil, &drUsageError{"set HIPAAKIT_DISPOSAL_KEY (PEM ed25519 private key)"}
-		}
-		path, create = e.path(signingKeyFile), true
+	if e.cfg.Signing.KeyFile != "" {
+		return signing.Load(e.cfg.Signing.KeyFile)
 	}
-	return loadSigningKey(path, create)
-}
-
-// loadSigningKey reads the signing key file at path, creating it (and its
-// public key file beside it) when create is set and it does not exist.
-func loadSigningKey(path string, create bool) (*signing.PrivateKey, error) {
-	if create {
-		return signing.LoadOrCreate(path)
+	if e.dataDir == "" {
+		return nil, &drUsageError{"set " + hipaakit.EnvSigningKeyFile + " (PEM ed25519 private key)"}
 	}
-	return signing.Load(path)
+	return signing.LoadOrCreate(e.path(signingKeyFile))
 }
 
 func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
@@ -188,8 +186,7 @@ func (e *drEnv) keyStore(ctx context.Context) (phi.KeyStore, error) {
 // ledger opens the disposal ledger. A read-only one (write false) claims no
 // stream on PostgreSQL, so that verifying, drilling or restoring beside a
 // running service never takes its stream; a writing one appends to a
-// stream of this run's own (HIPAAKIT_DISPOSAL_STREAM, default
-// "disposal-cli-" and a random suffix), so that concurrent runs and the
+// stream of this run's own ("disposal-cli-" and a random suffix), so that concurrent runs and the
 // services never fail each other.
 func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey, write bool) (*disposal.Ledger, error) {
 	var store disposal.LedgerStore
@@ -214,10 +211,7 @@ func (e *drEnv) ledger(ctx context.Context, key *signing.PrivateKey, write bool)
 			}
 			return disposal.NewLedger(ro), nil
 		}
-		stream := e.c.getenv("HIPAAKIT_DISPOSAL_STREAM")
-		if stream == "" {
-			stream = pgledger.StreamPrefix + "-" + runStream()
-		}
+		stream := pgledger.StreamPrefix + "-" + runStream()
 		s, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: stream, Signer: key, Keys: keys})
 		if err != nil {
 			return nil, err
@@ -244,18 +238,9 @@ func runStream() string {
 	return "cli-" + hex.EncodeToString(b)
 }
 
-// auditKey loads the key that signs the CLI's audit checkpoints.
-func (e *drEnv) auditKey() (*signing.PrivateKey, error) {
-	path := e.c.getenv("HIPAAKIT_AUDIT_KEY")
-	create := false
-	if path == "" {
-		if e.dataDir == "" {
-			return nil, &drUsageError{"set HIPAAKIT_AUDIT_KEY (PEM ed25519 key for audit checkpoints)"}
-		}
-		path, create = e.path(signingKeyFile), true
-	}
-	return loadSigningKey(path, create)
-}
+// auditKey is the key that signs the CLI's audit checkpoints: the
+// deployment's signing key.
+func (e *drEnv) auditKey() (*signing.PrivateKey, error) { return e.signingKey() }
 
 func (e *drEnv) auditWriter(ctx context.Context) (audit.Writer, error) {
 	key, err := e.auditKey()
@@ -423,22 +408,26 @@ func cmdDisposal(ctx context.Context, c *cli, args []string) int {
 
 func drVerifyCertificate(c *cli, args []string) int {
 	fs := drFlags(c, "disposal verify-certificate")
-	pubPath := fs.String("public-key", "", "PEM public key (default $HIPAAKIT_DISPOSAL_PUBLIC_KEY or <data>/signing-key.pub.pem)")
+	pubPath := fs.String("public-key", "", "PEM public keys (default: the public key file beside $HIPAAKIT_SIGNING_KEY_FILE or <data>/signing-key.pem)")
 	pos, err := drParse(fs, args)
 	if err != nil || len(pos) != 1 {
 		fmt.Fprintln(c.stderr, "usage: hipaakit disposal verify-certificate FILE [--public-key PEM]")
 		return exitUsage
 	}
 	if *pubPath == "" {
-		*pubPath = c.getenv("HIPAAKIT_DISPOSAL_PUBLIC_KEY")
-	}
-	if *pubPath == "" {
-		dir := c.getenv("HIPAAKIT_DATA_DIR")
-		if dir == "" {
-			fmt.Fprintln(c.stderr, "hipaakit disposal verify-certificate: give --public-key, HIPAAKIT_DISPOSAL_PUBLIC_KEY or HIPAAKIT_DATA_DIR")
+		cfg, err := c.env()
+		if err != nil {
+			return drFail(c, "disposal verify-certificate", err)
+		}
+		switch {
+		case cfg.Signing.KeyFile != "":
+			*pubPath = signing.PublicKeyPath(cfg.Signing.KeyFile)
+		case cfg.DataDir != "":
+			*pubPath = signing.PublicKeyPath(filepath.Join(cfg.DataDir, signingKeyFile))
+		default:
+			fmt.Fprintln(c.stderr, "hipaakit disposal verify-certificate: give --public-key, "+hipaakit.EnvSigningKeyFile+" or "+hipaakit.EnvDataDir)
 			return exitUsage
 		}
-		*pubPath = signing.PublicKeyPath(filepath.Join(dir, signingKeyFile))
 	}
 	trusted, err := signing.ReadKeySet(*pubPath)
 	if err != nil {
@@ -469,6 +458,16 @@ func drReadLimited(path string, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, limit))
 }
 
+// ledgerFail prints a ledger that could not be opened: CORRUPT (exit 1)
+// when it does not verify.
+func ledgerFail(c *cli, name string, err error) int {
+	if errors.Is(err, disposal.ErrCorruptLedger) {
+		fmt.Fprintf(c.stdout, "CORRUPT: %v\n", err)
+		return exitCheck
+	}
+	return drFail(c, name, err)
+}
+
 func drLedgerCommand(ctx context.Context, c *cli, cmd string, args []string) int {
 	name := "disposal " + cmd
 	if len(args) != 0 {
@@ -480,17 +479,27 @@ func drLedgerCommand(ctx context.Context, c *cli, cmd string, args []string) int
 		return drFail(c, name, err)
 	}
 	defer env.Close()
-	key, err := env.signingKey()
-	if err != nil {
-		return drFail(c, name, err)
-	}
-	ledger, err := env.ledger(ctx, key, false)
-	if err != nil {
-		if errors.Is(err, disposal.ErrCorruptLedger) {
-			fmt.Fprintf(c.stdout, "CORRUPT: %v\n", err)
-			return exitCheck
+	var ledger *disposal.Ledger
+	if cmd == "verify-ledger" {
+		// A read-only check: through hipaakit.Inspect, which takes no lock,
+		// claims no stream and creates nothing.
+		in, err := hipaakit.Inspect(ctx, env.cfg)
+		if err != nil {
+			return drFail(c, name, err)
 		}
-		return drFail(c, name, err)
+		defer in.Close()
+		ledger, err = in.Ledger(ctx)
+		if err != nil {
+			return ledgerFail(c, name, err)
+		}
+	} else {
+		key, err := env.signingKey()
+		if err != nil {
+			return drFail(c, name, err)
+		}
+		if ledger, err = env.ledger(ctx, key, false); err != nil {
+			return ledgerFail(c, name, err)
+		}
 	}
 	if cmd == "verify-ledger" {
 		n, err := ledger.Verify(ctx)

@@ -146,7 +146,7 @@ func (m *kekMigration) kek(ctx context.Context, kmsKey, newFile, endpoint string
 		}
 		return localkek.FromFile(newFile)
 	}
-	return m.c.localMasterKey(m.env.defaultKeyFile())
+	return m.c.localMasterKey()
 }
 
 // kmsKEK builds an AWS KMS KEK from the CLI's environment.

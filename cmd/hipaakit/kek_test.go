@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hipaakit/hipaakit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -297,7 +298,7 @@ func TestKEKMigratePostgres(t *testing.T) {
 	}
 	newFile := filepath.Join(t.TempDir(), "new.key")
 	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
-		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem"), envMasterKeyFile: oldFile}
+		hipaakit.EnvSigningKeyFile: drWriteKey(t, t.TempDir(), "audit.pem"), envMasterKeyFile: oldFile}
 	interruptRotation(t, keys, old, mustKeyFile(t, newFile), 100)
 	code, out, errs := runCLI(t, env, "kek", "migrate", "--to-key-file", newFile, "--no-backup-repo")
 	want := fmt.Sprintf("keysets: %d examined, %d re-wrapped, 100 already under the new KEK", kekSubjects, kekSubjects-100)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/hipaakit/hipaakit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,9 +62,8 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	env := map[string]string{
-		envDatabaseURL:          url,
-		"HIPAAKIT_DISPOSAL_KEY": drWriteKey(t, tmp, "disposal.pem"),
-		"HIPAAKIT_AUDIT_KEY":    drWriteKey(t, tmp, "audit.pem"),
+		envDatabaseURL:             url,
+		hipaakit.EnvSigningKeyFile: drWriteKey(t, tmp, "signing.pem"),
 	}
 	policies := filepath.Join(tmp, "policies.json")
 	os.WriteFile(policies, []byte(`{"format": "hipaakit-retention-policies", "version": 1,
@@ -98,7 +98,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("shred: %d %q", code, stderr)
 	}
-	pubPath := signing.PublicKeyPath(env["HIPAAKIT_DISPOSAL_KEY"])
+	pubPath := signing.PublicKeyPath(env[hipaakit.EnvSigningKeyFile])
 	certPath := filepath.Join(tmp, "cert.json")
 	os.WriteFile(certPath, []byte(cert), 0o644)
 	// Each writing run appends to a ledger stream of its own.

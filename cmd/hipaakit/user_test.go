@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/hipaakit/hipaakit"
 	"strings"
 	"testing"
 	"time"
@@ -136,7 +137,7 @@ func TestCLIUserPostgres(t *testing.T) {
 		sep = "&"
 	}
 	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
-		"HIPAAKIT_AUDIT_KEY": drWriteKey(t, t.TempDir(), "audit.pem")}
+		hipaakit.EnvSigningKeyFile: drWriteKey(t, t.TempDir(), "audit.pem")}
 	get := func() *auth.User {
 		cur, err := users.Get(ctx, u.ID)
 		if err != nil {

@@ -29,7 +29,9 @@ import (
 //     factor, and the weakest policy values of cfg (MFA requirement, minimum
 //     password length, blocklist size, lockout threshold), the emergency
 //     roles of cfg and the emergency accesses the audit trail recorded.
-//   - Sessions and Transport: the values of cfg.
+//   - Sessions and Transport: the values of cfg and, on PostgreSQL, the
+//     weakest of every replica's service description
+//     (hipaakit_service_descriptions).
 //   - Encryption: cfg's KEK, the key store kind, subjects holding a data key
 //     (phi KeyStore.List), subjects shredded (the disposal ledger: the key
 //     stores do not list tombstones), and whether a local master key file

@@ -66,5 +66,5 @@ func (a *app) listAlerts(w http.ResponseWriter, r *http.Request) {
 
 // pageAlerts: GET /admin/alerts — the same for the browser.
 func (a *app) pageAlerts(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, "alerts", "Break-glass alerts", struct{ Alerts []alertView }{a.alerts.list()}, "")
+	a.render(w, r, 0, "alerts", "Break-glass alerts", struct{ Alerts []alertView }{a.alerts.list()}, "")
 }

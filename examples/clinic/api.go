@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
@@ -166,7 +168,7 @@ func (c *clinic) createPatient(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errAudit):
 		apiError(w, http.StatusServiceUnavailable, "audit_unavailable")
 	case err != nil:
-		c.failWrite(w, r, id, err)
+		c.failWrite(w, r, []audit.Event{fieldEvent(audit.ActionCreate, id, "")}, err)
 	default:
 		writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 	}
@@ -177,50 +179,112 @@ var (
 	errAudit      = errors.New("clinic: audit trail unavailable")
 )
 
-// create seals every field under a new patient's key, audits each one and
-// stores the record. Audit comes first: a record is never stored unaudited.
+// create seals every field under a new patient's key, stores the record
+// and then audits each field's creation with its sealed value: the events
+// tell what happened. A taken MRN is refused before anything is sealed;
+// when the store refuses the record all the same (another request took the
+// MRN first) or a seal fails, the new patient's keys are destroyed, so a
+// failed create leaves no keyset behind. When the trail refuses an event,
+// the record is removed again and its keys destroyed (no audit, no change).
 func (c *clinic) create(ctx context.Context, in patientIn, actor audit.Actor, origin audit.Origin) (string, error) {
 	idx, err := c.vault.BlindIndex(ctx, "mrn", []byte(in["mrn"]))
 	if err != nil {
 		return "", errInvalidMRN
 	}
+	switch _, err := c.records.FindByMRN(ctx, idx); {
+	case err == nil:
+		return "", errMRNTaken
+	case !errors.Is(err, errNoPatient):
+		return "", err
+	}
 	now := c.now().UTC()
 	p := patient{ID: newID("p"), Tenant: c.tenant, MRNIndex: idx, Fields: map[string][]byte{}, Created: now, Updated: now,
 		CollectedBy: actor.UserID}
-	for f, v := range in {
-		s, err := c.vault.Seal(ctx, binding(p, f, ""), []byte(v))
+	fields := slices.Sorted(maps.Keys(in))
+	for _, f := range fields {
+		s, err := c.vault.Seal(ctx, binding(p, f, ""), []byte(in[f]))
 		if err != nil {
+			c.discardKeys(ctx, p.ID)
 			return "", err
 		}
 		p.Fields[f] = s
+	}
+	if err := c.records.Put(ctx, p, 0); err != nil {
+		c.discardKeys(ctx, p.ID)
+		return "", err
+	}
+	for _, f := range fields {
 		e := fieldEvent(audit.ActionCreate, p.ID, f)
 		e.Actor, e.Origin, e.Time, e.Outcome = actor, origin, now, audit.OutcomeSuccess
-		e.Change = &audit.Change{New: s}
+		e.Change = &audit.Change{New: p.Fields[f]}
 		if err := c.audit.Write(ctx, e); err != nil {
-			c.log.ErrorContext(ctx, "audit write failed; create refused", "err", err)
+			c.log.ErrorContext(ctx, "audit write failed; create undone", "err", err)
+			if err := c.records.Delete(ctx, p.ID, 1); err != nil {
+				c.log.ErrorContext(ctx, "undo an unaudited create", "err", err)
+			}
+			c.discardKeys(ctx, p.ID)
 			return "", errAudit
 		}
 	}
-	return p.ID, c.records.Put(ctx, p, 0)
+	return p.ID, nil
 }
 
-// failWrite answers a failed record write and audits the failure: the
-// change events written before it recorded an attempt that did not commit.
-func (c *clinic) failWrite(w http.ResponseWriter, r *http.Request, id string, err error) {
-	e := fieldEvent(audit.ActionUpdate, id, "")
-	e.Outcome, e.Reason = audit.OutcomeFailure, "write_failed"
-	if !c.record(w, r, e) {
-		return
+// discardKeys destroys the keys of a patient that was never stored (the
+// Vault records the shred).
+func (c *clinic) discardKeys(ctx context.Context, id string) {
+	if _, err := c.vault.Shred(ctx, id); err != nil {
+		c.log.ErrorContext(ctx, "destroy the keys of a failed create", "err", err)
 	}
+}
+
+// failWrite audits a request whose write did not happen, as the changes it
+// attempted (each event's action, record and field, without values) with
+// outcome failure and the reason, and answers it.
+func (c *clinic) failWrite(w http.ResponseWriter, r *http.Request, attempted []audit.Event, err error) {
+	reason, status := "write_failed", http.StatusInternalServerError
 	switch {
 	case errors.Is(err, errConflict):
-		apiError(w, http.StatusConflict, "conflict")
+		reason, status = "conflict", http.StatusConflict
 	case errors.Is(err, errMRNTaken):
-		apiError(w, http.StatusConflict, "mrn_exists")
-	default:
-		c.log.ErrorContext(r.Context(), "write record", "err", err)
-		apiError(w, http.StatusInternalServerError, "internal")
+		reason, status = "mrn_exists", http.StatusConflict
 	}
+	for _, e := range attempted {
+		e.Outcome, e.Reason, e.Change = audit.OutcomeFailure, reason, nil
+		if !c.record(w, r, e) {
+			return
+		}
+	}
+	if status == http.StatusInternalServerError {
+		c.log.ErrorContext(r.Context(), "write record", "err", err)
+		apiError(w, status, "internal")
+		return
+	}
+	apiError(w, status, reason)
+}
+
+// writeChanges records the events of a stored change. When one cannot be
+// recorded it restores undo (the record as it was, over the version just
+// written), answers 503 and returns false: no audit, no change.
+func (c *clinic) writeChanges(w http.ResponseWriter, r *http.Request, events []audit.Event, undo patient, written int64) bool {
+	for _, e := range events {
+		if !c.record(w, r, e) {
+			if err := c.records.Put(r.Context(), undo, written); err != nil {
+				c.log.ErrorContext(r.Context(), "undo an unaudited change", "err", err)
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// routeActions are the routes the audit middleware records with another
+// action than their method's: searches are queries, the history reveal a
+// read, the de-identified export an export.
+var routeActions = map[string]audit.Action{
+	"POST /api/patients/search":              audit.ActionQuery,
+	"POST /audit":                            audit.ActionQuery,
+	"POST /api/patients/{id}/history/reveal": audit.ActionRead,
+	"POST /api/export/deidentified":          audit.ActionExport,
 }
 
 // searchPatient: POST /api/patients/search {"mrn": ...}. The MRN travels in
@@ -239,12 +303,19 @@ func (c *clinic) searchPatient(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "internal")
 		return
 	}
-	e := fieldEvent(audit.ActionRead, id, "mrn")
-	e.Attrs = map[string]string{"lookup": "blind_index"}
-	if !c.record(w, r, e) {
+	if !c.record(w, r, mrnLookupEvent(id)) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+// mrnLookupEvent is the event of an MRN search that found patient id: a
+// query through the blind index (it tells that the MRN is the patient's;
+// it reads no other field).
+func mrnLookupEvent(id string) audit.Event {
+	e := fieldEvent(audit.ActionQuery, id, "mrn")
+	e.Attrs = map[string]string{"lookup": "blind_index"}
+	return e
 }
 
 func (c *clinic) findByMRN(ctx context.Context, mrn string) (string, error) {
@@ -338,8 +409,9 @@ func (c *clinic) getPatient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// updatePatient: PUT /api/patients/{id} with the fields to change. Each
-// change is audited with the new and the prior value, both sealed.
+// updatePatient: PUT /api/patients/{id} with the fields to change. The
+// record is stored, then each change is audited with the new and the prior
+// value, both sealed; a refused write is audited per field as a failure.
 func (c *clinic) updatePatient(w http.ResponseWriter, r *http.Request) {
 	var in patientIn
 	if !readJSON(w, r, &in) {
@@ -355,9 +427,11 @@ func (c *clinic) updatePatient(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	prev := p.Version
+	orig := p
+	orig.Fields = maps.Clone(p.Fields)
 	var events []audit.Event
-	for f, val := range in {
-		s, err := c.vault.Seal(ctx, binding(p, f, ""), []byte(val))
+	for _, f := range slices.Sorted(maps.Keys(in)) {
+		s, err := c.vault.Seal(ctx, binding(p, f, ""), []byte(in[f]))
 		if err != nil {
 			c.openErr(w, r, err)
 			return
@@ -367,20 +441,18 @@ func (c *clinic) updatePatient(w http.ResponseWriter, r *http.Request) {
 		events = append(events, e)
 		p.Fields[f] = s
 		if f == "mrn" {
-			if p.MRNIndex, err = c.vault.BlindIndex(ctx, "mrn", []byte(val)); err != nil {
+			if p.MRNIndex, err = c.vault.BlindIndex(ctx, "mrn", []byte(in[f])); err != nil {
 				apiError(w, http.StatusBadRequest, "invalid_mrn")
 				return
 			}
 		}
 	}
 	p.Updated = c.now().UTC()
-	for _, e := range events {
-		if !c.record(w, r, e) {
-			return
-		}
-	}
 	if err := c.records.Put(ctx, p, prev); err != nil {
-		c.failWrite(w, r, p.ID, err)
+		c.failWrite(w, r, events, err)
+		return
+	}
+	if !c.writeChanges(w, r, events, orig, prev+1) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": p.ID})
@@ -412,6 +484,7 @@ func (c *clinic) addEntry(field string) http.HandlerFunc {
 			return
 		}
 		e.Value = s
+		orig := p
 		switch field {
 		case "note":
 			p.Notes = append(p.Notes, e)
@@ -422,12 +495,12 @@ func (c *clinic) addEntry(field string) http.HandlerFunc {
 		}
 		ev := fieldEvent(audit.ActionCreate, p.ID, field)
 		ev.Target.RecordID = e.ID
-		ev.Change = &audit.Change{New: s}
-		if !c.record(w, r, ev) {
+		if err := c.records.Put(ctx, p, p.Version); err != nil {
+			c.failWrite(w, r, []audit.Event{ev}, err)
 			return
 		}
-		if err := c.records.Put(ctx, p, p.Version); err != nil {
-			c.failWrite(w, r, p.ID, err)
+		ev.Change = &audit.Change{New: s}
+		if !c.writeChanges(w, r, []audit.Event{ev}, orig, p.Version+1) {
 			return
 		}
 		writeJSON(w, http.StatusCreated, map[string]string{"id": e.ID})

@@ -308,22 +308,3 @@ func (a *app) breachMailing(w http.ResponseWriter, r *http.Request) {
 		a.breachError(w, r, err)
 	}
 }
-
-// pageBreach lists the incidents with their outstanding notices.
-func (a *app) pageBreach(w http.ResponseWriter, r *http.Request) {
-	incs, err := a.breach.List(r.Context())
-	if err != nil {
-		http.Error(w, "cannot read the incidents", http.StatusInternalServerError)
-		return
-	}
-	var views []incidentView
-	for _, inc := range incs {
-		v, err := a.view(r.Context(), inc, false)
-		if err != nil {
-			http.Error(w, "cannot compute the deadlines", http.StatusInternalServerError)
-			return
-		}
-		views = append(views, v)
-	}
-	a.render(w, r, "breach", "Breach incidents", struct{ Incidents []incidentView }{views}, "")
-}

@@ -2,80 +2,48 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/hipaakit/hipaakit/audit"
-	"github.com/hipaakit/hipaakit/breach"
-	"github.com/hipaakit/hipaakit/clock"
 )
 
-// TestBrowserBreachPage signs in as the privacy officer in headless
-// Chromium and reads the incident page: the open incident with its
+// TestBrowserBreachWorkflow signs in as the privacy officer in headless
+// Chromium, reports an incident on the incident page, opens it, scopes it
+// from the audit trail (the physician's reads of the demo patients within
+// the window), records the four-factor assessment and reads the
 // individual-notice deadline.
-func TestBrowserBreachPage(t *testing.T) {
-	browser := chromiumPath(t)
-	clk := clock.NewFake(time.Now().UTC())
-	a, err := openApp(context.Background(), testConfig(t.TempDir()), clk, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
+func TestBrowserBreachWorkflow(t *testing.T) {
+	tc, b := browserClinic(t)
+	doc := tc.login(rolePhysician)
+	for _, mrn := range []string{"MRN-1001", "MRN-1002"} {
+		var out struct{ ID string }
+		doc.mustStatus(200, "POST", "/api/patients/search", map[string]string{"mrn": mrn}, &out)
+		doc.mustStatus(200, "GET", "/api/patients/"+out.ID, nil, nil)
 	}
-	defer a.Close()
-	seeded, err := a.seed(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	b.login(rolePrivacyOfficer)
+	b.open("/breach", "#open-incident")
+	b.do("report an incident", chromedp.SetAttributeValue("#inc-discovered", "value", "2026-03-03"),
+		b.fill("#inc-desc", "A workstation session was left signed in at the nurses' station"),
+		b.fill("#inc-vector", "unattended_session"), chromedp.Click("#inc-open"), chromedp.WaitVisible("#scope"))
+	b.check("incident")
+	since := tc.clock.Now().Add(-2 * 3600e9).UTC().Format(formTime)
+	until := tc.clock.Now().Add(3600e9).UTC().Format(formTime)
+	b.do("scope from the trail", chromedp.SetAttributeValue("#sc-since", "value", since), chromedp.SetAttributeValue("#sc-until", "value", until),
+		b.fill("#sc-actors", tc.users[rolePhysician].ID), chromedp.Click("#scope-run"))
+	b.waitText("scope recorded", "#scope-status", "2 affected")
+	b.do("assess", b.fill("#as-nature", "Demographics of two patients"), b.fill("#as-person", "Unknown member of the public"),
+		b.fill("#as-acquired", "Viewed on screen, not copied"), b.fill("#as-mitigation", "Session ended, staff retrained"),
+		b.fill("#as-reason", "Names and dates of birth were viewed"), chromedp.Click("#assess-submit"))
+	b.waitText("assessment recorded", "#incident", "assessed")
+	notices := b.text("#notices")
+	if !strings.Contains(notices, "individuals (164.404)") || !strings.Contains(notices, "2026-05-02") {
+		t.Fatalf("the incident shows the notices %q", notices)
 	}
-	var po demoUser
-	for _, u := range seeded {
-		if u.Role == rolePrivacyOfficer {
-			po = u
-		}
-	}
-	inc, err := a.breach.Open(context.Background(), audit.Actor{UserID: "u-reporter"}, breach.OpenRequest{DiscoveredOn: "2026-03-03",
-		TimeZone: "America/New_York", Description: "Laptop with an unencrypted export left in a taxi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := a.handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewTLSServer(h)
-	defer srv.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.IgnoreCertErrors, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
-	defer cancelTimeout()
-	tc := &testClinic{t: t, clock: clk}
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	sctx, cancelStep := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelStep()
-	err = chromedp.Do(sctx, chromedp.Navigate(srv.URL+"/login"), chromedp.WaitVisible("#login-form"),
-		chromedp.SendKeys("#username", po.Name), chromedp.SendKeys("#password", po.Password),
-		chromedp.SendKeys("#code", tc.code(po)), chromedp.Click("#signin"), chromedp.WaitVisible("#logout"),
-		chromedp.Navigate(srv.URL+"/breach"), chromedp.WaitVisible("#incidents"))
-	if err != nil {
-		t.Fatalf("browser: sign in and open the incident page: %v", err)
-	}
-	table, err := chromedp.Run(ctx, chromedp.Text("#incidents"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(table, inc.ID) || !strings.Contains(table, "individuals (164.404)") || !strings.Contains(table, "2026-05-02") {
-		t.Fatalf("incident page shows %q", table)
+	b.open("/breach", "#incidents")
+	b.check("incidents")
+	incs, err := tc.app.breach.List(context.Background())
+	if err != nil || len(incs) != 1 || incs[0].Affected() != 2 {
+		t.Fatalf("incidents %v (%v)", incs, err)
 	}
 }

@@ -68,10 +68,20 @@ func (a *app) historyRequest(w http.ResponseWriter, r *http.Request) (audit.Hist
 	return req, true
 }
 
-// history reads req's history from the trail, answering for a failure.
+// history reads req's history from the verified trail (every stream,
+// checked against the deployment's trusted keys, so that a forged or
+// altered record is reported instead of shown or opened), answering for a
+// failure: 502 when the trail does not verify.
 func (a *app) history(w http.ResponseWriter, r *http.Request, req audit.HistoryRequest) (audit.History, bool) {
-	h, err := audit.RecordHistory(r.Context(), a.d.Audit, req)
+	verified := audit.VerifiedSearcher(a.d.AuditEntries(), audit.VerifyOptions{Keys: a.d.TrustedKeys().Keys()})
+	h, err := audit.RecordHistory(r.Context(), verified, req)
+	var verr *audit.VerifyError
+	var lerr *audit.LineError
 	switch {
+	case errors.As(err, &verr), errors.As(err, &lerr):
+		a.log.ErrorContext(r.Context(), "record history: the audit trail does not verify", "err", err)
+		apiError(w, http.StatusBadGateway, "audit_trail_unverified")
+		return h, false
 	case errors.Is(err, audit.ErrInvalidFilter):
 		apiError(w, http.StatusBadRequest, "invalid_filter")
 		return h, false

@@ -2,10 +2,13 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/phi"
 )
@@ -153,4 +156,39 @@ func mapValues(m map[string]string) []string {
 		out = append(out, k, v)
 	}
 	return out
+}
+
+// The history is read from the verified trail: an altered record makes it
+// 502, never a forged history (nor values opened from it).
+func TestHistoryRefusesTamperedTrail(t *testing.T) {
+	tc := startClinic(t, "", nil, nil)
+	doc := tc.login(rolePhysician)
+	id := newPatient(t, doc, "MRN-T-1", "Tamper Patient")
+	doc.mustStatus(http.StatusOK, "PUT", "/api/patients/"+id, map[string]string{"dob": "1971-01-01"}, nil)
+	auditor := tc.login(roleAuditor)
+	auditor.mustStatus(http.StatusOK, "GET", "/api/patients/"+id+"/history?field=dob", nil, nil)
+
+	segs, _ := filepath.Glob(filepath.Join(tc.dir, hipaakit.DirAudit, "seg-*"))
+	tampered := false
+	for _, seg := range segs {
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The update now claims to be of another field (same length: the
+		// line stays canonical, its hash no longer matches).
+		old := `"field":"dob","record_id":"` + id + `"`
+		if i := strings.LastIndex(string(b), old); i >= 0 {
+			b = []byte(string(b[:i]) + `"field":"zip","record_id":"` + id + `"` + string(b[i+len(old):]))
+			if err := os.WriteFile(seg, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tampered = true
+		}
+	}
+	if !tampered {
+		t.Fatal("no change event found to tamper with")
+	}
+	auditor.mustStatus(http.StatusBadGateway, "GET", "/api/patients/"+id+"/history?field=dob", nil, nil)
+	auditor.mustStatus(http.StatusBadGateway, "POST", "/api/patients/"+id+"/history/reveal", map[string]string{"field": "dob"}, nil)
 }

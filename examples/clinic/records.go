@@ -72,9 +72,12 @@ func newID(prefix string) string {
 
 // recordStore keeps patient records. Put creates when prevVersion is 0 and
 // otherwise replaces only the version read (errConflict if it moved).
+// Delete removes a record only at the version given (errConflict if it
+// moved); it undoes a create the trail could not record.
 type recordStore interface {
 	Get(ctx context.Context, id string) (patient, error)
 	Put(ctx context.Context, p patient, prevVersion int64) error
+	Delete(ctx context.Context, id string, version int64) error
 	FindByMRN(ctx context.Context, mrnIndex []byte) (string, error)
 	List(ctx context.Context) ([]string, error)
 }
@@ -151,6 +154,23 @@ func (s *fileRecords) Put(_ context.Context, rec patient, prev int64) error {
 		return err
 	}
 	return durable.WriteFileAtomic(p, b, 0o600)
+}
+
+func (s *fileRecords) Delete(_ context.Context, id string, version int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return err
+	}
+	if cur.Version != version {
+		return errConflict
+	}
+	p, err := s.path(id)
+	if err != nil {
+		return err
+	}
+	return durable.RemoveDurable(p)
 }
 
 func (s *fileRecords) FindByMRN(_ context.Context, idx []byte) (string, error) {
@@ -256,6 +276,17 @@ func (s *pgRecords) Put(ctx context.Context, rec patient, prev int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("clinic: write record: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errConflict
+	}
+	return nil
+}
+
+func (s *pgRecords) Delete(ctx context.Context, id string, version int64) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM clinic_patients WHERE id = $1 AND version = $2", id, version)
+	if err != nil {
+		return fmt.Errorf("clinic: delete record: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return errConflict

@@ -34,6 +34,7 @@ type replicaProc struct {
 	out  *lockedBuf
 	args []string
 	env  []string
+	done chan struct{} // closed once the process has exited
 }
 
 type lockedBuf struct {
@@ -66,12 +67,13 @@ func (p *replicaProc) start(t *testing.T, bin string) error {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
+	done := make(chan struct{})
+	p.done = done
+	go func() { exited <- p.cmd.Wait(); close(done) }()
 	deadline := time.After(60 * time.Second)
 	for {
 		if m := listening.FindStringSubmatch(p.out.String()); m != nil {
 			p.url = m[1]
-			go func() { <-exited }()
 			return nil
 		}
 		select {
@@ -82,6 +84,14 @@ func (p *replicaProc) start(t *testing.T, bin string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// kill ends the process with SIGKILL and returns once it has exited, so
+// its data directory's lock is free (a restart right after a Kill alone
+// can find the dying process still holding it).
+func (p *replicaProc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // send sends body as JSON (with the CSRF token when set) and decodes the
@@ -135,9 +145,20 @@ type demoSession struct {
 // accepted once per user); the next step is within the accepted skew.
 func signIn(t *testing.T, seedOutput, role string, p *replicaProc) demoSession {
 	t.Helper()
-	m := regexp.MustCompile(`\s` + regexp.QuoteMeta(role) + `\s+user (\S+)\s+password (\S+)\s+(otpauth://\S+)`).FindStringSubmatch(seedOutput)
+	return signInUser(t, seedOutput, role, "", p)
+}
+
+// signInUser is signIn as the demo user of role named user ("": the
+// first of the role).
+func signInUser(t *testing.T, seedOutput, role, user string, p *replicaProc) demoSession {
+	t.Helper()
+	name := `\S+`
+	if user != "" {
+		name = regexp.QuoteMeta(user)
+	}
+	m := regexp.MustCompile(`\s` + regexp.QuoteMeta(role) + `\s+user (` + name + `)\s+password (\S+)\s+(otpauth://\S+)`).FindStringSubmatch(seedOutput)
 	if m == nil {
-		t.Fatalf("no demo %s in the seeding replica's output", role)
+		t.Fatalf("no demo %s %s in the seeding replica's output", role, user)
 	}
 	u, _ := url.Parse(m[3])
 	code, _ := totp.GenerateCode(u.Query().Get("secret"), time.Now().Add(30*time.Second))

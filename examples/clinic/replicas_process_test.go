@@ -143,7 +143,7 @@ func TestReplicaProcesses(t *testing.T) {
 	phase(fmt.Sprintf("%d verify runs", verifyRuns))
 	// SIGKILL r3: its lease outlives it, so a restart is refused until the
 	// lease expired (3 s); the others serve throughout.
-	r3.cmd.Process.Kill()
+	r3.kill()
 	if err := r3.start(t, bin); err == nil || !strings.Contains(err.Error(), "held by instance r3") {
 		t.Fatalf("restart of r3 while its lease lives: %v", err)
 	}
@@ -200,8 +200,15 @@ func TestReplicaProcesses(t *testing.T) {
 		}
 	}
 	if st := send(t, admin.hc, http.MethodPut, r2.url+"/api/admin/users/"+nurseID+"/roles", admin.csrf,
-		map[string][]string{"roles": {roleAuditor}}, nil); st != http.StatusNoContent {
-		t.Fatalf("role change on r2: %d", st)
+		map[string][]string{"roles": {roleAuditor}}, nil); st != http.StatusAccepted {
+		t.Fatalf("role change request on r2: %d", st)
+	}
+	// The auditor reads PHI (audit_review): the second administrator
+	// approves the grant, on r3.
+	admin2 := signInUser(t, seedOut, roleAdmin, secondAdmin, r3)
+	if st := send(t, admin2.hc, http.MethodPost, r3.url+"/api/admin/users/"+nurseID+"/roles/approve", admin2.csrf,
+		map[string]string{}, nil); st != http.StatusNoContent {
+		t.Fatalf("role change approval on r3: %d", st)
 	}
 	everyReplica(t, nurse, procs, patient, http.StatusForbidden, "the nurse made auditor")
 	everyReplica(t, nurse, procs, "/api/auth/session", http.StatusOK, "the auditor's session")

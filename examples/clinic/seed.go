@@ -8,11 +8,9 @@ import (
 	"math/big"
 	"strings"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/totp"
 )
 
 // demoUser is one seeded account; the secrets are printed once and kept by
@@ -79,15 +77,15 @@ func (a *app) seed(ctx context.Context) ([]demoUser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("clinic: create demo user %s: %w", role, err)
 		}
+		// The enrolment gives the secret and the URI of the deployment's TOTP
+		// settings; it is activated by import, not confirmed with a code:
+		// confirming would spend the current code, and the user's first
+		// login in the same 30 s would be refused as a replay.
 		enr, err := a.d.Auth.EnrollTOTP(ctx, u.ID, origin)
 		if err != nil {
 			return nil, fmt.Errorf("clinic: enrol demo user %s: %w", role, err)
 		}
-		code, err := totp.GenerateCodeCustom(enr.Secret(), a.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-		if err != nil {
-			return nil, err
-		}
-		rc, err := a.d.Auth.ConfirmTOTP(ctx, u.ID, code, "", origin)
+		rc, err := a.d.Auth.ImportTOTP(ctx, u.ID, totp.Import{Secret: enr.Secret()}, seedActor, origin)
 		if err != nil {
 			return nil, fmt.Errorf("clinic: confirm demo user %s: %w", role, err)
 		}

@@ -2,9 +2,9 @@ package main
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
 )
 
@@ -29,6 +29,7 @@ func (a *app) handler() (http.Handler, error) {
 			return "", ""
 		},
 		Purpose: func(*http.Request) string { return "treatment" },
+		Action:  audit.RouteActions(routeActions),
 	})
 	if err != nil {
 		return nil, err
@@ -78,66 +79,20 @@ func (a *app) handler() (http.Handler, error) {
 	g.HandleFunc("POST /api/breach/incidents/{id}/assessment", permBreach, a.breachAssess)
 	g.HandleFunc("POST /api/breach/incidents/{id}/mailing-list", permBreach, a.breachMailing, auth.Sensitive())
 
-	// Web UI pages that need a session.
-	g.HandleFunc("GET /patients", permPatientSearch, a.pagePatients)
-	g.HandleFunc("POST /patients", permPatientSearch, a.pagePatients)
-	g.HandleFunc("GET /patients/{id}", permDemoRead, a.pagePatient)
-	g.HandleFunc("GET /audit", permAuditRead, a.pageAudit)
-	g.HandleFunc("GET /enroll", permSelfMFA, a.pageEnroll)
-	g.HandleFunc("POST /enroll", permSelfMFA, a.pageEnroll)
-	g.HandleFunc("GET /home", permUI, a.pageHome)
-	g.HandleFunc("GET /admin/alerts", permUserManage, a.pageAlerts)
-	g.HandleFunc("GET /breach", permBreach, a.pageBreach)
+	g.HandleFunc("POST /api/admin/users", permUserManage, a.createUser, auth.Sensitive())
+	g.HandleFunc("POST /api/admin/certificates/verify", permShred, a.verifyCertificate)
+
+	a.webPages(g) // the web UI's pages (web_routes.go)
 
 	root := http.NewServeMux()
 	g.Mount(root, "/api/auth")
-	root.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
-	root.HandleFunc("GET /login", a.pageLogin)
-	root.HandleFunc("POST /login", a.pageLogin)
-	root.HandleFunc("POST /logout", a.pageLogout)
+	a.publicPages(root)
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/home", http.StatusSeeOther) })
 	// /healthz is liveness (the process answers); /readyz is readiness:
 	// 503 while this replica's stream leases are lost or late, so that a
 	// load balancer stops routing to it.
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	root.Handle("GET /readyz", a.d.ReadyHandler())
-	root.Handle("/", loginRedirect(protected))
+	root.Handle("/", a.htmlErrors(protected))
 	return a.d.SecurityHeaders(root), nil
 }
-
-// loginRedirect turns the 401 of a browser page request into a redirect to
-// the login page; API clients (paths under /api/) keep the 401.
-func loginRedirect(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") || r.Method != http.MethodGet {
-			next.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(&redirectOn401{ResponseWriter: w, r: r}, r)
-	})
-}
-
-type redirectOn401 struct {
-	http.ResponseWriter
-	r          *http.Request
-	redirected bool
-}
-
-func (w *redirectOn401) WriteHeader(status int) {
-	if status == http.StatusUnauthorized {
-		w.redirected = true
-		w.Header().Del("Content-Type")
-		http.Redirect(w.ResponseWriter, w.r, "/login?expired=1", http.StatusSeeOther)
-		return
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *redirectOn401) Write(b []byte) (int, error) {
-	if w.redirected {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *redirectOn401) Unwrap() http.ResponseWriter { return w.ResponseWriter }

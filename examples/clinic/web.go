@@ -2,41 +2,68 @@ package main
 
 import (
 	"embed"
-	"encoding/base64"
-	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
-	"slices"
 	"strings"
+	"time"
 
-	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
 )
+
+// The web UI is server-rendered HTML (web/templates, one file per page
+// with the shared layout) over the same handlers and SDK calls as the JSON
+// API. Pages that change something post to the JSON API from the page
+// (web/static/forms.js): the writes, their checks and their audit events
+// exist once. Every page offers only what the signed-in role may do.
 
 //go:embed web/templates/*.html web/static/*
 var webFS embed.FS
 
-func staticFiles() http.Handler {
-	sub, err := fs.Sub(webFS, "web/static")
-	if err != nil {
-		panic(err) // the embedded tree is fixed at build time
-	}
-	return http.FileServerFS(sub)
-}
+// pageNames are the templates under web/templates (without .html).
+var pageNames = []string{"login", "login_code", "signed_out", "error", "enroll", "home", "patients", "patient",
+	"patient_new", "patient_lab", "export", "audit", "history", "disclosures", "breakglass", "alerts", "users", "holds", "backups", "report",
+	"account", "breach", "incident"}
 
 // pages holds one template set per page, each with the shared layout.
 var pages = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"utc": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05")
+		},
+		"list": func(v ...any) []any { return v },
+	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "enroll", "patients", "patient", "audit", "home", "alerts", "breach"} {
-		file := name
-		if name == "home" {
-			file = "patients"
-		}
-		m[name] = template.Must(template.ParseFS(webFS, "web/templates/layout.html", "web/templates/"+file+".html"))
+	for _, name := range pageNames {
+		m[name] = template.Must(template.New("layout").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html", "web/templates/"+name+".html"))
 	}
 	return m
 }()
+
+// navLink is one entry of the navigation: shown only to roles holding its
+// permission.
+type navLink struct {
+	perm        policy.Permission
+	Href, Label string
+	About       string // the home page's description of the task
+}
+
+var navLinks = []navLink{
+	{permPatientSearch, "/patients", "Patients", "Find a patient by MRN and open the record."},
+	{permPatientCreate, "/patients/new", "New patient", "Register a new patient."},
+	{permExportDeid, "/export", "De-identified export", "Download the patients de-identified by Safe Harbor."},
+	{permAuditRead, "/audit", "Audit trail", "Search who did what, when, to which record; export the result."},
+	{permEmergencyRev, "/audit/break-glass", "Break-glass review", "Review emergency accesses and their reasons."},
+	{permUserManage, "/admin/users", "Users", "Create users, change roles, approve grants, disable, unlock, reset MFA."},
+	{permHold, "/admin/holds", "Legal holds", "Place and lift legal holds; dispose of (shred) a patient's data."},
+	{permBackup, "/admin/backups", "Backups", "Create, verify and drill backups; read the compliance report."},
+	{permUserManage, "/admin/alerts", "Alerts", "Break-glass alerts of this server."},
+	{permBreach, "/breach", "Breach response", "Incidents, scoping from the audit trail, assessment and deadlines."},
+}
 
 // pageData is what every page template gets.
 type pageData struct {
@@ -44,14 +71,21 @@ type pageData struct {
 	User, Role  string
 	CSRF        string
 	IdleSeconds int
-	CanSearch   bool
-	CanAudit    bool
+	Nav         []navLink
 	Flash       string
+	Alert       string // an error message, announced to screen readers
 	Data        any
 }
 
-func (a *app) render(w http.ResponseWriter, r *http.Request, page, title string, data any, flash string) {
+// can reports whether the signed-in user holds perm (false when signed out).
+func (a *app) can(r *http.Request, perm policy.Permission) bool { return a.d.Auth.Can(r, perm) }
+
+// render writes the page with status (0 means 200).
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any, flash string) {
 	pd := pageData{Title: title, Flash: flash, Data: data}
+	if status >= 400 {
+		pd.Alert, pd.Flash = flash, ""
+	}
 	if p, ok := auth.PrincipalFromContext(r.Context()); ok {
 		pd.User, pd.Role = p.UserID, strings.Join(p.Roles, ", ")
 		if u, err := a.d.Users.Get(r.Context(), p.UserID); err == nil {
@@ -59,210 +93,56 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, page, title string,
 		}
 		pd.CSRF = a.d.Auth.CSRFToken(r)
 		pd.IdleSeconds = int(a.cfg.IdleTimeout.Seconds())
-		pd.CanSearch = a.d.Auth.Can(r, permPatientSearch)
-		pd.CanAudit = a.d.Auth.Can(r, permAuditRead)
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages[page].ExecuteTemplate(w, "layout", pd); err != nil {
-		a.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
-	}
-}
-
-// pageLogin: GET shows the form; POST signs in with password and TOTP (or a
-// recovery code) in one step and starts a session.
-func (a *app) pageLogin(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet {
-		flash := ""
-		if r.URL.Query().Get("expired") != "" {
-			flash = "Your session ended. Please sign in again."
-		}
-		a.render(w, r, "login", "Sign in", nil, flash)
-		return
-	}
-	if a.d.Auth.CheckCrossOrigin(r) != nil {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	req := auth.LoginRequest{TenantID: demoTenant, Name: r.PostFormValue("username"), Password: r.PostFormValue("password"),
-		ClientKey: audit.PeerIP(r), Origin: audit.Origin{Channel: audit.ChannelWeb, ClientIP: audit.PeerIP(r), Route: "POST /login"}}
-	if code := strings.TrimSpace(r.PostFormValue("code")); len(code) > 8 {
-		req.RecoveryCode = code
-	} else {
-		req.TOTPCode = code
-	}
-	res, err := a.d.Auth.Login(r.Context(), req)
-	var te *auth.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		w.WriteHeader(http.StatusTooManyRequests)
-		a.render(w, r, "login", "Sign in", nil, "Too many attempts. Wait a moment and try again.")
-		return
-	case err != nil || !res.Authenticated:
-		w.WriteHeader(http.StatusUnauthorized)
-		a.render(w, r, "login", "Sign in", nil, "Sign-in failed. Check your user name, password and authenticator code.")
-		return
-	}
-	if _, _, err := a.d.Auth.Begin(r.Context(), w, r, res.User, res.MFA); err != nil {
-		a.log.ErrorContext(r.Context(), "begin session", "err", err)
-		http.Error(w, "cannot start a session", http.StatusServiceUnavailable)
-		return
-	}
-	dest := "/home"
-	if res.MFAEnrollmentRequired {
-		dest = "/enroll"
-	}
-	http.Redirect(w, r, dest, http.StatusSeeOther)
-}
-
-// pageLogout ends the session and returns to the login page.
-func (a *app) pageLogout(w http.ResponseWriter, r *http.Request) {
-	if a.d.Auth.CheckCrossOrigin(r) != nil {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	if err := a.d.Auth.Logout(w, r); err != nil && !errors.Is(err, auth.ErrInvalidSession) {
-		a.log.ErrorContext(r.Context(), "logout", "err", err)
-	}
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// pageHome sends each role to its first page.
-func (a *app) pageHome(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case a.d.Auth.Can(r, permPatientSearch):
-		http.Redirect(w, r, "/patients", http.StatusSeeOther)
-	case a.d.Auth.Can(r, permAuditRead):
-		http.Redirect(w, r, "/audit", http.StatusSeeOther)
-	case a.d.Auth.Can(r, permUserManage):
-		http.Redirect(w, r, "/admin/alerts", http.StatusSeeOther)
-	default:
-		a.render(w, r, "home", "Home", struct{ Searched bool }{}, "Signed in. Your role has no patient pages.")
-	}
-}
-
-// pagePatients: search by MRN. The MRN is posted, never put in the URL.
-func (a *app) pagePatients(w http.ResponseWriter, r *http.Request) {
-	data := struct {
-		Searched bool
-		ID       string
-	}{}
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-		// The session middleware has checked the form's csrf_token.
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		data.Searched = true
-		id, err := a.clinic.findByMRN(r.Context(), r.PostFormValue("mrn"))
-		if err == nil {
-			e := fieldEvent(audit.ActionRead, id, "mrn")
-			e.Attrs = map[string]string{"lookup": "blind_index"}
-			if !a.clinic.record(w, r, e) {
-				return
+		for _, l := range navLinks {
+			if a.can(r, l.perm) {
+				pd.Nav = append(pd.Nav, l)
 			}
-			data.ID = id
 		}
 	}
-	a.render(w, r, "patients", "Patients", data, "")
-}
-
-type fieldView struct{ Name, Label, Value string }
-
-// pagePatient shows the fields the role may see; every one is audited.
-func (a *app) pagePatient(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.clinic.loadPatient(w, r)
-	if !ok {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if status == 0 {
+		status = http.StatusOK
+	}
+	var b strings.Builder // rendered whole first: a failing template never sends half a page
+	if err := pages[page].ExecuteTemplate(&b, "layout", pd); err != nil {
+		a.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	v, ok := a.clinic.readPatient(r.Context(), w, r, p)
-	if !ok {
-		return
-	}
-	data := struct {
-		Shredded            bool
-		Fields              []fieldView
-		Notes, Labs, Vitals []string
-	}{Notes: v.Notes, Labs: v.Labs, Vitals: v.Vitals}
-	for _, f := range demographicFields {
-		if val, ok := v.Fields[f]; ok {
-			data.Fields = append(data.Fields, fieldView{Name: f, Label: fieldLabels[f], Value: val})
-		}
-	}
-	a.render(w, r, "patient", "Patient", data, "")
+	w.WriteHeader(status)
+	w.Write([]byte(b.String()))
 }
 
-// pageAudit shows the newest audit events, newest first (identifiers
-// only, no PHI). Query lists oldest first, so the page walks to the end
-// keeping the last auditPageSize events: fine for an example's trail; a large
-// deployment would query PostgreSQL with a time range instead.
-func (a *app) pageAudit(w http.ResponseWriter, r *http.Request) {
-	const auditPageSize = 200
-	var evs []audit.Event
-	f := audit.Filter{Limit: 1000} // below audit.MaxPageSize: Query asks its Searcher for one more
-	for {
-		page, err := audit.Query(r.Context(), a.searcher(), f)
-		if err != nil {
-			http.Error(w, "cannot read the audit trail", http.StatusInternalServerError)
-			return
-		}
-		for _, rec := range page.Records {
-			evs = append(evs, rec.Event)
-		}
-		if len(evs) > auditPageSize {
-			evs = append(evs[:0], evs[len(evs)-auditPageSize:]...)
-		}
-		if page.Next.IsZero() {
-			break
-		}
-		f.After = page.Next
-	}
-	slices.Reverse(evs)
-	a.render(w, r, "audit", "Audit trail", struct{ Events []audit.Event }{evs}, "")
+// pageHome lists the tasks of the signed-in role, nothing else.
+func (a *app) pageHome(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, 0, "home", "Home", nil, "")
 }
 
-// pageEnroll shows the TOTP QR code for a user without an active second
-// factor and confirms it with a first code.
-func (a *app) pageEnroll(w http.ResponseWriter, r *http.Request) {
-	p, _ := auth.PrincipalFromContext(r.Context())
-	u, err := a.d.Users.Get(r.Context(), p.UserID)
+// staticFiles serves web/static: files only (a directory is 404, never a
+// listing), outside the session chain, so they write no audit events.
+func (a *app) staticFiles() http.Handler {
+	sub, err := fs.Sub(webFS, "web/static")
 	if err != nil {
-		http.Error(w, "unknown user", http.StatusInternalServerError)
-		return
+		panic(err) // the embedded tree is fixed at build time
 	}
-	origin := audit.Origin{Channel: audit.ChannelWeb, ClientIP: audit.PeerIP(r), Route: r.Pattern}
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-		if err := r.ParseForm(); err != nil { // csrf_token checked by the session middleware
-			http.Error(w, "bad request", http.StatusBadRequest)
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if st, err := fs.Stat(sub, name); name == "" || strings.HasSuffix(name, "/") || err != nil || st.IsDir() {
+			a.errorPage(w, r, http.StatusNotFound, "not_found")
 			return
 		}
-		codes, err := a.d.Auth.ConfirmTOTP(r.Context(), p.UserID, r.PostFormValue("code"), p.SessionID, origin)
-		if err != nil {
-			a.render(w, r, "enroll", "Authenticator", struct{ Active bool }{}, "That code did not match. Try the current one.")
-			return
-		}
-		a.render(w, r, "enroll", "Authenticator", struct{ Active bool }{true},
-			"Two-factor authentication is on. Store these recovery codes safely: "+strings.Join(codes, " "))
-		return
-	}
-	if u.MFA.Enabled() {
-		a.render(w, r, "enroll", "Authenticator", struct{ Active bool }{true}, "")
-		return
-	}
-	enr, err := a.d.Auth.EnrollTOTP(r.Context(), p.UserID, origin)
-	if err != nil {
-		http.Error(w, "cannot start enrolment", http.StatusInternalServerError)
-		return
-	}
-	qr := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(enr.QRCodePNG()))
-	a.render(w, r, "enroll", "Authenticator", struct {
-		Active bool
-		QR     template.URL
-	}{false, qr}, "")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		http.StripPrefix("/static/", files).ServeHTTP(w, r)
+	})
+}
+
+// favicon serves the icon browsers ask for at /favicon.ico.
+func favicon(w http.ResponseWriter, r *http.Request) {
+	b, _ := webFS.ReadFile("web/static/favicon.svg")
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(b)
 }
