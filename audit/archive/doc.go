@@ -32,6 +32,12 @@
 //     Records and Searcher (audit.Query over archived ranges) yield a record
 //     only after its leaf was found in the tiles verified against the
 //     newest signed checkpoint.
+//   - Manifests are not signed: an archive whose newest units were removed
+//     still verifies on its own, as a log cut at a checkpoint does. Object
+//     lock keeps them from removal before their retention; Prover's
+//     VerifySince (hipaakit audit archive-verify --since) checks that the
+//     archive extends a checkpoint kept elsewhere (from the log, or a
+//     witness-cosigned one), which finds such a cut.
 //   - Purge removes whole units, oldest first, only once every record of
 //     theirs has passed the retention (audit.RetentionPassedBefore, the
 //     rule of the log's own purge) and none is held, never the newest, and

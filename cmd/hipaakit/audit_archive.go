@@ -23,6 +23,7 @@ func auditArchiveVerify(ctx context.Context, c *cli, args []string) int {
 	stream := fs.String("stream", audit.DefaultStream, "the archived stream")
 	prove := fs.String("prove", "", "also prove record SEQ from the archive")
 	out := fs.String("out", "", "write the --prove proof to this file (default stdout)")
+	since := fs.String("since", "", "a format-v2 checkpoint kept from the log that the archive must extend")
 	pos, err := parseArgs(fs, args)
 	if err == nil && len(pos) != 1 {
 		err = usagef("expected one ARCHIVE (a directory or s3://bucket/prefix)")
@@ -45,6 +46,16 @@ func auditArchiveVerify(ctx context.Context, c *cli, args []string) int {
 	res, err := a.Verify(ctx, *stream)
 	if err != nil {
 		return archiveFail(c, err)
+	}
+	if *since != "" {
+		kept, err := readNote(*since, keys)
+		if err != nil {
+			return proofFail(c, err)
+		}
+		if _, err := a.Prover(*stream).VerifySince(ctx, kept); err != nil {
+			return archiveFail(c, err)
+		}
+		fmt.Fprintf(c.stdout, "OK: the archive extends the kept checkpoint of size %d\n", kept.Size)
 	}
 	fmt.Fprintf(c.stdout, "OK: stream %s archive holds records %d-%d in %d units, signed root %x at size %d\n",
 		res.Stream, res.First, res.Last, res.Units, res.Checkpoint.Root[:], res.Checkpoint.Size)

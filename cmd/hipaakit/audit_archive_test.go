@@ -27,6 +27,16 @@ func TestAuditArchiveVerify(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "OK: stream audit archive holds records") {
 		t.Fatalf("archive-verify: %d %q %q", code, out, errOut)
 	}
+	// the archive extends a checkpoint kept from it; a cut archive does not
+	kept := filepath.Join(t.TempDir(), "kept.note")
+	cpb, err := os.ReadFile(filepath.Join(dir, "audit", "audit", "checkpoint", fmt.Sprintf("%020d.note", last.Last)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(kept, cpb, 0o600)
+	if code, out, _ := runCLI(t, nil, "audit", "archive-verify", "--key", pemKey, "--since", kept, dir); code != exitOK || !strings.Contains(out, "extends the kept checkpoint") {
+		t.Fatalf("archive-verify --since: %d %q", code, out)
+	}
 	pf := filepath.Join(t.TempDir(), "p.proof")
 	code, out, _ = runCLI(t, nil, "audit", "archive-verify", "--key", pemKey, "--prove", itoa(last.Last), "--out", pf, dir)
 	if code != exitOK {
