@@ -63,22 +63,37 @@ func (d *Deployment) openAuth() error {
 
 // openDisposal wires the disposal ledger, the legal holds and the shredder.
 func (d *Deployment) openDisposal(ctx context.Context) error {
-	d.Ledger = disposal.NewLedger(d.ledgerStore)
-	if d.ledgerMirror != nil {
-		d.Ledger = disposal.NewMirroredLedger(d.ledgerStore, d.ledgerMirror)
-	}
-	var err error
-	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
-		return fmt.Errorf("hipaakit: legal holds: %w", err)
+	d.Ledger = d.newLedger()
+	if err := d.openHolds(); err != nil {
+		return err
 	}
 	// A restored key store must never bring back a shredded subject: replay
 	// the ledger at every start, before any request can open a key.
 	if _, err := d.Ledger.Replay(ctx, d.Keys); err != nil {
 		return fmt.Errorf("hipaakit: replay the disposal ledger: %w", err)
 	}
+	var err error
 	d.Shredder, err = disposal.New(disposal.Config{Vault: d.Vault, Keys: d.Keys, Ledger: d.Ledger, Audit: d.Audit,
 		Holds: d.Holds, SigningKey: d.signKey, Clock: d.Clock})
 	return err
+}
+
+// newLedger is the disposal ledger over the opened ledger store, mirrored
+// when a mirror is open.
+func (d *Deployment) newLedger() *disposal.Ledger {
+	if d.ledgerMirror != nil {
+		return disposal.NewMirroredLedger(d.ledgerStore, d.ledgerMirror)
+	}
+	return disposal.NewLedger(d.ledgerStore)
+}
+
+// openHolds builds the legal-hold registry over the opened hold store,
+// recording to the audit trail.
+func (d *Deployment) openHolds() (err error) {
+	if d.Holds, err = retention.NewRegistry(retention.RegistryConfig{Holds: d.holdStore, Audit: d.Audit, Clock: d.Clock}); err != nil {
+		return fmt.Errorf("hipaakit: legal holds: %w", err)
+	}
+	return nil
 }
 
 // openBackups opens the backup repository, one of the start-up checks: a

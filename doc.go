@@ -70,6 +70,23 @@
 // read-only). A deployment that does not exist is refused with a
 // *MissingError (ErrMissing) naming what is missing.
 //
+// # Administrative processes
+//
+// OpenTool opens a deployment for a short-lived administrative process
+// that changes it (the CLI's shred, hold, user, retention, breach, backup
+// and kek commands): a Tool opens each store on first use, in the same
+// layout as Open, under a per-run instance ID ("cli-" and a random suffix)
+// whose PostgreSQL streams no other process shares, and claims a stream
+// only when it records. It runs no housekeeping, takes no stream lease,
+// writes no service description or instance-ID file, replays nothing and
+// never creates a master key. On the embedded stores it takes no
+// data-directory lock but each store's own, so beside a running service
+// everything that records an audit event fails with durable.ErrLocked and
+// changes nothing; reads go through Inspect. On PostgreSQL a Tool given
+// the data directory writes its disposals to the ledger's mirror there
+// unless a service holds it (Tool.MirrorHeld), in which case the service's
+// housekeeping (Sweep) copies them in; see Tool.
+//
 // # Service description
 //
 // With Config.Service naming the service, every successful Open writes

@@ -3,6 +3,7 @@ package hipaakit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -51,13 +52,23 @@ func (d *Deployment) startHousekeeping() {
 // the expired sessions, recording a session_timeout event for each, and
 // the login-attempt counts idle for longer than Auth.Lockout.ForgetAfter
 // (default one hour), which the throttles have forgotten anyway, are
-// purged, which bounds the attempt store. Both steps run whatever the
-// other's error; it returns how many sessions ended.
+// purged, which bounds the attempt store. On PostgreSQL the disposal
+// ledger's mirror (DirLedgerMirror) then takes over the disposals other
+// processes recorded since (replicas, the CLI: disposal.Ledger.SyncMirror),
+// so that a point-in-time restore of the database cannot bring their
+// subjects back. Every step runs whatever the others' errors; it returns
+// how many sessions ended.
 func (d *Deployment) Sweep(ctx context.Context) (int, error) {
 	n, err := d.Auth.Sweep(ctx)
 	forget := d.cfg.Auth.Lockout.ForgetAfter
 	if forget <= 0 {
 		forget = defaultForgetAfter
 	}
-	return n, errors.Join(err, d.purgeAttempts(ctx, d.Clock.Now().Add(-forget)))
+	err = errors.Join(err, d.purgeAttempts(ctx, d.Clock.Now().Add(-forget)))
+	if d.ledgerMirror != nil {
+		if _, serr := d.Ledger.SyncMirror(ctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("hipaakit: copy disposals into the ledger's mirror: %w", serr))
+		}
+	}
+	return n, err
 }

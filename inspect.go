@@ -315,7 +315,7 @@ func (r pgReader) Export(ctx context.Context, w io.Writer, f audit.Filter, forma
 // disposal.ErrReadOnly), verified with TrustedKeys: on PostgreSQL every
 // replica's stream of the ledger's schema, read without claiming one.
 func (in *Inspection) Ledger(ctx context.Context) (*disposal.Ledger, error) {
-	keys := in.trusted.Keys()
+	keys := in.trusted
 	if in.ledgerPool != nil {
 		ro, err := pgledger.OpenReadOnly(in.ledgerPool, keys)
 		if err != nil {

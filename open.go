@@ -80,6 +80,7 @@ type Deployment struct {
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	ledgerStore   disposal.LedgerStore
 	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
+	mirrorHeld    bool                 // a Tool found the mirror held by another process
 	auditEntries  audit.EntrySource
 	holdStore     retention.HoldStore
 	attempts      auth.AttemptStore

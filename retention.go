@@ -13,19 +13,26 @@ import (
 // (DirSweep) or, on PostgreSQL, in the sweep state called name (default
 // "default"). Run its Sweep on the schedule the application chooses.
 func (d *Deployment) RetentionSweeper(src retention.Source, policies retention.Policies, name string) (*retention.Sweeper, error) {
-	var state retention.SweepState
+	state, err := d.sweepState(name)
+	if err != nil {
+		return nil, err
+	}
+	return retention.NewSweeper(retention.SweeperConfig{Source: src, Policies: policies, Holds: d.Holds,
+		Disposer: d.Shredder, State: state, Clock: d.Clock})
+}
+
+// sweepState is the retention sweep state called name (default
+// "default") on PostgreSQL, or the data directory's (DirSweep).
+func (d *Deployment) sweepState(name string) (retention.SweepState, error) {
 	if d.DB != nil {
 		if name == "" {
 			name = "default"
 		}
-		state = pgretention.NewSweepState(d.DB, name)
-	} else {
-		fs, err := retention.OpenFileSweepState(d.path(DirSweep))
-		if err != nil {
-			return nil, fmt.Errorf("hipaakit: open the retention sweep state: %w", err)
-		}
-		state = fs
+		return pgretention.NewSweepState(d.DB, name), nil
 	}
-	return retention.NewSweeper(retention.SweeperConfig{Source: src, Policies: policies, Holds: d.Holds,
-		Disposer: d.Shredder, State: state, Clock: d.Clock})
+	fs, err := retention.OpenFileSweepState(d.path(DirSweep))
+	if err != nil {
+		return nil, fmt.Errorf("hipaakit: open the retention sweep state: %w", err)
+	}
+	return fs, nil
 }

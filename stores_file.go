@@ -28,8 +28,30 @@ func (d *Deployment) openFileKeys() error {
 // openFileStores opens the rest of the embedded default: every store a
 // file-backed one under the data directory (Layout), nothing installed.
 func (d *Deployment) openFileStores(ctx context.Context) error {
-	// The audit file log repairs a torn tail left by a crash
-	// (acknowledged events are never lost).
+	for _, open := range []func() error{
+		func() error { return d.openFileAudit(ctx) }, d.openFileAuth, func() error { return d.openFileLedger(ctx) },
+		d.openFileHolds, d.openFileIncidents,
+	} {
+		if err := open(); err != nil {
+			return err
+		}
+	}
+	// A backup covers the application's directories, the key store and
+	// the audit trail; each kind has the backup package's default drill.
+	for _, dir := range d.cfg.AppDirs {
+		d.BackupSources = append(d.BackupSources, backup.DirSource{Root: d.path(dir), Kind: "dir", Name: dir})
+	}
+	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, backup.AuditSource(d.path(DirAudit)))
+	if len(d.cfg.AppDirs) > 0 {
+		d.Drills = append(d.Drills, Drill{Kind: "dir"})
+	}
+	d.Drills = append(d.Drills, Drill{Kind: "keystore"}, Drill{Kind: "audit"})
+	return nil
+}
+
+// openFileAudit opens the audit file log under DirAudit. It repairs a torn
+// tail left by a crash (acknowledged events are never lost).
+func (d *Deployment) openFileAudit(ctx context.Context) error {
 	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey,
 		PreviousKeys: d.cfg.Signing.Trusted.Keys(), Clock: d.Clock, Repair: true})
 	if err != nil {
@@ -38,6 +60,12 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	d.Audit = audit.NewFileTrail(l)
 	d.auditEntries = l.Reader().Entries
 	d.closers = append(d.closers, l.Close)
+	return nil
+}
+
+// openFileAuth opens the user and session stores, the login-attempt
+// counts and the emergency log.
+func (d *Deployment) openFileAuth() error {
 	users, err := authfile.OpenUserStore(d.path(DirUsers))
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the user store: %w", err)
@@ -65,31 +93,37 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 	}
 	d.Emergencies = emergencies
 	d.closers = append(d.closers, emergencies.Close)
+	return nil
+}
+
+// openFileLedger opens the disposal file ledger under DirLedger for
+// appending.
+func (d *Deployment) openFileLedger(ctx context.Context) error {
 	ledger, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedger),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys(), Clock: d.Clock, Repair: true})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
 	}
 	d.ledgerStore = ledger
 	d.closers = append(d.closers, ledger.Close)
+	return nil
+}
+
+// openFileHolds opens the legal-hold file store under DirHolds.
+func (d *Deployment) openFileHolds() (err error) {
 	if d.holdStore, err = retention.OpenFileHoldStore(d.path(DirHolds)); err != nil {
 		return fmt.Errorf("hipaakit: open the legal holds: %w", err)
 	}
+	return nil
+}
+
+// openFileIncidents opens the breach incident file store under DirBreach.
+func (d *Deployment) openFileIncidents() error {
 	incidents, err := breach.OpenFileStore(d.path(DirBreach), breach.FileConfig{})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the breach incident store: %w", err)
 	}
 	d.Incidents = incidents
 	d.closers = append(d.closers, incidents.Close)
-	// A backup covers the application's directories, the key store and
-	// the audit trail; each kind has the backup package's default drill.
-	for _, dir := range d.cfg.AppDirs {
-		d.BackupSources = append(d.BackupSources, backup.DirSource{Root: d.path(dir), Kind: "dir", Name: dir})
-	}
-	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"}, backup.AuditSource(d.path(DirAudit)))
-	if len(d.cfg.AppDirs) > 0 {
-		d.Drills = append(d.Drills, Drill{Kind: "dir"})
-	}
-	d.Drills = append(d.Drills, Drill{Kind: "keystore"}, Drill{Kind: "audit"})
 	return nil
 }

@@ -3,6 +3,7 @@ package hipaakit
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/disposal/pgledger"
+	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
 )
@@ -119,43 +121,15 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 			return err
 		}
 	}
-	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: d.AuditStream(), Signer: d.signKey, Clock: d.Clock})
-	if err != nil {
-		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
-	}
-	d.Audit = pgaudit.NewTrail(w, pgaudit.NewStore(pool))
-	d.auditEntries = pgaudit.NewStore(pool).Entries
-	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
-	store, err := pgledger.Open(ctx, d.ledgerPool, pgledger.Options{Stream: d.LedgerStream(), Signer: d.signKey,
-		Clock: d.Clock, Keys: d.TrustedKeys().Keys()})
-	if err != nil {
-		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
-	}
-	d.ledgerStore = store
-	d.closers = append(d.closers, store.Close)
-	// The mirror outside the database (see DirLedgerMirror).
-	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
-		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys().Keys(), Clock: d.Clock, Repair: true})
-	if err != nil {
-		return fmt.Errorf("hipaakit: open the disposal ledger's mirror: %w", err)
-	}
-	d.ledgerMirror = mirror
-	d.closers = append(d.closers, mirror.Close)
-	d.startHeartbeat()
-	d.Users = pgauth.NewUserStore(pool)
-	d.Sessions = pgauth.NewSessionStore(pool)
-	// auth_attempts (MigrateUsers): the client-key and unknown-name
-	// throttles are deployment-wide and survive restarts.
-	attempts := pgauth.NewAttemptStore(pool)
-	d.attempts = attempts
-	d.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
-		_, err := attempts.PurgeAttempts(ctx, cutoff)
+	if err := d.openPGAudit(ctx); err != nil {
 		return err
 	}
-	d.Emergencies = pgauth.NewEmergencyLog(pool)
-	d.holdStore = pgretention.NewHoldStore(pool)
-	if d.Incidents, err = pgbreach.New(pool, pgbreach.Config{}); err != nil {
-		return fmt.Errorf("hipaakit: open the breach incident store: %w", err)
+	if err := d.openPGLedger(ctx, true); err != nil {
+		return err
+	}
+	d.startHeartbeat()
+	if err := d.openPGOthers(); err != nil {
+		return err
 	}
 	// A backup covers the application's tables and the key store
 	// (restored through the disposal ledger). The audit trail and the
@@ -168,6 +142,73 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 	}
 	d.BackupSources = append(d.BackupSources, backup.KeyStoreSource{Store: d.Keys, Name: "keys"})
 	d.Drills = append(d.Drills, Drill{Kind: "keystore"})
+	return nil
+}
+
+// openPGAudit opens this process's audit writer on its stream
+// (AuditStream), which it claims.
+func (d *Deployment) openPGAudit(ctx context.Context) error {
+	w, err := pgaudit.Open(ctx, d.DB, pgaudit.Options{Stream: d.AuditStream(), Signer: d.signKey, Clock: d.Clock})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
+	}
+	d.Audit = pgaudit.NewTrail(w, pgaudit.NewStore(d.DB))
+	d.auditEntries = pgaudit.NewStore(d.DB).Entries
+	d.closers = append(d.closers, func() error { return closeWithTimeout(w.Close) })
+	return nil
+}
+
+// openPGLedger opens this process's disposal-ledger writer on its stream
+// (LedgerStream), which it claims, and the mirror outside the database
+// (DirLedgerMirror, see disposal.NewMirroredLedger). A mirror another
+// process holds is an error when mirrorRequired is set, and otherwise
+// leaves the ledger unmirrored (d.ledgerMirror nil, d.mirrorHeld set).
+func (d *Deployment) openPGLedger(ctx context.Context, mirrorRequired bool) error {
+	store, err := pgledger.Open(ctx, d.ledgerPool, pgledger.Options{Stream: d.LedgerStream(), Signer: d.signKey,
+		Clock: d.Clock, Keys: d.TrustedKeys()})
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger: %w", err)
+	}
+	d.ledgerStore = store
+	d.closers = append(d.closers, store.Close)
+	if d.cfg.DataDir == "" {
+		return nil
+	}
+	mirror, err := disposal.OpenFileLedgerStore(ctx, d.path(DirLedgerMirror),
+		disposal.FileLedgerOptions{Signer: d.signKey, Keys: d.TrustedKeys(), Clock: d.Clock, Repair: true})
+	if errors.Is(err, durable.ErrLocked) && !mirrorRequired {
+		d.mirrorHeld = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("hipaakit: open the disposal ledger's mirror: %w", err)
+	}
+	d.ledgerMirror = mirror
+	d.closers = append(d.closers, mirror.Close)
+	return nil
+}
+
+// openPGOthers sets the stores that need no stream: users, sessions, the
+// emergency log and the login-attempt counts (auth/pgauth), legal holds
+// (retention/pgretention) and breach incidents (breach/pgbreach).
+func (d *Deployment) openPGOthers() error {
+	pool := d.DB
+	d.Users = pgauth.NewUserStore(pool)
+	d.Sessions = pgauth.NewSessionStore(pool)
+	// auth_attempts (MigrateUsers): the client-key and unknown-name
+	// throttles are deployment-wide and survive restarts.
+	attempts := pgauth.NewAttemptStore(pool)
+	d.attempts = attempts
+	d.purgeAttempts = func(ctx context.Context, cutoff time.Time) error {
+		_, err := attempts.PurgeAttempts(ctx, cutoff)
+		return err
+	}
+	d.Emergencies = pgauth.NewEmergencyLog(pool)
+	d.holdStore = pgretention.NewHoldStore(pool)
+	var err error
+	if d.Incidents, err = pgbreach.New(pool, pgbreach.Config{}); err != nil {
+		return fmt.Errorf("hipaakit: open the breach incident store: %w", err)
+	}
 	return nil
 }
 

@@ -33,7 +33,8 @@
 //     dump) brings back neither keys nor a shorter ledger that could be
 //     trusted: a subject shredded since stays shredded. The deployment
 //     (package hipaakit) mirrors its PostgreSQL ledger to a file ledger in
-//     the data directory.
+//     the data directory; Ledger.SyncMirror copies into the mirror what
+//     other processes sharing the store recorded.
 //   - Shred returns a certificate signed with ed25519 that anyone holding the
 //     public key can verify offline (VerifyCertificate, with a signing.KeySet
 //     so that certificates signed before a key rotation keep verifying). Certificates have

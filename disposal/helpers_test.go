@@ -149,3 +149,13 @@ func trust(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
 	}
 	return s
 }
+
+// testKeySet is the KeySet of keys.
+func testKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

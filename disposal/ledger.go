@@ -306,17 +306,15 @@ func (l *Ledger) Replay(ctx context.Context, store phi.KeyStore) (replayed int, 
 		return 0, err
 	}
 	if l.mirror != nil {
-		inMirror := map[string]bool{}
-		if err := entries(ctx, l.mirror, func(e Entry) error {
-			inMirror[e.Statement.Subject] = true
-			if !inStore[e.Statement.Subject] {
-				subjects = append(subjects, e.Statement.Subject)
-			}
-			return nil
-		}); err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrMirror, err)
+		onlyMirror, err := l.mirrorDiff(ctx, &missing)
+		if err != nil {
+			return 0, err
 		}
-		missing = slices.DeleteFunc(missing, func(st Statement) bool { return inMirror[st.Subject] })
+		for _, st := range onlyMirror {
+			if !inStore[st.Subject] {
+				subjects = append(subjects, st.Subject)
+			}
+		}
 	} else {
 		missing = nil
 	}
@@ -326,12 +324,56 @@ func (l *Ledger) Replay(ctx context.Context, store phi.KeyStore) (replayed int, 
 		}
 		replayed++
 	}
-	for _, st := range missing {
-		if _, err := l.mirror.Append(ctx, entryEvent(st)); err != nil {
-			return replayed, fmt.Errorf("%w: %w", ErrMirror, err)
-		}
+	if _, err := l.appendMirror(ctx, missing); err != nil {
+		return replayed, err
 	}
 	return replayed, nil
+}
+
+// mirrorDiff reads the mirror, removes from *missing (disposals of store)
+// those the mirror holds and returns the mirror's disposals.
+func (l *Ledger) mirrorDiff(ctx context.Context, missing *[]Statement) ([]Statement, error) {
+	inMirror := map[string]bool{}
+	var all []Statement
+	if err := entries(ctx, l.mirror, func(e Entry) error {
+		inMirror[e.Statement.Subject] = true
+		all = append(all, e.Statement)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMirror, err)
+	}
+	*missing = slices.DeleteFunc(*missing, func(st Statement) bool { return inMirror[st.Subject] })
+	return all, nil
+}
+
+// appendMirror appends sts to the mirror.
+func (l *Ledger) appendMirror(ctx context.Context, sts []Statement) (int, error) {
+	for i, st := range sts {
+		if _, err := l.mirror.Append(ctx, entryEvent(st)); err != nil {
+			return i, fmt.Errorf("%w: %w", ErrMirror, err)
+		}
+	}
+	return len(sts), nil
+}
+
+// SyncMirror copies into the mirror of a mirrored ledger
+// (NewMirroredLedger) every disposal of its store the mirror lacks — those
+// recorded by other processes sharing the store (replicas, the CLI), or
+// while a mirror write failed — and returns how many it copied. It reads
+// both ledgers whole, checking them as Replay does, and destroys no key.
+// Without a mirror it does nothing.
+func (l *Ledger) SyncMirror(ctx context.Context) (int, error) {
+	if l.mirror == nil {
+		return 0, nil
+	}
+	var missing []Statement
+	if err := l.Entries(ctx, func(e Entry) error { missing = append(missing, e.Statement); return nil }); err != nil {
+		return 0, err
+	}
+	if _, err := l.mirrorDiff(ctx, &missing); err != nil {
+		return 0, err
+	}
+	return l.appendMirror(ctx, missing)
 }
 
 // Verify reads the whole ledger, checking the hash chain and every entry,

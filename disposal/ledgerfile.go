@@ -10,6 +10,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // DefaultLedgerStream is the stream name of the disposal ledger.
@@ -54,7 +55,7 @@ type FileLedgerOptions struct {
 	Signer crypto.Signer
 	// Keys are the public keys whose checkpoints are trusted when reading
 	// (default: Signer's public key). Required for OpenFileLedgerReader.
-	Keys []ed25519.PublicKey
+	Keys signing.KeySet
 	// Clock stamps checkpoints (default: the system clock).
 	Clock clock.Clock
 	// Repair lets Open drop a torn, never acknowledged last line (see
@@ -74,18 +75,19 @@ func OpenFileLedgerStore(ctx context.Context, dir string, opts FileLedgerOptions
 	if !ok {
 		return nil, fmt.Errorf("%w: ledger signer must be ed25519", ErrInvalidKey)
 	}
-	if len(opts.Keys) == 0 {
-		opts.Keys = []ed25519.PublicKey{pub}
+	keys := opts.Keys.Keys()
+	if len(keys) == 0 {
+		keys = []ed25519.PublicKey{pub}
 	}
 	log, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{
-		Stream: DefaultLedgerStream, Signer: opts.Signer, PreviousKeys: opts.Keys, Clock: opts.Clock, Repair: opts.Repair,
+		Stream: DefaultLedgerStream, Signer: opts.Signer, PreviousKeys: keys, Clock: opts.Clock, Repair: opts.Repair,
 		// Disposals are rare: seal every entry with a checkpoint.
 		CheckpointEvery: 1,
 	})
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	s := &FileLedgerStore{log: log, reader: log.Reader(), keys: opts.Keys, stream: DefaultLedgerStream}
+	s := &FileLedgerStore{log: log, reader: log.Reader(), keys: keys, stream: DefaultLedgerStream}
 	if err := s.buildIndex(ctx); err != nil {
 		log.Close()
 		return nil, err
@@ -97,14 +99,14 @@ func OpenFileLedgerStore(ctx context.Context, dir string, opts FileLedgerOptions
 // taking its lock: for Replay during a restore and for verification while
 // another process appends. opts.Keys is required.
 func OpenFileLedgerReader(ctx context.Context, dir string, opts FileLedgerOptions) (*FileLedgerStore, error) {
-	if len(opts.Keys) == 0 {
+	if opts.Keys.Len() == 0 {
 		return nil, errors.New("disposal: FileLedgerOptions.Keys is required to read a ledger")
 	}
 	r, err := audit.OpenFileReader(dir)
 	if err != nil {
 		return nil, fmt.Errorf("disposal: open ledger: %w", err)
 	}
-	s := &FileLedgerStore{reader: r, keys: opts.Keys, stream: DefaultLedgerStream}
+	s := &FileLedgerStore{reader: r, keys: opts.Keys.Keys(), stream: DefaultLedgerStream}
 	if err := s.buildIndex(ctx); err != nil {
 		return nil, err
 	}

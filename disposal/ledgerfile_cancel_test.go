@@ -41,7 +41,7 @@ func TestFileLedgerAppendCancelledKeepsIndexInStep(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenFileLedgerReader(context.Background(), dir, FileLedgerOptions{Keys: []ed25519.PublicKey{pub}})
+	r, err := OpenFileLedgerReader(context.Background(), dir, FileLedgerOptions{Keys: testKeySet(t, pub)})
 	if err != nil {
 		t.Fatal(err)
 	}

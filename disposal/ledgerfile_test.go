@@ -159,7 +159,7 @@ func TestFileLedgerPersistsAndReopens(t *testing.T) {
 	}
 	// A read-only reader (as a restore uses) sees every entry.
 	pub := priv.Public()
-	ro, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: []ed25519.PublicKey{pub.(ed25519.PublicKey)}})
+	ro, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: testKeySet(t, pub.(ed25519.PublicKey))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestFileLedgerPersistsAndReopens(t *testing.T) {
 	}
 	// A reader trusting another key rejects the ledger.
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: []ed25519.PublicKey{other}}); !errors.Is(err, ErrCorruptLedger) {
+	if _, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: testKeySet(t, other)}); !errors.Is(err, ErrCorruptLedger) {
 		t.Fatalf("untrusted checkpoint key: %v", err)
 	}
 }
@@ -205,7 +205,7 @@ func TestCorruptLedgerLine(t *testing.T) {
 	}
 	os.WriteFile(seg, []byte(tampered), 0o600)
 
-	ro, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}})
+	ro, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: testKeySet(t, priv.Public().(ed25519.PublicKey))})
 	if err == nil {
 		_, err = NewLedger(ro).Replay(ctx, f.keys)
 	}
@@ -218,7 +218,7 @@ func TestCorruptLedgerLine(t *testing.T) {
 	}
 	garbage := append(data[:len(data):len(data)], "{not json}\n"...)
 	os.WriteFile(seg, garbage, 0o600)
-	if _, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}}); !errors.Is(err, ErrCorruptLedger) {
+	if _, err := OpenFileLedgerReader(ctx, dir, FileLedgerOptions{Keys: testKeySet(t, priv.Public().(ed25519.PublicKey))}); !errors.Is(err, ErrCorruptLedger) {
 		t.Fatalf("garbage line: %v", err)
 	}
 }

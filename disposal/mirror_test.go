@@ -85,3 +85,49 @@ func TestMirroredLedgerSurvivesOlderDatabase(t *testing.T) {
 		t.Fatalf("Lookup through the mirror: %v, %v", ok, err)
 	}
 }
+
+// TestSyncMirror: disposals recorded in the store by another process (an
+// unmirrored ledger over the same store) are copied into the mirror once,
+// and no key is destroyed by the copy.
+func TestSyncMirror(t *testing.T) {
+	ctx := context.Background()
+	keys := memstore.New(memstore.Config{})
+	v, err := phi.NewVault(phi.VaultConfig{Keys: keys, KEK: newKEK(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	primary, mirror := &memLedger{}, &memLedger{}
+	other, err := New(Config{Vault: v, Keys: keys, Ledger: NewLedger(primary), Audit: &audittest.Memory{}, Holds: NoHolds{}, SigningKey: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"patient-a", "patient-b", "patient-c"} {
+		if _, err := v.Seal(ctx, phi.Binding{Subject: sub, Field: "name"}, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sub := range []string{"patient-a", "patient-b"} {
+		if _, err := other.Shred(ctx, sub, "retention expired"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mirrored := NewMirroredLedger(primary, mirror)
+	if n, err := NewLedger(primary).SyncMirror(ctx); n != 0 || err != nil {
+		t.Fatalf("SyncMirror without a mirror: %d, %v", n, err)
+	}
+	for want := range []int{2, 0} {
+		n, err := mirrored.SyncMirror(ctx)
+		if err != nil || n != []int{2, 0}[want] {
+			t.Fatalf("SyncMirror pass %d: %d, %v", want+1, n, err)
+		}
+	}
+	for _, sub := range []string{"patient-a", "patient-b"} {
+		if _, ok, err := mirror.FindSubject(ctx, sub); !ok || err != nil {
+			t.Fatalf("mirror lacks %s: %v", sub, err)
+		}
+	}
+	if ks, err := keys.List(ctx, "", 10); err != nil || len(ks) != 1 || ks[0].Ref != "patient-c" {
+		t.Fatalf("patient-c's keys after SyncMirror: %+v, %v", ks, err)
+	}
+}

@@ -68,7 +68,7 @@ common flags: --repo, --progress (progress bar on standard error), --by USER
 // backupCmd holds what every backup subcommand opens.
 type backupCmd struct {
 	c    *cli
-	env  *drEnv
+	tool *hipaakit.Tool
 	repo *backup.Repository
 	cfg  backup.Config // the repository's configuration (audit writer, actor)
 }
@@ -124,12 +124,12 @@ func cmdBackup(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit backup %s: set --repo or HIPAAKIT_BACKUP_REPO\n", sub)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "backup "+sub, err)
 	}
-	defer env.Close()
-	b := &backupCmd{c: c, env: env}
+	defer t.Close()
+	b := &backupCmd{c: c, tool: t}
 	var cfg backup.Config
 	if *progress {
 		cfg.Progress = progressBar(c.stderr)
@@ -222,10 +222,10 @@ func (b *backupCmd) open(ctx context.Context, sub, repo, actor string, cfg backu
 	}
 	// Opened on the first event: backup list records none and claims no
 	// stream; every writing run gets a stream of its own.
-	w := b.env.lazyAuditWriter(ctx)
+	w := b.tool.LazyAudit(ctx)
 	cfg.Audit, cfg.Actor = w, audit.Actor{UserID: actor}
 	if sub == "prune" {
-		reg, err := b.env.holds(ctx, w)
+		reg, err := b.tool.Holds(ctx)
 		if err != nil {
 			return err
 		}
@@ -249,7 +249,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		src = backup.DirSource{Root: path, Name: name}
 	case "audit":
 		if path == "" {
-			path = b.env.path(hipaakit.DirAudit)
+			path = b.tool.DataPath(hipaakit.DirAudit)
 		}
 		s := backup.AuditSource(path)
 		if name != "" {
@@ -257,7 +257,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		}
 		src = s
 	case "keystore":
-		ks, err := b.env.keyStore(ctx)
+		ks, err := b.tool.Keys()
 		if err != nil {
 			return b.fail("create", err)
 		}
@@ -266,7 +266,7 @@ func (b *backupCmd) create(ctx context.Context, kind, path, schema, tables, name
 		if schema == "" {
 			return drFail(b.c, "backup create", &drUsageError{"--source postgres needs --schema"})
 		}
-		pool, err := b.env.db(ctx)
+		pool, err := needDB(b.tool)
 		if err != nil {
 			return b.fail("create", err)
 		}

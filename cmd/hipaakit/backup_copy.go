@@ -14,19 +14,19 @@ import (
 
 // createSet backs up the deployment's sources as one set.
 func (b *backupCmd) createSet(ctx context.Context, path, schema, tables, name string) int {
-	ks, err := b.env.keyStore(ctx)
+	ks, err := b.tool.Keys()
 	if err != nil {
 		return b.fail("create", err)
 	}
 	srcs := []backup.Source{backup.KeyStoreSource{Store: ks, Name: "keys"}}
-	if b.env.dataDir != "" {
-		srcs = append(srcs, backup.AuditSource(b.env.path(hipaakit.DirAudit)))
+	if b.tool.DataPath("") != "" {
+		srcs = append(srcs, backup.AuditSource(b.tool.DataPath(hipaakit.DirAudit)))
 	}
 	if path != "" {
 		srcs = append(srcs, backup.DirSource{Root: path})
 	}
 	if schema != "" {
-		pool, err := b.env.db(ctx)
+		pool, err := needDB(b.tool)
 		if err != nil {
 			return b.fail("create", err)
 		}

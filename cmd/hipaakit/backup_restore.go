@@ -41,7 +41,7 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 	case to != "":
 		sink = backup.NewDirSink(to)
 	case toSchema != "":
-		pool, err := b.env.db(ctx)
+		pool, err := needDB(b.tool)
 		if err != nil {
 			return b.fail("restore", err)
 		}
@@ -68,19 +68,15 @@ func (b *backupCmd) restore(ctx context.Context, pos []string, to, toSchema stri
 // PostgreSQL mode keyset by keyset. Either way the disposal ledger is
 // replayed before any keyset is created.
 func (b *backupCmd) keyStoreSink(ctx context.Context) (backup.Sink, func() (int, int), error) {
-	key, err := b.env.signingKey()
+	ledger, err := b.tool.ReadLedger(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	ledger, err := b.env.ledger(ctx, key, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	if b.env.dbURL == "" {
-		fs, err := backup.NewFileKeyStoreSink(b.env.path(hipaakit.DirKeys), ledger)
+	if b.tool.DB() == nil {
+		fs, err := backup.NewFileKeyStoreSink(b.tool.DataPath(hipaakit.DirKeys), ledger)
 		return fs, func() (int, int) { return fs.Restored, fs.Shredded }, err
 	}
-	ks, err := b.env.keyStore(ctx)
+	ks, err := b.tool.Keys()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,21 +97,18 @@ func (b *backupCmd) drill(ctx context.Context, pos []string, kind, scratch strin
 	switch m.Source.Kind {
 	case "audit":
 		// The restored trail must also verify with the CLI's checkpoint key.
-		key, err := b.env.auditKey()
+		key, err := b.tool.SigningKey()
 		if err != nil {
 			return b.fail("drill", err)
 		}
 		opts.AuditKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 	case "keystore":
-		key, err := b.env.signingKey()
-		if err != nil {
-			return b.fail("drill", err)
-		}
-		if opts.Ledger, err = b.env.ledger(ctx, key, false); err != nil {
+		var err error
+		if opts.Ledger, err = b.tool.ReadLedger(ctx); err != nil {
 			return b.fail("drill", err)
 		}
 	case "postgres":
-		pool, err := b.env.db(ctx)
+		pool, err := needDB(b.tool)
 		if err != nil {
 			return b.fail("drill", err)
 		}

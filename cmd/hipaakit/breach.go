@@ -74,12 +74,12 @@ func cmdBreach(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprint(c.stderr, breachUsage)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "breach", err)
 	}
-	defer env.Close()
-	m, err := env.breachManager(ctx)
+	defer t.Close()
+	m, err := breachManager(ctx, t)
 	if err != nil {
 		return breachFail(c, sub, err)
 	}
@@ -87,7 +87,7 @@ func cmdBreach(ctx context.Context, c *cli, args []string) int {
 	if len(pos) == 1 {
 		id = pos[0]
 	}
-	return breachFail(c, sub, b.run(ctx, c, env, m, sub, id))
+	return breachFail(c, sub, b.run(ctx, c, t, m, sub, id))
 }
 
 // breachFail maps err to an exit code: a trail that does not verify or an
@@ -172,7 +172,7 @@ func (b *breachFlags) define(fs *flag.FlagSet, sub string) {
 	}
 }
 
-func (b *breachFlags) run(ctx context.Context, c *cli, env *drEnv, m *breach.Manager, sub, id string) error {
+func (b *breachFlags) run(ctx context.Context, c *cli, t *hipaakit.Tool, m *breach.Manager, sub, id string) error {
 	officer := audit.Actor{UserID: drActor(c, *b.by), Role: breach.RolePrivacyOfficer}
 	switch sub {
 	case "open":
@@ -196,7 +196,7 @@ func (b *breachFlags) run(ctx context.Context, c *cli, env *drEnv, m *breach.Man
 	case "show":
 		return showIncident(ctx, c, m, id, *b.format)
 	case "scope":
-		return b.scope(ctx, c, env, m, officer, id)
+		return b.scope(ctx, c, t, m, officer, id)
 	case "assess":
 		_, err := m.Assess(ctx, officer, id, breach.Assessment{Nature: *b.nature, Person: *b.person, Acquired: *b.acquired,
 			Mitigation: *b.mitigation, Conclusion: breach.Conclusion(*b.con), Reason: *b.why})
@@ -220,7 +220,7 @@ func (b *breachFlags) run(ctx context.Context, c *cli, env *drEnv, m *breach.Man
 	return nil
 }
 
-func (b *breachFlags) scope(ctx context.Context, c *cli, env *drEnv, m *breach.Manager, officer audit.Actor, id string) error {
+func (b *breachFlags) scope(ctx context.Context, c *cli, tool *hipaakit.Tool, m *breach.Manager, officer audit.Actor, id string) error {
 	if _, err := m.Get(ctx, id); err != nil {
 		return err
 	}
@@ -249,8 +249,8 @@ func (b *breachFlags) scope(ctx context.Context, c *cli, env *drEnv, m *breach.M
 	target := *b.trail
 	if target == "" {
 		target = "pg"
-		if env.dbURL == "" {
-			target = env.path(hipaakit.DirAudit)
+		if tool.DB() == nil {
+			target = tool.DataPath(hipaakit.DirAudit)
 		}
 	}
 	src, err := openTarget(ctx, c, target)
@@ -263,7 +263,7 @@ func (b *breachFlags) scope(ctx context.Context, c *cli, env *drEnv, m *breach.M
 		return err
 	}
 	if len(opts.Keys) == 0 {
-		k, err := env.auditKey()
+		k, err := tool.SigningKey()
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (b *breachFlags) scope(ctx context.Context, c *cli, env *drEnv, m *breach.M
 	var shredded func(context.Context, string) (bool, error)
 	if *b.noShredded {
 		fmt.Fprintln(c.stderr, "hipaakit breach scope: shredded subjects: unchecked (--no-shredded-check)")
-	} else if shredded, err = env.shreddedCheck(ctx); err != nil {
+	} else if shredded, err = shreddedCheck(ctx, tool); err != nil {
 		return err
 	}
 	sc, err := breach.ComputeScope(ctx, breach.ScopeRequest{Entries: src.entries, Verify: opts, Indicators: in,

@@ -11,38 +11,18 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/breach"
-	"github.com/hipaakit/hipaakit/breach/pgbreach"
 	"github.com/hipaakit/hipaakit/durable"
 )
 
-// breachManager opens the incident store (PostgreSQL, or the data
-// directory's breach/ folder) with the CLI's audit writer.
-func (e *drEnv) breachManager(ctx context.Context) (*breach.Manager, error) {
-	var store breach.Store
-	if e.dbURL != "" {
-		pool, err := e.db(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := pgbreach.Migrate(ctx, pool); err != nil {
-			return nil, err
-		}
-		if store, err = pgbreach.New(pool, pgbreach.Config{}); err != nil {
-			return nil, err
-		}
-	} else {
-		s, err := breach.OpenFileStore(e.path(hipaakit.DirBreach), breach.FileConfig{})
-		if err != nil {
-			return nil, err
-		}
-		e.closers = append(e.closers, s.Close)
-		store = s
-	}
-	w, err := e.auditWriter(ctx)
+// breachManager is the incident manager over the deployment's incident
+// store (hipaakit.Tool.Incidents), recording to the run's audit stream,
+// opened on the first event: listing and showing incidents claim none.
+func breachManager(ctx context.Context, t *hipaakit.Tool) (*breach.Manager, error) {
+	store, err := t.Incidents()
 	if err != nil {
 		return nil, err
 	}
-	return breach.New(breach.Config{Store: store, Audit: w})
+	return breach.New(breach.Config{Store: store, Audit: t.LazyAudit(ctx)})
 }
 
 // errShreddedUnchecked reports that breach scope could not open the
@@ -69,16 +49,15 @@ func (e *shreddedUncheckedError) Is(target error) bool { return target == errShr
 // shreddedCheck looks subjects up in the disposal ledger, opened read-only;
 // a ledger that cannot be opened is a *shreddedUncheckedError, never a
 // silent "not shredded".
-func (e *drEnv) shreddedCheck(ctx context.Context) (func(context.Context, string) (bool, error), error) {
-	key, err := e.signingKey()
-	if err != nil {
+func shreddedCheck(ctx context.Context, t *hipaakit.Tool) (func(context.Context, string) (bool, error), error) {
+	if _, err := t.SigningKey(); err != nil {
 		var ue *drUsageError
-		if errors.As(err, &ue) {
+		if errors.As(usageOf(err), &ue) {
 			return nil, &shreddedUncheckedError{Step: "signing key", Err: errors.New(ue.msg)}
 		}
 		return nil, &shreddedUncheckedError{Step: "signing key", Err: durable.WithoutPath(err)}
 	}
-	l, err := e.ledger(ctx, key, false)
+	l, err := t.ReadLedger(ctx)
 	if err != nil {
 		return nil, &shreddedUncheckedError{Step: "ledger", Err: durable.WithoutPath(err)}
 	}

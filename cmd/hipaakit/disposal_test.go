@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/disposal"
 	"github.com/hipaakit/hipaakit/phi"
@@ -207,7 +208,7 @@ func TestCLISigningKeyFiles(t *testing.T) {
 	if code != exitOK {
 		t.Fatal(code)
 	}
-	fi, err := os.Stat(filepath.Join(dir, signingKeyFile))
+	fi, err := os.Stat(filepath.Join(dir, hipaakit.FileSigningKey))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("signing key file: %v %v", fi.Mode(), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/retention"
 )
@@ -51,16 +52,15 @@ func cmdHold(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprint(c.stderr, holdUsage)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	if sub == "list" {
+		return holdList(ctx, c, *all)
+	}
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "hold", err)
 	}
-	defer env.Close()
-	w, err := env.auditWriter(ctx)
-	if err != nil {
-		return drFail(c, "hold", err)
-	}
-	reg, err := env.holds(ctx, w)
+	defer t.Close()
+	reg, err := t.Holds(ctx)
 	if err != nil {
 		return drFail(c, "hold", err)
 	}
@@ -89,26 +89,40 @@ func cmdHold(ctx context.Context, c *cli, args []string) int {
 			return drFail(c, "hold lift", err)
 		}
 		fmt.Fprintf(c.stdout, "lifted %s\n", pos[0])
-	case "list":
-		holds, err := reg.List(ctx)
-		if err != nil {
-			return drFail(c, "hold list", err)
-		}
-		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSUBJECT\tKIND\tSET BY\tSET AT\tSTATUS\tREASON")
-		for _, h := range holds {
-			if !h.Active() && !*all {
-				continue
-			}
-			status := "active"
-			if !h.Active() {
-				status = "lifted " + h.LiftedAt.Format(time.DateOnly) + " by " + audit.EscapeText(h.LiftedBy)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", audit.EscapeText(h.ID), drDash(h.Subject), drDash(h.Kind),
-				audit.EscapeText(h.SetBy), h.SetAt.Format(time.RFC3339), status, audit.EscapeText(h.Reason))
-		}
-		tw.Flush()
 	}
+	return exitOK
+}
+
+// holdList lists the holds on record, read-only (hipaakit.Inspect): it
+// records nothing, claims no stream and runs beside a service.
+func holdList(ctx context.Context, c *cli, all bool) int {
+	in, err := inspect(ctx, c)
+	if err != nil {
+		return drFail(c, "hold list", err)
+	}
+	defer in.Close()
+	holds, err := in.Holds(ctx)
+	var missing *hipaakit.MissingError
+	if errors.As(err, &missing) {
+		holds, err = nil, nil // no hold was ever placed
+	}
+	if err != nil {
+		return drFail(c, "hold list", err)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSUBJECT\tKIND\tSET BY\tSET AT\tSTATUS\tREASON")
+	for _, h := range holds {
+		if !h.Active() && !all {
+			continue
+		}
+		status := "active"
+		if !h.Active() {
+			status = "lifted " + h.LiftedAt.Format(time.DateOnly) + " by " + audit.EscapeText(h.LiftedBy)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", audit.EscapeText(h.ID), drDash(h.Subject), drDash(h.Kind),
+			audit.EscapeText(h.SetBy), h.SetAt.Format(time.RFC3339), status, audit.EscapeText(h.Reason))
+	}
+	tw.Flush()
 	return exitOK
 }
 

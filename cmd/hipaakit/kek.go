@@ -67,7 +67,7 @@ opened, or the migration stopped (run it again).
 // kekMigration is one run of "hipaakit kek migrate".
 type kekMigration struct {
 	c        *cli
-	env      *drEnv
+	tool     *hipaakit.Tool
 	actor    audit.Actor
 	from, to phi.KEK
 	progress bool
@@ -111,12 +111,12 @@ func cmdKEK(ctx context.Context, c *cli, args []string) int {
 	case (*repoFlag == "") == !*noRepo:
 		return kekUsageErr(c, "give --repo (or HIPAAKIT_BACKUP_REPO), or --no-backup-repo when the deployment has none")
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "kek migrate", err)
 	}
-	defer env.Close()
-	m := &kekMigration{c: c, env: env, actor: audit.Actor{UserID: drActor(c, *by)}, progress: *progress, newFile: *toFile != ""}
+	defer t.Close()
+	m := &kekMigration{c: c, tool: t, actor: audit.Actor{UserID: drActor(c, *by)}, progress: *progress, newFile: *toFile != ""}
 	if m.from, err = m.kek(ctx, *fromKMS, "", *endpoint); err != nil {
 		return drFail(c, "kek migrate", fmt.Errorf("the current KEK: %w", err))
 	}
@@ -141,7 +141,7 @@ func (m *kekMigration) kek(ctx context.Context, kmsKey, newFile, endpoint string
 	case kmsKey != "":
 		return m.kmsKEK(ctx, kmsKey, endpoint)
 	case newFile != "":
-		if m.env.dataDir != "" && hipaakit.KeyLocation(hipaakit.Config{DataDir: m.env.dataDir, KEK: hipaakit.KEKConfig{KeyFile: newFile}}).InsideDataDir {
+		if dir := m.tool.DataPath(""); dir != "" && hipaakit.KeyLocation(hipaakit.Config{DataDir: dir, KEK: hipaakit.KEKConfig{KeyFile: newFile}}).InsideDataDir {
 			return nil, &drUsageError{"keep the master key file outside the data directory: a copy of the directory would then decrypt every record"}
 		}
 		return localkek.FromFile(newFile)
@@ -196,11 +196,11 @@ func (m *kekMigration) run(ctx context.Context, repoSpec string) int {
 			return fail(fmt.Errorf("the %s KEK (%s) is unreachable or refuses to wrap and unwrap, so nothing was changed: %w", k.name, k.kek.ID(), err))
 		}
 	}
-	keys, err := m.env.keyStore(ctx)
+	keys, err := m.tool.Keys()
 	if err != nil {
 		return fail(err)
 	}
-	w, err := m.env.auditWriter(ctx)
+	w, err := m.tool.Audit(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -251,7 +251,7 @@ func (m *kekMigration) run(ctx context.Context, repoSpec string) int {
 // openRepo opens the backup repository with the new KEK (a resumed
 // migration) or else the current one.
 func (m *kekMigration) openRepo(ctx context.Context, spec string, w audit.Writer) (*backup.Repository, error) {
-	tg, err := (&backupCmd{c: m.c, env: m.env}).target(ctx, spec)
+	tg, err := (&backupCmd{c: m.c, tool: m.tool}).target(ctx, spec)
 	if err != nil {
 		return nil, err
 	}

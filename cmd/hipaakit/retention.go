@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
@@ -79,12 +78,12 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: policy file \"source\": %v\n", err)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
-	defer env.Close()
-	pool, err := env.db(ctx)
+	defer t.Close()
+	pool, err := needDB(t)
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
@@ -93,16 +92,15 @@ func cmdRetention(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit retention sweep: %v\n", err)
 		return exitUsage
 	}
-	shredder, reg, err := env.shredder(ctx)
+	shredder, err := t.Shredder(ctx)
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
-	var state retention.SweepState
-	if env.dataDir != "" && env.dbURL == "" {
-		state, err = retention.OpenFileSweepState(env.path(hipaakit.DirSweep))
-	} else {
-		state = pgretention.NewSweepState(pool, "default")
+	reg, err := t.Holds(ctx)
+	if err != nil {
+		return drFail(c, "retention sweep", err)
 	}
+	state, err := t.SweepState("")
 	if err != nil {
 		return drFail(c, "retention sweep", err)
 	}
@@ -181,16 +179,16 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "hipaakit %s: %v\n", name, err)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	defer env.Close()
-	w, err := env.auditWriter(ctx)
+	defer t.Close()
+	w, err := t.Audit(ctx)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	reg, err := env.holds(ctx, w)
+	reg, err := t.Holds(ctx)
 	if err != nil {
 		return drFail(c, name, err)
 	}
@@ -198,7 +196,7 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 	if *dryRun {
 		mode = " (dry run: nothing changed)"
 	}
-	if log, ok := w.(*audit.FileLog); ok {
+	if log, ok := w.(retention.AuditLog); ok && t.DB() == nil {
 		rep, err := retention.PurgeAudit(ctx, log, pf.Policies, reg, time.Now(), *dryRun)
 		if err != nil {
 			return drFail(c, name, err)
@@ -206,17 +204,17 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "audit segments purged: %d (through seq %d), stopped by %s, cutoff %s%s\n",
 			len(rep.Purged), rep.ThroughSeq, rep.StoppedBy, rep.Cutoff.Format(time.RFC3339), mode)
 		if *archivePath != "" {
-			if err := purgeAuditArchive(ctx, c, env, w, reg, pf.Policies, *archivePath, *archiveStream, *dryRun); err != nil {
+			if err := purgeAuditArchive(ctx, c, t, w, reg, pf.Policies, *archivePath, *archiveStream, *dryRun); err != nil {
 				return drFail(c, name, err)
 			}
 		}
 		return exitOK
 	}
-	pool, err := env.db(ctx)
+	pool, err := needDB(t)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	key, err := env.auditKey()
+	key, err := t.SigningKey()
 	if err != nil {
 		return drFail(c, name, err)
 	}
@@ -230,7 +228,7 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "kept under legal hold: %s (and every newer partition)\n", res.Kept)
 	}
 	if *archivePath != "" {
-		if err := purgeAuditArchive(ctx, c, env, w, reg, pf.Policies, *archivePath, *archiveStream, *dryRun); err != nil {
+		if err := purgeAuditArchive(ctx, c, t, w, reg, pf.Policies, *archivePath, *archiveStream, *dryRun); err != nil {
 			return drFail(c, name, err)
 		}
 	}

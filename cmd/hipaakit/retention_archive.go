@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
@@ -15,8 +16,8 @@ import (
 
 // openArchive opens the audit archive at path (a directory or
 // s3://bucket/prefix) with the deployment's signing key.
-func openArchive(ctx context.Context, c *cli, env *drEnv, path string, after time.Duration) (*archive.Archive, error) {
-	key, err := env.signingKey()
+func openArchive(ctx context.Context, c *cli, t *hipaakit.Tool, path string, after time.Duration) (*archive.Archive, error) {
+	key, err := t.SigningKey()
 	if err != nil {
 		return nil, err
 	}
@@ -33,8 +34,8 @@ func openArchive(ctx context.Context, c *cli, env *drEnv, path string, after tim
 
 // purgeAuditArchive applies the audit policy to the archive at path, after
 // the trail's own purge, through retention.PurgeAuditArchive.
-func purgeAuditArchive(ctx context.Context, c *cli, env *drEnv, w audit.Writer, reg *retention.Registry, policies retention.Policies, path, stream string, dryRun bool) error {
-	a, err := openArchive(ctx, c, env, path, 0)
+func purgeAuditArchive(ctx context.Context, c *cli, t *hipaakit.Tool, w audit.Writer, reg *retention.Registry, policies retention.Policies, path, stream string, dryRun bool) error {
+	a, err := openArchive(ctx, c, t, path, 0)
 	if err != nil {
 		return err
 	}
@@ -60,32 +61,32 @@ func drArchiveAudit(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprint(c.stderr, retentionUsage)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, name, err)
 	}
-	defer env.Close()
-	a, err := openArchive(ctx, c, env, *path, *after)
+	defer t.Close()
+	a, err := openArchive(ctx, c, t, *path, *after)
 	if err != nil {
 		return drFail(c, name, err)
 	}
 	var src archive.Source
-	if env.dbURL != "" {
+	if pool := t.DB(); pool != nil {
 		if !audit.ValidStream(*stream) {
 			fmt.Fprintf(c.stderr, "hipaakit %s: PostgreSQL needs --stream S\n", name)
 			return exitUsage
 		}
-		pool, err := env.db(ctx)
-		if err != nil {
-			return drFail(c, name, err)
-		}
 		src = pgaudit.ArchiveSource(pool, *stream)
 	} else {
-		w, err := env.auditWriter(ctx)
+		w, err := t.Audit(ctx)
 		if err != nil {
 			return drFail(c, name, err)
 		}
-		src = archive.FileSource(w.(*audit.FileLog))
+		l, ok := w.(archive.FileLog)
+		if !ok {
+			return drFail(c, name, fmt.Errorf("the audit trail is not a file log: %w", audit.ErrNoTree))
+		}
+		src = archive.FileSource(l)
 	}
 	rep, err := a.Archive(ctx, src)
 	if err != nil {

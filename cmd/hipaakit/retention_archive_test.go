@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/signing"
@@ -19,7 +20,7 @@ import (
 func TestCLIArchiveAndPurgeAudit(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, signingKeyFile)
+	keyFile := filepath.Join(dir, hipaakit.FileSigningKey)
 	key, err := signing.LoadOrCreate(keyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -118,7 +118,7 @@ func TestCLIRetentionSweepPostgres(t *testing.T) {
 func TestCLIPurgeAuditFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	key, err := signing.LoadOrCreate(filepath.Join(dir, signingKeyFile))
+	key, err := signing.LoadOrCreate(filepath.Join(dir, hipaakit.FileSigningKey))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,12 +27,12 @@ func cmdShred(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprint(c.stderr, shredUsage)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
+	t, err := openTool(ctx, c)
 	if err != nil {
 		return drFail(c, "shred", err)
 	}
-	defer env.Close()
-	shredder, _, err := env.shredder(ctx)
+	defer t.Close()
+	shredder, err := t.Shredder(ctx)
 	if err != nil {
 		return drFail(c, "shred", err)
 	}
@@ -61,6 +61,10 @@ func cmdShred(ctx context.Context, c *cli, args []string) int {
 	state := "shredded"
 	if res.Repeated {
 		state = "was already shredded; original certificate returned"
+	}
+	if t.MirrorHeld() && !res.Repeated {
+		fmt.Fprintln(c.stderr, "hipaakit shred: the disposal is recorded in PostgreSQL; the service running on the data directory "+
+			"holds the ledger's mirror and copies it there at its next housekeeping pass")
 	}
 	fmt.Fprintf(c.stderr, "hipaakit shred: subject %s; certificate %s; ledger %s entry %d\n", state, res.Certificate.ID, res.Certificate.Ledger.Stream, res.Certificate.Ledger.Seq)
 	return exitOK

@@ -6,20 +6,21 @@ package main
 // audit/) or on a live PostgreSQL deployment (DATABASE_URL: the
 // auth_users and auth_sessions tables). Every change goes through
 // auth.Service and is audited with the operator as actor (--by,
-// default cli:$USER).
+// default cli:$USER), on a deployment opened by hipaakit.OpenTool; list
+// reads through hipaakit.Inspect and runs beside a service.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/auth"
-	"github.com/hipaakit/hipaakit/auth/filestore"
-	"github.com/hipaakit/hipaakit/auth/pgauth"
 )
 
 const userUsage = `usage: hipaakit user <command>
@@ -63,17 +64,17 @@ func cmdUser(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprint(c.stderr, userUsage)
 		return exitUsage
 	}
-	env, err := newDREnv(c)
-	if err != nil {
-		return drFail(c, "user", err)
-	}
-	defer env.Close()
-	a, err := env.authenticator(ctx)
-	if err != nil {
-		return drFail(c, "user", err)
-	}
 	if sub == "list" {
-		return userList(ctx, c, a, *tenant)
+		return userList(ctx, c, *tenant)
+	}
+	t, err := openTool(ctx, c)
+	if err != nil {
+		return drFail(c, "user", err)
+	}
+	defer t.Close()
+	a, err := t.Auth(ctx)
+	if err != nil {
+		return drFail(c, "user", err)
 	}
 	u, err := userFind(ctx, a, *tenant, pos[0])
 	if errors.Is(err, auth.ErrUserNotFound) {
@@ -129,15 +130,29 @@ func userFind(ctx context.Context, a *auth.Service, tenant, ref string) (*auth.U
 	return a.Users().GetByName(ctx, tenant, name)
 }
 
-func userList(ctx context.Context, c *cli, a *auth.Service, tenant string) int {
-	us, err := a.Users().List(ctx, tenant)
-	if errors.Is(err, auth.ErrInvalidUser) {
-		fmt.Fprintf(c.stderr, "hipaakit user list: %v\n", err)
-		return exitUsage
+// userList lists the users of tenant, read-only (hipaakit.Inspect): it
+// records nothing, claims no stream and runs beside a service.
+func userList(ctx context.Context, c *cli, tenant string) int {
+	in, err := inspect(ctx, c)
+	if err != nil {
+		return drFail(c, "user list", err)
+	}
+	defer in.Close()
+	all, err := in.Users(ctx)
+	var missing *hipaakit.MissingError
+	if errors.As(err, &missing) {
+		err = nil // no user was ever stored
 	}
 	if err != nil {
 		return drFail(c, "user list", err)
 	}
+	var us []*auth.User
+	for _, u := range all.Users {
+		if u.TenantID == tenant {
+			us = append(us, u)
+		}
+	}
+	slices.SortFunc(us, func(a, b *auth.User) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) })
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tROLES\tMFA\tFAILURES\tLOCKED")
 	for _, u := range us {
@@ -150,48 +165,4 @@ func userList(ctx context.Context, c *cli, a *auth.Service, tenant string) int {
 	}
 	tw.Flush()
 	return exitOK
-}
-
-// authenticator opens the user and session stores, the emergency log and
-// the audit log and returns the auth service over them (no sealer: the CLI
-// never reads TOTP secrets).
-func (e *drEnv) authenticator(ctx context.Context) (*auth.Service, error) {
-	w, err := e.auditWriter(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var users auth.UserStore
-	var sessions auth.SessionStore
-	var emergencies auth.EmergencyLog
-	if e.dbURL != "" {
-		pool, err := e.db(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := pgauth.MigrateUsers(ctx, pool); err != nil {
-			return nil, err
-		}
-		if err := pgauth.MigrateSessions(ctx, pool); err != nil {
-			return nil, err
-		}
-		users, sessions, emergencies = pgauth.NewUserStore(pool), pgauth.NewSessionStore(pool), pgauth.NewEmergencyLog(pool)
-	} else {
-		us, err := filestore.OpenUserStore(e.path(hipaakit.DirUsers))
-		if err != nil {
-			return nil, err
-		}
-		e.closers = append(e.closers, us.Close)
-		ss, err := filestore.OpenSessionStore(e.path(hipaakit.DirSessions))
-		if err != nil {
-			return nil, err
-		}
-		e.closers = append(e.closers, ss.Close)
-		el, err := filestore.OpenEmergencyLog(e.path(hipaakit.FileEmergency))
-		if err != nil {
-			return nil, err
-		}
-		e.closers = append(e.closers, el.Close)
-		users, sessions, emergencies = us, ss, el
-	}
-	return auth.New(auth.Config{Users: users, Sessions: sessions, Emergencies: emergencies, Audit: w})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"github.com/hipaakit/hipaakit"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,7 @@ func userCommands(t *testing.T, env map[string]string, target string, id string,
 // On the file stores of a stopped service.
 func TestCLIUserFile(t *testing.T) {
 	dir := t.TempDir()
+	deployed(t, hipaakit.Config{DataDir: dir})
 	open := func() *filestore.UserStore {
 		st, err := filestore.OpenUserStore(dir + "/users")
 		if err != nil {
@@ -127,17 +129,15 @@ func TestCLIUserFile(t *testing.T) {
 func TestCLIUserPostgres(t *testing.T) {
 	ctx := context.Background()
 	pool, schema := hipaakittest.PostgresSchema(t)
-	if err := pgauth.MigrateUsers(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	users := pgauth.NewUserStore(pool)
-	u := userSetup(t, users)
 	sep := "?"
 	if strings.Contains(hipaakittest.PostgresURL(), "?") {
 		sep = "&"
 	}
-	env := map[string]string{envDatabaseURL: hipaakittest.PostgresURL() + sep + "search_path=" + schema,
-		hipaakit.EnvSigningKeyFile: drWriteKey(t, t.TempDir(), "audit.pem")}
+	url := hipaakittest.PostgresURL() + sep + "search_path=" + schema
+	deployed(t, hipaakit.Config{DataDir: t.TempDir(), DatabaseURL: url})
+	users := pgauth.NewUserStore(pool)
+	u := userSetup(t, users)
+	env := map[string]string{envDatabaseURL: url, hipaakit.EnvSigningKeyFile: drWriteKey(t, t.TempDir(), "audit.pem")}
 	get := func() *auth.User {
 		cur, err := users.Get(ctx, u.ID)
 		if err != nil {
@@ -146,4 +146,19 @@ func TestCLIUserPostgres(t *testing.T) {
 		return cur
 	}
 	userCommands(t, env, "pg", u.ID, get)
+}
+
+// deployed opens and closes the deployment cfg describes, as its service's
+// first start would: every store, the schemas and the signing key exist
+// afterwards.
+func deployed(t *testing.T, cfg hipaakit.Config) {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	d, err := hipaakit.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

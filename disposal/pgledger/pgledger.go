@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // StreamPrefix begins the stream name of every ledger stream.
@@ -31,7 +32,7 @@ type Options struct {
 	// public key). pgaudit verifies a schema as a whole, so list the key of
 	// every writer whose stream is in the schema (every instance's ledger
 	// key, and the audit trail's keys if it shares the schema).
-	Keys []ed25519.PublicKey
+	Keys signing.KeySet
 	// Clock stamps checkpoints (default: the system clock).
 	Clock clock.Clock
 }
@@ -73,14 +74,15 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if !ok {
 		return nil, errors.New("pgledger: Signer must be an ed25519 key")
 	}
-	if len(opts.Keys) == 0 {
-		opts.Keys = []ed25519.PublicKey{pub}
+	keys := opts.Keys.Keys()
+	if len(keys) == 0 {
+		keys = []ed25519.PublicKey{pub}
 	}
 	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: opts.Stream, Signer: opts.Signer, Clock: opts.Clock, CheckpointEvery: 1})
 	if err != nil {
 		return nil, fmt.Errorf("pgledger: open stream: %w", err)
 	}
-	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: opts.Keys, stream: opts.Stream,
+	return &Store{pool: pool, w: w, reader: pgaudit.NewStore(pool), keys: keys, stream: opts.Stream,
 		lockConns: make(chan struct{}, max(1, pool.Config().MaxConns/2))}, nil
 }
 

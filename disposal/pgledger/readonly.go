@@ -2,13 +2,13 @@ package pgledger
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // ErrReadOnly reports an Append on a read-only Store (OpenReadOnly).
@@ -23,11 +23,11 @@ type ReadOnly struct{ s *Store }
 
 // OpenReadOnly opens the ledger of the pool's schema for reading. keys are
 // the trusted checkpoint keys (required: every writer's key).
-func OpenReadOnly(pool *pgxpool.Pool, keys []ed25519.PublicKey) (*ReadOnly, error) {
-	if len(keys) == 0 {
+func OpenReadOnly(pool *pgxpool.Pool, keys signing.KeySet) (*ReadOnly, error) {
+	if keys.Len() == 0 {
 		return nil, errors.New("pgledger: OpenReadOnly needs the trusted checkpoint keys")
 	}
-	return &ReadOnly{s: &Store{pool: pool, reader: pgaudit.NewStore(pool), keys: keys, stream: StreamPrefix}}, nil
+	return &ReadOnly{s: &Store{pool: pool, reader: pgaudit.NewStore(pool), keys: keys.Keys(), stream: StreamPrefix}}, nil
 }
 
 // Stream implements disposal.LedgerStore (no stream is written).

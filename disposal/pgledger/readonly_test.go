@@ -14,6 +14,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/memstore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestReadOnlyClaimsNothing: a read-only ledger beside a live writer finds
@@ -55,10 +56,14 @@ func TestReadOnlyClaimsNothing(t *testing.T) {
 		return n
 	}
 	before := streams()
-	if _, err := pgledger.OpenReadOnly(pool, nil); err == nil {
+	if _, err := pgledger.OpenReadOnly(pool, signing.KeySet{}); err == nil {
 		t.Fatal("OpenReadOnly without trusted keys was accepted")
 	}
-	ro, err := pgledger.OpenReadOnly(pool, []ed25519.PublicKey{pub})
+	trusted, err := signing.NewKeySet(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := pgledger.OpenReadOnly(pool, trusted)
 	if err != nil {
 		t.Fatal(err)
 	}

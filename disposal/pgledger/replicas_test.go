@@ -17,6 +17,7 @@ import (
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/phi/localkek"
 	"github.com/hipaakit/hipaakit/phi/pgstore"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // instance is one process of a deployment: its own pool, key store, vault,
@@ -37,6 +38,10 @@ func newInstances(t *testing.T, n int) []*instance {
 	for i := range privs {
 		pubs[i], privs[i], _ = ed25519.GenerateKey(rand.Reader)
 	}
+	trusted, err := signing.NewKeySet(pubs...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kek, err := localkek.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +61,7 @@ func newInstances(t *testing.T, n int) []*instance {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { vault.Close() })
-		store, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: fmt.Sprintf("disposal-%d", i), Signer: privs[i], Keys: pubs})
+		store, err := pgledger.Open(ctx, pool, pgledger.Options{Stream: fmt.Sprintf("disposal-%d", i), Signer: privs[i], Keys: trusted})
 		if err != nil {
 			t.Fatal(err)
 		}
