@@ -12,6 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/audit/witness"
@@ -108,6 +109,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{&pgaudit.Writer{}, "pgaudit.Writer"},
 		{witness.Config{Signer: signKey}, "witness.Config"},
 		{&witness.Witness{}, "witness.Witness"},
+		{archive.Config{Signer: signKey}, "archive.Config"},
+		{&archive.Archive{}, "archive.Archive"},
 		{pgretention.AuditPurgeOptions{Signer: signKey}, "pgretention.AuditPurgeOptions"},
 		{ledgerOpts, "disposal.FileLedgerOptions"},
 		{ledgerStore, "disposal.FileLedgerStore"},
