@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/audit/witness"
@@ -106,6 +107,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{&pgaudit.Writer{}, "pgaudit.Writer"},
 		{witness.Config{Signer: signKey}, "witness.Config"},
 		{&witness.Witness{}, "witness.Witness"},
+		{archive.Config{Signer: signKey}, "archive.Config"},
+		{&archive.Archive{}, "archive.Archive"},
 		{pgretention.AuditPurgeOptions{Signer: signKey}, "pgretention.AuditPurgeOptions"},
 		{ledgerOpts, "disposal.FileLedgerOptions"},
 		{ledgerStore, "disposal.FileLedgerStore"},
