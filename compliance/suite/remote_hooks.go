@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"net/http"
@@ -12,20 +12,20 @@ import (
 const totpStep = 30 * time.Second
 
 // hooks are the suite's callbacks over the network, from the check file.
-func (rm *remote) hooks() hooks {
+func (rm *remote) hooks() Hooks {
 	f := rm.f
-	h := hooks{login: func(t T, role string) Session { return rm.loginRole(t, role, f.Users, true) }}
+	h := Hooks{Login: func(t T, role string) Session { return rm.loginRole(t, role, f.Users, true) }}
 	if len(f.PasswordOnlyUsers) > 0 {
-		h.passwordLogin = func(t T, role string) Session { return rm.loginRole(t, role, f.PasswordOnlyUsers, false) }
+		h.PasswordLogin = func(t T, role string) Session { return rm.loginRole(t, role, f.PasswordOnlyUsers, false) }
 	}
 	for _, u := range f.Users {
 		if u.TOTPSecret != "" {
-			h.totp = rm.totpHook
+			h.TOTP = rm.totpHook
 			break
 		}
 	}
 	if f.LockoutUser != nil {
-		h.newCredentials = func(t T) Credentials {
+		h.NewCredentials = func(t T) Credentials {
 			rm.mu.Lock()
 			defer rm.mu.Unlock()
 			if rm.lockout {
@@ -37,7 +37,7 @@ func (rm *remote) hooks() hooks {
 		// The right password counts as accepted when it starts a session
 		// or asks for the second factor; the code is never sent, so the
 		// lockout user needs no TOTP secret in the file.
-		h.tryLogin = func(t T, c Credentials) bool {
+		h.TryLogin = func(t T, c Credentials) bool {
 			status, out, _, err := rm.login(c.Username, c.Password, "")
 			if err != nil {
 				t.Fatalf("compliance: login as the lockout user: %v", err)

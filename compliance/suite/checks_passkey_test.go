@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"context"
@@ -74,30 +74,30 @@ func (f *passkeyFixture) login(role string, passkey bool) Session {
 	return Session{UserID: "u-" + tok[:8], Cookies: []*http.Cookie{{Name: "s", Value: tok}}}
 }
 
-func (f *passkeyFixture) service() Service {
-	tg := Service{Handler: f, Roles: []string{"admin", "nurse"},
+func (f *passkeyFixture) service() (Spec, Hooks) {
+	spec := Spec{Roles: []string{"admin", "nurse"},
 		Routes: []Route{{Method: "GET", Path: "/admin/users", Roles: []string{"admin"}},
 			{Method: "GET", Path: "/schedule", Roles: []string{"admin", "nurse"}}},
-		Login:           func(t testing.TB, role string) Session { return f.login(role, true) },
-		PasskeyRoles:    []string{"admin"},
-		NonPasskeyLogin: func(t testing.TB, role string) Session { return f.login(role, false) }}
+		PasskeyRoles: []string{"admin"}}
+	hooks := Hooks{Login: func(t T, role string) Session { return f.login(role, true) },
+		NonPasskeyLogin: func(t T, role string) Session { return f.login(role, false) }}
 	if f.broken == "no-hook" {
-		tg.NonPasskeyLogin = nil
+		hooks.NonPasskeyLogin = nil
 	}
-	return tg
+	return spec, hooks
 }
 
 // TestPasskeyFixture runs the passkey control against the fixture (the
 // correct one unless the environment names a broken variant).
 func TestPasskeyFixture(t *testing.T) {
 	f := &passkeyFixture{broken: os.Getenv(passkeyBrokenEnv), sessions: map[string]pkSession{}}
-	tg := f.service()
-	r := inProcess(tg)
-	r.control(testingT{t}, ControlPasskey, []hook{{r.hookName("NonPasskeyLogin"), tg.NonPasskeyLogin != nil}}, r.checkPasskey)
+	spec, hooks := f.service()
+	r := inProcess(f, spec, hooks, serviceField)
+	r.control(tT{t}, ControlPasskey, []hook{{r.hookName("NonPasskeyLogin"), hooks.NonPasskeyLogin != nil}}, r.checkPasskey)
 	// The passkey session itself is served: the requirement is not a
 	// refusal of the role.
 	s := f.login("admin", true)
-	if res := r.do(testingT{t}, tg.Routes[0], &s, nil); res.status != http.StatusOK {
+	if res := r.do(tT{t}, spec.Routes[0], &s, nil); res.status != http.StatusOK {
 		t.Fatalf("passkey session: %d", res.status)
 	}
 }
@@ -152,35 +152,35 @@ func TestPasskeyControlAgainstAuth(t *testing.T) {
 	svc.HandleFunc("GET /admin/users", "user:manage", ok)
 	svc.HandleFunc("GET /schedule", "schedule:read", ok)
 	n := 0
-	login := func(t testing.TB, role string, passkey bool) Session {
+	login := func(t T, role string, passkey bool) Session {
 		n++
 		u, err := svc.CreateUser(ctx, auth.NewUser{TenantID: "clinic-a", Name: fmt.Sprintf("user-%d", n), Roles: []string{role},
 			Password: "correct horse battery staple"}, audit.Actor{UserID: "seed"}, audit.Origin{})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		rec := httptest.NewRecorder()
 		// What a passkey login (FinishPasskeyLogin) or a password and TOTP
 		// login (Login, VerifySecondFactor) hands to the session start.
 		res := &auth.LoginResult{User: u, Authenticated: true, MFA: true, Passkey: passkey}
 		if _, _, err := svc.BeginPasskeySession(ctx, rec, httptest.NewRequest("POST", "/login", nil), res); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		return Session{UserID: u.ID, Cookies: rec.Result().Cookies()}
 	}
-	tg := Service{Handler: svc.Handler(), Roles: []string{"admin", "nurse"},
+	spec := Spec{Roles: []string{"admin", "nurse"},
 		Routes: []Route{{Method: "GET", Path: "/admin/users", Roles: []string{"admin"}},
 			{Method: "GET", Path: "/schedule", Roles: []string{"admin", "nurse"}}},
-		Login:           func(t testing.TB, role string) Session { return login(t, role, true) },
-		PasskeyRoles:    []string{"admin"},
-		NonPasskeyLogin: func(t testing.TB, role string) Session { return login(t, role, false) }}
-	r := inProcess(tg)
-	r.control(testingT{t}, ControlPasskey, nil, r.checkPasskey)
+		PasskeyRoles: []string{"admin"}}
+	hooks := Hooks{Login: func(t T, role string) Session { return login(t, role, true) },
+		NonPasskeyLogin: func(t T, role string) Session { return login(t, role, false) }}
+	r := inProcess(svc.Handler(), spec, hooks, serviceField)
+	r.control(tT{t}, ControlPasskey, nil, r.checkPasskey)
 	if t.Failed() {
 		t.Fatal("the passkey control failed against the auth guard")
 	}
-	s := tg.Login(t, "admin")
-	if res := r.do(testingT{t}, tg.Routes[0], &s, nil); res.status != http.StatusOK {
+	s := hooks.Login(tT{t}, "admin")
+	if res := r.do(tT{t}, spec.Routes[0], &s, nil); res.status != http.StatusOK {
 		t.Fatalf("passkey session of admin: %d %s", res.status, res.body)
 	}
 }

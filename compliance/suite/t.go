@@ -1,15 +1,15 @@
-package compliance
+package suite
 
 import (
 	"fmt"
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // T is what a check reports to: a *testing.T inside a service's tests
-// (Run), or a recorder of results against a live deployment (Check). The
+// (compliance.Run adapts it), or a recorder of results against a live
+// deployment (Check). The
 // checks are written once, against T, and run unchanged in both.
 type T interface {
 	Helper()
@@ -20,21 +20,6 @@ type T interface {
 	// Run runs fn as a named sub-check and reports whether it passed.
 	Run(name string, fn func(T)) bool
 }
-
-// testingT adapts *testing.T.
-type testingT struct{ t *testing.T }
-
-func (a testingT) Helper()                      { a.t.Helper() }
-func (a testingT) Errorf(f string, args ...any) { a.t.Helper(); a.t.Errorf(f, args...) }
-func (a testingT) Fatalf(f string, args ...any) { a.t.Helper(); a.t.Fatalf(f, args...) }
-func (a testingT) Logf(f string, args ...any)   { a.t.Helper(); a.t.Logf(f, args...) }
-func (a testingT) Run(name string, fn func(T)) bool {
-	return a.t.Run(name, func(t *testing.T) { fn(testingT{t}) })
-}
-
-// tbOf returns the testing.TB behind t, for the Service hooks (which are
-// only called in-process, where t is always a testingT).
-func tbOf(t T) testing.TB { return t.(testingT).t }
 
 // Status is the outcome of one control in Results.
 type Status string
@@ -156,12 +141,19 @@ func (p *recorder) Run(name string, fn func(T)) bool {
 }
 
 // markResult records that the control t checks was excluded or cannot be
-// checked from where it runs; a *testing.T only logs it.
+// checked from where it runs; a plain *testing.T only logs it.
 func markResult(t T, st Status) {
-	if p, ok := t.(*recorder); ok {
+	switch p := t.(type) {
+	case *recorder:
 		p.mu.Lock()
 		p.excluded, p.notChecked = st == Excluded, st == NotChecked
 		p.mu.Unlock()
+	case *teeT:
+		if p.res != nil {
+			p.mu.Lock()
+			p.res.Status = st
+			p.mu.Unlock()
+		}
 	}
 }
 

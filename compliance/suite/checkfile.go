@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"bytes"
@@ -48,6 +48,7 @@ const maxCheckFile = 1 << 20
 //	  "version": 1,
 //	  "tenant_id": "demo",
 //	  "auth_prefix": "/api/auth",          // where auth.Service's endpoints are mounted
+//	  "login_page": "/login",              // optional: pages redirect there without a session
 //	  "roles": ["physician", "nurse"],
 //	  "routes": [{"method": "GET", "path": "/api/patients/p-1", "pattern": "GET /api/patients/{id}",
 //	              "roles": ["physician"], "phi": true, "body": "", "send": false}],
@@ -80,6 +81,7 @@ type checkFile struct {
 	Version           int               `json:"version"`
 	TenantID          string            `json:"tenant_id"`
 	AuthPrefix        string            `json:"auth_prefix"`
+	LoginPage         string            `json:"login_page"`
 	Roles             []string          `json:"roles"`
 	Routes            []checkRoute      `json:"routes"`
 	Users             []checkUser       `json:"users"`
@@ -154,6 +156,9 @@ func (f *checkFile) validate() error {
 		return bad("auth_prefix", "must be an absolute path such as /api/auth")
 	}
 	f.AuthPrefix = strings.TrimSuffix(f.AuthPrefix, "/")
+	if f.LoginPage != "" && !cleanPath(f.LoginPage) {
+		return bad("login_page", "must be an absolute path such as /login")
+	}
 	if len(f.Roles) == 0 {
 		return bad("roles", "required")
 	}

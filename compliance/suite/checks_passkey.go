@@ -1,8 +1,8 @@
-package compliance
+package suite
 
 import "net/http"
 
-// ControlPasskey is checked when Service.PasskeyRoles is set: the roles
+// ControlPasskey is checked when Spec.PasskeyRoles (Service.PasskeyRoles) is set: the roles
 // whose sessions the service's tenant policy requires to be established
 // with a phishing-resistant factor (a passkey, NIST SP 800-63B AAL3; with
 // hipaakit, policy.Tenant.PasskeyRoles).
@@ -26,7 +26,7 @@ func (r *runner) checkPasskey(t T, control string) {
 				continue
 			}
 			if s == nil {
-				v := r.tg.NonPasskeyLogin(tbOf(t), role)
+				v := r.h.NonPasskeyLogin(t, role)
 				s = &v
 			}
 			if res := r.do(t, rt, s, nil); res.status != http.StatusForbidden {

@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"context"
@@ -172,11 +172,11 @@ func (rm *remote) fileField(h string) string {
 	return "check file " + strings.ToLower(h)
 }
 
-// service is the Service the runner checks: the file's routes and limits.
-func (rm *remote) service() Service {
+// service is the Spec the runner checks: the file's routes and limits.
+func (rm *remote) service() Spec {
 	f := rm.f
-	s := Service{Routes: routesOf(f), Roles: f.Roles, Logout: Route{Method: http.MethodPost, Path: f.AuthPrefix + "/logout"},
-		LockoutThreshold: f.LockoutThreshold, RequireMFA: f.RequireMFA, Exclude: f.Exclude}
+	s := Spec{Routes: routesOf(f), Roles: f.Roles, Logout: Route{Method: http.MethodPost, Path: f.AuthPrefix + "/logout"},
+		LockoutThreshold: f.LockoutThreshold, RequireMFA: f.RequireMFA, Exclude: f.Exclude, LoginPage: f.LoginPage}
 	if f.idle > 0 && f.absolute > f.idle {
 		s.IdleTimeout, s.AbsoluteTimeout, s.Clock = f.idle, f.absolute, sleepClock{rm.ctx}
 	}
@@ -209,11 +209,16 @@ func (rm *remote) newRequest(ctx context.Context, method, path string, body io.R
 
 // roundTrip sends req within the request budget and reads a bounded body.
 func (rm *remote) roundTrip(req *http.Request) (response, error) {
-	if req.URL.Host != rm.base.Host || req.URL.Scheme != "https" {
-		return response{}, fmt.Errorf("request to another host refused")
-	}
 	if n := rm.sent.Add(1); n > rm.max {
 		return response{}, errBudget(rm.max)
+	}
+	return rm.exchange(req)
+}
+
+// exchange sends req to the deployment (only) and reads a bounded body.
+func (rm *remote) exchange(req *http.Request) (response, error) {
+	if req.URL.Host != rm.base.Host || req.URL.Scheme != "https" {
+		return response{}, fmt.Errorf("request to another host refused")
 	}
 	resp, err := rm.client.Do(req)
 	if err != nil {
@@ -228,7 +233,9 @@ func (rm *remote) roundTrip(req *http.Request) (response, error) {
 }
 
 // logoutAll ends every session Check opened (cleanup; errors are ignored,
-// a session may have ended already).
+// a session may have ended already). The logouts are outside the request
+// budget, so a run that spent it still cleans up; there are at most as
+// many as logins, which the budget bounds.
 func (rm *remote) logoutAll() {
 	rm.mu.Lock()
 	opened := rm.opened
@@ -239,7 +246,7 @@ func (rm *remote) logoutAll() {
 		req, err := rm.newRequest(ctx, http.MethodPost, rm.f.AuthPrefix+"/logout", nil)
 		if err == nil {
 			s.apply(req)
-			rm.roundTrip(req) //nolint:errcheck // best effort
+			rm.exchange(req) //nolint:errcheck // best effort
 		}
 		cancel()
 	}

@@ -1,4 +1,4 @@
-package compliance
+package suite
 
 import (
 	"net/http"
@@ -20,7 +20,7 @@ func (r *runner) checkMFA(t T, control string) {
 		}
 		s, ok := sessions[role]
 		if !ok {
-			s = r.h.passwordLogin(t, role)
+			s = r.h.PasswordLogin(t, role)
 			sessions[role] = s
 		}
 		if res := r.do(t, rt, &s, nil); res.status != http.StatusForbidden {
