@@ -70,5 +70,8 @@ func (d *Deployment) Sweep(ctx context.Context) (int, error) {
 			err = errors.Join(err, fmt.Errorf("hipaakit: copy disposals into the ledger's mirror: %w", serr))
 		}
 	}
+	if d.auditArchive != nil {
+		err = errors.Join(err, d.archiveAudit(ctx))
+	}
 	return n, err
 }
