@@ -75,6 +75,15 @@ type Config struct {
 	// checkpoints and disposal certificates, and the earlier keys still
 	// trusted (default: DataDir/signing-key.pem, created on first start).
 	Signing SigningConfig
+	// Witnesses are the witnesses every new audit checkpoint is sent to,
+	// their cosignatures kept beside the trail (default: none; see
+	// WitnessConfig).
+	Witnesses WitnessConfig
+	// AuditArchive archives the audit trail's sealed segments (PostgreSQL:
+	// its months) older than an age in the housekeeping pass, to the
+	// backup target or a target of its own (default: none; see
+	// AuditArchiveConfig).
+	AuditArchive AuditArchiveConfig
 	// Auth configures logins, sessions and roles (secure defaults: MFA
 	// required for every tenant; see AuthConfig).
 	Auth AuthConfig

@@ -144,6 +144,25 @@
 // unless a service holds it (Tool.MirrorHeld), in which case the service's
 // housekeeping (Sweep) copies them in; see Tool.
 //
+// # Witnesses and archive
+//
+// With Config.Witnesses naming witnesses (URL and key, C2SP tlog-witness),
+// Open starts a witness.Publisher of this process's audit stream: it is the
+// log's checkpoint sink, so each new checkpoint wakes it (the sink returns
+// at once; a write never waits for a witness), and it also looks every
+// WitnessConfig.Interval. Cosignatures are stored where
+// CosignatureStore says ("hipaakit audit witness-status" reads them). A
+// witness that is down or refuses shows in WitnessStatus, never in a write,
+// an error of Open or Ready. PublishWitnesses runs a round now.
+//
+// With Config.AuditArchive naming a target, every housekeeping pass
+// (Sweep) archives what is older than AuditArchiveConfig.After
+// (audit/archive): the embedded log's sealed segments, or on PostgreSQL
+// the months of every audit stream of the schema, also those of replicas
+// that are gone. On PostgreSQL one replica archives per pass (an advisory
+// lock of the schema; the others skip), so each unit is written once.
+// AuditArchive returns the archive to verify, read or prove from.
+//
 // # Service description
 //
 // With Config.Service naming the service, every successful Open writes

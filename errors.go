@@ -28,6 +28,12 @@ var (
 	ErrKMSOverLocalKeys = errors.New("hipaakit: AWS KMS is configured but the stored keys are wrapped by a local master key")
 	// ErrProtectTwice reports a second Deployment.Protect call.
 	ErrProtectTwice = errors.New("hipaakit: Protect was already called on this deployment")
+	// ErrNoWitnesses reports a witness operation on a deployment whose
+	// Config.Witnesses has no endpoints.
+	ErrNoWitnesses = errors.New("hipaakit: no witnesses are configured (Config.Witnesses)")
+	// ErrNoAuditArchive reports an archive operation on a deployment whose
+	// Config.AuditArchive names no target.
+	ErrNoAuditArchive = errors.New("hipaakit: no audit archive is configured (Config.AuditArchive)")
 )
 
 // ConfigError is a refused Config: Field names the setting at fault and

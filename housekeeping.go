@@ -56,7 +56,10 @@ func (d *Deployment) startHousekeeping() {
 // ledger's mirror (DirLedgerMirror) then takes over the disposals other
 // processes recorded since (replicas, the CLI: disposal.Ledger.SyncMirror),
 // so that a point-in-time restore of the database cannot bring their
-// subjects back. Every step runs whatever the others' errors; it returns
+// subjects back. With Config.AuditArchive, what of the audit trail is
+// older than its After is then archived (one replica per pass on
+// PostgreSQL; see AuditArchiveConfig). Every step runs whatever the
+// others' errors; it returns
 // how many sessions ended.
 func (d *Deployment) Sweep(ctx context.Context) (int, error) {
 	n, err := d.Auth.Sweep(ctx)
@@ -69,6 +72,9 @@ func (d *Deployment) Sweep(ctx context.Context) (int, error) {
 		if _, serr := d.Ledger.SyncMirror(ctx); serr != nil {
 			err = errors.Join(err, fmt.Errorf("hipaakit: copy disposals into the ledger's mirror: %w", serr))
 		}
+	}
+	if d.auditArchive != nil {
+		err = errors.Join(err, d.archiveAudit(ctx))
 	}
 	return n, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/auth"
 	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/backup"
@@ -91,6 +92,8 @@ type Deployment struct {
 	backupTgt     backup.Target
 	protectOnce   sync.Once
 	closers       []func() error
+	witnesses     publisherSlot    // Config.Witnesses' publisher (witness.go)
+	auditArchive  *archive.Archive // Config.AuditArchive's archive (auditarchive.go)
 }
 
 // Drill is one restore drill: the newest backup of Kind restored into the
@@ -192,6 +195,12 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 	// The Vault listens for key changes made by other processes (shreds,
 	// rotations) when the key store announces them; Close stops it.
 	d.closers = append(d.closers, d.Vault.Close)
+	if err := d.startWitnesses(); err != nil {
+		return err
+	}
+	if err := d.openAuditArchive(); err != nil {
+		return err
+	}
 	if err := d.openAuth(); err != nil {
 		return err
 	}

@@ -140,7 +140,8 @@ func (d *Deployment) openPGStores(ctx context.Context) error {
 // openPGAudit opens this process's audit writer on its stream
 // (AuditStream), which it claims.
 func (d *Deployment) openPGAudit(ctx context.Context) error {
-	w, err := pgaudit.Open(ctx, d.DB, pgaudit.Options{Stream: d.AuditStream(), Signer: d.signKey, Clock: d.Clock})
+	w, err := pgaudit.Open(ctx, d.DB, pgaudit.Options{Stream: d.AuditStream(), Signer: d.signKey, Clock: d.Clock,
+		CheckpointSink: d.checkpointSink()})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}

@@ -76,6 +76,12 @@ func (c Config) validateSettings() error {
 		return &ConfigError{Field: "Backup.Dir", Problem: "the backup directory is inside the data directory it backs up",
 			Fix: "choose a directory outside DataDir (default: " + DefaultBackupDirSuffix + " beside it), ideally on another disk"}
 	}
+	if err := c.validateWitnesses(); err != nil {
+		return err
+	}
+	if err := c.validateAuditArchive(); err != nil {
+		return err
+	}
 	return c.validateAuth()
 }
 
