@@ -211,7 +211,7 @@ func (d *Deployment) DrillSet(ctx context.Context, id string) ([]DrillResult, er
 		members = append(members, m)
 		opts := backup.DrillOptions{ScratchDir: d.path(DirScratch), Ledger: d.Ledger}
 		if m.Source.Kind == "audit" {
-			opts.AuditKeys = d.TrustedKeys().Keys()
+			opts.AuditKeys = d.TrustedKeys()
 		}
 		for _, dr := range d.Drills {
 			if dr.Kind == m.Source.Kind && dr.Sink != nil {

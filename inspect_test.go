@@ -74,7 +74,7 @@ func inspectAll(t *testing.T, in *hipaakit.Inspection, d *hipaakit.Deployment) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: in.TrustedKeys().Keys()}); err != nil {
+	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: in.TrustedKeys()}); err != nil {
 		t.Fatalf("verify the trail: %v", err)
 	}
 	shreds := 0

@@ -104,7 +104,7 @@ func exercise(t *testing.T, d *hipaakit.Deployment, clk *clock.Fake) {
 	if n == 0 {
 		t.Fatal("no login event in the audit trail")
 	}
-	if res, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys().Keys()}); err != nil || len(res.Streams) == 0 {
+	if res, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys()}); err != nil || len(res.Streams) == 0 {
 		t.Fatalf("Verify: %+v %v", res, err)
 	}
 	var out bytes.Buffer

@@ -51,7 +51,7 @@ func (d *Deployment) checkSigned(ctx context.Context, newKey bool) error {
 	if d.DB == nil || !signed {
 		return nil // the file ledger verifies itself when it opens, before it writes
 	}
-	_, err := pgaudit.NewStore(d.ledgerPool).Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys().Keys()})
+	_, err := pgaudit.NewStore(d.ledgerPool).Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys()})
 	var ve *audit.VerifyError
 	if errors.As(err, &ve) {
 		return fmt.Errorf("%w: stream %s seq %d: %s; add the key that signed it to Signing.Trusted",

@@ -36,7 +36,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	if keys := d.TrustedKeys().Keys(); len(keys) != 2 || keys[0].Equal(old) || !keys[1].Equal(old) {
 		t.Fatalf("TrustedKeys = %d keys", len(keys))
 	}
-	if _, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys().Keys()}); err != nil {
+	if _, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys()}); err != nil {
 		t.Fatalf("Verify with the earlier key trusted: %v", err)
 	}
 	d.Close()

@@ -44,7 +44,7 @@ func (d *Deployment) openFileStores(ctx context.Context) error {
 // tail left by a crash (acknowledged events are never lost).
 func (d *Deployment) openFileAudit(ctx context.Context) error {
 	l, err := audit.OpenFileLog(ctx, d.path(DirAudit), audit.FileOptions{Signer: d.signKey,
-		PreviousKeys: d.cfg.Signing.Trusted.Keys(), Clock: d.Clock, Repair: true, CheckpointSink: d.checkpointSink()})
+		PreviousKeys: d.cfg.Signing.Trusted, Clock: d.Clock, Repair: true, CheckpointSink: d.checkpointSink()})
 	if err != nil {
 		return fmt.Errorf("hipaakit: open the audit trail: %w", err)
 	}

@@ -88,7 +88,7 @@ func TestGoldenV1(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encoder output differs from %s (run with -update only for a deliberate format change)", goldenV1)
 	}
-	v := NewVerifier(VerifyOptions{Keys: []ed25519.PublicKey{testKey(t).Public().(ed25519.PublicKey)}, RequireSealed: true, AllowUnanchoredStart: false})
+	v := NewVerifier(VerifyOptions{Keys: mustKeySet(t, testKey(t).Public().(ed25519.PublicKey)), RequireSealed: true, AllowUnanchoredStart: false})
 	sc := bufio.NewScanner(bytes.NewReader(got))
 	evs := goldenEvents()
 	i := 0

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 var testTime = time.Date(2026, 11, 22, 6, 30, 0, 123456789, time.UTC)
@@ -73,7 +74,7 @@ func TestChainRoundTripAndVerify(t *testing.T) {
 	if err := cp.Sign(key); err != nil {
 		t.Fatal(err)
 	}
-	v := NewVerifier(VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RequireSealed: true})
+	v := NewVerifier(VerifyOptions{Keys: mustKeySet(t, key.Public().(ed25519.PublicKey)), RequireSealed: true})
 	for _, l := range lines {
 		if err := v.Line(l); err != nil {
 			t.Fatal(err)
@@ -106,4 +107,14 @@ func TestChainRoundTripAndVerify(t *testing.T) {
 	if !errors.As(ferr, &ve) || ve.Seq != 3 || ve.Problem != ProblemModified || !errors.Is(ferr, ErrChainBroken) {
 		t.Fatalf("modified: %v", ferr)
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

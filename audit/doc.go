@@ -144,8 +144,8 @@
 //   - The checkpoint signing key (any crypto.Signer with an ed25519 public
 //     key, e.g. one held in a KMS) and the distribution of its public key
 //     to verifiers. Without a key a verifier cannot tell a forged log from
-//     a real one. After a key rotation, pass the old public keys to
-//     FileOptions.PreviousKeys and to VerifyOptions.Keys.
+//     a real one. After a key rotation, pass the old public keys, as a
+//     signing.KeySet, to FileOptions.PreviousKeys and to VerifyOptions.Keys.
 //   - A second place for checkpoints (FileOptions.CheckpointSink, for
 //     example a CheckpointFile on another disk, read back with
 //     LatestCheckpoints and the trusted keys into VerifyOptions.Expect) when truncation of the

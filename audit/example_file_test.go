@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func ExampleOpenFileLog() {
@@ -38,8 +39,13 @@ func ExampleOpenFileLog() {
 		return
 	}
 
+	keys, err := signing.NewKeySet(key.Public().(ed25519.PublicKey))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	res, err := audit.VerifyDir(ctx, dir, audit.VerifyOptions{
-		Keys:          []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
+		Keys:          keys,
 		RequireSealed: true,
 	})
 	if err != nil {

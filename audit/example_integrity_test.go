@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func ExampleVerifiedSearcher() {
@@ -23,7 +24,8 @@ func ExampleVerifiedSearcher() {
 	l.Close()
 
 	r, _ := audit.OpenFileReader(dir)
-	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
+	keys, _ := signing.NewKeySet(key.Public().(ed25519.PublicKey))
+	opts := audit.VerifyOptions{Keys: keys}
 	s := audit.VerifiedSearcher(r.Entries, opts) // or pgaudit.NewStore(pool).Entries
 	page, err := audit.Query(ctx, s, audit.Filter{Subject: "p-1"})
 	fmt.Println(len(page.Records), err)
@@ -47,7 +49,8 @@ func ExampleLatestCheckpoints() {
 	if err != nil {
 		fmt.Println(err) // a forged line: bad signature at its line
 	}
-	_, err = audit.VerifyDir(ctx, filepath.Join(tmp, "log"), audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}, Expect: expect})
+	keys, _ := signing.NewKeySet(pub)
+	_, err = audit.VerifyDir(ctx, filepath.Join(tmp, "log"), audit.VerifyOptions{Keys: keys, Expect: expect})
 	fmt.Println(len(expect), err)
 	// Output: 1 <nil>
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/audittest"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 var overlapStart = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -35,7 +36,7 @@ func TestFileExportOfOverlappingRequestsVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
+	opts := audit.VerifyOptions{Keys: mustKeySet(t, key.Public().(ed25519.PublicKey))}
 	for name, s := range map[string]audit.Searcher{
 		"FileSearcher":     audit.FileSearcher(r),
 		"VerifiedSearcher": audit.VerifiedSearcher(r.Entries, opts),
@@ -71,7 +72,17 @@ func TestVerifiedSearcherReportsTamperingFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
+	opts := audit.VerifyOptions{Keys: mustKeySet(t, key.Public().(ed25519.PublicKey))}
 	audittest.ReadsReportTampering(t, audit.FileSearcher(r), audit.VerifiedSearcher(r.Entries, opts), "p-9",
 		overlapStart.Add(-time.Hour), overlapStart.Add(time.Hour))
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

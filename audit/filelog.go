@@ -24,11 +24,14 @@ import (
 // carries a checkpoint) succeeded. After any storage failure the log fails
 // closed: every later Write returns ErrUnavailable until it is reopened.
 type FileLog struct {
-	dir    string
-	opts   FileOptions
-	pub    ed25519.PublicKey
-	lock   *durable.Lock
-	reader *FileReader
+	dir  string
+	opts FileOptions
+	pub  ed25519.PublicKey
+	// trusted verifies the log's checkpoints: pub, then
+	// FileOptions.PreviousKeys.
+	trusted signing.KeySet
+	lock    *durable.Lock
+	reader  *FileReader
 
 	mu           sync.Mutex
 	chain        *Chain
@@ -68,7 +71,6 @@ type FileLog struct {
 	closeErr     error
 	lastCPRecord Checkpoint
 	tree         *fileTree // nil when the stream has no tree (ErrNoTree)
-	treeKeys     signing.KeySet
 }
 
 // batch is the set of writes one group commit acknowledges.

@@ -21,7 +21,7 @@ func TestFileLogConformance(t *testing.T) {
 		return audittest.Harness{
 			Writer:  l,
 			Entries: l.Reader().Entries,
-			Keys:    []ed25519.PublicKey{l.PublicKey()},
+			Keys:    mustKeySet(t, l.PublicKey()),
 			Close:   l.Close,
 			Reopen: func(t *testing.T) audittest.Harness {
 				if err := l.Close(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const (
@@ -107,20 +108,29 @@ func OpenFileLog(ctx context.Context, dir string, opts FileOptions) (*FileLog, e
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: create log directory: %w", err)
 	}
+	pub := opts.Signer.Public().(ed25519.PublicKey)
+	trusted, err := signing.NewKeySet(pub)
+	if err == nil {
+		trusted, err = trusted.With(opts.PreviousKeys.Keys()...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: checkpoint keys: %w", err)
+	}
 	lock, err := durable.TryLock(filepath.Join(dir, lockName))
 	if err != nil {
 		return nil, fmt.Errorf("audit: lock log directory: %w", err)
 	}
 	l := &FileLog{
-		dir:   dir,
-		opts:  opts,
-		pub:   opts.Signer.Public().(ed25519.PublicKey),
-		lock:  lock,
-		cur:   newBatch(),
-		space: make(chan struct{}),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		dir:     dir,
+		opts:    opts,
+		pub:     pub,
+		trusted: trusted,
+		lock:    lock,
+		cur:     newBatch(),
+		space:   make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	l.reader = &FileReader{dir: dir, durable: &l.durableSeq}
 	l.writeTimeoutErr = fmt.Errorf("%w: not durable within %v", ErrUnavailable, opts.WriteTimeout)
@@ -220,8 +230,7 @@ func (l *FileLog) scanLastSegment(ctx context.Context, name string) (segmentStat
 		return st, fmt.Errorf("audit: open segment: %w", err)
 	}
 	defer f.Close()
-	keys := append([]ed25519.PublicKey{l.pub}, l.opts.PreviousKeys...)
-	v := NewVerifier(VerifyOptions{Keys: keys, AllowUnanchoredStart: true})
+	v := NewVerifier(VerifyOptions{Keys: l.trusted, AllowUnanchoredStart: true})
 	sc := newLineScanner(f)
 	first, _ := parseSegmentName(name)
 	for {

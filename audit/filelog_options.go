@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Defaults of FileOptions.
@@ -31,8 +32,10 @@ type FileOptions struct {
 	// Signer signs checkpoints; its public key must be ed25519. Required.
 	Signer crypto.Signer
 	// PreviousKeys are earlier checkpoint keys, trusted when Open checks
-	// the newest segment after a key rotation. Verifiers need them too.
-	PreviousKeys []ed25519.PublicKey
+	// the newest segment after a key rotation (the signer's own key is
+	// always trusted; a key here with its KeyID fails Open). Verifiers need
+	// them too.
+	PreviousKeys signing.KeySet
 	// Clock sets event and checkpoint times (default the system clock).
 	Clock clock.Clock
 	// SegmentMaxBytes and SegmentMaxAge rotate to a new segment file when

@@ -28,7 +28,7 @@ func openTestLog(t *testing.T, dir string, mod func(*FileOptions)) *FileLog {
 }
 
 func testKeys(t testing.TB) VerifyOptions {
-	return VerifyOptions{Keys: []ed25519.PublicKey{testKey(t).Public().(ed25519.PublicKey)}}
+	return VerifyOptions{Keys: mustKeySet(t, testKey(t).Public().(ed25519.PublicKey))}
 }
 
 func mustVerify(t *testing.T, dir string, opts VerifyOptions) Result {
@@ -366,7 +366,7 @@ func TestFileLogStreamsAndKeyRotation(t *testing.T) {
 		t.Fatalf("open with an unknown key: %v", err)
 	}
 	old := testKey(t).Public().(ed25519.PublicKey)
-	l, err := OpenFileLog(ctx, auditDir, FileOptions{Signer: newKey, PreviousKeys: []ed25519.PublicKey{old}})
+	l, err := OpenFileLog(ctx, auditDir, FileOptions{Signer: newKey, PreviousKeys: mustKeySet(t, old)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestFileLogStreamsAndKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	mustVerify(t, auditDir, VerifyOptions{Keys: []ed25519.PublicKey{old, newKey.Public().(ed25519.PublicKey)}, RequireSealed: true})
+	mustVerify(t, auditDir, VerifyOptions{Keys: mustKeySet(t, old, newKey.Public().(ed25519.PublicKey)), RequireSealed: true})
 	if _, err := VerifyDir(ctx, auditDir, testKeys(t)); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("verify without the new key: %v", err)
 	}

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"iter"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/durable"
-	"github.com/hipaakit/hipaakit/signing"
 )
 
 // treeOff turns tree maintenance off, for the benchmarks' before/after
@@ -25,11 +23,7 @@ func (l *FileLog) openTree(ctx context.Context) error {
 	if treeOff {
 		return nil
 	}
-	keys, err := signing.NewKeySet(append([]ed25519.PublicKey{l.pub}, l.opts.PreviousKeys...)...)
-	if err != nil {
-		return fmt.Errorf("audit: checkpoint keys: %w", err)
-	}
-	l.treeKeys = keys
+	keys := l.trusted
 	records := func(from uint64) iter.Seq2[Record, error] { return l.reader.Records(ctx, from) }
 	t, err := openFileTree(ctx, l.dir, records, l.writtenSeq)
 	if errors.Is(err, ErrNoTree) {

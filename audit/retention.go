@@ -251,9 +251,7 @@ func (l *FileLog) sealedSegment(ctx context.Context, seg, next SegmentInfo, held
 }
 
 // keys returns the public keys the log trusts: its own and the previous ones.
-func (l *FileLog) keys() []ed25519.PublicKey {
-	return append([]ed25519.PublicKey{l.pub}, l.opts.PreviousKeys...)
-}
+func (l *FileLog) keys() []ed25519.PublicKey { return l.trusted.Keys() }
 
 // nextAnchor returns the signed anchor checkpoint that starts next; it
 // must verify, or what remains after a purge would not.

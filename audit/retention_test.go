@@ -117,7 +117,7 @@ func TestPurgeAfterKeyRotation(t *testing.T) {
 	clk := clock.NewFake(testTime.AddDate(DefaultRetentionYears+1, 0, 0))
 	l := openTestLog(t, dir, func(o *FileOptions) {
 		o.Signer = newKey
-		o.PreviousKeys = []ed25519.PublicKey{oldPub}
+		o.PreviousKeys = mustKeySet(t, oldPub)
 		o.Clock = clk
 		o.SegmentMaxBytes = 1
 	})
@@ -133,7 +133,7 @@ func TestPurgeAfterKeyRotation(t *testing.T) {
 	if err != nil || len(rep.Purged) != len(dry.Purged) {
 		t.Fatalf("purge after key rotation: %v %+v", err, rep)
 	}
-	if _, err := l.Reader().Verify(ctx, VerifyOptions{Keys: []ed25519.PublicKey{oldPub, newKey.Public().(ed25519.PublicKey)}}); err != nil {
+	if _, err := l.Reader().Verify(ctx, VerifyOptions{Keys: mustKeySet(t, oldPub, newKey.Public().(ed25519.PublicKey))}); err != nil {
 		t.Fatalf("verify after purge: %v", err)
 	}
 }
@@ -177,7 +177,7 @@ func TestPurgeIgnoresBackdatedEventTime(t *testing.T) {
 		if e.Record != nil && e.Record.Event.Action == ActionRetentionPurge {
 			purgeSeq = e.Record.Seq
 		}
-		if c := e.Checkpoint; c != nil && purgeSeq > 0 && c.Seq == purgeSeq && c.Verify(testKeys(t).Keys...) == nil {
+		if c := e.Checkpoint; c != nil && purgeSeq > 0 && c.Seq == purgeSeq && c.Verify(testKeys(t).Keys.Keys()...) == nil {
 			sealed = true
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // AttrPurgedThrough is the Attrs key of a retention_purge event that names
@@ -19,9 +21,10 @@ const AttrPurgedThrough = "purged_through_seq"
 
 // VerifyOptions configure a Verifier.
 type VerifyOptions struct {
-	// Keys are the trusted checkpoint public keys. A checkpoint signed by
-	// any other key fails verification.
-	Keys []ed25519.PublicKey
+	// Keys are the trusted checkpoint public keys (the current key and
+	// the rotated-out ones still trusted). A checkpoint signed by any other
+	// key fails verification.
+	Keys signing.KeySet
 	// Expect are checkpoints kept outside the log (from a CheckpointSink).
 	// Each is trusted only once its signature verifies with Keys: a
 	// genuine one is checked against the records, and a log that ends
@@ -76,6 +79,7 @@ type streamState struct {
 // call; it is a *VerifyError naming the stream and sequence number.
 type Verifier struct {
 	opts    VerifyOptions
+	keys    []ed25519.PublicKey // opts.Keys, once
 	streams map[string]*streamState
 	last    *streamState
 	err     error
@@ -97,10 +101,10 @@ func (v *Verifier) At(segment string, line int64) { v.seg, v.lineNo = segment, l
 
 // NewVerifier returns a Verifier.
 func NewVerifier(opts VerifyOptions) *Verifier {
-	v := &Verifier{opts: opts, streams: make(map[string]*streamState), h: sha256.New()}
+	v := &Verifier{opts: opts, keys: opts.Keys.Keys(), streams: make(map[string]*streamState), h: sha256.New()}
 	for i := range opts.Expect {
 		c := opts.Expect[i]
-		if c.Verify(opts.Keys...) != nil {
+		if c.Verify(v.keys...) != nil {
 			if v.badExpect == nil {
 				v.badExpect = &c
 			}
@@ -260,7 +264,7 @@ func (v *Verifier) Checkpoint(c *Checkpoint) error {
 		return v.settleGap(false)
 	}
 	s := v.state(c.Stream)
-	if err := c.Verify(v.opts.Keys...); err != nil {
+	if err := c.Verify(v.keys...); err != nil {
 		return v.fail(c.Stream, c.Seq, ProblemSignature, ErrBadSignature)
 	}
 	if !s.started {

@@ -213,7 +213,7 @@ func TestVerifierRecordsFromRows(t *testing.T) {
 		}
 		yield(Entry{Checkpoint: &cp}, nil)
 	}
-	res, err := Verify(context.Background(), entries, VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RequireSealed: true})
+	res, err := Verify(context.Background(), entries, VerifyOptions{Keys: mustKeySet(t, key.Public().(ed25519.PublicKey)), RequireSealed: true})
 	if err != nil || res.Streams[0].LastSeq != 4 {
 		t.Fatalf("verify rows: %v %+v", err, res)
 	}

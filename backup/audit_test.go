@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestAuditTrailDrill backs up a file audit log and drills it: the restored
@@ -39,13 +40,23 @@ func TestAuditTrailDrill(t *testing.T) {
 	if m.Source.Kind != "audit" {
 		t.Fatalf("source kind %q", m.Source.Kind)
 	}
-	rep, err := f.repo.Drill(ctx, DrillOptions{ScratchDir: t.TempDir(), AuditKeys: []ed25519.PublicKey{pub}})
+	rep, err := f.repo.Drill(ctx, DrillOptions{ScratchDir: t.TempDir(), AuditKeys: mustKeySet(t, pub)})
 	if err != nil || !rep.Pass {
 		t.Fatalf("audit drill: %+v, %v", rep, err)
 	}
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
-	rep, err = f.repo.Drill(ctx, DrillOptions{ScratchDir: t.TempDir(), AuditKeys: []ed25519.PublicKey{other}})
+	rep, err = f.repo.Drill(ctx, DrillOptions{ScratchDir: t.TempDir(), AuditKeys: mustKeySet(t, other)})
 	if !errors.Is(err, ErrDrillFailed) || rep.Pass {
 		t.Fatalf("audit drill with a foreign checkpoint key: %+v, %v", rep, err)
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -2,10 +2,8 @@ package backup
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"github.com/hipaakit/hipaakit/durable"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/hipaakit/hipaakit/durable"
+	"github.com/hipaakit/hipaakit/signing"
 
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/phi/memstore"
@@ -45,7 +46,7 @@ type DrillOptions struct {
 	// AuditKeys, when set, make a drill of an audit-trail backup also verify
 	// the restored trail (hash chain and signed checkpoints) with
 	// audit.VerifyDir, trusting these checkpoint keys.
-	AuditKeys []ed25519.PublicKey
+	AuditKeys signing.KeySet
 }
 
 // DrillReport is the result of a restore drill.
@@ -140,7 +141,7 @@ func (r *Repository) Drill(ctx context.Context, opts DrillOptions) (rep *DrillRe
 	if err != nil {
 		return rep, err
 	}
-	if ds, ok := sink.(*DirSink); ok && m.Source.Kind == "audit" && len(opts.AuditKeys) > 0 {
+	if ds, ok := sink.(*DirSink); ok && m.Source.Kind == "audit" && opts.AuditKeys.Len() > 0 {
 		if _, verr := audit.VerifyDir(ctx, ds.Dest, audit.VerifyOptions{Keys: opts.AuditKeys}); verr != nil {
 			mm = append(mm, "restored audit trail fails verification: "+verr.Error())
 		}

@@ -188,7 +188,7 @@ func ComputeScope(ctx context.Context, r ScopeRequest) (*Scope, error) {
 	if r.Entries == nil {
 		return nil, invalid("ScopeRequest.Entries", "required")
 	}
-	if len(r.Verify.Keys) == 0 {
+	if r.Verify.Keys.Len() == 0 {
 		return nil, invalid("ScopeRequest.Verify.Keys", "required: the trail is verified before it is trusted")
 	}
 	in := r.Indicators

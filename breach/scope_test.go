@@ -17,6 +17,7 @@ import (
 	"github.com/hipaakit/hipaakit/breach"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/hipaakittest"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // trail is a real audit trail under test: where to write, and how to read
@@ -25,7 +26,7 @@ type trail struct {
 	w       audit.Writer
 	close   func()
 	entries audit.EntrySource
-	keys    []ed25519.PublicKey
+	keys    signing.KeySet
 	dir     string // file trails only
 }
 
@@ -37,7 +38,7 @@ func fileTrail(t *testing.T) *trail {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &trail{w: l, close: func() { l.Close() }, entries: l.Reader().Entries, keys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}, dir: dir}
+	return &trail{w: l, close: func() { l.Close() }, entries: l.Reader().Entries, keys: mustKeySet(t, priv.Public().(ed25519.PublicKey)), dir: dir}
 }
 
 func pgTrail(t *testing.T) *trail {
@@ -51,7 +52,7 @@ func pgTrail(t *testing.T) *trail {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &trail{w: w, close: func() { w.Close(context.Background()) }, entries: pgaudit.NewStore(pool).Entries, keys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}}
+	return &trail{w: w, close: func() { w.Close(context.Background()) }, entries: pgaudit.NewStore(pool).Entries, keys: mustKeySet(t, priv.Public().(ed25519.PublicKey))}
 }
 
 const compromised = "u-nurse-7"
@@ -268,4 +269,14 @@ func TestScopeExports(t *testing.T) {
 	if err := breach.WriteScopeJSON(&js, sc); err != nil || !strings.Contains(js.String(), `"records_read"`) {
 		t.Fatalf("scope JSON: %v", err)
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

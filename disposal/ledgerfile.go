@@ -27,7 +27,7 @@ var ErrReadOnly = errors.New("disposal: ledger opened read-only")
 type FileLedgerStore struct {
 	log    *audit.FileLog    // nil when read-only
 	reader *audit.FileReader // the log's reader, or an independent one
-	keys   []ed25519.PublicKey
+	keys   signing.KeySet
 	stream string
 
 	appendMu sync.Mutex        // serialises Append with reading the head
@@ -75,9 +75,9 @@ func OpenFileLedgerStore(ctx context.Context, dir string, opts FileLedgerOptions
 	if !ok {
 		return nil, fmt.Errorf("%w: ledger signer must be ed25519", ErrInvalidKey)
 	}
-	keys := opts.Keys.Keys()
-	if len(keys) == 0 {
-		keys = []ed25519.PublicKey{pub}
+	keys := opts.Keys
+	if keys.Len() == 0 {
+		keys, _ = signing.NewKeySet(pub) // one key cannot collide
 	}
 	log, err := audit.OpenFileLog(ctx, dir, audit.FileOptions{
 		Stream: DefaultLedgerStream, Signer: opts.Signer, PreviousKeys: keys, Clock: opts.Clock, Repair: opts.Repair,
@@ -106,7 +106,7 @@ func OpenFileLedgerReader(ctx context.Context, dir string, opts FileLedgerOption
 	if err != nil {
 		return nil, fmt.Errorf("disposal: open ledger: %w", err)
 	}
-	s := &FileLedgerStore{reader: r, keys: opts.Keys.Keys(), stream: DefaultLedgerStream}
+	s := &FileLedgerStore{reader: r, keys: opts.Keys, stream: DefaultLedgerStream}
 	if err := s.buildIndex(ctx); err != nil {
 		return nil, err
 	}

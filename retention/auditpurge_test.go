@@ -12,6 +12,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func TestAuditRetentionLeapDay(t *testing.T) {
@@ -103,7 +104,7 @@ func TestPurgeAuditHonoursPolicyAndHolds(t *testing.T) {
 	if rep, err = retention.PurgeAudit(ctx, log, ps, reg, clk.Now(), false); err != nil || len(rep.Purged) != 2 {
 		t.Fatalf("after lift: %+v %v", rep, err)
 	}
-	if _, err := log.Reader().Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}}); err != nil {
+	if _, err := log.Reader().Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, priv.Public().(ed25519.PublicKey))}); err != nil {
 		t.Fatalf("trail does not verify after purges: %v", err)
 	}
 	if _, err := retention.PurgeAudit(ctx, log, ps, failingHolds{}, clk.Now(), false); err == nil {
@@ -188,4 +189,14 @@ func TestAuditPolicyIsAuditsSixYears(t *testing.T) {
 			t.Fatalf("%v: policy %v, audit %v", at, got, want)
 		}
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

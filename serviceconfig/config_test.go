@@ -1,7 +1,9 @@
 package serviceconfig_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -268,4 +270,34 @@ func sampleConfig(dir string) serviceconfig.Config {
 func pemKey(pub ed25519.PublicKey) string {
 	b, _ := signing.EncodePublicKey(pub)
 	return string(b)
+}
+
+// TestConfigKeySets: the key accessors return signing.KeySets, the current
+// key first; the ledger's keys default to the audit keys; TrustedKeys is
+// their union, each key once.
+func TestConfigKeySets(t *testing.T) {
+	a := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	b := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	c := sampleConfig(t.TempDir())
+	c.AuditKeys = []string{pemKey(a), base64.StdEncoding.EncodeToString(b)}
+	if ks := c.AuditPublicKeys().Keys(); len(ks) != 2 || !ks[0].Equal(a) || !ks[1].Equal(b) {
+		t.Fatalf("AuditPublicKeys = %d keys", len(ks))
+	}
+	if ks := c.LedgerPublicKeys().Keys(); len(ks) != 2 || !ks[0].Equal(a) {
+		t.Fatalf("LedgerPublicKeys without ledger_keys = %d keys", len(ks))
+	}
+	c.LedgerKeys = []string{pemKey(b)}
+	if ks := c.LedgerPublicKeys().Keys(); len(ks) != 1 || !ks[0].Equal(b) {
+		t.Fatalf("LedgerPublicKeys = %d keys", len(ks))
+	}
+	c.AuditKeys = c.AuditKeys[:1]
+	trusted, err := c.TrustedKeys()
+	must(t, err)
+	if ks := trusted.Keys(); len(ks) != 2 || !ks[0].Equal(a) || !ks[1].Equal(b) {
+		t.Fatalf("TrustedKeys = %d keys", len(ks))
+	}
+	if _, err := trusted.Lookup(signing.KeyID(b)); err != nil {
+		t.Fatalf("the ledger key is not trusted: %v", err)
+	}
+	must(t, c.Validate())
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/retention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Validate checks every rule of the format. Load calls it; a
@@ -255,6 +256,9 @@ func (c *Config) validateKeys() error {
 			}
 		}
 	}
+	if _, err := c.TrustedKeys(); err != nil {
+		return cfgErr("audit_keys", "two different keys of audit_keys and ledger_keys share a key ID")
+	}
 	switch {
 	case c.KEK == "local":
 		if c.KMSEndpoint != "" || c.KMSRegion != "" {
@@ -367,21 +371,38 @@ func calendarSpan(p retention.Period) time.Duration {
 	return longest
 }
 
-// AuditPublicKeys decodes AuditKeys, current key first. A key that does not
-// decode is left out (Validate refuses it).
-func (c *Config) AuditPublicKeys() []ed25519.PublicKey { return publicKeys(c.AuditKeys) }
+// AuditPublicKeys is the set of AuditKeys, current key first. A key that
+// does not decode is left out, and keys that Validate refuses (two keys with
+// one KeyID) give the empty set, which trusts nothing.
+func (c *Config) AuditPublicKeys() signing.KeySet { return publicKeys(c.AuditKeys) }
 
-// LedgerPublicKeys decodes LedgerKeys, or AuditKeys when LedgerKeys is empty
-// (the ledger's default).
-func (c *Config) LedgerPublicKeys() []ed25519.PublicKey {
+// LedgerPublicKeys is the set of LedgerKeys, or of AuditKeys when LedgerKeys
+// is empty (the ledger's default), as AuditPublicKeys.
+func (c *Config) LedgerPublicKeys() signing.KeySet {
 	if len(c.LedgerKeys) > 0 {
 		return publicKeys(c.LedgerKeys)
 	}
 	return publicKeys(c.AuditKeys)
 }
 
-// publicKeys decodes keys (validated).
-func publicKeys(keys []string) []ed25519.PublicKey {
+// TrustedKeys is the set of every checkpoint key the deployment trusts:
+// AuditPublicKeys, then LedgerPublicKeys. It fails with
+// signing.ErrDuplicateKeyID when two different keys share a KeyID.
+func (c *Config) TrustedKeys() (signing.KeySet, error) {
+	return signing.NewKeySet(append(decodeKeys(c.AuditKeys), decodeKeys(c.LedgerKeys)...)...)
+}
+
+// publicKeys is the set of keys (validated).
+func publicKeys(keys []string) signing.KeySet {
+	s, err := signing.NewKeySet(decodeKeys(keys)...)
+	if err != nil {
+		return signing.KeySet{}
+	}
+	return s
+}
+
+// decodeKeys decodes keys, leaving out those that do not decode.
+func decodeKeys(keys []string) []ed25519.PublicKey {
 	out := make([]ed25519.PublicKey, 0, len(keys))
 	for _, k := range keys {
 		if pk, ok := decodePublicKey(k); ok {

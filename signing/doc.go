@@ -21,7 +21,11 @@
 //     key its KeyID names. Its file form (a trusted-keys file, ParseKeySet,
 //     ReadKeySet, EncodePEM) is one or more PEM "PUBLIC KEY" blocks, the
 //     current key first; Save writes the public key of "key.pem" beside it
-//     as "key.pub.pem" (PublicKeyPath), which is such a file.
+//     as "key.pub.pem" (PublicKeyPath), which is such a file. Every
+//     hipaakit option and accessor that holds trusted keys is a KeySet
+//     (audit.VerifyOptions.Keys, audit.FileOptions.PreviousKeys,
+//     backup.DrillOptions.AuditKeys, the root package's TrustedKeys,
+//     serviceconfig's key accessors), never a bare slice.
 //   - PrivateKey redacts itself under every fmt verb, log/slog and
 //     encoding/json; errors never contain key material or paths. Key bytes
 //     come out only through ExportPEM.

@@ -178,7 +178,7 @@ func (a *Archive) verify(ctx context.Context, stream string, kept ...audit.TreeC
 		cps = append(cps, cp)
 	}
 	store := newTileStore(ctx, a.cfg.Target, streamDir(stream), newest)
-	chain := audit.NewVerifier(audit.VerifyOptions{Keys: a.cfg.Keys.Keys(), AllowUnanchoredStart: true})
+	chain := audit.NewVerifier(audit.VerifyOptions{Keys: a.cfg.Keys, AllowUnanchoredStart: true})
 	records := func(yield func(audit.Record, error) bool) {
 		for _, u := range units {
 			b, err := a.segment(ctx, u)

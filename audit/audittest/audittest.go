@@ -33,7 +33,6 @@ package audittest
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"iter"
@@ -43,6 +42,7 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Harness connects the suite to one Writer implementation over fresh,
@@ -56,7 +56,7 @@ type Harness struct {
 	Entries func(ctx context.Context) iter.Seq2[audit.Entry, error]
 	// Keys verify the writer's checkpoints. A writer that stores
 	// checkpoints must supply them.
-	Keys []ed25519.PublicKey
+	Keys signing.KeySet
 	// Close, if set, releases the writer; the suite calls it once at the
 	// end of each test (after Reopen, on the reopened harness).
 	Close func() error

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 var key = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, ed25519.SeedSize))
@@ -22,7 +23,7 @@ func memoryHarness(t *testing.T) Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Harness{Writer: m, Entries: m.Entries, Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
+	return Harness{Writer: m, Entries: m.Entries, Keys: mustKeySet(t, key.Public().(ed25519.PublicKey))}
 }
 
 func TestMemoryConforms(t *testing.T) {
@@ -133,4 +134,14 @@ func TestSuiteCatchesBrokenWriters(t *testing.T) {
 			t.Fatalf("%s writer: failure does not mention %q:\n%s", kind, want, out)
 		}
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestConformance runs the audit.Writer conformance suite against the
@@ -29,7 +30,7 @@ func pgHarness(t *testing.T, pool *pgxpool.Pool, key ed25519.PrivateKey) auditte
 	return audittest.Harness{
 		Writer:  w,
 		Entries: pgaudit.NewStore(pool).Entries,
-		Keys:    []ed25519.PublicKey{pub(key)},
+		Keys:    mustKeySet(t, pub(key)),
 		Close:   func() error { return w.Close(context.Background()) },
 		Reopen: func(t *testing.T) audittest.Harness {
 			if err := w.Close(context.Background()); err != nil {
@@ -51,4 +52,14 @@ func TestHistoryConformance(t *testing.T) {
 		replica := open(t, pool, pgaudit.Options{Stream: "history-b", Signer: key})
 		return audittest.HistoryHarness{Trail: pgaudit.NewTrail(w, pgaudit.NewStore(pool)), Replica: replica}
 	})
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

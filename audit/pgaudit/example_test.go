@@ -11,6 +11,7 @@ import (
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/hipaakittest"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // Example wires the PostgreSQL trail: migrate, open this instance's writer,
@@ -60,7 +61,11 @@ func exampleFlow(ctx context.Context, pool *pgxpool.Pool, key ed25519.PrivateKey
 	if err != nil {
 		return "", err
 	}
-	res, err := store.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}})
+	keys, err := signing.NewKeySet(key.Public().(ed25519.PublicKey))
+	if err != nil {
+		return "", err
+	}
+	res, err := store.Verify(ctx, audit.VerifyOptions{Keys: keys})
 	if err != nil {
 		return "", err
 	}

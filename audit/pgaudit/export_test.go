@@ -28,7 +28,7 @@ func TestExportOfOverlappingRequestsVerifies(t *testing.T) {
 		}
 	}
 	st := pgaudit.NewStore(pool)
-	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}}
+	opts := audit.VerifyOptions{Keys: mustKeySet(t, pub(key))}
 	for name, s := range map[string]audit.Searcher{
 		"Store":            st,
 		"VerifiedSearcher": audit.VerifiedSearcher(st.Entries, opts),
@@ -63,7 +63,7 @@ func TestVerifiedSearcherReportsTamperingPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := pgaudit.NewStore(pool)
-	verified := audit.VerifiedSearcher(st.Entries, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}})
+	verified := audit.VerifiedSearcher(st.Entries, audit.VerifyOptions{Keys: mustKeySet(t, pub(key))})
 	audittest.ReadsReportTampering(t, st, verified, "p-9", t0.Add(-time.Hour), t0.Add(time.Hour))
 }
 
@@ -88,13 +88,13 @@ func TestForgedCheckpointRowIsBadSignature(t *testing.T) {
 		c.Stream, int64(c.Seq), string(c.Reason), line); err != nil {
 		t.Fatal(err)
 	}
-	_, err = pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}})
+	_, err = pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, pub(key))})
 	var ve *audit.VerifyError
 	if !errors.As(err, &ve) || ve.Problem != audit.ProblemSignature || ve.Seq != 9 || !errors.Is(err, audit.ErrBadSignature) {
 		t.Fatalf("forged checkpoint row: %v", err)
 	}
 	// and as an expected checkpoint it is refused the same way
-	_, err = pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}, Expect: []audit.Checkpoint{c}})
+	_, err = pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, pub(key)), Expect: []audit.Checkpoint{c}})
 	if !errors.As(err, &ve) || ve.Problem != audit.ProblemSignature {
 		t.Fatalf("forged expected checkpoint: %v", err)
 	}

@@ -2,7 +2,6 @@ package pgaudit_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"strings"
@@ -185,7 +184,7 @@ func TestVerifyUnderWriteLoadReportsNoTampering(t *testing.T) {
 	}
 	start.Done()
 	st := pgaudit.NewStore(pools[writers])
-	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}}
+	opts := audit.VerifyOptions{Keys: mustKeySet(t, pub(key))}
 	var failures []string
 	// At least rounds verifications, and on until the writers have written
 	// while they ran (a loaded machine can starve the writers for a while):

@@ -2,7 +2,6 @@ package pgaudit_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"slices"
 	"testing"
@@ -103,7 +102,7 @@ func TestPurgeWholePartitionsWithHoldsAndAnchors(t *testing.T) {
 
 	// Without the anchors' purge record the start is unexplained: verification
 	// with another key fails on the anchor's signature.
-	if _, err := pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(newKey(t))}}); !errors.Is(err, audit.ErrBadSignature) {
+	if _, err := pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, pub(newKey(t)))}); !errors.Is(err, audit.ErrBadSignature) {
 		t.Fatalf("foreign key: %v", err)
 	}
 
@@ -215,7 +214,7 @@ func TestPurgeSealsStreamsWithoutWriterAndDecidesByWriteTime(t *testing.T) {
 		len(res.Boundaries) != 1 || res.Boundaries[0].Stream != "api-gone" {
 		t.Fatalf("purge %+v", res)
 	}
-	opts := audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}, RequireSealed: true}
+	opts := audit.VerifyOptions{Keys: mustKeySet(t, pub(key)), RequireSealed: true}
 	if _, err := pgaudit.NewStore(pool).Verify(ctx, opts); err != nil {
 		t.Fatalf("the trail is unsealed after the purge: %v", err)
 	}

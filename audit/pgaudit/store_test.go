@@ -3,7 +3,6 @@ package pgaudit_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
@@ -129,7 +128,7 @@ func TestVerifyNamesFirstBadRecord(t *testing.T) {
 			w.Close(context.Background())
 			verify(t, pool, key)
 			tamper(t, pool, c.stmts...)
-			_, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{Keys: []ed25519.PublicKey{pub(key)}})
+			_, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{Keys: mustKeySet(t, pub(key))})
 			var ve *audit.VerifyError
 			if !errors.As(err, &ve) || ve.Stream != "api-1" || ve.Seq != c.seq || ve.Problem != c.problem {
 				t.Fatalf("got %v", err)

@@ -67,7 +67,7 @@ func verify(t testing.TB, pool *pgxpool.Pool, keys ...ed25519.PrivateKey) audit.
 	for _, k := range keys {
 		pubs = append(pubs, k.Public().(ed25519.PublicKey))
 	}
-	res, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{Keys: pubs})
+	res, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{Keys: mustKeySet(t, pubs...)})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -334,12 +334,12 @@ func TestCheckpointSinkAndKeys(t *testing.T) {
 	}
 	// The sink's latest checkpoint is an expectation verification checks.
 	res, err := pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{
-		Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, Expect: sunk[len(sunk)-1:], RequireSealed: true})
+		Keys: mustKeySet(t, key.Public().(ed25519.PublicKey)), Expect: sunk[len(sunk)-1:], RequireSealed: true})
 	if err != nil || res.Streams[0].CheckpointSeq != 25 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	_, err = pgaudit.NewStore(pool).Verify(context.Background(), audit.VerifyOptions{
-		Keys: []ed25519.PublicKey{newKey(t).Public().(ed25519.PublicKey)}})
+		Keys: mustKeySet(t, newKey(t).Public().(ed25519.PublicKey))})
 	if !errors.Is(err, audit.ErrBadSignature) {
 		t.Fatalf("foreign key: %v", err)
 	}

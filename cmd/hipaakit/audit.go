@@ -255,10 +255,12 @@ func verifyOptions(keyFiles []string, expect string) (opts audit.VerifyOptions, 
 		if err != nil {
 			return opts, nil, fmt.Errorf("key file: %w", err)
 		}
-		opts.Keys = append(opts.Keys, set.Keys()...)
+		if opts.Keys, err = opts.Keys.With(set.Keys()...); err != nil {
+			return opts, nil, fmt.Errorf("key file: %w", err)
+		}
 	}
 	if expect != "" {
-		if opts.Expect, forged, err = readCheckpoints(expect, opts.Keys); err != nil {
+		if opts.Expect, forged, err = readCheckpoints(expect, opts.Keys.Keys()); err != nil {
 			return opts, nil, err
 		}
 	}

@@ -124,7 +124,7 @@ func (b *backupCmd) drillOptions(ctx context.Context, kind, scratch string) (bac
 		if err != nil {
 			return opts, err
 		}
-		opts.AuditKeys = keys.Keys()
+		opts.AuditKeys = keys
 	case "keystore":
 		var err error
 		if opts.Ledger, err = b.tool.ReadLedger(ctx); err != nil {

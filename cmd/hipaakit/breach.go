@@ -16,6 +16,7 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/breach"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 const breachUsage = `usage: hipaakit breach <command>
@@ -284,12 +285,14 @@ func (b *breachFlags) scope(ctx context.Context, c *cli, tool *hipaakit.Tool, m 
 	if err != nil {
 		return err
 	}
-	if len(opts.Keys) == 0 {
+	if opts.Keys.Len() == 0 {
 		k, err := tool.SigningKey()
 		if err != nil {
 			return err
 		}
-		opts.Keys = []ed25519.PublicKey{k.Public().(ed25519.PublicKey)}
+		if opts.Keys, err = signing.NewKeySet(k.Public().(ed25519.PublicKey)); err != nil {
+			return err
+		}
 	}
 	var shredded func(context.Context, string) (bool, error)
 	if *b.noShredded {

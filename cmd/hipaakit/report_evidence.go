@@ -62,7 +62,7 @@ func verifyEvidence(c *cli, file, keysPath, configPath string) int {
 			fmt.Fprintf(c.stderr, "hipaakit report: %v\n", err)
 			return exitUsage
 		}
-		if trusted, err = signing.NewKeySet(append(cfg.AuditPublicKeys(), cfg.LedgerPublicKeys()...)...); err != nil {
+		if trusted, err = cfg.TrustedKeys(); err != nil {
 			fmt.Fprintf(c.stderr, "hipaakit report: the configuration's keys: %v\n", err)
 			return exitUsage
 		}

@@ -248,10 +248,13 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 	if c.in.DB != nil {
 		// pgaudit verifies every stream of the schema, which may hold the
 		// disposal ledger's streams too.
-		keys = append(keys, c.cfg.LedgerPublicKeys()...)
+		keys, err = c.cfg.TrustedKeys()
 	}
 	a := &AuditEvidence{}
-	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: keys}); err != nil {
+	if err == nil {
+		_, err = trail.Verify(ctx, audit.VerifyOptions{Keys: keys})
+	}
+	if err != nil {
 		a.VerifyError = err.Error()
 	} else {
 		a.Verified = true

@@ -8,7 +8,6 @@ import (
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/serviceconfig"
-	"github.com/hipaakit/hipaakit/signing"
 )
 
 // inspect opens the deployment cfg describes read-only, through
@@ -27,7 +26,7 @@ func inspect(ctx context.Context, cfg *serviceconfig.Config) (*hipaakit.Inspecti
 
 // deploymentConfig is the hipaakit.Config of the deployment cfg describes.
 func deploymentConfig(cfg *serviceconfig.Config) (hipaakit.Config, error) {
-	trusted, err := signing.NewKeySet(append(cfg.AuditPublicKeys(), cfg.LedgerPublicKeys()...)...)
+	trusted, err := cfg.TrustedKeys()
 	if err != nil {
 		return hipaakit.Config{}, err
 	}

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"github.com/hipaakit/hipaakit"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hipaakit/hipaakit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -42,7 +42,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	w      *pgaudit.Writer
 	reader *pgaudit.Store
-	keys   []ed25519.PublicKey
+	keys   signing.KeySet
 	stream string
 	// lockConns bounds the pool connections that subject locks hold, so
 	// that shreds waiting for a lock never take every connection from the
@@ -74,9 +74,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if !ok {
 		return nil, errors.New("pgledger: Signer must be an ed25519 key")
 	}
-	keys := opts.Keys.Keys()
-	if len(keys) == 0 {
-		keys = []ed25519.PublicKey{pub}
+	keys := opts.Keys
+	if keys.Len() == 0 {
+		keys, _ = signing.NewKeySet(pub) // one key cannot collide
 	}
 	w, err := pgaudit.Open(ctx, pool, pgaudit.Options{Stream: opts.Stream, Signer: opts.Signer, Clock: opts.Clock, CheckpointEvery: 1})
 	if err != nil {

@@ -27,7 +27,7 @@ func OpenReadOnly(pool *pgxpool.Pool, keys signing.KeySet) (*ReadOnly, error) {
 	if keys.Len() == 0 {
 		return nil, errors.New("pgledger: OpenReadOnly needs the trusted checkpoint keys")
 	}
-	return &ReadOnly{s: &Store{pool: pool, reader: pgaudit.NewStore(pool), keys: keys.Keys(), stream: StreamPrefix}}, nil
+	return &ReadOnly{s: &Store{pool: pool, reader: pgaudit.NewStore(pool), keys: keys, stream: StreamPrefix}}, nil
 }
 
 // Stream implements disposal.LedgerStore (no stream is written).

@@ -223,7 +223,7 @@ func (a *app) scope(ctx context.Context, in scopeIn) (*breach.Scope, error) {
 		}
 		ind.Networks = append(ind.Networks, p.Masked())
 	}
-	return breach.ComputeScope(ctx, breach.ScopeRequest{Entries: a.d.AuditEntries(), Verify: audit.VerifyOptions{Keys: a.d.TrustedKeys().Keys()},
+	return breach.ComputeScope(ctx, breach.ScopeRequest{Entries: a.d.AuditEntries(), Verify: audit.VerifyOptions{Keys: a.d.TrustedKeys()},
 		Indicators: ind, KEKCompromised: in.KEK, Shredded: func(ctx context.Context, s string) (bool, error) {
 			_, found, err := a.d.Ledger.Lookup(ctx, s)
 			return found, err

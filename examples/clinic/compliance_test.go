@@ -21,6 +21,7 @@ import (
 	"github.com/hipaakit/hipaakit/compliance"
 	"github.com/hipaakit/hipaakit/compliance/report"
 	"github.com/hipaakit/hipaakit/serviceconfig"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestComplianceSuite runs hipaakit's compliance suite against the clinic's
@@ -114,7 +115,7 @@ func testComplianceSuite(t *testing.T, s storeSetup) {
 		PasswordLogin:    cs.passwordOnly,
 		Events:           tc.allEvents,
 		VerifyAudit: func(ctx context.Context) error {
-			_, err := tc.app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{pub}})
+			_, err := tc.app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, pub)})
 			return err
 		},
 		Logs: tc.logs.String,
@@ -373,4 +374,14 @@ func testServiceConfigReport(t *testing.T, s storeSetup) {
 	if len(rep.Rows) == 0 || ev.Encryption == nil || ev.Encryption.Shredded != 1 {
 		t.Fatalf("report: %d rows, encryption %+v, notes %v", len(rep.Rows), ev.Encryption, ev.Notes)
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

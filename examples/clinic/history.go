@@ -73,7 +73,7 @@ func (a *app) historyRequest(w http.ResponseWriter, r *http.Request) (audit.Hist
 // altered record is reported instead of shown or opened), answering for a
 // failure: 502 when the trail does not verify.
 func (a *app) history(w http.ResponseWriter, r *http.Request, req audit.HistoryRequest) (audit.History, bool) {
-	verified := audit.VerifiedSearcher(a.d.AuditEntries(), audit.VerifyOptions{Keys: a.d.TrustedKeys().Keys()})
+	verified := audit.VerifiedSearcher(a.d.AuditEntries(), audit.VerifyOptions{Keys: a.d.TrustedKeys()})
 	h, err := audit.RecordHistory(r.Context(), verified, req)
 	var verr *audit.VerifyError
 	var lerr *audit.LineError

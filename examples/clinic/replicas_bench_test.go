@@ -298,7 +298,7 @@ func BenchmarkReplicaVerify(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	trail, keys := d.apps[0].d.Audit, d.apps[0].d.TrustedKeys().Keys()
+	trail, keys := d.apps[0].d.Audit, d.apps[0].d.TrustedKeys()
 	var records int64
 	for b.Loop() {
 		res, err := trail.Verify(ctx, audit.VerifyOptions{Keys: keys})

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"net/http"
 	"os"
@@ -177,7 +176,7 @@ func TestReplicaProcesses(t *testing.T) {
 			t.Fatalf("acknowledged patient %s has no create event", id)
 		}
 	}
-	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{key.PublicKey()}}); err != nil {
+	if _, err := trail.Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, key.PublicKey())}); err != nil {
 		t.Fatalf("the trail does not verify after the load: %v", err)
 	}
 	t.Logf("%d acknowledged writes checked on 3 replicas; %d verify runs under load", len(acked), verifyRuns)

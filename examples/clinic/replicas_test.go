@@ -130,7 +130,7 @@ func TestThreeReplicas(t *testing.T) {
 
 	// Every replica wrote its own stream, and the trail as a whole (the
 	// three streams) verifies with the deployment's key.
-	res, err := rs[0].app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: rs[0].app.d.TrustedKeys().Keys()})
+	res, err := rs[0].app.d.Audit.Verify(ctx, audit.VerifyOptions{Keys: rs[0].app.d.TrustedKeys()})
 	if err != nil {
 		t.Fatalf("verify the trail of three replicas: %v", err)
 	}

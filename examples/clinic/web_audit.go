@@ -187,7 +187,7 @@ func (a *app) auditExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", `attachment; filename="audit-export.`+ext+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	vs := audit.VerifiedSearcher(a.d.AuditEntries(), audit.VerifyOptions{Keys: a.d.TrustedKeys().Keys()})
+	vs := audit.VerifiedSearcher(a.d.AuditEntries(), audit.VerifyOptions{Keys: a.d.TrustedKeys()})
 	n, err := audit.Export(r.Context(), w, vs, f, format)
 	e := audit.Event{Action: audit.ActionExport, Target: audit.Target{RecordType: "audit_trail", Subject: s.Subject},
 		Attrs: map[string]string{"format": ext, "records": strconv.FormatInt(n, 10)}}

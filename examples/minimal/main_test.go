@@ -134,7 +134,7 @@ func endToEnd(t *testing.T, env map[string]string) {
 			t.Errorf("audit trail: %d events for %s, want %d", n, c.what, c.want)
 		}
 	}
-	if res, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys().Keys()}); err != nil || len(res.Streams) == 0 {
+	if res, err := d.Audit.Verify(ctx, audit.VerifyOptions{Keys: d.TrustedKeys()}); err != nil || len(res.Streams) == 0 {
 		t.Fatalf("the audit trail does not verify: %+v, %v", res, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hipaakit/hipaakit/hipaakittest"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 func TestPurgeAuditPostgresHonoursHolds(t *testing.T) {
@@ -81,7 +82,7 @@ func TestPurgeAuditPostgresHonoursHolds(t *testing.T) {
 		slices.ContainsFunc(res.Partitions, func(p string) bool { return p >= "hipaakit_audit_records_p201906" }) {
 		t.Fatalf("after lift: %+v", res)
 	}
-	if _, err := pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}); err != nil {
+	if _, err := pgaudit.NewStore(pool).Verify(ctx, audit.VerifyOptions{Keys: mustKeySet(t, key.Public().(ed25519.PublicKey))}); err != nil {
 		t.Fatalf("trail after purges: %v", err)
 	}
 	// A hold on the whole audit kind stops every purge.
@@ -95,4 +96,14 @@ func TestPurgeAuditPostgresHonoursHolds(t *testing.T) {
 	if _, err := pgretention.PurgeAudit(ctx, pool, retention.Policies{}, holds, opts); err == nil {
 		t.Fatal("purge without an audit policy")
 	}
+}
+
+// mustKeySet is the signing.KeySet of keys.
+func mustKeySet(t testing.TB, keys ...ed25519.PublicKey) signing.KeySet {
+	t.Helper()
+	s, err := signing.NewKeySet(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
