@@ -32,6 +32,7 @@ func (b *browser) js(js string) chromedp.Action[chromedp.Void] {
 // and no clinical forms; the lab assistant adds a result without reading
 // the record.
 func TestBrowserClinicianWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	b.login(rolePhysician)
 	b.open("/patients/new", "#new-patient")
@@ -90,6 +91,7 @@ func TestBrowserClinicianWorkflow(t *testing.T) {
 // and by MRN, pages, opens the accounting of disclosures of a patient and
 // the break-glass review.
 func TestBrowserAuditorWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	desk := tc.login(roleFrontDesk)
 	var found struct{ ID string }
@@ -146,6 +148,7 @@ func TestBrowserAuditorWorkflow(t *testing.T) {
 // the certificate and verifies it; backs up, verifies and drills; reads
 // the compliance report.
 func TestBrowserAdminWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	target := ""
 	{

@@ -62,6 +62,7 @@ func wholePage(t *testing.T, what, ctype, body, want string) {
 // a shredded patient 410, a form with a wrong CSRF token 403, an expired
 // session a redirect to the login page; the API keeps its JSON.
 func TestErrorPagesAreHTML(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-E1", "Ann Example")
@@ -115,6 +116,7 @@ func TestErrorPagesAreHTML(t *testing.T) {
 // TestPublicFilesWriteNoAudit: the icon, static files and the login page
 // (also by HEAD) write no audit event; a directory is 404, never a listing.
 func TestPublicFilesWriteNoAudit(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	before := len(tc.events(t))
 	anon := tc.anon()
@@ -140,6 +142,7 @@ func TestPublicFilesWriteNoAudit(t *testing.T) {
 // a wrong code shows that page again; the right one starts the session.
 // Logging out confirms it on /signed-out.
 func TestTwoStepLogin(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	u := tc.users[roleNurse]
 	c := tc.anon()
@@ -182,6 +185,7 @@ func TestTwoStepLogin(t *testing.T) {
 // only to pages the role may open; the administrator's has no patient
 // search; each linked page opens.
 func TestHomeOffersOnlyTheRolesTasks(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	for _, role := range demoRoles {
 		c := tc.login(role)
@@ -220,6 +224,7 @@ func slices_contains(role string, perm any) bool {
 // TestEnrollWrongCodeIsAWholePage: POST /enroll with a wrong code answers
 // a complete page with the form again.
 func TestEnrollWrongCodeIsAWholePage(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	admin := tc.login(roleAdmin)
 	var out struct{ ID string }
@@ -244,6 +249,7 @@ func TestEnrollWrongCodeIsAWholePage(t *testing.T) {
 // trail verifies as a chain (ParseLine, audit.Verify); a filtered CSV
 // export holds the header and the matching rows only; both are audited.
 func TestAuditExportVerifies(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	newPatient(t, tc.login(rolePhysician), "MRN-X1", "Export Person")
 	aud := tc.login(roleAuditor)
