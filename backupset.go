@@ -104,8 +104,10 @@ type SetSources struct {
 // shredded after it (the ledger then keeps it shredded: the mirror outside
 // the database, which start-up replays, holds that shred). In the main
 // schema, keysets are backed up through the key store member, and the
-// stream leases, sessions and login-attempt counts are run-time state:
-// those tables are backed up without their rows.
+// stream leases, sessions, login-attempt counts and the login-challenge
+// key are run-time state: those tables are backed up without their rows (a
+// restored deployment draws a new challenge key, which only ends the
+// logins in flight, rather than find one wrapped by a KEK since retired).
 func (s SetSources) SetConfig() backup.SetConfig {
 	files := &filesSource{dataDir: s.DataDir, trusted: s.Trusted, clock: clock.OrSystem(s.Clock), emergency: s.DB == nil}
 	keys := backup.SetPart{Source: backup.KeyStoreSource{Store: s.Keys, Name: "keys"}, Covers: []string{PartKeys}}
@@ -113,7 +115,7 @@ func (s SetSources) SetConfig() backup.SetConfig {
 		snap := pgsource.NewSnapshot(s.DB)
 		return backup.SetConfig{Name: setName, Cut: snap.Hold, CutName: cutSnapshot, Parts: []backup.SetPart{
 			{Source: pgsource.Source{Pool: s.DB, Schema: s.Schema, Snapshot: snap,
-				SkipRows: []string{"phi_keysets", "hipaakit_stream_leases", "auth_sessions", "auth_attempts"}},
+				SkipRows: []string{"phi_keysets", "hipaakit_stream_leases", "auth_sessions", "auth_attempts", challengeKeyTable}},
 				Covers: []string{PartRecords, PartAudit, PartUsers, PartHolds, PartEmergency, PartIncidents}},
 			keys,
 			{Source: pgsource.Source{Pool: s.DB, Schema: s.LedgerSchema, Snapshot: snap}, Covers: []string{PartLedger}},

@@ -112,7 +112,8 @@ func TestWholeDeploymentSet(t *testing.T) {
 }
 
 // checkPGSetRows: the main schema's member holds the users, the hold, the
-// audit records and the records table, and the key table without rows;
+// audit records and the records table, and the key table and the
+// login-challenge key's table without rows;
 // the ledger's member holds the shred.
 func checkPGSetRows(t *testing.T, ctx context.Context, d *hipaakit.Deployment, set *backup.Set) {
 	t.Helper()
@@ -145,6 +146,10 @@ func checkPGSetRows(t *testing.T, ctx context.Context, d *hipaakit.Deployment, s
 	}
 	if _, ok := rows[d.Schema+".phi_keysets"]; ok || !strings.Contains(skipped, "phi_keysets") {
 		t.Fatalf("key table rows in the schema member (skipped %q)", skipped)
+	}
+	// The login-challenge key is run-time state: a restore draws a new one.
+	if _, ok := rows[d.Schema+".hipaakit_challenge_keys"]; ok || !strings.Contains(skipped, "hipaakit_challenge_keys") {
+		t.Fatalf("challenge key rows in the schema member (skipped %q)", skipped)
 	}
 	ledgerRows := int64(0)
 	for k, n := range rows {

@@ -48,7 +48,7 @@ func (d *Deployment) openAuth() error {
 		Users: d.Users, Sessions: d.Sessions, Attempts: d.attempts, Emergencies: d.Emergencies, Audit: d.Audit,
 		RBAC: rbac, Tenants: tenants, Sealer: sealer, TOTP: ac.TOTP, Passwords: ac.Passwords, Argon2: ac.Argon2, Lockout: ac.Lockout,
 		AdminRoles: ac.AdminRoles, PHIRoles: ac.PHIRoles, Session: sessions, OnEmergency: ac.OnEmergency, Passkeys: ac.Passkeys,
-		Clock: d.Clock, Logger: d.Logger,
+		ChallengeKey: d.challengeKey, Clock: d.Clock, Logger: d.Logger,
 	})
 	if errors.Is(err, auth.ErrMFAWithoutSealer) {
 		return &ConfigError{Field: "Auth.WithoutTOTP", Problem: "a tenant policy requires MFA but TOTP secrets have no sealer",

@@ -12,6 +12,7 @@ import (
 	"github.com/hipaakit/hipaakit/auth/policy"
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/internal/redact"
 	"github.com/hipaakit/hipaakit/phi"
 	"github.com/hipaakit/hipaakit/signing"
 )
@@ -228,7 +229,24 @@ type AuthConfig struct {
 	// OnEmergency, when set, is called when break-glass access starts and
 	// ends (see auth.Config.OnEmergency).
 	OnEmergency func(ctx context.Context, a auth.EmergencyAlert)
+	// ChallengeKey, when set, is the HMAC-SHA256 key (at least
+	// MinChallengeKeySize bytes) that signs the login challenges
+	// (auth.Config.ChallengeKey); every replica must be given the same.
+	// Default: the deployment's own key, drawn by the first start and kept
+	// wrapped by the KEK in the database or the data directory, which
+	// every replica shares.
+	ChallengeKey []byte
 }
+
+// Format redacts AuthConfig under every fmt verb: it may hold the
+// challenge key (and the policy callbacks are of no use in a log).
+func (AuthConfig) Format(f fmt.State, _ rune) { redact.Format(f, "hipaakit.AuthConfig") }
+
+// LogValue redacts AuthConfig in slog output.
+func (AuthConfig) LogValue() slog.Value { return redact.Log("hipaakit.AuthConfig") }
+
+// MarshalJSON redacts AuthConfig in JSON.
+func (AuthConfig) MarshalJSON() ([]byte, error) { return redact.JSON("hipaakit.AuthConfig") }
 
 // DefaultTenantPolicy is the policy of every tenant when AuthConfig.Tenants
 // is nil: MFA required, recovery by recovery codes or an administrator's

@@ -49,6 +49,22 @@
 // ReadyHandler (mount it at /readyz) fail once a lease was lost or could
 // not be renewed in time, so a load balancer stops routing to the process.
 //
+// The login challenges of the auth service (the second factor after the
+// password step, the passkey ceremonies) are signed with one key per
+// deployment, so that any replica finishes a login another began: the
+// first start draws 32 random bytes, wraps them with the KEK and stores
+// them in the table hipaakit_challenge_keys (INSERT ... ON CONFLICT DO
+// NOTHING, then read back: replicas starting together use the row that
+// won), or on the embedded stores in DataDir/FileChallengeKey. Every start
+// unwraps the stored key among its start-up checks; a KEK that cannot open
+// it refuses the start with a *ChallengeKeyError (ErrChallengeKey) naming
+// the table or file. Config.Auth.ChallengeKey overrides it (at least 32
+// bytes, the same on every replica). The plaintext key is only in memory;
+// `hipaakit kek migrate` re-wraps the stored one (RewrapChallengeKey). It
+// is in no backup: a challenge lives for minutes, and a deployment
+// restored without it draws a new key, which only ends the logins in
+// flight.
+//
 // # Whole-deployment backups
 //
 // Deployment.BackupSet backs up the deployment as one backup set whose
@@ -58,7 +74,8 @@
 // login-attempt counts
 // are not backed up (a restored deployment signs everyone in again); the
 // private signing key is not either (keep it, or list its public key in
-// Signing.Trusted of the restored deployment). "Consistent" means:
+// Signing.Trusted of the restored deployment), nor the login-challenge key
+// (a restored deployment without it draws a new one; see Replicas). "Consistent" means:
 //
 //   - On PostgreSQL every table of the main schema and of the ledger's
 //     schema is read in one snapshot (pgsource.Snapshot, exported once and
@@ -92,13 +109,14 @@
 //
 // Open runs every check before it writes anything of the deployment: the
 // data-directory lock, the master key against a stored keyset and the
-// backup repository (ErrWrongKEK), the migrations, a missing signing key on
+// backup repository (ErrWrongKEK), the stored login-challenge key
+// (ErrChallengeKey), the migrations, a missing signing key on
 // a deployment that already holds signed records (ErrSigningKeyMissing),
 // the disposal ledger against the trusted signing keys
 // (ErrLedgerUntrusted), the stream leases (ErrStreamHeld). Only then are a
-// new signing key, the instance ID, the stream claims, checkpoints, ledger
-// entries and a new backup repository written, so a refused start leaves
-// the deployment as it found it.
+// new signing key, the instance ID, a new login-challenge key, the stream
+// claims, checkpoints, ledger entries and a new backup repository written,
+// so a refused start leaves the deployment as it found it.
 //
 // # Reading a deployment beside the service
 //

@@ -1,6 +1,7 @@
 package hipaakit
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -38,7 +39,9 @@ type ProtectConfig struct {
 // lets through, and refuses the request when the record cannot be written.
 // Register every protected route on d.Auth (Handle, HandleFunc) with its
 // permission after calling Protect; Protect may be called once
-// (ErrProtectTwice).
+// (ErrProtectTwice). A route's handler that reveals PHI through d.Vault
+// with the request's context is audited with the route's pattern (the
+// reveal event's origin.route).
 func (d *Deployment) Protect(cfg ProtectConfig) (http.Handler, error) {
 	err := ErrProtectTwice
 	d.protectOnce.Do(func() {
@@ -46,13 +49,33 @@ func (d *Deployment) Protect(cfg ProtectConfig) (http.Handler, error) {
 		mw, err = audit.Middleware(audit.MiddlewareConfig{Writer: d.Audit, Actor: auth.ActorFromRequest, Clock: d.Clock,
 			Subject: cfg.Subject, Record: cfg.Record, Purpose: cfg.Purpose, Action: cfg.Action})
 		if err == nil {
-			d.Auth.Use(mw)
+			d.Auth.Use(withRoute, mw)
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d.Auth.Handler(), nil
+}
+
+// routeKey is the context key of the matched route pattern of a request
+// behind Protect.
+type routeKey struct{}
+
+// withRoute gives the handler's context the request's route pattern
+// (r.Pattern, never the path, which may carry PHI), so that the Vault's
+// reveal events name the route (revealAuditInfo).
+func withRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, r.Pattern)))
+	})
+}
+
+// routeFrom is the route pattern withRoute put in ctx ("" outside a
+// request behind Protect).
+func routeFrom(ctx context.Context) string {
+	route, _ := ctx.Value(routeKey{}).(string)
+	return route
 }
 
 // SecurityHeaders sets the headers every response carries: a strict

@@ -36,6 +36,10 @@ const (
 	// FileSigningKey is the ed25519 key (PEM) that signs audit checkpoints,
 	// ledger checkpoints and disposal certificates.
 	FileSigningKey = "signing-key.pem"
+	// FileChallengeKey is, on the embedded stores, the login-challenge key
+	// shared by the auth service's challenges, wrapped by the KEK (JSON,
+	// mode 0600; on PostgreSQL it is the row of hipaakit_challenge_keys).
+	FileChallengeKey = "challenge-key.json"
 	// FileLegacyKEK is the master key file of deployments created before
 	// the key moved out of the data directory (localkek.FileName). It is
 	// still opened, with a warning.

@@ -77,6 +77,7 @@ type Deployment struct {
 	signKey       *signing.PrivateKey
 	key           KeyPlace
 	kekCreated    bool
+	challengeKey  []byte // signs auth's login challenges (challenge_key.go)
 	purgeAttempts func(ctx context.Context, cutoff time.Time) error
 	ledgerStore   disposal.LedgerStore
 	ledgerMirror  disposal.LedgerStore // nil on the embedded stores
@@ -155,6 +156,9 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 	if err := d.checkMasterKey(ctx); err != nil {
 		return err
 	}
+	if err := d.loadChallengeKey(ctx); err != nil {
+		return err
+	}
 	if err := d.checkSigned(ctx, newSignKey); err != nil {
 		return err
 	}
@@ -168,6 +172,9 @@ func (d *Deployment) open(ctx context.Context) (err error) {
 		}
 	}
 	if err := d.persistInstanceID(freshID); err != nil {
+		return err
+	}
+	if err := d.createChallengeKey(ctx); err != nil {
 		return err
 	}
 	if cfg.DatabaseURL != "" {
@@ -354,10 +361,11 @@ func (d *Deployment) Close() error {
 }
 
 // revealAuditInfo names who reveals PHI through the Vault: the signed-in
-// user of the request whose context reaches it.
+// user of the request whose context reaches it, and the request's route
+// pattern when the request came through Protect.
 func revealAuditInfo(ctx context.Context) (audit.Actor, audit.Origin) {
 	actor, _ := auth.ActorFromContext(ctx)
-	return actor, audit.Origin{Channel: audit.ChannelAPI}
+	return actor, audit.Origin{Channel: audit.ChannelAPI, Route: routeFrom(ctx)}
 }
 
 // String names the deployment without any of its keys or its database URL.

@@ -1,12 +1,17 @@
 package hipaakit_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/archive"
+	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/hipaakittest"
 )
 
@@ -86,5 +91,48 @@ func TestDeploymentProverPostgres(t *testing.T) {
 	var fe *audit.FieldError
 	if _, err := d.Prover("no spaces allowed"); !errors.As(err, &fe) {
 		t.Fatalf("bad stream name: %v", err)
+	}
+}
+
+// TestDeploymentWitnessesAndArchive wires a witness publisher and an
+// archive through the deployment: the checkpoint is cosigned and stored
+// where witness-status reads it, and the archive finds the embedded log
+// (no segment is old enough yet).
+func TestDeploymentWitnessesAndArchive(t *testing.T) {
+	ctx := context.Background()
+	cfg, clk := embedded(t, nil)
+	d := open(t, cfg)
+	login(t, d, clk, "alice")
+	if _, err := d.Audit.(interface {
+		Checkpoint(context.Context) (audit.Checkpoint, error)
+	}).Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wk := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
+	w, err := witness.New(witness.Config{Name: "witness.example/w1", Signer: wk, Logs: d.TrustedKeys(), StatePath: filepath.Join(t.TempDir(), "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.NewWitnessPublisher(witness.PublisherConfig{Witnesses: []witness.Endpoint{{Key: w.Key(), Adder: w}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.PublishNow(ctx); err != nil || !st.Witnessed {
+		t.Fatalf("publish: %+v %v", st, err)
+	}
+	prover, _ := d.Prover("")
+	if _, err := witness.CheckStored(ctx, d.CosignatureStore(), prover, d.TrustedKeys(), []witness.Key{w.Key()}, 1); err != nil {
+		t.Fatalf("stored: %v", err)
+	}
+	a, err := d.NewArchive(archive.Config{Target: &archive.MemoryTarget{Clock: clk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := d.ArchiveSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := a.Archive(ctx, src); err != nil || len(rep.Archived) != 0 {
+		t.Fatalf("archive: %+v %v", rep, err)
 	}
 }

@@ -3,6 +3,7 @@ package hipaakit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -38,6 +39,10 @@ func (c Config) validateSettings() error {
 	if c.AuditStream != "" && !audit.ValidStream(c.AuditStream+"-x") || len(c.AuditStream) > 15 {
 		return &ConfigError{Field: "AuditStream", Problem: "is not a valid stream prefix",
 			Fix: "use up to 15 letters, digits, '-', '_' or '.', beginning with a letter or digit"}
+	}
+	if n := len(c.Auth.ChallengeKey); n > 0 && n < MinChallengeKeySize {
+		return &ConfigError{Field: "Auth.ChallengeKey", Problem: fmt.Sprintf("is %d bytes, shorter than %d", n, MinChallengeKeySize),
+			Fix: "give every replica the same random key of at least 32 bytes, or leave it empty for the deployment's stored key"}
 	}
 	if c.LeaseTTL < 0 {
 		return &ConfigError{Field: "LeaseTTL", Problem: "is negative", Fix: "leave it zero (30 s) or give a positive duration"}

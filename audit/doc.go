@@ -135,6 +135,13 @@
 // root are refused (*StreamMismatchError, ErrBadSignature,
 // ErrTreeMismatch).
 //
+// ProofVerifier verifies proofs and checkpoint notes against fixed keys,
+// checking a note's signature once for many proofs. Package audit/archive
+// archives a file log's old segments with C2SP tlog-tiles tree tiles and
+// checkpoints to a target that verifies, proves and answers queries on its
+// own; audit/witness publishes every new checkpoint to witnesses
+// (Publisher) and checks K-of-N cosignatures.
+//
 // # What it leaves to the caller
 //
 //   - The checkpoint signing key (any crypto.Signer with an ed25519 public

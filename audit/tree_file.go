@@ -22,6 +22,10 @@ const (
 	TreeHashesFile = "tree.hashes"
 	// TreeCheckpointFile holds the newest format-v2 checkpoint note.
 	TreeCheckpointFile = "checkpoint.note"
+	// TreeCosignedFile is where a file log's witness cosignatures are kept
+	// (witness.FileStore): the newest checkpoint note with the witnesses'
+	// cosignature lines appended.
+	TreeCosignedFile = "checkpoint.cosigned"
 )
 
 // fileTree is a file log's Merkle tree: the stored hashes in TreeHashesFile

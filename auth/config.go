@@ -89,6 +89,8 @@ type Config struct {
 	// the Challenge between the password and the second-factor step. All
 	// instances behind one login endpoint must share it; when empty, each
 	// Service makes a random key, which suits a single instance.
+	// hipaakit.Open sets it to the deployment's stored key, shared by every
+	// replica.
 	ChallengeKey []byte
 	// Session configures session limits, the cookie and CSRF protection
 	// (defaults in SessionConfig).

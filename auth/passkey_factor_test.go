@@ -63,10 +63,10 @@ func TestPasskeySecondFactor(t *testing.T) {
 			} `json:"allowCredentials"`
 		} `json:"publicKey"`
 	}
-	if err := json.Unmarshal(opts, &o); err != nil || len(o.PublicKey.AllowCredentials) != 1 || o.PublicKey.AllowCredentials[0].ID != b64.EncodeToString(a.credID) {
+	if err := json.Unmarshal(opts, &o); err != nil || len(o.PublicKey.AllowCredentials) != 1 || o.PublicKey.AllowCredentials[0].ID != b64.EncodeToString(a.CredentialID) {
 		t.Fatalf("second-factor options do not list the user's passkey: %s", opts)
 	}
-	assertion := a.assert(opts)
+	assertion := a.Assert(opts)
 	done, err := e.svc.VerifySecondFactor(ctx, auth.SecondFactorRequest{Challenge: res.Challenge, Passkey: assertion, ClientKey: "192.0.2.7"})
 	if err != nil || !done.Authenticated || !done.MFA || !done.Passkey || done.MFAEnrollmentRequired {
 		t.Fatalf("passkey second factor: %+v %v", done, err)
@@ -88,7 +88,7 @@ func TestPasskeySecondFactor(t *testing.T) {
 	register(t, e, other, newSoftAuthenticator(t, testRPID, testOrigin))
 	res2 := passwordLogin(t, e, "pk-emil")
 	opts, _ = e.svc.BeginPasskeyLogin(ctx, passwordLogin(t, e, "pk-dora").Challenge)
-	_, err = e.svc.VerifySecondFactor(ctx, auth.SecondFactorRequest{Challenge: res2.Challenge, Passkey: a.assert(opts)})
+	_, err = e.svc.VerifySecondFactor(ctx, auth.SecondFactorRequest{Challenge: res2.Challenge, Passkey: a.Assert(opts)})
 	wantPasskeyReason(t, err, "unknown_challenge", true)
 	if _, err := e.svc.BeginPasskeyLogin(ctx, res2.Challenge+"x"); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("forged challenge: %v", err)
@@ -118,9 +118,9 @@ func TestPasskeyLoginThrottled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.origin = "https://evil.example"
-		defer func() { a.origin = testOrigin }()
-		_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "198.51.100.9", audit.Origin{})
+		a.Origin = "https://evil.example"
+		defer func() { a.Origin = testOrigin }()
+		_, err = e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "198.51.100.9", audit.Origin{})
 		return err
 	}
 	// One password failure and two passkey failures: the free failures (3)
@@ -138,7 +138,7 @@ func TestPasskeyLoginThrottled(t *testing.T) {
 		t.Fatalf("account failures %d, want 3 (password and passkey count together)", u.Lockout.Failures)
 	}
 	opts, _ := e.svc.BeginPasskeyLogin(ctx, "")
-	_, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "198.51.100.9", audit.Origin{})
+	_, err := e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "198.51.100.9", audit.Origin{})
 	var te *auth.ThrottledError
 	if !errors.As(err, &te) || te.RetryAfter <= 0 {
 		t.Fatalf("fourth attempt: %v, want a *ThrottledError", err)
@@ -148,7 +148,7 @@ func TestPasskeyLoginThrottled(t *testing.T) {
 	}
 	e.clk.Advance(te.RetryAfter)
 	opts, _ = e.svc.BeginPasskeyLogin(ctx, "")
-	if _, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "198.51.100.9", audit.Origin{}); err != nil {
+	if _, err := e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "198.51.100.9", audit.Origin{}); err != nil {
 		t.Fatalf("after the back-off: %v", err)
 	}
 	if u, _ := e.users.Get(ctx, id); u.Lockout.Failures != 0 {
@@ -181,19 +181,19 @@ func TestPasskeyUserVerificationPerTenant(t *testing.T) {
 			e := newSvcEnv(t, tc.cfg, passkeyTenants(t, policy.Tenant{PasskeyUserVerification: tc.uv}))
 			id := passkeyUser(t, e, "pk-hal")
 			a := newSoftAuthenticator(t, testRPID, testOrigin)
-			a.uv = false
+			a.UV = false
 			opts, err := e.svc.BeginPasskeyRegistration(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = e.svc.FinishPasskeyRegistration(ctx, id, "key", a.register(opts), audit.Origin{})
+			_, err = e.svc.FinishPasskeyRegistration(ctx, id, "key", a.Register(opts), audit.Origin{})
 			if !tc.accept {
 				wantPasskeyReason(t, err, "user_verification_required", false)
-				a.uv = true
+				a.UV = true
 				register(t, e, id, a)
-				a.uv = false
+				a.UV = false
 				opts, _ = e.svc.BeginPasskeyLogin(ctx, "")
-				_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
+				_, err = e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "", audit.Origin{})
 				wantPasskeyReason(t, err, "user_verification_required", true)
 				return
 			}
@@ -201,7 +201,7 @@ func TestPasskeyUserVerificationPerTenant(t *testing.T) {
 				t.Fatalf("registration without user verification: %v", err)
 			}
 			opts, _ = e.svc.BeginPasskeyLogin(ctx, "")
-			res, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
+			res, err := e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "", audit.Origin{})
 			if err != nil || res.MFA || !res.Passkey {
 				t.Fatalf("login without user verification: %+v %v", res, err)
 			}

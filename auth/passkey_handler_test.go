@@ -73,7 +73,7 @@ func TestPasskeyEndpoints(t *testing.T) {
 		Options json.RawMessage `json:"options"`
 	}
 	decode(rr, &begin)
-	body, _ := json.Marshal(map[string]any{"name": "laptop", "credential": json.RawMessage(a.register(begin.Options))})
+	body, _ := json.Marshal(map[string]any{"name": "laptop", "credential": json.RawMessage(a.Register(begin.Options))})
 	if rr = call("POST", "/auth/passkeys/register/finish", string(body), tok, login.CSRFToken); rr.Code != 200 {
 		t.Fatalf("register finish: %d %s", rr.Code, rr.Body)
 	}
@@ -89,7 +89,7 @@ func TestPasskeyEndpoints(t *testing.T) {
 	}
 
 	decode(call("POST", "/auth/login/passkey/begin", `{}`, "", ""), &begin)
-	cred := a.assert(begin.Options)
+	cred := a.Assert(begin.Options)
 	body, _ = json.Marshal(map[string]any{"credential": json.RawMessage(cred)})
 	rr = call("POST", "/auth/login/passkey/finish", string(body), "", "")
 	if rr.Code != 200 {

@@ -48,7 +48,7 @@ func TestPasskeyRolesPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pu, err := e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
+	pu, err := e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "", audit.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := dev.register(opts)
+	resp := dev.Register(opts)
 	if _, err := b.FinishPasskeyRegistration(ctx, u.ID, "phone", resp, audit.Origin{}); err != nil {
 		t.Fatalf("registration begun on A, finished on B: %v", err)
 	}
@@ -63,7 +63,7 @@ func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertion := dev.assert(opts)
+	assertion := dev.Assert(opts)
 	if res, err := a.FinishPasskeyLogin(ctx, assertion, "", audit.Origin{}); err != nil || res.User.ID != u.ID {
 		t.Fatalf("login begun on B, finished on A: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 
 	// One assertion (of an authenticator that does not count, so only the
 	// challenge's single use can stop a replay) raced on both replicas.
-	dev.counter = 0
+	dev.Counter = 0
 	u0, _ := a.Users().Get(ctx, u.ID)
 	u0.Passkeys[0].SignCount = 0
 	if err := a.Users().Update(ctx, u0); err != nil {
@@ -80,7 +80,7 @@ func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 	}
 	opts, _ = a.BeginPasskeyLogin(ctx, "")
 	challenge, _ := challengeOf(t, opts)
-	assertion = dev.assertWith(challenge, dev.clientData("webauthn.get", challenge))
+	assertion = dev.AssertWith(challenge, dev.ClientData("webauthn.get", challenge))
 	const n = 8
 	var wins atomic.Int32
 	var wg sync.WaitGroup
@@ -112,9 +112,9 @@ func TestPasskeyChallengesAcrossReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dev.origin = "https://evil.example"
-		defer func() { dev.origin = testOrigin }()
-		_, err = svc.FinishPasskeyLogin(ctx, dev.assert(opts), "", audit.Origin{})
+		dev.Origin = "https://evil.example"
+		defer func() { dev.Origin = testOrigin }()
+		_, err = svc.FinishPasskeyLogin(ctx, dev.Assert(opts), "", audit.Origin{})
 		return err
 	}
 	for i, svc := range []*auth.Service{a, b, a} {

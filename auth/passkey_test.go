@@ -41,7 +41,7 @@ func register(t testing.TB, e *svcEnv, id string, a *softAuthenticator) passkey.
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.svc.FinishPasskeyRegistration(ctx, id, "laptop", a.register(opts), audit.Origin{})
+	p, err := e.svc.FinishPasskeyRegistration(ctx, id, "laptop", a.Register(opts), audit.Origin{})
 	if err != nil {
 		t.Fatalf("FinishPasskeyRegistration: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	id := passkeyUser(t, e, "pk-alice")
 	a := newSoftAuthenticator(t, testRPID, testOrigin)
 	p := register(t, e, id, a)
-	if p.Name != "laptop" || !p.UserVerified || p.Fingerprint() != passkey.Fingerprint(a.credID) {
+	if p.Name != "laptop" || !p.UserVerified || p.Fingerprint() != passkey.Fingerprint(a.CredentialID) {
 		t.Fatalf("registered passkey %+v", p)
 	}
 	if ev := e.rec.find(audit.ActionMFAEnrolled, "passkey_registered"); len(ev) != 1 || ev[0].Attrs["credential"] != p.Fingerprint() {
@@ -76,7 +76,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := a.assert(opts)
+	resp := a.Assert(opts)
 	res, err := e.svc.FinishPasskeyLogin(ctx, resp, "", audit.Origin{})
 	if err != nil || res.User.ID != id || !res.Authenticated || !res.MFA || !res.Passkey {
 		t.Fatalf("FinishPasskeyLogin: %+v %v", res, err)
@@ -107,7 +107,7 @@ func TestPasskeyRegisterAndPasswordlessLogin(t *testing.T) {
 		t.Fatal("removal not audited")
 	}
 	opts, _ = e.svc.BeginPasskeyLogin(ctx, "")
-	_, err = e.svc.FinishPasskeyLogin(ctx, a.assert(opts), "", audit.Origin{})
+	_, err = e.svc.FinishPasskeyLogin(ctx, a.Assert(opts), "", audit.Origin{})
 	wantPasskeyReason(t, err, "unknown_credential", true)
 }
 
@@ -128,38 +128,38 @@ func TestPasskeyRefusals(t *testing.T) {
 	}
 	t.Run("WrongOrigin", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
-			a.origin = "https://evil.example"
-			defer func() { a.origin = testOrigin }()
-			return a.assert(o)
+			a.Origin = "https://evil.example"
+			defer func() { a.Origin = testOrigin }()
+			return a.Assert(o)
 		}), "verification_failed", true)
 	})
 	t.Run("WrongRPID", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
-			a.rpID = "evil.example"
-			defer func() { a.rpID = testRPID }()
-			return a.assert(o)
+			a.RPID = "evil.example"
+			defer func() { a.RPID = testRPID }()
+			return a.Assert(o)
 		}), "verification_failed", true)
 	})
 	t.Run("NoUserVerification", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
-			a.uv = false
-			defer func() { a.uv = true }()
-			return a.assert(o)
+			a.UV = false
+			defer func() { a.UV = true }()
+			return a.Assert(o)
 		}), "user_verification_required", true)
 	})
 	t.Run("WrongChallengeInClientData", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
-			return a.assertWith("AAAA", a.clientData("webauthn.get", "AAAA"))
+			return a.AssertWith("AAAA", a.ClientData("webauthn.get", "AAAA"))
 		}), "unknown_challenge", true)
 	})
 	t.Run("LoweredSignCounter", func(t *testing.T) {
 		e.clk.Advance(time.Hour) // past the back-off of the refusals above
-		if err := login(func(a *softAuthenticator, o []byte) []byte { return a.assert(o) }); err != nil {
+		if err := login(func(a *softAuthenticator, o []byte) []byte { return a.Assert(o) }); err != nil {
 			t.Fatal(err)
 		}
 		err := login(func(a *softAuthenticator, o []byte) []byte {
-			a.counter -= 2 // assert adds one: the counter goes back by one
-			return a.assert(o)
+			a.Counter -= 2 // assert adds one: the counter goes back by one
+			return a.Assert(o)
 		})
 		wantPasskeyReason(t, err, "cloned", true)
 		if len(e.rec.find(audit.ActionLoginFailed, "passkey_cloned")) != 1 {
@@ -169,8 +169,8 @@ func TestPasskeyRefusals(t *testing.T) {
 	t.Run("ExpiredChallenge", func(t *testing.T) {
 		wantPasskeyReason(t, login(func(a *softAuthenticator, o []byte) []byte {
 			e.clk.Advance(5*time.Minute + time.Second)
-			a.counter += 10
-			return a.assert(o)
+			a.Counter += 10
+			return a.Assert(o)
 		}), "expired", true)
 	})
 	t.Run("Malformed", func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestPasskeyRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := newSoftAuthenticator(t, testRPID, testOrigin)
-		resp := b.register(opts)
+		resp := b.Register(opts)
 		_, err = e.svc.FinishPasskeyRegistration(ctx, id, "stolen", resp, audit.Origin{})
 		wantPasskeyReason(t, err, "unknown_challenge", false)
 		// The challenge is bound to its user: another user's attempt cannot

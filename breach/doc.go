@@ -73,11 +73,12 @@
 //     and leap years; the clock is injectable (Config.Clock).
 //   - Bad input is a typed error (ErrInvalid with *FieldError,
 //     ErrMalformed and ErrVersion with *EntryError), never a panic;
-//     ParseEntry is fuzzed.
+//     ParseEntry, ParseDirectory and ReadScopeJSON are fuzzed.
 //
 // # What it leaves to the application
 //
-// The Resolver (State of residence and contact details), the content and
+// The Resolver (State of residence and contact details; Directory reads
+// one from a JSON Lines file the application exports, FORMAT.md), the content and
 // sending of the notices, and the judgment of the assessment: the package
 // records the factors and the conclusion, it does not decide them.
 package breach

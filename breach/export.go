@@ -95,3 +95,20 @@ func WriteNoticesJSON(w io.Writer, id string, ns []Notice) error {
 	}
 	return nil
 }
+
+// ReadScopeJSON reads a scope written by WriteScopeJSON (the output of
+// `hipaakit breach scope --format json`). Unknown members and trailing data
+// are refused with ErrInvalid; the caller compares the scope's Digest with
+// the one recorded on the incident before relying on it.
+func ReadScopeJSON(r io.Reader) (*Scope, error) {
+	var s Scope
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, invalid("scope file", "not a scope as breach scope --format json writes it")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, invalid("scope file", "data after the scope")
+	}
+	return &s, nil
+}

@@ -31,18 +31,11 @@
 //
 // # Against a live deployment
 //
-// Check (and "hipaakit check https://HOST") runs the same checks, written
-// once against T, over HTTPS against a deployed service described by a
-// check file (ParseCheckFile: test users with their passwords and TOTP
-// secrets, routes, declared session limits), and adds what only the
-// network shows: TLS versions and cipher suites, HSTS and the session
-// cookie's flags. It contacts only the given host, follows no redirect,
-// bounds its requests (CheckConfig.MaxRequests), sends no request that
-// changes state unless the file allows it, and logs out every session it
-// opened. Its Results carry the same control names; the controls that need
-// the audit trail are NotChecked, never passed. Over the network idle and
-// absolute logoff are waited out in real time, so they are checked against
-// a deployment with short limits (or excluded in the file).
+// The checks live in package compliance/suite, which does not link
+// testing: suite.Check (and "hipaakit check https://HOST") runs the same
+// checks over HTTPS against a deployed service described by a check file,
+// adds TLS, HSTS and cookie flags, and reports the controls that need the
+// audit trail as not checked. Run and Check name their results alike.
 //
 // # What it leaves to the caller
 //

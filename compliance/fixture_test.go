@@ -10,6 +10,9 @@ import (
 	"github.com/hipaakit/hipaakit/clock"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
 )
 
 // fixture is a minimal service written only to exercise the suite: an
@@ -34,6 +38,7 @@ type fixture struct {
 	sessions map[string]*fxSession
 	events   []audit.Event
 	patient  string
+	dob      string
 	logs     bytes.Buffer
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -134,7 +139,7 @@ func (f *fixture) route(pattern string, roles []string, phi bool, h func(http.Re
 			role = "physician" // break-glass elevation
 		}
 		skipCheck := f.broken == "missing-permission" && pattern == "PUT /patients/p-1"
-		if roles != nil && !contains(roles, role) && !skipCheck {
+		if roles != nil && !slices.Contains(roles, role) && !skipCheck {
 			f.record(audit.Event{Action: audit.ActionPermissionDenied, Outcome: audit.OutcomeFailure,
 				Actor: audit.Actor{UserID: s.userID, Role: role}, Origin: audit.Origin{Route: pattern}})
 			f.mu.Unlock()
@@ -174,17 +179,22 @@ func (f *fixture) actor(s *fxSession) audit.Actor {
 
 func (f *fixture) readPatient(w http.ResponseWriter, r *http.Request, s *fxSession) {
 	f.mu.Lock()
-	name := f.patient
+	name, dob := f.patient, f.dob
 	if f.broken != "unaudited-read" {
-		f.record(audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Actor: f.actor(s),
-			Target: audit.Target{RecordType: "patient", RecordID: "p-1", Subject: "p-1", Field: "name"}})
+		for _, field := range []string{"name", "dob"} {
+			if field == "dob" && f.broken == "open-without-reveal" {
+				continue // opened and returned, never audited
+			}
+			f.record(audit.Event{Action: audit.ActionRead, Outcome: audit.OutcomeSuccess, Actor: f.actor(s),
+				Target: audit.Target{RecordType: "patient", RecordID: "p-1", Subject: "p-1", Field: field}})
+		}
 	}
 	f.mu.Unlock()
-	json.NewEncoder(w).Encode(map[string]string{"name": name})
+	json.NewEncoder(w).Encode(map[string]string{"name": name, "dob": dob})
 }
 
 func (f *fixture) writePatient(w http.ResponseWriter, r *http.Request, s *fxSession) {
-	var body struct{ Name string }
+	var body struct{ Name, DOB string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
 		http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
 		return
@@ -196,6 +206,9 @@ func (f *fixture) writePatient(w http.ResponseWriter, r *http.Request, s *fxSess
 	}
 	f.mu.Lock()
 	f.patient = body.Name
+	if body.DOB != "" {
+		f.dob = body.DOB
+	}
 	f.record(audit.Event{Action: audit.ActionUpdate, Outcome: audit.OutcomeSuccess, Actor: f.actor(s),
 		Target: audit.Target{RecordType: "patient", RecordID: "p-1", Subject: "p-1", Field: "name"},
 		Change: &audit.Change{New: []byte("sealed-new"), Prior: []byte("sealed-prior")}})
@@ -254,6 +267,7 @@ func (f *fixture) service() Service {
 	return Service{
 		Handler: f,
 		Roles:   []string{"physician", "nurse", "frontdesk", "auditor"},
+		Served:  []auth.Route{{Pattern: "GET /patients/{id}", PHI: true}, {Pattern: "PUT /patients/{id}", PHI: true}, {Pattern: "GET /schedule"}},
 		Routes: []Route{
 			{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}", Roles: []string{"physician", "nurse"}, PHI: true, Subject: "p-1"},
 			{Method: "PUT", Path: "/patients/p-1", Pattern: "PUT /patients/{id}", Roles: []string{"physician"}, PHI: true, Subject: "p-1", Body: `{"name":"Jane Roe"}`},
@@ -350,12 +364,20 @@ func (f *fixture) service() Service {
 		},
 		SeedCanary: func(t testing.TB, s Session, canary string) []Route {
 			req := Route{Method: "PUT", Path: "/patients/p-1", Body: `{"name":"` + canary + `"}`}
-			if res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, req, &s, nil); !ok2xx(res.status) {
-				t.Fatalf("seeding the canary: %d", res.status)
+			if res := f.serve(req, s); res.Code/100 != 2 {
+				t.Fatalf("seeding the canary: %d", res.Code)
 			}
 			return []Route{{Method: "GET", Path: "/patients/p-1", Roles: []string{"physician", "nurse"}}}
 		},
-		CanaryRole:     "physician",
+		CanaryRole: "physician",
+		SeedFields: func(t testing.TB, s Session) ([]Route, map[string]string) {
+			values := map[string]string{"name": "FIELD-CANARY-name-" + randomHex(4), "dob": "FIELD-CANARY-dob-" + randomHex(4)}
+			b, _ := json.Marshal(map[string]string{"name": values["name"], "dob": values["dob"]})
+			if res := f.serve(Route{Method: "PUT", Path: "/patients/p-1", Body: string(b)}, s); res.Code/100 != 2 {
+				t.Fatalf("seeding the fields: %d", res.Code)
+			}
+			return []Route{{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}"}}, values
+		},
 		Emergency:      f.requestEmergency,
 		EmergencyRole:  "frontdesk",
 		EmergencyRoute: Route{Method: "GET", Path: "/patients/p-1", Pattern: "GET /patients/{id}"},
@@ -369,14 +391,14 @@ func validAt(code, secret string, at time.Time) bool {
 
 func (f *fixture) requestEmergency(t testing.TB, s Session, reason string) (Session, bool) {
 	body, _ := json.Marshal(map[string]string{"reason": reason})
-	res := inProcess(Service{Handler: f}).do(testingT{t.(*testing.T)}, Route{Method: "POST", Path: "/emergency", Body: string(body)}, &s, nil)
-	if !ok2xx(res.status) {
+	res := f.serve(Route{Method: "POST", Path: "/emergency", Body: string(body)}, s)
+	if res.Code/100 != 2 {
 		return Session{}, false
 	}
-	resp := http.Response{Header: res.header}
+	resp := http.Response{Header: res.Header()}
 	for _, c := range resp.Cookies() {
 		if c.Name == "sid" {
-			return Session{UserID: s.UserID, Cookies: []*http.Cookie{c}, Header: http.Header{"X-Csrf-Token": {res.header.Get("X-New-CSRF-Token")}}}, true
+			return Session{UserID: s.UserID, Cookies: []*http.Cookie{c}, Header: http.Header{"X-Csrf-Token": {res.Header().Get("X-New-CSRF-Token")}}}, true
 		}
 	}
 	return Session{}, false
@@ -386,4 +408,19 @@ func (f *fixture) requestEmergency(t testing.TB, s Session, reason string) (Sess
 func (f *fixture) clientSession(userID, tok string) Session {
 	return Session{UserID: userID, Cookies: []*http.Cookie{{Name: "sid", Value: tok}},
 		Header: http.Header{"X-Csrf-Token": {f.sessions[tok].csrf}}}
+}
+
+// serve sends one request with session s straight to the fixture.
+func (f *fixture) serve(rt Route, s Session) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(rt.Method, rt.Path, strings.NewReader(rt.Body))
+	req.Header.Set("Content-Type", "application/json")
+	for _, c := range s.Cookies {
+		req.AddCookie(c)
+	}
+	for k, vs := range s.Header {
+		req.Header[k] = vs
+	}
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, req)
+	return rec
 }

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hipaakit/hipaakit/clock"
+	"github.com/hipaakit/hipaakit/compliance/suite"
 )
 
 // The fixture's JSON login, shaped like auth.Service's endpoints, for Check.
@@ -80,7 +82,7 @@ func (f *fixture) mountAuth() {
 // overTLS serves the fixture (broken as named) on the real clock with
 // seconds-short session limits behind a TLS server, and returns its URL,
 // the check file for it and the server.
-func overTLS(t *testing.T, broken string) (*httptest.Server, *CheckFile) {
+func overTLS(t *testing.T, broken string) (*httptest.Server, *suite.CheckFile, *fixture) {
 	t.Helper()
 	f := newFixture(broken)
 	f.clock, f.idle, f.absolute = clock.System, 2*time.Second, 5*time.Second
@@ -128,17 +130,17 @@ func overTLS(t *testing.T, broken string) (*httptest.Server, *CheckFile) {
 		"users": users, "password_only_users": pwOnly, "lockout_user": user{Name: lock.id, Password: lock.password},
 		"lockout_threshold": fxLockout, "require_mfa": true, "idle_timeout": "2s", "session_lifetime": "5s",
 	})
-	cf, err := ParseCheckFile(b)
+	cf, err := suite.ParseCheckFile(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, cf
+	return srv, cf, f
 }
 
-func runCheck(t *testing.T, broken string) Results {
+func runCheck(t *testing.T, broken string) suite.Results {
 	t.Helper()
-	srv, cf := overTLS(t, broken)
-	res, err := Check(context.Background(), CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
+	srv, cf, _ := overTLS(t, broken)
+	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,14 +155,24 @@ func rootsOf(srv *httptest.Server) *x509.CertPool {
 
 // TestCheckOverTLS runs Check against the correct fixture over TLS on the
 // real clock: every control it can show from outside passes, including
-// idle and absolute logoff waited out in real time (2 s and 5 s limits).
+// idle and absolute logoff waited out in real time (2 s and 5 s limits),
+// and no session it opened is left open.
 func TestCheckOverTLS(t *testing.T) {
-	res := runCheck(t, "")
+	srv, cf, f := overTLS(t, "")
+	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	if n := len(f.sessions); n != 0 {
+		t.Errorf("%d sessions left open after the check", n)
+	}
+	f.mu.Unlock()
 	t.Logf("\n%s", res)
 	for _, r := range res {
-		want := Passed
+		want := suite.Passed
 		if r.Control == ControlAudit || r.Control == ControlEmergency || r.Control == ControlIntegrity {
-			want = NotChecked
+			want = suite.NotChecked
 		}
 		if r.Status != want {
 			t.Errorf("%s: %s, want %s: %v", r.Control, r.Status, want, r.Messages)
@@ -184,7 +196,7 @@ func TestCheckBrokenOverTLS(t *testing.T) {
 		{"no-idle-timeout", ControlAutoLogoff, "GET /schedule after 3s idle returned 200 OK, want 401"},
 		{"no-mfa-enforcement", ControlMFA, "with a password-only session returned 200 OK, want 403"},
 	}
-	seen := map[string]Results{}
+	seen := map[string]suite.Results{}
 	for _, c := range cases {
 		t.Run(c.broken+"/"+c.want, func(t *testing.T) {
 			res, ok := seen[c.broken]
@@ -194,13 +206,44 @@ func TestCheckBrokenOverTLS(t *testing.T) {
 			}
 			for _, r := range res {
 				if r.Control == c.control {
-					if r.Status != Failed || !strings.Contains(strings.Join(r.Messages, "\n"), c.want) {
+					if r.Status != suite.Failed || !strings.Contains(strings.Join(r.Messages, "\n"), c.want) {
 						t.Errorf("%s: %s, want failed with %q:\n%s", r.Control, r.Status, c.want, res)
 					}
-				} else if r.Status == Failed && c.broken != "weak-tls" {
+				} else if r.Status == suite.Failed && c.broken != "weak-tls" {
 					t.Errorf("%s failed too:\n%s", r.Control, res)
 				}
 			}
 		})
+	}
+}
+
+// TestCheckRequestBudget: a run whose budget is spent fails the checks
+// that needed more requests, naming the budget, sends no more than it
+// allows (plus the logouts of the sessions it opened), and still logs
+// every session out.
+func TestCheckRequestBudget(t *testing.T) {
+	srv, cf, f := overTLS(t, "")
+	var sent atomic.Int64
+	inner := srv.Config.Handler
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/auth/logout" {
+			sent.Add(1)
+		}
+		inner.ServeHTTP(w, r)
+	})
+	res, err := suite.Check(context.Background(), suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: rootsOf(srv), MaxRequests: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Failed() || !strings.Contains(res.String(), "the request budget (40 requests and connections) is spent") {
+		t.Fatalf("results:\n%s", res)
+	}
+	if n := sent.Load(); n > 40 {
+		t.Fatalf("%d requests sent, budget 40", n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.sessions); n != 0 {
+		t.Fatalf("%d sessions left open", n)
 	}
 }

@@ -7,67 +7,33 @@ import (
 	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/auth"
+	"github.com/hipaakit/hipaakit/auth/policy"
+	"github.com/hipaakit/hipaakit/compliance/suite"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
-// Route is one protected route of the service under test.
-type Route struct {
-	// Method and Path form the request the suite sends; Path is concrete
-	// (for example "/patients/p-1"), never a pattern.
-	Method string
-	Path   string
-	// Pattern names the route in failure messages, e.g. "GET /patients/{id}".
-	// It defaults to Method + " " + Path.
-	Pattern string
-	// Body is sent with the request (as JSON) when set.
-	Body string
-	// Roles lists the roles allowed to use the route; every other role of
-	// Service.Roles must be refused with 403.
-	Roles []string
-	// PHI marks routes that read or write protected health information: each
-	// successful use must produce an audit event and its response must carry
-	// Cache-Control: no-store.
-	PHI bool
-	// Subject is the patient the route touches, when it touches one; audit
-	// events for the route must name it.
-	Subject string
+// Route, Session, Credentials and Clock are the suite's (package
+// compliance/suite, which Check and "hipaakit check" share without linking
+// package testing).
+type (
+	Route       = suite.Route
+	Session     = suite.Session
+	Credentials = suite.Credentials
+	Clock       = suite.Clock
+	RouteData   = suite.RouteData
+)
+
+// RoutesFrom builds Service.Routes from the routes the Guard serves; see
+// suite.RoutesFrom.
+func RoutesFrom(served []auth.Route, rbac *policy.RBAC, roles []string, data map[string]RouteData) ([]Route, error) {
+	return suite.RoutesFrom(served, rbac, roles, data)
 }
 
-func (r Route) name() string {
-	if r.Pattern != "" {
-		return r.Pattern
-	}
-	return r.Method + " " + r.Path
-}
-
-// Session is what a logged-in client presents: cookies and headers (for
-// example a CSRF token) that the suite adds to its requests.
-type Session struct {
-	UserID  string
-	Cookies []*http.Cookie
-	Header  http.Header
-}
-
-func (s Session) apply(r *http.Request) {
-	for _, c := range s.Cookies {
-		r.AddCookie(c)
-	}
-	for k, vs := range s.Header {
-		for _, v := range vs {
-			r.Header.Add(k, v)
-		}
-	}
-}
-
-// Clock is the service's controllable clock: a *clock.Fake, or any type with
-// these methods that the service reads its time from.
-type Clock interface {
-	Now() time.Time
-	Advance(d time.Duration) time.Time
-}
-
-// Credentials are a user's login secrets, for the lockout check.
-type Credentials struct {
-	Username, Password string
+// Evidence says where Run writes its signed CI evidence.
+type Evidence struct {
+	Dir        string
+	SigningKey *signing.PrivateKey // the deployment's signing key
 }
 
 // Service describes the service under test. Handler, Routes, Roles and Login
@@ -75,13 +41,23 @@ type Credentials struct {
 type Service struct {
 	// Handler is the service's complete handler, middleware included.
 	Handler http.Handler
-	// Routes lists every protected route with the roles allowed on it.
+	// Routes lists every protected route with the roles allowed on it
+	// (RoutesFrom builds it from Served).
 	Routes []Route
+	// Served is every route the handler's Guard serves
+	// (auth.Service.Routes, hipaakit.Deployment.Routes); access control
+	// fails when one is not in Routes, or when Routes declares a pattern
+	// not served.
+	Served []auth.Route
 	// Roles lists every role the service defines.
 	Roles []string
 	// Login creates a fresh user with role (completing MFA if the service
 	// requires it) and returns the session it got.
 	Login func(t testing.TB, role string) Session
+	// LoginPage is the path of the service's sign-in page, for browser
+	// pages that answer a request without a session with a redirect to it
+	// instead of 401 (empty: only 401 counts as that refusal).
+	LoginPage string
 	// Logout is the request that ends the current session (auto-logoff and
 	// session checks). Its Roles and PHI fields are ignored.
 	Logout Route
@@ -140,8 +116,15 @@ type Service struct {
 	// SeedCanary stores canary as PHI of a patient through the service's API
 	// with session s, and returns the routes that read it back.
 	SeedCanary func(t testing.TB, s Session, canary string) []Route
-	// CanaryRole is the role SeedCanary and the read-back run as.
+	// CanaryRole is the role SeedCanary, SeedFields and the read-backs run
+	// as.
 	CanaryRole string
+	// SeedFields stores a distinct value (at least 5 characters, found
+	// nowhere else) in each PHI field of a patient through the service's
+	// API with session s, and returns the routes that read them back and
+	// the value of each field. Each field a read returns must produce a
+	// field-level audit event (164.312(b)).
+	SeedFields func(t testing.TB, s Session) (reads []Route, values map[string]string)
 
 	// Emergency requests break-glass access for session s with reason (an
 	// empty reason must be refused) and returns the elevated session and
@@ -150,6 +133,13 @@ type Service struct {
 	Emergency      func(t testing.TB, s Session, reason string) (Session, bool)
 	EmergencyRole  string
 	EmergencyRoute Route
+
+	// Evidence, when set, makes Run also write its results as junit.xml
+	// and results.json into Evidence.Dir, each with a detached signature
+	// by Evidence.SigningKey (package compliance/evidence), for the
+	// auditor's copy of a CI run; go test's output stays the primary
+	// interface.
+	Evidence *Evidence
 
 	// Exclude names controls (as in Controls) the service does not claim,
 	// each with a justification; the suite prints it instead of running the

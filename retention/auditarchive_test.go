@@ -42,7 +42,7 @@ func TestPurgeAuditArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := a.Archive(ctx, log); err != nil || len(rep.Archived) != 3 {
+	if rep, err := a.Archive(ctx, archive.FileSource(log)); err != nil || len(rep.Archived) != 3 {
 		t.Fatalf("archive: %+v %v", rep, err)
 	}
 	hs, _ := retention.OpenFileHoldStore(t.TempDir())

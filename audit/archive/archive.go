@@ -157,7 +157,7 @@ type Report struct {
 	StoppedBy string
 }
 
-// Archive stores every sealed segment of l older than Config.After that is
+// Archive stores every sealed segment of src older than Config.After that is
 // not archived yet, oldest first: for each, the segment, the tiles its
 // records add to the stream's tree, the format-v2 checkpoint at its last
 // record (signed with Config.Signer) and, last, its unit manifest. Before
@@ -166,12 +166,11 @@ type Report struct {
 // consistent with the log's newest signed one, so the archive only ever
 // receives what the log signed. A log without a Merkle tree fails with
 // audit.ErrNoTree.
-func (a *Archive) Archive(ctx context.Context, l *audit.FileLog) (Report, error) {
+func (a *Archive) Archive(ctx context.Context, src Source) (Report, error) {
 	if a.cfg.Signer == nil {
 		return Report{}, fmt.Errorf("%w: Signer is required to archive", ErrConfig)
 	}
-	prover := l.Reader().Prover(a.cfg.Keys)
-	live, err := prover.TreeCheckpoint(ctx)
+	live, err := src.Prover(a.cfg.Keys).TreeCheckpoint(ctx)
 	if err != nil {
 		return Report{}, err
 	}
@@ -185,7 +184,7 @@ func (a *Archive) Archive(ctx context.Context, l *audit.FileLog) (Report, error)
 	if len(units) > 0 {
 		size = units[len(units)-1].Last
 	}
-	segs, err := l.SealedSegments(ctx)
+	segs, err := src.Sealed(ctx, a.cfg.Keys)
 	if err != nil {
 		return rep, err
 	}
@@ -204,7 +203,7 @@ func (a *Archive) Archive(ctx context.Context, l *audit.FileLog) (Report, error)
 		if seg.LastSeq > live.Size {
 			break // the log's newest checkpoint does not cover it yet
 		}
-		u, err := a.archiveSegment(ctx, l, prover, live, seg, size, dir)
+		u, err := a.archiveSegment(ctx, src, live, seg, size, dir)
 		if err != nil {
 			return rep, err
 		}
@@ -214,8 +213,8 @@ func (a *Archive) Archive(ctx context.Context, l *audit.FileLog) (Report, error)
 	return rep, nil
 }
 
-func (a *Archive) archiveSegment(ctx context.Context, l *audit.FileLog, prover *audit.FileProver, live audit.TreeCheckpoint, seg audit.SealedSegment, oldSize uint64, dir string) (Unit, error) {
-	data, err := l.Reader().ReadSegment(seg.Name)
+func (a *Archive) archiveSegment(ctx context.Context, src Source, live audit.TreeCheckpoint, seg audit.SealedSegment, oldSize uint64, dir string) (Unit, error) {
+	data, err := src.Read(ctx, seg)
 	if err != nil {
 		return Unit{}, err
 	}
@@ -224,12 +223,12 @@ func (a *Archive) archiveSegment(ctx context.Context, l *audit.FileLog, prover *
 		return Unit{}, err
 	}
 	if len(recs) == 0 || recs[0].Seq != seg.FirstSeq || recs[len(recs)-1].Seq != seg.LastSeq {
-		return Unit{}, fmt.Errorf("%w: segment %s does not hold records %d-%d", ErrDamaged, seg.Name, seg.FirstSeq, seg.LastSeq)
+		return Unit{}, fmt.Errorf("%w: stream %s: the range from %d does not hold records %d-%d", ErrDamaged, live.Stream, seg.FirstSeq, seg.FirstSeq, seg.LastSeq)
 	}
 	cp := audit.TreeCheckpoint{Stream: live.Stream, Size: seg.LastSeq, Head: recs[len(recs)-1].Hash, Time: a.cfg.Clock.Now().UTC()}
 	var tiles []tlog.Tile
 	var tileData [][]byte
-	err = prover.WithTreeStore(func(s audit.TreeStore) error {
+	err = src.WithTreeStore(ctx, func(s audit.TreeStore) error {
 		if cp.Root, err = audit.TreeRoot(ctx, s, int64(cp.Size)); err != nil {
 			return err
 		}

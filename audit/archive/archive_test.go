@@ -84,13 +84,13 @@ func TestArchiveVerifiesOnItsOwn(t *testing.T) {
 	f.write(60)
 	kept := f.liveCheckpoint() // a checkpoint someone kept
 	f.write(60)
-	rep, err := f.a.Archive(ctx, f.log)
+	rep, err := f.a.Archive(ctx, archive.FileSource(f.log))
 	if err != nil || len(rep.Archived) != 0 || rep.StoppedBy != "young" {
 		t.Fatalf("young segments: %+v %v", rep, err)
 	}
 	f.clk.Advance(48 * time.Hour)
 	f.write(3)
-	rep, err = f.a.Archive(ctx, f.log)
+	rep, err = f.a.Archive(ctx, archive.FileSource(f.log))
 	if err != nil || len(rep.Archived) < 3 {
 		t.Fatalf("archive: %+v %v", rep, err)
 	}
@@ -163,7 +163,7 @@ func TestArchiveVerifiesOnItsOwn(t *testing.T) {
 	f.write(80)
 	f.clk.Advance(48 * time.Hour)
 	f.write(2)
-	rep2, err := f.a.Archive(ctx, f.log)
+	rep2, err := f.a.Archive(ctx, archive.FileSource(f.log))
 	if err != nil || len(rep2.Archived) == 0 || rep2.Archived[0].First != last+1 {
 		t.Fatalf("second archive: %+v %v", rep2, err)
 	}

@@ -19,7 +19,7 @@ func archived(t *testing.T) (*fixture, []archive.Unit) {
 	f.write(60)
 	f.clk.Advance(48 * time.Hour)
 	f.write(2)
-	rep, err := f.a.Archive(context.Background(), f.log)
+	rep, err := f.a.Archive(context.Background(), archive.FileSource(f.log))
 	if err != nil || len(rep.Archived) < 3 {
 		t.Fatalf("archive: %+v %v", rep, err)
 	}
@@ -100,5 +100,30 @@ func TestArchiveDamageIsFound(t *testing.T) {
 				t.Fatalf("Verify: %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestArchiveCutIsFoundSince: removing the newest unit leaves an archive
+// that verifies on its own, and VerifySince with the checkpoint kept from
+// before the cut refuses it.
+func TestArchiveCutIsFoundSince(t *testing.T) {
+	ctx := context.Background()
+	f, us := archived(t)
+	kept, err := f.a.Prover("audit").TreeCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(7 * 366 * 24 * time.Hour) // past the lock
+	last := us[len(us)-1]
+	for _, n := range []string{fmt.Sprintf("audit/audit/unit/%020d.json", last.First), fmt.Sprintf("audit/audit/checkpoint/%020d.note", last.Last)} {
+		if err := f.tgt.Delete(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := f.a.Verify(ctx, "audit"); err != nil || res.Last != us[len(us)-2].Last {
+		t.Fatalf("the cut archive on its own: %+v %v", res, err)
+	}
+	if _, err := f.a.Prover("audit").VerifySince(ctx, kept); !errors.Is(err, audit.ErrNotExtended) {
+		t.Fatalf("VerifySince the kept checkpoint: %v", err)
 	}
 }

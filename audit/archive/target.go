@@ -16,8 +16,8 @@ import (
 var (
 	// ErrNotFound reports a missing object.
 	ErrNotFound = errors.New("audit/archive: object not found")
-	// ErrRetained reports a delete or overwrite of an object whose
-	// retention has not passed (S3 object lock in compliance mode).
+	// ErrRetained reports a delete of an object whose retention has not
+	// passed (S3 object lock in compliance mode).
 	ErrRetained = errors.New("audit/archive: object is under retention")
 )
 
@@ -37,16 +37,19 @@ type Target interface {
 	Delete(ctx context.Context, name string) error
 }
 
-// Retainer is a Target that can store an object that cannot be deleted or
-// overwritten before a date (S3 object lock in compliance mode). The
-// archive writes every object it stores this way when the target is one.
+// Retainer is a Target that can store an object that cannot be deleted
+// before a date (S3 object lock in compliance mode, in a versioned bucket:
+// a later write of the same name is a new version, the retained one
+// stays). The archive writes every object it stores this way when the
+// target is one.
 type Retainer interface {
 	PutRetained(ctx context.Context, name string, data []byte, until time.Time) error
 }
 
 // MemoryTarget is a Target and Retainer in memory, for tests: it refuses,
-// like a bucket with object lock in compliance mode, to delete or
-// overwrite an object before its retention date (ErrRetained).
+// like a bucket with object lock in compliance mode, to delete an object
+// before its retention date (ErrRetained); it keeps only the newest
+// version of a name.
 type MemoryTarget struct {
 	// Clock decides whether a retention has passed; nil is clock.System.
 	Clock clock.Clock
@@ -82,13 +85,8 @@ func (m *MemoryTarget) PutRetained(_ context.Context, name string, data []byte, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.init()
-	if m.retained(name) {
-		return fmt.Errorf("%w: %s", ErrRetained, name)
-	}
 	m.objects[name] = append([]byte(nil), data...)
-	if until.IsZero() {
-		delete(m.until, name)
-	} else {
+	if until.After(m.until[name]) {
 		m.until[name] = until
 	}
 	return nil

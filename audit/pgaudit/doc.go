@@ -70,7 +70,12 @@
 // records when its writer opens. Prover (audit.Prover) proves inclusion and
 // consistency and checks, in one REPEATABLE READ snapshot, that the stream
 // extends a checkpoint kept from it, so deleting the newest rows and
-// rewinding the head is found.
+// rewinding the head is found. Witness cosignatures of the checkpoints are
+// kept in hipaakit_audit_cosignatures (schema version 4, CosignatureStore,
+// a witness.Store), one row per line, so several processes publishing one
+// stream never overwrite one another. The records' statement of a commit
+// also stores its tree hashes (one statement per commit, as without a
+// tree).
 //
 // # Partitions and retention
 //

@@ -16,4 +16,13 @@
 //   - Bad input (requests, notes, proofs, cosignature lines) is a typed
 //     error (ErrMalformed, ErrConflict via *ConflictError, ErrInconsistent,
 //     audit.ErrBadSignature), never a panic.
+//   - Publisher sends every new checkpoint of a log to its witnesses and
+//     stores the cosignatures with the checkpoint (Store: FileStore for a
+//     file log, pgaudit.CosignatureStore on PostgreSQL). It never blocks or
+//     fails a write: the log's checkpoint sink only wakes it; a witness
+//     that is down or refuses shows in Status and in CheckStored (K of N,
+//     ErrTooFewCosignatures; a newest checkpoint not yet cosigned,
+//     ErrStale). Several processes may publish one stream: witnesses
+//     answer a stale size with a conflict and the Publisher resends from
+//     theirs, and the stores keep each cosignature once.
 package witness

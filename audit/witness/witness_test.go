@@ -30,7 +30,7 @@ type logTree struct {
 	head  audit.Hash
 }
 
-func newLog(t *testing.T) *logTree {
+func newLog(t testing.TB) *logTree {
 	c, err := audit.NewChain(audit.ChainConfig{Stream: "app"})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func newLog(t *testing.T) *logTree {
 	return &logTree{chain: c}
 }
 
-func (l *logTree) add(t *testing.T, from, to int) {
+func (l *logTree) add(t testing.TB, from, to int) {
 	for i := from; i < to; i++ {
 		r, err := l.chain.Next(audit.Event{Time: t0, Action: audit.ActionRead, Outcome: audit.OutcomeSuccess,
 			Actor: audit.Actor{UserID: fmt.Sprintf("u%d", i)}})
@@ -51,7 +51,7 @@ func (l *logTree) add(t *testing.T, from, to int) {
 	}
 }
 
-func (l *logTree) checkpoint(t *testing.T) audit.TreeCheckpoint {
+func (l *logTree) checkpoint(t testing.TB) audit.TreeCheckpoint {
 	cp := audit.TreeCheckpoint{Stream: "app", Size: uint64(l.tree.Size()), Root: l.tree.Root(), Head: l.head, Time: t0}
 	if err := audit.SignTreeCheckpoint(&cp, key(1)); err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func newWitness(t *testing.T, seed byte) *witness.Witness {
 	return openWitness(t, seed, filepath.Join(t.TempDir(), "state.json"))
 }
 
-func openWitness(t *testing.T, seed byte, state string) *witness.Witness {
+func openWitness(t testing.TB, seed byte, state string) *witness.Witness {
 	logs, _ := signing.NewKeySet(key(1).Public().(ed25519.PublicKey))
 	w, err := witness.New(witness.Config{Name: fmt.Sprintf("witness.example/w%d", seed), Signer: key(seed),
 		Logs: logs, StatePath: state, Clock: clock.NewFake(t0)})

@@ -17,11 +17,12 @@ import (
 	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
+	"github.com/hipaakit/hipaakit/audit/witness"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/signing"
 )
 
-var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency|witness> [flags] TARGET
+var auditUsage = `usage: hipaakit audit <verify|query|export|disclosures|prove|verify-proof|consistency|witness|witness-status|archive-verify> [flags] TARGET
 
 TARGET is a file log directory, a postgres:// URL, or "pg" to read the URL
 from DATABASE_URL (which keeps a password out of the process list).
@@ -86,6 +87,10 @@ func cmdAudit(ctx context.Context, c *cli, args []string) int {
 		return auditConsistency(ctx, c, args[1:])
 	case "witness":
 		return auditWitness(ctx, c, args[1:])
+	case "witness-status":
+		return auditWitnessStatus(ctx, c, args[1:])
+	case "archive-verify":
+		return auditArchiveVerify(ctx, c, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(c.stdout, auditUsage)
 		return exitOK
@@ -201,6 +206,9 @@ type source struct {
 	// prover returns the Merkle-tree prover of a stream (a file log has
 	// one stream: stream may be empty)
 	prover func(stream string, keys signing.KeySet) (audit.Prover, error)
+	// cosigned is where the witness cosignatures of the checkpoints are
+	// stored (audit.TreeCosignedFile beside a file log; PostgreSQL's table)
+	cosigned witness.Store
 }
 
 // readFlags are the flags of the reading subcommands (query, export,
@@ -283,7 +291,8 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 			return nil, err
 		}
 		prover := func(_ string, keys signing.KeySet) (audit.Prover, error) { return r.Prover(keys), nil }
-		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}, prover: prover}, nil
+		return &source{searcher: audit.FileSearcher(r), entries: r.Entries, verify: r.Verify, close: func() {}, prover: prover,
+			cosigned: &witness.FileStore{Path: filepath.Join(target, audit.TreeCosignedFile)}}, nil
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -304,7 +313,8 @@ func openTarget(ctx context.Context, c *cli, target string) (*source, error) {
 		}
 		return pgaudit.NewProver(pool, stream, keys), nil
 	}
-	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close, prover: prover}, nil
+	return &source{searcher: st, entries: st.Entries, verify: st.Verify, close: pool.Close, prover: prover,
+		cosigned: pgaudit.NewCosignatureStore(pool)}, nil
 }
 
 // readFail reports a failed read: tampering found while verifying what was

@@ -32,6 +32,21 @@ const auditProofUsage = `
       tlog-witness, with a consistency proof from the size it last cosigned)
       and write the checkpoint with their cosignatures. Exit 1 when a
       witness refused it.
+  witness-status --key FILE --witness-key NAME=FILE [--witness-key ...]
+      [--require K] [--stream S] TARGET
+      Check that the stream's newest checkpoint is cosigned by K (default
+      all) of the witnesses in the store the deployment's publisher writes
+      (checkpoint.cosigned beside a file log; PostgreSQL's table). Exit 1
+      when too few cosigned it or publishing is behind.
+  archive-verify --key FILE [--stream S] [--since CHECKPOINT]
+      [--prove SEQ [--out FILE]] ARCHIVE
+      Check a stream's audit archive (a directory or s3://bucket/prefix,
+      written by audit/archive) on its own with only the public keys:
+      segment hashes, tree tiles, every checkpoint and the hash chain.
+      --since CHECKPOINT (a format-v2 checkpoint kept from the log) also
+      checks that the archive extends it: an archive whose newest units were
+      removed fails. With --prove, also write an inclusion proof of archived
+      record SEQ. Exit 1 when the archive is damaged.
 `
 
 // readKeys reads every trusted public key of keyFiles.

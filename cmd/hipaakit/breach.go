@@ -35,15 +35,23 @@ commands:
          the four-factor risk assessment (164.402(2)); conclusions: breach, low_probability, secured,
          exception_workforce_good_faith, exception_inadvertent_authorized, exception_could_not_retain
   update ID [--delay-until YYYY-MM-DD --delay-note T] [--vector V] [--description T] [--by USER]
-  notify ID [--counts FILE] [--format table|csv|json] [--sent YYYY-MM-DD] [--by USER]
-         required notices and deadlines (exit 1 if one is overdue); --sent records that they went out
+  notify ID [--counts FILE | --directory FILE --scope FILE] [--format table|csv|json] [--sent YYYY-MM-DD] [--by USER]
+         [--mailing-list OUT --mail-house NAME [--mail-house-address A] [--mailing-format csv|json]]
+         required notices and deadlines (exit 1 if one is overdue); --sent records that they went out;
+         --mailing-list writes the individuals' mailing list (0600, never overwritten), recorded as a
+         disclosure of each subject's contact details to the mail house
   close ID [--by USER]
   report [--format table|json]                open incidents with their next deadline (exit 1 if one is overdue)
 
 Times are RFC 3339. --counts is a JSON file {"by_state":{"NY":12},"insufficient_contact":0} from the
-application's directory; without it every affected subject counts with an unknown State. The CLI acts
-as the privacy officer (role privacy_officer); contact details are revealed only by the application
-(breach.Manager.RevealContacts), never here.
+application's directory; without it (or --directory) every affected subject counts with an unknown
+State. --directory is the application's export of the affected patients, JSON Lines, one
+{"subject":"p-1","state":"NY","name":"...","address":"...","email":"..."} per line (breach/FORMAT.md);
+--scope is the incident's scope as "breach scope --format json" wrote it, checked against the digest
+recorded on the incident. The CLI acts as the privacy officer (role privacy_officer): each contact is
+revealed through an audited reveal (purpose breach_notification) before it is read from the directory,
+and the list is written only after its disclosures to the mail house were recorded (hipaakit audit
+disclosures shows them).
 `
 
 // cmdBreach runs `hipaakit breach ...`.
@@ -79,7 +87,12 @@ func cmdBreach(ctx context.Context, c *cli, args []string) int {
 		return drFail(c, "breach", err)
 	}
 	defer t.Close()
-	m, err := breachManager(ctx, t)
+	if sub == "notify" && *b.directory != "" {
+		if b.dir, err = readDirectory(*b.directory); err != nil {
+			return breachFail(c, sub, err)
+		}
+	}
+	m, err := breachManager(ctx, t, b.dir)
 	if err != nil {
 		return breachFail(c, sub, err)
 	}
@@ -124,6 +137,9 @@ type breachFlags struct {
 	kek, dryRun, noShredded                        *bool
 	nature, person, acquired, mitigation, con, why *string
 	delayUntil, delayNote, counts, sent            *string
+	directory, scopeFile, mailing, mailHouse       *string
+	mailAddress, mailFormat                        *string
+	dir                                            *breach.Directory // --directory, read
 }
 
 func (b *breachFlags) define(fs *flag.FlagSet, sub string) {
@@ -166,6 +182,12 @@ func (b *breachFlags) define(fs *flag.FlagSet, sub string) {
 	case "notify":
 		b.counts = fs.String("counts", "", "JSON counts file")
 		b.sent = fs.String("sent", "", "the day the notices went out")
+		b.directory = fs.String("directory", "", "the affected patients' State and contacts, JSON Lines")
+		b.scopeFile = fs.String("scope", "", "the incident's scope (breach scope --format json)")
+		b.mailing = fs.String("mailing-list", "", "write the mailing list to this new file")
+		b.mailHouse = fs.String("mail-house", "", "who receives the mailing list (recorded as the disclosure's recipient)")
+		b.mailAddress = fs.String("mail-house-address", "", "the mail house's address")
+		b.mailFormat = fs.String("mailing-format", "csv", "csv or json")
 	case "list", "show", "close", "report":
 	default:
 		b.unknown = true
@@ -304,7 +326,18 @@ func (b *breachFlags) notify(ctx context.Context, c *cli, m *breach.Manager, off
 		return err
 	}
 	counts := breach.Counts{Total: inc.Affected(), UnknownState: inc.Affected(), ByState: map[string]int{}}
-	if *b.counts != "" {
+	sc, err := b.notifyScope(&inc)
+	if err != nil {
+		return err
+	}
+	if sc != nil {
+		if *b.counts != "" {
+			return &breach.FieldError{Field: "--counts", Reason: "give --counts or --directory, not both", Err: breach.ErrInvalid}
+		}
+		if counts, err = breach.CountResidents(ctx, b.dir, sc); err != nil {
+			return err
+		}
+	} else if *b.counts != "" {
 		data, err := os.ReadFile(*b.counts)
 		if err != nil {
 			return fmt.Errorf("read the counts file: %w", errors.Unwrap(err))
@@ -343,6 +376,11 @@ func (b *breachFlags) notify(ctx context.Context, c *cli, m *breach.Manager, off
 	}
 	if err != nil {
 		return err
+	}
+	if *b.mailing != "" {
+		if err := b.mailingList(ctx, c, m, officer, id, sc); err != nil {
+			return err
+		}
 	}
 	if *b.sent != "" {
 		_, err := m.MarkNotified(ctx, officer, id, *b.sent)

@@ -17,12 +17,17 @@ import (
 // breachManager is the incident manager over the deployment's incident
 // store (hipaakit.Tool.Incidents), recording to the run's audit stream,
 // opened on the first event: listing and showing incidents claim none.
-func breachManager(ctx context.Context, t *hipaakit.Tool) (*breach.Manager, error) {
+// dir, when not nil, is the Resolver (notify --directory).
+func breachManager(ctx context.Context, t *hipaakit.Tool, dir *breach.Directory) (*breach.Manager, error) {
 	store, err := t.Incidents()
 	if err != nil {
 		return nil, err
 	}
-	return breach.New(breach.Config{Store: store, Audit: t.LazyAudit(ctx)})
+	cfg := breach.Config{Store: store, Audit: t.LazyAudit(ctx)}
+	if dir != nil {
+		cfg.Resolver = dir
+	}
+	return breach.New(cfg)
 }
 
 // errShreddedUnchecked reports that breach scope could not open the

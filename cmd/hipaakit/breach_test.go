@@ -78,6 +78,7 @@ func breachFlow(t *testing.T, env map[string]string) {
 	if code != exitOK || !strings.Contains(out, ",individuals,164.404,,12,") || !strings.Contains(out, ",hhs_annual_log,164.408(c),,12,") {
 		t.Fatalf("notify: %d %s %s", code, out, stderr)
 	}
+	breachMailingFlow(t, env, id)
 	code, out, _ = runCLI(t, env, "breach", "show", id)
 	if code != exitOK || !strings.Contains(out, "assess") || !strings.Contains(out, "status") || !strings.Contains(out, "open") {
 		t.Fatalf("show: %d %s", code, out)

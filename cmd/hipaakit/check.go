@@ -11,10 +11,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/suite"
 )
 
-const checkUsage = `usage: hipaakit check --users FILE [--ca FILE] [--max-requests N] [--format text|json] https://HOST[:PORT]
+const checkUsage = `usage: hipaakit check --users FILE [--ca FILE] [--max-requests N] [--format text|json]
+                      [--evidence DIR --signing-key FILE] https://HOST[:PORT]
 
 Run the black-box part of the compliance suite against a live deployment
 over HTTPS: TLS versions and cipher suites, HSTS, security headers and
@@ -27,12 +28,15 @@ checked.
 
   --users FILE       the check file: test users (passwords and TOTP secrets),
                      routes and declared limits (see go doc
-                     github.com/hipaakit/hipaakit/compliance.CheckFile); it
+                     github.com/hipaakit/hipaakit/suite.CheckFile); it
                      must not be readable by group or others
   --ca FILE          PEM certificates trusted for the deployment (default: the
                      system's roots)
   --max-requests N   bound on requests and connections (default 5000)
   --format F         text (default) or json
+  --evidence DIR     also write junit.xml and check.json into DIR, each with a
+                     detached signature (.sig) by --signing-key (the
+                     deployment's signing key); verify with hipaakit report --verify
 
 Only HOST is contacted, redirects are not followed, requests that change
 state are sent only where the check file allows it, and every session the
@@ -49,8 +53,10 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 	fs.SetOutput(io.Discard)
 	users := fs.String("users", "", "check file")
 	ca := fs.String("ca", "", "trusted certificates (PEM)")
-	maxReq := fs.Int("max-requests", compliance.DefaultMaxRequests, "request bound")
+	maxReq := fs.Int("max-requests", suite.DefaultMaxRequests, "request bound")
 	format := fs.String("format", "text", "text or json")
+	evidenceDir := fs.String("evidence", "", "evidence directory")
+	signingKey := fs.String("signing-key", "", "signing key file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(c.stdout, checkUsage)
@@ -67,6 +73,8 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 		return checkUsageErr(c, "--format must be text or json")
 	case *maxReq <= 0:
 		return checkUsageErr(c, "--max-requests must be positive")
+	case *evidenceDir != "" && *signingKey == "":
+		return checkUsageErr(c, "--evidence needs --signing-key")
 	}
 	file, code := readCheckFile(c, *users)
 	if file == nil {
@@ -85,7 +93,7 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 			return exitUsage
 		}
 	}
-	res, err := compliance.Check(ctx, compliance.CheckConfig{URL: fs.Arg(0), File: file, RootCAs: roots, MaxRequests: *maxReq})
+	res, err := suite.Check(ctx, suite.CheckConfig{URL: fs.Arg(0), File: file, RootCAs: roots, MaxRequests: *maxReq})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit check: %v\n", err)
 		return exitUsage
@@ -97,6 +105,12 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 	} else {
 		fmt.Fprint(c.stdout, res.String())
 	}
+	if *evidenceDir != "" {
+		if err := writeCheckEvidence(*evidenceDir, *signingKey, res); err != nil {
+			fmt.Fprintf(c.stderr, "hipaakit check: evidence: %v\n", err)
+			return exitFailure
+		}
+	}
 	if res.Failed() {
 		return exitCheck
 	}
@@ -105,7 +119,7 @@ func cmdCheck(ctx context.Context, c *cli, args []string) int {
 
 // readCheckFile reads and parses the check file, refusing one that group or
 // others may read (it holds passwords and TOTP secrets).
-func readCheckFile(c *cli, path string) (*compliance.CheckFile, int) {
+func readCheckFile(c *cli, path string) (*suite.CheckFile, int) {
 	name := filepath.Base(path)
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -122,7 +136,7 @@ func readCheckFile(c *cli, path string) (*compliance.CheckFile, int) {
 		fmt.Fprintf(c.stderr, "hipaakit check: cannot read the check file %s\n", name)
 		return nil, exitFailure
 	}
-	f, err := compliance.ParseCheckFile(b)
+	f, err := suite.ParseCheckFile(b)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit check: %s: %v\n", name, err)
 		return nil, exitUsage

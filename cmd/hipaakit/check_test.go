@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hipaakit/hipaakit/compliance/suite"
+	"github.com/hipaakit/hipaakit/signing"
 )
 
 // TestCheckCommandRefuses: the check command refuses a check file others
@@ -49,5 +52,31 @@ func TestCheckCommandRefuses(t *testing.T) {
 		if strings.Contains(errb.String()+out.String(), "PW-CANARY") || strings.Contains(errb.String(), dir) {
 			t.Errorf("%v: output holds a secret or an absolute path: %s", c.args[1:], errb.String())
 		}
+	}
+}
+
+// TestCheckEvidence: check's results become junit.xml and check.json,
+// each signed, and report --verify accepts them.
+func TestCheckEvidence(t *testing.T) {
+	key, err := signing.Generate()
+	check(t, err)
+	keyFile := filepath.Join(t.TempDir(), "signing-key.pem")
+	check(t, signing.Save(keyFile, key))
+	trusted, err := signing.NewKeySet(key.PublicKey())
+	check(t, err)
+	keysFile := filepath.Join(t.TempDir(), "trusted.pem")
+	check(t, os.WriteFile(keysFile, trusted.EncodePEM(), 0o644))
+	dir := filepath.Join(t.TempDir(), "evidence")
+	res := suite.Results{{Control: suite.ControlAccess, Status: suite.Passed}, {Control: suite.ControlAudit, Status: suite.NotChecked, Messages: []string{"needs the trail"}}}
+	check(t, writeCheckEvidence(dir, keyFile, res))
+	for _, name := range []string{"junit.xml", "check.json"} {
+		if code, stdout, stderr := runCLI(t, nil, "report", "--verify", filepath.Join(dir, name), "--keys", keysFile); code != exitOK {
+			t.Fatalf("verify %s: exit %d\n%s%s", name, code, stdout, stderr)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	check(t, err)
+	if !strings.Contains(string(b), `<skipped message="not checked">needs the trail</skipped>`) {
+		t.Fatalf("junit.xml:\n%s", b)
 	}
 }

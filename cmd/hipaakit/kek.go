@@ -29,8 +29,9 @@ const kekUsage = `usage: hipaakit kek migrate (--to-kms KEY | --to-key-file FILE
 Move a deployment to another master key (KEK): from a local master key to
 AWS KMS, between local keys, or between KMS keys. Every keyset of the key
 store (HIPAAKIT_DATA_DIR's keys/, or DATABASE_URL) is re-wrapped
-under the new KEK (phi.Vault.RotateKEK), then the backup repository's key
-(backup.Repository.Rewrap). Data is not re-encrypted: the keys inside the
+under the new KEK (phi.Vault.RotateKEK), then the deployment's
+login-challenge key (hipaakit.RewrapChallengeKey), then the backup
+repository's key (backup.Repository.Rewrap). Data is not re-encrypted: the keys inside the
 keysets do not change.
 
   --to-kms KEY         the new KEK: an AWS KMS key ID or ARN (endpoint
@@ -222,6 +223,11 @@ func (m *kekMigration) run(ctx context.Context, repoSpec string) int {
 	p, err := m.rewrapKeysets(ctx, keys)
 	attrs["scanned"], attrs["rewrapped"] = strconv.Itoa(p.Scanned), strconv.Itoa(p.Rewrapped)
 	attrs["skipped"], attrs["gone"] = strconv.Itoa(p.Skipped), strconv.Itoa(p.Gone)
+	challengeDone := "none stored"
+	if err == nil {
+		challengeDone, err = m.rewrapChallengeKey(ctx)
+		attrs["challenge_key"] = challengeDone
+	}
 	repoDone := "none"
 	if err == nil && repo != nil {
 		repoDone = "already under the new KEK"
@@ -238,6 +244,7 @@ func (m *kekMigration) run(ctx context.Context, repoSpec string) int {
 	}
 	fmt.Fprintf(m.c.stdout, "keysets: %d examined, %d re-wrapped, %d already under the new KEK, %d shredded meanwhile\n",
 		p.Scanned, p.Rewrapped, p.Skipped, p.Gone)
+	fmt.Fprintf(m.c.stdout, "login-challenge key: %s\n", challengeDone)
 	if repo != nil {
 		fmt.Fprintf(m.c.stdout, "backup repository %s: %s\n", repo.ID(), repoDone)
 	}
@@ -283,6 +290,20 @@ func (m *kekMigration) rewrapKeysets(ctx context.Context, keys phi.KeyStore) (ph
 		}
 	})
 	return last, err
+}
+
+// rewrapChallengeKey re-wraps the deployment's login-challenge key (the
+// table hipaakit_challenge_keys, or the data directory's
+// hipaakit.FileChallengeKey) and says what it did.
+func (m *kekMigration) rewrapChallengeKey(ctx context.Context) (string, error) {
+	done, err := hipaakit.RewrapChallengeKey(ctx, m.tool.DB(), m.tool.DataPath(""), m.from, m.to)
+	switch {
+	case err != nil:
+		return "", err
+	case done:
+		return "rewrapped", nil
+	}
+	return "none stored or already under the new KEK", nil
 }
 
 // audit records a step of the migration.

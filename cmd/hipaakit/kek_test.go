@@ -373,3 +373,61 @@ func TestKEKMigrateStopsAudited(t *testing.T) {
 		t.Fatalf("the repository left under the old KEK: %v", err)
 	}
 }
+
+// TestKEKMigrateChallengeKey: the deployment's login-challenge key, stored
+// wrapped in hipaakit_challenge_keys, is re-wrapped under the new KEK (and
+// audited), a second run leaves it alone, and the deployment then opens
+// under the new KEK.
+func TestKEKMigrateChallengeKey(t *testing.T) {
+	ctx := context.Background()
+	pool, schema := hipaakittest.PostgresSchema(t)
+	t.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`_ledger" CASCADE`) })
+	sep := "?"
+	if strings.Contains(hipaakittest.PostgresURL(), "?") {
+		sep = "&"
+	}
+	url := hipaakittest.PostgresURL() + sep + "search_path=" + schema
+	oldFile, newFile := filepath.Join(t.TempDir(), "old.key"), filepath.Join(t.TempDir(), "new.key")
+	signer := drWriteKey(t, t.TempDir(), "audit.pem")
+	cfg := hipaakit.Config{DataDir: filepath.Join(t.TempDir(), "data"), DatabaseURL: url,
+		KEK: hipaakit.KEKConfig{KeyFile: oldFile}, Signing: hipaakit.SigningConfig{KeyFile: signer}}
+	d, err := hipaakit.Open(ctx, cfg)
+	check(t, err)
+	check(t, d.Close())
+	kekID := func() (id string) {
+		check(t, pool.QueryRow(ctx, `SELECT kek_id FROM hipaakit_challenge_keys`).Scan(&id))
+		return id
+	}
+	if got, want := kekID(), mustKeyFile(t, oldFile).ID(); got != want {
+		t.Fatalf("challenge key wrapped by %s, want %s", got, want)
+	}
+	env := map[string]string{envDatabaseURL: url, hipaakit.EnvSigningKeyFile: signer, envMasterKeyFile: oldFile}
+	code, out, errs := runCLI(t, env, "kek", "migrate", "--to-key-file", newFile, "--no-backup-repo")
+	if code != exitOK || !strings.Contains(out, "login-challenge key: rewrapped\n") {
+		t.Fatalf("migrate: %d\n%s\n%s", code, out, errs)
+	}
+	nk := mustKeyFile(t, newFile)
+	if got := kekID(); got != nk.ID() {
+		t.Fatalf("after the migration the challenge key is wrapped by %s, want %s", got, nk.ID())
+	}
+	var attrs map[string]string
+	for e, err := range pgaudit.NewStore(pool).Entries(ctx) {
+		check(t, err)
+		if e.Record != nil && e.Record.Event.Reason == "kek_migrate_end" {
+			attrs = e.Record.Event.Attrs
+		}
+	}
+	if attrs["challenge_key"] != "rewrapped" {
+		t.Fatalf("the end of the migration records challenge_key %q", attrs["challenge_key"])
+	}
+	code, out, _ = runCLI(t, env, "kek", "migrate", "--to-key-file", newFile, "--no-backup-repo")
+	if code != exitOK || !strings.Contains(out, "login-challenge key: none stored or already under the new KEK") {
+		t.Fatalf("second run: %d %s", code, out)
+	}
+	// The backup repository the first start created stays under the old
+	// key (the migration above had none): open with a new one.
+	cfg.KEK.KeyFile, cfg.Backup.Dir = newFile, filepath.Join(t.TempDir(), "backups")
+	d, err = hipaakit.Open(ctx, cfg)
+	check(t, err)
+	check(t, d.Close())
+}

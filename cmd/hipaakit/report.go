@@ -15,7 +15,8 @@ import (
 	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
-const reportUsage = `usage: hipaakit report --config FILE [--format markdown|json|html] [--out FILE]
+const reportUsage = `usage: hipaakit report --config FILE [--format markdown|json|html] [--out FILE] [--evidence DIR [--signing-key FILE]]
+       hipaakit report --verify FILE (--keys TRUSTED | --config FILE)
 
 Read the service configuration FILE (serviceconfig.Config, usually
 hipaakit.json in the service's data directory) and the stores it names,
@@ -26,6 +27,12 @@ as such.
   --config FILE   the service configuration (required)
   --format F      markdown (default), json, or html (a printable page)
   --out FILE      write the report to FILE (replaced atomically) instead of stdout
+  --evidence DIR  also write report.html and report.json into DIR, each with a
+                  detached signature (.sig) by the deployment's signing key
+  --signing-key F the signing key (default: the data directory's signing-key.pem)
+  --verify FILE   check that FILE.sig is a signature of FILE by a trusted key
+                  (--keys: a trusted-keys file; or the --config's audit keys);
+                  exit 0 it verifies, 1 it does not
 
 The local master key is read from HIPAAKIT_MASTER_KEY when set, else from
 the file HIPAAKIT_MASTER_KEY_FILE names, else from the configuration's
@@ -47,6 +54,10 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 	configPath := fs.String("config", "", "service configuration file")
 	format := fs.String("format", "markdown", "markdown, json or html")
 	out := fs.String("out", "", "output file (default stdout)")
+	evidenceDir := fs.String("evidence", "", "evidence directory")
+	signingKey := fs.String("signing-key", "", "signing key file")
+	verify := fs.String("verify", "", "evidence file to verify")
+	trustedKeys := fs.String("keys", "", "trusted-keys file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(c.stdout, reportUsage)
@@ -57,6 +68,8 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 	switch {
 	case fs.NArg() > 0:
 		return reportUsageErr(c, "unexpected argument")
+	case *verify != "":
+		return verifyEvidence(c, *verify, *trustedKeys, *configPath)
 	case *configPath == "":
 		return reportUsageErr(c, "--config is required")
 	}
@@ -102,6 +115,16 @@ func cmdReport(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hipaakit report: write report: %v\n", err)
 		return exitFailure
+	}
+	if *evidenceDir != "" {
+		key, err := signingKeyFor(*signingKey, &cfg)
+		if err == nil {
+			err = writeReportEvidence(*evidenceDir, key, rep)
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "hipaakit report: evidence: %v\n", err)
+			return exitFailure
+		}
 	}
 	s := rep.Summary()
 	fmt.Fprintf(c.stderr, "hipaakit report: %d met, %d not met, %d without evidence\n", s[report.Met], s[report.NotMet], s[report.NoEvidence])

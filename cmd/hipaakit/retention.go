@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hipaakit/hipaakit/audit"
 	"github.com/hipaakit/hipaakit/durable"
 	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/retention/pgretention"
@@ -16,6 +17,8 @@ import (
 )
 
 const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies FILE [--dry-run]
+       hipaakit retention purge-audit --policies FILE --archive ARCHIVE [--archive-stream S]
+       hipaakit retention archive-audit --archive ARCHIVE [--after DURATION] [--stream S]
 
   sweep        Reads the subjects and records of the tables named in the
                policy file's "source" (PostgreSQL, DATABASE_URL),
@@ -24,7 +27,15 @@ const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies
                disposal succeeded, 1 when some failed.
   purge-audit  Applies the policy of kind "audit" to the audit trail
                (<data>/audit, or PostgreSQL partitions), keeping everything a
-               legal hold covers; whole segments or partitions only.
+               legal hold covers; whole segments or partitions only. With
+               --archive, then the same to the audit archive (a directory or
+               s3://bucket/prefix): whole units only, never the newest, the
+               stream --archive-stream (default "audit", the file log's).
+  archive-audit
+               Archives the trail's sealed segments (PostgreSQL: the months
+               of --stream) written at least --after ago (default 720h) to
+               ARCHIVE, with tree tiles and signed checkpoints; check it
+               with "hipaakit audit archive-verify".
 
   --dry-run lists what would be disposed of and changes nothing.
 `
@@ -33,6 +44,9 @@ const retentionUsage = `usage: hipaakit retention <sweep|purge-audit> --policies
 func cmdRetention(ctx context.Context, c *cli, args []string) int {
 	if len(args) > 0 && args[0] == "purge-audit" {
 		return drPurgeAudit(ctx, c, args[1:])
+	}
+	if len(args) > 0 && args[0] == "archive-audit" {
+		return drArchiveAudit(ctx, c, args[1:])
 	}
 	if len(args) == 0 || args[0] != "sweep" {
 		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
@@ -146,6 +160,8 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 	fs := drFlags(c, name)
 	policyPath := fs.String("policies", "", "policy file (format hipaakit-retention-policies)")
 	dryRun := fs.Bool("dry-run", false, "report only")
+	archivePath := fs.String("archive", "", "also purge this audit archive")
+	archiveStream := fs.String("archive-stream", audit.DefaultStream, "the archived stream to purge")
 	pos, err := drParse(fs, args)
 	if err != nil || len(pos) != 0 || *policyPath == "" {
 		fmt.Fprint(c.stderr, retentionUsage)
@@ -187,6 +203,11 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 		}
 		fmt.Fprintf(c.stdout, "audit segments purged: %d (through seq %d), stopped by %s, cutoff %s%s\n",
 			len(rep.Purged), rep.ThroughSeq, rep.StoppedBy, rep.Cutoff.Format(time.RFC3339), mode)
+		if *archivePath != "" {
+			if err := purgeAuditArchive(ctx, c, t, w, reg, pf.Policies, *archivePath, *archiveStream, *dryRun); err != nil {
+				return drFail(c, name, err)
+			}
+		}
 		return exitOK
 	}
 	pool, err := needDB(t)
@@ -205,6 +226,11 @@ func drPurgeAudit(ctx context.Context, c *cli, args []string) int {
 	fmt.Fprintf(c.stdout, "audit partitions purged: %s, cutoff %s%s\n", drList(res.Partitions), res.Cutoff.Format(time.RFC3339), mode)
 	if res.Kept != "" {
 		fmt.Fprintf(c.stdout, "kept under legal hold: %s (and every newer partition)\n", res.Kept)
+	}
+	if *archivePath != "" {
+		if err := purgeAuditArchive(ctx, c, t, w, reg, pf.Policies, *archivePath, *archiveStream, *dryRun); err != nil {
+			return drFail(c, name, err)
+		}
 	}
 	return exitOK
 }

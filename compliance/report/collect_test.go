@@ -57,6 +57,9 @@ func TestCollectFileStores(t *testing.T) {
 		a.Retention < 6*365*24*time.Hour {
 		t.Errorf("audit: %+v", a)
 	}
+	if a != nil && (len(a.Streams) == 0 || a.Streams[0].Records == 0 || a.Streams[0].LastCheckpoint.IsZero()) {
+		t.Errorf("audit stream coverage: %+v", a.Streams)
+	}
 	if a != nil && (a.First.Before(fixtureStart) || a.Last.After(now)) {
 		t.Errorf("audit span %v..%v outside the fixture's run", a.First, a.Last)
 	}
@@ -215,7 +218,7 @@ func TestCollectUsersWithoutMFA(t *testing.T) {
 // TestCollectKeyInDataDir: a local master key file inside the data
 // directory (the legacy kek.key, also when the key is given at run time, or
 // a kek_file below the directory) is a gap under 164.312(a)(2)(iv) whose
-// remediation says to move it and how; beside the directory it is not.
+// remediation says to move it and how; in a directory of its own it is not.
 func TestCollectKeyInDataDir(t *testing.T) {
 	d := newDeployment(t)
 	d.closeAll(t)
@@ -228,7 +231,7 @@ func TestCollectKeyInDataDir(t *testing.T) {
 		return row(t, report.Build(ev), "164.312(a)(2)(iv)")
 	}
 	if r := encRow(d.config()); r.Status != report.Met {
-		t.Fatalf("key beside the data directory: %s %v", r.Status, r.Gaps)
+		t.Fatalf("key in a directory of its own: %s %v", r.Status, r.Gaps)
 	}
 	inside := filepath.Join(d.dir, "secrets", "master.key")
 	must(t, os.MkdirAll(filepath.Dir(inside), 0o700))
@@ -269,20 +272,25 @@ func TestCollectKeyInDataDir(t *testing.T) {
 
 // TestCollectDefaultsBesideDataDir: without kek_file and backup.dir the
 // report finds the master key and the backups where hipaakit.Open puts
-// them, beside the data directory.
+// them, beside the data directory; a key there is not inside the
+// directory, but beside it, which leaves 164.312(a)(2)(iv) not met with the
+// gap named (one copy of the parent directory or volume takes both).
 func TestCollectDefaultsBesideDataDir(t *testing.T) {
 	d := newDeployment(t)
 	d.closeAll(t)
 	must(t, os.Rename(filepath.Join(d.dir, "backups"), hipaakit.DefaultBackupDir(d.dir)))
+	must(t, os.Rename(keyFile(d.dir), hipaakit.DefaultKeyFile(d.dir)))
 	cfg := d.config()
 	cfg.KEKFile = ""
-	if keyFile(d.dir) != hipaakit.DefaultKeyFile(d.dir) {
-		t.Fatal("the fixture's key is not at the default place")
-	}
 	ev, err := report.Collect(context.Background(), cfg, fixtureStart.Add(time.Hour))
 	must(t, err)
-	if b := ev.Backup; b == nil || b.Backups == 0 || ev.Encryption == nil || ev.Encryption.KeyInDataDir {
+	if b := ev.Backup; b == nil || b.Backups == 0 || ev.Encryption == nil || ev.Encryption.KeyInDataDir || !ev.Encryption.KeyBesideDataDir {
 		t.Fatalf("backup %+v, encryption %+v, notes %q", ev.Backup, ev.Encryption, ev.Notes)
+	}
+	r := row(t, report.Build(ev), "164.312(a)(2)(iv)")
+	if gaps := strings.Join(r.Gaps, "\n"); r.Status != report.NotMet || !strings.Contains(gaps, "sits beside the data directory") ||
+		!strings.Contains(gaps, "another volume") || strings.Contains(gaps, d.dir) {
+		t.Fatalf("key beside the data directory: %s %q", r.Status, r.Gaps)
 	}
 }
 

@@ -17,6 +17,7 @@ type Evidence struct {
 	Backup     *BackupEvidence     `json:"backup,omitempty"`
 	Disposal   *DisposalEvidence   `json:"disposal,omitempty"`
 	Retention  *RetentionEvidence  `json:"retention,omitempty"`
+	Incidents  *IncidentEvidence   `json:"incidents,omitempty"`
 
 	// Notes say which facts could not be read and why (Collect); a field
 	// left empty for a reason given here was not guessed.
@@ -56,6 +57,11 @@ type EncryptionEvidence struct {
 	// <data_dir>/kek.key): a copy of the directory then decrypts every
 	// record.
 	KeyInDataDir bool `json:"key_in_data_dir,omitempty"`
+	// KeyBesideDataDir is set when an embedded deployment's local master
+	// key file sits beside its data directory (in the same parent
+	// directory, the default place): one copy of that directory, volume or
+	// host backup then holds both the data and the key.
+	KeyBesideDataDir bool `json:"key_beside_data_dir,omitempty"`
 }
 
 // TransportEvidence covers transmission security.
@@ -75,6 +81,19 @@ type AuditEvidence struct {
 	Last        time.Time     `json:"last,omitempty"`
 	Checkpoints int64         `json:"checkpoints"`
 	Retention   time.Duration `json:"retention"`
+	// Streams says, per audit stream, how far the signed checkpoints
+	// cover it: events after a stream's last checkpoint could be
+	// truncated unnoticed until the next one.
+	Streams []StreamCoverage `json:"streams,omitempty"`
+}
+
+// StreamCoverage is one audit stream's checkpoint coverage.
+type StreamCoverage struct {
+	Stream         string    `json:"stream"`
+	Records        int64     `json:"records"`
+	LastCheckpoint time.Time `json:"last_checkpoint,omitempty"` // zero: none
+	// AfterCheckpoint counts the records after the last checkpoint.
+	AfterCheckpoint int64 `json:"after_checkpoint"`
 }
 
 // BackupEvidence covers the backup plan, disaster recovery and its testing.

@@ -53,6 +53,7 @@ const (
 	maxVerifyAge   = 7 * 24 * time.Hour          // a verified copy within a week
 	maxDrillAge    = 90 * 24 * time.Hour         // a restore drill every quarter
 	maxRTO         = 72 * time.Hour              // the proposed 2025 rule's restore window
+	maxCheckpoint  = 24 * time.Hour              // events are covered by a signed checkpoint within a day
 	minRetainYears = audit.DefaultRetentionYears // six calendar years, audit.SixYearsAfter
 )
 
@@ -110,6 +111,9 @@ func Build(ev Evidence) Report {
 			e.KeyStore, e.KEK, e.Subjects, e.Shredded))
 		judge(row, e.KEK != "" && e.KeyStore != "", "", "no key-encryption key or key store configured")
 		judge(row, !e.KeyInDataDir, "", keyInDataDirGap)
+		if !e.KeyInDataDir {
+			judge(row, !e.KeyBesideDataDir, "", keyBesideDataDirGap)
+		}
 	})
 	add("164.312(b)", "Audit controls", func(row *Row) {
 		a := ev.Audit
@@ -123,6 +127,7 @@ func Build(ev Evidence) Report {
 		}
 		judge(row, a.Events > 0, "", "the audit trail is empty")
 		judge(row, a.Verified, "hash chain and checkpoint signatures verify", "verification failed: "+a.VerifyError)
+		checkpointCoverage(row, a.Streams, now)
 	})
 	add("164.312(c)(2)", "Mechanism to authenticate ePHI", func(row *Row) {
 		if ev.Audit == nil || ev.Encryption == nil {
@@ -186,6 +191,7 @@ func Build(ev Evidence) Report {
 		}
 		judge(row, auditPolicy, "", fmt.Sprintf("no retention policy keeps the audit kind for %d years", minRetainYears))
 	})
+	r.Rows = append(r.Rows, breachRow(ev.Incidents))
 	r.Organisational = organisational()
 	return r
 }
@@ -281,6 +287,36 @@ func organisational() []Row {
 		rows[i] = Row{Control: it[0], Title: it[1], Status: NotJudged}
 	}
 	return rows
+}
+
+// keyBesideDataDirGap is the gap and remediation of a local master key kept
+// beside the data directory.
+const keyBesideDataDirGap = "the local master key file sits beside the data directory (the default place), so one copy of their parent directory, " +
+	"volume or host backup holds both the records and the key that decrypts them: keep the key on another volume or a secrets mount " +
+	"readable only by the service (kek_file, HIPAAKIT_MASTER_KEY_FILE), or move to AWS KMS with \"hipaakit kek migrate --to-kms\""
+
+// checkpointCoverage: audit controls are met only when every stream's
+// events are covered by a signed checkpoint, or those after its last one
+// are younger than maxCheckpoint (the writer signs the next in time).
+func checkpointCoverage(row *Row, streams []StreamCoverage, now time.Time) {
+	if len(streams) == 0 {
+		judge(row, false, "", "no audit stream was read, so no signed checkpoint is shown to cover the trail")
+		return
+	}
+	for _, s := range streams {
+		switch {
+		case s.AfterCheckpoint == 0:
+			row.Evidence = append(row.Evidence, fmt.Sprintf("stream %s: %d events, all covered by a signed checkpoint (last %s)", s.Stream, s.Records, stamp(s.LastCheckpoint)))
+		case s.LastCheckpoint.IsZero():
+			judge(row, false, "", fmt.Sprintf("stream %s: %d events and no signed checkpoint; truncating them would go unnoticed", s.Stream, s.AfterCheckpoint))
+		case now.Sub(s.LastCheckpoint) > maxCheckpoint:
+			judge(row, false, "", fmt.Sprintf("stream %s: %d events after its last signed checkpoint of %s, older than %v; truncating them would go unnoticed",
+				s.Stream, s.AfterCheckpoint, stamp(s.LastCheckpoint), maxCheckpoint))
+		default:
+			row.Evidence = append(row.Evidence, fmt.Sprintf("stream %s: %d events after its last signed checkpoint of %s (within %v)",
+				s.Stream, s.AfterCheckpoint, stamp(s.LastCheckpoint), maxCheckpoint))
+		}
+	}
 }
 
 // wholeSetDrill judges disaster recovery on the last drill of a whole

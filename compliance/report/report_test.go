@@ -26,13 +26,16 @@ func goodEvidence() Evidence {
 		Encryption: &EncryptionEvidence{KEK: "local", KeyStore: "file", Subjects: 40, Shredded: 1},
 		Transport:  &TransportEvidence{TLS: true, MinVersion: "1.2", HSTS: true},
 		Audit: &AuditEvidence{Verified: true, Events: 1200, Checkpoints: 12, First: reportNow.Add(-30 * 24 * time.Hour),
-			Last: reportNow, Retention: 2192 * 24 * time.Hour}, // six calendar years at their longest
+			Last: reportNow, Retention: 2192 * 24 * time.Hour, // six calendar years at their longest
+			Streams: []StreamCoverage{{Stream: "app", Records: 1200, LastCheckpoint: reportNow.Add(-time.Hour), AfterCheckpoint: 3}}},
 		Backup: &BackupEvidence{Backups: 30, Target: "directory", LastBackup: reportNow.Add(-5 * time.Hour),
 			LastVerified: reportNow.Add(-5 * time.Hour), LastDrill: reportNow.Add(-24 * time.Hour), LastDrillPass: true,
 			LastDrillRTO: 90 * time.Second, LedgerReplayed: true,
 			LastSetDrill: reportNow.Add(-24 * time.Hour), LastSetDrillPass: true, SetDrillCovers: append([]string{"records"}, hipaakit.DeploymentParts()...)},
 		Disposal:  &DisposalEvidence{Shreds: 1, Certificates: 1, LedgerVerified: true, LastShred: reportNow.Add(-48 * time.Hour)},
 		Retention: &RetentionEvidence{Policies: []RetentionPolicy{{Kind: "audit", Period: "6y", Years: 6}}, Holds: 0},
+		Incidents: &IncidentEvidence{Incidents: 2, Open: []OpenIncident{{ID: "inc-1", Status: "assessed", Discovered: "2026-11-01",
+			Affected: 40, NextNotice: "individuals", Rule: "164.404", NextDue: "2026-12-31", DueBy: reportNow.Add(40 * 24 * time.Hour)}}},
 	}
 }
 
@@ -47,7 +50,7 @@ func TestReportAllMet(t *testing.T) {
 	}
 	want := []string{"164.312(a)(2)(i)", "164.312(a)(2)(ii)", "164.312(a)(2)(iii)", "164.312(a)(2)(iv)", "164.312(b)",
 		"164.312(c)(2)", "164.312(d)", "164.312(e)(2)(i)", "164.312(e)(2)(ii)", "164.308(a)(7)(ii)(A)", "164.308(a)(7)(ii)(B)",
-		"164.308(a)(7)(ii)(D)", "164.310(d)(2)(i)", "164.310(d)(2)(ii)", "164.310(d)(2)(iv)", "164.316(b)(2)"}
+		"164.308(a)(7)(ii)(D)", "164.310(d)(2)(i)", "164.310(d)(2)(ii)", "164.310(d)(2)(iv)", "164.316(b)(2)", "164.404-164.410"}
 	var got []string
 	for _, row := range r.Rows {
 		got = append(got, row.Control)

@@ -21,12 +21,13 @@ import (
 	"github.com/hipaakit/hipaakit/auth/totp"
 	"github.com/hipaakit/hipaakit/clock"
 	"github.com/hipaakit/hipaakit/compliance"
+	"github.com/hipaakit/hipaakit/compliance/suite"
 )
 
 // TestCheckLiveClinic starts the clinic on the real clock behind its own
 // TLS configuration (tls.go: a self-signed certificate, TLS 1.2 minimum) on
 // a loopback port, with seconds-short session limits set by this test, and
-// runs compliance.Check against it as "hipaakit check https://HOST" does:
+// runs suite.Check against it as "hipaakit check https://HOST" does:
 // every control it can show from outside passes, the three that need the
 // audit trail are reported not checked, and every session it opened is
 // logged out afterwards. Automatic logoff is excluded here: auth's tenant
@@ -76,11 +77,11 @@ func TestCheckLiveClinic(t *testing.T) {
 	if err := os.WriteFile(path, file, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cf, err := compliance.ParseCheckFile(file)
+	cf, err := suite.ParseCheckFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := compliance.Check(ctx, compliance.CheckConfig{URL: srv.URL, File: cf, RootCAs: roots})
+	res, err := suite.Check(ctx, suite.CheckConfig{URL: srv.URL, File: cf, RootCAs: roots})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +92,12 @@ func TestCheckLiveClinic(t *testing.T) {
 		t.Fatalf("%d results for %d controls", len(res), len(compliance.Controls()))
 	}
 	for _, r := range res {
-		want := compliance.Passed
+		want := suite.Passed
 		if notChecked[r.Control] {
-			want = compliance.NotChecked
+			want = suite.NotChecked
 		}
 		if r.Control == excluded {
-			want = compliance.Excluded
+			want = suite.Excluded
 		}
 		if r.Status != want {
 			t.Errorf("%s: %s, want %s: %v", r.Control, r.Status, want, r.Messages)

@@ -191,7 +191,7 @@ func everyReplica(t *testing.T, s demoSession, procs []*replicaProc, path string
 // pid holds to the server on port pgPort (Linux: the process's sockets in
 // /proc/PID/fd matched to their local ports in /proc/net/tcp, and those to
 // pg_stat_activity.client_port), with each backend's application_name.
-func backends(t *testing.T, ctx context.Context, pool *pgxpool.Pool, pid, pgPort int) map[int]string {
+func backends(t testing.TB, ctx context.Context, pool *pgxpool.Pool, pid, pgPort int) map[int]string {
 	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {

@@ -61,7 +61,7 @@ func pgSetup(t *testing.T) storeSetup {
 
 // withSearchPath returns dsn (a URL or keyword/value string) with its
 // connections confined to schema.
-func withSearchPath(t *testing.T, dsn, schema string) string {
+func withSearchPath(t testing.TB, dsn, schema string) string {
 	t.Helper()
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		return dsn + " search_path=" + schema

@@ -77,6 +77,7 @@ func (a *app) htmlErrors(next http.Handler) http.Handler {
 		}
 		clearHeaders(w)
 		if ew.status == http.StatusUnauthorized {
+			w.Header().Set("X-Content-Type-Options", "nosniff") // cleared with the error's headers
 			http.Redirect(w, r, "/login?expired=1", http.StatusSeeOther)
 			return
 		}

@@ -39,22 +39,23 @@ func main() {
 	data, addr := flag.String("data", "minimal-data", "data directory"), flag.String("addr", "127.0.0.1:8080", "listen address")
 	cert, key := flag.String("tls-cert", "", "TLS certificate file"), flag.String("tls-key", "", "TLS key file")
 	flag.Parse()
-	if err := serve(*data, *addr, *cert, *key); err != nil {
+	if err := serve(*data, *addr, *cert, *key); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "minimal:", err)
 		os.Exit(1)
 	}
 }
 
-// serve runs the service until SIGINT or SIGTERM.
+// serve runs the service until SIGINT or SIGTERM; plain HTTP only on a
+// loopback address.
 func serve(data, addr, cert, key string) error {
 	cfg, err := hipaakit.ConfigFromEnv(os.Getenv)
-	cfg.DataDir = data
+	cfg.DataDir, cfg.PlainHTTP = data, cert == ""
 	ln, lerr := net.Listen("tcp", addr)
-	if err = errors.Join(err, lerr); err != nil {
-		return err
+	if err = errors.Join(err, lerr); err == nil && cfg.PlainHTTP && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		err = errors.New("plain HTTP is for a loopback address only: give -tls-cert and -tls-key")
 	}
-	if cfg.PlainHTTP = cert == ""; cfg.PlainHTTP && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
-		return errors.New("plain HTTP is for a loopback address only: give -tls-cert and -tls-key")
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -67,14 +68,9 @@ func serve(data, addr, cert, key string) error {
 	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
 	fmt.Printf("minimal: listening on %s\n", ln.Addr())
 	if cert != "" {
-		err = srv.ServeTLS(ln, cert, key)
-	} else {
-		err = srv.Serve(ln)
+		return srv.ServeTLS(ln, cert, key)
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return srv.Serve(ln)
 }
 
 // open opens the deployment, seeds it on the first start, and returns the

@@ -10,7 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/hipaakit/hipaakit"
 	"github.com/hipaakit/hipaakit/audit"
+	"github.com/hipaakit/hipaakit/audit/archive"
 	"github.com/hipaakit/hipaakit/audit/audittest"
 	"github.com/hipaakit/hipaakit/audit/pgaudit"
 	"github.com/hipaakit/hipaakit/audit/witness"
@@ -96,6 +98,7 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{sealer, "auth.KeySealer"},
 		{authCfg, "auth.Config"}, {&authCfg, "auth.Config"},
 		{authSvc, "auth.Service"},
+		{hipaakit.AuthConfig{ChallengeKey: master}, "hipaakit.AuthConfig"},
 		{enrollment, "totp.Enrollment"}, {*enrollment, "totp.Enrollment"},
 		{totp.Import{Secret: "AWS-SECRET-CANARY"}, "totp.Import"},
 		{fileOpts, "audit.FileOptions"}, {&fileOpts, "audit.FileOptions"},
@@ -106,6 +109,8 @@ func TestEveryKeyHolderRedacts(t *testing.T) {
 		{&pgaudit.Writer{}, "pgaudit.Writer"},
 		{witness.Config{Signer: signKey}, "witness.Config"},
 		{&witness.Witness{}, "witness.Witness"},
+		{archive.Config{Signer: signKey}, "archive.Config"},
+		{&archive.Archive{}, "archive.Archive"},
 		{pgretention.AuditPurgeOptions{Signer: signKey}, "pgretention.AuditPurgeOptions"},
 		{ledgerOpts, "disposal.FileLedgerOptions"},
 		{ledgerStore, "disposal.FileLedgerStore"},

@@ -18,6 +18,9 @@ import (
 	"github.com/hipaakit/hipaakit/signing"
 )
 
+// Key returns the log's signing key Run uses (a fixed test key).
+func Key() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)) }
+
 // Run archives a file log of about 60 events (written a minute apart from
 // the time of clk, then clk is moved two days on) to tgt, and checks that
 // the archive verifies, proves and answers a query; then, with clk moved
@@ -26,7 +29,7 @@ import (
 func Run(t *testing.T, tgt archive.Target, clk *clock.Fake) []archive.Unit {
 	t.Helper()
 	ctx := context.Background()
-	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	key := Key()
 	keys, _ := signing.NewKeySet(key.Public().(ed25519.PublicKey))
 	l, err := audit.OpenFileLog(ctx, t.TempDir(), audit.FileOptions{Signer: key, Clock: clk, SegmentMaxBytes: 4 << 10, CheckpointEvery: 7})
 	if err != nil {
@@ -51,7 +54,7 @@ func Run(t *testing.T, tgt archive.Target, clk *clock.Fake) []archive.Unit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := a.Archive(ctx, l)
+	rep, err := a.Archive(ctx, archive.FileSource(l))
 	if err != nil || len(rep.Archived) < 3 {
 		t.Fatalf("archive: %+v %v", rep, err)
 	}

@@ -1,0 +1,5 @@
+hipaakit-evidence v1
+file vector.txt
+sha256 0a35bb2433d7326e1b4f4001d5655e726f4637d6b538769dd3754e84b874cef9
+key fe812c12f3ab4ce6
+sig f7Nim4+Qk1dMC0AC+Y9rIJ96/80zCJrfNHWYahSRCyo/fobodoIhoLSPwuhFZ1i0tvmefHkfhWPAd2nrp4V2Bw==
