@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 )
@@ -290,5 +293,48 @@ func TestAuditExportVerifies(t *testing.T) {
 	}
 	if st, _, _ := tc.login(rolePhysician).page("GET", "/audit/export?format=csv", nil); st != http.StatusForbidden {
 		t.Fatalf("a physician exports the trail: %d", st)
+	}
+}
+
+// TestAuditPageNewestFirst: the audit page lists the newest events first,
+// and its next page continues backwards in time; the export of the same
+// search stays in chain order (TestAuditExportVerifies).
+func TestAuditPageNewestFirst(t *testing.T) {
+	t.Parallel()
+	tc := startClinic(t, "", nil, nil)
+	newPatient(t, tc.login(rolePhysician), "MRN-OLD-1", "Early Person")
+	tc.clock.Advance(time.Hour)
+	newPatient(t, tc.login(rolePhysician), "MRN-NEW-1", "Later Person")
+	tc.clock.Advance(time.Hour)
+	aud := tc.login(roleAuditor)
+	cell := regexp.MustCompile(`<tr(?: class="emergency")?>\s*<td>([0-9: -]+)</td>`)
+	var times []string
+	path := "/audit"
+	for pages := 0; path != "" && pages < 50; pages++ {
+		st, _, body := aud.page("GET", path, nil)
+		if st != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, st)
+		}
+		for _, m := range cell.FindAllStringSubmatch(body, -1) {
+			times = append(times, m[1])
+		}
+		path = ""
+		if m := regexp.MustCompile(`href="(/audit\?[^"]*)" id="next-page"`).FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	if len(times) < 2 {
+		t.Fatalf("%d rows", len(times))
+	}
+	if want := tc.clock.Now().UTC().Format("2006-01-02 15:04:05"); times[0] != want {
+		t.Errorf("first row at %s, want the newest event (%s)", times[0], want)
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i] > times[i-1] {
+			t.Fatalf("row %d (%s) is newer than row %d (%s): not newest first", i, times[i], i-1, times[i-1])
+		}
+	}
+	if times[0] == times[len(times)-1] {
+		t.Fatalf("every row at %s: the test does not span the clock's moves", times[0])
 	}
 }
