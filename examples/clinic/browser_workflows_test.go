@@ -174,6 +174,14 @@ func TestBrowserAdminWorkflow(t *testing.T) {
 	b.open("/admin/holds", "#set-hold")
 	b.do("place a hold", b.fill("#hold-patient", target), b.fill("#hold-reason", "Litigation hold 2026-17"), chromedp.Click("#hold-submit"))
 	b.waitText("hold listed", "#holds", "Litigation hold 2026-17")
+	// Who set it, by name (the user directory), not by user ID.
+	by := b.text("#holds .hold-set-by")
+	if u, ok := tc.users[by]; !ok || u.ID == "" || strings.Contains(b.text("#holds"), u.ID) {
+		t.Fatalf("the hold shows its setter as %q (want a user's name, never the ID)", by)
+	}
+	if help := b.text("#patient-id-help"); !strings.Contains(help, "patient ID") || !strings.Contains(help, "record page") {
+		t.Fatalf("the holds page does not explain where the patient ID comes from: %q", help)
+	}
 	b.do("shred under hold", b.fill("#shred-patient", target), b.fill("#shred-reason", "Retention period ended"),
 		chromedp.Click("#shred-confirm"), chromedp.Click("#shred-submit"))
 	b.waitText("shred refused", "#shred-status", "legal hold")
