@@ -46,7 +46,7 @@ func (d *Deployment) openAuth() error {
 	}
 	svc, err := auth.New(auth.Config{
 		Users: d.Users, Sessions: d.Sessions, Attempts: d.attempts, Emergencies: d.Emergencies, Audit: d.Audit,
-		RBAC: rbac, Tenants: tenants, Sealer: sealer, TOTP: ac.TOTP, Passwords: ac.Passwords, Lockout: ac.Lockout,
+		RBAC: rbac, Tenants: tenants, Sealer: sealer, TOTP: ac.TOTP, Passwords: ac.Passwords, Argon2: ac.Argon2, Lockout: ac.Lockout,
 		AdminRoles: ac.AdminRoles, PHIRoles: ac.PHIRoles, Session: sessions, OnEmergency: ac.OnEmergency, Passkeys: ac.Passkeys,
 		ChallengeKey: d.challengeKey, Clock: d.Clock, Logger: d.Logger,
 	})

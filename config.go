@@ -210,6 +210,10 @@ type AuthConfig struct {
 	PHIRoles   []string
 	// Passwords is the password policy (default password.DefaultPolicy).
 	Passwords password.Policy
+	// Argon2 are the password-hashing parameters of new hashes (zero:
+	// password.DefaultArgon2Params(); see auth.Config.Argon2). Tests may
+	// lower them to the minimum password.NewHasher accepts.
+	Argon2 password.Argon2Params
 	// Lockout configures throttling and lockout (defaults in
 	// auth.LockoutConfig); the housekeeping purges attempt counts idle for
 	// Lockout.ForgetAfter.

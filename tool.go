@@ -366,7 +366,7 @@ func (t *Tool) Auth(ctx context.Context) (*auth.Service, error) {
 	}
 	ac := t.d.cfg.Auth
 	svc, err := auth.New(auth.Config{Users: t.d.Users, Sessions: t.d.Sessions, Attempts: t.d.attempts,
-		Emergencies: t.d.Emergencies, Audit: w, Tenants: ac.Tenants, RBAC: ac.RBAC, Passwords: ac.Passwords,
+		Emergencies: t.d.Emergencies, Audit: w, Tenants: ac.Tenants, RBAC: ac.RBAC, Passwords: ac.Passwords, Argon2: ac.Argon2,
 		Lockout: ac.Lockout, AdminRoles: ac.AdminRoles, PHIRoles: ac.PHIRoles, Clock: t.d.Clock, Logger: t.d.Logger})
 	if err != nil {
 		return nil, err

@@ -9,7 +9,10 @@
 // audit/audittest is the conformance suite for any Writer. Multi writes to
 // several writers (all must succeed) and NewSlogWriter also emits events to
 // a log/slog handler. Query, Export and AccountingOfDisclosures read a
-// trail back; through VerifiedSearcher they check what they read.
+// trail back; through VerifiedSearcher they check what they read. Query
+// pages oldest first, or newest first with Filter.Descending (the file and
+// PostgreSQL trails pass audittest.RunListingOrder); Export always keeps
+// chain order, so that an export verifies.
 //
 // # Disclosures
 //

@@ -55,7 +55,8 @@ func CSVColumns() []string { return append([]string(nil), csvHeader...) }
 // each line) whatever order the events' times are in; every other export
 // is in listing order. With a VerifiedSearcher, a trail that fails
 // verification makes Export fail instead of writing the tampered records.
-// It streams: memory does not grow with the number of records.
+// It streams: memory does not grow with the number of records. It ignores
+// f.Descending: an export is never newest first.
 func Export(ctx context.Context, w io.Writer, s Searcher, f Filter, format ExportFormat) (int64, error) {
 	if format != ExportJSONL && format != ExportCSV {
 		return 0, ErrExportFormat
@@ -63,7 +64,7 @@ func Export(ctx context.Context, w io.Writer, s Searcher, f Filter, format Expor
 	if err := f.Validate(); err != nil {
 		return 0, err
 	}
-	f.Limit = 0
+	f.Limit, f.Descending = 0, false
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var cw *csv.Writer
 	if format == ExportCSV {

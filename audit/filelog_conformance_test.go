@@ -36,14 +36,18 @@ func TestFileLogConformance(t *testing.T) {
 
 // TestFileTrailHistory runs the record-history conformance suite against
 // the file trail.
-func TestFileTrailHistory(t *testing.T) {
+func TestFileTrailHistory(t *testing.T) { audittest.RunHistory(t, fileTrailHarness) }
+
+// TestFileTrailListingOrder runs the listing-order conformance suite
+// (ascending and newest first) against the file trail.
+func TestFileTrailListingOrder(t *testing.T) { audittest.RunListingOrder(t, fileTrailHarness) }
+
+func fileTrailHarness(t *testing.T) audittest.HistoryHarness {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, ed25519.SeedSize))
-	audittest.RunHistory(t, func(t *testing.T) audittest.HistoryHarness {
-		l, err := audit.OpenFileLog(context.Background(), t.TempDir(), audit.FileOptions{Signer: key, Stream: "history"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		return audittest.HistoryHarness{Trail: audit.NewFileTrail(l)}
-	})
+	l, err := audit.OpenFileLog(context.Background(), t.TempDir(), audit.FileOptions{Signer: key, Stream: "history"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return audittest.HistoryHarness{Trail: audit.NewFileTrail(l)}
 }

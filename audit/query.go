@@ -54,6 +54,11 @@ type Filter struct {
 	// After resumes a listing: only records that come after this position
 	// in the listing order (see Searcher) are returned. Use Page.Next.
 	After Cursor
+	// Descending reverses the listing order: newest first (Event.Time,
+	// then stream, then sequence number, all descending), and After then
+	// resumes with the records before the cursor. Export ignores it, so
+	// that an export keeps chain order and verifies; SearchChain refuses it.
+	Descending bool
 	// Limit is the page size for Query (0 means DefaultPageSize, at most
 	// MaxPageSize) and the most records a Searcher yields (0: no limit).
 	Limit int
@@ -139,13 +144,29 @@ func (f *Filter) Match(r *Record) bool {
 	return true
 }
 
+// Follows reports whether a record at position c comes after f.After in
+// f's listing order (ascending, or descending with f.Descending); every
+// position follows the zero Cursor.
+func (f *Filter) Follows(c Cursor) bool {
+	return f.After.IsZero() || f.compare(c, f.After) > 0
+}
+
+// compare orders positions in f's listing order.
+func (f *Filter) compare(c, d Cursor) int {
+	if f.Descending {
+		return d.Compare(c)
+	}
+	return c.Compare(d)
+}
+
 // Searcher answers filters over a store of records. The PostgreSQL store
 // (audit/pgaudit) implements it, and ScanSearcher adapts any log that can be
 // read from start to end, such as the file log.
 //
 // Search yields the records that match f (Filter.Match) and come after
 // f.After, in ascending listing order — Event.Time, then stream, then
-// sequence number (CursorOf gives a record's position) — and stops after
+// sequence number (CursorOf gives a record's position), or descending with
+// f.Descending — and stops after
 // f.Limit records when f.Limit > 0. An error is yielded once, as the last
 // pair, with a zero Record. f has been validated by the caller.
 type Searcher interface {

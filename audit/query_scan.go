@@ -75,7 +75,7 @@ func (s scanSearcher) Search(ctx context.Context, f Filter) iter.Seq2[Record, er
 // order, and whether all matching records after f.After were stored in
 // listing order.
 func (s scanSearcher) page(ctx context.Context, f *Filter, k int) ([]Record, bool, error) {
-	h := &recordHeap{}
+	h := &recordHeap{desc: f.Descending}
 	ordered := true
 	var last Cursor
 	for r, err := range s.src(ctx) {
@@ -86,18 +86,18 @@ func (s scanSearcher) page(ctx context.Context, f *Filter, k int) ([]Record, boo
 			continue
 		}
 		c := CursorOf(&r)
-		if !f.After.IsZero() && c.Compare(f.After) <= 0 {
+		if !f.Follows(c) {
 			continue
 		}
-		if !last.IsZero() && c.Compare(last) <= 0 {
+		if !last.IsZero() && f.compare(c, last) <= 0 {
 			ordered = false
 		}
 		last = c
 		switch {
 		case h.Len() < k:
 			heap.Push(h, heapItem{c, r})
-		case c.Compare((*h)[0].c) < 0:
-			(*h)[0] = heapItem{c, r}
+		case f.compare(c, h.items[0].c) < 0:
+			h.items[0] = heapItem{c, r}
 			heap.Fix(h, 0)
 		}
 	}
@@ -119,7 +119,7 @@ func (s scanSearcher) stream(ctx context.Context, f *Filter, yield func(Record, 
 		if !f.Match(&r) {
 			continue
 		}
-		if c := CursorOf(&r); c.Compare(f.After) <= 0 {
+		if !f.Follows(CursorOf(&r)) {
 			continue
 		}
 		if !yield(r, nil) {
@@ -133,17 +133,26 @@ type heapItem struct {
 	r Record
 }
 
-// recordHeap is a max-heap on the cursor: its root is the largest kept.
-type recordHeap []heapItem
+// recordHeap is a max-heap in the listing order (ascending, or descending
+// when desc): its root is the last kept record of the page.
+type recordHeap struct {
+	items []heapItem
+	desc  bool
+}
 
-func (h recordHeap) Len() int           { return len(h) }
-func (h recordHeap) Less(i, j int) bool { return h[i].c.Compare(h[j].c) > 0 }
-func (h recordHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *recordHeap) Push(x any)        { *h = append(*h, x.(heapItem)) }
+func (h *recordHeap) Len() int { return len(h.items) }
+func (h *recordHeap) Less(i, j int) bool {
+	n := h.items[i].c.Compare(h.items[j].c)
+	if h.desc {
+		return n < 0
+	}
+	return n > 0
+}
+func (h *recordHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *recordHeap) Push(x any)    { h.items = append(h.items, x.(heapItem)) }
 func (h *recordHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = slices.Delete(old, len(old)-1, len(old))
+	x := h.items[len(h.items)-1]
+	h.items = slices.Delete(h.items, len(h.items)-1, len(h.items))
 	return x
 }
 

@@ -95,6 +95,10 @@ func (s chainScanSearcher) SearchChain(ctx context.Context, f Filter) iter.Seq2[
 			yield(Record{}, &FilterError{"after", "not used in chain order"})
 			return
 		}
+		if f.Descending {
+			yield(Record{}, &FilterError{"descending", "not used in chain order"})
+			return
+		}
 		n := 0
 		for r, err := range s.src(ctx) {
 			if err != nil {

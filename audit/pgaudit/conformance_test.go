@@ -44,14 +44,19 @@ func pgHarness(t *testing.T, pool *pgxpool.Pool, key ed25519.PrivateKey) auditte
 // TestHistoryConformance runs the record-history conformance suite against
 // the PostgreSQL trail, with a second writer (a replica's stream) on the
 // same database.
-func TestHistoryConformance(t *testing.T) {
-	audittest.RunHistory(t, func(t *testing.T) audittest.HistoryHarness {
-		pool := setup(t)
-		key := newKey(t)
-		w := open(t, pool, pgaudit.Options{Stream: "history-a", Signer: key})
-		replica := open(t, pool, pgaudit.Options{Stream: "history-b", Signer: key})
-		return audittest.HistoryHarness{Trail: pgaudit.NewTrail(w, pgaudit.NewStore(pool)), Replica: replica}
-	})
+func TestHistoryConformance(t *testing.T) { audittest.RunHistory(t, trailHarness) }
+
+// TestListingOrderConformance runs the listing-order conformance suite
+// (ascending and newest first) against the PostgreSQL trail, with a
+// replica's stream on the same database.
+func TestListingOrderConformance(t *testing.T) { audittest.RunListingOrder(t, trailHarness) }
+
+func trailHarness(t *testing.T) audittest.HistoryHarness {
+	pool := setup(t)
+	key := newKey(t)
+	w := open(t, pool, pgaudit.Options{Stream: "history-a", Signer: key})
+	replica := open(t, pool, pgaudit.Options{Stream: "history-b", Signer: key})
+	return audittest.HistoryHarness{Trail: pgaudit.NewTrail(w, pgaudit.NewStore(pool)), Replica: replica}
 }
 
 // mustKeySet is the signing.KeySet of keys.

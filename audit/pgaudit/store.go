@@ -85,6 +85,10 @@ func (s *Store) search(ctx context.Context, f audit.Filter, chain bool) iter.Seq
 			yield(audit.Record{}, &audit.FilterError{Field: "after", Reason: "not used in chain order"})
 			return
 		}
+		if chain && f.Descending {
+			yield(audit.Record{}, &audit.FilterError{Field: "descending", Reason: "not used in chain order"})
+			return
+		}
 		sql, args := searchSQL(&f, chain)
 		rs, err := s.q.Query(ctx, sql, args...)
 		if err != nil {
@@ -99,7 +103,7 @@ func (s *Store) search(ctx context.Context, f audit.Filter, chain bool) iter.Seq
 				return
 			}
 			// The columns narrowed the search; the record decides.
-			if !f.Match(&r) || (!f.After.IsZero() && audit.CursorOf(&r).Compare(f.After) <= 0) {
+			if !f.Match(&r) || !f.Follows(audit.CursorOf(&r)) {
 				continue
 			}
 			if !yield(r, nil) {
@@ -149,7 +153,11 @@ func searchSQL(f *audit.Filter, chain bool) (string, []any) {
 	}
 	if !f.After.IsZero() {
 		t := f.After.Time.UTC()
-		where = append(where, "(time_s, time_n, stream, seq) > ("+arg(t.Unix())+"::bigint, "+arg(int32(t.Nanosecond()))+
+		op := " > "
+		if f.Descending {
+			op = " < "
+		}
+		where = append(where, "(time_s, time_n, stream, seq)"+op+"("+arg(t.Unix())+"::bigint, "+arg(int32(t.Nanosecond()))+
 			"::integer, "+arg(f.After.Stream)+"::text COLLATE \"C\", "+arg(int64(f.After.Seq))+"::bigint)")
 	}
 	var b strings.Builder
@@ -160,6 +168,8 @@ func searchSQL(f *audit.Filter, chain bool) (string, []any) {
 	}
 	if chain {
 		b.WriteString(" ORDER BY stream, seq")
+	} else if f.Descending {
+		b.WriteString(" ORDER BY time_s DESC, time_n DESC, stream DESC, seq DESC")
 	} else {
 		b.WriteString(" ORDER BY time_s, time_n, stream, seq")
 	}

@@ -10,6 +10,7 @@ import (
 // Found in review: the administrator gave itself physician and read
 // patient records at once; the only administrator could disable itself.
 func TestAdminSeparationOfDuties(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-SOD-1", "Ada Lovelace")
@@ -55,6 +56,7 @@ func TestAdminSeparationOfDuties(t *testing.T) {
 
 // Found in review: a lost authenticator locked the user out for good.
 func TestClinicMFARecovery(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	nurse := tc.users[roleNurse]
 	if len(nurse.RecoveryCodes) != 10 {
@@ -104,6 +106,7 @@ func TestClinicMFARecovery(t *testing.T) {
 // Found in review: "x" broke the glass, and the emergency role could
 // create patients and export.
 func TestClinicBreakGlassLimits(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	nurse := tc.login(roleNurse)
 	elevate := map[string]string{"role": roleEmergency, "reason": "x"}

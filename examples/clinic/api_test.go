@@ -219,6 +219,7 @@ func testAuditPage(t *testing.T, s storeSetup) {
 // (which ends the user's sessions at once) and unlocking; the auditor reviews
 // break-glass accesses.
 func TestAdminManagesUsers(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	nurse := tc.login(roleNurse)
 	nurse.mustStatus(http.StatusOK, "POST", "/api/auth/session/keepalive", nil, nil)

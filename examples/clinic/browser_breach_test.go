@@ -14,6 +14,7 @@ import (
 // the window), records the four-factor assessment and reads the
 // individual-notice deadline.
 func TestBrowserBreachWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	doc := tc.login(rolePhysician)
 	for _, mrn := range []string{"MRN-1001", "MRN-1002"} {

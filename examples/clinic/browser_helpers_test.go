@@ -93,27 +93,71 @@ type browser struct {
 	tc     *testClinic
 }
 
-// newBrowser starts Chromium (one per test, closed with it) on base, with
-// the fake page clock installed and axe-core loaded.
+// newBrowser opens a tab on base in the package's one Chromium (started
+// by the first browser test, stopped by TestMain), in a browser context of
+// its own (cookies, storage and cache are the test's alone; the tab and its
+// context are closed with the test), with the fake page clock installed and
+// axe-core loaded.
 func newBrowser(t *testing.T, tc *testClinic, base string) *browser {
 	t.Helper()
-	exe := chromiumPath(t)
+	root := sharedChromium(t)
 	axe := axeSource(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.IgnoreCertErrors, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 	ctx, cancelTimeout := context.WithTimeout(ctx, 150*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
-	// Start the browser on the test's context: chromedp ties it to the
-	// context of the first call, and each step has a shorter one.
-	if err := chromedp.Do(ctx, installClock); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	t.Cleanup(func() { cancelTimeout(); cancel() })
+	// The first call creates the tab and its browser context.
+	if err := chromedp.Do(ctx, installClock, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatalf("open a tab in chromium: %v", err)
 	}
 	return &browser{t: t, ctx: ctx, base: base, axe: axe, name: strings.TrimPrefix(t.Name(), "TestBrowser"), tc: tc}
+}
+
+// chromium is the package's one headless Chromium. Starting a browser
+// costs seconds under load; a browser context per test isolates the tests
+// as well as a process per test did.
+var chromium struct {
+	once    sync.Once
+	ctx     context.Context // the browser's first tab; new tabs derive from it
+	stop    func()
+	profile string // the user data directory, removed by stop
+	err     error
+}
+
+// sharedChromium returns the context of the package's Chromium, starting
+// it on first use.
+func sharedChromium(t *testing.T) context.Context {
+	t.Helper()
+	exe := chromiumPath(t)
+	chromium.once.Do(func() {
+		profile, err := os.MkdirTemp("", "clinic-chromium-")
+		if err != nil {
+			chromium.err = err
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+			chromedp.IgnoreCertErrors, chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900),
+			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		chromium.ctx, chromium.profile = ctx, profile
+		chromium.stop = func() { cancel(); cancelAlloc(); os.RemoveAll(profile) }
+		// Start the browser on a context without a deadline: chromedp ties
+		// the browser to the context of the first call.
+		chromium.err = chromedp.Do(ctx)
+	})
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	return chromium.ctx
+}
+
+// stopChromium stops the package's Chromium if a test started it.
+func stopChromium() {
+	if chromium.stop != nil {
+		chromium.stop()
+	}
 }
 
 // installClock registers fakeBrowserClock for every document the tab loads.

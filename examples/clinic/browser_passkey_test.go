@@ -24,6 +24,7 @@ import (
 // passkey on the account page. The page is served on http://localhost (a
 // secure context), the relying party ID "localhost".
 func TestBrowserPasskeyRegisterAndLogin(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 // clock shared by the server and the page: nothing waits out the timeout.
 // Every page is checked with axe-core at desktop and phone width.
 func TestBrowserShell(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	b.open("/login", "#login-form")
 	b.check("login")
@@ -96,6 +97,7 @@ func TestBrowserShell(t *testing.T) {
 // TestBrowserAdminHomeHasNoPatientSearch: the administrator's home and
 // navigation offer the administrative pages only.
 func TestBrowserAdminHomeHasNoPatientSearch(t *testing.T) {
+	t.Parallel()
 	_, b := browserClinic(t)
 	b.login(roleAdmin)
 	b.open("/home", "#tasks")

@@ -32,6 +32,7 @@ func (b *browser) js(js string) chromedp.Action[chromedp.Void] {
 // and no clinical forms; the lab assistant adds a result without reading
 // the record.
 func TestBrowserClinicianWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	b.login(rolePhysician)
 	b.open("/patients/new", "#new-patient")
@@ -90,6 +91,7 @@ func TestBrowserClinicianWorkflow(t *testing.T) {
 // and by MRN, pages, opens the accounting of disclosures of a patient and
 // the break-glass review.
 func TestBrowserAuditorWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	desk := tc.login(roleFrontDesk)
 	var found struct{ ID string }
@@ -146,6 +148,7 @@ func TestBrowserAuditorWorkflow(t *testing.T) {
 // the certificate and verifies it; backs up, verifies and drills; reads
 // the compliance report.
 func TestBrowserAdminWorkflow(t *testing.T) {
+	t.Parallel()
 	tc, b := browserClinic(t)
 	target := ""
 	{
@@ -171,6 +174,14 @@ func TestBrowserAdminWorkflow(t *testing.T) {
 	b.open("/admin/holds", "#set-hold")
 	b.do("place a hold", b.fill("#hold-patient", target), b.fill("#hold-reason", "Litigation hold 2026-17"), chromedp.Click("#hold-submit"))
 	b.waitText("hold listed", "#holds", "Litigation hold 2026-17")
+	// Who set it, by name (the user directory), not by user ID.
+	by := b.text("#holds .hold-set-by")
+	if u, ok := tc.users[by]; !ok || u.ID == "" || strings.Contains(b.text("#holds"), u.ID) {
+		t.Fatalf("the hold shows its setter as %q (want a user's name, never the ID)", by)
+	}
+	if help := b.text("#patient-id-help"); !strings.Contains(help, "patient ID") || !strings.Contains(help, "record page") {
+		t.Fatalf("the holds page does not explain where the patient ID comes from: %q", help)
+	}
 	b.do("shred under hold", b.fill("#shred-patient", target), b.fill("#shred-reason", "Retention period ended"),
 		chromedp.Click("#shred-confirm"), chromedp.Click("#shred-submit"))
 	b.waitText("shred refused", "#shred-status", "legal hold")

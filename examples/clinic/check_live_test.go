@@ -36,6 +36,7 @@ import (
 // with seconds-short limits, and TestComplianceSuite on the clinic with
 // the fake clock.
 func TestCheckLiveClinic(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	var logs bytes.Buffer

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hipaakit/hipaakit"
+	"github.com/hipaakit/hipaakit/auth/password"
 )
 
 // config is everything the clinic reads from flags and the environment.
@@ -48,6 +49,10 @@ type config struct {
 	// relying party ID (the public domain) and the exact origins.
 	PasskeyRPID    string
 	PasskeyOrigins []string
+	// argon2 are the password-hashing parameters (zero: the library's
+	// defaults). No flag sets them: only the tests lower them, to the
+	// cheapest the hasher accepts.
+	argon2 password.Argon2Params
 }
 
 // errUsage marks errors whose message is a usage problem (exit code 2).

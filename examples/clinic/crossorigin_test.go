@@ -12,6 +12,7 @@ import (
 // API does (auth.Service.CheckCrossOrigin): an Origin naming another
 // host, or Sec-Fetch-Site cross-site or same-site.
 func TestFormPostsRefuseCrossOrigin(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	form := url.Values{"username": {"nobody"}, "password": {"wrong password"}, "code": {"000000"}}.Encode()
 	for _, path := range []string{"/login", "/logout"} {

@@ -98,6 +98,7 @@ func TestSweeperRecordsAbandonedSessions(t *testing.T) {
 // counts idle past auth.LockoutConfig.ForgetAfter (an hour), so that guesses on ever new names do not
 // grow the attempt store without bound; younger counts stay.
 func TestForgottenAttemptCountsPurged(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t.TempDir())
 	cfg.SessionSweep = sweepIdle
 	tc := startClinicWith(t, cfg, nil, nil)

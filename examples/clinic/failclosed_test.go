@@ -30,6 +30,7 @@ func (s *switchWriter) Write(ctx context.Context, e audit.Event) error {
 // PHI read answers 503 without the PHI, and a write is refused and changes
 // nothing.
 func TestNoAuditNoAccess(t *testing.T) {
+	t.Parallel()
 	sw := &switchWriter{}
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	tc := startClinicClock(t, testConfig(t.TempDir()), clk, clk, nil, func(a *app) {

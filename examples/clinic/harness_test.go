@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/hipaakit/hipaakit/auth/password"
 	"github.com/hipaakit/hipaakit/clock"
 )
 
@@ -32,8 +33,16 @@ type testClinic struct {
 }
 
 func testConfig(dir string) config {
-	return config{Addr: "127.0.0.1:0", DataDir: dir, IdleTimeout: 15 * time.Minute, Absolute: 12 * time.Hour, Seed: true}
+	return config{Addr: "127.0.0.1:0", DataDir: dir, IdleTimeout: 15 * time.Minute, Absolute: 12 * time.Hour, Seed: true,
+		argon2: testArgon2}
 }
+
+// testArgon2 are the cheapest password-hashing parameters the hasher
+// accepts (8 MiB, one pass): the default (19 MiB, two passes) made hashing
+// more than half of the package's CPU time. The tests do not measure the
+// hash's cost; the replica processes, started from flags, hash with the
+// defaults.
+var testArgon2 = password.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // startClinic opens the app on embedded stores in dir (a fresh one when
 // empty) and seeds it.

@@ -161,6 +161,7 @@ func mapValues(m map[string]string) []string {
 // The history is read from the verified trail: an altered record makes it
 // 502, never a forged history (nor values opened from it).
 func TestHistoryRefusesTamperedTrail(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-T-1", "Tamper Patient")

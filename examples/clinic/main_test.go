@@ -123,6 +123,7 @@ func assertOneLine(t *testing.T, r runResult, code int, want string) {
 func baseArgs(dir string) []string { return []string{"-addr", "127.0.0.1:0", "-data", dir} }
 
 func TestBadFlagsExitTwo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for name, tc := range map[string]struct {
 		args []string
@@ -154,6 +155,7 @@ func TestBadFlagsExitTwo(t *testing.T) {
 }
 
 func TestSecondInstanceOnDataDirRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first := runServe(t, nil, baseArgs(dir)...)
 	r := runOnce(t, nil, baseArgs(dir)...)
@@ -164,6 +166,7 @@ func TestSecondInstanceOnDataDirRefused(t *testing.T) {
 }
 
 func TestWrongMasterKeyRefused(t *testing.T) {
+	t.Parallel()
 	newKey := func() string {
 		k := make([]byte, 32)
 		if _, err := rand.Read(k); err != nil {
@@ -192,6 +195,7 @@ func TestWrongMasterKeyRefused(t *testing.T) {
 }
 
 func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +217,7 @@ func TestUnreachableDatabase(t *testing.T) {
 // TestRestartKeepsData: the first start prints the demo users' passwords
 // once; a restart on the same data directory keeps them and prints none.
 func TestRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first := runServe(t, nil, baseArgs(dir)...).stop()
 	if first.code != 0 || !strings.Contains(first.stdout, "password") || !strings.Contains(first.stdout, "otpauth://") {
@@ -227,6 +232,7 @@ func TestRestartKeepsData(t *testing.T) {
 // TestDatabaseSchemaMissing: a search_path naming no schema is refused at
 // start with one line, before anything is created.
 func TestDatabaseSchemaMissing(t *testing.T) {
+	t.Parallel()
 	hipaakittest.Postgres(t) // skips without a server (fails under CI)
 	url := withSearchPath(t, hipaakittest.PostgresURL(), "hk_clinic_missing_schema")
 	r := runOnce(t, map[string]string{"DATABASE_URL": url}, baseArgs(t.TempDir())...)
@@ -237,6 +243,7 @@ func TestDatabaseSchemaMissing(t *testing.T) {
 // it) is gone is refused with a message that says so, and no new key is
 // left behind.
 func TestMissingMasterKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if res := runServe(t, nil, baseArgs(dir)...).stop(); res.code != 0 {
 		t.Fatalf("first start: exit %d: %s", res.code, res.stderr)

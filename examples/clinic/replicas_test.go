@@ -52,6 +52,7 @@ func (c *client) on(tc *testClinic) *client {
 // replica writes its own stream and is ready, a fourth process with a live replica's instance ID
 // is refused, and the trail of all three verifies.
 func TestThreeReplicas(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfgs := replicaConfigs(t, 3)
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))

@@ -15,6 +15,7 @@ import (
 // patient; a shredded patient is no longer findable by MRN, and the MRN can
 // be used again.
 func TestMRNStaysUniqueAndDiesWithTheShred(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	a := newPatient(t, doc, "MRN-A-1", "Patient A")
@@ -40,6 +41,7 @@ func TestMRNStaysUniqueAndDiesWithTheShred(t *testing.T) {
 // A malformed patient ID is refused as not found and still audited, never
 // turned into an unauditable request (503).
 func TestMalformedPatientIDIsAudited(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	for _, path := range []string{"/api/patients/%FF%FE", "/api/patients/" + strings.Repeat("x", 5000)} {
@@ -51,6 +53,7 @@ func TestMalformedPatientIDIsAudited(t *testing.T) {
 
 // Reveals made for the de-identified export name who made them.
 func TestExportRevealsNameTheActor(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-E-1", "Export Me")
@@ -71,6 +74,7 @@ func TestExportRevealsNameTheActor(t *testing.T) {
 
 // The JSON API takes exactly one JSON object of bounded size.
 func TestStrictJSONBodies(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	send := func(ct, body string) int {

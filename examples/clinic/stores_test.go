@@ -23,9 +23,11 @@ type storeSetup struct {
 
 // onEveryStore runs test on the embedded stores and on PostgreSQL (skipped
 // with a message without a server, failing under CI; see package hipaakittest).
+// The test and both runs are parallel: each has its own directory or schema.
 func onEveryStore(t *testing.T, test func(t *testing.T, s storeSetup)) {
-	t.Run("files", func(t *testing.T) { test(t, fileSetup(t)) })
-	t.Run("postgres", func(t *testing.T) { test(t, pgSetup(t)) })
+	t.Parallel()
+	t.Run("files", func(t *testing.T) { t.Parallel(); test(t, fileSetup(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); test(t, pgSetup(t)) })
 }
 
 func fileSetup(t *testing.T) storeSetup {
@@ -102,6 +104,7 @@ func keywordDSN(t *testing.T, dsn string) string {
 // but cannot be stated in hipaakit.json (which takes a postgres:// URL
 // without password): the file is not written and the log says why.
 func TestKeywordDSNServiceConfig(t *testing.T) {
+	t.Parallel()
 	s := pgSetup(t)
 	s.cfg.DatabaseURL = keywordDSN(t, s.cfg.DatabaseURL)
 	tc := startClinicWith(t, s.cfg, nil, nil)

@@ -52,6 +52,7 @@ func count(evs []audit.Event, match func(e *audit.Event) bool) int {
 // The first login right after the first start (in the same 30 s TOTP step
 // as the seeding) works: seeding spends no code.
 func TestFirstLoginInTheSeedingStep(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 10, 0, time.UTC))
 	tc := startClinicWith(t, testConfig(t.TempDir()), clk, nil)
 	u := tc.users[rolePhysician]
@@ -76,6 +77,7 @@ func TestFirstLoginInTheSeedingStep(t *testing.T) {
 // An MRN search is recorded as a query, by the middleware and by the
 // handler, never as a create.
 func TestSearchRecordedAsQuery(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-Q-1", "Query Patient")
@@ -248,6 +250,7 @@ func testConcurrentNotesRecordedTruthfully(t *testing.T, s storeSetup) {
 // A change the trail refuses is undone: a create leaves no record and no
 // keyset, a note is not stored (503 each).
 func TestUnauditedChangesAreUndone(t *testing.T) {
+	t.Parallel()
 	sw := &switchWriter{}
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	tc := startClinicClock(t, testConfig(t.TempDir()), clk, clk, nil, func(a *app) {

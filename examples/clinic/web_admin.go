@@ -10,6 +10,7 @@ import (
 	"github.com/hipaakit/hipaakit/backup"
 	"github.com/hipaakit/hipaakit/compliance/report"
 	"github.com/hipaakit/hipaakit/disposal"
+	"github.com/hipaakit/hipaakit/retention"
 	"github.com/hipaakit/hipaakit/serviceconfig"
 )
 
@@ -126,10 +127,26 @@ func (a *app) pageHolds(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusInternalServerError, "internal")
 		return
 	}
+	// Who set and lifted each hold, by display name from the user
+	// directory (no PHI), as on the audit page.
+	names := a.names(r.Context())
+	rows := make([]holdRow, len(hs))
+	for i, h := range hs {
+		rows[i] = holdRow{Hold: h, SetByName: names(h.SetBy)}
+		if h.LiftedBy != "" {
+			rows[i].LiftedByName = names(h.LiftedBy)
+		}
+	}
 	a.render(w, r, 0, "holds", "Legal holds and disposal", struct {
-		Holds    any
+		Holds    []holdRow
 		CanShred bool
-	}{hs, a.can(r, permShred)}, "")
+	}{rows, a.can(r, permShred)}, "")
+}
+
+// holdRow is a legal hold as the holds page shows it.
+type holdRow struct {
+	retention.Hold
+	SetByName, LiftedByName string
 }
 
 // verifyCertificate: POST /api/admin/certificates/verify {certificate}

@@ -120,7 +120,9 @@ func (a *app) pageAudit(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusBadRequest, "audit", "Audit trail", data, "Check the search: the times must be valid and the start before the end.")
 		return
 	}
-	f.Limit = auditPageSize
+	// Newest first: the page is for recent activity; the export (same
+	// search, without this) keeps chain order so that it verifies.
+	f.Limit, f.Descending = auditPageSize, true
 	page, err := audit.Query(r.Context(), a.searcher(), f)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "audit page", "err", err)

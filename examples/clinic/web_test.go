@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hipaakit/hipaakit/audit"
 )
@@ -62,6 +65,7 @@ func wholePage(t *testing.T, what, ctype, body, want string) {
 // a shredded patient 410, a form with a wrong CSRF token 403, an expired
 // session a redirect to the login page; the API keeps its JSON.
 func TestErrorPagesAreHTML(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	doc := tc.login(rolePhysician)
 	id := newPatient(t, doc, "MRN-E1", "Ann Example")
@@ -115,6 +119,7 @@ func TestErrorPagesAreHTML(t *testing.T) {
 // TestPublicFilesWriteNoAudit: the icon, static files and the login page
 // (also by HEAD) write no audit event; a directory is 404, never a listing.
 func TestPublicFilesWriteNoAudit(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	before := len(tc.events(t))
 	anon := tc.anon()
@@ -140,6 +145,7 @@ func TestPublicFilesWriteNoAudit(t *testing.T) {
 // a wrong code shows that page again; the right one starts the session.
 // Logging out confirms it on /signed-out.
 func TestTwoStepLogin(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	u := tc.users[roleNurse]
 	c := tc.anon()
@@ -182,6 +188,7 @@ func TestTwoStepLogin(t *testing.T) {
 // only to pages the role may open; the administrator's has no patient
 // search; each linked page opens.
 func TestHomeOffersOnlyTheRolesTasks(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	for _, role := range demoRoles {
 		c := tc.login(role)
@@ -220,6 +227,7 @@ func slices_contains(role string, perm any) bool {
 // TestEnrollWrongCodeIsAWholePage: POST /enroll with a wrong code answers
 // a complete page with the form again.
 func TestEnrollWrongCodeIsAWholePage(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	admin := tc.login(roleAdmin)
 	var out struct{ ID string }
@@ -244,6 +252,7 @@ func TestEnrollWrongCodeIsAWholePage(t *testing.T) {
 // trail verifies as a chain (ParseLine, audit.Verify); a filtered CSV
 // export holds the header and the matching rows only; both are audited.
 func TestAuditExportVerifies(t *testing.T) {
+	t.Parallel()
 	tc := startClinic(t, "", nil, nil)
 	newPatient(t, tc.login(rolePhysician), "MRN-X1", "Export Person")
 	aud := tc.login(roleAuditor)
@@ -284,5 +293,48 @@ func TestAuditExportVerifies(t *testing.T) {
 	}
 	if st, _, _ := tc.login(rolePhysician).page("GET", "/audit/export?format=csv", nil); st != http.StatusForbidden {
 		t.Fatalf("a physician exports the trail: %d", st)
+	}
+}
+
+// TestAuditPageNewestFirst: the audit page lists the newest events first,
+// and its next page continues backwards in time; the export of the same
+// search stays in chain order (TestAuditExportVerifies).
+func TestAuditPageNewestFirst(t *testing.T) {
+	t.Parallel()
+	tc := startClinic(t, "", nil, nil)
+	newPatient(t, tc.login(rolePhysician), "MRN-OLD-1", "Early Person")
+	tc.clock.Advance(time.Hour)
+	newPatient(t, tc.login(rolePhysician), "MRN-NEW-1", "Later Person")
+	tc.clock.Advance(time.Hour)
+	aud := tc.login(roleAuditor)
+	cell := regexp.MustCompile(`<tr(?: class="emergency")?>\s*<td>([0-9: -]+)</td>`)
+	var times []string
+	path := "/audit"
+	for pages := 0; path != "" && pages < 50; pages++ {
+		st, _, body := aud.page("GET", path, nil)
+		if st != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, st)
+		}
+		for _, m := range cell.FindAllStringSubmatch(body, -1) {
+			times = append(times, m[1])
+		}
+		path = ""
+		if m := regexp.MustCompile(`href="(/audit\?[^"]*)" id="next-page"`).FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	if len(times) < 2 {
+		t.Fatalf("%d rows", len(times))
+	}
+	if want := tc.clock.Now().UTC().Format("2006-01-02 15:04:05"); times[0] != want {
+		t.Errorf("first row at %s, want the newest event (%s)", times[0], want)
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i] > times[i-1] {
+			t.Fatalf("row %d (%s) is newer than row %d (%s): not newest first", i, times[i], i-1, times[i-1])
+		}
+	}
+	if times[0] == times[len(times)-1] {
+		t.Fatalf("every row at %s: the test does not span the clock's moves", times[0])
 	}
 }
