@@ -208,3 +208,22 @@ func Earliest(ns []Notice) *Notice {
 	}
 	return &ns[i]
 }
+
+// NextNotice returns the notice inc owes first, or nil when it owes none
+// (notified, closed, or no notice due). An incident not scoped yet is
+// planned as one affected individual of unknown State: the deadlines run
+// from discovery all the same.
+func NextNotice(inc *Incident) (*Notice, error) {
+	if s := inc.Status(); s == StatusNotified || s == StatusClosed {
+		return nil, nil
+	}
+	n := inc.Affected()
+	if inc.Get(FieldScopeDigest) == "" {
+		n = 1
+	}
+	ns, err := Plan(inc, Counts{Total: n, UnknownState: n})
+	if err != nil {
+		return nil, err
+	}
+	return Earliest(ns), nil
+}

@@ -103,3 +103,24 @@ func TestPlanRefusesMissingZone(t *testing.T) {
 		t.Fatal("Plan without a time zone succeeded")
 	}
 }
+
+func TestNextNotice(t *testing.T) {
+	// Not scoped yet: one individual of unknown State, due 60 days after
+	// discovery.
+	next, err := breach.NextNotice(incident("2026-03-01", "UTC", nil))
+	if err != nil || next == nil {
+		t.Fatalf("open incident: %v, %v", next, err)
+	}
+	if got := next.Due; next.Kind != breach.NoticeIndividuals || got != "2026-04-30" {
+		t.Fatalf("next notice of an unscoped incident = %s due %s, want %s due 2026-04-30", next.Kind, got, breach.NoticeIndividuals)
+	}
+	for _, s := range []breach.Status{breach.StatusNotified, breach.StatusClosed} {
+		next, err := breach.NextNotice(incident("2026-03-01", "UTC", map[breach.Field]string{breach.FieldStatus: string(s)}))
+		if err != nil || next != nil {
+			t.Fatalf("%s incident: next notice %v, %v; want none", s, next, err)
+		}
+	}
+	if _, err := breach.NextNotice(incident("2026-03-01", "", nil)); err == nil {
+		t.Fatal("an incident without a time zone planned a notice")
+	}
+}

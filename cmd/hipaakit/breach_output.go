@@ -89,18 +89,7 @@ type incidentRow struct {
 func rowOf(inc *breach.Incident, now time.Time) incidentRow {
 	r := incidentRow{ID: inc.ID, Status: string(inc.Status()), Discovered: inc.Get(breach.FieldDiscoveredOn),
 		TimeZone: inc.Get(breach.FieldTimeZone), Affected: inc.Affected(), Conclusion: string(inc.Conclusion())}
-	if s := inc.Status(); s == breach.StatusNotified || s == breach.StatusClosed {
-		return r
-	}
-	n := inc.Affected()
-	if inc.Get(breach.FieldScopeDigest) == "" {
-		n = 1 // not scoped yet: the deadlines run from discovery all the same
-	}
-	ns, err := breach.Plan(inc, breach.Counts{Total: n, UnknownState: n})
-	if err != nil {
-		return r
-	}
-	if next := breach.Earliest(ns); next != nil {
+	if next, err := breach.NextNotice(inc); err == nil && next != nil {
 		r.NextNotice, r.NextDue, r.DueBy, r.Overdue = string(next.Kind), next.Due, next.DueBy, next.Overdue(now)
 	}
 	return r

@@ -108,15 +108,7 @@ func (c *collector) breachEvidence(ctx context.Context) {
 // openIncident states the next notice inc owes at now.
 func openIncident(inc *breach.Incident, now time.Time) OpenIncident {
 	o := OpenIncident{ID: inc.ID, Status: string(inc.Status()), Discovered: inc.Get(breach.FieldDiscoveredOn), Affected: inc.Affected()}
-	n := inc.Affected()
-	if inc.Get(breach.FieldScopeDigest) == "" {
-		n = 1 // not scoped yet: the deadlines run from discovery all the same
-	}
-	ns, err := breach.Plan(inc, breach.Counts{Total: n, UnknownState: n})
-	if err != nil {
-		return o
-	}
-	if next := breach.Earliest(ns); next != nil {
+	if next, err := breach.NextNotice(inc); err == nil && next != nil {
 		o.NextNotice, o.Rule, o.NextDue, o.DueBy, o.Overdue = string(next.Kind), next.Rule, next.Due, next.DueBy, next.Overdue(now)
 	}
 	return o
